@@ -1,0 +1,377 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The protocol's messages (version ``tipshare/1``): submission payload, envelope, log entries and receipt.
+
+Every model is a frozen pydantic model with ``extra="forbid"`` and strict types, so what was signed is exactly
+what was parsed. Signed and hashed bytes always come from :meth:`Message.canonical_bytes` (RFC 8785, no floats:
+noise scales and budgets are decimal strings).
+
+>>> ref = TaxonomyRef(id="tipshare-taxonomy/1", hash="sha256:" + "0" * 64)
+>>> ref.canonical_bytes()
+b'{"hash":"sha256:0000000000000000000000000000000000000000000000000000000000000000","id":"tipshare-taxonomy/1"}'
+>>> TaxonomyRef.from_canonical(ref.canonical_bytes()) == ref
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Final, Literal, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from protocol.canonical import canonical_bytes, parse_canonical, parse_json
+from protocol.errors import MalformedMessage, UnsupportedVersion
+
+__all__ = [
+    "MAX_ABS_CELL",
+    "MAX_REVISION",
+    "PROTOCOL_VERSION",
+    "Base64Bytes",
+    "DecimalString",
+    "Envelope",
+    "HotlineId",
+    "KeyEventEntry",
+    "LogEntry",
+    "Message",
+    "Period",
+    "PrivacyBlock",
+    "Receipt",
+    "SubmissionEntry",
+    "SubmissionPayload",
+    "TableNoise",
+    "TableRelease",
+    "TaxonomyRef",
+    "Timestamp",
+    "b64decode",
+    "b64encode",
+    "envelope_header_bytes",
+    "format_timestamp",
+    "parse_log_entry",
+    "parse_timestamp",
+    "period_start",
+]
+
+PROTOCOL_VERSION: Final = "tipshare/1"
+#: Largest absolute value of one released (noisy) cell. A hotline month never comes near it; anything beyond
+#: is a broken or hostile sender.
+MAX_ABS_CELL: Final = 10_000_000
+#: Highest revision number of one (hotline, period). Corrections are rare; this bounds abuse.
+MAX_REVISION: Final = 999
+
+_TIMESTAMP = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
+_DECIMAL = re.compile(r"\A(0|[1-9][0-9]{0,17})(\.[0-9]{1,30})?\Z")
+
+
+def b64encode(data: bytes) -> str:
+    """Standard base64 with padding, the encoding of every byte string in the protocol."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64decode(text: str, *, what: str = "value") -> bytes:
+    """Strict base64: valid alphabet and padding, and canonical (re-encodes to the same text)."""
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise MalformedMessage(f"{what} is not valid base64") from None
+    if b64encode(raw) != text:
+        raise MalformedMessage(f"{what} is not canonical base64")
+    return raw
+
+
+def format_timestamp(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC (whole seconds); the only time format in signed data."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Inverse of :func:`format_timestamp`; raises :class:`MalformedMessage` on any other form."""
+    if not _TIMESTAMP.match(text):
+        raise MalformedMessage(f"timestamp {text!r} is not of the form YYYY-MM-DDTHH:MM:SSZ")
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise MalformedMessage(f"timestamp {text!r} is not a real date and time") from None
+
+
+def period_start(period: str) -> datetime:
+    """The first instant (UTC) of a ``YYYY-MM`` period."""
+    return datetime(int(period[:4]), int(period[5:7]), 1, tzinfo=UTC)
+
+
+def _check_timestamp(text: str) -> str:
+    try:
+        parse_timestamp(text)
+    except MalformedMessage as e:
+        raise ValueError(str(e)) from None
+    return text
+
+
+def _check_b64(text: str) -> str:
+    try:
+        b64decode(text)
+    except MalformedMessage as e:
+        raise ValueError(str(e)) from None
+    return text
+
+
+def _check_decimal(text: str) -> str:
+    if not _DECIMAL.match(text):
+        raise ValueError(f"{text!r} is not a plain non-negative decimal such as '3.4641016151377544'")
+    try:
+        if Decimal(text) <= 0:
+            raise ValueError(f"{text!r} must be greater than zero")
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
+        raise ValueError(f"{text!r} is not a decimal") from None
+    return text
+
+
+HotlineId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
+"""A hotline's stable identifier: lowercase letters, digits and hyphens, 3 to 64 characters."""
+KeyIdField = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+Period = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+"""A calendar month, ``YYYY-MM``."""
+Timestamp = Annotated[str, AfterValidator(_check_timestamp)]
+Base64Bytes = Annotated[str, Field(max_length=16_000_000), AfterValidator(_check_b64)]
+DecimalString = Annotated[str, AfterValidator(_check_decimal)]
+"""A positive decimal written as a string (no floats in signed data)."""
+ContentHash = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+TableName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Cell = Annotated[int, Field(ge=-MAX_ABS_CELL, le=MAX_ABS_CELL)]
+
+
+class Message(BaseModel):
+    """Base of every protocol message: frozen, no extra fields, strict types."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    def canonical_bytes(self) -> bytes:
+        """The RFC 8785 bytes of this message: what is signed, hashed and sent."""
+        return canonical_bytes(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_canonical(cls, data: bytes) -> Self:
+        """Parse bytes that must be exactly the canonical encoding of a valid message of this type."""
+        return cls._validate(data, parse_canonical(data))
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Self:
+        """Parse strict JSON (no duplicate keys, no floats) that need not be canonical."""
+        return cls._validate(data, parse_json(data))
+
+    @classmethod
+    def _validate(cls, data: bytes, value: Any) -> Self:
+        # Another protocol version is refused as such, before any field is checked.
+        if isinstance(value, dict) and "version" in cls.model_fields:
+            version = value.get("version")
+            if version is not None and version != PROTOCOL_VERSION:
+                raise UnsupportedVersion(
+                    f"{cls.__name__} has protocol version {version!r}; this software speaks {PROTOCOL_VERSION!r}"
+                )
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError as e:
+            raise MalformedMessage(_describe(cls.__name__, e)) from None
+
+
+def _describe(name: str, error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False)[:5]:
+        where = ".".join(str(part) for part in item["loc"]) or "(message)"
+        problems.append(f"{where}: {item['msg']}")
+    more = error.error_count() - len(problems)
+    suffix = f" (and {more} more)" if more > 0 else ""
+    return f"invalid {name}: " + "; ".join(problems) + suffix
+
+
+class TaxonomyRef(Message):
+    """Which taxonomy a payload follows: its id and content hash."""
+
+    id: Annotated[str, Field(min_length=1, max_length=100)]
+    hash: ContentHash
+
+
+class TableNoise(Message):
+    """The public noise parameters of one released table."""
+
+    table: TableName
+    #: Noise scale as OpenDP used it: σ for the discrete Gaussian, the Laplace scale for discrete Laplace.
+    scale: DecimalString
+    #: Per-person L1 bound of the table (most a person can add to all its cells together).
+    l1_sensitivity: Annotated[int, Field(ge=1, le=1000)]
+    #: Square of the per-person L2 bound (an integer, so no irrational numbers are signed).
+    l2_sensitivity_squared: Annotated[int, Field(ge=1, le=1_000_000)]
+    #: Privacy loss of this table: ρ (zCDP) for the discrete Gaussian, ε for discrete Laplace.
+    spent: DecimalString
+
+
+class PrivacyBlock(Message):
+    """How a release was noised, and what it cost; enough for anyone to compute every interval."""
+
+    #: ``local``: each hotline adds its own noise (tipshare/1). A two-aggregator mode will declare itself here.
+    mode: Literal["local"]
+    mechanism: Literal["discrete_gaussian", "discrete_laplace"]
+    #: ``rho`` (zero-concentrated DP) for the discrete Gaussian, ``epsilon`` (pure DP) for discrete Laplace.
+    measure: Literal["rho", "epsilon"]
+    #: The unit of privacy: one person registered at this hotline in this month.
+    unit: Literal["person-month"]
+    #: Total privacy loss of this release (the sum of the tables' spends).
+    spent: DecimalString
+    tables: Annotated[tuple[TableNoise, ...], Field(min_length=1, max_length=64)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        expected = {"discrete_gaussian": "rho", "discrete_laplace": "epsilon"}[self.mechanism]
+        if self.measure != expected:
+            raise ValueError(f"mechanism {self.mechanism} is accounted in {expected}, not {self.measure}")
+        names = [t.table for t in self.tables]
+        if len(set(names)) != len(names):
+            raise ValueError("a table appears twice in the privacy block")
+        return self
+
+
+class TableRelease(Message):
+    """One table, released densely: every cell of its domain, in the taxonomy's row-major order."""
+
+    name: TableName
+    cells: Annotated[tuple[Cell, ...], Field(min_length=1, max_length=200_000)]
+
+
+class SubmissionPayload(Message):
+    """What a hotline signs: one month's noisy tables and the parameters of their noise."""
+
+    type: Literal["submission"]
+    version: Literal["tipshare/1"]
+    taxonomy: TaxonomyRef
+    hotline_id: HotlineId
+    key_id: KeyIdField
+    period: Period
+    revision: Annotated[int, Field(ge=1, le=MAX_REVISION)]
+    created_at: Timestamp
+    #: 16 random bytes, so that two releases with equal tables still have distinct signed bytes.
+    nonce: Annotated[Base64Bytes, Field(min_length=24, max_length=24)]
+    privacy: PrivacyBlock
+    tables: Annotated[tuple[TableRelease, ...], Field(min_length=1, max_length=64)]
+
+    @model_validator(mode="after")
+    def _tables_match_privacy(self) -> Self:
+        names = [t.name for t in self.tables]
+        if len(set(names)) != len(names):
+            raise ValueError("a table appears twice")
+        if set(names) != {t.table for t in self.privacy.tables}:
+            raise ValueError("the privacy block must describe exactly the released tables")
+        return self
+
+
+class Envelope(Message):
+    """What travels to the hub: the sealed payload plus a signed clear header.
+
+    ``sealed`` is ``SealedBox(hub_key, payload_bytes || payload_signature)``. ``signature`` is the hotline's
+    Ed25519 signature over the canonical bytes of this envelope without its ``signature`` field, so the hub can
+    reject junk before decrypting.
+    """
+
+    type: Literal["envelope"]
+    version: Literal["tipshare/1"]
+    hotline_id: HotlineId
+    key_id: KeyIdField
+    sealed: Base64Bytes
+    signature: Annotated[Base64Bytes, Field(min_length=88, max_length=88)]
+
+    def header_bytes(self) -> bytes:
+        """The canonical bytes the envelope signature covers (everything but the signature)."""
+        return envelope_header_bytes(hotline_id=self.hotline_id, key_id=self.key_id, sealed=self.sealed)
+
+
+def envelope_header_bytes(*, hotline_id: str, key_id: str, sealed: str) -> bytes:
+    """The canonical bytes of an envelope without its signature: what the envelope signature covers."""
+    return canonical_bytes(
+        {"type": "envelope", "version": PROTOCOL_VERSION, "hotline_id": hotline_id, "key_id": key_id, "sealed": sealed}
+    )
+
+
+class SubmissionEntry(Message):
+    """Log leaf of an accepted submission: the signed payload itself, so anyone can re-verify it."""
+
+    type: Literal["log_entry"]
+    version: Literal["tipshare/1"]
+    kind: Literal["submission"]
+    hotline_id: HotlineId
+    key_id: KeyIdField
+    period: Period
+    revision: Annotated[int, Field(ge=1, le=MAX_REVISION)]
+    #: ``sha256:<hex>`` of the payload bytes.
+    payload_hash: ContentHash
+    #: The exact payload bytes the hotline signed (canonical JSON), base64.
+    payload: Base64Bytes
+    #: Ed25519 signature over the domain-separated payload (context ``tipshare/1 submission``), base64.
+    signature: Annotated[Base64Bytes, Field(min_length=88, max_length=88)]
+    received_at: Timestamp
+
+
+class KeyEventEntry(Message):
+    """Log leaf of a key event: enrolment of a hotline key, rotation to a new key, or revocation."""
+
+    type: Literal["log_entry"]
+    version: Literal["tipshare/1"]
+    kind: Literal["key_enrolled", "key_rotated", "key_revoked"]
+    hotline_id: HotlineId
+    key_id: KeyIdField
+    #: The key the event is about, ``ed25519:<base64>``.
+    public_key: Annotated[str, Field(pattern=r"^ed25519:[A-Za-z0-9+/]{43}=$")]
+    #: Hotline name and ISO 3166-1 alpha-2 country, as enrolled (repeated on rotation for readability).
+    display_name: Annotated[str, Field(min_length=1, max_length=200)]
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    #: For a rotation: the key it replaces (which stops being valid at ``effective_at``).
+    previous_key_id: KeyIdField | None = None
+    #: For a revocation: why, in words an auditor can read.
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    effective_at: Timestamp
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> Self:
+        if (self.kind == "key_rotated") != (self.previous_key_id is not None):
+            raise ValueError("previous_key_id is given for a rotation and only for a rotation")
+        if self.kind == "key_revoked" and not self.reason:
+            raise ValueError("a revocation states its reason")
+        return self
+
+
+LogEntry = SubmissionEntry | KeyEventEntry
+
+
+def parse_log_entry(data: bytes) -> LogEntry:
+    """Parse the canonical bytes of a log leaf into the entry type its ``kind`` names."""
+    value: Any = parse_canonical(data)
+    if not isinstance(value, dict):
+        raise MalformedMessage("a log entry is a JSON object")
+    kind = value.get("kind")
+    if kind == "submission":
+        return SubmissionEntry.from_canonical(data)
+    if kind in ("key_enrolled", "key_rotated", "key_revoked"):
+        return KeyEventEntry.from_canonical(data)
+    raise MalformedMessage(f"unknown log entry kind {kind!r}")
+
+
+class Receipt(Message):
+    """What the hub returns for an accepted submission, verifiable offline with the hub's log key.
+
+    ``leaf`` is the log entry (canonical bytes, base64) whose leaf hash sits at ``leaf_index``;
+    ``inclusion_proof`` proves it is in the tree that the signed ``checkpoint`` (a C2SP signed note) commits to.
+    """
+
+    type: Literal["receipt"]
+    version: Literal["tipshare/1"]
+    submission_id: Annotated[int, Field(ge=1)]
+    leaf_index: Annotated[int, Field(ge=0)]
+    leaf: Base64Bytes
+    inclusion_proof: Annotated[
+        tuple[Annotated[Base64Bytes, Field(min_length=44, max_length=44)], ...],
+        Field(max_length=64),
+    ]
+    checkpoint: Annotated[str, Field(min_length=1, max_length=10_000)]
