@@ -1,1 +1,49 @@
 # SPDX-License-Identifier: Apache-2.0
+"""tipshare protocol (``tipshare/1``): the pure library that node, hub and auditor share.
+
+No I/O, no network, no database, no clock: time is passed in. The modules, by concern:
+
+========================  =====================================================================
+``protocol.errors``        the error tree (root :class:`ProtocolError`)
+``protocol.taxonomy``      the taxonomy: dimensions, code lists, tables, dense cell order, hash
+``protocol.messages``      payload, envelope, log entries, receipt (frozen pydantic models)
+``protocol.canonical``     RFC 8785 canonical bytes, strict JSON parsing
+``protocol.crypto``        keys, domain-separated Ed25519, sealed boxes, envelopes (only PyNaCl user)
+``protocol.validation``    a payload checked against its taxonomy and its privacy declaration
+``protocol.merkle``        RFC 6962 / 9162 Merkle tree, proofs and their verification
+``protocol.note``          C2SP signed notes (Ed25519)
+``protocol.checkpoint``    C2SP tlog checkpoints
+``protocol.receipt``       receipts: offline proof that a submission is in the log
+``protocol.accuracy``      variance and intervals of discrete Laplace / Gaussian noise and sums
+========================  =====================================================================
+
+See ``protocol/README.md`` for the whole round trip as runnable examples.
+"""
+
+from __future__ import annotations
+
+from protocol.errors import (
+    DecryptionFailed,
+    InvalidCheckpoint,
+    InvalidProof,
+    InvalidSignature,
+    MalformedMessage,
+    NonCanonicalEncoding,
+    ProtocolError,
+    TaxonomyViolation,
+    UnsupportedVersion,
+)
+from protocol.messages import PROTOCOL_VERSION
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "DecryptionFailed",
+    "InvalidCheckpoint",
+    "InvalidProof",
+    "InvalidSignature",
+    "MalformedMessage",
+    "NonCanonicalEncoding",
+    "ProtocolError",
+    "TaxonomyViolation",
+    "UnsupportedVersion",
+]

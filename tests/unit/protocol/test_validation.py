@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A payload checked against the taxonomy it names and against its own privacy declaration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from protocol.errors import MalformedMessage, TaxonomyViolation
+from protocol.messages import PrivacyBlock, SubmissionPayload, TableNoise, TableRelease, TaxonomyRef
+from protocol.taxonomy import builtin_taxonomy
+from protocol.validation import check_payload, implied_spend
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+TAXONOMY = builtin_taxonomy()
+
+
+def _release(**overrides: Any) -> SubmissionPayload:
+    """A release of every table with sigma=10 Gaussian noise and exact declared spends."""
+    noise = []
+    for name in sorted(TAXONOMY.tables):
+        table = TAXONOMY.table(name)
+        spent = Decimal(table.l2_sensitivity_squared) / Decimal(200)  # rho = L2^2 / (2 sigma^2), sigma = 10
+        noise.append(
+            TableNoise(
+                table=name,
+                scale="10",
+                l1_sensitivity=table.l1_bound,
+                l2_sensitivity_squared=table.l2_sensitivity_squared,
+                spent=str(spent),
+            )
+        )
+    fields: dict[str, Any] = {
+        "type": "submission",
+        "version": "tipshare/1",
+        "taxonomy": TaxonomyRef(id=TAXONOMY.id, hash=TAXONOMY.content_hash),
+        "hotline_id": "la-strada-md",
+        "key_id": "b" * 32,
+        "period": "2026-10",
+        "revision": 1,
+        "created_at": "2026-11-02T09:30:00Z",
+        "nonce": "AAAAAAAAAAAAAAAAAAAAAA==",
+        "privacy": PrivacyBlock(
+            mode="local",
+            mechanism="discrete_gaussian",
+            measure="rho",
+            unit="person-month",
+            spent=str(sum(Decimal(t.spent) for t in noise)),
+            tables=tuple(noise),
+        ),
+        "tables": tuple(
+            TableRelease(name=name, cells=(0,) * TAXONOMY.table(name).cell_count) for name in sorted(TAXONOMY.tables)
+        ),
+    }
+    fields.update(overrides)
+    return SubmissionPayload(**fields)
+
+
+def _with_noise(payload: SubmissionPayload, name: str, **changes: Any) -> SubmissionPayload:
+    tables = tuple(t.model_copy(update=changes) if t.table == name else t for t in payload.privacy.tables)
+    return payload.model_copy(update={"privacy": payload.privacy.model_copy(update={"tables": tables})})
+
+
+def test_a_full_release_passes() -> None:
+    check_payload(_release(), TAXONOMY, now=NOW)
+
+
+def test_the_current_month_has_begun_but_the_next_has_not() -> None:
+    check_payload(_release(period="2026-11"), TAXONOMY, now=NOW)
+    with pytest.raises(MalformedMessage, match="period 2026-12 has not begun"):
+        check_payload(_release(period="2026-12"), TAXONOMY, now=NOW)
+
+
+def test_another_taxonomy_is_refused() -> None:
+    other = TaxonomyRef(id=TAXONOMY.id, hash="sha256:" + "0" * 64)
+    with pytest.raises(TaxonomyViolation, match="payload follows taxonomy"):
+        check_payload(_release(taxonomy=other), TAXONOMY, now=NOW)
+
+
+def test_wrong_cell_count_names_the_table() -> None:
+    payload = _release()
+    tables = tuple(
+        t.model_copy(update={"cells": t.cells[:-1]}) if t.name == "persons_corridor" else t for t in payload.tables
+    )
+    with pytest.raises(TaxonomyViolation, match="table persons_corridor has 19219 cells; the taxonomy declares 19220"):
+        check_payload(payload.model_copy(update={"tables": tables}), TAXONOMY, now=NOW)
+
+
+def test_unknown_table_is_refused() -> None:
+    payload = _release()
+    tables = tuple(
+        t.model_copy(update={"name": "persons_secret"}) if t.name == "contacts" else t for t in payload.tables
+    )
+    noise = _with_noise(payload, "contacts", table="persons_secret").privacy
+    with pytest.raises(TaxonomyViolation, match="persons_secret"):
+        check_payload(payload.model_copy(update={"tables": tables, "privacy": noise}), TAXONOMY, now=NOW)
+
+
+def test_sensitivities_must_be_the_taxonomy_bounds() -> None:
+    with pytest.raises(TaxonomyViolation, match="persons_control declares sensitivities L1=1"):
+        check_payload(_with_noise(_release(), "persons_control", l1_sensitivity=1), TAXONOMY, now=NOW)
+
+
+def test_under_declared_spend_is_a_lie() -> None:
+    payload = _with_noise(_release(), "persons_corridor", spent="0.004")  # sigma=10 spends 0.005
+    with pytest.raises(MalformedMessage, match=r"spends 0\.005 rho, more than the 0\.004 declared"):
+        check_payload(payload, TAXONOMY, now=NOW)
+
+
+def test_over_declared_spend_is_allowed_but_must_add_up() -> None:
+    payload = _with_noise(_release(), "persons_corridor", spent="0.006")
+    with pytest.raises(MalformedMessage, match="tables' spends add up to"):
+        check_payload(payload, TAXONOMY, now=NOW)
+    total = str(Decimal(payload.privacy.spent) + Decimal("0.001"))
+    check_payload(
+        payload.model_copy(update={"privacy": payload.privacy.model_copy(update={"spent": total})}), TAXONOMY, now=NOW
+    )
+
+
+def test_implied_spend_of_both_mechanisms() -> None:
+    assert implied_spend("discrete_gaussian", scale="10", l1=9, l2_squared=9) == Decimal("0.045")
+    assert implied_spend("discrete_laplace", scale="4", l1=2, l2_squared=2) == Decimal("0.5")
+    with pytest.raises(MalformedMessage, match="unknown noise mechanism"):
+        implied_spend("uniform", scale="1", l1=1, l2_squared=1)
