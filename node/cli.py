@@ -1,17 +1,69 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``tipshare-node``: the hotline side: turns a case export into a signed, noised monthly release."""
+"""``tipshare-node``: the hotline side: turns a case export into a signed, noised monthly release.
+
+A month, as the data officer types it::
+
+    tipshare-node init --hotline-id la-strada-md --hub https://hub.example.org     # once
+    tipshare-node prepare --period 2025-03 cases.csv --contacts contacts.csv       # preview
+    tipshare-node submit                                                           # sign, seal, send, receipt
+    tipshare-node status
+
+Results go to stdout (``--json`` for scripts), logs and errors to stderr. Errors a person can act on
+(:class:`~node.errors.NodeError`, :class:`~protocol.errors.ProtocolError`) print their diagnostics and exit 1;
+``-vv`` shows the traceback instead. Anything else is a bug and crashes.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from fractions import Fraction
 from importlib.metadata import version as distribution_version
+from pathlib import Path
+from typing import Annotated
 
+import httpx
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from node.errors import NodeError
+from node import views
+from node.budget import BudgetConfig, amount_text, check_caps
+from node.client import HubClient, make_http_client, normalise_hub_url
+from node.errors import (
+    AlreadyInitialised,
+    HubUnreachable,
+    KeyFileError,
+    NodeError,
+    NoSuchRelease,
+    PeriodNotOver,
+    SubmissionRejected,
+)
+from node.home import HomeLayout, NodeConfig, NodeHome, PinnedHub, read_config, render_config
+from node.keystore import create_signing_key, ensure_private_dir, load_signing_key, write_private_file
+from node.ledger import Ledger, StoredRelease
+from node.noise import calibrate
+from node.outbox import DeliveryReport, Outbox, RetryPolicy, deliver
+from node.release import DEFAULT_TOP, check_tables, noisy_payload, preview
+from node.settings import NodeSettings, load_settings
+from node.store import open_database
 from protocol.errors import ProtocolError
-from protocol.messages import PROTOCOL_VERSION
+from protocol.messages import PROTOCOL_VERSION, SubmissionPayload, format_timestamp, period_start
+from protocol.taxonomy import builtin_taxonomy
 
-__all__ = ["app", "main"]
+__all__ = ["HTTPClientFactory", "app", "main"]
+
+HTTPClientFactory = Callable[[NodeSettings], httpx.Client]
+_PERIOD = re.compile(r"\A[0-9]{4}-(0[1-9]|1[0-2])\Z")
+_log = logging.getLogger("node")
 
 app = typer.Typer(
     name="tipshare-node",
@@ -22,28 +74,657 @@ app = typer.Typer(
 )
 
 
+@dataclass
+class _State:
+    """What ``main`` hands every command: injected dependencies and the root options."""
+
+    http_client_factory: HTTPClientFactory = make_http_client
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    sleep: Callable[[float], None] = time.sleep
+    home: Path | None = None
+    verbosity: int = 0
+    handlers: list[tuple[logging.Logger, logging.Handler]] = field(default_factory=list)
+
+    def settings(self) -> NodeSettings:
+        return load_settings(home=self.home)
+
+    def open_home(self) -> NodeHome:
+        return NodeHome.open(self.settings().home)
+
+    @contextmanager
+    def hub(self, url: str) -> Iterator[HubClient]:
+        with self.http_client_factory(self.settings()) as http:
+            yield HubClient(http, url)
+
+
+def _state(ctx: typer.Context) -> _State:
+    state = ctx.find_root().obj
+    if not isinstance(state, _State):  # pragma: no cover - main always passes one
+        raise RuntimeError("tipshare-node commands run through node.cli.main")
+    return state
+
+
+class MechanismChoice(StrEnum):
+    discrete_gaussian = "discrete_gaussian"
+    discrete_laplace = "discrete_laplace"
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of tables.")]
+PeriodOption = Annotated[str, typer.Option("--period", help="The month, YYYY-MM.", show_default=False)]
+CasesArgument = Annotated[
+    Path, typer.Argument(help="The case export (HTCDS CSV or JSON).", exists=True, dir_okay=False, show_default=False)
+]
+ContactsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--contacts",
+        help="The contacts export; without it the contacts table is not released.",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+MappingOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--mapping", help="A column mapping file (TOML) for exports without HTCDS names.", exists=True, dir_okay=False
+    ),
+]
+AllowUnknownOption = Annotated[
+    bool, typer.Option("--allow-unknown", help="Count values the taxonomy does not list as unknown.")
+]
+EncodingOption = Annotated[
+    str | None, typer.Option("--encoding", help="Text encoding of the export (default: detect).")
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (for scripts).")]
+TopOption = Annotated[int, typer.Option("--top", min=0, max=100, help="Cells shown per table in the preview.")]
+
+
+def _check_period(period: str) -> str:
+    if not _PERIOD.match(period):
+        raise typer.BadParameter(f"{period!r} is not a month in the form YYYY-MM", param_hint="--period")
+    return period
+
+
+def _next_month(period: str) -> datetime:
+    year, month = int(period[:4]), int(period[5:7])
+    return period_start(f"{year + month // 12:04d}-{month % 12 + 1:02d}")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr: -v progress, -vv debugging.")
+    ] = 0,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home", help="The node home (default: TIPSHARE_NODE_HOME or the per-user app directory).", file_okay=False
+        ),
+    ] = None,
+) -> None:
+    """tipshare node: prepare, preview and submit a hotline's monthly noisy release."""
+    state = _state(ctx)
+    state.home = home
+    state.verbosity = verbose
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for name in ("node", "httpx") if verbose >= 2 else ("node",):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        state.handlers.append((logger, handler))
+
+
 @app.command()
 def version() -> None:
     """Print the tipshare version and the protocol version this build speaks."""
     typer.echo(f"tipshare {distribution_version('tipshare')} ({PROTOCOL_VERSION})")
 
 
-@app.callback()
-def _root() -> None:
-    """tipshare node."""
+# ---------------------------------------------------------------------------- init
 
 
-def main(argv: list[str] | None = None) -> int:
+@app.command()
+def init(
+    ctx: typer.Context,
+    hotline_id: Annotated[str, typer.Option("--hotline-id", help="Your hotline's id, as your hub operator gave it.")],
+    hub: Annotated[str, typer.Option("--hub", help="The hub's URL, e.g. https://hub.example.org")],
+    mechanism: Annotated[
+        MechanismChoice, typer.Option("--mechanism", help="Noise: discrete Gaussian (ρ, default) or Laplace (ε).")
+    ] = MechanismChoice.discrete_gaussian,
+    as_json: JsonOption = False,
+) -> None:
+    """Set up this node: create its key, pin the hub's keys, and print the line to enroll."""
+    state = _state(ctx)
+    settings = state.settings()
+    layout = HomeLayout(settings.home)
+    url = normalise_hub_url(hub)
+    if layout.config.exists():
+        config = read_config(layout.config)
+        if config.hotline_id != hotline_id or config.hub.url != url:
+            raise AlreadyInitialised(
+                f"{layout.root} is already set up for hotline {config.hotline_id} at {config.hub.url}"
+            )
+        _show_identity(config, layout, as_json=as_json, existing=True)
+        return
+    with state.hub(url) as client:
+        identity = client.identity()
+        taxonomy = client.taxonomy(identity.taxonomy_id, expected_hash=identity.taxonomy_hash)
+    ensure_private_dir(layout.root)
+    # A key left by an init that stopped half-way is reused, never replaced.
+    key = load_signing_key(layout.key) if layout.key.exists() else create_signing_key(layout.key)
+    if taxonomy.content_hash != builtin_taxonomy().content_hash:
+        write_private_file(layout.taxonomy, taxonomy.canonical_bytes())
+    now = format_timestamp(state.clock())
+    config = NodeConfig(
+        hotline_id=hotline_id,
+        public_key=key.verify_key.to_text(),
+        key_id=key.verify_key.key_id,
+        created_at=now,
+        hub=PinnedHub(url=url, identity=identity, pinned_at=now),
+        budget=BudgetConfig.default(mechanism.value, tables=taxonomy.tables),
+    )
+    open_database(layout.database, create=True).close()
+    try:
+        write_private_file(layout.config, render_config(config).encode("utf-8"), overwrite=False)
+    except FileExistsError:
+        raise AlreadyInitialised(f"{layout.root} was set up by another process at the same time") from None
+    _show_identity(config, layout, as_json=as_json, existing=False)
+
+
+def _show_identity(config: NodeConfig, layout: HomeLayout, *, as_json: bool, existing: bool) -> None:
+    hub = config.hub
+    if as_json:
+        views.emit_json(
+            {
+                "home": str(layout.root),
+                "hotline_id": config.hotline_id,
+                "public_key": config.public_key,
+                "key_id": config.key_id,
+                "enrollment_line": f"{config.hotline_id} {config.public_key}",
+                "hub": {
+                    "url": hub.url,
+                    "log_origin": hub.identity.log_origin,
+                    "log_vkey": hub.identity.log_vkey,
+                    "log_key_fingerprint": hub.log_key_fingerprint,
+                    "encryption_key": hub.identity.encryption_key,
+                    "encryption_key_fingerprint": hub.encryption_key_fingerprint,
+                    "taxonomy_id": hub.identity.taxonomy_id,
+                    "taxonomy_hash": hub.identity.taxonomy_hash,
+                },
+                "already_initialised": existing,
+            }
+        )
+        return
+    out = views.console()
+    if existing:
+        out.print(f"{layout.root} is already set up for hotline {config.hotline_id}; nothing was changed.")
+    else:
+        out.print(f"Node set up for hotline {config.hotline_id} in {layout.root}", soft_wrap=True)
+    out.print(f"\nHub {hub.url} pinned on first contact. Before you submit anything, read these fingerprints to your")
+    out.print("hub operator by phone or in person and check they match theirs:")
+    out.print(f"  log key ({hub.identity.log_origin}):  {hub.log_key_fingerprint}", soft_wrap=True)
+    out.print(f"  encryption key:  {hub.encryption_key_fingerprint}", soft_wrap=True)
+    out.print(f"Taxonomy: {hub.identity.taxonomy_id} ({hub.identity.taxonomy_hash})", soft_wrap=True)
+    out.print("\nSend this line to your hub operator to enroll this node's key (it is public; the secret key stays")
+    out.print(f"in {layout.key}, readable only by you):", soft_wrap=True)
+    out.print(f"  {config.hotline_id} {config.public_key}", soft_wrap=True)
+    out.print(f"  (key id {config.key_id})")
+
+
+# ---------------------------------------------------------------------------- prepare / correct
+
+
+def _read_tables(
+    home: NodeHome,
+    *,
+    cases: Path,
+    contacts: Path | None,
+    mapping: Path | None,
+    period: str,
+    allow_unknown: bool,
+    encoding: str | None,
+) -> dict[str, list[int]]:
+    from node.aggregate import prepare_tables  # the input half: imported only when an export is read
+
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn("Reading the export"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("read", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total or None)
+
+        _log.info("reading %s%s for %s", cases, f" and {contacts}" if contacts else "", period)
+        tables = prepare_tables(
+            cases=cases,
+            contacts=contacts,
+            mapping=mapping,
+            period=period,
+            taxonomy=home.taxonomy,
+            allow_unknown=allow_unknown,
+            encoding=encoding,
+            progress=advance,
+        )
+    return dict(tables.counts)
+
+
+def _make_release(
+    state: _State,
+    home: NodeHome,
+    ledger: Ledger,
+    counts: dict[str, list[int]],
+    period: str,
+    *,
+    key_id: str,
+    correction: bool,
+) -> tuple[StoredRelease, bool]:
+    """Calibrate, draw once and store (through the ledger, which checks the caps first)."""
+    names = check_tables(home.taxonomy, counts)
+    plan = calibrate(home.taxonomy, names, home.config.budget)
+    _log.info(
+        "noise for %s: %s",
+        period,
+        ", ".join(
+            f"{t.table} {plan.mechanism} scale {t.scale_text} ({plan.measure} {t.noise().spent})" for t in plan.tables
+        ),
+    )
+    now = state.clock()
+
+    def build(revision: int) -> SubmissionPayload:
+        return noisy_payload(
+            counts=counts,
+            plan=plan,
+            taxonomy=home.taxonomy,
+            hotline_id=home.config.hotline_id,
+            key_id=key_id,
+            period=period,
+            revision=revision,
+            now=now,
+        )
+
+    try:
+        release, created = ledger.record(
+            period=period, budget=home.config.budget, spend=plan.spent, build=build, correction=correction, now=now
+        )
+    finally:
+        counts.clear()  # the true counts are not needed any more
+    _log.info("stored %s revision %d (%s)", release.period, release.revision, release.payload_hash)
+    return release, created
+
+
+def _show_release(
+    home: NodeHome, ledger: Ledger, release: StoredRelease, *, new: bool, top: int, as_json: bool
+) -> None:
+    previews = preview(release.payload(), home.taxonomy, top=top)
+    standing = ledger.standing(home.config.budget, release.period)
+    if as_json:
+        views.emit_json(views.preview_document(release, previews, standing, new=new))
+    else:
+        views.show_preview(views.console(), release, previews, standing, new=new)
+
+
+@app.command()
+def prepare(
+    ctx: typer.Context,
+    cases: CasesArgument,
+    period: PeriodOption,
+    contacts: ContactsOption = None,
+    mapping: MappingOption = None,
+    allow_unknown: AllowUnknownOption = False,
+    encoding: EncodingOption = None,
+    top: TopOption = DEFAULT_TOP,
+    as_json: JsonOption = False,
+) -> None:
+    """Build the month's tables, add noise once, store the release, and show a preview. Sends nothing."""
+    state = _state(ctx)
+    period = _check_period(period)
+    home = state.open_home()
+    if _next_month(period) > state.clock():
+        raise PeriodNotOver(f"{period} is not over yet")
+    with _database(home) as db:
+        ledger = Ledger(db)
+        existing = ledger.latest(period)
+        if existing is None:
+            check_caps(ledger.standing(home.config.budget, period), home.config.budget.release)
+            key_id = home.signing_key().verify_key.key_id  # a key problem shows before a long read
+            counts = _read_tables(
+                home,
+                cases=cases,
+                contacts=contacts,
+                mapping=mapping,
+                period=period,
+                allow_unknown=allow_unknown,
+                encoding=encoding,
+            )
+            existing, new = _make_release(state, home, ledger, counts, period, key_id=key_id, correction=False)
+        else:
+            new = False
+        _show_release(home, ledger, existing, new=new, top=top, as_json=as_json)
+
+
+@app.command()
+def correct(
+    ctx: typer.Context,
+    cases: CasesArgument,
+    period: PeriodOption,
+    contacts: ContactsOption = None,
+    mapping: MappingOption = None,
+    allow_unknown: AllowUnknownOption = False,
+    encoding: EncodingOption = None,
+    yes: YesOption = False,
+    top: TopOption = DEFAULT_TOP,
+    as_json: JsonOption = False,
+) -> None:
+    """Release corrected data for a month as a new revision. Spends more privacy budget."""
+    state = _state(ctx)
+    period = _check_period(period)
+    home = state.open_home()
+    budget = home.config.budget
+    with _database(home) as db:
+        ledger = Ledger(db)
+        latest = ledger.latest(period)
+        if latest is None:
+            raise NoSuchRelease(f"{period} has no release to correct", hint="Use `tipshare-node prepare` for it.")
+        standing = ledger.standing(budget, period)
+        check_caps(standing, budget.release)
+        s = views.symbol(budget.measure)
+        err = Console(stderr=True, highlight=False)
+        err.print(
+            f"A correction of {period} is released as revision {latest.revision + 1}, with fresh noise, and spends "
+            f"{s} = {amount_text(budget.release)} MORE of the privacy budget. After it, {period} will have spent "
+            f"{amount_text(standing.period_spent + budget.release)} of {amount_text(budget.period_cap)} and "
+            f"{standing.year} {amount_text(standing.year_spent + budget.release)} of {amount_text(budget.year_cap)}. "
+            "Every revision stays at the hub; this cannot be undone.",
+            soft_wrap=True,
+        )
+        if latest.status == "prepared":
+            err.print(f"Revision {latest.revision} was never submitted; it will be superseded and never sent.")
+        if not yes and not typer.confirm("Spend the budget and prepare the correction?", default=False, err=True):
+            err.print("Nothing was spent.")
+            raise typer.Exit(1)
+        key_id = home.signing_key().verify_key.key_id
+        counts = _read_tables(
+            home,
+            cases=cases,
+            contacts=contacts,
+            mapping=mapping,
+            period=period,
+            allow_unknown=allow_unknown,
+            encoding=encoding,
+        )
+        release, new = _make_release(state, home, ledger, counts, period, key_id=key_id, correction=True)
+        _show_release(home, ledger, release, new=new, top=top, as_json=as_json)
+
+
+@contextmanager
+def _database(home: NodeHome) -> Iterator[sqlite3.Connection]:
+    db = home.database()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+# ---------------------------------------------------------------------------- submit / sync
+
+
+def _deliver(state: _State, home: NodeHome, outbox: Outbox, *, as_json: bool) -> DeliveryReport:
+    settings = state.settings()
+    policy = RetryPolicy(
+        attempts_per_run=settings.retry_attempts,
+        base_delay=settings.retry_base_delay,
+        max_delay=settings.retry_max_delay,
+        max_wait=settings.retry_max_wait,
+    )
+    with state.hub(home.config.hub.url) as client:
+        report = deliver(
+            outbox,
+            client,
+            log_key=home.config.hub.identity.log_verifier,
+            policy=policy,
+            clock=state.clock,
+            sleep=state.sleep,
+        )
+    for outcome in report.outcomes:
+        if outcome.result in ("delivered", "already_delivered"):
+            receipt = outbox.receipt(outcome.period, outcome.revision)
+            if receipt is not None:
+                home.save_receipt(outcome.period, outcome.revision, receipt.canonical_bytes())
+    if as_json:
+        views.emit_json(views.outcomes_document(report))
+    else:
+        views.show_outcomes(views.console(), report)
+    if report.failed:
+        first = report.failed[0]
+        raise SubmissionRejected(
+            f"the hub refused {len(report.failed)} release(s); the first, {first.period} revision {first.revision}: "
+            f"{first.detail}",
+            status=0,
+        )
+    if report.pending:
+        raise HubUnreachable(f"{len(report.pending)} release(s) could not be delivered yet: {report.pending[0].detail}")
+    return report
+
+
+@app.command()
+def submit(
+    ctx: typer.Context,
+    period: Annotated[
+        str | None, typer.Option("--period", help="Only this month (default: every prepared release).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sign, seal and queue prepared releases, deliver the outbox, and verify and keep the receipts."""
+    state = _state(ctx)
+    home = state.open_home()
+    with _database(home) as db:
+        ledger, outbox = Ledger(db), Outbox(db)
+        if period is not None:
+            latest = ledger.latest(_check_period(period))
+            if latest is None:
+                raise NoSuchRelease(f"nothing was prepared for {period}")
+            if latest.status == "delivered":
+                views.console().print(f"{period} revision {latest.revision} was already delivered.")
+                return
+            to_queue = [latest] if latest.status in ("prepared", "failed") else []
+        else:
+            to_queue = ledger.releases(status="prepared") + ledger.releases(status="failed")
+        if to_queue:
+            key = home.signing_key()
+            hub_key = home.config.hub.identity.sealing_key
+            for release in sorted(to_queue, key=lambda r: (r.period, r.revision)):
+                payload = release.payload()
+                if payload.hotline_id != home.config.hotline_id or payload.key_id != key.verify_key.key_id:
+                    raise KeyFileError(
+                        f"{release.period} revision {release.revision} was prepared for hotline {payload.hotline_id} "
+                        f"with key {payload.key_id}; this node is {home.config.hotline_id} with key "
+                        f"{key.verify_key.key_id}"
+                    )
+                outbox.enqueue(release, signing_key=key, hub_key=hub_key, now=state.clock())
+                _log.info("queued %s revision %d", release.period, release.revision)
+        elif not outbox.items(status="queued"):
+            views.console().print("Nothing to submit: prepare a month first (`tipshare-node prepare`).")
+            return
+        _deliver(state, home, outbox, as_json=as_json)
+
+
+@app.command()
+def sync(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Deliver whatever is waiting in the outbox (for example after a submit while offline)."""
+    state = _state(ctx)
+    home = state.open_home()
+    with _database(home) as db:
+        _deliver(state, home, Outbox(db), as_json=as_json)
+
+
+# ---------------------------------------------------------------------------- status / budget
+
+
+def _year_budgets(home: NodeHome, ledger: Ledger, *, year: str | None, today: datetime) -> list[views.YearBudget]:
+    """The ledger per year and period: ``year`` only, or every year with spends (this year if there are none)."""
+    spends = ledger.spends(year=year)
+    years: dict[str, dict[str, list[Fraction]]] = {}
+    if year is not None:
+        years[year] = {}
+    elif not spends:
+        years[f"{today.year:04d}"] = {}
+    for spend in spends:
+        years.setdefault(spend.period[:4], {}).setdefault(spend.period, []).append(Fraction(spend.amount))
+    return [
+        views.YearBudget(
+            year=y,
+            spent=sum((sum(v, Fraction(0)) for v in periods.values()), Fraction(0)),
+            cap=home.config.budget.year_cap,
+            periods=tuple((p, len(v), sum(v, Fraction(0))) for p, v in sorted(periods.items())),
+        )
+        for y, periods in sorted(years.items())
+    ]
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Show releases, the outbox, receipts, and the budget spent per year."""
+    state = _state(ctx)
+    home = state.open_home()
+    with _database(home) as db:
+        ledger, outbox = Ledger(db), Outbox(db)
+        document = views.status_document(
+            home.config,
+            str(home.layout.root),
+            ledger.releases(),
+            outbox.items(),
+            outbox.receipts(),
+            _year_budgets(home, ledger, year=None, today=state.clock()),
+        )
+    if as_json:
+        views.emit_json(document)
+    else:
+        views.show_status(views.console(), document)
+
+
+@app.command()
+def budget(
+    ctx: typer.Context,
+    year: Annotated[str | None, typer.Option("--year", help="Only this calendar year, YYYY.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the privacy budget: what a release spends per table, and the ledger per period and per year."""
+    state = _state(ctx)
+    home = state.open_home()
+    if year is not None and not re.fullmatch(r"[0-9]{4}", year):
+        raise typer.BadParameter(f"{year!r} is not a year", param_hint="--year")
+    config = home.config
+    with _database(home) as db:
+        summaries = _year_budgets(home, Ledger(db), year=year, today=state.clock())
+    plan = calibrate(home.taxonomy, list(home.taxonomy.tables), config.budget)
+    document = views.budget_document(config, summaries, plan)
+    if as_json:
+        views.emit_json(document)
+    else:
+        views.show_budget(views.console(), document)
+
+
+# ---------------------------------------------------------------------------- synth
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the synthetic export to.", file_okay=False)],
+    seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed gives the same export.")],
+    months: Annotated[int, typer.Option("--months", min=1, max=120, help="Number of months.")] = 12,
+    profile: Annotated[str, typer.Option("--profile", help="Hotline profile (an unknown name lists them).")] = "md",
+    start: Annotated[str, typer.Option("--start", help="First month, YYYY-MM.")] = "2025-01",
+    hotline_id: Annotated[str | None, typer.Option("--hotline-id", help="Hotline id written in the export.")] = None,
+    persons_per_month: Annotated[
+        int | None, typer.Option("--persons-per-month", min=1, help="Override the profile's monthly volume.")
+    ] = None,
+    clean: Annotated[bool, typer.Option("--clean", help="Leave out the deliberately messy values.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a synthetic case export (made-up people) to try the node without real data."""
+    from node.synth import generate_export, profiles
+
+    known = {p.name: p.description for p in profiles()}
+    if profile not in known:
+        listed = "; ".join(f"{name} ({text})" for name, text in known.items())
+        raise typer.BadParameter(f"unknown profile {profile!r}. Profiles: {listed}", param_hint="--profile")
+    _check_period(start)
+    export = generate_export(
+        out_dir=out,
+        profile=profile,
+        months=months,
+        seed=seed,
+        start=start,
+        hotline_id=hotline_id,
+        persons_per_month=persons_per_month,
+        dirty=not clean,
+    )
+    document = {
+        "cases": str(export.cases),
+        "contacts": str(export.contacts),
+        "periods": list(export.periods),
+        "profile": profile,
+        "seed": seed,
+    }
+    if as_json:
+        views.emit_json(document)
+        return
+    out_console = views.console()
+    out_console.print(
+        f"Synthetic export ({profile}, seed {seed}, {len(export.periods)} months) written:", soft_wrap=True
+    )
+    out_console.print(f"  cases:    {export.cases}", soft_wrap=True)
+    out_console.print(f"  contacts: {export.contacts}", soft_wrap=True)
+    out_console.print(
+        f"Try: tipshare-node prepare --period {export.periods[0]} {export.cases} --contacts {export.contacts}",
+        soft_wrap=True,
+    )
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    http_client_factory: HTTPClientFactory | None = None,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> int:
     """Entry point of ``tipshare-node``; returns the process exit status.
 
     Errors a person can act on (NodeError, ProtocolError) are printed as one clear paragraph on stderr with exit
-    status 1; anything else is a bug and is allowed to crash with its traceback.
+    status 1 (with ``-vv`` they are raised, with their traceback); anything else is a bug and is allowed to crash.
+    Tests (and the integration suite) pass ``http_client_factory`` to talk to a fake or in-process hub, and may
+    pass ``clock`` and ``sleep``.
     """
+    state = _State()
+    if http_client_factory is not None:
+        state.http_client_factory = http_client_factory
+    if clock is not None:
+        state.clock = clock
+    if sleep is not None:
+        state.sleep = sleep
     try:
-        app(args=argv, prog_name="tipshare-node", standalone_mode=True)
+        app(args=argv, prog_name="tipshare-node", standalone_mode=True, obj=state)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except (NodeError, ProtocolError) as e:
+        if state.verbosity >= 2:
+            raise
         typer.echo(e.diagnostics(), err=True)
         return 1
+    finally:
+        for logger, handler in state.handlers:
+            logger.removeHandler(handler)
     return 0

@@ -1,19 +1,162 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Errors of ``node``: one root, :class:`NodeError`, whose messages say what to do next.
+"""Errors of ``node``: one root, :class:`NodeError`, whose messages say what happened and what to do next.
+
+The people who read these are hotline data officers, often without IT support, so every message names the
+file, period or hub involved and ends with a concrete next step (:attr:`NodeError.hint`). Nothing secret and
+no count from a case export ever appears in a message.
 
 The tree::
 
     NodeError
+    ├── NotInitialised         no node home yet (run ``tipshare-node init``)
+    ├── AlreadyInitialised     ``init`` on a home that belongs to another hotline or hub
+    ├── ConfigError            config.toml, the ledger database, the stored taxonomy or a TIPSHARE_NODE_* setting
+    ├── KeyFileError           the signing key file is missing, malformed, or readable by other users
+    ├── BudgetExceeded         a release would spend more than the per-period or per-year cap
+    ├── ReleaseError           the release asked for cannot be made or found
+    │   ├── NoSuchRelease      nothing was prepared for that period
+    │   └── PeriodNotOver      the month has not ended yet
+    ├── NoiseError             OpenDP could not calibrate or draw the noise (nothing was stored)
+    ├── HubError               the hub did not do what the protocol says
+    │   ├── HubUnreachable     transient: no connection, timeout, 5xx, 408 or 429 (the release stays queued)
+    │   ├── HubResponseInvalid the hub answered something that is not the tipshare/1 contract
+    │   ├── SubmissionRejected permanent: the hub refused the submission (4xx), with the hub's explanation
+    │   │   └── SubmissionConflict  the hub holds a different release for the same period and revision (409)
+    │   └── ReceiptInvalid     the hub's receipt does not verify against the pinned log key
+    └── InputError             (``node.inputs.errors``) the case export cannot be read or mapped
 """
 
 from __future__ import annotations
 
-__all__ = ["NodeError"]
+from typing import ClassVar
+
+__all__ = [
+    "AlreadyInitialised",
+    "BudgetExceeded",
+    "ConfigError",
+    "HubError",
+    "HubResponseInvalid",
+    "HubUnreachable",
+    "KeyFileError",
+    "NoSuchRelease",
+    "NodeError",
+    "NoiseError",
+    "NotInitialised",
+    "PeriodNotOver",
+    "ReceiptInvalid",
+    "ReleaseError",
+    "SubmissionConflict",
+    "SubmissionRejected",
+]
 
 
 class NodeError(Exception):
-    """Root of every error raised by ``node``."""
+    """Root of every error raised by ``node``.
+
+    ``hint`` is the next step for the person at the keyboard; subclasses set a default, callers may give a
+    more specific one.
+    """
+
+    hint: ClassVar[str | None] = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self._hint = hint
+
+    @property
+    def next_step(self) -> str | None:
+        """What to do about it, or ``None``."""
+        return self._hint if self._hint is not None else type(self).hint
 
     def diagnostics(self) -> str:
         """A one-paragraph explanation fit to show a person."""
-        return f"{type(self).__name__}: {self}"
+        text = f"{type(self).__name__}: {self}"
+        step = self.next_step
+        return f"{text}\n{step}" if step else text
+
+
+class NotInitialised(NodeError):
+    hint = "Run `tipshare-node init --hotline-id <your id> --hub <hub URL>` first (or set TIPSHARE_NODE_HOME)."
+
+
+class AlreadyInitialised(NodeError):
+    hint = (
+        "This node home already belongs to another hotline or hub. Use another home "
+        "(--home or TIPSHARE_NODE_HOME), or ask your hub operator before changing anything."
+    )
+
+
+class ConfigError(NodeError):
+    hint = "Correct the setting named above; `tipshare-node init` wrote a commented config.toml you can compare with."
+
+
+class KeyFileError(NodeError):
+    hint = "The key file must be readable by your user only (permissions 0600). Never copy it to another computer."
+
+
+class BudgetExceeded(NodeError):
+    hint = "Nothing was spent and no noise was drawn. `tipshare-node budget` shows what is left."
+
+
+class ReleaseError(NodeError):
+    """The release asked for cannot be made or found."""
+
+
+class NoSuchRelease(ReleaseError):
+    hint = "Prepare it first: `tipshare-node prepare --period YYYY-MM <case export>`."
+
+
+class PeriodNotOver(ReleaseError):
+    hint = "Prepare a month once it has ended, so that all its cases are in the export."
+
+
+class NoiseError(NodeError):
+    hint = "Nothing was stored and no budget was spent. Please report this to the tipshare developers."
+
+
+class HubError(NodeError):
+    """The hub did not answer as the tipshare/1 protocol says."""
+
+
+class HubUnreachable(HubError):
+    """A transient failure: worth retrying later. ``retry_after`` is the hub's requested pause, if it gave one."""
+
+    hint = (
+        "Check the internet connection. Anything already queued is kept safely and goes out with the next "
+        "`tipshare-node submit` or `tipshare-node sync`."
+    )
+
+    def __init__(self, message: str, *, retry_after: float | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class HubResponseInvalid(HubError):
+    hint = "Check the hub URL; if it is right, tell your hub operator what is shown above."
+
+
+class SubmissionRejected(HubError):
+    """The hub refused the submission for good (a 4xx other than 408/429); ``code`` and ``detail`` are its words."""
+
+    hint = "The release is kept and marked failed. Fix the cause above, then run `tipshare-node submit` again."
+
+    def __init__(self, message: str, *, status: int, code: str = "", detail: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class SubmissionConflict(SubmissionRejected):
+    hint = (
+        "The hub already holds a different release for this period and revision (perhaps prepared on another "
+        "computer or before this node's data was lost). Ask your hub operator; a correction "
+        "(`tipshare-node correct`) sends a new revision."
+    )
+
+
+class ReceiptInvalid(HubError):
+    hint = (
+        "The release was NOT marked delivered and stays queued. Contact your hub operator and compare the hub's "
+        "log key fingerprint (`tipshare-node status`) by phone; do not re-initialise the node."
+    )

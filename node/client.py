@@ -1,0 +1,310 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The node's side of the hub's HTTP API (``tipshare/1``), over any :class:`httpx.Client`.
+
+:class:`HubClient` takes the client it is given: :func:`make_http_client` in production, a client with an
+:class:`httpx.MockTransport` in unit tests, starlette's ``TestClient(app)`` (an ``httpx.Client``) in integration
+tests. Every URL is absolute (built from the hub URL), so a ``base_url`` on the client is not needed.
+
+Outcomes are typed, so the outbox knows what to do with each:
+
+================================================  =======================================================
+what happened                                     raised / returned
+================================================  =======================================================
+201 + receipt / 200 + the same receipt            :class:`SubmitResult` (``created`` True / False)
+no connection, timeout, broken response,          :class:`~node.errors.HubUnreachable` (transient; ``retry_after``
+5xx, 408, 429 (``Retry-After`` honoured)          from the hub's ``Retry-After`` header when it sends one)
+409                                               :class:`~node.errors.SubmissionConflict` (permanent)
+any other 4xx                                     :class:`~node.errors.SubmissionRejected` with the hub's problem
+                                                  detail (``application/problem+json``) (permanent)
+anything else (3xx, unparseable body)             :class:`~node.errors.HubResponseInvalid`
+================================================  =======================================================
+
+Receipts are parsed here but verified by the caller, against the log key pinned at ``init``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as distribution_version
+from typing import Any, Final
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from node.errors import (
+    ConfigError,
+    HubResponseInvalid,
+    HubUnreachable,
+    SubmissionConflict,
+    SubmissionRejected,
+)
+from node.settings import NodeSettings
+from protocol.crypto import SealingKey
+from protocol.errors import ProtocolError
+from protocol.messages import PROTOCOL_VERSION, Receipt
+from protocol.note import NoteVerifier
+from protocol.taxonomy import Taxonomy, parse_taxonomy
+
+__all__ = [
+    "MAX_RESPONSE_BYTES",
+    "HubClient",
+    "HubIdentity",
+    "SubmitResult",
+    "make_http_client",
+    "normalise_hub_url",
+]
+
+#: Largest response body the node reads (a taxonomy is about 60 kB, a receipt 2 kB).
+MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
+#: Longest pause a ``Retry-After`` header may impose.
+_MAX_RETRY_AFTER: Final = 86_400.0
+_HASH = re.compile(r"\Asha256:[0-9a-f]{64}\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def normalise_hub_url(url: str) -> str:
+    """The hub URL without a trailing slash; only ``https://`` (or ``http://`` for a hub on this machine)."""
+    text = url.strip().rstrip("/")
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"{url!r} is not a hub URL",
+            hint="Give the address your hub operator sent you, such as https://hub.example.org",
+        )
+    return text
+
+
+def _user_agent() -> str:
+    try:
+        return f"tipshare-node/{distribution_version('tipshare')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+        return "tipshare-node"
+
+
+def make_http_client(settings: NodeSettings) -> httpx.Client:
+    """The production HTTP client: TLS verified, timeouts from the settings, no redirects, proxies from env."""
+    return httpx.Client(
+        timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+        follow_redirects=False,
+        headers={"User-Agent": _user_agent()},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HubIdentity:
+    """What ``GET /v1/hub`` says about the hub: the keys the node pins at ``init``, and the current taxonomy."""
+
+    protocol_version: str
+    log_origin: str
+    log_vkey: str
+    encryption_key: str
+    taxonomy_id: str
+    taxonomy_hash: str
+
+    def __post_init__(self) -> None:
+        if self.protocol_version != PROTOCOL_VERSION:
+            raise HubResponseInvalid(
+                f"the hub speaks protocol {self.protocol_version!r}; this node speaks {PROTOCOL_VERSION!r}",
+                hint="Install the tipshare-node version your hub operator recommends.",
+            )
+        try:
+            verifier = NoteVerifier.from_vkey(self.log_vkey)
+            SealingKey.from_text(self.encryption_key)
+        except ProtocolError as e:
+            raise HubResponseInvalid(f"the hub published an invalid key: {e}") from e
+        if verifier.name != self.log_origin:
+            raise HubResponseInvalid(f"the hub's log key is named {verifier.name!r}, not {self.log_origin!r}")
+        if not _HASH.match(self.taxonomy_hash) or not self.taxonomy_id:
+            raise HubResponseInvalid("the hub named its taxonomy without a valid id and sha256 hash")
+
+    @property
+    def log_verifier(self) -> NoteVerifier:
+        return NoteVerifier.from_vkey(self.log_vkey)
+
+    @property
+    def sealing_key(self) -> SealingKey:
+        return SealingKey.from_text(self.encryption_key)
+
+    @classmethod
+    def from_json(cls, body: bytes) -> HubIdentity:
+        try:
+            data = json.loads(body)
+            taxonomy = data["taxonomy"]
+            return cls(
+                protocol_version=_text(data["protocol_version"]),
+                log_origin=_text(data["log_origin"]),
+                log_vkey=_text(data["log_vkey"]),
+                encryption_key=_text(data["encryption_key"]),
+                taxonomy_id=_text(taxonomy["id"]),
+                taxonomy_hash=_text(taxonomy["hash"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            raise HubResponseInvalid("the hub's identity (GET /v1/hub) is not the tipshare/1 JSON document") from None
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The hub accepted the submission: ``created`` is True for a first acceptance (201), False for a repeat (200)."""
+
+    receipt: Receipt
+    created: bool
+
+
+class HubClient:
+    """Typed calls to one hub. Raises only :class:`~node.errors.NodeError` subclasses."""
+
+    def __init__(self, http: httpx.Client, hub_url: str) -> None:
+        self._http = http
+        self._base = normalise_hub_url(hub_url)
+
+    @property
+    def hub_url(self) -> str:
+        return self._base
+
+    def identity(self) -> HubIdentity:
+        """``GET /v1/hub``."""
+        response, body = self._request("GET", "/v1/hub")
+        self._expect_ok(response, body, "/v1/hub")
+        return HubIdentity.from_json(body)
+
+    def taxonomy(self, taxonomy_id: str, *, expected_hash: str) -> Taxonomy:
+        """``GET /v1/taxonomy/{id}``, checked against the hash the identity named."""
+        path = "/v1/taxonomy/" + quote(taxonomy_id, safe="/")
+        response, body = self._request("GET", path)
+        self._expect_ok(response, body, path)
+        try:
+            taxonomy = parse_taxonomy(body)
+        except ProtocolError as e:
+            raise HubResponseInvalid(f"the hub's taxonomy {taxonomy_id} is invalid: {e}") from e
+        if taxonomy.id != taxonomy_id or taxonomy.content_hash != expected_hash:
+            raise HubResponseInvalid(
+                f"the hub sent taxonomy {taxonomy.id} ({taxonomy.content_hash}) for {taxonomy_id} ({expected_hash})"
+            )
+        return taxonomy
+
+    def submit(self, envelope_bytes: bytes) -> SubmitResult:
+        """``POST /v1/submissions`` with the envelope's canonical bytes."""
+        response, body = self._request(
+            "POST", "/v1/submissions", content=envelope_bytes, headers={"Content-Type": "application/json"}
+        )
+        status = response.status_code
+        if status in (200, 201):
+            try:
+                receipt = Receipt.from_json(body)
+            except ProtocolError as e:
+                raise HubResponseInvalid(f"the hub accepted the submission but its receipt is malformed: {e}") from e
+            return SubmitResult(receipt=receipt, created=status == 201)
+        if status in (408, 429) or 500 <= status <= 599:
+            raise HubUnreachable(
+                f"the hub is busy or failing ({_status_line(response, body)})", retry_after=_retry_after(response)
+            )
+        if 400 <= status <= 499:
+            code, detail = _problem(response, body)
+            kind = SubmissionConflict if status == 409 else SubmissionRejected
+            raise kind(
+                f"the hub refused the submission: {_status_line(response, body)}",
+                status=status,
+                code=code,
+                detail=detail,
+            )
+        raise HubResponseInvalid(f"unexpected answer from the hub to a submission: {_status_line(response, body)}")
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _request(
+        self, method: str, path: str, *, content: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[httpx.Response, bytes]:
+        url = self._base + path
+        try:
+            with self._http.stream(method, url, content=content, headers=headers) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_RESPONSE_BYTES:
+                        raise HubResponseInvalid(
+                            f"the hub's answer to {path} is larger than {MAX_RESPONSE_BYTES} bytes"
+                        )
+        except httpx.TimeoutException as e:
+            raise HubUnreachable(f"the hub at {self._base} did not answer in time ({type(e).__name__})") from e
+        except httpx.UnsupportedProtocol as e:
+            raise ConfigError(f"the hub URL {self._base} cannot be used: {e}") from e
+        except httpx.TransportError as e:
+            reason = str(e) or type(e).__name__
+            raise HubUnreachable(f"cannot reach the hub at {self._base}: {reason}") from e
+        return response, bytes(body)
+
+    def _expect_ok(self, response: httpx.Response, body: bytes, path: str) -> None:
+        status = response.status_code
+        if status == 200:
+            return
+        if status in (408, 429) or 500 <= status <= 599:
+            raise HubUnreachable(
+                f"the hub is busy or failing ({_status_line(response, body)})", retry_after=_retry_after(response)
+            )
+        raise HubResponseInvalid(
+            f"the hub answered {_status_line(response, body)} to GET {path}",
+            hint=f"Check the hub URL ({self._base}) with your hub operator.",
+        )
+
+
+def _clean(text: str, limit: int = 300) -> str:
+    """Text from the hub made safe for a terminal: no control characters, bounded length."""
+    cleaned = _CONTROL.sub(" ", text).strip()
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def _problem(response: httpx.Response, body: bytes) -> tuple[str, str]:
+    """``(code, detail)`` of an RFC 9457 problem body, or empty strings."""
+    content_type = response.headers.get("content-type", "")
+    if "json" not in content_type:
+        return "", ""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    code = data.get("code")
+    detail = data.get("detail") or data.get("title")
+    return (_clean(code, 80) if isinstance(code, str) else ""), (_clean(detail) if isinstance(detail, str) else "")
+
+
+def _status_line(response: httpx.Response, body: bytes) -> str:
+    code, detail = _problem(response, body)
+    line = f"HTTP {response.status_code}"
+    if code:
+        line += f" {code}"
+    if detail:
+        line += f": {detail}"
+    return line
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds the hub asks the node to wait (``Retry-After``: seconds or an HTTP date), or ``None``."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), _MAX_RETRY_AFTER)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return min(max(0.0, (moment - datetime.now(UTC)).total_seconds()), _MAX_RETRY_AFTER)

@@ -1,0 +1,272 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The node home: one directory holding everything a hotline's node keeps.
+
+=====================  ======  ==================================================================================
+path                   mode    what
+=====================  ======  ==================================================================================
+``config.toml``        0600    hotline id, hub URL, the hub's pinned keys and taxonomy, the privacy budget
+``signing-key``        0600    the hotline's Ed25519 signing key (:mod:`node.keystore`); never leaves this machine
+``node.sqlite3``       0600    ledger, outbox and receipts (:mod:`node.store`), plus SQLite's ``-wal``/``-shm``
+``taxonomy.json``      0600    only if the hub's taxonomy is not the one built into this version
+``receipts/``          0700    a copy of every verified receipt, ``<period>-r<revision>.json``, to keep or forward
+=====================  ======  ==================================================================================
+
+The directory itself is 0700. True counts and case records are never written here. Back the directory up
+(the ledger is the record of the privacy budget spent; the key is the hotline's identity at the hub).
+
+``config.toml`` is written once by ``init`` (atomically, :func:`node.keystore.write_private_file`). The
+``[hub]`` section is what the node pinned on first contact (trust on first use): the log key that every receipt
+must verify against, and the key releases are sealed to. The ``[budget]`` section may be edited (see
+:mod:`node.budget`); the rest should not be.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from node.budget import BudgetConfig
+from node.client import HubIdentity
+from node.errors import ConfigError, HubError, KeyFileError, NotInitialised
+from node.keystore import load_signing_key, write_private_file
+from node.store import open_database
+from protocol.crypto import SigningKey, fingerprint
+from protocol.errors import ProtocolError
+from protocol.taxonomy import Taxonomy, builtin_taxonomy, parse_taxonomy
+
+__all__ = [
+    "CONFIG_VERSION",
+    "HomeLayout",
+    "NodeConfig",
+    "NodeHome",
+    "PinnedHub",
+    "load_home_taxonomy",
+    "read_config",
+    "render_config",
+]
+
+CONFIG_VERSION: Final = 1
+_HOTLINE_ID = re.compile(r"\A[a-z0-9][a-z0-9-]{1,62}[a-z0-9]\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class HomeLayout:
+    """Where each file of a node home lives."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def key(self) -> Path:
+        return self.root / "signing-key"
+
+    @property
+    def database(self) -> Path:
+        return self.root / "node.sqlite3"
+
+    @property
+    def taxonomy(self) -> Path:
+        return self.root / "taxonomy.json"
+
+    @property
+    def receipts(self) -> Path:
+        return self.root / "receipts"
+
+    def receipt_file(self, period: str, revision: int) -> Path:
+        return self.receipts / f"{period}-r{revision}.json"
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedHub:
+    """The hub as first seen by ``init``: its URL and identity (keys and taxonomy)."""
+
+    url: str
+    identity: HubIdentity
+    pinned_at: str
+
+    @property
+    def log_key_fingerprint(self) -> str:
+        return fingerprint(bytes(self.identity.log_verifier.key))
+
+    @property
+    def encryption_key_fingerprint(self) -> str:
+        return fingerprint(bytes(self.identity.sealing_key))
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """The content of ``config.toml``."""
+
+    hotline_id: str
+    public_key: str
+    key_id: str
+    created_at: str
+    hub: PinnedHub
+    budget: BudgetConfig
+
+    def __post_init__(self) -> None:
+        if not _HOTLINE_ID.match(self.hotline_id):
+            raise ConfigError(
+                f"hotline id {self.hotline_id!r} is not valid",
+                hint="Use the id your hub operator gave you: 3 to 64 lowercase letters, digits and hyphens.",
+            )
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", escaped) + '"'
+
+
+def render_config(config: NodeConfig) -> str:
+    """``config.toml`` text, with comments for the person who opens it."""
+    hub, identity, budget = config.hub, config.hub.identity, config.budget.to_mapping()
+    lines = [
+        "# tipshare node configuration, written by `tipshare-node init`.",
+        f"config_version = {CONFIG_VERSION}",
+        "",
+        "[node]",
+        f"hotline_id = {_toml_string(config.hotline_id)}",
+        f"public_key = {_toml_string(config.public_key)}",
+        f"key_id = {_toml_string(config.key_id)}",
+        f"created_at = {_toml_string(config.created_at)}",
+        "",
+        "# The hub as first seen (trust on first use). Compare the fingerprints with your hub operator by phone.",
+        "# Do not edit: receipts must verify against log_vkey, and releases are sealed to encryption_key.",
+        "[hub]",
+        f"url = {_toml_string(hub.url)}",
+        f"protocol_version = {_toml_string(identity.protocol_version)}",
+        f"log_origin = {_toml_string(identity.log_origin)}",
+        f"log_vkey = {_toml_string(identity.log_vkey)}",
+        f"log_key_fingerprint = {_toml_string(hub.log_key_fingerprint)}",
+        f"encryption_key = {_toml_string(identity.encryption_key)}",
+        f"encryption_key_fingerprint = {_toml_string(hub.encryption_key_fingerprint)}",
+        f"taxonomy_id = {_toml_string(identity.taxonomy_id)}",
+        f"taxonomy_hash = {_toml_string(identity.taxonomy_hash)}",
+        f"pinned_at = {_toml_string(hub.pinned_at)}",
+        "",
+        "# The privacy budget (see `tipshare-node budget`). Amounts are rho (discrete_gaussian) or epsilon",
+        '# (discrete_laplace), as decimals ("0.1") or fractions ("1/24"). release: what one release spends;',
+        "# period_cap: all revisions of one month together; year_cap: all months of a calendar year together.",
+        "# Keep the mechanism the year started with.",
+        "[budget]",
+        f"mechanism = {_toml_string(budget['mechanism'])}",
+        f"release = {_toml_string(budget['release'])}",
+        f"period_cap = {_toml_string(budget['period_cap'])}",
+        f"year_cap = {_toml_string(budget['year_cap'])}",
+        "",
+        "# How one release's budget is split across tables (relative, whole numbers).",
+        "[budget.weights]",
+        *(f"{name} = {weight}" for name, weight in budget["weights"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = data.get(name)
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"config.toml has no [{name}] section")
+    return value
+
+
+def _string(section: Mapping[str, Any], key: str, where: str) -> str:
+    value = section.get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"config.toml: [{where}] {key} is missing or not a text value")
+    return value
+
+
+def read_config(path: Path) -> NodeConfig:
+    """Read and check ``config.toml``."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotInitialised(f"no tipshare node is set up in {path.parent}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from e
+    if data.get("config_version") != CONFIG_VERSION:
+        raise ConfigError(f"{path} has config_version {data.get('config_version')!r}; expected {CONFIG_VERSION}")
+    node, hub = _section(data, "node"), _section(data, "hub")
+    try:
+        identity = HubIdentity(
+            protocol_version=_string(hub, "protocol_version", "hub"),
+            log_origin=_string(hub, "log_origin", "hub"),
+            log_vkey=_string(hub, "log_vkey", "hub"),
+            encryption_key=_string(hub, "encryption_key", "hub"),
+            taxonomy_id=_string(hub, "taxonomy_id", "hub"),
+            taxonomy_hash=_string(hub, "taxonomy_hash", "hub"),
+        )
+    except HubError as e:
+        raise ConfigError(f"config.toml: the pinned hub identity is invalid: {e}") from e
+    pinned = PinnedHub(url=_string(hub, "url", "hub"), identity=identity, pinned_at=_string(hub, "pinned_at", "hub"))
+    return NodeConfig(
+        hotline_id=_string(node, "hotline_id", "node"),
+        public_key=_string(node, "public_key", "node"),
+        key_id=_string(node, "key_id", "node"),
+        created_at=_string(node, "created_at", "node"),
+        hub=pinned,
+        budget=BudgetConfig.from_mapping(_section(data, "budget")),
+    )
+
+
+class NodeHome:
+    """An initialised node home: its configuration, taxonomy, key and database."""
+
+    def __init__(self, layout: HomeLayout, config: NodeConfig, taxonomy: Taxonomy) -> None:
+        self.layout = layout
+        self.config = config
+        self.taxonomy = taxonomy
+
+    @classmethod
+    def open(cls, root: Path) -> NodeHome:
+        """Open the home at ``root``; :class:`~node.errors.NotInitialised` if ``init`` never completed there."""
+        layout = HomeLayout(root)
+        if not layout.config.exists():
+            raise NotInitialised(f"no tipshare node is set up in {root}")
+        config = read_config(layout.config)
+        return cls(layout, config, load_home_taxonomy(layout, config.hub.identity))
+
+    def signing_key(self) -> SigningKey:
+        """The hotline's key, checked against the key id in config.toml."""
+        key = load_signing_key(self.layout.key)
+        if key.verify_key.key_id != self.config.key_id:
+            raise KeyFileError(
+                f"the signing key in {self.layout.key} (key id {key.verify_key.key_id}) is not the key this node "
+                f"was set up with (key id {self.config.key_id})",
+                hint="Restore the original key file from your backup.",
+            )
+        return key
+
+    def database(self) -> sqlite3.Connection:
+        return open_database(self.layout.database)
+
+    def save_receipt(self, period: str, revision: int, receipt_json: bytes) -> Path:
+        path = self.layout.receipt_file(period, revision)
+        write_private_file(path, receipt_json)
+        return path
+
+
+def load_home_taxonomy(layout: HomeLayout, identity: HubIdentity) -> Taxonomy:
+    """The pinned taxonomy: the built-in one if its hash matches, else ``taxonomy.json`` from the home."""
+    builtin = builtin_taxonomy()
+    if identity.taxonomy_hash == builtin.content_hash:
+        return builtin
+    try:
+        taxonomy = parse_taxonomy(layout.taxonomy.read_bytes())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"the hub's taxonomy {identity.taxonomy_id} is not built in and {layout.taxonomy} is missing"
+        ) from None
+    except (OSError, ProtocolError) as e:
+        raise ConfigError(f"cannot read the taxonomy in {layout.taxonomy}: {e}") from e
+    if taxonomy.content_hash != identity.taxonomy_hash:
+        raise ConfigError(f"{layout.taxonomy} is not the taxonomy pinned in config.toml (its hash differs)")
+    return taxonomy

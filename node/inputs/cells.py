@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Check and normalise the cells of one field: the values a row records, before rows become persons.
+
+A cell is stripped of surrounding white space; an empty cell is missing (``NA`` is Namibia, never missing). The
+mapping file's value map applies to the whole cell, else the cell is split on the separators (``;`` and ``|``)
+into several values, each stripped and mapped. Only coded fields (those the taxonomy's input rules read) are split:
+a separator in a date, picklist or identifier makes it invalid. A cell that starts like a spreadsheet formula
+(``=``, ``+``, ``-``, ``@``) is never split: in a coded field it is one invalid value, reported as it is.
+
+Each field's results are remembered per distinct cell (exports repeat a few values many thousand times), except for
+identifiers, which hardly repeat.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import date, datetime
+from typing import Final, TypeAlias
+
+from node.inputs.fields import FieldKind, InputField
+from node.inputs.mapping import ColumnMapping
+from node.inputs.readers import Cell
+
+__all__ = ["INVALID", "MAX_ID_CHARS", "UNKNOWN", "CellCheck", "Invalid", "Slot", "Values"]
+
+#: Stands for a value the taxonomy does not list, read with ``allow_unknown``.
+UNKNOWN: Final = "\x00unknown"
+#: The values recorded in a code field, in recorded order.
+Values: TypeAlias = tuple[str, ...]
+MAX_ID_CHARS: Final = 200
+
+
+class Invalid(enum.Enum):
+    """A cell whose problem is already reported: read as missing, never reported again."""
+
+    INVALID = "invalid"
+
+
+INVALID: Final = Invalid.INVALID
+#: A checked cell: an identifier or picklist value (str), a date, code values, reported-invalid, or missing.
+Slot: TypeAlias = str | date | Values | Invalid | None
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9:.]+(?:Z|[+-][0-9:]+)?)?")
+_MIN_YEAR: Final = 1900
+_MAX_YEAR: Final = 2100
+_FORMULA_STARTS: Final = ("=", "+", "-", "@")
+
+
+class CellCheck:
+    """Checks and normalises the cells of one field, remembering each distinct cell's result."""
+
+    __slots__ = ("_format", "_map", "_separators", "cache", "expected", "field", "tolerant")
+
+    def __init__(self, field: InputField, mapping: ColumnMapping, *, tolerant: bool) -> None:
+        self.field = field
+        self.tolerant = tolerant
+        self._map = mapping.values.get(field.name, {})
+        self._separators = mapping.separators
+        self._format = mapping.date_format
+        self.expected = field.expected
+        if field.kind is FieldKind.DATE and self._format is not None:
+            self.expected = (
+                f"a date like {date(2025, 12, 31).strftime(self._format)} ({self._format}, from the mapping)"
+            )
+        # Identifiers hardly repeat: remembering them would only cost memory.
+        self.cache: dict[object, tuple[Slot, Values]] | None = None if field.kind is FieldKind.ID else {}
+
+    def __call__(self, cell: Cell) -> tuple[Slot, Values]:
+        """``(checked value, invalid raw values to report)``, remembered per distinct cell."""
+        if self.cache is None:
+            return self._identifier(cell)
+        key: object = tuple(cell) if isinstance(cell, list) else cell
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.cache[key] = self._check(cell)
+        return hit
+
+    def _identifier(self, cell: Cell) -> tuple[Slot, Values]:
+        items = self._items(cell, split=False)
+        if len(items) > 1 or (items and len(items[0]) > MAX_ID_CHARS):
+            return INVALID, ("; ".join(items),)
+        return (items[0] if items else None), ()
+
+    def _check(self, cell: Cell) -> tuple[Slot, Values]:
+        kind = self.field.kind
+        items = self._items(cell, split=kind is FieldKind.CODE and not _looks_like_formula(cell))
+        if kind is FieldKind.CODE:
+            good: list[str] = []
+            bad: Values = ()
+            for item in items:
+                if not self.field.accepts(item):
+                    bad += (item,)
+                else:
+                    good.append(item.upper() if self.field.country else item)
+            if bad and self.tolerant:
+                return tuple(dict.fromkeys([*good, UNKNOWN])), ()
+            if bad:
+                return INVALID, bad
+            return (tuple(dict.fromkeys(good)) or None), ()
+        if not items:
+            return None, ()
+        value = "; ".join(items)
+        parsed: Slot = None
+        if len(items) == 1:
+            parsed = self._date(value) if kind is FieldKind.DATE else value
+            if kind is FieldKind.CHOICE and value not in self.field.choices:
+                parsed = None
+        if parsed is not None:
+            return parsed, ()
+        if self.tolerant:
+            return (UNKNOWN if kind is FieldKind.CHOICE else None), ()
+        return INVALID, (value,)
+
+    def _items(self, cell: Cell, *, split: bool) -> list[str]:
+        """The stripped, mapped values of a cell; a mapping target ``""`` (missing) gives no value."""
+        raw = cell if isinstance(cell, list) else [cell or ""]
+        values: list[str] = []
+        for text in raw:
+            text = text.strip()
+            mapped = self._map.get(text)
+            if mapped is not None:
+                values.extend(mapped)
+            elif split and any(s in text for s in self._separators):
+                for separator in self._separators[1:]:
+                    text = text.replace(separator, self._separators[0])
+                for part in text.split(self._separators[0]):
+                    part = part.strip()
+                    if part:
+                        values.extend(self._map.get(part, (part,)))
+            elif text:
+                values.append(text)
+        return values
+
+    def _date(self, value: str) -> date | None:
+        try:
+            if self._format is not None:
+                parsed = datetime.strptime(value, self._format).date()
+            elif _ISO_DATE.fullmatch(value):
+                parsed = date.fromisoformat(value[:10])
+            else:
+                return None
+        except ValueError:
+            return None
+        return parsed if _MIN_YEAR <= parsed.year <= _MAX_YEAR else None
+
+
+def _looks_like_formula(cell: Cell) -> bool:
+    """A spreadsheet formula (``=``, ``+``, ``-``, ``@`` first) is one invalid value, never split into several."""
+    return isinstance(cell, str) and cell.lstrip().startswith(_FORMULA_STARTS)

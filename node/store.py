@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The node's database: one SQLite file in the node home holding the ledger, the outbox and the receipts.
+
+It holds **noisy** releases only. True counts exist in memory during ``prepare`` and are never written here (no
+table has a column that could hold one).
+
+================  =====================================================================================
+table             rows
+================  =====================================================================================
+``releases``      one per (period, revision): the canonical bytes of the unsigned payload (the noisy tables
+                  and their noise parameters), its hash, its spend and status (prepared, queued, delivered,
+                  failed, superseded)
+``spends``        one per release: the privacy loss it spent (measure and exact decimal), when recorded
+``outbox``        one per queued release: the sealed envelope, attempts, next attempt, last error
+``receipts``      one per delivered release: the hub's receipt (canonical JSON), verified before storing
+================  =====================================================================================
+
+Durability: WAL journal with ``synchronous=FULL`` (a spend, once committed, survives a power cut), foreign keys
+on, and every change in one ``BEGIN IMMEDIATE`` transaction (:func:`transaction`), so concurrent ``tipshare-node``
+processes serialise and a crash leaves all of a change or none of it. The file is created 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+from node.errors import ConfigError
+
+__all__ = ["SCHEMA_VERSION", "open_database", "transaction"]
+
+SCHEMA_VERSION: Final = 1
+
+_SCHEMA: Final = """
+CREATE TABLE releases (
+    period        TEXT    NOT NULL CHECK (period GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]'),
+    revision      INTEGER NOT NULL CHECK (revision BETWEEN 1 AND 999),
+    created_at    TEXT    NOT NULL,
+    mechanism     TEXT    NOT NULL CHECK (mechanism IN ('discrete_gaussian', 'discrete_laplace')),
+    measure       TEXT    NOT NULL CHECK (measure IN ('rho', 'epsilon')),
+    spent         TEXT    NOT NULL,
+    payload       BLOB    NOT NULL,
+    payload_hash  TEXT    NOT NULL UNIQUE,
+    status        TEXT    NOT NULL
+                  CHECK (status IN ('prepared', 'queued', 'delivered', 'failed', 'superseded')),
+    PRIMARY KEY (period, revision)
+);
+CREATE TABLE spends (
+    id            INTEGER PRIMARY KEY,
+    period        TEXT    NOT NULL,
+    revision      INTEGER NOT NULL,
+    measure       TEXT    NOT NULL CHECK (measure IN ('rho', 'epsilon')),
+    amount        TEXT    NOT NULL,
+    recorded_at   TEXT    NOT NULL,
+    UNIQUE (period, revision),
+    FOREIGN KEY (period, revision) REFERENCES releases (period, revision)
+);
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    period          TEXT    NOT NULL,
+    revision        INTEGER NOT NULL,
+    payload_hash    TEXT    NOT NULL,
+    envelope        BLOB    NOT NULL,
+    status          TEXT    NOT NULL CHECK (status IN ('queued', 'delivered', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT    NOT NULL,
+    last_error      TEXT,
+    queued_at       TEXT    NOT NULL,
+    updated_at      TEXT    NOT NULL,
+    UNIQUE (period, revision),
+    FOREIGN KEY (period, revision) REFERENCES releases (period, revision)
+);
+CREATE TABLE receipts (
+    period         TEXT    NOT NULL,
+    revision       INTEGER NOT NULL,
+    payload_hash   TEXT    NOT NULL,
+    submission_id  INTEGER NOT NULL,
+    leaf_index     INTEGER NOT NULL,
+    tree_size      INTEGER NOT NULL,
+    receipt        BLOB    NOT NULL,
+    received_at    TEXT    NOT NULL,
+    PRIMARY KEY (period, revision),
+    FOREIGN KEY (period, revision) REFERENCES releases (period, revision)
+);
+"""
+
+
+def open_database(path: Path, *, create: bool = False) -> sqlite3.Connection:
+    """Open the node database at ``path`` and bring its schema up to date.
+
+    Only ``init`` passes ``create=True`` (the file is created 0600). Otherwise a missing database is an error, not
+    a fresh start: it is the record of the privacy budget spent, and an empty one would let it be spent again.
+    """
+    if not path.exists():
+        if not create:
+            raise ConfigError(
+                f"the node database {path} (the privacy-budget ledger) is missing",
+                hint="Restore it from your backup of the node home. Do not re-initialise: the budget already "
+                "spent would be forgotten.",
+            )
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(descriptor)
+    try:
+        connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as e:
+        raise ConfigError(
+            f"the node database {path} cannot be opened: {e}",
+            hint="Restore the node home from your backup; do not delete the database (it is the budget ledger).",
+        ) from e
+    if version > SCHEMA_VERSION:
+        connection.close()
+        raise ConfigError(
+            f"the node database {path} was written by a newer tipshare-node (schema {version})",
+            hint="Install that newer tipshare-node version again.",
+        )
+    if version < SCHEMA_VERSION:
+        with transaction(connection):
+            if connection.execute("PRAGMA user_version").fetchone()[0] == 0:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    return connection
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (``BEGIN IMMEDIATE``): committed if the block ends normally, rolled back otherwise."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")

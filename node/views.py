@@ -1,0 +1,390 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What ``tipshare-node`` prints: rich tables for people, plain JSON documents for scripts (``--json``).
+
+Each view has a ``*_document`` function (a JSON-ready dict) and a ``show_*`` function that renders the same
+information with rich. Only noisy values, public noise parameters and budget figures are ever shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from node.budget import Standing, amount_text
+from node.home import NodeConfig
+from node.ledger import StoredRelease
+from node.noise import NoisePlan
+from node.outbox import DeliveryReport, OutboxItem
+from node.release import TablePreview
+from protocol.accuracy import noise_variance, single_cell_halfwidth
+
+__all__ = [
+    "YearBudget",
+    "budget_document",
+    "console",
+    "emit_json",
+    "outcomes_document",
+    "preview_document",
+    "show_budget",
+    "show_outcomes",
+    "show_preview",
+    "show_status",
+    "status_document",
+    "symbol",
+]
+
+
+def console() -> Console:
+    """A console on stdout; 120 columns when it is not a terminal, so piped output does not wrap."""
+    out = Console(highlight=False)
+    return out if out.is_terminal else Console(highlight=False, width=120)
+
+
+def emit_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def symbol(measure: str) -> str:
+    return "ρ" if measure == "rho" else "ε"
+
+
+def _amount(value: Fraction) -> str:
+    """A budget figure for people: exact when short, else 6 significant digits (JSON output stays exact)."""
+    text = amount_text(value)
+    return text if len(text) <= 10 else f"{float(value):.6g}"
+
+
+def _short(text: str) -> str:
+    return _amount(Fraction(text))
+
+
+def _standing_document(standing: Standing) -> dict[str, Any]:
+    return {
+        "measure": standing.measure,
+        "period": standing.period,
+        "period_spent": amount_text(standing.period_spent),
+        "period_cap": amount_text(standing.period_cap),
+        "period_left": amount_text(standing.period_left),
+        "year": standing.year,
+        "year_spent": amount_text(standing.year_spent),
+        "year_cap": amount_text(standing.year_cap),
+        "year_left": amount_text(standing.year_left),
+    }
+
+
+def _standing_line(standing: Standing) -> str:
+    s = symbol(standing.measure)
+    return (
+        f"Budget: {standing.period} has spent {s} = {_amount(standing.period_spent)} of its cap "
+        f"{_amount(standing.period_cap)}; {standing.year} has spent {_amount(standing.year_spent)} of "
+        f"{_amount(standing.year_cap)} ({_amount(standing.year_left)} left)."
+    )
+
+
+# ---------------------------------------------------------------------------- prepare / correct
+
+
+def preview_document(
+    release: StoredRelease, previews: Sequence[TablePreview], standing: Standing, *, new: bool
+) -> dict[str, Any]:
+    return {
+        "period": release.period,
+        "revision": release.revision,
+        "new": new,
+        "status": release.status,
+        "created_at": release.created_at,
+        "mechanism": release.mechanism,
+        "measure": release.measure,
+        "spent": str(release.spent),
+        "payload_hash": release.payload_hash,
+        "tables": [
+            {
+                "table": p.table,
+                "cells": p.cells,
+                "scale": p.scale,
+                "std": round(p.std, 4),
+                "ci95_halfwidth": p.halfwidth,
+                "spent": p.spent,
+                "top": [{"codes": list(c.codes), "value": c.value, "ci95": [c.low, c.high]} for c in p.top],
+            }
+            for p in previews
+        ],
+        "budget": _standing_document(standing),
+    }
+
+
+def show_preview(
+    out: Console, release: StoredRelease, previews: Sequence[TablePreview], standing: Standing, *, new: bool
+) -> None:
+    s = symbol(release.measure)
+    if new:
+        out.print(
+            f"Prepared {release.period} revision {release.revision}: noise drawn once and stored; "
+            f"this release spent {s} = {_short(str(release.spent))}."
+        )
+    else:
+        out.print(
+            f"{release.period} revision {release.revision} was prepared on {release.created_at} and is shown "
+            f"unchanged (status: {release.status}). Its noise is never drawn again; to release corrected data, "
+            "use `tipshare-node correct`."
+        )
+    out.print("The largest noisy cells of each table, with 95% intervals (noise can lift an empty cell, too):")
+    for p in previews:
+        out.print(
+            f"\n{p.table}: {p.cells:,} cells, noise σ = {p.std:.2f}, ±{p.halfwidth} at 95%, {s} = {_short(p.spent)}",
+            soft_wrap=True,
+        )
+        table = Table()
+        table.add_column("cell")
+        table.add_column("noisy count", justify="right")
+        table.add_column("95% interval", justify="right")
+        for cell in p.top:
+            table.add_row(" × ".join(cell.codes), str(cell.value), f"{cell.low} … {cell.high}")
+        out.print(table)
+    out.print(_standing_line(standing))
+    if release.status == "prepared":
+        out.print("Nothing has been sent. If this looks right, run `tipshare-node submit`.")
+
+
+# ---------------------------------------------------------------------------- submit / sync
+
+
+def outcomes_document(report: DeliveryReport) -> dict[str, Any]:
+    return {
+        "outcomes": [
+            {
+                "period": o.period,
+                "revision": o.revision,
+                "result": o.result,
+                "detail": o.detail,
+                "leaf_index": o.leaf_index,
+                "tree_size": o.tree_size,
+                "next_attempt_at": o.next_attempt_at,
+            }
+            for o in report.outcomes
+        ]
+    }
+
+
+_RESULT_TEXT = {
+    "delivered": "delivered",
+    "already_delivered": "delivered (the hub already had it)",
+    "pending": "still queued",
+    "failed": "refused by the hub",
+}
+
+
+def show_outcomes(out: Console, report: DeliveryReport) -> None:
+    if not report.outcomes:
+        out.print("Nothing to send: the outbox is empty.")
+        return
+    for o in report.outcomes:
+        line = f"{o.period} revision {o.revision}: {_RESULT_TEXT[o.result]}"
+        if o.leaf_index is not None:
+            line += f"; receipt verified: log entry {o.leaf_index} of {o.tree_size}"
+        if o.result in ("pending", "failed") and o.detail:
+            line += f" ({o.detail})"
+        if o.next_attempt_at:
+            line += f"; next attempt from {o.next_attempt_at}"
+        out.print(line, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------- status
+
+
+def status_document(
+    config: NodeConfig,
+    home: str,
+    releases: Sequence[StoredRelease],
+    items: Sequence[OutboxItem],
+    receipts: Sequence[tuple[str, int, int, int, str]],
+    years: Sequence[YearBudget],
+) -> dict[str, Any]:
+    by_release = {(p, r): (i, s) for p, r, i, s, _ in receipts}
+    return {
+        "home": home,
+        "hotline_id": config.hotline_id,
+        "key_id": config.key_id,
+        "hub": {
+            "url": config.hub.url,
+            "log_origin": config.hub.identity.log_origin,
+            "log_key_fingerprint": config.hub.log_key_fingerprint,
+            "encryption_key_fingerprint": config.hub.encryption_key_fingerprint,
+            "taxonomy": config.hub.identity.taxonomy_id,
+        },
+        "releases": [
+            {
+                "period": r.period,
+                "revision": r.revision,
+                "status": r.status,
+                "spent": str(r.spent),
+                "measure": r.measure,
+                "created_at": r.created_at,
+                "receipt": (
+                    {
+                        "leaf_index": by_release[(r.period, r.revision)][0],
+                        "tree_size": by_release[(r.period, r.revision)][1],
+                    }
+                    if (r.period, r.revision) in by_release
+                    else None
+                ),
+            }
+            for r in releases
+        ],
+        "outbox": [
+            {
+                "period": i.period,
+                "revision": i.revision,
+                "status": i.status,
+                "attempts": i.attempts,
+                "next_attempt_at": i.next_attempt_at,
+                "last_error": i.last_error,
+            }
+            for i in items
+            if i.status != "delivered"
+        ],
+        "budget": {
+            "measure": config.budget.measure,
+            "years": [
+                {
+                    "year": y.year,
+                    "spent": amount_text(y.spent),
+                    "cap": amount_text(y.cap),
+                    "left": amount_text(max(Fraction(0), y.cap - y.spent)),
+                }
+                for y in years
+            ],
+        },
+    }
+
+
+def show_status(out: Console, document: dict[str, Any]) -> None:
+    hub = document["hub"]
+    out.print(f"Hotline {document['hotline_id']} (key id {document['key_id']}), node home {document['home']}")
+    out.print(
+        f"Hub {hub['url']}: log {hub['log_origin']}, log key {hub['log_key_fingerprint']}, "
+        f"encryption key {hub['encryption_key_fingerprint']}, taxonomy {hub['taxonomy']}",
+        soft_wrap=True,
+    )
+    releases = Table(title="Releases", title_justify="left", min_width=60)
+    for column in ("period", "revision", "status", "spent", "prepared", "receipt"):
+        releases.add_column(column)
+    for r in document["releases"]:
+        receipt = r["receipt"]
+        releases.add_row(
+            r["period"],
+            str(r["revision"]),
+            r["status"],
+            f"{symbol(r['measure'])} = {_short(r['spent'])}",
+            r["created_at"],
+            f"log entry {receipt['leaf_index']} of {receipt['tree_size']}" if receipt else "",
+        )
+    if document["releases"]:
+        out.print(releases)
+    else:
+        out.print("No releases yet: run `tipshare-node prepare --period YYYY-MM <case export>`.")
+    waiting = document["outbox"]
+    if waiting:
+        outbox = Table(title="Outbox (not yet delivered)", title_justify="left")
+        for column in ("period", "revision", "status", "attempts", "next attempt"):
+            outbox.add_column(column)
+        for i in waiting:
+            outbox.add_row(i["period"], str(i["revision"]), i["status"], str(i["attempts"]), i["next_attempt_at"])
+        out.print(outbox)
+        for i in waiting:
+            if i["last_error"]:
+                out.print(f"  {i['period']} revision {i['revision']}, last error: {i['last_error']}", soft_wrap=True)
+    else:
+        out.print("Outbox: empty.")
+    s = symbol(document["budget"]["measure"])
+    for y in document["budget"]["years"]:
+        out.print(
+            f"Budget {y['year']}: {s} = {_short(y['spent'])} spent of {_short(y['cap'])} ({_short(y['left'])} left)."
+        )
+
+
+# ---------------------------------------------------------------------------- budget
+
+
+@dataclass(frozen=True, slots=True)
+class YearBudget:
+    year: str
+    spent: Fraction
+    cap: Fraction
+    periods: tuple[tuple[str, int, Fraction], ...]  # (period, revisions, spent)
+
+
+def budget_document(config: NodeConfig, years: Sequence[YearBudget], plan: NoisePlan) -> dict[str, Any]:
+    budget = config.budget
+    return {
+        "mechanism": budget.mechanism,
+        "measure": budget.measure,
+        "release": amount_text(budget.release),
+        "period_cap": amount_text(budget.period_cap),
+        "year_cap": amount_text(budget.year_cap),
+        "tables": [
+            {
+                "table": t.table,
+                "weight": budget.weights[t.table],
+                "spent": str(t.noise().spent),
+                "scale": t.scale_text,
+                "std": round(noise_variance(plan.mechanism, t.scale_text) ** 0.5, 4),
+                "ci95_halfwidth": single_cell_halfwidth(plan.mechanism, t.scale_text),
+            }
+            for t in plan.tables
+        ],
+        "years": [
+            {
+                "year": y.year,
+                "spent": amount_text(y.spent),
+                "cap": amount_text(y.cap),
+                "left": amount_text(max(Fraction(0), y.cap - y.spent)),
+                "periods": [
+                    {
+                        "period": p,
+                        "revisions": n,
+                        "spent": amount_text(spent),
+                        "cap": amount_text(budget.period_cap),
+                        "left": amount_text(max(Fraction(0), budget.period_cap - spent)),
+                    }
+                    for p, n, spent in y.periods
+                ],
+            }
+            for y in years
+        ],
+    }
+
+
+def show_budget(out: Console, document: dict[str, Any]) -> None:
+    s = symbol(document["measure"])
+    out.print(
+        f"Mechanism {document['mechanism']}: each release spends {s} = {document['release']}; caps: "
+        f"{document['period_cap']} per month (all revisions), {document['year_cap']} per calendar year.",
+        soft_wrap=True,
+    )
+    out.print("What one release spends per table, and the noise each cell gets:")
+    tables = Table()
+    for column in ("table", "weight", s, "noise scale", "σ", "±95%"):
+        tables.add_column(column, justify="left" if column == "table" else "right")
+    for t in document["tables"]:
+        tables.add_row(
+            t["table"], str(t["weight"]), _short(t["spent"]), t["scale"], f"{t['std']:.2f}", str(t["ci95_halfwidth"])
+        )
+    out.print(tables)
+    for year in document["years"]:
+        out.print(
+            f"\n{year['year']}: {s} = {_short(year['spent'])} spent of {_short(year['cap'])} "
+            f"({_short(year['left'])} left)"
+        )
+        ledger = Table()
+        for column in ("period", "revisions", "spent", "cap", "left"):
+            ledger.add_column(column, justify="left" if column == "period" else "right")
+        for p in year["periods"]:
+            ledger.add_row(p["period"], str(p["revisions"]), _short(p["spent"]), _short(p["cap"]), _short(p["left"]))
+        out.print(ledger)
