@@ -1,19 +1,142 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Errors of ``hub``: one root, :class:`HubError`, whose messages say what to do next.
+"""Errors of the hub. Services raise them; the web layer renders them as RFC 9457 problem details.
+
+Every class carries the HTTP ``status_code`` and a stable machine-readable ``code`` (the last part of the
+problem ``type`` URI). Messages say what failed and, where it helps, what to do.
 
 The tree::
 
-    HubError
+    HubError (500 internal)
+    ├── BadRequest (400 bad_request)
+    │   ├── PeriodOutOfRange (400 period_out_of_range)
+    │   └── InvalidQuery (400 invalid_query)
+    ├── Unauthorized (401 unauthorized)
+    ├── Forbidden (403 forbidden)
+    │   ├── UnknownHotline (403 unknown_hotline)
+    │   ├── UnknownKey (403 unknown_key)
+    │   └── KeyNotValid (403 key_not_valid)            revoked, rotated out, or not yet valid
+    ├── NotFound (404 not_found)
+    ├── Conflict (409 conflict)
+    │   └── RevisionConflict (409 revision_conflict)   same (hotline, period, revision), other bytes
+    ├── PayloadTooLarge (413 payload_too_large)
+    ├── UnsupportedMediaType (415 unsupported_media_type)
+    ├── NotInitialised (500 not_initialised)          the hub has no keys or schema yet
+    └── LogIntegrityError (500 log_integrity)         the log would fork: nothing is signed
 """
 
 from __future__ import annotations
 
-__all__ = ["HubError"]
+from typing import ClassVar
+
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "HubError",
+    "InvalidQuery",
+    "KeyNotValid",
+    "LogIntegrityError",
+    "NotFound",
+    "NotInitialised",
+    "PayloadTooLarge",
+    "PeriodOutOfRange",
+    "RevisionConflict",
+    "Unauthorized",
+    "UnknownHotline",
+    "UnknownKey",
+    "UnsupportedMediaType",
+]
 
 
 class HubError(Exception):
     """Root of every error raised by ``hub``."""
 
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal"
+    title: ClassVar[str] = "Internal error"
+
     def diagnostics(self) -> str:
         """A one-paragraph explanation fit to show a person."""
         return f"{type(self).__name__}: {self}"
+
+
+class BadRequest(HubError):
+    status_code = 400
+    code = "bad_request"
+    title = "Bad request"
+
+
+class PeriodOutOfRange(BadRequest):
+    code = "period_out_of_range"
+    title = "Period out of range"
+
+
+class InvalidQuery(BadRequest):
+    code = "invalid_query"
+    title = "Invalid query"
+
+
+class Unauthorized(HubError):
+    status_code = 401
+    code = "unauthorized"
+    title = "Authentication required"
+
+
+class Forbidden(HubError):
+    status_code = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class UnknownHotline(Forbidden):
+    code = "unknown_hotline"
+    title = "Unknown hotline"
+
+
+class UnknownKey(Forbidden):
+    code = "unknown_key"
+    title = "Unknown key"
+
+
+class KeyNotValid(Forbidden):
+    code = "key_not_valid"
+    title = "Key not valid"
+
+
+class NotFound(HubError):
+    status_code = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(HubError):
+    status_code = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class RevisionConflict(Conflict):
+    code = "revision_conflict"
+    title = "Revision already submitted with other content"
+
+
+class PayloadTooLarge(HubError):
+    status_code = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(HubError):
+    status_code = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
+class NotInitialised(HubError):
+    code = "not_initialised"
+    title = "Hub not initialised"
+
+
+class LogIntegrityError(HubError):
+    code = "log_integrity"
+    title = "Transparency log integrity failure"

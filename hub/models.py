@@ -1,0 +1,244 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The hub's tables (SQLAlchemy 2, typed). The schema itself comes only from the Alembic migrations.
+
+Nothing here can hold a raw case record: the widest thing stored is a hotline's signed, noisy payload.
+
+==================  ==============================================================================
+``hub_meta``         the hub's identity: log origin and current taxonomy
+``taxonomies``       taxonomy documents the hub accepts (canonical bytes)
+``hotlines``         enrolled hotlines (id, name, country)
+``hotline_keys``     their Ed25519 keys with validity intervals and revocations
+``api_tokens``       bearer tokens (stored hashed) with role, expiry and country scope
+``submissions``      accepted signed payloads, one per (hotline, period, revision)
+``release_noise``    per (submission, table): the public noise parameters, for intervals
+``log_leaves``       the transparency log's entries, in order
+``log_nodes``        hashes of complete perfect subtrees, for O(log n) roots and proofs
+``log_checkpoints``  every checkpoint the hub signed
+``rollup_cells``     current noisy sums per (table, scope, period, cell), maintained at ingest
+``rollup_noise``     per (table, scope, period): hotlines reporting and the noise terms of one cell
+==================  ==============================================================================
+
+A *scope* is ``region`` (all hotlines), ``country:<CC>`` or ``hotline:<id>``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Hotline",
+    "HotlineKey",
+    "HubMeta",
+    "LogCheckpoint",
+    "LogLeaf",
+    "LogNode",
+    "ReleaseNoise",
+    "RollupCell",
+    "RollupNoise",
+    "Submission",
+    "TaxonomyDocument",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite stores no zone; we put it back on load)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Timestamp = Annotated[datetime, mapped_column(UTCDateTime())]
+OptionalTimestamp = Annotated[datetime | None, mapped_column(UTCDateTime())]
+HotlineIdColumn = Annotated[str, mapped_column(String(64))]
+KeyIdColumn = Annotated[str, mapped_column(String(32))]
+PeriodColumn = Annotated[str, mapped_column(String(7))]
+Hash32 = Annotated[bytes, mapped_column(LargeBinary(32))]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class HubMeta(Base):
+    __tablename__ = "hub_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class TaxonomyDocument(Base):
+    __tablename__ = "taxonomies"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(71), unique=True)
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    added_at: Mapped[Timestamp]
+
+
+class Hotline(Base):
+    __tablename__ = "hotlines"
+
+    id: Mapped[HotlineIdColumn] = mapped_column(primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    enrolled_at: Mapped[Timestamp]
+
+
+class HotlineKey(Base):
+    __tablename__ = "hotline_keys"
+
+    key_id: Mapped[KeyIdColumn] = mapped_column(primary_key=True)
+    hotline_id: Mapped[HotlineIdColumn] = mapped_column(ForeignKey("hotlines.id"), index=True)
+    public_key: Mapped[str] = mapped_column(String(60), unique=True)
+    valid_from: Mapped[Timestamp]
+    #: End of validity after a rotation (exclusive); NULL while current.
+    valid_until: Mapped[OptionalTimestamp]
+    revoked_at: Mapped[OptionalTimestamp]
+    revoke_reason: Mapped[str | None] = mapped_column(String(500))
+    #: Log index of the enrolment or rotation entry that introduced the key.
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: SHA-256 of the token, hex. The token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200))
+    #: Comma-separated ISO country codes a coordinator may see; NULL for the whole region.
+    countries: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[Timestamp]
+    expires_at: Mapped[OptionalTimestamp]
+    revoked_at: Mapped[OptionalTimestamp]
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("hotline_id", "period", "revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hotline_id: Mapped[HotlineIdColumn] = mapped_column(ForeignKey("hotlines.id"), index=True)
+    key_id: Mapped[KeyIdColumn] = mapped_column(ForeignKey("hotline_keys.key_id"))
+    period: Mapped[PeriodColumn] = mapped_column(index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    taxonomy_id: Mapped[str] = mapped_column(String(100))
+    #: ``sha256:<hex>`` of the payload bytes; the identity used for idempotent resubmission.
+    payload_hash: Mapped[str] = mapped_column(String(71), unique=True)
+    #: The exact canonical payload bytes the hotline signed (noisy counts only).
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    received_at: Mapped[Timestamp]
+    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
+    #: 1 while this is the highest revision of its (hotline, period); the one the statistics use.
+    is_current: Mapped[bool] = mapped_column(default=True)
+
+
+class ReleaseNoise(Base):
+    __tablename__ = "release_noise"
+    __table_args__ = (Index(None, "table_name", "period", "is_current"),)
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hotline_id: Mapped[HotlineIdColumn]
+    country: Mapped[str] = mapped_column(String(2))
+    period: Mapped[PeriodColumn]
+    mechanism: Mapped[str] = mapped_column(String(32))
+    scale: Mapped[str] = mapped_column(String(64))
+    is_current: Mapped[bool] = mapped_column(default=True)
+
+
+class LogLeaf(Base):
+    __tablename__ = "log_leaves"
+
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    leaf_hash: Mapped[Hash32] = mapped_column(unique=True)
+    #: The leaf data: canonical bytes of a log entry (protocol.messages.LogEntry).
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(32))
+    appended_at: Mapped[Timestamp]
+
+
+class LogNode(Base):
+    __tablename__ = "log_nodes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[Hash32]
+
+
+class LogCheckpoint(Base):
+    __tablename__ = "log_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[Hash32]
+    #: The signed note, exactly as handed out.
+    note: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[Timestamp]
+
+
+class RollupCell(Base):
+    __tablename__ = "rollup_cells"
+
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    period: Mapped[PeriodColumn] = mapped_column(primary_key=True)
+    cell: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: The cell's codes, one per dimension of the table (NULL beyond the table's dimensions), so that
+    #: grouping and filtering happen in SQL.
+    d1: Mapped[str | None] = mapped_column(String(64))
+    d2: Mapped[str | None] = mapped_column(String(64))
+    d3: Mapped[str | None] = mapped_column(String(64))
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupNoise(Base):
+    __tablename__ = "rollup_noise"
+
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    period: Mapped[PeriodColumn] = mapped_column(primary_key=True)
+    hotlines: Mapped[int] = mapped_column(Integer)
+    #: Canonical JSON list of ``[mechanism, scale, hotlines]``: the noise terms in one cell of this period.
+    terms: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Operator routes (role admin): enroll hotlines, rotate and revoke keys, issue tokens. Key events are logged."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from hub.deps import ContextDep, WriteSessionDep, require
+from hub.models import ApiToken
+from hub.schemas import (
+    HotlineCreate,
+    HotlinePublic,
+    KeyEventPublic,
+    KeyPublic,
+    KeyRevoke,
+    KeyRotate,
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+)
+from hub.services.log import TransparencyLog
+from hub.services.registry import HotlineSummary, KeyEvent, Registry
+from hub.services.tokens import Principal, TokenService
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+AdminDep = Annotated[Principal, Depends(require("admin"))]
+
+
+def _event(event: KeyEvent) -> KeyEventPublic:
+    return KeyEventPublic(
+        hotline_id=event.hotline_id,
+        key_id=event.key_id,
+        log_index=event.appended.index,
+        tree_size=event.appended.checkpoint.size,
+    )
+
+
+def _hotline(summary: HotlineSummary) -> HotlinePublic:
+    return HotlinePublic(
+        id=summary.id,
+        display_name=summary.display_name,
+        country=summary.country,
+        enrolled_at=summary.enrolled_at,
+        keys=[
+            KeyPublic(
+                key_id=k.key_id,
+                public_key=k.public_key,
+                valid_from=k.valid_from,
+                valid_until=k.valid_until,
+                revoked_at=k.revoked_at,
+                revoke_reason=k.revoke_reason,
+                log_index=k.log_index,
+            )
+            for k in summary.keys
+        ],
+    )
+
+
+@router.post("/hotlines", status_code=201, response_model=KeyEventPublic, summary="Enroll a hotline and its key")
+def enroll(body: HotlineCreate, _admin: AdminDep, context: ContextDep, session: WriteSessionDep) -> KeyEventPublic:
+    registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
+    event = registry.enroll(
+        hotline_id=body.id,
+        display_name=body.display_name,
+        country=body.country,
+        public_key=body.public_key,
+        now=context.clock(),
+    )
+    return _event(event)
+
+
+@router.get("/hotlines", response_model=list[HotlinePublic], summary="Enrolled hotlines and their key history")
+def hotlines(_admin: AdminDep, context: ContextDep, session: WriteSessionDep) -> list[HotlinePublic]:
+    registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
+    return [_hotline(summary) for summary in registry.hotlines()]
+
+
+@router.post(
+    "/hotlines/{hotline_id}/keys", status_code=201, response_model=KeyEventPublic, summary="Rotate a hotline's key"
+)
+def rotate(
+    hotline_id: str, body: KeyRotate, _admin: AdminDep, context: ContextDep, session: WriteSessionDep
+) -> KeyEventPublic:
+    registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
+    return _event(registry.rotate(hotline_id=hotline_id, public_key=body.public_key, now=context.clock()))
+
+
+@router.post("/keys/{key_id}/revoke", response_model=KeyEventPublic, summary="Revoke a key, with a reason")
+def revoke(
+    key_id: str, body: KeyRevoke, _admin: AdminDep, context: ContextDep, session: WriteSessionDep
+) -> KeyEventPublic:
+    registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
+    return _event(registry.revoke(key_id=key_id, reason=body.reason, now=context.clock()))
+
+
+def _token(record: ApiToken) -> TokenPublic:
+    return TokenPublic(
+        id=record.id,
+        role=record.role,
+        label=record.label,
+        countries=record.countries.split(",") if record.countries else None,
+        created_at=record.created_at,
+        expires_at=record.expires_at,
+        revoked_at=record.revoked_at,
+    )
+
+
+@router.post("/tokens", status_code=201, response_model=TokenCreated, summary="Issue a token (shown once)")
+def create_token(body: TokenCreate, _admin: AdminDep, context: ContextDep, session: WriteSessionDep) -> TokenCreated:
+    created = TokenService(session).create(
+        role=body.role,
+        label=body.label,
+        now=context.clock(),
+        expires_in=timedelta(days=body.expires_in_days) if body.expires_in_days else None,
+        countries=frozenset(body.countries) if body.countries else None,
+    )
+    return TokenCreated(**_token(created.record).model_dump(), token=created.token)
+
+
+@router.get("/tokens", response_model=list[TokenPublic], summary="Issued tokens (never the tokens themselves)")
+def list_tokens(_admin: AdminDep, session: WriteSessionDep) -> list[TokenPublic]:
+    return [_token(record) for record in TokenService(session).list()]
+
+
+@router.post("/tokens/{token_id}/revoke", response_model=TokenPublic, summary="Revoke a token")
+def revoke_token(token_id: int, _admin: AdminDep, context: ContextDep, session: WriteSessionDep) -> TokenPublic:
+    return _token(TokenService(session).revoke(token_id, now=context.clock()))

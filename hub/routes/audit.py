@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Audit routes (role auditor): the signed checkpoint, log entries, proofs, and stored submissions.
+
+Proofs are unsigned on purpose: they are checked against a *signed* checkpoint, whose size and root the verifier
+must take from that checkpoint alone.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from hub.deps import ContextDep, ReadSessionDep, require
+from hub.errors import BadRequest, NotFound
+from hub.models import Submission
+from hub.schemas import (
+    ConsistencyProofPublic,
+    InclusionProofPublic,
+    LogEntriesPublic,
+    LogEntryPublic,
+    SubmissionPublic,
+)
+from hub.services.log import TransparencyLog
+from hub.services.tokens import Principal
+from protocol.messages import b64encode
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["audit"])
+AuditorDep = Annotated[Principal, Depends(require("auditor"))]
+NonNegative = Annotated[int, Query(ge=0)]
+
+
+def _log(context: ContextDep, session: ReadSessionDep) -> TransparencyLog:
+    return TransparencyLog(session, signer=context.log_signer)
+
+
+LogDep = Annotated[TransparencyLog, Depends(_log)]
+
+
+@router.get(
+    "/v1/log/checkpoint",
+    summary="The latest signed checkpoint (C2SP signed note)",
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def checkpoint(_auditor: AuditorDep, log: LogDep) -> Response:
+    latest = log.latest_checkpoint()
+    if latest is None:
+        raise NotFound("the log is empty: no checkpoint has been signed yet")
+    return Response(latest.note, media_type="text/plain; charset=utf-8")
+
+
+@router.get("/v1/log/entries", response_model=LogEntriesPublic, summary="Log entries start <= index < end (capped)")
+def entries(
+    _auditor: AuditorDep, context: ContextDep, log: LogDep, start: NonNegative = 0, end: NonNegative | None = None
+) -> LogEntriesPublic:
+    size = log.size()
+    limit = context.settings.entries_page_max
+    stop = min(size, start + limit if end is None else min(end, start + limit))
+    if start > size:
+        raise BadRequest(f"start {start} is beyond the end of the log (size {size})")
+    leaves = log.entries(start, stop) if start < stop else []
+    return LogEntriesPublic(
+        start=start,
+        end=start + len(leaves),
+        tree_size=size,
+        entries=[
+            LogEntryPublic(index=leaf.index, leaf_hash=b64encode(leaf.leaf_hash), data=b64encode(leaf.data))
+            for leaf in leaves
+        ],
+    )
+
+
+@router.get("/v1/log/proof/inclusion", response_model=InclusionProofPublic, summary="Inclusion proof of one leaf")
+def inclusion(_auditor: AuditorDep, log: LogDep, index: NonNegative, tree_size: NonNegative) -> InclusionProofPublic:
+    proof = log.inclusion_proof(index, tree_size)
+    leaf = log.entries(index, index + 1)[0]
+    return InclusionProofPublic(
+        index=index, tree_size=tree_size, leaf_hash=b64encode(leaf.leaf_hash), proof=[b64encode(p) for p in proof]
+    )
+
+
+@router.get(
+    "/v1/log/proof/consistency", response_model=ConsistencyProofPublic, summary="Consistency proof between two sizes"
+)
+def consistency(_auditor: AuditorDep, log: LogDep, first: NonNegative, second: NonNegative) -> ConsistencyProofPublic:
+    proof = log.consistency_proof(first, second)
+    return ConsistencyProofPublic(first=first, second=second, proof=[b64encode(p) for p in proof])
+
+
+@router.get("/v1/submissions/{submission_id}", response_model=SubmissionPublic, summary="A stored signed submission")
+def submission(submission_id: int, _auditor: AuditorDep, session: ReadSessionDep) -> SubmissionPublic:
+    stored = session.get(Submission, submission_id)
+    if stored is None:
+        raise NotFound(f"no submission has id {submission_id}")
+    return SubmissionPublic(
+        id=stored.id,
+        hotline_id=stored.hotline_id,
+        key_id=stored.key_id,
+        period=stored.period,
+        revision=stored.revision,
+        taxonomy_id=stored.taxonomy_id,
+        payload_hash=stored.payload_hash,
+        payload=b64encode(stored.payload),
+        signature=b64encode(stored.signature),
+        received_at=stored.received_at,
+        leaf_index=stored.leaf_index,
+        is_current=stored.is_current,
+    )

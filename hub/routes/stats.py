@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``GET /v1/stats/{table}`` and ``GET /v1/completeness`` (roles coordinator and auditor), as JSON or CSV.
+
+Dimension filters are query parameters named after the dimension, with comma-separated codes:
+``/v1/stats/persons_corridor?group_by=period&citizenship=UA,MD&exploitation_group=labour``. Any other unknown
+parameter is refused (400 ``invalid_query``), so a mistyped filter never silently widens an answer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from hub.deps import ContextDep, ReadSessionDep, require
+from hub.errors import InvalidQuery
+from hub.schemas_stats import CompletenessPublic, StatsPublic
+from hub.services.completeness import CompletenessService, completeness_to_csv
+from hub.services.scope import Scope
+from hub.services.stats import StatsQuery, StatsService, stats_to_csv
+from hub.services.tokens import Principal
+from protocol.taxonomy import Taxonomy
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["statistics"])
+ReaderDep = Annotated[Principal, Depends(require("coordinator", "auditor"))]
+
+_CSV: Final = "text/csv; charset=utf-8"
+_SCOPE_PARAMS: Final = ("period_from", "period_to", "country", "hotline", "format")
+_STATS_PARAMS: Final = frozenset({*_SCOPE_PARAMS, "group_by", "clip"})
+_COMPLETENESS_PARAMS: Final = frozenset(_SCOPE_PARAMS)
+_TRUE: Final = frozenset({"true", "1", "yes", "on"})
+_FALSE: Final = frozenset({"false", "0", "no", "off"})
+_ERRORS: Final[dict[int | str, dict[str, str]]] = {
+    400: {"description": "A parameter is invalid (the problem detail names it)"},
+    401: {"description": "No valid bearer token"},
+    403: {"description": "Not a coordinator or auditor token, or a country outside the token's countries"},
+}
+
+PeriodFrom = Annotated[str | None, Query(description="First month, YYYY-MM (default: 12 months before period_to)")]
+PeriodTo = Annotated[str | None, Query(description="Last month, YYYY-MM (default: the previous month)")]
+Country = Annotated[str | None, Query(description="Limit to hotlines of one country (ISO 3166-1 alpha-2)")]
+Hotline = Annotated[str | None, Query(description="Limit to one hotline (its id)")]
+Format = Annotated[str, Query(alias="format", description="json (default) or csv", examples=["json", "csv"])]
+
+
+@router.get(
+    "/v1/stats/{table}",
+    response_model=StatsPublic,
+    summary="Regional statistics of one table, with 95% intervals",
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The answer (JSON or CSV)"},
+        **_ERRORS,
+        404: {"description": "No such table, or no such hotline"},
+    },
+)
+def get_stats(
+    table: str,
+    request: Request,
+    principal: ReaderDep,
+    session: ReadSessionDep,
+    context: ContextDep,
+    group_by: Annotated[
+        str | None, Query(description="Comma-separated dimensions of the table and/or period (time series)")
+    ] = None,
+    period_from: PeriodFrom = None,
+    period_to: PeriodTo = None,
+    country: Country = None,
+    hotline: Hotline = None,
+    response_format: Format = "json",
+    clip: Annotated[str | None, Query(description="true: add display_estimate = max(0, estimate)")] = None,
+) -> StatsPublic | Response:
+    """Sums of the hotlines' noisy counts over the requested cells and months ("potential victims reported to
+    hotlines", never prevalence). Every row carries its 95% interval from the public noise scales, the hotlines
+    reporting and expected, and SDMX flags; the answer names the signed checkpoint it reflects.
+
+    Filter a dimension with a query parameter of its name and comma-separated codes, e.g. ``citizenship=UA,MD``.
+    """
+    _check_params(request, _STATS_PARAMS, taxonomy=context.taxonomy)
+    output = _format(response_format)
+    query = StatsQuery(
+        table=table,
+        group_by=_split(group_by),
+        filters=_filters(request),
+        period_from=period_from,
+        period_to=period_to,
+        scope=Scope.from_params(country=country, hotline=hotline),
+        allowed_countries=principal.countries,
+        clip=_flag("clip", clip),
+    )
+    result = StatsService(session, context.taxonomy).query(query, now=context.clock())
+    if output == "csv":
+        filename = f"tipshare_{result.table}_{result.period_from}_{result.period_to}.csv"
+        return _csv(stats_to_csv(result), filename)
+    return StatsPublic.from_result(result)
+
+
+@router.get(
+    "/v1/completeness",
+    response_model=CompletenessPublic,
+    summary="Which hotline reported which month, when, and whether on time",
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The grid (JSON or CSV)"},
+        **_ERRORS,
+        404: {"description": "No such hotline"},
+    },
+)
+def get_completeness(
+    request: Request,
+    principal: ReaderDep,
+    session: ReadSessionDep,
+    context: ContextDep,
+    period_from: PeriodFrom = None,
+    period_to: PeriodTo = None,
+    country: Country = None,
+    hotline: Hotline = None,
+    response_format: Format = "json",
+) -> CompletenessPublic | Response:
+    """One row per hotline and month (on_time, late, not_due, missing, not_enrolled), from the receive times the
+    log records, and per month the expected and reported counts with both reporting rates."""
+    _check_params(request, _COMPLETENESS_PARAMS, taxonomy=None)
+    output = _format(response_format)
+    result = CompletenessService(session, context.settings).grid(
+        period_from,
+        period_to,
+        now=context.clock(),
+        allowed_countries=principal.countries,
+        scope=Scope.from_params(country=country, hotline=hotline),
+    )
+    if output == "csv":
+        return _csv(completeness_to_csv(result), f"tipshare_completeness_{result.period_from}_{result.period_to}.csv")
+    return CompletenessPublic.from_result(result)
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+
+
+def _check_params(request: Request, known: frozenset[str], *, taxonomy: Taxonomy | None) -> None:
+    """Refuse unknown and repeated parameters. With a taxonomy, dimension names are filters (the service checks
+    that they belong to the table)."""
+    dimensions = taxonomy.dimensions if taxonomy is not None else {}
+    unknown = sorted({name for name in request.query_params if name not in known and name not in dimensions})
+    if unknown:
+        accepted = ", ".join(sorted(known)) + (", and the table's dimension names" if taxonomy is not None else "")
+        raise InvalidQuery(f"unknown query parameter(s): {', '.join(unknown)}; this route accepts {accepted}")
+    repeated = sorted(name for name in known if len(request.query_params.getlist(name)) > 1)
+    if repeated:
+        raise InvalidQuery(f"query parameter(s) given more than once: {', '.join(repeated)}")
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _filters(request: Request) -> dict[str, tuple[str, ...]]:
+    """Every parameter that is not a known one is a dimension filter; repeated ones add codes."""
+    filters: dict[str, tuple[str, ...]] = {}
+    for name in request.query_params:
+        if name not in _STATS_PARAMS and name not in filters:
+            filters[name] = tuple(code for value in request.query_params.getlist(name) for code in _split(value))
+    return filters
+
+
+def _flag(name: str, value: str | None) -> bool:
+    if value is None or value.strip().lower() in _FALSE:
+        return False
+    if value.strip().lower() in _TRUE:
+        return True
+    raise InvalidQuery(f"{name} must be true or false; got {value!r}")
+
+
+def _format(value: str) -> str:
+    if value not in ("json", "csv"):
+        raise InvalidQuery(f"format must be json or csv; got {value!r}")
+    return value
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(
+        content=text.encode("utf-8"),
+        media_type=_CSV,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

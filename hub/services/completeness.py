@@ -1,0 +1,307 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Reporting completeness: which hotline reported which month, when, and whether on time.
+
+>>> result = CompletenessService(session, settings).grid(                        # doctest: +SKIP
+...     "2026-01", "2026-03", now=now, allowed_countries=None)
+>>> [(row.hotline_id, row.period, row.status) for row in result.rows][:2]        # doctest: +SKIP
+[('la-strada-md', '2026-01', 'on_time'), ('la-strada-md', '2026-02', 'late')]
+
+Everything comes from the stored submissions' ``received_at``, which each submission's log entry also carries,
+so an auditor can re-derive the grid from the log. Times are compared in whole seconds, as the log records them.
+
+One row per (hotline in scope, month), with a ``status``:
+
+``on_time``       the first revision was received at or before the deadline
+``late``          the first revision was received after the deadline
+``not_due``       expected, nothing received yet, and the deadline has not passed
+``missing``       expected, nothing received, and the deadline has passed
+``not_enrolled``  not expected (no key of the hotline was valid during the month) and nothing received
+
+Which hotlines are *expected* follows the one rule in :mod:`hub.services.scope` (a key valid at some instant of
+the month, or a report anyway). The **deadline** of a month is its end plus ``settings.deadline_days`` days
+(``TIPSHARE_HUB_DEADLINE_DAYS``). A hotline cannot be late for a month that ended before it enrolled: for such a
+month (a backfill) the deadline counts from its enrolment instead. ``corrected`` says the latest revision is
+above 1. Per month, a summary gives the DHIS2 reporting metrics: expected, reported, on time, and both rates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.models import Submission
+from hub.services.scope import (
+    EnrolledHotline,
+    Scope,
+    as_utc,
+    expected_hotlines,
+    hotlines_in_scope,
+    period_end,
+    period_range,
+    period_text,
+    resolve_scope,
+)
+from hub.services.stats import CheckpointRef, latest_checkpoint, write_csv
+from hub.settings import Settings
+from protocol.messages import format_timestamp
+
+__all__ = [
+    "STATUSES",
+    "CompletenessResult",
+    "CompletenessRow",
+    "CompletenessService",
+    "PeriodSummary",
+    "Status",
+    "completeness_to_csv",
+]
+
+Status = Literal["on_time", "late", "not_due", "missing", "not_enrolled"]
+STATUSES: Final[tuple[Status, ...]] = ("on_time", "late", "not_due", "missing", "not_enrolled")
+
+
+@dataclass(frozen=True, slots=True)
+class CompletenessRow:
+    """One hotline and month. The received fields are ``None`` (and ``revisions`` 0) when nothing was received."""
+
+    hotline_id: str
+    hotline_name: str
+    country: str
+    period: str
+    status: Status
+    expected: bool
+    deadline: datetime
+    first_received_at: datetime | None
+    latest_received_at: datetime | None
+    latest_revision: int | None
+    revisions: int
+    corrected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSummary:
+    """A month's reporting metrics (DHIS2: EXPECTED_REPORTS, ACTUAL_REPORTS, ..._ON_TIME and the rates).
+
+    ``reported = on_time + late`` and ``expected = reported + missing + not_due``. Rates are ``None`` when no
+    hotline is expected. ``deadline`` is the month's ordinary deadline (a backfilling hotline may have a later one).
+    """
+
+    period: str
+    deadline: datetime
+    expected: int
+    reported: int
+    on_time: int
+    late: int
+    missing: int
+    not_due: int
+    corrected: int
+    reporting_rate: float | None
+    on_time_rate: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletenessResult:
+    period_from: str
+    period_to: str
+    deadline_days: int
+    scope: Scope
+    #: Countries covered when the caller's token is limited to some (``None``: no limit applied).
+    countries: tuple[str, ...] | None
+    checkpoint: CheckpointRef
+    generated_at: datetime
+    rows: tuple[CompletenessRow, ...]
+    periods: tuple[PeriodSummary, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    first: datetime
+    latest: datetime
+    latest_revision: int
+    revisions: int
+
+
+class CompletenessService:
+    """The reporting grid, bound to a read session (one snapshot) and the hub's settings (the deadline)."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self._session = session
+        self._deadline_days = settings.deadline_days
+
+    def grid(
+        self,
+        period_from: str | None,
+        period_to: str | None,
+        *,
+        now: datetime,
+        allowed_countries: frozenset[str] | None,
+        scope: Scope | None = None,
+    ) -> CompletenessResult:
+        """The grid of hotlines in ``scope`` (default: the region) × months ``period_from..period_to``.
+
+        Periods default to the 12 months before ``now``; ``allowed_countries`` is the caller's token scope.
+        """
+        now = as_utc(now)
+        first, last = period_range(period_from, period_to, now=now)
+        periods = range(first, last + 1)
+        scope = scope or Scope.region()
+        resolved = resolve_scope(self._session, scope, allowed_countries=allowed_countries)
+        hotlines = hotlines_in_scope(self._session, resolved)
+        received = self._received([h.id for h in hotlines], first, last)
+        reported = {month: frozenset(h.id for h in hotlines if (h.id, month) in received) for month in periods}
+        expected = expected_hotlines(hotlines, reported, periods)
+        rows = [
+            self._row(hotline, month, received.get((hotline.id, month)), expected.over((month,)), now=now)
+            for hotline in hotlines
+            for month in periods
+        ]
+        by_period: dict[str, list[CompletenessRow]] = {period_text(month): [] for month in periods}
+        for row in rows:
+            by_period[row.period].append(row)
+        return CompletenessResult(
+            period_from=period_text(first),
+            period_to=period_text(last),
+            deadline_days=self._deadline_days,
+            scope=scope,
+            countries=tuple(sorted(resolved.countries))
+            if allowed_countries is not None and resolved.countries is not None
+            else None,
+            checkpoint=latest_checkpoint(self._session),
+            generated_at=now,
+            rows=tuple(rows),
+            periods=tuple(self._summary(month, by_period[period_text(month)]) for month in periods),
+        )
+
+    def _received(self, hotline_ids: list[str], first: int, last: int) -> Mapping[tuple[str, int], _Received]:
+        if not hotline_ids:
+            return {}
+        found = self._session.execute(
+            select(
+                Submission.hotline_id,
+                Submission.period,
+                func.min(Submission.received_at),
+                func.max(Submission.received_at),
+                func.max(Submission.revision),
+                func.count(),
+            )
+            .where(
+                Submission.hotline_id.in_(hotline_ids),
+                Submission.period.between(period_text(first), period_text(last)),
+            )
+            .group_by(Submission.hotline_id, Submission.period)
+        ).all()
+        return {
+            (hotline_id, int(period[:4]) * 12 + int(period[5:7]) - 1): _Received(
+                first=_whole_seconds(earliest),
+                latest=_whole_seconds(latest),
+                latest_revision=int(revision),
+                revisions=int(count),
+            )
+            for hotline_id, period, earliest, latest, revision, count in found
+        }
+
+    def _deadline(self, hotline: EnrolledHotline, month: int) -> datetime:
+        start = period_end(month)
+        enrolled = hotline.enrolled_from
+        if enrolled is not None and enrolled > start:
+            start = enrolled  # a backfill: the clock starts when the hotline joined
+        return start + timedelta(days=self._deadline_days)
+
+    def _row(
+        self,
+        hotline: EnrolledHotline,
+        month: int,
+        received: _Received | None,
+        expected_ids: frozenset[str],
+        *,
+        now: datetime,
+    ) -> CompletenessRow:
+        deadline = self._deadline(hotline, month)
+        expected = hotline.id in expected_ids
+        status: Status
+        if received is not None:
+            status = "on_time" if received.first <= deadline else "late"
+        elif not expected:
+            status = "not_enrolled"
+        else:
+            status = "not_due" if now <= deadline else "missing"
+        return CompletenessRow(
+            hotline_id=hotline.id,
+            hotline_name=hotline.display_name,
+            country=hotline.country,
+            period=period_text(month),
+            status=status,
+            expected=expected,
+            deadline=deadline,
+            first_received_at=received.first if received else None,
+            latest_received_at=received.latest if received else None,
+            latest_revision=received.latest_revision if received else None,
+            revisions=received.revisions if received else 0,
+            corrected=received is not None and received.latest_revision > 1,
+        )
+
+    def _summary(self, month: int, rows: list[CompletenessRow]) -> PeriodSummary:
+        counts = {status: sum(1 for row in rows if row.status == status) for status in STATUSES}
+        expected = sum(1 for row in rows if row.expected)
+        reported = counts["on_time"] + counts["late"]
+        return PeriodSummary(
+            period=period_text(month),
+            deadline=period_end(month) + timedelta(days=self._deadline_days),
+            expected=expected,
+            reported=reported,
+            on_time=counts["on_time"],
+            late=counts["late"],
+            missing=counts["missing"],
+            not_due=counts["not_due"],
+            corrected=sum(1 for row in rows if row.corrected),
+            reporting_rate=reported / expected if expected else None,
+            on_time_rate=counts["on_time"] / expected if expected else None,
+        )
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    return as_utc(moment).replace(microsecond=0)
+
+
+def completeness_to_csv(result: CompletenessResult) -> str:
+    """The grid as CSV, one line per hotline and month; times are UTC ``YYYY-MM-DDTHH:MM:SSZ``."""
+    header = [
+        "hotline_id",
+        "hotline_name",
+        "country",
+        "period",
+        "status",
+        "expected",
+        "corrected",
+        "revisions",
+        "latest_revision",
+        "first_received_at",
+        "latest_received_at",
+        "deadline",
+        "checkpoint_size",
+        "checkpoint_root",
+    ]
+    lines = (
+        [
+            row.hotline_id,
+            row.hotline_name,
+            row.country,
+            row.period,
+            row.status,
+            row.expected,
+            row.corrected,
+            row.revisions,
+            row.latest_revision,
+            None if row.first_received_at is None else format_timestamp(row.first_received_at),
+            None if row.latest_received_at is None else format_timestamp(row.latest_received_at),
+            format_timestamp(row.deadline),
+            result.checkpoint.size,
+            result.checkpoint.root_hash_b64,
+        ]
+        for row in result.rows
+    )
+    return write_csv(header, lines)

@@ -1,0 +1,175 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Verified ingest: from the bytes of an envelope to a stored, logged, rolled-up submission and its receipt.
+
+Order of checks (each failure raises, and the caller's transaction stores nothing):
+
+1. the body is the canonical JSON of an envelope of protocol ``tipshare/1``;
+2. the hotline is enrolled and the claimed key is its key valid now (not revoked, not rotated out);
+3. the envelope header signature, the sealed box, and the payload signature verify (opaque failures);
+4. the payload names the same hotline and key, follows a taxonomy the hub knows, has the taxonomy's dense
+   tables, consistent privacy declarations, and a period that has begun and is not before the earliest period;
+5. idempotency: the same payload again returns the receipt it got the first time; the same
+   (hotline, period, revision) with other bytes is a conflict, and so is a revision not newer than the current one.
+
+Then, atomically: the log entry is appended (and a checkpoint signed), the submission stored, the rollups updated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.context import HubContext
+from hub.errors import PeriodOutOfRange, RevisionConflict
+from hub.models import Hotline, LogLeaf, Submission
+from hub.services.log import TransparencyLog
+from hub.services.registry import Registry
+from hub.services.rollups import Rollups
+from protocol.crypto import VerifiedSubmission, VerifyKey, open_envelope
+from protocol.errors import TaxonomyViolation
+from protocol.messages import (
+    PROTOCOL_VERSION,
+    Envelope,
+    Receipt,
+    SubmissionEntry,
+    SubmissionPayload,
+    b64encode,
+    format_timestamp,
+)
+from protocol.receipt import make_receipt
+from protocol.validation import check_payload
+
+__all__ = ["IngestResult", "IngestService", "receipt_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    receipt: Receipt
+    #: False when the payload had been accepted before (the stored receipt is returned).
+    created: bool
+
+
+class IngestService:
+    def __init__(self, context: HubContext, session: Session) -> None:
+        self._context = context
+        self._session = session
+        self._log = TransparencyLog(session, signer=context.log_signer)
+        self._registry = Registry(session, self._log)
+
+    def submit(self, body: bytes, *, now: datetime) -> IngestResult:
+        envelope = Envelope.from_canonical(body)
+
+        def key_for(hotline_id: str, key_id: str) -> VerifyKey:
+            return self._registry.key_for_submission(hotline_id, key_id, now=now)
+
+        verified = open_envelope(envelope, hub_key=self._context.keys.envelope, hotline_key=key_for)
+        payload = verified.payload
+        if payload.taxonomy.id not in self._context.taxonomies:
+            raise TaxonomyViolation(f"this hub does not know taxonomy {payload.taxonomy.id!r}")
+        check_payload(payload, self._context.taxonomy_by_id(payload.taxonomy.id), now=now)
+        if payload.period < self._context.settings.earliest_period:
+            raise PeriodOutOfRange(
+                f"period {payload.period} is before {self._context.settings.earliest_period}, "
+                "the earliest period this hub accepts"
+            )
+
+        existing = self._session.scalars(
+            select(Submission).where(Submission.payload_hash == verified.payload_hash)
+        ).first()
+        if existing is not None:
+            return IngestResult(receipt=receipt_for(self._session, self._log, existing), created=False)
+        same_revision = self._session.scalars(
+            select(Submission).where(
+                Submission.hotline_id == payload.hotline_id,
+                Submission.period == payload.period,
+                Submission.revision == payload.revision,
+            )
+        ).first()
+        if same_revision is not None:
+            raise RevisionConflict(
+                f"revision {payload.revision} of {payload.period} from {payload.hotline_id} was already accepted "
+                "with other content; a correction must carry a higher revision number"
+            )
+        current = self._current(payload.hotline_id, payload.period)
+        if current is not None and current.revision > payload.revision:
+            raise RevisionConflict(
+                f"revision {payload.revision} of {payload.period} is older than revision {current.revision}, "
+                "which the hub already holds"
+            )
+        return IngestResult(receipt=self._accept(verified, payload, current, now=now), created=True)
+
+    def _current(self, hotline_id: str, period: str) -> Submission | None:
+        return self._session.scalars(
+            select(Submission).where(
+                Submission.hotline_id == hotline_id, Submission.period == period, Submission.is_current.is_(True)
+            )
+        ).first()
+
+    def _accept(
+        self, verified: VerifiedSubmission, payload: SubmissionPayload, current: Submission | None, *, now: datetime
+    ) -> Receipt:
+        entry = SubmissionEntry(
+            type="log_entry",
+            version=PROTOCOL_VERSION,
+            kind="submission",
+            hotline_id=payload.hotline_id,
+            key_id=payload.key_id,
+            period=payload.period,
+            revision=payload.revision,
+            payload_hash=verified.payload_hash,
+            payload=b64encode(verified.payload_bytes),
+            signature=b64encode(verified.signature),
+            received_at=format_timestamp(now),
+        )
+        appended = self._log.append(entry.canonical_bytes(), kind="submission", now=now)
+        submission = Submission(
+            hotline_id=payload.hotline_id,
+            key_id=payload.key_id,
+            period=payload.period,
+            revision=payload.revision,
+            taxonomy_id=payload.taxonomy.id,
+            payload_hash=verified.payload_hash,
+            payload=verified.payload_bytes,
+            signature=verified.signature,
+            received_at=now,
+            leaf_index=appended.index,
+            is_current=True,
+        )
+        self._session.add(submission)
+        self._session.flush()
+        hotline = self._session.get(Hotline, payload.hotline_id)
+        assert hotline is not None  # the key lookup above found it
+        old_payload = SubmissionPayload.from_canonical(current.payload) if current is not None else None
+        Rollups(self._session, self._context.taxonomy_by_id(payload.taxonomy.id)).replace(
+            hotline_id=hotline.id,
+            country=hotline.country,
+            new=submission,
+            new_payload=payload,
+            old=current,
+            old_payload=old_payload,
+        )
+        return make_receipt(
+            submission_id=submission.id,
+            leaf_index=appended.index,
+            leaf=entry.canonical_bytes(),
+            inclusion_proof=self._log.inclusion_proof(appended.index, appended.checkpoint.size),
+            checkpoint_note=appended.checkpoint.note,
+        )
+
+
+def receipt_for(session: Session, log: TransparencyLog, submission: Submission) -> Receipt:
+    """The receipt a stored submission got when it was accepted (same checkpoint, same proof: same bytes)."""
+    leaf = session.get(LogLeaf, submission.leaf_index)
+    assert leaf is not None, "every stored submission has its log leaf"
+    size = submission.leaf_index + 1
+    checkpoint = log.checkpoint_at(size)
+    return make_receipt(
+        submission_id=submission.id,
+        leaf_index=submission.leaf_index,
+        leaf=leaf.data,
+        inclusion_proof=log.inclusion_proof(submission.leaf_index, size),
+        checkpoint_note=checkpoint.note,
+    )

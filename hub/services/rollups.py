@@ -1,0 +1,190 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Rollups: the running sums that statistics are read from, maintained in the same transaction as each ingest.
+
+For every (table, period) the hub keeps, at three scopes — ``region``, ``country:<CC>``, ``hotline:<id>`` —
+the sum of the **current** revision of every hotline's noisy cells (``rollup_cells``, one row per cell, with the
+cell's codes so SQL can group and filter), and the public noise terms of one cell (``rollup_noise``). A newer
+revision replaces the older one: the hotline's rows are rewritten and the difference is added to its country's
+and the region's rows, so ingest costs O(cells) whatever the number of submissions.
+
+:mod:`hub.services.rebuild` recomputes everything from the log's signed payloads, to check these tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from hub.models import ReleaseNoise, RollupCell, RollupNoise, Submission
+from protocol.messages import SubmissionPayload
+from protocol.taxonomy import Taxonomy
+
+__all__ = ["REGION", "Rollups", "cell_codes", "country_scope", "encode_terms", "hotline_scope"]
+
+REGION = "region"
+_CELLS: Table = RollupCell.__table__  # type: ignore[assignment]
+_BATCH = 5000
+
+
+def country_scope(country: str) -> str:
+    return f"country:{country}"
+
+
+def hotline_scope(hotline_id: str) -> str:
+    return f"hotline:{hotline_id}"
+
+
+CellCodes = tuple[str | None, str | None, str | None]
+_CODES: dict[tuple[str, str], tuple[CellCodes, ...]] = {}
+
+
+def cell_codes(taxonomy: Taxonomy, table: str) -> tuple[CellCodes, ...]:
+    """The (d1, d2, d3) codes of every cell of ``table``, in dense order (cached per taxonomy hash)."""
+    key = (taxonomy.content_hash, table)
+    if key not in _CODES:
+        padded = [(*cell, None, None, None) for cell in taxonomy.table(table).iter_cells()]
+        _CODES[key] = tuple((p[0], p[1], p[2]) for p in padded)
+    return _CODES[key]
+
+
+class Rollups:
+    def __init__(self, session: Session, taxonomy: Taxonomy) -> None:
+        self._session = session
+        self._taxonomy = taxonomy
+
+    def replace(
+        self,
+        *,
+        hotline_id: str,
+        country: str,
+        new: Submission,
+        new_payload: SubmissionPayload,
+        old: Submission | None,
+        old_payload: SubmissionPayload | None,
+    ) -> None:
+        """Make ``new`` the current revision of its (hotline, period), in place of ``old`` if any."""
+        period = new.period
+        new_tables = {t.name: t.cells for t in new_payload.tables}
+        old_tables = {t.name: t.cells for t in old_payload.tables} if old_payload else {}
+        scopes = (REGION, country_scope(country))
+        own = hotline_scope(hotline_id)
+        for table in sorted(set(new_tables) | set(old_tables)):
+            codes = cell_codes(self._taxonomy, table)
+            new_cells = new_tables.get(table)
+            old_cells = old_tables.get(table)
+            if old_cells is not None:
+                self._session.execute(
+                    delete(RollupCell).where(
+                        RollupCell.table_name == table, RollupCell.scope == own, RollupCell.period == period
+                    )
+                )
+            if new_cells is not None:
+                self._insert(table, own, period, codes, new_cells)
+            delta = _difference(new_cells, old_cells, len(codes))
+            for scope in scopes:
+                self._add(table, scope, period, codes, delta)
+        if old is not None:
+            self._session.execute(
+                update(ReleaseNoise).where(ReleaseNoise.submission_id == old.id).values(is_current=False)
+            )
+            old.is_current = False
+        for noise in new_payload.privacy.tables:
+            self._session.add(
+                ReleaseNoise(
+                    submission_id=new.id,
+                    table_name=noise.table,
+                    hotline_id=hotline_id,
+                    country=country,
+                    period=period,
+                    mechanism=new_payload.privacy.mechanism,
+                    scale=noise.scale,
+                    is_current=True,
+                )
+            )
+        self._session.flush()
+        for table in sorted(set(new_tables) | set(old_tables)):
+            for scope, condition in (
+                (REGION, None),
+                (country_scope(country), ReleaseNoise.country == country),
+                (own, ReleaseNoise.hotline_id == hotline_id),
+            ):
+                self._refresh_noise(table, scope, period, condition)
+
+    # ------------------------------------------------------------------------------------------- writing
+
+    def _insert(self, table: str, scope: str, period: str, codes: Sequence[CellCodes], cells: Sequence[int]) -> None:
+        rows = _rows(table, scope, period, codes, cells)
+        for start in range(0, len(rows), _BATCH):
+            self._session.execute(_CELLS.insert(), rows[start : start + _BATCH])
+
+    def _add(self, table: str, scope: str, period: str, codes: Sequence[CellCodes], delta: Sequence[int]) -> None:
+        rows = _rows(table, scope, period, codes, delta)
+        dialect = self._session.get_bind().dialect.name
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        statement = insert(_CELLS)
+        statement = statement.on_conflict_do_update(
+            index_elements=["table_name", "scope", "period", "cell"],
+            set_={"value": _CELLS.c.value + statement.excluded.value},
+        )
+        for start in range(0, len(rows), _BATCH):
+            self._session.execute(statement, rows[start : start + _BATCH])
+
+    def _refresh_noise(self, table: str, scope: str, period: str, condition: Any) -> None:
+        query = select(ReleaseNoise.mechanism, ReleaseNoise.scale, ReleaseNoise.hotline_id).where(
+            ReleaseNoise.table_name == table, ReleaseNoise.period == period, ReleaseNoise.is_current.is_(True)
+        )
+        if condition is not None:
+            query = query.where(condition)
+        rows = self._session.execute(query).all()
+        self._session.execute(
+            delete(RollupNoise).where(
+                RollupNoise.table_name == table, RollupNoise.scope == scope, RollupNoise.period == period
+            )
+        )
+        if not rows:
+            # Nobody in this scope reports the table for this period any more: its cells say nothing.
+            self._session.execute(
+                delete(RollupCell).where(
+                    RollupCell.table_name == table, RollupCell.scope == scope, RollupCell.period == period
+                )
+            )
+            return
+        self._session.add(
+            RollupNoise(
+                table_name=table,
+                scope=scope,
+                period=period,
+                hotlines=len({row.hotline_id for row in rows}),
+                terms=encode_terms((row.mechanism, row.scale) for row in rows),
+            )
+        )
+
+
+def encode_terms(terms: Iterable[tuple[str, str]]) -> str:
+    """Canonical JSON ``[[mechanism, scale, count], ...]`` of one cell's noise terms."""
+    counted = Counter(terms)
+    return json.dumps([[m, s, n] for (m, s), n in sorted(counted.items())], separators=(",", ":"))
+
+
+def _rows(
+    table: str, scope: str, period: str, codes: Sequence[CellCodes], values: Sequence[int]
+) -> list[dict[str, Any]]:
+    key = {"table_name": table, "scope": scope, "period": period}
+    return [
+        {**key, "cell": i, "d1": c[0], "d2": c[1], "d3": c[2], "value": v}
+        for i, (c, v) in enumerate(zip(codes, values, strict=True))
+    ]
+
+
+def _difference(new: Sequence[int] | None, old: Sequence[int] | None, size: int) -> list[int]:
+    if new is None:
+        return [-v for v in old] if old is not None else [0] * size
+    if old is None:
+        return list(new)
+    return [a - b for a, b in zip(new, old, strict=True)]

@@ -1,0 +1,310 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What a statistics or completeness query covers: its periods, its scope, and the hotlines expected to report.
+
+Periods are ``YYYY-MM`` months, handled as month numbers (``year * 12 + month - 1``) so ranges are integer ranges:
+
+>>> start, end = period_range("2025-11", "2026-02", now=datetime(2026, 11, 21, tzinfo=UTC))
+>>> [period_text(p) for p in range(start, end + 1)]
+['2025-11', '2025-12', '2026-01', '2026-02']
+>>> [period_text(p) for p in period_range(None, None, now=datetime(2026, 11, 21, tzinfo=UTC))]
+['2025-11', '2026-10']
+
+Without bounds a query covers the last 12 full months before ``now``.
+
+A :class:`Scope` is the whole region, one country, or one hotline. A coordinator token may be limited to some
+countries (``allowed_countries``); :func:`resolve_scope` turns a scope into the rollup scopes to read, refusing
+(:class:`~hub.errors.Forbidden`) a country or hotline outside the token's countries. For such a token the region
+is the sum of its countries.
+
+**Which hotlines are expected to report a period** (the ``hotlines_expected`` of statistics and the grid of
+completeness) — one rule, used everywhere:
+
+    a hotline in scope is expected for period P if one of its keys was valid at some instant of P (from its
+    ``valid_from`` until it was rotated out or revoked, whichever comes first), or if it reported P anyway.
+
+So a hotline enrolled on 2026-06-20 is expected from 2026-06 on, not for 2026-01; a hotline whose only key was
+revoked on 2026-03-10 is expected up to 2026-03; and reporting never exceeds expected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Final, Literal
+
+from sqlalchemy import ColumnElement, select, true
+from sqlalchemy.orm import Session
+
+from hub.errors import Forbidden, InvalidQuery, NotFound
+from hub.models import Hotline, HotlineKey, ReleaseNoise
+from hub.services.rollups import REGION, country_scope, hotline_scope
+
+__all__ = [
+    "DEFAULT_PERIODS",
+    "MAX_PERIODS",
+    "EnrolledHotline",
+    "Expected",
+    "ResolvedScope",
+    "Scope",
+    "ScopeLevel",
+    "as_utc",
+    "expected_hotlines",
+    "hotlines_in_scope",
+    "parse_period",
+    "period_end",
+    "period_range",
+    "period_start",
+    "period_text",
+    "resolve_scope",
+]
+
+#: The longest period range one query may cover (months).
+MAX_PERIODS: Final = 120
+#: The range a query covers when it names none: this many full months before now.
+DEFAULT_PERIODS: Final = 12
+
+ScopeLevel = Literal["region", "country", "hotline"]
+
+_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_HOTLINE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}[a-z0-9]")
+
+
+# ---------------------------------------------------------------------------------------------- periods
+
+
+def parse_period(text: str, *, param: str) -> int:
+    """The month number of a ``YYYY-MM`` period; :class:`InvalidQuery` naming ``param`` otherwise."""
+    if not isinstance(text, str) or not _PERIOD.fullmatch(text) or not "1900-01" <= text <= "9998-12":
+        raise InvalidQuery(f"{param} must be a month written YYYY-MM, such as 2026-10; got {text!r}")
+    return int(text[:4]) * 12 + int(text[5:7]) - 1
+
+
+def period_text(period: int) -> str:
+    year, month = divmod(period, 12)
+    return f"{year:04d}-{month + 1:02d}"
+
+
+def period_start(period: int) -> datetime:
+    """The first instant of the month (UTC)."""
+    year, month = divmod(period, 12)
+    return datetime(year, month + 1, 1, tzinfo=UTC)
+
+
+def period_end(period: int) -> datetime:
+    """The first instant after the month (UTC): the month is ``[period_start, period_end)``."""
+    return period_start(period + 1)
+
+
+def period_range(
+    period_from: str | None, period_to: str | None, *, now: datetime, max_periods: int = MAX_PERIODS
+) -> tuple[int, int]:
+    """Validated ``(first, last)`` month numbers, both inclusive.
+
+    ``period_to`` defaults to the month before ``now``; ``period_from`` to 11 months before ``period_to``.
+    """
+    now = as_utc(now)
+    last = parse_period(period_to, param="period_to") if period_to is not None else now.year * 12 + now.month - 2
+    first = parse_period(period_from, param="period_from") if period_from is not None else last - DEFAULT_PERIODS + 1
+    if first > last:
+        raise InvalidQuery(f"period_from ({period_text(first)}) is after period_to ({period_text(last)})")
+    if last - first + 1 > max_periods:
+        raise InvalidQuery(
+            f"period_from..period_to covers {last - first + 1} months; one query covers at most {max_periods}"
+        )
+    return first, last
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC datetime. SQLite returns naive datetimes; the hub stores UTC only."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# ---------------------------------------------------------------------------------------------- scope
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The whole region, one country (ISO 3166-1 alpha-2) or one hotline (its id)."""
+
+    level: ScopeLevel = "region"
+    code: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.level == "region") != (self.code is None):
+            raise ValueError("the region scope has no code; a country or hotline scope needs one")
+
+    @classmethod
+    def region(cls) -> Scope:
+        return cls()
+
+    @classmethod
+    def country(cls, code: str) -> Scope:
+        if not _COUNTRY.fullmatch(code):
+            raise InvalidQuery(f"country must be an ISO 3166-1 alpha-2 code such as UA; got {code!r}")
+        return cls("country", code)
+
+    @classmethod
+    def hotline(cls, hotline_id: str) -> Scope:
+        if not _HOTLINE.fullmatch(hotline_id):
+            raise InvalidQuery(f"hotline must be a hotline id such as la-strada-ua; got {hotline_id!r}")
+        return cls("hotline", hotline_id)
+
+    @classmethod
+    def from_params(cls, *, country: str | None, hotline: str | None) -> Scope:
+        """The scope named by the ``country`` / ``hotline`` query parameters (neither: the region)."""
+        if country is not None and hotline is not None:
+            raise InvalidQuery("give country or hotline, not both: a hotline already belongs to one country")
+        if country is not None:
+            return cls.country(country)
+        if hotline is not None:
+            return cls.hotline(hotline)
+        return cls.region()
+
+    def __str__(self) -> str:
+        return "region" if self.code is None else f"{self.level}:{self.code}"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedScope:
+    """A scope checked against the caller's countries, in the terms the tables use.
+
+    ``rollup_scopes`` are the ``rollup_cells``/``rollup_noise`` scopes whose sum is the answer;
+    ``countries`` the hotline countries covered (``None``: every country); ``hotline_id`` set for a hotline scope.
+    """
+
+    scope: Scope
+    rollup_scopes: tuple[str, ...]
+    countries: frozenset[str] | None
+    hotline_id: str | None = None
+
+    def release_filter(self) -> ColumnElement[bool]:
+        """The ``release_noise`` rows of hotlines in this scope."""
+        if self.hotline_id is not None:
+            return ReleaseNoise.hotline_id == self.hotline_id
+        if self.countries is not None:
+            return ReleaseNoise.country.in_(sorted(self.countries))
+        return true()
+
+    def hotline_filter(self) -> ColumnElement[bool]:
+        """The ``hotlines`` rows in this scope."""
+        if self.hotline_id is not None:
+            return Hotline.id == self.hotline_id
+        if self.countries is not None:
+            return Hotline.country.in_(sorted(self.countries))
+        return true()
+
+
+def resolve_scope(session: Session, scope: Scope, *, allowed_countries: frozenset[str] | None) -> ResolvedScope:
+    """Check ``scope`` against the caller's countries and say which rollup scopes make it up."""
+    if scope.level == "country":
+        country = _code(scope)
+        if allowed_countries is not None and country not in allowed_countries:
+            raise Forbidden(f"this token may query {_listing(allowed_countries)} only, not country {country}")
+        return ResolvedScope(scope, (country_scope(country),), frozenset({country}))
+    if scope.level == "hotline":
+        hotline_id = _code(scope)
+        hotline = session.get(Hotline, hotline_id)
+        if hotline is None:
+            raise NotFound(f"no hotline {hotline_id!r} is enrolled at this hub")
+        if allowed_countries is not None and hotline.country not in allowed_countries:
+            raise Forbidden(
+                f"hotline {hotline_id!r} reports from {hotline.country}; this token may query "
+                f"{_listing(allowed_countries)} only"
+            )
+        return ResolvedScope(scope, (hotline_scope(hotline_id),), frozenset({hotline.country}), hotline_id)
+    if allowed_countries is None:
+        return ResolvedScope(scope, (REGION,), None)
+    # A token limited to some countries sees the region as the sum of its countries.
+    countries = frozenset(allowed_countries)
+    return ResolvedScope(scope, tuple(country_scope(c) for c in sorted(countries)), countries)
+
+
+def _code(scope: Scope) -> str:
+    if scope.code is None:  # excluded by Scope.__post_init__
+        raise ValueError(f"a {scope.level} scope needs a code")
+    return scope.code
+
+
+def _listing(countries: Iterable[str]) -> str:
+    names = sorted(countries)
+    return "countries " + ", ".join(names) if names else "no country"
+
+
+# ---------------------------------------------------------------------------------------------- enrolment
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolledHotline:
+    """A hotline and the times it held a valid key: ``[valid_from, end)`` windows, ``end`` ``None`` while open."""
+
+    id: str
+    display_name: str
+    country: str
+    windows: tuple[tuple[datetime, datetime | None], ...]
+
+    @property
+    def enrolled_from(self) -> datetime | None:
+        """When its first key became valid (``None``: it never had a key)."""
+        return min((start for start, _ in self.windows), default=None)
+
+    def enrolled_during(self, period: int) -> bool:
+        """True if one of its keys was valid at some instant of the month."""
+        start, end = period_start(period), period_end(period)
+        return any(begin < end and (until is None or until > start) for begin, until in self.windows)
+
+
+def hotlines_in_scope(session: Session, scope: ResolvedScope) -> list[EnrolledHotline]:
+    """Every hotline in ``scope`` with its key windows, ordered by country and id."""
+    hotlines = session.execute(
+        select(Hotline.id, Hotline.display_name, Hotline.country)
+        .where(scope.hotline_filter())
+        .order_by(Hotline.country, Hotline.id)
+    ).all()
+    keys = session.execute(
+        select(HotlineKey.hotline_id, HotlineKey.valid_from, HotlineKey.valid_until, HotlineKey.revoked_at)
+        .join(Hotline, Hotline.id == HotlineKey.hotline_id)
+        .where(scope.hotline_filter())
+    ).all()
+    windows: dict[str, list[tuple[datetime, datetime | None]]] = {}
+    for key in keys:
+        ends = [as_utc(moment) for moment in (key.valid_until, key.revoked_at) if moment is not None]
+        windows.setdefault(key.hotline_id, []).append((as_utc(key.valid_from), min(ends, default=None)))
+    return [
+        EnrolledHotline(
+            id=row.id,
+            display_name=row.display_name,
+            country=row.country,
+            windows=tuple(sorted(windows.get(row.id, []), key=lambda window: window[0])),
+        )
+        for row in hotlines
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """Per month: the ids of hotlines in scope that are expected to report it (the rule in the module docstring)."""
+
+    by_period: Mapping[int, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def over(self, periods: Iterable[int]) -> frozenset[str]:
+        """Hotlines expected in at least one of ``periods``."""
+        return frozenset().union(*(self.by_period.get(p, frozenset()) for p in periods))
+
+
+def expected_hotlines(
+    hotlines: Iterable[EnrolledHotline], reported: Mapping[int, frozenset[str]], periods: range
+) -> Expected:
+    """Apply the expectation rule to ``periods``, given who reported what (``reported[period]`` = hotline ids)."""
+    listed = list(hotlines)
+    return Expected(
+        MappingProxyType(
+            {
+                period: frozenset(h.id for h in listed if h.enrolled_during(period)) | reported.get(period, frozenset())
+                for period in periods
+            }
+        )
+    )

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Hub settings: one :class:`Settings`, read from ``TIPSHARE_HUB_*`` environment variables (or passed in by tests).
+
+Built in :func:`hub.app.create_app` and by the CLI, never at import time.
+
+======================================  ===========================================================
+``TIPSHARE_HUB_DATA_DIR``                where keys (``keys/``) and the default SQLite file live
+``TIPSHARE_HUB_DATABASE_URL``            SQLAlchemy URL; default ``sqlite:///<data dir>/hub.sqlite``
+``TIPSHARE_HUB_MAX_BODY_BYTES``          largest accepted request body (default 4 MiB)
+``TIPSHARE_HUB_DEADLINE_DAYS``           a period's release is on time if received within this many days after
+                                         the period ends (default 15)
+``TIPSHARE_HUB_ENTRIES_PAGE_MAX``        most log entries one ``GET /v1/log/entries`` returns (default 1000)
+``TIPSHARE_HUB_EARLIEST_PERIOD``         oldest period a submission may report (default ``2000-01``)
+``TIPSHARE_HUB_HOST`` / ``_PORT``        where ``tipshare-hub serve`` listens (default 127.0.0.1:8750)
+``TIPSHARE_HUB_WORKERS``                 uvicorn worker processes for ``serve`` (default 1)
+======================================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/tipshare-hub``, or ``~/.local/share/tipshare-hub``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "tipshare-hub"
+
+
+class Settings(BaseSettings):
+    """Everything the hub reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TIPSHARE_HUB_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    max_body_bytes: Annotated[int, Field(ge=1024, le=256 * 1024 * 1024)] = 4 * 1024 * 1024
+    deadline_days: Annotated[int, Field(ge=0, le=366)] = 15
+    entries_page_max: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    earliest_period: Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = "2000-01"
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8750
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'hub.sqlite'}"

@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A real hub on a temporary SQLite file, with a clock the test controls, driven through its HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from hub.app import create_app
+from hub.context import HubContext
+from hub.db import write_session
+from hub.services.tokens import TokenService
+from hub.settings import Settings
+from hub.setup import initialise_hub
+from protocol.crypto import SigningKey, seal_envelope
+from protocol.messages import Receipt, SubmissionPayload
+from protocol.note import NoteVerifier
+from tests.support.releases import make_release
+
+ORIGIN = "hub.test.tipshare/log"
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class EnrolledHotline:
+    id: str
+    country: str
+    key: SigningKey
+
+
+@dataclass
+class HubUnderTest:
+    """A hub, its HTTP client, admin/coordinator/auditor tokens, and helpers to enroll and submit."""
+
+    context: HubContext
+    client: TestClient
+    clock: Clock
+    tokens: dict[str, str]
+    hotlines: dict[str, EnrolledHotline] = field(default_factory=dict)
+
+    @property
+    def log_key(self) -> NoteVerifier:
+        return NoteVerifier.from_vkey(self.client.get("/v1/hub").json()["log_vkey"])
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def enroll(self, hotline_id: str, country: str, name: str | None = None) -> EnrolledHotline:
+        key = SigningKey.generate()
+        response = self.client.post(
+            "/v1/admin/hotlines",
+            json={
+                "id": hotline_id,
+                "display_name": name or hotline_id,
+                "country": country,
+                "public_key": key.verify_key.to_text(),
+            },
+            headers=self.auth("admin"),
+        )
+        assert response.status_code == 201, response.text
+        self.hotlines[hotline_id] = EnrolledHotline(hotline_id, country, key)
+        return self.hotlines[hotline_id]
+
+    def release(self, hotline_id: str, period: str, **kwargs: object) -> SubmissionPayload:
+        hotline = self.hotlines[hotline_id]
+        return make_release(self.context.taxonomy, hotline.key, hotline_id=hotline_id, period=period, **kwargs)  # type: ignore[arg-type]
+
+    def envelope_bytes(self, payload: SubmissionPayload, key: SigningKey | None = None) -> bytes:
+        signer = key or self.hotlines[payload.hotline_id].key
+        envelope = seal_envelope(payload, signing_key=signer, hub_key=self.context.keys.envelope.public_key)
+        return envelope.canonical_bytes()
+
+    def post_envelope(self, body: bytes, content_type: str = "application/json"):  # type: ignore[no-untyped-def]
+        return self.client.post("/v1/submissions", content=body, headers={"Content-Type": content_type})
+
+    def submit(self, payload: SubmissionPayload) -> Receipt:
+        response = self.post_envelope(self.envelope_bytes(payload))
+        assert response.status_code == 201, response.text
+        return Receipt.from_json(response.content)
+
+    def submit_cells(
+        self, hotline_id: str, period: str, cells: Mapping[str, Sequence[int]], **kwargs: object
+    ) -> Receipt:
+        return self.submit(self.release(hotline_id, period, cells=cells, **kwargs))
+
+
+def start_hub(data_dir: Path, *, clock: Clock | None = None, database_url: str | None = None) -> Iterator[HubUnderTest]:
+    clock = clock or Clock()
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    context = initialise_hub(settings, origin=ORIGIN, clock=clock)
+    tokens = {}
+    with write_session(context.sessions) as session:
+        for role in ("admin", "coordinator", "auditor"):
+            tokens[role] = TokenService(session).create(role=role, label=f"test {role}", now=clock()).token
+    app = create_app(context=context)
+    with TestClient(app) as client:
+        yield HubUnderTest(context=context, client=client, clock=clock, tokens=tokens)
+    context.engine.dispose()
