@@ -17,8 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from hub.models import ReleaseNoise, RollupCell, RollupNoise, Submission
@@ -28,7 +27,12 @@ from protocol.taxonomy import Taxonomy
 __all__ = ["REGION", "Rollups", "cell_codes", "country_scope", "encode_terms", "hotline_scope"]
 
 REGION = "region"
-_CELLS: Table = RollupCell.__table__  # type: ignore[assignment]
+_INSERT = (
+    "INSERT INTO rollup_cells (table_name, scope, period, cell, d1, d2, d3, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_ADD_ON_CONFLICT = (
+    " ON CONFLICT (table_name, scope, period, cell) DO UPDATE SET value = rollup_cells.value + excluded.value"
+)
 _BATCH = 5000
 
 
@@ -119,21 +123,19 @@ class Rollups:
     # ------------------------------------------------------------------------------------------- writing
 
     def _insert(self, table: str, scope: str, period: str, codes: Sequence[CellCodes], cells: Sequence[int]) -> None:
-        rows = _rows(table, scope, period, codes, cells)
-        for start in range(0, len(rows), _BATCH):
-            self._session.execute(_CELLS.insert(), rows[start : start + _BATCH])
+        self._executemany(_INSERT, _rows(table, scope, period, codes, cells))
 
     def _add(self, table: str, scope: str, period: str, codes: Sequence[CellCodes], delta: Sequence[int]) -> None:
-        rows = _rows(table, scope, period, codes, delta)
-        dialect = self._session.get_bind().dialect.name
-        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        statement = insert(_CELLS)
-        statement = statement.on_conflict_do_update(
-            index_elements=["table_name", "scope", "period", "cell"],
-            set_={"value": _CELLS.c.value + statement.excluded.value},
-        )
+        self._executemany(_INSERT + _ADD_ON_CONFLICT, _rows(table, scope, period, codes, delta))
+
+    def _executemany(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        # Tens of thousands of rows per submission: the driver's executemany with plain tuples is about twice as
+        # fast as SQLAlchemy's per-row parameter processing (measured), and the SQL is the same on both backends.
+        connection = self._session.connection()
+        marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        sql = statement.replace("?", marker)
         for start in range(0, len(rows), _BATCH):
-            self._session.execute(statement, rows[start : start + _BATCH])
+            connection.exec_driver_sql(sql, rows[start : start + _BATCH])
 
     def _refresh_noise(self, table: str, scope: str, period: str, condition: Any) -> None:
         query = select(ReleaseNoise.mechanism, ReleaseNoise.scale, ReleaseNoise.hotline_id).where(
@@ -174,12 +176,8 @@ def encode_terms(terms: Iterable[tuple[str, str]]) -> str:
 
 def _rows(
     table: str, scope: str, period: str, codes: Sequence[CellCodes], values: Sequence[int]
-) -> list[dict[str, Any]]:
-    key = {"table_name": table, "scope": scope, "period": period}
-    return [
-        {**key, "cell": i, "d1": c[0], "d2": c[1], "d3": c[2], "value": v}
-        for i, (c, v) in enumerate(zip(codes, values, strict=True))
-    ]
+) -> list[tuple[Any, ...]]:
+    return [(table, scope, period, i, *c, v) for i, (c, v) in enumerate(zip(codes, values, strict=True))]
 
 
 def _difference(new: Sequence[int] | None, old: Sequence[int] | None, size: int) -> list[int]:
