@@ -10,8 +10,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.tipshare-installed
 PYTEST_ARGS ?=
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all install test lint typecheck contracts unit demo clean
+.PHONY: all install test lint typecheck contracts unit unit-sqlite unit-postgresql postgres demo clean
 
 all: test
 
@@ -37,8 +38,22 @@ typecheck: install
 contracts: install
 	$(BIN)/lint-imports
 
-unit: install
+# The whole suite on SQLite, then every database-backed test again on a real PostgreSQL server that the test
+# session starts itself (a throwaway cluster on 127.0.0.1, deleted afterwards).
+unit: unit-sqlite unit-postgresql
+
+unit-sqlite: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit-postgresql: install postgres
+	$(BIN)/pytest --backend postgresql tests/unit/hub tests/integration $(PYTEST_ARGS)
+
+# PostgreSQL server binaries (Debian's postgresql package), installed where missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing PostgreSQL (Debian package postgresql) for the test suite"; \
+		command -v apt-get >/dev/null || { echo "no apt-get: install PostgreSQL server binaries by hand" >&2; exit 1; }; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 test: lint typecheck contracts unit
 

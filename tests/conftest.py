@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -18,8 +18,38 @@ from protocol.messages import (
     TaxonomyRef,
     b64encode,
 )
+from tests.support.backends import BACKEND
+from tests.support.postgres import running_cluster
 
 PayloadFactory = Callable[..., SubmissionPayload]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="database of the hub tests: sqlite (default) or postgresql (a throwaway cluster the run starts itself)",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"tipshare hub backend: {config.getoption('--backend')}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Start the PostgreSQL cluster for ``--backend postgresql``; a failure to start fails the run."""
+    name = request.config.getoption("--backend")
+    if name != "postgresql":
+        yield name
+        return
+    with running_cluster() as cluster:
+        BACKEND.name, BACKEND.cluster = name, cluster
+        try:
+            yield name
+        finally:
+            BACKEND.name, BACKEND.cluster = "sqlite", None
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from hub.setup import initialise_hub
 from protocol.crypto import SigningKey, seal_envelope
 from protocol.messages import Receipt, SubmissionPayload
 from protocol.note import NoteVerifier
+from tests.support.backends import fresh_database_url
 from tests.support.releases import make_release
 
 ORIGIN = "hub.test.tipshare/log"
@@ -99,6 +100,15 @@ class HubUnderTest:
 
 
 def start_hub(data_dir: Path, *, clock: Clock | None = None, database_url: str | None = None) -> Iterator[HubUnderTest]:
+    """An initialised hub on the run's backend (SQLite file in ``data_dir``, or a fresh PostgreSQL database)."""
+    if database_url is None:
+        with fresh_database_url() as url:
+            yield from _start_hub(data_dir, clock=clock, database_url=url)
+    else:
+        yield from _start_hub(data_dir, clock=clock, database_url=database_url)
+
+
+def _start_hub(data_dir: Path, *, clock: Clock | None, database_url: str | None) -> Iterator[HubUnderTest]:
     clock = clock or Clock()
     settings = Settings(data_dir=data_dir, database_url=database_url)
     context = initialise_hub(settings, origin=ORIGIN, clock=clock)
