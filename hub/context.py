@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import make_engine, make_sessionmaker, read_session
-from hub.errors import NotFound, NotInitialised
+from hub.errors import DatabaseUnavailable, NotFound, NotInitialised
 from hub.keys import HubKeys, load_keys
 from hub.metrics import Metrics
 from hub.models import HubMeta, TaxonomyDocument
@@ -53,10 +54,17 @@ class HubContext:
         sessions = make_sessionmaker(engine)
         keys = load_keys(settings.keys_dir)
         try:
+            with engine.connect():
+                pass
+        except OperationalError as e:
+            raise DatabaseUnavailable(
+                f"cannot reach the hub database at {engine.url.render_as_string()}: {e.orig}"
+            ) from None
+        try:
             with read_session(sessions) as session:
                 meta = {row.key: row.value for row in session.scalars(select(HubMeta))}
                 taxonomies = {doc.id: parse_taxonomy(doc.document) for doc in session.scalars(select(TaxonomyDocument))}
-        except Exception as e:  # the schema is missing: a database the hub never initialised or migrated
+        except (OperationalError, ProgrammingError) as e:  # no schema: a database never initialised or migrated
             raise NotInitialised(
                 f"the database at {engine.url.render_as_string()} is not a tipshare hub database; "
                 "run `tipshare-hub init` (new hub) or `tipshare-hub db upgrade` (existing hub)"

@@ -21,6 +21,7 @@ The tree::
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── NotInitialised (500 not_initialised)          the hub has no keys or schema yet
+    ├── DatabaseUnavailable (503 database_unavailable) the database cannot be reached
     └── LogIntegrityError (500 log_integrity)         the log would fork: nothing is signed
 """
 
@@ -31,6 +32,7 @@ from typing import ClassVar
 __all__ = [
     "BadRequest",
     "Conflict",
+    "DatabaseUnavailable",
     "Forbidden",
     "HubError",
     "InvalidQuery",
@@ -135,6 +137,12 @@ class UnsupportedMediaType(HubError):
 class NotInitialised(HubError):
     code = "not_initialised"
     title = "Hub not initialised"
+
+
+class DatabaseUnavailable(HubError):
+    status_code = 503
+    code = "database_unavailable"
+    title = "Database unavailable"
 
 
 class LogIntegrityError(HubError):

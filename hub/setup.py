@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 
@@ -45,20 +48,44 @@ def initialise_hub(
     clock: Callable[[], datetime] = utc_now,
     engine: Engine | None = None,
 ) -> HubContext:
-    """Create the hub's keys and database and record its identity. Refuses to run twice."""
+    """Create the hub's keys and database and record its identity. Refuses to run twice.
+
+    The keys are made in a staging directory and moved into place only after the identity is committed, so a
+    failure half-way leaves nothing that blocks a second attempt.
+    """
     if not _ORIGIN.match(origin) or " " in origin or "+" in origin:
         raise BadRequest(
             f"log origin {origin!r} is not a valid log name: use a stable name such as hub.example.org/tipshare"
         )
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if settings.database_url is None:
+        _create_private_file(settings.data_dir / "hub.sqlite")
     engine = engine or make_engine(settings.resolved_database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(engine)
     with write_session(make_sessionmaker(engine)) as session:
         if session.scalars(select(HubMeta).where(HubMeta.key == META_LOG_ORIGIN)).first() is not None:
             raise BadRequest("this database already belongs to an initialised hub")
-    create_keys(settings.keys_dir)
+    staging = settings.data_dir / "keys.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    create_keys(staging)
+    if settings.keys_dir.exists() and any(settings.keys_dir.iterdir()):
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BadRequest(f"{settings.keys_dir} already holds keys; the hub is already initialised")
     now = clock()
-    with write_session(make_sessionmaker(engine)) as session:
-        session.add(HubMeta(key=META_LOG_ORIGIN, value=origin))
-    register_taxonomy(engine, builtin_taxonomy(), now=now, make_current=True)
+    try:
+        with write_session(make_sessionmaker(engine)) as session:
+            session.add(HubMeta(key=META_LOG_ORIGIN, value=origin))
+        register_taxonomy(engine, builtin_taxonomy(), now=now, make_current=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if settings.keys_dir.exists():
+        settings.keys_dir.rmdir()
+    staging.rename(settings.keys_dir)
     return HubContext.open(settings, clock=clock, engine=engine)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create ``path`` readable only by its owner (a SQLite database holds the hub's whole state)."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

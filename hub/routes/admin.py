@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from hub.deps import ContextDep, WriteSessionDep, require
+from hub.deps import ContextDep, ReadSessionDep, WriteSessionDep, require
 from hub.models import ApiToken
 from hub.schemas import (
     HotlineCreate,
@@ -75,7 +75,7 @@ def enroll(body: HotlineCreate, _admin: AdminDep, context: ContextDep, session: 
 
 
 @router.get("/hotlines", response_model=list[HotlinePublic], summary="Enrolled hotlines and their key history")
-def hotlines(_admin: AdminDep, context: ContextDep, session: WriteSessionDep) -> list[HotlinePublic]:
+def hotlines(_admin: AdminDep, context: ContextDep, session: ReadSessionDep) -> list[HotlinePublic]:
     registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
     return [_hotline(summary) for summary in registry.hotlines()]
 
@@ -123,7 +123,7 @@ def create_token(body: TokenCreate, _admin: AdminDep, context: ContextDep, sessi
 
 
 @router.get("/tokens", response_model=list[TokenPublic], summary="Issued tokens (never the tokens themselves)")
-def list_tokens(_admin: AdminDep, session: WriteSessionDep) -> list[TokenPublic]:
+def list_tokens(_admin: AdminDep, session: ReadSessionDep) -> list[TokenPublic]:
     return [_token(record) for record in TokenService(session).list()]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -91,9 +92,10 @@ class Registry:
         current = self._current_key(hotline_id)
         key = _parse_key(public_key)
         self._refuse_reused(key)
-        event = self._event("key_rotated", hotline, key, now=now, previous_key_id=current.key_id if current else None)
         if current is None:  # every key was revoked: the new key is an enrolment again
             event = self._event("key_enrolled", hotline, key, now=now)
+        else:
+            event = self._event("key_rotated", hotline, key, now=now, previous_key_id=current.key_id)
         appended = self._log.append(event.canonical_bytes(), kind=event.kind, now=now)
         if current is not None:
             current.valid_until = now
@@ -116,7 +118,7 @@ class Registry:
         if key.revoked_at is not None:
             raise Conflict(f"key {key_id} was already revoked at {format_timestamp(key.revoked_at)}")
         if not reason.strip():
-            raise Conflict("a revocation needs a reason auditors can read")
+            raise BadRequest("a revocation needs a reason auditors can read")
         hotline = self._hotline(key.hotline_id)
         event = self._event("key_revoked", hotline, VerifyKey.from_text(key.public_key), now=now, reason=reason.strip())
         appended = self._log.append(event.canonical_bytes(), kind=event.kind, now=now)
@@ -189,16 +191,20 @@ class Registry:
         previous_key_id: str | None = None,
         reason: str | None = None,
     ) -> KeyEventEntry:
-        return KeyEventEntry(
-            type="log_entry",
-            version=PROTOCOL_VERSION,
-            kind=kind,  # type: ignore[arg-type]
-            hotline_id=hotline.id,
-            key_id=key.key_id,
-            public_key=key.to_text(),
-            display_name=hotline.display_name,
-            country=hotline.country,
-            previous_key_id=previous_key_id,
-            reason=reason,
-            effective_at=format_timestamp(now),
-        )
+        try:
+            return KeyEventEntry(
+                type="log_entry",
+                version=PROTOCOL_VERSION,
+                kind=kind,  # type: ignore[arg-type]
+                hotline_id=hotline.id,
+                key_id=key.key_id,
+                public_key=key.to_text(),
+                display_name=hotline.display_name,
+                country=hotline.country,
+                previous_key_id=previous_key_id,
+                reason=reason,
+                effective_at=format_timestamp(now),
+            )
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in e.errors(include_url=False))
+            raise BadRequest(f"the key event cannot be recorded: {problems}") from None
