@@ -63,7 +63,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(error, HubError)
         if error.status_code >= 500:
             _log.error("%s: %s", type(error).__name__, error)
-        return problem_response(error.status_code, error.code, error.title, str(error))
+        # RFC 9110 §15.5.2: a 401 response must name the authentication scheme (WWW-Authenticate).
+        headers = {"WWW-Authenticate": 'Bearer realm="tipshare"'} if error.status_code == 401 else None
+        return problem_response(error.status_code, error.code, error.title, str(error), headers=headers)
 
     async def protocol_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ProtocolError)

@@ -117,7 +117,7 @@ def create_token(body: TokenCreate, _admin: AdminDep, context: ContextDep, sessi
         label=body.label,
         now=context.clock(),
         expires_in=timedelta(days=body.expires_in_days) if body.expires_in_days else None,
-        countries=frozenset(body.countries) if body.countries else None,
+        countries=frozenset(body.countries) if body.countries is not None else None,
     )
     return TokenCreated(**_token(created.record).model_dump(), token=created.token)
 

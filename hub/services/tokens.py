@@ -68,6 +68,8 @@ class TokenService:
             raise BadRequest("a token needs a label saying who holds it")
         if countries is not None and (not countries or any(len(c) != 2 or not c.isupper() for c in countries)):
             raise BadRequest("countries are ISO 3166-1 alpha-2 codes such as UA, MD")
+        if countries is not None and role != "coordinator":
+            raise BadRequest("only coordinator tokens are limited to countries; auditors and admins see everything")
         token = _PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
         record = ApiToken(
             token_hash=hash_token(token),

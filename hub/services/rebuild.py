@@ -1,0 +1,448 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Rebuild the rollups from the transparency log, compare them with the stored ones, and repair them.
+
+The rollups (:mod:`hub.services.rollups`) are a cache that ingest maintains; everything in them follows from the
+log. This module recomputes them from the log's leaves alone — the signed payloads of ``submission`` entries and
+the countries that ``key_*`` entries state — as an auditor holding only the log could, and lists every
+difference from what the database holds:
+
+>>> differences = check_rollups(session, context.taxonomies)          # doctest: +SKIP
+>>> differences
+[]
+
+What the rebuild computes (the rules ingest follows):
+
+* the **current** release of a (hotline, period) is its highest revision in the log; older ones stay in the log
+  and count for nothing;
+* a hotline's country is the one its latest key event before the submission states;
+* for every table of every current release, at the scopes ``region``, ``country:<CC>`` and ``hotline:<id>``: one
+  ``rollup_cells`` row per cell of the table's dense domain (zeros included) holding the sum over the scope's
+  current releases, and one ``rollup_noise`` row with the number of hotlines and their noise terms
+  (:func:`hub.services.rollups.encode_terms`); a (table, scope, period) that no current release covers has no
+  rows at all;
+* the ``submissions`` flagged current, and the current ``release_noise`` rows that completeness and
+  ``hotlines_reporting`` read, are exactly those of the current releases.
+
+Signatures are not verified here (the log's entries are what the hub accepted; verifying them against the key
+history is the auditor's job); entries must be well formed, name a taxonomy given, and be consistent with their
+payload, or :class:`~hub.errors.LogIntegrityError` is raised. Memory grows with the number of rollup rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from hub.errors import LogIntegrityError
+from hub.models import Hotline, LogLeaf, ReleaseNoise, RollupCell, RollupNoise, Submission
+from hub.services.rollups import REGION, country_scope, encode_terms, hotline_scope
+from protocol.crypto import payload_hash
+from protocol.errors import ProtocolError
+from protocol.messages import KeyEventEntry, SubmissionPayload, b64decode, parse_log_entry
+from protocol.taxonomy import Taxonomy
+
+__all__ = [
+    "CellRow",
+    "CurrentRelease",
+    "NoiseRow",
+    "ReleaseRow",
+    "RollupSnapshot",
+    "SliceKey",
+    "check_rollups",
+    "compare",
+    "expected_rollups",
+    "load_rollups",
+    "replace_rollups",
+]
+
+#: ``(table, scope, period)``: the rows of one table for one scope and month.
+SliceKey = tuple[str, str, str]
+#: Differences listed per slice before the rest are only counted.
+MAX_DIFFERENCES_PER_SLICE: Final = 5
+_BATCH: Final = 5000
+
+
+class CellRow(NamedTuple):
+    """One ``rollup_cells`` row: the summed noisy value and the cell's codes (``None`` past the table's dims)."""
+
+    value: int
+    d1: str | None
+    d2: str | None
+    d3: str | None
+
+
+class NoiseRow(NamedTuple):
+    """One ``rollup_noise`` row: hotlines reporting and the encoded noise terms of one cell."""
+
+    hotlines: int
+    terms: str
+
+
+class CurrentRelease(NamedTuple):
+    """The current revision of one (hotline, period): what ``submissions.is_current`` must flag."""
+
+    hotline_id: str
+    period: str
+    revision: int
+    payload_hash: str
+
+
+class ReleaseRow(NamedTuple):
+    """One current ``release_noise`` row, named by its submission's payload hash."""
+
+    payload_hash: str
+    table: str
+    hotline_id: str
+    country: str
+    period: str
+    mechanism: str
+    scale: str
+
+
+@dataclass(frozen=True, slots=True)
+class RollupSnapshot:
+    """Rollup tables (and the current-release flags they depend on), as rows keyed like the tables."""
+
+    cells: Mapping[SliceKey, Mapping[int, CellRow]]
+    noise: Mapping[SliceKey, NoiseRow]
+    #: The current release of every (hotline, period) that has one.
+    current: frozenset[CurrentRelease]
+    releases: frozenset[ReleaseRow]
+
+
+_Codes = tuple[str | None, str | None, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Release:
+    payload: SubmissionPayload
+    payload_hash: str
+    country: str
+    leaf_index: int
+
+
+# ----------------------------------------------------------------------------------------------- rebuilding
+
+
+def expected_rollups(
+    entries: Iterable[bytes], taxonomies: Mapping[str, Taxonomy], countries: Mapping[str, str] | None = None
+) -> RollupSnapshot:
+    """The rollups that the log's leaves (``entries``, leaf data in log order) imply.
+
+    ``taxonomies`` maps taxonomy ids to the taxonomies the payloads name. ``countries`` maps hotline ids to
+    countries; by default (``None``) each hotline's country is the one its latest preceding key event states.
+    """
+    snapshot, _ = _rebuild(entries, taxonomies, countries)
+    return snapshot
+
+
+def _rebuild(
+    entries: Iterable[bytes], taxonomies: Mapping[str, Taxonomy], countries: Mapping[str, str] | None
+) -> tuple[RollupSnapshot, dict[str, str]]:
+    """The snapshot, and every hotline's country as the log's key events last state it."""
+    logged: dict[str, str] = {}
+    latest: dict[tuple[str, str], _Release] = {}
+    for index, data in enumerate(entries):
+        try:
+            entry = parse_log_entry(data)
+        except ProtocolError as e:
+            raise LogIntegrityError(f"log entry {index} is not a valid log entry: {e}") from e
+        if isinstance(entry, KeyEventEntry):
+            logged[entry.hotline_id] = entry.country
+            continue
+        try:
+            payload_bytes = b64decode(entry.payload, what="payload")
+            payload = SubmissionPayload.from_canonical(payload_bytes)
+        except ProtocolError as e:
+            raise LogIntegrityError(f"log entry {index} holds no valid payload: {e}") from e
+        digest = payload_hash(payload_bytes)
+        stated = (entry.hotline_id, entry.key_id, entry.period, entry.revision, entry.payload_hash)
+        if stated != (payload.hotline_id, payload.key_id, payload.period, payload.revision, digest):
+            raise LogIntegrityError(f"log entry {index} does not describe the payload it holds")
+        source = logged if countries is None else countries
+        country = source.get(payload.hotline_id)
+        if country is None:
+            raise LogIntegrityError(
+                f"log entry {index} is a submission of hotline {payload.hotline_id}, whose country is unknown "
+                + ("(no key event enrolls it before)" if countries is None else "(not in the countries given)")
+            )
+        key = (payload.hotline_id, payload.period)
+        held = latest.get(key)
+        if held is not None and held.payload.revision == payload.revision:
+            raise LogIntegrityError(
+                f"log entries {held.leaf_index} and {index} are both revision {payload.revision} of "
+                f"{payload.period} from {payload.hotline_id}"
+            )
+        if held is None or payload.revision > held.payload.revision:
+            latest[key] = _Release(payload, digest, country, index)
+    return _snapshot(list(latest.values()), taxonomies), logged
+
+
+def _snapshot(current: list[_Release], taxonomies: Mapping[str, Taxonomy]) -> RollupSnapshot:
+    sums: dict[SliceKey, list[int]] = {}
+    slice_codes: dict[SliceKey, tuple[_Codes, ...]] = {}
+    reporters: dict[SliceKey, list[tuple[str, str, str]]] = {}
+    releases: set[ReleaseRow] = set()
+    cache: dict[tuple[str, str], tuple[_Codes, ...]] = {}
+    for release in current:
+        payload = release.payload
+        taxonomy = taxonomies.get(payload.taxonomy.id)
+        if taxonomy is None or taxonomy.content_hash != payload.taxonomy.hash:
+            raise LogIntegrityError(
+                f"log entry {release.leaf_index} follows taxonomy {payload.taxonomy.id} ({payload.taxonomy.hash}), "
+                "which was not given"
+            )
+        scales = {noise.table: noise.scale for noise in payload.privacy.tables}
+        mechanism = payload.privacy.mechanism
+        scopes = (REGION, country_scope(release.country), hotline_scope(payload.hotline_id))
+        for table in payload.tables:
+            codes = _cell_codes(taxonomy, table.name, cache, release.leaf_index)
+            if len(table.cells) != len(codes) or table.name not in scales:
+                raise LogIntegrityError(
+                    f"log entry {release.leaf_index}: table {table.name} has {len(table.cells)} cells, not the "
+                    f"{len(codes)} of taxonomy {taxonomy.id}, or no noise parameters"
+                )
+            for scope in scopes:
+                key = (table.name, scope, payload.period)
+                if slice_codes.setdefault(key, codes) != codes:
+                    raise LogIntegrityError(
+                        f"log entry {release.leaf_index}: table {table.name} of {payload.period} has another domain "
+                        "than in releases it is summed with"
+                    )
+                total = sums.setdefault(key, [0] * len(codes))
+                for i, value in enumerate(table.cells):
+                    total[i] += value
+                reporters.setdefault(key, []).append((payload.hotline_id, mechanism, scales[table.name]))
+            releases.add(
+                ReleaseRow(
+                    payload_hash=release.payload_hash,
+                    table=table.name,
+                    hotline_id=payload.hotline_id,
+                    country=release.country,
+                    period=payload.period,
+                    mechanism=mechanism,
+                    scale=scales[table.name],
+                )
+            )
+    return RollupSnapshot(
+        cells={
+            key: {i: CellRow(value, *code) for i, (value, code) in enumerate(zip(total, slice_codes[key], strict=True))}
+            for key, total in sums.items()
+        },
+        noise={
+            key: NoiseRow(hotlines=len({h for h, _, _ in found}), terms=encode_terms((m, s) for _, m, s in found))
+            for key, found in reporters.items()
+        },
+        current=frozenset(
+            CurrentRelease(r.payload.hotline_id, r.payload.period, r.payload.revision, r.payload_hash) for r in current
+        ),
+        releases=frozenset(releases),
+    )
+
+
+def _cell_codes(
+    taxonomy: Taxonomy, name: str, cache: dict[tuple[str, str], tuple[_Codes, ...]], leaf_index: int
+) -> tuple[_Codes, ...]:
+    """Every cell's codes in dense order, padded to three (computed here, not taken from the rollups module)."""
+    key = (taxonomy.content_hash, name)
+    if key not in cache:
+        table = taxonomy.tables.get(name)
+        if table is None:
+            raise LogIntegrityError(f"log entry {leaf_index}: taxonomy {taxonomy.id} has no table {name!r}")
+        padded = (tuple(itertools.islice(itertools.chain(cell, (None, None, None)), 3)) for cell in table.iter_cells())
+        cache[key] = tuple((p[0], p[1], p[2]) for p in padded)
+    return cache[key]
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+
+def load_rollups(session: Session) -> RollupSnapshot:
+    """The rollups (and current-release flags) the database holds, in the shape :func:`expected_rollups` returns."""
+    cells: dict[SliceKey, dict[int, CellRow]] = {}
+    rows = session.execute(
+        select(
+            RollupCell.table_name,
+            RollupCell.scope,
+            RollupCell.period,
+            RollupCell.cell,
+            RollupCell.value,
+            RollupCell.d1,
+            RollupCell.d2,
+            RollupCell.d3,
+        ).execution_options(yield_per=_BATCH)
+    )
+    for table, scope, period, cell, value, d1, d2, d3 in rows:
+        cells.setdefault((table, scope, period), {})[cell] = CellRow(value, d1, d2, d3)
+    noise = {
+        (row.table_name, row.scope, row.period): NoiseRow(row.hotlines, row.terms)
+        for row in session.execute(
+            select(
+                RollupNoise.table_name, RollupNoise.scope, RollupNoise.period, RollupNoise.hotlines, RollupNoise.terms
+            )
+        )
+    }
+    current = frozenset(
+        CurrentRelease(*row)
+        for row in session.execute(
+            select(Submission.hotline_id, Submission.period, Submission.revision, Submission.payload_hash).where(
+                Submission.is_current.is_(True)
+            )
+        )
+    )
+    releases = frozenset(
+        ReleaseRow(*row)
+        for row in session.execute(
+            select(
+                Submission.payload_hash,
+                ReleaseNoise.table_name,
+                ReleaseNoise.hotline_id,
+                ReleaseNoise.country,
+                ReleaseNoise.period,
+                ReleaseNoise.mechanism,
+                ReleaseNoise.scale,
+            )
+            .join(Submission, Submission.id == ReleaseNoise.submission_id)
+            .where(ReleaseNoise.is_current.is_(True))
+        )
+    )
+    return RollupSnapshot(cells=cells, noise=noise, current=current, releases=releases)
+
+
+# ----------------------------------------------------------------------------------------------- comparing
+
+
+def compare(expected: RollupSnapshot, actual: RollupSnapshot) -> list[str]:
+    """Every difference between two snapshots, one sentence each, in a stable order (empty: they agree)."""
+    differences: list[str] = []
+    for key in sorted(expected.cells.keys() | actual.cells.keys()):
+        want, found = expected.cells.get(key), actual.cells.get(key)
+        if found is None:
+            differences.append(f"rollup_cells {_where(key)}: missing ({len(want or ())} rows expected)")
+        elif want is None:
+            differences.append(f"rollup_cells {_where(key)}: {len(found)} rows where no current release reports")
+        else:
+            differences += _cell_differences(key, want, found)
+    for key in sorted(expected.noise.keys() | actual.noise.keys()):
+        noise, stored = expected.noise.get(key), actual.noise.get(key)
+        if stored is None:
+            differences.append(f"rollup_noise {_where(key)}: missing (expected {_noise(noise)})")
+        elif noise is None:
+            differences.append(f"rollup_noise {_where(key)}: {_noise(stored)} where no current release reports")
+        elif noise != stored:
+            differences.append(f"rollup_noise {_where(key)}: expected {_noise(noise)}, found {_noise(stored)}")
+    for release in sorted(expected.current - actual.current):
+        differences.append(f"submissions: {_release(release)} is the current release but is not flagged current")
+    for release in sorted(actual.current - expected.current):
+        differences.append(f"submissions: {_release(release)} is flagged current but is not the current release")
+    for row in sorted(expected.releases - actual.releases):
+        differences.append(f"release_noise: no current row for {_release_row(row)}")
+    for row in sorted(actual.releases - expected.releases):
+        differences.append(f"release_noise: a current row for {_release_row(row)}, which is not current")
+    return differences
+
+
+def _cell_differences(key: SliceKey, want: Mapping[int, CellRow], found: Mapping[int, CellRow]) -> list[str]:
+    found_differences: list[str] = []
+    for cell in sorted(want.keys() | found.keys()):
+        expected, stored = want.get(cell), found.get(cell)
+        if expected == stored:
+            continue
+        if stored is None:
+            found_differences.append(f"rollup_cells {_where(key)} cell {cell}: missing (expected {expected})")
+        elif expected is None:
+            found_differences.append(f"rollup_cells {_where(key)} cell {cell}: outside the table's domain ({stored})")
+        elif expected.value != stored.value:
+            found_differences.append(
+                f"rollup_cells {_where(key)} cell {cell}: expected value {expected.value}, found {stored.value}"
+            )
+        else:
+            found_differences.append(
+                f"rollup_cells {_where(key)} cell {cell}: expected codes {expected[1:]}, found {stored[1:]}"
+            )
+    if len(found_differences) > MAX_DIFFERENCES_PER_SLICE:
+        more = len(found_differences) - MAX_DIFFERENCES_PER_SLICE
+        found_differences = [
+            *found_differences[:MAX_DIFFERENCES_PER_SLICE],
+            f"rollup_cells {_where(key)}: and {more} more differing cells",
+        ]
+    return found_differences
+
+
+def _where(key: SliceKey) -> str:
+    table, scope, period = key
+    return f"{table} {scope} {period}"
+
+
+def _noise(row: NoiseRow | None) -> str:
+    return "nothing" if row is None else f"{row.hotlines} hotline(s), terms {row.terms}"
+
+
+def _release(release: CurrentRelease) -> str:
+    return f"revision {release.revision} of {release.period} from {release.hotline_id} ({release.payload_hash})"
+
+
+def _release_row(row: ReleaseRow) -> str:
+    return (
+        f"table {row.table} of {row.period} from {row.hotline_id} ({row.country}, {row.mechanism} scale {row.scale}, "
+        f"{row.payload_hash})"
+    )
+
+
+# ----------------------------------------------------------------------------------------------- the database
+
+
+def check_rollups(session: Session, taxonomies: Mapping[str, Taxonomy]) -> list[str]:
+    """Rebuild the rollups from the log in ``session`` and list how the stored ones differ (empty: they agree).
+
+    Hotline countries come from the log's key events; where the ``hotlines`` table disagrees, that is listed too.
+    """
+    leaves = session.execute(select(LogLeaf.data).order_by(LogLeaf.index).execution_options(yield_per=500))
+    expected, logged = _rebuild(leaves.scalars(), taxonomies, None)
+    enrolled = {row.id: row.country for row in session.execute(select(Hotline.id, Hotline.country))}
+    differences: list[str] = []
+    for hotline_id in sorted(logged.keys() | enrolled.keys()):
+        in_log, in_table = logged.get(hotline_id), enrolled.get(hotline_id)
+        if in_log != in_table:
+            differences.append(
+                f"hotlines: {hotline_id} has country {in_table or '(no row)'} in the hotlines table, but "
+                f"{in_log or '(no key event)'} in the log's key events"
+            )
+    return differences + compare(expected, load_rollups(session))
+
+
+def replace_rollups(session: Session, snapshot: RollupSnapshot) -> None:
+    """Overwrite ``rollup_cells`` and ``rollup_noise`` with ``snapshot`` (in the caller's write transaction).
+
+    Repairs the rollups only: the current-release flags of ``submissions`` and ``release_noise`` are not touched.
+    """
+    session.execute(delete(RollupCell))
+    session.execute(delete(RollupNoise))
+    rows = (
+        {
+            "table_name": table,
+            "scope": scope,
+            "period": period,
+            "cell": cell,
+            "value": row.value,
+            "d1": row.d1,
+            "d2": row.d2,
+            "d3": row.d3,
+        }
+        for (table, scope, period), cells in sorted(snapshot.cells.items())
+        for cell, row in sorted(cells.items())
+    )
+    while batch := list(itertools.islice(rows, _BATCH)):
+        session.execute(insert(RollupCell), batch)
+    noise = [
+        {"table_name": table, "scope": scope, "period": period, "hotlines": row.hotlines, "terms": row.terms}
+        for (table, scope, period), row in sorted(snapshot.noise.items())
+    ]
+    if noise:
+        session.execute(insert(RollupNoise), noise)
+    session.flush()
