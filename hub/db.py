@@ -78,8 +78,15 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def begin_write(session: Session) -> None:
-    """Make ``session``'s transaction a writer's: call before anything else runs in it."""
-    session.connection(execution_options={_WRITE_OPTION: True})
+    """Make ``session``'s transaction a writer's: call before anything else runs in it.
+
+    On PostgreSQL the writer runs at READ COMMITTED whatever the server's default: each statement after the advisory
+    lock must see what the previous writer committed (under REPEATABLE READ the snapshot would predate the lock).
+    """
+    options: dict[str, object] = {_WRITE_OPTION: True}
+    if not is_sqlite(session.get_bind()):
+        options["isolation_level"] = "READ COMMITTED"
+    session.connection(execution_options=options)
     lock_writer(session)
 
 

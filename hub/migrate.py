@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 __all__ = ["alembic_config", "current_revision", "downgrade", "head_revision", "upgrade"]
 
@@ -23,9 +23,19 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+#: Advisory lock key held while migrations run (PostgreSQL), so replicas that all run ``db upgrade`` queue.
+MIGRATION_LOCK_ID = 0x7469707368617266
+
+
+def _locked(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_ID})
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     config = alembic_config(engine)
     with engine.begin() as connection:
+        _locked(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
@@ -33,6 +43,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def downgrade(engine: Engine, revision: str) -> None:
     config = alembic_config(engine)
     with engine.begin() as connection:
+        _locked(connection)
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
 

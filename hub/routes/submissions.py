@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from hub.context import HubContext
-from hub.db import write_session
+from hub.db import read_session, write_session
 from hub.deps import ContextDep
 from hub.errors import HubError, PayloadTooLarge, UnsupportedMediaType
 from hub.problems import protocol_problem
@@ -34,8 +34,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _ingest(context: HubContext, body: bytes) -> IngestResult:
+    # Parsing, decryption, signatures and taxonomy checks run outside the writer lock, so workers do them in
+    # parallel; the writer transaction then re-checks the key and appends.
+    now = context.clock()
+    with read_session(context.sessions) as session:
+        verified = IngestService(context, session).verify(body, now=now)
     with write_session(context.sessions) as session:
-        return IngestService(context, session).submit(body, now=context.clock())
+        return IngestService(context, session).accept(verified, now=now)
 
 
 @router.post(

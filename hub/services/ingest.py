@@ -60,6 +60,11 @@ class IngestService:
         self._registry = Registry(session, self._log)
 
     def submit(self, body: bytes, *, now: datetime) -> IngestResult:
+        """Verify and accept in this one session (the route splits the two, see :meth:`verify`)."""
+        return self.accept(self.verify(body, now=now), now=now)
+
+    def verify(self, body: bytes, *, now: datetime) -> VerifiedSubmission:
+        """Steps 1-4: everything that needs no writer lock (parsing, crypto, taxonomy checks)."""
         envelope = Envelope.from_canonical(body)
 
         def key_for(hotline_id: str, key_id: str) -> VerifyKey:
@@ -75,7 +80,12 @@ class IngestService:
                 f"period {payload.period} is before {self._context.settings.earliest_period}, "
                 "the earliest period this hub accepts"
             )
+        return verified
 
+    def accept(self, verified: VerifiedSubmission, *, now: datetime) -> IngestResult:
+        """Step 5 and the append, under the writer lock. The key is checked again: it may have been revoked since."""
+        payload = verified.payload
+        self._registry.key_for_submission(payload.hotline_id, payload.key_id, now=now)
         existing = self._session.scalars(
             select(Submission).where(Submission.payload_hash == verified.payload_hash)
         ).first()
