@@ -53,9 +53,10 @@ from hub.errors import (
 )
 from hub.keys import ENVELOPE_KEY_FILE, LOG_KEY_FILE
 from hub.migrate import current_revision, downgrade, head_revision, upgrade
-from hub.models import ApiToken, HubMeta
+from hub.models import ApiToken, HubMeta, LogLeaf
 from hub.schemas import HotlineCreate, KeyRevoke, KeyRotate
 from hub.services.log import TransparencyLog
+from hub.services.rebuild import check_rollups, expected_rollups, replace_rollups
 from hub.services.registry import Registry
 from hub.services.tokens import TokenService
 from hub.settings import Settings
@@ -107,6 +108,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(hotline_app, name="hotline")
 app.add_typer(token_app, name="token")
 app.add_typer(log_app, name="log")
+rollups_app = typer.Typer(
+    help="The statistics tables, maintained at ingest: check or rebuild them from the log.", no_args_is_help=True
+)
+app.add_typer(rollups_app, name="rollups")
 
 
 @dataclass
@@ -758,6 +763,46 @@ def log_verify(
             f"Log {result.origin} is consistent: {result.size} entries rebuild the root {result.root_hash.hex()}, "
             f"and all {result.checkpoints} signed checkpoints verify with this hub's log key and match the entries."
         )
+
+
+@rollups_app.command("check")
+def rollups_check(
+    ctx: typer.Context,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recompute every statistic from the log's signed payloads and compare with the stored rollups."""
+    with _hub(_state(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+        problems = check_rollups(session, context.taxonomies)
+    if as_json:
+        views.emit_json({"ok": not problems, "problems": problems})
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems[:50])
+        raise LogIntegrityError(
+            f"the rollups differ from a rebuild from the log ({len(problems)} differences). The log is the truth: "
+            f"after investigating, `tipshare-hub rollups rebuild --yes` rewrites them from it.\n{listed}"
+        )
+    if not as_json:
+        typer.echo("Rollups match a rebuild from the log: every published statistic is the sum of signed payloads.")
+
+
+@rollups_app.command("rebuild")
+def rollups_rebuild(
+    ctx: typer.Context,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseURLOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Rewrite the rollup tables from the log (the log itself is never changed)."""
+    if not yes:
+        typer.confirm("Rewrite every rollup row from the transparency log?", abort=True)
+    with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+        leaves = session.scalars(select(LogLeaf.data).order_by(LogLeaf.index)).all()
+        snapshot = expected_rollups(leaves, context.taxonomies)
+        replace_rollups(session, snapshot)
+        cells = sum(len(rows) for rows in snapshot.cells.values())
+    typer.echo(f"Rollups rebuilt from {len(leaves)} log entries: {cells} cells.")
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, select, text, update
 
 import hub.cli_serve
 from hub.app import create_app
@@ -682,3 +682,36 @@ def test_serve_runs_a_real_server(initialised: Operator, workers: int, tmp_path:
             server.wait(timeout=5)
     assert f"on http://127.0.0.1:{port} ({workers} worker" in stdout.read_text()
     assert "GET /healthz" in stderr.read_text()
+
+
+def test_rollups_check_and_rebuild(initialised: Operator) -> None:
+    """The statistics tables are checked against the log, and rebuilt from it after tampering."""
+    from hub.db import write_session
+    from hub.models import RollupCell
+    from hub.services.ingest import IngestService
+    from protocol.crypto import SigningKey, seal_envelope
+    from tests.support.releases import make_release
+
+    key = SigningKey.generate()
+    initialised.ok(
+        "hotline", "add", "--id", "la-strada-md", "--key", key.verify_key.to_text(), "--name", "LS", "--country", "MD"
+    )
+    with initialised.context() as context:
+        payload = make_release(
+            context.taxonomy, key, hotline_id="la-strada-md", period="2026-10", tables=["contacts"], cells={}
+        )
+        envelope = seal_envelope(payload, signing_key=key, hub_key=context.keys.envelope.public_key)
+        with write_session(context.sessions) as session:
+            IngestService(context, session).submit(envelope.canonical_bytes(), now=initialised.clock())
+    assert "match a rebuild" in initialised.ok("rollups", "check")
+
+    with initialised.context() as context, write_session(context.sessions) as session:
+        row = session.scalars(select(RollupCell).where(RollupCell.scope == "region")).first()
+        assert row is not None
+        row.value += 5
+    code, _out, err = initialised("rollups", "check")
+    assert code == 1
+    assert "differ from a rebuild" in err
+
+    assert "Rollups rebuilt from 2 log entries" in initialised.ok("rollups", "rebuild", "--yes")
+    assert initialised.json("rollups", "check") == {"ok": True, "problems": []}
