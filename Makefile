@@ -2,6 +2,7 @@
 #
 #   make test     create .venv if missing, install tipshare with its dev tools, run every check
 #   make demo     the whole system end to end on one machine (DEMO_ARGS=--once to exit after the audit)
+#   make bench    accuracy and speed figures against baselines measured in the same run
 #   make lint | typecheck | contracts | unit   one check at a time
 #   make clean    remove the virtual environment and caches
 
@@ -12,7 +13,7 @@ STAMP  := $(VENV)/.tipshare-installed
 PYTEST_ARGS ?=
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all install test lint typecheck contracts unit unit-sqlite unit-postgresql postgres demo clean
+.PHONY: all install test lint typecheck contracts unit unit-sqlite unit-postgresql postgres demo bench clean
 
 all: test
 
@@ -63,6 +64,11 @@ test: lint typecheck contracts unit
 DEMO_ARGS ?=
 demo: install
 	$(BIN)/python -m demo $(DEMO_ARGS)
+
+# Benchmarks: ratios against baselines measured in the same run (see BENCHMARKS.md). BENCH_ARGS=--quick for a smoke run.
+BENCH_ARGS ?=
+bench: install postgres
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache
