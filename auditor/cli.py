@@ -1,13 +1,39 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``tipshare-audit``: the offline verifier: checks signatures, the log and published statistics."""
+"""``tipshare-audit``: the offline verifier: checks signatures, the log and published statistics.
+
+::
+
+    export TIPSHARE_AUDIT_TOKEN=...                       # an auditor token from the hub operator
+    tipshare-audit verify --hub https://hub.example.org --state ./audit-state \\
+        --log-key 'hub.example.org/log+1a2b3c4d+AUx...'    # first run: pin the key you got out of band
+    tipshare-audit verify --hub https://hub.example.org --state ./audit-state     # later: only what is new
+    tipshare-audit receipt 2026-10-r1.json --hub-key 'hub.example.org/log+1a2b3c4d+AUx...'
+
+Exit status: **0** everything verified; **1** verification failed (the report names each failure; also a receipt
+that does not verify); **2** the auditor could not verify: wrong arguments, an unusable state DIR, an unreachable
+hub, a refused token or an answer outside the protocol. Results go to stdout (``--json`` for machines),
+warnings and errors to stderr. ``-vv`` shows the traceback of an error instead of its diagnostics.
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.metadata import version as distribution_version
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from auditor.errors import AuditError
+from auditor import views
+from auditor.client import AuditClient, ClientSettings, HTTPClientFactory, make_http_client
+from auditor.errors import AuditError, UsageError
+from auditor.receipts import check_receipt
+from auditor.state import StateStore
+from auditor.verify import Verification
 from protocol.errors import ProtocolError
 from protocol.messages import PROTOCOL_VERSION
 
@@ -22,28 +48,204 @@ app = typer.Typer(
 )
 
 
+@dataclass
+class _State:
+    """What ``main`` hands every command: injected dependencies and the root options."""
+
+    http_client_factory: HTTPClientFactory = make_http_client
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    verbosity: int = 0
+    handlers: list[tuple[logging.Logger, logging.Handler]] = field(default_factory=list)
+
+
+def _state(ctx: typer.Context) -> _State:
+    state = ctx.find_root().obj
+    if not isinstance(state, _State):  # pragma: no cover - main always passes one
+        raise RuntimeError("tipshare-audit commands run through auditor.cli.main")
+    return state
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of the verdict and tables.")]
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr: -v requests, -vv tracebacks.")
+    ] = 0,
+) -> None:
+    """tipshare auditor: verify a hub's transparency log, its submissions and its statistics, and receipts."""
+    state = _state(ctx)
+    state.verbosity = verbose
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger = logging.getLogger("httpx")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        state.handlers.append((logger, handler))
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    hub: Annotated[str, typer.Option("--hub", envvar="TIPSHARE_AUDIT_HUB", help="The hub's URL.", show_default=False)],
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token",
+            envvar="TIPSHARE_AUDIT_TOKEN",
+            help="An auditor token (prefer the environment variable: a command line is visible to other users).",
+            show_default=False,
+        ),
+    ],
+    state_dir: Annotated[
+        Path,
+        typer.Option(
+            "--state",
+            envvar="TIPSHARE_AUDIT_STATE",
+            help="Directory where the auditor keeps the pinned key, every checkpoint and entry seen (one per hub).",
+            file_okay=False,
+            show_default=False,
+        ),
+    ],
+    log_key: Annotated[
+        str | None,
+        typer.Option(
+            "--log-key",
+            help="The hub's log key (vkey), obtained out of band: pinned on the first run, checked on later ones.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=1.0, help="Seconds to wait for each answer.")] = 60.0,
+    page_size: Annotated[
+        int, typer.Option("--page-size", min=1, max=1000, help="Log entries asked for per request.")
+    ] = 100,
+    countries: Annotated[
+        bool,
+        typer.Option("--countries/--region-only", help="Also compare every table's monthly totals per country."),
+    ] = True,
+) -> None:
+    """Verify a hub: its log, every submission in it, and the statistics it publishes.
+
+    The signed checkpoint (with the pinned log key), consistency with every checkpoint seen before, all new log
+    entries and the Merkle root rebuilt from all of them, the key history, every submission's key and signature,
+    and every published statistic recomputed exactly from the signed payloads.
+    """
+    state = _state(ctx)
+    settings = ClientSettings(hub_url=hub, timeout=timeout)
+    with state.http_client_factory(settings) as http, StateStore.open(state_dir) as store:
+        client = AuditClient(http, hub, token=token)
+        report = Verification(
+            client=client,
+            store=store,
+            now=state.clock(),
+            log_key=log_key,
+            page_size=page_size,
+            country_scopes=countries,
+        ).run()
+    if report.pinned_now and report.pinned_how == "first-use":
+        views.show_first_use(report)
+    if as_json:
+        views.emit_json(report.document())
+    else:
+        views.show_verify(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def receipt(
+    file: Annotated[
+        Path,
+        typer.Argument(help="The receipt a node stored (JSON).", exists=True, dir_okay=False, show_default=False),
+    ],
+    hub_key: Annotated[
+        str, typer.Option("--hub-key", help="The hub's log key (vkey) to verify against.", show_default=False)
+    ],
+    payload: Annotated[
+        Path | None,
+        typer.Option(
+            "--payload",
+            help="The payload bytes the hotline signed: the entry must hold exactly these.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state",
+            help="Also check the receipt against the log verified in this state DIR.",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify a node's stored receipt offline, with the hub's log key alone.
+
+    The log key's signature on its checkpoint, and the inclusion proof of its entry in that checkpoint's tree.
+    """
+    receipt_bytes = _read(file)
+    payload_bytes = _read(payload) if payload is not None else None
+    if state_dir is not None:
+        with StateStore.open(state_dir) as store:
+            checked = check_receipt(receipt_bytes, hub_key=hub_key, payload=payload_bytes, store=store)
+    else:
+        checked = check_receipt(receipt_bytes, hub_key=hub_key, payload=payload_bytes)
+    if as_json:
+        views.emit_json(views.receipt_document(checked))
+    else:
+        views.show_receipt(checked)
+
+
 @app.command()
 def version() -> None:
     """Print the tipshare version and the protocol version this build speaks."""
     typer.echo(f"tipshare {distribution_version('tipshare')} ({PROTOCOL_VERSION})")
 
 
-@app.callback()
-def _root() -> None:
-    """tipshare auditor."""
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``tipshare-audit``; returns the process exit status.
-
-    Errors a person can act on (AuditError, ProtocolError) are printed as one clear paragraph on stderr with exit
-    status 1; anything else is a bug and is allowed to crash with its traceback.
-    """
+def _read(path: Path) -> bytes:
     try:
-        app(args=argv, prog_name="tipshare-audit", standalone_mode=True)
+        return path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    http_client_factory: HTTPClientFactory | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> int:
+    """Entry point of ``tipshare-audit``; returns the process exit status (0 verified, 1 failed, 2 could not verify).
+
+    Errors a person can act on (AuditError, ProtocolError) are printed as one clear paragraph on stderr (with
+    ``-vv`` they are raised, with their traceback); anything else is a bug and is allowed to crash. Tests pass
+    ``http_client_factory`` to talk to an in-process hub, and ``clock``.
+    """
+    state = _State()
+    if http_client_factory is not None:
+        state.http_client_factory = http_client_factory
+    if clock is not None:
+        state.clock = clock
+    try:
+        app(args=argv, prog_name="tipshare-audit", standalone_mode=True, obj=state)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except (AuditError, ProtocolError) as e:
+    except AuditError as e:
+        if state.verbosity >= 2:
+            raise
+        typer.echo(e.diagnostics(), err=True)
+        return e.exit_code
+    except ProtocolError as e:
+        if state.verbosity >= 2:
+            raise
         typer.echo(e.diagnostics(), err=True)
         return 1
+    finally:
+        for logger, handler in state.handlers:
+            logger.removeHandler(handler)
     return 0

@@ -1,19 +1,78 @@
 # SPDX-License-Identifier: Apache-2.0
 """Errors of ``auditor``: one root, :class:`AuditError`, whose messages say what to do next.
 
+A *verification failure* (a bad signature, a forked log, a statistic that does not add up) is not an exception:
+``tipshare-audit verify`` collects every one of them into its report and exits 1. The exceptions below are for
+everything that stops the auditor from verifying at all, and each carries the exit status it maps to.
+
 The tree::
 
     AuditError
+    ├── UsageError            arguments, files or keys the auditor was given cannot be used        (exit 2)
+    │   └── StateError        the state DIR: another hub's, another pinned key, corrupt, or in use  (exit 2)
+    ├── HubError              the hub did not let the auditor fetch what it needs                   (exit 2)
+    │   ├── HubUnreachable    no connection, timeout, or 5xx / 408 / 429
+    │   └── HubResponseInvalid  the hub answered outside the tipshare/1 contract (4xx, malformed body)
+    └── VerificationFailed    a single object (a receipt) does not verify                           (exit 1)
 """
 
 from __future__ import annotations
 
-__all__ = ["AuditError"]
+from typing import ClassVar
+
+__all__ = [
+    "AuditError",
+    "HubError",
+    "HubResponseInvalid",
+    "HubUnreachable",
+    "StateError",
+    "UsageError",
+    "VerificationFailed",
+]
 
 
 class AuditError(Exception):
-    """Root of every error raised by ``auditor``."""
+    """Root of every error raised by ``auditor``.
+
+    ``hint`` is the next step for the auditor at the keyboard; ``exit_code`` the process status it maps to.
+    """
+
+    exit_code: ClassVar[int] = 2
+    default_hint: ClassVar[str | None] = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint if hint is not None else self.default_hint
 
     def diagnostics(self) -> str:
         """A one-paragraph explanation fit to show a person."""
-        return f"{type(self).__name__}: {self}"
+        text = f"{type(self).__name__}: {self}"
+        return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+
+class UsageError(AuditError):
+    """An argument, file or key given to the auditor cannot be used."""
+
+
+class StateError(UsageError):
+    """The state DIR cannot be used for this hub (or at all right now)."""
+
+
+class HubError(AuditError):
+    """The hub did not provide what verification needs; nothing was verified."""
+
+
+class HubUnreachable(HubError):
+    """No connection, a timeout, or a transient error status: try again later."""
+
+    default_hint = "Check the hub URL and your network, then run the same command again."
+
+
+class HubResponseInvalid(HubError):
+    """The hub answered something outside the ``tipshare/1`` contract."""
+
+
+class VerificationFailed(AuditError):
+    """A single object handed to the auditor (such as a receipt) does not verify."""
+
+    exit_code: ClassVar[int] = 1

@@ -30,7 +30,8 @@ META_TAXONOMY = "current_taxonomy"
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Now, in whole seconds: the log records whole seconds, so every decision uses the time it records."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,298 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The auditor's side of the hub's HTTP API, over any :class:`httpx.Client`.
+
+:class:`AuditClient` takes the client it is given: :func:`make_http_client` in production, a client with an
+:class:`httpx.MockTransport` in unit tests, one forwarding to the hub app in integration tests. Every URL is
+absolute (built from the hub URL). Nothing the hub says is trusted here: this module only fetches and parses;
+:mod:`auditor.verify` checks.
+
+==========================================  ===============================================================
+what happened                               raised
+==========================================  ===============================================================
+no connection, timeout, 5xx, 408, 429       :class:`~auditor.errors.HubUnreachable`
+401 / 403                                   :class:`~auditor.errors.HubResponseInvalid`, hint: the token
+other 4xx, 3xx, a body that does not parse  :class:`~auditor.errors.HubResponseInvalid`
+==========================================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as distribution_version
+from typing import Any, Final
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from auditor.errors import HubResponseInvalid, HubUnreachable, UsageError
+from auditor.published import PublishedStats, parse_stats
+from protocol.errors import ProtocolError
+from protocol.messages import PROTOCOL_VERSION, b64decode
+from protocol.taxonomy import Taxonomy, parse_taxonomy
+
+__all__ = [
+    "MAX_RESPONSE_BYTES",
+    "AuditClient",
+    "ClientSettings",
+    "HTTPClientFactory",
+    "HubIdentity",
+    "ServedEntry",
+    "make_http_client",
+    "normalise_hub_url",
+]
+
+#: Largest response body the auditor reads. A page of log entries holds whole payloads (about 100 kB each).
+MAX_RESPONSE_BYTES: Final = 256 * 1024 * 1024
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """What the HTTP client factory is given."""
+
+    hub_url: str
+    timeout: float = 60.0
+
+
+HTTPClientFactory = Callable[[ClientSettings], httpx.Client]
+
+
+def _user_agent() -> str:
+    try:
+        return f"tipshare-audit/{distribution_version('tipshare')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+        return "tipshare-audit"
+
+
+def make_http_client(settings: ClientSettings) -> httpx.Client:
+    """The production HTTP client: TLS verified, timeouts, no redirects (a token never follows one)."""
+    return httpx.Client(
+        timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 15.0)),
+        follow_redirects=False,
+        headers={"User-Agent": _user_agent()},
+    )
+
+
+def normalise_hub_url(url: str) -> str:
+    """The hub URL without a trailing slash; ``https://`` (or ``http://``, for a hub on this machine or in tests)."""
+    text = url.strip().rstrip("/")
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise UsageError(f"{url!r} is not a hub URL", hint="Give the hub's address, such as https://hub.example.org")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class HubIdentity:
+    """``GET /v1/hub``: unverified claims until the log key is compared with the pinned one."""
+
+    protocol_version: str
+    log_origin: str
+    log_vkey: str
+    taxonomy_id: str
+    taxonomy_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServedEntry:
+    """One log entry as the hub served it: the leaf hash it claims, and the leaf data."""
+
+    index: int
+    claimed_leaf_hash: bytes
+    data: bytes
+
+
+class AuditClient:
+    """Typed calls to one hub with an auditor token. Raises only :class:`~auditor.errors.HubError` subclasses."""
+
+    def __init__(self, http: httpx.Client, hub_url: str, *, token: str) -> None:
+        self._http = http
+        self._base = normalise_hub_url(hub_url)
+        self._auth = {"Authorization": f"Bearer {token.strip()}"}
+        #: Requests made, by route (``/v1/log/entries`` …): what a run cost.
+        self.requests: dict[str, int] = {}
+
+    @property
+    def hub_url(self) -> str:
+        return self._base
+
+    def identity(self) -> HubIdentity:
+        """``GET /v1/hub`` (public)."""
+        data = _object(self._json("/v1/hub", authenticated=False), "/v1/hub")
+        taxonomy = _object(data.get("taxonomy"), "/v1/hub taxonomy")
+        identity = HubIdentity(
+            protocol_version=_str(data, "protocol_version", "/v1/hub"),
+            log_origin=_str(data, "log_origin", "/v1/hub"),
+            log_vkey=_str(data, "log_vkey", "/v1/hub"),
+            taxonomy_id=_str(taxonomy, "id", "/v1/hub taxonomy"),
+            taxonomy_hash=_str(taxonomy, "hash", "/v1/hub taxonomy"),
+        )
+        if identity.protocol_version != PROTOCOL_VERSION:
+            raise HubResponseInvalid(
+                f"the hub speaks protocol {identity.protocol_version!r}; this auditor speaks {PROTOCOL_VERSION!r}",
+                hint="Install the tipshare-audit version that matches the hub.",
+            )
+        return identity
+
+    def taxonomy(self, taxonomy_id: str, *, expected_hash: str) -> Taxonomy:
+        """``GET /v1/taxonomy/{id}`` (public), refused unless it hashes to ``expected_hash``."""
+        path = "/v1/taxonomy/" + quote(taxonomy_id, safe="/")
+        body = self._get(path, authenticated=False)
+        try:
+            taxonomy = parse_taxonomy(body)
+        except ProtocolError as e:
+            raise HubResponseInvalid(f"the hub's taxonomy {taxonomy_id} is not a valid taxonomy: {e}") from e
+        if taxonomy.id != taxonomy_id or taxonomy.content_hash != expected_hash:
+            raise HubResponseInvalid(
+                f"the hub sent taxonomy {taxonomy.id} ({taxonomy.content_hash}) when asked for "
+                f"{taxonomy_id} ({expected_hash})"
+            )
+        return taxonomy
+
+    def checkpoint(self) -> str | None:
+        """``GET /v1/log/checkpoint``: the latest signed note, or ``None`` while the log is empty (404)."""
+        response, body = self._request("/v1/log/checkpoint", params=None, authenticated=True)
+        if response.status_code == 404:
+            return None
+        self._expect_ok(response, body, "/v1/log/checkpoint")
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HubResponseInvalid("the hub's checkpoint is not UTF-8 text") from None
+
+    def entries(self, start: int, end: int) -> list[ServedEntry]:
+        """``GET /v1/log/entries?start&end``: at most ``end - start`` entries, possibly fewer (the hub caps pages)."""
+        data = _object(self._json("/v1/log/entries", params={"start": start, "end": end}), "/v1/log/entries")
+        items = data.get("entries")
+        if not isinstance(items, list):
+            raise HubResponseInvalid("the hub's /v1/log/entries answer has no list of entries")
+        served = []
+        for item in items:
+            entry = _object(item, "a log entry")
+            index = entry.get("index")
+            if not isinstance(index, int) or isinstance(index, bool) or not start <= index < end:
+                raise HubResponseInvalid(f"the hub served a log entry with index {index!r} for {start}..{end - 1}")
+            try:
+                claimed = b64decode(_str(entry, "leaf_hash", "a log entry"), what="leaf hash")
+                leaf = b64decode(_str(entry, "data", "a log entry"), what="leaf data")
+            except ProtocolError as e:
+                raise HubResponseInvalid(f"log entry {index}: {e}") from e
+            served.append(ServedEntry(index=index, claimed_leaf_hash=claimed, data=leaf))
+        return served
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """``GET /v1/log/proof/consistency?first&second``."""
+        data = _object(
+            self._json("/v1/log/proof/consistency", params={"first": first, "second": second}), "consistency proof"
+        )
+        nodes = data.get("proof")
+        if not isinstance(nodes, list) or not all(isinstance(node, str) for node in nodes):
+            raise HubResponseInvalid("the hub's consistency proof is not a list of base64 hashes")
+        try:
+            return [b64decode(node, what="proof node") for node in nodes]
+        except ProtocolError as e:
+            raise HubResponseInvalid(f"the hub's consistency proof {first} -> {second}: {e}") from e
+
+    def stats(self, table: str, params: Mapping[str, str]) -> PublishedStats:
+        """``GET /v1/stats/{table}`` with ``params`` (JSON)."""
+        path = "/v1/stats/" + quote(table, safe="")
+        return parse_stats(self._json(path, params=params), what=f"{path}?{_query(params)}")
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _json(self, path: str, *, params: Mapping[str, Any] | None = None, authenticated: bool = True) -> Any:
+        body = self._get(path, params=params, authenticated=authenticated)
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise HubResponseInvalid(f"the hub's answer to {path} is not JSON") from None
+
+    def _get(self, path: str, *, params: Mapping[str, Any] | None = None, authenticated: bool = True) -> bytes:
+        response, body = self._request(path, params=params, authenticated=authenticated)
+        self._expect_ok(response, body, path)
+        return body
+
+    def _request(
+        self, path: str, *, params: Mapping[str, Any] | None, authenticated: bool
+    ) -> tuple[httpx.Response, bytes]:
+        self.requests[path] = self.requests.get(path, 0) + 1
+        url = self._base + path
+        headers = self._auth if authenticated else None
+        try:
+            with self._http.stream("GET", url, params=dict(params or {}), headers=headers) as response:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_RESPONSE_BYTES:
+                        raise HubResponseInvalid(
+                            f"the hub's answer to {path} is larger than {MAX_RESPONSE_BYTES} bytes"
+                        )
+        except httpx.TimeoutException as e:
+            raise HubUnreachable(f"the hub at {self._base} did not answer {path} in time ({type(e).__name__})") from e
+        except httpx.UnsupportedProtocol as e:
+            raise UsageError(f"the hub URL {self._base} cannot be used: {e}") from e
+        except httpx.TransportError as e:
+            raise HubUnreachable(f"cannot reach the hub at {self._base}: {str(e) or type(e).__name__}") from e
+        return response, bytes(body)
+
+    def _expect_ok(self, response: httpx.Response, body: bytes, path: str) -> None:
+        status = response.status_code
+        if status == 200:
+            return
+        line = _status_line(response, body)
+        if status in (408, 429) or 500 <= status <= 599:
+            raise HubUnreachable(f"the hub is busy or failing: {line} for GET {path}")
+        if status in (401, 403):
+            raise HubResponseInvalid(
+                f"the hub refused the token: {line} for GET {path}",
+                hint="Give an auditor token (--token or TIPSHARE_AUDIT_TOKEN), issued by the hub operator.",
+            )
+        raise HubResponseInvalid(f"the hub answered {line} to GET {path}")
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise HubResponseInvalid(f"{what}: the hub's answer is not a JSON object")
+    return value
+
+
+def _str(data: Mapping[str, Any], name: str, what: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise HubResponseInvalid(f"{what}: field {name!r} is missing or not a string")
+    return value
+
+
+def _query(params: Mapping[str, str]) -> str:
+    return "&".join(f"{name}={value}" for name, value in params.items())
+
+
+def _clean(text: str, limit: int = 300) -> str:
+    """Text from the hub made safe for a terminal: no control characters, bounded length."""
+    cleaned = _CONTROL.sub(" ", text).strip()
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def _status_line(response: httpx.Response, body: bytes) -> str:
+    """``HTTP 403 forbidden: detail`` from an RFC 9457 problem body when there is one."""
+    line = f"HTTP {response.status_code}"
+    if "json" not in response.headers.get("content-type", ""):
+        return line
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return line
+    if isinstance(data, dict):
+        code, detail = data.get("code"), data.get("detail") or data.get("title")
+        if isinstance(code, str):
+            line += f" {_clean(code, 80)}"
+        if isinstance(detail, str):
+            line += f": {_clean(detail)}"
+    return line

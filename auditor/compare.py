@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Compare a published statistics answer with the one recomputed from the log, row by row, exactly.
+
+Integers (estimate, interval bounds, hotline counts) and flags must be equal; the standard deviation, a float
+computed the same way on both sides, must agree to 1e-9 (relative). Every difference is a
+:class:`~auditor.findings.Failure` of check ``statistics`` naming the table, the grouping, the row's keys and
+each field that differs (published vs recomputed). After :data:`MAX_FAILURES_PER_ANSWER` failures in one answer
+the rest are counted in one more failure, so a systematically wrong table does not drown the report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from auditor.findings import Check, Failure
+from auditor.published import PublishedRow, PublishedStats
+from auditor.stats import ExpectedRow
+
+__all__ = ["MAX_FAILURES_PER_ANSWER", "Comparison", "compare_answer"]
+
+MAX_FAILURES_PER_ANSWER: Final = 20
+_FIELDS: Final = (
+    "estimate",
+    "ci95_low",
+    "ci95_high",
+    "hotlines_reporting",
+    "hotlines_expected",
+    "obs_status",
+    "wide_interval",
+    "interval_method",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    rows: int
+    failures: tuple[Failure, ...]
+
+
+def compare_answer(
+    published: PublishedStats,
+    expected: Mapping[tuple[str, ...], ExpectedRow],
+    *,
+    expected_periods_with_data: list[str],
+    scope: str,
+) -> Comparison:
+    """Compare every row of ``published`` with ``expected`` (keyed by codes in ``group_by`` order)."""
+    group_by = published.group_by
+    label = f"group_by={','.join(group_by)} ({scope})"
+    failures: list[Failure] = []
+
+    def fail(message: str, keys: Mapping[str, str] | None = None) -> None:
+        failures.append(Failure(Check.STATISTICS, f"{label}: {message}", table=published.table, keys=keys))
+
+    if list(published.periods_with_data) != expected_periods_with_data:
+        fail(
+            f"periods_with_data published {list(published.periods_with_data)}, recomputed {expected_periods_with_data}"
+        )
+    seen: set[tuple[str, ...]] = set()
+    for row in published.rows:
+        if set(row.keys) != set(group_by):
+            fail(f"a row is keyed by {sorted(row.keys)}, not by {list(group_by)}", row.keys)
+            continue
+        key = tuple(row.keys[name] for name in group_by)
+        if key in seen:
+            fail("the row appears twice", row.keys)
+            continue
+        seen.add(key)
+        mine = expected.get(key)
+        if mine is None:
+            fail("published, but the log implies no such row", row.keys)
+            continue
+        differences = _differences(row, mine)
+        if differences:
+            fail("; ".join(differences), row.keys)
+    for key, mine in expected.items():
+        if key not in seen:
+            fail(f"missing: the log implies estimate {mine.estimate}", mine.keys)
+    if len(failures) > MAX_FAILURES_PER_ANSWER:
+        more = len(failures) - MAX_FAILURES_PER_ANSWER
+        failures = failures[:MAX_FAILURES_PER_ANSWER]
+        fail(f"... and {more} more differences in this answer")
+    return Comparison(rows=len(published.rows), failures=tuple(failures))
+
+
+def _differences(row: PublishedRow, mine: ExpectedRow) -> list[str]:
+    found = [
+        f"{name} published {getattr(row, name)}, recomputed {getattr(mine, name)}"
+        for name in _FIELDS
+        if getattr(row, name) != getattr(mine, name)
+    ]
+    if (row.std is None) != (mine.std is None) or (
+        row.std is not None and mine.std is not None and not math.isclose(row.std, mine.std, rel_tol=1e-9)
+    ):
+        found.append(f"std published {row.std}, recomputed {mine.std}")
+    return found

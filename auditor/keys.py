@@ -1,0 +1,256 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The hotlines' key history, rebuilt from the key events in the log alone.
+
+Every enrolment, rotation and revocation is a log entry (:class:`~protocol.messages.KeyEventEntry`), so the
+auditor needs nothing from the hub's database to know which key was valid when:
+
+* ``key_enrolled``: the key is valid from ``effective_at`` (a new hotline, or one whose keys were all revoked);
+* ``key_rotated``: the new key is valid from ``effective_at``; the previous key, which must be the hotline's
+  current one, stops being valid at ``effective_at``;
+* ``key_revoked``: the key is invalid from ``effective_at``.
+
+Events are applied in log order, so a submission is judged against the history the log held *before* it, which
+is what the hub consulted when it accepted it. :meth:`KeyHistory.apply` names every event the hub would never
+write (a reused key, a key id that is not its key's, a rotation of a key that is not current, a revocation of
+an unknown key) and every end of validity that is backdated before a submission already logged with that key.
+
+>>> from datetime import UTC, datetime
+>>> from protocol.crypto import SigningKey
+>>> from protocol.messages import KeyEventEntry
+>>> key = SigningKey(bytes(32)).verify_key
+>>> history = KeyHistory()
+>>> history.apply(0, KeyEventEntry(type="log_entry", version="tipshare/1", kind="key_enrolled",
+...     hotline_id="la-strada-ua", key_id=key.key_id, public_key=key.to_text(), display_name="La Strada",
+...     country="UA", effective_at="2026-01-05T10:00:00Z"))
+[]
+>>> history.key_for("la-strada-ua", key.key_id, at=datetime(2026, 2, 1, tzinfo=UTC)) == key
+True
+>>> history.key_for("la-strada-ua", key.key_id, at=datetime(2026, 1, 1, tzinfo=UTC))
+'key ... of la-strada-ua only became valid at 2026-01-05T10:00:00Z, after the entry was received (2026-01-01T00:00:00Z)'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from auditor.findings import Check, Failure
+from protocol.crypto import VerifyKey
+from protocol.errors import MalformedMessage
+from protocol.messages import KeyEventEntry, format_timestamp, parse_timestamp
+
+__all__ = ["HotlineWindows", "KeyHistory", "KeyRecord"]
+
+
+@dataclass(slots=True)
+class KeyRecord:
+    """One hotline key and its validity, as the log tells it so far."""
+
+    hotline_id: str
+    key: VerifyKey
+    introduced_index: int
+    valid_from: datetime
+    #: When a rotation replaced it (exclusive), and that rotation's entry.
+    valid_until: datetime | None = None
+    #: When it was revoked (invalid from then on), and why.
+    revoked_at: datetime | None = None
+    reason: str | None = None
+    #: The last submission accepted with this key: ``(entry index, received at)``.
+    last_used: tuple[int, datetime] | None = None
+
+    @property
+    def key_id(self) -> str:
+        return self.key.key_id
+
+    @property
+    def current(self) -> bool:
+        """Neither rotated out nor revoked (the hub's "current key")."""
+        return self.valid_until is None and self.revoked_at is None
+
+    @property
+    def window(self) -> tuple[datetime, datetime | None]:
+        """``[valid_from, end)``, ``end`` the earlier of rotation and revocation (``None``: still valid)."""
+        ends = [moment for moment in (self.valid_until, self.revoked_at) if moment is not None]
+        return self.valid_from, min(ends, default=None)
+
+
+@dataclass(slots=True)
+class _Hotline:
+    id: str
+    display_name: str
+    country: str
+    key_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineWindows:
+    """A hotline, its country, and the ``[from, until)`` windows in which it held a valid key."""
+
+    id: str
+    country: str
+    windows: tuple[tuple[datetime, datetime | None], ...]
+
+    def enrolled_during(self, period: str) -> bool:
+        """True if one of its keys was valid at some instant of the month ``period`` (``YYYY-MM``)."""
+        year, month = int(period[:4]), int(period[5:7])
+        start = datetime(year, month, 1, tzinfo=UTC)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        return any(begin < end and (until is None or until > start) for begin, until in self.windows)
+
+
+class KeyHistory:
+    """Hotlines and their keys, built by applying key events in log order."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, KeyRecord] = {}
+        self._hotlines: dict[str, _Hotline] = {}
+        self._events: list[tuple[int, KeyEventEntry]] = []
+        self.enrolments = 0
+        self.rotations = 0
+        self.revocations = 0
+
+    @classmethod
+    def replay(cls, events: Iterable[tuple[int, KeyEventEntry]]) -> KeyHistory:
+        """The history after ``events`` (problems are not reported again)."""
+        history = cls()
+        for index, event in events:
+            history.apply(index, event)
+        return history
+
+    @property
+    def events(self) -> tuple[tuple[int, KeyEventEntry], ...]:
+        """Every event applied, with its log index."""
+        return tuple(self._events)
+
+    def apply(self, index: int, event: KeyEventEntry) -> list[Failure]:
+        """Apply one key event (entry ``index``); return what is wrong with it (it is applied where it can be)."""
+        self._events.append((index, event))
+        problems: list[str] = []
+        try:
+            key = VerifyKey.from_text(event.public_key)
+        except MalformedMessage as e:
+            return [self._failure(index, event, f"{event.kind} event names no valid public key: {e}")]
+        if key.key_id != event.key_id:
+            return [self._failure(index, event, f"{event.kind} event: key id {event.key_id} is not its key's id")]
+        at = parse_timestamp(event.effective_at)
+        if event.kind == "key_revoked":
+            self.revocations += 1
+            problems += self._revoke(index, event, key, at)
+        else:
+            if event.kind == "key_rotated":
+                self.rotations += 1
+                problems += self._retire(index, event, at)
+            else:
+                self.enrolments += 1
+            problems += self._introduce(index, event, key, at)
+        return [self._failure(index, event, problem) for problem in problems]
+
+    def key_for(self, hotline_id: str, key_id: str, *, at: datetime) -> VerifyKey | str:
+        """The key a submission names if it was valid for its hotline ``at`` its receipt; else why not."""
+        if hotline_id not in self._hotlines:
+            return f"hotline {hotline_id} was never enrolled: no key event for it precedes the entry"
+        record = self._keys.get(key_id)
+        if record is None or record.hotline_id != hotline_id:
+            return f"key {key_id} is not enrolled for hotline {hotline_id} in the log before the entry"
+        received = format_timestamp(at)
+        if record.valid_from > at:
+            return (
+                f"key {key_id} of {hotline_id} only became valid at {format_timestamp(record.valid_from)}, "
+                f"after the entry was received ({received})"
+            )
+        if record.revoked_at is not None and record.revoked_at <= at:
+            return (
+                f"key {key_id} of {hotline_id} was revoked at {format_timestamp(record.revoked_at)} "
+                f"({record.reason}), not after the entry was received ({received})"
+            )
+        if record.valid_until is not None and record.valid_until <= at:
+            return (
+                f"key {key_id} of {hotline_id} was replaced by a rotation at {format_timestamp(record.valid_until)}, "
+                f"not after the entry was received ({received})"
+            )
+        return record.key
+
+    def record_use(self, key_id: str, *, index: int, at: datetime) -> None:
+        """Note that entry ``index``, received ``at``, was accepted with ``key_id`` (to catch backdated ends)."""
+        record = self._keys[key_id]
+        if record.last_used is None or record.last_used[1] < at:
+            record.last_used = (index, at)
+
+    def country_of(self, hotline_id: str) -> str | None:
+        hotline = self._hotlines.get(hotline_id)
+        return None if hotline is None else hotline.country
+
+    def hotlines(self) -> list[HotlineWindows]:
+        """Every hotline the log enrolled, with its key windows, by country and id."""
+        return [
+            HotlineWindows(
+                id=h.id,
+                country=h.country,
+                windows=tuple(sorted((self._keys[k].window for k in h.key_ids), key=lambda w: w[0])),
+            )
+            for h in sorted(self._hotlines.values(), key=lambda h: (h.country, h.id))
+        ]
+
+    def keys_of(self, hotline_id: str) -> list[KeyRecord]:
+        hotline = self._hotlines.get(hotline_id)
+        return [] if hotline is None else [self._keys[k] for k in hotline.key_ids]
+
+    # ------------------------------------------------------------------ applying events
+
+    def _introduce(self, index: int, event: KeyEventEntry, key: VerifyKey, at: datetime) -> list[str]:
+        problems = []
+        if key.key_id in self._keys:
+            owner = self._keys[key.key_id].hotline_id
+            return [f"key {key.key_id} was already enrolled (for {owner}); every hotline key must be new"]
+        hotline = self._hotlines.get(event.hotline_id)
+        if hotline is None:
+            hotline = self._hotlines[event.hotline_id] = _Hotline(event.hotline_id, event.display_name, event.country)
+            if event.kind == "key_rotated":
+                problems.append(f"rotates a key of hotline {event.hotline_id}, which the log never enrolled")
+        elif hotline.country != event.country:
+            problems.append(f"moves hotline {hotline.id} from country {hotline.country} to {event.country}")
+        if event.kind == "key_enrolled":
+            current = [k for k in hotline.key_ids if self._keys[k].current]
+            if current:
+                problems.append(
+                    f"enrols a second current key for {hotline.id} while key {current[0]} is valid "
+                    "(a new key for an enrolled hotline is a rotation naming the key it replaces)"
+                )
+        self._keys[key.key_id] = KeyRecord(hotline_id=hotline.id, key=key, introduced_index=index, valid_from=at)
+        hotline.key_ids.append(key.key_id)
+        return problems
+
+    def _retire(self, index: int, event: KeyEventEntry, at: datetime) -> list[str]:
+        previous = self._keys.get(event.previous_key_id or "")
+        if previous is None or previous.hotline_id != event.hotline_id:
+            return [f"replaces key {event.previous_key_id}, which is not a key of {event.hotline_id}"]
+        if not previous.current:
+            return [f"replaces key {previous.key_id} of {event.hotline_id}, which was no longer its current key"]
+        previous.valid_until = at
+        return self._backdated(index, previous, at)
+
+    def _revoke(self, index: int, event: KeyEventEntry, key: VerifyKey, at: datetime) -> list[str]:
+        record = self._keys.get(event.key_id)
+        if record is None:
+            return [f"revokes key {event.key_id}, which the log never enrolled"]
+        if record.hotline_id != event.hotline_id or record.key != key:
+            return [f"revokes key {event.key_id} as a key of {event.hotline_id}, but it belongs to {record.hotline_id}"]
+        if record.revoked_at is not None:
+            return [f"revokes key {event.key_id} again (it was revoked at {format_timestamp(record.revoked_at)})"]
+        record.revoked_at = at
+        record.reason = event.reason
+        return self._backdated(index, record, at)
+
+    def _backdated(self, index: int, record: KeyRecord, at: datetime) -> list[str]:
+        if record.last_used is None or record.last_used[1] <= at:
+            return []
+        used_index, used_at = record.last_used
+        return [
+            f"ends key {record.key_id} at {format_timestamp(at)}, before entry {used_index} signed with it was "
+            f"received ({format_timestamp(used_at)}) and logged: the end of validity is backdated"
+        ]
+
+    @staticmethod
+    def _failure(index: int, event: KeyEventEntry, problem: str) -> Failure:
+        return Failure(Check.KEY_HISTORY, problem, index=index, hotline_id=event.hotline_id)

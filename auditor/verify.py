@@ -1,0 +1,380 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``tipshare-audit verify``: trust nothing the hub says; check the log, every submission, and the statistics.
+
+>>> with StateStore.open(state_dir) as store:                                          # doctest: +SKIP
+...     client = AuditClient(httpx.Client(), "https://hub.example.org", token=token)
+...     report = Verification(client=client, store=store, now=now, log_key=vkey).run()
+>>> report.verdict, [f.check for f in report.failures]                                # doctest: +SKIP
+('VERIFIED', [])
+
+A run, in order:
+
+1. **Identity.** ``GET /v1/hub``; its log key must be the one pinned in the state DIR. The first run pins the
+   key given with ``--log-key`` (recommended), or else the one the hub presents (trust on first use: its
+   fingerprint must then be checked out of band). A pinned key is never replaced.
+2. **Log** (:mod:`auditor.monitor`): the signed checkpoint, consistency with every checkpoint seen before, the
+   new entries, and the full Merkle root rebuilt from all of them. If this verifies, the state DIR is updated.
+3. **Entries** (:mod:`auditor.entries`): the key history from the key events, and every submission against it.
+4. **Statistics** (:mod:`auditor.stats`, :mod:`auditor.compare`): for every table, grouped by ``period`` and by
+   ``period`` plus each dimension, over every month the log has data for, for the region and for each country,
+   ``GET /v1/stats`` is compared exactly with the sums of the accepted payloads. Each answer names the checkpoint
+   it was computed from; it is recomputed for exactly that tree size (after fetching a newer checkpoint, if the
+   hub moved on meanwhile).
+
+Failures are collected, not raised: the report names all of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Final, Literal
+
+from auditor.client import AuditClient, HubIdentity
+from auditor.compare import compare_answer
+from auditor.entries import EntryChecker
+from auditor.errors import HubResponseInvalid, StateError, UsageError
+from auditor.findings import Check, Failure
+from auditor.keys import KeyHistory
+from auditor.monitor import LogMonitor
+from auditor.published import PublishedStats
+from auditor.report import VerifyReport
+from auditor.state import StateStore
+from auditor.stats import PERIOD, Recomputation, month_range
+from protocol.crypto import fingerprint
+from protocol.errors import ProtocolError
+from protocol.merkle import EMPTY_ROOT
+from protocol.messages import b64decode
+from protocol.note import NoteVerifier
+from protocol.taxonomy import Taxonomy, parse_taxonomy
+
+__all__ = ["MAX_RESYNCS", "Verification"]
+
+#: How often one run follows the hub to a newer checkpoint that a statistics answer names.
+MAX_RESYNCS: Final = 3
+#: The hub's limits on one statistics answer: months, and rows.
+_MAX_MONTHS: Final = 120
+_MAX_ROWS: Final = 50_000
+
+
+class Verification:
+    """One ``verify`` run against one hub, with one open state DIR."""
+
+    def __init__(
+        self,
+        *,
+        client: AuditClient,
+        store: StateStore,
+        now: datetime,
+        log_key: str | None = None,
+        page_size: int = 100,
+        country_scopes: bool = True,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._now = now
+        self._log_key = log_key
+        self._page_size = page_size
+        self._country_scopes = country_scopes
+        self._taxonomies: dict[str, Taxonomy] = {}
+        self._recomputations: dict[int, Recomputation] = {}
+        self._resyncs = 0
+        self._token_countries: frozenset[str] | None = None
+        self.report = VerifyReport(hub_url=client.hub_url)
+        self._checker = EntryChecker(self._taxonomy_or_problem)
+
+    def run(self) -> VerifyReport:
+        identity = self._client.identity()
+        verifier = self._trusted_key(identity)
+        if verifier is not None:
+            self._store.remember_hub_url(self._client.hub_url)
+            monitor = LogMonitor(
+                client=self._client, store=self._store, verifier=verifier, page_size=self._page_size, now=self._now
+            )
+            if monitor.advance():
+                self._save()
+            self._check_entries(monitor)
+            self._statistics(monitor, identity)
+            if not monitor.broken:
+                self._save()
+            self._summarise(monitor)
+        self.report.requests = dict(self._client.requests)
+        return self.report
+
+    # ------------------------------------------------------------------ 1. identity
+
+    def _trusted_key(self, identity: HubIdentity) -> NoteVerifier | None:
+        """The log key to verify with (pinning it on the first run), or ``None`` after an identity failure."""
+        try:
+            offered = NoteVerifier.from_vkey(identity.log_vkey)
+        except ProtocolError as e:
+            raise HubResponseInvalid(f"the hub publishes an invalid log key: {e}") from e
+        if offered.name != identity.log_origin:
+            raise HubResponseInvalid(f"the hub's log key is named {offered.name!r}, not {identity.log_origin!r}")
+        explicit = None
+        if self._log_key is not None:
+            try:
+                explicit = NoteVerifier.from_vkey(self._log_key.strip())
+            except ProtocolError as e:
+                raise UsageError(f"--log-key is not a log verifier key (name+keyid+base64): {e}") from e
+        pinned = self._store.pinned()
+        if pinned is None:
+            trusted = explicit or offered
+            how: Literal["explicit", "first-use"] = "explicit" if explicit else "first-use"
+            self._describe(trusted, how)
+            if trusted != offered:
+                self._fail(Check.IDENTITY, f"the hub presents log key {offered.vkey}, not the key given with --log-key")
+                return None
+            self._store.pin(vkey=trusted.vkey, origin=trusted.name, how=how, now=self._now)
+            self.report.pinned_now = True
+            return trusted
+        trusted = NoteVerifier.from_vkey(pinned.vkey)
+        self._describe(trusted, pinned.how)
+        if explicit is not None and explicit != trusted:
+            raise StateError(
+                f"this state DIR pins the log key {trusted.vkey} (since {pinned.pinned_at}); --log-key names another",
+                hint="A pinned key is never replaced: use a new state DIR for another hub or key.",
+            )
+        if offered.name != trusted.name:
+            raise StateError(
+                f"this state DIR belongs to the log {trusted.name!r}, but {self._client.hub_url} is {offered.name!r}",
+                hint="Use the state DIR of that hub, or a new one.",
+            )
+        if offered != trusted:
+            self._fail(
+                Check.IDENTITY,
+                f"the hub presents log key {offered.vkey} (fingerprint {fingerprint(bytes(offered.key))}), but this "
+                f"state DIR pinned {trusted.vkey} on {pinned.pinned_at}: refusing another key",
+            )
+            return None
+        return trusted
+
+    def _describe(self, key: NoteVerifier, how: str) -> None:
+        self.report.origin = key.name
+        self.report.log_vkey = key.vkey
+        self.report.fingerprint = fingerprint(bytes(key.key))
+        self.report.pinned_how = "explicit" if how == "explicit" else "first-use"
+
+    # ------------------------------------------------------------------ 3. entries
+
+    def _check_entries(self, monitor: LogMonitor) -> None:
+        """Check the entries not checked yet, up to the verified size (or all that are held, if it broke)."""
+        stop = None if monitor.broken else monitor.size
+        for index, data in self._store.iter_entries(self._checker.next_index, stop):
+            self._checker.check(index, data)
+
+    def _taxonomy_or_problem(self, taxonomy_id: str, content_hash: str) -> Taxonomy | str:
+        try:
+            return self._taxonomy(taxonomy_id, content_hash)
+        except HubResponseInvalid as e:
+            return f"names taxonomy {taxonomy_id} ({content_hash}), which the hub does not publish: {e}"
+
+    def _taxonomy(self, taxonomy_id: str, content_hash: str) -> Taxonomy:
+        if content_hash not in self._taxonomies:
+            taxonomy = self._stored_taxonomy(content_hash)
+            if taxonomy is None or taxonomy.content_hash != content_hash or taxonomy.id != taxonomy_id:
+                taxonomy = self._client.taxonomy(taxonomy_id, expected_hash=content_hash)
+                self._store.add_taxonomy(
+                    taxonomy_id=taxonomy.id, content_hash=taxonomy.content_hash, document=taxonomy.canonical_bytes()
+                )
+            self._taxonomies[content_hash] = taxonomy
+        return self._taxonomies[content_hash]
+
+    def _stored_taxonomy(self, content_hash: str) -> Taxonomy | None:
+        stored = self._store.taxonomy_document(content_hash)
+        try:
+            return parse_taxonomy(stored) if stored is not None else None
+        except ProtocolError:
+            return None  # a damaged copy: fetch it again
+
+    # ------------------------------------------------------------------ 4. statistics
+
+    def _statistics(self, monitor: LogMonitor, identity: HubIdentity) -> None:
+        summary = self.report.stats
+        if monitor.broken:
+            summary.skipped = "the log did not verify, so there is no trusted data to recompute them from"
+            return
+        taxonomy = self._taxonomy(identity.taxonomy_id, identity.taxonomy_hash)
+        base = self._recomputation(monitor.size, taxonomy)
+        if not base.current:
+            summary.skipped = "the log holds no valid submission, so nothing can have been published"
+            return
+        months = month_range(base.periods[0], base.periods[-1])
+        for name in sorted(taxonomy.tables):
+            for grouping in [(PERIOD,), *((PERIOD, d) for d in taxonomy.table(name).dimension_names)]:
+                if not self._compare(monitor, taxonomy, name, grouping, months, None):
+                    return
+        if not self._country_scopes:
+            return
+        for country in base.countries:
+            if self._token_countries is not None and country not in self._token_countries:
+                continue  # a country-limited token: the hub would refuse, and the region answers covered them
+            for name in sorted(taxonomy.tables):
+                if not self._compare(monitor, taxonomy, name, (PERIOD,), months, country):
+                    return
+
+    def _compare(
+        self,
+        monitor: LogMonitor,
+        taxonomy: Taxonomy,
+        table: str,
+        group_by: tuple[str, ...],
+        months: Sequence[str],
+        country: str | None,
+    ) -> bool:
+        """Compare the answers for one table, grouping and scope (``None``: the region); ``False`` if the log broke
+        meanwhile and nothing more can be compared."""
+        codes = 1
+        for name in group_by:
+            if name != PERIOD:
+                codes *= len(taxonomy.dimension(name))
+        step = max(1, min(_MAX_MONTHS, _MAX_ROWS // codes))
+        for start in range(0, len(months), step):
+            chunk = months[start : start + step]
+            params = {"group_by": ",".join(group_by), "period_from": chunk[0], "period_to": chunk[-1]}
+            if country is not None:
+                params["country"] = country
+            published = self._client.stats(table, params)
+            size = self._answer_size(monitor, published, table)
+            if monitor.broken:
+                return False
+            if size is None or not self._answer_fits(published, table, group_by, chunk, country, taxonomy):
+                continue
+            countries = frozenset({country}) if country is not None else None
+            if country is None and published.scope_countries is not None:
+                # A token limited to some countries sees the region as the sum of those countries.
+                countries = self._token_countries = frozenset(published.scope_countries)
+            recomputed = self._recomputation(size, taxonomy)
+            expected = recomputed.rows(table, group_by, period_from=chunk[0], period_to=chunk[-1], countries=countries)
+            scope = "region" if country is None else f"country {country}"
+            result = compare_answer(
+                published,
+                expected,
+                expected_periods_with_data=recomputed.periods_with_data(table, chunk, countries),
+                scope=scope,
+            )
+            summary = self.report.stats
+            summary.answers += 1
+            summary.rows += result.rows
+            summary.tables.add(table)
+            summary.groupings.add((table, ",".join(group_by)))
+            summary.scopes.add(scope)
+            self.report.failures += result.failures
+        return True
+
+    def _answer_size(self, monitor: LogMonitor, published: PublishedStats, table: str) -> int | None:
+        """The tree size to recompute an answer at, once its checkpoint is verified; else ``None`` (failure)."""
+        ref = published.checkpoint
+        while ref.size > monitor.size and self._resyncs < MAX_RESYNCS and not monitor.broken:
+            self._resyncs += 1
+            if monitor.advance():
+                self._save()
+            self._check_entries(monitor)
+        if monitor.broken:
+            return None
+        if ref.size > monitor.size:
+            self._fail(
+                Check.STATISTICS,
+                f"an answer names checkpoint size {ref.size}, beyond the hub's latest signed checkpoint "
+                f"({monitor.size}, fetched after the answer)",
+                table=table,
+            )
+            return None
+        if ref.size == 0:
+            return 0 if ref.root_hash == EMPTY_ROOT else self._bad_checkpoint(table, "an empty tree with a root")
+        if ref.note is None:
+            return self._bad_checkpoint(table, f"size {ref.size} without its signed note")
+        problem = monitor.adopt(ref.note, size=ref.size, root=ref.root_hash)
+        if problem is not None:
+            return self._bad_checkpoint(table, problem)
+        return ref.size
+
+    def _bad_checkpoint(self, table: str, problem: str) -> int | None:
+        """Record an answer whose checkpoint is not the log's; there is no size to recompute it at."""
+        self._fail(Check.STATISTICS, f"an answer names a checkpoint that is not the log's: {problem}", table=table)
+        return None
+
+    def _answer_fits(
+        self,
+        published: PublishedStats,
+        table: str,
+        group_by: tuple[str, ...],
+        months: Sequence[str],
+        country: str | None,
+        taxonomy: Taxonomy,
+    ) -> bool:
+        """The answer is the one asked for: table, grouping, months, scope and taxonomy."""
+        asked = (table, group_by, months[0], months[-1], "country" if country else "region", country)
+        got = (
+            published.table,
+            published.group_by,
+            published.period_from,
+            published.period_to,
+            published.scope_level,
+            published.scope_code,
+        )
+        if got != asked:
+            self._fail(Check.STATISTICS, f"asked for {asked}, the hub answered {got}", table=table)
+            return False
+        if (published.taxonomy_id, published.taxonomy_hash) != (taxonomy.id, taxonomy.content_hash):
+            self._fail(
+                Check.STATISTICS,
+                f"the answer follows taxonomy {published.taxonomy_id} ({published.taxonomy_hash}), not the hub's "
+                f"{taxonomy.id} ({taxonomy.content_hash})",
+                table=table,
+            )
+            return False
+        return True
+
+    def _recomputation(self, size: int, taxonomy: Taxonomy) -> Recomputation:
+        if size not in self._recomputations:
+            history = KeyHistory.replay((i, e) for i, e in self._checker.history.events if i < size)
+            self._recomputations[size] = Recomputation(
+                taxonomy=taxonomy,
+                submissions=[s for s in self._checker.accepted if s.index < size],
+                hotlines=history.hotlines(),
+                load_cells=self._cells,
+            )
+        return self._recomputations[size]
+
+    def _cells(self, index: int) -> Mapping[str, Sequence[int]]:
+        """The released tables of an accepted submission (verified before; read back as plain JSON)."""
+        data = self._store.entry(index)
+        if data is None:  # pragma: no cover - accepted entries are in the store
+            raise StateError(f"log entry {index} vanished from the state DIR during the run")
+        payload = json.loads(b64decode(json.loads(data)["payload"]))
+        return {table["name"]: table["cells"] for table in payload["tables"]}
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _save(self) -> None:
+        self._store.commit()
+        self.report.state_saved = True
+
+    def _summarise(self, monitor: LogMonitor) -> None:
+        report, checker = self.report, self._checker
+        report.failures = [*monitor.failures, *checker.failures, *report.failures]
+        if monitor.checkpoint is not None:
+            report.checkpoint_size = monitor.checkpoint.size
+            report.checkpoint_root = monitor.checkpoint.root_hash
+        report.consistent_with = sorted(monitor.consistent_with)
+        report.entries_total = monitor.entries_before + monitor.fetched
+        report.entries_new = monitor.fetched
+        history = checker.history
+        report.key_events = checker.key_events
+        report.enrolments, report.rotations, report.revocations = (
+            history.enrolments,
+            history.rotations,
+            history.revocations,
+        )
+        hotlines = history.hotlines()
+        report.hotlines = sorted(h.id for h in hotlines)
+        report.countries = sorted({h.country for h in hotlines})
+        report.submissions = checker.submissions
+        report.accepted = len(checker.accepted)
+        report.current = len({(s.hotline_id, s.period) for s in checker.accepted})
+        report.periods = sorted({s.period for s in checker.accepted})
+
+    def _fail(self, check: Check, message: str, *, table: str | None = None) -> None:
+        self.report.failures.append(Failure(check, message, table=table))

@@ -1,0 +1,184 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What ``tipshare-audit`` prints: a verdict and a summary for people (rich), JSON documents for machines."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Final
+
+from rich.console import Console
+from rich.markup import escape
+
+from auditor.receipts import ReceiptCheck
+from auditor.report import VerifyReport
+from protocol.crypto import fingerprint
+from protocol.messages import KeyEventEntry, SubmissionEntry, b64encode
+
+__all__ = [
+    "console",
+    "emit_json",
+    "receipt_document",
+    "show_first_use",
+    "show_receipt",
+    "show_verify",
+]
+
+
+#: Control characters (C0, DEL, C1): text from the hub never reaches the terminal with them (no escape sequences).
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str) -> str:
+    """Text that may come from the hub, made safe to print: no control characters, no rich markup."""
+    return escape(_CONTROL.sub(" ", text))
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console; 120 columns when it is not a terminal, so piped output does not wrap."""
+    out = Console(highlight=False, stderr=stderr)
+    return out if out.is_terminal else Console(highlight=False, stderr=stderr, width=120)
+
+
+def emit_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def show_first_use(report: VerifyReport) -> None:
+    """The trust-on-first-use warning (stderr): the fingerprint must be checked out of band."""
+    err = console(stderr=True)
+    err.print("[bold yellow]Pinned the hub's log key on first use[/]:", soft_wrap=True)
+    err.print(f"  {_safe(report.log_vkey)}", soft_wrap=True)
+    err.print(f"  fingerprint {report.fingerprint}", soft_wrap=True)
+    err.print(
+        "Check this fingerprint with the hub operator over another channel (phone, signed letter) before relying "
+        "on this result. Later runs with this state DIR refuse any other key. To pin a key obtained out of band "
+        "instead, start a new state DIR with --log-key.",
+        soft_wrap=True,
+    )
+
+
+def show_verify(report: VerifyReport) -> None:
+    out = console()
+    where = _safe(report.origin or report.hub_url)
+    at = f", checkpoint {report.checkpoint_size}" if report.checkpoint_size is not None else ""
+    if report.ok:
+        out.print(f"[bold green]VERIFIED[/]  {where}{at}", soft_wrap=True)
+    else:
+        problems = f"{len(report.failures)} problem{'s' if len(report.failures) != 1 else ''}"
+        out.print(f"[bold red]FAILED[/]  {problems}: {where}{at}", soft_wrap=True)
+        for failure in report.failures:
+            place = f"{failure.where()}: " if failure.where() else ""
+            out.print(f"  [red]✗[/] [bold]{failure.check}[/]  {_safe(place + failure.message)}", soft_wrap=True)
+    _rows(out, _summary(report))
+
+
+def _rows(out: Console, lines: list[tuple[str, str]]) -> None:
+    """Name-value lines, the names dimmed and aligned (no table: long values wrap as the terminal likes)."""
+    width = max((len(name) for name, _ in lines), default=0)
+    for name, value in lines:
+        out.print(f"  [dim]{name.ljust(width)}[/]  {_safe(value)}", soft_wrap=True)
+
+
+def _summary(report: VerifyReport) -> list[tuple[str, str]]:
+    pinned = {"explicit": "pinned with --log-key", "first-use": "pinned on first use"}.get(report.pinned_how, "")
+    lines = []
+    if report.log_vkey:
+        lines.append(("log key", f"{report.log_vkey} ({pinned}; fingerprint {report.fingerprint})"))
+    if report.checkpoint_root is not None:
+        lines.append(("root", b64encode(report.checkpoint_root)))
+    if report.checkpoint_size is not None:
+        earlier = ", ".join(str(size) for size in report.consistent_with)
+        proofs = f"consistent with {len(report.consistent_with)} earlier checkpoint(s) ({earlier})" if earlier else ""
+        rebuilt = f"root rebuilt from all {report.checkpoint_size} entries"
+        lines.append(("log", "; ".join(part for part in (proofs, rebuilt) if part)))
+    lines.append(
+        (
+            "entries",
+            f"{report.entries_total} checked ({report.entries_new} new, "
+            f"{report.entries_total - report.entries_new} from the state DIR)",
+        )
+    )
+    lines.append(
+        (
+            "key events",
+            f"{report.key_events}: {report.enrolments} enrolment(s), {report.rotations} rotation(s), "
+            f"{report.revocations} revocation(s)",
+        )
+    )
+    lines.append(
+        ("hotlines", f"{len(report.hotlines)} in {len(report.countries)} countries ({', '.join(report.countries)})")
+    )
+    periods = f"{report.periods[0]}..{report.periods[-1]} ({len(report.periods)})" if report.periods else "none"
+    lines.append(
+        (
+            "submissions",
+            f"{report.accepted} of {report.submissions} valid, {report.current} current; periods {periods}",
+        )
+    )
+    stats = report.stats
+    if stats.skipped:
+        lines.append(("statistics", f"not compared: {stats.skipped}"))
+    else:
+        lines.append(
+            (
+                "statistics",
+                f"{stats.answers} answers, {stats.rows} rows compared exactly: {len(stats.tables)} tables, "
+                f"{len(stats.groupings)} groupings (period, and period × each dimension), "
+                f"scopes {', '.join(sorted(stats.scopes, key=lambda s: (s != 'region', s)))}",
+            )
+        )
+    lines.append(("requests", f"{sum(report.requests.values())} to the hub"))
+    lines.append(("state DIR", "updated" if report.state_saved else "unchanged (the log did not verify)"))
+    return lines
+
+
+def receipt_document(check: ReceiptCheck) -> dict[str, Any]:
+    verified = check.verified
+    return {
+        "verdict": "VALID",
+        "log": check.log_key.name,
+        "submission_id": check.submission_id,
+        "leaf_index": verified.leaf_index,
+        "leaf_hash": b64encode(verified.leaf_hash),
+        "checkpoint": {"size": verified.checkpoint.size, "root_hash": b64encode(verified.checkpoint.root_hash)},
+        "entry": _entry_document(verified.entry),
+        "payload_checked": check.payload_checked,
+        "state": check.state_note,
+    }
+
+
+def show_receipt(check: ReceiptCheck) -> None:
+    out = console()
+    verified = check.verified
+    out.print(f"[bold green]VALID[/]  receipt of {_safe(check.log_key.name)}", soft_wrap=True)
+    entry = _entry_document(verified.entry)
+    lines = [
+        ("log key", f"{check.log_key.vkey} (fingerprint {fingerprint(bytes(check.log_key.key))})"),
+        ("leaf index", f"{verified.leaf_index} (submission {check.submission_id})"),
+        ("checkpoint", f"size {verified.checkpoint.size}, root {b64encode(verified.checkpoint.root_hash)}"),
+        ("entry", " ".join(f"{k}={v}" for k, v in entry.items() if v is not None)),
+        ("payload", "matches the file given" if check.payload_checked else "not checked (no --payload)"),
+    ]
+    if check.state_note is not None:
+        lines.append(("state DIR", check.state_note))
+    _rows(out, lines)
+
+
+def _entry_document(entry: SubmissionEntry | KeyEventEntry) -> dict[str, Any]:
+    if isinstance(entry, SubmissionEntry):
+        return {
+            "kind": entry.kind,
+            "hotline_id": entry.hotline_id,
+            "period": entry.period,
+            "revision": entry.revision,
+            "key_id": entry.key_id,
+            "received_at": entry.received_at,
+            "payload_hash": entry.payload_hash,
+        }
+    return {
+        "kind": entry.kind,
+        "hotline_id": entry.hotline_id,
+        "key_id": entry.key_id,
+        "effective_at": entry.effective_at,
+    }

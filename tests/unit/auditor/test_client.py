@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The auditor's HTTP client: what the hub may answer, and how each answer is classified."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from auditor.client import AuditClient, normalise_hub_url
+from auditor.errors import HubResponseInvalid, HubUnreachable, UsageError
+from protocol.messages import b64encode
+from protocol.taxonomy import builtin_taxonomy
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def _client(handler: Handler) -> AuditClient:
+    return AuditClient(httpx.Client(transport=httpx.MockTransport(handler)), "https://hub.example.org/", token=" t0k ")  # noqa: S106
+
+
+def _identity(**changes: object) -> dict[str, object]:
+    return {
+        "protocol_version": "tipshare/1",
+        "log_origin": "hub.example.org/log",
+        "log_vkey": "hub.example.org/log+00000000+AQ==",
+        "encryption_key": "x25519:AAAA",
+        "taxonomy": {"id": "tipshare-taxonomy/1", "hash": "sha256:" + "0" * 64},
+    } | changes
+
+
+def test_urls_are_absolute_tokens_go_only_to_protected_routes_and_requests_are_counted() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/v1/hub":
+            return httpx.Response(200, json=_identity())
+        return httpx.Response(200, text="a note")
+
+    client = _client(handler)
+    assert client.identity().log_origin == "hub.example.org/log"
+    assert client.checkpoint() == "a note"
+    assert [str(r.url) for r in seen] == ["https://hub.example.org/v1/hub", "https://hub.example.org/v1/log/checkpoint"]
+    assert "authorization" not in seen[0].headers
+    assert seen[1].headers["authorization"] == "Bearer t0k"
+    assert client.requests == {"/v1/hub": 1, "/v1/log/checkpoint": 1}
+
+
+@pytest.mark.parametrize(
+    ("response", "error", "match"),
+    [
+        (httpx.Response(503), HubUnreachable, "busy or failing: HTTP 503"),
+        (httpx.Response(429), HubUnreachable, "busy or failing"),
+        (
+            httpx.Response(401, json={"code": "unauthorized", "detail": "no token"}),
+            HubResponseInvalid,
+            "refused the token: HTTP 401 unauthorized: no token",
+        ),
+        (httpx.Response(302, headers={"Location": "https://evil.example"}), HubResponseInvalid, "answered HTTP 302"),
+        (httpx.Response(200, text="{not json"), HubResponseInvalid, "is not JSON"),
+        (httpx.Response(200, json=[1, 2]), HubResponseInvalid, "not a JSON object"),
+    ],
+)
+def test_answers_outside_the_contract_are_classified(
+    response: httpx.Response, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        _client(lambda _request: response).consistency_proof(1, 2)
+
+
+def test_a_token_refusal_says_which_token_is_needed() -> None:
+    with pytest.raises(HubResponseInvalid) as caught:
+        _client(lambda _request: httpx.Response(403)).entries(0, 10)
+    assert "auditor token" in (caught.value.hint or "")
+    assert caught.value.exit_code == 2
+
+
+def test_transport_failures_are_unreachable_and_a_bad_url_a_usage_error() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with pytest.raises(HubUnreachable, match=r"cannot reach the hub at https://hub\.example\.org: connection refused"):
+        _client(refuse).identity()
+    with pytest.raises(UsageError, match="is not a hub URL"):
+        normalise_hub_url("ftp://hub.example.org")
+    assert normalise_hub_url(" https://hub.example.org/ ") == "https://hub.example.org"
+
+
+def test_identity_taxonomy_and_entries_are_checked_as_they_are_parsed() -> None:
+    with pytest.raises(HubResponseInvalid, match="speaks protocol 'tipshare/2'"):
+        _client(lambda _r: httpx.Response(200, json=_identity(protocol_version="tipshare/2"))).identity()
+
+    taxonomy = builtin_taxonomy()
+    serve = _client(lambda _r: httpx.Response(200, content=taxonomy.canonical_bytes()))
+    assert serve.taxonomy(taxonomy.id, expected_hash=taxonomy.content_hash).content_hash == taxonomy.content_hash
+    with pytest.raises(HubResponseInvalid, match="when asked for"):
+        serve.taxonomy(taxonomy.id, expected_hash="sha256:" + "1" * 64)
+
+    def page(_request: httpx.Request) -> httpx.Response:
+        entry = {"index": 12, "leaf_hash": b64encode(bytes(32)), "data": b64encode(b"x")}
+        return httpx.Response(200, json={"start": 0, "end": 1, "entries": [entry]})
+
+    with pytest.raises(HubResponseInvalid, match=r"with index 12 for 0\.\.9"):
+        _client(page).entries(0, 10)
+    assert _client(lambda _r: httpx.Response(404)).checkpoint() is None
+
+
+def test_a_statistics_answer_that_cannot_be_read_names_the_route() -> None:
+    with pytest.raises(HubResponseInvalid, match=r"/v1/stats/contacts\?group_by=period cannot be read: .*taxonomy"):
+        _client(lambda _r: httpx.Response(200, json={"table": "contacts"})).stats("contacts", {"group_by": "period"})
