@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.tipshare-installed
 PYTEST_ARGS ?=
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all install test lint typecheck contracts unit unit-sqlite unit-postgresql postgres demo bench clean
+.PHONY: all install test lint typecheck contracts unit unit-sqlite unit-postgresql postgres browser demo bench clean
 
 all: test
 
@@ -43,7 +43,7 @@ contracts: install
 # session starts itself (a throwaway cluster on 127.0.0.1, deleted afterwards).
 unit: unit-sqlite unit-postgresql
 
-unit-sqlite: install
+unit-sqlite: install browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit-postgresql: install postgres
@@ -55,6 +55,13 @@ postgres:
 		echo "installing PostgreSQL (Debian package postgresql) for the test suite"; \
 		command -v apt-get >/dev/null || { echo "no apt-get: install PostgreSQL server binaries by hand" >&2; exit 1; }; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
+# Debian's chromium for the dashboard's browser tests (Playwright drives it; no browser is ever downloaded).
+browser:
+	@test -x /usr/bin/chromium || { \
+		echo "installing Chromium (Debian package chromium) for the dashboard tests"; \
+		command -v apt-get >/dev/null || { echo "no apt-get: install chromium by hand" >&2; exit 1; }; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 test: lint typecheck contracts unit
 

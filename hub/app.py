@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 
 from hub.context import HubContext
+from hub.dashboard import install_dashboard
 from hub.problems import install_problem_handlers
 from hub.routes import admin, audit, identity, operations, stats, submissions
 from hub.settings import Settings
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
     install_problem_handlers(app)
     for router in (identity.router, submissions.router, stats.router, admin.router, audit.router, operations.router):
         app.include_router(router)
+    install_dashboard(app)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the dashboard shows for codes and numbers: English country names, code labels, signed integers.
+
+>>> labels = Labels(builtin_taxonomy())                    # doctest: +SKIP
+>>> labels.code("citizenship", "MD"), labels.code("citizenship", "150"), labels.code("gender", "F")  # doctest: +SKIP
+('Moldova', 'Europe, other than the countries listed', 'Female')
+
+Country names come from ISO 3166-1 as maintained in ``pycountry`` (its common name where it has one, e.g.
+"Moldova" rather than "Moldova, Republic of"); the taxonomy's own labels name the M49 region buckets and the codes
+ISO leaves to users (XX stateless, ZZ unknown, XN not exploited, XK Kosovo). Exports keep the codes.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Final
+
+import pycountry
+
+from protocol.taxonomy import Taxonomy
+
+__all__ = ["MINUS", "Labels", "country_name", "format_count"]
+
+#: The minus sign shown for negative numbers (U+2212, read as "minus" by screen readers).
+MINUS: Final = "\u2212"
+
+
+@functools.cache
+def country_name(code: str) -> str | None:
+    """The English short name of an ISO 3166-1 alpha-2 code, or ``None`` if ISO assigns none."""
+    if len(code) != 2 or not code.isalpha() or not code.isupper():
+        return None
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return None
+    name: str = getattr(country, "common_name", None) or country.name
+    return name
+
+
+def format_count(value: int | None) -> str:
+    """A count as shown: thousands separated, a real minus sign, an en dash for "no value".
+
+    >>> format_count(1234), format_count(-7), format_count(None)
+    ('1,234', '−7', '–')
+    """
+    if value is None:
+        return "\u2013"
+    text = f"{abs(value):,}"
+    return MINUS + text if value < 0 else text
+
+
+class Labels:
+    """Labels of the dimensions and codes of one taxonomy."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self._taxonomy = taxonomy
+
+    def dimension(self, name: str) -> str:
+        """``country_of_exploitation`` → ``Country of exploitation``."""
+        return name.replace("_", " ").capitalize()
+
+    def code(self, dimension: str, code: str) -> str:
+        """The English label of a code: the country name for ISO country codes, else the taxonomy's label."""
+        found = self._taxonomy.dimensions.get(dimension)
+        if found is None:
+            return code
+        position = found.code_names.index(code) if code in found.code_names else None
+        if position is None:
+            return code
+        entry = found.codes[position]
+        if entry.kind == "country":
+            return country_name(code) or entry.label
+        return entry.label
+
+    def country(self, code: str) -> str:
+        """The name of a hotline's country (ISO 3166-1 alpha-2)."""
+        return country_name(code) or code
+
+    def is_country_dimension(self, dimension: str) -> bool:
+        found = self._taxonomy.dimensions.get(dimension)
+        return found is not None and any(code.kind for code in found.codes)

@@ -1,0 +1,228 @@
+# SPDX-License-Identifier: Apache-2.0
+"""SDMX-CSV exports of statistics and of reporting completeness.
+
+>>> text = stats_to_sdmx_csv(result, taxonomy.table(result.table))            # doctest: +SKIP
+>>> text.splitlines()[:2]                                                     # doctest: +SKIP
+['STRUCTURE,STRUCTURE_ID,ACTION,REF_AREA,CITIZENSHIP,...,TIME_PERIOD,OBS_VALUE,CI95_LOWER,CI95_UPPER,...',
+ 'dataflow,TIPSHARE:PERSONS_CORRIDOR(1.0.0),R,_T,UA,PL,_T,2026-09,41,25,57,A,F,3,3,person,...']
+
+The messages follow the SDMX-CSV 2.x field guide (sdmx-twg/sdmx-csv, ``data-message/docs``): RFC 4180 CSV with a
+mandatory header row; ``STRUCTURE``, ``STRUCTURE_ID`` and ``ACTION`` first; then the dimensions, the measure and
+the attributes, in that order; one row per observation; attributes attached above the observation level (the
+checkpoint) repeated on every row; intentionally missing numbers written ``NaN`` and other missing values
+``#N/A``. The media type is :data:`SDMX_CSV_MEDIA_TYPE` (the columns used here read the same in 2.0 and 2.1).
+
+Statistics (:func:`stats_to_sdmx_csv`)
+--------------------------------------
+``STRUCTURE``, ``STRUCTURE_ID``, ``ACTION``
+    ``dataflow``, ``TIPSHARE:<TABLE>(<taxonomy version>.0.0)`` and ``R`` (replace: what the field guide
+    recommends for the answer to a data query).
+``REF_AREA``
+    what the numbers cover: ``_T`` the whole region, an ISO 3166-1 alpha-2 code for one country, the countries of a
+    token limited to some joined with ``+`` (``MD+UA``), or a hotline id for one hotline.
+one column per dimension of the table, upper-cased, in taxonomy order
+    the code of a grouped dimension; ``_T`` (the SDMX total) for a dimension summed over all its codes, or the one
+    code it was filtered to. A dimension summed over *several* chosen codes has no code to write (taxonomy codes
+    may themselves hold ``+``), so such a query is refused (:class:`~hub.errors.InvalidQuery`): group by that
+    dimension instead.
+``TIME_PERIOD``
+    ``YYYY-MM``; a row summed over several months gets the SDMX time range ``YYYY-MM-01/P<n>M``.
+``OBS_VALUE``
+    the estimate: the unbiased sum of noisy counts, never clipped, possibly negative; ``NaN`` for a month no
+    hotline in scope reported.
+``CI95_LOWER``, ``CI95_UPPER``
+    the 95 % interval (``NaN`` with a missing estimate).
+``OBS_STATUS``, ``CONF_STATUS``
+    SDMX cross-domain codes: ``A`` normal, ``U`` low reliability (wide interval or negative estimate), ``O``
+    missing; ``F`` free (differential privacy, not suppression, protects the numbers).
+``HOTLINES_REPORTING``, ``HOTLINES_EXPECTED``, ``UNIT_MEASURE`` (person, case or contact)
+``CHECKPOINT_ORIGIN``, ``CHECKPOINT_SIZE``, ``CHECKPOINT_ROOT``
+    the signed log checkpoint the answer reflects (``#N/A`` origin while the log is empty).
+
+Completeness (:func:`completeness_to_sdmx_csv`)
+-----------------------------------------------
+Dataflow ``TIPSHARE:REPORTING_COMPLETENESS(1.0.0)``; dimensions ``REF_AREA`` (the hotline's country), ``HOTLINE``
+and ``TIME_PERIOD``; ``OBS_VALUE`` is the number of reports received for the month, 1 or 0 (DHIS2's
+ACTUAL_REPORTS); attributes ``REPORTING_STATUS`` (on_time, late, not_due, missing, not_enrolled),
+``EXPECTED_REPORTS`` (1 or 0), ``CORRECTED``, ``REVISIONS``, ``FIRST_RECEIVED``, ``DEADLINE`` and the checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from hub.errors import InvalidQuery
+from hub.services.completeness import CompletenessResult
+from hub.services.scope import parse_period
+from hub.services.stats import PERIOD, CheckpointRef, StatsResult, StatsRow, write_csv
+from protocol.messages import format_timestamp
+from protocol.taxonomy import Table
+
+__all__ = [
+    "AGENCY",
+    "COMPLETENESS_DATAFLOW",
+    "MISSING_NUMBER",
+    "MISSING_VALUE",
+    "SDMX_ACTION",
+    "SDMX_CSV_MEDIA_TYPE",
+    "TOTAL",
+    "completeness_to_sdmx_csv",
+    "sdmx_dataflow",
+    "stats_to_sdmx_csv",
+]
+
+#: What ``Content-Type`` an SDMX-CSV data message is sent with.
+SDMX_CSV_MEDIA_TYPE: Final = "application/vnd.sdmx.data+csv; version=2.0.0; charset=utf-8"
+#: The maintenance agency of the hub's dataflows.
+AGENCY: Final = "TIPSHARE"
+#: The dataflow of reporting completeness.
+COMPLETENESS_DATAFLOW: Final = f"{AGENCY}:REPORTING_COMPLETENESS(1.0.0)"
+#: Replace: the action the field guide recommends for data returned by a query.
+SDMX_ACTION: Final = "R"
+#: The SDMX code of a total over every code of a dimension.
+TOTAL: Final = "_T"
+#: An intentionally missing number.
+MISSING_NUMBER: Final = "NaN"
+#: An intentionally missing value of any other type.
+MISSING_VALUE: Final = "#N/A"
+
+_HEAD: Final = ("STRUCTURE", "STRUCTURE_ID", "ACTION")
+_CHECKPOINT: Final = ("CHECKPOINT_ORIGIN", "CHECKPOINT_SIZE", "CHECKPOINT_ROOT")
+_STATS_ATTRIBUTES: Final = (
+    "CI95_LOWER",
+    "CI95_UPPER",
+    "OBS_STATUS",
+    "CONF_STATUS",
+    "HOTLINES_REPORTING",
+    "HOTLINES_EXPECTED",
+    "UNIT_MEASURE",
+    *_CHECKPOINT,
+)
+_COMPLETENESS_ATTRIBUTES: Final = (
+    "REPORTING_STATUS",
+    "EXPECTED_REPORTS",
+    "CORRECTED",
+    "REVISIONS",
+    "FIRST_RECEIVED",
+    "DEADLINE",
+    *_CHECKPOINT,
+)
+
+Cell = str | int | bool
+
+
+def sdmx_dataflow(table: str, taxonomy_id: str) -> str:
+    """``TIPSHARE:<TABLE>(<major>.0.0)``: the taxonomy's version is the dataflow's major version.
+
+    >>> sdmx_dataflow("persons_corridor", "tipshare-taxonomy/1")
+    'TIPSHARE:PERSONS_CORRIDOR(1.0.0)'
+    """
+    version = taxonomy_id.rpartition("/")[2]
+    return f"{AGENCY}:{table.upper()}({version}.0.0)"
+
+
+def stats_to_sdmx_csv(result: StatsResult, table: Table) -> str:
+    """An SDMX-CSV data message of a statistics answer (see the module docstring for every column).
+
+    ``table`` is the taxonomy table the answer is about. Raises :class:`InvalidQuery` when a dimension that is not
+    grouped by was filtered to several codes: such a sum has no SDMX code.
+    """
+    if table.name != result.table:
+        raise ValueError(f"the answer is about table {result.table!r}, not {table.name!r}")
+    for name in table.dimension_names:
+        codes = result.filters.get(name, ())
+        if name not in result.group_by and len(codes) > 1:
+            raise InvalidQuery(
+                f"SDMX-CSV needs one code per dimension, but {name} sums {len(codes)} codes ({', '.join(codes)}): "
+                f"group by {name}, filter it to one code, or drop the filter (its total is written {TOTAL})"
+            )
+    dimensions = [name.upper() for name in table.dimension_names]
+    header = [*_HEAD, "REF_AREA", *dimensions, "TIME_PERIOD", "OBS_VALUE", *_STATS_ATTRIBUTES]
+    head: list[Cell] = ["dataflow", sdmx_dataflow(result.table, result.taxonomy_id), SDMX_ACTION, _ref_area(result)]
+    checkpoint = _checkpoint(result.checkpoint)
+    lines = (
+        [
+            *head,
+            *(_dimension_value(result, name, row) for name in table.dimension_names),
+            _time_period(result, row),
+            *_observation(result, row),
+            *checkpoint,
+        ]
+        for row in result.rows
+    )
+    return write_csv(header, lines)
+
+
+def completeness_to_sdmx_csv(result: CompletenessResult) -> str:
+    """An SDMX-CSV data message of the completeness grid: one observation per hotline and month."""
+    header = [*_HEAD, "REF_AREA", "HOTLINE", "TIME_PERIOD", "OBS_VALUE", *_COMPLETENESS_ATTRIBUTES]
+    checkpoint = _checkpoint(result.checkpoint)
+    lines = (
+        [
+            "dataflow",
+            COMPLETENESS_DATAFLOW,
+            SDMX_ACTION,
+            row.country,
+            row.hotline_id,
+            row.period,
+            1 if row.status in ("on_time", "late") else 0,
+            row.status,
+            1 if row.expected else 0,
+            row.corrected,
+            row.revisions,
+            MISSING_VALUE if row.first_received_at is None else format_timestamp(row.first_received_at),
+            format_timestamp(row.deadline),
+            *checkpoint,
+        ]
+        for row in result.rows
+    )
+    return write_csv(header, lines)
+
+
+# ---------------------------------------------------------------------------------------------- columns
+
+
+def _ref_area(result: StatsResult) -> str:
+    scope = result.scope
+    if scope.code is not None:
+        return scope.code
+    if result.countries is not None:
+        return "+".join(result.countries)
+    return TOTAL
+
+
+def _dimension_value(result: StatsResult, name: str, row: StatsRow) -> str:
+    if name in result.group_by:
+        return row.keys[name]
+    codes = result.filters.get(name, ())
+    return codes[0] if codes else TOTAL
+
+
+def _time_period(result: StatsResult, row: StatsRow) -> str:
+    if PERIOD in result.group_by:
+        return row.keys[PERIOD]
+    months = parse_period(result.period_to, param="period_to") - parse_period(result.period_from, param="period_from")
+    if months == 0:
+        return result.period_from
+    return f"{result.period_from}-01/P{months + 1}M"
+
+
+def _observation(result: StatsResult, row: StatsRow) -> Sequence[Cell]:
+    def number(value: int | None) -> Cell:
+        return MISSING_NUMBER if value is None else value
+
+    return [
+        number(row.estimate),
+        number(row.ci95_low),
+        number(row.ci95_high),
+        row.obs_status,
+        row.conf_status,
+        row.hotlines_reporting,
+        row.hotlines_expected,
+        result.unit,
+    ]
+
+
+def _checkpoint(checkpoint: CheckpointRef) -> list[Cell]:
+    return [checkpoint.origin or MISSING_VALUE, checkpoint.size, checkpoint.root_hash_b64]
