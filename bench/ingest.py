@@ -4,9 +4,10 @@
 What is measured
 ----------------
 * **Payload.** A real node release of the whole taxonomy (8 tables, 21,502 cells): synthetic truth noised by
-  the node's plan and sampler under the default budget (:func:`bench.fixtures.node_release`), about 57 kB of
+  the node's plan and sampler under the default budget (:func:`bench.fixtures.node_release`), about 55 kB of
   canonical JSON and a 76 kB envelope. Each submission is a new (hotline, period) of 20 enrolled hotlines.
-* **Hub.** The hub's app served by uvicorn with 1 and 2 worker processes (:mod:`bench.serve`), on SQLite (WAL,
+* **Hub.** The hub served exactly as ``tipshare-hub serve`` serves it (:func:`hub.cli_serve.run`, via
+  :mod:`bench.serve`) with 1 and 2 worker processes, on SQLite (WAL,
   ``synchronous=FULL``, the hub's settings) and on PostgreSQL (a throwaway cluster with production durability:
   fsync on, :mod:`bench.postgres`). The client keeps ``2 × workers`` requests in flight (closed loop).
 * **Baseline.** ``POST /bench/verify-only`` in the *same* server processes (:mod:`bench.ingest_app`): read the
@@ -143,7 +144,7 @@ def run(ctx: RunContext) -> BenchResult:
     result.details = details
     result.notes.append(
         f"payload = a real node release of the whole taxonomy ({release.cells:,} cells, "
-        f"{len(payloads[0][1]):,} bytes); uvicorn without access log; PostgreSQL with fsync on"
+        f"{len(payloads[0][1]):,} bytes); served as `tipshare-hub serve` runs uvicorn; PostgreSQL with fsync on"
     )
     return result
 

@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -211,7 +212,9 @@ def _check_replica(original: Path, replica: Path, copies: int) -> None:
 
 def _node_home(workdir: Path) -> Path:
     """A node home made by ``tipshare-node init`` against a real hub (in process, through starlette's client)."""
-    from fastapi.testclient import TestClient
+    with warnings.catch_warnings():  # starlette would prefer the httpx2 fork; the hub's tests use httpx too
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+        from fastapi.testclient import TestClient
 
     from hub.app import create_app
     from hub.settings import Settings
