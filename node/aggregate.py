@@ -84,13 +84,15 @@ def prepare_tables(
     period: str,
     taxonomy: Taxonomy,
     allow_unknown: bool = False,
+    allow_empty: bool = False,
     encoding: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> TrueTables:
     """Read, check and aggregate an export into every table of ``taxonomy`` for ``period`` (``YYYY-MM``).
 
     Every person and case table is returned; the contact tables only when a contacts file is given. Raises
-    :class:`~node.inputs.errors.InputError` (nothing is returned) if any row of either file has a problem.
+    :class:`~node.inputs.errors.InputError` (nothing is returned) if any row of either file has a problem, or if
+    a file has no row at all and ``allow_empty`` is not given.
     """
     match = _PERIOD.fullmatch(period)
     if match is None:
@@ -103,7 +105,7 @@ def prepare_tables(
         problems = ProblemLog()
         encoding = encoding or columns.encoding
         sources = [
-            open_input(path, encoding=encoding, delimiter=columns.delimiter, problems=problems)
+            open_input(path, encoding=encoding, delimiter=columns.delimiter, problems=problems, allow_empty=allow_empty)
             for path in (cases, contacts)
             if path is not None
         ]

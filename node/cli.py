@@ -132,6 +132,10 @@ MappingOption = Annotated[
 AllowUnknownOption = Annotated[
     bool, typer.Option("--allow-unknown", help="Count values the taxonomy does not list as unknown.")
 ]
+AllowEmptyOption = Annotated[
+    bool,
+    typer.Option("--allow-empty", help="Accept an export without a single row (a month with nothing to count)."),
+]
 EncodingOption = Annotated[
     str | None, typer.Option("--encoding", help="Text encoding of the export (default: detect).")
 ]
@@ -285,6 +289,7 @@ def _read_tables(
     mapping: Path | None,
     period: str,
     allow_unknown: bool,
+    allow_empty: bool,
     encoding: str | None,
 ) -> dict[str, list[int]]:
     from node.aggregate import prepare_tables  # the input half: imported only when an export is read
@@ -312,6 +317,7 @@ def _read_tables(
             period=period,
             taxonomy=home.taxonomy,
             allow_unknown=allow_unknown,
+            allow_empty=allow_empty,
             encoding=encoding,
             progress=advance,
         )
@@ -381,6 +387,7 @@ def prepare(
     contacts: ContactsOption = None,
     mapping: MappingOption = None,
     allow_unknown: AllowUnknownOption = False,
+    allow_empty: AllowEmptyOption = False,
     encoding: EncodingOption = None,
     top: TopOption = DEFAULT_TOP,
     as_json: JsonOption = False,
@@ -404,6 +411,7 @@ def prepare(
                 mapping=mapping,
                 period=period,
                 allow_unknown=allow_unknown,
+                allow_empty=allow_empty,
                 encoding=encoding,
             )
             existing, new = _make_release(state, home, ledger, counts, period, key_id=key_id, correction=False)
@@ -420,6 +428,7 @@ def correct(
     contacts: ContactsOption = None,
     mapping: MappingOption = None,
     allow_unknown: AllowUnknownOption = False,
+    allow_empty: AllowEmptyOption = False,
     encoding: EncodingOption = None,
     yes: YesOption = False,
     top: TopOption = DEFAULT_TOP,
@@ -460,6 +469,7 @@ def correct(
             mapping=mapping,
             period=period,
             allow_unknown=allow_unknown,
+            allow_empty=allow_empty,
             encoding=encoding,
         )
         release, new = _make_release(state, home, ledger, counts, period, key_id=key_id, correction=True)

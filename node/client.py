@@ -24,6 +24,7 @@ Receipts are parsed here but verified by the caller, against the log key pinned 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -68,7 +69,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def normalise_hub_url(url: str) -> str:
-    """The hub URL without a trailing slash; only ``https://`` (or ``http://`` for a hub on this machine)."""
+    """The hub URL without a trailing slash; only ``https://`` (or ``http://`` for a hub on this machine).
+
+    >>> normalise_hub_url("https://hub.example.org/"), normalise_hub_url("http://127.0.0.1:8750")
+    ('https://hub.example.org', 'http://127.0.0.1:8750')
+    >>> normalise_hub_url("http://hub.example.org")
+    Traceback (most recent call last):
+    node.errors.ConfigError: 'http://hub.example.org' is not encrypted: ...
+    """
     text = url.strip().rstrip("/")
     try:
         parts = urlsplit(text)
@@ -79,7 +87,21 @@ def normalise_hub_url(url: str) -> str:
             f"{url!r} is not a hub URL",
             hint="Give the address your hub operator sent you, such as https://hub.example.org",
         )
+    if parts.scheme == "http" and not _is_this_machine(parts.hostname):
+        raise ConfigError(
+            f"{url!r} is not encrypted: plain http:// is only allowed for a hub on this machine",
+            hint="Use the https:// address your hub operator sent you",
+        )
     return text
+
+
+def _is_this_machine(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _user_agent() -> str:

@@ -4,7 +4,9 @@ mapping), check every value against the taxonomy's input rules, and turn rows in
 
 The public entry point is :func:`node.aggregate.prepare_tables`; this package holds its parts:
 
-* :mod:`node.inputs.readers`: bytes to rows (encodings, CSV dialects, JSON shapes, size limits);
+* :mod:`node.inputs.readers`: a file to rows (CSV dialects, size limits);
+* :mod:`node.inputs.encodings`: bytes to text (what is text at all, the region's encodings told apart);
+* :mod:`node.inputs.jsonfiles`: JSON and JSON Lines shapes;
 * :mod:`node.inputs.mapping`: the TOML column mapping file;
 * :mod:`node.inputs.fields`: which fields the node reads and what each accepts;
 * :mod:`node.inputs.cells`: one cell to checked values (stripping, multiselect, the mapping's values);

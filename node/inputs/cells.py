@@ -4,8 +4,11 @@
 A cell is stripped of surrounding white space; an empty cell is missing (``NA`` is Namibia, never missing). The
 mapping file's value map applies to the whole cell, else the cell is split on the separators (``;`` and ``|``)
 into several values, each stripped and mapped. Only coded fields (those the taxonomy's input rules read) are split:
-a separator in a date, picklist or identifier makes it invalid. A cell that starts like a spreadsheet formula
-(``=``, ``+``, ``-``, ``@``) is never split: in a coded field it is one invalid value, reported as it is.
+a separator in a date, picklist or identifier makes it invalid. A value that starts like a spreadsheet formula
+(``=``, ``+``, ``-``, ``@``, also after a tab or carriage return) is never split: in a coded, picklist or date field
+it is one invalid value, reported as it is. An identifier is compared, never interpreted, but one that is a formula
+(``=...``, ``@...``, or ``+``/``-`` followed by anything but the digits, spaces and ``()./-`` of a phone number or a
+number) is invalid too: it is a formula that reached the export instead of its value, or an injection attempt.
 
 Each field's results are remembered per distinct cell (exports repeat a few values many thousand times), except for
 identifiers, which hardly repeat.
@@ -45,6 +48,8 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9:.]+(?:Z|[+-][0-9:
 _MIN_YEAR: Final = 1900
 _MAX_YEAR: Final = 2100
 _FORMULA_STARTS: Final = ("=", "+", "-", "@")
+#: What may follow a leading ``+`` or ``-`` in an identifier: a phone number or a number, nothing a formula needs.
+_SIGNED_IDENTIFIER = re.compile(r"[+-][0-9 ()./-]*")
 
 
 class CellCheck:
@@ -59,6 +64,8 @@ class CellCheck:
         self._separators = mapping.separators
         self._format = mapping.date_format
         self.expected = field.expected
+        if field.kind is FieldKind.ID:
+            self.expected = f"{field.expected}: at most {MAX_ID_CHARS} characters, and not a spreadsheet formula"
         if field.kind is FieldKind.DATE and self._format is not None:
             self.expected = (
                 f"a date like {date(2025, 12, 31).strftime(self._format)} ({self._format}, from the mapping)"
@@ -78,13 +85,13 @@ class CellCheck:
 
     def _identifier(self, cell: Cell) -> tuple[Slot, Values]:
         items = self._items(cell, split=False)
-        if len(items) > 1 or (items and len(items[0]) > MAX_ID_CHARS):
+        if len(items) > 1 or (items and (len(items[0]) > MAX_ID_CHARS or _formula_identifier(items[0]))):
             return INVALID, ("; ".join(items),)
         return (items[0] if items else None), ()
 
     def _check(self, cell: Cell) -> tuple[Slot, Values]:
         kind = self.field.kind
-        items = self._items(cell, split=kind is FieldKind.CODE and not _looks_like_formula(cell))
+        items = self._items(cell, split=kind is FieldKind.CODE)
         if kind is FieldKind.CODE:
             good: list[str] = []
             bad: Values = ()
@@ -121,7 +128,7 @@ class CellCheck:
             mapped = self._map.get(text)
             if mapped is not None:
                 values.extend(mapped)
-            elif split and any(s in text for s in self._separators):
+            elif split and any(s in text for s in self._separators) and not text.startswith(_FORMULA_STARTS):
                 for separator in self._separators[1:]:
                     text = text.replace(separator, self._separators[0])
                 for part in text.split(self._separators[0]):
@@ -145,6 +152,8 @@ class CellCheck:
         return parsed if _MIN_YEAR <= parsed.year <= _MAX_YEAR else None
 
 
-def _looks_like_formula(cell: Cell) -> bool:
-    """A spreadsheet formula (``=``, ``+``, ``-``, ``@`` first) is one invalid value, never split into several."""
-    return isinstance(cell, str) and cell.lstrip().startswith(_FORMULA_STARTS)
+def _formula_identifier(text: str) -> bool:
+    """Whether a (stripped, non-empty) identifier is a spreadsheet formula rather than an identifier."""
+    if text[0] in "=@":
+        return True
+    return text[0] in "+-" and _SIGNED_IDENTIFIER.fullmatch(text) is None

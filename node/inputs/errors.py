@@ -40,6 +40,8 @@ MAX_PROBLEMS_KEPT: Final = 2000
 #: Groups of problems :meth:`InputError.diagnostics` lists before summing up the rest.
 MAX_PROBLEMS_SHOWN: Final = 20
 _MAX_VALUE_CHARS: Final = 40
+#: Column names come from the file too: shortened and escaped like values, but never left out.
+_MAX_COLUMN_CHARS: Final = 80
 _ROWS_SHOWN_PER_GROUP: Final = 5
 
 
@@ -54,7 +56,8 @@ class InputProblem:
     """One thing wrong with an input file.
 
     ``row`` is 1-based: in a CSV file the header is row 1 (the numbering of a spreadsheet); in a JSON file it is the
-    number of the record in its list. ``None`` means the file as a whole (for example, it is not valid CSV).
+    number of the record in its list; in a JSON Lines file (``row_label`` ``"line"``) the line number. ``None``
+    means the file as a whole (for example, it is not valid CSV).
     ``column`` is the column (CSV) or key (JSON) as the file names it; when a mapping renamed it, the HTCDS field
     follows in brackets. ``value`` is shown to the officer only (see the module docstring).
     """
@@ -72,8 +75,8 @@ class InputProblem:
         if self.row is not None:
             parts.append(f"{self.row_label} {self.row}")
         if self.column is not None:
-            kind = {"row": "column ", "record": "field "}.get(self.row_label, "")
-            parts.append(f"{kind}{self.column}")
+            kind = {"row": "column ", "record": "field ", "line": "field "}.get(self.row_label, "")
+            parts.append(f"{kind}{shown_value(self.column, _MAX_COLUMN_CHARS)}")
         return ", ".join(parts)
 
     def describe(self, *, with_value: bool) -> str:
@@ -109,7 +112,7 @@ class InputError(NodeError):
         lines = [f"{type(self).__name__}: {self.total:,} {noun} in {self._subject}; nothing was released."]
         for (file, column, value, expected, label), rows in list(groups.items())[:MAX_PROBLEMS_SHOWN]:
             known = [r for r in rows if r is not None]
-            plural = {"row": "rows", "record": "records"}.get(label, label)
+            plural = {"row": "rows", "record": "records", "line": "lines"}.get(label, label)
             problem = InputProblem(file, None, column, expected, value, label)
             where = problem.describe(with_value=True)
             if len(known) == 1:

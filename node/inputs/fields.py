@@ -3,7 +3,9 @@
 
 Field names are HTCDS 2.0 names (``prs_``, ``vic_``, ``hte_``, ``cas_``) or tipshare extensions (``ext_``). A
 column whose name is none of these is ignored (exports carry names, notes and much else the node never reads), except
-that an unknown ``ext_`` name is reported, because that namespace is ours and such a column is almost surely a typo.
+that an unknown ``ext_`` name is reported, because that namespace is ours and such a column is almost surely a typo,
+and so is a name that differs from a field's only in case, spaces, punctuation or invisible characters
+(``prs_gender``, ``PRS GENDER``, a stray byte-order mark): ignoring it would count every person as unknown there.
 
 Kinds of field:
 
@@ -161,9 +163,21 @@ class FieldCatalog:
     def get(self, name: str) -> InputField | None:
         return self.persons.get(name) or self.contacts.get(name)
 
+    def resembling(self, name: str) -> str | None:
+        """The field ``name`` is a misspelling of (case, spaces, punctuation, invisible characters), or ``None``
+        (also when ``name`` is a field itself)."""
+        if self.get(name) is not None:
+            return None
+        key = _spelling_key(name)
+        return next((field for field in self.names if _spelling_key(field) == key), None)
+
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(sorted({*self.persons, *self.contacts}))
+
+
+def _spelling_key(name: str) -> str:
+    return "".join(c for c in name.casefold() if c.isalnum())
 
 
 def _date(name: str) -> InputField:

@@ -175,6 +175,13 @@ class _RowReader:
                 self.labels[name] = label
                 tolerant = allow_unknown and (fields[name].kind is not FieldKind.DATE or name in _TOLERANT_DATES)
                 self._plan.append((index, self.slots[name], CellCheck(fields[name], mapping, tolerant=tolerant)))
+            elif (spelled := catalog.resembling(name)) is not None:
+                self.problem(
+                    header,
+                    label,
+                    f"the field name spelled exactly {spelled} (names are case-sensitive): this column would be "
+                    'ignored. Rename it, or map it in a mapping file ([columns]; "" ignores a column)',
+                )
             elif name.startswith("ext_") and catalog.get(name) is None:
                 known = ", ".join(n for n in catalog.names if n.startswith("ext_"))
                 self.problem(header, label, f"a known ext_ field name ({known}); this column would be ignored")
@@ -195,7 +202,8 @@ class _RowReader:
                 if not cell:
                     continue
                 if type(cell) is str:
-                    if cache is None and len(cell) <= MAX_ID_CHARS:  # an identifier: nothing to check
+                    if cache is None and len(cell) <= MAX_ID_CHARS and cell[0].isalnum():
+                        # an identifier that is neither too long nor starts like a formula: nothing to check
                         row[slot] = cell.strip() or None
                         continue
                     hit = cache.get(cell) if cache is not None else None

@@ -87,6 +87,17 @@ def test_bad_hub_urls(url: str) -> None:
         normalise_hub_url(url)
 
 
+@pytest.mark.parametrize("url", ["http://hub.example.org", "http://10.0.0.5:8750", "http://[2001:db8::1]"])
+def test_plain_http_is_refused_for_a_hub_elsewhere(url: str) -> None:
+    with pytest.raises(ConfigError, match="not encrypted"):
+        normalise_hub_url(url)
+
+
+@pytest.mark.parametrize("url", ["http://localhost:8750", "http://127.0.0.1:8750", "http://[::1]:8750"])
+def test_plain_http_is_allowed_for_a_hub_on_this_machine(url: str) -> None:
+    assert normalise_hub_url(url) == url
+
+
 def test_hub_url_keeps_a_path_prefix() -> None:
     assert normalise_hub_url(" https://example.org/tipshare/ ") == "https://example.org/tipshare"
 

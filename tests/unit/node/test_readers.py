@@ -242,13 +242,25 @@ def test_json_is_recognised_by_content(tmp_path: Path) -> None:
         ('[{"a": 1}', "valid JSON"),
         ('{"a": 1}', 'a JSON list of records, or an object with a "records"'),
         ('{"records": [], "cases": []}', "a JSON list of records"),
-        ('[{"a": 1, "a": 2}]', "'a' is repeated"),
+        ('{"records": [], "records": []}', "'records' is repeated"),
         ("[" * 100_000 + "]" * 100_000, "JSON"),
     ],
 )
 def test_broken_json_is_an_error(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(InputError, match=expected):
         open_input(_write(tmp_path, "cases.json", text))
+
+
+def test_a_repeated_key_is_named_by_record_and_key(tmp_path: Path) -> None:
+    problems = ProblemLog()
+    path = _write(tmp_path, "cases.json", '[{"a": "1"}, {"a": "1", "b": "2", "a": "3"}]')
+    source = open_input(path, problems=problems)
+    assert [n for n, _ in source.rows()] == [1]
+    (problem,) = problems.error().problems
+    assert (problem.where(), problem.expected) == (
+        "cases.json, record 2, field a",
+        "each key once per object; this one is repeated, so its value is ambiguous",
+    )
 
 
 def test_json_values_of_the_wrong_shape_are_reported_by_record_and_field(tmp_path: Path) -> None:
