@@ -7,15 +7,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from fastapi import FastAPI, Request, Response
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from hub.context import HubContext
 from hub.dashboard import install_dashboard
-from hub.problems import install_problem_handlers
-from hub.routes import admin, audit, identity, operations, stats, submissions
+from hub.dashboard.auth import SESSION_COOKIE
+from hub.db import write_session
+from hub.problems import install_problem_handlers, problem_response
+from hub.ratelimit import RateLimiter, policies, request_class, source_key
+from hub.routes import access, admin, audit, identity, operations, stats, submissions
+from hub.services.access_log import AccessLogService, should_record
+from hub.services.tokens import Principal
 from hub.settings import Settings
 
 __all__ = ["create_app"]
@@ -26,11 +36,17 @@ The tipshare hub merges hotlines' differentially private monthly releases into r
 * **Hotlines** submit sealed, signed releases to `POST /v1/submissions` and get a receipt from the transparency log.
 * **Coordinators** read statistics (`/v1/stats/{table}`) and reporting completeness, every estimate with its
   95% interval.
-* **Auditors** read the signed checkpoint, log entries, proofs and stored submissions, and verify everything offline.
+* **Auditors** read the signed checkpoint, log entries, proofs and stored submissions, and verify everything offline;
+  they also read the access log of every coordinator request (`/v1/audit/access-log`).
 * **Operators** enroll hotlines, manage keys and tokens under `/v1/admin`.
 
-Errors are RFC 9457 problem details (`application/problem+json`).
+Errors are RFC 9457 problem details (`application/problem+json`). Requests are rate-limited per source address,
+per token and per hotline: a `429` carries `Retry-After` (seconds).
 """
+
+_log = logging.getLogger("tipshare.hub")
+#: HSTS for responses sent over HTTPS (behind a TLS proxy that sets X-Forwarded-Proto): two years, subdomains too.
+STRICT_TRANSPORT_SECURITY: Final = "max-age=63072000; includeSubDomains"
 
 
 def create_app(settings: Settings | None = None, *, context: HubContext | None = None) -> FastAPI:
@@ -46,14 +62,30 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
     )
     app.state.hub = context
     install_problem_handlers(app)
-    for router in (identity.router, submissions.router, stats.router, admin.router, audit.router, operations.router):
-        app.include_router(router)
+    routers = (identity, submissions, stats, admin, audit, access, operations)
+    for module in routers:
+        app.include_router(module.router)
     install_dashboard(app)
+    settings = context.settings
+    rates, hotline_rate = policies(
+        submissions=settings.rate_submissions,
+        queries=settings.rate_queries,
+        audit=settings.rate_audit,
+        admin=settings.rate_admin,
+        per_hotline=settings.rate_hotline,
+    )
+    app.state.rate_limiter = RateLimiter()
+    app.state.hotline_rate = hotline_rate if settings.rate_limits else None
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        response = _rate_limited(request) if settings.rate_limits else None
+        if response is None:
+            response = await call_next(request)
+            principal = getattr(request.state, "principal", None)
+            if isinstance(principal, Principal) and should_record(principal, request.url.path):
+                response = await _record_access(context, request, principal, response)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         context.metrics.request_observed(
@@ -62,6 +94,67 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Cache-Control", "no-store")
+        if request.url.scheme == "https":
+            response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
         return response
 
+    def _rate_limited(request: Request) -> Response | None:
+        kind = request_class(request.method, request.url.path)
+        if kind is None:
+            return None
+        limiter: RateLimiter = request.app.state.rate_limiter
+        policy = rates[kind]
+        source = source_key(request.client.host if request.client else None)
+        wait = limiter.take((kind, "source", source), policy.per_source)
+        credential = _credential(request)
+        if wait is None and credential is not None:
+            wait = limiter.take((kind, "credential", credential), policy.per_credential)
+        if wait is None:
+            return None
+        context.metrics.request_limited(kind)
+        return problem_response(
+            429,
+            "rate_limited",
+            "Too many requests",
+            f"too many {kind} requests from this address or credential; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
     return app
+
+
+def _credential(request: Request) -> str | None:
+    """A digest of the request's bearer token or dashboard session cookie (never the secret itself)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    secret = token.strip() if scheme.lower() == "bearer" else ""
+    if not secret:
+        secret = request.cookies.get(SESSION_COOKIE) or request.cookies.get(f"__Host-{SESSION_COOKIE}") or ""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest() if secret else None
+
+
+async def _record_access(context: HubContext, request: Request, principal: Principal, response: Response) -> Response:
+    """Write the access record before the answer goes out; withhold the answer if it cannot be written."""
+
+    def write() -> None:
+        with write_session(context.sessions) as session:
+            AccessLogService(session).record(
+                principal,
+                method=request.method,
+                # As sent (percent-encoded, like the query): a decoded path may hold NUL, which PostgreSQL refuses.
+                path=(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1"),
+                query=request.url.query,
+                status=response.status_code,
+                now=context.clock(),
+            )
+
+    try:
+        await run_in_threadpool(write)
+    except SQLAlchemyError as e:
+        _log.error("access log not written, answer withheld (%s %s): %s", request.method, request.url.path, e)
+        return problem_response(
+            503,
+            "access_log_unavailable",
+            "Access log unavailable",
+            "this answer is withheld because the hub could not record the request in its access log; try again later",
+        )
+    return response

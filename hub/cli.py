@@ -35,13 +35,13 @@ from alembic.util import CommandError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from hub import cli_views as views
 from hub.cli_logcheck import check_log
 from hub.context import META_LOG_ORIGIN, HubContext, utc_now
-from hub.db import make_engine, make_sessionmaker, read_session, write_session
+from hub.db import make_engine, make_sessionmaker, read_session, sqlite_file, storage_fault, write_session
 from hub.errors import (
     BadRequest,
     Conflict,
@@ -230,10 +230,7 @@ def _shown_url(settings: Settings) -> str:
 
 def _sqlite_file(settings: Settings) -> Path | None:
     """The file of a SQLite database URL (``None`` for other backends and in-memory databases)."""
-    url = _url(settings)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return Path(url.database)
+    return sqlite_file(_url(settings))
 
 
 @contextmanager
@@ -242,7 +239,9 @@ def _database(settings: Settings, *, must_exist: bool, probe: bool = True) -> It
 
     With ``must_exist``, a SQLite file that is not there is refused rather than created empty (a mistyped
     ``--data-dir`` should not leave a stray database behind). With ``probe``, the database is reached before
-    anything else happens, so an unreachable server is reported as such and not as a hub that is missing.
+    anything else happens, so an unreachable server is reported as such and not as a hub that is missing. A full
+    disk or a read-only database, whenever the command meets it, is reported as a
+    :class:`~hub.errors.StorageFault` that says where and what to check.
     """
     shown = _shown_url(settings)
     sqlite_file = _sqlite_file(settings)
@@ -260,7 +259,11 @@ def _database(settings: Settings, *, must_exist: bool, probe: bool = True) -> It
             with engine.connect():
                 pass
         yield engine
-    except OperationalError as e:
+    except DBAPIError as e:
+        if (fault := storage_fault(e, engine.url)) is not None:
+            raise fault from e
+        if not isinstance(e, OperationalError):
+            raise
         raise DatabaseUnavailable(f"the database at {shown} cannot be used: {e.orig}") from e
     finally:
         engine.dispose()
@@ -383,6 +386,7 @@ def serve(
     with _hub(state, settings.data_dir, settings.database_url) as context:  # refuse before uvicorn starts
         origin = context.origin
         current, head = current_revision(context.engine), head_revision(context.engine)
+        context.check_writable()  # a hub that cannot store a submission must not look healthy
     if current != head:
         raise SchemaOutOfDate(
             f"the database is at schema revision {current}, this build needs {head}: back the database up, then "

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import Engine, false, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.db import make_engine, make_sessionmaker, read_session
+from hub.db import begin_write, make_engine, make_sessionmaker, read_session, storage_fault
 from hub.errors import DatabaseUnavailable, NotFound, NotInitialised
 from hub.keys import HubKeys, load_keys
 from hub.metrics import Metrics
@@ -58,6 +58,8 @@ class HubContext:
             with engine.connect():
                 pass
         except OperationalError as e:
+            if (fault := storage_fault(e, engine.url)) is not None:
+                raise fault from e
             raise DatabaseUnavailable(
                 f"cannot reach the hub database at {engine.url.render_as_string()}: {e.orig}"
             ) from None
@@ -66,6 +68,8 @@ class HubContext:
                 meta = {row.key: row.value for row in session.scalars(select(HubMeta))}
                 taxonomies = {doc.id: parse_taxonomy(doc.document) for doc in session.scalars(select(TaxonomyDocument))}
         except (OperationalError, ProgrammingError) as e:  # no schema: a database never initialised or migrated
+            if (fault := storage_fault(e, engine.url)) is not None:
+                raise fault from e
             raise NotInitialised(
                 f"the database at {engine.url.render_as_string()} is not a tipshare hub database; "
                 "run `tipshare-hub init` (new hub) or `tipshare-hub db upgrade` (existing hub)"
@@ -82,6 +86,23 @@ class HubContext:
             current_taxonomy_id=meta[META_TAXONOMY],
             clock=clock,
         )
+
+    def check_writable(self) -> None:
+        """Raise :class:`~hub.errors.StorageFault` if the database refuses writes; changes nothing.
+
+        A write statement that matches no row still needs write access (SQLite: a writable file and directory;
+        PostgreSQL: a primary, read-write session), so a read-only database is found before anyone submits.
+        """
+        with self.sessions() as session:
+            try:
+                begin_write(session)
+                session.execute(update(HubMeta).where(false()).values(value=HubMeta.value))
+            except DBAPIError as e:
+                if (fault := storage_fault(e, self.engine.url)) is not None:
+                    raise fault from e
+                raise
+            finally:
+                session.rollback()
 
     @property
     def log_signer(self) -> NoteSigner:

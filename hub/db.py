@@ -10,17 +10,25 @@ Writers are serialized, because the transparency log must have exactly one write
   the log one at a time.
 
 Readers never block writers (WAL; MVCC).
+
+When the storage refuses a write (the disk is full, the database is read-only, an I/O error), the driver's error
+is not the operator's language: :func:`storage_fault` turns it into a :class:`~hub.errors.StorageFault` that says
+what to check and where, for the web layer and the command line to report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, Final, Literal
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from hub.errors import DatabaseReadOnly, StorageFault, StorageFull
 
 __all__ = [
     "WRITER_LOCK_ID",
@@ -30,6 +38,8 @@ __all__ = [
     "make_engine",
     "make_sessionmaker",
     "read_session",
+    "sqlite_file",
+    "storage_fault",
     "write_session",
 ]
 
@@ -121,3 +131,86 @@ def read_session(factory: sessionmaker[Session]) -> Iterator[Session]:
             yield session
         finally:
             session.rollback()
+
+
+# ------------------------------------------------------------------------------------------- storage faults
+
+_Fault = Literal["full", "read_only", "io"]
+#: SQLite primary result codes (https://sqlite.org/rescode.html; extended codes keep them in the low byte). A file
+#: SQLite cannot open at all (SQLITE_CANTOPEN) is a database that cannot be reached, not a storage fault.
+_SQLITE_FAULTS: Final[dict[int, _Fault]] = {13: "full", 8: "read_only", 10: "io"}
+#: PostgreSQL SQLSTATEs (Appendix A): disk_full, read_only_sql_transaction, io_error.
+_POSTGRESQL_FAULTS: Final[dict[str, _Fault]] = {"53100": "full", "25006": "read_only", "58030": "io"}
+_PUBLIC: Final[dict[_Fault, str]] = {
+    "full": "the hub's database disk is full: nothing was stored. Try again later.",
+    "read_only": "the hub's database is read-only: nothing was stored. Try again later.",
+    "io": "the hub's database storage failed: nothing was stored. Try again later.",
+}
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL, URI filenames (``sqlite:///file:/srv/hub.sqlite?mode=ro&uri=true``) included.
+
+    ``None`` for other backends and in-memory databases.
+    """
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    database = url.database
+    if url.query.get("uri") == "true" and database.startswith("file:"):
+        database = database.removeprefix("file:")
+        database = database.removeprefix("//") if database.startswith("///") else database
+    return Path(database)
+
+
+def storage_fault(error: DBAPIError, url: URL) -> StorageFault | None:
+    """The operator's error for a driver error that means the storage refused (``None`` for any other error).
+
+    The message is fit for remote clients; ``server_detail`` names the database's location and what to check.
+    """
+    fault = _fault(error.orig)
+    if fault is None:
+        return None
+    driver = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else type(error.orig).__name__
+    path = sqlite_file(url)
+    detail = _sqlite_detail(fault, path, read_only_url=url.query.get("mode") == "ro") if path else None
+    if detail is None:
+        detail = _server_detail(fault, url.render_as_string(hide_password=True))
+    detail = f"{detail} (the driver said: {driver})"
+    cls = {"full": StorageFull, "read_only": DatabaseReadOnly}.get(fault, StorageFault)
+    return cls(_PUBLIC[fault], server_detail=detail)
+
+
+def _fault(orig: BaseException | None) -> _Fault | None:
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return _SQLITE_FAULTS.get(code & 0xFF)
+    state = getattr(orig, "sqlstate", None)
+    return _POSTGRESQL_FAULTS.get(state) if isinstance(state, str) else None
+
+
+def _sqlite_detail(fault: _Fault, path: Path, *, read_only_url: bool) -> str:
+    if fault == "full":
+        return (
+            f"the database disk is full: free space on the file system that holds {path} (SQLite also needs room "
+            f"there for {path.name}-wal); nothing was stored"
+        )
+    if fault == "read_only":
+        if read_only_url:
+            return f"the database is read-only: the database URL opens {path} with mode=ro; drop it to accept writes"
+        return (
+            f"the database is read-only: check permissions of {path} and of its directory {path.parent} (the hub's "
+            f"user must be able to write both: SQLite creates {path.name}-wal and {path.name}-shm there), and that "
+            "the file system is mounted read-write"
+        )
+    return f"the database storage failed with an I/O error on {path}: check the disk and the file system holding it"
+
+
+def _server_detail(fault: _Fault, shown_url: str) -> str:
+    if fault == "full":
+        return f"the database disk is full: the server at {shown_url} has no space left; free space on its volume"
+    if fault == "read_only":
+        return (
+            f"the database is read-only: the server at {shown_url} refuses writes (a standby, or "
+            "default_transaction_read_only is on); point TIPSHARE_HUB_DATABASE_URL at the primary"
+        )
+    return f"the database storage failed: the server at {shown_url} reported an I/O error; check its disk"

@@ -5,15 +5,18 @@
 * :data:`WriteSessionDep` — the request's single writer transaction: committed **before** the response is sent
   (so an acknowledged submission is durable), rolled back on any error; at most one per worker at a time.
 * :func:`require` — a bearer token with one of the given roles (the only place ``HTTPException``-like auth
-  failures originate).
+  failures originate). The OpenAPI document shows it as the ``HubToken`` bearer scheme, each route's security
+  requirement listing the roles it accepts (OpenAPI 3.1 allows role names there for non-OAuth schemes).
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: FastAPI reads the annotation of the closure in :func:`require`,
+# which names that call's roles, so it must be evaluated where they are in scope.
 
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from hub.context import HubContext
@@ -46,19 +49,28 @@ ReadSessionDep = Annotated[Session, Depends(_read_session, scope="function")]
 WriteSessionDep = Annotated[Session, Depends(_write_session, scope="function", max_concurrency=1)]
 
 
-def _bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("this route needs an `Authorization: Bearer <token>` header")
-    return token.strip()
+#: ``Authorization: Bearer <token>``, parsed by FastAPI (scheme case-insensitive, token stripped); ``None`` when
+#: the header is missing, empty or of another scheme, so that :func:`require` answers with a problem detail.
+_BEARER = HTTPBearer(
+    scheme_name="HubToken",
+    bearerFormat="tsh_<base64url>",
+    description="A token issued by the hub's operator (`tipshare-hub token create` or `POST /v1/admin/tokens`). "
+    "Each route's security requirement lists the roles whose tokens it accepts.",
+    auto_error=False,
+)
 
 
 def require(*roles: Role) -> Callable[..., Principal]:
     """A dependency that authenticates the bearer token and checks its role."""
 
-    def dependency(request: Request, context: ContextDep) -> Principal:
-        token = _bearer_token(request)
+    def dependency(
+        request: Request,
+        context: ContextDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER, scopes=list(roles))],
+    ) -> Principal:
+        if credentials is None:
+            raise Unauthorized("this route needs an `Authorization: Bearer <token>` header")
+        token = credentials.credentials
         with read_session(context.sessions) as session:
             principal = TokenService(session).authenticate(token, now=context.clock())
         if principal.role not in roles:

@@ -20,8 +20,12 @@ The tree::
     │   └── RevisionConflict (409 revision_conflict)   same (hotline, period, revision), other bytes
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
+    ├── RateLimited (429 rate_limited)                 too many requests: carries ``retry_after`` seconds
     ├── NotInitialised (500 not_initialised)          the hub has no keys or schema yet
     ├── DatabaseUnavailable (503 database_unavailable) the database cannot be reached
+    ├── StorageFault (503 storage_fault)               the database's storage failed (an I/O error)
+    │   ├── StorageFull (507 storage_full)             the database's disk is full
+    │   └── DatabaseReadOnly (503 database_read_only)  the database refuses writes (permissions, mount, standby)
     └── LogIntegrityError (500 log_integrity)         the log would fork: nothing is signed
 """
 
@@ -32,6 +36,7 @@ from typing import ClassVar
 __all__ = [
     "BadRequest",
     "Conflict",
+    "DatabaseReadOnly",
     "DatabaseUnavailable",
     "Forbidden",
     "HubError",
@@ -42,7 +47,10 @@ __all__ = [
     "NotInitialised",
     "PayloadTooLarge",
     "PeriodOutOfRange",
+    "RateLimited",
     "RevisionConflict",
+    "StorageFault",
+    "StorageFull",
     "Unauthorized",
     "UnknownHotline",
     "UnknownKey",
@@ -134,6 +142,18 @@ class UnsupportedMediaType(HubError):
     title = "Unsupported media type"
 
 
+class RateLimited(HubError):
+    """Too many requests from one source address, token or hotline; ``retry_after`` says when to try again."""
+
+    status_code = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotInitialised(HubError):
     code = "not_initialised"
     title = "Hub not initialised"
@@ -143,6 +163,36 @@ class DatabaseUnavailable(HubError):
     status_code = 503
     code = "database_unavailable"
     title = "Database unavailable"
+
+
+class StorageFault(HubError):
+    """The database's storage refused a write; only the hub's operator can fix it, and nothing was stored.
+
+    ``str(error)`` is fit for any client. ``server_detail`` adds what the operator needs (where the database is,
+    what to check): it goes to the server log and the command line, never into a response.
+    """
+
+    status_code = 503
+    code = "storage_fault"
+    title = "Database storage failed"
+
+    def __init__(self, message: str, *, server_detail: str) -> None:
+        super().__init__(message)
+        self.server_detail = server_detail
+
+    def diagnostics(self) -> str:
+        return f"{type(self).__name__}: {self.server_detail}"
+
+
+class StorageFull(StorageFault):
+    status_code = 507
+    code = "storage_full"
+    title = "Insufficient storage"
+
+
+class DatabaseReadOnly(StorageFault):
+    code = "database_read_only"
+    title = "Database read-only"
 
 
 class LogIntegrityError(HubError):

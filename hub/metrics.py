@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Prometheus metrics, kept in-process (one set per worker) and rendered in the text exposition format.
 
-Counters: submissions accepted and rejected (by reason code), HTTP requests (by route and status).
+Counters: submissions accepted and rejected (by reason code), HTTP requests (by route and status), requests refused
+by the rate limits (by class).
 A histogram of request latency. The log size is read from the database when ``/metrics`` is scraped.
 """
 
@@ -29,6 +30,7 @@ class Metrics:
         self._requests: defaultdict[tuple[str, str, int], int] = defaultdict(int)
         self._latency_counts: defaultdict[str, list[int]] = defaultdict(lambda: [0] * (len(LATENCY_BUCKETS) + 1))
         self._latency_sum: defaultdict[str, float] = defaultdict(float)
+        self._limited: defaultdict[str, int] = defaultdict(int)
 
     def submission_accepted(self, *, duplicate: bool) -> None:
         with self._lock:
@@ -40,6 +42,10 @@ class Metrics:
     def submission_rejected(self, reason: str) -> None:
         with self._lock:
             self._rejected[reason] += 1
+
+    def request_limited(self, kind: str) -> None:
+        with self._lock:
+            self._limited[kind] += 1
 
     def request_observed(self, *, method: str, route: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -82,6 +88,14 @@ class Metrics:
             lines += [
                 f'tipshare_http_requests_total{{method="{m}",route="{_label(r)}",status="{s}"}} {n}'
                 for (m, r, s), n in sorted(self._requests.items())
+            ]
+            lines += [
+                "# HELP tipshare_http_requests_limited_total Requests refused by a rate limit (429), by class.",
+                "# TYPE tipshare_http_requests_limited_total counter",
+            ]
+            lines += [
+                f'tipshare_http_requests_limited_total{{class="{_label(kind)}"}} {count}'
+                for kind, count in sorted(self._limited.items())
             ]
             lines += [
                 "# HELP tipshare_http_request_seconds Request latency, by route.",

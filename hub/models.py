@@ -16,6 +16,7 @@ Nothing here can hold a raw case record: the widest thing stored is a hotline's 
 ``log_checkpoints``  every checkpoint the hub signed
 ``rollup_cells``     current noisy sums per (table, scope, period, cell), maintained at ingest
 ``rollup_noise``     per (table, scope, period): hotlines reporting and the noise terms of one cell
+``access_log``       every coordinator request: who (token), when, what was asked, the answer's status
 ==================  ==============================================================================
 
 A *scope* is ``region`` (all hotlines), ``country:<CC>`` or ``hotline:<id>``.
@@ -43,6 +44,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AccessRecord",
     "ApiToken",
     "Base",
     "Hotline",
@@ -242,3 +244,23 @@ class RollupNoise(Base):
     hotlines: Mapped[int] = mapped_column(Integer)
     #: Canonical JSON list of ``[mechanism, scale, hotlines]``: the noise terms in one cell of this period.
     terms: Mapped[str] = mapped_column(Text)
+
+
+class AccessRecord(Base):
+    """One coordinator request, recorded before its answer is sent; auditors read them (``/v1/audit/access-log``)."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[Timestamp] = mapped_column(index=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    #: The token's role and label when the request was made (labels can be reused; ids cannot).
+    role: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200))
+    #: The countries the token was limited to, comma-separated; NULL for the whole region.
+    countries: Mapped[str | None] = mapped_column(String(300))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    #: The query string as sent (percent-encoded), at most 2,000 characters.
+    query: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)

@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "HOTLINE_ID_PATTERN",
+    "KEY_ID_PATTERN",
+    "MAX_ID",
+    "MAX_INDEX",
+    "TEXT_PATTERN",
     "ConsistencyProofPublic",
     "HotlineCreate",
     "HotlinePublic",
@@ -20,6 +25,7 @@ __all__ = [
     "KeyRotate",
     "LogEntriesPublic",
     "LogEntryPublic",
+    "ProblemPublic",
     "SubmissionPublic",
     "TaxonomyRefPublic",
     "TokenCreate",
@@ -28,8 +34,41 @@ __all__ = [
 ]
 
 
+# Bounds of what reaches a database query, so that anything else is a 422 and never a driver error (a 500).
+#: Row ids (tokens, submissions) are INTEGER columns: 32 bits on PostgreSQL.
+MAX_ID: Final = 2**31 - 1
+#: Log indexes and sizes are BIGINT columns (64 bits).
+MAX_INDEX: Final = 2**63 - 1
+#: Identifiers of the protocol (:data:`protocol.messages.HotlineId`, :data:`protocol.messages.KeyIdField`).
+HOTLINE_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
+KEY_ID_PATTERN: Final = r"^[0-9a-f]{32}$"
+#: Text a person writes (names, labels, reasons): anything but NUL, which PostgreSQL text columns cannot hold.
+TEXT_PATTERN: Final = r"^[^\x00]*$"
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class _Request(_Body):
+    """A request body: JSON types exactly as the schema says (``true`` is no integer, ``1`` no string)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ProblemPublic(BaseModel):
+    """An RFC 9457 problem detail: the body of every error response, as ``application/problem+json``.
+
+    Extension members may follow (RFC 9457 §3.2), so unknown members are allowed.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Annotated[str, Field(description="https://tipshare.org/problems/<code>: what kind of problem this is")]
+    title: Annotated[str, Field(description="A short summary of the kind of problem, the same for every occurrence")]
+    status: Annotated[int, Field(ge=400, le=599, description="The HTTP status code of this response")]
+    detail: Annotated[str, Field(description="What went wrong with this request, naming the field or rule")]
+    code: Annotated[str, Field(description="The last part of type, for clients that switch on it")]
 
 
 class TaxonomyRefPublic(_Body):
@@ -49,19 +88,19 @@ class HubIdentity(_Body):
     taxonomy: TaxonomyRefPublic
 
 
-class HotlineCreate(_Body):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
-    display_name: Annotated[str, Field(min_length=1, max_length=200)]
+class HotlineCreate(_Request):
+    id: Annotated[str, Field(pattern=HOTLINE_ID_PATTERN)]
+    display_name: Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     public_key: Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class KeyRotate(_Body):
+class KeyRotate(_Request):
     public_key: Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class KeyRevoke(_Body):
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+class KeyRevoke(_Request):
+    reason: Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT_PATTERN)]
 
 
 class KeyPublic(_Body):
@@ -91,9 +130,9 @@ class KeyEventPublic(_Body):
     tree_size: int
 
 
-class TokenCreate(_Body):
+class TokenCreate(_Request):
     role: Literal["coordinator", "auditor", "admin"]
-    label: Annotated[str, Field(min_length=1, max_length=200)]
+    label: Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
     expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
     countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] | None = None
 

@@ -13,6 +13,17 @@ Built in :func:`hub.app.create_app` and by the CLI, never at import time.
 ``TIPSHARE_HUB_EARLIEST_PERIOD``         oldest period a submission may report (default ``2000-01``)
 ``TIPSHARE_HUB_HOST`` / ``_PORT``        where ``tipshare-hub serve`` listens (default 127.0.0.1:8750)
 ``TIPSHARE_HUB_WORKERS``                 uvicorn worker processes for ``serve`` (default 1)
+``TIPSHARE_HUB_FORWARDED_ALLOW_IPS``     proxies whose ``X-Forwarded-For``/``-Proto`` are believed: comma-separated
+                                         addresses or networks, or ``*`` when only the proxy can reach the hub
+                                         (default ``127.0.0.1``). The source address rate limits count, and the
+                                         scheme that makes cookies ``Secure`` and sends HSTS, come from these.
+``TIPSHARE_HUB_RATE_LIMITS``             ``on`` (default) or ``off`` (only behind a proxy that limits)
+``TIPSHARE_HUB_RATE_SUBMISSIONS``        submissions a minute per source address (default 120)
+``TIPSHARE_HUB_RATE_HOTLINE``            submissions a minute per hotline, once verified (default 60)
+``TIPSHARE_HUB_RATE_QUERIES``            statistics and dashboard requests a minute per token or session
+                                         (default 600; a source address gets twice that)
+``TIPSHARE_HUB_RATE_AUDIT``              log, proof and audit requests a minute per token (default 6000)
+``TIPSHARE_HUB_RATE_ADMIN``              admin requests a minute per token (default 120)
 ======================================  ===========================================================
 """
 
@@ -48,6 +59,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8750
     workers: Annotated[int, Field(ge=1, le=64)] = 1
+    forwarded_allow_ips: str = "127.0.0.1"
+    rate_limits: bool = True
+    rate_submissions: Annotated[int, Field(ge=1, le=1_000_000)] = 120
+    rate_hotline: Annotated[int, Field(ge=1, le=1_000_000)] = 60
+    rate_queries: Annotated[int, Field(ge=1, le=1_000_000)] = 600
+    rate_audit: Annotated[int, Field(ge=1, le=1_000_000)] = 6000
+    rate_admin: Annotated[int, Field(ge=1, le=1_000_000)] = 120
 
     @property
     def keys_dir(self) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from hub.context import META_LOG_ORIGIN, META_TAXONOMY, HubContext, utc_now
+from hub.dashboard.secret import load_or_create_session_secret
 from hub.db import make_engine, make_sessionmaker, write_session
 from hub.errors import BadRequest
 from hub.keys import create_keys
@@ -68,6 +69,7 @@ def initialise_hub(
     staging = settings.data_dir / "keys.staging"
     shutil.rmtree(staging, ignore_errors=True)
     create_keys(staging)
+    load_or_create_session_secret(staging)  # with the keys, so that replicas given the keys share it
     if settings.keys_dir.exists() and any(settings.keys_dir.iterdir()):
         shutil.rmtree(staging, ignore_errors=True)
         raise BadRequest(f"{settings.keys_dir} already holds keys; the hub is already initialised")

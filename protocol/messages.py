@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final, Literal, Self
@@ -120,6 +121,12 @@ def _check_b64(text: str) -> str:
     return text
 
 
+def _check_period(text: str) -> str:
+    if text.startswith("0000"):  # the calendar (and datetime) starts at year 1
+        raise ValueError(f"period {text} is in year 0, which does not exist")
+    return text
+
+
 def _check_decimal(text: str) -> str:
     if not _DECIMAL.match(text):
         raise ValueError(f"{text!r} is not a plain non-negative decimal such as '3.4641016151377544'")
@@ -134,7 +141,7 @@ def _check_decimal(text: str) -> str:
 HotlineId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
 """A hotline's stable identifier: lowercase letters, digits and hyphens, 3 to 64 characters."""
 KeyIdField = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-Period = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+Period = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$"), AfterValidator(_check_period)]
 """A calendar month, ``YYYY-MM``."""
 Timestamp = Annotated[str, AfterValidator(_check_timestamp)]
 Base64Bytes = Annotated[str, Field(max_length=16_000_000), AfterValidator(_check_b64)]
@@ -157,12 +164,21 @@ class Message(BaseModel):
     @classmethod
     def from_canonical(cls, data: bytes) -> Self:
         """Parse bytes that must be exactly the canonical encoding of a valid message of this type."""
-        return cls._validate(data, parse_canonical(data))
+        return cls._validate(data, cls._parse(parse_canonical, data))
 
     @classmethod
     def from_json(cls, data: bytes) -> Self:
         """Parse strict JSON (no duplicate keys, no floats) that need not be canonical."""
-        return cls._validate(data, parse_json(data))
+        return cls._validate(data, cls._parse(parse_json, data))
+
+    @classmethod
+    def _parse(cls, parse: Callable[[bytes], Any], data: bytes) -> Any:
+        # The JSON errors say what is wrong, not in which message: an envelope and the payload sealed in it
+        # are both JSON, and "duplicate JSON key 'period'" alone does not tell a sender which one to fix.
+        try:
+            return parse(data)
+        except MalformedMessage as e:
+            raise type(e)(f"invalid {cls.__name__}: {e}") from None
 
     @classmethod
     def _validate(cls, data: bytes, value: Any) -> Self:
@@ -346,15 +362,15 @@ LogEntry = SubmissionEntry | KeyEventEntry
 
 
 def parse_log_entry(data: bytes) -> LogEntry:
-    """Parse the canonical bytes of a log leaf into the entry type its ``kind`` names."""
+    """Parse the canonical bytes of a log leaf into the entry type its ``kind`` names (checked once, not per type)."""
     value: Any = parse_canonical(data)
     if not isinstance(value, dict):
         raise MalformedMessage("a log entry is a JSON object")
     kind = value.get("kind")
     if kind == "submission":
-        return SubmissionEntry.from_canonical(data)
+        return SubmissionEntry._validate(data, value)
     if kind in ("key_enrolled", "key_rotated", "key_revoked"):
-        return KeyEventEntry.from_canonical(data)
+        return KeyEventEntry._validate(data, value)
     raise MalformedMessage(f"unknown log entry kind {kind!r}")
 
 

@@ -3,9 +3,12 @@
 
 >>> secret = load_or_create_session_secret(settings.keys_dir)   # doctest: +SKIP
 
-Created on first use, atomically (two workers starting at once end up with the same secret), and never
-rewritten; a file readable by group or others is refused, like the hub's other key files. Deleting the file and
-restarting the hub signs everyone out of the dashboard and changes nothing else.
+Made by ``tipshare-hub init`` with the other keys, so that replicas given the same keys share it; a hub
+initialised before that creates it on first start, atomically (two workers starting at once end up with the same
+secret). It is never rewritten; a file readable by group or others is refused, like the hub's other key files. A
+keys directory that is read-only and has no secret (a container mounting keys from an older set-up) is refused
+with what to do. Deleting the file and restarting the hub signs everyone out of the dashboard and changes nothing
+else.
 """
 
 from __future__ import annotations
@@ -37,8 +40,16 @@ class SessionSecretError(HubError):
 def load_or_create_session_secret(keys_dir: Path) -> bytes:
     """The secret in ``keys_dir/session.secret``, created (0600) if it does not exist yet."""
     path = keys_dir / SESSION_SECRET_FILE
-    with contextlib.suppress(FileExistsError):  # the usual case: made by an earlier start, or another worker
-        _create(path)
+    if not path.exists():
+        try:
+            with contextlib.suppress(FileExistsError):  # another worker made it first
+                _create(path)
+        except OSError as e:
+            raise SessionSecretError(
+                f"the dashboard's session secret {path} does not exist and cannot be created ({e.strerror}): "
+                f"make it where the keys are written (`tipshare-hub init` does, for new hubs) and give every "
+                f"replica the same file, or make {keys_dir} writable"
+            ) from None
     return _read(path)
 
 

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 
 from hub.deps import ContextDep, ReadSessionDep, WriteSessionDep, require
 from hub.models import ApiToken
 from hub.schemas import (
+    HOTLINE_ID_PATTERN,
+    KEY_ID_PATTERN,
+    MAX_ID,
     HotlineCreate,
     HotlinePublic,
     KeyEventPublic,
@@ -61,7 +64,18 @@ def _hotline(summary: HotlineSummary) -> HotlinePublic:
     )
 
 
-@router.post("/hotlines", status_code=201, response_model=KeyEventPublic, summary="Enroll a hotline and its key")
+_Responses = dict[int | str, dict[str, Any]]
+_BAD_KEY: Final[_Responses] = {400: {"description": "Not a hotline public key (ed25519:<base64>)"}}
+_KEY_IN_USE: Final[_Responses] = {409: {"description": "The hotline or the key is already enrolled"}}
+
+
+@router.post(
+    "/hotlines",
+    status_code=201,
+    response_model=KeyEventPublic,
+    summary="Enroll a hotline and its key",
+    responses={**_BAD_KEY, **_KEY_IN_USE},
+)
 def enroll(body: HotlineCreate, _admin: AdminDep, context: ContextDep, session: WriteSessionDep) -> KeyEventPublic:
     registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
     event = registry.enroll(
@@ -81,18 +95,39 @@ def hotlines(_admin: AdminDep, context: ContextDep, session: ReadSessionDep) -> 
 
 
 @router.post(
-    "/hotlines/{hotline_id}/keys", status_code=201, response_model=KeyEventPublic, summary="Rotate a hotline's key"
+    "/hotlines/{hotline_id}/keys",
+    status_code=201,
+    response_model=KeyEventPublic,
+    summary="Rotate a hotline's key",
+    responses={**_BAD_KEY, 404: {"description": "No such hotline"}, **_KEY_IN_USE},
 )
 def rotate(
-    hotline_id: str, body: KeyRotate, _admin: AdminDep, context: ContextDep, session: WriteSessionDep
+    hotline_id: Annotated[str, Path(pattern=HOTLINE_ID_PATTERN)],
+    body: KeyRotate,
+    _admin: AdminDep,
+    context: ContextDep,
+    session: WriteSessionDep,
 ) -> KeyEventPublic:
     registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
     return _event(registry.rotate(hotline_id=hotline_id, public_key=body.public_key, now=context.clock()))
 
 
-@router.post("/keys/{key_id}/revoke", response_model=KeyEventPublic, summary="Revoke a key, with a reason")
+@router.post(
+    "/keys/{key_id}/revoke",
+    response_model=KeyEventPublic,
+    summary="Revoke a key, with a reason",
+    responses={
+        400: {"description": "The reason is blank"},
+        404: {"description": "No such key"},
+        409: {"description": "The key is already revoked"},
+    },
+)
 def revoke(
-    key_id: str, body: KeyRevoke, _admin: AdminDep, context: ContextDep, session: WriteSessionDep
+    key_id: Annotated[str, Path(pattern=KEY_ID_PATTERN)],
+    body: KeyRevoke,
+    _admin: AdminDep,
+    context: ContextDep,
+    session: WriteSessionDep,
 ) -> KeyEventPublic:
     registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
     return _event(registry.revoke(key_id=key_id, reason=body.reason, now=context.clock()))
@@ -110,7 +145,13 @@ def _token(record: ApiToken) -> TokenPublic:
     )
 
 
-@router.post("/tokens", status_code=201, response_model=TokenCreated, summary="Issue a token (shown once)")
+@router.post(
+    "/tokens",
+    status_code=201,
+    response_model=TokenCreated,
+    summary="Issue a token (shown once)",
+    responses={400: {"description": "A blank label, or countries on a token that is not a coordinator's"}},
+)
 def create_token(body: TokenCreate, _admin: AdminDep, context: ContextDep, session: WriteSessionDep) -> TokenCreated:
     created = TokenService(session).create(
         role=body.role,
@@ -127,6 +168,16 @@ def list_tokens(_admin: AdminDep, session: ReadSessionDep) -> list[TokenPublic]:
     return [_token(record) for record in TokenService(session).list()]
 
 
-@router.post("/tokens/{token_id}/revoke", response_model=TokenPublic, summary="Revoke a token")
-def revoke_token(token_id: int, _admin: AdminDep, context: ContextDep, session: WriteSessionDep) -> TokenPublic:
+@router.post(
+    "/tokens/{token_id}/revoke",
+    response_model=TokenPublic,
+    summary="Revoke a token",
+    responses={404: {"description": "No such token"}},
+)
+def revoke_token(
+    token_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    _admin: AdminDep,
+    context: ContextDep,
+    session: WriteSessionDep,
+) -> TokenPublic:
     return _token(TokenService(session).revoke(token_id, now=context.clock()))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from hub.deps import ContextDep, ReadSessionDep, require
 from hub.errors import BadRequest, NotFound
 from hub.models import Submission
 from hub.schemas import (
+    MAX_ID,
+    MAX_INDEX,
     ConsistencyProofPublic,
     InclusionProofPublic,
     LogEntriesPublic,
@@ -29,7 +31,7 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["audit"])
 AuditorDep = Annotated[Principal, Depends(require("auditor"))]
-NonNegative = Annotated[int, Query(ge=0)]
+NonNegative = Annotated[int, Query(ge=0, le=MAX_INDEX)]
 
 
 def _log(context: ContextDep, session: ReadSessionDep) -> TransparencyLog:
@@ -42,7 +44,7 @@ LogDep = Annotated[TransparencyLog, Depends(_log)]
 @router.get(
     "/v1/log/checkpoint",
     summary="The latest signed checkpoint (C2SP signed note)",
-    responses={200: {"content": {"text/plain": {}}}},
+    responses={200: {"content": {"text/plain": {}}}, 404: {"description": "The log is empty"}},
 )
 def checkpoint(_auditor: AuditorDep, log: LogDep) -> Response:
     latest = log.latest_checkpoint()
@@ -51,7 +53,12 @@ def checkpoint(_auditor: AuditorDep, log: LogDep) -> Response:
     return Response(latest.note, media_type="text/plain; charset=utf-8")
 
 
-@router.get("/v1/log/entries", response_model=LogEntriesPublic, summary="Log entries start <= index < end (capped)")
+@router.get(
+    "/v1/log/entries",
+    response_model=LogEntriesPublic,
+    summary="Log entries start <= index < end (capped)",
+    responses={400: {"description": "start is beyond the end of the log"}},
+)
 def entries(
     _auditor: AuditorDep, context: ContextDep, log: LogDep, start: NonNegative = 0, end: NonNegative | None = None
 ) -> LogEntriesPublic:
@@ -72,7 +79,12 @@ def entries(
     )
 
 
-@router.get("/v1/log/proof/inclusion", response_model=InclusionProofPublic, summary="Inclusion proof of one leaf")
+@router.get(
+    "/v1/log/proof/inclusion",
+    response_model=InclusionProofPublic,
+    summary="Inclusion proof of one leaf",
+    responses={400: {"description": "tree_size is larger than the log, or index is not below it"}},
+)
 def inclusion(_auditor: AuditorDep, log: LogDep, index: NonNegative, tree_size: NonNegative) -> InclusionProofPublic:
     proof = log.inclusion_proof(index, tree_size)
     leaf = log.entries(index, index + 1)[0]
@@ -82,15 +94,25 @@ def inclusion(_auditor: AuditorDep, log: LogDep, index: NonNegative, tree_size: 
 
 
 @router.get(
-    "/v1/log/proof/consistency", response_model=ConsistencyProofPublic, summary="Consistency proof between two sizes"
+    "/v1/log/proof/consistency",
+    response_model=ConsistencyProofPublic,
+    summary="Consistency proof between two sizes",
+    responses={400: {"description": "second is larger than the log, or first is larger than second"}},
 )
 def consistency(_auditor: AuditorDep, log: LogDep, first: NonNegative, second: NonNegative) -> ConsistencyProofPublic:
     proof = log.consistency_proof(first, second)
     return ConsistencyProofPublic(first=first, second=second, proof=[b64encode(p) for p in proof])
 
 
-@router.get("/v1/submissions/{submission_id}", response_model=SubmissionPublic, summary="A stored signed submission")
-def submission(submission_id: int, _auditor: AuditorDep, session: ReadSessionDep) -> SubmissionPublic:
+@router.get(
+    "/v1/submissions/{submission_id}",
+    response_model=SubmissionPublic,
+    summary="A stored signed submission",
+    responses={404: {"description": "No submission has this id"}},
+)
+def submission(
+    submission_id: Annotated[int, Path(ge=1, le=MAX_ID)], _auditor: AuditorDep, session: ReadSessionDep
+) -> SubmissionPublic:
     stored = session.get(Submission, submission_id)
     if stored is None:
         raise NotFound(f"no submission has id {submission_id}")

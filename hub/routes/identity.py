@@ -35,7 +35,7 @@ def taxonomies(context: ContextDep) -> list[TaxonomyRefPublic]:
 @router.get(
     "/v1/taxonomy/{taxonomy_id:path}",
     summary="A taxonomy document (its canonical bytes, which hash to its content hash)",
-    responses={200: {"content": {"application/json": {}}}},
+    responses={200: {"content": {"application/json": {}}}, 404: {"description": "This hub has no such taxonomy"}},
 )
 def taxonomy(taxonomy_id: str, context: ContextDep) -> Response:
     document = context.taxonomy_by_id(taxonomy_id)

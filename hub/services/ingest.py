@@ -7,7 +7,9 @@ Order of checks (each failure raises, and the caller's transaction stores nothin
 2. the hotline is enrolled and the claimed key is its key valid now (not revoked, not rotated out);
 3. the envelope header signature, the sealed box, and the payload signature verify (opaque failures);
 4. the payload names the same hotline and key, follows a taxonomy the hub knows, has the taxonomy's dense
-   tables, consistent privacy declarations, and a period that has begun and is not before the earliest period;
+   tables, consistent privacy declarations, and a period that is over (a node releases a month once it has ended,
+   so that all its cases are in: a release of the month still running is refused) and is not before the
+   earliest period;
 5. idempotency: the same payload again returns the receipt it got the first time; the same
    (hotline, period, revision) with other bytes is a conflict, and so is a revision not newer than the current one.
 
@@ -17,7 +19,7 @@ Then, atomically: the log entry is appended (and a checkpoint signed), the submi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -79,6 +81,10 @@ class IngestService:
             raise PeriodOutOfRange(
                 f"period {payload.period} is before {self._context.settings.earliest_period}, "
                 "the earliest period this hub accepts"
+            )
+        if payload.period >= now.astimezone(UTC).strftime("%Y-%m"):  # periods not begun were refused above
+            raise PeriodOutOfRange(
+                f"period {payload.period} has not ended yet; a month's release is accepted once the month is over"
             )
         return verified
 

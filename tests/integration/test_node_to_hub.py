@@ -47,7 +47,7 @@ class Officer:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = node_main(
                 ["--home", str(self.home), *argv],
-                http_client_factory=lambda _settings: TestClient(self.hub.client.app, base_url="http://testserver"),
+                http_client_factory=lambda _settings: TestClient(self.hub.client.app, base_url="https://testserver"),
                 clock=self.hub.clock,
                 sleep=lambda _seconds: None,
             )
@@ -62,7 +62,7 @@ class Officer:
 def test_a_hotline_delivers_three_months_and_the_hub_merges_them(hub: HubUnderTest, tmp_path: Path) -> None:
     officer = Officer(hub, tmp_path / "node")
 
-    identity = json.loads(officer.ok("init", "--hotline-id", HOTLINE, "--hub", "http://testserver", "--json"))
+    identity = json.loads(officer.ok("init", "--hotline-id", HOTLINE, "--hub", "https://testserver", "--json"))
     assert identity["hub"]["log_vkey"] == hub.client.get("/v1/hub").json()["log_vkey"]
     # The operator enrolls the printed key (the enrollment line is "<id> ed25519:...").
     line_id, public_key = identity["enrollment_line"].split()

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -99,18 +100,25 @@ class HubUnderTest:
         return self.submit(self.release(hotline_id, period, cells=cells, **kwargs))
 
 
-def start_hub(data_dir: Path, *, clock: Clock | None = None, database_url: str | None = None) -> Iterator[HubUnderTest]:
-    """An initialised hub on the run's backend (SQLite file in ``data_dir``, or a fresh PostgreSQL database)."""
+def start_hub(
+    data_dir: Path, *, clock: Clock | None = None, database_url: str | None = None, **settings: Any
+) -> Iterator[HubUnderTest]:
+    """An initialised hub on the run's backend (SQLite file in ``data_dir``, or a fresh PostgreSQL database).
+
+    ``settings`` override :class:`~hub.settings.Settings` fields (``rate_queries=5``, say).
+    """
     if database_url is None:
         with fresh_database_url() as url:
-            yield from _start_hub(data_dir, clock=clock, database_url=url)
+            yield from _start_hub(data_dir, clock=clock, database_url=url, overrides=settings)
     else:
-        yield from _start_hub(data_dir, clock=clock, database_url=database_url)
+        yield from _start_hub(data_dir, clock=clock, database_url=database_url, overrides=settings)
 
 
-def _start_hub(data_dir: Path, *, clock: Clock | None, database_url: str | None) -> Iterator[HubUnderTest]:
+def _start_hub(
+    data_dir: Path, *, clock: Clock | None, database_url: str | None, overrides: dict[str, Any]
+) -> Iterator[HubUnderTest]:
     clock = clock or Clock()
-    settings = Settings(data_dir=data_dir, database_url=database_url)
+    settings = Settings(data_dir=data_dir, database_url=database_url, **overrides)
     context = initialise_hub(settings, origin=ORIGIN, clock=clock)
     tokens = {}
     with write_session(context.sessions) as session:

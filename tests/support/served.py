@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,14 +66,21 @@ def free_port() -> int:
 
 @contextmanager
 def served_hub(
-    data_dir: Path, *, database_url: str | None, workers: int, start_timeout: float = 45.0
+    data_dir: Path,
+    *,
+    database_url: str | None,
+    workers: int,
+    start_timeout: float = 45.0,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[ServedHub]:
     """Serve the initialised hub in ``data_dir`` (and ``database_url``) until the block ends.
 
-    Returns once every worker has built its app, so load sent afterwards can reach all of them.
+    Returns once every worker has built its app, so load sent afterwards can reach all of them. ``settings`` are
+    more ``TIPSHARE_HUB_*`` variables (``{"TIPSHARE_HUB_RATE_LIMITS": "off"}`` for a load test, say).
     """
     port = free_port()
     environment = {name: value for name, value in os.environ.items() if not name.startswith("TIPSHARE_HUB_")}
+    environment.update(settings or {})
     environment["TIPSHARE_HUB_DATA_DIR"] = str(data_dir)
     if database_url is not None:
         environment["TIPSHARE_HUB_DATABASE_URL"] = database_url

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from hub.dashboard.secret import SESSION_SECRET_FILE
 from hub.keys import ENVELOPE_KEY_FILE, LOG_KEY_FILE
 from tests.unit.deploy.deploykit import DEPLOY, IMAGE, load_yaml, load_yaml_documents
 
@@ -104,7 +105,8 @@ def test_secrets_are_referenced_never_included(deployment: dict[str, Any]) -> No
     volumes = {volume["name"]: volume for volume in deployment["spec"]["template"]["spec"]["volumes"]}
     keys = volumes["keys-secret"]["secret"]
     assert keys["secretName"] == "tipshare-hub-keys"
-    assert {item["key"] for item in keys["items"]} == {ENVELOPE_KEY_FILE, LOG_KEY_FILE}
+    # The session secret too: every replica must sign and check dashboard sessions with the same one.
+    assert {item["key"] for item in keys["items"]} == {ENVELOPE_KEY_FILE, LOG_KEY_FILE, SESSION_SECRET_FILE}
     assert keys["defaultMode"] == 0o440
 
 
@@ -113,7 +115,7 @@ def test_keys_reach_the_hub_as_owner_only_files_in_memory(deployment: dict[str, 
     (init,) = spec["initContainers"]
     script = " ".join(init["command"])
     assert "install -m 0600" in script
-    for name in (ENVELOPE_KEY_FILE, LOG_KEY_FILE):
+    for name in (ENVELOPE_KEY_FILE, LOG_KEY_FILE, SESSION_SECRET_FILE):
         assert f"/etc/tipshare-hub/keys/{name}" in script
     volumes = {volume["name"]: volume for volume in spec["volumes"]}
     assert volumes["data"]["emptyDir"]["medium"] == "Memory"

@@ -7,37 +7,27 @@ sealed boxes), so each one breaks exactly one rule and is otherwise what a real 
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Engine, MetaData, select
 
 from protocol.canonical import canonical_bytes
 from protocol.crypto import ENVELOPE_CONTEXT, SUBMISSION_CONTEXT, SealingKey, SigningKey, seal
 from protocol.messages import PROTOCOL_VERSION, SubmissionPayload, b64encode, envelope_header_bytes
+from tests.support.snapshots import Dump, dump_database
 
-Dump = dict[str, list[tuple[Any, ...]]]
-
-
-@functools.lru_cache(maxsize=8)
-def _reflected(engine: Engine) -> MetaData:
-    metadata = MetaData()
-    metadata.reflect(engine)
-    return metadata
-
-
-def dump_database(engine: Engine) -> Dump:
-    """Every row of every table the database holds (reflected, so nothing the models forget is missed)."""
-    dump: Dump = {}
-    with engine.connect() as connection:
-        for table in _reflected(engine).sorted_tables:
-            order = list(table.primary_key.columns) or list(table.columns)
-            dump[table.name] = [tuple(row) for row in connection.execute(select(table).order_by(*order))]
-    return dump
+__all__ = [
+    "Dump",
+    "assert_problem",
+    "dump_database",
+    "edited_payload_bytes",
+    "forge_envelope",
+    "payload_document",
+    "route_paths",
+]
 
 
 def payload_document(payload: SubmissionPayload) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from hub.dashboard.session import SESSION_LIFETIME, SessionCookies
 from hub.dashboard.signin import safe_next
 from hub.db import write_session
 from hub.services.tokens import TokenService
-from tests.support.hubs import HubUnderTest
+from tests.support.hubs import HubUnderTest, start_hub
 
 VIEWS = ["/trends", "/corridors", "/demography", "/completeness"]
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -367,3 +367,27 @@ def test_an_unsafe_session_secret_is_refused(tmp_path: Path) -> None:
     (keys / SESSION_SECRET_FILE).write_text("c2hvcnQ=\n")
     with pytest.raises(SessionSecretError, match="32 bytes"):
         load_or_create_session_secret(keys)
+
+
+def test_init_makes_the_session_secret_with_the_keys(tmp_path: Path) -> None:
+    for hub in start_hub(tmp_path / "hub"):
+        keys = hub.context.settings.keys_dir
+        assert sorted(p.name for p in keys.iterdir()) == ["envelope.x25519", "log.ed25519", SESSION_SECRET_FILE]
+
+
+def test_an_existing_secret_is_read_without_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = tmp_path / "keys"
+    secret = load_or_create_session_secret(keys)
+
+    def refuse(path: Path) -> None:
+        raise PermissionError(13, "Read-only file system", str(path))
+
+    monkeypatch.setattr("hub.dashboard.secret._create", refuse)  # a read-only keys mount
+    assert load_or_create_session_secret(keys) == secret
+
+
+def test_a_missing_secret_that_cannot_be_made_says_what_to_do(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    with pytest.raises(SessionSecretError, match=r"cannot be created .*tipshare-hub init.*same file"):
+        load_or_create_session_secret(not_a_directory / "keys")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -166,9 +167,13 @@ def test_an_older_revision_after_a_newer_one_is_refused(hub: HubUnderTest, hotli
     assert _stats(hub, "contacts")["estimate"] == sum(_cells(hub, 1)["contacts"])
 
 
-def test_the_current_month_is_accepted(hub: HubUnderTest, hotline: EnrolledHotline) -> None:
-    """The clock says 2026-11-21: November has begun, so it may be reported (only future months are refused)."""
-    response = hub.post_envelope(hub.envelope_bytes(_release(hub, period="2026-11")))
+def test_a_month_is_accepted_once_it_is_over(hub: HubUnderTest, hotline: EnrolledHotline) -> None:
+    """The clock says 2026-11-21: November is still running, so its release is refused (a node prepares a month only
+    once it has ended, with all its cases in); from 1 December on it is accepted."""
+    body = hub.envelope_bytes(_release(hub, period="2026-11"))
+    assert_problem(hub.post_envelope(body), 400, "period_out_of_range", "2026-11 has not ended")
+    hub.clock.now = datetime(2026, 12, 1, tzinfo=UTC)
+    response = hub.post_envelope(body)
     assert response.status_code == 201, response.text
 
 

@@ -103,6 +103,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
         200,
         _get("/v1/exports/completeness.sdmx.csv"),
     ),
+    ("GET", "/v1/audit/access-log"): (frozenset({"auditor"}), 200, _get("/v1/audit/access-log")),
     ("GET", "/v1/log/checkpoint"): (frozenset({"auditor"}), 200, _get("/v1/log/checkpoint")),
     ("GET", "/v1/log/entries"): (frozenset({"auditor"}), 200, _get("/v1/log/entries")),
     ("GET", "/v1/log/proof/inclusion"): (
