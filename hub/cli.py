@@ -18,7 +18,6 @@ Anything else is a bug and crashes.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -62,6 +61,7 @@ from hub.services.tokens import TokenService
 from hub.settings import Settings
 from hub.setup import initialise_hub
 from protocol.errors import ProtocolError
+from protocol.hosts import is_this_machine
 from protocol.messages import PROTOCOL_VERSION
 
 __all__ = ["AlreadyInitialised", "InvalidSettings", "SchemaOutOfDate", "app", "main"]
@@ -396,22 +396,13 @@ def serve(
     url = f"http://{shown_host}:{settings.port}"
     plural = "s" if settings.workers != 1 else ""
     typer.echo(f"Serving hub {origin} on {url} ({settings.workers} worker{plural}); Ctrl+C stops it.")
-    if not _is_loopback(settings.host):
+    if not is_this_machine(settings.host):
         views.error_console().print(
             f"Warning: {url} is plain HTTP on a network interface. Hotlines and coordinators must reach the hub "
             "through a TLS proxy; listen on 127.0.0.1 behind the proxy unless the proxy runs elsewhere.",
             soft_wrap=True,
         )
     run(settings, log_level="debug" if state.verbosity >= 2 else "info")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # ---------------------------------------------------------------------------- db

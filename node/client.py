@@ -24,7 +24,6 @@ Receipts are parsed here but verified by the caller, against the log key pinned 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from node.errors import (
 from node.settings import NodeSettings
 from protocol.crypto import SealingKey
 from protocol.errors import ProtocolError
+from protocol.hosts import is_this_machine
 from protocol.messages import PROTOCOL_VERSION, Receipt
 from protocol.note import NoteVerifier
 from protocol.taxonomy import Taxonomy, parse_taxonomy
@@ -87,21 +87,12 @@ def normalise_hub_url(url: str) -> str:
             f"{url!r} is not a hub URL",
             hint="Give the address your hub operator sent you, such as https://hub.example.org",
         )
-    if parts.scheme == "http" and not _is_this_machine(parts.hostname):
+    if parts.scheme == "http" and not is_this_machine(parts.hostname):
         raise ConfigError(
             f"{url!r} is not encrypted: plain http:// is only allowed for a hub on this machine",
             hint="Use the https:// address your hub operator sent you",
         )
     return text
-
-
-def _is_this_machine(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _user_agent() -> str:
