@@ -7,6 +7,7 @@
     tipshare-audit verify --hub https://hub.example.org --state ./audit-state \\
         --log-key 'hub.example.org/log+1a2b3c4d+AUx...'    # first run: pin the key you got out of band
     tipshare-audit verify --hub https://hub.example.org --state ./audit-state     # later: only what is new
+    tipshare-audit verify --hub https://hub.example.org --state ./audit-state --recheck   # every entry again
     tipshare-audit receipt 2026-10-r1.json --hub-key 'hub.example.org/log+1a2b3c4d+AUx...'
 
 Exit status: **0** everything verified; **1** verification failed (the report names each failure; also a receipt
@@ -126,12 +127,21 @@ def verify(
         bool,
         typer.Option("--countries/--region-only", help="Also compare every table's monthly totals per country."),
     ] = True,
+    recheck: Annotated[
+        bool,
+        typer.Option(
+            "--recheck",
+            help="Check every entry again instead of resuming from the entry checks earlier runs saved in the state "
+            "DIR (the log itself is always checked in full).",
+        ),
+    ] = False,
 ) -> None:
     """Verify a hub: its log, every submission in it, and the statistics it publishes.
 
     The signed checkpoint (with the pinned log key), consistency with every checkpoint seen before, all new log
     entries and the Merkle root rebuilt from all of them, the key history, every submission's key and signature,
-    and every published statistic recomputed exactly from the signed payloads.
+    and every published statistic recomputed exactly from the signed payloads. Entries checked by earlier runs
+    are not checked again: their conclusions are kept in the state DIR.
     """
     state = _state(ctx)
     settings = ClientSettings(hub_url=hub, timeout=timeout)
@@ -144,9 +154,11 @@ def verify(
             log_key=log_key,
             page_size=page_size,
             country_scopes=countries,
+            recheck=recheck,
         ).run()
     if report.pinned_now and report.pinned_how == "first-use":
         views.show_first_use(report)
+    views.show_notices(report)
     if as_json:
         views.emit_json(report.document())
     else:

@@ -31,6 +31,7 @@ import httpx
 from auditor.errors import HubResponseInvalid, HubUnreachable, UsageError
 from auditor.published import PublishedStats, parse_stats
 from protocol.errors import ProtocolError
+from protocol.hosts import is_this_machine
 from protocol.messages import PROTOCOL_VERSION, b64decode
 from protocol.taxonomy import Taxonomy, parse_taxonomy
 
@@ -78,7 +79,8 @@ def make_http_client(settings: ClientSettings) -> httpx.Client:
 
 
 def normalise_hub_url(url: str) -> str:
-    """The hub URL without a trailing slash; ``https://`` (or ``http://``, for a hub on this machine or in tests)."""
+    """The hub URL without a trailing slash; ``https://`` (or ``http://`` for a hub on this machine: the token
+    must not cross a network in clear)."""
     text = url.strip().rstrip("/")
     try:
         parts = urlsplit(text)
@@ -86,6 +88,11 @@ def normalise_hub_url(url: str) -> str:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise UsageError(f"{url!r} is not a hub URL", hint="Give the hub's address, such as https://hub.example.org")
+    if parts.scheme == "http" and not is_this_machine(parts.hostname):
+        raise UsageError(
+            f"{url!r} is not encrypted: plain http:// would send your token in clear",
+            hint="Use the hub's https:// address (http:// only for a hub on this machine)",
+        )
     return text
 
 

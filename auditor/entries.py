@@ -16,11 +16,15 @@ A submission entry is *accepted* (it counts in the statistics) only if all of th
 
 Each failure is recorded (:class:`~auditor.findings.Failure`, naming the entry, hotline and check) and the
 entry is left out of the statistics.
+
+What the checker concludes about an entry depends only on the entries before it (and on taxonomies fixed by
+their content hash), so it never changes: :meth:`EntryChecker.conclusions` hands what it concluded to the state
+DIR, and :meth:`EntryChecker.resume` picks up from there, so a later run checks only the entries after them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -33,7 +37,7 @@ from protocol.messages import KeyEventEntry, SubmissionEntry, b64decode, parse_l
 from protocol.taxonomy import Taxonomy
 from protocol.validation import check_payload
 
-__all__ = ["AcceptedSubmission", "EntryChecker", "TaxonomySource"]
+__all__ = ["AcceptedSubmission", "Conclusions", "EntryChecker", "TaxonomySource"]
 
 #: ``(taxonomy id, content hash) -> Taxonomy``, or a sentence saying why it cannot be had.
 TaxonomySource = Callable[[str, str], Taxonomy | str]
@@ -50,8 +54,29 @@ class AcceptedSubmission:
     revision: int
     received_at: datetime
     mechanism: str
+    #: ``sha256:<hex>`` of the payload bytes (no other accepted entry may hold the same payload).
+    payload_hash: str
     #: The noise scale of each released table (decimal strings, as signed).
     scales: Mapping[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Conclusions:
+    """What a checker concluded about the entries ``start <= index < next_index``, and its counters so far.
+
+    ``start`` is 0 for everything a checker concluded; a later ``start`` is the part not handed over before.
+    """
+
+    start: int
+    next_index: int
+    #: Totals since entry 0: entries checked, and how many of them were key events and submissions.
+    checked: int
+    key_events: int
+    submissions: int
+    #: Entries (in the range) that are key events, applied to the key history whatever their failures.
+    key_event_indices: tuple[int, ...]
+    accepted: tuple[AcceptedSubmission, ...]
+    failures: tuple[Failure, ...]
 
 
 class EntryChecker:
@@ -70,6 +95,49 @@ class EntryChecker:
         self.next_index = 0
         self._by_payload: dict[str, int] = {}
         self._revisions: dict[tuple[str, str], dict[int, int]] = {}
+        self._key_event_indices: list[int] = []
+
+    @classmethod
+    def resume(
+        cls, taxonomies: TaxonomySource, saved: Conclusions, key_events: Iterable[tuple[int, KeyEventEntry]]
+    ) -> EntryChecker:
+        """A checker in the state it was in after concluding ``saved`` (which starts at entry 0).
+
+        ``key_events`` are the entries ``saved.key_event_indices`` names, parsed again from the verified log; they
+        are replayed with the accepted submissions in log order, so the key history also knows which submission
+        last used each key (what a later rotation or revocation is checked against).
+        """
+        if saved.start != 0:
+            raise ValueError("a checker resumes from conclusions that start at entry 0")
+        checker = cls(taxonomies)
+        events = dict(key_events)
+        if sorted(events) != list(saved.key_event_indices):
+            raise ValueError("the key events given are not the ones the conclusions name")
+        steps: list[tuple[int, KeyEventEntry | AcceptedSubmission]] = [*events.items()]
+        steps += [(s.index, s) for s in saved.accepted]
+        for index, step in sorted(steps, key=lambda item: item[0]):
+            if isinstance(step, KeyEventEntry):
+                checker.history.apply(index, step)  # its failures are among saved.failures
+            else:
+                checker._note_accepted(step)
+        checker._key_event_indices = list(saved.key_event_indices)
+        checker.failures = list(saved.failures)
+        checker.checked, checker.key_events, checker.submissions = saved.checked, saved.key_events, saved.submissions
+        checker.next_index = saved.next_index
+        return checker
+
+    def conclusions(self, *, start: int = 0) -> Conclusions:
+        """What was concluded about the entries from ``start`` on (and the totals), to be saved."""
+        return Conclusions(
+            start=start,
+            next_index=self.next_index,
+            checked=self.checked,
+            key_events=self.key_events,
+            submissions=self.submissions,
+            key_event_indices=tuple(i for i in self._key_event_indices if i >= start),
+            accepted=tuple(s for s in self.accepted if s.index >= start),
+            failures=tuple(f for f in self.failures if f.index is not None and f.index >= start),
+        )
 
     def check(self, index: int, data: bytes) -> None:
         """Check entry ``index`` (its leaf data)."""
@@ -84,13 +152,19 @@ class EntryChecker:
             return
         if isinstance(entry, KeyEventEntry):
             self.key_events += 1
+            self._key_event_indices.append(index)
             self.failures += self.history.apply(index, entry)
             return
         self.submissions += 1
         accepted = self._submission(index, entry)
         if accepted is not None:
-            self.history.record_use(accepted.key_id, index=index, at=accepted.received_at)
-            self.accepted.append(accepted)
+            self._note_accepted(accepted)
+
+    def _note_accepted(self, accepted: AcceptedSubmission) -> None:
+        self.history.record_use(accepted.key_id, index=accepted.index, at=accepted.received_at)
+        self.accepted.append(accepted)
+        self._by_payload[accepted.payload_hash] = accepted.index
+        self._revisions.setdefault((accepted.hotline_id, accepted.period), {})[accepted.revision] = accepted.index
 
     def _submission(self, index: int, entry: SubmissionEntry) -> AcceptedSubmission | None:
         what = f"{entry.hotline_id} {entry.period} revision {entry.revision}"
@@ -136,7 +210,7 @@ class EntryChecker:
         except ProtocolError as e:
             fail(Check.PAYLOAD, f"the payload breaks a taxonomy rule: {e}")
             return None
-        repeat = self._repeat(index, entry)
+        repeat = self._repeat(entry)
         if repeat is not None:
             fail(Check.PAYLOAD, repeat)
             return None
@@ -148,21 +222,20 @@ class EntryChecker:
             revision=entry.revision,
             received_at=received,
             mechanism=payload.privacy.mechanism,
+            payload_hash=entry.payload_hash,
             scales=MappingProxyType({noise.table: noise.scale for noise in payload.privacy.tables}),
         )
 
-    def _repeat(self, index: int, entry: SubmissionEntry) -> str | None:
-        """Why the entry repeats an accepted one (and is not accepted itself), or ``None``; records it otherwise."""
+    def _repeat(self, entry: SubmissionEntry) -> str | None:
+        """Why the entry repeats an accepted one (and is not accepted itself), or ``None``."""
         earlier = self._by_payload.get(entry.payload_hash)
         if earlier is not None:
             return f"the same payload was already logged as entry {earlier}"
-        revisions = self._revisions.setdefault((entry.hotline_id, entry.period), {})
+        revisions = self._revisions.get((entry.hotline_id, entry.period), {})
         if entry.revision in revisions:
             earlier = revisions[entry.revision]
             return f"revision {entry.revision} was already logged, with other content, as entry {earlier}"
         newest = max(revisions, default=0)
         if entry.revision < newest:
             return f"logged after revision {newest} (entry {revisions[newest]}): a correction carries a higher revision"
-        self._by_payload[entry.payload_hash] = index
-        revisions[entry.revision] = index
         return None

@@ -52,6 +52,9 @@ class VerifyReport:
     consistent_with: list[int] = field(default_factory=list)
     entries_total: int = 0
     entries_new: int = 0
+    #: Entries this run checked, and those whose checks earlier runs concluded and saved (resumed from).
+    entries_checked: int = 0
+    entries_resumed: int = 0
     key_events: int = 0
     enrolments: int = 0
     rotations: int = 0
@@ -67,6 +70,8 @@ class VerifyReport:
     requests: dict[str, int] = field(default_factory=dict)
     #: Whether the state DIR was updated (only when the log itself verified).
     state_saved: bool = False
+    #: What the auditor should know about this run that is not a failure (a state DIR upgraded, say).
+    notices: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -92,6 +97,10 @@ class VerifyReport:
             else {"size": self.checkpoint_size, "root_hash": b64encode(self.checkpoint_root)},
             "consistent_with": sorted(self.consistent_with),
             "entries": {"total": self.entries_total, "new": self.entries_new},
+            "entry_checks": {
+                "this_run": self.entries_checked,
+                "resumed": self.entries_resumed,
+            },
             "key_events": {
                 "total": self.key_events,
                 "enrolments": self.enrolments,
@@ -106,4 +115,5 @@ class VerifyReport:
             "failures": [failure.document() for failure in self.failures],
             "requests": dict(sorted(self.requests.items())),
             "state_saved": self.state_saved,
+            "notices": list(self.notices),
         }

@@ -1,15 +1,26 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The auditor's memory of one hub: the pinned log key, every checkpoint seen, and every log entry.
+"""The auditor's memory of one hub: the pinned log key, every checkpoint seen, every log entry, and what the
+entry checks concluded about them.
 
 One SQLite file, ``<state DIR>/audit-state.sqlite3`` (directory 0700)::
 
-    meta          format, the pinned log vkey and origin, how and when they were pinned, the last hub URL
+    meta          format, the pinned log vkey and origin, how and when they were pinned, the last hub URL,
+                  and how far the entry checks got (``checked_*``: next index and totals)
     checkpoints   size → root hash, signed note, first seen at      (every checkpoint that verified)
     entries       index → leaf hash, leaf data                      (the whole log, entries are public)
     taxonomies    content hash → id, canonical document              (so a run needs no re-download)
+    key_events    index                                              (entries the checks applied as key events)
+    accepted      index → hotline, key, period, revision, received at, mechanism, payload hash, scales
+                                                                     (submissions that passed every check)
+    failures      index, check, message, hotline, table             (what the checks found wrong, in order)
 
 Entries are the public, signed, noisy payloads the log commits to; keeping them lets a later run rebuild the
-full tree and recompute every statistic after downloading only what is new.
+full tree and recompute every statistic after downloading only what is new. Keeping what the entry checks
+concluded (:class:`auditor.entries.Conclusions`) lets it check only the new entries, too.
+
+**Formats.** Format 2 added the last three tables and the ``checked_*`` keys. A format 1 file is upgraded in
+place when it is opened (:attr:`StateStore.upgraded_from` says so); as it holds no conclusions, the next
+``verify`` checks every entry again, once, and saves them.
 
 A run holds one write transaction from start to finish (``BEGIN IMMEDIATE``): a second run on the same DIR
 is refused while it lasts, and nothing is written unless the run commits (:meth:`StateStore.commit`), which the
@@ -19,30 +30,46 @@ check leaves the state exactly as it was.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Final, Literal, Self
 
+from auditor.entries import AcceptedSubmission, Conclusions
 from auditor.errors import StateError
+from auditor.findings import Check, Failure
 from protocol.messages import format_timestamp
 
 __all__ = ["FORMAT", "STATE_FILE", "PinnedLog", "SeenCheckpoint", "StateStore"]
 
 STATE_FILE: Final = "audit-state.sqlite3"
 #: Version of the state file layout.
-FORMAT: Final = 1
+FORMAT: Final = 2
+#: Older formats this version upgrades in place.
+_UPGRADES_FROM: Final = frozenset({"1"})
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS checkpoints ("
     " size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, seen_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL, data BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS taxonomies (hash TEXT PRIMARY KEY, id TEXT NOT NULL, document BLOB NOT NULL)",
+    # Format 2: what the entry checks concluded.
+    "CREATE TABLE IF NOT EXISTS key_events (idx INTEGER PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS accepted ("
+    " idx INTEGER PRIMARY KEY, hotline_id TEXT NOT NULL, key_id TEXT NOT NULL, period TEXT NOT NULL,"
+    " revision INTEGER NOT NULL, received_at INTEGER NOT NULL, mechanism TEXT NOT NULL,"
+    " payload_hash TEXT NOT NULL, scales TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS failures ("
+    " seq INTEGER PRIMARY KEY, idx INTEGER NOT NULL, check_name TEXT NOT NULL, message TEXT NOT NULL,"
+    " hotline_id TEXT, table_name TEXT)",
 )
+#: The meta keys of the entry checks' progress, in :class:`Conclusions` order.
+_PROGRESS: Final = ("checked_next_index", "checked_entries", "checked_key_events", "checked_submissions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +96,8 @@ class StateStore:
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self._path = path
         self._db = connection
+        #: The format the file had when it was opened, if it was upgraded to :data:`FORMAT` (else ``None``).
+        self.upgraded_from: int | None = None
 
     @classmethod
     def open(cls, directory: Path, *, busy_timeout: float = 0.5) -> StateStore:
@@ -111,6 +140,9 @@ class StateStore:
             found = self._meta("format")
             if found is None:
                 self._set_meta("format", str(FORMAT))
+            elif found in _UPGRADES_FROM:
+                self._set_meta("format", str(FORMAT))  # the new tables exist now; kept if the run commits
+                self.upgraded_from = int(found)
             elif found != str(FORMAT):
                 raise StateError(
                     f"{self._path} has state format {found}; this tipshare-audit reads format {FORMAT}",
@@ -212,6 +244,90 @@ class StateStore:
     def entry(self, index: int) -> bytes | None:
         found = self._db.execute("SELECT data FROM entries WHERE idx = ?", (index,)).fetchone()
         return None if found is None else bytes(found[0])
+
+    # ------------------------------------------------------------------ what the entry checks concluded
+
+    def conclusions(self) -> Conclusions | None:
+        """Everything the entry checks concluded (from entry 0), or ``None`` if nothing was saved yet."""
+        progress = [self._meta(key) for key in _PROGRESS]
+        if progress[0] is None:
+            return None
+        try:
+            next_index, checked, key_events, submissions = (int(value or "") for value in progress)
+            events = tuple(int(i) for (i,) in self._db.execute("SELECT idx FROM key_events ORDER BY idx"))
+            accepted = tuple(self._accepted())
+            failures = tuple(self._failures())
+        except (ValueError, TypeError, KeyError) as e:
+            raise StateError(f"{self._path} is corrupt: the saved entry checks cannot be read ({e})") from e
+        held = self.entry_count()
+        if next_index > held or any(i >= next_index for i in (*events, *(s.index for s in accepted))):
+            raise StateError(
+                f"{self._path} is corrupt: its saved entry checks reach entry {next_index}, but it holds {held}",
+                hint="Run verify with --recheck to check every entry again.",
+            )
+        return Conclusions(0, next_index, checked, key_events, submissions, events, accepted, failures)
+
+    def save_conclusions(self, conclusions: Conclusions) -> None:
+        """Add what the entry checks concluded from ``conclusions.start`` on; from 0, replace everything saved."""
+        if conclusions.start == 0:
+            for table in ("key_events", "accepted", "failures"):
+                self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        elif conclusions.start != int(self._meta(_PROGRESS[0]) or "0"):
+            raise StateError(f"saved entry checks would leave a gap before entry {conclusions.start}")
+        self._db.executemany("INSERT INTO key_events (idx) VALUES (?)", ((i,) for i in conclusions.key_event_indices))
+        self._db.executemany(
+            "INSERT INTO accepted (idx, hotline_id, key_id, period, revision, received_at, mechanism, payload_hash,"
+            " scales) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    s.index,
+                    s.hotline_id,
+                    s.key_id,
+                    s.period,
+                    s.revision,
+                    int(s.received_at.timestamp()),
+                    s.mechanism,
+                    s.payload_hash,
+                    json.dumps(dict(s.scales), sort_keys=True),
+                )
+                for s in conclusions.accepted
+            ),
+        )
+        self._db.executemany(
+            "INSERT INTO failures (idx, check_name, message, hotline_id, table_name) VALUES (?, ?, ?, ?, ?)",
+            ((f.index, str(f.check), f.message, f.hotline_id, f.table) for f in conclusions.failures),
+        )
+        totals = (conclusions.next_index, conclusions.checked, conclusions.key_events, conclusions.submissions)
+        for key, value in zip(_PROGRESS, totals, strict=True):
+            self._set_meta(key, str(value))
+
+    def _accepted(self) -> Iterator[AcceptedSubmission]:
+        scales: dict[str, MappingProxyType[str, str]] = {}  # most submissions share a handful of noise scales
+        query = (
+            "SELECT idx, hotline_id, key_id, period, revision, received_at, mechanism, payload_hash, scales "
+            "FROM accepted ORDER BY idx"
+        )
+        for index, hotline_id, key_id, period, revision, received_at, mechanism, payload_hash, text in self._db.execute(
+            query
+        ):
+            if text not in scales:
+                scales[text] = MappingProxyType(dict(json.loads(text)))
+            yield AcceptedSubmission(
+                index=int(index),
+                hotline_id=str(hotline_id),
+                key_id=str(key_id),
+                period=str(period),
+                revision=int(revision),
+                received_at=datetime.fromtimestamp(int(received_at), UTC),
+                mechanism=str(mechanism),
+                payload_hash=str(payload_hash),
+                scales=scales[text],
+            )
+
+    def _failures(self) -> Iterator[Failure]:
+        query = "SELECT idx, check_name, message, hotline_id, table_name FROM failures ORDER BY seq"
+        for index, check, message, hotline_id, table in self._db.execute(query):
+            yield Failure(Check(check), str(message), index=int(index), hotline_id=hotline_id, table=table)
 
     # ------------------------------------------------------------------ taxonomies
 

@@ -109,6 +109,7 @@ class Recomputation:
         self._reporters: dict[tuple[str, str], list[_Reporter]] = {}
         self._sums: dict[tuple[str, str, str], list[int]] = {}
         self._totals: dict[tuple[str, tuple[str, ...], frozenset[str] | None], list[int]] = {}
+        self._enrolled: dict[str, frozenset[str]] = {}
         for submission in self.current:
             cells = load_cells(submission.index)
             for name, values in cells.items():
@@ -147,14 +148,14 @@ class Recomputation:
         dims = [name for name in group_by if name != PERIOD]
         months = month_range(period_from, period_to)
         groups = [[month] for month in months] if PERIOD in group_by else [months]
-        in_scope = [h for h in self._hotlines if countries is None or h.country in countries]
+        in_scope = None if countries is None else frozenset(h.id for h in self._hotlines if h.country in countries)
         k = math.prod(len(d) for d in table.dimensions if d.name not in group_by)
         combos = list(product(*(table.dimensions[table.dimension_names.index(d)].code_names for d in dims)))
         rows: dict[tuple[str, ...], ExpectedRow] = {}
         for covered in groups:
             reporters = {m: self._in_scope(table.name, m, countries) for m in covered}
             reported = {m: {r.hotline_id for r in reporters[m]} for m in covered}
-            expected = set().union(*({h.id for h in in_scope if h.enrolled_during(m)} | reported[m] for m in covered))
+            expected = set().union(*(self._enrolled_during(m, in_scope) | reported[m] for m in covered))
             with_data = [m for m in covered if reporters[m]]
             if not with_data:
                 if PERIOD in group_by:
@@ -186,6 +187,14 @@ class Recomputation:
                     wide_interval=wide,
                 )
         return rows
+
+    def _enrolled_during(self, month: str, in_scope: frozenset[str] | None) -> frozenset[str]:
+        """Ids of the hotlines (among ``in_scope``, ``None``: all) holding a valid key during ``month``; the
+        windows of every hotline are looked at once per month, however many answers ask."""
+        enrolled = self._enrolled.get(month)
+        if enrolled is None:
+            enrolled = self._enrolled[month] = frozenset(h.id for h in self._hotlines if h.enrolled_during(month))
+        return enrolled if in_scope is None else enrolled & in_scope
 
     def periods_with_data(self, table: str, months: Iterable[str], countries: frozenset[str] | None) -> list[str]:
         return [m for m in months if self._in_scope(table, m, countries)]

@@ -15,6 +15,10 @@ A run, in order:
 2. **Log** (:mod:`auditor.monitor`): the signed checkpoint, consistency with every checkpoint seen before, the
    new entries, and the full Merkle root rebuilt from all of them. If this verifies, the state DIR is updated.
 3. **Entries** (:mod:`auditor.entries`): the key history from the key events, and every submission against it.
+   What earlier runs concluded about the entries they checked is kept in the state DIR and resumed from, so a
+   run checks only the entries after them (``recheck=True``, ``--recheck``: every entry again). The log itself
+   (step 2) is always checked in full, so an old entry the hub changed is caught there, by the consistency
+   proofs and the rebuilt root, whatever the saved conclusions say about it.
 4. **Statistics** (:mod:`auditor.stats`, :mod:`auditor.compare`): for every table, grouped by ``period`` and by
    ``period`` plus each dimension, over every month the log has data for, for the region and for each country,
    ``GET /v1/stats`` is compared exactly with the sums of the accepted payloads. Each answer names the checkpoint
@@ -40,6 +44,7 @@ from auditor.keys import KeyHistory
 from auditor.monitor import LogMonitor
 from auditor.published import PublishedStats
 from auditor.report import VerifyReport
+from auditor.resume import resume_checks
 from auditor.state import StateStore
 from auditor.stats import PERIOD, Recomputation, month_range
 from protocol.crypto import fingerprint
@@ -70,6 +75,7 @@ class Verification:
         log_key: str | None = None,
         page_size: int = 100,
         country_scopes: bool = True,
+        recheck: bool = False,
     ) -> None:
         self._client = client
         self._store = store
@@ -77,6 +83,10 @@ class Verification:
         self._log_key = log_key
         self._page_size = page_size
         self._country_scopes = country_scopes
+        self._recheck = recheck
+        #: Entries below this index have their conclusions in the state DIR (saved, or resumed from).
+        self._saved_through = 0
+        self._resumed_checked = 0
         self._taxonomies: dict[str, Taxonomy] = {}
         self._recomputations: dict[int, Recomputation] = {}
         self._resyncs = 0
@@ -92,6 +102,7 @@ class Verification:
             monitor = LogMonitor(
                 client=self._client, store=self._store, verifier=verifier, page_size=self._page_size, now=self._now
             )
+            self._resume()
             if monitor.advance():
                 self._save()
             self._check_entries(monitor)
@@ -157,6 +168,14 @@ class Verification:
         self.report.pinned_how = "explicit" if how == "explicit" else "first-use"
 
     # ------------------------------------------------------------------ 3. entries
+
+    def _resume(self) -> None:
+        """Pick up the entry checks where the runs before left them (or say why every entry is checked again)."""
+        resumed = resume_checks(self._store, self._taxonomy_or_problem, recheck=self._recheck)
+        self._checker = resumed.checker
+        self._saved_through = self.report.entries_resumed = resumed.next_index
+        self._resumed_checked = resumed.checked
+        self.report.notices += resumed.notices
 
     def _check_entries(self, monitor: LogMonitor) -> None:
         """Check the entries not checked yet, up to the verified size (or all that are held, if it broke)."""
@@ -349,7 +368,11 @@ class Verification:
     # ------------------------------------------------------------------ bookkeeping
 
     def _save(self) -> None:
+        """Commit what this run verified: the log (only ever called when it verified) and the entry checks so far,
+        which never go beyond the verified size while the log verifies."""
+        self._store.save_conclusions(self._checker.conclusions(start=self._saved_through))
         self._store.commit()
+        self._saved_through = self._checker.next_index
         self.report.state_saved = True
 
     def _summarise(self, monitor: LogMonitor) -> None:
@@ -361,6 +384,7 @@ class Verification:
         report.consistent_with = sorted(monitor.consistent_with)
         report.entries_total = monitor.entries_before + monitor.fetched
         report.entries_new = monitor.fetched
+        report.entries_checked = checker.checked - self._resumed_checked
         history = checker.history
         report.key_events = checker.key_events
         report.enrolments, report.rotations, report.revocations = (

@@ -20,6 +20,7 @@ __all__ = [
     "emit_json",
     "receipt_document",
     "show_first_use",
+    "show_notices",
     "show_receipt",
     "show_verify",
 ]
@@ -56,6 +57,13 @@ def show_first_use(report: VerifyReport) -> None:
         "instead, start a new state DIR with --log-key.",
         soft_wrap=True,
     )
+
+
+def show_notices(report: VerifyReport) -> None:
+    """What the auditor should know about the run that is not a failure (stderr)."""
+    err = console(stderr=True)
+    for notice in report.notices:
+        err.print(f"[bold yellow]Note[/]: {_safe(notice)}", soft_wrap=True)
 
 
 def show_verify(report: VerifyReport) -> None:
@@ -96,7 +104,12 @@ def _summary(report: VerifyReport) -> list[tuple[str, str]]:
         (
             "entries",
             f"{report.entries_total} checked ({report.entries_new} new, "
-            f"{report.entries_total - report.entries_new} from the state DIR)",
+            f"{report.entries_total - report.entries_new} from the state DIR)"
+            + (
+                f"; {report.entries_resumed} of them by earlier runs, whose conclusions the state DIR keeps"
+                if report.entries_resumed
+                else ""
+            ),
         )
     )
     lines.append(

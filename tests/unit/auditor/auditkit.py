@@ -4,6 +4,7 @@
 :func:`audit` runs the CLI's ``main`` with an HTTP client whose transport forwards every request to the hub's
 ``TestClient`` (so tests can count requests, or rewrite an answer as a hostile hub would). :func:`populate`
 builds a log with several hotlines and countries, two mechanisms, corrections, a rotation and a revocation.
+:func:`append_entry` writes an entry straight into the hub's log, as a dishonest operator could.
 """
 
 from __future__ import annotations
@@ -23,12 +24,25 @@ import httpx
 
 from auditor.cli import main
 from auditor.client import ClientSettings
-from protocol.crypto import SigningKey
-from protocol.messages import PrivacyBlock, SubmissionPayload, TableNoise, TableRelease, TaxonomyRef, b64encode
+from hub.db import write_session
+from hub.services.log import TransparencyLog
+from protocol.crypto import SUBMISSION_CONTEXT, SigningKey, payload_hash
+from protocol.messages import (
+    PROTOCOL_VERSION,
+    KeyEventEntry,
+    PrivacyBlock,
+    SubmissionEntry,
+    SubmissionPayload,
+    TableNoise,
+    TableRelease,
+    TaxonomyRef,
+    b64encode,
+    format_timestamp,
+)
 from protocol.taxonomy import Taxonomy
 from tests.support.hubs import HubUnderTest
 
-HUB_URL = "http://testserver"
+HUB_URL = "https://testserver"
 #: Small tables, so that runs stay fast; ``persons_control`` has a multi-valued dimension.
 TABLES = ("contacts", "persons_control", "persons_recruitment")
 
@@ -206,3 +220,49 @@ def populate(hub: HubUnderTest) -> None:
     hub.clock.now = utc(2026, 11, 10, 10)
     revoke(hub, "md-a")
     hub.clock.now = utc(2026, 11, 21, 12)
+
+
+def append_entry(hub: HubUnderTest, entry: SubmissionEntry | KeyEventEntry) -> int:
+    """Append an entry to the hub's log directly, bypassing every ingest check; its index."""
+    with write_session(hub.context.sessions) as session:
+        appended = TransparencyLog(session, signer=hub.context.log_signer).append(
+            entry.canonical_bytes(), kind=entry.kind, now=hub.clock()
+        )
+    return appended.index
+
+
+def submission_entry(payload: SubmissionPayload, *, key: SigningKey, received_at: datetime) -> SubmissionEntry:
+    """The log entry of ``payload`` signed with ``key`` (which need not be the key the payload names)."""
+    payload_bytes = payload.canonical_bytes()
+    return SubmissionEntry(
+        type="log_entry",
+        version=PROTOCOL_VERSION,
+        kind="submission",
+        hotline_id=payload.hotline_id,
+        key_id=payload.key_id,
+        period=payload.period,
+        revision=payload.revision,
+        payload_hash=payload_hash(payload_bytes),
+        payload=b64encode(payload_bytes),
+        signature=b64encode(key.sign_message(SUBMISSION_CONTEXT, payload_bytes)),
+        received_at=format_timestamp(received_at),
+    )
+
+
+#: The parts of a ``verify --json`` report about the hub (not about the run: requests, what was new or saved).
+CONCLUSIONS = (
+    "verdict",
+    "failures",
+    "checkpoint",
+    "key_events",
+    "hotlines",
+    "countries",
+    "submissions",
+    "periods",
+    "statistics",
+)
+
+
+def conclusions(run: Run) -> dict[str, Any]:
+    """What a run concluded about the hub: equal for a run resumed from a state DIR and one from scratch."""
+    return {name: run.document[name] for name in CONCLUSIONS}

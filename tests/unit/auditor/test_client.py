@@ -86,6 +86,9 @@ def test_transport_failures_are_unreachable_and_a_bad_url_a_usage_error() -> Non
     with pytest.raises(UsageError, match="is not a hub URL"):
         normalise_hub_url("ftp://hub.example.org")
     assert normalise_hub_url(" https://hub.example.org/ ") == "https://hub.example.org"
+    with pytest.raises(UsageError, match="send your token in clear"):
+        normalise_hub_url("http://hub.example.org")
+    assert normalise_hub_url("http://127.0.0.1:8750") == "http://127.0.0.1:8750"
 
 
 def test_identity_taxonomy_and_entries_are_checked_as_they_are_parsed() -> None:

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The state DIR: one pinned key, checkpoints and entries, written only when a run commits, one run at a time."""
+"""The state DIR: one pinned key, checkpoints, entries and the entry checks' conclusions, written only when a run
+commits, one run at a time; a format 1 file is upgraded in place."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import sqlite3
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
+from auditor.entries import AcceptedSubmission, Conclusions
 from auditor.errors import StateError
-from auditor.state import STATE_FILE, SeenCheckpoint, StateStore
+from auditor.findings import Check, Failure
+from auditor.state import FORMAT, STATE_FILE, SeenCheckpoint, StateStore
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 VKEY = "hub.example.org/log+0123abcd+AQ=="  # not parsed here: the store keeps what the verifier pinned
@@ -89,3 +93,88 @@ def test_another_format_and_a_gap_in_the_entries_are_refused(tmp_path: Path) -> 
     db.close()
     with pytest.raises(StateError, match="has state format 99"):
         StateStore.open(tmp_path)
+
+
+def _accepted(index: int, *, scale: str = "4.5") -> AcceptedSubmission:
+    return AcceptedSubmission(
+        index=index,
+        hotline_id="ua-a",
+        key_id=f"{index:032x}",
+        period="2026-09",
+        revision=index,
+        received_at=datetime(2026, 10, 5, 10, 0, index, tzinfo=UTC),
+        mechanism="discrete_laplace",
+        payload_hash=f"sha256:{index:064x}",
+        scales=MappingProxyType({"contacts": scale, "persons_control": "7"}),
+    )
+
+
+def test_entry_checks_are_saved_in_parts_and_read_back_whole(tmp_path: Path) -> None:
+    failure = Failure(Check.SIGNATURE, "ua-a 2026-09 revision 3: does not verify", index=3, hotline_id="ua-a")
+    history = Failure(Check.KEY_HISTORY, "enrols a second current key", index=6, hotline_id="ua-b")
+    first = Conclusions(0, 4, 4, 1, 3, (0,), (_accepted(1), _accepted(2)), (failure,))
+    later = Conclusions(4, 7, 7, 2, 5, (6,), (_accepted(4, scale="12"), _accepted(5)), (history,))
+    with StateStore.open(tmp_path) as store:
+        assert store.conclusions() is None
+        store.add_entries([(i, b"h" * 32, b"entry") for i in range(7)])
+        store.save_conclusions(first)
+        store.commit()
+        store.save_conclusions(later)
+        store.commit()
+    with StateStore.open(tmp_path) as store:
+        saved = store.conclusions()
+    assert saved == Conclusions(0, 7, 7, 2, 5, (0, 6), (*first.accepted, *later.accepted), (failure, history))
+    assert saved is not None
+    assert [dict(s.scales) for s in saved.accepted] == [dict(s.scales) for s in (*first.accepted, *later.accepted)]
+
+
+def test_saving_from_entry_0_replaces_and_a_gap_is_refused(tmp_path: Path) -> None:
+    with StateStore.open(tmp_path) as store:
+        store.add_entries([(i, b"h" * 32, b"entry") for i in range(4)])
+        store.save_conclusions(Conclusions(0, 2, 2, 0, 2, (), (_accepted(0), _accepted(1)), ()))
+        with pytest.raises(StateError, match="would leave a gap before entry 3"):
+            store.save_conclusions(Conclusions(3, 4, 4, 0, 3, (), (_accepted(3),), ()))
+        store.save_conclusions(Conclusions(0, 1, 1, 1, 0, (0,), (), ()))
+        assert store.conclusions() == Conclusions(0, 1, 1, 1, 0, (0,), (), ())
+
+
+def test_entry_checks_beyond_the_entries_held_are_corrupt(tmp_path: Path) -> None:
+    with StateStore.open(tmp_path) as store:
+        store.add_entries([(0, b"h" * 32, b"entry")])
+        store.save_conclusions(Conclusions(0, 2, 2, 0, 2, (), (_accepted(1),), ()))
+        with pytest.raises(StateError, match="saved entry checks reach entry 2, but it holds 1") as raised:
+            store.conclusions()
+        assert "--recheck" in raised.value.diagnostics()
+
+
+def test_a_format_1_file_is_upgraded_when_a_run_commits(tmp_path: Path) -> None:
+    with StateStore.open(tmp_path) as store:
+        store.add_entries([(0, b"h" * 32, b"entry")])
+        store.commit()
+    db = sqlite3.connect(tmp_path / STATE_FILE)
+    with db:
+        for table in ("key_events", "accepted", "failures"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'format'")
+    db.close()
+
+    def stored_format() -> str:
+        db = sqlite3.connect(tmp_path / STATE_FILE)
+        try:
+            return str(db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()[0])
+        finally:
+            db.close()
+
+    with StateStore.open(tmp_path) as store:
+        assert store.upgraded_from == 1
+        assert store.conclusions() is None
+    assert stored_format() == "1"  # not committed: rolled back
+    with StateStore.open(tmp_path) as store:
+        assert store.upgraded_from == 1
+        store.save_conclusions(Conclusions(0, 1, 1, 0, 1, (), (_accepted(0),), ()))
+        store.commit()
+    assert stored_format() == str(FORMAT)
+    with StateStore.open(tmp_path) as store:
+        assert store.upgraded_from is None
+        assert store.entry_count() == 1
+        assert store.conclusions() == Conclusions(0, 1, 1, 0, 1, (), (_accepted(0),), ())

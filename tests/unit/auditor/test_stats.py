@@ -62,6 +62,7 @@ def _submission(index: int) -> AcceptedSubmission:
         revision=revision,
         received_at=datetime(2026, 11, 1, tzinfo=UTC),
         mechanism=mechanism,
+        payload_hash=f"sha256:{index:064x}",
         scales=MappingProxyType({"contacts": scale}),
     )
 

@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Picking up the entry checks from a state DIR: what earlier runs concluded, or why every entry is checked again.
+
+The conclusions (:class:`auditor.entries.Conclusions`) name the entries that were key events; those are parsed
+again from the verified entries the state DIR holds, so the key history is rebuilt exactly as the earlier runs
+built it (:meth:`auditor.entries.EntryChecker.resume`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from auditor.entries import EntryChecker, TaxonomySource
+from auditor.errors import StateError
+from auditor.state import StateStore
+from protocol.errors import ProtocolError
+from protocol.messages import KeyEventEntry, parse_log_entry
+
+__all__ = ["Resumed", "resume_checks"]
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A checker ready for the entries after ``next_index``, and what the auditor should be told about it."""
+
+    checker: EntryChecker
+    #: Entries whose checks come from the state DIR (0: none), and how many checks that was.
+    next_index: int
+    checked: int
+    notices: tuple[str, ...]
+
+
+def resume_checks(store: StateStore, taxonomies: TaxonomySource, *, recheck: bool = False) -> Resumed:
+    """The checker in the state the saved conclusions describe (a new one with ``recheck`` or without them)."""
+    held = store.entry_count()
+    if store.upgraded_from is not None:
+        notice = (
+            f"the state DIR was written by an older tipshare-audit (state format {store.upgraded_from}), which kept "
+            f"no entry checks: all {held} entries it holds are checked again in this run, and later runs check only "
+            "new entries"
+        )
+        return Resumed(EntryChecker(taxonomies), 0, 0, (notice,))
+    if recheck:  # whatever was saved (even a damaged copy) is replaced when this run saves
+        return Resumed(EntryChecker(taxonomies), 0, 0, ())
+    saved = store.conclusions()
+    if saved is None:
+        notices = (f"the state DIR holds {held} entries but no entry checks: all of them are checked again",)
+        return Resumed(EntryChecker(taxonomies), 0, 0, notices if held else ())
+    events: list[tuple[int, KeyEventEntry]] = []
+    for index in saved.key_event_indices:
+        try:
+            entry = parse_log_entry(store.entry(index) or b"")
+        except ProtocolError as e:
+            raise _corrupt(f"entry {index}, saved as a key event, does not parse: {e}") from e
+        if not isinstance(entry, KeyEventEntry):
+            raise _corrupt(f"entry {index} is saved as a key event but is a {entry.kind}")
+        events.append((index, entry))
+    checker = EntryChecker.resume(taxonomies, saved, events)
+    return Resumed(checker, saved.next_index, saved.checked, ())
+
+
+def _corrupt(problem: str) -> StateError:
+    return StateError(
+        f"the state DIR is corrupt: {problem}", hint="Run verify with --recheck to check every entry again."
+    )
