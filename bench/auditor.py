@@ -3,7 +3,7 @@
 
 What is measured
 ----------------
-* **Log.** A hub with 500 hotlines in 10 countries, each reporting 100 months (2018-07..2026-10): 500 key events
+* **Log.** A hub with 500 hotlines in 10 countries, each reporting 100 months (2018-06..2026-09): 500 key events
   and 50,000 submissions, each signed by its hotline's key. Payloads are small on purpose: one table
   (``cases_opened``, 42 cells, a real node release under the default budget; about 1.5 kB of payload and 2.3 kB
   of log entry), because the issue is about entries per second, not payload size. The hub is built by
@@ -15,7 +15,8 @@ What is measured
   check every key event and every submission (signature, hash, payload against the taxonomy), and recompute and
   compare every published statistic (8 tables × every grouping, the region and each country). A full run starts
   from an empty state DIR; the incremental run verifies again after 100 new submissions (through the real
-  ``POST /v1/submissions``) with the state DIR of a full run.
+  ``POST /v1/submissions``) with the state DIR of a full run: it downloads and checks only the new entries
+  (resuming the entry checks the full run saved), rebuilds the root of all, and recomputes every statistic.
 * **Baseline (the limit).** What verification cannot avoid, in process, on the same entries: SHA-256 of every
   leaf (RFC 6962) and of every payload, the Ed25519 check of every submission signature, the Merkle root of all
   leaves, and the checkpoint signature. Ratio = limit rate ÷ verify rate.
@@ -51,12 +52,15 @@ NAME: Final = "auditor"
 TITLE: Final = "tipshare-audit verify of a 50,000-submission log (full and incremental) vs its crypto+hashing"
 
 TABLE: Final = "cases_opened"
+#: The month of the submissions added before the incremental run: over (the hub accepts no month before its end),
+#: and after the built log's last month.
+NEW_PERIOD: Final = "2026-10"
 PHASES: Final = (
     "waiting for the hub (HTTP)",
     "log: checkpoints, Merkle root",
     "entries: signatures, payload checks",
     "statistics: recompute, compare",
-    "state DIR writes",
+    "state DIR: save, resume",
     "other",
 )
 
@@ -121,6 +125,8 @@ def _attributed(attribution: Attribution) -> Iterator[None]:
         (auditor.verify.Verification, "_check_entries", PHASES[2]),
         (auditor.verify.Verification, "_statistics", PHASES[3]),
         (auditor.state.StateStore, "commit", PHASES[4]),
+        (auditor.state.StateStore, "save_conclusions", PHASES[4]),
+        (auditor.verify.Verification, "_resume", PHASES[4]),
     ]
     saved = []
     try:
@@ -163,6 +169,7 @@ def _verify(server: Server, built: BuiltLog, state: Path) -> dict[str, Any]:
         "phases_s": dict(attribution.seconds),
         "verdict": report.get("verdict"),
         "entries": report.get("entries"),
+        "entry_checks": report.get("entry_checks"),
         "statistics_answers": (report.get("statistics") or {}).get("answers"),
         "requests": report.get("requests"),
     }
@@ -176,7 +183,7 @@ def _add_submissions(server: Server, built: BuiltLog, release: NodeRelease, coun
     bodies = []
     for hotline_id in sorted(built.hub.keys)[:count]:
         key = built.hub.keys[hotline_id]
-        payload = payload_for(release, taxonomy, key, hotline_id=hotline_id, period="2026-11")
+        payload = payload_for(release, taxonomy, key, hotline_id=hotline_id, period=NEW_PERIOD)
         bodies.append(seal_payload_bytes(payload.canonical_bytes(), hotline_id=hotline_id, key=key, hub_key=hub_key))
     load = closed_loop(f"{server.url}/v1/submissions", bodies, connections=1)
     if load.statuses != {201: count}:
@@ -224,7 +231,12 @@ def run(ctx: RunContext) -> BenchResult:
     for found, total, new in [(r, built.size, built.size) for r in full] + [
         (r, built.size + sizes.new, sizes.new) for r in incremental
     ]:
-        if found["verdict"] != "VERIFIED" or found["entries"] != {"total": total, "new": new}:
+        checks = {"this_run": new, "resumed": total - new}
+        if (
+            found["verdict"] != "VERIFIED"
+            or found["entries"] != {"total": total, "new": new}
+            or found["entry_checks"] != checks
+        ):
             raise RuntimeError(f"unexpected verify report: {found}")
     _report(result, built, sizes, full, incremental, limit_rate)
     result.details = {
@@ -244,8 +256,8 @@ def run(ctx: RunContext) -> BenchResult:
 
 
 def _first_period(months: int) -> tuple[int, int]:
-    """The (year, month) that makes ``months`` months end with 2026-10."""
-    index = 2026 * 12 + 9 - (months - 1)
+    """The (year, month) that makes ``months`` months end with the month before :data:`NEW_PERIOD` (2026-09)."""
+    index = 2026 * 12 + 8 - (months - 1)
     return index // 12, index % 12 + 1
 
 

@@ -314,16 +314,55 @@ def render_table(results: Sequence[BenchResult]) -> str:
 def write_results(
     path: Path, results: Sequence[BenchResult], *, machine: dict[str, Any], argv: Sequence[str], seconds: float
 ) -> None:
-    """``bench/results/latest.json``: the machine, the command, and every benchmark's metrics and details."""
+    """``bench/results/latest.json``: the machine, the command, and every benchmark's metrics and details.
+
+    Benchmarks this run did not run keep their entries from the file already there (``python -m bench ingest``
+    updates ingest's figures and leaves the others), each with a ``recorded`` block saying when and by which
+    command its figures were measured.
+    """
     machine = dict(machine, load_average_at_end=[round(x, 2) for x in os.getloadavg()])
+    finished = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    command = [Path(sys.executable).name, "-m", "bench", *argv]
+    recorded = {
+        "finished_at": finished,
+        "command": command,
+        "load_average": [machine.get("load_average_at_start"), machine["load_average_at_end"]],
+    }
+    fresh = {result.name: asdict(result) | {"recorded": recorded} for result in results}
+    kept = [entry for entry in _earlier_results(path) if entry.get("name") not in fresh]
     document = {
         "type": "tipshare-bench-results",
         "version": 1,
-        "finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": [Path(sys.executable).name, "-m", "bench", *argv],
+        "finished_at": finished,
+        "command": command,
         "total_seconds": round(seconds, 1),
         "machine": machine,
-        "benchmarks": [asdict(result) for result in results],
+        "benchmarks": sorted([*kept, *fresh.values()], key=lambda entry: _ORDER.get(str(entry.get("name")), 99)),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+#: The order of the benchmarks in the results file (that of ``python -m bench``).
+_ORDER: Final = {name: i for i, name in enumerate(("accuracy", "query", "ingest", "node", "auditor"))}
+
+
+def _earlier_results(path: Path) -> list[dict[str, Any]]:
+    """The benchmark entries of an earlier results file (each with its ``recorded`` block), or none."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(document, dict) or document.get("type") != "tipshare-bench-results":
+        return []
+    machine = document.get("machine") or {}
+    earlier = {
+        "finished_at": document.get("finished_at"),
+        "command": document.get("command"),
+        "load_average": [machine.get("load_average_at_start"), machine.get("load_average_at_end")],
+    }
+    return [
+        entry if "recorded" in entry else entry | {"recorded": earlier}
+        for entry in document.get("benchmarks", [])
+        if isinstance(entry, dict)
+    ]

@@ -234,7 +234,7 @@ def _node_home(workdir: Path) -> Path:
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             code = main(
-                ["init", "--hotline-id", "bench-node", "--hub", "http://testserver", "--json"],
+                ["init", "--hotline-id", "bench-node", "--hub", "https://testserver", "--json"],
                 http_client_factory=factory,
             )
     finally:

@@ -7,7 +7,8 @@
 The server is exactly what ``tipshare-hub serve`` runs: :func:`hub.cli_serve.run` (uvicorn with the hub's options
 and logging, ``--workers N`` processes each building the app from the ``TIPSHARE_HUB_*`` environment); only the
 app factory may be another one (``python -m bench.serve --factory ...``, used for the ingest benchmark's bare
-route). It runs in its own process group and is stopped by that group's id.
+route), and the per-address rate limits are off (``TIPSHARE_HUB_RATE_LIMITS=off``: all load comes from one
+address). It runs in its own process group and is stopped by that group's id.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def served(
     port = _free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TIPSHARE_HUB_")}
     environment["TIPSHARE_HUB_DATA_DIR"] = str(data_dir)
+    # The load comes from one address and one credential: the hub's per-address rate limits would measure
+    # themselves (an operator turns them off the same way behind a proxy that limits instead).
+    environment["TIPSHARE_HUB_RATE_LIMITS"] = "off"
     if database_url is not None:
         environment["TIPSHARE_HUB_DATABASE_URL"] = database_url
     command = [sys.executable, "-m", "bench.serve", "--factory", factory, "--port", str(port)]

@@ -26,9 +26,10 @@ above 1. Per month, a summary gives the DHIS2 reporting metrics: expected, repor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
 from sqlalchemy import func, select
@@ -125,12 +126,26 @@ class _Received:
     revisions: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Month:
+    """One month of the grid, with what every row of it shares."""
+
+    number: int
+    text: str
+    end: datetime
+    #: Its ordinary deadline (a hotline that enrolled after the month ended has a later one).
+    deadline: datetime
+    #: Ids of the hotlines expected to report it.
+    expected: frozenset[str]
+
+
 class CompletenessService:
     """The reporting grid, bound to a read session (one snapshot) and the hub's settings (the deadline)."""
 
     def __init__(self, session: Session, settings: Settings) -> None:
         self._session = session
         self._deadline_days = settings.deadline_days
+        self._grace = timedelta(days=settings.deadline_days)
 
     def grid(
         self,
@@ -152,16 +167,21 @@ class CompletenessService:
         resolved = resolve_scope(self._session, scope, allowed_countries=allowed_countries)
         hotlines = hotlines_in_scope(self._session, resolved)
         received = self._received([h.id for h in hotlines], first, last)
-        reported = {month: frozenset(h.id for h in hotlines if (h.id, month) in received) for month in periods}
-        expected = expected_hotlines(hotlines, reported, periods)
-        rows = [
-            self._row(hotline, month, received.get((hotline.id, month)), expected.over((month,)), now=now)
-            for hotline in hotlines
+        by_month: dict[int, set[str]] = {month: set() for month in periods}
+        for hotline_id, month in received:
+            by_month[month].add(hotline_id)
+        expected = expected_hotlines(hotlines, {month: frozenset(ids) for month, ids in by_month.items()}, periods)
+        months = [
+            _Month(
+                number=month,
+                text=period_text(month),
+                end=period_end(month),
+                deadline=period_end(month) + self._grace,
+                expected=expected.by_period.get(month, frozenset()),
+            )
             for month in periods
         ]
-        by_period: dict[str, list[CompletenessRow]] = {period_text(month): [] for month in periods}
-        for row in rows:
-            by_period[row.period].append(row)
+        rows = [row for hotline in hotlines for row in self._rows(hotline, months, received, now=now)]
         return CompletenessResult(
             period_from=period_text(first),
             period_to=period_text(last),
@@ -173,10 +193,11 @@ class CompletenessService:
             checkpoint=latest_checkpoint(self._session),
             generated_at=now,
             rows=tuple(rows),
-            periods=tuple(self._summary(month, by_period[period_text(month)]) for month in periods),
+            periods=tuple(self._summary(month, rows[i :: len(months)]) for i, month in enumerate(months)),
         )
 
     def _received(self, hotline_ids: list[str], first: int, last: int) -> Mapping[tuple[str, int], _Received]:
+        """What each hotline sent for each month, from one grouped query (times in whole UTC seconds)."""
         if not hotline_ids:
             return {}
         found = self._session.execute(
@@ -204,67 +225,65 @@ class CompletenessService:
             for hotline_id, period, earliest, latest, revision, count in found
         }
 
-    def _deadline(self, hotline: EnrolledHotline, month: int) -> datetime:
-        start = period_end(month)
-        enrolled = hotline.enrolled_from
-        if enrolled is not None and enrolled > start:
-            start = enrolled  # a backfill: the clock starts when the hotline joined
-        return start + timedelta(days=self._deadline_days)
-
-    def _row(
+    def _rows(
         self,
         hotline: EnrolledHotline,
-        month: int,
-        received: _Received | None,
-        expected_ids: frozenset[str],
+        months: list[_Month],
+        received: Mapping[tuple[str, int], _Received],
         *,
         now: datetime,
-    ) -> CompletenessRow:
-        deadline = self._deadline(hotline, month)
-        expected = hotline.id in expected_ids
-        status: Status
-        if received is not None:
-            status = "on_time" if received.first <= deadline else "late"
-        elif not expected:
-            status = "not_enrolled"
-        else:
-            status = "not_due" if now <= deadline else "missing"
-        return CompletenessRow(
-            hotline_id=hotline.id,
-            hotline_name=hotline.display_name,
-            country=hotline.country,
-            period=period_text(month),
-            status=status,
-            expected=expected,
-            deadline=deadline,
-            first_received_at=received.first if received else None,
-            latest_received_at=received.latest if received else None,
-            latest_revision=received.latest_revision if received else None,
-            revisions=received.revisions if received else 0,
-            corrected=received is not None and received.latest_revision > 1,
-        )
+    ) -> Iterator[CompletenessRow]:
+        """The hotline's row for each month, in order."""
+        enrolled = hotline.enrolled_from
+        for month in months:
+            deadline = month.deadline
+            if enrolled is not None and enrolled > month.end:
+                deadline = enrolled + self._grace  # a backfill: the clock starts when the hotline joined
+            got = received.get((hotline.id, month.number))
+            expected = hotline.id in month.expected
+            status: Status
+            if got is not None:
+                status = "on_time" if got.first <= deadline else "late"
+            elif not expected:
+                status = "not_enrolled"
+            else:
+                status = "not_due" if now <= deadline else "missing"
+            yield CompletenessRow(
+                hotline_id=hotline.id,
+                hotline_name=hotline.display_name,
+                country=hotline.country,
+                period=month.text,
+                status=status,
+                expected=expected,
+                deadline=deadline,
+                first_received_at=got.first if got else None,
+                latest_received_at=got.latest if got else None,
+                latest_revision=got.latest_revision if got else None,
+                revisions=got.revisions if got else 0,
+                corrected=got is not None and got.latest_revision > 1,
+            )
 
-    def _summary(self, month: int, rows: list[CompletenessRow]) -> PeriodSummary:
-        counts = {status: sum(1 for row in rows if row.status == status) for status in STATUSES}
-        expected = sum(1 for row in rows if row.expected)
+    def _summary(self, month: _Month, rows: Sequence[CompletenessRow]) -> PeriodSummary:
+        counts = Counter(row.status for row in rows)
+        expected = sum(row.expected for row in rows)
         reported = counts["on_time"] + counts["late"]
         return PeriodSummary(
-            period=period_text(month),
-            deadline=period_end(month) + timedelta(days=self._deadline_days),
+            period=month.text,
+            deadline=month.deadline,
             expected=expected,
             reported=reported,
             on_time=counts["on_time"],
             late=counts["late"],
             missing=counts["missing"],
             not_due=counts["not_due"],
-            corrected=sum(1 for row in rows if row.corrected),
+            corrected=sum(row.corrected for row in rows),
             reporting_rate=reported / expected if expected else None,
             on_time_rate=counts["on_time"] / expected if expected else None,
         )
 
 
 def _whole_seconds(moment: datetime) -> datetime:
-    return as_utc(moment).replace(microsecond=0)
+    return (moment if moment.tzinfo is UTC else as_utc(moment)).replace(microsecond=0)
 
 
 def completeness_to_csv(result: CompletenessResult) -> str:
