@@ -28,7 +28,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.errors import DatabaseReadOnly, StorageFault, StorageFull
+from hub.errors import DatabaseBusy, DatabaseReadOnly, StorageFault, StorageFull
 
 __all__ = [
     "WRITER_LOCK_ID",
@@ -178,6 +178,20 @@ def storage_fault(error: DBAPIError, url: URL) -> StorageFault | None:
     detail = f"{detail} (the driver said: {driver})"
     cls = {"full": StorageFull, "read_only": DatabaseReadOnly}.get(fault, StorageFault)
     return cls(_PUBLIC[fault], server_detail=detail)
+
+
+#: SQLite SQLITE_BUSY and SQLITE_LOCKED; PostgreSQL serialization_failure, deadlock_detected, lock_not_available.
+_SQLITE_BUSY: Final = frozenset({5, 6})
+_POSTGRESQL_BUSY: Final = frozenset({"40001", "40P01", "55P03"})
+
+
+def database_busy(error: DBAPIError) -> DatabaseBusy | None:
+    """A :class:`DatabaseBusy` for a driver error that means "locked, try again" (``None`` for any other error)."""
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    state = getattr(error.orig, "sqlstate", None)
+    if (isinstance(code, int) and code & 0xFF in _SQLITE_BUSY) or state in _POSTGRESQL_BUSY:
+        return DatabaseBusy("the hub's database is busy: nothing was stored. Try again shortly.", retry_after=5)
+    return None
 
 
 def _fault(orig: BaseException | None) -> _Fault | None:

@@ -23,6 +23,7 @@ The tree::
     ├── RateLimited (429 rate_limited)                 too many requests: carries ``retry_after`` seconds
     ├── NotInitialised (500 not_initialised)          the hub has no keys or schema yet
     ├── DatabaseUnavailable (503 database_unavailable) the database cannot be reached
+    │   └── DatabaseBusy (503 database_busy)           locked longer than the busy timeout: try again
     ├── StorageFault (503 storage_fault)               the database's storage failed (an I/O error)
     │   ├── StorageFull (507 storage_full)             the database's disk is full
     │   └── DatabaseReadOnly (503 database_read_only)  the database refuses writes (permissions, mount, standby)
@@ -36,6 +37,7 @@ from typing import ClassVar
 __all__ = [
     "BadRequest",
     "Conflict",
+    "DatabaseBusy",
     "DatabaseReadOnly",
     "DatabaseUnavailable",
     "Forbidden",
@@ -163,6 +165,17 @@ class DatabaseUnavailable(HubError):
     status_code = 503
     code = "database_unavailable"
     title = "Database unavailable"
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """The database stayed locked (or the transaction lost a conflict) past the wait; nothing was stored."""
+
+    code = "database_busy"
+    title = "Database busy"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StorageFault(HubError):

@@ -26,8 +26,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.db import storage_fault
-from hub.errors import HubError, RateLimited
+from hub.db import database_busy, storage_fault
+from hub.errors import DatabaseBusy, HubError, RateLimited
 from hub.ratelimit import request_class
 from hub.schemas import ProblemPublic
 from protocol.errors import (
@@ -93,7 +93,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             _log.error("%s", error.diagnostics())  # a StorageFault's diagnostics name paths: server log only
         # RFC 9110 §15.5.2: a 401 response must name the authentication scheme (WWW-Authenticate).
         headers = {"WWW-Authenticate": 'Bearer realm="tipshare"'} if error.status_code == 401 else None
-        if isinstance(error, RateLimited):
+        if isinstance(error, RateLimited | DatabaseBusy):
             headers = {"Retry-After": str(error.retry_after)}
         return problem_response(error.status_code, error.code, error.title, str(error), headers=headers)
 
@@ -123,7 +123,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         # A full disk, a read-only database or an I/O error is the operator's to fix: the client is told what
         # happened, the server log where and what to check. Any other database error is unexpected.
         assert isinstance(error, DBAPIError)
-        fault = storage_fault(error, request.app.state.hub.engine.url)
+        fault = storage_fault(error, request.app.state.hub.engine.url) or database_busy(error)
         return await (unexpected(request, error) if fault is None else hub_error(request, fault))
 
     app.add_exception_handler(HubError, hub_error)

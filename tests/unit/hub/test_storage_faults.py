@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import OperationalError
 
 from hub import cli as hub_cli
 from hub import cli_serve
@@ -40,7 +41,7 @@ from hub.app import create_app
 from hub.cli import main
 from hub.cli_logcheck import check_log
 from hub.context import HubContext
-from hub.db import make_engine, read_session
+from hub.db import database_busy, make_engine, read_session
 from hub.services.rebuild import check_rollups
 from hub.settings import Settings
 from protocol.crypto import SigningKey
@@ -402,3 +403,37 @@ def test_a_read_only_postgresql_database_refuses_writes_clearly(
     assert_problem(response, 503, "database_read_only", "read-only", "nothing was stored")
     assert "postgresql" not in response.text
     assert "refuses writes (a standby, or default_transaction_read_only is on)" in caplog.text
+
+
+def _real_lock_error(tmp_path: Path) -> OperationalError:
+    """The error SQLite really raises when another connection holds the write lock past the busy timeout."""
+    path = tmp_path / "locked.sqlite"
+    holder = sqlite3.connect(path, timeout=0)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    waiter = sqlite3.connect(path, timeout=0)
+    try:
+        waiter.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as e:
+        return OperationalError("BEGIN IMMEDIATE", {}, e)
+    finally:
+        waiter.close()
+        holder.close()
+    raise AssertionError("the second writer got the lock")
+
+
+def test_a_database_locked_past_the_busy_timeout_is_a_503_with_retry_after(hub: HubUnderTest, tmp_path: Path) -> None:
+    error = _real_lock_error(tmp_path)
+    busy = database_busy(error)
+    assert busy is not None
+    assert database_busy(OperationalError("SELECT 1", {}, sqlite3.OperationalError("no such table: t"))) is None
+    app = hub.client.app
+
+    @app.get("/test-only/locked")  # type: ignore[attr-defined,untyped-decorator]
+    def locked() -> None:
+        raise error
+
+    response = TestClient(app).get("/test-only/locked")
+    assert_problem(response, 503, "database_busy", "busy", "Try again")
+    assert response.headers["Retry-After"] == "5"
+    assert "locked" not in response.text  # the driver's words stay in the server
