@@ -806,7 +806,8 @@ def rollups_rebuild(
 def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None = None) -> int:
     """Entry point of ``tipshare-hub``; returns the process exit status.
 
-    Errors an operator can act on (HubError, ProtocolError) are printed as one clear paragraph on stderr with exit
+    Errors an operator can act on (HubError, ProtocolError, and file-system errors such as a read-only or full data
+    directory) are printed as one clear paragraph on stderr with exit
     status 1 (with ``-vv`` they are raised, with their traceback); anything else is a bug and is allowed to crash.
     Tests pass ``clock`` to control the time the hub records.
     """
@@ -821,6 +822,16 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
         if state.verbosity >= 2:
             raise
         typer.echo(e.diagnostics(), err=True)
+        return 1
+    except OSError as e:  # a data directory that is read-only, full or not a directory: the operator's to fix
+        if state.verbosity >= 2:
+            raise
+        where = f" {e.filename}" if e.filename else ""
+        typer.echo(
+            f"Cannot write or read{where}: {e.strerror or e}. Check that the hub's user may write its data "
+            "directory and that the file system is writable and has free space.",
+            err=True,
+        )
         return 1
     finally:
         for logger, handler, level in state.handlers:

@@ -142,6 +142,20 @@ def test_init_prints_the_identity_and_creates_private_key_files(operator: Operat
     assert keys.log.seed().hex() not in out
 
 
+def test_init_where_nothing_can_be_written_says_so_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, _out, err = Operator(blocker / "hub", capsys, Clock()).raw(
+        "init", "--origin", ORIGIN, "--data-dir", str(blocker / "hub"), "--database-url", "sqlite://"
+    )
+    assert code == 1
+    assert "Traceback" not in err
+    assert f"Cannot write or read {blocker / 'hub'}" in err or f"Cannot write or read {blocker}" in err, err
+    assert "may write its data directory" in err
+
+
 def test_init_json_is_what_the_hub_publishes(operator: Operator) -> None:
     document = operator.json("init", "--origin", ORIGIN)
 
