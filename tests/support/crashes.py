@@ -28,6 +28,7 @@ from typing import Final
 from sqlalchemy import Engine, text
 
 from hub.db import WRITER_LOCK_ID, make_engine
+from tests.support.served import processes
 
 __all__ = ["WriterProbe", "group_members", "kill_process_group"]
 
@@ -37,19 +38,7 @@ _WRITER_LOCK: Final = {"high": WRITER_LOCK_ID >> 32, "low": WRITER_LOCK_ID & 0xF
 
 def group_members(group: int) -> list[int]:
     """Live (not zombie) processes of process group ``group`` (Linux /proc; see proc(5), /proc/pid/stat)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # After the parenthesised command name: field 3 (state) is [0], field 5 (process group) is [2].
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == group and fields[0] not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
+    return [p.pid for p in processes() if p.group == group and p.state not in ("Z", "X")]
 
 
 def kill_process_group(process: subprocess.Popen[bytes], *, timeout: float = 20.0) -> None:

@@ -28,7 +28,7 @@ from typing import Final
 
 import httpx
 
-__all__ = ["ServedHub", "ServerFailed", "free_port", "served_hub"]
+__all__ = ["ProcessStat", "ServedHub", "ServerFailed", "free_port", "processes", "served_hub"]
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 #: uvicorn prints this once per worker process when its app is built and serving.
@@ -54,7 +54,7 @@ class ServedHub:
 
     def worker_cpu_ticks(self) -> dict[int, int]:
         """CPU time (clock ticks, user + system) used so far by each worker process uvicorn started (Linux /proc)."""
-        return {pid: ticks for pid, parent, ticks in _processes() if parent == self.process.pid}
+        return {p.pid: p.cpu_ticks for p in processes() if p.parent == self.process.pid}
 
 
 def free_port() -> int:
@@ -130,8 +130,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def _processes() -> Iterator[tuple[int, int, int]]:
-    """``(pid, parent pid, CPU ticks used)`` of every process visible in /proc (see proc(5), /proc/pid/stat)."""
+@dataclass(frozen=True, slots=True)
+class ProcessStat:
+    """One process as /proc/<pid>/stat shows it (see proc(5))."""
+
+    pid: int
+    state: str
+    parent: int
+    group: int
+    cpu_ticks: int
+
+
+def processes() -> Iterator[ProcessStat]:
+    """Every process visible in /proc."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -140,6 +151,6 @@ def _processes() -> Iterator[tuple[int, int, int]]:
         except OSError:
             continue
         # The command name (field 2) is in parentheses and may hold spaces: count fields from after it, where
-        # field 3 (state) is [0], field 4 (ppid) is [1], fields 14 and 15 (utime, stime) are [11] and [12].
+        # field 3 (state) is [0], 4 (ppid) [1], 5 (process group) [2], 14 and 15 (utime, stime) [11] and [12].
         fields = stat[stat.rindex(")") + 2 :].split()
-        yield int(entry.name), int(fields[1]), int(fields[11]) + int(fields[12])
+        yield ProcessStat(int(entry.name), fields[0], int(fields[1]), int(fields[2]), int(fields[11]) + int(fields[12]))
