@@ -67,6 +67,11 @@ class HubError(Exception):
     code: ClassVar[str] = "internal"
     title: ClassVar[str] = "Internal error"
 
+    def __init__(self, message: str = "", *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        #: Seconds a client should wait before trying again (sent as ``Retry-After``), when waiting helps.
+        self.retry_after = retry_after
+
     def diagnostics(self) -> str:
         """A one-paragraph explanation fit to show a person."""
         return f"{type(self).__name__}: {self}"
@@ -151,10 +156,6 @@ class RateLimited(HubError):
     code = "rate_limited"
     title = "Too many requests"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
 
 class NotInitialised(HubError):
     code = "not_initialised"
@@ -172,10 +173,6 @@ class DatabaseBusy(DatabaseUnavailable):
 
     code = "database_busy"
     title = "Database busy"
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class StorageFault(HubError):

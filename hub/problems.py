@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.db import database_busy, storage_fault
-from hub.errors import DatabaseBusy, HubError, RateLimited
+from hub.errors import HubError
 from hub.ratelimit import request_class
 from hub.schemas import ProblemPublic
 from protocol.errors import (
@@ -93,7 +93,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             _log.error("%s", error.diagnostics())  # a StorageFault's diagnostics name paths: server log only
         # RFC 9110 §15.5.2: a 401 response must name the authentication scheme (WWW-Authenticate).
         headers = {"WWW-Authenticate": 'Bearer realm="tipshare"'} if error.status_code == 401 else None
-        if isinstance(error, RateLimited | DatabaseBusy):
+        if error.retry_after is not None:
             headers = {"Retry-After": str(error.retry_after)}
         return problem_response(error.status_code, error.code, error.title, str(error), headers=headers)
 
