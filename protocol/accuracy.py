@@ -112,16 +112,19 @@ __all__ = [
     "Mechanism",
     "NoiseGroup",
     "ScaleLike",
+    "characteristic",
     "gaussian_rho",
     "interval_bounds",
     "is_wide",
     "laplace_epsilon",
+    "merge_terms",
     "noise_tail",
     "noise_variance",
     "parse_scale",
     "single_cell_halfwidth",
     "sum_interval",
     "sum_tail",
+    "tail_function",
 ]
 
 
@@ -610,6 +613,50 @@ def sum_tail(terms: Iterable[NoiseGroup], k: int) -> float:
     if coverage is None:
         raise ValueError(f"this sum is too spread out for an exact tail (more than {SUM_TAIL_LIMIT} points)")
     return 1.0 - coverage(k)
+
+
+def merge_terms(terms: Iterable[NoiseGroup]) -> tuple[tuple[Mechanism, float, int], ...]:
+    """Validated noise groups with equal (mechanism, scale) merged, in a canonical order (zero counts dropped).
+
+    >>> merge_terms([("discrete_gaussian", "2", 3), ("discrete_gaussian", 2.0, 1)])
+    ((<Mechanism.DISCRETE_GAUSSIAN: 'discrete_gaussian'>, 2.0, 4),)
+    """
+    return _merge(terms)
+
+
+def characteristic(mechanism: Mechanism | str, scale: ScaleLike) -> Callable[[float], float]:
+    """``θ ↦ E cos(θZ)`` of one noise term, for ``0 ≤ θ ≤ π`` (the characteristic function: real, since ``Z`` is
+    symmetric, and 2π-periodic, since ``Z`` is an integer).
+
+    >>> round(characteristic("discrete_laplace", 1)(0.0), 12), round(characteristic("discrete_gaussian", 3)(0.5), 6)
+    (1.0, 0.324652)
+    """
+    return _characteristic(_mechanism(mechanism), parse_scale(scale))
+
+
+def tail_function(terms: Iterable[NoiseGroup]) -> Callable[[int], float]:
+    """``k ↦ P(|S| > k)`` for the sum ``S`` of the given noise terms, built once for many ``k``.
+
+    Exact (as :func:`sum_tail`) while the sum's tail radius is within :data:`SUM_TAIL_LIMIT`; beyond it (a standard
+    deviation of about 100,000) the normal approximation with continuity correction, ``2Φ̄((k + ½)/std)``.
+
+    >>> tail = tail_function([("discrete_laplace", 1, 2)])
+    >>> round(tail(3), 4) == round(sum_tail([("discrete_laplace", 1, 2)], 3), 4)
+    True
+    """
+    groups = _merge(terms)
+    n = sum(count for _, _, count in groups)
+    if n == 0:
+        return lambda k: 0.0
+    if n == 1:
+        mech, s, _ = groups[0]
+        return lambda k: _tail(mech, s, _nonnegative_int(k, "k"))
+    coverage = _sum_coverage(groups, _ALIAS_TAIL, SUM_TAIL_LIMIT)
+    if coverage is None:
+        std = math.sqrt(math.fsum(count * _variance(mech, s) for mech, s, count in groups))
+        return lambda k: 2.0 * NormalDist().cdf(-(_nonnegative_int(k, "k") + 0.5) / std)
+    exact = coverage
+    return lambda k: max(0.0, 1.0 - exact(_nonnegative_int(k, "k")))
 
 
 # ---------------------------------------------------------------------------- reading an interval

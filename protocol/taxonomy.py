@@ -52,7 +52,9 @@ __all__ = [
     "MAX_CODES_PER_DIMENSION",
     "MAX_CONTRIBUTION_BOUND",
     "MAX_DIMENSIONS_PER_TABLE",
+    "MAX_WEIGHT",
     "TAXONOMY_V1_ID",
+    "TAXONOMY_V2_ID",
     "UNITS",
     "AgeRange",
     "Code",
@@ -62,13 +64,18 @@ __all__ = [
     "Recorded",
     "Table",
     "Taxonomy",
+    "WorkloadQuestion",
+    "builtin_taxonomies",
     "builtin_taxonomy",
+    "latest_taxonomy",
     "load_taxonomy",
     "parse_taxonomy",
+    "same_cells",
 ]
 
-#: The id of the taxonomy shipped with this package.
+#: The ids of the taxonomies shipped with this package (a hub publishes and accepts both; new nodes follow v2).
 TAXONOMY_V1_ID: Final = "tipshare-taxonomy/1"
+TAXONOMY_V2_ID: Final = "tipshare-taxonomy/2"
 #: What a table counts.
 UNITS: Final = frozenset({"person", "case", "contact"})
 #: How a dimension's code is computed from a record (each is described in the document's ``input_rules``).
@@ -79,11 +86,16 @@ MAX_DIMENSIONS_PER_TABLE: Final = 3
 MAX_CODES_PER_DIMENSION: Final = 1000
 MAX_CELLS_PER_TABLE: Final = 1_000_000
 MAX_CONTRIBUTION_BOUND: Final = 1000
+#: Mechanisms a taxonomy may record budget weights for (the values carried in payloads).
+_MECHANISMS: Final = ("discrete_gaussian", "discrete_laplace")
+MAX_WEIGHT: Final = 1000
 
 #: Values recorded for one record (person, case or contact): input field name -> value or values, in recorded order.
 Recorded: TypeAlias = Mapping[str, str | Sequence[str] | None]
 
-_DATA_FILE: Final = "taxonomy-v1.json"
+_DATA_FILES: Final[Mapping[int, tuple[str, str]]] = MappingProxyType(
+    {1: ("taxonomy-v1.json", TAXONOMY_V1_ID), 2: ("taxonomy-v2.json", TAXONOMY_V2_ID)}
+)
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}/[1-9][0-9]{0,5}")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _CODE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+-]{0,39}")
@@ -318,6 +330,25 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkloadQuestion:
+    """One question of the coordinators' workload the taxonomy's tables and budget weights were chosen for.
+
+    A *cell* of the question is one combination of codes of ``dimensions`` (no dimension: the total), summed over
+    ``months`` months. ``halfwidth`` is the 95 % half-width coordinators need for one such cell at the workload's
+    reference number of hotlines, and ``priority`` how much that need weighs against the others. Budget weights
+    minimise ``Σ priority · (expected half-width / halfwidth)²`` (:mod:`protocol.allocation`).
+    """
+
+    id: str
+    description: str
+    unit: str
+    dimensions: tuple[str, ...]
+    months: int
+    halfwidth: int
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
 class Taxonomy:
     """A validated taxonomy document. Build it with :func:`load_taxonomy`, :func:`parse_taxonomy` or
     :func:`builtin_taxonomy`, never directly."""
@@ -332,6 +363,12 @@ class Taxonomy:
     country_regions: Mapping[str, str] = field(hash=False)
     content_hash: str
     _canonical: bytes = field(repr=False)
+    #: The questions the tables and weights were chosen for (empty in taxonomy v1, which predates them).
+    workload: tuple[WorkloadQuestion, ...] = ()
+    #: Recorded budget weights: mechanism -> table -> whole-number weight (empty in taxonomy v1).
+    budget_weights: Mapping[str, Mapping[str, int]] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    #: The number of hotlines the workload's half-widths are stated for (0 without a workload).
+    workload_hotlines: int = 0
 
     @property
     def document(self) -> dict[str, Any]:
@@ -377,7 +414,7 @@ def load_taxonomy(document: Mapping[str, Any]) -> Taxonomy:
         json.loads(canonical),
         "taxonomy document",
         required=("type", "id", "version", "title", "description", "units", "input_rules", "dimensions", "tables"),
-        optional=("sources", "notes", "countries"),
+        optional=("sources", "notes", "countries", "workload", "budget"),
     )
     if doc["type"] != "taxonomy":
         raise TaxonomyViolation(f'taxonomy document has type {doc["type"]!r}; expected "taxonomy"')
@@ -418,6 +455,8 @@ def load_taxonomy(document: Mapping[str, Any]) -> Taxonomy:
         tables[name] = _table(name, value, dimensions, units)
     if not tables:
         raise TaxonomyViolation("taxonomy document defines no tables")
+    workload, reference = _workload(doc.get("workload"), dimensions, tables)
+    weights = _budget(doc.get("budget"), tables)
 
     return Taxonomy(
         id=taxonomy_id,
@@ -430,6 +469,9 @@ def load_taxonomy(document: Mapping[str, Any]) -> Taxonomy:
         country_regions=regions,
         content_hash="sha256:" + hashlib.sha256(canonical).hexdigest(),
         _canonical=canonical,
+        workload=workload,
+        budget_weights=weights,
+        workload_hotlines=reference,
     )
 
 
@@ -439,13 +481,47 @@ def parse_taxonomy(data: bytes) -> Taxonomy:
 
 
 @functools.cache
-def builtin_taxonomy() -> Taxonomy:
-    """The taxonomy shipped in this package (``protocol/data/taxonomy-v1.json``), loaded once."""
-    data = resources.files("protocol").joinpath("data").joinpath(_DATA_FILE).read_bytes()
+def builtin_taxonomy(version: int = 1) -> Taxonomy:
+    """A taxonomy shipped in this package (``protocol/data/taxonomy-v<version>.json``), loaded once.
+
+    Version 1 is the original eight tables; version 2 (:data:`TAXONOMY_V2_ID`) adds the one-cell total, the
+    one-way margins and the two-way corridor that coordinators' questions need, with budget weights computed for
+    their workload. A hub publishes and accepts both.
+    """
+    if version not in _DATA_FILES:
+        raise TaxonomyViolation(f"this package ships taxonomy versions {sorted(_DATA_FILES)}, not {version!r}")
+    name, expected = _DATA_FILES[version]
+    data = resources.files("protocol").joinpath("data").joinpath(name).read_bytes()
     taxonomy = parse_taxonomy(data)
-    if taxonomy.id != TAXONOMY_V1_ID:
-        raise TaxonomyViolation(f"{_DATA_FILE} has id {taxonomy.id!r}, expected {TAXONOMY_V1_ID!r}")
+    if taxonomy.id != expected:
+        raise TaxonomyViolation(f"{name} has id {taxonomy.id!r}, expected {expected!r}")
     return taxonomy
+
+
+def builtin_taxonomies() -> tuple[Taxonomy, ...]:
+    """Every taxonomy shipped in this package, oldest first."""
+    return tuple(builtin_taxonomy(version) for version in sorted(_DATA_FILES))
+
+
+def latest_taxonomy() -> Taxonomy:
+    """The newest taxonomy shipped in this package: what a new hub publishes and a new node follows."""
+    return builtin_taxonomy(max(_DATA_FILES))
+
+
+def same_cells(first: Table, second: Table) -> bool:
+    """True if two tables (of two taxonomies) have the same unit, bounds, dimensions and code lists, so that their
+    cells mean the same and can be summed together. Descriptions and input rules may differ.
+
+    >>> same_cells(builtin_taxonomy(1).table("contacts"), builtin_taxonomy(2).table("contacts"))
+    True
+    """
+    return (
+        first.unit == second.unit
+        and first.l1_bound == second.l1_bound
+        and first.per_cell_bound == second.per_cell_bound
+        and first.dimension_names == second.dimension_names
+        and all(a.code_names == b.code_names for a, b in zip(first.dimensions, second.dimensions, strict=True))
+    )
 
 
 # ---------------------------------------------------------------- record values
@@ -653,7 +729,7 @@ def _table(name: str, value: Any, dimensions: Mapping[str, Dimension], units: se
         raise TaxonomyViolation(f"{where} has unit {unit!r}; units are {sorted(UNITS)}")
     if unit not in units:
         raise TaxonomyViolation(f"{where} counts unit {unit!r}, which the document's units do not describe")
-    names = _array(doc["dimensions"], f"{where} dimensions", min_length=1, max_length=MAX_DIMENSIONS_PER_TABLE)
+    names = _array(doc["dimensions"], f"{where} dimensions", min_length=0, max_length=MAX_DIMENSIONS_PER_TABLE)
     chosen: list[Dimension] = []
     for entry in names:
         dimension_name = _string(entry, f"{where} dimension")
@@ -705,6 +781,74 @@ def _described(value: Any, where: str, known: frozenset[str]) -> set[str]:
     for key, text in doc.items():
         _string(text, f"{where} {key}")
     return set(doc)
+
+
+def _workload(
+    value: Any, dimensions: Mapping[str, Dimension], tables: Mapping[str, Table]
+) -> tuple[tuple[WorkloadQuestion, ...], int]:
+    if value is None:
+        return (), 0
+    doc = _object(value, "workload", required=("description", "hotlines", "questions"))
+    _string(doc["description"], "workload description")
+    hotlines = _integer(doc["hotlines"], "workload hotlines", minimum=1, maximum=10_000)
+    questions: list[WorkloadQuestion] = []
+    for i, entry in enumerate(_array(doc["questions"], "workload questions", min_length=1, max_length=200)):
+        where = f"workload questions[{i}]"
+        item = _object(
+            entry,
+            where,
+            required=("id", "description", "unit", "dimensions", "months", "halfwidth", "priority"),
+            optional=(),
+        )
+        question_id = _string(item["id"], f"{where} id", pattern=_NAME)
+        if any(q.id == question_id for q in questions):
+            raise TaxonomyViolation(f"{where}: question id {question_id!r} is used twice")
+        unit = _string(item["unit"], f"{where} unit")
+        if unit not in UNITS:
+            raise TaxonomyViolation(f"{where} has unit {unit!r}; units are {sorted(UNITS)}")
+        dims = tuple(_string(d, f"{where} dimension") for d in _array(item["dimensions"], f"{where} dimensions"))
+        if unknown := [d for d in dims if d not in dimensions]:
+            raise TaxonomyViolation(f"{where} names dimension(s) {unknown} the taxonomy does not define")
+        if len(set(dims)) != len(dims):
+            raise TaxonomyViolation(f"{where} names a dimension twice")
+        if not any(t.unit == unit and set(dims) <= set(t.dimension_names) for t in tables.values()):
+            raise TaxonomyViolation(f"{where}: no {unit} table carries all of {list(dims)}, so nothing answers it")
+        questions.append(
+            WorkloadQuestion(
+                id=question_id,
+                description=_string(item["description"], f"{where} description"),
+                unit=unit,
+                dimensions=dims,
+                months=_integer(item["months"], f"{where} months", minimum=1, maximum=120),
+                halfwidth=_integer(item["halfwidth"], f"{where} halfwidth", minimum=1, maximum=10**9),
+                priority=_integer(item["priority"], f"{where} priority", minimum=1, maximum=1000),
+            )
+        )
+    return tuple(questions), hotlines
+
+
+def _budget(value: Any, tables: Mapping[str, Table]) -> Mapping[str, Mapping[str, int]]:
+    if value is None:
+        return MappingProxyType({})
+    doc = _object(value, "budget", required=("description", "weights"))
+    _string(doc["description"], "budget description")
+    result: dict[str, Mapping[str, int]] = {}
+    for mechanism, weights in _object(doc["weights"], "budget weights").items():
+        if mechanism not in _MECHANISMS:
+            raise TaxonomyViolation(f"budget weights name mechanism {mechanism!r}; mechanisms are {list(_MECHANISMS)}")
+        given = _object(weights, f"budget weights {mechanism}")
+        if sorted(given) != sorted(tables):
+            raise TaxonomyViolation(
+                f"budget weights {mechanism} must give every table a weight, and no other name: "
+                f"missing {sorted(set(tables) - set(given))}, unknown {sorted(set(given) - set(tables))}"
+            )
+        result[mechanism] = MappingProxyType(
+            {
+                table: _integer(given[table], f"budget weights {mechanism} {table}", minimum=1, maximum=MAX_WEIGHT)
+                for table in tables
+            }
+        )
+    return MappingProxyType(result)
 
 
 # ---------------------------------------------------------------- JSON shape helpers

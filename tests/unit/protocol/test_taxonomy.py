@@ -596,7 +596,7 @@ INVALID: list[tuple[str, Mutation, str]] = [
     (
         "four dimensions",
         _set("tables.persons_demography.dimensions", ["gender", "age_band", "exploitation_type", "age_group"]),
-        "table 'persons_demography' dimensions has 4 entries; it needs 1..3",
+        "table 'persons_demography' dimensions has 4 entries; it needs 0..3",
     ),
     ("bad unit", _set("tables.contacts.unit", "household"), "table 'contacts' has unit 'household'"),
     ("zero l1", _set("tables.contacts.contribution.l1", 0), "contribution l1 must be an integer from 1"),

@@ -1,0 +1,182 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Response models of the hub's HTTP API that more than one party reads: one contract for hub, auditor, dashboard.
+
+The hub answers with these models; the auditor and other clients parse with them (``model_validate``), then
+recompute every number themselves — sharing the shape of an answer is not trusting its content.
+
+``GET /v1/estimates/{unit}`` (:class:`EstimatesAnswer`): a coordinator's question, answered from every released
+table that can answer it, combined by least squares (:mod:`protocol.combination`), with 95 % intervals that are
+exact or provably conservative (:mod:`protocol.bounds`) and rankings that only rank what is distinguishable from
+zero (:mod:`protocol.estimation`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CONFIDENCE",
+    "FALSE_DISCOVERY_RATE",
+    "MAX_MONTHS",
+    "MAX_ROWS",
+    "PERIOD",
+    "UNIT_LABELS",
+    "CheckpointRef",
+    "CombinationBlock",
+    "CombinationTerm",
+    "EstimateRow",
+    "EstimatesAnswer",
+    "QuestionEcho",
+    "RankingSummary",
+    "ScopeEcho",
+    "TaxonomyEcho",
+]
+
+#: Confidence of every published interval.
+CONFIDENCE: Final = 0.95
+#: Benjamini–Hochberg level of the test "the true count is zero" behind rankings.
+FALSE_DISCOVERY_RATE: Final = 0.05
+#: Most rows one answer may have, and most months one question may span.
+MAX_ROWS: Final = 50_000
+MAX_MONTHS: Final = 120
+#: The group key for months.
+PERIOD: Final = "period"
+#: What each unit's numbers count. Never "prevalence": only what was reported to hotlines.
+UNIT_LABELS: Final = {
+    "person": "potential victims reported to hotlines",
+    "case": "cases opened by hotlines",
+    "contact": "contacts received by hotlines",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CheckpointRef(_Model):
+    """The signed log state an answer was computed from."""
+
+    origin: Annotated[str | None, Field(description="The log's origin line; null while the log is empty")]
+    size: Annotated[int, Field(ge=0, description="Tree size: the number of log entries the answer reflects")]
+    root_hash: Annotated[str, Field(description="Merkle root of that tree, base64")]
+    note: Annotated[str | None, Field(description="The C2SP signed checkpoint note, verifiable with the log key")]
+
+
+class ScopeEcho(_Model):
+    level: Literal["region", "country", "hotline"]
+    code: Annotated[str | None, Field(description="Country code or hotline id; null for the region")]
+    countries: Annotated[
+        list[str] | None,
+        Field(description="When the token is limited to some countries: the countries the answer covers"),
+    ]
+
+
+class QuestionEcho(_Model):
+    """The question as the hub understood it: enough to ask it again and to recompute the answer."""
+
+    unit: Literal["person", "case", "contact"]
+    group_by: list[str]
+    filters: Annotated[dict[str, list[str]], Field(description="Dimension → codes kept, in code-list order")]
+    period_from: str
+    period_to: str
+    scope: ScopeEcho
+
+
+class TaxonomyEcho(_Model):
+    id: str
+    hash: str
+
+
+class CombinationTerm(_Model):
+    """``coefficient × (sum of the table's noisy cells over the block's months whose codes on ``dimensions`` are the
+    row's, or in the filter)``."""
+
+    table: str
+    dimensions: list[str]
+    coefficient: float
+
+
+class CombinationBlock(_Model):
+    """The least-squares weights used for some months (months whose releases look alike share them)."""
+
+    periods: list[str]
+    terms: list[CombinationTerm]
+
+
+class EstimateRow(_Model):
+    keys: Annotated[dict[str, str], Field(description="Group keys: dimension name → code, and period → YYYY-MM")]
+    estimate: Annotated[
+        float | None,
+        Field(description="Unbiased least-squares estimate (may be fractional or negative); null if nobody reported"),
+    ]
+    ci95_low: Annotated[float | None, Field(description="estimate − halfwidth (not clipped)")]
+    ci95_high: Annotated[float | None, Field(description="estimate + halfwidth")]
+    halfwidth: Annotated[float | None, Field(description="Half-width of the 95% interval")]
+    std: Annotated[float | None, Field(description="Standard deviation of the noise in the estimate")]
+    interval_method: Annotated[
+        Literal["exact", "conservative"] | None,
+        Field(description="exact: the noise distribution itself; conservative: a proven lower bound on coverage"),
+    ]
+    coverage: Annotated[
+        float | None,
+        Field(
+            description="Probability (exact, or a guaranteed lower bound) that the interval holds the noise-free count"
+        ),
+    ]
+    hotlines_reporting: Annotated[int, Field(description="Hotlines in scope whose releases the row is computed from")]
+    hotlines_expected: Annotated[int, Field(description="Hotlines in scope expected to report (enrolled)")]
+    obs_status: Annotated[
+        Literal["A", "U", "O"],
+        Field(
+            description="SDMX OBS_STATUS: A normal, U low reliability (interval wider than |estimate|, or "
+            "negative), O missing"
+        ),
+    ]
+    conf_status: Annotated[
+        Literal["F"], Field(description="SDMX CONF_STATUS: F free (differential privacy, no suppression)")
+    ]
+    wide_interval: Annotated[bool, Field(description="halfwidth > |estimate|")]
+    p_zero: Annotated[
+        float | None, Field(description="p-value (upper bound) of 'the true count is zero' against 'it is positive'")
+    ]
+    distinguishable: Annotated[
+        bool,
+        Field(
+            description="Distinguishable from zero: rejected by Benjamini-Hochberg at 5% over every row of the answer"
+        ),
+    ]
+    rank: Annotated[
+        int | None,
+        Field(
+            description="Rank by estimate among distinguishable rows (per month when grouped by period); null otherwise"
+        ),
+    ]
+
+
+class RankingSummary(_Model):
+    method: Literal["benjamini-hochberg"]
+    level: float
+    compared: Annotated[int, Field(description="Rows tested (every row with an estimate)")]
+    distinguishable: int
+    threshold: Annotated[float, Field(description="The largest p-value rejected (0 when none is)")]
+
+
+class EstimatesAnswer(_Model):
+    """``GET /v1/estimates/{unit}``."""
+
+    type: Literal["estimates"] = "estimates"
+    version: Literal[1] = 1
+    question: QuestionEcho
+    unit_label: str
+    taxonomies: Annotated[list[TaxonomyEcho], Field(description="Taxonomies of the releases the answer combines")]
+    confidence: float
+    periods_with_data: list[str]
+    checkpoint: CheckpointRef
+    generated_at: datetime
+    notes: list[str]
+    combination: Annotated[list[CombinationBlock], Field(description="The least-squares weights, per months")]
+    ranking: RankingSummary
+    rows: list[EstimateRow]

@@ -1,0 +1,231 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Rows of an estimates answer: estimates, intervals, flags, p-values and honest rankings, the same for everyone.
+
+The hub (from its rollups) and the auditor (from the signed submissions) hand this module the same integer sums;
+it returns the same rows, bit for bit. Months whose releases look alike share one least-squares plan
+(:mod:`protocol.combination`): a *block*. A group of rows (one month, when grouped by period; else the whole
+range) is computed from the blocks it covers.
+
+Publishing rules
+----------------
+* ``estimate`` is the least-squares value rounded to two decimals; ``halfwidth`` is the interval's half-width
+  plus that rounding, rounded *up* to two decimals, so the published interval always contains the exact one.
+  Plain sums (a table answering alone) are whole numbers with integer half-widths.
+* ``wide_interval``: ``halfwidth > |estimate|``; ``obs_status``: ``U`` when wide or negative, ``O`` for a month
+  no hotline in scope reported (estimate null), else ``A``; ``conf_status``: always ``F``.
+* ``p_zero``: an upper bound on ``P(noise ≥ estimate)``, the one-sided p-value of "the true count is zero"
+  (exact for plain sums; 1 for estimates ≤ 0).
+* ``distinguishable``: Benjamini–Hochberg at :data:`~protocol.api.FALSE_DISCOVERY_RATE` over every row with an
+  estimate (so among rows called distinguishable, at most 5 % are expected to be true zeros); ``rank``: 1, 2, …
+  by estimate among the distinguishable rows (within each month when grouped by period; ties by row order). A row
+  that is not distinguishable is never ranked: a "largest corridors" list holds only ranked rows.
+
+>>> benjamini_hochberg([0.001, 0.2, 0.01, 0.04], 0.05)
+([True, False, True, False], 0.01)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from protocol.api import (
+    CONFIDENCE,
+    FALSE_DISCOVERY_RATE,
+    PERIOD,
+    CombinationBlock,
+    CombinationTerm,
+    EstimateRow,
+    RankingSummary,
+)
+from protocol.bounds import CombinedInterval, LinearNoise
+from protocol.combination import Plan, ResolvedQuestion
+
+__all__ = ["Block", "RowGroup", "benjamini_hochberg", "build_rows", "combination_blocks", "publish_interval"]
+
+Sums = Mapping[str, Mapping[tuple[str, ...], int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Months that share one plan, and the sums of the tables the plan needs over those months."""
+
+    periods: tuple[str, ...]
+    plan: Plan
+    sums: Sums = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RowGroup:
+    """One month's rows (``period`` set) or the whole range's (``period`` None): the blocks behind them and the
+    hotline counts the caller knows. No blocks: a month nobody in scope reported."""
+
+    period: str | None
+    blocks: tuple[Block, ...]
+    hotlines_reporting: int
+    hotlines_expected: int
+
+
+def build_rows(
+    question: ResolvedQuestion,
+    keys: Sequence[tuple[str, ...]],
+    groups: Sequence[RowGroup],
+    *,
+    by_period: bool,
+) -> tuple[list[EstimateRow], RankingSummary]:
+    """Every row of an answer, in group order then key order, with ranks and the ranking summary."""
+    names = (PERIOD, *question.group_by) if by_period else question.group_by
+    raw: list[tuple[dict[str, str], float | None, LinearNoise | None, RowGroup, bool]] = []
+    for group in groups:
+        if not group.blocks:
+            if group.period is not None:
+                for key in keys:
+                    raw.append((_keys(names, group.period, key), None, None, group, False))
+            continue
+        noise = LinearNoise(part for block in group.blocks for part in block.plan.noise_parts)
+        products: list[list[float]] = [[] for _ in keys]
+        for block in group.blocks:
+            for out, found in zip(products, block.plan.estimates(block.sums, keys), strict=True):
+                out.extend(found)
+        for key, parts in zip(keys, products, strict=True):
+            raw.append((_keys(names, group.period, key), math.fsum(parts), noise, group, noise.lattice))
+    p_values: list[float] = []
+    published: list[tuple[float, float, CombinedInterval] | None] = []
+    for _, estimate, row_noise, _, lattice in raw:
+        if estimate is None or row_noise is None:
+            published.append(None)
+            continue
+        interval = row_noise.interval(CONFIDENCE)
+        value, halfwidth = publish_interval(estimate, interval.halfwidth, integral=lattice)
+        published.append((value, halfwidth, interval))
+        p_values.append(row_noise.upper_tail(estimate))
+    rejected, threshold = benjamini_hochberg(p_values, FALSE_DISCOVERY_RATE)
+    rows: list[EstimateRow] = []
+    tested = iter(zip(p_values, rejected, strict=True))
+    for (keys_, estimate, _, group, _), shown in zip(raw, published, strict=True):
+        if shown is None or estimate is None:
+            rows.append(_gap(keys_, group))
+            continue
+        value, halfwidth, row_interval = shown
+        p, significant = next(tested)
+        wide = halfwidth > abs(value)
+        rows.append(
+            EstimateRow(
+                keys=keys_,
+                estimate=value,
+                ci95_low=round(value - halfwidth, 2),
+                ci95_high=round(value + halfwidth, 2),
+                halfwidth=halfwidth,
+                std=row_interval.std,
+                interval_method=row_interval.method,
+                coverage=row_interval.coverage,
+                hotlines_reporting=group.hotlines_reporting,
+                hotlines_expected=group.hotlines_expected,
+                obs_status="U" if wide or value < 0 else "A",
+                conf_status="F",
+                wide_interval=wide,
+                p_zero=p,
+                distinguishable=significant and estimate > 0,
+                rank=None,
+            )
+        )
+    ranked = _ranks(rows, by_period=by_period)
+    summary = RankingSummary(
+        method="benjamini-hochberg",
+        level=FALSE_DISCOVERY_RATE,
+        compared=len(p_values),
+        distinguishable=sum(1 for row in ranked if row.distinguishable),
+        threshold=threshold,
+    )
+    return ranked, summary
+
+
+def combination_blocks(groups: Sequence[RowGroup]) -> list[CombinationBlock]:
+    """The published weights: one entry per distinct block, in month order."""
+    seen: dict[tuple[str, ...], Block] = {}
+    for group in groups:
+        for block in group.blocks:
+            seen.setdefault(block.periods, block)
+    return [
+        CombinationBlock(
+            periods=list(periods),
+            terms=[
+                CombinationTerm(table=t.table, dimensions=list(t.dimensions), coefficient=float(t.coefficient))
+                for t in block.plan.terms
+            ],
+        )
+        for periods, block in sorted(seen.items())
+    ]
+
+
+def publish_interval(estimate: float, halfwidth: float, *, integral: bool) -> tuple[float, float]:
+    """``(estimate, halfwidth)`` as published: two decimals, the half-width widened by the rounding and rounded up.
+
+    >>> publish_interval(12.3456, 4.001, integral=False)
+    (12.35, 4.01)
+    >>> publish_interval(12.0, 7.0, integral=True)
+    (12.0, 7.0)
+    """
+    if integral:
+        return float(round(estimate)), float(math.ceil(halfwidth - 1e-9))
+    value = round(estimate, 2)
+    widened = halfwidth + abs(Fraction(estimate) - Fraction(value))
+    return value, math.ceil(widened * 100) / 100
+
+
+def benjamini_hochberg(p_values: Sequence[float], level: float) -> tuple[list[bool], float]:
+    """Which hypotheses the Benjamini–Hochberg procedure rejects at ``level``, and the largest p-value rejected
+    (0.0 when none is): reject the ``k`` smallest, ``k`` the largest rank with ``p_(k) ≤ k·level/m``."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: (p_values[i], i))
+    cutoff = 0
+    for rank, index in enumerate(order, 1):
+        if p_values[index] <= rank * level / m:
+            cutoff = rank
+    rejected = [False] * m
+    for index in order[:cutoff]:
+        rejected[index] = True
+    return rejected, p_values[order[cutoff - 1]] if cutoff else 0.0
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _keys(names: Sequence[str], period: str | None, key: tuple[str, ...]) -> dict[str, str]:
+    codes = iter(key)
+    return {name: period if name == PERIOD and period is not None else next(codes) for name in names}
+
+
+def _gap(keys: dict[str, str], group: RowGroup) -> EstimateRow:
+    return EstimateRow(
+        keys=keys,
+        estimate=None,
+        ci95_low=None,
+        ci95_high=None,
+        halfwidth=None,
+        std=None,
+        interval_method=None,
+        coverage=None,
+        hotlines_reporting=0,
+        hotlines_expected=group.hotlines_expected,
+        obs_status="O",
+        conf_status="F",
+        wide_interval=False,
+        p_zero=None,
+        distinguishable=False,
+        rank=None,
+    )
+
+
+def _ranks(rows: list[EstimateRow], *, by_period: bool) -> list[EstimateRow]:
+    families: dict[str | None, list[int]] = {}
+    for index, row in enumerate(rows):
+        if row.distinguishable:
+            families.setdefault(row.keys.get(PERIOD) if by_period else None, []).append(index)
+    ranks: dict[int, int] = {}
+    for members in families.values():
+        ordered = sorted(members, key=lambda i: (-(rows[i].estimate or 0.0), i))
+        ranks.update({index: rank for rank, index in enumerate(ordered, 1)})
+    return [row.model_copy(update={"rank": ranks[i]}) if i in ranks else row for i, row in enumerate(rows)]
