@@ -16,7 +16,7 @@ question, so that the total equals the sum of its parts.
 >>> sorted(plan.marginals)[:3]
 ['persons_citizenship', 'persons_corridor', 'persons_corridor_2way']
 >>> round(plan.noise().interval().halfwidth, 1)      # ± for one citizenship, 5 hotlines, σ = 10 each
-40.7
+43.6
 
 How it works (and why it is exact, cheap and the same everywhere)
 ------------------------------------------------------------------
