@@ -184,7 +184,7 @@ def _interval(groups: tuple[tuple[Fraction, Terms], ...], confidence: float) -> 
     coupled = _coupling(groups)
     if coupled is not None and coupled[2] <= _MAX_GAP_SHARE * alpha:
         normal_std, allowance, gap = coupled
-        z = _NORMAL.inv_cdf(1.0 - (alpha - gap) / 2.0)
+        z = _NORMAL.inv_cdf(1.0 - (alpha - gap) / 2.0) + 1e-9  # the nudge keeps float rounding on the safe side
         halfwidth = allowance + z * normal_std
         coverage = 1.0 - gap - (2.0 * _NORMAL.cdf(-z) if normal_std > 0 else 0.0)
         return CombinedInterval(variance, std, halfwidth, "conservative", confidence, coverage, count, len(groups))

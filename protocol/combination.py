@@ -351,10 +351,11 @@ def _lattice_plan(q: ResolvedQuestion, tables: Mapping[str, Table], release: Mon
         ]
         solved = _blue(weights, classes)
         if solved is None:
-            missing = [sorted(c) for c in classes if not any(t.name in c for t in covering)]
+            missing = ["; ".join(sorted(c)) for c in classes if not any(t.name in c for t in covering)]
             raise NotAnswerable(
-                f"hotlines that released only {missing} released no table carrying "
-                f"{', '.join(subset) or 'the total'}; the question cannot include them"
+                f"some hotlines released none of the {q.unit} tables that carry "
+                f"{', '.join(subset) or 'the total'} together (their tables: {' | '.join(missing)}), so the "
+                "question cannot include them"
             )
         for name, value in solved.items():
             gamma[(name, subset)] = value

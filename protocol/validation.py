@@ -6,6 +6,10 @@ runs on every logged payload. It raises on the first rule broken, naming the tab
 
 * the payload names this taxonomy (id and content hash);
 * every table exists in the taxonomy and carries exactly its dense cell count;
+* from taxonomy version 2 on, a release is complete: every person and case table, and either every contact table
+  or none (a month without a contacts file). The hub's least-squares answers combine tables on the understanding
+  that one hotline's tables describe the same people; a release with some of them left out would be a class of
+  its own that most questions cannot include;
 * the privacy block declares, for every table, the taxonomy's own contribution bounds as sensitivities;
 * each table's declared spend is at least the privacy loss its scale and sensitivity imply (a node may round
   its declaration up, never down), and the release's total is exactly the sum of the tables' spends;
@@ -40,6 +44,20 @@ def implied_spend(mechanism: str, *, scale: str, l1: int, l2_squared: int) -> Fr
     raise MalformedMessage(f"unknown noise mechanism {mechanism!r}")
 
 
+def _check_complete(payload: SubmissionPayload, taxonomy: Taxonomy) -> None:
+    released = {release.name for release in payload.tables}
+    required = {name for name, table in taxonomy.tables.items() if table.unit in ("person", "case")}
+    if missing := sorted(required - released):
+        raise TaxonomyViolation(
+            f"a release under taxonomy {taxonomy.id} carries every person and case table; missing: {', '.join(missing)}"
+        )
+    contacts = {name for name, table in taxonomy.tables.items() if table.unit == "contact"}
+    if (released & contacts) and (absent := sorted(contacts - released)):
+        raise TaxonomyViolation(
+            f"a release under taxonomy {taxonomy.id} carries every contact table or none; missing: {', '.join(absent)}"
+        )
+
+
 def check_payload(payload: SubmissionPayload, taxonomy: Taxonomy, *, now: datetime) -> None:
     """Raise :class:`TaxonomyViolation` or :class:`MalformedMessage` if ``payload`` breaks any rule above."""
     if payload.taxonomy.id != taxonomy.id or payload.taxonomy.hash != taxonomy.content_hash:
@@ -56,6 +74,8 @@ def check_payload(payload: SubmissionPayload, taxonomy: Taxonomy, *, now: dateti
             raise TaxonomyViolation(
                 f"table {release.name} has {len(release.cells)} cells; the taxonomy declares {table.cell_count}"
             )
+    if taxonomy.version >= 2:
+        _check_complete(payload, taxonomy)
 
     total = Decimal(0)
     for noise in payload.privacy.tables:

@@ -24,9 +24,12 @@ from protocol.taxonomy import (
     InputRule,
     Table,
     Taxonomy,
+    builtin_taxonomies,
     builtin_taxonomy,
+    latest_taxonomy,
     load_taxonomy,
     parse_taxonomy,
+    same_cells,
 )
 
 #: Taxonomy v1 is frozen once published: a change to taxonomy-v1.json changes this hash and needs a new version.
@@ -684,3 +687,81 @@ def _replace_values(value: Any, old: str, new: str) -> None:
             value[key] = new
         else:
             _replace_values(item, old, new)
+
+
+# ---------------------------------------------------------------- taxonomy v2
+
+
+def test_v2_is_shipped_beside_v1_and_keeps_its_dimensions() -> None:
+    v1, v2 = builtin_taxonomy(1), builtin_taxonomy(2)
+    assert (v2.id, v2.version) == ("tipshare-taxonomy/2", 2)
+    assert builtin_taxonomies() == (v1, v2)
+    assert latest_taxonomy() is v2
+    assert v2.document["dimensions"] == v1.document["dimensions"]
+    assert set(v2.tables) == {
+        "persons_total",
+        "persons_citizenship",
+        "persons_destination",
+        "persons_exploitation_group",
+        "persons_exploitation_type",
+        "persons_corridor_2way",
+        "persons_gender_age",
+        "persons_corridor",
+        "persons_sex_age_form",
+        "persons_recruitment",
+        "persons_control",
+        "cases_opened",
+        "contacts",
+    }
+    assert [q.id for q in v2.workload][:5] == ["total", "citizenship", "destination", "corridor", "corridor_half_year"]
+    assert v2.workload_hotlines == 5
+    assert sorted(v2.budget_weights) == ["discrete_gaussian", "discrete_laplace"]
+    with pytest.raises(TaxonomyViolation, match="ships taxonomy versions"):
+        builtin_taxonomy(3)
+
+
+def test_a_table_without_dimensions_has_one_cell() -> None:
+    total = builtin_taxonomy(2).table("persons_total")
+    assert (total.shape, total.cell_count, total.dimension_names) == ((), 1, ())
+    assert list(total.iter_cells()) == [()]
+    assert total.cell_index([]) == 0
+    assert total.cell_codes(0) == ()
+    assert total.l2_sensitivity_squared == 1
+
+
+def test_same_cells_compares_dimensions_codes_unit_and_bounds() -> None:
+    v1, v2 = builtin_taxonomy(1), builtin_taxonomy(2)
+    assert same_cells(v1.table("persons_corridor"), v2.table("persons_corridor"))
+    assert not same_cells(v1.table("persons_demography"), v2.table("persons_gender_age"))
+    doc = v2.document
+    doc["tables"]["contacts"]["contribution"] = {"l1": 2, "per_cell": 2}
+    assert not same_cells(v1.table("contacts"), load_taxonomy(doc).table("contacts"))
+
+
+def _v2(mutate: Mutation) -> dict[str, Any]:
+    doc = builtin_taxonomy(2).document
+    mutate(doc)
+    return doc
+
+
+V2_INVALID: list[tuple[str, Mutation, str]] = [
+    ("question on an unknown dimension", _set("workload.questions.0.dimensions", ["planet"]), "dimension"),
+    (
+        "question no table answers",
+        _set("workload.questions.0.dimensions", ["channel", "gender"]),
+        r"no person table carries all of \['channel', 'gender'\]",
+    ),
+    ("question id twice", _set("workload.questions.1.id", "total"), "question id 'total' is used twice"),
+    ("question of no unit", _set("workload.questions.0.unit", "victim"), "unit 'victim'"),
+    ("zero months", _set("workload.questions.0.months", 0), "months must be an integer from 1 to 120"),
+    ("a weight for no table", _set("budget.weights.discrete_gaussian.planets", 3), r"unknown \['planets'\]"),
+    ("a table without weight", _delete("budget.weights.discrete_laplace.contacts"), r"missing \['contacts'\]"),
+    ("unknown mechanism", _set("budget.weights.gaussian", {}), "mechanism 'gaussian'"),
+    ("weight out of range", _set("budget.weights.discrete_gaussian.contacts", 0), "from 1 to 1000"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "message"), [pytest.param(m, msg, id=name) for name, m, msg in V2_INVALID])
+def test_invalid_workloads_and_weights_are_rejected(mutate: Mutation, message: str) -> None:
+    with pytest.raises(TaxonomyViolation, match=message):
+        load_taxonomy(_v2(mutate))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -11,18 +12,20 @@ import pytest
 
 from protocol.errors import MalformedMessage, TaxonomyViolation
 from protocol.messages import PrivacyBlock, SubmissionPayload, TableNoise, TableRelease, TaxonomyRef
-from protocol.taxonomy import builtin_taxonomy
+from protocol.taxonomy import Taxonomy, builtin_taxonomy
 from protocol.validation import check_payload, implied_spend
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TAXONOMY = builtin_taxonomy()
 
 
-def _release(**overrides: Any) -> SubmissionPayload:
-    """A release of every table with sigma=10 Gaussian noise and exact declared spends."""
+def _release(source: Taxonomy = TAXONOMY, names: Iterable[str] | None = None, **overrides: Any) -> SubmissionPayload:
+    """A release of every table of ``source`` (or of ``names``) with sigma=10 Gaussian noise, exact declared spends."""
+    taxonomy = source
+    chosen = sorted(taxonomy.tables if names is None else names)
     noise = []
-    for name in sorted(TAXONOMY.tables):
-        table = TAXONOMY.table(name)
+    for name in chosen:
+        table = taxonomy.table(name)
         spent = Decimal(table.l2_sensitivity_squared) / Decimal(200)  # rho = L2^2 / (2 sigma^2), sigma = 10
         noise.append(
             TableNoise(
@@ -36,7 +39,7 @@ def _release(**overrides: Any) -> SubmissionPayload:
     fields: dict[str, Any] = {
         "type": "submission",
         "version": "tipshare/1",
-        "taxonomy": TaxonomyRef(id=TAXONOMY.id, hash=TAXONOMY.content_hash),
+        "taxonomy": TaxonomyRef(id=taxonomy.id, hash=taxonomy.content_hash),
         "hotline_id": "la-strada-md",
         "key_id": "b" * 32,
         "period": "2026-10",
@@ -51,9 +54,7 @@ def _release(**overrides: Any) -> SubmissionPayload:
             spent=str(sum(Decimal(t.spent) for t in noise)),
             tables=tuple(noise),
         ),
-        "tables": tuple(
-            TableRelease(name=name, cells=(0,) * TAXONOMY.table(name).cell_count) for name in sorted(TAXONOMY.tables)
-        ),
+        "tables": tuple(TableRelease(name=name, cells=(0,) * taxonomy.table(name).cell_count) for name in chosen),
     }
     fields.update(overrides)
     return SubmissionPayload(**fields)
@@ -66,6 +67,18 @@ def _with_noise(payload: SubmissionPayload, name: str, **changes: Any) -> Submis
 
 def test_a_full_release_passes() -> None:
     check_payload(_release(), TAXONOMY, now=NOW)
+
+
+def test_version_two_releases_are_complete() -> None:
+    """From v2 on, a release carries every person and case table; contacts all or none. v1 keeps its old rule."""
+    v2 = builtin_taxonomy(2)
+    check_payload(_release(v2), v2, now=NOW)
+    check_payload(_release(v2, [n for n in v2.tables if n != "contacts"]), v2, now=NOW)
+    with pytest.raises(TaxonomyViolation, match="carries every person and case table; missing: persons_total"):
+        check_payload(_release(v2, [n for n in v2.tables if n != "persons_total"]), v2, now=NOW)
+    with pytest.raises(TaxonomyViolation, match="missing: cases_opened"):
+        check_payload(_release(v2, [n for n in v2.tables if n != "cases_opened"]), v2, now=NOW)
+    check_payload(_release(TAXONOMY, ["persons_corridor"]), TAXONOMY, now=NOW)
 
 
 def test_the_current_month_has_begun_but_the_next_has_not() -> None:

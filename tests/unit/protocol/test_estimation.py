@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Rows of an estimates answer: publishing rules, gaps, p-values, Benjamini–Hochberg and ranks."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from protocol.api import EstimatesAnswer
+from protocol.combination import MonthRelease, Question, plan_month, resolve
+from protocol.estimation import Block, RowGroup, benjamini_hochberg, build_rows, combination_blocks, publish_interval
+from protocol.taxonomy import builtin_taxonomy
+
+TAXONOMY = builtin_taxonomy(2)
+TABLES = TAXONOMY.tables
+
+
+def release(hotlines: int = 5, scale: str = "4.0") -> MonthRelease:
+    terms = dict.fromkeys(TABLES, (("discrete_gaussian", scale, hotlines),))
+    return MonthRelease.of(terms, [frozenset(TABLES)])
+
+
+def test_benjamini_hochberg_known_answer() -> None:
+    # m = 6, level 0.05: thresholds 0.0083, 0.0167, 0.025, 0.0333, 0.0417, 0.05. Sorted: 0.001 and 0.012 pass;
+    # 0.03 > 0.025 and 0.04 > 0.0333 do not, and nothing later passes, so two are rejected.
+    p = [0.04, 0.001, 0.03, 0.2, 0.012, 0.9]
+    rejected, threshold = benjamini_hochberg(p, 0.05)
+    assert rejected == [False, True, False, False, True, False]
+    assert threshold == 0.012
+    # A later p-value under its (larger) threshold rejects every smaller one, even those above their own.
+    assert benjamini_hochberg([0.02, 0.021, 0.022], 0.05) == ([True, True, True], 0.022)
+    assert benjamini_hochberg([], 0.05) == ([], 0.0)
+    assert benjamini_hochberg([0.5, 0.9], 0.05) == ([False, False], 0.0)
+
+
+@given(st.lists(st.floats(0, 1), max_size=40))
+def test_benjamini_hochberg_rejects_a_prefix_of_the_sorted_p_values(p: list[float]) -> None:
+    rejected, threshold = benjamini_hochberg(p, 0.05)
+    assert all(value <= threshold for value, r in zip(p, rejected, strict=True) if r)
+    assert all(value >= threshold for value, r in zip(p, rejected, strict=True) if not r) or not any(rejected)
+    assert sum(rejected) <= len(p)
+
+
+def test_published_intervals_contain_the_exact_ones() -> None:
+    for estimate, halfwidth in [(12.3456, 4.001), (-0.004, 0.2), (7.125, 3.0), (1e-9, 1e-9)]:
+        value, published = publish_interval(estimate, halfwidth, integral=False)
+        assert value - published <= estimate - halfwidth + 1e-12
+        assert value + published >= estimate + halfwidth - 1e-12
+        assert published * 100 == pytest.approx(round(published * 100))
+    assert publish_interval(-3.0, 5.0, integral=True) == (-3.0, 5.0)
+
+
+def corridor_rows(values: dict[tuple[str, str], int], *, by_period: bool = False):
+    """Rows of a one-month corridor answer whose corridor tables hold ``values`` (every other cell zero)."""
+    q = resolve(Question("person", ("citizenship", "country_of_exploitation")), TABLES)
+    plan = plan_month(q, TABLES, release())
+    sums = {}
+    for table, dims in plan.marginals.items():
+        if dims == ("citizenship", "country_of_exploitation"):
+            sums[table] = dict(values)
+        elif dims == ("citizenship",):
+            sums[table] = {}
+            for (c, _), v in values.items():
+                sums[table][(c,)] = sums[table].get((c,), 0) + v
+        elif dims == ("country_of_exploitation",):
+            sums[table] = {}
+            for (_, e), v in values.items():
+                sums[table][(e,)] = sums[table].get((e,), 0) + v
+        else:
+            sums[table] = {(): sum(values.values())} if not dims else {}
+    keys = q.row_keys(TABLES)
+    group = RowGroup("2026-01" if by_period else None, (Block(("2026-01",), plan, sums),), 5, 6)
+    return q, keys, build_rows(q, keys, [group], by_period=by_period), group
+
+
+def test_only_corridors_distinguishable_from_zero_are_ranked() -> None:
+    values = {("UA", "PL"): 120, ("MD", "RU"): 60, ("RO", "IT"): 35, ("UA", "DE"): 2}
+    _, keys, (rows, ranking), _ = corridor_rows(values)
+    assert len(rows) == len(keys) == 62 * 62
+    ranked = sorted((r for r in rows if r.rank is not None), key=lambda r: r.rank or 0)
+    assert [(r.keys["citizenship"], r.keys["country_of_exploitation"]) for r in ranked] == [
+        ("UA", "PL"),
+        ("MD", "RU"),
+        ("RO", "IT"),
+    ]
+    assert ranking.compared == 3844
+    assert ranking.distinguishable == 3
+    assert all(r.distinguishable == (r.rank is not None) for r in rows)
+    by_key = {(r.keys["citizenship"], r.keys["country_of_exploitation"]): r for r in rows}
+    small = by_key[("UA", "DE")]
+    assert not small.distinguishable
+    assert small.p_zero is not None
+    assert small.p_zero > 0.01
+    assert all(r.interval_method == "conservative" and r.coverage is not None and r.coverage >= 0.95 for r in rows)
+
+
+def test_wide_negative_and_gap_rows_carry_their_flags() -> None:
+    q = resolve(Question("person", ("exploitation_group",)), TABLES)
+    plan = plan_month(q, TABLES, release())
+    keys = q.row_keys(TABLES)
+    by_group = {("sexual",): 400, ("labour",): -30}
+    sums = {table: dict(by_group) if dims else {(): 370} for table, dims in plan.marginals.items()}
+    groups = [RowGroup("2026-01", (Block(("2026-01",), plan, sums),), 5, 5), RowGroup("2026-02", (), 0, 5)]
+    rows, ranking = build_rows(q, keys, groups, by_period=True)
+    assert [r.keys["period"] for r in rows] == ["2026-01"] * 5 + ["2026-02"] * 5
+    first = {r.keys["exploitation_group"]: r for r in rows[:5]}
+    assert first["sexual"].obs_status == "A"
+    assert first["sexual"].rank == 1
+    assert first["labour"].obs_status == "U"
+    assert first["labour"].estimate is not None
+    assert first["labour"].estimate < 0
+    assert first["other"].wide_interval
+    assert first["other"].obs_status == "U"
+    assert all(r.obs_status == "O" and r.estimate is None and r.hotlines_expected == 5 for r in rows[5:])
+    assert ranking.compared == 5
+    blocks = combination_blocks(groups)
+    assert [b.periods for b in blocks] == [["2026-01"]]
+    assert math.isclose(
+        sum(
+            t.coefficient
+            for t in blocks[0].terms
+            if t.table == "persons_exploitation_group" and t.dimensions == ["exploitation_group"]
+        ),
+        float(
+            Fraction(
+                next(
+                    t.coefficient
+                    for t in plan.terms
+                    if t.table == "persons_exploitation_group" and t.dimensions == ("exploitation_group",)
+                )
+            )
+        ),
+    )
+
+
+def test_an_answer_serialises_to_the_shared_contract() -> None:
+    q, _keys, (rows, ranking), group = corridor_rows({("UA", "PL"): 50})
+    answer = EstimatesAnswer.model_validate(
+        {
+            "question": {
+                "unit": "person",
+                "group_by": list(q.group_by),
+                "filters": {},
+                "period_from": "2026-01",
+                "period_to": "2026-01",
+                "scope": {"level": "region", "code": None, "countries": None},
+            },
+            "unit_label": "potential victims reported to hotlines",
+            "taxonomies": [{"id": TAXONOMY.id, "hash": TAXONOMY.content_hash}],
+            "confidence": 0.95,
+            "periods_with_data": ["2026-01"],
+            "checkpoint": {"origin": None, "size": 0, "root_hash": "", "note": None},
+            "generated_at": "2026-02-20T00:00:00Z",
+            "notes": [],
+            "combination": [b.model_dump() for b in combination_blocks([group])],
+            "ranking": ranking.model_dump(),
+            "rows": [r.model_dump() for r in rows[:3]],
+        }
+    )
+    assert EstimatesAnswer.model_validate_json(answer.model_dump_json()) == answer
