@@ -15,6 +15,11 @@ No I/O, no network, no database, no clock: time is passed in. The modules, by co
 ``protocol.checkpoint``    C2SP tlog checkpoints
 ``protocol.receipt``       receipts: offline proof that a submission is in the log
 ``protocol.accuracy``      variance and intervals of discrete Laplace / Gaussian noise and sums
+``protocol.combination``   a question answered from every table that can answer it (least squares)
+``protocol.bounds``        intervals of weighted sums of noise: exact, or provably conservative
+``protocol.estimation``    the rows of an answer: publishing rules, p-values, Benjamini–Hochberg ranks
+``protocol.allocation``    budget weights that minimise the expected error of the workload
+``protocol.api``           response models of the HTTP API shared by hub, auditor and dashboard
 ========================  =====================================================================
 
 See ``protocol/README.md`` for the whole round trip as runnable examples.
