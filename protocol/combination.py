@@ -80,6 +80,7 @@ __all__ = [
     "Question",
     "ResolvedQuestion",
     "TableTerms",
+    "candidate_tables",
     "cell_variance",
     "plan_month",
     "resolve",
@@ -249,7 +250,7 @@ def resolve(question: Question, tables: Mapping[str, Table]) -> ResolvedQuestion
         kept=MappingProxyType(kept),
         multi_valued=multi,
     )
-    candidates = _candidates(resolved, unit_tables)
+    candidates = candidate_tables(resolved, unit_tables)
     if not any(set(dimensions) <= set(t.dimension_names) for t in candidates):
         raise NotAnswerable(
             f"no {question.unit} table carries {', '.join(dimensions)} together, so no combination of tables "
@@ -261,7 +262,7 @@ def resolve(question: Question, tables: Mapping[str, Table]) -> ResolvedQuestion
 def plan_month(question: Question | ResolvedQuestion, tables: Mapping[str, Table], release: MonthRelease) -> Plan:
     """The least-squares plan for one month's releases (raises :class:`NotAnswerable` naming what is missing)."""
     q = question if isinstance(question, ResolvedQuestion) else resolve(question, tables)
-    names = [t.name for t in _candidates(q, [tables[n] for n, _ in release.tables if n in tables])]
+    names = [t.name for t in candidate_tables(q, [tables[n] for n, _ in release.tables if n in tables])]
     present = release.restricted(names)
     if not present.tables:
         raise NotAnswerable(f"no {q.unit} table was released")
@@ -283,9 +284,9 @@ def cell_variance(
     q = resolve(Question(unit=unit, group_by=tuple(dimensions)), {n: tables[n] for n in variances})
     chosen = [tables[n] for n in variances]
     if q.multi_valued:
-        table = _answering_table(q, _candidates(q, chosen))
+        table = _answering_table(q, candidate_tables(q, chosen))
         return float(variances[table.name]) * math.prod(len(d) for d in table.dimensions if d.name not in dimensions)
-    lattice = _candidates(q, chosen)
+    lattice = candidate_tables(q, chosen)
     total = 0.0
     for subset in _subsets(q.dimensions):
         g = math.fsum(
@@ -304,8 +305,9 @@ def cell_variance(
 # ----------------------------------------------------------------------------------------------- planning
 
 
-def _candidates(q: ResolvedQuestion, tables: Iterable[Table]) -> list[Table]:
-    """The tables that take part: multi-valued tables carrying every needed dimension, or the lattice."""
+def candidate_tables(q: ResolvedQuestion, tables: Iterable[Table]) -> list[Table]:
+    """The tables that can take part in answering ``q``, by name: multi-valued tables carrying every needed
+    dimension (a question over a multi-valued dimension), or else every table of the unit without one."""
     unit = [t for t in tables if t.unit == q.unit]
     if q.multi_valued:
         return sorted(

@@ -41,9 +41,18 @@ from protocol.api import (
     RankingSummary,
 )
 from protocol.bounds import CombinedInterval, LinearNoise
-from protocol.combination import Plan, ResolvedQuestion
+from protocol.combination import MonthRelease, NotAnswerable, Plan, ResolvedQuestion, candidate_tables, plan_month
+from protocol.taxonomy import Table
 
-__all__ = ["Block", "RowGroup", "benjamini_hochberg", "build_rows", "combination_blocks", "publish_interval"]
+__all__ = [
+    "Block",
+    "RowGroup",
+    "benjamini_hochberg",
+    "build_rows",
+    "combination_blocks",
+    "plan_blocks",
+    "publish_interval",
+]
 
 Sums = Mapping[str, Mapping[tuple[str, ...], int]]
 
@@ -140,6 +149,43 @@ def build_rows(
         threshold=threshold,
     )
     return ranked, summary
+
+
+def plan_blocks(
+    question: ResolvedQuestion,
+    tables: Mapping[str, Table],
+    releases: Mapping[str, MonthRelease],
+    *,
+    by_period: bool,
+) -> list[tuple[tuple[str, ...], Plan]]:
+    """The canonical blocks of an answer: months (``YYYY-MM``, in order) whose releases, restricted to the tables
+    that can take part in the question, are equal share one plan; grouped by period, every month is its own block
+    (plans are still computed once per distinct release). Hub and auditor both block months this way, so that the
+    same sums give the same floating-point estimates.
+
+    Raises :class:`NotAnswerable` naming the months a question cannot be answered for.
+    """
+    names = [t.name for t in candidate_tables(question, tables.values())]
+    by_release: dict[MonthRelease, list[str]] = {}
+    for period in sorted(releases):
+        by_release.setdefault(releases[period].restricted(names), []).append(period)
+    plans: dict[MonthRelease, Plan] = {}
+    failures: list[tuple[list[str], str]] = []
+    for release, periods in by_release.items():
+        try:
+            plans[release] = plan_month(question, tables, release)
+        except NotAnswerable as e:
+            failures.append((periods, str(e)))
+    if failures:
+        detail = "; ".join(f"{_months(periods)}: {message}" for periods, message in failures)
+        raise NotAnswerable(f"the question cannot be answered for {detail}")
+    if by_period:
+        return [((period,), plans[releases[period].restricted(names)]) for period in sorted(releases)]
+    return sorted(((tuple(periods), plans[release]) for release, periods in by_release.items()), key=lambda b: b[0])
+
+
+def _months(periods: Sequence[str]) -> str:
+    return ", ".join(periods) if len(periods) <= 3 else f"{periods[0]}..{periods[-1]} ({len(periods)} months)"
 
 
 def combination_blocks(groups: Sequence[RowGroup]) -> list[CombinationBlock]:

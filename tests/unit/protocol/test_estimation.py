@@ -11,8 +11,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol.api import EstimatesAnswer
-from protocol.combination import MonthRelease, Question, plan_month, resolve
-from protocol.estimation import Block, RowGroup, benjamini_hochberg, build_rows, combination_blocks, publish_interval
+from protocol.combination import MonthRelease, NotAnswerable, Question, plan_month, resolve
+from protocol.estimation import (
+    Block,
+    RowGroup,
+    benjamini_hochberg,
+    build_rows,
+    combination_blocks,
+    plan_blocks,
+    publish_interval,
+)
 from protocol.taxonomy import builtin_taxonomy
 
 TAXONOMY = builtin_taxonomy(2)
@@ -162,3 +170,25 @@ def test_an_answer_serialises_to_the_shared_contract() -> None:
         }
     )
     assert EstimatesAnswer.model_validate_json(answer.model_dump_json()) == answer
+
+
+def test_months_alike_share_one_plan_and_unanswerable_months_are_named() -> None:
+    v1 = builtin_taxonomy(1)
+    tables = {**v1.tables, **TABLES}
+    v2_month = release()
+    contacts_missing = MonthRelease.of(
+        {n: (("discrete_gaussian", "4.0", 5),) for n in TABLES if n != "contacts"},
+        [frozenset(n for n in TABLES if n != "contacts")],
+    )
+    v1_month = MonthRelease.of(dict.fromkeys(v1.tables, (("discrete_gaussian", "4.0", 2),)), [frozenset(v1.tables)])
+    releases = {"2026-01": v2_month, "2026-02": contacts_missing, "2026-03": v2_month, "2026-04": v1_month}
+    corridor = resolve(Question("person", ("citizenship", "country_of_exploitation")), tables)
+    blocks = plan_blocks(corridor, tables, releases, by_period=False)
+    # Contacts do not take part in a person question, so January to March are one block.
+    assert [periods for periods, _ in blocks] == [("2026-01", "2026-02", "2026-03"), ("2026-04",)]
+    monthly = plan_blocks(corridor, tables, releases, by_period=True)
+    assert [periods for periods, _ in monthly] == [("2026-01",), ("2026-02",), ("2026-03",), ("2026-04",)]
+    assert monthly[0][1] is monthly[2][1]
+    eurostat = resolve(Question("person", ("gender", "age_group", "exploitation_group")), tables)
+    with pytest.raises(NotAnswerable, match=r"cannot be answered for 2026-04: .*age_group, exploitation_group"):
+        plan_blocks(eurostat, tables, releases, by_period=False)
