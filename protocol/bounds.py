@@ -119,6 +119,7 @@ class LinearNoise:
             for coefficient, terms in sorted(by_coefficient.items())
             if (merged := merge_terms(terms))
         )
+        self._tail: Callable[[float], float] | None = None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LinearNoise) and self.groups == other.groups
@@ -148,21 +149,33 @@ class LinearNoise:
 
     def upper_tail(self, x: float) -> float:
         """An upper bound on ``P(S ≥ x)`` (exact when :attr:`lattice`); 1 for ``x ≤ 0``."""
-        if x <= 0.0 or not self.groups:
-            return 1.0 if x <= 0.0 else 0.0
-        if self.lattice:
-            # S is a symmetric integer: P(S ≥ x) = P(S ≥ ⌈x⌉) = ½ P(|S| > ⌈x⌉ − 1).
-            return min(1.0, 0.5 * _lattice_tail(_all_terms(self.groups))(math.ceil(x) - 1))
-        coupled = _coupling(self.groups)
-        if coupled is not None:
-            std, allowance, gap = coupled
-            if std == 0.0:
-                return min(1.0, gap + (1.0 if x <= allowance else 0.0))
-            return min(1.0, _NORMAL.cdf(-(x - allowance) / std) + gap)
-        return min(1.0, _chernoff_tail(self.groups, x))
+        return self.tail_bound()(x)
+
+    def tail_bound(self) -> Callable[[float], float]:
+        """:meth:`upper_tail` as a function, prepared once (for the many rows that share one noise)."""
+        if self._tail is None:
+            self._tail = _tail_bound(self.groups)
+        return self._tail
 
 
 # ----------------------------------------------------------------------------------------------- intervals
+
+
+def _tail_bound(groups: tuple[tuple[Fraction, Terms], ...]) -> Callable[[float], float]:
+    if not groups:
+        return lambda x: 1.0 if x <= 0.0 else 0.0
+    if all(abs(c) == 1 for c, _ in groups):
+        tail = _lattice_tail(_all_terms(groups))
+        # S is a symmetric integer: P(S ≥ x) = P(S ≥ ⌈x⌉) = ½ P(|S| > ⌈x⌉ − 1).
+        return lambda x: 1.0 if x <= 0.0 else min(1.0, 0.5 * tail(math.ceil(x) - 1))
+    coupled = _coupling(groups)
+    if coupled is not None:
+        std, allowance, gap = coupled
+        if std == 0.0:
+            return lambda x: 1.0 if x <= 0.0 else min(1.0, gap + (1.0 if x <= allowance else 0.0))
+        cdf = _NORMAL.cdf
+        return lambda x: 1.0 if x <= 0.0 else min(1.0, cdf(-(x - allowance) / std) + gap)
+    return lambda x: 1.0 if x <= 0.0 else min(1.0, _chernoff_tail(groups, x))
 
 
 @lru_cache(maxsize=1024)

@@ -204,8 +204,20 @@ class Plan:
                     folded[key] = folded.get(key, 0) + value
             coefficient = float(term.coefficient)
             row_at = [positions[d] for d in grouped]
-            for out, row in zip(products, rows, strict=True):
-                out.append(coefficient * folded.get(tuple(row[i] for i in row_at), 0))
+            if not row_at:
+                constant = coefficient * folded.get((), 0)
+                for out in products:
+                    out.append(constant)
+                continue
+            # Rows share a term's value whenever they agree on its grouped dimensions: compute each value once.
+            values = {key: coefficient * found for key, found in folded.items()}
+            if len(row_at) == 1:
+                (at,) = row_at
+                for out, row in zip(products, rows, strict=True):
+                    out.append(values.get((row[at],), 0.0))
+            else:
+                for out, row in zip(products, rows, strict=True):
+                    out.append(values.get(tuple(row[i] for i in row_at), 0.0))
         return products
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from protocol.api import (
     CONFIDENCE,
@@ -98,18 +97,22 @@ def build_rows(
         for block in group.blocks:
             for out, found in zip(products, block.plan.estimates(block.sums, keys), strict=True):
                 out.extend(found)
+        lattice = noise.lattice
         for key, parts in zip(keys, products, strict=True):
-            raw.append((_keys(names, group.period, key), math.fsum(parts), noise, group, noise.lattice))
+            raw.append((_keys(names, group.period, key), math.fsum(parts), noise, group, lattice))
     p_values: list[float] = []
     published: list[tuple[float, float, CombinedInterval] | None] = []
+    intervals: dict[int, CombinedInterval] = {}  # rows of a group share one noise: one interval per noise
     for _, estimate, row_noise, _, lattice in raw:
         if estimate is None or row_noise is None:
             published.append(None)
             continue
-        interval = row_noise.interval(CONFIDENCE)
+        interval = intervals.get(id(row_noise))
+        if interval is None:
+            interval = intervals[id(row_noise)] = row_noise.interval(CONFIDENCE)
         value, halfwidth = publish_interval(estimate, interval.halfwidth, integral=lattice)
         published.append((value, halfwidth, interval))
-        p_values.append(row_noise.upper_tail(estimate))
+        p_values.append(row_noise.tail_bound()(estimate))
     rejected, threshold = benjamini_hochberg(p_values, FALSE_DISCOVERY_RATE)
     rows: list[EstimateRow] = []
     tested = iter(zip(p_values, rejected, strict=True))
@@ -217,8 +220,9 @@ def publish_interval(estimate: float, halfwidth: float, *, integral: bool) -> tu
     if integral:
         return float(round(estimate)), float(math.ceil(halfwidth - 1e-9))
     value = round(estimate, 2)
-    widened = halfwidth + abs(Fraction(estimate) - Fraction(value))
-    return value, math.ceil(widened * 100) / 100
+    # Float arithmetic, deterministic everywhere (IEEE 754); the 1e-7 keeps its rounding on the wide side.
+    widened = halfwidth + abs(estimate - value)
+    return value, math.ceil(widened * 100 + 1e-7) / 100
 
 
 def benjamini_hochberg(p_values: Sequence[float], level: float) -> tuple[list[bool], float]:
