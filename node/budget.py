@@ -27,7 +27,12 @@ Defaults (discrete Gaussian): ``release = 0.1``, ``period_cap = 0.2`` (room for 
 ``year_cap = 1.5`` (twelve monthly releases and three corrections). By OpenDP's zCDP → (ε, δ) conversion,
 ρ = 0.1 is (ε = 2.14, δ = 10⁻⁶)-DP, ρ = 0.2 is (3.13, 10⁻⁶) and ρ = 1.5 is (9.85, 10⁻⁶).
 
-The default weights and the noise they give each table of taxonomy v1 (σ = √(L2² / 2ρ_t); the 95 % half-width h
+Which weights a node starts with depends on its taxonomy (:func:`default_weights`). Taxonomy v2 records weights
+per mechanism, computed from the coordinators' workload (:mod:`protocol.allocation`, ``tools/allocate_budget.py``);
+a taxonomy that records none (v1) gets :data:`DEFAULT_WEIGHTS`, and 1 for any table they do not name. ``init``
+and ``tipshare-node taxonomy --update`` write them into config.toml, where they may be edited.
+
+Taxonomy v1, the default weights and the noise they give each table (σ = √(L2² / 2ρ_t); the 95 % half-width h
 is exact for one cell, :func:`protocol.accuracy.single_cell_halfwidth`):
 
 ==========================  ======  ===  ==========  ======  =====
@@ -44,16 +49,44 @@ contacts                    1       9    0.0076923   24.19   47
 ==========================  ======  ===  ==========  ======  =====
 
 The core table (the corridor) gets the largest share; ``persons_control`` (a person may count in up to nine of its
-cells, L2² = 9) gets a double share so its noise stays within about four times the corridor's. When a month has
-no contacts file the ``contacts`` table is not released and the weights are normalised over the tables that are,
-so a release always spends exactly ``release``. Doubling ``release`` divides every σ by √2; a regional sum over
-N hotlines has √N times one hotline's σ. Hotline counts are small, so single cells of one hotline's month are
-mostly noise: the numbers are meant to be summed over hotlines, months and categories at the hub.
+cells, L2² = 9) gets a double share so its noise stays within about four times the corridor's.
+
+Taxonomy v2, its recorded weights for the discrete Gaussian (per mille of the release) and the noise they give:
+
+==========================  ======  ===  ==========  ======  =====
+table                       weight  L2²  ρ_t         σ       ±h
+==========================  ======  ===  ==========  ======  =====
+cases_opened                53      2    0.0053      13.74   27
+contacts                    53      9    0.0053      29.14   57
+persons_citizenship         79      1    0.0079      7.96    16
+persons_control             75      9    0.0075      24.49   48
+persons_corridor            76      1    0.0076      8.11    16
+persons_corridor_2way       248     1    0.0248      4.49    9
+persons_destination         79      1    0.0079      7.96    16
+persons_exploitation_group  31      1    0.0031      12.70   25
+persons_exploitation_type   42      1    0.0042      10.91   21
+persons_gender_age          41      1    0.0041      11.04   22
+persons_recruitment         53      1    0.0053      9.71    19
+persons_sex_age_form        101     1    0.0101      7.04    14
+persons_total               69      1    0.0069      8.51    17
+==========================  ======  ===  ==========  ======  =====
+
+Single cells of v2 are about as noisy as v1's; what changes is the regional answer. The hub combines every table
+that carries a question's dimensions (:mod:`protocol.combination`), so with 5 hotlines releasing alike at these
+defaults a monthly corridor cell (citizenship → country of exploitation) has a 95 % half-width of about ±39 under
+v1 and ±19 under v2, and the monthly regional total ±251 under v1 and ±34 under v2 (``prepare`` shows the same
+figures for the node's own release, :mod:`node.regional`).
+
+When a month has no contacts file the ``contacts`` table is not released and the weights are normalised over the
+tables that are, so a release always spends exactly ``release``. Doubling ``release`` divides every σ by √2; a
+regional sum over N hotlines has √N times one hotline's σ. Hotline counts are small, so single cells of one
+hotline's month are mostly noise: the numbers are meant to be summed over hotlines, months and categories at the
+hub.
 
 Discrete Laplace defaults: ``release = 1``, ``period_cap = 2``, ``year_cap = 15`` (ε). Laplace noise grows with
 the L1 bound (not its square root), so tables where one person touches many cells are much noisier
-(``persons_control``, L1 = 9: scale 58.5, ±175 at the default weights); prefer the Gaussian unless pure DP is
-required.
+(``persons_control``, L1 = 9: scale 58.5, ±175 at the v1 weights); prefer the Gaussian unless pure DP is
+required. Taxonomy v2 records its own Laplace weights (``tipshare-node budget`` shows them with their noise).
 """
 
 from __future__ import annotations
@@ -68,6 +101,7 @@ from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from node.errors import BudgetExceeded, ConfigError
+from protocol.taxonomy import Taxonomy
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -79,13 +113,15 @@ __all__ = [
     "amount_text",
     "check_caps",
     "decimal_text",
+    "default_weights",
     "parse_amount",
 ]
 
 Mechanism = Literal["discrete_gaussian", "discrete_laplace"]
 #: The privacy measure each mechanism is accounted in.
 MEASURES: Final[Mapping[str, str]] = MappingProxyType({"discrete_gaussian": "rho", "discrete_laplace": "epsilon"})
-#: Default weight of every table of taxonomy v1; a table another taxonomy adds gets weight 1.
+#: Default weight of every table of taxonomy v1 (which records none); a table another taxonomy without recorded
+#: weights adds gets weight 1.
 DEFAULT_WEIGHTS: Final[Mapping[str, int]] = MappingProxyType(
     {
         "persons_corridor": 4,
@@ -109,6 +145,25 @@ _UNITS: Final = 10**_PLACES
 MIN_SHARE: Final = Fraction(1, 10**9)
 _MAX_AMOUNT: Final = Fraction(1000)
 _AMOUNT = re.compile(r"\A(?:\d{1,6}(?:\.\d{1,30})?|\d{1,12}/[1-9]\d{0,11})\Z")
+
+
+def default_weights(mechanism: str, taxonomy: Taxonomy | None = None) -> dict[str, int]:
+    """The weights a node starts with: the taxonomy's recorded weights for ``mechanism`` when it has them (v2),
+    else :data:`DEFAULT_WEIGHTS` with weight 1 for every table of ``taxonomy`` they do not name.
+
+    >>> from protocol.taxonomy import builtin_taxonomy
+    >>> default_weights("discrete_gaussian", builtin_taxonomy(2))["persons_corridor_2way"]
+    248
+    >>> default_weights("discrete_gaussian", builtin_taxonomy(1))["persons_corridor"]
+    4
+    """
+    recorded = taxonomy.budget_weights.get(mechanism) if taxonomy is not None else None
+    if recorded:
+        return dict(recorded)
+    weights = dict(DEFAULT_WEIGHTS)
+    for table in taxonomy.tables if taxonomy is not None else ():
+        weights.setdefault(table, 1)
+    return weights
 
 
 def parse_amount(text: str, *, what: str = "amount") -> Fraction:
@@ -185,15 +240,26 @@ class BudgetConfig:
         return MEASURES[self.mechanism]
 
     @classmethod
-    def default(cls, mechanism: Mechanism = "discrete_gaussian", *, tables: Iterable[str] = ()) -> BudgetConfig:
-        """The documented defaults, with a weight for every table named (1 for tables without a default)."""
+    def default(
+        cls,
+        mechanism: Mechanism = "discrete_gaussian",
+        *,
+        taxonomy: Taxonomy | None = None,
+        tables: Iterable[str] = (),
+    ) -> BudgetConfig:
+        """The documented amounts, with :func:`default_weights` for ``taxonomy`` (and a weight for every table
+        named in ``tables``: 1 for a table without one)."""
         if mechanism not in _DEFAULT_AMOUNTS:
             raise ConfigError(f"budget mechanism must be one of {', '.join(MEASURES)}, got {mechanism!r}")
         release, period_cap, year_cap = _DEFAULT_AMOUNTS[mechanism]
-        weights = dict(DEFAULT_WEIGHTS)
+        weights = default_weights(mechanism, taxonomy)
         for table in tables:
             weights.setdefault(table, 1)
         return cls(mechanism, release, period_cap, year_cap, weights)
+
+    def with_weights(self, weights: Mapping[str, int]) -> BudgetConfig:
+        """The same mechanism, release and caps, split by ``weights`` (as when the node adopts a new taxonomy)."""
+        return BudgetConfig(self.mechanism, self.release, self.period_cap, self.year_cap, dict(weights))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> BudgetConfig:

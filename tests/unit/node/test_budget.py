@@ -12,16 +12,21 @@ import pytest
 
 import node.budget
 from node.budget import (
+    DEFAULT_WEIGHTS,
     BudgetConfig,
+    Mechanism,
     Standing,
     amount_text,
     check_caps,
     decimal_text,
+    default_weights,
     parse_amount,
 )
 from node.errors import BudgetExceeded, ConfigError
+from node.noise import calibrate
+from node.regional import regional_accuracy
 from protocol.accuracy import single_cell_halfwidth
-from protocol.taxonomy import builtin_taxonomy
+from protocol.taxonomy import builtin_taxonomy, load_taxonomy
 
 
 @pytest.mark.parametrize(
@@ -64,21 +69,95 @@ def test_defaults_are_documented_values() -> None:
     assert set(gaussian.weights) == set(builtin_taxonomy().tables)
 
 
-def test_the_documented_noise_table_is_what_the_defaults_give() -> None:
-    """The σ and ±h columns of node.budget's docstring are computed, not copied by hand."""
+_ROW = re.compile(r"^(\w+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)$", flags=re.MULTILINE)
+
+
+def _documented_tables() -> dict[int, list[tuple[str, ...]]]:
     doc = node.budget.__doc__ or ""
-    taxonomy = builtin_taxonomy()
-    config = BudgetConfig.default()
+    v1, v2 = doc.split("Taxonomy v2, its recorded weights", 1)
+    return {1: _ROW.findall(v1), 2: _ROW.findall(v2)}
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_documented_noise_table_is_what_the_defaults_give(version: int) -> None:
+    """The σ and ±h columns of node.budget's docstring are computed, not copied by hand."""
+    taxonomy = builtin_taxonomy(version)
+    config = BudgetConfig.default(taxonomy=taxonomy)
     shares = config.shares(taxonomy.tables)
-    rows = re.findall(r"^(\w+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)$", doc, flags=re.MULTILINE)
-    assert len(rows) == len(taxonomy.tables)
-    for name, weight, l2, _rho, sigma, halfwidth in rows:
+    rows = _documented_tables()[version]
+    assert sorted(row[0] for row in rows) == sorted(taxonomy.tables)
+    for name, weight, l2, rho, sigma, halfwidth in rows:
         table = taxonomy.table(name)
         assert int(weight) == config.weights[name]
         assert int(l2) == table.l2_sensitivity_squared
+        assert float(rho) == pytest.approx(float(shares[name]), rel=1e-4)
         exact_sigma = math.sqrt(table.l2_sensitivity_squared / (2 * float(shares[name])))
         assert float(sigma) == pytest.approx(exact_sigma, abs=0.006)
         assert int(halfwidth) == single_cell_halfwidth("discrete_gaussian", exact_sigma)
+
+
+def test_the_documented_regional_figures_are_computed() -> None:
+    """±39 / ±19 for a monthly corridor and ±251 / ±34 for the monthly total at 5 hotlines, v1 / v2."""
+    doc = " ".join((node.budget.__doc__ or "").split())
+    found = re.search(
+        r"corridor cell .*? about ±(\d+) under v1 and ±(\d+) under v2, and the monthly regional total ±(\d+) under "
+        r"v1 and ±(\d+) under v2",
+        doc,
+    )
+    assert found is not None
+    corridor_v1, corridor_v2, total_v1, total_v2 = map(int, found.groups())
+    figures = {}
+    for version in (1, 2):
+        taxonomy = builtin_taxonomy(version)
+        plan = calibrate(taxonomy, list(taxonomy.tables), BudgetConfig.default(taxonomy=taxonomy))
+        scales = {t.table: (plan.mechanism, t.scale_text) for t in plan.tables}
+        figures[version] = {r.question: r.halfwidths for r in regional_accuracy(taxonomy, scales, hotlines=(5,))}
+    assert round(figures[1]["corridor"][0][1]) == corridor_v1
+    assert round(figures[2]["corridor"][0][1]) == corridor_v2
+    assert round(figures[1]["total"][0][1]) == total_v1
+    assert round(figures[2]["total"][0][1]) == total_v2
+
+
+@pytest.mark.parametrize("mechanism", ["discrete_gaussian", "discrete_laplace"])
+def test_a_taxonomy_with_recorded_weights_gives_them(mechanism: Mechanism) -> None:
+    v2 = builtin_taxonomy(2)
+    config = BudgetConfig.default(mechanism, taxonomy=v2)
+    assert dict(config.weights) == dict(v2.budget_weights[mechanism])
+    assert sum(config.weights.values()) == 1000
+    plain = BudgetConfig.default(mechanism)
+    assert (config.release, config.period_cap, config.year_cap) == (plain.release, plain.period_cap, plain.year_cap)
+    shares = config.shares(v2.tables)
+    assert sum(shares.values()) == Decimal(amount_text(config.release))
+    without_contacts = config.shares([n for n in v2.tables if n != "contacts"])
+    assert sum(without_contacts.values()) == Decimal(amount_text(config.release))
+    if mechanism == "discrete_gaussian":  # per mille of ρ = 0.1: the weight is ρ_t in units of 10⁻⁴
+        assert shares["persons_corridor_2way"] == Decimal("0.0248")
+
+
+def test_a_taxonomy_without_recorded_weights_gets_the_v1_defaults() -> None:
+    v1 = builtin_taxonomy(1)
+    assert v1.budget_weights == {}
+    assert BudgetConfig.default(taxonomy=v1).weights == BudgetConfig.default().weights == DEFAULT_WEIGHTS
+    document = builtin_taxonomy(2).document
+    del document["budget"]  # a regional edition of v2 without recorded weights
+    document["id"] = "regional-edition/2"
+    custom = load_taxonomy(document)
+    weights = default_weights("discrete_gaussian", custom)
+    assert weights["persons_corridor"] == 4
+    assert weights["persons_total"] == weights["persons_corridor_2way"] == 1
+    assert set(custom.tables) <= set(weights)
+
+
+def test_with_weights_keeps_the_amounts() -> None:
+    config = BudgetConfig("discrete_gaussian", Fraction(1, 24), Fraction(1, 12), Fraction(1, 2), {"a": 1, "b": 3})
+    changed = config.with_weights({"c": 5})
+    assert (changed.mechanism, changed.release, changed.period_cap, changed.year_cap) == (
+        "discrete_gaussian",
+        Fraction(1, 24),
+        Fraction(1, 12),
+        Fraction(1, 2),
+    )
+    assert dict(changed.weights) == {"c": 5}
 
 
 def test_shares_add_up_exactly_to_the_release() -> None:
