@@ -8,6 +8,9 @@ A month, as the data officer types it::
     tipshare-node submit                                                           # sign, seal, send, receipt
     tipshare-node status
 
+and, when the hub publishes a new taxonomy (``submit`` says so), ``tipshare-node taxonomy`` to see what changes and
+``tipshare-node taxonomy --update`` to follow it.
+
 Results go to stdout (``--json`` for scripts), logs and errors to stderr. Errors a person can act on
 (:class:`~node.errors.NodeError`, :class:`~protocol.errors.ProtocolError`) print their diagnostics and exit 1;
 ``-vv`` shows the traceback instead. Anything else is a bug and crashes.
@@ -35,7 +38,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from node import views
+from node import adoption, views
 from node.budget import BudgetConfig, amount_text, check_caps
 from node.client import HubClient, make_http_client, normalise_hub_url
 from node.errors import (
@@ -47,17 +50,18 @@ from node.errors import (
     PeriodNotOver,
     SubmissionRejected,
 )
-from node.home import HomeLayout, NodeConfig, NodeHome, PinnedHub, read_config, render_config
+from node.home import HomeLayout, NodeConfig, NodeHome, PinnedHub, builtin_by_hash, read_config, render_config
 from node.keystore import create_signing_key, ensure_private_dir, load_signing_key, write_private_file
 from node.ledger import Ledger, StoredRelease
 from node.noise import calibrate
 from node.outbox import DeliveryReport, Outbox, RetryPolicy, deliver
+from node.regional import regional_accuracy, release_scales
 from node.release import DEFAULT_TOP, check_tables, noisy_payload, preview
 from node.settings import NodeSettings, load_settings
 from node.store import open_database
 from protocol.errors import ProtocolError
 from protocol.messages import PROTOCOL_VERSION, SubmissionPayload, format_timestamp, period_start
-from protocol.taxonomy import builtin_taxonomy
+from protocol.taxonomy import Taxonomy, builtin_taxonomies, builtin_taxonomy, latest_taxonomy
 
 __all__ = ["HTTPClientFactory", "app", "main"]
 
@@ -219,7 +223,7 @@ def init(
     ensure_private_dir(layout.root)
     # A key left by an init that stopped half-way is reused, never replaced.
     key = load_signing_key(layout.key) if layout.key.exists() else create_signing_key(layout.key)
-    if taxonomy.content_hash != builtin_taxonomy().content_hash:
+    if builtin_by_hash(taxonomy.content_hash) is None:
         write_private_file(layout.taxonomy, taxonomy.canonical_bytes())
     now = format_timestamp(state.clock())
     config = NodeConfig(
@@ -228,7 +232,7 @@ def init(
         key_id=key.verify_key.key_id,
         created_at=now,
         hub=PinnedHub(url=url, identity=identity, pinned_at=now),
-        budget=BudgetConfig.default(mechanism.value, tables=taxonomy.tables),
+        budget=BudgetConfig.default(mechanism.value, taxonomy=taxonomy),
     )
     open_database(layout.database, create=True).close()
     try:
@@ -371,12 +375,15 @@ def _make_release(
 def _show_release(
     home: NodeHome, ledger: Ledger, release: StoredRelease, *, new: bool, top: int, as_json: bool
 ) -> None:
-    previews = preview(release.payload(), home.taxonomy, top=top)
+    payload = release.payload()
+    taxonomy = home.taxonomy_of(payload.taxonomy.id, payload.taxonomy.hash)  # an earlier release may follow another
+    previews = preview(payload, taxonomy, top=top)
+    regional = regional_accuracy(taxonomy, release_scales(payload.privacy))
     standing = ledger.standing(home.config.budget, release.period)
     if as_json:
-        views.emit_json(views.preview_document(release, previews, standing, new=new))
+        views.emit_json(views.preview_document(release, previews, regional, standing, new=new))
     else:
-        views.show_preview(views.console(), release, previews, standing, new=new)
+        views.show_preview(views.console(), release, previews, regional, standing, new=new)
 
 
 @app.command()
@@ -505,6 +512,8 @@ def _deliver(state: _State, home: NodeHome, outbox: Outbox, *, as_json: bool) ->
             clock=state.clock,
             sleep=state.sleep,
         )
+        # Asked only after delivery, and only when the hub answered: a notice never delays or costs a release.
+        notice = None if report.pending else _taxonomy_notice(home, client)
     for outcome in report.outcomes:
         if outcome.result in ("delivered", "already_delivered"):
             receipt = outbox.receipt(outcome.period, outcome.revision)
@@ -514,6 +523,8 @@ def _deliver(state: _State, home: NodeHome, outbox: Outbox, *, as_json: bool) ->
         views.emit_json(views.outcomes_document(report))
     else:
         views.show_outcomes(views.console(), report)
+    if notice:
+        Console(stderr=True, highlight=False).print(notice, soft_wrap=True)
     if report.failed:
         first = report.failed[0]
         raise SubmissionRejected(
@@ -524,6 +535,15 @@ def _deliver(state: _State, home: NodeHome, outbox: Outbox, *, as_json: bool) ->
     if report.pending:
         raise HubUnreachable(f"{len(report.pending)} release(s) could not be delivered yet: {report.pending[0].detail}")
     return report
+
+
+def _taxonomy_notice(home: NodeHome, client: HubClient) -> str | None:
+    """The one-line notice when the hub's current taxonomy is not the pinned one; never an error."""
+    try:
+        return adoption.hub_notice(home.taxonomy, client.identity())
+    except NodeError as e:
+        _log.info("could not ask the hub for its current taxonomy: %s", e)
+        return None
 
 
 @app.command()
@@ -575,6 +595,34 @@ def sync(ctx: typer.Context, as_json: JsonOption = False) -> None:
     home = state.open_home()
     with _database(home) as db:
         _deliver(state, home, Outbox(db), as_json=as_json)
+
+
+# ---------------------------------------------------------------------------- taxonomy
+
+
+@app.command()
+def taxonomy(
+    ctx: typer.Context,
+    update: Annotated[
+        bool, typer.Option("--update", help="Follow the hub's current taxonomy from the next release on.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the taxonomy this node follows and the hub's current one; --update adopts the hub's."""
+    state = _state(ctx)
+    home = state.open_home()
+    with state.hub(home.config.hub.url) as client:
+        check = adoption.check_hub_taxonomy(home, client)
+    accuracy = adoption.compare_accuracy(home, check)
+    updated = None
+    if update and not check.up_to_date:
+        with _database(home) as db:
+            updated = adoption.adopt(home, Ledger(db), check)
+    document = views.taxonomy_document(home, check, accuracy, updated=updated)
+    if as_json:
+        views.emit_json(document)
+    else:
+        views.show_taxonomy(views.console(), document, asked_to_update=update)
 
 
 # ---------------------------------------------------------------------------- status / budget
@@ -649,6 +697,7 @@ def budget(
 
 @app.command()
 def synth(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Directory to write the synthetic export to.", file_okay=False)],
     seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed gives the same export.")],
     months: Annotated[int, typer.Option("--months", min=1, max=120, help="Number of months.")] = 12,
@@ -659,6 +708,13 @@ def synth(
         int | None, typer.Option("--persons-per-month", min=1, help="Override the profile's monthly volume.")
     ] = None,
     clean: Annotated[bool, typer.Option("--clean", help="Leave out the deliberately messy values.")] = False,
+    taxonomy_version: Annotated[
+        int | None,
+        typer.Option(
+            "--taxonomy",
+            help="Write the truth for this built-in taxonomy version (default: the node's, or the newest).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write a synthetic case export (made-up people) to try the node without real data."""
@@ -669,6 +725,7 @@ def synth(
         listed = "; ".join(f"{name} ({text})" for name, text in known.items())
         raise typer.BadParameter(f"unknown profile {profile!r}. Profiles: {listed}", param_hint="--profile")
     _check_period(start)
+    taxonomy = _synth_taxonomy(_state(ctx), taxonomy_version)
     export = generate_export(
         out_dir=out,
         profile=profile,
@@ -678,10 +735,13 @@ def synth(
         hotline_id=hotline_id,
         persons_per_month=persons_per_month,
         dirty=not clean,
+        taxonomy=taxonomy,
     )
     document = {
         "cases": str(export.cases),
         "contacts": str(export.contacts),
+        "truth": str(export.truth_path),
+        "taxonomy": taxonomy.id,
         "periods": list(export.periods),
         "profile": profile,
         "seed": seed,
@@ -695,10 +755,26 @@ def synth(
     )
     out_console.print(f"  cases:    {export.cases}", soft_wrap=True)
     out_console.print(f"  contacts: {export.contacts}", soft_wrap=True)
+    out_console.print(f"  truth:    {export.truth_path} (true counts of every table of {taxonomy.id})", soft_wrap=True)
     out_console.print(
         f"Try: tipshare-node prepare --period {export.periods[0]} {export.cases} --contacts {export.contacts}",
         soft_wrap=True,
     )
+
+
+def _synth_taxonomy(state: _State, version: int | None) -> Taxonomy:
+    """The taxonomy synth writes the truth for: the version asked, else the node's, else the newest built in."""
+    if version is not None:
+        try:
+            return builtin_taxonomy(version)
+        except ProtocolError:
+            known = ", ".join(str(t.version) for t in builtin_taxonomies())
+            raise typer.BadParameter(
+                f"no built-in taxonomy {version}; versions: {known}", param_hint="--taxonomy"
+            ) from None
+    if HomeLayout(state.settings().home).config.exists():
+        return state.open_home().taxonomy
+    return latest_taxonomy()
 
 
 # ---------------------------------------------------------------------------- entry point

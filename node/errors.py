@@ -13,6 +13,7 @@ The tree::
     ├── ConfigError            config.toml, the ledger database, the stored taxonomy or a TIPSHARE_NODE_* setting
     ├── KeyFileError           the signing key file is missing, malformed, or readable by other users
     ├── BudgetExceeded         a release would spend more than the per-period or per-year cap
+    ├── TaxonomyUpdateBlocked  a release prepared under the pinned taxonomy is not delivered yet
     ├── ReleaseError           the release asked for cannot be made or found
     │   ├── NoSuchRelease      nothing was prepared for that period
     │   └── PeriodNotOver      the month has not ended yet
@@ -47,6 +48,7 @@ __all__ = [
     "ReleaseError",
     "SubmissionConflict",
     "SubmissionRejected",
+    "TaxonomyUpdateBlocked",
 ]
 
 
@@ -96,6 +98,16 @@ class KeyFileError(NodeError):
 
 class BudgetExceeded(NodeError):
     hint = "Nothing was spent and no noise was drawn. `tipshare-node budget` shows what is left."
+
+
+class TaxonomyUpdateBlocked(NodeError):
+    """The node cannot follow another taxonomy yet: a release of the pinned one is still to be delivered."""
+
+    hint = (
+        "Deliver it first with `tipshare-node submit` (or `tipshare-node sync` if it is already queued), then run "
+        "`tipshare-node taxonomy --update` again. The hub still accepts releases of the taxonomy they were "
+        "prepared under, so nothing is lost."
+    )
 
 
 class ReleaseError(NodeError):

@@ -7,7 +7,9 @@ path                   mode    what
 ``config.toml``        0600    hotline id, hub URL, the hub's pinned keys and taxonomy, the privacy budget
 ``signing-key``        0600    the hotline's Ed25519 signing key (:mod:`node.keystore`); never leaves this machine
 ``node.sqlite3``       0600    ledger, outbox and receipts (:mod:`node.store`), plus SQLite's ``-wal``/``-shm``
-``taxonomy.json``      0600    only if the hub's taxonomy is not the one built into this version
+``taxonomy.json``      0600    only if the pinned taxonomy is not one built into this version (v1, v2)
+``taxonomies/``        0700    taxonomies this node followed before (not built in), ``<sha256 hex>.json``, so that
+                               releases made under them stay readable
 ``receipts/``          0700    a copy of every verified receipt, ``<period>-r<revision>.json``, to keep or forward
 =====================  ======  ==================================================================================
 
@@ -16,12 +18,15 @@ The directory itself is 0700. True counts and case records are never written her
 
 ``config.toml`` is written once by ``init`` (atomically, :func:`node.keystore.write_private_file`). The
 ``[hub]`` section is what the node pinned on first contact (trust on first use): the log key that every receipt
-must verify against, and the key releases are sealed to. The ``[budget]`` section may be edited (see
+must verify against, and the key releases are sealed to, and the taxonomy releases follow. The taxonomy changes
+only through ``tipshare-node taxonomy --update`` (:meth:`NodeHome.adopt_taxonomy`), which pins the hub's current
+one and gives the budget its weights; the keys never change. The ``[budget]`` section may be edited (see
 :mod:`node.budget`); the rest should not be.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sqlite3
 import tomllib
@@ -37,7 +42,7 @@ from node.keystore import load_signing_key, write_private_file
 from node.store import open_database
 from protocol.crypto import SigningKey, fingerprint
 from protocol.errors import ProtocolError
-from protocol.taxonomy import Taxonomy, builtin_taxonomy, parse_taxonomy
+from protocol.taxonomy import Taxonomy, builtin_taxonomies, parse_taxonomy
 
 __all__ = [
     "CONFIG_VERSION",
@@ -45,6 +50,7 @@ __all__ = [
     "NodeConfig",
     "NodeHome",
     "PinnedHub",
+    "builtin_by_hash",
     "load_home_taxonomy",
     "read_config",
     "render_config",
@@ -75,6 +81,14 @@ class HomeLayout:
     @property
     def taxonomy(self) -> Path:
         return self.root / "taxonomy.json"
+
+    @property
+    def taxonomies(self) -> Path:
+        return self.root / "taxonomies"
+
+    def retired_taxonomy(self, content_hash: str) -> Path:
+        """Where a taxonomy this node followed before is kept (only one that is not built in)."""
+        return self.taxonomies / f"{content_hash.removeprefix('sha256:')}.json"
 
     @property
     def receipts(self) -> Path:
@@ -140,6 +154,8 @@ def render_config(config: NodeConfig) -> str:
         "",
         "# The hub as first seen (trust on first use). Compare the fingerprints with your hub operator by phone.",
         "# Do not edit: receipts must verify against log_vkey, and releases are sealed to encryption_key.",
+        "# taxonomy_id and taxonomy_hash name the taxonomy releases follow: `tipshare-node taxonomy --update`",
+        "# changes them to the hub's current one.",
         "[hub]",
         f"url = {_toml_string(hub.url)}",
         f"protocol_version = {_toml_string(identity.protocol_version)}",
@@ -253,20 +269,75 @@ class NodeHome:
         write_private_file(path, receipt_json)
         return path
 
+    def taxonomy_of(self, taxonomy_id: str, content_hash: str) -> Taxonomy:
+        """The taxonomy a stored release names: the pinned one, a built-in one, or one this node followed before."""
+        if content_hash == self.taxonomy.content_hash:
+            return self.taxonomy
+        known = builtin_by_hash(content_hash) or _stored(self.layout.retired_taxonomy(content_hash), content_hash)
+        if known is None:
+            raise ConfigError(
+                f"a release in the ledger follows taxonomy {taxonomy_id} ({content_hash}), which this node no "
+                f"longer has (it is not built in, and not in {self.layout.taxonomies})",
+                hint="Restore the node home from its backup, or ask your hub operator for that taxonomy document.",
+            )
+        return known
+
+    def adopt_taxonomy(self, taxonomy: Taxonomy, *, budget: BudgetConfig) -> NodeHome:
+        """Follow ``taxonomy`` from now on, with ``budget`` (its weights); returns the home as it is afterwards.
+
+        The steps are ordered so that a crash half-way leaves a home that opens as before or as after: the taxonomy
+        followed until now is kept in ``taxonomies/`` (unless built in), the new one is stored as ``taxonomy.json``
+        (unless built in), and config.toml, which names the taxonomy, is replaced atomically last. The hub's keys
+        and the rest of the configuration do not change.
+        """
+        layout, old = self.layout, self.taxonomy
+        if builtin_by_hash(old.content_hash) is None:
+            write_private_file(layout.retired_taxonomy(old.content_hash), old.canonical_bytes())
+        builtin = builtin_by_hash(taxonomy.content_hash) is not None
+        if not builtin:
+            write_private_file(layout.taxonomy, taxonomy.canonical_bytes())
+        pinned = self.config.hub
+        identity = dataclasses.replace(pinned.identity, taxonomy_id=taxonomy.id, taxonomy_hash=taxonomy.content_hash)
+        config = dataclasses.replace(self.config, hub=dataclasses.replace(pinned, identity=identity), budget=budget)
+        write_private_file(layout.config, render_config(config).encode("utf-8"))
+        if builtin:
+            layout.taxonomy.unlink(missing_ok=True)  # a custom taxonomy followed before (kept in taxonomies/)
+        return NodeHome(layout, config, taxonomy)
+
+
+def builtin_by_hash(content_hash: str) -> Taxonomy | None:
+    """The taxonomy built into this version (v1 or v2) with this content hash, or ``None``."""
+    return next((t for t in builtin_taxonomies() if t.content_hash == content_hash), None)
+
 
 def load_home_taxonomy(layout: HomeLayout, identity: HubIdentity) -> Taxonomy:
-    """The pinned taxonomy: the built-in one if its hash matches, else ``taxonomy.json`` from the home."""
-    builtin = builtin_taxonomy()
-    if identity.taxonomy_hash == builtin.content_hash:
+    """The pinned taxonomy: a built-in one if its hash matches, else ``taxonomy.json`` from the home (or, after an
+    update stopped half-way, the copy kept in ``taxonomies/``)."""
+    builtin = builtin_by_hash(identity.taxonomy_hash)
+    if builtin is not None:
         return builtin
     try:
         taxonomy = parse_taxonomy(layout.taxonomy.read_bytes())
     except FileNotFoundError:
-        raise ConfigError(
-            f"the hub's taxonomy {identity.taxonomy_id} is not built in and {layout.taxonomy} is missing"
-        ) from None
+        taxonomy = None
     except (OSError, ProtocolError) as e:
         raise ConfigError(f"cannot read the taxonomy in {layout.taxonomy}: {e}") from e
-    if taxonomy.content_hash != identity.taxonomy_hash:
-        raise ConfigError(f"{layout.taxonomy} is not the taxonomy pinned in config.toml (its hash differs)")
-    return taxonomy
+    if taxonomy is not None and taxonomy.content_hash == identity.taxonomy_hash:
+        return taxonomy
+    kept = _stored(layout.retired_taxonomy(identity.taxonomy_hash), identity.taxonomy_hash)
+    if kept is not None:
+        return kept
+    if taxonomy is None:
+        raise ConfigError(f"the hub's taxonomy {identity.taxonomy_id} is not built in and {layout.taxonomy} is missing")
+    raise ConfigError(f"{layout.taxonomy} is not the taxonomy pinned in config.toml (its hash differs)")
+
+
+def _stored(path: Path, content_hash: str) -> Taxonomy | None:
+    """The taxonomy document at ``path`` if it is there and has ``content_hash``."""
+    try:
+        taxonomy = parse_taxonomy(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ProtocolError) as e:
+        raise ConfigError(f"cannot read the taxonomy in {path}: {e}") from e
+    return taxonomy if taxonomy.content_hash == content_hash else None

@@ -16,11 +16,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from node.adoption import TaxonomyCheck
 from node.budget import Standing, amount_text
-from node.home import NodeConfig
+from node.home import NodeConfig, NodeHome
 from node.ledger import StoredRelease
 from node.noise import NoisePlan
 from node.outbox import DeliveryReport, OutboxItem
+from node.regional import RegionalAccuracy
 from node.release import TablePreview
 from protocol.accuracy import noise_variance, single_cell_halfwidth
 
@@ -35,8 +37,10 @@ __all__ = [
     "show_outcomes",
     "show_preview",
     "show_status",
+    "show_taxonomy",
     "status_document",
     "symbol",
+    "taxonomy_document",
 ]
 
 
@@ -90,8 +94,33 @@ def _standing_line(standing: Standing) -> str:
 # ---------------------------------------------------------------------------- prepare / correct
 
 
+def _regional_document(regional: Sequence[RegionalAccuracy]) -> list[dict[str, Any]]:
+    return [
+        {
+            "question": r.question,
+            "description": r.wording,
+            "unit": r.unit,
+            "dimensions": list(r.dimensions),
+            "months": 1,
+            "carried_by": list(r.carried_by),
+            "expected_ci95_halfwidth": [{"hotlines": n, "halfwidth": round(h, 2)} for n, h in r.halfwidths],
+        }
+        for r in regional
+    ]
+
+
+def _regional_line(r: RegionalAccuracy) -> str:
+    parts = [f"±{h:.0f} with {n} hotlines" for n, h in r.halfwidths]
+    return f"  {r.wording}: about {', '.join(parts)}"
+
+
 def preview_document(
-    release: StoredRelease, previews: Sequence[TablePreview], standing: Standing, *, new: bool
+    release: StoredRelease,
+    previews: Sequence[TablePreview],
+    regional: Sequence[RegionalAccuracy],
+    standing: Standing,
+    *,
+    new: bool,
 ) -> dict[str, Any]:
     return {
         "period": release.period,
@@ -115,12 +144,19 @@ def preview_document(
             }
             for p in previews
         ],
+        "regional": _regional_document(regional),
         "budget": _standing_document(standing),
     }
 
 
 def show_preview(
-    out: Console, release: StoredRelease, previews: Sequence[TablePreview], standing: Standing, *, new: bool
+    out: Console,
+    release: StoredRelease,
+    previews: Sequence[TablePreview],
+    regional: Sequence[RegionalAccuracy],
+    standing: Standing,
+    *,
+    new: bool,
 ) -> None:
     s = symbol(release.measure)
     if new:
@@ -147,9 +183,31 @@ def show_preview(
         for cell in p.top:
             table.add_row(" × ".join(cell.codes), str(cell.value), f"{cell.low} … {cell.high}")
         out.print(table)
+    _show_accuracy(out, release, previews, regional)
     out.print(_standing_line(standing))
     if release.status == "prepared":
         out.print("Nothing has been sent. If this looks right, run `tipshare-node submit`.")
+
+
+def _show_accuracy(
+    out: Console, release: StoredRelease, previews: Sequence[TablePreview], regional: Sequence[RegionalAccuracy]
+) -> None:
+    out.print(f"\nAccuracy of this release ({release.payload().taxonomy.id}): the noise in every cell of each table.")
+    table = Table()
+    for column in ("table", "cells", "noise σ", "±95% (one cell)"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for p in previews:
+        table.add_row(p.table, f"{p.cells:,}", f"{p.std:.2f}", f"±{p.halfwidth}")
+    out.print(table)
+    if not regional:
+        return
+    out.print(
+        "One hotline's month is mostly noise, on purpose: it protects each person in it. The numbers are read at "
+        "the hub, which adds up every hotline and combines every table that answers a question. If other hotlines "
+        "release like this one (same taxonomy, same budget), the hub's 95% interval for"
+    )
+    for r in regional:
+        out.print(_regional_line(r), soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------- submit / sync
@@ -307,6 +365,122 @@ def show_status(out: Console, document: dict[str, Any]) -> None:
         out.print(
             f"Budget {y['year']}: {s} = {_short(y['spent'])} spent of {_short(y['cap'])} ({_short(y['left'])} left)."
         )
+
+
+# ---------------------------------------------------------------------------- taxonomy
+
+
+def _taxonomy_ref(taxonomy: Any) -> dict[str, Any]:
+    return {
+        "id": taxonomy.id,
+        "hash": taxonomy.content_hash,
+        "version": taxonomy.version,
+        "tables": list(taxonomy.tables),
+    }
+
+
+def taxonomy_document(
+    home: NodeHome,
+    check: TaxonomyCheck,
+    accuracy: dict[str, tuple[RegionalAccuracy, ...]],
+    *,
+    updated: NodeHome | None,
+) -> dict[str, Any]:
+    hub = check.hub_taxonomy
+    following = updated or home
+    return {
+        "pinned": _taxonomy_ref(check.pinned),
+        "hub": {
+            "url": check.hub_url,
+            "current": {"id": check.hub_taxonomy_id, "hash": check.hub_taxonomy_hash},
+            "current_tables": list((hub or check.pinned).tables),
+        },
+        "up_to_date": check.up_to_date,
+        "changes": {
+            "added": [t for t in hub.tables if t not in check.pinned.tables] if hub else [],
+            "removed": [t for t in check.pinned.tables if t not in hub.tables] if hub else [],
+        },
+        "accuracy": {which: _regional_document(regional) for which, regional in accuracy.items()},
+        "updated": updated is not None,
+        "following": {"id": following.taxonomy.id, "hash": following.taxonomy.content_hash},
+        "budget": {
+            "mechanism": following.config.budget.mechanism,
+            "measure": following.config.budget.measure,
+            "release": amount_text(following.config.budget.release),
+            "weights": dict(following.config.budget.weights),
+        },
+    }
+
+
+def _accuracy_table(columns: dict[str, list[dict[str, Any]]]) -> Table:
+    """Regional answers (rows) × numbers of hotlines, one column of half-widths per taxonomy."""
+    table = Table()
+    table.add_column("regional answer")
+    table.add_column("hotlines", justify="right")
+    for name in columns:
+        table.add_column(name, justify="right")
+    first = next(iter(columns.values()))
+    for row, question in enumerate(first):
+        for position, figure in enumerate(question["expected_ci95_halfwidth"]):
+            table.add_row(
+                question["description"] if position == 0 else "",
+                str(figure["hotlines"]),
+                *(
+                    f"±{column[row]['expected_ci95_halfwidth'][position]['halfwidth']:.0f}"
+                    for column in columns.values()
+                ),
+            )
+    return table
+
+
+def show_taxonomy(out: Console, document: dict[str, Any], *, asked_to_update: bool) -> None:
+    pinned, hub, budget = document["pinned"], document["hub"], document["budget"]
+    current = hub["current"]
+    s = symbol(budget["measure"])
+    if document["updated"]:
+        out.print(
+            f"This node now follows taxonomy {current['id']} ({current['hash']}), the hub's current one, from its "
+            f"next release on ({len(hub['current_tables'])} tables). Releases already made keep {pinned['id']}.",
+            soft_wrap=True,
+        )
+        out.print(
+            f"Budget: mechanism, release ({s} = {budget['release']}) and caps unchanged; the split across the tables "
+            f"is now the weights recorded in {current['id']} (`tipshare-node budget` shows each table's share and "
+            "noise)."
+        )
+        return
+    out.print(
+        f"This node follows taxonomy {pinned['id']} ({pinned['hash']}), {len(pinned['tables'])} tables.",
+        soft_wrap=True,
+    )
+    accuracy = document["accuracy"]
+    columns = {pinned["id"]: accuracy.get("pinned", [])}
+    if document["up_to_date"]:
+        out.print(f"It is the current taxonomy of the hub at {hub['url']}: nothing to update.")
+    else:
+        out.print(
+            f"The hub at {hub['url']} publishes taxonomy {current['id']} ({current['hash']}) as current, "
+            f"{len(hub['current_tables'])} tables.",
+            soft_wrap=True,
+        )
+        changes = document["changes"]
+        if changes["added"]:
+            out.print(f"  Tables it adds: {', '.join(changes['added'])}", soft_wrap=True)
+        if changes["removed"]:
+            out.print(f"  Tables it no longer releases: {', '.join(changes['removed'])}", soft_wrap=True)
+        columns[current["id"]] = accuracy.get("hub", [])
+    if all(columns.values()) and len({tuple(r["question"] for r in c) for c in columns.values()}) == 1:
+        out.print(
+            f"With your budget ({s} = {budget['release']} a release) and every hotline releasing alike, the hub's "
+            "expected 95% interval:"
+        )
+        out.print(_accuracy_table(columns))
+    if document["up_to_date"] or asked_to_update:
+        return
+    out.print(
+        f"The hub still accepts releases of {pinned['id']}. To follow {current['id']} from your next release on, run:"
+    )
+    out.print("  tipshare-node taxonomy --update")
 
 
 # ---------------------------------------------------------------------------- budget

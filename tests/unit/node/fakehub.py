@@ -3,7 +3,8 @@
 
 Built from the protocol's own primitives (a real X25519 key, a C2SP note-signing log key, RFC 6962 Merkle
 proofs, ``make_receipt``), so its receipts really verify. Faults can be queued for the next submissions to play
-the network's and the hub's failures.
+the network's and the hub's failures. Like a real hub it publishes one taxonomy as current (``taxonomy``) and
+accepts the others it knows (``also_accepts``): set ``taxonomy`` to move the hub to a new one.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ Fault = str
 class FakeHub:
     taxonomy: Taxonomy = field(default_factory=builtin_taxonomy)
     origin: str = "hub.test/log"
+    #: Taxonomies the hub accepts (and serves) besides the current one.
+    also_accepts: tuple[Taxonomy, ...] = ()
     retry_after: str | None = None
 
     def __post_init__(self) -> None:
@@ -67,6 +70,10 @@ class FakeHub:
             "taxonomy": {"id": self.taxonomy.id, "hash": self.taxonomy.content_hash},
         }
 
+    def taxonomies(self) -> dict[str, Taxonomy]:
+        """Every taxonomy the hub accepts, by id (the current one last, so it wins)."""
+        return {t.id: t for t in (*self.also_accepts, self.taxonomy)}
+
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
 
@@ -94,8 +101,10 @@ class FakeHub:
         path = request.url.path
         if request.method == "GET" and path == "/v1/hub":
             return httpx.Response(200, json=self.identity())
-        if request.method == "GET" and path == f"/v1/taxonomy/{self.taxonomy.id}":
-            return httpx.Response(200, content=self.taxonomy.canonical_bytes())
+        if request.method == "GET" and path.startswith("/v1/taxonomy/"):
+            known = self.taxonomies().get(path.removeprefix("/v1/taxonomy/"))
+            if known is not None:
+                return httpx.Response(200, content=known.canonical_bytes())
         if request.method == "POST" and path == "/v1/submissions":
             self.posts += 1
             return self._submit(request)
@@ -116,7 +125,10 @@ class FakeHub:
             return httpx.Response(403, text="Forbidden")
         try:
             verified = open_envelope(request.content, hub_key=self.encryption_key, hotline_key=self.hotline_key)
-            check_payload(verified.payload, self.taxonomy, now=datetime.now(UTC))
+            taxonomy = self.taxonomies().get(verified.payload.taxonomy.id)
+            if taxonomy is None:
+                return _problem(422, "unknown_taxonomy", f"this hub has no taxonomy {verified.payload.taxonomy.id}")
+            check_payload(verified.payload, taxonomy, now=datetime.now(UTC))
         except _Unknown as e:
             return _problem(403, "unknown_hotline", str(e))
         except ProtocolError as e:

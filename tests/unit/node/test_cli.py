@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
@@ -16,38 +15,12 @@ import pytest
 
 import node.aggregate
 from node.aggregate import TrueTables
-from node.cli import main
 from protocol.messages import Receipt, SubmissionPayload
 from protocol.note import NoteVerifier
 from protocol.receipt import verify_receipt
 from protocol.taxonomy import builtin_taxonomy, load_taxonomy
 from tests.unit.node.fakehub import HUB_URL, FakeHub
-from tests.unit.node.nodekit import HOTLINE, NOW, planted_counts, planted_run
-
-
-class Officer:
-    """Types commands: ``main([...])`` with the fake hub plugged in, capturing what is printed."""
-
-    def __init__(self, hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
-        self.hub = hub
-        self.capsys = capsys
-        self.transcript: list[str] = []
-
-    def __call__(
-        self, *argv: str, stdin: str | None = None, monkeypatch: pytest.MonkeyPatch | None = None
-    ) -> tuple[int, str, str]:
-        if stdin is not None:
-            assert monkeypatch is not None
-            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        code = main(list(argv), http_client_factory=self.hub.client_factory(), clock=lambda: NOW, sleep=lambda s: None)
-        out, err = self.capsys.readouterr()
-        self.transcript += [out, err]
-        return code, out, err
-
-    def json(self, *argv: str) -> Any:
-        code, out, err = self(*argv, "--json")
-        assert code == 0, err
-        return json.loads(out)
+from tests.unit.node.nodekit import HOTLINE, Officer, init_and_enroll, planted_counts, planted_run
 
 
 @pytest.fixture
@@ -66,16 +39,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def officer(hub: FakeHub, capsys: pytest.CaptureFixture[str], home: Path) -> Officer:
     return Officer(hub, capsys)
-
-
-def _init_and_enroll(officer: Officer) -> str:
-    code, out, err = officer("init", "--hotline-id", HOTLINE, "--hub", HUB_URL)
-    assert code == 0, err
-    line = re.search(rf"^\s+({HOTLINE} ed25519:\S+)$", out, flags=re.MULTILINE)
-    assert line is not None, out
-    hotline, key = line.group(1).split()
-    officer.hub.enroll(hotline, key)  # the hub operator enrolls the printed line
-    return key
 
 
 @pytest.fixture
@@ -174,7 +137,7 @@ def test_a_month_from_init_to_receipt(officer: Officer, hub: FakeHub, home: Path
 def test_prepare_twice_returns_the_stored_release(
     officer: Officer, planted: dict[str, list[int]], tmp_path: Path, home: Path
 ) -> None:
-    _init_and_enroll(officer)
+    init_and_enroll(officer)
     cases = _export(tmp_path)
     first = officer.json("prepare", "--period", "2025-03", str(cases))
     assert first["new"] is True
@@ -224,7 +187,7 @@ def test_true_counts_never_leave_memory(
     with probability below 1e-16, so a match can only be a leak.
     """
     caplog.set_level(logging.DEBUG)
-    _init_and_enroll(officer)
+    init_and_enroll(officer)
     config = home / "config.toml"
     text = config.read_text().replace('release = "0.1"', 'release = "0.001"')
     config.write_text(text.replace('period_cap = "0.2"', 'period_cap = "0.002"'))
@@ -261,7 +224,7 @@ def test_true_counts_never_leave_memory(
 def test_submit_while_offline_then_sync(
     officer: Officer, hub: FakeHub, planted: dict[str, list[int]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _init_and_enroll(officer)
+    init_and_enroll(officer)
     assert officer("prepare", "--period", "2025-03", str(_export(tmp_path)))[0] == 0
     monkeypatch.setenv("TIPSHARE_NODE_RETRY_ATTEMPTS", "2")
     hub.faults = ["connect", "connect"]
@@ -287,7 +250,7 @@ def test_submit_while_offline_then_sync(
 def test_correction_asks_spends_and_respects_the_period_cap(
     officer: Officer, planted: dict[str, list[int]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _init_and_enroll(officer)
+    init_and_enroll(officer)
     cases = str(_export(tmp_path))
     code, _, err = officer("correct", "--period", "2025-03", cases, "--yes")
     assert code == 1
@@ -313,7 +276,7 @@ def test_correction_asks_spends_and_respects_the_period_cap(
 
 
 def test_budget_shows_tables_and_the_ledger(officer: Officer, planted: dict[str, list[int]], tmp_path: Path) -> None:
-    _init_and_enroll(officer)
+    init_and_enroll(officer)
     document = officer.json("budget")
     assert (document["mechanism"], document["release"], document["period_cap"], document["year_cap"]) == (
         "discrete_gaussian",
@@ -359,7 +322,7 @@ def test_a_rejected_submission_is_explained(officer: Officer, planted: dict[str,
 def test_an_invalid_receipt_is_not_accepted(
     officer: Officer, hub: FakeHub, planted: dict[str, list[int]], tmp_path: Path, home: Path
 ) -> None:
-    _init_and_enroll(officer)
+    init_and_enroll(officer)
     assert officer("prepare", "--period", "2025-03", str(_export(tmp_path)))[0] == 0
     hub.faults = ["bad-receipt-key"]
     code, _, err = officer("submit")
@@ -378,7 +341,7 @@ def test_errors_a_person_can_act_on(
     assert code == 1
     assert "NotInitialised" in err
     assert "tipshare-node init --hotline-id" in err
-    _init_and_enroll(officer)
+    init_and_enroll(officer)
     code, _, err = officer("prepare", "--period", "2026-03", cases)
     assert code == 1
     assert "PeriodNotOver: 2026-03 is not over yet" in err
@@ -397,7 +360,7 @@ def test_errors_a_person_can_act_on(
 
 
 def test_init_is_safe_to_repeat_and_refuses_another_hotline(officer: Officer, hub: FakeHub, home: Path) -> None:
-    key = _init_and_enroll(officer)
+    key = init_and_enroll(officer)
     code, out, _ = officer("init", "--hotline-id", HOTLINE, "--hub", HUB_URL + "/")
     assert code == 0
     assert "already set up" in out
@@ -431,7 +394,7 @@ def test_verbose_debugging_shows_the_traceback(officer: Officer) -> None:
 
 
 def test_input_errors_from_the_export_are_shown(officer: Officer, tmp_path: Path) -> None:
-    _init_and_enroll(officer)
+    init_and_enroll(officer)
     cases = tmp_path / "cases.csv"
     cases.write_text("not,an,htcds\nexport,at,all\n", encoding="utf-8")
     code, _, err = officer("prepare", "--period", "2025-03", str(cases))
@@ -448,7 +411,7 @@ def test_synth_lists_profiles_when_one_is_unknown(officer: Officer, tmp_path: Pa
 
 
 def test_a_missing_ledger_is_never_silently_recreated(officer: Officer, home: Path) -> None:
-    _init_and_enroll(officer)
+    init_and_enroll(officer)
     for path in home.glob("node.sqlite3*"):
         path.unlink()
     code, _, err = officer("status")
@@ -465,7 +428,7 @@ def test_a_hub_taxonomy_that_is_not_built_in_is_pinned_in_the_home(
     document["title"] += " (regional edition)"
     hub.taxonomy = load_taxonomy(document)
     officer = Officer(hub, capsys)
-    _init_and_enroll(officer)
+    init_and_enroll(officer)
     stored = home / "taxonomy.json"
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     assert stored.read_bytes() == hub.taxonomy.canonical_bytes()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from node.aggregate import prepare_tables
 from node.errors import NodeError
 from node.synth import SynthError, UnknownProfile, generate_export, profile, profiles
 from node.synth import generator as generator_module
@@ -142,3 +143,23 @@ def test_unusable_parameters_are_a_node_error(tmp_path: Path, options: dict[str,
     arguments: dict[str, object] = {"out_dir": tmp_path, "profile": "ua", "months": 1, "seed": 1, **options}
     with pytest.raises(SynthError):
         generate_export(**arguments)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("profile", [p.name for p in profiles()])
+def test_the_v2_truth_is_what_the_node_counts(tmp_path: Path, profile: str) -> None:
+    """Every table of taxonomy v2, computed by the generator's own reading of the rules, equals what the node's input
+    code counts in the export; and the one-cell total is the sum of every other (single-valued) person table."""
+    v2 = builtin_taxonomy(2)
+    export = generate_export(out_dir=tmp_path, profile=profile, months=2, seed=21, taxonomy=v2)
+    document = json.loads(export.truth_path.read_text(encoding="utf-8"))
+    assert document["taxonomy"] == {"id": v2.id, "hash": v2.content_hash}
+    for period in export.periods:
+        truth = export.truth()[period]
+        assert sorted(truth) == sorted(v2.tables)
+        counted = prepare_tables(cases=export.cases, contacts=export.contacts, mapping=None, period=period, taxonomy=v2)
+        assert dict(counted.counts) == truth, f"{profile} {period}"
+        (total,) = truth["persons_total"]
+        assert total > 0
+        for name, table in v2.tables.items():
+            if table.unit == "person" and not table.multi_valued:
+                assert sum(truth[name]) == total, name
