@@ -15,8 +15,11 @@ keeps accepting the old one, so nothing breaks; ``submit`` and ``sync`` print a 
 3. pins the new taxonomy and gives the budget the taxonomy's recorded weights (:func:`node.budget.default_weights`),
    keeping the mechanism, the release amount and the caps (:meth:`node.home.NodeHome.adopt_taxonomy`).
 
-Releases already made keep the taxonomy they were made under (it is written in each payload); the ledger's spends
-count against the same caps whatever the taxonomy.
+Releases already made keep the taxonomy they were made under (it is written in each payload; ``prepare`` shows an
+earlier one with its own taxonomy, :meth:`node.home.NodeHome.taxonomy_of`); the ledger's spends count against the
+same caps whatever the taxonomy. A release the hub refused (``failed``) does not block the update: ``submit``
+retries it exactly as it was made, and the hub accepts it under its own taxonomy. A correction made after the update
+follows the new taxonomy.
 """
 
 from __future__ import annotations
