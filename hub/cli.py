@@ -7,6 +7,7 @@ The operator's life with the hub::
     tipshare-hub serve --host 127.0.0.1 --port 8750 --workers 4  # behind a TLS proxy
     tipshare-hub hotline add --line "la-strada-md ed25519:..." --name "La Strada Moldova" --country MD
     tipshare-hub token create --role coordinator --label "IOM Chisinau" --countries MD,UA
+    tipshare-hub taxonomy list                                  # what the hub accepts; which one new nodes follow
     tipshare-hub log verify
 
 Every command takes ``--data-dir`` and ``--database-url`` (default: ``TIPSHARE_HUB_DATA_DIR``,
@@ -57,6 +58,7 @@ from hub.schemas import HotlineCreate, KeyRevoke, KeyRotate
 from hub.services.log import TransparencyLog
 from hub.services.rebuild import check_rollups, expected_rollups, replace_rollups
 from hub.services.registry import Registry
+from hub.services.taxonomies import TaxonomyRegistry
 from hub.services.tokens import TokenService
 from hub.settings import Settings
 from hub.setup import initialise_hub
@@ -104,10 +106,14 @@ hotline_app = typer.Typer(
 )
 token_app = typer.Typer(help="Bearer tokens for coordinators, auditors and admins.", no_args_is_help=True)
 log_app = typer.Typer(help="The transparency log: latest checkpoint, self-check.", no_args_is_help=True)
+taxonomy_app = typer.Typer(
+    help="The taxonomies the hub accepts, and the current one (which new nodes follow).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(hotline_app, name="hotline")
 app.add_typer(token_app, name="token")
 app.add_typer(log_app, name="log")
+app.add_typer(taxonomy_app, name="taxonomy")
 rollups_app = typer.Typer(
     help="The statistics tables, maintained at ingest: check or rebuild them from the log.", no_args_is_help=True
 )
@@ -702,6 +708,46 @@ def token_revoke(
         )
     else:
         typer.echo(f"Token {record.id} ({record.role}, {record.label}) revoked.")
+
+
+# ---------------------------------------------------------------------------- taxonomies
+
+
+@taxonomy_app.command("list")
+def taxonomy_list(
+    ctx: typer.Context,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the taxonomies the hub accepts, which one is current, and how many current submissions follow each."""
+    with _hub(_state(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+        registry = TaxonomyRegistry(session)
+        document = views.taxonomies_document(registry.registered(), registry.current_id(), registry.usage())
+    if as_json:
+        views.emit_json(document)
+    else:
+        views.show_taxonomies(views.console(), document)
+
+
+@taxonomy_app.command("current")
+def taxonomy_current(
+    ctx: typer.Context,
+    taxonomy_id: Annotated[
+        str, typer.Argument(metavar="ID", help="A registered taxonomy's id (see `tipshare-hub taxonomy list`).")
+    ],
+    data_dir: DataDirOption = None,
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a registered taxonomy the current one: the one GET /v1/hub names and newly set-up nodes follow."""
+    with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+        switch = TaxonomyRegistry(session).make_current(taxonomy_id.strip())
+    document = {"previous": switch.previous, "current": switch.current, "changed": switch.previous != switch.current}
+    if as_json:
+        views.emit_json(document)
+    else:
+        views.show_taxonomy_switch(views.console(), document)
 
 
 # ---------------------------------------------------------------------------- log

@@ -22,6 +22,7 @@ from hub.models import ApiToken, HotlineKey, LogCheckpoint
 from hub.services.registry import HotlineSummary, KeyEvent
 from protocol.crypto import VerifyKey, fingerprint
 from protocol.messages import PROTOCOL_VERSION, format_timestamp
+from protocol.taxonomy import Taxonomy
 
 __all__ = [
     "checkpoint_document",
@@ -34,8 +35,11 @@ __all__ = [
     "show_hotlines",
     "show_identity",
     "show_key_event",
+    "show_taxonomies",
+    "show_taxonomy_switch",
     "show_token_created",
     "show_tokens",
+    "taxonomies_document",
     "token_document",
     "token_status",
 ]
@@ -239,6 +243,62 @@ def show_key_event(out: Console, document: dict[str, Any], *, display_name: str,
             "Check the key id with the hotline (their `tipshare-node init` printed it) by phone or in person.",
             soft_wrap=True,
         )
+
+
+# ---------------------------------------------------------------------------- taxonomies
+
+
+def taxonomies_document(
+    taxonomies: Sequence[Taxonomy], current: str | None, usage: dict[str, tuple[int, int]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": taxonomy.id,
+            "hash": taxonomy.content_hash,
+            "title": taxonomy.title,
+            "tables": len(taxonomy.tables),
+            "cells": taxonomy.total_cells,
+            "current": taxonomy.id == current,
+            "current_submissions": usage.get(taxonomy.id, (0, 0))[0],
+            "hotlines": usage.get(taxonomy.id, (0, 0))[1],
+        }
+        for taxonomy in taxonomies
+    ]
+
+
+def show_taxonomies(out: Console, document: list[dict[str, Any]]) -> None:
+    table = Table(
+        title="Taxonomies this hub accepts (* current: GET /v1/hub names it, new nodes follow it)",
+        title_justify="left",
+    )
+    for column in ("", "Id", "Tables", "Cells", "Current submissions", "Hotlines", "Content hash"):
+        table.add_column(column, overflow="fold")
+    for taxonomy in document:
+        table.add_row(
+            "*" if taxonomy["current"] else "",
+            taxonomy["id"],
+            str(taxonomy["tables"]),
+            f"{taxonomy['cells']:,}",
+            str(taxonomy["current_submissions"]),
+            str(taxonomy["hotlines"]),
+            taxonomy["hash"],
+        )
+    out.print(table)
+
+
+def show_taxonomy_switch(out: Console, document: dict[str, Any]) -> None:
+    if not document["changed"]:
+        out.print(f"{document['current']} is already the current taxonomy; nothing was changed.", soft_wrap=True)
+        return
+    out.print(
+        f"The current taxonomy is now {document['current']} (was {document['previous'] or 'none'}).", soft_wrap=True
+    )
+    out.print(
+        "GET /v1/hub names it once the hub restarts (restart `tipshare-hub serve`); nodes set up from then on "
+        "follow it. Nodes already set up keep the taxonomy they pinned, and the hub goes on accepting every "
+        "registered taxonomy.",
+        soft_wrap=True,
+    )
 
 
 # ---------------------------------------------------------------------------- tokens

@@ -6,7 +6,8 @@ Built once by :func:`hub.app.create_app` (or by the CLI) and passed around expli
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -14,19 +15,20 @@ from sqlalchemy import Engine, false, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.db import begin_write, make_engine, make_sessionmaker, read_session, storage_fault
+from hub.db import begin_write, make_engine, make_sessionmaker, read_session, storage_fault, write_session
 from hub.errors import DatabaseUnavailable, NotFound, NotInitialised
 from hub.keys import HubKeys, load_keys
 from hub.metrics import Metrics
-from hub.models import HubMeta, TaxonomyDocument
+from hub.models import HubMeta
+from hub.services.taxonomies import META_TAXONOMY, TaxonomyRegistry, union_tables
 from hub.settings import Settings
 from protocol.note import NoteSigner
-from protocol.taxonomy import Taxonomy, parse_taxonomy
+from protocol.taxonomy import Table, Taxonomy, builtin_taxonomies
 
 __all__ = ["META_LOG_ORIGIN", "META_TAXONOMY", "HubContext", "utc_now"]
 
 META_LOG_ORIGIN = "log_origin"
-META_TAXONOMY = "current_taxonomy"
+_log = logging.getLogger("hub")
 
 
 def utc_now() -> datetime:
@@ -50,7 +52,11 @@ class HubContext:
     def open(
         cls, settings: Settings, *, clock: Callable[[], datetime] = utc_now, engine: Engine | None = None
     ) -> HubContext:
-        """Open an initialised hub: its database (migrated) and key files."""
+        """Open an initialised hub: its database (migrated) and key files.
+
+        Built-in taxonomies the database lacks (a hub created by an older build) are registered here, without
+        changing the current taxonomy (:mod:`hub.services.taxonomies` explains why here).
+        """
         engine = engine or make_engine(settings.resolved_database_url)
         sessions = make_sessionmaker(engine)
         keys = load_keys(settings.keys_dir)
@@ -66,7 +72,7 @@ class HubContext:
         try:
             with read_session(sessions) as session:
                 meta = {row.key: row.value for row in session.scalars(select(HubMeta))}
-                taxonomies = {doc.id: parse_taxonomy(doc.document) for doc in session.scalars(select(TaxonomyDocument))}
+                taxonomies = {taxonomy.id: taxonomy for taxonomy in TaxonomyRegistry(session).registered()}
         except (OperationalError, ProgrammingError) as e:  # no schema: a database never initialised or migrated
             if (fault := storage_fault(e, engine.url)) is not None:
                 raise fault from e
@@ -76,6 +82,8 @@ class HubContext:
             ) from e
         if META_LOG_ORIGIN not in meta or META_TAXONOMY not in meta:
             raise NotInitialised("the hub database has no identity yet: run `tipshare-hub init`")
+        if any(builtin.id not in taxonomies for builtin in builtin_taxonomies()):
+            taxonomies = _register_builtins(engine, sessions, clock(), taxonomies)
         return cls(
             settings=settings,
             engine=engine,
@@ -110,10 +118,49 @@ class HubContext:
 
     @property
     def taxonomy(self) -> Taxonomy:
+        """The current taxonomy: the one ``GET /v1/hub`` names and newly set-up nodes follow."""
         return self.taxonomies[self.current_taxonomy_id]
+
+    @property
+    def tables(self) -> Mapping[str, Table]:
+        """Every table of every registered taxonomy, by name (a name means the same cells in all of them)."""
+        return union_tables(self.taxonomies.values())
+
+    def taxonomy_for_table(self, name: str) -> Taxonomy:
+        """The taxonomy that describes table ``name``: the current one if it has the table, else the newest
+        registered one that has it (a name means the same cells in every taxonomy)."""
+        if name in self.taxonomy.tables:
+            return self.taxonomy
+        for taxonomy in reversed(list(self.taxonomies.values())):
+            if name in taxonomy.tables:
+                return taxonomy
+        raise NotFound(
+            f"no taxonomy of this hub ({', '.join(self.taxonomies)}) has a table {name!r}; the tables are: "
+            + ", ".join(sorted(self.tables))
+        )
 
     def taxonomy_by_id(self, taxonomy_id: str) -> Taxonomy:
         try:
             return self.taxonomies[taxonomy_id]
         except KeyError:
             raise NotFound(f"this hub has no taxonomy {taxonomy_id!r}") from None
+
+
+def _register_builtins(
+    engine: Engine, sessions: sessionmaker[Session], now: datetime, taxonomies: dict[str, Taxonomy]
+) -> dict[str, Taxonomy]:
+    """Register the built-in taxonomies a database lacks. A database that refuses the write (read-only, full)
+    keeps what it has: such a hub accepts no submission anyway, and reading it must still work."""
+    try:
+        with write_session(sessions) as session:
+            registry = TaxonomyRegistry(session)
+            added = registry.register_builtins(now=now)
+            registered = {t.id: t for t in registry.registered()}
+    except DBAPIError as e:
+        if (fault := storage_fault(e, engine.url)) is None:
+            raise
+        _log.warning("built-in taxonomies not registered (%s); the hub accepts only %s", fault, ", ".join(taxonomies))
+        return taxonomies
+    if added:
+        _log.info("registered built-in taxonomies %s (the current taxonomy is unchanged)", ", ".join(added))
+    return registered

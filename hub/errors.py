@@ -10,6 +10,7 @@ The tree::
     ├── BadRequest (400 bad_request)
     │   ├── PeriodOutOfRange (400 period_out_of_range)
     │   └── InvalidQuery (400 invalid_query)
+    │       └── QuestionNotAnswerable (400 not_answerable)  no combination of released tables answers it
     ├── Unauthorized (401 unauthorized)
     ├── Forbidden (403 forbidden)
     │   ├── UnknownHotline (403 unknown_hotline)
@@ -17,7 +18,8 @@ The tree::
     │   └── KeyNotValid (403 key_not_valid)            revoked, rotated out, or not yet valid
     ├── NotFound (404 not_found)
     ├── Conflict (409 conflict)
-    │   └── RevisionConflict (409 revision_conflict)   same (hotline, period, revision), other bytes
+    │   ├── RevisionConflict (409 revision_conflict)   same (hotline, period, revision), other bytes
+    │   └── TaxonomyConflict (409 taxonomy_conflict)   a taxonomy reuses a table or dimension name for other cells
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── RateLimited (429 rate_limited)                 too many requests: carries ``retry_after`` seconds
@@ -49,10 +51,12 @@ __all__ = [
     "NotInitialised",
     "PayloadTooLarge",
     "PeriodOutOfRange",
+    "QuestionNotAnswerable",
     "RateLimited",
     "RevisionConflict",
     "StorageFault",
     "StorageFull",
+    "TaxonomyConflict",
     "Unauthorized",
     "UnknownHotline",
     "UnknownKey",
@@ -91,6 +95,13 @@ class PeriodOutOfRange(BadRequest):
 class InvalidQuery(BadRequest):
     code = "invalid_query"
     title = "Invalid query"
+
+
+class QuestionNotAnswerable(InvalidQuery):
+    """No combination of the released tables answers a question (at all, or for some months in range)."""
+
+    code = "not_answerable"
+    title = "Question not answerable from the released tables"
 
 
 class Unauthorized(HubError):
@@ -135,6 +146,13 @@ class Conflict(HubError):
 class RevisionConflict(Conflict):
     code = "revision_conflict"
     title = "Revision already submitted with other content"
+
+
+class TaxonomyConflict(Conflict):
+    """A taxonomy reuses a registered table or dimension name for other cells or codes."""
+
+    code = "taxonomy_conflict"
+    title = "Taxonomy conflicts with a registered one"
 
 
 class PayloadTooLarge(HubError):

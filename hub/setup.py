@@ -12,15 +12,16 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from hub.context import META_LOG_ORIGIN, META_TAXONOMY, HubContext, utc_now
+from hub.context import META_LOG_ORIGIN, HubContext, utc_now
 from hub.dashboard.secret import load_or_create_session_secret
 from hub.db import make_engine, make_sessionmaker, write_session
 from hub.errors import BadRequest
 from hub.keys import create_keys
 from hub.migrate import upgrade
-from hub.models import HubMeta, TaxonomyDocument
+from hub.models import HubMeta
+from hub.services.taxonomies import TaxonomyRegistry
 from hub.settings import Settings
-from protocol.taxonomy import Taxonomy, builtin_taxonomy
+from protocol.taxonomy import Taxonomy, builtin_taxonomies, latest_taxonomy
 
 __all__ = ["initialise_hub", "register_taxonomy"]
 
@@ -28,18 +29,13 @@ _ORIGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-/_:]{0,199}$")
 
 
 def register_taxonomy(engine: Engine, taxonomy: Taxonomy, *, now: datetime, make_current: bool) -> None:
+    """Register ``taxonomy`` (idempotent; refuses one that reuses a registered table or dimension name for other
+    cells: :class:`~hub.errors.TaxonomyConflict`) and, with ``make_current``, publish it."""
     with write_session(make_sessionmaker(engine)) as session:
-        if session.get(TaxonomyDocument, taxonomy.id) is None:
-            session.add(
-                TaxonomyDocument(
-                    id=taxonomy.id,
-                    content_hash=taxonomy.content_hash,
-                    document=taxonomy.canonical_bytes(),
-                    added_at=now,
-                )
-            )
+        registry = TaxonomyRegistry(session)
+        registry.register(taxonomy, now=now)
         if make_current:
-            session.merge(HubMeta(key=META_TAXONOMY, value=taxonomy.id))
+            registry.make_current(taxonomy.id)
 
 
 def initialise_hub(
@@ -50,6 +46,8 @@ def initialise_hub(
     engine: Engine | None = None,
 ) -> HubContext:
     """Create the hub's keys and database and record its identity. Refuses to run twice.
+
+    Every taxonomy this build ships is registered (the hub accepts them all) and the newest is made current.
 
     The keys are made in a staging directory and moved into place only after the identity is committed, so a
     failure half-way leaves nothing that blocks a second attempt.
@@ -77,7 +75,8 @@ def initialise_hub(
     try:
         with write_session(make_sessionmaker(engine)) as session:
             session.add(HubMeta(key=META_LOG_ORIGIN, value=origin))
-        register_taxonomy(engine, builtin_taxonomy(), now=now, make_current=True)
+        for taxonomy in builtin_taxonomies():  # every version this build ships; nodes set up now follow the newest
+            register_taxonomy(engine, taxonomy, now=now, make_current=taxonomy.id == latest_taxonomy().id)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -14,12 +14,14 @@ from fastapi.testclient import TestClient
 from hub.app import create_app
 from hub.context import HubContext
 from hub.db import write_session
+from hub.services.taxonomies import TaxonomyRegistry
 from hub.services.tokens import TokenService
 from hub.settings import Settings
 from hub.setup import initialise_hub
 from protocol.crypto import SigningKey, seal_envelope
 from protocol.messages import Receipt, SubmissionPayload
 from protocol.note import NoteVerifier
+from protocol.taxonomy import TAXONOMY_V1_ID
 from tests.support.backends import fresh_database_url
 from tests.support.releases import make_release
 
@@ -101,25 +103,41 @@ class HubUnderTest:
 
 
 def start_hub(
-    data_dir: Path, *, clock: Clock | None = None, database_url: str | None = None, **settings: Any
+    data_dir: Path,
+    *,
+    clock: Clock | None = None,
+    database_url: str | None = None,
+    current_taxonomy: str | None = TAXONOMY_V1_ID,
+    **settings: Any,
 ) -> Iterator[HubUnderTest]:
     """An initialised hub on the run's backend (SQLite file in ``data_dir``, or a fresh PostgreSQL database).
 
-    ``settings`` override :class:`~hub.settings.Settings` fields (``rate_queries=5``, say).
+    ``settings`` override :class:`~hub.settings.Settings` fields (``rate_queries=5``, say). ``current_taxonomy``
+    is the taxonomy the hub publishes, which :meth:`HubUnderTest.release` follows: version 1 by default, whose
+    releases may hold a few small tables (a version 2 release holds every person and case table, 23,000 cells);
+    ``None`` keeps what a new hub publishes (the newest). Every built-in taxonomy is accepted either way.
     """
     if database_url is None:
         with fresh_database_url() as url:
-            yield from _start_hub(data_dir, clock=clock, database_url=url, overrides=settings)
+            yield from _start_hub(
+                data_dir, clock=clock, database_url=url, taxonomy=current_taxonomy, overrides=settings
+            )
     else:
-        yield from _start_hub(data_dir, clock=clock, database_url=database_url, overrides=settings)
+        yield from _start_hub(
+            data_dir, clock=clock, database_url=database_url, taxonomy=current_taxonomy, overrides=settings
+        )
 
 
 def _start_hub(
-    data_dir: Path, *, clock: Clock | None, database_url: str | None, overrides: dict[str, Any]
+    data_dir: Path, *, clock: Clock | None, database_url: str | None, taxonomy: str | None, overrides: dict[str, Any]
 ) -> Iterator[HubUnderTest]:
     clock = clock or Clock()
     settings = Settings(data_dir=data_dir, database_url=database_url, **overrides)
     context = initialise_hub(settings, origin=ORIGIN, clock=clock)
+    if taxonomy is not None:
+        with write_session(context.sessions) as session:
+            TaxonomyRegistry(session).make_current(taxonomy)
+        context.current_taxonomy_id = taxonomy
     tokens = {}
     with write_session(context.sessions) as session:
         for role in ("admin", "coordinator", "auditor"):
