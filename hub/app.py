@@ -23,7 +23,7 @@ from hub.dashboard.auth import SESSION_COOKIE
 from hub.db import write_session
 from hub.problems import install_problem_handlers, problem_response
 from hub.ratelimit import RateLimiter, policies, request_class, source_key
-from hub.routes import access, admin, audit, identity, operations, stats, submissions
+from hub.routes import access, admin, audit, estimates, identity, operations, stats, submissions
 from hub.services.access_log import AccessLogService, should_record
 from hub.services.tokens import Principal
 from hub.settings import Settings
@@ -34,8 +34,9 @@ DESCRIPTION = """
 The tipshare hub merges hotlines' differentially private monthly releases into regional statistics.
 
 * **Hotlines** submit sealed, signed releases to `POST /v1/submissions` and get a receipt from the transparency log.
-* **Coordinators** read statistics (`/v1/stats/{table}`) and reporting completeness, every estimate with its
-  95% interval.
+* **Coordinators** ask questions (`/v1/estimates/{unit}`: answered from every released table that can answer
+  them, combined by least squares) and read reporting completeness, every estimate with its 95% interval;
+  auditors and experts also read each table on its own (`/v1/stats/{table}`).
 * **Auditors** read the signed checkpoint, log entries, proofs and stored submissions, and verify everything offline;
   they also read the access log of every coordinator request (`/v1/audit/access-log`).
 * **Operators** enroll hotlines, manage keys and tokens under `/v1/admin`.
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
     )
     app.state.hub = context
     install_problem_handlers(app)
-    routers = (identity, submissions, stats, admin, audit, access, operations)
+    routers = (identity, submissions, stats, estimates, admin, audit, access, operations)
     for module in routers:
         app.include_router(module.router)
     install_dashboard(app)

@@ -12,6 +12,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from hub.context import HubContext
 from hub.deps import ContextDep, ReadSessionDep, require
 from hub.errors import InvalidQuery
 from hub.schemas_stats import CompletenessPublic, StatsPublic
@@ -19,9 +20,21 @@ from hub.services.completeness import CompletenessService, completeness_to_csv
 from hub.services.scope import Scope
 from hub.services.stats import StatsQuery, StatsService, stats_to_csv
 from hub.services.tokens import Principal
-from protocol.taxonomy import Taxonomy
 
-__all__ = ["router"]
+__all__ = [
+    "Country",
+    "Format",
+    "Hotline",
+    "PeriodFrom",
+    "PeriodTo",
+    "ReaderDep",
+    "check_params",
+    "csv_response",
+    "dimension_names",
+    "output_format",
+    "router",
+    "split_list",
+]
 
 router = APIRouter(tags=["statistics"])
 ReaderDep = Annotated[Principal, Depends(require("coordinator", "auditor"))]
@@ -77,11 +90,11 @@ def get_stats(
 
     Filter a dimension with a query parameter of its name and comma-separated codes, e.g. ``citizenship=UA,MD``.
     """
-    _check_params(request, _STATS_PARAMS, taxonomy=context.taxonomy)
-    output = _format(response_format)
+    check_params(request, _STATS_PARAMS, dimensions=dimension_names(context))
+    output = output_format(response_format)
     query = StatsQuery(
         table=table,
-        group_by=_split(group_by),
+        group_by=split_list(group_by),
         filters=_filters(request),
         period_from=period_from,
         period_to=period_to,
@@ -89,10 +102,10 @@ def get_stats(
         allowed_countries=principal.countries,
         clip=_flag("clip", clip),
     )
-    result = StatsService(session, context.taxonomy).query(query, now=context.clock())
+    result = StatsService(session, context.taxonomy_for_table(table)).query(query, now=context.clock())
     if output == "csv":
         filename = f"tipshare_{result.table}_{result.period_from}_{result.period_to}.csv"
-        return _csv(stats_to_csv(result), filename)
+        return csv_response(stats_to_csv(result), filename)
     return StatsPublic.from_result(result)
 
 
@@ -119,8 +132,8 @@ def get_completeness(
 ) -> CompletenessPublic | Response:
     """One row per hotline and month (on_time, late, not_due, missing, not_enrolled), from the receive times the
     log records, and per month the expected and reported counts with both reporting rates."""
-    _check_params(request, _COMPLETENESS_PARAMS, taxonomy=None)
-    output = _format(response_format)
+    check_params(request, _COMPLETENESS_PARAMS, dimensions=None)
+    output = output_format(response_format)
     result = CompletenessService(session, context.settings).grid(
         period_from,
         period_to,
@@ -129,27 +142,33 @@ def get_completeness(
         scope=Scope.from_params(country=country, hotline=hotline),
     )
     if output == "csv":
-        return _csv(completeness_to_csv(result), f"tipshare_completeness_{result.period_from}_{result.period_to}.csv")
+        return csv_response(
+            completeness_to_csv(result), f"tipshare_completeness_{result.period_from}_{result.period_to}.csv"
+        )
     return CompletenessPublic.from_result(result)
 
 
 # ---------------------------------------------------------------------------------------------- parsing
 
 
-def _check_params(request: Request, known: frozenset[str], *, taxonomy: Taxonomy | None) -> None:
-    """Refuse unknown and repeated parameters. With a taxonomy, dimension names are filters (the service checks
-    that they belong to the table)."""
-    dimensions = taxonomy.dimensions if taxonomy is not None else {}
-    unknown = sorted({name for name in request.query_params if name not in known and name not in dimensions})
+def dimension_names(context: HubContext) -> frozenset[str]:
+    """Every dimension name of every registered taxonomy: the query parameters that are filters."""
+    return frozenset(name for taxonomy in context.taxonomies.values() for name in taxonomy.dimensions)
+
+
+def check_params(request: Request, known: frozenset[str], *, dimensions: frozenset[str] | None) -> None:
+    """Refuse unknown and repeated parameters. With ``dimensions``, those names are filters (the service checks
+    that they belong to the table or question)."""
+    unknown = sorted({name for name in request.query_params if name not in known and name not in (dimensions or ())})
     if unknown:
-        accepted = ", ".join(sorted(known)) + (", and the table's dimension names" if taxonomy is not None else "")
+        accepted = ", ".join(sorted(known)) + (", and dimension names" if dimensions is not None else "")
         raise InvalidQuery(f"unknown query parameter(s): {', '.join(unknown)}; this route accepts {accepted}")
     repeated = sorted(name for name in known if len(request.query_params.getlist(name)) > 1)
     if repeated:
         raise InvalidQuery(f"query parameter(s) given more than once: {', '.join(repeated)}")
 
 
-def _split(value: str | None) -> tuple[str, ...]:
+def split_list(value: str | None) -> tuple[str, ...]:
     if value is None:
         return ()
     return tuple(item.strip() for item in value.split(",") if item.strip())
@@ -160,7 +179,7 @@ def _filters(request: Request) -> dict[str, tuple[str, ...]]:
     filters: dict[str, tuple[str, ...]] = {}
     for name in request.query_params:
         if name not in _STATS_PARAMS and name not in filters:
-            filters[name] = tuple(code for value in request.query_params.getlist(name) for code in _split(value))
+            filters[name] = tuple(code for value in request.query_params.getlist(name) for code in split_list(value))
     return filters
 
 
@@ -172,13 +191,13 @@ def _flag(name: str, value: str | None) -> bool:
     raise InvalidQuery(f"{name} must be true or false; got {value!r}")
 
 
-def _format(value: str) -> str:
+def output_format(value: str) -> str:
     if value not in ("json", "csv"):
         raise InvalidQuery(f"format must be json or csv; got {value!r}")
     return value
 
 
-def _csv(text: str, filename: str) -> Response:
+def csv_response(text: str, filename: str) -> Response:
     return Response(
         content=text.encode("utf-8"),
         media_type=_CSV,

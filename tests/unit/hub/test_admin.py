@@ -421,18 +421,19 @@ def test_hub_identity_publishes_the_keys_nodes_pin(hub: HubUnderTest) -> None:
 
 
 def test_taxonomy_documents_hash_to_their_content_hash(hub: HubUnderTest) -> None:
+    """Every registered taxonomy is served (the current one and the others), each as bytes that hash to its id."""
     listed = hub.client.get("/v1/taxonomy")
     assert listed.status_code == 200
-    [ref] = listed.json()
+    refs = listed.json()
 
-    response = hub.client.get(f"/v1/taxonomy/{ref['id']}")
-
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "application/json"
-    assert ref["id"] == "tipshare-taxonomy/1"
-    assert ref["hash"] == "sha256:" + hashlib.sha256(response.content).hexdigest()
-    assert parse_taxonomy(response.content).content_hash == ref["hash"]
-    assert_problem(hub.client.get("/v1/taxonomy/tipshare-taxonomy/2"), 404, "not_found", "tipshare-taxonomy/2")
+    assert [ref["id"] for ref in refs] == ["tipshare-taxonomy/1", "tipshare-taxonomy/2"]
+    for ref in refs:
+        response = hub.client.get(f"/v1/taxonomy/{ref['id']}")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert ref["hash"] == "sha256:" + hashlib.sha256(response.content).hexdigest()
+        assert parse_taxonomy(response.content).content_hash == ref["hash"]
+    assert_problem(hub.client.get("/v1/taxonomy/tipshare-taxonomy/3"), 404, "not_found", "tipshare-taxonomy/3")
 
 
 DOCUMENTED_ROUTES = {
@@ -444,6 +445,7 @@ DOCUMENTED_ROUTES = {
     ("POST", "/v1/submissions"),
     ("GET", "/v1/submissions/{submission_id}"),
     ("GET", "/v1/stats/{table}"),
+    ("GET", "/v1/estimates/{unit}"),
     ("GET", "/v1/completeness"),
     ("GET", "/v1/log/checkpoint"),
     ("GET", "/v1/log/entries"),

@@ -92,6 +92,11 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
         200,
         _get("/v1/stats/contacts", period_from="2026-09", period_to="2026-09"),
     ),
+    ("GET", "/v1/estimates/{unit}"): (
+        frozenset({"coordinator", "auditor"}),
+        200,
+        _get("/v1/estimates/contact", group_by="channel", period_from="2026-08", period_to="2026-09"),
+    ),
     ("GET", "/v1/completeness"): (frozenset({"coordinator", "auditor"}), 200, _get("/v1/completeness")),
     ("GET", "/v1/exports/stats/{table}.sdmx.csv"): (
         frozenset({"coordinator", "auditor"}),

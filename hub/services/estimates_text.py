@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: Apache-2.0
+"""An estimates answer in words and as a file: its notes, how a refusal names months and questions, its CSV.
+
+The CSV (:func:`estimates_to_csv`) has one line per row and repeats on every line what is needed to read the line
+alone: the question (unit, filters, period range, scope), the checkpoint the answer reflects, and the interval's
+method, so that a line pasted into a spreadsheet or a report still says what it is. Cells go through
+:func:`hub.services.stats.csv_cell`, which neutralises text a spreadsheet would run as a formula.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from hub.services.scope import period_text
+from hub.services.stats import write_csv
+from protocol.api import EstimatesAnswer
+from protocol.combination import Plan, ResolvedQuestion
+from protocol.taxonomy import Table
+
+__all__ = ["answer_notes", "describe_months", "describe_question", "estimates_filename", "estimates_to_csv"]
+
+_UNSAFE: Final = re.compile(r"[^A-Za-z0-9._+-]+")
+_MAX_FILENAME: Final = 150
+
+
+def describe_months(months: Sequence[int]) -> str:
+    """Months as runs: ``2026-01..2026-03, 2026-06``.
+
+    >>> describe_months([24312, 24313, 24314, 24317])
+    '2026-01..2026-03, 2026-06'
+    """
+    runs: list[list[int]] = []
+    for month in sorted(months):
+        if runs and month == runs[-1][-1] + 1:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return ", ".join(
+        period_text(run[0]) if len(run) == 1 else f"{period_text(run[0])}..{period_text(run[-1])}" for run in runs
+    )
+
+
+def describe_question(question: ResolvedQuestion) -> str:
+    """``persons by citizenship, country_of_exploitation (exploitation_group: labour)``."""
+    grouped = f" by {', '.join(question.group_by)}" if question.group_by else " in total"
+    filtered = "; ".join(f"{name}: {', '.join(codes)}" for name, codes in question.filters.items())
+    return f"the number of {question.unit}s{grouped}" + (f" ({filtered})" if filtered else "")
+
+
+def answer_notes(
+    question: ResolvedQuestion,
+    tables: Mapping[str, Table],
+    plans: Sequence[Plan],
+    followed: Sequence[str],
+    *,
+    region_of: Sequence[str] | None,
+) -> list[str]:
+    """What a reader needs to know to read the numbers: how they were combined, and what they count."""
+    used = sorted({name for plan in plans for name in plan.marginals})
+    notes = [
+        "Estimates are unbiased and never clipped at zero: a negative estimate or an interval reaching below zero "
+        "is what the noise gives, and is kept so that sums stay unbiased.",
+        f"Each estimate combines every released {question.unit} table that can answer the question, by "
+        "generalised least squares (weights proportional to the inverse of each table's noise variance, so the "
+        "parts add up to the total); the weights used are listed under combination, per months whose releases "
+        f"look alike. Tables used: {', '.join(used) or 'none (no release in range)'}.",
+    ]
+    if len(followed) > 1:
+        notes.append(
+            f"The months in range hold releases of several taxonomies ({', '.join(followed)}): each hotline's "
+            "release contributes the tables it holds, weighted by its own noise variance."
+        )
+    for name in question.dimensions:
+        dimension = next(d for t in tables.values() for d in t.dimensions if d.name == name)
+        if dimension.multi_valued:
+            notes.append(
+                f"{name} is multi-valued: a {question.unit} counts once under every code that applies, so rows "
+                f"(and a filter on several codes) count ({question.unit}, code) pairs and need not add up to a "
+                f"number of {question.unit}s; such a question is answered by the one table that carries {name}."
+            )
+    if region_of is not None:
+        notes.append(f"region is the sum of this token's countries: {', '.join(region_of)}")
+    return notes
+
+
+# ----------------------------------------------------------------------------------------------- CSV
+
+
+def estimates_to_csv(answer: EstimatesAnswer) -> str:
+    """One header line, then one line per row, each carrying the question, the checkpoint and the flags."""
+    question = answer.question
+    filters = "; ".join(f"{name}={','.join(codes)}" for name, codes in question.filters.items())
+    scope = answer.question.scope
+    scope_text = "region" if scope.code is None else f"{scope.level}:{scope.code}"
+    if scope.countries and scope.level == "region":
+        scope_text += f" ({', '.join(scope.countries)})"
+    header = [
+        "unit",
+        *question.group_by,
+        "estimate",
+        "ci95_low",
+        "ci95_high",
+        "halfwidth",
+        "std",
+        "interval_method",
+        "coverage",
+        "hotlines_reporting",
+        "hotlines_expected",
+        "obs_status",
+        "conf_status",
+        "wide_interval",
+        "p_zero",
+        "distinguishable",
+        "rank",
+        "filters",
+        "period_from",
+        "period_to",
+        "scope",
+        "unit_label",
+        "checkpoint_size",
+        "checkpoint_root",
+    ]
+    lines = (
+        [
+            question.unit,
+            *(row.keys[name] for name in question.group_by),
+            row.estimate,
+            row.ci95_low,
+            row.ci95_high,
+            row.halfwidth,
+            None if row.std is None else f"{row.std:.3f}",
+            row.interval_method,
+            row.coverage,
+            row.hotlines_reporting,
+            row.hotlines_expected,
+            row.obs_status,
+            row.conf_status,
+            row.wide_interval,
+            row.p_zero,
+            row.distinguishable,
+            row.rank,
+            filters,
+            question.period_from,
+            question.period_to,
+            scope_text,
+            answer.unit_label,
+            answer.checkpoint.size,
+            answer.checkpoint.root_hash,
+        ]
+        for row in answer.rows
+    )
+    return write_csv(header, lines)
+
+
+def estimates_filename(answer: EstimatesAnswer) -> str:
+    """``tipshare_estimates_<unit>_<grouping>_<filters>_<from>_<to>_<scope>.csv``, safe as a file name.
+
+    >>> from protocol.api import EstimatesAnswer                                                  # doctest: +SKIP
+    >>> estimates_filename(answer)                                                                # doctest: +SKIP
+    'tipshare_estimates_person_by-citizenship_exploitation_group-labour_2026-01_2026-06_country-UA.csv'
+    """
+    question = answer.question
+    parts = [
+        "tipshare_estimates",
+        question.unit,
+        "by-" + "+".join(question.group_by) if question.group_by else "total",
+        *(f"{name}-{'+'.join(codes)}" for name, codes in question.filters.items()),
+        question.period_from,
+        question.period_to,
+        _scope_name(answer),
+    ]
+    name = "_".join(_UNSAFE.sub("-", part).strip("-.") for part in parts)
+    return name[:_MAX_FILENAME].rstrip("-._") + ".csv"
+
+
+def _scope_name(answer: EstimatesAnswer) -> str:
+    scope = answer.question.scope
+    text = "region" if scope.code is None else f"{scope.level}-{scope.code}"
+    return f"{text}-of-{'+'.join(scope.countries)}" if scope.countries and scope.level == "region" else text
