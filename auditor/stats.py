@@ -28,27 +28,23 @@ not grouped by period, one row per combination over the whole range, and no row 
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 from types import MappingProxyType
 from typing import Final
 
 from auditor.entries import AcceptedSubmission
-from auditor.keys import HotlineWindows
+from auditor.releases import Releases, group_cells
 from protocol.accuracy import NoiseGroup, interval_bounds, is_wide, sum_interval
 from protocol.taxonomy import Table, Taxonomy
 
-__all__ = ["CONFIDENCE", "PERIOD", "CellsLoader", "ExpectedRow", "Recomputation", "month_range"]
+__all__ = ["CONFIDENCE", "PERIOD", "ExpectedRow", "Recomputation", "month_range"]
 
 #: Confidence of every published interval.
 CONFIDENCE: Final = 0.95
 #: The group key for months.
 PERIOD: Final = "period"
-
-#: Entry index -> that submission's released tables (name -> dense cells).
-CellsLoader = Callable[[int], Mapping[str, Sequence[int]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +63,6 @@ class ExpectedRow:
     wide_interval: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Reporter:
-    hotline_id: str
-    country: str
-    mechanism: str
-    scale: str
-
-
 def month_range(first: str, last: str) -> list[str]:
     """Every ``YYYY-MM`` from ``first`` to ``last``, both included.
 
@@ -87,52 +75,28 @@ def month_range(first: str, last: str) -> list[str]:
 
 
 class Recomputation:
-    """The statistics implied by ``submissions`` (accepted, below one tree size) and the hotlines' key windows."""
+    """The statistics of the hub's taxonomy implied by the releases of one tree size (:class:`Releases`: the
+    current submissions, read once) and the hotlines' key windows."""
 
-    def __init__(
-        self,
-        *,
-        taxonomy: Taxonomy,
-        submissions: Iterable[AcceptedSubmission],
-        hotlines: Sequence[HotlineWindows],
-        load_cells: CellsLoader,
-    ) -> None:
+    def __init__(self, *, taxonomy: Taxonomy, releases: Releases) -> None:
         self._taxonomy = taxonomy
-        self._hotlines = list(hotlines)
-        country = {h.id: h.country for h in self._hotlines}
-        current: dict[tuple[str, str], AcceptedSubmission] = {}
-        for submission in submissions:
-            slot = (submission.hotline_id, submission.period)
-            if slot not in current or current[slot].revision < submission.revision:
-                current[slot] = submission
-        self.current: tuple[AcceptedSubmission, ...] = tuple(sorted(current.values(), key=lambda s: s.index))
-        self._reporters: dict[tuple[str, str], list[_Reporter]] = {}
-        self._sums: dict[tuple[str, str, str], list[int]] = {}
+        self._releases = releases
         self._totals: dict[tuple[str, tuple[str, ...], frozenset[str] | None], list[int]] = {}
-        self._enrolled: dict[str, frozenset[str]] = {}
-        for submission in self.current:
-            cells = load_cells(submission.index)
-            for name, values in cells.items():
-                table = taxonomy.tables.get(name)
-                if table is None or len(values) != table.cell_count or name not in submission.scales:
-                    continue  # not a table of the hub's taxonomy: the hub cannot publish it either
-                where = country[submission.hotline_id]
-                self._reporters.setdefault((name, submission.period), []).append(
-                    _Reporter(submission.hotline_id, where, submission.mechanism, submission.scales[name])
-                )
-                cell_sums = (name, submission.period, where)
-                found = self._sums.get(cell_sums)
-                self._sums[cell_sums] = list(values) if found is None else list(map(operator.add, found, values))
+
+    @property
+    def current(self) -> tuple[AcceptedSubmission, ...]:
+        """Per (hotline, period), the accepted submission with the highest revision, in log order."""
+        return self._releases.current
 
     @property
     def periods(self) -> list[str]:
         """Every period some current submission reports, in order."""
-        return sorted({s.period for s in self.current})
+        return self._releases.periods
 
     @property
     def countries(self) -> list[str]:
         """Every country a hotline was enrolled in."""
-        return sorted({h.country for h in self._hotlines})
+        return self._releases.countries
 
     def rows(
         self,
@@ -148,14 +112,15 @@ class Recomputation:
         dims = [name for name in group_by if name != PERIOD]
         months = month_range(period_from, period_to)
         groups = [[month] for month in months] if PERIOD in group_by else [months]
-        in_scope = None if countries is None else frozenset(h.id for h in self._hotlines if h.country in countries)
+        releases = self._releases
+        in_scope = releases.hotlines_in(countries)
         k = math.prod(len(d) for d in table.dimensions if d.name not in group_by)
         combos = list(product(*(table.dimensions[table.dimension_names.index(d)].code_names for d in dims)))
         rows: dict[tuple[str, ...], ExpectedRow] = {}
         for covered in groups:
-            reporters = {m: self._in_scope(table.name, m, countries) for m in covered}
+            reporters = {m: releases.in_scope(table.name, m, countries) for m in covered}
             reported = {m: {r.hotline_id for r in reporters[m]} for m in covered}
-            expected = set().union(*(self._enrolled_during(m, in_scope) | reported[m] for m in covered))
+            expected = set().union(*(releases.enrolled_during(m, in_scope) | reported[m] for m in covered))
             with_data = [m for m in covered if reporters[m]]
             if not with_data:
                 if PERIOD in group_by:
@@ -188,20 +153,8 @@ class Recomputation:
                 )
         return rows
 
-    def _enrolled_during(self, month: str, in_scope: frozenset[str] | None) -> frozenset[str]:
-        """Ids of the hotlines (among ``in_scope``, ``None``: all) holding a valid key during ``month``; the
-        windows of every hotline are looked at once per month, however many answers ask."""
-        enrolled = self._enrolled.get(month)
-        if enrolled is None:
-            enrolled = self._enrolled[month] = frozenset(h.id for h in self._hotlines if h.enrolled_during(month))
-        return enrolled if in_scope is None else enrolled & in_scope
-
     def periods_with_data(self, table: str, months: Iterable[str], countries: frozenset[str] | None) -> list[str]:
-        return [m for m in months if self._in_scope(table, m, countries)]
-
-    def _in_scope(self, table: str, month: str, countries: frozenset[str] | None) -> list[_Reporter]:
-        found = self._reporters.get((table, month), [])
-        return [r for r in found if countries is None or r.country in countries]
+        return [m for m in months if self._releases.in_scope(table, m, countries)]
 
     def _grouped(
         self, table: Table, dims: Sequence[str], months: Sequence[str], countries: frozenset[str] | None
@@ -209,35 +162,8 @@ class Recomputation:
         """Sum over ``months`` and the countries in scope, grouped by the codes of ``dims``."""
         slot = (table.name, tuple(months), countries)
         if slot not in self._totals:
-            total = [0] * table.cell_count
-            for (name, month, country), values in self._sums.items():
-                if name == table.name and month in months and (countries is None or country in countries):
-                    total = list(map(operator.add, total, values))
-            self._totals[slot] = total
-        return _group(table, dims, self._totals[slot])
-
-
-def _group(table: Table, dims: Sequence[str], cells: Sequence[int]) -> dict[tuple[str, ...], int]:
-    """Sums of ``cells`` (one table's dense vector) per combination of the codes of ``dims``."""
-    if not dims:
-        return {(): sum(cells)}
-    positions = [table.dimension_names.index(d) for d in dims]
-    shape = table.shape
-    if len(positions) == 1:
-        (d,) = positions
-        stride, size = math.prod(shape[d + 1 :]), shape[d]
-        outer, block = math.prod(shape[:d]), size * stride
-        codes = table.dimensions[d].code_names
-        return {
-            (codes[j],): sum(sum(cells[b * block + j * stride : b * block + (j + 1) * stride]) for b in range(outer))
-            for j in range(size)
-        }
-    totals: dict[tuple[str, ...], int] = {}
-    for index, value in enumerate(cells):
-        codes = table.cell_codes(index)
-        combo = tuple(codes[p] for p in positions)
-        totals[combo] = totals.get(combo, 0) + value
-    return totals
+            self._totals[slot] = self._releases.summed(table.name, months, countries) or [0] * table.cell_count
+        return group_cells(table, dims, self._totals[slot])
 
 
 def _keys(group_by: Sequence[str], month: str, combo: tuple[str, ...]) -> Mapping[str, str]:

@@ -31,7 +31,7 @@ Failures are collected, not raised: the report names all of them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Final, Literal
 
@@ -43,6 +43,7 @@ from auditor.findings import Check, Failure
 from auditor.keys import KeyHistory
 from auditor.monitor import LogMonitor
 from auditor.published import PublishedStats
+from auditor.releases import LoadedRelease, Releases, TableRegistry
 from auditor.report import VerifyReport
 from auditor.resume import resume_checks
 from auditor.state import StateStore
@@ -89,6 +90,8 @@ class Verification:
         self._resumed_checked = 0
         self._taxonomies: dict[str, Taxonomy] = {}
         self._recomputations: dict[int, Recomputation] = {}
+        self._releases_at: dict[int, Releases] = {}
+        self._registry = TableRegistry()
         self._resyncs = 0
         self._token_countries: frozenset[str] | None = None
         self.report = VerifyReport(hub_url=client.hub_url)
@@ -215,6 +218,7 @@ class Verification:
             summary.skipped = "the log did not verify, so there is no trusted data to recompute them from"
             return
         taxonomy = self._taxonomy(identity.taxonomy_id, identity.taxonomy_hash)
+        self._registry.add(taxonomy)  # the hub's taxonomy defines the names it has (the statistics' tables)
         base = self._recomputation(monitor.size, taxonomy)
         if not base.current:
             summary.skipped = "the log holds no valid submission, so nothing can have been published"
@@ -348,22 +352,33 @@ class Verification:
 
     def _recomputation(self, size: int, taxonomy: Taxonomy) -> Recomputation:
         if size not in self._recomputations:
-            history = KeyHistory.replay((i, e) for i, e in self._checker.history.events if i < size)
-            self._recomputations[size] = Recomputation(
-                taxonomy=taxonomy,
-                submissions=[s for s in self._checker.accepted if s.index < size],
-                hotlines=history.hotlines(),
-                load_cells=self._cells,
-            )
+            self._recomputations[size] = Recomputation(taxonomy=taxonomy, releases=self._releases(size))
         return self._recomputations[size]
 
-    def _cells(self, index: int) -> Mapping[str, Sequence[int]]:
-        """The released tables of an accepted submission (verified before; read back as plain JSON)."""
+    def _releases(self, size: int) -> Releases:
+        """The current submissions below ``size`` and what they release, read once for statistics and estimates."""
+        if size not in self._releases_at:
+            history = KeyHistory.replay((i, e) for i, e in self._checker.history.events if i < size)
+            self._releases_at[size] = Releases(
+                submissions=[s for s in self._checker.accepted if s.index < size],
+                hotlines=history.hotlines(),
+                registry=self._registry,
+                load=self._release,
+            )
+        return self._releases_at[size]
+
+    def _release(self, index: int) -> LoadedRelease:
+        """The released tables of an accepted submission, and its taxonomy (verified before; read back as plain
+        JSON)."""
         data = self._store.entry(index)
         if data is None:  # pragma: no cover - accepted entries are in the store
             raise StateError(f"log entry {index} vanished from the state DIR during the run")
         payload = json.loads(b64decode(json.loads(data)["payload"]))
-        return {table["name"]: table["cells"] for table in payload["tables"]}
+        named = payload["taxonomy"]
+        return LoadedRelease(
+            taxonomy=self._taxonomy(named["id"], named["hash"]),
+            cells={table["name"]: table["cells"] for table in payload["tables"]},
+        )
 
     # ------------------------------------------------------------------ bookkeeping
 

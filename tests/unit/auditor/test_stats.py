@@ -15,7 +15,7 @@ md-a   MD       2026-02-01 → revoked 2026-10-15                  09: (c0,t1)=-
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 
@@ -26,6 +26,7 @@ from auditor.entries import AcceptedSubmission
 from auditor.findings import Check
 from auditor.keys import HotlineWindows
 from auditor.published import PublishedCheckpoint, PublishedRow, PublishedStats
+from auditor.releases import LoadedRelease, Releases, TableRegistry
 from auditor.stats import ExpectedRow, Recomputation
 from protocol.accuracy import is_wide, sum_interval
 from protocol.taxonomy import builtin_taxonomy
@@ -67,8 +68,8 @@ def _submission(index: int) -> AcceptedSubmission:
     )
 
 
-def _cells(index: int) -> Mapping[str, Sequence[int]]:
-    return {"contacts": RELEASES[index][4]}
+def _release(index: int) -> LoadedRelease:
+    return LoadedRelease(TAXONOMY, {"contacts": RELEASES[index][4]})
 
 
 @pytest.fixture
@@ -77,9 +78,13 @@ def recomputed() -> Recomputation:
         HotlineWindows("md-a", "MD", ((datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 10, 15, tzinfo=UTC)),)),
         HotlineWindows("ua-a", "UA", ((datetime(2026, 1, 10, tzinfo=UTC), None),)),
     ]
-    return Recomputation(
-        taxonomy=TAXONOMY, submissions=[_submission(i) for i in RELEASES], hotlines=hotlines, load_cells=_cells
+    releases = Releases(
+        submissions=[_submission(i) for i in RELEASES],
+        hotlines=hotlines,
+        registry=TableRegistry([TAXONOMY]),
+        load=_release,
     )
+    return Recomputation(taxonomy=TAXONOMY, releases=releases)
 
 
 def _expected(

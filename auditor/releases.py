@@ -1,0 +1,261 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the accepted submissions below one tree size release: read once, shared by every recomputation.
+
+Both the per-table statistics (:mod:`auditor.stats`) and the least-squares estimates (:mod:`auditor.estimates`)
+are sums over the *current* submissions (per hotline and month, the accepted one with the highest revision).
+:class:`Releases` reads each current submission's cells once and keeps what both need:
+
+``reporters[(table, period)]``
+    who released the table that month: hotline, its country, mechanism and the table's noise scale;
+``sums[(table, period, country)]``
+    the dense cell vector summed over the country's hotlines (exact integers, never clipped);
+``taxonomy_of[(hotline, period)]``
+    the taxonomy (id, content hash) the current submission follows.
+
+Tables are known by name across taxonomies (:class:`TableRegistry`): a hotline following version 1 and one following
+version 2 both add to ``persons_corridor``. That is only right if a name means the same cells in every taxonomy of
+the log (:func:`protocol.taxonomy.same_cells`), which the hub guarantees when it registers a taxonomy; a release of a
+table whose cells are not the registry's is left out, and the registry names every conflict.
+
+>>> from protocol.taxonomy import builtin_taxonomy
+>>> registry = TableRegistry([builtin_taxonomy(2), builtin_taxonomy(1)])
+>>> registry.conflicts, "persons_demography" in registry.tables, registry.tables["contacts"].cell_count
+((), True, 72)
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
+
+from auditor.entries import AcceptedSubmission
+from auditor.keys import HotlineWindows
+from protocol.taxonomy import Table, Taxonomy, same_cells
+
+__all__ = ["LoadedRelease", "ReleaseLoader", "Releases", "Reporter", "TableRegistry", "group_cells"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRelease:
+    """One accepted submission's released tables (name -> dense cells) and the taxonomy it follows."""
+
+    taxonomy: Taxonomy
+    cells: Mapping[str, Sequence[int]] = field(hash=False)
+
+
+#: Entry index -> that submission's :class:`LoadedRelease` (verified before; read back from the state DIR).
+ReleaseLoader = Callable[[int], LoadedRelease]
+
+
+@dataclass(frozen=True, slots=True)
+class Reporter:
+    """A hotline that released a table in a month, and the noise it added to each cell."""
+
+    hotline_id: str
+    country: str
+    mechanism: str
+    scale: str
+
+
+class TableRegistry:
+    """Every table and dimension of some taxonomies, by name; the first taxonomy added that has a name defines it.
+
+    ``conflicts`` names each table another taxonomy defines with other cells, and each dimension another taxonomy
+    defines with other codes (a hub never registers such a pair). ``consistent`` holds the tables no conflict
+    touches: the ones a least-squares answer may combine. Taxonomies are added as releases name them
+    (:meth:`add`); adding one twice changes nothing.
+    """
+
+    def __init__(self, taxonomies: Iterable[Taxonomy] = ()) -> None:
+        self._tables: dict[str, Table] = {}
+        self._defined_in: dict[str, str] = {}
+        self._dimensions: dict[str, tuple[tuple[str, ...], str]] = {}
+        self._conflicts: dict[tuple[str, str, str, str], str] = {}
+        self._bad_tables: set[str] = set()
+        self._bad_dimensions: set[str] = set()
+        self._added: set[str] = set()
+        self._same: dict[tuple[str, str], bool] = {}
+        for taxonomy in taxonomies:
+            self.add(taxonomy)
+
+    @property
+    def tables(self) -> Mapping[str, Table]:
+        return MappingProxyType(self._tables)
+
+    @property
+    def conflicts(self) -> tuple[str, ...]:
+        return tuple(self._conflicts.values())
+
+    @property
+    def consistent(self) -> dict[str, Table]:
+        return {
+            name: table
+            for name, table in self._tables.items()
+            if name not in self._bad_tables and not any(d in self._bad_dimensions for d in table.dimension_names)
+        }
+
+    def add(self, taxonomy: Taxonomy) -> None:
+        if taxonomy.content_hash in self._added:
+            return
+        self._added.add(taxonomy.content_hash)
+        for name, dimension in sorted(taxonomy.dimensions.items()):
+            codes, first = self._dimensions.setdefault(name, (dimension.code_names, taxonomy.id))
+            if codes != dimension.code_names:
+                self._bad_dimensions.add(name)
+                self._conflicts.setdefault(
+                    ("dimension", name, first, taxonomy.id),
+                    f"taxonomies {first} and {taxonomy.id} define dimension {name!r} with other codes",
+                )
+        for name, table in sorted(taxonomy.tables.items()):
+            known = self._tables.setdefault(name, table)
+            first = self._defined_in.setdefault(name, taxonomy.id)
+            if not same_cells(known, table):
+                self._bad_tables.add(name)
+                self._conflicts.setdefault(
+                    ("table", name, first, taxonomy.id),
+                    f"taxonomies {first} and {taxonomy.id} define table {name!r} with other cells "
+                    f"({', '.join(known.dimension_names) or 'one cell'} vs "
+                    f"{', '.join(table.dimension_names) or 'one cell'}, or other codes, unit or bounds)",
+                )
+
+    def accepts(self, taxonomy: Taxonomy, name: str) -> bool:
+        """Whether ``taxonomy``'s table ``name`` has the registry's cells (so its releases add up with the others);
+        ``taxonomy`` is added first if it is new."""
+        self.add(taxonomy)
+        slot = (taxonomy.content_hash, name)
+        found = self._same.get(slot)
+        if found is None:
+            own, known = taxonomy.tables.get(name), self._tables.get(name)
+            found = self._same[slot] = own is not None and known is not None and same_cells(own, known)
+        return found
+
+
+class Releases:
+    """The current submissions among ``submissions`` (accepted, below one tree size), read once."""
+
+    def __init__(
+        self,
+        *,
+        submissions: Iterable[AcceptedSubmission],
+        hotlines: Sequence[HotlineWindows],
+        registry: TableRegistry,
+        load: ReleaseLoader,
+    ) -> None:
+        self.hotlines = list(hotlines)
+        self.registry = registry
+        country = {h.id: h.country for h in self.hotlines}
+        current: dict[tuple[str, str], AcceptedSubmission] = {}
+        for submission in submissions:
+            slot = (submission.hotline_id, submission.period)
+            if slot not in current or current[slot].revision < submission.revision:
+                current[slot] = submission
+        self.current: tuple[AcceptedSubmission, ...] = tuple(sorted(current.values(), key=lambda s: s.index))
+        self.reporters: dict[tuple[str, str], list[Reporter]] = {}
+        self.sums: dict[tuple[str, str, str], list[int]] = {}
+        self.taxonomy_of: dict[tuple[str, str], tuple[str, str]] = {}
+        self._enrolled: dict[str, frozenset[str]] = {}
+        for submission in self.current:
+            loaded = load(submission.index)
+            self.taxonomy_of[(submission.hotline_id, submission.period)] = (
+                loaded.taxonomy.id,
+                loaded.taxonomy.content_hash,
+            )
+            where = country[submission.hotline_id]
+            for name, values in loaded.cells.items():
+                if not registry.accepts(loaded.taxonomy, name):
+                    continue  # its cells are not the other taxonomies' (a conflict the registry names)
+                table = registry.tables[name]
+                if len(values) != table.cell_count or name not in submission.scales:
+                    continue  # not a table the hub can sum with the others either
+                self.reporters.setdefault((name, submission.period), []).append(
+                    Reporter(submission.hotline_id, where, submission.mechanism, submission.scales[name])
+                )
+                at = (name, submission.period, where)
+                found = self.sums.get(at)
+                self.sums[at] = list(values) if found is None else list(map(operator.add, found, values))
+
+    @cached_property
+    def periods(self) -> list[str]:
+        """Every period some current submission reports, in order."""
+        return sorted({s.period for s in self.current})
+
+    @cached_property
+    def countries(self) -> list[str]:
+        """Every country a hotline was enrolled in."""
+        return sorted({h.country for h in self.hotlines})
+
+    @cached_property
+    def units(self) -> list[str]:
+        """Every unit some current submission released a table of."""
+        return sorted({self.registry.tables[name].unit for name, _ in self.reporters})
+
+    def hotlines_in(self, countries: frozenset[str] | None) -> frozenset[str] | None:
+        """Ids of the hotlines of ``countries`` (``None``: all, unrestricted)."""
+        return None if countries is None else frozenset(h.id for h in self.hotlines if h.country in countries)
+
+    def enrolled_during(self, month: str, in_scope: frozenset[str] | None) -> frozenset[str]:
+        """Ids of the hotlines (among ``in_scope``, ``None``: all) holding a valid key during ``month``; the
+        windows of every hotline are looked at once per month, however many answers ask."""
+        enrolled = self._enrolled.get(month)
+        if enrolled is None:
+            enrolled = self._enrolled[month] = frozenset(h.id for h in self.hotlines if h.enrolled_during(month))
+        return enrolled if in_scope is None else enrolled & in_scope
+
+    def in_scope(self, table: str, month: str, countries: frozenset[str] | None) -> list[Reporter]:
+        """Who released ``table`` in ``month`` among the hotlines of ``countries`` (``None``: all)."""
+        found = self.reporters.get((table, month), [])
+        return found if countries is None else [r for r in found if r.country in countries]
+
+    def summed(self, table: str, months: Iterable[str], countries: frozenset[str] | None) -> list[int] | None:
+        """The table's cells summed over ``months`` and the countries in scope; ``None`` if nobody released it."""
+        total: list[int] | None = None
+        wanted = self.countries if countries is None else sorted(countries)
+        for month in months:
+            for where in wanted:
+                values = self.sums.get((table, month, where))
+                if values is not None:
+                    total = list(values) if total is None else list(map(operator.add, total, values))
+        return total
+
+
+def group_cells(table: Table, dims: Sequence[str], cells: Sequence[int]) -> dict[tuple[str, ...], int]:
+    """Sums of ``cells`` (one table's dense vector) per combination of the codes of ``dims``, keyed by codes in
+    ``dims`` order (every combination, zeros included)."""
+    if not dims:
+        return {(): sum(cells)}
+    positions = [table.dimension_names.index(d) for d in dims]
+    shape = table.shape
+    if len(positions) == 1:
+        (d,) = positions
+        stride, size = math.prod(shape[d + 1 :]), shape[d]
+        outer, block = math.prod(shape[:d]), size * stride
+        codes = table.dimensions[d].code_names
+        if stride == 1:
+            return {(codes[j],): sum(cells[j::size]) for j in range(size)}
+        return {
+            (codes[j],): sum(sum(cells[b * block + j * stride : b * block + (j + 1) * stride]) for b in range(outer))
+            for j in range(size)
+        }
+    if positions == list(range(len(positions))):  # leading dimensions: each combination is one contiguous run
+        inner = math.prod(shape[len(positions) :])
+        combos = _combinations(table, positions)
+        return {combo: sum(cells[i * inner : (i + 1) * inner]) for i, combo in enumerate(combos)}
+    totals: dict[tuple[str, ...], int] = dict.fromkeys(_combinations(table, positions), 0)
+    for index, value in enumerate(cells):
+        if value:
+            codes = table.cell_codes(index)
+            combo = tuple(codes[p] for p in positions)
+            totals[combo] += value
+    return totals
+
+
+def _combinations(table: Table, positions: Sequence[int]) -> list[tuple[str, ...]]:
+    """Every combination of the codes at ``positions``, row-major in that order."""
+    combos: list[tuple[str, ...]] = [()]
+    for p in positions:
+        combos = [(*combo, code) for combo in combos for code in table.dimensions[p].code_names]
+    return combos
