@@ -48,6 +48,9 @@ class Check(StrEnum):
     PAYLOAD = "payload"
     #: A published statistic equals the one recomputed from the signed payloads.
     STATISTICS = "statistics"
+    #: A published least-squares estimate (``/v1/estimates``) equals the one recomputed from the signed payloads,
+    #: and the taxonomies combined define every table and dimension name alike.
+    ESTIMATES = "estimates"
 
 
 @dataclass(frozen=True, slots=True)
