@@ -11,6 +11,7 @@ what happened                               raised
 ==========================================  ===============================================================
 no connection, timeout, 5xx, 408, 429       :class:`~auditor.errors.HubUnreachable`
 401 / 403                                   :class:`~auditor.errors.HubResponseInvalid`, hint: the token
+400 ``not_answerable`` to a question        :class:`~auditor.errors.QuestionRefused` (the caller decides)
 other 4xx, 3xx, a body that does not parse  :class:`~auditor.errors.HubResponseInvalid`
 ==========================================  ===============================================================
 """
@@ -28,8 +29,9 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from auditor.errors import HubResponseInvalid, HubUnreachable, UsageError
+from auditor.errors import HubResponseInvalid, HubUnreachable, QuestionRefused, UsageError
 from auditor.published import PublishedStats, parse_stats
+from protocol.api import EstimatesAnswer
 from protocol.errors import ProtocolError
 from protocol.hosts import is_this_machine
 from protocol.messages import PROTOCOL_VERSION, b64decode
@@ -212,6 +214,23 @@ class AuditClient:
         path = "/v1/stats/" + quote(table, safe="")
         return parse_stats(self._json(path, params=params), what=f"{path}?{_query(params)}")
 
+    def estimates(self, unit: str, params: Mapping[str, str]) -> EstimatesAnswer:
+        """``GET /v1/estimates/{unit}`` with ``params`` (JSON), parsed with the shared contract
+        (:class:`protocol.api.EstimatesAnswer`, strictly: no number from a string). A question the hub refuses as
+        not answerable raises :class:`QuestionRefused` with the hub's explanation."""
+        path = "/v1/estimates/" + quote(unit, safe="")
+        what = f"{path}?{_query(params)}"
+        response, body = self._request(path, params=params, authenticated=True)
+        if response.status_code == 400 and _problem_code(response, body) == "not_answerable":
+            raise QuestionRefused(f"the hub refused {what}: {_status_line(response, body)}")
+        self._expect_ok(response, body, path)
+        try:
+            return EstimatesAnswer.model_validate_json(body, strict=True)
+        except ValueError as e:  # pydantic's ValidationError, invalid JSON included
+            raise HubResponseInvalid(
+                f"the hub's answer to {what} is not an estimates answer: {_clean(str(e))}"
+            ) from None
+
     # ------------------------------------------------------------------ plumbing
 
     def _json(self, path: str, *, params: Mapping[str, Any] | None = None, authenticated: bool = True) -> Any:
@@ -285,6 +304,18 @@ def _clean(text: str, limit: int = 300) -> str:
     """Text from the hub made safe for a terminal: no control characters, bounded length."""
     cleaned = _CONTROL.sub(" ", text).strip()
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def _problem_code(response: httpx.Response, body: bytes) -> str | None:
+    """The ``code`` of an RFC 9457 problem body, if there is one."""
+    if "json" not in response.headers.get("content-type", ""):
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    code = data.get("code") if isinstance(data, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _status_line(response: httpx.Response, body: bytes) -> str:

@@ -13,6 +13,7 @@ The tree::
     ├── HubError              the hub did not let the auditor fetch what it needs                   (exit 2)
     │   ├── HubUnreachable    no connection, timeout, or 5xx / 408 / 429
     │   └── HubResponseInvalid  the hub answered outside the tipshare/1 contract (4xx, malformed body)
+    │       └── QuestionRefused   the hub refused an estimates question as not answerable (400)
     └── VerificationFailed    a single object (a receipt) does not verify                           (exit 1)
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "HubError",
     "HubResponseInvalid",
     "HubUnreachable",
+    "QuestionRefused",
     "StateError",
     "UsageError",
     "VerificationFailed",
@@ -70,6 +72,12 @@ class HubUnreachable(HubError):
 
 class HubResponseInvalid(HubError):
     """The hub answered something outside the ``tipshare/1`` contract."""
+
+
+class QuestionRefused(HubResponseInvalid):
+    """The hub refused an estimates question as one no combination of its releases answers (400
+    ``not_answerable``). ``tipshare-audit verify`` only asks questions the log answers, so it reports such a
+    refusal as a failure instead of stopping."""
 
 
 class VerificationFailed(AuditError):

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from auditor.client import AuditClient, normalise_hub_url
-from auditor.errors import HubResponseInvalid, HubUnreachable, UsageError
+from auditor.errors import HubResponseInvalid, HubUnreachable, QuestionRefused, UsageError
 from protocol.messages import b64encode
 from protocol.taxonomy import builtin_taxonomy
 
@@ -113,3 +113,95 @@ def test_identity_taxonomy_and_entries_are_checked_as_they_are_parsed() -> None:
 def test_a_statistics_answer_that_cannot_be_read_names_the_route() -> None:
     with pytest.raises(HubResponseInvalid, match=r"/v1/stats/contacts\?group_by=period cannot be read: .*taxonomy"):
         _client(lambda _r: httpx.Response(200, json={"table": "contacts"})).stats("contacts", {"group_by": "period"})
+
+
+def _estimates_answer(**changes: object) -> dict[str, object]:
+    row = {
+        "keys": {"period": "2026-09"},
+        "estimate": 41.0,
+        "ci95_low": 20.0,
+        "ci95_high": 62.0,
+        "halfwidth": 21.0,
+        "std": 10.7,
+        "interval_method": "exact",
+        "coverage": 0.95,
+        "hotlines_reporting": 2,
+        "hotlines_expected": 3,
+        "obs_status": "A",
+        "conf_status": "F",
+        "wide_interval": False,
+        "p_zero": 0.0001,
+        "distinguishable": True,
+        "rank": 1,
+    }
+    return {
+        "type": "estimates",
+        "version": 1,
+        "question": {
+            "unit": "contact",
+            "group_by": ["period"],
+            "filters": {},
+            "period_from": "2026-09",
+            "period_to": "2026-09",
+            "scope": {"level": "region", "code": None, "countries": None},
+        },
+        "unit_label": "contacts received by hotlines",
+        "taxonomies": [{"id": "tipshare-taxonomy/1", "hash": "sha256:" + "0" * 64}],
+        "confidence": 0.95,
+        "periods_with_data": ["2026-09"],
+        "checkpoint": {"origin": "hub.example.org/log", "size": 13, "root_hash": "AA==", "note": "a note"},
+        "generated_at": "2026-11-21T12:00:00Z",
+        "notes": [],
+        "combination": [
+            {"periods": ["2026-09"], "terms": [{"table": "contacts", "dimensions": [], "coefficient": 1.0}]}
+        ],
+        "ranking": {
+            "method": "benjamini-hochberg",
+            "level": 0.05,
+            "compared": 1,
+            "distinguishable": 1,
+            "threshold": 0.0001,
+        },
+        "rows": [row],
+    } | changes
+
+
+def test_an_estimates_answer_is_parsed_with_the_shared_contract() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=_estimates_answer())
+
+    answer = _client(handler).estimates("contact", {"group_by": "period", "country": "UA"})
+
+    assert (answer.rows[0].estimate, answer.combination[0].terms[0].coefficient) == (41.0, 1.0)
+    assert str(seen[0].url) == "https://hub.example.org/v1/estimates/contact?group_by=period&country=UA"
+    assert seen[0].headers["authorization"] == "Bearer t0k"
+
+
+@pytest.mark.parametrize(
+    ("response", "match"),
+    [
+        (httpx.Response(200, text="{not json"), "is not an estimates answer: .*Invalid JSON"),
+        (httpx.Response(200, json={"rows": []}), "is not an estimates answer: .*question"),
+        (httpx.Response(200, json=_estimates_answer(confidence="0.95")), "is not an estimates answer: .*confidence"),
+        (httpx.Response(200, json=_estimates_answer(surplus=1)), "is not an estimates answer: .*surplus"),
+        (
+            httpx.Response(400, json={"code": "invalid_query", "detail": "unknown query parameter(s): sex"}),
+            "answered HTTP 400 invalid_query: unknown query parameter",
+        ),
+    ],
+)
+def test_an_estimates_answer_outside_the_contract_names_the_question(response: httpx.Response, match: str) -> None:
+    with pytest.raises(HubResponseInvalid, match=match) as caught:
+        _client(lambda _r: response).estimates("contact", {"group_by": "period"})
+    assert not isinstance(caught.value, QuestionRefused)
+
+
+def test_a_question_refused_as_not_answerable_is_its_own_error() -> None:
+    problem = {"code": "not_answerable", "detail": "no person table carries age_group together"}
+    refuse = _client(lambda _r: httpx.Response(400, json=problem, headers={"content-type": "application/problem+json"}))
+
+    with pytest.raises(QuestionRefused, match=r"/v1/estimates/person\?group_by=age_group: HTTP 400 not_answerable: no"):
+        refuse.estimates("person", {"group_by": "age_group"})
