@@ -26,6 +26,7 @@ __all__ = ["BENCHMARKS", "main"]
 #: name -> module, in the order ``python -m bench`` runs them.
 BENCHMARKS: Final = {
     "accuracy": "bench.accuracy",
+    "workload": "bench.workload",
     "query": "bench.query",
     "ingest": "bench.ingest",
     "node": "bench.node",

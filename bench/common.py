@@ -344,7 +344,7 @@ def write_results(
 
 
 #: The order of the benchmarks in the results file (that of ``python -m bench``).
-_ORDER: Final = {name: i for i, name in enumerate(("accuracy", "query", "ingest", "node", "auditor"))}
+_ORDER: Final = {name: i for i, name in enumerate(("accuracy", "workload", "query", "ingest", "node", "auditor"))}
 
 
 def _earlier_results(path: Path) -> list[dict[str, Any]]:
