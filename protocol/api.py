@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CONFIDENCE",
-    "FALSE_DISCOVERY_RATE",
+    "FAMILY_WISE_ERROR_RATE",
     "MAX_MONTHS",
     "MAX_ROWS",
     "PERIOD",
@@ -37,8 +37,9 @@ __all__ = [
 
 #: Confidence of every published interval.
 CONFIDENCE: Final = 0.95
-#: Benjamini–Hochberg level of the test "the true count is zero" behind rankings.
-FALSE_DISCOVERY_RATE: Final = 0.05
+#: Family-wise error rate of the tests "the true count is zero" behind rankings (Holm's step-down procedure): the
+#: chance that a ranked list holds any true zero is at most this.
+FAMILY_WISE_ERROR_RATE: Final = 0.05
 #: Most rows one answer may have, and most months one question may span.
 MAX_ROWS: Final = 50_000
 MAX_MONTHS: Final = 120
@@ -157,7 +158,10 @@ class EstimateRow(_Model):
 
 
 class RankingSummary(_Model):
-    method: Literal["benjamini-hochberg"]
+    method: Annotated[
+        Literal["holm"],
+        Field(description="Holm's step-down procedure: family-wise error rate at most `level` over the rows compared"),
+    ]
     level: float
     compared: Annotated[int, Field(description="Rows tested (every row with an estimate)")]
     distinguishable: int

@@ -170,7 +170,8 @@ class Plan:
     """How to answer one question from one month's (or several identical months') releases.
 
     ``marginals[t]`` are the dimensions of table ``t`` whose sums the estimate needs (``()``: the table's total);
-    ``terms`` the coefficients; ``noise_parts`` the estimate's noise as ``(coefficient, noise group)`` pairs.
+    ``terms`` the coefficients; ``noise_parts`` the noise of one month's estimate as ``(coefficient, noise group)``
+    pairs (applied to the sums of ``k`` months alike, the noise is ``k`` times these terms).
     """
 
     question: ResolvedQuestion

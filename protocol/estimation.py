@@ -15,12 +15,18 @@ Publishing rules
   no hotline in scope reported (estimate null), else ``A``; ``conf_status``: always ``F``.
 * ``p_zero``: an upper bound on ``P(noise ≥ estimate)``, the one-sided p-value of "the true count is zero"
   (exact for plain sums; 1 for estimates ≤ 0).
-* ``distinguishable``: Benjamini–Hochberg at :data:`~protocol.api.FALSE_DISCOVERY_RATE` over every row with an
-  estimate (so among rows called distinguishable, at most 5 % are expected to be true zeros); ``rank``: 1, 2, …
-  by estimate among the distinguishable rows (within each month when grouped by period; ties by row order). A row
-  that is not distinguishable is never ranked: a "largest corridors" list holds only ranked rows.
+* ``distinguishable``: "the true count is zero" rejected by Holm's step-down procedure at
+  :data:`~protocol.api.FAMILY_WISE_ERROR_RATE` over every row with an estimate, so the chance that *any* row
+  called distinguishable is a true zero is at most 5 %; ``rank``: 1, 2, … by estimate among the distinguishable
+  rows (within each month when grouped by period; ties by row order). A row that is not distinguishable is never
+  ranked: a "largest corridors" list holds only ranked rows.
 
->>> benjamini_hochberg([0.001, 0.2, 0.01, 0.04], 0.05)
+  Why Holm and not Benjamini–Hochberg: a ranking is read as a list of claims ("these corridors exist"), so one
+  false entry is one too many. Benjamini–Hochberg at 5 % bounds the expected *share* of false entries; over the
+  3,844 corridors of a region a list of ten then holds a true zero about a third of the time (measured on
+  simulated answers), where Holm's holds one at most one time in twenty, at the price of a slightly shorter list.
+
+>>> holm([0.001, 0.2, 0.01, 0.04], 0.05)
 ([True, False, True, False], 0.01)
 """
 
@@ -32,7 +38,7 @@ from dataclasses import dataclass, field
 
 from protocol.api import (
     CONFIDENCE,
-    FALSE_DISCOVERY_RATE,
+    FAMILY_WISE_ERROR_RATE,
     PERIOD,
     CombinationBlock,
     CombinationTerm,
@@ -46,9 +52,9 @@ from protocol.taxonomy import Table
 __all__ = [
     "Block",
     "RowGroup",
-    "benjamini_hochberg",
     "build_rows",
     "combination_blocks",
+    "holm",
     "plan_blocks",
     "publish_interval",
 ]
@@ -58,7 +64,8 @@ Sums = Mapping[str, Mapping[tuple[str, ...], int]]
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """Months that share one plan, and the sums of the tables the plan needs over those months."""
+    """Months that share one plan, and the sums of the tables the plan needs over those months. The plan describes
+    one month's noise; the block's is that of each of its months, independent: ``len(periods)`` times the terms."""
 
     periods: tuple[str, ...]
     plan: Plan
@@ -92,7 +99,11 @@ def build_rows(
                 for key in keys:
                     raw.append((_keys(names, group.period, key), None, None, group, False))
             continue
-        noise = LinearNoise(part for block in group.blocks for part in block.plan.noise_parts)
+        noise = LinearNoise(
+            (coefficient, (mechanism, scale, count * len(block.periods)))
+            for block in group.blocks
+            for coefficient, (mechanism, scale, count) in block.plan.noise_parts
+        )
         products: list[list[float]] = [[] for _ in keys]
         for block in group.blocks:
             for out, found in zip(products, block.plan.estimates(block.sums, keys), strict=True):
@@ -113,7 +124,7 @@ def build_rows(
         value, halfwidth = publish_interval(estimate, interval.halfwidth, integral=lattice)
         published.append((value, halfwidth, interval))
         p_values.append(row_noise.tail_bound()(estimate))
-    rejected, threshold = benjamini_hochberg(p_values, FALSE_DISCOVERY_RATE)
+    rejected, threshold = holm(p_values, FAMILY_WISE_ERROR_RATE)
     rows: list[EstimateRow] = []
     tested = iter(zip(p_values, rejected, strict=True))
     for (keys_, estimate, _, group, _), shown in zip(raw, published, strict=True):
@@ -145,8 +156,8 @@ def build_rows(
         )
     ranked = _ranks(rows, by_period=by_period)
     summary = RankingSummary(
-        method="benjamini-hochberg",
-        level=FALSE_DISCOVERY_RATE,
+        method="holm",
+        level=FAMILY_WISE_ERROR_RATE,
         compared=len(p_values),
         distinguishable=sum(1 for row in ranked if row.distinguishable),
         threshold=threshold,
@@ -225,19 +236,20 @@ def publish_interval(estimate: float, halfwidth: float, *, integral: bool) -> tu
     return value, math.ceil(widened * 100 + 1e-7) / 100
 
 
-def benjamini_hochberg(p_values: Sequence[float], level: float) -> tuple[list[bool], float]:
-    """Which hypotheses the Benjamini–Hochberg procedure rejects at ``level``, and the largest p-value rejected
-    (0.0 when none is): reject the ``k`` smallest, ``k`` the largest rank with ``p_(k) ≤ k·level/m``."""
+def holm(p_values: Sequence[float], level: float) -> tuple[list[bool], float]:
+    """Which hypotheses Holm's step-down procedure rejects at family-wise error rate ``level``, and the largest
+    p-value rejected (0.0 when none is): in increasing order, reject ``p_(k)`` while ``p_(k) ≤ level / (m − k + 1)``.
+    Valid under any dependence between the tests."""
     m = len(p_values)
     order = sorted(range(m), key=lambda i: (p_values[i], i))
-    cutoff = 0
-    for rank, index in enumerate(order, 1):
-        if p_values[index] <= rank * level / m:
-            cutoff = rank
     rejected = [False] * m
-    for index in order[:cutoff]:
+    threshold = 0.0
+    for k, index in enumerate(order):
+        if p_values[index] > level / (m - k):
+            break
         rejected[index] = True
-    return rejected, p_values[order[cutoff - 1]] if cutoff else 0.0
+        threshold = p_values[index]
+    return rejected, threshold
 
 
 # ----------------------------------------------------------------------------------------------- helpers

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Rows of an estimates answer: publishing rules, gaps, p-values, Benjamini–Hochberg and ranks."""
+"""Rows of an estimates answer: publishing rules, gaps, p-values, Holm's procedure and ranks."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from protocol.combination import MonthRelease, NotAnswerable, Question, plan_mon
 from protocol.estimation import (
     Block,
     RowGroup,
-    benjamini_hochberg,
     build_rows,
     combination_blocks,
+    holm,
     plan_blocks,
     publish_interval,
 )
@@ -32,25 +32,25 @@ def release(hotlines: int = 5, scale: str = "4.0") -> MonthRelease:
     return MonthRelease.of(terms, [frozenset(TABLES)])
 
 
-def test_benjamini_hochberg_known_answer() -> None:
-    # m = 6, level 0.05: thresholds 0.0083, 0.0167, 0.025, 0.0333, 0.0417, 0.05. Sorted: 0.001 and 0.012 pass;
-    # 0.03 > 0.025 and 0.04 > 0.0333 do not, and nothing later passes, so two are rejected.
-    p = [0.04, 0.001, 0.03, 0.2, 0.012, 0.9]
-    rejected, threshold = benjamini_hochberg(p, 0.05)
-    assert rejected == [False, True, False, False, True, False]
+def test_holm_known_answer() -> None:
+    # m = 6, level 0.05: thresholds 0.05/6, 0.05/5, 0.05/4, ... in increasing order of p.
+    # 0.001 ≤ 0.0083, 0.008 ≤ 0.01 and 0.012 ≤ 0.0125 are rejected; 0.03 > 0.0167 stops the procedure.
+    p = [0.04, 0.001, 0.03, 0.2, 0.008, 0.012]
+    rejected, threshold = holm(p, 0.05)
+    assert rejected == [False, True, False, False, True, True]
     assert threshold == 0.012
-    # A later p-value under its (larger) threshold rejects every smaller one, even those above their own.
-    assert benjamini_hochberg([0.02, 0.021, 0.022], 0.05) == ([True, True, True], 0.022)
-    assert benjamini_hochberg([], 0.05) == ([], 0.0)
-    assert benjamini_hochberg([0.5, 0.9], 0.05) == ([False, False], 0.0)
+    assert holm([], 0.05) == ([], 0.0)
+    assert holm([0.5, 0.9], 0.05) == ([False, False], 0.0)
+    assert holm([0.01, 0.02], 0.05) == ([True, True], 0.02)
 
 
 @given(st.lists(st.floats(0, 1), max_size=40))
-def test_benjamini_hochberg_rejects_a_prefix_of_the_sorted_p_values(p: list[float]) -> None:
-    rejected, threshold = benjamini_hochberg(p, 0.05)
+def test_holm_rejects_a_prefix_of_the_sorted_p_values_each_below_bonferroni_of_the_rest(p: list[float]) -> None:
+    rejected, threshold = holm(p, 0.05)
     assert all(value <= threshold for value, r in zip(p, rejected, strict=True) if r)
     assert all(value >= threshold for value, r in zip(p, rejected, strict=True) if not r) or not any(rejected)
-    assert sum(rejected) <= len(p)
+    if any(rejected):
+        assert min(p) <= 0.05 / len(p)
 
 
 def test_published_intervals_contain_the_exact_ones() -> None:
@@ -192,3 +192,16 @@ def test_months_alike_share_one_plan_and_unanswerable_months_are_named() -> None
     eurostat = resolve(Question("person", ("gender", "age_group", "exploitation_group")), tables)
     with pytest.raises(NotAnswerable, match=r"cannot be answered for 2026-04: .*age_group, exploitation_group"):
         plan_blocks(eurostat, tables, releases, by_period=False)
+
+
+def test_a_block_of_several_months_carries_the_noise_of_each_month() -> None:
+    """Regression: a block covering six alike months once counted one month's noise (intervals √6 too narrow)."""
+    q = resolve(Question("person", ("citizenship",)), TABLES)
+    plan = plan_month(q, TABLES, release())
+    sums = {table: {} for table in plan.marginals}
+    keys = q.row_keys(TABLES)
+    one, _ = build_rows(q, keys, [RowGroup(None, (Block(("2026-01",), plan, sums),), 5, 5)], by_period=False)
+    months = tuple(f"2026-{m:02d}" for m in range(1, 7))
+    six, _ = build_rows(q, keys, [RowGroup(None, (Block(months, plan, sums),), 5, 5)], by_period=False)
+    assert six[0].std == pytest.approx(math.sqrt(6) * (one[0].std or 0.0), rel=1e-12)
+    assert six[0].std == pytest.approx(math.sqrt(6 * plan.noise().variance), rel=1e-12)
