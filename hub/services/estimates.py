@@ -29,8 +29,9 @@ from the rollups (:mod:`hub.services.rollups`), in the caller's read snapshot, w
    version 2 tables carry) refuses the whole question (400 naming the dimensions, the months, the tables released
    and the taxonomies their hotlines followed): an answer is never a silently partial sum.
 4. **Sums**: for each block of months sharing a plan and each table the plan needs, one ``SUM(value) ... GROUP BY``
-   over ``rollup_cells`` by the table's columns of the needed dimensions (``d1..d3`` at the dimension's position),
-   over the block's months; grouped by period, per month too (``GROUP BY period``). Filters are applied to the
+   over ``rollup_cells`` by the needed dimensions (as an integer computed from the cell's index, which groups
+   faster than the ``d1..d3`` code columns and gives the same sums), over the block's months; grouped by period,
+   per month too (``GROUP BY period``). Filters are applied to the
    sums afterwards by the plan, because a plan's terms also need sums *outside* a filter (the parts of a total).
 5. **Rows** (:func:`~protocol.estimation.build_rows`): grouped by period, one group of rows per month in range (a
    month nobody in scope reported gets gap rows, ``estimate: null``); otherwise one group for the whole range (none
@@ -44,6 +45,8 @@ with the answer, so that anyone can recompute it.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import math
 from collections import Counter
@@ -51,9 +54,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Final
+from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, Integer, and_, case, exists, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from hub.errors import HubError, InvalidQuery, NotFound, QuestionNotAnswerable
@@ -73,11 +76,9 @@ from hub.services.taxonomies import union_tables
 from protocol import api
 from protocol.combination import MonthRelease, NotAnswerable, Plan, Question, ResolvedQuestion, plan_month, resolve
 from protocol.estimation import Block, RowGroup, build_rows, combination_blocks, plan_blocks
-from protocol.taxonomy import Taxonomy
+from protocol.taxonomy import Table, Taxonomy
 
 __all__ = ["EstimatesQuery", "EstimatesService"]
-
-_DIMENSION_COLUMNS: Final = (RollupCell.d1, RollupCell.d2, RollupCell.d3)
 
 Sums = dict[str, dict[tuple[str, ...], int]]
 
@@ -381,32 +382,135 @@ class EstimatesService:
     def _sums(
         self, block: _Shared, scope: ResolvedScope, months: Mapping[int, _Month], *, by_period: bool
     ) -> dict[int | None, Sums]:
-        """The sums the block's plan needs: per table, ``SUM(value)`` grouped by the table's columns of the needed
-        dimensions, over the block's months (key ``None``), or per month (grouped by period too)."""
+        """The sums the block's plan needs, per table, over the block's months (key ``None``) or per month.
+
+        A plan needs each table's sums by the question's dimensions the table carries: by every code of a grouped
+        dimension, and for a dimension that is only filtered, inside the filter and outside it (the parts of a
+        total need both). So grouped dimensions are grouped in SQL (:func:`_marginal_key`) and filtered ones are
+        conditional sums (:func:`_filter_patterns`), handed to the plan under a representative code of each side.
+        A question filtered to UA and labour reads four numbers a month from the three-way corridor instead of
+        sorting its 19,220 cells, and the plan computes the same integers from them.
+        """
+        question = block.plan.question
         found: dict[int | None, Sums] = {}
         for table_name, dimensions in sorted(block.plan.marginals.items()):
             table = self._tables[table_name]
-            columns = [_DIMENSION_COLUMNS[table.dimension_names.index(name)] for name in dimensions]
-            grouping = [RollupCell.period, *columns] if by_period else columns
-            statement = select(*grouping, func.sum(RollupCell.value), func.count()).where(
+            grouped = [name for name in dimensions if name in question.group_by]
+            key, codes_of = _marginal_key(table, grouped)
+            patterns = _filter_patterns(table, [name for name in dimensions if name not in question.group_by], question)
+            grouping: list[ColumnElement[Any]] = [RollupCell.period.expression] if by_period else []
+            if key is not None:
+                grouping.append(key)
+            statement = select(*grouping, func.count(), *(total for _, total in patterns)).where(
                 RollupCell.table_name == table_name,
                 RollupCell.scope.in_(scope.rollup_scopes),
                 RollupCell.period.in_([period_text(month) for month in block.months]),
             )
             if grouping:
                 statement = statement.group_by(*grouping)
+            positions = [dimensions.index(name) for name in grouped]
             cells = 0
             for row in self._session.execute(statement):
-                *codes, total, count = row
+                keys, count, totals = row[: len(grouping)], row[len(grouping)], row[len(grouping) + 1 :]
                 if not count:
                     continue  # no grouping and no rows: SQL still answers one row of NULL, 0
                 cells += int(count)
-                month = _month(codes.pop(0)) if by_period else None
-                found.setdefault(month, {}).setdefault(table_name, {})[tuple(str(c) for c in codes)] = int(total)
+                month = _month(keys[0]) if by_period else None
+                codes = codes_of[int(keys[-1])] if key is not None else ()
+                into = found.setdefault(month, {}).setdefault(table_name, {})
+                sides = _by_sides([int(total or 0) for total in totals], len(patterns).bit_length() - 1)
+                for (representatives, _), total in zip(patterns, sides, strict=True):
+                    merged = list(representatives)
+                    for position, code in zip(positions, codes, strict=True):
+                        merged[position] = code
+                    into[tuple(merged)] = total
             expected = table.cell_count * sum(months[month].scopes.get(table_name, 0) for month in block.months)
             if cells != expected:
                 raise _inconsistent(f"table {table_name!r} has {cells} cells where {expected} belong")
         return found
+
+
+def _filter_patterns(
+    table: Table, filtered: Sequence[str], question: ResolvedQuestion
+) -> list[tuple[tuple[str, ...], ColumnElement[Any]]]:
+    """The SQL sums behind the filtered dimensions, and what they stand for.
+
+    A plan only asks whether a code of a filtered dimension is in the filter (:meth:`protocol.combination.Plan.
+    estimates` folds ``F(T)`` over the codes of ``T`` that are the row's or in the filter), so the sum of the cells
+    inside the filter, handed over under the filter's first code, and of those outside it, under the first code
+    not in it, give it exactly the integers the whole marginal would. SQL computes ``in(S)``, the sum of the cells
+    inside the filters of ``S``, for every subset ``S`` of the filtered dimensions (``in(∅)`` is the plain sum);
+    :func:`_by_sides` turns them into the inside/outside sums. Returns, per subset, the marginal's codes of its
+    inside/outside pattern (a grouped dimension's place is filled in per row) and the SQL sum of ``in(S)``.
+    """
+    marginal = [name for name in table.dimension_names if name in question.dimensions]
+    columns = (RollupCell.d1, RollupCell.d2, RollupCell.d3)
+    found: list[tuple[tuple[str, ...], ColumnElement[Any]]] = []
+    for inside in itertools.product((True, False), repeat=len(filtered)):
+        codes = [""] * len(marginal)
+        conditions: list[ColumnElement[bool]] = []
+        for name, kept_side in zip(filtered, inside, strict=True):
+            kept = question.filters[name]
+            dimension = table.dimensions[table.dimension_names.index(name)]
+            codes[marginal.index(name)] = (
+                kept[0] if kept_side else next(c for c in dimension.code_names if c not in kept)
+            )
+            if kept_side:
+                conditions.append(columns[table.dimension_names.index(name)].in_(kept))
+        value: ColumnElement[Any] = RollupCell.value.expression
+        total = func.sum(case((and_(*conditions), value), else_=0)) if conditions else func.sum(value)
+        found.append((tuple(codes), total))
+    return found
+
+
+def _by_sides(totals: Sequence[int], dimensions: int) -> list[int]:
+    """Inside/outside sums from the ``in(S)`` sums, both in :func:`_filter_patterns` order (``True`` = inside
+    first): the cells inside exactly the filters of ``P`` sum to ``Σ_{P ⊆ S} (−1)^{|S∖P|} in(S)``.
+
+    >>> _by_sides([3, 10, 5, 20], 2)       # in(ab) = 3, in(a) = 10, in(b) = 5, in(∅) = 20
+    [3, 7, 2, 8]
+    """
+    return [sum(sign * totals[j] for sign, j in row) for row in _moebius(dimensions)]
+
+
+@functools.cache
+def _moebius(dimensions: int) -> tuple[tuple[tuple[int, int], ...], ...]:
+    patterns = list(itertools.product((True, False), repeat=dimensions))
+    return tuple(
+        tuple(
+            ((-1) ** sum(s and not p for p, s in zip(pattern, superset, strict=True)), j)
+            for j, superset in enumerate(patterns)
+            if all(s or not p for p, s in zip(pattern, superset, strict=True))
+        )
+        for pattern in patterns
+    )
+
+
+def _marginal_key(table: Table, dimensions: Sequence[str]) -> tuple[ColumnElement[Any] | None, list[tuple[str, ...]]]:
+    """An integer SQL expression of a rollup cell's index that numbers the cells' codes on ``dimensions`` (in the
+    table's dimension order), and the codes of each number; ``None`` for no dimension (the table's total).
+
+    The dense order is row-major, so a cell's code on dimension ``i`` is ``(cell / stride_i) % n_i``, and the codes
+    on several dimensions combine in mixed radix. Grouping by this integer gives the same sums as grouping by the
+    ``d1..d3`` columns, without sorting strings (the 3-way corridor over 12 months at 200 hotlines: 187 → 124 ms
+    on SQLite). The taxonomy's sizes are written into the SQL as integers, not bound, so that the ``GROUP BY``
+    expression is the selected one on every backend.
+    """
+    if not dimensions:
+        return None, [()]
+    positions = [table.dimension_names.index(name) for name in dimensions]
+    sizes = [len(dimension) for dimension in table.dimensions]
+    key: ColumnElement[Any] | None = None
+    for position in positions:
+        stride = math.prod(sizes[position + 1 :])
+        part: ColumnElement[Any] = RollupCell.cell.expression
+        if stride > 1:
+            part = part // literal_column(str(stride), Integer)
+        if position > 0:  # the first dimension's code is cell // stride_0 already
+            part = part % literal_column(str(sizes[position]), Integer)
+        key = part if key is None else key * literal_column(str(sizes[position]), Integer) + part
+    codes = list(itertools.product(*(table.dimensions[position].code_names for position in positions)))
+    return key, codes
 
 
 def _month(period: str) -> int:

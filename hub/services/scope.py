@@ -118,6 +118,12 @@ def period_range(
     return first, last
 
 
+def _month_of(moment: datetime) -> int:
+    """The month number of an instant (UTC)."""
+    moment = as_utc(moment)
+    return moment.year * 12 + moment.month - 1
+
+
 def as_utc(moment: datetime) -> datetime:
     """``moment`` as an aware UTC datetime. SQLite returns naive datetimes; the hub stores UTC only."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
@@ -256,6 +262,22 @@ class EnrolledHotline:
         start, end = period_start(period), period_end(period)
         return any(begin < end and (until is None or until > start) for begin, until in self.windows)
 
+    def enrolled_months(self, periods: range) -> set[int]:
+        """The months of ``periods`` it was enrolled during (:meth:`enrolled_during`, by month arithmetic).
+
+        A window ``[begin, until)`` meets month ``p`` when ``begin`` is before the month ends (``p`` is ``begin``'s
+        month or later) and ``until`` is after the month starts (``p`` is before ``until``'s month, or that month
+        itself unless ``until`` is its first instant).
+        """
+        months: set[int] = set()
+        for begin, until in self.windows:
+            first = _month_of(begin)
+            last = periods.stop - 1
+            if until is not None:
+                last = _month_of(until) - (1 if until == period_start(_month_of(until)) else 0)
+            months.update(range(max(first, periods.start), min(last, periods.stop - 1) + 1))
+        return months
+
 
 def hotlines_in_scope(session: Session, scope: ResolvedScope) -> list[EnrolledHotline]:
     """Every hotline in ``scope`` with its key windows, ordered by country and id."""
@@ -299,12 +321,12 @@ def expected_hotlines(
     hotlines: Iterable[EnrolledHotline], reported: Mapping[int, frozenset[str]], periods: range
 ) -> Expected:
     """Apply the expectation rule to ``periods``, given who reported what (``reported[period]`` = hotline ids)."""
-    listed = list(hotlines)
+    enrolled: dict[int, set[str]] = {period: set() for period in periods}
+    for hotline in hotlines:
+        for period in hotline.enrolled_months(periods):
+            enrolled[period].add(hotline.id)
     return Expected(
         MappingProxyType(
-            {
-                period: frozenset(h.id for h in listed if h.enrolled_during(period)) | reported.get(period, frozenset())
-                for period in periods
-            }
+            {period: frozenset(enrolled[period]) | reported.get(period, frozenset()) for period in periods}
         )
     )
