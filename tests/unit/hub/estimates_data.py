@@ -68,14 +68,53 @@ class Released:
         return list(latest.values())
 
 
+#: Persons every hotline "registered" each month (count, codes): added to the matching cell of every table, as a
+#: node's truth is, so that the tables agree and some answers are clearly distinguishable from zero.
+TRUTH: tuple[tuple[int, dict[str, str]], ...] = (
+    (
+        120,
+        {
+            "citizenship": "UA",
+            "country_of_exploitation": "PL",
+            "exploitation_group": "labour",
+            "exploitation_type": "ForcedLabour",
+            "gender": "M",
+            "age_band": "30-38",
+            "age_group": "adult",
+            "recruiter_relation": "Friend",
+            "recruitment_channel": "offline",
+            "control_flag": "meansWithholdDocs",
+            "cross_border": "international",
+        },
+    ),
+    (
+        60,
+        {
+            "citizenship": "MD",
+            "country_of_exploitation": "RU",
+            "exploitation_group": "sexual",
+            "exploitation_type": "SexualExploitation",
+            "gender": "F",
+            "age_band": "21-23",
+            "age_group": "adult",
+            "recruiter_relation": "IntimatePartner",
+            "recruitment_channel": "online",
+            "control_flag": "meansThreats",
+            "cross_border": "international",
+        },
+    ),
+)
+
+
 def _cells(rng: random.Random, tables: Sequence[str], taxonomy_version: int) -> dict[str, list[int]]:
+    """Small noise in every cell, plus the persons of :data:`TRUTH`."""
     taxonomy = V1 if taxonomy_version == 1 else V2
     cells: dict[str, list[int]] = {}
     for name in tables:
         table = taxonomy.table(name)
-        vector = [rng.randint(-4, 12) for _ in range(table.cell_count)]
-        for index in rng.sample(range(table.cell_count), k=min(3, table.cell_count)):
-            vector[index] += 300  # a few clearly non-zero cells, so that some rows are distinguishable
+        vector = [rng.randint(-4, 4) for _ in range(table.cell_count)]
+        for count, codes in TRUTH:
+            vector[table.cell_index([codes[d] for d in table.dimension_names])] += count
         cells[name] = vector
     return cells
 
