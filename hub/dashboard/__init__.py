@@ -11,8 +11,10 @@ intervals, for keyboards, screen readers and small screens.
 
 Modules: :mod:`~hub.dashboard.signin` (sign-in and sign-out), :mod:`~hub.dashboard.auth` (the session cookie
 and who is signed in), :mod:`~hub.dashboard.routes` (the views and their exports), :mod:`~hub.dashboard.api`
-(SDMX-CSV for API clients), :mod:`~hub.dashboard.queries` (the views' forms), :mod:`~hub.dashboard.views` (what
-each view shows), :mod:`~hub.dashboard.labels` (country names and code labels), :mod:`~hub.dashboard.pages`
+(SDMX-CSV for API clients), :mod:`~hub.dashboard.queries` (the views' forms: the questions they ask
+``GET /v1/estimates``), :mod:`~hub.dashboard.params` (reading query parameters), :mod:`~hub.dashboard.views` (what
+each view shows), :mod:`~hub.dashboard.numbers` (one estimate with its interval, flags and rank),
+:mod:`~hub.dashboard.labels` (country names, code labels and numbers), :mod:`~hub.dashboard.pages`
 (templates and security headers), :mod:`~hub.dashboard.session` and :mod:`~hub.dashboard.secret` (signed
 cookies and their key).
 """

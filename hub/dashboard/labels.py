@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What the dashboard shows for codes and numbers: English country names, code labels, signed integers.
+"""What the dashboard shows for codes and numbers: English country names, code labels, signed numbers.
 
 >>> labels = Labels(builtin_taxonomy())                    # doctest: +SKIP
 >>> labels.code("citizenship", "MD"), labels.code("citizenship", "150"), labels.code("gender", "F")  # doctest: +SKIP
@@ -19,7 +19,7 @@ import pycountry
 
 from protocol.taxonomy import Taxonomy
 
-__all__ = ["MINUS", "Labels", "country_name", "format_count"]
+__all__ = ["MINUS", "Labels", "country_name", "format_count", "format_number"]
 
 #: The minus sign shown for negative numbers (U+2212, read as "minus" by screen readers).
 MINUS: Final = "\u2212"
@@ -43,10 +43,20 @@ def format_count(value: int | None) -> str:
     >>> format_count(1234), format_count(-7), format_count(None)
     ('1,234', '−7', '–')
     """
+    return format_number(value)
+
+
+def format_number(value: float | None) -> str:
+    """An estimate as published (at most two decimals; least-squares estimates are fractional), thousands
+    separated, trailing zeros dropped, a real minus sign, an en dash for "no value".
+
+    >>> format_number(1234.5), format_number(-7.25), format_number(412.0), format_number(-0.001), format_number(None)
+    ('1,234.5', '−7.25', '412', '0', '–')
+    """
     if value is None:
         return "\u2013"
-    text = f"{abs(value):,}"
-    return MINUS + text if value < 0 else text
+    text = f"{abs(value):,.2f}".rstrip("0").rstrip(".")
+    return MINUS + text if value < 0 and text != "0" else text
 
 
 class Labels:

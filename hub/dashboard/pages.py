@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from hub.dashboard.labels import format_count
+from hub.dashboard.numbers import ranking_text
 from hub.dashboard.views import status_text, utc_text
 
 __all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "Pages", "secure"]
@@ -71,7 +72,9 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self._environment.globals.update(count=format_count, status_text=status_text, utc_text=utc_text)
+        self._environment.globals.update(
+            count=format_count, ranking_text=ranking_text, status_text=status_text, utc_text=utc_text
+        )
 
     def render(self, request: Request, template: str, *, status: int = 200, **context: Any) -> Response:
         base = str(request.scope.get("root_path", "")).rstrip("/")

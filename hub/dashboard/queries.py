@@ -1,84 +1,70 @@
 # SPDX-License-Identifier: Apache-2.0
 """The questions the dashboard's views ask, parsed from query parameters (framework-free).
 
->>> form = TrendsForm.parse([("table", "contacts"), ("split", "channel")], taxonomy)  # doctest: +SKIP
->>> form.stats_query(allowed_countries=None).group_by                            # doctest: +SKIP
+>>> form = TrendsForm.parse([("unit", "contact"), ("split", "channel")], tables)       # doctest: +SKIP
+>>> form.estimates_query(allowed_countries=None).group_by                           # doctest: +SKIP
 ('period', 'channel')
 
-Every view's form is a plain GET form, so a view's URL is a bookmarkable question; its export links repeat the
-same parameters (:meth:`params`). Empty fields mean "not set". A dimension filter of another table than the one
-chosen is ignored and listed in ``ignored`` (switching tables keeps the old form's fields); anything else that is
-wrong raises :class:`~hub.errors.InvalidQuery` with a message for the person who filled in the form.
+Every view asks a *question* (:class:`~hub.services.estimates.EstimatesQuery`: a unit, dimensions to group by,
+filters, months, a scope), the one ``GET /v1/estimates/{unit}`` answers from every released table that can answer
+it, so the dashboard shows what the API and the exports give. Every view's form is a plain GET form, so a view's
+URL is a bookmarkable question; its export links repeat the same parameters (:meth:`params`), and
+:meth:`api_params` are the parameters of the same question to ``/v1/estimates``. Empty fields mean "not set".
 
-:func:`api_stats_query` parses the stricter parameters of the export API (the same ones as ``/v1/stats``).
+Older links keep working where they still mean something: the trends view's ``table=`` (it picked one table) is
+read as that table's unit, with a notice; a dimension filter that the chosen unit has no table for is ignored and
+listed in ``ignored`` (switching units keeps the old form's fields). Anything else that is wrong raises
+:class:`~hub.errors.InvalidQuery` with a message for the person who filled in the form; a question that no
+combination of the months' releases answers is refused by the service, and the view shows its reason.
+
+The export API's stricter parameters are parsed in :mod:`hub.dashboard.api`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from hub.dashboard.params import Params, all_dimensions, codes_of, single, unit_dimensions, values_of
 from hub.errors import InvalidQuery
+from hub.services.estimates import EstimatesQuery
 from hub.services.scope import Scope
-from hub.services.stats import PERIOD, StatsQuery
-from protocol.taxonomy import Taxonomy
+from protocol.api import PERIOD, UNIT_LABELS
+from protocol.taxonomy import Table
 
 __all__ = [
-    "CORRIDOR_TABLE",
-    "DEFAULT_TABLE",
-    "DEMOGRAPHY_TABLE",
+    "DEFAULT_UNIT",
     "MAX_SERIES",
     "TOP_CHOICES",
+    "UNIT_NAMES",
     "CompletenessForm",
     "CorridorsForm",
     "DemographyForm",
     "Params",
     "PeriodScope",
     "TrendsForm",
-    "api_completeness_scope",
-    "api_stats_query",
+    "unit_dimensions",
 ]
 
-#: Query parameters as (name, value) pairs, in order, names possibly repeated.
-Params = Sequence[tuple[str, str]]
-
-#: The table the corridor view reads.
-CORRIDOR_TABLE: Final = "persons_corridor"
-#: The table the demography view reads.
-DEMOGRAPHY_TABLE: Final = "persons_demography"
-#: The trends view's table until the user picks one: it counts every person once, in few cells (so its total has
-#: a narrow interval: every cell summed adds noise).
-DEFAULT_TABLE: Final = "persons_recruitment"
+#: The units a trends chart can count, with the name the unit picker shows.
+UNIT_NAMES: Final = {
+    "person": "Potential victims (persons)",
+    "case": "Cases opened",
+    "contact": "Contacts received",
+}
+#: The trends view's unit until the user picks one.
+DEFAULT_UNIT: Final = "person"
 #: Most lines one trends chart draws (each with its band).
 MAX_SERIES: Final = 8
 #: How many citizenships and countries of exploitation the corridor matrix may show (0: all).
 TOP_CHOICES: Final = (10, 15, 25, 0)
-
-_SCOPE_PARAMS: Final = frozenset({"period_from", "period_to", "country"})
-
-
-def _values(params: Params) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for name, value in params:
-        found.setdefault(name, []).append(value)
-    return found
-
-
-def _single(values: Mapping[str, list[str]], name: str) -> str | None:
-    """The one value of a single-valued field; empty means unset; a repeated field is refused."""
-    given = values.get(name, [])
-    if len(given) > 1:
-        raise InvalidQuery(f"{name} is given {len(given)} times; give it once")
-    value = given[0].strip() if given else ""
-    return value or None
-
-
-def _codes(values: Iterable[str]) -> tuple[str, ...]:
-    """Codes from repeated fields and/or comma-separated lists, in order, without repeats."""
-    codes = (code.strip() for value in values for code in value.split(","))
-    return tuple(dict.fromkeys(code for code in codes if code))
+#: The corridor view's question: persons by citizenship and country of exploitation.
+CORRIDOR: Final = ("citizenship", "country_of_exploitation")
+#: The demography view's cuts: gender by age band (every form), or by age group for one exploitation group.
+AGE_BAND: Final = "age_band"
+AGE_GROUP: Final = "age_group"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +77,10 @@ class PeriodScope:
 
     @classmethod
     def parse(cls, values: Mapping[str, list[str]]) -> PeriodScope:
-        country = _single(values, "country")
+        country = single(values, "country")
         if country is not None:
             Scope.country(country)  # validates the code
-        return cls(_single(values, "period_from"), _single(values, "period_to"), country)
+        return cls(single(values, "period_from"), single(values, "period_to"), country)
 
     @property
     def scope(self) -> Scope:
@@ -104,73 +90,121 @@ class PeriodScope:
         named = (("period_from", self.period_from), ("period_to", self.period_to), ("country", self.country))
         return [(name, value) for name, value in named if value is not None]
 
+    def question(
+        self,
+        unit: str,
+        group_by: tuple[str, ...],
+        filters: Mapping[str, tuple[str, ...]],
+        *,
+        allowed_countries: frozenset[str] | None,
+    ) -> EstimatesQuery:
+        return EstimatesQuery(
+            unit=unit,
+            group_by=group_by,
+            filters=MappingProxyType(dict(filters)),
+            period_from=self.period_from,
+            period_to=self.period_to,
+            scope=self.scope,
+            allowed_countries=allowed_countries,
+        )
+
+
+def _api_params(
+    group_by: Sequence[str], filters: Mapping[str, tuple[str, ...]], scope: PeriodScope
+) -> list[tuple[str, str]]:
+    """The same question's parameters for ``GET /v1/estimates/{unit}``."""
+    pairs = [("group_by", ",".join(group_by))] if group_by else []
+    pairs += [(name, ",".join(codes)) for name, codes in filters.items()]
+    return pairs + scope.params()
+
 
 @dataclass(frozen=True, slots=True)
 class TrendsForm:
-    """Monthly estimates of any table, optionally one line per code of a dimension (``split``)."""
+    """Monthly estimates of a unit, optionally one line per code of a dimension (``split``)."""
 
-    table: str
+    unit: str
     split: str | None
     filters: Mapping[str, tuple[str, ...]] = field(hash=False)
     clip: bool
     scope: PeriodScope
+    #: dimension filters given that no table of the unit carries (ignored)
     ignored: tuple[str, ...] = ()
+    #: what an older link asked that the view now reads differently
+    notices: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, params: Params, taxonomy: Taxonomy) -> TrendsForm:
-        values = _values(params)
-        table_name = _single(values, "table") or DEFAULT_TABLE
-        table = taxonomy.tables.get(table_name)
-        if table is None:
-            raise InvalidQuery(f"there is no table {table_name!r}; choose one of: {', '.join(sorted(taxonomy.tables))}")
-        split = _single(values, "split")
-        if split is not None and split not in table.dimension_names:
-            raise InvalidQuery(
-                f"lines by {split!r}: not a dimension of {table.name}; choose one of {', '.join(table.dimension_names)}"
-            )
+    def parse(cls, params: Params, tables: Mapping[str, Table]) -> TrendsForm:
+        values = values_of(params)
+        notices: list[str] = []
+        unit = single(values, "unit")
+        table_name = single(values, "table")
+        if table_name is not None:
+            table = tables.get(table_name)
+            if table is None:
+                raise InvalidQuery(
+                    f"there is no table {table_name!r}; the trends view now asks about a unit, not a table: choose "
+                    f"one of {', '.join(UNIT_NAMES)}"
+                )
+            if unit is None:
+                unit = table.unit
+                notices.append(
+                    f"This link names the table {table_name}. The trends view now answers for a unit, "
+                    f"{UNIT_LABELS[unit]}, from every released table that can answer (least squares), so the "
+                    "numbers may differ from that table's own sums and have narrower intervals."
+                )
+            elif unit != table.unit:
+                notices.append(f"The table {table_name} counts {table.unit}s, not {unit}s: it was ignored.")
+        unit = unit or DEFAULT_UNIT
+        if unit not in UNIT_NAMES:
+            raise InvalidQuery(f"there is no unit {unit!r}; choose one of {', '.join(UNIT_NAMES)}")
+        dimensions = unit_dimensions(tables, unit)
+        known = all_dimensions(tables)
+        split = single(values, "split")
+        if split is not None and split not in dimensions:
+            if split not in known:
+                raise InvalidQuery(
+                    f"lines by {split!r}: there is no such dimension; choose one of {', '.join(dimensions)}"
+                )
+            notices.append(f"No {unit} table has the dimension {split}: one line for the total is drawn instead.")
+            split = None
         filters: dict[str, tuple[str, ...]] = {}
         ignored: list[str] = []
         for name in values:
-            if name in taxonomy.dimensions:
-                if name in table.dimension_names:
-                    codes = _codes(values[name])
-                    if codes:
-                        filters[name] = codes
-                elif _codes(values[name]):
-                    ignored.append(name)
-        clip = _single(values, "clip")
+            codes = codes_of(values[name]) if name in known else ()
+            if name in dimensions:
+                if codes:
+                    filters[name] = codes
+            elif codes:
+                ignored.append(name)
+        clip = single(values, "clip")
         if clip not in (None, "on", "true", "1"):
             raise InvalidQuery(f"clip is a checkbox: on or absent, not {clip!r}")
         if split is not None:
-            chosen = filters.get(split) or taxonomy.dimensions[split].code_names
+            chosen = filters.get(split) or dimensions[split].code_names
             if len(chosen) > MAX_SERIES:
                 raise InvalidQuery(
                     f"one line per {split} would draw {len(chosen)} lines; a chart shows at most {MAX_SERIES}: "
                     f"choose at most {MAX_SERIES} codes of {split} in its filter"
                 )
         return cls(
-            table=table.name,
+            unit=unit,
             split=split,
             filters=MappingProxyType(filters),
             clip=clip is not None,
             scope=PeriodScope.parse(values),
             ignored=tuple(sorted(ignored)),
+            notices=tuple(notices),
         )
 
-    def stats_query(self, *, allowed_countries: frozenset[str] | None) -> StatsQuery:
-        return StatsQuery(
-            table=self.table,
-            group_by=(PERIOD, self.split) if self.split else (PERIOD,),
-            filters=self.filters,
-            period_from=self.scope.period_from,
-            period_to=self.scope.period_to,
-            scope=self.scope.scope,
-            allowed_countries=allowed_countries,
-            clip=self.clip,
-        )
+    @property
+    def group_by(self) -> tuple[str, ...]:
+        return (PERIOD, self.split) if self.split else (PERIOD,)
+
+    def estimates_query(self, *, allowed_countries: frozenset[str] | None) -> EstimatesQuery:
+        return self.scope.question(self.unit, self.group_by, self.filters, allowed_countries=allowed_countries)
 
     def params(self) -> list[tuple[str, str]]:
-        pairs = [("table", self.table)]
+        pairs = [("unit", self.unit)]
         if self.split:
             pairs.append(("split", self.split))
         pairs += [(name, ",".join(codes)) for name, codes in self.filters.items()]
@@ -178,71 +212,98 @@ class TrendsForm:
             pairs.append(("clip", "on"))
         return pairs + self.scope.params()
 
+    def api_params(self) -> list[tuple[str, str]]:
+        return _api_params(self.group_by, self.filters, self.scope)
+
+    @property
+    def sdmx_blocked(self) -> list[str]:
+        """Dimensions summed over several chosen codes: SDMX has no code for such a sum."""
+        return sorted(name for name, codes in self.filters.items() if name != self.split and len(codes) > 1)
+
 
 @dataclass(frozen=True, slots=True)
 class CorridorsForm:
-    """Citizenship × country of exploitation, summed over the months, for one exploitation group or all."""
+    """Persons by citizenship × country of exploitation over the months, for one exploitation group or all."""
 
     exploitation_group: str | None
     top: int
     scope: PeriodScope
 
     @classmethod
-    def parse(cls, params: Params, taxonomy: Taxonomy) -> CorridorsForm:
-        values = _values(params)
-        _require_table(taxonomy, CORRIDOR_TABLE)
-        group = _single(values, "exploitation_group")
-        _check_code(taxonomy, "exploitation_group", group)
-        top_text = _single(values, "top") or str(TOP_CHOICES[0])
+    def parse(cls, params: Params, tables: Mapping[str, Table]) -> CorridorsForm:
+        values = values_of(params)
+        group = single(values, "exploitation_group")
+        _check_code(tables, "exploitation_group", group)
+        top_text = single(values, "top") or str(TOP_CHOICES[0])
         if not top_text.isdigit() or int(top_text) not in TOP_CHOICES:
             raise InvalidQuery(f"top must be one of {', '.join(map(str, TOP_CHOICES))} (0: all); got {top_text!r}")
         return cls(group, int(top_text), PeriodScope.parse(values))
 
-    def stats_query(self, *, allowed_countries: frozenset[str] | None) -> StatsQuery:
-        return StatsQuery(
-            table=CORRIDOR_TABLE,
-            group_by=("citizenship", "country_of_exploitation"),
-            filters={"exploitation_group": (self.exploitation_group,)} if self.exploitation_group else {},
-            period_from=self.scope.period_from,
-            period_to=self.scope.period_to,
-            scope=self.scope.scope,
-            allowed_countries=allowed_countries,
-        )
+    @property
+    def filters(self) -> dict[str, tuple[str, ...]]:
+        return {"exploitation_group": (self.exploitation_group,)} if self.exploitation_group else {}
+
+    def estimates_query(self, *, allowed_countries: frozenset[str] | None) -> EstimatesQuery:
+        return self.scope.question("person", CORRIDOR, self.filters, allowed_countries=allowed_countries)
 
     def params(self) -> list[tuple[str, str]]:
         pairs = [("exploitation_group", self.exploitation_group)] if self.exploitation_group else []
         return [*pairs, ("top", str(self.top)), *self.scope.params()]
 
+    def api_params(self) -> list[tuple[str, str]]:
+        return _api_params(CORRIDOR, self.filters, self.scope)
+
 
 @dataclass(frozen=True, slots=True)
 class DemographyForm:
-    """Gender × age band, summed over the months, for one exploitation type or all."""
+    """Persons by gender × age over the months: by age band for every form of exploitation, or by age group
+    (child, adult) for one exploitation group (the cut Eurostat publishes, which taxonomy v2 releases).
 
+    ``exploitation_type`` is what older links asked (gender × age band for one type, which only taxonomy v1
+    releases carry); it is still asked as such, so months released under v2 get the service's refusal.
+    """
+
+    exploitation_group: str | None
     exploitation_type: str | None
     scope: PeriodScope
 
     @classmethod
-    def parse(cls, params: Params, taxonomy: Taxonomy) -> DemographyForm:
-        values = _values(params)
-        _require_table(taxonomy, DEMOGRAPHY_TABLE)
-        kind = _single(values, "exploitation_type")
-        _check_code(taxonomy, "exploitation_type", kind)
-        return cls(kind, PeriodScope.parse(values))
+    def parse(cls, params: Params, tables: Mapping[str, Table]) -> DemographyForm:
+        values = values_of(params)
+        group = single(values, "exploitation_group")
+        kind = single(values, "exploitation_type")
+        _check_code(tables, "exploitation_group", group)
+        _check_code(tables, "exploitation_type", kind)
+        if group is not None and kind is not None:
+            raise InvalidQuery(
+                "choose an exploitation group (gender by age group) or, as older links did, an exploitation type "
+                "(gender by age band), not both"
+            )
+        return cls(group, kind, PeriodScope.parse(values))
 
-    def stats_query(self, *, allowed_countries: frozenset[str] | None) -> StatsQuery:
-        return StatsQuery(
-            table=DEMOGRAPHY_TABLE,
-            group_by=("age_band", "gender"),
-            filters={"exploitation_type": (self.exploitation_type,)} if self.exploitation_type else {},
-            period_from=self.scope.period_from,
-            period_to=self.scope.period_to,
-            scope=self.scope.scope,
-            allowed_countries=allowed_countries,
-        )
+    @property
+    def age(self) -> str:
+        """The age dimension of the cut: age group with an exploitation group chosen, else age band."""
+        return AGE_GROUP if self.exploitation_group else AGE_BAND
+
+    @property
+    def group_by(self) -> tuple[str, ...]:
+        return ("gender", self.age)
+
+    @property
+    def filters(self) -> dict[str, tuple[str, ...]]:
+        if self.exploitation_group:
+            return {"exploitation_group": (self.exploitation_group,)}
+        return {"exploitation_type": (self.exploitation_type,)} if self.exploitation_type else {}
+
+    def estimates_query(self, *, allowed_countries: frozenset[str] | None) -> EstimatesQuery:
+        return self.scope.question("person", self.group_by, self.filters, allowed_countries=allowed_countries)
 
     def params(self) -> list[tuple[str, str]]:
-        pairs = [("exploitation_type", self.exploitation_type)] if self.exploitation_type else []
-        return pairs + self.scope.params()
+        return [*((name, codes[0]) for name, codes in self.filters.items()), *self.scope.params()]
+
+    def api_params(self) -> list[tuple[str, str]]:
+        return _api_params(self.group_by, self.filters, self.scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,65 +314,13 @@ class CompletenessForm:
 
     @classmethod
     def parse(cls, params: Params) -> CompletenessForm:
-        return cls(PeriodScope.parse(_values(params)))
+        return cls(PeriodScope.parse(values_of(params)))
 
     def params(self) -> list[tuple[str, str]]:
         return self.scope.params()
 
 
-def _require_table(taxonomy: Taxonomy, name: str) -> None:
-    if name not in taxonomy.tables:
-        raise InvalidQuery(f"the hub's taxonomy {taxonomy.id} has no table {name}, which this view shows")
-
-
-def _check_code(taxonomy: Taxonomy, dimension: str, code: str | None) -> None:
-    found = taxonomy.dimensions.get(dimension)
+def _check_code(tables: Mapping[str, Table], dimension: str, code: str | None) -> None:
+    found = all_dimensions(tables).get(dimension)
     if code is not None and (found is None or code not in found.code_names):
         raise InvalidQuery(f"{dimension} {code!r} is not a code of the taxonomy")
-
-
-# ---------------------------------------------------------------------------------------------- the export API
-
-_API_STATS: Final = frozenset({"group_by", "period_from", "period_to", "country", "hotline"})
-_API_COMPLETENESS: Final = frozenset({"period_from", "period_to", "country", "hotline"})
-
-
-def api_stats_query(
-    table: str, params: Params, taxonomy: Taxonomy, *, allowed_countries: frozenset[str] | None
-) -> StatsQuery:
-    """The query of ``GET /v1/exports/stats/{table}.sdmx.csv``: the parameters of ``/v1/stats`` less ``format``
-    and ``clip`` (an export never clips). Unknown or repeated parameters are refused, so a mistyped filter never
-    silently widens an answer."""
-    values = _values(params)
-    _check_api_params(values, _API_STATS, taxonomy)
-    filters = {name: _codes(given) for name, given in values.items() if name not in _API_STATS}
-    empty = sorted(name for name, codes in filters.items() if not codes)
-    if empty:
-        raise InvalidQuery(f"filter(s) {', '.join(empty)} need one or more codes")
-    return StatsQuery(
-        table=table,
-        group_by=_codes([_single(values, "group_by") or ""]),
-        filters=filters,
-        period_from=_single(values, "period_from"),
-        period_to=_single(values, "period_to"),
-        scope=Scope.from_params(country=_single(values, "country"), hotline=_single(values, "hotline")),
-        allowed_countries=allowed_countries,
-    )
-
-
-def api_completeness_scope(params: Params) -> tuple[str | None, str | None, Scope]:
-    """``(period_from, period_to, scope)`` of ``GET /v1/exports/completeness.sdmx.csv``."""
-    values = _values(params)
-    _check_api_params(values, _API_COMPLETENESS, None)
-    scope = Scope.from_params(country=_single(values, "country"), hotline=_single(values, "hotline"))
-    return _single(values, "period_from"), _single(values, "period_to"), scope
-
-
-def _check_api_params(values: Mapping[str, list[str]], known: frozenset[str], taxonomy: Taxonomy | None) -> None:
-    dimensions = taxonomy.dimensions if taxonomy is not None else {}
-    unknown = sorted(name for name in values if name not in known and name not in dimensions)
-    if unknown:
-        accepted = ", ".join(sorted(known)) + (", and the table's dimension names" if taxonomy is not None else "")
-        raise InvalidQuery(f"unknown query parameter(s): {', '.join(unknown)}; this route accepts {accepted}")
-    for name in known:
-        _single(values, name)

@@ -2,17 +2,22 @@
 """The dashboard's four views and their exports, for a signed-in coordinator or auditor.
 
 =======================  =====================================================================================
-``GET /trends``          monthly estimates with 95% interval bands, any table, filters, lines by one dimension
-``GET /corridors``       citizenship × country of exploitation heat map, and the largest corridors
-``GET /demography``      gender × age band, for one exploitation type or all
+``GET /trends``          monthly estimates with 95% interval bands of persons, cases or contacts, filters,
+                         lines by one dimension
+``GET /corridors``       citizenship × country of exploitation heat map, and the corridors distinguishable from
+                         zero, ranked
+``GET /demography``      gender × age band (every form), or gender × age group for one exploitation group
 ``GET /completeness``    which hotline reported which month: on time, late, missing, corrected
-``GET /<view>/export``   the view's answer as ``format=csv``, ``json`` (as the API) or ``sdmx-csv``
+``GET /<view>/export``   the view's answer as ``format=csv``, ``json`` (both as ``GET /v1/estimates``) or
+                         ``sdmx-csv``
 =======================  =====================================================================================
 
-Each view reads through :class:`~hub.services.stats.StatsService` or
-:class:`~hub.services.completeness.CompletenessService`, limited to the token's countries, and answers a plain GET
-form, so every view is a bookmarkable URL. A question the services refuse (a bad period, a country outside the
-token's) shows the form again with the reason.
+The first three views ask :class:`~hub.services.estimates.EstimatesService` the question their form describes,
+the same service and the same question as ``GET /v1/estimates/{unit}``; completeness reads
+:class:`~hub.services.completeness.CompletenessService`. Both are limited to the token's countries, and every view
+answers a plain GET form, so every view is a bookmarkable URL (and is recorded in the access log like any
+coordinator request). A question the services refuse (a bad period, a country outside the token's, months whose
+releases cannot answer it) shows the form again with the reason.
 """
 
 from __future__ import annotations
@@ -31,20 +36,26 @@ from hub.dashboard.pages import Pages, secure
 from hub.dashboard.queries import (
     MAX_SERIES,
     TOP_CHOICES,
+    UNIT_NAMES,
     CompletenessForm,
     CorridorsForm,
     DemographyForm,
     Params,
     TrendsForm,
+    unit_dimensions,
 )
 from hub.dashboard.views import completeness_view, corridor_view, demography_view, trends_view
 from hub.deps import ContextDep, ReadSessionDep
 from hub.errors import HubError, InvalidQuery, NotFound
-from hub.schemas_stats import CompletenessPublic, StatsPublic
+from hub.schemas_stats import CompletenessPublic
 from hub.services.completeness import CompletenessResult, CompletenessService, completeness_to_csv
-from hub.services.exports import SDMX_CSV_MEDIA_TYPE, completeness_to_sdmx_csv, stats_to_sdmx_csv
+from hub.services.estimates import EstimatesQuery, EstimatesService
+from hub.services.estimates_text import estimates_filename, estimates_to_csv
+from hub.services.exports import SDMX_CSV_MEDIA_TYPE, completeness_to_sdmx_csv, estimates_to_sdmx_csv
 from hub.services.scope import Scope, hotlines_in_scope, resolve_scope
-from hub.services.stats import StatsQuery, StatsResult, StatsService, stats_to_csv
+from hub.services.taxonomies import union_tables
+from protocol.api import EstimatesAnswer
+from protocol.taxonomy import Table
 
 __all__ = ["NAVIGATION", "router"]
 
@@ -88,11 +99,18 @@ class _Page:
         return Labels(self.context.taxonomy)
 
     @property
+    def tables(self) -> dict[str, Table]:
+        """Every table of every taxonomy the hub accepts: what the views' questions can be answered from."""
+        return union_tables(self.context.taxonomies.values())
+
+    @property
     def allowed(self) -> frozenset[str] | None:
         return self.viewer.principal.countries
 
-    def stats(self, query: StatsQuery) -> StatsResult:
-        return StatsService(self.session, self.context.taxonomy).query(query, now=self.context.clock())
+    def estimates(self, query: EstimatesQuery) -> EstimatesAnswer:
+        """The answer ``GET /v1/estimates/{unit}`` gives to the same question (same service, same read snapshot)."""
+        service = EstimatesService(self.session, self.context.taxonomies.values())
+        return service.answer(query, now=self.context.clock())
 
     def completeness(self, form: CompletenessForm) -> CompletenessResult:
         return CompletenessService(self.session, self.context.settings).grid(
@@ -121,7 +139,7 @@ class _Page:
             navigation=NAVIGATION,
             countries=self.countries(),
             labels=self.labels,
-            taxonomy=self.context.taxonomy,
+            tables=self.tables,
             export_formats=EXPORT_FORMATS,
             **context,
         )
@@ -143,17 +161,17 @@ def _attempt(action: Callable[[], Any]) -> tuple[Any, HubError | None]:
 @router.get("/trends")
 def trends(request: Request, viewer: ViewerDep, session: ReadSessionDep, context: ContextDep) -> Response:
     page = _Page(request, viewer, session, context)
-    taxonomy = context.taxonomy
-    form, error = _attempt(lambda: TrendsForm.parse(page.params, taxonomy))
-    form = form or TrendsForm.parse([], taxonomy)
+    tables = page.tables
+    form, error = _attempt(lambda: TrendsForm.parse(page.params, tables))
+    form = form or TrendsForm.parse([], tables)
+    dimensions = unit_dimensions(tables, form.unit)
     view = None
     if error is None:
-        result, error = _attempt(lambda: page.stats(form.stats_query(allowed_countries=page.allowed)))
-        if result is not None:
+        answer, error = _attempt(lambda: page.estimates(form.estimates_query(allowed_countries=page.allowed)))
+        if answer is not None:
             split = form.split
-            codes = form.filters.get(split) or taxonomy.dimensions[split].code_names if split else ()
-            view = trends_view(result, labels=page.labels, split=split, codes=codes)
-    sdmx_blocked = sorted(name for name, codes in form.filters.items() if name != form.split and len(codes) > 1)
+            codes = (form.filters.get(split) or dimensions[split].code_names) if split else ()
+            view = trends_view(answer, labels=page.labels, split=split, codes=codes, clip=form.clip)
     return page.render(
         "trends.html",
         status=error.status_code if error else 200,
@@ -161,22 +179,27 @@ def trends(request: Request, viewer: ViewerDep, session: ReadSessionDep, context
         form=form,
         view=view,
         error=error,
+        units=UNIT_NAMES,
+        dimensions=dimensions,
         max_series=MAX_SERIES,
         export_params=form.params(),
-        sdmx_blocked=sdmx_blocked,
+        api_path=f"/v1/estimates/{form.unit}",
+        api_params=form.api_params(),
+        sdmx_blocked=form.sdmx_blocked,
     )
 
 
 @router.get("/corridors")
 def corridors(request: Request, viewer: ViewerDep, session: ReadSessionDep, context: ContextDep) -> Response:
     page = _Page(request, viewer, session, context)
-    form, error = _attempt(lambda: CorridorsForm.parse(page.params, context.taxonomy))
-    form = form or CorridorsForm.parse([], context.taxonomy)
+    tables = page.tables
+    form, error = _attempt(lambda: CorridorsForm.parse(page.params, tables))
+    form = form or CorridorsForm.parse([], tables)
     view = None
     if error is None:
-        result, error = _attempt(lambda: page.stats(form.stats_query(allowed_countries=page.allowed)))
-        if result is not None:
-            view = corridor_view(result, labels=page.labels, top=form.top)
+        answer, error = _attempt(lambda: page.estimates(form.estimates_query(allowed_countries=page.allowed)))
+        if answer is not None:
+            view = corridor_view(answer, labels=page.labels, top=form.top)
     return page.render(
         "corridors.html",
         status=error.status_code if error else 200,
@@ -185,7 +208,10 @@ def corridors(request: Request, viewer: ViewerDep, session: ReadSessionDep, cont
         view=view,
         error=error,
         top_choices=TOP_CHOICES,
+        dimensions=unit_dimensions(tables, "person"),
         export_params=form.params(),
+        api_path="/v1/estimates/person",
+        api_params=form.api_params(),
         sdmx_blocked=[],
     )
 
@@ -193,18 +219,20 @@ def corridors(request: Request, viewer: ViewerDep, session: ReadSessionDep, cont
 @router.get("/demography")
 def demography(request: Request, viewer: ViewerDep, session: ReadSessionDep, context: ContextDep) -> Response:
     page = _Page(request, viewer, session, context)
-    taxonomy = context.taxonomy
-    form, error = _attempt(lambda: DemographyForm.parse(page.params, taxonomy))
-    form = form or DemographyForm.parse([], taxonomy)
+    tables = page.tables
+    form, error = _attempt(lambda: DemographyForm.parse(page.params, tables))
+    form = form or DemographyForm.parse([], tables)
+    dimensions = unit_dimensions(tables, "person")
     view = None
     if error is None:
-        result, error = _attempt(lambda: page.stats(form.stats_query(allowed_countries=page.allowed)))
-        if result is not None:
+        answer, error = _attempt(lambda: page.estimates(form.estimates_query(allowed_countries=page.allowed)))
+        if answer is not None:
             view = demography_view(
-                result,
+                answer,
                 labels=page.labels,
-                ages=taxonomy.dimensions["age_band"].code_names,
-                genders=taxonomy.dimensions["gender"].code_names,
+                age=form.age,
+                ages=dimensions[form.age].code_names,
+                genders=dimensions["gender"].code_names,
             )
     return page.render(
         "demography.html",
@@ -213,7 +241,10 @@ def demography(request: Request, viewer: ViewerDep, session: ReadSessionDep, con
         form=form,
         view=view,
         error=error,
+        dimensions=dimensions,
         export_params=form.params(),
+        api_path="/v1/estimates/person",
+        api_params=form.api_params(),
         sdmx_blocked=[],
     )
 
@@ -236,6 +267,8 @@ def completeness(request: Request, viewer: ViewerDep, session: ReadSessionDep, c
         view=view,
         error=error,
         export_params=form.params(),
+        api_path="/v1/completeness",
+        api_params=form.params(),
         sdmx_blocked=[],
     )
 
@@ -261,30 +294,32 @@ def export(
         output: ExportFormat = format
         if view == "completeness":
             return _completeness_file(page.completeness(CompletenessForm.parse(params)), output)
-        taxonomy = context.taxonomy
+        tables = page.tables
         parsers: dict[str, Callable[[], TrendsForm | CorridorsForm | DemographyForm]] = {
-            "trends": lambda: TrendsForm.parse(params, taxonomy),
-            "corridors": lambda: CorridorsForm.parse(params, taxonomy),
-            "demography": lambda: DemographyForm.parse(params, taxonomy),
+            "trends": lambda: TrendsForm.parse(params, tables),
+            "corridors": lambda: CorridorsForm.parse(params, tables),
+            "demography": lambda: DemographyForm.parse(params, tables),
         }
         if view not in parsers:
             raise NotFound(f"there is no dashboard view {view!r}")
-        result = page.stats(parsers[view]().stats_query(allowed_countries=page.allowed))
-        return _stats_file(result, output, view, page)
+        answer = page.estimates(parsers[view]().estimates_query(allowed_countries=page.allowed))
+        return _estimates_file(answer, output, tables)
     except HubError as e:
         if e.status_code >= 500:
             raise
         return page.render("error.html", status=e.status_code, title="Export failed", error=e, view=None)
 
 
-def _stats_file(result: StatsResult, output: ExportFormat, view: str, page: _Page) -> Response:
+def _estimates_file(answer: EstimatesAnswer, output: ExportFormat, tables: dict[str, Table]) -> Response:
+    """The answer as ``GET /v1/estimates`` gives it (CSV, JSON) or as SDMX-CSV; the file is named like the API's
+    CSV, plus the checkpoint."""
     if output == "csv":
-        body = stats_to_csv(result)
+        body = estimates_to_csv(answer)
     elif output == "json":
-        body = StatsPublic.from_result(result).model_dump_json()
+        body = answer.model_dump_json()
     else:
-        body = stats_to_sdmx_csv(result, page.context.taxonomy.table(result.table))
-    name = f"tipshare_{view}_{result.table}_{result.period_from}_{result.period_to}_checkpoint-{result.checkpoint.size}"
+        body = estimates_to_sdmx_csv(answer, tables)
+    name = f"{estimates_filename(answer).removesuffix('.csv')}_checkpoint-{answer.checkpoint.size}"
     return _file(body, output, name)
 
 

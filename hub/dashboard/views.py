@@ -1,36 +1,45 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What each dashboard view shows, built from a statistics or completeness answer (no I/O, no web framework).
+"""What each dashboard view shows, built from an estimates or completeness answer (no I/O, no web framework).
 
->>> view = trends_view(result, labels=labels, split="exploitation_group", codes=("sexual", "labour"))  # doctest: +SKIP
+>>> view = trends_view(answer, labels=labels, split="exploitation_group", codes=("sexual", "labour"))  # doctest: +SKIP
 >>> [series.label for series in view.series]                                                         # doctest: +SKIP
 ['Sexual exploitation', 'Forced labour or services, ...']
 
-Every number comes with its interval (:class:`Estimate`): the templates print both, and the charts draw the
-interval as a band or whisker. Negative estimates are shown as they are, except where the user asked to clip them
-for display (the trends view) or where colour cannot be negative (the corridor heat map's shading); both say so
-on the page. The chart data (``chart``) is what the page embeds as a JSON data island for ``dashboard.js``.
+Every number comes with its interval (:class:`~hub.dashboard.numbers.Estimate`): the templates print both, and
+the charts draw the interval as a band or whisker. Estimates are least-squares combinations of every released
+table that answers the question (``GET /v1/estimates``): they may be fractional and negative, and are shown as
+published (two decimals at most), except where the user asked to clip them for display (the trends view); the page
+says so.
+
+Rankings are honest: a number is *distinguishable from zero* when the answer's multiple-comparison procedure
+(``ranking.method`` at ``ranking.level``, over every number of the answer) rejects "the true count is zero"
+(:mod:`protocol.estimation`). The corridor heat map shades only those and hatches the rest, and "Largest
+corridors" lists only ranked rows, by their rank; when none is distinguishable it says so instead of listing
+noise. The chart data (``chart``) is what the page embeds as a JSON data island for ``dashboard.js``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from hub.dashboard.labels import Labels, format_count
+from hub.dashboard.labels import Labels, format_number
+from hub.dashboard.numbers import Estimate, Provenance, Series, chart_series
 from hub.services.completeness import CompletenessResult, CompletenessRow, PeriodSummary
-from hub.services.stats import PERIOD, StatsResult, StatsRow
+from protocol.api import PERIOD, EstimateRow, EstimatesAnswer, RankingSummary
 
 __all__ = [
     "HEAT_LEVELS",
+    "LARGEST",
     "CompletenessView",
     "CorridorView",
     "DemographyView",
-    "Estimate",
     "HeatCell",
     "HotlineRow",
-    "Series",
+    "Ranked",
     "TrendsView",
     "completeness_view",
     "corridor_view",
@@ -38,9 +47,9 @@ __all__ = [
     "trends_view",
 ]
 
-#: Shades of the corridor heat map above zero (shade 0: zero, negative or no report).
+#: Shades of the corridor heat map for corridors distinguishable from zero (shade 0: the others).
 HEAT_LEVELS: Final = 6
-#: Corridors listed under the heat map.
+#: Most corridors listed under the heat map (ranked ones only).
 LARGEST: Final = 10
 
 STATUS_TEXT: Final[Mapping[str, str]] = {
@@ -52,135 +61,60 @@ STATUS_TEXT: Final[Mapping[str, str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Estimate:
-    """One published number: the estimate, its 95% interval and flags (from a :class:`StatsRow`).
-
-    ``shown`` is what a chart draws: the estimate, or ``max(0, estimate)`` (and the interval clipped alike) when
-    the user asked for clipped display.
-    """
-
-    estimate: int | None
-    low: int | None
-    high: int | None
-    obs_status: str
-    wide: bool
-    clipped: bool = False
-
-    @classmethod
-    def of(cls, row: StatsRow | None, *, clip: bool = False) -> Estimate:
-        if row is None:
-            return cls(None, None, None, "O", False)
-        return cls(row.estimate, row.ci95_low, row.ci95_high, row.obs_status, row.wide_interval, clip)
-
-    @property
-    def missing(self) -> bool:
-        return self.estimate is None
-
-    @property
-    def negative(self) -> bool:
-        return self.estimate is not None and self.estimate < 0
-
-    @property
-    def text(self) -> str:
-        return format_count(self.estimate)
-
-    @property
-    def interval_text(self) -> str:
-        """``25 to 57``, or an en dash when nobody reported."""
-        if self.low is None or self.high is None:
-            return "\u2013"
-        return f"{format_count(self.low)} to {format_count(self.high)}"
-
-    @property
-    def flag(self) -> str:
-        """The visible caveat, if any: no report, wide interval, or negative estimate."""
-        if self.missing:
-            return "no report"
-        if self.wide:
-            return "wide interval"
-        if self.negative:
-            return "negative"
-        return ""
-
-    @property
-    def spoken(self) -> str:
-        """The number, its interval and its flag in one phrase (tooltips and screen readers)."""
-        if self.missing:
-            return "no hotline in scope reported"
-        text = f"{self.text} (95% interval {self.interval_text})"
-        return f"{text}, {self.flag}" if self.flag else text
-
-    def shown(self) -> tuple[int | None, int | None, int | None]:
-        """``(estimate, low, high)`` as drawn: clipped at zero when the user asked for it."""
-        if not self.clipped:
-            return self.estimate, self.low, self.high
-        return _clip(self.estimate), _clip(self.low), _clip(self.high)
-
-
-def _clip(value: int | None) -> int | None:
-    return None if value is None else max(0, value)
-
-
-def _chart_series(label: str, points: Sequence[Estimate]) -> dict[str, Any]:
-    drawn = [point.shown() for point in points]
-    return {
-        "label": label,
-        "est": [d[0] for d in drawn],
-        "lo": [d[1] for d in drawn],
-        "hi": [d[2] for d in drawn],
-        "flag": [point.flag for point in points],
-    }
+def _provenance(answer: EstimatesAnswer) -> Provenance:
+    return Provenance(answer.checkpoint.size, answer.checkpoint.root_hash, answer.generated_at)
 
 
 # ---------------------------------------------------------------------------------------------- trends
 
 
 @dataclass(frozen=True, slots=True)
-class Series:
-    """One line of a chart: a code (``None``: the total) and its points, one per month or category."""
-
-    code: str | None
-    label: str
-    points: tuple[Estimate, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class TrendsView:
-    result: StatsResult
+    answer: EstimatesAnswer
     months: tuple[str, ...]
     #: per month: (hotlines reporting, hotlines expected); the same for every line of a month
     hotlines: tuple[tuple[int, int], ...]
     split_label: str | None
     series: tuple[Series, ...]
+    clip: bool
     chart: Mapping[str, Any]
 
+    @property
+    def provenance(self) -> Provenance:
+        return _provenance(self.answer)
 
-def trends_view(result: StatsResult, *, labels: Labels, split: str | None, codes: Sequence[str]) -> TrendsView:
+    @property
+    def period(self) -> tuple[str, str]:
+        return self.answer.question.period_from, self.answer.question.period_to
+
+
+def trends_view(
+    answer: EstimatesAnswer, *, labels: Labels, split: str | None, codes: Sequence[str], clip: bool = False
+) -> TrendsView:
     """Monthly lines: the total, or one line per ``codes`` of ``split`` (in code-list order)."""
-    months = tuple(dict.fromkeys(row.keys[PERIOD] for row in result.rows))
-    first: dict[str, StatsRow] = {}
-    for row in result.rows:
+    months = tuple(dict.fromkeys(row.keys[PERIOD] for row in answer.rows))
+    first: dict[str, EstimateRow] = {}
+    for row in answer.rows:
         first.setdefault(row.keys[PERIOD], row)
     hotlines = tuple((first[month].hotlines_reporting, first[month].hotlines_expected) for month in months)
-    by_key = {(row.keys[PERIOD], row.keys.get(split, "") if split else ""): row for row in result.rows}
+    by_key = {(row.keys[PERIOD], row.keys.get(split, "") if split else ""): row for row in answer.rows}
     keys: Sequence[str | None] = list(codes) if split else [None]
     series = tuple(
         Series(
             code=code,
             label=labels.code(split, code) if split and code else "All",
-            points=tuple(Estimate.of(by_key.get((month, code or "")), clip=result.clip) for month in months),
+            points=tuple(Estimate.of(by_key.get((month, code or "")), clip=clip) for month in months),
         )
         for code in keys
     )
     chart = {
         "kind": "trends",
-        "unit": result.unit_label,
-        "clip": result.clip,
+        "unit": answer.unit_label,
+        "clip": clip,
         "x": list(months),
-        "series": [_chart_series(s.label, s.points) for s in series],
+        "series": [chart_series(s.label, s.points) for s in series],
     }
-    return TrendsView(result, months, hotlines, labels.dimension(split) if split else None, series, chart)
+    return TrendsView(answer, months, hotlines, labels.dimension(split) if split else None, series, clip, chart)
 
 
 # ---------------------------------------------------------------------------------------------- corridors
@@ -189,60 +123,91 @@ def trends_view(result: StatsResult, *, labels: Labels, split: str | None, codes
 @dataclass(frozen=True, slots=True)
 class HeatCell:
     value: Estimate
+    #: 1..HEAT_LEVELS for a corridor distinguishable from zero (by estimate); 0 for every other
     level: int
 
 
 @dataclass(frozen=True, slots=True)
+class Ranked:
+    """One row of "Largest corridors": a corridor distinguishable from zero, with its rank."""
+
+    rank: int
+    citizenship: str
+    destination: str
+    value: Estimate
+
+
+@dataclass(frozen=True, slots=True)
 class CorridorView:
-    result: StatsResult
+    answer: EstimatesAnswer
     #: (code, label) of the citizenships shown as rows and of the countries of exploitation shown as columns
     citizenships: tuple[tuple[str, str], ...]
     destinations: tuple[tuple[str, str], ...]
     cells: Mapping[tuple[str, str], HeatCell]
     hidden_citizenships: int
     hidden_destinations: int
-    #: (citizenship label, destination label, estimate), largest estimate first
-    largest: tuple[tuple[str, str, Estimate], ...]
-    #: per shade 1..HEAT_LEVELS: the range of estimates it stands for
-    legend: tuple[tuple[int, str], ...]
+    #: the ranked corridors (distinguishable from zero), by rank, at most LARGEST
+    largest: tuple[Ranked, ...]
+    #: per shade 1..HEAT_LEVELS: (lowest estimate above, highest estimate) it stands for, as text
+    legend: tuple[tuple[int, str, str], ...]
+    #: cells shown that are not distinguishable from zero (hatched)
+    indistinct_shown: int
+
+    @property
+    def provenance(self) -> Provenance:
+        return _provenance(self.answer)
+
+    @property
+    def period(self) -> tuple[str, str]:
+        return self.answer.question.period_from, self.answer.question.period_to
+
+    @property
+    def ranking(self) -> RankingSummary:
+        return self.answer.ranking
 
 
-def corridor_view(result: StatsResult, *, labels: Labels, top: int) -> CorridorView:
-    """The matrix of the ``top`` citizenships × ``top`` countries of exploitation with the largest totals
-    (``top`` 0: all), shaded by estimate, and the largest corridors of the whole answer."""
-    rows = [row for row in result.rows if row.estimate is not None]
-    totals_from: dict[str, int] = {}
-    totals_to: dict[str, int] = {}
+def corridor_view(answer: EstimatesAnswer, *, labels: Labels, top: int) -> CorridorView:
+    """The matrix of ``top`` citizenships × ``top`` countries of exploitation (``top`` 0: all): those of the
+    corridors distinguishable from zero first, then the largest totals; shading only corridors distinguishable from
+    zero; and the ranked corridors of the answer."""
+    rows = [row for row in answer.rows if row.estimate is not None]
+    totals_from: dict[str, float] = {}
+    totals_to: dict[str, float] = {}
     for row in rows:
         source, target = row.keys["citizenship"], row.keys["country_of_exploitation"]
-        totals_from[source] = totals_from.get(source, 0) + (row.estimate or 0)
-        totals_to[target] = totals_to.get(target, 0) + (row.estimate or 0)
-    shown_from = _largest(totals_from, top)
-    shown_to = _largest(totals_to, top)
+        totals_from[source] = totals_from.get(source, 0.0) + (row.estimate or 0.0)
+        totals_to[target] = totals_to.get(target, 0.0) + (row.estimate or 0.0)
+    real = [row for row in rows if row.distinguishable]
+    shown_from = _largest(totals_from, {row.keys["citizenship"] for row in real}, top)
+    shown_to = _largest(totals_to, {row.keys["country_of_exploitation"] for row in real}, top)
     chosen = {
         (row.keys["citizenship"], row.keys["country_of_exploitation"]): row
         for row in rows
         if row.keys["citizenship"] in shown_from and row.keys["country_of_exploitation"] in shown_to
     }
-    peak = max((row.estimate or 0 for row in chosen.values()), default=0)
-    cells = {key: HeatCell(Estimate.of(row), _level(row.estimate, peak)) for key, row in chosen.items()}
-    ranked = sorted(rows, key=lambda row: -(row.estimate or 0))[:LARGEST]
+    peak = max((row.estimate or 0.0 for row in chosen.values() if row.distinguishable), default=0.0)
+    cells = {key: HeatCell(Estimate.of(row), _level(row, peak)) for key, row in chosen.items()}
+    ranked = sorted((row for row in rows if row.rank is not None), key=lambda row: row.rank or 0)[:LARGEST]
     largest = tuple(
-        (
+        Ranked(
+            row.rank or 0,
             labels.code("citizenship", row.keys["citizenship"]),
             labels.code("country_of_exploitation", row.keys["country_of_exploitation"]),
             Estimate.of(row),
         )
         for row in ranked
     )
-    bounds = [peak * level // HEAT_LEVELS for level in range(HEAT_LEVELS + 1)]
-    legend = tuple(
-        (level, f"{bounds[level - 1] + 1} to {bounds[level]}")
-        for level in range(1, HEAT_LEVELS + 1)
-        if bounds[level] > bounds[level - 1]
+    bounds = [peak * level / HEAT_LEVELS for level in range(HEAT_LEVELS + 1)]
+    legend = (
+        tuple(
+            (level, format_number(bounds[level - 1]), format_number(bounds[level]))
+            for level in range(1, HEAT_LEVELS + 1)
+        )
+        if peak > 0
+        else ()
     )
     return CorridorView(
-        result=result,
+        answer=answer,
         citizenships=tuple((code, labels.code("citizenship", code)) for code in shown_from),
         destinations=tuple((code, labels.code("country_of_exploitation", code)) for code in shown_to),
         cells=cells,
@@ -250,21 +215,24 @@ def corridor_view(result: StatsResult, *, labels: Labels, top: int) -> CorridorV
         hidden_destinations=len(totals_to) - len(shown_to),
         largest=largest,
         legend=legend,
+        indistinct_shown=sum(1 for cell in cells.values() if cell.value.indistinct),
     )
 
 
-def _largest(totals: Mapping[str, int], top: int) -> tuple[str, ...]:
-    """Codes by total, largest first (ties keep code-list order, as the rows come)."""
-    ranked = sorted(totals, key=lambda code: -totals[code])
+def _largest(totals: Mapping[str, float], real: set[str], top: int) -> tuple[str, ...]:
+    """The ``top`` codes to show: those with a corridor distinguishable from zero first, then the others; each
+    part by total, largest first (ties keep code-list order, as the rows come). A total is a sum of many noisy
+    estimates, so a code can reach the top by noise alone: it comes after every code known to hold a corridor."""
+    ranked = sorted(totals, key=lambda code: (code not in real, -totals[code]))
     return tuple(ranked[:top] if top else ranked)
 
 
-def _level(estimate: int | None, peak: int) -> int:
-    """The shade of an estimate: 0 for none, zero or negative; else the least ``level`` with
-    ``estimate <= peak * level // HEAT_LEVELS`` (the legend's bounds)."""
-    if estimate is None or estimate <= 0 or peak <= 0:
+def _level(row: EstimateRow, peak: float) -> int:
+    """The shade of a corridor: 0 unless distinguishable from zero; else the least ``level`` with
+    ``estimate <= peak * level / HEAT_LEVELS`` (the legend's bounds)."""
+    if not row.distinguishable or row.estimate is None or row.estimate <= 0 or peak <= 0:
         return 0
-    return min(HEAT_LEVELS, -(-estimate * HEAT_LEVELS // peak))
+    return max(1, min(HEAT_LEVELS, math.ceil(row.estimate * HEAT_LEVELS / peak - 1e-9)))
 
 
 # ---------------------------------------------------------------------------------------------- demography
@@ -272,35 +240,45 @@ def _level(estimate: int | None, peak: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class DemographyView:
-    result: StatsResult
-    #: (code, label) of the age bands, in code-list order
+    answer: EstimatesAnswer
+    #: the age dimension of the cut (age_band or age_group) and its (code, label)s, in code-list order
+    age: str
     ages: tuple[tuple[str, str], ...]
     #: one series per gender; its points follow ``ages``
     series: tuple[Series, ...]
     chart: Mapping[str, Any]
 
+    @property
+    def provenance(self) -> Provenance:
+        return _provenance(self.answer)
+
+    @property
+    def period(self) -> tuple[str, str]:
+        return self.answer.question.period_from, self.answer.question.period_to
+
 
 def demography_view(
-    result: StatsResult, *, labels: Labels, ages: Sequence[str], genders: Sequence[str]
+    answer: EstimatesAnswer, *, labels: Labels, age: str, ages: Sequence[str], genders: Sequence[str]
 ) -> DemographyView:
-    by_key = {(row.keys["age_band"], row.keys["gender"]): row for row in result.rows}
-    age_labels = tuple((code, labels.code("age_band", code)) for code in ages)
+    """Gender × ``age`` (age band, or age group): one series per gender, one point per age code."""
+    by_key = {(row.keys[age], row.keys["gender"]): row for row in answer.rows}
+    age_labels = tuple((code, labels.code(age, code)) for code in ages)
     series = tuple(
         Series(
             code=gender,
             label=labels.code("gender", gender),
-            points=tuple(Estimate.of(by_key.get((age, gender))) for age in ages),
+            points=tuple(Estimate.of(by_key.get((code, gender))) for code in ages),
         )
         for gender in genders
     )
     chart = {
         "kind": "bars",
-        "unit": result.unit_label,
+        "unit": answer.unit_label,
         "clip": False,
         "x": [label for _, label in age_labels],
-        "series": [_chart_series(s.label, s.points) for s in series],
+        "series": [chart_series(s.label, s.points) for s in series],
     }
-    return DemographyView(result, age_labels, series, chart)
+    return DemographyView(answer, age, age_labels, series, chart)
 
 
 # ---------------------------------------------------------------------------------------------- completeness
@@ -321,6 +299,15 @@ class CompletenessView:
     hotlines: tuple[HotlineRow, ...]
     periods: tuple[PeriodSummary, ...]
     chart: Mapping[str, Any]
+
+    @property
+    def provenance(self) -> Provenance:
+        checkpoint = self.result.checkpoint
+        return Provenance(checkpoint.size, checkpoint.root_hash_b64, self.result.generated_at)
+
+    @property
+    def period(self) -> tuple[str, str]:
+        return self.result.period_from, self.result.period_to
 
 
 def completeness_view(result: CompletenessResult, *, labels: Labels) -> CompletenessView:

@@ -1,6 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""SDMX-CSV exports of statistics and of reporting completeness.
+"""SDMX-CSV exports of estimates answers, of per-table statistics and of reporting completeness.
 
+>>> text = estimates_to_sdmx_csv(answer, context.tables)                      # doctest: +SKIP
+>>> text.splitlines()[:2]                                                     # doctest: +SKIP
+['STRUCTURE,STRUCTURE_ID,ACTION,REF_AREA,AGE_BAND,...,TIME_PERIOD,OBS_VALUE,CI95_LOWER,CI95_UPPER,...',
+ 'dataflow,TIPSHARE:PERSON_ESTIMATES(1.0.0),R,_T,_T,...,2026-01-01/P6M,41.37,25.1,57.64,conservative,A,F,true,3,...']
 >>> text = stats_to_sdmx_csv(result, taxonomy.table(result.table))            # doctest: +SKIP
 >>> text.splitlines()[:2]                                                     # doctest: +SKIP
 ['STRUCTURE,STRUCTURE_ID,ACTION,REF_AREA,CITIZENSHIP,...,TIME_PERIOD,OBS_VALUE,CI95_LOWER,CI95_UPPER,...',
@@ -12,8 +16,45 @@ the attributes, in that order; one row per observation; attributes attached abov
 checkpoint) repeated on every row; intentionally missing numbers written ``NaN`` and other missing values
 ``#N/A``. The media type is :data:`SDMX_CSV_MEDIA_TYPE` (the columns used here read the same in 2.0 and 2.1).
 
-Statistics (:func:`stats_to_sdmx_csv`)
---------------------------------------
+Estimates (:func:`estimates_to_sdmx_csv`)
+-----------------------------------------
+The answer of ``GET /v1/estimates/{unit}`` (:class:`protocol.api.EstimatesAnswer`): what the dashboard shows and
+what coordinators should publish. The columns are those of the statistics below, except:
+
+``STRUCTURE_ID``
+    ``TIPSHARE:<UNIT>_ESTIMATES(<answer version>.0.0)``, e.g. ``TIPSHARE:PERSON_ESTIMATES(1.0.0)``: one dataflow
+    per unit, whatever tables and taxonomies an answer combines.
+one column per dimension of the unit, upper-cased, in alphabetical order
+    every dimension some table of the unit carries (in any taxonomy the hub accepts), so that every answer about a
+    unit has the same columns: the row's code for a grouped dimension, the one code a dimension was filtered to,
+    else ``_T`` (every code). As below, a dimension summed over several chosen codes is refused.
+``OBS_VALUE``
+    the least-squares estimate as published: at most two decimals, possibly fractional or negative, never clipped;
+    ``NaN`` for a month no hotline in scope reported.
+``CI95_LOWER``, ``CI95_UPPER``
+    the published 95 % interval (``NaN`` with a missing estimate).
+``INTERVAL_METHOD``
+    ``exact`` (from the noise distribution itself) or ``conservative`` (a proven lower bound on its coverage);
+    ``#N/A`` with a missing estimate.
+``OBS_STATUS``, ``CONF_STATUS``
+    as below: ``A`` normal, ``U`` low reliability (wide interval or negative estimate), ``O`` missing; ``F`` free.
+``DISTINGUISHABLE``
+    ``true`` when the observation is distinguishable from zero: the answer's multiple-comparison procedure
+    (``ranking`` in the JSON answer: Holm's step-down procedure at 5 % family-wise error rate, see
+    :mod:`protocol.estimation`) over every observation of the answer with an estimate rejects "the true count is
+    zero"; ``false`` otherwise, a missing estimate included.
+``RANK``
+    1, 2, … by estimate among the distinguishable observations (within each ``TIME_PERIOD`` when the answer is
+    grouped by period); **empty** (the attribute is not reported) for an observation that is not distinguishable
+    from zero: such an observation is never ranked, and a "largest" list holds only ranked observations.
+``P_ZERO``
+    the p-value (an upper bound) of "the true count is zero" against "it is positive" that the ranking tested
+    (``NaN`` with a missing estimate).
+``HOTLINES_REPORTING``, ``HOTLINES_EXPECTED``, ``UNIT_MEASURE`` and the checkpoint, as below.
+
+Statistics of one table (:func:`stats_to_sdmx_csv`)
+---------------------------------------------------
+The raw sums of one released table (``GET /v1/stats/{table}``), for auditors and experts.
 ``STRUCTURE``, ``STRUCTURE_ID``, ``ACTION``
     ``dataflow``, ``TIPSHARE:<TABLE>(<taxonomy version>.0.0)`` and ``R`` (replace: what the field guide
     recommends for the answer to a data query).
@@ -49,13 +90,14 @@ ACTUAL_REPORTS); attributes ``REPORTING_STATUS`` (on_time, late, not_due, missin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from hub.errors import InvalidQuery
 from hub.services.completeness import CompletenessResult
 from hub.services.scope import parse_period
 from hub.services.stats import PERIOD, CheckpointRef, StatsResult, StatsRow, write_csv
+from protocol.api import EstimateRow, EstimatesAnswer
 from protocol.messages import format_timestamp
 from protocol.taxonomy import Table
 
@@ -68,6 +110,8 @@ __all__ = [
     "SDMX_CSV_MEDIA_TYPE",
     "TOTAL",
     "completeness_to_sdmx_csv",
+    "estimates_dataflow",
+    "estimates_to_sdmx_csv",
     "sdmx_dataflow",
     "stats_to_sdmx_csv",
 ]
@@ -99,6 +143,20 @@ _STATS_ATTRIBUTES: Final = (
     "UNIT_MEASURE",
     *_CHECKPOINT,
 )
+_ESTIMATES_ATTRIBUTES: Final = (
+    "CI95_LOWER",
+    "CI95_UPPER",
+    "INTERVAL_METHOD",
+    "OBS_STATUS",
+    "CONF_STATUS",
+    "DISTINGUISHABLE",
+    "RANK",
+    "P_ZERO",
+    "HOTLINES_REPORTING",
+    "HOTLINES_EXPECTED",
+    "UNIT_MEASURE",
+    *_CHECKPOINT,
+)
 _COMPLETENESS_ATTRIBUTES: Final = (
     "REPORTING_STATUS",
     "EXPECTED_REPORTS",
@@ -109,7 +167,7 @@ _COMPLETENESS_ATTRIBUTES: Final = (
     *_CHECKPOINT,
 )
 
-Cell = str | int | bool
+Cell = str | int | float | bool
 
 
 def sdmx_dataflow(table: str, taxonomy_id: str) -> str:
@@ -120,6 +178,76 @@ def sdmx_dataflow(table: str, taxonomy_id: str) -> str:
     """
     version = taxonomy_id.rpartition("/")[2]
     return f"{AGENCY}:{table.upper()}({version}.0.0)"
+
+
+def estimates_dataflow(unit: str, version: int) -> str:
+    """``TIPSHARE:<UNIT>_ESTIMATES(<version>.0.0)``: the answers about one unit, ``version`` the answer format's.
+
+    >>> estimates_dataflow("person", 1)
+    'TIPSHARE:PERSON_ESTIMATES(1.0.0)'
+    """
+    return f"{AGENCY}:{unit.upper()}_ESTIMATES({version}.0.0)"
+
+
+def estimates_to_sdmx_csv(answer: EstimatesAnswer, tables: Mapping[str, Table]) -> str:
+    """An SDMX-CSV data message of an estimates answer (see the module docstring for every column).
+
+    ``tables`` are the tables of every taxonomy the hub accepts (their dimensions of the answer's unit are the
+    message's dimension columns). Raises :class:`InvalidQuery` when a dimension that is not grouped by was filtered
+    to several codes: such a sum has no SDMX code.
+    """
+    question = answer.question
+    names = sorted({d.name for t in tables.values() if t.unit == question.unit for d in t.dimensions})
+    for name, codes in question.filters.items():
+        if name not in question.group_by and len(codes) > 1:
+            raise InvalidQuery(
+                f"SDMX-CSV needs one code per dimension, but {name} sums {len(codes)} codes ({', '.join(codes)}): "
+                f"group by {name}, filter it to one code, or drop the filter (its total is written {TOTAL})"
+            )
+    header = [*_HEAD, "REF_AREA", *(name.upper() for name in names), "TIME_PERIOD", "OBS_VALUE"]
+    header += _ESTIMATES_ATTRIBUTES
+    scope = question.scope
+    ref_area = scope.code or ("+".join(scope.countries) if scope.countries else TOTAL)
+    head: list[Cell | None] = ["dataflow", estimates_dataflow(question.unit, answer.version), SDMX_ACTION, ref_area]
+    checkpoint: list[Cell] = [
+        answer.checkpoint.origin or MISSING_VALUE,
+        answer.checkpoint.size,
+        answer.checkpoint.root_hash,
+    ]
+    whole_range = _range(question.period_from, question.period_to)
+
+    def code(name: str, row: EstimateRow) -> str:
+        if name in question.group_by:
+            return row.keys[name]
+        codes = question.filters.get(name, ())
+        return codes[0] if codes else TOTAL
+
+    def line(row: EstimateRow) -> list[Cell | None]:
+        time_period = row.keys[PERIOD] if PERIOD in question.group_by else whole_range
+        return [*head, *(code(name, row) for name in names), time_period, *_estimate(row), question.unit, *checkpoint]
+
+    return write_csv(header, (line(row) for row in answer.rows))
+
+
+def _estimate(row: EstimateRow) -> list[Cell | None]:
+    """``OBS_VALUE`` and the observation's own attributes, up to ``HOTLINES_EXPECTED``."""
+
+    def number(value: float | None) -> Cell:
+        return MISSING_NUMBER if value is None else value
+
+    return [
+        number(row.estimate),
+        number(row.ci95_low),
+        number(row.ci95_high),
+        row.interval_method or MISSING_VALUE,
+        row.obs_status,
+        row.conf_status,
+        row.distinguishable,
+        row.rank,  # None: written empty, the attribute is not reported
+        number(row.p_zero),
+        row.hotlines_reporting,
+        row.hotlines_expected,
+    ]
 
 
 def stats_to_sdmx_csv(result: StatsResult, table: Table) -> str:
@@ -202,10 +330,15 @@ def _dimension_value(result: StatsResult, name: str, row: StatsRow) -> str:
 def _time_period(result: StatsResult, row: StatsRow) -> str:
     if PERIOD in result.group_by:
         return row.keys[PERIOD]
-    months = parse_period(result.period_to, param="period_to") - parse_period(result.period_from, param="period_from")
+    return _range(result.period_from, result.period_to)
+
+
+def _range(period_from: str, period_to: str) -> str:
+    """``YYYY-MM`` for one month, else the SDMX time range ``YYYY-MM-01/P<n>M``."""
+    months = parse_period(period_to, param="period_to") - parse_period(period_from, param="period_from")
     if months == 0:
-        return result.period_from
-    return f"{result.period_from}-01/P{months + 1}M"
+        return period_from
+    return f"{period_from}-01/P{months + 1}M"
 
 
 def _observation(result: StatsResult, row: StatsRow) -> Sequence[Cell]:

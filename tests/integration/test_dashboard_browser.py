@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """The dashboard in a real browser: headless Chromium (Debian's ``chromium`` package) driven by Playwright.
 
-A hub holding the demo data (:mod:`tests.unit.hub.test_dashboard_views`, sent through the real ingest) is served
-by uvicorn on 127.0.0.1; the browser signs in, opens every view, checks that each chart is drawn with the
-expected series and that its table holds the API's numbers, downloads exports and compares their rows with the
-API's, and writes a screenshot of every view to ``test-artifacts/dashboard/``. Every page must load nothing from
-another origin and break no rule of its Content-Security-Policy.
+A hub holding the demo data (:mod:`tests.unit.hub.test_dashboard_views`: taxonomy v1 and v2 releases, sent
+through the real ingest) is served by uvicorn on 127.0.0.1; the browser signs in, opens every view, checks that
+each chart is drawn with the expected series and that its table holds the numbers of ``GET /v1/estimates`` (the
+corridors not distinguishable from zero hatched and never ranked), downloads exports and compares their rows with
+the API's, and writes a screenshot of every view to ``test-artifacts/dashboard/``. Every page must load nothing
+from another origin and break no rule of its Content-Security-Policy.
 
 The browser is never downloaded: ``/usr/bin/chromium`` must exist (``apt-get install -y chromium``, which
 ``make browser`` does); without it these tests fail, they do not skip.
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -45,6 +46,8 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 MONTHS = {"period_from": "2026-05", "period_to": "2026-10"}
+V2_MONTHS = {"period_from": "2026-08", "period_to": "2026-10"}
+Triple = tuple[float | None, float | None, float | None]
 
 
 @dataclass
@@ -176,12 +179,20 @@ def _fits(page: Page) -> None:
     assert overflow <= 0, f"the page is {overflow}px wider than the window"
 
 
-def _cells(page: Page, selector: str) -> list[tuple[int | None, int | None, int | None]]:
+def _cells(page: Page, selector: str) -> list[Triple]:
     """(estimate, low, high) of every estimate cell of a table, in document order."""
     found = page.eval_on_selector_all(
         f"{selector} td[data-estimate]", "cells => cells.map(c => [c.dataset.estimate, c.dataset.low, c.dataset.high])"
     )
-    return [tuple(int(v) if v else None for v in cell) for cell in found]  # type: ignore[misc]
+    return [tuple(float(v) if v else None for v in cell) for cell in found]  # type: ignore[misc]
+
+
+def _triples(rows: list[dict[str, Any]]) -> list[Triple]:
+    return [(row["estimate"], row["ci95_low"], row["ci95_high"]) for row in rows]
+
+
+def _url(served: Served, path: str, **params: str) -> str:
+    return f"{served.url}{path}?{urlencode(params)}"
 
 
 def _download(page: Page, fmt: str) -> str:
@@ -201,66 +212,79 @@ def _rows(text: str) -> list[dict[str, str]]:
 def test_trends(signed_in: Watched, served: Served) -> None:
     page = signed_in.page
     expect(page.get_by_role("heading", level=1)).to_contain_text("potential victims reported to hotlines")
-    params = {"table": "persons_recruitment", "split": "exploitation_group", **MONTHS}
-    page.goto(served.url + "/trends?" + "&".join(f"{k}={v}" for k, v in params.items()))
+    page.goto(_url(served, "/trends", unit="person", split="exploitation_group", **MONTHS))
     drawn = _chart(page, "#trends-chart")
     labels = list(page.locator("#filter-exploitation_group option").all_text_contents())
     assert drawn["series"] == labels  # one line per exploitation group, in code-list order
     assert drawn["inked"] > 2000
+    expect(page.get_by_label("Count", exact=True)).to_have_value("person")
 
-    api = served.api("/v1/stats/persons_recruitment", group_by="period,exploitation_group", **MONTHS).json()
+    api = served.api("/v1/estimates/person", group_by="period,exploitation_group", **MONTHS).json()
     expected = {(row["keys"]["period"], row["keys"]["exploitation_group"]): row for row in api["rows"]}
     codes = ["sexual", "labour", "other", "multiple", "unknown"]
     months = [row["keys"]["period"] for row in api["rows"]][:: len(codes)]
     table = _cells(page, "#trends-table")
-    assert table == [
-        (expected[m, c]["estimate"], expected[m, c]["ci95_low"], expected[m, c]["ci95_high"])
-        for m in months
-        for c in codes
-    ]
+    assert table == _triples([expected[m, c] for m in months for c in codes])
+    muted = page.eval_on_selector_all("#trends-table td.indistinct", "cells => cells.length")
+    assert muted == sum(1 for row in api["rows"] if not row["distinguishable"])
     island = drawn["island"]
     assert island["x"] == months
     assert island["series"][1]["est"] == [expected[m, "labour"]["estimate"] for m in months]
+    expect(page.locator(".notes")).to_contain_text("Releases combined: tipshare-taxonomy/1, tipshare-taxonomy/2.")
     _fits(page)
     _shot(page, "trends")
 
     sdmx = _rows(_download(page, "sdmx-csv"))
     assert len(sdmx) == len(api["rows"])
-    assert {(r["TIME_PERIOD"], r["EXPLOITATION_GROUP"]): int(r["OBS_VALUE"]) for r in sdmx} == {
+    assert {(r["TIME_PERIOD"], r["EXPLOITATION_GROUP"]): float(r["OBS_VALUE"]) for r in sdmx} == {
         key: row["estimate"] for key, row in expected.items()
+    }
+    assert {(r["TIME_PERIOD"], r["EXPLOITATION_GROUP"]): (r["DISTINGUISHABLE"], r["RANK"]) for r in sdmx} == {
+        key: ("true" if row["distinguishable"] else "false", "" if row["rank"] is None else str(row["rank"]))
+        for key, row in expected.items()
     }
     assert {r["CHECKPOINT_SIZE"] for r in sdmx} == {str(api["checkpoint"]["size"])}
     signed_in.check_clean()
 
 
-def test_trends_form_and_clipping(signed_in: Watched, served: Served) -> None:
+def test_trends_unit_picker_and_clipping(signed_in: Watched, served: Served) -> None:
     page = signed_in.page
-    page.get_by_label("Table", exact=True).select_option("contacts")
+    page.get_by_label("Count", exact=True).select_option("contact")
     page.get_by_label("From month").fill("2026-05")
     page.get_by_label("To month").fill("2026-10")
     page.get_by_label("Draw negative estimates as 0").check()
     page.get_by_role("button", name="Show").click()
-    page.wait_for_url("**/trends?**table=contacts**")
+    page.wait_for_url("**/trends?**unit=contact**")
     drawn = _chart(page, "#trends-chart")
     assert drawn["series"] == ["All"]
     expect(page.locator(".display-choice")).to_contain_text("Display choice")
-    api = served.api("/v1/stats/contacts", group_by="period", **MONTHS).json()
+    expect(page.locator("#filter-channel")).to_be_visible()  # the filters are the contact tables' dimensions
+    expect(page.locator("#filter-citizenship")).to_have_count(0)
+    api = served.api("/v1/estimates/contact", group_by="period", **MONTHS).json()
     assert [cell[0] for cell in _cells(page, "#trends-table")] == [row["estimate"] for row in api["rows"]]
     csv_rows = _rows(_download(page, "csv"))
-    assert [int(row["estimate"]) for row in csv_rows] == [row["estimate"] for row in api["rows"]]
+    assert [float(row["estimate"]) for row in csv_rows] == [row["estimate"] for row in api["rows"]]
+    signed_in.check_clean()
+
+
+def test_an_old_trends_link_names_its_table(signed_in: Watched, served: Served) -> None:
+    page = signed_in.page
+    page.goto(_url(served, "/trends", table="persons_recruitment", split="recruitment_channel", **MONTHS))
+    expect(page.locator(".notice").first).to_contain_text("This link names the table persons_recruitment.")
+    expect(page.get_by_label("Count", exact=True)).to_have_value("person")
+    _chart(page, "#trends-chart")
+    api = served.api("/v1/estimates/person", group_by="period,recruitment_channel", **MONTHS).json()
+    assert _cells(page, "#trends-table") == _triples(api["rows"])
     signed_in.check_clean()
 
 
 def test_corridors(signed_in: Watched, served: Served) -> None:
     page = signed_in.page
-    page.goto(served.url + "/corridors?exploitation_group=labour&period_from=2026-05&period_to=2026-10")
+    page.goto(_url(served, "/corridors", exploitation_group="labour", **MONTHS))
     matrix = page.locator("#corridor-matrix")
     expect(matrix).to_be_visible()
     api = served.api(
-        "/v1/stats/persons_corridor",
-        group_by="citizenship,country_of_exploitation",
-        exploitation_group="labour",
-        **MONTHS,
+        "/v1/estimates/person", group_by="citizenship,country_of_exploitation", exploitation_group="labour", **MONTHS
     ).json()
     by_key = {(r["keys"]["citizenship"], r["keys"]["country_of_exploitation"]): r for r in api["rows"]}
     rows = page.eval_on_selector_all("#corridor-matrix tbody tr", "rows => rows.map(r => r.dataset.code)")
@@ -269,13 +293,30 @@ def test_corridors(signed_in: Watched, served: Served) -> None:
     )
     assert len(rows) == len(columns) == 10
     shown = _cells(page, "#corridor-matrix")
-    assert shown == [
-        (by_key[r, c]["estimate"], by_key[r, c]["ci95_low"], by_key[r, c]["ci95_high"]) for r in rows for c in columns
-    ]
-    largest = max(api["rows"], key=lambda row: row["estimate"])
-    first = page.locator("#largest-corridors tbody tr").first
-    expect(first.locator("td[data-estimate]")).to_have_attribute("data-estimate", str(largest["estimate"]))
+    assert shown == _triples([by_key[r, c] for r in rows for c in columns])
     expect(matrix.locator("thead")).to_contain_text("Poland")  # an English name from ISO 3166, not the code
+
+    # not distinguishable from zero: hatched, never shaded; the legend says so
+    looks = page.eval_on_selector_all(
+        "#corridor-matrix td[data-estimate]",
+        "cells => cells.map(c => [c.dataset.distinguishable, getComputedStyle(c).backgroundImage])",
+    )
+    assert [image.startswith("repeating-linear-gradient") for _, image in looks] == [
+        flag == "false" for flag, _ in looks
+    ]
+    assert {flag for flag, _ in looks} == {"true", "false"}
+    expect(page.locator(".legend-indistinct")).to_contain_text("not distinguishable from zero")
+
+    # "Largest corridors": ranked rows only, by rank, each with its interval; how many were compared
+    ranked = sorted((r for r in api["rows"] if r["rank"] is not None), key=lambda r: r["rank"])[:10]
+    assert ranked
+    assert _cells(page, "#largest-corridors") == _triples(ranked)
+    assert page.eval_on_selector_all("#largest-corridors tbody tr", "rows => rows.map(r => r.dataset.rank)") == [
+        str(r["rank"]) for r in ranked
+    ]
+    expect(page.locator("#ranking-summary")).to_contain_text(
+        f"3,844 corridors compared; {api['ranking']['distinguishable']} distinguishable from zero"
+    )
 
     peak = max(range(len(shown)), key=lambda i: shown[i][0] or 0)
     source, target = rows[peak // len(columns)], columns[peak % len(columns)]
@@ -283,31 +324,76 @@ def test_corridors(signed_in: Watched, served: Served) -> None:
     cell.hover()
     tip = cell.evaluate("cell => getComputedStyle(cell, '::after').content")
     row = by_key[source, target]
-    assert f"95% interval {row['ci95_low']} to {row['ci95_high']}" in tip.replace(",", "")
+    assert f"95% interval {row['ci95_low']:g} to {row['ci95_high']:g}" in tip.replace(",", "")
     _fits(page)
     _shot(page, "corridors")
 
     exported = _rows(_download(page, "csv"))
     assert len(exported) == len(api["rows"])
-    assert {(r["citizenship"], r["country_of_exploitation"]): int(r["estimate"]) for r in exported} == {
+    assert {(r["citizenship"], r["country_of_exploitation"]): float(r["estimate"]) for r in exported} == {
         key: row["estimate"] for key, row in by_key.items()
     }
     signed_in.check_clean()
 
 
+def test_corridors_with_nothing_to_rank(signed_in: Watched, served: Served) -> None:
+    page = signed_in.page
+    page.goto(_url(served, "/corridors", exploitation_group="unknown", **MONTHS))  # nobody in the demo: true zeros
+    expect(page.locator("#no-ranking")).to_contain_text("No corridor is distinguishable from zero")
+    expect(page.locator("#largest-corridors")).to_have_count(0)
+    expect(page.locator("#corridor-matrix td.heat-1, #corridor-matrix td.heat-6")).to_have_count(0)
+    _fits(page)
+    _shot(page, "corridors-nothing-ranked")
+    signed_in.check_clean()
+
+
 def test_demography(signed_in: Watched, served: Served) -> None:
     page = signed_in.page
-    page.goto(served.url + "/demography?period_from=2026-05&period_to=2026-10")
+    page.goto(_url(served, "/demography", **MONTHS))
     drawn = _chart(page, "#demography-chart")
     assert drawn["series"] == ["Female", "Male", "Transgender or gender non-conforming", "Not specified or unknown"]
     assert drawn["inked"] > 2000
-    api = served.api("/v1/stats/persons_demography", group_by="age_band,gender", **MONTHS).json()
-    assert _cells(page, "#demography-table") == [(r["estimate"], r["ci95_low"], r["ci95_high"]) for r in api["rows"]]
+    api = served.api("/v1/estimates/person", group_by="gender,age_band", **MONTHS).json()
+    by_key = {(r["keys"]["age_band"], r["keys"]["gender"]): r for r in api["rows"]}
+    ages = page.eval_on_selector_all("#demography-table tbody tr", "rows => rows.map(r => r.dataset.code)")
+    genders = ["F", "M", "X", "U"]
+    assert len(ages) == 10
+    assert _cells(page, "#demography-table") == _triples([by_key[a, g] for a in ages for g in genders])
     _fits(page)
     _shot(page, "demography")
     exported = json.loads(_download(page, "json"))
     assert exported["rows"] == api["rows"]
     assert exported["checkpoint"] == api["checkpoint"]
+
+    # one exploitation group: gender × age group, over months whose releases all carry that cut (v2)
+    page.get_by_label("Exploitation").select_option("labour")
+    page.get_by_label("From month").fill(V2_MONTHS["period_from"])
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**/demography?**exploitation_group=labour**")
+    drawn = _chart(page, "#demography-chart")
+    assert drawn["island"]["x"] == ["Child (under 18)", "Adult (18 or older)", "Age not known"]
+    groups = served.api(
+        "/v1/estimates/person", group_by="gender,age_group", exploitation_group="labour", **V2_MONTHS
+    ).json()
+    by_group = {(r["keys"]["age_group"], r["keys"]["gender"]): r for r in groups["rows"]}
+    expected = [by_group[a, g] for a in ("child", "adult", "unknown") for g in genders]
+    assert _cells(page, "#demography-table") == _triples(expected)
+    _shot(page, "demography-age-group")
+
+    signed_in.check_clean()
+
+    # the same cut over months with v1 releases: the reason (a 400 page), not a crash
+    page.get_by_label("From month").fill(MONTHS["period_from"])
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**/demography?**period_from=2026-05**")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("2026-05..2026-07")
+    expect(alert).to_contain_text("It can be answered for 2026-08..2026-10")
+    expect(page.locator("#demography-table")).to_have_count(0)
+    _fits(page)
+    _shot(page, "demography-not-answerable")
+    assert signed_in.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    signed_in.errors.clear()
     signed_in.check_clean()
 
 

@@ -25,7 +25,7 @@
 
   function count(v) {
     if (v === null || v === undefined) { return "\u2013"; }
-    var text = Math.abs(v).toLocaleString("en-US", { maximumFractionDigits: 1 });
+    var text = Math.abs(v).toLocaleString("en-US", { maximumFractionDigits: 2 });
     return v < 0 ? MINUS + text : text;
   }
 

@@ -1,23 +1,25 @@
 # SPDX-License-Identifier: Apache-2.0
 """Demo data for the dashboard tests, sent through the hub's real ingest (sealed, signed, logged, rolled up).
 
-Three hotlines report six months (2026-05..10) of four tables made from the same simulated people, so the
-tables agree with each other, plus integer Gaussian noise of scale 1.5 (declared as the discrete Gaussian). The
-schedule gives the completeness grid every status:
+The hub publishes taxonomy v2 and accepts v1. Three hotlines report six months (2026-05..10), every table made from
+the same simulated people, so the tables agree with each other, plus integer Gaussian noise of scale 1.5 (declared
+as the discrete Gaussian). Nobody in the demo is in exploitation group ``unknown`` (its corridors are all true
+zeros), nor of a citizenship outside the region's few. The schedule gives the completeness grid every status, and
+one hotline follows taxonomy v1 before it adopts v2, so the first three months mix both:
 
 ==============  =======  ===========================================================================
 hotline         country  reports
 ==============  =======  ===========================================================================
-la-strada-ua    UA       every month on time; 2026-07 corrected (revision 2)
-la-strada-md    MD       2026-05..09 on time; 2026-10 missing (its deadline, 11-15, has passed)
-ro-line         RO       2026-05..08 on time; 2026-09 late; 2026-10 on time
+la-strada-ua    UA       v2, every month on time; 2026-07 corrected (revision 2)
+la-strada-md    MD       v2, 2026-05..09 on time; 2026-10 missing (its deadline, 11-15, has passed)
+ro-line         RO       v1 2026-05..07 (four tables), then v2; 2026-09 late; the others on time
 ==============  =======  ===========================================================================
 
 The tests then look at the hub on 2026-11-21 (:data:`VIEW_NOW`), whose default range is 2025-11..2026-10.
 
 The tests here render every view and every export of the dashboard over the demo and compare each number with
-the API's answer to the same question. (The browser test, ``tests/integration/test_dashboard_browser.py``,
-builds the same demo with :func:`demo_hub`.)
+the API's answer to the same question (``GET /v1/estimates/{unit}``). (The browser test,
+``tests/integration/test_dashboard_browser.py``, builds the same demo with :func:`demo_hub`.)
 """
 
 from __future__ import annotations
@@ -35,10 +37,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from hub.dashboard.numbers import ranking_text
 from hub.db import write_session
 from hub.services.tokens import TokenService
-from protocol.taxonomy import Taxonomy
+from protocol.api import RankingSummary
+from protocol.taxonomy import TAXONOMY_V1_ID, TAXONOMY_V2_ID, Taxonomy, builtin_taxonomy
 from tests.support.hubs import HubUnderTest, start_hub
+from tests.support.releases import make_release
 
 HOTLINES = (
     ("la-strada-ua", "UA", "La Strada Ukraine"),
@@ -46,10 +51,15 @@ HOTLINES = (
     ("ro-line", "RO", "Linia verde Romania"),
 )
 MONTHS = ("2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10")
-TABLES = ("persons_corridor", "persons_demography", "persons_recruitment", "contacts")
+V1 = builtin_taxonomy(1)
+V2 = builtin_taxonomy(2)
+#: What a v1 release of the demo holds (v1 releases need not be complete); a v2 release holds every table.
+V1_TABLES = ("persons_corridor", "persons_demography", "persons_recruitment", "contacts")
+#: (hotline, month) released under taxonomy v1; every other release follows v2.
+ON_V1 = {("ro-line", month) for month in MONTHS[:3]}
 ENROLLED = datetime(2026, 4, 20, 10, tzinfo=UTC)
 VIEW_NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
-SCALE = "1.5"
+SCALE = "3"
 
 #: (hotline, month) -> day of the following month the report arrives (deadline: the 15th); absent: never sent
 SCHEDULE = {
@@ -71,17 +81,18 @@ _DESTINATION = {
     "MD": {"RU": 25, "IT": 18, "MD": 14, "TR": 12, "DE": 8, "AE": 8, "XN": 10, "ZZ": 5},
     "RO": {"GB": 28, "DE": 18, "IT": 14, "RO": 12, "ES": 10, "FR": 6, "XN": 7, "ZZ": 5},
 }
-_GROUP = {"sexual": 38, "labour": 45, "other": 6, "multiple": 6, "unknown": 5}
+_GROUP = {"sexual": 40, "labour": 48, "other": 6, "multiple": 6}
 _TYPE = {
     "sexual": {"SexualExploitation": 1},
     "labour": {"ForcedLabour": 7, "ForcedBegging": 1, "Servitude": 1, "ChildLabour": 1},
     "other": {"ForcedCriminalActivities": 2, "ForcedMarriage": 1},
-    "multiple": {"SexualExploitation": 1, "ForcedLabour": 1},
-    "unknown": {"Other": 1},
+    "multiple": {"Multiple": 1},
 }
 _GENDER = {"sexual": {"F": 85, "M": 12, "X": 1, "U": 2}, "other": {"F": 45, "M": 52, "X": 1, "U": 2}}
 _AGES = ("0-8", "9-17", "18-20", "21-23", "24-26", "27-29", "30-38", "39-47", "48+", "unknown")
 _AGE_WEIGHTS = (1, 6, 10, 14, 14, 12, 20, 11, 7, 5)
+_AGE_GROUP = {"0-8": "child", "9-17": "child", "unknown": "unknown"}
+_CONTROL = {"meansThreats": 30, "meansFalsePromises": 30, "meansWithholdDocs": 20, "_any_info": 20}
 
 
 def _pick(rng: random.Random, weights: dict[str, int]) -> str:
@@ -90,13 +101,19 @@ def _pick(rng: random.Random, weights: dict[str, int]) -> str:
 
 def _person(rng: random.Random, country: str) -> dict[str, str]:
     group = _pick(rng, _GROUP)
+    age = rng.choices(_AGES, weights=_AGE_WEIGHTS)[0]
+    citizenship = _pick(rng, _CITIZENSHIP[country])
+    destination = _pick(rng, _DESTINATION[country])
     return {
-        "citizenship": _pick(rng, _CITIZENSHIP[country]),
-        "country_of_exploitation": _pick(rng, _DESTINATION[country]),
+        "citizenship": citizenship,
+        "country_of_exploitation": destination,
         "exploitation_group": group,
         "exploitation_type": _pick(rng, _TYPE[group]),
         "gender": _pick(rng, _GENDER["sexual" if group == "sexual" else "other"]),
-        "age_band": rng.choices(_AGES, weights=_AGE_WEIGHTS)[0],
+        "age_band": age,
+        "age_group": _AGE_GROUP.get(age, "adult"),
+        "control_flag": _pick(rng, _CONTROL),
+        "cross_border": "domestic" if citizenship == destination else "international",
         "recruiter_relation": _pick(
             rng, {"IntimatePartner": 8, "Friend": 30, "Family": 10, "Other": 40, "Unknown": 12}
         ),
@@ -104,21 +121,31 @@ def _person(rng: random.Random, country: str) -> dict[str, str]:
     }
 
 
-def release_cells(taxonomy: Taxonomy, country: str, month: str, seed: int) -> dict[str, list[int]]:
-    """One hotline-month: the tables of 120-220 simulated people (and their contacts), each cell plus noise."""
+def simulated_people(country: str, month: str, seed: int) -> list[dict[str, str]]:
+    """The 120-220 people a hotline of ``country`` registered in ``month`` (``seed``: the revision)."""
     rng = random.Random(f"{country}/{month}/{seed}")
-    people = [_person(rng, country) for _ in range(rng.randint(120, 220))]
+    return [_person(rng, country) for _ in range(rng.randint(120, 220))]
+
+
+def release_cells(
+    taxonomy: Taxonomy, tables: Sequence[str], country: str, month: str, seed: int
+) -> dict[str, list[int]]:
+    """One hotline-month: the tables of the simulated people (a case each, and their contacts), each cell plus
+    noise. The people do not depend on the taxonomy: a v1 and a v2 release of one month count the same people."""
+    people = simulated_people(country, month, seed)
+    contacts = random.Random(f"{country}/{month}/{seed}/contacts")
+    noise = random.Random(f"{country}/{month}/{seed}/{taxonomy.id}")
     cells: dict[str, list[int]] = {}
-    for name in TABLES:
+    for name in tables:
         table = taxonomy.table(name)
         counts = [0] * table.cell_count
-        if name == "contacts":
+        if table.unit == "contact":
             for index in range(table.cell_count):
-                counts[index] = max(0, int(rng.gauss(6, 5))) if index % 3 else 0
+                counts[index] = max(0, int(contacts.gauss(6, 5))) if index % 3 else 0
         else:
             for person in people:
                 counts[table.cell_index([person[d] for d in table.dimension_names])] += 1
-        cells[name] = [count + round(rng.gauss(0, float(SCALE))) for count in counts]
+        cells[name] = [count + round(noise.gauss(0, float(SCALE))) for count in counts]
     return cells
 
 
@@ -144,14 +171,24 @@ def build_demo(hub: HubUnderTest) -> None:
 
 
 def _submit(hub: HubUnderTest, hotline_id: str, country: str, month: str, *, revision: int, received: datetime) -> None:
-    cells = release_cells(hub.context.taxonomy, country, month, seed=revision)
-    created = received.strftime("%Y-%m-%dT%H:%M:%SZ")
-    hub.submit_cells(hotline_id, month, cells, tables=list(TABLES), revision=revision, scale=SCALE, created_at=created)
+    taxonomy, tables = (V1, V1_TABLES) if (hotline_id, month) in ON_V1 else (V2, tuple(V2.tables))
+    payload = make_release(
+        taxonomy,
+        hub.hotlines[hotline_id].key,
+        hotline_id=hotline_id,
+        period=month,
+        revision=revision,
+        cells=release_cells(taxonomy, tables, country, month, seed=revision),
+        tables=tables,
+        scale=SCALE,
+        created_at=received.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    hub.submit(payload)
 
 
 def demo_hub(directory: Path) -> Iterator[HubUnderTest]:
-    """A hub holding the demo data (for module-scoped fixtures)."""
-    for hub in start_hub(directory):
+    """A hub holding the demo data (for module-scoped fixtures): it publishes taxonomy v2 and accepts v1."""
+    for hub in start_hub(directory, current_taxonomy=None):
         build_demo(hub)
         yield hub
 
@@ -179,25 +216,32 @@ def test_the_demo_grid_has_every_status(demo: HubUnderTest) -> None:
     assert grid["period_from"] == "2025-11"
 
 
-def test_the_demo_tables_agree_on_the_people(demo: HubUnderTest) -> None:
-    """Both person tables count the same people (their noise differs): the totals are close, not equal."""
-    totals = []
-    for table in ("persons_recruitment", "persons_demography"):
-        body = _get(demo, f"/v1/stats/{table}", period_from="2026-05", period_to="2026-10")
-        [row] = body["rows"]
-        totals.append(row)
-    recruitment, demography = totals
-    assert recruitment["ci95_low"] <= demography["ci95_high"]
-    assert demography["ci95_low"] <= recruitment["ci95_high"]
-    assert recruitment["obs_status"] == "A"
-    assert 2000 < recruitment["estimate"] < 3800
+def test_the_demo_mixes_taxonomies_and_its_tables_agree(demo: HubUnderTest) -> None:
+    """The range holds v1 and v2 releases; the least-squares total of the six months is close to the people
+    simulated (whose noise-free number the demo knows)."""
+    answer = _get(demo, "/v1/estimates/person", **MONTHS_PARAMS)
+    assert [t["id"] for t in answer["taxonomies"]] == [TAXONOMY_V1_ID, TAXONOMY_V2_ID]
+    [row] = answer["rows"]
+    countries = {hotline_id: country for hotline_id, country, _ in HOTLINES}
+    truth = sum(
+        len(simulated_people(countries[hotline_id], month, seed=2 if (hotline_id, month) == CORRECTED else 1))
+        for hotline_id, month in SCHEDULE
+    )
+    assert row["ci95_low"] <= truth <= row["ci95_high"]
+    assert row["obs_status"] == "A"
+    assert row["distinguishable"] is True
 
 
 # ---------------------------------------------------------------------------------------------- the views
 
 MONTHS_PARAMS = {"period_from": MONTHS[0], "period_to": MONTHS[-1]}
+V2_MONTHS = {"period_from": "2026-08", "period_to": MONTHS[-1]}
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-_CELL = re.compile(r'data-estimate="(-?[0-9]*)" data-low="(-?[0-9]*)" data-high="(-?[0-9]*)"')
+_NUMBER = r"(-?[0-9]*(?:\.[0-9]+)?)"
+_CELL = re.compile(rf'data-estimate="{_NUMBER}" data-low="{_NUMBER}" data-high="{_NUMBER}"')
+_DISTINGUISHABLE = re.compile(r'data-distinguishable="(true|false)"')
+
+Triple = tuple[float | None, float | None, float | None]
 
 
 def _browser(hub: HubUnderTest, token: str | None = None) -> TestClient:
@@ -222,11 +266,14 @@ def _page(client: TestClient, path: str, status: int = 200, **params: str) -> st
     return response.text
 
 
-def _table(html: str, table_id: str) -> list[tuple[int | None, ...]]:
-    """(estimate, low, high) of each estimate cell of the table with ``table_id``, in document order."""
+def _section(html: str, table_id: str) -> str:
     start = html.index(f'id="{table_id}"')
-    section = html[start : html.index("</table>", start)]
-    return [tuple(int(v) if v else None for v in cell) for cell in _CELL.findall(section)]
+    return html[start : html.index("</table>", start)]
+
+
+def _table(html: str, table_id: str) -> list[Triple]:
+    """(estimate, low, high) of each estimate cell of the table with ``table_id``, in document order."""
+    return [tuple(float(v) if v else None for v in cell) for cell in _CELL.findall(_section(html, table_id))]  # type: ignore[misc]
 
 
 def _island(html: str, island_id: str) -> Any:
@@ -235,16 +282,30 @@ def _island(html: str, island_id: str) -> Any:
     return json.loads(found.group(1))
 
 
-def _triples(rows: Sequence[dict[str, Any]]) -> list[tuple[int | None, ...]]:
+def _triples(rows: Sequence[dict[str, Any]]) -> list[Triple]:
     return [(row["estimate"], row["ci95_low"], row["ci95_high"]) for row in rows]
 
 
+def _flag(row: dict[str, Any]) -> str:
+    """The flag a cell shows (the first that applies)."""
+    if row["estimate"] is None:
+        return "no report"
+    if row["estimate"] < 0:
+        return "negative"
+    if row["wide_interval"]:
+        return "wide interval"
+    return "" if row["distinguishable"] else "not distinguishable from 0"
+
+
 def test_trends_show_the_apis_numbers_and_intervals(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(browser, "/trends", table="persons_recruitment", split="exploitation_group", **MONTHS_PARAMS)
-    api = _get(demo, "/v1/stats/persons_recruitment", group_by="period,exploitation_group", **MONTHS_PARAMS)
+    html = _page(browser, "/trends", unit="person", split="exploitation_group", **MONTHS_PARAMS)
+    api = _get(demo, "/v1/estimates/person", group_by="period,exploitation_group", **MONTHS_PARAMS)
     by_key = {(r["keys"]["period"], r["keys"]["exploitation_group"]): r for r in api["rows"]}
-    codes = demo.context.taxonomy.dimension("exploitation_group").code_names
+    codes = V2.dimension("exploitation_group").code_names
     assert _table(html, "trends-table") == _triples([by_key[month, code] for month in MONTHS for code in codes])
+    assert _DISTINGUISHABLE.findall(_section(html, "trends-table")) == [
+        "true" if by_key[month, code]["distinguishable"] else "false" for month in MONTHS for code in codes
+    ]
     island = _island(html, "trends-chart-data")
     assert island["kind"] == "trends"
     assert island["x"] == list(MONTHS)
@@ -263,36 +324,69 @@ def test_trends_show_the_apis_numbers_and_intervals(demo: HubUnderTest, browser:
     assert "3 / 3" in html
     assert "2 / 3" in html
     assert "potential victims reported to hotlines" in html.lower()
+    assert any(r["estimate"] != round(r["estimate"]) for r in api["rows"] if r["estimate"] is not None)
+    # the answer's notes, with the taxonomies combined; the API question to ask the same
+    assert "Releases combined: tipshare-taxonomy/1, tipshare-taxonomy/2." in html
+    assert "generalised least squares" in html
+    assert "GET /v1/estimates/person?group_by=period%2Cexploitation_group&amp;period_from=2026-05" in html
+    # the unit picker, with persons chosen
+    assert '<option value="person" selected>' in html
+    assert '<option value="contact">' in html
 
 
-def test_trends_default_to_the_last_twelve_months_with_gaps(browser: TestClient) -> None:
+def test_the_unit_picker_counts_cases_and_contacts(demo: HubUnderTest, browser: TestClient) -> None:
+    for unit, split, code in (("contact", "channel", "phone"), ("case", "cross_border", "international")):
+        html = _page(browser, "/trends", unit=unit, split=split, **MONTHS_PARAMS)
+        api = _get(demo, f"/v1/estimates/{unit}", group_by=f"period,{split}", **MONTHS_PARAMS)
+        assert _table(html, "trends-table") == _triples(api["rows"])
+        assert f'<option value="{split}" selected>' in html
+        assert f'<option value="{code}">' in html  # the filters are those of the unit's dimensions
+        assert 'name="citizenship"' not in html
+        assert api["unit_label"] in html
+
+
+def test_trends_default_to_persons_over_the_last_twelve_months_with_gaps(browser: TestClient) -> None:
     html = _page(browser, "/trends")
     island = _island(html, "trends-chart-data")
     assert island["x"][0] == "2025-11"
     assert island["x"][-1] == "2026-10"
     assert island["series"][0]["est"][:6] == [None] * 6  # nobody reported before 2026-05: gaps, not zeros
-    assert html.count("no report") >= 6
+    assert html.count(">no report<") >= 6
+    assert '<option value="person" selected>' in html
 
 
-def test_wide_intervals_and_negative_estimates_are_flagged(demo: HubUnderTest, browser: TestClient) -> None:
+def test_an_old_link_with_a_table_is_read_as_its_unit(demo: HubUnderTest, browser: TestClient) -> None:
+    html = _page(browser, "/trends", table="persons_recruitment", split="recruitment_channel", **MONTHS_PARAMS)
+    assert "This link names the table persons_recruitment." in html
+    api = _get(demo, "/v1/estimates/person", group_by="period,recruitment_channel", **MONTHS_PARAMS)
+    assert _table(html, "trends-table") == _triples(api["rows"])
+    assert '<option value="person" selected>' in html
+    links = re.findall(r'href="/trends/export\?([^"]+)"', html)
+    assert links
+    assert all("unit=person" in link and "table=" not in link for link in links)
+    contacts = _page(browser, "/trends", table="contacts", **MONTHS_PARAMS)
+    assert '<option value="contact" selected>' in contacts
+
+
+def test_flags_follow_the_answer(demo: HubUnderTest, browser: TestClient) -> None:
     html = _page(browser, "/demography", **MONTHS_PARAMS)
-    api = _get(demo, "/v1/stats/persons_demography", group_by="age_band,gender", **MONTHS_PARAMS)
-    wide = [r for r in api["rows"] if r["wide_interval"]]
-    assert wide, "the demo should have some wide intervals"
-    assert html.count(">wide interval<") == len(wide)
-    negative = [r for r in api["rows"] if r["estimate"] < 0 and not r["wide_interval"]]
-    assert html.count(">negative<") == len(negative)
+    api = _get(demo, "/v1/estimates/person", group_by="gender,age_band", **MONTHS_PARAMS)
+    flags = [_flag(row) for row in api["rows"]]
+    for flag in ("negative", "wide interval", "not distinguishable from 0"):
+        assert html.count(f">{flag}<") == flags.count(flag), flag
+    assert flags.count(""), "the demo should have some numbers distinguishable from zero"
+    assert flags.count("wide interval") + flags.count("negative"), "and some flagged ones"
+    muted = re.findall(r'<td class="num[^"]*indistinct[^"]*"', _section(html, "demography-table"))
+    assert len(muted) == sum(1 for row in api["rows"] if not row["distinguishable"])
 
 
 def test_clipping_is_a_marked_display_choice(demo: HubUnderTest, browser: TestClient) -> None:
-    # Nobody in the demo was exploited by surrogacy: these estimates are noise around 0, some negative.
-    split = {"table": "persons_demography", "split": "gender", "exploitation_type": "Surrogacy"}
+    # Nobody in the demo is a citizen of Germany, France or Italy: these estimates are noise around 0.
+    split = {"unit": "person", "split": "citizenship", "citizenship": "DE,FR,IT"}
     params = {**split, "clip": "on", **MONTHS_PARAMS}
     html = _page(browser, "/trends", **params)
     assert "Display choice:" in html
-    api = _get(
-        demo, "/v1/stats/persons_demography", group_by="period,gender", exploitation_type="Surrogacy", **MONTHS_PARAMS
-    )
+    api = _get(demo, "/v1/estimates/person", group_by="period,citizenship", citizenship="DE,FR,IT", **MONTHS_PARAMS)
     assert any(r["estimate"] < 0 for r in api["rows"]), "the demo should have a negative estimate here"
     table = _table(html, "trends-table")
     assert sorted(table, key=str) == sorted(_triples(api["rows"]), key=str)  # the table is never clipped
@@ -302,23 +396,39 @@ def test_clipping_is_a_marked_display_choice(demo: HubUnderTest, browser: TestCl
     assert "Display choice:" not in unclipped
 
 
-def test_corridors_show_the_matrix_and_largest_corridors(demo: HubUnderTest, browser: TestClient) -> None:
+def _corridors(demo: HubUnderTest, **params: str) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Any]]:
+    """The corridors of the API's answer by key, and its ranking summary."""
+    api = _get(demo, "/v1/estimates/person", group_by="citizenship,country_of_exploitation", **params)
+    rows = {(r["keys"]["citizenship"], r["keys"]["country_of_exploitation"]): r for r in api["rows"]}
+    return rows, api["ranking"]
+
+
+def test_corridors_shade_and_rank_only_what_is_distinguishable(demo: HubUnderTest, browser: TestClient) -> None:
     html = _page(browser, "/corridors", exploitation_group="sexual", top="15", **MONTHS_PARAMS)
-    api = _get(
-        demo,
-        "/v1/stats/persons_corridor",
-        group_by="citizenship,country_of_exploitation",
-        exploitation_group="sexual",
-        **MONTHS_PARAMS,
-    )
-    by_key = {(r["keys"]["citizenship"], r["keys"]["country_of_exploitation"]): r for r in api["rows"]}
-    matrix = html[html.index('id="corridor-matrix"') : html.index("</table>", html.index('id="corridor-matrix"'))]
+    by_key, ranking = _corridors(demo, exploitation_group="sexual", **MONTHS_PARAMS)
+    matrix = _section(html, "corridor-matrix")
     rows = re.findall(r'<tr data-code="([^"]+)">', matrix)
     columns = re.findall(r'<th scope="col" data-code="([^"]+)">', matrix)
     assert len(rows) == len(columns) == 15
     assert _table(html, "corridor-matrix") == _triples([by_key[r, c] for r in rows for c in columns])
-    ranked = sorted(api["rows"], key=lambda r: -r["estimate"])[:10]
+    cells = re.findall(r'<td class="heat-([0-6])( indistinct)?(?: wide)?" data-tip="[^"]*" data-estimate', matrix)
+    shown = [by_key[r, c] for r in rows for c in columns]
+    assert [(level != "0", bool(muted)) for level, muted in cells] == [
+        (row["distinguishable"] and row["estimate"] > 0, not row["distinguishable"]) for row in shown
+    ]
+    assert any(row["distinguishable"] for row in shown)
+    assert not all(row["distinguishable"] for row in shown)
+    # the list holds the ranked corridors only, by rank, each with its interval
+    ranked = sorted((r for r in by_key.values() if r["rank"] is not None), key=lambda r: r["rank"])[:10]
+    assert ranked, "the demo should have ranked corridors"
     assert _table(html, "largest-corridors") == _triples(ranked)
+    assert re.findall(r'<tr data-rank="([0-9]+)">', html) == [str(r["rank"]) for r in ranked]
+    assert "not distinguishable from 0" not in _section(html, "largest-corridors")
+    distinguishable = sum(1 for r in by_key.values() if r["distinguishable"])
+    assert f"3,844 corridors compared;\n  <strong>{distinguishable}</strong> distinguishable from zero" in html
+    procedure, guarantee = ranking_text(RankingSummary.model_validate(ranking))
+    assert f"not distinguishable from zero ({procedure} over all 3,844 corridors)" in html
+    assert f"({procedure}: {guarantee})" in html
     assert rows[0] in ("UA", "MD", "RO")
     # English names from ISO 3166 via pycountry, the taxonomy's labels for its own codes; codes stay in exports
     assert ">Moldova<" in html
@@ -326,31 +436,45 @@ def test_corridors_show_the_matrix_and_largest_corridors(demo: HubUnderTest, bro
     assert "95% interval" in html
 
 
+def test_no_ranking_when_nothing_is_distinguishable(demo: HubUnderTest, browser: TestClient) -> None:
+    # Nobody in the demo is in exploitation group "unknown": every corridor of it is a true zero.
+    html = _page(browser, "/corridors", exploitation_group="unknown", **MONTHS_PARAMS)
+    by_key, _ = _corridors(demo, exploitation_group="unknown", **MONTHS_PARAMS)
+    assert not any(r["distinguishable"] for r in by_key.values())
+    assert 'id="no-ranking"' in html
+    assert "No corridor is distinguishable from zero" in html
+    assert 'id="largest-corridors"' not in html
+    assert "<strong>0</strong> distinguishable from zero" in html
+    assert not re.findall(r'<td class="heat-[1-6]', html)  # nothing shaded
+    assert 'data-level="' not in html  # and no shade in the legend
+
+
 def test_corridor_shading_follows_the_legend(demo: HubUnderTest, browser: TestClient) -> None:
     html = _page(browser, "/corridors", top="0", **MONTHS_PARAMS)
-    legend = re.findall(r'swatch heat-([1-6])" aria-hidden="true"></span>(-?[0-9]+) to ([0-9]+)<', html)
-    assert legend, "the legend lists the shades"
-    bounds = {int(level): (int(low), int(high)) for level, low, high in legend}
-    cells = re.findall(r'<td class="heat-([0-6])(?: wide)?" data-tip="[^"]*" data-estimate="(-?[0-9]+)"', html)
+    legend = re.findall(r'data-level="([1-6])">.*?more than ([0-9.,]+), up to ([0-9.,]+)<', html)
+    assert len(legend) == 6, "the legend lists the shades"
+    bounds = {int(level): (float(low.replace(",", "")), float(high.replace(",", ""))) for level, low, high in legend}
+    cells = re.findall(
+        r'<td class="heat-([0-6])( indistinct)?(?: wide)?" data-tip="[^"]*" data-estimate="(-?[0-9.]+)"', html
+    )
     assert len(cells) == 62 * 62
-    for level, estimate in ((int(a), int(b)) for a, b in cells):
+    for level, muted, estimate in ((int(a), b, float(c)) for a, b, c in cells):
         if level == 0:
-            assert estimate <= 0
+            assert muted or estimate <= 0
         else:
             low, high = bounds[level]
-            assert low <= estimate <= high
+            assert not muted
+            assert low - 0.01 <= estimate <= high + 0.01
 
 
-def test_demography_shows_gender_by_age(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(browser, "/demography", exploitation_type="ForcedLabour", **MONTHS_PARAMS)
-    api = _get(
-        demo,
-        "/v1/stats/persons_demography",
-        group_by="age_band,gender",
-        exploitation_type="ForcedLabour",
-        **MONTHS_PARAMS,
-    )
-    assert _table(html, "demography-table") == _triples(api["rows"])
+def test_demography_by_age_band_for_every_form(demo: HubUnderTest, browser: TestClient) -> None:
+    html = _page(browser, "/demography", **MONTHS_PARAMS)
+    api = _get(demo, "/v1/estimates/person", group_by="gender,age_band", **MONTHS_PARAMS)
+    by_key = {(r["keys"]["age_band"], r["keys"]["gender"]): r for r in api["rows"]}
+    genders = V2.dimension("gender").code_names
+    ages = V2.dimension("age_band").code_names
+    assert _table(html, "demography-table") == _triples([by_key[a, g] for a in ages for g in genders])
+    assert 'data-age="age_band"' in html
     island = _island(html, "demography-chart-data")
     assert island["kind"] == "bars"
     assert [s["label"] for s in island["series"]] == [
@@ -360,6 +484,36 @@ def test_demography_shows_gender_by_age(demo: HubUnderTest, browser: TestClient)
         "Not specified or unknown",
     ]
     assert island["x"][0] == "0 to 8 years"
+    assert "Releases combined: tipshare-taxonomy/1, tipshare-taxonomy/2." in html
+
+
+def test_demography_by_age_group_for_one_exploitation_group(demo: HubUnderTest, browser: TestClient) -> None:
+    html = _page(browser, "/demography", exploitation_group="labour", **V2_MONTHS)
+    api = _get(demo, "/v1/estimates/person", group_by="gender,age_group", exploitation_group="labour", **V2_MONTHS)
+    by_key = {(r["keys"]["age_group"], r["keys"]["gender"]): r for r in api["rows"]}
+    genders = V2.dimension("gender").code_names
+    ages = V2.dimension("age_group").code_names
+    assert _table(html, "demography-table") == _triples([by_key[a, g] for a in ages for g in genders])
+    assert 'data-age="age_group"' in html
+    assert _island(html, "demography-chart-data")["x"] == ["Child (under 18)", "Adult (18 or older)", "Age not known"]
+    assert '<option value="labour" selected>' in html
+    assert "by age group and gender" in html
+
+
+def test_a_range_its_releases_cannot_answer_shows_the_reason(browser: TestClient) -> None:
+    # v1 releases (ro-line, 2026-05..07) carry no gender × age group × exploitation group.
+    html = _page(browser, "/demography", 400, exploitation_group="labour", **MONTHS_PARAMS)
+    assert 'role="alert"' in html
+    assert "2026-05..2026-07" in html
+    assert TAXONOMY_V1_ID in html
+    assert "It can be answered for 2026-08..2026-10" in html
+    assert '<form method="get"' in html
+    assert 'id="demography-table"' not in html
+    # An older link's exploitation type by age band: only v1 releases carry it, and every month holds v2 ones.
+    old = _page(browser, "/demography", 400, exploitation_type="ForcedLabour", **MONTHS_PARAMS)
+    assert "This link asks for one exploitation type (Forced labour)" in old
+    assert 'role="alert"' in old
+    assert TAXONOMY_V2_ID in old
 
 
 def test_completeness_shows_every_status(demo: HubUnderTest, browser: TestClient) -> None:
@@ -381,13 +535,20 @@ def test_completeness_shows_every_status(demo: HubUnderTest, browser: TestClient
         ("/trends", {"period_from": "2026-13"}, "period_from must be a month"),
         ("/trends", {"period_from": "2026-06", "period_to": "2026-01"}, "is after period_to"),
         ("/trends", {"table": "persons_nowhere"}, "there is no table"),
-        ("/trends", {"table": "persons_corridor", "split": "citizenship"}, "at most 8"),
-        ("/trends", {"split": "gender"}, "not a dimension of persons_recruitment"),
+        ("/trends", {"unit": "persons"}, "there is no unit"),
+        ("/trends", {"unit": "person", "split": "citizenship"}, "at most 8"),
+        ("/trends", {"split": "colour"}, "there is no such dimension"),
         ("/trends", {"recruitment_channel": "radio"}, "radio"),
+        (
+            "/trends",
+            {"split": "citizenship", "citizenship": "UA,MD", "recruitment_channel": "online"},
+            "no person table carries citizenship, recruitment_channel together",
+        ),
         ("/trends", {"country": "Moldova"}, "ISO 3166-1 alpha-2"),
         ("/corridors", {"top": "7"}, "top must be one of"),
         ("/corridors", {"exploitation_group": "piracy"}, "piracy"),
-        ("/demography", {"exploitation_type": "piracy"}, "piracy"),
+        ("/demography", {"exploitation_group": "piracy"}, "piracy"),
+        ("/demography", {"exploitation_group": "labour", "exploitation_type": "ForcedLabour"}, "not both"),
         ("/completeness", {"period_to": "soon"}, "period_to must be a month"),
     ],
 )
@@ -400,9 +561,10 @@ def test_questions_the_services_refuse_show_the_form_and_the_reason(
     assert '<form method="get"' in html
 
 
-def test_filters_of_another_table_are_ignored_with_a_notice(browser: TestClient) -> None:
-    html = _page(browser, "/trends", table="contacts", exploitation_group="sexual", channel="phone")
-    assert "Filters of another table were ignored: exploitation_group." in html
+def test_filters_of_another_unit_are_ignored_with_a_notice(browser: TestClient) -> None:
+    html = _page(browser, "/trends", unit="contact", exploitation_group="sexual", channel="phone", split="gender")
+    assert "Filters that no contact table carries were ignored: exploitation_group." in html
+    assert "No contact table has the dimension gender: one line for the total is drawn instead." in html
     assert '<option value="phone" selected>' in html
 
 
@@ -415,7 +577,7 @@ def test_a_country_limited_token_sees_its_countries_only(demo: HubUnderTest) -> 
         )
     client = _browser(demo, token)
     html = _page(client, "/trends", **MONTHS_PARAMS)
-    md = _get(demo, "/v1/stats/persons_recruitment", group_by="period", country="MD", **MONTHS_PARAMS)
+    md = _get(demo, "/v1/estimates/person", group_by="period", country="MD", **MONTHS_PARAMS)
     assert _table(html, "trends-table") == _triples(md["rows"])
     grid = _page(client, "/completeness")
     assert "la-strada-md" in grid
@@ -437,26 +599,28 @@ def test_no_page_speaks_of_prevalence(browser: TestClient) -> None:
 # ---------------------------------------------------------------------------------------------- exports
 
 EXPORTS = [
-    ("trends", {"table": "persons_recruitment", "split": "recruitment_channel", **MONTHS_PARAMS}),
+    ("trends", {"unit": "person", "split": "recruitment_channel", **MONTHS_PARAMS}),
     ("corridors", {"exploitation_group": "labour", "top": "10", **MONTHS_PARAMS}),
-    ("demography", {"exploitation_type": "SexualExploitation", **MONTHS_PARAMS}),
+    ("demography", {**MONTHS_PARAMS}),
+    ("demography", {"exploitation_group": "sexual", **V2_MONTHS}),
 ]
-API = {
-    "trends": ("persons_recruitment", {"group_by": "period,recruitment_channel"}),
-    "corridors": (
-        "persons_corridor",
-        {"group_by": "citizenship,country_of_exploitation", "exploitation_group": "labour"},
-    ),
-    "demography": ("persons_demography", {"group_by": "age_band,gender", "exploitation_type": "SexualExploitation"}),
-}
+API = [
+    ("person", {"group_by": "period,recruitment_channel", **MONTHS_PARAMS}),
+    ("person", {"group_by": "citizenship,country_of_exploitation", "exploitation_group": "labour", **MONTHS_PARAMS}),
+    ("person", {"group_by": "gender,age_band", **MONTHS_PARAMS}),
+    ("person", {"group_by": "gender,age_group", "exploitation_group": "sexual", **V2_MONTHS}),
+]
 
 
-@pytest.mark.parametrize(("view", "params"), EXPORTS, ids=[view for view, _ in EXPORTS])
+@pytest.mark.parametrize(
+    ("view", "params", "api"),
+    [(*e, a) for e, a in zip(EXPORTS, API, strict=True)],
+    ids=["trends", "corridors", "ages", "groups"],
+)
 def test_each_views_exports_are_the_apis_answer(
-    demo: HubUnderTest, browser: TestClient, view: str, params: dict[str, str]
+    demo: HubUnderTest, browser: TestClient, view: str, params: dict[str, str], api: tuple[str, dict[str, str]]
 ) -> None:
-    table, api_params = API[view]
-    api_params = {**api_params, **MONTHS_PARAMS}
+    unit, api_params = api
     auth = demo.auth("coordinator")
     links = _page(browser, f"/{view}", **params)
     for fmt in ("csv", "json", "sdmx-csv"):
@@ -464,17 +628,26 @@ def test_each_views_exports_are_the_apis_answer(
     exported = {
         fmt: browser.get(f"/{view}/export", params={"format": fmt, **params}) for fmt in ("csv", "json", "sdmx-csv")
     }
-    api_csv = demo.client.get(f"/v1/stats/{table}", params={**api_params, "format": "csv"}, headers=auth)
-    api_json = demo.client.get(f"/v1/stats/{table}", params=api_params, headers=auth)
-    api_sdmx = demo.client.get(f"/v1/exports/stats/{table}.sdmx.csv", params=api_params, headers=auth)
+    api_csv = demo.client.get(f"/v1/estimates/{unit}", params={**api_params, "format": "csv"}, headers=auth)
+    api_json = demo.client.get(f"/v1/estimates/{unit}", params=api_params, headers=auth)
+    api_sdmx = demo.client.get(f"/v1/exports/estimates/{unit}.sdmx.csv", params=api_params, headers=auth)
+    assert api_csv.status_code == api_json.status_code == api_sdmx.status_code == 200, api_sdmx.text
     assert exported["csv"].text == api_csv.text
     assert exported["json"].json() == api_json.json()
     assert exported["sdmx-csv"].text == api_sdmx.text
+    # exactly what the page shows: every estimate of the page's tables is in the export
+    rows = list(csv.DictReader(io.StringIO(exported["csv"].text)))
+    shown = [
+        cell[0] for table in re.findall(r'id="([a-z-]+-table|corridor-matrix)"', links) for cell in _table(links, table)
+    ]
+    exported_estimates = {float(row["estimate"]) for row in rows if row["estimate"]}
+    assert shown
+    assert {value for value in shown if value is not None} <= exported_estimates
     size = api_json.json()["checkpoint"]["size"]
+    api_name = api_csv.headers["content-disposition"].removeprefix('attachment; filename="').removesuffix('.csv"')
     for fmt, extension in (("csv", "csv"), ("json", "json"), ("sdmx-csv", "sdmx.csv")):
         disposition = exported[fmt].headers["content-disposition"]
-        assert disposition.startswith("attachment; ")
-        assert disposition.endswith(f'checkpoint-{size}.{extension}"')
+        assert disposition == f'attachment; filename="{api_name}_checkpoint-{size}.{extension}"'
     assert exported["sdmx-csv"].headers["content-type"].startswith("application/vnd.sdmx.data+csv; version=2.0.0")
     assert exported["json"].headers["content-security-policy"]
 
@@ -489,6 +662,20 @@ def test_completeness_exports_are_the_apis_answer(demo: HubUnderTest, browser: T
     assert sdmx == demo.client.get("/v1/exports/completeness.sdmx.csv", headers=auth).text
 
 
+def test_exports_mark_what_is_not_distinguishable_from_zero(browser: TestClient) -> None:
+    params = {"exploitation_group": "sexual", **MONTHS_PARAMS}
+    rows = list(csv.DictReader(io.StringIO(browser.get("/corridors/export", params={"format": "csv", **params}).text)))
+    sdmx = list(
+        csv.DictReader(io.StringIO(browser.get("/corridors/export", params={"format": "sdmx-csv", **params}).text))
+    )
+    assert len(rows) == len(sdmx) == 62 * 62
+    for row, observation in zip(rows, sdmx, strict=True):
+        assert observation["DISTINGUISHABLE"] == row["distinguishable"]
+        assert observation["RANK"] == row["rank"]
+        assert (observation["RANK"] == "") == (row["distinguishable"] == "false")
+    assert {row["distinguishable"] for row in rows} == {"true", "false"}
+
+
 def test_an_export_that_sdmx_cannot_express_is_explained(browser: TestClient) -> None:
     params = {"exploitation_group": "sexual,labour", **MONTHS_PARAMS}
     html = _page(browser, "/trends", **params)
@@ -500,8 +687,15 @@ def test_an_export_that_sdmx_cannot_express_is_explained(browser: TestClient) ->
     assert browser.get("/trends/export", params={"format": "csv", **params}).status_code == 200
 
 
-@pytest.mark.parametrize(("view", "fmt", "status"), [("trends", "xml", 400), ("nowhere", "csv", 404)])
-def test_a_bad_export_link_gets_a_page(browser: TestClient, view: str, fmt: str, status: int) -> None:
-    response = browser.get(f"/{view}/export", params={"format": fmt})
+@pytest.mark.parametrize(
+    ("view", "params", "status"),
+    [
+        ("trends", {"format": "xml"}, 400),
+        ("nowhere", {"format": "csv"}, 404),
+        ("demography", {"format": "csv", "exploitation_group": "labour", **MONTHS_PARAMS}, 400),
+    ],
+)
+def test_a_bad_export_link_gets_a_page(browser: TestClient, view: str, params: dict[str, str], status: int) -> None:
+    response = browser.get(f"/{view}/export", params=params)
     assert response.status_code == status
     assert response.headers["content-type"].startswith("text/html")

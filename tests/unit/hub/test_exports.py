@@ -3,7 +3,9 @@
 
 :func:`check_sdmx_csv` encodes the rules of the SDMX-CSV 2.x field guide (sdmx-twg/sdmx-csv,
 ``data-message/docs/sdmx-csv-field-guide.md``) that a data message like ours must follow; every message the hub
-writes in these tests passes through it. The data are those of :mod:`tests.unit.hub.stats_data`.
+writes in these tests passes through it. The per-table statistics use the data of
+:mod:`tests.unit.hub.stats_data`; the estimates answers the releases of both taxonomies of
+:mod:`tests.unit.hub.estimates_data`.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete
@@ -22,19 +25,24 @@ from hub.db import read_session, write_session
 from hub.errors import InvalidQuery
 from hub.models import LogCheckpoint
 from hub.services.completeness import CompletenessService
+from hub.services.estimates import EstimatesQuery, EstimatesService
 from hub.services.exports import (
     COMPLETENESS_DATAFLOW,
     SDMX_CSV_MEDIA_TYPE,
     completeness_to_sdmx_csv,
+    estimates_dataflow,
+    estimates_to_sdmx_csv,
     sdmx_dataflow,
     stats_to_sdmx_csv,
 )
 from hub.services.scope import Scope
 from hub.services.stats import StatsQuery, StatsResult, StatsService
 from hub.services.tokens import TokenService
+from protocol.api import EstimatesAnswer
 from protocol.merkle import EMPTY_ROOT
 from protocol.messages import b64encode
 from tests.support.hubs import HubUnderTest
+from tests.unit.hub.estimates_data import TABLES, Released, release_everything
 from tests.unit.hub.stats_data import CHECKPOINT_ROOT, TAXONOMY, Dataset, populate, utc
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -46,7 +54,7 @@ CONF_STATUS = frozenset("FNCAOTGMDSEX")
 _ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _STRUCTURE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_@$-]*:[A-Za-z][A-Za-z0-9_@$-]*(\([0-9]+\.[0-9]+\.[0-9]+\))?")
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])|[0-9]{4}-[0-9]{2}-[0-9]{2}/P[1-9][0-9]*M")
-_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?|NaN")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE]-?[0-9]+)?|NaN")  # xs:double (p-values can be tiny)
 
 
 @dataclass(frozen=True)
@@ -372,3 +380,235 @@ def test_the_api_checks_roles_and_countries(hub: HubUnderTest, data: Dataset) ->
     assert refused.status_code == 403
     allowed = hub.client.get(path, params={"group_by": "period", "period_to": "2026-03"}, headers=headers)
     assert {row["REF_AREA"] for row in csv.DictReader(io.StringIO(allowed.text))} == {"MD"}
+
+
+# ---------------------------------------------------------------------------------------------- estimates
+
+#: Every dimension of the person tables of both taxonomies: the columns of every person answer, alphabetical.
+PERSON_DIMENSIONS = (
+    "AGE_BAND",
+    "AGE_GROUP",
+    "CITIZENSHIP",
+    "CONTROL_FLAG",
+    "COUNTRY_OF_EXPLOITATION",
+    "EXPLOITATION_GROUP",
+    "EXPLOITATION_TYPE",
+    "GENDER",
+    "RECRUITER_RELATION",
+    "RECRUITMENT_CHANNEL",
+)
+ESTIMATES_NUMERIC = (
+    "OBS_VALUE",
+    "CI95_LOWER",
+    "CI95_UPPER",
+    "P_ZERO",
+    "HOTLINES_REPORTING",
+    "HOTLINES_EXPECTED",
+    "CHECKPOINT_SIZE",
+)
+ESTIMATES_CODED = (
+    "INTERVAL_METHOD",
+    "OBS_STATUS",
+    "CONF_STATUS",
+    "DISTINGUISHABLE",
+    "UNIT_MEASURE",
+    "CHECKPOINT_ORIGIN",
+    "CHECKPOINT_ROOT",
+)
+ESTIMATES_ATTRIBUTES = [
+    "CI95_LOWER",
+    "CI95_UPPER",
+    "INTERVAL_METHOD",
+    "OBS_STATUS",
+    "CONF_STATUS",
+    "DISTINGUISHABLE",
+    "RANK",
+    "P_ZERO",
+    "HOTLINES_REPORTING",
+    "HOTLINES_EXPECTED",
+    "UNIT_MEASURE",
+    "CHECKPOINT_ORIGIN",
+    "CHECKPOINT_SIZE",
+    "CHECKPOINT_ROOT",
+]
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Released]:
+    yield from release_everything(Path(tmp_path_factory.mktemp("exports-estimates")) / "hub")
+
+
+def _estimates(released: Released, **query: object) -> EstimatesAnswer:
+    context = released.hub.context
+    with read_session(context.sessions) as session:
+        service = EstimatesService(session, context.taxonomies.values())
+        return service.answer(EstimatesQuery(**query), now=context.clock())  # type: ignore[arg-type]
+
+
+def check_estimates(text: str, answer: EstimatesAnswer, dimensions: Sequence[str] = PERSON_DIMENSIONS) -> Message:
+    """The message holds the answer's rows, one observation each, with every attribute the answer gives."""
+    message = check_sdmx_csv(
+        text,
+        dimensions=("REF_AREA", *dimensions, "TIME_PERIOD"),
+        numeric=ESTIMATES_NUMERIC,
+        coded=ESTIMATES_CODED,
+    )
+    assert message.attributes == ESTIMATES_ATTRIBUTES
+    assert len(message.rows) == len(answer.rows)
+    for row, source in zip(message.rows, answer.rows, strict=True):
+        assert row["STRUCTURE_ID"] == estimates_dataflow(answer.question.unit, answer.version)
+        for name, code in source.keys.items():
+            assert row["TIME_PERIOD" if name == "period" else name.upper()] == code
+        if source.estimate is None:
+            assert [row[name] for name in ("OBS_VALUE", "CI95_LOWER", "CI95_UPPER", "P_ZERO")] == ["NaN"] * 4
+            assert (row["INTERVAL_METHOD"], row["OBS_STATUS"]) == ("#N/A", "O")
+        else:
+            assert (float(row["OBS_VALUE"]), float(row["CI95_LOWER"]), float(row["CI95_UPPER"])) == (
+                source.estimate,
+                source.ci95_low,
+                source.ci95_high,
+            )
+            assert float(row["P_ZERO"]) == source.p_zero
+            assert row["INTERVAL_METHOD"] == source.interval_method
+        assert (row["OBS_STATUS"], row["CONF_STATUS"]) == (source.obs_status, source.conf_status)
+        # the ranking: whether the observation is distinguishable from zero, and its rank (empty when not ranked)
+        assert row["DISTINGUISHABLE"] == ("true" if source.distinguishable else "false")
+        assert row["RANK"] == ("" if source.rank is None else str(source.rank))
+        assert (row["RANK"] != "") == source.distinguishable
+        assert (int(row["HOTLINES_REPORTING"]), int(row["HOTLINES_EXPECTED"])) == (
+            source.hotlines_reporting,
+            source.hotlines_expected,
+        )
+        assert row["UNIT_MEASURE"] == answer.question.unit
+        assert (row["CHECKPOINT_SIZE"], row["CHECKPOINT_ROOT"]) == (
+            str(answer.checkpoint.size),
+            answer.checkpoint.root_hash,
+        )
+    return message
+
+
+def test_an_estimates_time_series_carries_intervals_and_rankings(released: Released) -> None:
+    answer = _estimates(
+        released,
+        unit="person",
+        group_by=("period", "citizenship"),
+        period_from="2026-07",
+        period_to="2026-09",
+    )
+    message = check_estimates(estimates_to_sdmx_csv(answer, TABLES), answer)
+    first = message.rows[0]
+    assert (first["STRUCTURE"], first["STRUCTURE_ID"], first["ACTION"], first["REF_AREA"]) == (
+        "dataflow",
+        "TIPSHARE:PERSON_ESTIMATES(1.0.0)",
+        "R",
+        "_T",
+    )
+    assert {row["GENDER"] for row in message.rows} == {"_T"}  # summed over every code
+    gap = [row for row in message.rows if row["TIME_PERIOD"] == "2026-08"]  # nobody reported
+    assert len(gap) == 62
+    assert {(row["OBS_VALUE"], row["DISTINGUISHABLE"], row["RANK"]) for row in gap} == {("NaN", "false", "")}
+    ranked = [row for row in message.rows if row["RANK"]]
+    assert ranked, "the releases hold clearly non-zero cells: some observations are ranked"
+    assert any(row["DISTINGUISHABLE"] == "false" and row["OBS_VALUE"] != "NaN" for row in message.rows)
+    for period in {row["TIME_PERIOD"] for row in ranked}:  # ranks count within each month
+        ranks = sorted(int(row["RANK"]) for row in ranked if row["TIME_PERIOD"] == period)
+        assert ranks == list(range(1, len(ranks) + 1))
+
+
+def test_an_estimate_over_a_range_is_one_observation_per_key(released: Released) -> None:
+    answer = _estimates(
+        released,
+        unit="person",
+        group_by=("citizenship", "country_of_exploitation"),
+        period_from="2026-06",
+        period_to="2026-09",
+        scope=Scope.country("UA"),
+    )
+    message = check_estimates(estimates_to_sdmx_csv(answer, TABLES), answer)
+    assert len(message.rows) == 62 * 62
+    assert {(row["TIME_PERIOD"], row["REF_AREA"]) for row in message.rows} == {("2026-06-01/P4M", "UA")}
+    assert any("." in row["OBS_VALUE"] for row in message.rows)  # least-squares estimates are fractional
+    ranks = sorted(int(row["RANK"]) for row in message.rows if row["RANK"])
+    assert ranks == list(range(1, answer.ranking.distinguishable + 1))
+
+
+def test_the_columns_are_the_units_dimensions(released: Released) -> None:
+    answer = _estimates(released, unit="case", group_by=("cross_border",), period_from="2026-07", period_to="2026-07")
+    message = check_estimates(estimates_to_sdmx_csv(answer, TABLES), answer, ("CROSS_BORDER", "EXPLOITATION_TYPE"))
+    assert [(row["CROSS_BORDER"], row["EXPLOITATION_TYPE"], row["TIME_PERIOD"]) for row in message.rows] == [
+        ("domestic", "_T", "2026-07"),
+        ("international", "_T", "2026-07"),
+        ("unknown", "_T", "2026-07"),
+    ]
+    assert message.rows[0]["STRUCTURE_ID"] == "TIPSHARE:CASE_ESTIMATES(1.0.0)"
+
+
+def test_an_estimate_summed_over_several_chosen_codes_has_no_sdmx_code(released: Released) -> None:
+    answer = _estimates(released, unit="person", filters={"exploitation_group": ("sexual", "labour")})
+    with pytest.raises(InvalidQuery, match="group by exploitation_group"):
+        estimates_to_sdmx_csv(answer, TABLES)
+
+
+def test_the_api_serves_the_estimates_message(released: Released) -> None:
+    hub = released.hub
+    params = {
+        "group_by": "period,gender",
+        "exploitation_group": "sexual",
+        "period_from": "2026-07",
+        "period_to": "2026-09",
+    }
+    response = _get(hub, "/v1/exports/estimates/person.sdmx.csv", **params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == SDMX_CSV_MEDIA_TYPE
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="tipshare_estimates_person_by-period+gender_exploitation_group-sexual_2026-07_2026-09'
+        '_region.sdmx.csv"'
+    )
+    answer = _estimates(
+        released,
+        unit="person",
+        group_by=("period", "gender"),
+        filters={"exploitation_group": ("sexual",)},
+        period_from="2026-07",
+        period_to="2026-09",
+    )
+    assert response.text == estimates_to_sdmx_csv(answer, TABLES)
+    json_answer = _get(hub, "/v1/estimates/person", **params).json()
+    message = check_estimates(response.text, EstimatesAnswer.model_validate(json_answer))
+    assert {row["EXPLOITATION_GROUP"] for row in message.rows} == {"sexual"}  # the one code filtered to
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "named"),
+    [
+        ("/v1/exports/estimates/person.sdmx.csv", {"colour": "red"}, 400, "colour"),
+        ("/v1/exports/estimates/person.sdmx.csv", {"format": "csv"}, 400, "format"),
+        ("/v1/exports/estimates/person.sdmx.csv", {"citizenship": "UA,MD"}, 400, "SDMX"),
+        ("/v1/exports/estimates/person.sdmx.csv", {"group_by": "channel"}, 400, "channel"),
+        (
+            "/v1/exports/estimates/person.sdmx.csv",
+            {"group_by": "gender,age_group", "exploitation_group": "labour", "period_from": "2026-05"},
+            400,
+            "2026-05",
+        ),
+        ("/v1/exports/estimates/persons.sdmx.csv", {}, 404, "persons"),
+        ("/v1/exports/estimates/person.sdmx.csv", {"hotline": "no-such-line"}, 404, "no-such-line"),
+    ],
+)
+def test_the_estimates_api_refuses_what_it_cannot_answer(
+    released: Released, path: str, params: dict[str, str], status: int, named: str
+) -> None:
+    response = _get(released.hub, path, **params)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert named in response.json()["detail"]
+
+
+def test_a_table_of_an_older_taxonomy_still_exports(released: Released) -> None:
+    """The hub publishes v2; the per-table export serves a v1 table (``/v1/stats`` does too)."""
+    params = {"group_by": "period", "period_from": "2026-05", "period_to": "2026-06"}
+    response = _get(released.hub, "/v1/exports/stats/persons_demography.sdmx.csv", **params)
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert {row["STRUCTURE_ID"] for row in rows} == {"TIPSHARE:PERSONS_DEMOGRAPHY(1.0.0)"}
+    assert [row["TIME_PERIOD"] for row in rows] == ["2026-05", "2026-06"]

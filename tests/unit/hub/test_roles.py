@@ -103,6 +103,11 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
         200,
         _get("/v1/exports/stats/contacts.sdmx.csv", group_by="channel,contact_type,period"),
     ),
+    ("GET", "/v1/exports/estimates/{unit}.sdmx.csv"): (
+        frozenset({"coordinator", "auditor"}),
+        200,
+        _get("/v1/exports/estimates/contact.sdmx.csv", group_by="channel", period_from="2026-08", period_to="2026-09"),
+    ),
     ("GET", "/v1/exports/completeness.sdmx.csv"): (
         frozenset({"coordinator", "auditor"}),
         200,
