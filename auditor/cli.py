@@ -125,7 +125,10 @@ def verify(
     ] = 100,
     countries: Annotated[
         bool,
-        typer.Option("--countries/--region-only", help="Also compare every table's monthly totals per country."),
+        typer.Option(
+            "--countries/--region-only",
+            help="Also compare every table's monthly totals, and every estimates question, per country.",
+        ),
     ] = True,
     recheck: Annotated[
         bool,
@@ -136,12 +139,12 @@ def verify(
         ),
     ] = False,
 ) -> None:
-    """Verify a hub: its log, every submission in it, and the statistics it publishes.
+    """Verify a hub: its log, every submission in it, and the statistics and estimates it publishes.
 
     The signed checkpoint (with the pinned log key), consistency with every checkpoint seen before, all new log
     entries and the Merkle root rebuilt from all of them, the key history, every submission's key and signature,
-    and every published statistic recomputed exactly from the signed payloads. Entries checked by earlier runs
-    are not checked again: their conclusions are kept in the state DIR.
+    and every published statistic and least-squares estimate recomputed exactly from the signed payloads. Entries
+    checked by earlier runs are not checked again: their conclusions are kept in the state DIR.
     """
     state = _state(ctx)
     settings = ClientSettings(hub_url=hub, timeout=timeout)

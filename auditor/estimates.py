@@ -42,6 +42,7 @@ import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Final
 
@@ -107,7 +108,7 @@ class ExpectedEstimates:
     taxonomies: tuple[tuple[str, str], ...]
 
 
-@dataclass(slots=True)
+@dataclass
 class _Month:
     """What the hotlines in scope released for a question in one month."""
 
@@ -115,6 +116,7 @@ class _Month:
     #: hotline -> the candidate tables it released
     classes: dict[str, set[str]] = field(default_factory=dict)
 
+    @cached_property
     def release(self) -> MonthRelease:
         return MonthRelease.of(
             {name: [(m, s, n) for (m, s), n in pooled.items()] for name, pooled in self.terms.items()},
@@ -135,6 +137,7 @@ class EstimatesRecomputation:
         #: (table, month, countries) -> cells summed over the countries in scope (the region's, cached: shared
         #: by every question that needs the table in that month).
         self._scoped: dict[tuple[str, str, frozenset[str] | None], list[int] | None] = {}
+        self._months: dict[tuple[tuple[str, ...], str, frozenset[str] | None], _Month] = {}
 
     def resolve(self, asked: Asked) -> ResolvedQuestion:
         """The question checked against the tables (:class:`~protocol.combination.NotAnswerable` if it cannot be)."""
@@ -145,10 +148,10 @@ class EstimatesRecomputation:
         question = self.resolve(asked)
         candidates = [t.name for t in candidate_tables(question, self.tables.values())]
         months = month_range(asked.period_from, asked.period_to)
-        found = {m: self._month(candidates, m, countries) for m in months}
+        found = {m: self._month(tuple(candidates), m, countries) for m in months}
         with_data = {m: month for m, month in found.items() if month.classes}
         plans = plan_blocks(
-            question, self.tables, {m: month.release() for m, month in with_data.items()}, by_period=asked.by_period
+            question, self.tables, {m: month.release for m, month in with_data.items()}, by_period=asked.by_period
         )
         in_scope = self._releases.hotlines_in(countries)
         reported = {m: frozenset(month.classes) for m, month in found.items()}
@@ -188,12 +191,17 @@ class EstimatesRecomputation:
             taxonomies=tuple(sorted(taxonomies)),
         )
 
-    def _month(self, candidates: Sequence[str], month: str, countries: frozenset[str] | None) -> _Month:
-        found = _Month()
-        for name in candidates:
-            for reporter in self._releases.in_scope(name, month, countries):
-                found.terms.setdefault(name, Counter())[(reporter.mechanism, reporter.scale)] += 1
-                found.classes.setdefault(reporter.hotline_id, set()).add(name)
+    def _month(self, candidates: tuple[str, ...], month: str, countries: frozenset[str] | None) -> _Month:
+        """What the hotlines in scope released of ``candidates`` in ``month`` (shared by the questions of a unit,
+        which mostly have the same candidate tables)."""
+        slot = (candidates, month, countries)
+        found = self._months.get(slot)
+        if found is None:
+            found = self._months[slot] = _Month()
+            for name in candidates:
+                for reporter in self._releases.in_scope(name, month, countries):
+                    found.terms.setdefault(name, Counter())[(reporter.mechanism, reporter.scale)] += 1
+                    found.classes.setdefault(reporter.hotline_id, set()).add(name)
         return found
 
     def _sums(self, plan: Plan, periods: Sequence[str], countries: frozenset[str] | None) -> Sums:

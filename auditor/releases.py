@@ -158,6 +158,7 @@ class Releases:
         self.sums: dict[tuple[str, str, str], list[int]] = {}
         self.taxonomy_of: dict[tuple[str, str], tuple[str, str]] = {}
         self._enrolled: dict[str, frozenset[str]] = {}
+        self._by_country: dict[tuple[str, str, str], list[Reporter]] = {}
         for submission in self.current:
             loaded = load(submission.index)
             self.taxonomy_of[(submission.hotline_id, submission.period)] = (
@@ -171,9 +172,9 @@ class Releases:
                 table = registry.tables[name]
                 if len(values) != table.cell_count or name not in submission.scales:
                     continue  # not a table the hub can sum with the others either
-                self.reporters.setdefault((name, submission.period), []).append(
-                    Reporter(submission.hotline_id, where, submission.mechanism, submission.scales[name])
-                )
+                reporter = Reporter(submission.hotline_id, where, submission.mechanism, submission.scales[name])
+                self.reporters.setdefault((name, submission.period), []).append(reporter)
+                self._by_country.setdefault((name, submission.period, where), []).append(reporter)
                 at = (name, submission.period, where)
                 found = self.sums.get(at)
                 self.sums[at] = list(values) if found is None else list(map(operator.add, found, values))
@@ -207,8 +208,12 @@ class Releases:
 
     def in_scope(self, table: str, month: str, countries: frozenset[str] | None) -> list[Reporter]:
         """Who released ``table`` in ``month`` among the hotlines of ``countries`` (``None``: all)."""
-        found = self.reporters.get((table, month), [])
-        return found if countries is None else [r for r in found if r.country in countries]
+        if countries is None:
+            return self.reporters.get((table, month), [])
+        if len(countries) == 1:
+            (country,) = countries
+            return self._by_country.get((table, month, country), [])
+        return [r for r in self.reporters.get((table, month), []) if r.country in countries]
 
     def summed(self, table: str, months: Iterable[str], countries: frozenset[str] | None) -> list[int] | None:
         """The table's cells summed over ``months`` and the countries in scope; ``None`` if nobody released it."""

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from auditor.findings import Failure
 from protocol.messages import b64encode
 
-__all__ = ["StatsSummary", "VerifyReport"]
+__all__ = ["EstimatesSummary", "StatsSummary", "VerifyReport"]
 
 
 @dataclass(slots=True)
@@ -34,6 +34,36 @@ class StatsSummary:
             "tables": sorted(self.tables),
             "groupings": len(self.groupings),
             "scopes": sorted(self.scopes),
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(slots=True)
+class EstimatesSummary:
+    """How many least-squares answers (``/v1/estimates``) and rows were recomputed and compared."""
+
+    answers: int = 0
+    rows: int = 0
+    #: ``(unit, group_by)`` of every question compared.
+    questions: set[tuple[str, str]] = field(default_factory=set)
+    scopes: set[str] = field(default_factory=set)
+    #: Questions the hub refused as not answerable, as the log implies it must.
+    refused: int = 0
+    #: Why nothing (or not everything) was compared.
+    skipped: str | None = None
+
+    @property
+    def units(self) -> list[str]:
+        return sorted({unit for unit, _ in self.questions})
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "answers": self.answers,
+            "rows": self.rows,
+            "units": self.units,
+            "questions": len(self.questions),
+            "scopes": sorted(self.scopes),
+            "refused": self.refused,
             "skipped": self.skipped,
         }
 
@@ -66,6 +96,7 @@ class VerifyReport:
     current: int = 0
     periods: list[str] = field(default_factory=list)
     stats: StatsSummary = field(default_factory=StatsSummary)
+    estimates: EstimatesSummary = field(default_factory=EstimatesSummary)
     failures: list[Failure] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
     #: Whether the state DIR was updated (only when the log itself verified).
@@ -112,6 +143,7 @@ class VerifyReport:
             "submissions": {"total": self.submissions, "valid": self.accepted, "current": self.current},
             "periods": self.periods,
             "statistics": self.stats.document(),
+            "estimates": self.estimates.document(),
             "failures": [failure.document() for failure in self.failures],
             "requests": dict(sorted(self.requests.items())),
             "state_saved": self.state_saved,

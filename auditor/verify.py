@@ -23,7 +23,11 @@ A run, in order:
    ``period`` plus each dimension, over every month the log has data for, for the region and for each country,
    ``GET /v1/stats`` is compared exactly with the sums of the accepted payloads. Each answer names the checkpoint
    it was computed from; it is recomputed for exactly that tree size (after fetching a newer checkpoint, if the
-   hub moved on meanwhile).
+   hub moved on meanwhile). Then the least-squares estimates (:mod:`auditor.verify_estimates`): for every unit
+   with data, its total by period, each dimension by period (over the whole range when it has more than 20
+   codes) and the corridor over the whole range, for the region and each country, ``GET /v1/estimates`` is
+   compared with the answer recomputed from the same releases (:mod:`auditor.estimates`), every number exactly.
+   The current submissions of a tree size are read once for both (:mod:`auditor.releases`).
 
 Failures are collected, not raised: the report names all of them.
 """
@@ -31,7 +35,7 @@ Failures are collected, not raised: the report names all of them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Final, Literal
 
@@ -39,15 +43,17 @@ from auditor.client import AuditClient, HubIdentity
 from auditor.compare import compare_answer
 from auditor.entries import EntryChecker
 from auditor.errors import HubResponseInvalid, StateError, UsageError
+from auditor.estimates import EstimatesRecomputation, audit_questions
 from auditor.findings import Check, Failure
 from auditor.keys import KeyHistory
 from auditor.monitor import LogMonitor
-from auditor.published import PublishedStats
+from auditor.published import PublishedCheckpoint, PublishedStats
 from auditor.releases import LoadedRelease, Releases, TableRegistry
 from auditor.report import VerifyReport
 from auditor.resume import resume_checks
 from auditor.state import StateStore
 from auditor.stats import PERIOD, Recomputation, month_range
+from auditor.verify_estimates import EstimatesStep
 from protocol.crypto import fingerprint
 from protocol.errors import ProtocolError
 from protocol.merkle import EMPTY_ROOT
@@ -91,6 +97,7 @@ class Verification:
         self._taxonomies: dict[str, Taxonomy] = {}
         self._recomputations: dict[int, Recomputation] = {}
         self._releases_at: dict[int, Releases] = {}
+        self._estimates_by_size: dict[int, EstimatesRecomputation] = {}
         self._registry = TableRegistry()
         self._resyncs = 0
         self._token_countries: frozenset[str] | None = None
@@ -213,29 +220,44 @@ class Verification:
     # ------------------------------------------------------------------ 4. statistics
 
     def _statistics(self, monitor: LogMonitor, identity: HubIdentity) -> None:
-        summary = self.report.stats
+        summary, estimates = self.report.stats, self.report.estimates
         if monitor.broken:
-            summary.skipped = "the log did not verify, so there is no trusted data to recompute them from"
+            summary.skipped = estimates.skipped = (
+                "the log did not verify, so there is no trusted data to recompute them from"
+            )
             return
         taxonomy = self._taxonomy(identity.taxonomy_id, identity.taxonomy_hash)
         self._registry.add(taxonomy)  # the hub's taxonomy defines the names it has (the statistics' tables)
         base = self._recomputation(monitor.size, taxonomy)
         if not base.current:
-            summary.skipped = "the log holds no valid submission, so nothing can have been published"
+            summary.skipped = estimates.skipped = (
+                "the log holds no valid submission, so nothing can have been published"
+            )
             return
         months = month_range(base.periods[0], base.periods[-1])
+        if self._table_statistics(monitor, taxonomy, base, months):
+            self._estimates(monitor, months)
+        else:
+            estimates.skipped = "the log stopped verifying while statistics were compared"
+
+    def _table_statistics(
+        self, monitor: LogMonitor, taxonomy: Taxonomy, base: Recomputation, months: Sequence[str]
+    ) -> bool:
+        """Every table's answers, by period and by period and each dimension, for the region and each country;
+        ``False`` if the log broke meanwhile."""
         for name in sorted(taxonomy.tables):
             for grouping in [(PERIOD,), *((PERIOD, d) for d in taxonomy.table(name).dimension_names)]:
                 if not self._compare(monitor, taxonomy, name, grouping, months, None):
-                    return
+                    return False
         if not self._country_scopes:
-            return
+            return True
         for country in base.countries:
             if self._token_countries is not None and country not in self._token_countries:
                 continue  # a country-limited token: the hub would refuse, and the region answers covered them
             for name in sorted(taxonomy.tables):
                 if not self._compare(monitor, taxonomy, name, (PERIOD,), months, country):
-                    return
+                    return False
+        return True
 
     def _compare(
         self,
@@ -259,7 +281,9 @@ class Verification:
             if country is not None:
                 params["country"] = country
             published = self._client.stats(table, params)
-            size = self._answer_size(monitor, published, table)
+            size = self._answer_size(
+                monitor, published.checkpoint, lambda problem: self._fail(Check.STATISTICS, problem, table=table)
+            )
             if monitor.broken:
                 return False
             if size is None or not self._answer_fits(published, table, group_by, chunk, country, taxonomy):
@@ -286,9 +310,36 @@ class Verification:
             self.report.failures += result.failures
         return True
 
-    def _answer_size(self, monitor: LogMonitor, published: PublishedStats, table: str) -> int | None:
-        """The tree size to recompute an answer at, once its checkpoint is verified; else ``None`` (failure)."""
-        ref = published.checkpoint
+    def _estimates(self, monitor: LogMonitor, months: Sequence[str]) -> None:
+        """Every unit's questions (:func:`auditor.estimates.audit_questions`) for the region and each country."""
+        for conflict in self._registry.conflicts:
+            self._fail(
+                Check.ESTIMATES,
+                f"{conflict}: a hub never registers both, since it sums tables (and filters dimensions) by name; "
+                "that name is left out of the recomputed estimates",
+            )
+        releases = self._releases(monitor.size)
+        questions = audit_questions(self._estimates_at(monitor.size).tables, releases.units, months)
+        step = EstimatesStep(
+            client=self._client,
+            summary=self.report.estimates,
+            failures=self.report.failures,
+            recomputation=self._estimates_at,
+            answer_size=lambda ref, fail: self._answer_size(monitor, ref, fail),
+            broken=lambda: monitor.broken,
+            size=lambda: monitor.size,
+        )
+        scopes = [None, *(releases.countries if self._country_scopes else ())]
+        step.run(questions, scopes, token_countries=self._token_countries)
+
+    def _estimates_at(self, size: int) -> EstimatesRecomputation:
+        if size not in self._estimates_by_size:
+            self._estimates_by_size[size] = EstimatesRecomputation(self._releases(size))
+        return self._estimates_by_size[size]
+
+    def _answer_size(self, monitor: LogMonitor, ref: PublishedCheckpoint, fail: Callable[[str], None]) -> int | None:
+        """The tree size to recompute an answer at, once its checkpoint ``ref`` is verified; else ``None`` (after
+        calling ``fail`` with the reason)."""
         while ref.size > monitor.size and self._resyncs < MAX_RESYNCS and not monitor.broken:
             self._resyncs += 1
             if monitor.advance():
@@ -297,26 +348,24 @@ class Verification:
         if monitor.broken:
             return None
         if ref.size > monitor.size:
-            self._fail(
-                Check.STATISTICS,
+            fail(
                 f"an answer names checkpoint size {ref.size}, beyond the hub's latest signed checkpoint "
-                f"({monitor.size}, fetched after the answer)",
-                table=table,
+                f"({monitor.size}, fetched after the answer)"
             )
             return None
+        problem = None
         if ref.size == 0:
-            return 0 if ref.root_hash == EMPTY_ROOT else self._bad_checkpoint(table, "an empty tree with a root")
-        if ref.note is None:
-            return self._bad_checkpoint(table, f"size {ref.size} without its signed note")
-        problem = monitor.adopt(ref.note, size=ref.size, root=ref.root_hash)
+            if ref.root_hash == EMPTY_ROOT:
+                return 0
+            problem = "an empty tree with a root"
+        elif ref.note is None:
+            problem = f"size {ref.size} without its signed note"
+        else:
+            problem = monitor.adopt(ref.note, size=ref.size, root=ref.root_hash)
         if problem is not None:
-            return self._bad_checkpoint(table, problem)
+            fail(f"an answer names a checkpoint that is not the log's: {problem}")
+            return None
         return ref.size
-
-    def _bad_checkpoint(self, table: str, problem: str) -> int | None:
-        """Record an answer whose checkpoint is not the log's; there is no size to recompute it at."""
-        self._fail(Check.STATISTICS, f"an answer names a checkpoint that is not the log's: {problem}", table=table)
-        return None
 
     def _answer_fits(
         self,

@@ -141,6 +141,20 @@ def _summary(report: VerifyReport) -> list[tuple[str, str]]:
                 f"scopes {', '.join(sorted(stats.scopes, key=lambda s: (s != 'region', s)))}",
             )
         )
+    estimates = report.estimates
+    if estimates.skipped and not estimates.answers:
+        lines.append(("estimates", f"not compared: {estimates.skipped}"))
+    else:
+        refused = f"; {estimates.refused} refused as not answerable, as the log implies" if estimates.refused else ""
+        skipped = f"; stopped: {estimates.skipped}" if estimates.skipped else ""
+        lines.append(
+            (
+                "estimates",
+                f"{estimates.answers} answers, {estimates.rows} rows compared exactly: {len(estimates.questions)} "
+                f"questions ({', '.join(estimates.units) or 'no unit'}: total, each dimension, corridor), "
+                f"scopes {', '.join(sorted(estimates.scopes, key=lambda s: (s != 'region', s)))}{refused}{skipped}",
+            )
+        )
     lines.append(("requests", f"{sum(report.requests.values())} to the hub"))
     lines.append(("state DIR", "updated" if report.state_saved else "unchanged (the log did not verify)"))
     return lines

@@ -156,7 +156,7 @@ def _estimates_answer(**changes: object) -> dict[str, object]:
             {"periods": ["2026-09"], "terms": [{"table": "contacts", "dimensions": [], "coefficient": 1.0}]}
         ],
         "ranking": {
-            "method": "benjamini-hochberg",
+            "method": "holm",
             "level": 0.05,
             "compared": 1,
             "distinguishable": 1,
