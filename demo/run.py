@@ -1,13 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
 """The whole of tipshare on one machine, with synthetic hotlines: what ``make demo`` runs.
 
-1. ``tipshare-hub init`` in a temporary directory, then ``tipshare-hub serve`` (a real server process on 127.0.0.1).
+1. ``tipshare-hub init`` in a temporary directory (a new hub publishes taxonomy v2 and accepts v1), then
+   ``tipshare-hub serve`` (a real server process on 127.0.0.1).
 2. Six synthetic hotlines from six countries of the region: ``tipshare-node init``; the operator enrolls each key
-   with ``tipshare-hub hotline add``; ``tipshare-node synth`` writes twelve months of HTCDS-style exports.
+   with ``tipshare-hub hotline add``; ``tipshare-node synth`` writes twelve months of HTCDS-style exports (and the
+   true counts, as taxonomy v2 tables). One hotline was set up before the hub published v2 and stays on
+   taxonomy v1: the operator makes v1 current (``tipshare-hub taxonomy current``), that node is set up, then v2 is
+   made current again and the hub restarted, as an operator moving a running network to v2 would. So every month
+   holds v1 and v2 releases.
 3. Every month, every hotline runs ``prepare`` and ``submit`` over real HTTP. One hotline misses a month, one
    sends a correction, and all but the last month arrive after the reporting deadline (late).
-4. The regional corridor table (citizenship → country of exploitation, twelve months) with its 95% intervals,
-   beside the true totals the synthetic generator knows.
+4. What a coordinator asks, from ``GET /v1/estimates/person`` over the twelve months: the largest corridors the
+   hub ranks (citizenship → country of exploitation, only those distinguishable from zero) with their 95%
+   intervals, and the monthly regional total with its interval, each beside the truth the synthetic generator
+   knows (:mod:`demo.report`).
 5. ``tipshare-audit verify`` checks every signature, the log, and the published statistics; its verdict is printed.
 6. The hub keeps serving (API, dashboard) until Ctrl-C; with ``--once`` the demo exits with the auditor's status.
 
@@ -32,17 +39,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.table import Table
 
-from protocol.taxonomy import builtin_taxonomy
+from demo.report import TRUTH_TAXONOMY, QuestionFailed, regional_tables
+from protocol.taxonomy import TAXONOMY_V1_ID, TAXONOMY_V2_ID
 
 __all__ = ["HOTLINES", "main"]
 
 ORIGIN = "demo.tipshare.local/log"
-CORRIDOR = "persons_corridor"
 
 
 @dataclass(frozen=True)
@@ -147,53 +154,30 @@ def _serving(hub_dir: Path, port: int, console: Console) -> Iterator[subprocess.
         log.close()
 
 
-def _corridor_table(
-    hub_url: str, token: str, periods: list[str], truths: dict[str, dict[str, dict[str, list[int]]]]
-) -> Table:
-    response = httpx.get(
-        f"{hub_url}/v1/stats/{CORRIDOR}",
-        params={"group_by": "citizenship,country_of_exploitation", "period_from": periods[0], "period_to": periods[-1]},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=60,
-    )
-    if response.status_code != 200:
-        raise DemoFailed(f"GET /v1/stats/{CORRIDOR} failed: {response.status_code} {response.text[:300]}")
-    body = response.json()
-    table = builtin_taxonomy().table(CORRIDOR)
-    true_totals: dict[tuple[str, str], int] = {}
-    for hotline_truth in truths.values():
-        for period in periods:
-            for index, count in enumerate(hotline_truth.get(period, {}).get(CORRIDOR, [])):
-                if count:
-                    citizenship, country, _group = table.cell_codes(index)
-                    key = (citizenship, country)
-                    true_totals[key] = true_totals.get(key, 0) + count
-    # Rank by the synthetic truth, which only a demo knows: ranking thousands of noisy cells by their estimates would
-    # put cells whose true count is 0 near the top (the largest of many noise draws).
-    estimates = {(row["keys"]["citizenship"], row["keys"]["country_of_exploitation"]): row for row in body["rows"]}
-    largest = sorted(true_totals, key=lambda key: true_totals[key], reverse=True)[:12]
-    view = Table(
-        title=f"Potential victims reported to hotlines, {periods[0]} to {periods[-1]}: the largest true corridors",
-        caption=f"hub checkpoint {body['checkpoint']['size']} · estimate = unbiased sum of the hotlines' noisy counts",
-    )
-    for column in ("citizenship", "country of exploitation", "estimate", "95% interval", "true total", "hotlines"):
-        view.add_column(column, justify="left" if column in ("citizenship", "country of exploitation") else "right")
-    covered = 0
-    for key in largest:
-        row = estimates[key]
-        truth = true_totals[key]
-        inside = row["ci95_low"] <= truth <= row["ci95_high"]
-        covered += inside
-        view.add_row(
-            key[0],
-            key[1],
-            str(row["estimate"]),
-            f"[{row['ci95_low']}, {row['ci95_high']}]",
-            f"{truth}" if inside else f"[yellow]{truth}[/]",
-            f"{row['hotlines_reporting']}/{row['hotlines_expected']}",
+def _legacy(hotlines: Sequence[DemoHotline]) -> DemoHotline | None:
+    """The hotline that stays on taxonomy v1: neither the one that corrects (the first) nor the one that misses a
+    month (the last), so each shows one thing; none with fewer than three hotlines."""
+    return hotlines[-2] if len(hotlines) >= 3 else None
+
+
+def _init_node(home: Path, hotline: DemoHotline, hub_url: str) -> dict[str, Any]:
+    """``tipshare-node init --json``: the node's identity (its enrollment line, the hub and taxonomy it pinned)."""
+    identity: dict[str, Any] = json.loads(
+        _run(
+            _node_main,
+            ["--home", str(home), "init", "--hotline-id", hotline.id, "--hub", hub_url, "--json"],
+            what=f"tipshare-node init ({hotline.id})",
         )
-    view.caption = f"{view.caption} · {covered} of {len(largest)} intervals cover the true total"
-    return view
+    )
+    return identity
+
+
+def _make_current(hub_dir: Path, taxonomy_id: str) -> None:
+    _run(
+        _hub_main,
+        ["taxonomy", "current", taxonomy_id, "--data-dir", str(hub_dir)],
+        what=f"tipshare-hub taxonomy current {taxonomy_id}",
+    )
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -218,17 +202,21 @@ def run(args: argparse.Namespace, console: Console) -> int:
     }
     port = args.port or _free_port()
     hub_url = f"http://127.0.0.1:{port}"
+    identities: dict[str, dict[str, Any]] = {}
+    legacy = _legacy(hotlines)
+    if legacy is not None:
+        # A hotline set up while the hub still published v1: it pinned v1 and keeps it.
+        _make_current(hub_dir, TAXONOMY_V1_ID)
+        with _serving(hub_dir, port, console):
+            identities[legacy.id] = _init_node(nodes_dir / legacy.id, legacy, hub_url)
+        _make_current(hub_dir, TAXONOMY_V2_ID)
+        console.print(f"{legacy.id} was set up while the hub published {TAXONOMY_V1_ID}; the hub now publishes v2")
     with _serving(hub_dir, port, console) as server:
         truths: dict[str, dict[str, dict[str, list[int]]]] = {}
         for number, hotline in enumerate(hotlines):
             home = nodes_dir / hotline.id
-            identity = json.loads(
-                _run(
-                    _node_main,
-                    ["--home", str(home), "init", "--hotline-id", hotline.id, "--hub", hub_url, "--json"],
-                    what=f"tipshare-node init ({hotline.id})",
-                )
-            )
+            identity = identities.get(hotline.id) or _init_node(home, hotline, hub_url)
+            identities[hotline.id] = identity
             _run(
                 _hub_main,
                 [
@@ -264,11 +252,20 @@ def run(args: argparse.Namespace, console: Console) -> int:
                     periods[0],
                     "--hotline-id",
                     hotline.id,
+                    "--taxonomy",
+                    str(TRUTH_TAXONOMY),
                 ],
                 what=f"tipshare-node synth ({hotline.id})",
             )
             truths[hotline.id] = json.loads((export / "truth.json").read_text(encoding="utf-8"))["periods"]
         console.print(f"{len(hotlines)} hotlines enrolled; synthetic exports for {periods[0]} to {periods[-1]}")
+        followed: dict[str, list[str]] = {}
+        for hotline in hotlines:
+            followed.setdefault(str(identities[hotline.id]["hub"]["taxonomy_id"]), []).append(hotline.id)
+        console.print(
+            "taxonomies followed: "
+            + "; ".join(f"{taxonomy} by {', '.join(ids)}" for taxonomy, ids in sorted(followed.items()))
+        )
 
         missing = (hotlines[-1].id, periods[len(periods) // 2]) if len(hotlines) > 1 else None
         for period in periods:
@@ -303,7 +300,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
             + (f"; {missing[0]} missed {missing[1]}" if missing else "")
         )
 
-        console.print(_corridor_table(hub_url, tokens["coordinator"], periods, truths))
+        released = {(hotline.id, period) for hotline in hotlines for period in periods} - {missing}
+        try:
+            for table in regional_tables(hub_url, tokens["coordinator"], periods, truths, released):
+                console.print(table)
+        except QuestionFailed as e:
+            raise DemoFailed(str(e)) from e
 
         console.rule("independent audit")
         audit_state = workdir / "audit"

@@ -2,7 +2,8 @@
 """``make demo DEMO_ARGS=--once`` in the test suite, so the demo can never silently rot.
 
 It runs exactly what a newcomer runs (``python -m demo --once``, the Makefile's command): a real hub server process,
-six synthetic hotlines sending twelve months over real HTTP, and the auditor's verdict as the exit status.
+six synthetic hotlines sending twelve months over real HTTP (one on taxonomy v1, five on v2), the regional answers
+of ``GET /v1/estimates`` beside the truth, and the auditor's verdict as the exit status.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def test_the_demo_runs_end_to_end_and_the_auditor_verifies_it(tmp_path: Path) ->
     assert result.returncode == 0, output[-5000:]
     assert "hub serving on http://127.0.0.1:" in output
     assert "6 hotlines enrolled" in output
-    assert "largest true corridors" in output
+    assert "tipshare-taxonomy/1 by demo-hotline-bg" in output  # a mixed range: one hotline stays on v1
+    assert "Largest corridors" in output
+    assert "ranked by the hub" in output
+    assert "Regional total by month" in output
+    assert "demo failed" not in output
     assert "VERIFIED" in output
     assert "auditor exit status: 0" in output
