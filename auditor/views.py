@@ -151,7 +151,7 @@ def _summary(report: VerifyReport) -> list[tuple[str, str]]:
             (
                 "estimates",
                 f"{estimates.answers} answers, {estimates.rows} rows compared exactly: {len(estimates.questions)} "
-                f"questions ({', '.join(estimates.units) or 'no unit'}: total, each dimension, corridor), "
+                f"questions (units {', '.join(estimates.units) or 'none'}: totals, each dimension, the corridor), "
                 f"scopes {', '.join(sorted(estimates.scopes, key=lambda s: (s != 'region', s)))}{refused}{skipped}",
             )
         )

@@ -96,7 +96,10 @@ def test_the_summary_says_how_many_estimates_were_compared(hub: HubUnderTest, tm
     assert run.code == 0, run.out + run.err
     line = next(line for line in run.out.splitlines() if line.lstrip().startswith("estimates"))
     assert "18 answers" in line
-    assert "rows compared exactly: 18 questions (case, contact, person: total, each dimension, corridor)" in line
+    assert (
+        "rows compared exactly: 18 questions (units case, contact, person: totals, each dimension, the corridor)"
+        in line
+    )
     assert line.rstrip().endswith("scopes region")
 
 
