@@ -260,6 +260,7 @@ CONCLUSIONS = (
     "submissions",
     "periods",
     "statistics",
+    "estimates",
 )
 
 
