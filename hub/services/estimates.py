@@ -491,7 +491,8 @@ def _marginal_key(table: Table, dimensions: Sequence[str]) -> tuple[ColumnElemen
     table's dimension order), and the codes of each number; ``None`` for no dimension (the table's total).
 
     The dense order is row-major, so a cell's code on dimension ``i`` is ``(cell / stride_i) % n_i``, and the codes
-    on several dimensions combine in mixed radix. Grouping by this integer gives the same sums as grouping by the
+    on several dimensions combine in mixed radix (adjacent dimensions in one step: the first two of a three-way
+    table are ``cell / n_3``; all of them, ``cell``). Grouping by this integer gives the same sums as grouping by the
     ``d1..d3`` columns, without sorting strings (the 3-way corridor over 12 months at 200 hotlines: 187 → 124 ms
     on SQLite). The taxonomy's sizes are written into the SQL as integers, not bound, so that the ``GROUP BY``
     expression is the selected one on every backend.
@@ -500,15 +501,21 @@ def _marginal_key(table: Table, dimensions: Sequence[str]) -> tuple[ColumnElemen
         return None, [()]
     positions = [table.dimension_names.index(name) for name in dimensions]
     sizes = [len(dimension) for dimension in table.dimensions]
-    key: ColumnElement[Any] | None = None
+    runs: list[list[int]] = []  # adjacent dimensions are one mixed-radix digit already: (cell / stride) % size
     for position in positions:
-        stride = math.prod(sizes[position + 1 :])
+        if runs and runs[-1][-1] == position - 1:
+            runs[-1].append(position)
+        else:
+            runs.append([position])
+    key: ColumnElement[Any] | None = None
+    for run in runs:
+        stride, size = math.prod(sizes[run[-1] + 1 :]), math.prod(sizes[i] for i in run)
         part: ColumnElement[Any] = RollupCell.cell.expression
         if stride > 1:
             part = part // literal_column(str(stride), Integer)
-        if position > 0:  # the first dimension's code is cell // stride_0 already
-            part = part % literal_column(str(sizes[position]), Integer)
-        key = part if key is None else key * literal_column(str(sizes[position]), Integer) + part
+        if run[0] > 0:  # a run from the first dimension is cell / stride already
+            part = part % literal_column(str(size), Integer)
+        key = part if key is None else key * literal_column(str(size), Integer) + part
     codes = list(itertools.product(*(table.dimensions[position].code_names for position in positions)))
     return key, codes
 

@@ -94,6 +94,18 @@ def _assert_brute_force(
             ("period", "gender", "age_band"), {}, ("2026-06", "2026-07"), id="monthly demography, mixed month"
         ),
         pytest.param((), {}, PERIODS, id="the total over a mixed range"),
+        pytest.param(
+            ("citizenship", "exploitation_group"),
+            {"country_of_exploitation": ("PL", "RU", "DE")},
+            ("2026-07", "2026-08", "2026-09"),
+            id="dimensions apart in the three-way table, filtered on the one between",
+        ),
+        pytest.param(
+            ("period", "exploitation_group", "country_of_exploitation"),
+            {"citizenship": ("UA", "MD")},
+            ("2026-07", "2026-08", "2026-09"),
+            id="monthly, the two last dimensions of the three-way table, filtered on the first",
+        ),
     ],
 )
 def test_answers_equal_the_brute_force_recomputation_from_the_payloads(
