@@ -18,25 +18,27 @@ from the rollups (:mod:`hub.services.rollups`), in the caller's read snapshot, w
    table of the unit carries, a code a dimension lacks, or dimensions no table carries together are refused (400,
    naming the dimension and the tables that exist).
 2. **Each month's releases** in range and scope become a :class:`~protocol.combination.MonthRelease`: every table
-   of the unit with its pooled per-cell noise terms (``rollup_noise``; with several rollup scopes, a country-limited
-   token's region, their terms are pooled by mechanism and scale, as one scope holding all those hotlines would
-   hold them), and the *classes*, the distinct sets of tables one hotline released. Classes are cheap in the usual
-   case: when every table of the unit was released by as many hotlines as released any of them, there is one class;
-   only other months read their hotlines' table sets.
+   that can take part in the answer (:func:`~protocol.combination.candidate_tables`: the unit's tables without a
+   multi-valued dimension, or for a question over one, the tables carrying it) with its pooled per-cell noise
+   terms (``rollup_noise``; with several rollup scopes, a country-limited token's region, their terms are pooled
+   by mechanism and scale, as one scope holding all those hotlines would hold them), and the *classes*, the
+   distinct sets of those tables one hotline released. A month where none was released has no data. Classes are
+   cheap in the usual case: when every table was released by as many hotlines as released any of them, there is
+   one class; only other months read their hotlines' table sets.
 3. **Months with equal releases share one plan**: the months are grouped into blocks exactly as the auditor
    groups them (:func:`protocol.estimation.plan_blocks`, one plan per distinct release), so that the same sums give
    the same floats. A month whose releases cannot answer the question (e.g. version 1 releases for a question only
    version 2 tables carry) refuses the whole question (400 naming the dimensions, the months, the tables released
    and the taxonomies their hotlines followed): an answer is never a silently partial sum.
 4. **Sums**: for each block of months sharing a plan and each table the plan needs, one ``SUM(value) ... GROUP BY``
-   over ``rollup_cells`` by the needed dimensions (as an integer computed from the cell's index, which groups
-   faster than the ``d1..d3`` code columns and gives the same sums), over the block's months; grouped by period,
-   per month too (``GROUP BY period``). Filters are applied to the
-   sums afterwards by the plan, because a plan's terms also need sums *outside* a filter (the parts of a total).
+   over ``rollup_cells``, over the block's months (grouped by period, per month too): by every code of the
+   question's grouped dimensions the table carries (an integer computed from the cell's index, which groups faster
+   than the ``d1..d3`` code columns and gives the same sums), and for a dimension that is only filtered, the sums
+   inside and outside the filter (conditional sums: the plan needs both, the parts of a total).
 5. **Rows** (:func:`~protocol.estimation.build_rows`): grouped by period, one group of rows per month in range (a
    month nobody in scope reported gets gap rows, ``estimate: null``); otherwise one group for the whole range (none
    if nobody reported). ``hotlines_reporting`` counts the distinct hotlines in scope with a current release of a
-   table of the unit in the months a row covers, ``hotlines_expected`` those expected then
+   table that takes part, in the months a row covers; ``hotlines_expected`` those expected then
    (:mod:`hub.services.scope`).
 
 The weights used (``combination``), the taxonomies of the releases combined, and the months with data are published
@@ -74,7 +76,16 @@ from hub.services.scope import (
 from hub.services.stats import latest_checkpoint
 from hub.services.taxonomies import union_tables
 from protocol import api
-from protocol.combination import MonthRelease, NotAnswerable, Plan, Question, ResolvedQuestion, plan_month, resolve
+from protocol.combination import (
+    MonthRelease,
+    NotAnswerable,
+    Plan,
+    Question,
+    ResolvedQuestion,
+    candidate_tables,
+    plan_month,
+    resolve,
+)
 from protocol.estimation import Block, RowGroup, build_rows, combination_blocks, plan_blocks
 from protocol.taxonomy import Table, Taxonomy
 
@@ -147,8 +158,10 @@ class EstimatesService:
             )
         scope = resolve_scope(self._session, q.scope, allowed_countries=q.allowed_countries)
         checkpoint = latest_checkpoint(self._session)
-        unit_tables = sorted(name for name, table in self._tables.items() if table.unit == q.unit)
-        months = self._months(unit_tables, scope, first, last)
+        # Only the tables that can take part in the answer count: their releases make a month one with data, and
+        # their releasers the hotlines reporting (a question over control_flag is answered from persons_control).
+        candidates = [table.name for table in candidate_tables(question, self._tables.values())]
+        months = self._months(candidates, scope, first, last)
         blocks = self._blocks(question, self._releases(months, scope), months, by_period=by_period)
         groups = self._groups(scope, periods, months, blocks, by_period=by_period)
         rows, ranking = build_rows(question, question.row_keys(self._tables), groups, by_period=by_period)

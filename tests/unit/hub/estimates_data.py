@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from protocol.api import CombinationBlock, EstimateRow, RankingSummary
-from protocol.combination import MonthRelease, Question, resolve
+from protocol.combination import MonthRelease, Question, candidate_tables, resolve
 from protocol.estimation import Block, RowGroup, build_rows, combination_blocks, plan_blocks
 from protocol.messages import SubmissionPayload
 from protocol.taxonomy import Table, builtin_taxonomy
@@ -182,9 +182,10 @@ def brute_force(
     hotlines: set[str],
     by_period: bool,
 ) -> Expected:
-    """The answer computed from the payloads alone (every hotline in ``hotlines`` is expected every month)."""
+    """The answer computed from the payloads alone (every hotline in ``hotlines`` is expected every month): months,
+    noise, classes and hotlines reporting from the tables that can take part in the answer."""
     resolved = resolve(question, TABLES)
-    unit = {name for name, table in TABLES.items() if table.unit == question.unit}
+    unit = {table.name for table in candidate_tables(resolved, TABLES.values())}  # the tables that take part
     summed: dict[str, dict[str, list[int]]] = {}
     terms: dict[str, dict[str, Counter[tuple[str, str]]]] = {}
     classes: dict[str, set[frozenset[str]]] = {}

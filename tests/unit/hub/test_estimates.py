@@ -127,6 +127,15 @@ def test_a_multi_valued_question_is_answered_by_its_table_alone(released: Releas
     assert {term.table for block in answer.combination for term in block.terms} == {"persons_control"}
     assert {row.interval_method for row in answer.rows} == {"exact"}  # a plain sum
     assert any("control_flag is multi-valued" in note for note in answer.notes)
+    # Only the releases that take part count: ro-v1 released person tables but not persons_control, so 2026-05
+    # has no data for this question (a gap, not a refusal) and 2026-06 has three hotlines reporting, not four.
+    monthly = _answer(released, group_by=("period", "control_flag"))
+    _assert_brute_force(monthly, released, Question("person", ("control_flag",)))
+    assert monthly.periods_with_data == ["2026-06", "2026-07", "2026-09"]
+    first = {row.keys["period"]: row for row in monthly.rows if row.keys["control_flag"] == "meansThreats"}
+    assert (first["2026-05"].estimate, first["2026-05"].hotlines_reporting) == (None, 0)
+    assert first["2026-06"].hotlines_reporting == 3
+    assert [t.id for t in monthly.taxonomies] == [TAXONOMY_V2_ID]
 
 
 def test_cases_and_contacts_are_units_too(released: Released) -> None:
