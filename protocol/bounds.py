@@ -85,6 +85,9 @@ _FAR_POINTS = 400
 _SAFETY = 2.0
 #: A coupling whose total-variation budget is below this share of 1 − confidence is used without trying others.
 _NEGLIGIBLE_GAP = 0.01
+#: Where a coupled tail bound falls below this multiple of its total-variation term, the Chernoff bound (which has
+#: no such floor) is taken if smaller: p-values of large estimates must be able to pass Holm's threshold.
+_FLOOR_FACTOR = 20.0
 #: The level of published intervals: the tail bounds (p-values) come from the method chosen for it.
 _PUBLISHED_ALPHA = 0.05
 #: Largest half-support of a group enumerated exactly, and the error allowed for its masses (Fourier, ~1e-13 each).
@@ -217,30 +220,51 @@ class _Bound:
 class _Coupled(_Bound):
     """Every group coupled to a rounded normal (module docstring)."""
 
-    def __init__(self, coupled: tuple[float, float, float], alpha: float) -> None:
+    def __init__(
+        self, groups: tuple[tuple[Fraction, Terms], ...], coupled: tuple[float, float, float], alpha: float
+    ) -> None:
+        self.groups = groups
         self.std, self.allowance, self.gap = coupled
         z = _NORMAL.inv_cdf(1.0 - (alpha - self.gap) / 2.0) + 1e-9  # the nudge keeps float rounding on the safe side
         coverage = 1.0 - self.gap - (2.0 * _NORMAL.cdf(-z) if self.std > 0 else 0.0)
         self.interval = (self.allowance + z * self.std, coverage)
 
     def tail(self) -> Callable[[float], float]:
-        std, allowance, gap = self.std, self.allowance, self.gap
-        if std == 0.0:
-            return lambda x: 1.0 if x <= 0.0 else min(1.0, gap + (1.0 if x <= allowance else 0.0))
+        std, allowance, gap, groups = self.std, self.allowance, self.gap, self.groups
         cdf = _NORMAL.cdf
-        return lambda x: 1.0 if x <= 0.0 else min(1.0, cdf(-(x - allowance) / std) + gap)
+
+        def bound(x: float) -> float:
+            if x <= 0.0:
+                return 1.0
+            coupled = gap + (cdf(-(x - allowance) / std) if std > 0.0 else float(x <= allowance))
+            if coupled < _FLOOR_FACTOR * gap:
+                # Far in the tail the coupling's total-variation term is a floor; the Chernoff bound has none.
+                return min(coupled, _chernoff_tail(groups, x))
+            return min(1.0, coupled)
+
+        return bound
 
 
 class _Exactly(_Bound):
     """The group carrying the most variance enumerated exactly, the rest coupled (:class:`_Split`)."""
 
-    def __init__(self, split: _Split, alpha: float) -> None:
+    def __init__(self, groups: tuple[tuple[Fraction, Terms], ...], split: _Split, alpha: float) -> None:
+        self.groups = groups
         self.split = split
         x = split.smallest_radius(alpha - split.gap)
         self.interval = (split.allowance + x, 1.0 - split.gap - split.outside(x))
 
     def tail(self) -> Callable[[float], float]:
-        return self.split.upper_tail_function()
+        grid = self.split.upper_tail_function()
+        gap, groups = self.split.gap, self.groups
+
+        def bound(x: float) -> float:
+            value = grid(x)
+            if value < _FLOOR_FACTOR * gap:
+                return min(value, _chernoff_tail(groups, x))
+            return value
+
+        return bound
 
 
 class _ExactlyAndChernoff(_Bound):
@@ -311,13 +335,13 @@ def _best_bound(groups: tuple[tuple[Fraction, Terms], ...], alpha: float) -> _Bo
     coupled = _coupling(groups)
     candidates: list[_Bound] = []
     if coupled is not None and coupled[2] < alpha / 2.0:
-        first = _Coupled(coupled, alpha)
+        first = _Coupled(groups, coupled, alpha)
         if coupled[2] <= _NEGLIGIBLE_GAP * alpha:
             return first
         candidates.append(first)
     split = _dominant_split(groups)
     if split is not None and split.gap < alpha / 2.0:
-        candidates.append(_Exactly(split, alpha))
+        candidates.append(_Exactly(groups, split, alpha))
     top = _top_group(groups)
     if len(groups) > 1 and _lattice_masses(groups[top][1]) is not None:
         candidates.append(_ExactlyAndChernoff(groups, top, alpha))
