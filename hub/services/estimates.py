@@ -422,16 +422,21 @@ class EstimatesService:
             if grouping:
                 statement = statement.group_by(*grouping)
             positions = [dimensions.index(name) for name in grouped]
+            filtered = len(patterns).bit_length() - 1
+            width = len(grouping)
             cells = 0
-            for row in self._session.execute(statement):
-                keys, count, totals = row[: len(grouping)], row[len(grouping)], row[len(grouping) + 1 :]
+            for row in self._session.connection().execute(statement).all():
+                count = row[width]
                 if not count:
                     continue  # no grouping and no rows: SQL still answers one row of NULL, 0
-                cells += int(count)
-                month = _month(keys[0]) if by_period else None
-                codes = codes_of[int(keys[-1])] if key is not None else ()
+                cells += count
+                month = _month(row[0]) if by_period else None
+                codes = codes_of[row[width - 1]] if key is not None else ()
                 into = found.setdefault(month, {}).setdefault(table_name, {})
-                sides = _by_sides([int(total or 0) for total in totals], len(patterns).bit_length() - 1)
+                if not filtered:  # the usual case: the grouped codes are the marginal's codes
+                    into[codes] = int(row[width + 1])
+                    continue
+                sides = _by_sides([int(total or 0) for total in row[width + 1 :]], filtered)
                 for (representatives, _), total in zip(patterns, sides, strict=True):
                     merged = list(representatives)
                     for position, code in zip(positions, codes, strict=True):
