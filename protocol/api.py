@@ -92,10 +92,12 @@ class TaxonomyEcho(_Model):
 
 
 class CombinationTerm(_Model):
-    """``coefficient × (sum of the table's noisy cells over the block's months whose codes on ``dimensions`` are the
-    row's, or in the filter)``."""
+    """``coefficient × (sum of the table's noisy cells, over the block's months and the hotlines that released it
+    under ``taxonomy`` (every hotline that released it, when null), whose codes on ``dimensions`` are the row's, or
+    in the filter)``."""
 
     table: str
+    taxonomy: Annotated[str | None, Field(description="The taxonomy whose hotlines' cells are summed; null: all")]
     dimensions: list[str]
     coefficient: float
 

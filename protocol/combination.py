@@ -82,12 +82,31 @@ __all__ = [
     "TableTerms",
     "candidate_tables",
     "cell_variance",
+    "observation",
+    "observed_table",
     "plan_month",
     "resolve",
 ]
 
 #: One table's per-cell noise in one month: ``(mechanism, scale, hotlines)`` groups, canonical order.
 TableTerms = tuple[tuple[str, str, int], ...]
+
+
+def observation(table: str, taxonomy: str | None = None) -> str:
+    """The name of one *observation* of a table: its cells summed over the hotlines of one taxonomy that released
+    it (``persons_corridor@tipshare-taxonomy/1``), or over every hotline that released it (no taxonomy).
+
+    >>> observation("persons_corridor", "tipshare-taxonomy/1")
+    'persons_corridor@tipshare-taxonomy/1'
+    >>> observed_table("persons_corridor@tipshare-taxonomy/1")
+    'persons_corridor'
+    """
+    return f"{table}@{taxonomy}" if taxonomy else table
+
+
+def observed_table(name: str) -> str:
+    """The table an observation (:func:`observation`) sums."""
+    return name.partition("@")[0]
 
 
 class NotAnswerable(ProtocolError):
@@ -128,8 +147,16 @@ class ResolvedQuestion:
 
 @dataclass(frozen=True, slots=True)
 class MonthRelease:
-    """What the releases of one month in scope look like, for planning: each table's pooled per-cell noise, and
-    the distinct sets of tables that one hotline released (its *class*)."""
+    """What the releases of one month in scope look like, for planning: each *observation*'s pooled per-cell noise
+    (:func:`observation`: a table summed over the hotlines of one taxonomy, or over all), and the distinct sets of
+    observations one hotline's release falls in (its *class*).
+
+    Hub and auditor observe every table per taxonomy. A table that hotlines of several taxonomies release (same
+    name, same cells) is then several observations, one per taxonomy: the hotlines still on an old taxonomy are
+    known from their own tables, and those on the new one from theirs, each with its own variance. Pooled over both,
+    a shared table would be the only source for the old hotlines, and the new taxonomy's own tables would get no
+    weight at all.
+    """
 
     tables: tuple[tuple[str, TableTerms], ...]
     classes: frozenset[frozenset[str]]
@@ -144,8 +171,9 @@ class MonthRelease:
         return cls(canonical, frozenset(frozenset(c) for c in classes))
 
     def restricted(self, names: Iterable[str]) -> MonthRelease:
-        """Only the tables in ``names`` (and classes restricted to them, empty ones dropped)."""
-        keep = frozenset(names)
+        """Only the observations of the tables in ``names`` (and classes restricted to them, empty ones dropped)."""
+        wanted = frozenset(names)
+        keep = frozenset(n for n, _ in self.tables if observed_table(n) in wanted)
         classes = frozenset(c & keep for c in self.classes if c & keep)
         return MonthRelease(tuple((n, t) for n, t in self.tables if n in keep), classes)
 
@@ -158,7 +186,8 @@ class MonthRelease:
 
 @dataclass(frozen=True, slots=True)
 class Coefficient:
-    """``coefficient × (sum of table's cells matching the row on dimensions)``: one term of an estimate."""
+    """``coefficient × (sum of the observation's cells matching the row on dimensions)``: one term of an estimate.
+    ``table`` names the observation (:func:`observation`)."""
 
     table: str
     dimensions: tuple[str, ...]
@@ -169,7 +198,7 @@ class Coefficient:
 class Plan:
     """How to answer one question from one month's (or several identical months') releases.
 
-    ``marginals[t]`` are the dimensions of table ``t`` whose sums the estimate needs (``()``: the table's total);
+    ``marginals[o]`` are the dimensions of observation ``o`` whose sums the estimate needs (``()``: its total);
     ``terms`` the coefficients; ``noise_parts`` the noise of one month's estimate as ``(coefficient, noise group)``
     pairs (applied to the sums of ``k`` months alike, the noise is ``k`` times these terms).
     """
@@ -275,7 +304,8 @@ def resolve(question: Question, tables: Mapping[str, Table]) -> ResolvedQuestion
 def plan_month(question: Question | ResolvedQuestion, tables: Mapping[str, Table], release: MonthRelease) -> Plan:
     """The least-squares plan for one month's releases (raises :class:`NotAnswerable` naming what is missing)."""
     q = question if isinstance(question, ResolvedQuestion) else resolve(question, tables)
-    names = [t.name for t in candidate_tables(q, [tables[n] for n, _ in release.tables if n in tables])]
+    released = {observed_table(n) for n, _ in release.tables} & set(tables)
+    names = [t.name for t in candidate_tables(q, [tables[n] for n in sorted(released)])]
     present = release.restricted(names)
     if not present.tables:
         raise NotAnswerable(f"no {q.unit} table was released")
@@ -336,37 +366,45 @@ def _answering_table(q: ResolvedQuestion, candidates: Sequence[Table]) -> Table:
 
 
 def _single_table_plan(q: ResolvedQuestion, tables: Mapping[str, Table], release: MonthRelease) -> Plan:
-    table = _answering_table(q, [tables[name] for name, _ in release.tables])
+    table = _answering_table(q, [tables[name] for name in sorted({observed_table(n) for n, _ in release.tables})])
+    observations = [n for n, _ in release.tables if observed_table(n) == table.name]
+    if missing := ["; ".join(sorted(c)) for c in release.classes if not set(observations) & c]:
+        raise NotAnswerable(
+            f"some hotlines did not release {table.name}, the one table that carries {', '.join(q.dimensions)} "
+            f"(their tables: {' | '.join(missing)}), so the question cannot include them"
+        )
     dims = tuple(d for d in table.dimension_names if d in q.dimensions)
     size = math.prod(q.kept[d] for d in dims) * math.prod(len(d) for d in table.dimensions if d.name not in dims)
-    terms = release.terms(table.name) or ()
     return Plan(
         question=q,
-        marginals=MappingProxyType({table.name: dims}),
-        terms=(Coefficient(table.name, dims, Fraction(1)),),
-        noise_parts=tuple((Fraction(1), (m, s, n * size)) for m, s, n in terms),
+        marginals=MappingProxyType(dict.fromkeys(observations, dims)),
+        terms=tuple(Coefficient(name, dims, Fraction(1)) for name in observations),
+        noise_parts=tuple(
+            (Fraction(1), (m, s, n * size)) for name in observations for m, s, n in release.terms(name) or ()
+        ),
     )
 
 
 def _lattice_plan(q: ResolvedQuestion, tables: Mapping[str, Table], release: MonthRelease) -> Plan:
-    lattice = [tables[name] for name, _ in release.tables]
+    lattice = [(name, tables[observed_table(name)]) for name, _ in release.tables]
     variance = {name: _pooled_variance(terms) for name, terms in release.tables}
     classes = sorted(release.classes, key=sorted)
     f = {i: Fraction(q.kept[i], q.sizes[i]) for i in q.dimensions}
     gamma: dict[tuple[str, tuple[str, ...]], Fraction] = {}
     for subset in _subsets(q.dimensions):
-        covering = [t for t in lattice if set(subset) <= set(t.dimension_names)]
+        covering = [(name, t) for name, t in lattice if set(subset) <= set(t.dimension_names)]
         if not covering:
             raise NotAnswerable(
-                f"no released {q.unit} table carries {', '.join(subset)} together; released: {_describe(lattice)}"
+                f"no released {q.unit} table carries {', '.join(subset)} together; released: "
+                f"{_describe(t for _, t in lattice)}"
             )
         weights = [
-            (t.name, variance[t.name] * math.prod(len(d) for d in t.dimensions if d.name not in subset))
-            for t in covering
+            (name, variance[name] * math.prod(len(d) for d in t.dimensions if d.name not in subset))
+            for name, t in covering
         ]
         solved = _blue(weights, classes)
         if solved is None:
-            missing = ["; ".join(sorted(c)) for c in classes if not any(t.name in c for t in covering)]
+            missing = ["; ".join(sorted(c)) for c in classes if not any(name in c for name, _ in covering)]
             raise NotAnswerable(
                 f"some hotlines released none of the {q.unit} tables that carry "
                 f"{', '.join(subset) or 'the total'} together (their tables: {' | '.join(missing)}), so the "
@@ -378,7 +416,7 @@ def _lattice_plan(q: ResolvedQuestion, tables: Mapping[str, Table], release: Mon
     terms: list[Coefficient] = []
     marginals: dict[str, tuple[str, ...]] = {}
     noise_parts: list[tuple[Fraction, NoiseGroup]] = []
-    for table in lattice:
+    for name, table in lattice:
         own = tuple(d for d in q.dimensions if d in table.dimension_names)  # name order
         coefficients: dict[tuple[str, ...], Fraction] = {}
         for t_subset in _subsets(own):
@@ -386,7 +424,7 @@ def _lattice_plan(q: ResolvedQuestion, tables: Mapping[str, Table], release: Mon
             for s_subset in _subsets(own):
                 if not set(t_subset) <= set(s_subset):
                     continue
-                weight = gamma.get((table.name, s_subset))
+                weight = gamma.get((name, s_subset))
                 if weight is None or weight == 0:
                     continue
                 outside = math.prod((f[i] for i in q.dimensions if i not in s_subset), start=Fraction(1))
@@ -397,9 +435,9 @@ def _lattice_plan(q: ResolvedQuestion, tables: Mapping[str, Table], release: Mon
         if not used:
             continue
         order = table.dimension_names
-        marginals[table.name] = tuple(d for d in order if d in own)
+        marginals[name] = tuple(d for d in order if d in own)
         for subset, c in sorted(used.items(), key=lambda item: (len(item[0]), item[0])):
-            terms.append(Coefficient(table.name, tuple(d for d in order if d in subset), c))
+            terms.append(Coefficient(name, tuple(d for d in order if d in subset), c))
         # The noise: cells of the table grouped by the set M of needed dimensions on which they match a row.
         others = math.prod(len(d) for d in table.dimensions if d.name not in own)
         for match in _subsets(own):
@@ -411,7 +449,7 @@ def _lattice_plan(q: ResolvedQuestion, tables: Mapping[str, Table], release: Mon
                 cells *= q.kept[i] if i in match else q.sizes[i] - q.kept[i]
             if cells == 0:
                 continue
-            for mechanism, scale, hotlines in release.terms(table.name) or ():
+            for mechanism, scale, hotlines in release.terms(name) or ():
                 noise_parts.append((lam, (mechanism, scale, hotlines * cells)))
     return Plan(
         question=q,

@@ -46,7 +46,15 @@ from protocol.api import (
     RankingSummary,
 )
 from protocol.bounds import CombinedInterval, LinearNoise
-from protocol.combination import MonthRelease, NotAnswerable, Plan, ResolvedQuestion, candidate_tables, plan_month
+from protocol.combination import (
+    MonthRelease,
+    NotAnswerable,
+    Plan,
+    ResolvedQuestion,
+    candidate_tables,
+    observed_table,
+    plan_month,
+)
 from protocol.taxonomy import Table
 
 __all__ = [
@@ -212,7 +220,12 @@ def combination_blocks(groups: Sequence[RowGroup]) -> list[CombinationBlock]:
         CombinationBlock(
             periods=list(periods),
             terms=[
-                CombinationTerm(table=t.table, dimensions=list(t.dimensions), coefficient=float(t.coefficient))
+                CombinationTerm(
+                    table=observed_table(t.table),
+                    taxonomy=t.table.partition("@")[2] or None,
+                    dimensions=list(t.dimensions),
+                    coefficient=float(t.coefficient),
+                )
                 for t in block.plan.terms
             ],
         )

@@ -27,6 +27,7 @@ from protocol.combination import (
     NotAnswerable,
     Question,
     cell_variance,
+    observation,
     plan_month,
     resolve,
 )
@@ -384,3 +385,112 @@ def test_two_taxonomies_in_one_month_each_contribute_what_it_released() -> None:
         NotAnswerable, match="released none of the person tables that carry age_group, exploitation_group together"
     ):
         plan_month(Question("person", ("gender", "age_group", "exploitation_group")), tables, release)
+
+
+class SplitWorld(World):
+    """The same hotlines, but every table observed per class (``table@g0``, ``table@g1``), as hub and auditor
+    observe tables per taxonomy."""
+
+    def __init__(self, taxonomy: Taxonomy, classes: Sequence[frozenset[str]], seed: int) -> None:
+        super().__init__(taxonomy, classes, seed)
+        rng = random.Random(seed + 1)
+        truths = [np.array([rng.randint(0, 9) for _ in FULL]) for _ in classes]
+        self.split: dict[str, tuple[str, np.ndarray, list[tuple[int, ...]], np.ndarray, float]] = {}
+        for g, (c, truth, hotlines) in enumerate(zip(classes, truths, self.hotlines, strict=True)):
+            for name in sorted(c):
+                matrix, cells = marginal_matrix(taxonomy.tables[name].dimension_names)
+                noisy = matrix @ truth + np.array([rng.randint(-6, 6) for _ in cells])
+                variance = noise_variance("discrete_gaussian", self.scale[name]) * hotlines
+                self.split[observation(name, f"g{g}")] = (name, matrix, cells, noisy, variance)
+
+    @property
+    def release(self) -> MonthRelease:
+        terms = {
+            key: (("discrete_gaussian", self.scale[name], self.hotlines[int(key.rpartition("g")[2])]),)
+            for key, (name, *_rest) in self.split.items()
+        }
+        classes = [frozenset(observation(n, f"g{g}") for n in c) for g, c in enumerate(self.classes)]
+        return MonthRelease.of(terms, classes)
+
+    def sums(self, marginals: Mapping[str, tuple[str, ...]]) -> dict[str, dict[tuple[str, ...], int]]:
+        result: dict[str, dict[tuple[str, ...], int]] = {}
+        for key, dims in marginals.items():
+            name, _, cells, noisy, _ = self.split[key]
+            table_dims = self.taxonomy.tables[name].dimension_names
+            folded: dict[tuple[str, ...], int] = {}
+            for cell, value in zip(cells, noisy, strict=True):
+                code = tuple(CODES[d][cell[table_dims.index(d)]] for d in dims)
+                folded[code] = folded.get(code, 0) + int(value)
+            result[key] = folded
+        return result
+
+    def reference(self, group_by, filters, keys):
+        blocks, variances, values = [], [], []
+        for key, (_name, matrix, cells, noisy, variance) in self.split.items():
+            g = int(key.rpartition("g")[2])
+            blocks.append(np.hstack([matrix if h == g else np.zeros_like(matrix) for h in range(len(self.classes))]))
+            variances += [variance] * len(cells)
+            values.append(noisy)
+        design, v = np.vstack(blocks), np.array(variances)
+        y = np.concatenate(values).astype(float)
+        results = []
+        for key in keys:
+            query = np.array(
+                [
+                    float(
+                        all(CODES[d][x[POSITION[d]]] == code for d, code in zip(group_by, key, strict=True))
+                        and all(CODES[d][x[POSITION[d]]] in codes for d, codes in filters.items())
+                    )
+                    for x in FULL
+                ]
+            )
+            target = np.concatenate([query] * len(self.classes))
+            weighted = design.T @ np.diag(1 / v)
+            mu = np.linalg.lstsq(weighted @ design, target, rcond=None)[0]
+            lam = np.diag(1 / v) @ design @ mu
+            results.append(
+                (float(lam @ y), float(lam @ (v * lam))) if np.allclose(design.T @ lam, target, atol=1e-8) else None
+            )
+        return results
+
+
+@pytest.mark.parametrize(("group_by", "filters"), QUESTIONS[:7])
+def test_tables_observed_per_class_equal_the_brute_force_and_beat_pooling(group_by, filters) -> None:
+    classes = CLASSES["v1 and v2"]
+    split, pooled = SplitWorld(small_taxonomy(), classes, seed=5), World(small_taxonomy(), classes, seed=5)
+    question = Question("person", tuple(group_by), {k: tuple(v) for k, v in filters.items()})
+    keys = resolve(question, split.taxonomy.tables).row_keys(split.taxonomy.tables)
+    plan = plan_month(question, split.taxonomy.tables, split.release)
+    estimates = [math.fsum(p) for p in plan.estimates(split.sums(plan.marginals), keys)]
+    for estimate, (expected, expected_variance) in zip(
+        estimates, split.reference(group_by, filters, keys), strict=True
+    ):
+        assert estimate == pytest.approx(expected, rel=1e-9, abs=1e-9)
+        assert plan.noise().variance == pytest.approx(expected_variance, rel=1e-9)
+    pooled_plan = plan_month(question, pooled.taxonomy.tables, pooled.release)
+    assert plan.noise().variance <= pooled_plan.noise().variance * (1 + 1e-12)
+
+
+def test_a_new_taxonomys_own_tables_count_in_a_mixed_month() -> None:
+    """Pooled, the shared 3-way corridor is the only source for v1 hotlines and the 2-way gets weight 0; observed
+    per taxonomy, the v2 hotlines' 2-way corridor carries their part."""
+    v1, v2 = builtin_taxonomy(1), builtin_taxonomy(2)
+    tables: dict[str, Table] = {**v1.tables, **v2.tables}
+    terms = {observation(n, v1.id): (("discrete_gaussian", "5.0", 1),) for n in v1.tables}
+    terms |= {observation(n, v2.id): (("discrete_gaussian", "5.0", 5),) for n in v2.tables}
+    classes = [frozenset(observation(n, v1.id) for n in v1.tables), frozenset(observation(n, v2.id) for n in v2.tables)]
+    split = plan_month(
+        Question("person", ("citizenship", "country_of_exploitation")), tables, MonthRelease.of(terms, classes)
+    )
+    weights = {
+        t.table: t.coefficient for t in split.terms if t.dimensions == ("citizenship", "country_of_exploitation")
+    }
+    assert weights[observation("persons_corridor", v1.id)] == 1
+    assert 0 < weights[observation("persons_corridor_2way", v2.id)] < 1
+    pooled_terms = {n: (("discrete_gaussian", "5.0", (n in v1.tables) + 5 * (n in v2.tables)),) for n in tables}
+    pooled = plan_month(
+        Question("person", ("citizenship", "country_of_exploitation")),
+        tables,
+        MonthRelease.of(pooled_terms, [frozenset(v1.tables), frozenset(v2.tables)]),
+    )
+    assert split.noise().variance < 0.5 * pooled.noise().variance
