@@ -47,8 +47,6 @@ with the answer, so that anyone can recompute it.
 
 from __future__ import annotations
 
-import functools
-import itertools
 import json
 import math
 from collections import Counter
@@ -56,14 +54,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, case, exists, func, literal_column, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from hub.errors import HubError, InvalidQuery, NotFound, QuestionNotAnswerable
-from hub.models import ReleaseNoise, RollupCell, RollupNoise, Submission
+from hub.models import ReleaseNoise, RollupNoise, Submission
 from hub.services.estimates_text import answer_notes, describe_months, describe_question
+from hub.services.marginals import marginal_sums
 from hub.services.scope import (
     ResolvedScope,
     Scope,
@@ -87,7 +85,7 @@ from protocol.combination import (
     resolve,
 )
 from protocol.estimation import Block, RowGroup, build_rows, combination_blocks, plan_blocks
-from protocol.taxonomy import Table, Taxonomy
+from protocol.taxonomy import Taxonomy
 
 __all__ = ["EstimatesQuery", "EstimatesService"]
 
@@ -395,147 +393,27 @@ class EstimatesService:
     def _sums(
         self, block: _Shared, scope: ResolvedScope, months: Mapping[int, _Month], *, by_period: bool
     ) -> dict[int | None, Sums]:
-        """The sums the block's plan needs, per table, over the block's months (key ``None``) or per month.
-
-        A plan needs each table's sums by the question's dimensions the table carries: by every code of a grouped
-        dimension, and for a dimension that is only filtered, inside the filter and outside it (the parts of a
-        total need both). So grouped dimensions are grouped in SQL (:func:`_marginal_key`) and filtered ones are
-        conditional sums (:func:`_filter_patterns`), handed to the plan under a representative code of each side.
-        A question filtered to UA and labour reads four numbers a month from the three-way corridor instead of
-        sorting its 19,220 cells, and the plan computes the same integers from them.
-        """
-        question = block.plan.question
+        """The sums the block's plan needs, per table, over the block's months (key ``None``) or per month
+        (:func:`hub.services.marginals.marginal_sums`), each table checked to have summed every cell it holds."""
         found: dict[int | None, Sums] = {}
+        periods = [period_text(month) for month in block.months]
         for table_name, dimensions in sorted(block.plan.marginals.items()):
             table = self._tables[table_name]
-            grouped = [name for name in dimensions if name in question.group_by]
-            key, codes_of = _marginal_key(table, grouped)
-            patterns = _filter_patterns(table, [name for name in dimensions if name not in question.group_by], question)
-            grouping: list[ColumnElement[Any]] = [RollupCell.period.expression] if by_period else []
-            if key is not None:
-                grouping.append(key)
-            statement = select(*grouping, func.count(), *(total for _, total in patterns)).where(
-                RollupCell.table_name == table_name,
-                RollupCell.scope.in_(scope.rollup_scopes),
-                RollupCell.period.in_([period_text(month) for month in block.months]),
+            sums, cells = marginal_sums(
+                self._session.connection(),
+                table,
+                dimensions,
+                block.plan.question,
+                scopes=scope.rollup_scopes,
+                periods=periods,
+                by_period=by_period,
             )
-            if grouping:
-                statement = statement.group_by(*grouping)
-            positions = [dimensions.index(name) for name in grouped]
-            filtered = len(patterns).bit_length() - 1
-            width = len(grouping)
-            cells = 0
-            for row in self._session.connection().execute(statement).all():
-                count = row[width]
-                if not count:
-                    continue  # no grouping and no rows: SQL still answers one row of NULL, 0
-                cells += count
-                month = _month(row[0]) if by_period else None
-                codes = codes_of[row[width - 1]] if key is not None else ()
-                into = found.setdefault(month, {}).setdefault(table_name, {})
-                if not filtered:  # the usual case: the grouped codes are the marginal's codes
-                    into[codes] = int(row[width + 1])
-                    continue
-                sides = _by_sides([int(total or 0) for total in row[width + 1 :]], filtered)
-                for (representatives, _), total in zip(patterns, sides, strict=True):
-                    merged = list(representatives)
-                    for position, code in zip(positions, codes, strict=True):
-                        merged[position] = code
-                    into[tuple(merged)] = total
             expected = table.cell_count * sum(months[month].scopes.get(table_name, 0) for month in block.months)
             if cells != expected:
                 raise _inconsistent(f"table {table_name!r} has {cells} cells where {expected} belong")
+            for period, marginal in sums.items():
+                found.setdefault(None if period is None else _month(period), {})[table_name] = marginal
         return found
-
-
-def _filter_patterns(
-    table: Table, filtered: Sequence[str], question: ResolvedQuestion
-) -> list[tuple[tuple[str, ...], ColumnElement[Any]]]:
-    """The SQL sums behind the filtered dimensions, and what they stand for.
-
-    A plan only asks whether a code of a filtered dimension is in the filter (:meth:`protocol.combination.Plan.
-    estimates` folds ``F(T)`` over the codes of ``T`` that are the row's or in the filter), so the sum of the cells
-    inside the filter, handed over under the filter's first code, and of those outside it, under the first code
-    not in it, give it exactly the integers the whole marginal would. SQL computes ``in(S)``, the sum of the cells
-    inside the filters of ``S``, for every subset ``S`` of the filtered dimensions (``in(∅)`` is the plain sum);
-    :func:`_by_sides` turns them into the inside/outside sums. Returns, per subset, the marginal's codes of its
-    inside/outside pattern (a grouped dimension's place is filled in per row) and the SQL sum of ``in(S)``.
-    """
-    marginal = [name for name in table.dimension_names if name in question.dimensions]
-    columns = (RollupCell.d1, RollupCell.d2, RollupCell.d3)
-    found: list[tuple[tuple[str, ...], ColumnElement[Any]]] = []
-    for inside in itertools.product((True, False), repeat=len(filtered)):
-        codes = [""] * len(marginal)
-        conditions: list[ColumnElement[bool]] = []
-        for name, kept_side in zip(filtered, inside, strict=True):
-            kept = question.filters[name]
-            dimension = table.dimensions[table.dimension_names.index(name)]
-            codes[marginal.index(name)] = (
-                kept[0] if kept_side else next(c for c in dimension.code_names if c not in kept)
-            )
-            if kept_side:
-                conditions.append(columns[table.dimension_names.index(name)].in_(kept))
-        value: ColumnElement[Any] = RollupCell.value.expression
-        total = func.sum(case((and_(*conditions), value), else_=0)) if conditions else func.sum(value)
-        found.append((tuple(codes), total))
-    return found
-
-
-def _by_sides(totals: Sequence[int], dimensions: int) -> list[int]:
-    """Inside/outside sums from the ``in(S)`` sums, both in :func:`_filter_patterns` order (``True`` = inside
-    first): the cells inside exactly the filters of ``P`` sum to ``Σ_{P ⊆ S} (−1)^{|S∖P|} in(S)``.
-
-    >>> _by_sides([3, 10, 5, 20], 2)       # in(ab) = 3, in(a) = 10, in(b) = 5, in(∅) = 20
-    [3, 7, 2, 8]
-    """
-    return [sum(sign * totals[j] for sign, j in row) for row in _moebius(dimensions)]
-
-
-@functools.cache
-def _moebius(dimensions: int) -> tuple[tuple[tuple[int, int], ...], ...]:
-    patterns = list(itertools.product((True, False), repeat=dimensions))
-    return tuple(
-        tuple(
-            ((-1) ** sum(s and not p for p, s in zip(pattern, superset, strict=True)), j)
-            for j, superset in enumerate(patterns)
-            if all(s or not p for p, s in zip(pattern, superset, strict=True))
-        )
-        for pattern in patterns
-    )
-
-
-def _marginal_key(table: Table, dimensions: Sequence[str]) -> tuple[ColumnElement[Any] | None, list[tuple[str, ...]]]:
-    """An integer SQL expression of a rollup cell's index that numbers the cells' codes on ``dimensions`` (in the
-    table's dimension order), and the codes of each number; ``None`` for no dimension (the table's total).
-
-    The dense order is row-major, so a cell's code on dimension ``i`` is ``(cell / stride_i) % n_i``, and the codes
-    on several dimensions combine in mixed radix (adjacent dimensions in one step: the first two of a three-way
-    table are ``cell / n_3``; all of them, ``cell``). Grouping by this integer gives the same sums as grouping by the
-    ``d1..d3`` columns, without sorting strings (the 3-way corridor over 12 months at 200 hotlines: 187 → 124 ms
-    on SQLite). The taxonomy's sizes are written into the SQL as integers, not bound, so that the ``GROUP BY``
-    expression is the selected one on every backend.
-    """
-    if not dimensions:
-        return None, [()]
-    positions = [table.dimension_names.index(name) for name in dimensions]
-    sizes = [len(dimension) for dimension in table.dimensions]
-    runs: list[list[int]] = []  # adjacent dimensions are one mixed-radix digit already: (cell / stride) % size
-    for position in positions:
-        if runs and runs[-1][-1] == position - 1:
-            runs[-1].append(position)
-        else:
-            runs.append([position])
-    key: ColumnElement[Any] | None = None
-    for run in runs:
-        stride, size = math.prod(sizes[run[-1] + 1 :]), math.prod(sizes[i] for i in run)
-        part: ColumnElement[Any] = RollupCell.cell.expression
-        if stride > 1:
-            part = part // literal_column(str(stride), Integer)
-        if run[0] > 0:  # a run from the first dimension is cell / stride already
-            part = part % literal_column(str(size), Integer)
-        key = part if key is None else key * literal_column(str(size), Integer) + part
-    codes = list(itertools.product(*(table.dimensions[position].code_names for position in positions)))
-    return key, codes
 
 
 def _month(period: str) -> int:

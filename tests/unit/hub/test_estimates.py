@@ -95,6 +95,12 @@ def _assert_brute_force(
         ),
         pytest.param((), {}, PERIODS, id="the total over a mixed range"),
         pytest.param(
+            ("period",),
+            {"citizenship": ("UA", "MD", "RO", "PL", "DE"), "exploitation_group": ("labour", "other")},
+            ("2026-07", "2026-08", "2026-09"),
+            id="a first-dimension filter in more runs than are read as ranges",
+        ),
+        pytest.param(
             ("citizenship", "exploitation_group"),
             {"country_of_exploitation": ("PL", "RU", "DE")},
             ("2026-07", "2026-08", "2026-09"),
