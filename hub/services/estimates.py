@@ -34,7 +34,7 @@ from the rollups (:mod:`hub.services.rollups`), in the caller's read snapshot, w
    over ``rollup_cells``, over the block's months (grouped by period, per month too): by every code of the
    question's grouped dimensions the table carries (an integer computed from the cell's index, which groups faster
    than the ``d1..d3`` code columns and gives the same sums), and for a dimension that is only filtered, the sums
-   inside and outside the filter (conditional sums: the plan needs both, the parts of a total).
+   inside and outside the filter (the plan needs both, the parts of a total): :mod:`hub.services.marginals`.
 5. **Rows** (:func:`~protocol.estimation.build_rows`): grouped by period, one group of rows per month in range (a
    month nobody in scope reported gets gap rows, ``estimate: null``); otherwise one group for the whole range (none
    if nobody reported). ``hotlines_reporting`` counts the distinct hotlines in scope with a current release of a
