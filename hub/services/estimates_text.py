@@ -16,7 +16,7 @@ from typing import Final
 from hub.services.scope import period_text
 from hub.services.stats import write_csv
 from protocol.api import EstimatesAnswer
-from protocol.combination import Plan, ResolvedQuestion
+from protocol.combination import Plan, ResolvedQuestion, observed_table
 from protocol.taxonomy import Table
 
 __all__ = ["answer_notes", "describe_months", "describe_question", "estimates_filename", "estimates_to_csv"]
@@ -58,7 +58,7 @@ def answer_notes(
     region_of: Sequence[str] | None,
 ) -> list[str]:
     """What a reader needs to know to read the numbers: how they were combined, and what they count."""
-    used = sorted({name for plan in plans for name in plan.marginals})
+    used = sorted({observed_table(name) for plan in plans for name in plan.marginals})
     notes = [
         "Estimates are unbiased and never clipped at zero: a negative estimate or an interval reaching below zero "
         "is what the noise gives, and is kept so that sums stay unbiased.",
@@ -69,8 +69,9 @@ def answer_notes(
     ]
     if len(followed) > 1:
         notes.append(
-            f"The months in range hold releases of several taxonomies ({', '.join(followed)}): each hotline's "
-            "release contributes the tables it holds, weighted by its own noise variance."
+            f"The months in range hold releases of several taxonomies ({', '.join(followed)}): each table is "
+            "observed per taxonomy (the cells of the hotlines that released it under that taxonomy), so the "
+            "hotlines of each taxonomy are known from their own tables, each with its own noise variance."
         )
     for name in question.dimensions:
         dimension = next(d for t in tables.values() for d in t.dimensions if d.name == name)

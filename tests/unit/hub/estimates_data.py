@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from protocol.api import CombinationBlock, EstimateRow, RankingSummary
-from protocol.combination import MonthRelease, Question, candidate_tables, resolve
+from protocol.combination import MonthRelease, Question, candidate_tables, observation, observed_table, resolve
 from protocol.estimation import Block, RowGroup, build_rows, combination_blocks, plan_blocks
 from protocol.messages import SubmissionPayload
 from protocol.taxonomy import Table, builtin_taxonomy
@@ -183,10 +183,11 @@ def brute_force(
     by_period: bool,
 ) -> Expected:
     """The answer computed from the payloads alone (every hotline in ``hotlines`` is expected every month): months,
-    noise, classes and hotlines reporting from the tables that can take part in the answer."""
+    noise, classes and hotlines reporting from the tables that can take part in the answer, each table observed
+    per taxonomy (its cells summed over the hotlines that released it under one taxonomy)."""
     resolved = resolve(question, TABLES)
     unit = {table.name for table in candidate_tables(resolved, TABLES.values())}  # the tables that take part
-    summed: dict[str, dict[str, list[int]]] = {}
+    summed: dict[str, dict[str, list[int]]] = {}  # period -> observation -> cells
     terms: dict[str, dict[str, Counter[tuple[str, str]]]] = {}
     classes: dict[str, set[frozenset[str]]] = {}
     reporting: dict[str, set[str]] = {}
@@ -197,15 +198,18 @@ def brute_force(
         if not names:
             continue
         reporting.setdefault(payload.period, set()).add(payload.hotline_id)
-        classes.setdefault(payload.period, set()).add(frozenset(names))
+        classes.setdefault(payload.period, set()).add(
+            frozenset(observation(name, payload.taxonomy.id) for name in names)
+        )
         scales = {noise.table: noise.scale for noise in payload.privacy.tables}
         for release in payload.tables:
             if release.name not in names:
                 continue
-            vector = summed.setdefault(payload.period, {}).setdefault(release.name, [0] * len(release.cells))
+            observed = observation(release.name, payload.taxonomy.id)
+            vector = summed.setdefault(payload.period, {}).setdefault(observed, [0] * len(release.cells))
             for i, value in enumerate(release.cells):
                 vector[i] += value
-            pooled = terms.setdefault(payload.period, {}).setdefault(release.name, Counter())
+            pooled = terms.setdefault(payload.period, {}).setdefault(observed, Counter())
             pooled[(payload.privacy.mechanism, scales[release.name])] += 1
     releases = {
         period: MonthRelease.of(
@@ -247,7 +251,7 @@ def _marginal_sums(
 ) -> dict[str, dict[tuple[str, ...], int]]:
     sums: dict[str, dict[tuple[str, ...], int]] = {}
     for name, dimensions in marginals.items():
-        table = TABLES[name]
+        table = TABLES[observed_table(name)]
         positions = [table.dimension_names.index(d) for d in dimensions]
         folded: dict[tuple[str, ...], int] = {}
         for month in months:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from hub.db import read_session, write_session
 from hub.errors import Forbidden, HubError, InvalidQuery, NotFound, QuestionNotAnswerable
@@ -176,6 +176,10 @@ def test_a_range_mixing_versions_is_answered_with_each_release_contributing(rele
     mixed = weights[("2026-06",)]
     assert {"persons_origin_demo", "persons_citizenship", "persons_corridor_2way", "persons_total"} <= mixed
     assert weights[("2026-07",)].isdisjoint(V1.tables.keys() - V2.tables.keys())
+    # A table both versions hold is observed per taxonomy: ro-v1's persons_recruitment apart from the others'.
+    shared = [term for term in answer.combination[1].terms if term.table == "persons_recruitment"]
+    assert answer.combination[1].periods == ["2026-06"]
+    assert {term.taxonomy for term in shared} == {TAXONOMY_V1_ID, TAXONOMY_V2_ID}
     [row_ua] = [row for row in answer.rows if row.keys == {"citizenship": "UA"}]
     assert row_ua.hotlines_reporting == 4
     assert any("several taxonomies" in note for note in answer.notes)
@@ -284,6 +288,8 @@ def test_a_country_limited_token_sees_the_region_as_its_countries(released: Rele
     assert answer.question.scope.countries == ["MD", "UA"]
     assert any("region is the sum of this token's countries: MD, UA" in note for note in answer.notes)
     assert [t.id for t in answer.taxonomies] == [TAXONOMY_V2_ID]  # ro-v1 is outside the token's countries
+    mixed = _answer(released, group_by=("citizenship",), allowed=frozenset({"UA", "RO"}))  # v1 and v2 apart
+    _assert_brute_force(mixed, released, Question("person", ("citizenship",)), hotlines={"ua-a", "ua-b", "ro-v1"})
     with pytest.raises(Forbidden, match="MD, UA only"):
         _answer(released, scope=Scope.country("RO"), allowed=allowed)
     with pytest.raises(Forbidden):
@@ -324,7 +330,17 @@ def test_inconsistent_rollups_answer_nothing(tmp_path: Path) -> None:
                 .where(RollupCell.table_name == "persons_citizenship", RollupCell.period == "2026-09")
                 .values(period="2026-10")
             )
+            # The hotline-scope rollups that keep a version 1 hotline's shared tables apart from the others'.
+            session.execute(
+                delete(RollupCell).where(
+                    RollupCell.scope == "hotline:ro-v1",
+                    RollupCell.table_name == "persons_recruitment",
+                    RollupCell.period == "2026-06",
+                )
+            )
         with pytest.raises(HubError, match="rollups are inconsistent"):
             _answer(released, period_from="2026-09", period_to="2026-09")
+        with pytest.raises(HubError, match="hotline rollups of table 'persons_recruitment'"):
+            _answer(released, period_from="2026-06", period_to="2026-06")
         # The months that are whole still answer.
-        assert _answer(released, period_from="2026-06", period_to="2026-07").rows
+        assert _answer(released, period_from="2026-07", period_to="2026-07").rows
