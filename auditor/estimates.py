@@ -15,14 +15,16 @@ hub says, with the hub's published semantics:
    except the tables two taxonomies define differently (:class:`~auditor.releases.TableRegistry`: a failure the
    run reports; the hub never registers such a pair).
 2. **Each month** in range: every *candidate* table of the question (:func:`protocol.combination.candidate_tables`)
-   released by a hotline in scope, with its pooled noise (one ``(mechanism, scale, hotlines)`` term per distinct
-   mechanism and scale), and the *classes*, the distinct sets of candidate tables one hotline released
+   released by a hotline in scope, observed per taxonomy (``table@taxonomy``: :func:`protocol.combination.observation`)
+   with its pooled noise (one ``(mechanism, scale, hotlines)`` term per distinct mechanism and scale), and the
+   *classes*, the distinct sets of observations one hotline's release falls in
    (:class:`~protocol.combination.MonthRelease`). Months without any are without data.
 3. **Blocks**: :func:`protocol.estimation.plan_blocks`, the canonical grouping the hub uses too, so that the same
    integer sums give bit-identical floats. A month no plan answers makes the whole question unanswerable
    (:class:`~protocol.combination.NotAnswerable`): the hub must refuse it too.
-4. **Sums** per block and table the plan needs: the table's noisy cells summed over the block's months and the
-   hotlines in scope, grouped by ``plan.marginals[table]`` (codes in the table's dimension order).
+4. **Sums** per block and observation the plan needs: the table's noisy cells summed over the block's months and
+   the hotlines in scope that follow the observation's taxonomy, grouped by ``plan.marginals[observation]`` (codes
+   in the table's dimension order).
 5. **Row groups**: grouped by period, one per month in range (no blocks: a gap); otherwise one for the whole
    range, or none when no month has data. ``hotlines_reporting``: distinct hotlines in scope releasing a candidate
    table in the months covered; ``hotlines_expected``: those holding a valid key in one of those months
@@ -49,7 +51,16 @@ from typing import Final
 from auditor.releases import Releases, group_cells
 from auditor.stats import month_range
 from protocol.api import MAX_MONTHS, MAX_ROWS, PERIOD, CombinationBlock, EstimateRow, RankingSummary
-from protocol.combination import MonthRelease, Plan, Question, ResolvedQuestion, candidate_tables, resolve
+from protocol.combination import (
+    MonthRelease,
+    Plan,
+    Question,
+    ResolvedQuestion,
+    candidate_tables,
+    observation,
+    observed_table,
+    resolve,
+)
 from protocol.estimation import Block, RowGroup, build_rows, combination_blocks, plan_blocks
 from protocol.taxonomy import Table
 
@@ -134,9 +145,9 @@ class EstimatesRecomputation:
     def __init__(self, releases: Releases, *, tables: Mapping[str, Table] | None = None) -> None:
         self._releases = releases
         self.tables: Mapping[str, Table] = dict(releases.registry.consistent if tables is None else tables)
-        #: (table, month, countries) -> cells summed over the countries in scope (the region's, cached: shared
+        #: (table, taxonomy, month, countries) -> cells summed over the countries in scope (the region's, cached: shared
         #: by every question that needs the table in that month).
-        self._scoped: dict[tuple[str, str, frozenset[str] | None], list[int] | None] = {}
+        self._scoped: dict[tuple[str, str, str, frozenset[str] | None], list[int] | None] = {}
         self._months: dict[tuple[tuple[str, ...], str, frozenset[str] | None], _Month] = {}
 
     def resolve(self, asked: Asked) -> ResolvedQuestion:
@@ -200,31 +211,35 @@ class EstimatesRecomputation:
             found = self._months[slot] = _Month()
             for name in candidates:
                 for reporter in self._releases.in_scope(name, month, countries):
-                    found.terms.setdefault(name, Counter())[(reporter.mechanism, reporter.scale)] += 1
-                    found.classes.setdefault(reporter.hotline_id, set()).add(name)
+                    seen = observation(name, reporter.taxonomy)  # each table observed per taxonomy
+                    found.terms.setdefault(seen, Counter())[(reporter.mechanism, reporter.scale)] += 1
+                    found.classes.setdefault(reporter.hotline_id, set()).add(seen)
         return found
 
     def _sums(self, plan: Plan, periods: Sequence[str], countries: frozenset[str] | None) -> Sums:
         """Per table the plan needs: its cells over ``periods`` and the scope, grouped by the plan's marginal."""
         sums: Sums = {}
         for name, dims in sorted(plan.marginals.items()):
+            table, taxonomy = observed_table(name), name.partition("@")[2]
             total: Sequence[int] | None = None
             for month in periods:
-                cells = self._month_cells(name, month, countries)
+                cells = self._month_cells(table, taxonomy, month, countries)
                 if cells is not None:
                     total = cells if total is None else list(map(operator.add, total, cells))
             if total is not None:
-                sums[name] = group_cells(self.tables[name], dims, total)
+                sums[name] = group_cells(self.tables[table], dims, total)
         return sums
 
-    def _month_cells(self, table: str, month: str, countries: frozenset[str] | None) -> Sequence[int] | None:
-        """The table's cells in ``month`` summed over the countries in scope (never to be changed in place)."""
+    def _month_cells(
+        self, table: str, taxonomy: str, month: str, countries: frozenset[str] | None
+    ) -> Sequence[int] | None:
+        """The cells ``taxonomy``'s hotlines in scope released of ``table`` in ``month`` (never changed in place)."""
         if countries is not None and len(countries) == 1:
             (country,) = countries
-            return self._releases.sums.get((table, month, country))  # one country's sums are kept already
-        slot = (table, month, countries)
+            return self._releases.observed.get((table, taxonomy, month, country))  # kept already
+        slot = (table, taxonomy, month, countries)
         if slot not in self._scoped:
-            self._scoped[slot] = self._releases.summed(table, (month,), countries)
+            self._scoped[slot] = self._releases.observed_sum(table, taxonomy, (month,), countries)
         return self._scoped[slot]
 
 

@@ -59,6 +59,8 @@ class Reporter:
     country: str
     mechanism: str
     scale: str
+    #: The taxonomy its release follows (the estimates observe each table per taxonomy).
+    taxonomy: str = ""
 
 
 class TableRegistry:
@@ -156,6 +158,8 @@ class Releases:
         self.current: tuple[AcceptedSubmission, ...] = tuple(sorted(current.values(), key=lambda s: s.index))
         self.reporters: dict[tuple[str, str], list[Reporter]] = {}
         self.sums: dict[tuple[str, str, str], list[int]] = {}
+        #: (table, taxonomy id, month, country) -> cells summed over that taxonomy's hotlines of the country
+        self.observed: dict[tuple[str, str, str, str], list[int]] = {}
         self.taxonomy_of: dict[tuple[str, str], tuple[str, str]] = {}
         self._enrolled: dict[str, frozenset[str]] = {}
         self._by_country: dict[tuple[str, str, str], list[Reporter]] = {}
@@ -172,12 +176,17 @@ class Releases:
                 table = registry.tables[name]
                 if len(values) != table.cell_count or name not in submission.scales:
                     continue  # not a table the hub can sum with the others either
-                reporter = Reporter(submission.hotline_id, where, submission.mechanism, submission.scales[name])
+                reporter = Reporter(
+                    submission.hotline_id, where, submission.mechanism, submission.scales[name], loaded.taxonomy.id
+                )
                 self.reporters.setdefault((name, submission.period), []).append(reporter)
                 self._by_country.setdefault((name, submission.period, where), []).append(reporter)
                 at = (name, submission.period, where)
                 found = self.sums.get(at)
                 self.sums[at] = list(values) if found is None else list(map(operator.add, found, values))
+                own = (name, loaded.taxonomy.id, submission.period, where)
+                found = self.observed.get(own)
+                self.observed[own] = list(values) if found is None else list(map(operator.add, found, values))
 
     @cached_property
     def periods(self) -> list[str]:
@@ -222,6 +231,20 @@ class Releases:
         for month in months:
             for where in wanted:
                 values = self.sums.get((table, month, where))
+                if values is not None:
+                    total = list(values) if total is None else list(map(operator.add, total, values))
+        return total
+
+    def observed_sum(
+        self, table: str, taxonomy: str, months: Iterable[str], countries: frozenset[str] | None
+    ) -> list[int] | None:
+        """The cells of ``table`` released under ``taxonomy``, summed over ``months`` and the countries in scope;
+        ``None`` if no such hotline released it."""
+        total: list[int] | None = None
+        wanted = self.countries if countries is None else sorted(countries)
+        for month in months:
+            for where in wanted:
+                values = self.observed.get((table, taxonomy, month, where))
                 if values is not None:
                     total = list(values) if total is None else list(map(operator.add, total, values))
         return total

@@ -153,7 +153,12 @@ def _estimates_answer(**changes: object) -> dict[str, object]:
         "generated_at": "2026-11-21T12:00:00Z",
         "notes": [],
         "combination": [
-            {"periods": ["2026-09"], "terms": [{"table": "contacts", "dimensions": [], "coefficient": 1.0}]}
+            {
+                "periods": ["2026-09"],
+                "terms": [
+                    {"table": "contacts", "taxonomy": "tipshare-taxonomy/2", "dimensions": [], "coefficient": 1.0}
+                ],
+            }
         ],
         "ranking": {
             "method": "holm",

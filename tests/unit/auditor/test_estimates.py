@@ -47,7 +47,15 @@ from protocol.api import (
     ScopeEcho,
     TaxonomyEcho,
 )
-from protocol.combination import MonthRelease, NotAnswerable, Question, candidate_tables, resolve
+from protocol.combination import (
+    MonthRelease,
+    NotAnswerable,
+    Question,
+    candidate_tables,
+    observation,
+    observed_table,
+    resolve,
+)
 from protocol.estimation import Block, RowGroup, build_rows, combination_blocks, plan_blocks
 from protocol.taxonomy import Table, Taxonomy, builtin_taxonomy, load_taxonomy
 
@@ -151,10 +159,10 @@ def _reference(asked: Asked, countries: Iterable[str] | None = None) -> Expected
         classes = []
         for release in found:
             released = names & set(release.cells)
-            for name in released:
-                pooled[name][(release.mechanism, release.scales[name])] += 1
+            for name in released:  # every table observed per taxonomy
+                pooled[observation(name, release.taxonomy.id)][(release.mechanism, release.scales[name])] += 1
             if released:
-                classes.append(released)
+                classes.append({observation(name, release.taxonomy.id) for name in released})
                 reporting[month].add(release.hotline)
         if classes:
             terms = {name: [(m, s, n) for (m, s), n in counts.items()] for name, counts in pooled.items()}
@@ -166,12 +174,14 @@ def _reference(asked: Asked, countries: Iterable[str] | None = None) -> Expected
     ) -> dict[str, dict[tuple[str, ...], int]]:
         out: dict[str, dict[tuple[str, ...], int]] = {}
         for name, dims in plan_marginals.items():
-            table = TABLES[name]
+            table = TABLES[observed_table(name)]
             positions = [table.dimension_names.index(d) for d in dims]
             total: dict[tuple[str, ...], int] = defaultdict(int)
             for month in periods:
                 for release in in_scope[month]:
-                    for i, value in enumerate(release.cells.get(name, ())):
+                    if release.taxonomy.id != name.partition("@")[2]:
+                        continue
+                    for i, value in enumerate(release.cells.get(table.name, ())):
                         codes = table.cell_codes(i)
                         total[tuple(codes[p] for p in positions)] += value
             out[name] = dict(total)
