@@ -95,7 +95,7 @@ class MonthData:
         """taxonomy -> the hotlines that released ``table`` under it (one taxonomy for a uniform month)."""
         if self.by_hotline is None:
             (taxonomy,) = set(self.hotlines.values())
-            return {taxonomy: sorted(self.hotlines)}
+            return {taxonomy: list(self.hotlines)}
         found: dict[str, list[str]] = {}
         for hotline_id, tables in sorted(self.by_hotline.items()):
             if table in tables:
