@@ -234,6 +234,7 @@ class _Coupled(_Bound):
     def tail(self) -> Callable[[float], float]:
         std, allowance, gap, groups = self.std, self.allowance, self.gap, self.groups
         cdf = _NORMAL.cdf
+        chernoff: list[Callable[[float], float]] = []  # prepared on first use, then shared by every row
 
         def bound(x: float) -> float:
             if x <= 0.0:
@@ -241,7 +242,9 @@ class _Coupled(_Bound):
             coupled = gap + (cdf(-(x - allowance) / std) if std > 0.0 else float(x <= allowance))
             if coupled < _FLOOR_FACTOR * gap:
                 # Far in the tail the coupling's total-variation term is a floor; the Chernoff bound has none.
-                return min(coupled, _chernoff_curve(groups)(x))
+                if not chernoff:
+                    chernoff.append(_chernoff_curve(groups))
+                return min(coupled, chernoff[0](x))
             return min(1.0, coupled)
 
         return bound
@@ -258,13 +261,11 @@ class _Exactly(_Bound):
 
     def tail(self) -> Callable[[float], float]:
         grid = self.split.upper_tail_function()
-        gap, groups = self.split.gap, self.groups
+        gap, chernoff = self.split.gap, _chernoff_curve(self.groups)
 
         def bound(x: float) -> float:
             value = grid(x)
-            if value < _FLOOR_FACTOR * gap:
-                return min(value, _chernoff_curve(groups)(x))
-            return value
+            return min(value, chernoff(x)) if value < _FLOOR_FACTOR * gap else value
 
         return bound
 
@@ -609,11 +610,22 @@ def _chernoff_curve(groups: tuple[tuple[Fraction, Terms], ...]) -> Callable[[flo
     top = min(limit * (1.0 - 1e-9), 60.0 / std)
     thetas = [top * (i / _THETA_POINTS) ** 2 for i in range(1, _THETA_POINTS + 1)]
     curve = [(theta, value) for theta in thetas if math.isfinite(value := _log_mgf(groups, theta))]
+    last = len(curve) - 1
 
     def bound(x: float) -> float:
-        if x <= 0.0:
+        if x <= 0.0 or not curve:
             return 1.0
-        return min(1.0, math.exp(min(0.0, min(value - theta * x for theta, value in curve))))
+        # log E[e^{θS}] − θx is convex in θ, so its minimum over the grid is where the next point stops being
+        # lower: a binary search (any grid point gives a valid bound, so an imprecise minimum stays safe).
+        low, high = 0, last
+        while low < high:
+            mid = (low + high) // 2
+            if curve[mid + 1][1] - curve[mid + 1][0] * x < curve[mid][1] - curve[mid][0] * x:
+                low = mid + 1
+            else:
+                high = mid
+        theta, value = curve[low]
+        return min(1.0, math.exp(min(0.0, value - theta * x)))
 
     return bound
 
