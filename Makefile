@@ -1,6 +1,7 @@
 # tipshare: `make demo` and `make test` are all a newcomer needs (Python 3.11+ and nothing else).
 #
 #   make test     create .venv if missing, install tipshare with its dev tools, run every check
+#   make check    the fast loop (about 2 minutes): lint, types, contracts, and the unit tests that need no server
 #   make demo     the whole system end to end on one machine (DEMO_ARGS=--once to exit after the audit)
 #   make bench    accuracy and speed figures against baselines measured in the same run
 #   make lint | typecheck | contracts | unit   one check at a time
@@ -13,7 +14,7 @@ STAMP  := $(VENV)/.tipshare-installed
 PYTEST_ARGS ?=
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all install test lint typecheck contracts unit unit-sqlite unit-postgresql postgres browser demo bench clean
+.PHONY: all install test check lint typecheck contracts unit unit-sqlite unit-postgresql postgres browser demo bench clean
 
 all: test
 
@@ -64,6 +65,10 @@ browser:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 test: lint typecheck contracts unit
+
+# Day-to-day: everything that needs no database, server or browser (the protocol, the node, the architecture).
+check: lint typecheck contracts
+	$(BIN)/pytest -q tests/unit/protocol tests/unit/node tests/unit/test_architecture.py $(PYTEST_ARGS)
 
 # The whole system on this machine: a hub on SQLite in a temporary directory, six synthetic hotlines sending twelve
 # months, the auditor's verdict; then the hub keeps serving until Ctrl-C. `make demo DEMO_ARGS=--once` exits with
