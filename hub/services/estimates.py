@@ -66,7 +66,7 @@ from hub.services.scope import (
     period_text,
     resolve_scope,
 )
-from hub.services.stats import latest_checkpoint
+from hub.services.stats import check_row_limit, latest_checkpoint
 from hub.services.taxonomies import union_tables
 from protocol import api
 from protocol.combination import (
@@ -129,12 +129,7 @@ class EstimatesService:
         periods = range(first, last + 1)
         rows_at_most = math.prod(len(question.filters.get(name) or self._codes(name)) for name in question.group_by)
         rows_at_most *= len(periods) if by_period else 1
-        if rows_at_most > self._max_rows:
-            raise InvalidQuery(
-                f"group_by {','.join(q.group_by)} over {len(periods)} months gives up to {rows_at_most} rows; an "
-                f"answer has at most {self._max_rows}: group by fewer dimensions, filter codes, or shorten "
-                "period_from..period_to"
-            )
+        check_row_limit(q.group_by, len(periods), rows_at_most, self._max_rows)
         scope = resolve_scope(self._session, q.scope, allowed_countries=q.allowed_countries)
         checkpoint = latest_checkpoint(self._session)
         # Only the tables that can take part in the answer count: their releases make a month one with data, and

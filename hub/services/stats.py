@@ -85,6 +85,7 @@ __all__ = [
     "StatsResult",
     "StatsRow",
     "StatsService",
+    "check_row_limit",
     "csv_cell",
     "latest_checkpoint",
     "stats_to_csv",
@@ -196,6 +197,15 @@ class StatsResult:
     clip_negative: Literal[False] = False
 
 
+def check_row_limit(group_by: Sequence[str], months: int, rows: int, limit: int) -> None:
+    """Refuse an answer of more than ``limit`` rows (counted from the group keys and months, before querying)."""
+    if rows > limit:
+        raise InvalidQuery(
+            f"group_by {','.join(group_by)} over {months} months gives up to {rows} rows; an answer has at most "
+            f"{limit}: group by fewer dimensions, filter codes, or shorten period_from..period_to"
+        )
+
+
 def latest_checkpoint(session: Session) -> CheckpointRef:
     """The latest signed checkpoint, read in ``session`` (so in the same snapshot as the rollups)."""
     # The query of TransparencyLog.latest_checkpoint(), which would need the log's signing key to construct.
@@ -221,12 +231,7 @@ class StatsService:
         periods = range(first, last + 1)
         key_lists = _key_lists(table, group_by, filters)
         rows_at_most = math.prod(len(codes) for codes in key_lists) * (len(periods) if PERIOD in group_by else 1)
-        if rows_at_most > self._max_rows:
-            raise InvalidQuery(
-                f"group_by {','.join(group_by)} over {len(periods)} months gives up to {rows_at_most} rows; "
-                f"an answer has at most {self._max_rows}: group by fewer dimensions, filter codes, or shorten "
-                "period_from..period_to"
-            )
+        check_row_limit(group_by, len(periods), rows_at_most, self._max_rows)
         scope = resolve_scope(self._session, q.scope, allowed_countries=q.allowed_countries)
         checkpoint = latest_checkpoint(self._session)
         reported = self._reported(table.name, scope, first, last)
