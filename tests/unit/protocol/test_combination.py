@@ -148,29 +148,33 @@ class World:
             per_cell = noise_variance("discrete_gaussian", self.scale[name]) * self.terms[name][0][2]
             variances += [per_cell] * len(cells)
             values.append(noisy)
-        design = np.vstack(blocks)
-        v = np.array(variances)
-        y = np.concatenate(values).astype(float)
-        results = []
-        for key in keys:
-            query = np.array(
-                [
-                    float(
-                        all(CODES[d][x[POSITION[d]]] == code for d, code in zip(group_by, key, strict=True))
-                        and all(CODES[d][x[POSITION[d]]] in codes for d, codes in filters.items())
-                    )
-                    for x in FULL
-                ]
-            )
-            target = np.concatenate([query] * len(self.classes))
-            weighted = design.T @ np.diag(1 / v)
-            mu = np.linalg.lstsq(weighted @ design, target, rcond=None)[0]
-            lam = np.diag(1 / v) @ design @ mu
-            if not np.allclose(design.T @ lam, target, atol=1e-8):
-                results.append(None)
-                continue
-            results.append((float(lam @ y), float(lam @ (v * lam))))
-        return results
+        return blue(
+            np.vstack(blocks), np.array(variances), np.concatenate(values), len(self.classes), group_by, filters, keys
+        )
+
+
+def blue(design, v, y, classes: int, group_by, filters, keys):
+    """Per row, ``(estimate, variance)`` of the best linear unbiased estimator ``λᵀy`` of the row's count summed
+    over every class (``min Σ λ² v`` subject to ``designᵀλ = target``), or ``None`` if the row is not estimable."""
+    y = y.astype(float)
+    results = []
+    for key in keys:
+        query = np.array(
+            [
+                float(
+                    all(CODES[d][x[POSITION[d]]] == code for d, code in zip(group_by, key, strict=True))
+                    and all(CODES[d][x[POSITION[d]]] in codes for d, codes in filters.items())
+                )
+                for x in FULL
+            ]
+        )
+        target = np.concatenate([query] * classes)
+        weighted = design.T @ np.diag(1 / v)
+        mu = np.linalg.lstsq(weighted @ design, target, rcond=None)[0]
+        lam = np.diag(1 / v) @ design @ mu
+        estimable = np.allclose(design.T @ lam, target, atol=1e-8)
+        results.append((float(lam @ y), float(lam @ (v * lam))) if estimable else None)
+    return results
 
 
 def answer(world: World, group_by: Sequence[str], filters: Mapping[str, Sequence[str]]):
@@ -431,27 +435,9 @@ class SplitWorld(World):
             blocks.append(np.hstack([matrix if h == g else np.zeros_like(matrix) for h in range(len(self.classes))]))
             variances += [variance] * len(cells)
             values.append(noisy)
-        design, v = np.vstack(blocks), np.array(variances)
-        y = np.concatenate(values).astype(float)
-        results = []
-        for key in keys:
-            query = np.array(
-                [
-                    float(
-                        all(CODES[d][x[POSITION[d]]] == code for d, code in zip(group_by, key, strict=True))
-                        and all(CODES[d][x[POSITION[d]]] in codes for d, codes in filters.items())
-                    )
-                    for x in FULL
-                ]
-            )
-            target = np.concatenate([query] * len(self.classes))
-            weighted = design.T @ np.diag(1 / v)
-            mu = np.linalg.lstsq(weighted @ design, target, rcond=None)[0]
-            lam = np.diag(1 / v) @ design @ mu
-            results.append(
-                (float(lam @ y), float(lam @ (v * lam))) if np.allclose(design.T @ lam, target, atol=1e-8) else None
-            )
-        return results
+        return blue(
+            np.vstack(blocks), np.array(variances), np.concatenate(values), len(self.classes), group_by, filters, keys
+        )
 
 
 @pytest.mark.parametrize(("group_by", "filters"), QUESTIONS[:7])
