@@ -9,8 +9,8 @@
    taxonomy v1: the operator makes v1 current (``tipshare-hub taxonomy current``), that node is set up, then v2 is
    made current again and the hub restarted, as an operator moving a running network to v2 would. So every month
    holds v1 and v2 releases.
-3. Every month, every hotline runs ``prepare`` and ``submit`` over real HTTP. One hotline misses a month, one
-   sends a correction, and all but the last month arrive after the reporting deadline (late).
+3. Every month, every hotline runs ``prepare``, ``approve`` and ``submit`` over real HTTP. One hotline misses a
+   month, one sends a correction, and all but the last month arrive after the reporting deadline (late).
 4. What a coordinator asks, from ``GET /v1/estimates/person`` over the twelve months: the largest corridors the
    hub ranks (citizenship → country of exploitation, only those distinguishable from zero) with their 95%
    intervals, and the monthly regional total with its interval, each beside the truth the synthetic generator
@@ -275,6 +275,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 home, export = nodes_dir / hotline.id, exports_dir / hotline.id
                 inputs = [str(export / "cases.csv"), "--contacts", str(export / "contacts.csv")]
                 _run(_node_main, ["--home", str(home), "prepare", "--period", period, *inputs], what="prepare")
+                _run(_node_main, ["--home", str(home), "approve", "--period", period], what="approve")
                 _run(_node_main, ["--home", str(home), "submit", "--period", period], what="submit")
             console.print(f"  {period}: releases prepared, noised once, signed, sealed and delivered")
         corrected = hotlines[0]
@@ -294,6 +295,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             ],
             what="tipshare-node correct",
         )
+        _run(_node_main, ["--home", str(home), "approve", "--period", periods[-2]], what="approve (correction)")
         _run(_node_main, ["--home", str(home), "submit"], what="submit (correction)")
         console.print(
             f"  {corrected.id} sent a correction of {periods[-2]}"

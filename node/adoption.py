@@ -11,7 +11,8 @@ keeps accepting the old one, so nothing breaks; ``submit`` and ``sync`` print a 
    checking that the hub still presents the log and encryption keys pinned at ``init`` (a taxonomy update never
    re-pins keys);
 2. refuses (:class:`~node.errors.TaxonomyUpdateBlocked`) while a release prepared under another taxonomy is
-   prepared or queued but not delivered: deliver it first, the hub accepts it as it is;
+   prepared, approved or queued but not delivered: deliver it first (the hub accepts it as it is), or discard it
+   if it was never sent;
 3. pins the new taxonomy and gives the budget the taxonomy's recorded weights (:func:`node.budget.default_weights`),
    keeping the mechanism, the release amount and the caps (:meth:`node.home.NodeHome.adopt_taxonomy`).
 
@@ -48,7 +49,7 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 #: Release statuses that mean "prepared here, not yet at the hub, and will be sent as it is".
-_UNSENT = ("prepared", "queued")
+_UNSENT = ("prepared", "approved", "queued")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,11 @@ def adopt(home: NodeHome, ledger: Ledger, check: TaxonomyCheck) -> NodeHome:
     if blocking:
         listed = ", ".join(f"{r.period} revision {r.revision} ({r.status})" for r in blocking)
         first = blocking[0]
-        command = "`tipshare-node submit`" if first.status == "prepared" else "`tipshare-node sync`"
+        command = {
+            "prepared": f"`tipshare-node approve --period {first.period}` and `tipshare-node submit` (or discard it: "
+            f"`tipshare-node discard --period {first.period}`)",
+            "approved": "`tipshare-node submit`",
+        }.get(first.status, "`tipshare-node sync`")
         raise TaxonomyUpdateBlocked(
             f"{len(blocking)} release(s) prepared under taxonomy {check.pinned.id} are not delivered yet: {listed}; "
             f"the node keeps following {check.pinned.id} until they are",

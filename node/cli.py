@@ -4,9 +4,13 @@
 A month, as the data officer types it::
 
     tipshare-node init --hotline-id la-strada-md --hub https://hub.example.org     # once
-    tipshare-node prepare --period 2025-03 cases.csv --contacts contacts.csv       # preview
+    tipshare-node prepare --check --period 2025-03 cases.csv --contacts calls.csv  # read and check; nothing spent
+    tipshare-node prepare --period 2025-03 cases.csv --contacts calls.csv          # noise once; preview (pending)
+    tipshare-node approve --period 2025-03                                         # it may be sent
     tipshare-node submit                                                           # sign, seal, send, receipt
     tipshare-node status
+
+``tipshare-node discard --period 2025-03`` deletes a release that was never sent and gives its budget back.
 
 and, when the hub publishes a new taxonomy (``submit`` says so), ``tipshare-node taxonomy`` to see what changes and
 ``tipshare-node taxonomy --update`` to follow it.
@@ -31,7 +35,7 @@ from enum import StrEnum
 from fractions import Fraction
 from importlib.metadata import version as distribution_version
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -47,12 +51,13 @@ from node.errors import (
     KeyFileError,
     NodeError,
     NoSuchRelease,
+    NotApproved,
     PeriodNotOver,
     SubmissionRejected,
 )
 from node.home import HomeLayout, NodeConfig, NodeHome, PinnedHub, builtin_by_hash, read_config, render_config
 from node.keystore import create_signing_key, ensure_private_dir, load_signing_key, write_private_file
-from node.ledger import Ledger, StoredRelease
+from node.ledger import UNSENT, Ledger, StoredRelease
 from node.noise import calibrate
 from node.outbox import DeliveryReport, Outbox, RetryPolicy, deliver
 from node.regional import regional_accuracy, release_scales
@@ -62,6 +67,9 @@ from node.store import open_database
 from protocol.errors import ProtocolError
 from protocol.messages import PROTOCOL_VERSION, SubmissionPayload, format_timestamp, period_start
 from protocol.taxonomy import Taxonomy, builtin_taxonomies, builtin_taxonomy, latest_taxonomy
+
+if TYPE_CHECKING:
+    from node.aggregate import TrueTables
 
 __all__ = ["HTTPClientFactory", "app", "main"]
 
@@ -134,7 +142,11 @@ MappingOption = Annotated[
     ),
 ]
 AllowUnknownOption = Annotated[
-    bool, typer.Option("--allow-unknown", help="Count values the taxonomy does not list as unknown.")
+    bool,
+    typer.Option(
+        "--allow-unknown",
+        help="Count values the taxonomy does not list as unknown, and accept a dimension more than half unknown.",
+    ),
 ]
 AllowEmptyOption = Annotated[
     bool,
@@ -285,20 +297,42 @@ def _show_identity(config: NodeConfig, layout: HomeLayout, *, as_json: bool, exi
 # ---------------------------------------------------------------------------- prepare / correct
 
 
-def _read_tables(
-    home: NodeHome,
-    *,
-    cases: Path,
-    contacts: Path | None,
-    mapping: Path | None,
-    period: str,
-    allow_unknown: bool,
-    allow_empty: bool,
-    encoding: str | None,
-) -> dict[str, list[int]]:
-    from node.aggregate import prepare_tables  # the input half: imported only when an export is read
+@dataclass(frozen=True)
+class _Export:
+    """The export files and the officer's statements about them, as ``prepare`` and ``correct`` take them."""
 
-    err = Console(stderr=True)
+    cases: Path
+    contacts: Path | None
+    mapping: Path | None
+    allow_unknown: bool
+    allow_empty: bool
+    rows_are_persons: bool
+    allow_other_months: bool
+    encoding: str | None
+
+
+RowsArePersonsOption = Annotated[
+    bool,
+    typer.Option(
+        "--rows-are-persons",
+        help="The cases export has no ext_PersonID: count each row as a person. The release then declares the weaker "
+        "unit of privacy record-month.",
+    ),
+]
+AllowOtherMonthsOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-other-months",
+        help="Accept an export where few persons fall in --period and most in one other month.",
+    ),
+]
+
+
+def _read_tables(home: NodeHome, export: _Export, period: str) -> TrueTables:
+    """Read and check the export (every check of :mod:`node.inputs`), then show the local summary on stderr."""
+    import node.aggregate  # the input half: imported only when an export is read (and replaceable in tests)
+
+    err = Console(stderr=True, highlight=False)
     with Progress(
         TextColumn("Reading the export"),
         BarColumn(),
@@ -313,32 +347,36 @@ def _read_tables(
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total or None)
 
-        _log.info("reading %s%s for %s", cases, f" and {contacts}" if contacts else "", period)
-        tables = prepare_tables(
-            cases=cases,
-            contacts=contacts,
-            mapping=mapping,
+        _log.info("reading %s%s for %s", export.cases, f" and {export.contacts}" if export.contacts else "", period)
+        tables = node.aggregate.prepare_tables(
+            cases=export.cases,
+            contacts=export.contacts,
+            mapping=export.mapping,
             period=period,
             taxonomy=home.taxonomy,
-            allow_unknown=allow_unknown,
-            allow_empty=allow_empty,
-            encoding=encoding,
+            allow_unknown=export.allow_unknown,
+            allow_empty=export.allow_empty,
+            rows_are_persons=export.rows_are_persons,
+            allow_other_months=export.allow_other_months,
+            encoding=export.encoding,
             progress=advance,
         )
-    return dict(tables.counts)
+    if tables.summary is not None:
+        views.show_summary(err, tables.summary)  # true counts: on the terminal only, never stored or sent
+    return tables
 
 
 def _make_release(
     state: _State,
     home: NodeHome,
     ledger: Ledger,
-    counts: dict[str, list[int]],
-    period: str,
+    tables: TrueTables,
     *,
     key_id: str,
     correction: bool,
 ) -> tuple[StoredRelease, bool]:
     """Calibrate, draw once and store (through the ledger, which checks the caps first)."""
+    counts, period = dict(tables.counts), tables.period
     names = check_tables(home.taxonomy, counts)
     plan = calibrate(home.taxonomy, names, home.config.budget)
     _log.info(
@@ -360,6 +398,7 @@ def _make_release(
             period=period,
             revision=revision,
             now=now,
+            unit=tables.unit,
         )
 
     try:
@@ -395,33 +434,41 @@ def prepare(
     mapping: MappingOption = None,
     allow_unknown: AllowUnknownOption = False,
     allow_empty: AllowEmptyOption = False,
+    rows_are_persons: RowsArePersonsOption = False,
+    allow_other_months: AllowOtherMonthsOption = False,
     encoding: EncodingOption = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only read and check the export and show its summary: no noise, no budget spent."),
+    ] = False,
     top: TopOption = DEFAULT_TOP,
     as_json: JsonOption = False,
 ) -> None:
-    """Build the month's tables, add noise once, store the release, and show a preview. Sends nothing."""
+    """Check the export, build the month's tables, add noise once, store the release (pending approval) and show
+    a preview. Sends nothing."""
     state = _state(ctx)
     period = _check_period(period)
     home = state.open_home()
     if _next_month(period) > state.clock():
         raise PeriodNotOver(f"{period} is not over yet")
+    export = _Export(
+        cases, contacts, mapping, allow_unknown, allow_empty, rows_are_persons, allow_other_months, encoding
+    )
+    if check:
+        tables = _read_tables(home, export, period)
+        if as_json:
+            views.emit_json(views.check_document(tables, export.cases, export.contacts))
+        else:
+            views.show_check(views.console(), tables, export.cases, export.contacts)
+        return
     with _database(home) as db:
         ledger = Ledger(db)
         existing = ledger.latest(period)
         if existing is None:
             check_caps(ledger.standing(home.config.budget, period), home.config.budget.release)
             key_id = home.signing_key().verify_key.key_id  # a key problem shows before a long read
-            counts = _read_tables(
-                home,
-                cases=cases,
-                contacts=contacts,
-                mapping=mapping,
-                period=period,
-                allow_unknown=allow_unknown,
-                allow_empty=allow_empty,
-                encoding=encoding,
-            )
-            existing, new = _make_release(state, home, ledger, counts, period, key_id=key_id, correction=False)
+            tables = _read_tables(home, export, period)
+            existing, new = _make_release(state, home, ledger, tables, key_id=key_id, correction=False)
         else:
             new = False
         _show_release(home, ledger, existing, new=new, top=top, as_json=as_json)
@@ -436,50 +483,56 @@ def correct(
     mapping: MappingOption = None,
     allow_unknown: AllowUnknownOption = False,
     allow_empty: AllowEmptyOption = False,
+    rows_are_persons: RowsArePersonsOption = False,
+    allow_other_months: AllowOtherMonthsOption = False,
     encoding: EncodingOption = None,
     yes: YesOption = False,
     top: TopOption = DEFAULT_TOP,
     as_json: JsonOption = False,
 ) -> None:
-    """Release corrected data for a month as a new revision. Spends more privacy budget."""
+    """Release corrected data for a month: a new revision (more budget), or, if the latest was never sent, its
+    replacement (no more budget)."""
     state = _state(ctx)
     period = _check_period(period)
     home = state.open_home()
     budget = home.config.budget
+    export = _Export(
+        cases, contacts, mapping, allow_unknown, allow_empty, rows_are_persons, allow_other_months, encoding
+    )
     with _database(home) as db:
         ledger = Ledger(db)
         latest = ledger.latest(period)
         if latest is None:
             raise NoSuchRelease(f"{period} has no release to correct", hint="Use `tipshare-node prepare` for it.")
-        standing = ledger.standing(budget, period)
-        check_caps(standing, budget.release)
         s = views.symbol(budget.measure)
         err = Console(stderr=True, highlight=False)
-        err.print(
-            f"A correction of {period} is released as revision {latest.revision + 1}, with fresh noise, and spends "
-            f"{s} = {amount_text(budget.release)} MORE of the privacy budget. After it, {period} will have spent "
-            f"{amount_text(standing.period_spent + budget.release)} of {amount_text(budget.period_cap)} and "
-            f"{standing.year} {amount_text(standing.year_spent + budget.release)} of {amount_text(budget.year_cap)}. "
-            "Every revision stays at the hub; this cannot be undone.",
-            soft_wrap=True,
-        )
-        if latest.status == "prepared":
-            err.print(f"Revision {latest.revision} was never submitted; it will be superseded and never sent.")
-        if not yes and not typer.confirm("Spend the budget and prepare the correction?", default=False, err=True):
+        standing = ledger.standing(budget, period)
+        if latest.status in UNSENT:
+            err.print(
+                f"{period} revision {latest.revision} was never sent ({latest.status}): the correction replaces it "
+                f"as revision {latest.revision}, with fresh noise, and spends nothing more: the {s} = "
+                f"{amount_text(Fraction(latest.spent))} it spent is given back. The new release waits for your "
+                "approval.",
+                soft_wrap=True,
+            )
+            question = "Replace it with the corrected data?"
+        else:
+            check_caps(standing, budget.release)
+            err.print(
+                f"A correction of {period} is released as revision {latest.revision + 1}, with fresh noise, and "
+                f"spends {s} = {amount_text(budget.release)} MORE of the privacy budget. After it, {period} will have "
+                f"spent {amount_text(standing.period_spent + budget.release)} of {amount_text(budget.period_cap)} "
+                f"and {standing.year} {amount_text(standing.year_spent + budget.release)} of "
+                f"{amount_text(budget.year_cap)}. Every revision sent stays at the hub; this cannot be undone.",
+                soft_wrap=True,
+            )
+            question = "Spend the budget and prepare the correction?"
+        if not yes and not typer.confirm(question, default=False, err=True):
             err.print("Nothing was spent.")
             raise typer.Exit(1)
         key_id = home.signing_key().verify_key.key_id
-        counts = _read_tables(
-            home,
-            cases=cases,
-            contacts=contacts,
-            mapping=mapping,
-            period=period,
-            allow_unknown=allow_unknown,
-            allow_empty=allow_empty,
-            encoding=encoding,
-        )
-        release, new = _make_release(state, home, ledger, counts, period, key_id=key_id, correction=True)
+        tables = _read_tables(home, export, period)
+        release, new = _make_release(state, home, ledger, tables, key_id=key_id, correction=True)
         _show_release(home, ledger, release, new=new, top=top, as_json=as_json)
 
 
@@ -546,15 +599,48 @@ def _taxonomy_notice(home: NodeHome, client: HubClient) -> str | None:
         return None
 
 
+def _queue(state: _State, home: NodeHome, ledger: Ledger, outbox: Outbox, releases: list[StoredRelease]) -> None:
+    """Sign, seal and queue ``releases`` (approved, or failed before and queued again)."""
+    if not releases:
+        return
+    key = home.signing_key()
+    hub_key = home.config.hub.identity.sealing_key
+    for release in sorted(releases, key=lambda r: (r.period, r.revision)):
+        payload = release.payload()
+        if payload.hotline_id != home.config.hotline_id or payload.key_id != key.verify_key.key_id:
+            raise KeyFileError(
+                f"{release.period} revision {release.revision} was prepared for hotline {payload.hotline_id} "
+                f"with key {payload.key_id}; this node is {home.config.hotline_id} with key "
+                f"{key.verify_key.key_id}"
+            )
+        outbox.enqueue(release, signing_key=key, hub_key=hub_key, now=state.clock())
+        _log.info("queued %s revision %d", release.period, release.revision)
+
+
+def _waiting_notice(ledger: Ledger) -> None:
+    """Say on stderr which releases wait for approval (they are never sent before it)."""
+    waiting = ledger.releases(status="prepared")
+    if not waiting:
+        return
+    err = Console(stderr=True, highlight=False)
+    for release in waiting:
+        err.print(
+            f"{release.period} revision {release.revision} waits for approval and was not sent: if it is right, "
+            f"`tipshare-node approve --period {release.period}`; if it is wrong, "
+            f"`tipshare-node discard --period {release.period}`.",
+            soft_wrap=True,
+        )
+
+
 @app.command()
 def submit(
     ctx: typer.Context,
     period: Annotated[
-        str | None, typer.Option("--period", help="Only this month (default: every prepared release).")
+        str | None, typer.Option("--period", help="Only this month (default: every approved release).")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Sign, seal and queue prepared releases, deliver the outbox, and verify and keep the receipts."""
+    """Sign, seal and queue approved releases, deliver the outbox, and verify and keep the receipts."""
     state = _state(ctx)
     home = state.open_home()
     with _database(home) as db:
@@ -566,35 +652,90 @@ def submit(
             if latest.status == "delivered":
                 views.console().print(f"{period} revision {latest.revision} was already delivered.")
                 return
-            to_queue = [latest] if latest.status in ("prepared", "failed") else []
+            if latest.status == "prepared":
+                raise NotApproved(
+                    f"{period} revision {latest.revision} was prepared but not approved; nothing was sent",
+                    hint=f"If it is right: `tipshare-node approve --period {period}`, then submit again. If it is "
+                    f"wrong: `tipshare-node discard --period {period}`.",
+                )
+            to_queue = [latest] if latest.status in ("approved", "failed") else []
         else:
-            to_queue = ledger.releases(status="prepared") + ledger.releases(status="failed")
-        if to_queue:
-            key = home.signing_key()
-            hub_key = home.config.hub.identity.sealing_key
-            for release in sorted(to_queue, key=lambda r: (r.period, r.revision)):
-                payload = release.payload()
-                if payload.hotline_id != home.config.hotline_id or payload.key_id != key.verify_key.key_id:
-                    raise KeyFileError(
-                        f"{release.period} revision {release.revision} was prepared for hotline {payload.hotline_id} "
-                        f"with key {payload.key_id}; this node is {home.config.hotline_id} with key "
-                        f"{key.verify_key.key_id}"
-                    )
-                outbox.enqueue(release, signing_key=key, hub_key=hub_key, now=state.clock())
-                _log.info("queued %s revision %d", release.period, release.revision)
-        elif not outbox.items(status="queued"):
-            views.console().print("Nothing to submit: prepare a month first (`tipshare-node prepare`).")
+            to_queue = ledger.releases(status="approved") + ledger.releases(status="failed")
+        if not to_queue and not outbox.items(status="queued"):
+            if ledger.releases(status="prepared"):
+                views.console().print("Nothing to submit: no release is approved.")
+                _waiting_notice(ledger)
+            else:
+                views.console().print("Nothing to submit: prepare a month first (`tipshare-node prepare`).")
             return
-        _deliver(state, home, outbox, as_json=as_json)
+        _queue(state, home, ledger, outbox, to_queue)
+        try:
+            _deliver(state, home, outbox, as_json=as_json)
+        finally:
+            if period is None:
+                _waiting_notice(ledger)
 
 
 @app.command()
 def sync(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Deliver whatever is waiting in the outbox (for example after a submit while offline)."""
+    """Deliver what waits in the outbox and every approved release (for example after a submit while offline)."""
     state = _state(ctx)
     home = state.open_home()
     with _database(home) as db:
-        _deliver(state, home, Outbox(db), as_json=as_json)
+        ledger, outbox = Ledger(db), Outbox(db)
+        _queue(state, home, ledger, outbox, ledger.releases(status="approved"))
+        try:
+            _deliver(state, home, outbox, as_json=as_json)
+        finally:
+            _waiting_notice(ledger)
+
+
+# ---------------------------------------------------------------------------- approve / discard
+
+
+@app.command()
+def approve(ctx: typer.Context, period: PeriodOption, as_json: JsonOption = False) -> None:
+    """Approve the month's prepared release for sending (`submit`, `sync` and the timer send only approved ones)."""
+    state = _state(ctx)
+    period = _check_period(period)
+    home = state.open_home()
+    with _database(home) as db:
+        release, changed = Ledger(db).approve(period)
+    if as_json:
+        views.emit_json(views.approval_document(release, changed=changed))
+    else:
+        views.show_approval(views.console(), release, changed=changed)
+
+
+@app.command()
+def discard(ctx: typer.Context, period: PeriodOption, yes: YesOption = False, as_json: JsonOption = False) -> None:
+    """Delete the month's release if it was never sent, and give its privacy budget back."""
+    state = _state(ctx)
+    period = _check_period(period)
+    home = state.open_home()
+    with _database(home) as db:
+        ledger = Ledger(db)
+        latest = ledger.latest(period)
+        if latest is None:
+            raise NoSuchRelease(f"nothing was prepared for {period}", hint="`tipshare-node status` lists releases.")
+        if not yes and latest.status in UNSENT:
+            err = Console(stderr=True, highlight=False)
+            err.print(
+                f"{period} revision {latest.revision} ({latest.status}) will be deleted, and the "
+                f"{views.symbol(latest.measure)} = {latest.spent} it spent given back: it never left this machine. "
+                "Discard a release because it is wrong (export, period, mapping), never to draw the noise again "
+                "until the numbers look closer to what you know: that would leak what the noise protects.",
+                soft_wrap=True,
+            )
+            if not typer.confirm("Discard it?", default=False, err=True):
+                err.print("Nothing was discarded.")
+                raise typer.Exit(1)
+        record = ledger.discard(period, now=state.clock())
+        standing = ledger.standing(home.config.budget, period)
+    if as_json:
+        views.emit_json(views.discard_document(record, standing))
+    else:
+        views.show_discard(views.console(), record, standing)
 
 
 # ---------------------------------------------------------------------------- taxonomy
@@ -663,6 +804,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
             outbox.items(),
             outbox.receipts(),
             _year_budgets(home, ledger, year=None, today=state.clock()),
+            ledger.discards(),
         )
     if as_json:
         views.emit_json(document)

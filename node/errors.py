@@ -16,6 +16,8 @@ The tree::
     ├── TaxonomyUpdateBlocked  a release prepared under the pinned taxonomy is not delivered yet
     ├── ReleaseError           the release asked for cannot be made or found
     │   ├── NoSuchRelease      nothing was prepared for that period
+    │   ├── NotApproved        the release waits for ``tipshare-node approve``
+    │   ├── ReleaseSent        the release reached the outbox (maybe the hub): it cannot be discarded
     │   └── PeriodNotOver      the month has not ended yet
     ├── NoiseError             OpenDP could not calibrate or draw the noise (nothing was stored)
     ├── HubError               the hub did not do what the protocol says
@@ -42,10 +44,12 @@ __all__ = [
     "NoSuchRelease",
     "NodeError",
     "NoiseError",
+    "NotApproved",
     "NotInitialised",
     "PeriodNotOver",
     "ReceiptInvalid",
     "ReleaseError",
+    "ReleaseSent",
     "SubmissionConflict",
     "SubmissionRejected",
     "TaxonomyUpdateBlocked",
@@ -116,6 +120,19 @@ class ReleaseError(NodeError):
 
 class NoSuchRelease(ReleaseError):
     hint = "Prepare it first: `tipshare-node prepare --period YYYY-MM <case export>`."
+
+
+class NotApproved(ReleaseError):
+    """The release was prepared but not approved: nothing is sent before the data officer approves it."""
+
+    hint = (
+        "Look at it again (`tipshare-node prepare` with the same --period shows it unchanged); if it is right, run "
+        "`tipshare-node approve --period <month>`; if it is wrong, `tipshare-node discard --period <month>`."
+    )
+
+
+class ReleaseSent(ReleaseError):
+    hint = "To release corrected data for the month, use `tipshare-node correct` (a new revision, more budget)."
 
 
 class PeriodNotOver(ReleaseError):

@@ -8,7 +8,16 @@
 3. calls ``build(revision)``, which draws the noise, and stores the noisy payload with its spend.
 
 If anything fails, nothing is stored and nothing is spent; the noise drawn by a failed ``build`` was never shown
-to anyone. Two processes preparing at once are serialised by SQLite's write lock: the second sees the first's
+to anyone.
+
+A release is stored ``prepared``; :meth:`Ledger.approve` marks it ``approved`` (only approved releases are queued
+for the hub), and the outbox moves it on (``queued``, ``delivered`` or ``failed``). :meth:`Ledger.discard` deletes a
+release that was never queued and gives its spend back: nothing of it left the machine, so nothing of the budget was
+used up. The discard is recorded (``discards``: period, revision, spend, payload hash, when), the payload is not
+kept. A correction of a revision that was never queued replaces it the same way, under the same revision number,
+so that it spends only once. A release that reached the outbox may have reached the hub and is never discarded.
+
+Two processes preparing at once are serialised by SQLite's write lock: the second sees the first's
 release. The spends are recorded here, outside OpenDP, whose own filters forget everything once exhausted.
 
 >>> import tempfile
@@ -32,14 +41,16 @@ from fractions import Fraction
 from typing import Final
 
 from node.budget import BudgetConfig, Standing, check_caps, decimal_text
-from node.errors import ConfigError, NoSuchRelease, ReleaseError
+from node.errors import ConfigError, NoSuchRelease, ReleaseError, ReleaseSent
 from node.store import transaction
 from protocol.crypto import payload_hash
 from protocol.messages import MAX_REVISION, SubmissionPayload, format_timestamp
 
-__all__ = ["RELEASE_STATUSES", "Ledger", "SpendRecord", "StoredRelease"]
+__all__ = ["RELEASE_STATUSES", "UNSENT", "DiscardRecord", "Ledger", "SpendRecord", "StoredRelease"]
 
-RELEASE_STATUSES: Final = ("prepared", "queued", "delivered", "failed", "superseded")
+RELEASE_STATUSES: Final = ("prepared", "approved", "queued", "delivered", "failed", "superseded")
+#: Statuses of a release that never reached the outbox (so never the hub): it may be discarded or replaced.
+UNSENT: Final = ("prepared", "approved")
 # S608 is silenced where this constant is spliced into SQL: it is a fixed column list, values are always bound.
 _RELEASE_COLUMNS: Final = "period, revision, created_at, mechanism, measure, spent, payload, payload_hash, status"
 
@@ -72,6 +83,22 @@ class SpendRecord:
     measure: str
     amount: Decimal
     recorded_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class DiscardRecord:
+    """A release discarded before it was ever queued, and the spend given back."""
+
+    period: str
+    revision: int
+    measure: str
+    amount: Decimal
+    payload_hash: str
+    status: str
+    created_at: str
+    discarded_at: str
+    #: ``discard`` (``tipshare-node discard``) or ``correction`` (replaced by a correction of the same revision).
+    reason: str
 
 
 def _release(row: tuple[object, ...]) -> StoredRelease:
@@ -132,6 +159,22 @@ class Ledger:
         )
         return [SpendRecord(p, int(r), m, Decimal(a), t) for p, r, m, a, t in rows]
 
+    def discards(self, *, period: str | None = None) -> list[DiscardRecord]:
+        """Every discarded release (optionally of one period), in the order they were discarded."""
+        query = (
+            "SELECT period, revision, measure, amount, payload_hash, status, created_at, discarded_at, reason "
+            "FROM discards"
+        )
+        rows = (
+            self._db.execute(query + " WHERE period = ? ORDER BY id", (period,))
+            if period
+            else self._db.execute(query + " ORDER BY id")
+        )
+        return [
+            DiscardRecord(str(p), int(r), str(m), Decimal(str(a)), str(h), str(s), str(c), str(d), str(why))
+            for p, r, m, a, h, s, c, d, why in rows
+        ]
+
     def standing(self, budget: BudgetConfig, period: str) -> Standing:
         """What ``period`` and its year have spent, against ``budget``'s caps (exact sums)."""
         year_spends = self.spends(year=period[:4])
@@ -166,9 +209,11 @@ class Ledger:
         """Store a new release of ``period`` built by ``build(revision)``; return it and whether it is new.
 
         Without ``correction`` an existing release of the period is returned unchanged (``build`` is not
-        called). With ``correction`` the period must have a release, and the new one gets the next revision;
-        earlier revisions that were never queued become ``superseded``. Raises
-        :class:`~node.errors.BudgetExceeded` (nothing drawn, nothing stored) if the caps do not allow ``spend``.
+        called). With ``correction`` the period must have a release. If its latest revision was never queued
+        (prepared or approved), the correction replaces it: it is discarded (its spend given back) and the new
+        release takes its revision number. Otherwise the new one gets the next revision. Raises
+        :class:`~node.errors.BudgetExceeded` (nothing drawn, nothing stored, nothing discarded) if the caps do
+        not allow ``spend``.
         """
         with transaction(self._db):
             latest = self.latest(period)
@@ -176,7 +221,11 @@ class Ledger:
                 return latest, False
             if latest is None and correction:
                 raise NoSuchRelease(f"there is no release of {period} to correct")
-            revision = 1 if latest is None else latest.revision + 1
+            if latest is not None and latest.status in UNSENT:
+                self._discard(latest, now=now, reason="correction")
+                revision = latest.revision
+            else:
+                revision = 1 if latest is None else latest.revision + 1
             if revision > MAX_REVISION:
                 raise ReleaseError(f"{period} already has {MAX_REVISION} revisions, the most the protocol allows")
             check_caps(self.standing(budget, period), Fraction(spend))
@@ -224,3 +273,83 @@ class Ledger:
                     (period, revision),
                 )
         return release, True
+
+    def approve(self, period: str) -> tuple[StoredRelease, bool]:
+        """Mark the latest revision of ``period`` for sending; return it and whether it was approved just now.
+
+        Only a ``prepared`` release is approved; one already approved is returned as it is. Raises
+        :class:`~node.errors.NoSuchRelease` if nothing was prepared, and :class:`~node.errors.ReleaseError` if the
+        latest revision is already in the outbox or at the hub.
+        """
+        with transaction(self._db):
+            latest = self.latest(period)
+            if latest is None:
+                raise NoSuchRelease(f"nothing was prepared for {period}")
+            if latest.status == "approved":
+                return latest, False
+            if latest.status != "prepared":
+                raise ReleaseError(
+                    f"{period} revision {latest.revision} is {latest.status}: it was approved and handed to the "
+                    "outbox already",
+                    hint="`tipshare-node status` shows where it is; `tipshare-node sync` delivers what is queued.",
+                )
+            self._db.execute(
+                "UPDATE releases SET status = 'approved' WHERE period = ? AND revision = ?", (period, latest.revision)
+            )
+        approved = self.get(period, latest.revision)
+        if approved is None:  # pragma: no cover - updated above
+            raise RuntimeError("release vanished")
+        return approved, True
+
+    def discard(self, period: str, *, now: datetime) -> DiscardRecord:
+        """Delete the latest revision of ``period`` if it was never queued, giving its spend back (recorded)."""
+        with transaction(self._db):
+            latest = self.latest(period)
+            if latest is None:
+                raise NoSuchRelease(f"nothing was prepared for {period}", hint="`tipshare-node status` lists releases.")
+            if latest.status not in UNSENT:
+                raise ReleaseSent(
+                    f"{period} revision {latest.revision} cannot be discarded: it is {latest.status}, so it was "
+                    "handed to the outbox and may have reached the hub"
+                )
+            record = self._discard(latest, now=now, reason="discard")
+        return record
+
+    def _discard(self, release: StoredRelease, *, now: datetime, reason: str) -> DiscardRecord:
+        """Within a transaction: move an unsent release and its spend to ``discards``."""
+        row = self._db.execute(
+            "SELECT measure, amount FROM spends WHERE period = ? AND revision = ?", (release.period, release.revision)
+        ).fetchone()
+        if row is None:  # pragma: no cover - every release is stored with its spend
+            raise ReleaseError(f"internal error: {release.period} revision {release.revision} has no recorded spend")
+        stamp = format_timestamp(now)
+        record = DiscardRecord(
+            period=release.period,
+            revision=release.revision,
+            measure=str(row[0]),
+            amount=Decimal(str(row[1])),
+            payload_hash=release.payload_hash,
+            status=release.status,
+            created_at=release.created_at,
+            discarded_at=stamp,
+            reason=reason,
+        )
+        self._db.execute(
+            "INSERT INTO discards (period, revision, measure, amount, payload_hash, status, created_at, discarded_at,"
+            " reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.period,
+                record.revision,
+                record.measure,
+                str(row[1]),
+                record.payload_hash,
+                record.status,
+                record.created_at,
+                record.discarded_at,
+                record.reason,
+            ),
+        )
+        key = (release.period, release.revision)
+        self._db.execute("DELETE FROM spends WHERE period = ? AND revision = ?", key)
+        self._db.execute("DELETE FROM releases WHERE period = ? AND revision = ?", key)
+        return record

@@ -142,14 +142,15 @@ class NoisePlan:
                 return calibration
         raise KeyError(name)
 
-    def privacy_block(self) -> PrivacyBlock:
-        """The payload's privacy block: mechanism, per-table scale and sensitivity, and the spend."""
+    def privacy_block(self, unit: str = "person-month") -> PrivacyBlock:
+        """The payload's privacy block: mechanism, per-table scale and sensitivity, the spend, and the unit of
+        privacy (``person-month``, or ``record-month`` when the export could not link a person's records)."""
         measure = self.measure
         return PrivacyBlock(
             mode="local",
             mechanism=self.mechanism,
             measure="rho" if measure == "rho" else "epsilon",
-            unit="person-month",
+            unit="record-month" if unit == "record-month" else "person-month",
             spent=decimal_text(self.spent),
             tables=tuple(t.noise() for t in self.tables),
         )

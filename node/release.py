@@ -64,8 +64,10 @@ def noisy_payload(
     period: str,
     revision: int,
     now: datetime,
+    unit: str = "person-month",
 ) -> SubmissionPayload:
-    """Draw the noise for ``counts`` under ``plan`` and return the release; checked as the hub will check it."""
+    """Draw the noise for ``counts`` under ``plan`` and return the release (declaring ``unit`` as its unit of
+    privacy); checked as the hub will check it."""
     names = check_tables(taxonomy, counts)
     if [t.table for t in plan.tables] != names:
         raise ReleaseError("internal error: the noise plan does not cover exactly the tables to release")
@@ -81,7 +83,7 @@ def noisy_payload(
             revision=revision,
             created_at=format_timestamp(now),
             nonce=b64encode(secrets.token_bytes(16)),
-            privacy=plan.privacy_block(),
+            privacy=plan.privacy_block(unit),
             tables=tuple(TableRelease(name=name, cells=noisy[name]) for name in names),
         )
         check_payload(payload, taxonomy, now=now)

@@ -8,12 +8,18 @@ table has a column that could hold one).
 table             rows
 ================  =====================================================================================
 ``releases``      one per (period, revision): the canonical bytes of the unsigned payload (the noisy tables
-                  and their noise parameters), its hash, its spend and status (prepared, queued, delivered,
-                  failed, superseded)
+                  and their noise parameters), its hash, its spend and status (prepared, approved, queued,
+                  delivered, failed, superseded)
 ``spends``        one per release: the privacy loss it spent (measure and exact decimal), when recorded
 ``outbox``        one per queued release: the sealed envelope, attempts, next attempt, last error
 ``receipts``      one per delivered release: the hub's receipt (canonical JSON), verified before storing
+``discards``      one per release discarded before it was ever queued: what it had spent (given back, since
+                  nothing left the machine), its payload hash (not its payload), when prepared and discarded
 ================  =====================================================================================
+
+**Schema versions.** 1: the first four tables. 2 (``approve`` and ``discard``): a release may be ``approved``, and
+``discards`` records what was discarded. A version 1 database is upgraded in place when it is opened (one
+transaction: the ``releases`` table is rebuilt with the wider status list, every row kept).
 
 Durability: WAL journal with ``synchronous=FULL`` (a spend, once committed, survives a power cut), foreign keys
 on, and every change in one ``BEGIN IMMEDIATE`` transaction (:func:`transaction`), so concurrent ``tipshare-node``
@@ -33,7 +39,7 @@ from node.errors import ConfigError
 
 __all__ = ["SCHEMA_VERSION", "open_database", "transaction"]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _SCHEMA: Final = """
 CREATE TABLE releases (
@@ -46,7 +52,7 @@ CREATE TABLE releases (
     payload       BLOB    NOT NULL,
     payload_hash  TEXT    NOT NULL UNIQUE,
     status        TEXT    NOT NULL
-                  CHECK (status IN ('prepared', 'queued', 'delivered', 'failed', 'superseded')),
+                  CHECK (status IN ('prepared', 'approved', 'queued', 'delivered', 'failed', 'superseded')),
     PRIMARY KEY (period, revision)
 );
 CREATE TABLE spends (
@@ -86,7 +92,29 @@ CREATE TABLE receipts (
     PRIMARY KEY (period, revision),
     FOREIGN KEY (period, revision) REFERENCES releases (period, revision)
 );
+CREATE TABLE discards (
+    id            INTEGER PRIMARY KEY,
+    period        TEXT    NOT NULL,
+    revision      INTEGER NOT NULL,
+    measure       TEXT    NOT NULL CHECK (measure IN ('rho', 'epsilon')),
+    amount        TEXT    NOT NULL,
+    payload_hash  TEXT    NOT NULL,
+    status        TEXT    NOT NULL CHECK (status IN ('prepared', 'approved')),
+    created_at    TEXT    NOT NULL,
+    discarded_at  TEXT    NOT NULL,
+    reason        TEXT    NOT NULL CHECK (reason IN ('discard', 'correction'))
+);
 """
+#: Version 1 to 2: the releases table again, with ``approved`` among its statuses (SQLite cannot change a CHECK
+#: constraint in place), and the discards table.
+_UPGRADE_1_TO_2: Final = (
+    _SCHEMA.split("CREATE TABLE spends")[0].replace("CREATE TABLE releases", "CREATE TABLE releases_v2"),
+    "INSERT INTO releases_v2 SELECT period, revision, created_at, mechanism, measure, spent, payload, payload_hash, "
+    "status FROM releases",
+    "DROP TABLE releases",
+    "ALTER TABLE releases_v2 RENAME TO releases",
+    "CREATE TABLE discards" + _SCHEMA.split("CREATE TABLE discards")[1],
+)
 
 
 def open_database(path: Path, *, create: bool = False) -> sqlite3.Connection:
@@ -108,6 +136,10 @@ def open_database(path: Path, *, create: bool = False) -> sqlite3.Connection:
         connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if 0 < version < SCHEMA_VERSION:
+            connection.execute("PRAGMA foreign_keys=OFF")
+            _upgrade(connection)  # with foreign keys off: the releases table is rebuilt under its references
         connection.execute("PRAGMA foreign_keys=ON")
         version = connection.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as e:
@@ -129,6 +161,17 @@ def open_database(path: Path, *, create: bool = False) -> sqlite3.Connection:
                         connection.execute(statement)
                 connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     return connection
+
+
+def _upgrade(connection: sqlite3.Connection) -> None:
+    """Bring a database of an older schema version to :data:`SCHEMA_VERSION`, in one transaction."""
+    with transaction(connection):
+        if connection.execute("PRAGMA user_version").fetchone()[0] == 1:  # another process may have done it
+            for statement in _UPGRADE_1_TO_2:
+                connection.execute(statement)
+            if connection.execute("PRAGMA foreign_key_check").fetchall():  # pragma: no cover - rows are copied whole
+                raise sqlite3.DatabaseError("the upgraded database fails its foreign-key check")
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 @contextmanager

@@ -11,7 +11,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -19,24 +20,35 @@ from rich.table import Table
 from node.adoption import TaxonomyCheck
 from node.budget import Standing, amount_text
 from node.home import NodeConfig, NodeHome
-from node.ledger import StoredRelease
+from node.ledger import DiscardRecord, StoredRelease
 from node.noise import NoisePlan
 from node.outbox import DeliveryReport, OutboxItem
 from node.regional import RegionalAccuracy
 from node.release import TablePreview
 from protocol.accuracy import noise_variance, single_cell_halfwidth
 
+if TYPE_CHECKING:
+    from node.aggregate import TrueTables
+    from node.inputs.summary import InputSummary
+
 __all__ = [
     "YearBudget",
+    "approval_document",
     "budget_document",
+    "check_document",
     "console",
+    "discard_document",
     "emit_json",
     "outcomes_document",
     "preview_document",
+    "show_approval",
     "show_budget",
+    "show_check",
+    "show_discard",
     "show_outcomes",
     "show_preview",
     "show_status",
+    "show_summary",
     "show_taxonomy",
     "status_document",
     "symbol",
@@ -131,6 +143,7 @@ def preview_document(
         "mechanism": release.mechanism,
         "measure": release.measure,
         "spent": str(release.spent),
+        "unit": release.payload().privacy.unit,
         "payload_hash": release.payload_hash,
         "tables": [
             {
@@ -185,8 +198,28 @@ def show_preview(
         out.print(table)
     _show_accuracy(out, release, previews, regional)
     out.print(_standing_line(standing))
+    unit = release.payload().privacy.unit
+    if unit != "person-month":
+        out.print(
+            f"Unit of privacy: {unit}. The noise protects each record of your export in the month, not each person "
+            "(the summary above says why); the hub shows this release as such.",
+            soft_wrap=True,
+        )
+    month = release.period
     if release.status == "prepared":
-        out.print("Nothing has been sent. If this looks right, run `tipshare-node submit`.")
+        out.print(
+            f"Nothing has been sent; the release waits for your approval. If this looks right, run "
+            f"`tipshare-node approve --period {month}` (then `tipshare-node submit`, or let the monthly timer send "
+            "it). "
+            f"If it is wrong, `tipshare-node discard --period {month}` deletes it and gives its budget back.",
+            soft_wrap=True,
+        )
+    elif release.status == "approved":
+        out.print(
+            f"Approved: `tipshare-node submit` (or the monthly timer) sends it. Until then "
+            f"`tipshare-node discard --period {month}` can still delete it.",
+            soft_wrap=True,
+        )
 
 
 def _show_accuracy(
@@ -208,6 +241,138 @@ def _show_accuracy(
     )
     for r in regional:
         out.print(_regional_line(r), soft_wrap=True)
+
+
+# ---------------------------------------------------------------------------- the local summary, --check
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "-"
+
+
+def show_summary(out: Console, summary: InputSummary) -> None:
+    """The local summary of an export (true counts): printed on the officer's terminal, never stored or sent."""
+    from node.inputs.checks import UNKNOWN_SHARE_LIMIT
+
+    out.print(f"Summary of the export for {summary.period} (for you only: never stored, never sent):", soft_wrap=True)
+    for f in summary.files:
+        noun = "persons" if f.kind == "cases" else "contacts"
+        out.print(
+            f"  {f.name} ({f.format}, {f.encoding}): {f.rows:,} rows read; {f.records:,} {noun}, "
+            f"{f.in_period:,} of them in {summary.period} ({f.rows_in_period:,} rows).",
+            soft_wrap=True,
+        )
+        if f.other_months:
+            listed = ", ".join(f"{month} {n:,}" for month, n in f.other_months[:6])
+            more = ", ..." if len(f.other_months) > 6 else ""
+            out.print(f"    other months: {listed}{more}", soft_wrap=True)
+        for why, n in f.skipped:
+            out.print(f"    not counted: {n:,} {why}", soft_wrap=True)
+    if summary.shares:
+        out.print("  Unknown per dimension (share of the month's records):", soft_wrap=True)
+        for share in summary.shares:
+            mark = " (over half: needs --allow-unknown)" if share.present and share.share > UNKNOWN_SHARE_LIMIT else ""
+            where = "" if share.present else f" (no column: {', '.join(share.fields)} not in the export)"
+            out.print(
+                f"    {share.dimension} ({share.unit}s): {_percent(share.unknown, share.total)} unknown{where}{mark}",
+                soft_wrap=True,
+            )
+    mapping = summary.mapping
+    if mapping is not None:
+        out.print(
+            f"  Mapping {mapping.source}: columns used: {', '.join(mapping.columns_used) or 'none'}; not in the "
+            f"export: {', '.join(mapping.columns_unused) or 'none'}.",
+            soft_wrap=True,
+        )
+        for name, used in mapping.values_used.items():
+            unused = mapping.values_unused.get(name, ())
+            line = f"    [values.{name}]: {len(used)} of {len(used) + len(unused)} values found in the export"
+            if unused:
+                line += f"; never found: {', '.join(repr(v) for v in unused[:10])}" + (
+                    ", ..." if len(unused) > 10 else ""
+                )
+            out.print(line, soft_wrap=True)
+    if summary.unit_reasons:
+        out.print(f"  Unit of privacy: {summary.unit}, not person-month:", soft_wrap=True)
+        for reason in summary.unit_reasons:
+            out.print(f"    {reason.file}: {reason.text}.", soft_wrap=True)
+    else:
+        out.print(f"  Unit of privacy: {summary.unit}.")
+
+
+def check_document(tables: TrueTables, cases: Path, contacts: Path | None) -> dict[str, Any]:
+    """What ``prepare --check --json`` prints: the verdict, without a single count (those stay on the terminal)."""
+    return {
+        "period": tables.period,
+        "check": "passed",
+        "cases": str(cases),
+        "contacts": str(contacts) if contacts is not None else None,
+        "tables": sorted(tables.counts),
+        "unit": tables.unit,
+        "release": None,
+    }
+
+
+def show_check(out: Console, tables: TrueTables, cases: Path, contacts: Path | None) -> None:
+    files = cases.name + (f" and {contacts.name}" if contacts is not None else "")
+    out.print(
+        f"Check passed: {files} can be released for {tables.period} ({len(tables.counts)} tables, unit of privacy "
+        f"{tables.unit}). Nothing was drawn, spent or stored. To prepare the release, run the same command "
+        "without --check.",
+        soft_wrap=True,
+    )
+
+
+# ---------------------------------------------------------------------------- approve / discard
+
+
+def approval_document(release: StoredRelease, *, changed: bool) -> dict[str, Any]:
+    return {
+        "period": release.period,
+        "revision": release.revision,
+        "status": release.status,
+        "approved_now": changed,
+        "spent": str(release.spent),
+        "measure": release.measure,
+        "payload_hash": release.payload_hash,
+    }
+
+
+def show_approval(out: Console, release: StoredRelease, *, changed: bool) -> None:
+    what = "Approved" if changed else "Already approved:"
+    out.print(
+        f"{what} {release.period} revision {release.revision} ({symbol(release.measure)} = "
+        f"{_short(str(release.spent))}, {release.payload_hash}). `tipshare-node submit` sends it (the monthly timer "
+        "and the daily sync do too); until it is sent, "
+        f"`tipshare-node discard --period {release.period}` can still delete it.",
+        soft_wrap=True,
+    )
+
+
+def discard_document(record: DiscardRecord, standing: Standing) -> dict[str, Any]:
+    return {
+        "period": record.period,
+        "revision": record.revision,
+        "discarded": True,
+        "given_back": str(record.amount),
+        "measure": record.measure,
+        "payload_hash": record.payload_hash,
+        "budget": _standing_document(standing),
+    }
+
+
+def show_discard(out: Console, record: DiscardRecord, standing: Standing) -> None:
+    s = symbol(record.measure)
+    out.print(
+        f"Discarded {record.period} revision {record.revision} ({record.status}, never sent); the {s} = "
+        f"{_short(str(record.amount))} it spent was given back. The ledger keeps a record of the discard.",
+        soft_wrap=True,
+    )
+    out.print(_standing_line(standing))
+    out.print(
+        f"To release {record.period}, run `tipshare-node prepare --period {record.period} ...` with the right export.",
+        soft_wrap=True,
+    )
 
 
 # ---------------------------------------------------------------------------- submit / sync
@@ -263,6 +428,7 @@ def status_document(
     items: Sequence[OutboxItem],
     receipts: Sequence[tuple[str, int, int, int, str]],
     years: Sequence[YearBudget],
+    discards: Sequence[DiscardRecord] = (),
 ) -> dict[str, Any]:
     by_release = {(p, r): (i, s) for p, r, i, s, _ in receipts}
     return {
@@ -307,6 +473,19 @@ def status_document(
             for i in items
             if i.status != "delivered"
         ],
+        "discards": [
+            {
+                "period": d.period,
+                "revision": d.revision,
+                "status": d.status,
+                "given_back": str(d.amount),
+                "measure": d.measure,
+                "created_at": d.created_at,
+                "discarded_at": d.discarded_at,
+                "reason": d.reason,
+            }
+            for d in discards
+        ],
         "budget": {
             "measure": config.budget.measure,
             "years": [
@@ -338,7 +517,7 @@ def show_status(out: Console, document: dict[str, Any]) -> None:
         releases.add_row(
             r["period"],
             str(r["revision"]),
-            r["status"],
+            "prepared (waits for approval)" if r["status"] == "prepared" else r["status"],
             f"{symbol(r['measure'])} = {_short(r['spent'])}",
             r["created_at"],
             f"log entry {receipt['leaf_index']} of {receipt['tree_size']}" if receipt else "",
@@ -360,6 +539,13 @@ def show_status(out: Console, document: dict[str, Any]) -> None:
                 out.print(f"  {i['period']} revision {i['revision']}, last error: {i['last_error']}", soft_wrap=True)
     else:
         out.print("Outbox: empty.")
+    for d in document.get("discards", []):
+        why = "discarded" if d["reason"] == "discard" else "replaced by a correction"
+        out.print(
+            f"{d['period']} revision {d['revision']} ({d['status']}, prepared {d['created_at']}) was {why} on "
+            f"{d['discarded_at']} before it was sent; {symbol(d['measure'])} = {_short(d['given_back'])} given back.",
+            soft_wrap=True,
+        )
     s = symbol(document["budget"]["measure"])
     for y in document["budget"]["years"]:
         out.print(

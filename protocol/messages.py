@@ -234,8 +234,12 @@ class PrivacyBlock(Message):
     mechanism: Literal["discrete_gaussian", "discrete_laplace"]
     #: ``rho`` (zero-concentrated DP) for the discrete Gaussian, ``epsilon`` (pure DP) for discrete Laplace.
     measure: Literal["rho", "epsilon"]
-    #: The unit of privacy: one person registered at this hotline in this month.
-    unit: Literal["person-month"]
+    #: The unit of privacy. ``person-month``: one person registered at this hotline in this month (every table's
+    #: contribution bound holds per person). ``record-month`` (added later; older payloads never carry it): the
+    #: bounds hold per record of the hotline's export in the month, not per person, because the hotline could not
+    #: link a person's records: rows counted as persons (no person identifier), or contacts without a contactor
+    #: identifier counted as contactors of their own. A person with r records is then protected as r records are.
+    unit: Literal["person-month", "record-month"]
     #: Total privacy loss of this release (the sum of the tables' spends).
     spent: DecimalString
     tables: Annotated[tuple[TableNoise, ...], Field(min_length=1, max_length=64)]

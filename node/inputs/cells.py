@@ -11,7 +11,11 @@ it is one invalid value, reported as it is. An identifier is compared, never int
 number) is invalid too: it is a formula that reached the export instead of its value, or an injection attempt.
 
 Each field's results are remembered per distinct cell (exports repeat a few values many thousand times), except for
-identifiers, which hardly repeat.
+identifiers, which hardly repeat. Values of coded, picklist and date fields are compared after Unicode normalisation
+(:func:`node.inputs.text.normal`); a value that is refused but looks like a value of the mapping or of the taxonomy
+(:func:`node.inputs.text.look_alike`: Latin and Cyrillic letters of one shape mixed up) is refused with "did you
+mean" and the value it resembles (:meth:`CellCheck.expected_for`). Which of the mapping's values matched a cell is
+recorded for the summary ``prepare`` shows (:attr:`CellCheck.used`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Final, TypeAlias
 from node.inputs.fields import FieldKind, InputField
 from node.inputs.mapping import ColumnMapping
 from node.inputs.readers import Cell
+from node.inputs.text import difference, look_alike, normal
 
 __all__ = ["INVALID", "MAX_ID_CHARS", "UNKNOWN", "CellCheck", "Invalid", "Slot", "Values"]
 
@@ -55,12 +60,27 @@ _SIGNED_IDENTIFIER = re.compile(r"[+-][0-9 ()./-]*")
 class CellCheck:
     """Checks and normalises the cells of one field, remembering each distinct cell's result."""
 
-    __slots__ = ("_format", "_map", "_separators", "cache", "expected", "field", "tolerant")
+    __slots__ = (
+        "_format",
+        "_map",
+        "_separators",
+        "_source",
+        "_suggested",
+        "cache",
+        "expected",
+        "field",
+        "tolerant",
+        "used",
+    )
 
     def __init__(self, field: InputField, mapping: ColumnMapping, *, tolerant: bool) -> None:
         self.field = field
         self.tolerant = tolerant
         self._map = mapping.values.get(field.name, {})
+        self._source = mapping.source
+        self._suggested: dict[str, str] = {}
+        #: The mapping's source values (normalised) that matched at least one cell.
+        self.used: set[str] = set()
         self._separators = mapping.separators
         self._format = mapping.date_format
         self.expected = field.expected
@@ -83,8 +103,30 @@ class CellCheck:
             hit = self.cache[key] = self._check(cell)
         return hit
 
+    def expected_for(self, value: str) -> str:
+        """What was expected instead of the refused ``value``: :attr:`expected`, and "did you mean" when ``value``
+        looks like one of the mapping's values or one the field accepts."""
+        found = self._suggested.get(value)
+        if found is None:
+            found = self._suggested[value] = self.expected + self._suggestion(value)
+        return found
+
+    def _suggestion(self, value: str) -> str:
+        if self.field.kind not in (FieldKind.CODE, FieldKind.CHOICE) or len(value) > MAX_ID_CHARS:
+            return ""
+        mapped = look_alike(value, self._map)
+        if mapped is not None:
+            return (
+                f"; did you mean {mapped!r} ({self._source}, [values.{self.field.name}])? This value has "
+                + difference(value, mapped)
+            )
+        known = look_alike(value, self.field.known_values())
+        if known is not None:
+            return f"; did you mean {known!r}? This value has " + difference(value, known)
+        return ""
+
     def _identifier(self, cell: Cell) -> tuple[Slot, Values]:
-        items = self._items(cell, split=False)
+        items = self._items(cell, split=False, normalise=False)
         if len(items) > 1 or (items and (len(items[0]) > MAX_ID_CHARS or _formula_identifier(items[0]))):
             return INVALID, ("; ".join(items),)
         return (items[0] if items else None), ()
@@ -119,14 +161,15 @@ class CellCheck:
             return (UNKNOWN if kind is FieldKind.CHOICE else None), ()
         return INVALID, (value,)
 
-    def _items(self, cell: Cell, *, split: bool) -> list[str]:
-        """The stripped, mapped values of a cell; a mapping target ``""`` (missing) gives no value."""
+    def _items(self, cell: Cell, *, split: bool, normalise: bool = True) -> list[str]:
+        """The stripped, normalised, mapped values of a cell; a mapping target ``""`` (missing) gives no value."""
         raw = cell if isinstance(cell, list) else [cell or ""]
         values: list[str] = []
         for text in raw:
-            text = text.strip()
+            text = normal(text.strip()) if normalise else text.strip()
             mapped = self._map.get(text)
             if mapped is not None:
+                self.used.add(text)
                 values.extend(mapped)
             elif split and any(s in text for s in self._separators) and not text.startswith(_FORMULA_STARTS):
                 for separator in self._separators[1:]:
@@ -134,7 +177,10 @@ class CellCheck:
                 for part in text.split(self._separators[0]):
                     part = part.strip()
                     if part:
-                        values.extend(self._map.get(part, (part,)))
+                        mapped = self._map.get(part)
+                        if mapped is not None:
+                            self.used.add(part)
+                        values.extend((part,) if mapped is None else mapped)
             elif text:
                 values.append(text)
         return values

@@ -93,9 +93,12 @@ class InputProblem:
 class InputError(NodeError):
     """The input cannot be released as it is; ``problems`` says every place and what was expected there."""
 
-    def __init__(self, problems: Iterable[InputProblem], *, total: int | None = None) -> None:
+    def __init__(
+        self, problems: Iterable[InputProblem], *, total: int | None = None, advice: str | None = None
+    ) -> None:
         self.problems: tuple[InputProblem, ...] = tuple(problems)
         self.total: int = max(total or 0, len(self.problems))
+        self.advice = advice
         if not self.problems:
             raise ValueError("an InputError needs at least one problem")
         first = self.problems[0]
@@ -125,7 +128,7 @@ class InputError(NodeError):
         shown = sum(len(rows) for rows in list(groups.values())[:MAX_PROBLEMS_SHOWN])
         if self.total > shown:
             lines.append(f"  ... and {self.total - shown:,} more {noun} not shown.")
-        lines.append(self._advice())
+        lines.append(self.advice or self._advice())
         return "\n".join(lines)
 
     _subject = "the input"
@@ -161,10 +164,10 @@ class ProblemLog:
         if len(self._kept) < MAX_PROBLEMS_KEPT:
             self._kept.append(problem)
 
-    def error(self, kind: type[InputError] = InputError) -> InputError:
+    def error(self, kind: type[InputError] = InputError, *, advice: str | None = None) -> InputError:
         """The error carrying every problem collected so far (there must be at least one)."""
-        return kind(self._kept, total=self.count)
+        return kind(self._kept, total=self.count, advice=advice)
 
-    def raise_if_any(self, kind: type[InputError] = InputError) -> None:
+    def raise_if_any(self, kind: type[InputError] = InputError, *, advice: str | None = None) -> None:
         if self.count:
-            raise self.error(kind)
+            raise self.error(kind, advice=advice)

@@ -4,8 +4,9 @@
 Field names are HTCDS 2.0 names (``prs_``, ``vic_``, ``hte_``, ``cas_``) or tipshare extensions (``ext_``). A
 column whose name is none of these is ignored (exports carry names, notes and much else the node never reads), except
 that an unknown ``ext_`` name is reported, because that namespace is ours and such a column is almost surely a typo,
-and so is a name that differs from a field's only in case, spaces, punctuation or invisible characters
-(``prs_gender``, ``PRS GENDER``, a stray byte-order mark): ignoring it would count every person as unknown there.
+and so is a name that differs from a field's only in case, spaces, punctuation, invisible characters or look-alike
+letters of another alphabet (``prs_gender``, ``PRS GENDER``, a stray byte-order mark, a Cyrillic ``е``): ignoring
+it would count every person as unknown there.
 
 Kinds of field:
 
@@ -46,6 +47,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from node.inputs.text import skeleton
 from protocol.errors import TaxonomyViolation
 from protocol.taxonomy import Dimension, Taxonomy
 
@@ -106,6 +108,19 @@ class InputField:
     choices: tuple[str, ...] = ()
     country: bool = False
     expected: str = ""
+
+    def known_values(self) -> tuple[str, ...]:
+        """The values this field accepts by name (picklist values, HTCDS values, country codes), for "did you mean"."""
+        if self.kind is FieldKind.CHOICE:
+            return self.choices
+        found: dict[str, None] = {}
+        for dimension in self.dimensions:
+            for field_map in dimension.input.fields:
+                if field_map.name == self.name:
+                    found.update(dict.fromkeys(field_map.values))
+            if self.country:
+                found.update(dict.fromkeys(c.code for c in dimension.codes if c.kind == "country"))
+        return tuple(found)
 
     def accepts(self, value: str) -> bool:
         """Whether a single stripped value is valid here (``code`` and ``choice`` fields; others accept anything)."""
@@ -177,7 +192,7 @@ class FieldCatalog:
 
 
 def _spelling_key(name: str) -> str:
-    return "".join(c for c in name.casefold() if c.isalnum())
+    return "".join(c for c in skeleton(name) if c.isalnum())
 
 
 def _date(name: str) -> InputField:

@@ -26,7 +26,12 @@ identifiers have no value list). A target value is accepted if the taxonomy's in
 dimension that reads the field and exactly one meaning leads to it: ``"M"`` for ``prs_Gender`` becomes
 ``Masculine``, but ``"labour"`` for ``vic_TypeOfExploitation`` is refused because ``ForcedLabour`` and ``ChildLabour``
 both give it and differ in ``exploitation_type``. Source values are compared after stripping white space, and the
-mapping applies to a whole cell first, then to each value of a multiselect cell.
+mapping applies to a whole cell first, then to each value of a multiselect cell. Column names and source values are
+compared after Unicode normalisation (:func:`node.inputs.text.normal`: NFC, and Romanian ``ş ţ`` read as ``ș ț``),
+so that ``"Cetăţenie"`` in an export matches ``"Cetățenie"`` in the mapping.
+
+A target ``"?"`` (in ``[columns]`` or ``[values.<field>]``) is what ``tipshare-node mapping init`` writes where the
+officer must decide; a mapping that still holds one is refused, naming each place.
 """
 
 from __future__ import annotations
@@ -43,14 +48,18 @@ from typing import Any, Final, Protocol
 from node.inputs.errors import InputProblem, MappingError, ProblemLog
 from node.inputs.fields import FieldCatalog, FieldKind, InputField
 from node.inputs.readers import DELIMITERS
+from node.inputs.text import normal
 
-__all__ = ["DEFAULT_SEPARATORS", "ColumnMapping", "load_mapping", "parse_mapping"]
+__all__ = ["DEFAULT_SEPARATORS", "UNDECIDED", "ColumnMapping", "load_mapping", "parse_mapping"]
 
 #: What separates the values of a multiselect cell unless the mapping says otherwise.
 DEFAULT_SEPARATORS: Final = (";", "|")
 _OPTIONS: Final = frozenset({"encoding", "delimiter", "date_format", "separators"})
 _TABLES: Final = frozenset({"options", "columns", "values"})
 _MAX_MAPPING_BYTES: Final = 4 * 1024 * 1024
+#: The placeholder ``mapping init`` writes for a decision the officer must make.
+UNDECIDED: Final = "?"
+_UNDECIDED_TEXT: Final = 'a decision instead of "?" (written by `tipshare-node mapping init` where you must choose): '
 
 
 class _Report(Protocol):
@@ -72,8 +81,9 @@ class ColumnMapping:
     separators: tuple[str, ...] = DEFAULT_SEPARATORS
 
     def field_for(self, column: str) -> str:
-        """The field a column of the export carries: its mapped name, else its own name (``""``: ignored)."""
-        return self.columns.get(column, column)
+        """The field a column of the export carries: its mapped name, else its own name (``""``: ignored).
+        Column names are compared after :func:`~node.inputs.text.normal`."""
+        return self.columns.get(normal(column), column)
 
 
 def load_mapping(path: Path, *, catalog: FieldCatalog) -> ColumnMapping:
@@ -153,6 +163,9 @@ def _columns(table: Mapping[str, Any], catalog: FieldCatalog, problem: _Report) 
             problem(where, 'a field name (a string), or "" to ignore the column')
             continue
         target = target.strip()
+        if target == UNDECIDED:
+            problem(where, _UNDECIDED_TEXT + 'the field this column holds, or "" to ignore the column')
+            continue
         if target and catalog.get(target) is None:
             problem(where, f"a field name the node reads: {', '.join(catalog.names)}", target)
             continue
@@ -161,7 +174,7 @@ def _columns(table: Mapping[str, Any], catalog: FieldCatalog, problem: _Report) 
             continue
         if target:
             claimed[target] = column.strip()
-        result[column.strip()] = target
+        result[normal(column.strip())] = target
     return result
 
 
@@ -178,12 +191,15 @@ def _values(where: str, table: Mapping[str, Any], target: InputField, problem: _
             item = item.strip()
             if not item:
                 continue
+            if item == UNDECIDED:
+                problem(here, _UNDECIDED_TEXT + f'a value {target.name} accepts, a list of them, or "" (not recorded)')
+                continue
             found = _resolve(item, target)
             if isinstance(found, str):
                 resolved.append(found)
             else:
                 problem(here, found[0], item)
-        key = source_value.strip()
+        key = normal(source_value.strip())
         if key in result:
             problem(here, "each export value once (after removing surrounding white space)")
         result[key] = tuple(dict.fromkeys(resolved))

@@ -69,6 +69,8 @@ class Person:
 
     key: str
     row: int
+    #: How many rows of the export the person has.
+    rows: int
     case: str
     registered: date
     case_opened: date | None
@@ -90,6 +92,8 @@ class Contact:
     contactor: str
     day: date
     values: Mapping[str, Values]
+    #: No ``ext_ContactorID``: the contact is a contactor of its own (it cannot be linked to the caller's others).
+    anonymous: bool = False
 
 
 def read_persons(
@@ -100,8 +104,10 @@ def read_persons(
     allow_unknown: bool,
     problems: ProblemLog,
     tick: Callable[[int], None] | None = None,
+    usage: dict[str, set[str]] | None = None,
 ) -> list[Person]:
-    """Every person of a cases file, in order of first row; every problem goes to ``problems``."""
+    """Every person of a cases file, in order of first row; every problem goes to ``problems``. The mapping's
+    source values that matched a cell are added to ``usage[field]``."""
     reader = _RowReader(source, catalog, "person", mapping, allow_unknown, problems)
     if f.REGISTRATION_DATE not in reader.labels and f.REFERRAL_DATE not in reader.labels:
         reader.file_problem(f"a registration date column: {f.REGISTRATION_DATE} or {f.REFERRAL_DATE}")
@@ -114,7 +120,9 @@ def read_persons(
         elif key is None:
             reader.problem(number, f.PERSON_ID, "a person identifier: the column is there, so every row needs one")
     merger = _Merger(reader)
-    return [person for key, rows in groups.items() if (person := merger.person(key, rows)) is not None]
+    persons = [person for key, rows in groups.items() if (person := merger.person(key, rows)) is not None]
+    reader.record_usage(usage)
+    return persons
 
 
 def read_contacts(
@@ -125,8 +133,10 @@ def read_contacts(
     allow_unknown: bool,
     problems: ProblemLog,
     tick: Callable[[int], None] | None = None,
+    usage: dict[str, set[str]] | None = None,
 ) -> list[Contact]:
-    """Every contact of a contacts file, in row order; every problem goes to ``problems``."""
+    """Every contact of a contacts file, in row order; every problem goes to ``problems`` (and the mapping's values
+    used to ``usage``, as :func:`read_persons` does)."""
     reader = _RowReader(source, catalog, "contact", mapping, allow_unknown, problems)
     if f.CONTACT_DATE not in reader.labels:
         reader.file_problem(f"a contact date column: {f.CONTACT_DATE}")
@@ -140,8 +150,10 @@ def read_contacts(
         if not isinstance(day, date):
             continue
         values = {name: v for name, slot in code_slots if isinstance(v := row[slot], tuple)}
-        who = f"id {contactor}" if isinstance(contactor, str) else f"row {number}"
-        contacts.append(Contact(row=number, contactor=who, day=day, values=values))
+        named = isinstance(contactor, str)
+        who = f"id {contactor}" if named else f"row {number}"
+        contacts.append(Contact(row=number, contactor=who, day=day, values=values, anonymous=not named))
+    reader.record_usage(usage)
     return contacts
 
 
@@ -213,7 +225,7 @@ class _RowReader:
                     hit = check(cell)
                 row[slot] = hit[0]
                 for raw in hit[1]:
-                    self.problem(number, check.field.name, check.expected, raw)
+                    self.problem(number, check.field.name, check.expected_for(raw), raw)
             if (
                 event_country is not None
                 and isinstance(row[event_country], tuple)
@@ -223,6 +235,13 @@ class _RowReader:
             yield number, row
         if tick is not None:
             tick(done)
+
+    def record_usage(self, usage: dict[str, set[str]] | None) -> None:
+        """Add the mapping's source values that matched a cell, per field, to ``usage``."""
+        if usage is None:
+            return
+        for _, _, check in self._plan:
+            usage.setdefault(check.field.name, set()).update(check.used)
 
     def problem(self, row: int | None, name: str, expected: str, value: str | None = None) -> None:
         shown = None if value is None else shown_value(value)
@@ -276,6 +295,7 @@ class _Merger:
         return Person(
             key=key,
             row=rows[0][0],
+            rows=len(rows),
             case=" ".join(case),
             registered=min(dates),
             case_opened=self._case_opened_date(case, rows),
@@ -299,6 +319,7 @@ class _Merger:
         return Person(
             key=key,
             row=number,
+            rows=1,
             case=" ".join(case),
             registered=registered,
             case_opened=self._case_opened_date(case, ((number, row),)) if row[self._opened] is not None else None,

@@ -229,6 +229,7 @@ def _node(stage: Stage, tmp_path: Path, hotline: str, *, committed: bool) -> Nod
     stage.enroll(hotline, enrollment["public_key"])
     export = stage.export
     node.ok("prepare", "--period", PERIOD, str(export / "cases.csv"), "--contacts", str(export / "contacts.csv"))
+    node.ok("approve", "--period", PERIOD)
     return node
 
 

@@ -83,6 +83,7 @@ class Officer:
         inputs = (str(export / "cases.csv"), "--contacts", str(export / "contacts.csv"))
         out, _ = self.ok("prepare", "--period", period, *inputs, "--json")
         document: dict[str, Any] = json.loads(out)
+        self.ok("approve", "--period", period)
         return document
 
 

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """A hotline's month, end to end: the node's commands as a data officer types them, against the real hub app.
 
-``init`` → (operator enrolls the key) → ``synth`` → ``prepare`` → ``submit`` → ``status``; then the hub's merged
-statistics must equal the sum of the signed noisy releases, sit within the declared noise of the synthetic truth,
-and the node's stored receipts must verify offline with the hub's log key.
+``init`` → (operator enrolls the key) → ``synth`` → ``prepare`` → ``approve`` → ``submit`` → ``status``; then the
+hub's merged statistics must equal the sum of the signed noisy releases, sit within the declared noise of the
+synthetic truth, and the node's stored receipts must verify offline with the hub's log key.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def test_a_hotline_delivers_three_months_and_the_hub_merges_them(hub: HubUnderTe
             "prepare", "--period", period, str(export / "cases.csv"), "--contacts", str(export / "contacts.csv")
         )
         assert "persons_corridor" in preview
+        officer.ok("approve", "--period", period)
         officer.ok("submit", "--period", period)
     status = json.loads(officer.ok("status", "--json"))
     assert status, "status prints the node's releases"

@@ -36,9 +36,12 @@ def _csv(path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str] = ("
 
 
 def _prepare(cases: Path, contacts: Path | None = None, period: str = "2025-03", **options: object) -> TrueTables:
-    # These tests aggregate: a file without rows is a valid "nobody" here (its refusal by default is tested in
-    # test_hostile_inputs.py).
+    # These tests aggregate: a file without rows is a valid "nobody" here, a row without ext_PersonID a person, and
+    # a month among several is fine (the refusals by default are tested in test_hostile_inputs.py and
+    # test_checks.py).
     options.setdefault("allow_empty", True)
+    options.setdefault("rows_are_persons", True)
+    options.setdefault("allow_other_months", True)
     return prepare_tables(cases=cases, contacts=contacts, mapping=None, period=period, taxonomy=TAXONOMY, **options)  # type: ignore[arg-type]
 
 
@@ -277,12 +280,14 @@ def _person_rows(persons: Sequence[dict[str, object]]) -> list[dict[str, str]]:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_PERSON, min_size=1, max_size=7))
 def test_one_person_changes_no_table_by_more_than_its_bounds(persons: list[dict[str, object]]) -> None:
+    # Every value drawn is valid, so --allow-unknown changes no count here; it lets a few random persons be mostly
+    # unknown in a dimension (refused by default, test_hostile_inputs.py).
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
-        full = _prepare(_csv(folder / "all.csv", _person_rows(persons))).counts
+        full = _prepare(_csv(folder / "all.csv", _person_rows(persons)), allow_unknown=True).counts
         for i in range(len(persons)):
             rows = [r for r in _person_rows(persons) if r["ext_PersonID"] != f"P{i}"]
-            without = _prepare(_csv(folder / f"without-{i}.csv", rows)).counts
+            without = _prepare(_csv(folder / f"without-{i}.csv", rows), allow_unknown=True).counts
             for name in PERSON_TABLES:
                 table: Table = TAXONOMY.table(name)
                 l1, largest = _difference(full[name], without[name])
@@ -307,11 +312,12 @@ def test_one_contactor_changes_the_contacts_table_by_at_most_c(contacts: list[di
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
         cases = _csv(folder / "c.csv", [])
-        full = _prepare(cases, _csv(folder / "all.csv", contacts, columns=["ext_ContactDate"])).counts["contacts"]
+        every = _csv(folder / "all.csv", contacts, columns=["ext_ContactDate"])
+        full = _prepare(cases, every, allow_unknown=True).counts["contacts"]  # every value drawn is valid
         for contactor in ("A", "B"):
             rest = [c for c in contacts if c["ext_ContactorID"] != contactor]
-            without = _prepare(cases, _csv(folder / "rest.csv", rest, columns=["ext_ContactDate"])).counts["contacts"]
-            l1, largest = _difference(full, without)
+            without = _prepare(cases, _csv(folder / "rest.csv", rest, columns=["ext_ContactDate"]), allow_unknown=True)
+            l1, largest = _difference(full, without.counts["contacts"])
             assert l1 <= table.l1_bound
             assert largest <= table.per_cell_bound
 

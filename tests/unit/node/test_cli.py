@@ -22,6 +22,8 @@ from protocol.taxonomy import builtin_taxonomy, load_taxonomy
 from tests.unit.node.fakehub import HUB_URL, FakeHub
 from tests.unit.node.nodekit import HOTLINE, Officer, init_and_enroll, planted_counts, planted_run
 
+NO_SUCH_RELEASE_HINT = "Prepare it first: `tipshare-node prepare --period YYYY-MM <case export>`."
+
 
 @pytest.fixture
 def hub() -> FakeHub:
@@ -92,9 +94,19 @@ def test_a_month_from_init_to_receipt(officer: Officer, hub: FakeHub, home: Path
         assert code == 0, err
         assert f"Prepared {period} revision 1" in out
         assert "persons_corridor: 19,220 cells, noise σ = 4.03, ±8 at 95%" in out
-        assert "Nothing has been sent" in out
+        assert "Nothing has been sent; the release waits for your approval" in out
+        assert f"Summary of the export for {period} (for you only: never stored, never sent):" in err
     assert "2025 has spent 0.2 of 1.5 (1.3 left)" in out
 
+    code, out, err = officer("submit")  # nothing is sent before the officer approves it
+    assert code == 0, err
+    assert out == "Nothing to submit: no release is approved.\n"
+    assert "2025-01 revision 1 waits for approval and was not sent" in err
+    assert not hub.accepted
+    for period in periods:
+        code, out, err = officer("approve", "--period", period)
+        assert code == 0, err
+        assert f"Approved {period} revision 1" in out
     code, out, err = officer("submit")
     assert code == 0, err
     assert "2025-01 revision 1: delivered; receipt verified: log entry 1 of 2" in out
@@ -197,9 +209,11 @@ def test_true_counts_never_leave_memory(
     contacts.write_text("placeholder\n")
     assert officer("-vv", "prepare", "--period", "2025-03", str(cases), "--contacts", str(contacts))[0] == 0
     assert officer("-vv", "prepare", "--period", "2025-03", str(cases), "--json")[0] == 0
+    assert officer("-vv", "approve", "--period", "2025-03")[0] == 0
     hub.faults = ["500", "drop-after-commit"]
     assert officer("-vv", "submit")[0] == 0
     assert officer("-vv", "correct", "--period", "2025-03", str(cases), "--yes")[0] == 0
+    assert officer("-vv", "approve", "--period", "2025-03", "--json")[0] == 0
     assert officer("-vv", "submit", "--json")[0] == 0
     for command in ("status", "budget"):
         assert officer("-vv", command)[0] == 0
@@ -226,6 +240,7 @@ def test_submit_while_offline_then_sync(
 ) -> None:
     init_and_enroll(officer)
     assert officer("prepare", "--period", "2025-03", str(_export(tmp_path)))[0] == 0
+    assert officer("approve", "--period", "2025-03")[0] == 0
     monkeypatch.setenv("TIPSHARE_NODE_RETRY_ATTEMPTS", "2")
     hub.faults = ["connect", "connect"]
     code, out, err = officer("submit")
@@ -256,23 +271,95 @@ def test_correction_asks_spends_and_respects_the_period_cap(
     assert code == 1
     assert "NoSuchRelease" in err
     assert officer("prepare", "--period", "2025-03", cases)[0] == 0
+    # A correction of a revision never sent replaces it and spends nothing more.
+    code, out, err = officer("correct", "--period", "2025-03", cases, stdin="y\n", monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert (
+        "2025-03 revision 1 was never sent (prepared): the correction replaces it as revision 1, with fresh noise, "
+        "and spends nothing more: the ρ = 0.1 it spent is given back. The new release waits for your approval."
+    ) in err
+    assert "Prepared 2025-03 revision 1" in out
+    assert officer.json("budget")["years"][0]["spent"] == "0.1"
+    assert officer("approve", "--period", "2025-03")[0] == 0
+    assert officer("submit")[0] == 0
+    # A correction of a delivered revision is a new one and spends more: asked first.
     code, _, err = officer("correct", "--period", "2025-03", cases, stdin="n\n", monkeypatch=monkeypatch)
     assert code == 1
     assert "spends ρ = 0.1 MORE" in err
-    assert "will be superseded" in err
     assert "Nothing was spent." in err
     assert officer.json("budget")["years"][0]["spent"] == "0.1"
     code, out, err = officer("correct", "--period", "2025-03", cases, stdin="y\n", monkeypatch=monkeypatch)
     assert code == 0, err
     assert "Prepared 2025-03 revision 2" in out
+    code, _, err = officer("correct", "--period", "2025-03", cases, "--yes")  # revision 2 is unsent: replaced
+    assert code == 0, err
+    assert officer("approve", "--period", "2025-03")[0] == 0
+    assert officer("submit")[0] == 0
     code, _, err = officer("correct", "--period", "2025-03", cases, "--yes")
     assert code == 1
     assert "BudgetExceeded: a release spending ρ = 0.1 would bring period 2025-03 to 0.3" in err
     assert "Nothing was spent and no noise was drawn" in err
     status = officer.json("status")
-    assert [(r["revision"], r["status"]) for r in status["releases"]] == [(1, "superseded"), (2, "prepared")]
-    assert officer("submit")[0] == 0
-    assert [r["status"] for r in officer.json("status")["releases"]] == ["superseded", "delivered"]
+    assert [(r["revision"], r["status"]) for r in status["releases"]] == [(1, "delivered"), (2, "delivered")]
+    assert officer.json("budget")["years"][0]["spent"] == "0.2"
+
+
+def test_approve_then_submit_and_discard_what_was_never_sent(
+    officer: Officer, hub: FakeHub, planted: dict[str, list[int]], tmp_path: Path, home: Path
+) -> None:
+    init_and_enroll(officer)
+    cases = str(_export(tmp_path))
+    code, _, err = officer("approve", "--period", "2025-03")
+    assert (code, err) == (1, "NoSuchRelease: nothing was prepared for 2025-03\n" + NO_SUCH_RELEASE_HINT + "\n")
+    assert officer("prepare", "--period", "2025-03", cases)[0] == 0
+    code, _, err = officer("submit", "--period", "2025-03")
+    assert code == 1
+    assert "NotApproved: 2025-03 revision 1 was prepared but not approved; nothing was sent" in err
+    assert "If it is right: `tipshare-node approve --period 2025-03`, then submit again." in err
+    code, out, err = officer("sync")  # the daily timer sends approved releases only
+    assert code == 0, err
+    assert "Nothing to send" in out
+    assert "2025-03 revision 1 waits for approval and was not sent" in err
+    assert not hub.accepted
+    # Discarding a release never sent gives its budget back; the ledger records it.
+    code, _, err = officer("discard", "--period", "2025-03", "--yes")
+    assert code == 0, err
+    assert officer.json("budget")["years"][0]["spent"] == "0"
+    assert officer.json("status")["releases"] == []
+    assert officer.json("status")["discards"][0]["revision"] == 1
+    # Prepared again, approved, and sent by the daily sync.
+    assert officer("prepare", "--period", "2025-03", cases)[0] == 0
+    document = officer.json("approve", "--period", "2025-03")
+    assert (document["status"], document["approved_now"]) == ("approved", True)
+    assert officer.json("approve", "--period", "2025-03")["approved_now"] is False
+    code, out, err = officer("sync")
+    assert code == 0, err
+    assert "2025-03 revision 1: delivered" in out
+    assert len(hub.accepted) == 1
+    code, _, err = officer("discard", "--period", "2025-03", "--yes")
+    assert code == 1
+    assert "ReleaseSent: 2025-03 revision 1 cannot be discarded: it is delivered, so it was handed to the outbox" in err
+    code, _, err = officer("approve", "--period", "2025-03")
+    assert code == 1
+    assert "ReleaseError: 2025-03 revision 1 is delivered: it was approved and handed to the outbox already" in err
+    assert officer.json("budget")["years"][0]["spent"] == "0.1"
+
+
+def test_discard_asks_first_and_warns_against_redrawing(
+    officer: Officer, planted: dict[str, list[int]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init_and_enroll(officer)
+    assert officer("prepare", "--period", "2025-03", str(_export(tmp_path)))[0] == 0
+    code, _, err = officer("discard", "--period", "2025-03", stdin="n\n", monkeypatch=monkeypatch)
+    assert code == 1
+    assert "2025-03 revision 1 (prepared) will be deleted, and the ρ = 0.1 it spent given back" in err
+    assert "never to draw the noise again until the numbers look closer to what you know" in err
+    assert "Nothing was discarded." in err
+    assert officer.json("budget")["years"][0]["spent"] == "0.1"
+    code, out, err = officer("discard", "--period", "2025-03", stdin="y\n", monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert "Discarded 2025-03 revision 1 (prepared, never sent); the ρ = 0.1 it spent was given back." in out
+    assert "Budget: 2025-03 has spent ρ = 0 of its cap 0.2" in out
 
 
 def test_budget_shows_tables_and_the_ledger(officer: Officer, planted: dict[str, list[int]], tmp_path: Path) -> None:
@@ -310,6 +397,7 @@ def test_a_rejected_submission_is_explained(officer: Officer, planted: dict[str,
     code, _, _ = officer("init", "--hotline-id", HOTLINE, "--hub", HUB_URL)  # never enrolled at the hub
     assert code == 0
     assert officer("prepare", "--period", "2025-03", str(_export(tmp_path)))[0] == 0
+    assert officer("approve", "--period", "2025-03")[0] == 0
     code, out, err = officer("submit")
     assert code == 1
     assert "2025-03 revision 1: refused by the hub" in out
@@ -324,6 +412,7 @@ def test_an_invalid_receipt_is_not_accepted(
 ) -> None:
     init_and_enroll(officer)
     assert officer("prepare", "--period", "2025-03", str(_export(tmp_path)))[0] == 0
+    assert officer("approve", "--period", "2025-03")[0] == 0
     hub.faults = ["bad-receipt-key"]
     code, _, err = officer("submit")
     assert code == 1
@@ -433,6 +522,7 @@ def test_a_hub_taxonomy_that_is_not_built_in_is_pinned_in_the_home(
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     assert stored.read_bytes() == hub.taxonomy.canonical_bytes()
     assert officer("prepare", "--period", "2025-03", str(_export(tmp_path)))[0] == 0
+    assert officer("approve", "--period", "2025-03")[0] == 0
     assert officer("submit")[0] == 0
     assert hub.accepted[0].payload.taxonomy.hash == hub.taxonomy.content_hash != builtin_taxonomy().content_hash
     stored.write_bytes(builtin_taxonomy().canonical_bytes())  # tampered with: no longer the pinned taxonomy

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from node.budget import BudgetConfig
-from node.errors import BudgetExceeded, ConfigError, NoiseError, NoSuchRelease
+from node.errors import BudgetExceeded, ConfigError, NoiseError, NoSuchRelease, ReleaseError, ReleaseSent
 from node.ledger import Ledger
 from node.noise import calibrate
 from node.release import noisy_payload
@@ -67,6 +67,13 @@ def _record(ledger: Ledger, config: BudgetConfig, period: str, *, correction: bo
 
 def _open(path: Path) -> Ledger:
     return Ledger(open_database(path, create=True))
+
+
+def _sent(path: Path, period: str) -> None:
+    """What the outbox does once a release is handed to it: the release is no longer the node's alone."""
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE releases SET status = 'delivered' WHERE period = ?", (period,))
+    db.close()
 
 
 def test_database_is_private_and_versioned(tmp_path: Path) -> None:
@@ -138,6 +145,7 @@ def test_year_cap_holds_at_the_boundary_and_across_restarts(tmp_path: Path) -> N
         assert created
     ledger = _open(path)
     assert ledger.standing(config, "2025-12").year_spent == Fraction("1.2")
+    _sent(path, "2025-12")
     with pytest.raises(BudgetExceeded, match=r"yearly cap of 1\.2"):
         _record(ledger, config, "2025-12", correction=True)
     # Another year has its own cap.
@@ -150,6 +158,7 @@ def test_twelve_fractional_twelfths_fit(tmp_path: Path) -> None:
     ledger = _open(tmp_path / "node.sqlite3")
     for month in range(1, 13):
         _record(ledger, config, f"2025-{month:02d}")
+    _sent(tmp_path / "node.sqlite3", "2025-12")
     standing = ledger.standing(config, "2025-12")
     assert 0 < standing.year_cap - standing.year_spent < Fraction(12, 10**18)  # rounding left a few units unspent
     with pytest.raises(BudgetExceeded):
@@ -160,6 +169,7 @@ def test_a_refused_release_draws_nothing_and_spends_nothing(tmp_path: Path) -> N
     config = budget(release="0.1", period_cap="0.1", year_cap="1.5")
     ledger = _open(tmp_path / "node.sqlite3")
     _record(ledger, config, "2025-03")
+    _sent(tmp_path / "node.sqlite3", "2025-03")
     calls: list[int] = []
     with pytest.raises(BudgetExceeded, match="over its cap"):
         ledger.record(
@@ -187,18 +197,139 @@ def test_a_failure_while_building_stores_nothing(tmp_path: Path) -> None:
     assert ledger.spends() == []
 
 
-def test_corrections_add_revisions_supersede_unsent_ones_and_spend_more(tmp_path: Path) -> None:
+def test_a_correction_of_a_sent_revision_adds_one_and_spends_more(tmp_path: Path) -> None:
     config = budget()
-    ledger = _open(tmp_path / "node.sqlite3")
+    path = tmp_path / "node.sqlite3"
+    ledger = _open(path)
     with pytest.raises(NoSuchRelease):
         _record(ledger, config, "2025-03", correction=True)
-    _first, _ = _record(ledger, config, "2025-03")
+    _record(ledger, config, "2025-03")
+    _sent(path, "2025-03")
     _second, created = _record(ledger, config, "2025-03", correction=True)
     assert created
-    assert [(r.revision, r.status) for r in ledger.releases()] == [(1, "superseded"), (2, "prepared")]
+    assert [(r.revision, r.status) for r in ledger.releases()] == [(1, "delivered"), (2, "prepared")]
     assert ledger.standing(config, "2025-03").period_spent == Fraction("0.2")
-    assert ledger.latest("2025-03") is not None
     assert ledger.latest("2025-03") == ledger.get("2025-03", 2)
+
+
+def test_a_correction_of_an_unsent_revision_replaces_it_and_spends_once(tmp_path: Path) -> None:
+    config = budget(release="0.1", period_cap="0.1", year_cap="1.5")  # no room for a second spend
+    ledger = _open(tmp_path / "node.sqlite3")
+    first, _ = _record(ledger, config, "2025-03")
+    ledger.approve("2025-03")
+    replacement, created = _record(ledger, config, "2025-03", correction=True)
+    assert created
+    assert [(r.revision, r.status) for r in ledger.releases()] == [(1, "prepared")]
+    assert replacement.payload_hash != first.payload_hash  # type: ignore[attr-defined]
+    assert ledger.standing(config, "2025-03").period_spent == Fraction("0.1")
+    (record,) = ledger.discards()
+    assert (record.period, record.revision, record.status, record.reason) == ("2025-03", 1, "approved", "correction")
+    assert record.payload_hash == first.payload_hash  # type: ignore[attr-defined]
+    assert record.amount == Decimal("0.1")
+
+
+def test_approve_marks_the_latest_prepared_revision_once(tmp_path: Path) -> None:
+    path = tmp_path / "node.sqlite3"
+    ledger = _open(path)
+    with pytest.raises(NoSuchRelease, match="nothing was prepared for 2025-03"):
+        ledger.approve("2025-03")
+    _record(ledger, budget(), "2025-03")
+    release, changed = ledger.approve("2025-03")
+    assert (release.status, changed) == ("approved", True)
+    release, changed = ledger.approve("2025-03")
+    assert (release.status, changed) == ("approved", False)
+    _sent(path, "2025-03")
+    with pytest.raises(ReleaseError, match="2025-03 revision 1 is delivered: it was approved and handed to the outbox"):
+        ledger.approve("2025-03")
+
+
+def test_discard_gives_the_budget_back_and_is_recorded(tmp_path: Path) -> None:
+    config = budget(release="0.1", period_cap="0.1", year_cap="1.5")
+    path = tmp_path / "node.sqlite3"
+    ledger = _open(path)
+    with pytest.raises(NoSuchRelease):
+        ledger.discard("2025-03", now=NOW)
+    first, _ = _record(ledger, config, "2025-03")
+    record = ledger.discard("2025-03", now=NOW)
+    assert (record.revision, record.status, record.reason, record.discarded_at) == (
+        1,
+        "prepared",
+        "discard",
+        "2026-03-01T12:00:00Z",
+    )
+    assert ledger.latest("2025-03") is None
+    assert ledger.spends() == []
+    assert ledger.standing(config, "2025-03").period_spent == 0
+    again, created = _record(ledger, config, "2025-03")  # the budget is there again: revision 1 anew
+    assert created
+    assert again.revision == 1  # type: ignore[attr-defined]
+    assert again.payload_hash != first.payload_hash  # type: ignore[attr-defined]
+    _sent(path, "2025-03")
+    with pytest.raises(ReleaseSent, match="2025-03 revision 1 cannot be discarded: it is delivered"):
+        ledger.discard("2025-03", now=NOW)
+    assert [d.payload_hash for d in ledger.discards(period="2025-03")] == [first.payload_hash]  # type: ignore[attr-defined]
+
+
+V1_SCHEMA = """
+CREATE TABLE releases (
+    period TEXT NOT NULL CHECK (period GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]'),
+    revision INTEGER NOT NULL CHECK (revision BETWEEN 1 AND 999),
+    created_at TEXT NOT NULL,
+    mechanism TEXT NOT NULL CHECK (mechanism IN ('discrete_gaussian', 'discrete_laplace')),
+    measure TEXT NOT NULL CHECK (measure IN ('rho', 'epsilon')),
+    spent TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    payload_hash TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL CHECK (status IN ('prepared', 'queued', 'delivered', 'failed', 'superseded')),
+    PRIMARY KEY (period, revision)
+);
+CREATE TABLE spends (
+    id INTEGER PRIMARY KEY, period TEXT NOT NULL, revision INTEGER NOT NULL,
+    measure TEXT NOT NULL CHECK (measure IN ('rho', 'epsilon')), amount TEXT NOT NULL, recorded_at TEXT NOT NULL,
+    UNIQUE (period, revision), FOREIGN KEY (period, revision) REFERENCES releases (period, revision)
+);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY, period TEXT NOT NULL, revision INTEGER NOT NULL, payload_hash TEXT NOT NULL,
+    envelope BLOB NOT NULL, status TEXT NOT NULL CHECK (status IN ('queued', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, last_error TEXT, queued_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL, UNIQUE (period, revision),
+    FOREIGN KEY (period, revision) REFERENCES releases (period, revision)
+);
+CREATE TABLE receipts (
+    period TEXT NOT NULL, revision INTEGER NOT NULL, payload_hash TEXT NOT NULL, submission_id INTEGER NOT NULL,
+    leaf_index INTEGER NOT NULL, tree_size INTEGER NOT NULL, receipt BLOB NOT NULL, received_at TEXT NOT NULL,
+    PRIMARY KEY (period, revision), FOREIGN KEY (period, revision) REFERENCES releases (period, revision)
+);
+"""
+
+
+def test_a_version_1_ledger_is_upgraded_in_place_keeping_every_release(tmp_path: Path) -> None:
+    path = tmp_path / "node.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(V1_SCHEMA)
+    old.execute(
+        "INSERT INTO releases VALUES ('2025-03', 1, '2026-03-01T12:00:00Z', 'discrete_gaussian', 'rho', '0.1', "
+        "x'7b7d', 'sha256:aa', 'delivered')"
+    )
+    old.execute("INSERT INTO spends VALUES (1, '2025-03', 1, 'rho', '0.1', '2026-03-01T12:00:00Z')")
+    old.execute("INSERT INTO outbox VALUES (1, '2025-03', 1, 'sha256:aa', x'00', 'delivered', 1, 't', NULL, 't', 't')")
+    old.execute("PRAGMA user_version=1")
+    old.commit()
+    old.close()
+    connection = open_database(path)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert connection.execute("SELECT period, revision, status FROM releases").fetchall() == [
+        ("2025-03", 1, "delivered")
+    ]
+    assert connection.execute("SELECT count(*) FROM spends").fetchone() == (1,)
+    assert connection.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+    connection.execute("UPDATE releases SET status = 'approved'")  # the new status is allowed
+    assert connection.execute("SELECT count(*) FROM discards").fetchone() == (0,)
+    with pytest.raises(sqlite3.IntegrityError):
+        connection.execute("DELETE FROM releases")  # the spends and the outbox still refer to it
+    connection.close()
+    assert open_database(path).execute("PRAGMA user_version").fetchone()[0] == 2  # opened again: nothing to do
 
 
 def test_spends_in_another_measure_are_not_mixed(tmp_path: Path) -> None:

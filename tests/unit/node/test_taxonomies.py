@@ -101,6 +101,7 @@ def test_a_v2_month_end_to_end_from_a_synthetic_export(
             "prepare", "--period", period, str(export / "cases.csv"), "--contacts", str(export / "contacts.csv")
         )
         assert [t["table"] for t in document["tables"]] == list(V2.tables)
+        assert officer("approve", "--period", period)[0] == 0
     code, _, err = officer("submit")
     assert code == 0, err
     assert "Notice" not in err  # the node follows the hub's current taxonomy
@@ -171,6 +172,7 @@ def test_a_v1_node_adopts_v2_when_its_releases_are_delivered(
     config_text = (home / "config.toml").read_text(encoding="utf-8")  # the officer's own budget amounts are kept
     (home / "config.toml").write_text(config_text.replace('release = "0.1"', 'release = "0.08"'), encoding="utf-8")
     assert officer("prepare", "--period", "2025-01", cases)[0] == 0
+    assert officer("approve", "--period", "2025-01")[0] == 0
     code, _, err = officer("submit")
     assert code == 0
     assert "Notice" not in err
@@ -190,14 +192,18 @@ def test_a_v1_node_adopts_v2_when_its_releases_are_delivered(
     assert f"publishes taxonomy {V2.id}" in out
     assert "tipshare-node taxonomy --update" in out
 
-    # A prepared, unsent v1 release blocks the update: the officer is told to submit it first.
+    # A prepared, unsent v1 release blocks the update: the officer is told to approve and submit it first.
     assert officer("prepare", "--period", "2025-02", cases)[0] == 0
     code, _, err = officer("taxonomy", "--update")
     assert code == 1
     assert "TaxonomyUpdateBlocked: 1 release(s) prepared under taxonomy tipshare-taxonomy/1" in err
     assert "2025-02 revision 1 (prepared)" in err
-    assert "Deliver them first with `tipshare-node submit`" in err
+    assert (
+        "Deliver them first with `tipshare-node approve --period 2025-02` and `tipshare-node submit` (or discard it: "
+        "`tipshare-node discard --period 2025-02`)"
+    ) in err
     assert _config(home)["hub"]["taxonomy_id"] == V1.id
+    assert officer("approve", "--period", "2025-02")[0] == 0
 
     code, out, err = officer("submit")
     assert code == 0
@@ -225,6 +231,7 @@ def test_a_v1_node_adopts_v2_when_its_releases_are_delivered(
     old = officer.json("prepare", "--period", "2025-01", cases)  # an earlier v1 release is still shown
     assert (old["new"], old["status"]) == (False, "delivered")
     assert "persons_demography" in [t["table"] for t in old["tables"]]
+    assert officer("approve", "--period", "2025-03")[0] == 0
     code, _, err = officer("submit")
     assert code == 0
     assert "Notice" not in err
@@ -244,6 +251,7 @@ def test_a_queued_release_blocks_the_update_until_sync(
     officer = Officer(hub, capsys)
     init_and_enroll(officer)
     assert officer("prepare", "--period", "2025-04", _export(tmp_path))[0] == 0
+    assert officer("approve", "--period", "2025-04")[0] == 0
     monkeypatch.setenv("TIPSHARE_NODE_RETRY_ATTEMPTS", "1")
     hub.faults = ["503"]
     code, _, err = officer("submit")
@@ -267,6 +275,7 @@ def test_the_notice_never_fails_a_delivery(
     officer = Officer(hub, capsys)
     init_and_enroll(officer)
     assert officer("prepare", "--period", "2025-05", _export(tmp_path))[0] == 0
+    assert officer("approve", "--period", "2025-05")[0] == 0
     _move_hub_to_v2(hub)
     served = hub.handle
 
@@ -310,6 +319,7 @@ def test_a_custom_taxonomy_is_kept_when_the_node_moves_on(
     assert (home / "taxonomy.json").read_bytes() == regional.canonical_bytes()
     cases = _export(tmp_path)
     assert officer("prepare", "--period", "2025-06", cases)[0] == 0
+    assert officer("approve", "--period", "2025-06")[0] == 0
     assert officer("submit")[0] == 0
     hub.also_accepts = (regional,)
     hub.taxonomy = V2
