@@ -13,7 +13,8 @@ from rich.markup import escape
 from auditor.receipts import ReceiptCheck
 from auditor.report import VerifyReport
 from protocol.crypto import fingerprint
-from protocol.messages import KeyEventEntry, SubmissionEntry, b64encode
+from protocol.errors import ProtocolError
+from protocol.messages import KeyEventEntry, SubmissionEntry, SubmissionPayload, b64decode, b64encode
 
 __all__ = [
     "console",
@@ -192,6 +193,14 @@ def show_receipt(check: ReceiptCheck) -> None:
     _rows(out, lines)
 
 
+def _privacy_unit(entry: SubmissionEntry) -> str | None:
+    """The unit of privacy the logged payload declares (person-month, or the weaker record-month)."""
+    try:
+        return SubmissionPayload.from_canonical(b64decode(entry.payload)).privacy.unit
+    except ProtocolError:
+        return None  # a payload that is not a valid submission: the receipt still binds its bytes
+
+
 def _entry_document(entry: SubmissionEntry | KeyEventEntry) -> dict[str, Any]:
     if isinstance(entry, SubmissionEntry):
         return {
@@ -202,6 +211,7 @@ def _entry_document(entry: SubmissionEntry | KeyEventEntry) -> dict[str, Any]:
             "key_id": entry.key_id,
             "received_at": entry.received_at,
             "payload_hash": entry.payload_hash,
+            "privacy_unit": _privacy_unit(entry),
         }
     return {
         "kind": entry.kind,

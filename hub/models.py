@@ -175,6 +175,9 @@ class Submission(Base):
     leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
     #: 1 while this is the highest revision of its (hotline, period); the one the statistics use.
     is_current: Mapped[bool] = mapped_column(default=True)
+    #: The unit of privacy the payload declares (``privacy.unit``): ``person-month``, or ``record-month`` for a
+    #: release whose bounds hold per record of the hotline's export (answers that include one say so).
+    privacy_unit: Mapped[str] = mapped_column(String(16), default="person-month", server_default="person-month")
 
 
 class ReleaseNoise(Base):

@@ -196,3 +196,5 @@ class SubmissionPublic(_Body):
     received_at: datetime
     leaf_index: int
     is_current: bool
+    #: The unit of privacy the payload declares: person-month, or record-month (bounds per record of the export).
+    privacy_unit: str

@@ -129,4 +129,5 @@ def submission(
         received_at=stored.received_at,
         leaf_index=stored.leaf_index,
         is_current=stored.is_current,
+        privacy_unit=stored.privacy_unit,
     )

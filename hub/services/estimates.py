@@ -68,6 +68,7 @@ from hub.services.scope import (
 )
 from hub.services.stats import check_row_limit, latest_checkpoint
 from hub.services.taxonomies import union_tables
+from hub.services.units import unit_notes
 from protocol import api
 from protocol.combination import (
     MonthRelease,
@@ -141,6 +142,7 @@ class EstimatesService:
         groups = self._groups(scope, periods, months, blocks, by_period=by_period)
         rows, ranking = build_rows(question, question.row_keys(self._tables), groups, by_period=by_period)
         followed = sorted({taxonomy for month in months.values() for taxonomy in month.hotlines.values()})
+        region_of = sorted(q.allowed_countries) if q.scope.level == "region" and q.allowed_countries else None
         return api.EstimatesAnswer(
             question=api.QuestionEcho(
                 unit=q.unit,  # type: ignore[arg-type]  # one of UNIT_LABELS: _resolve checked it
@@ -162,13 +164,16 @@ class EstimatesService:
                 origin=checkpoint.origin, size=checkpoint.size, root_hash=checkpoint.root_hash_b64, note=checkpoint.note
             ),
             generated_at=now,
-            notes=answer_notes(
-                question,
-                self._tables,
-                [block.plan for block in blocks],
-                followed,
-                region_of=sorted(q.allowed_countries) if q.scope.level == "region" and q.allowed_countries else None,
-            ),
+            notes=[
+                *answer_notes(
+                    question,
+                    self._tables,
+                    [block.plan for block in blocks],
+                    followed,
+                    region_of=region_of,
+                ),
+                *unit_notes(self._session, scope, first, last),
+            ],
             combination=combination_blocks(groups),
             ranking=ranking,
             rows=rows,

@@ -153,6 +153,7 @@ class IngestService:
             received_at=now,
             leaf_index=appended.index,
             is_current=True,
+            privacy_unit=payload.privacy.unit,
         )
         self._session.add(submission)
         self._session.flush()

@@ -68,6 +68,7 @@ from hub.services.scope import (
     period_text,
     resolve_scope,
 )
+from hub.services.units import unit_notes
 from protocol.accuracy import Interval, NoiseGroup, interval_bounds, is_wide, sum_interval
 from protocol.merkle import EMPTY_ROOT
 from protocol.messages import b64encode
@@ -267,7 +268,10 @@ class StatsService:
             clip=q.clip,
             checkpoint=checkpoint,
             generated_at=now,
-            notes=_notes(table, group_by, filters, scope, q.allowed_countries),
+            notes=(
+                *_notes(table, group_by, filters, scope, q.allowed_countries),
+                *unit_notes(self._session, scope, first, last),
+            ),
             rows=rows,
         )
 

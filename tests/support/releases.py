@@ -28,8 +28,10 @@ def make_release(
     tables: Sequence[str] | None = None,
     scale: str = "10",
     created_at: str = "2026-11-02T09:30:00Z",
+    unit: str = "person-month",
 ) -> SubmissionPayload:
-    """A discrete-Gaussian release of ``tables`` (default: all) with the given cells (default: zeros)."""
+    """A discrete-Gaussian release of ``tables`` (default: all) with the given cells (default: zeros), declaring
+    ``unit`` as its unit of privacy."""
     names = sorted(tables if tables is not None else taxonomy.tables)
     cells = cells or {}
     noise = []
@@ -58,7 +60,7 @@ def make_release(
             mode="local",
             mechanism="discrete_gaussian",
             measure="rho",
-            unit="person-month",
+            unit="record-month" if unit == "record-month" else "person-month",
             spent=str(sum(Decimal(t.spent) for t in noise)),
             tables=tuple(noise),
         ),

@@ -146,3 +146,28 @@ def test_text_from_the_hub_reaches_the_terminal_without_control_characters(capsy
     out = capsys.readouterr().out
     assert "\x1b" not in out
     assert "[bold]differs[/]" in out  # markup from the hub is shown, never interpreted
+
+
+def test_a_receipt_of_a_submission_names_the_unit_of_privacy_its_payload_declares() -> None:
+    from auditor.views import _entry_document
+    from protocol.messages import SubmissionEntry, b64encode
+    from protocol.taxonomy import builtin_taxonomy
+    from tests.support.releases import make_release
+
+    key = SigningKey.generate()
+    for unit in ("person-month", "record-month"):
+        payload = make_release(builtin_taxonomy(), key, hotline_id="la-strada-ua", period="2026-10", unit=unit)
+        entry = SubmissionEntry(
+            type="log_entry",
+            version="tipshare/1",
+            kind="submission",
+            hotline_id="la-strada-ua",
+            key_id=key.verify_key.key_id,
+            period="2026-10",
+            revision=1,
+            payload_hash="sha256:" + "0" * 64,
+            payload=b64encode(payload.canonical_bytes()),
+            signature=b64encode(bytes(64)),
+            received_at="2026-11-02T09:30:00Z",
+        )
+        assert _entry_document(entry)["privacy_unit"] == unit

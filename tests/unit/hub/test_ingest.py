@@ -93,6 +93,27 @@ def test_accepted_submission_gets_a_receipt_that_verifies_offline(hub: HubUnderT
     assert row["hotlines_reporting"] == 1
 
 
+def test_a_release_declaring_record_month_is_shown_as_such(hub: HubUnderTest, hotline: EnrolledHotline) -> None:
+    """The weaker unit (rows counted as persons, anonymous contacts) is accepted, kept, and named in answers."""
+    receipt = hub.submit(_release(hub, unit="record-month"))
+    hub.submit(_release(hub, seed=2, period="2026-09"))  # person-month: not named
+    stored = hub.client.get(f"/v1/submissions/{receipt.submission_id}", headers=hub.auth("auditor")).json()
+    assert stored["privacy_unit"] == "record-month"
+    note = (
+        f"releases of {HOTLINE} (2026-10) declare the unit of privacy record-month: their noise protects each record "
+        "of the hotline's export in a month, not each person (the hotline could not link a person's records), so a "
+        "person with several records is less protected there; the estimates are computed alike"
+    )
+    params = {"group_by": "period", "period_from": "2026-09", "period_to": PERIOD}
+    stats = hub.client.get("/v1/stats/contacts", params=params, headers=hub.auth("coordinator")).json()
+    assert note in stats["notes"]
+    estimates = hub.client.get("/v1/estimates/contact", params=params, headers=hub.auth("coordinator")).json()
+    assert note in estimates["notes"]
+    earlier = {**params, "period_to": "2026-09"}
+    stats = hub.client.get("/v1/stats/contacts", params=earlier, headers=hub.auth("coordinator")).json()
+    assert not any("record-month" in n for n in stats["notes"])
+
+
 def test_same_bytes_twice_return_the_same_receipt(hub: HubUnderTest, hotline: EnrolledHotline) -> None:
     body = hub.envelope_bytes(_release(hub))
     first = hub.post_envelope(body)
