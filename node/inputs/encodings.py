@@ -22,6 +22,12 @@ the node refuses to guess and asks for ``--encoding``. Three more refusals keep 
   Central European: one of the region's two code pages declared for the other;
 * bytes the encoding does not define, named with their line.
 
+**Speed.** The encoding is *decided* on a sample: the first mebibyte, and a mebibyte around the first byte that is
+not UTF-8 (for damaged UTF-8, where the damage is; for a code page, where its letters start), and the first words
+holding a high byte. Then the whole file is *checked* with one strict decode in the encoding chosen (C speed,
+chunk by chunk) and a search for bytes neither code page defines. Judging "almost all UTF-8" over the whole file
+cost 6 of the 7 seconds this took on a 1,000,000-row (200 MB) Windows-1251 export; the sample decides the same.
+
 The whole file is checked before a row is read, so an encoding problem on the last line stops the read before it
 starts. Checking and reading decode in chunks (:func:`text_stream`): the decoded text of the whole file is never
 held in memory at once.
@@ -81,6 +87,8 @@ _MAX_WORDS_EXAMINED: Final = 20_000
 _DAMAGED_UTF8_SHARE: Final = 0.8
 _CHUNK: Final = 1 << 20
 _SNIFF_BYTES: Final = 4096
+#: Bytes of each part of the sample the encoding is decided on (the file's start, and around its first non-UTF-8).
+_SAMPLE_BYTES: Final = 1 << 20
 
 
 def _undefined_bytes(codec: str) -> bytes:
@@ -167,7 +175,7 @@ def _choose(data: bytes, name: str, encoding: str | None, problems: ProblemLog) 
     error = _first_error(data, "utf-8")
     if error is None:
         return "utf-8"
-    if _mostly_utf8(data):
+    if _mostly_utf8(_sample(data, error.start)):
         _decoding_problem(data, "utf-8", error, name, problems, note="the rest of the file is UTF-8: it is damaged")
     if not any(_defines(data, codec) for codec in WINDOWS_CODEPAGES):
         position = _first_undefined_everywhere(data)
@@ -241,6 +249,14 @@ def _first_undefined_everywhere(data: bytes) -> int:
         if found:
             return min(found)
     return 0  # pragma: no cover - only called when no code page decodes the data
+
+
+def _sample(data: bytes, around: int) -> bytes:
+    """The file's first :data:`_SAMPLE_BYTES`, and as many around position ``around`` (whole, if it is small)."""
+    if len(data) <= 2 * _SAMPLE_BYTES:
+        return data
+    start = max(_SAMPLE_BYTES, around - _SAMPLE_BYTES // 2)
+    return data[:_SAMPLE_BYTES] + b"\n" + data[start : start + _SAMPLE_BYTES]
 
 
 def _mostly_utf8(data: bytes) -> bool:

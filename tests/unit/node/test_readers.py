@@ -300,3 +300,20 @@ def test_diagnostics_group_repeated_problems_and_count_the_rest() -> None:
     assert "(rows 2, 3, 4, 5, 6 and 5 more)" in text
     assert "110 problems" in text
     assert "more problems not shown" in text
+
+
+def test_a_large_file_is_judged_on_a_sample_and_still_checked_whole() -> None:
+    """The encoding is decided on a sample (the start, and around the first byte that is not UTF-8), then every
+    byte is checked: damage far into a large UTF-8 file is still damage, and a code-page file whose letters start
+    late is still that code page."""
+    line = "1;Київ, звернення матері;Одеса\r\n"
+    utf8 = ("id;notes;city\r\n" + line * 120_000).encode()  # 4.6 MB
+    damaged = utf8[: len(utf8) - 50] + b"\xff" + utf8[len(utf8) - 50 :]
+    damage = r"expected utf-8 text; byte 0xff on line 120001 is not \(the rest of the file"
+    with pytest.raises(InputError, match=damage):
+        decode(damaged, name="cases.csv")
+    late = ("id;notes;city\r\n" + "1;first call;Chisinau\r\n" * 200_000 + line * 50).encode("cp1251")
+    assert decode(late, name="cases.csv")[1] == "cp1251"
+    undefined = late[:-10] + b"\x98" + late[-10:]  # a byte Windows-1251 leaves undefined, at the very end
+    with pytest.raises(InputError, match="byte 0x98 on line 200051"):
+        decode(undefined, name="cases.csv")
