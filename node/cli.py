@@ -919,6 +919,67 @@ def _synth_taxonomy(state: _State, version: int | None) -> Taxonomy:
     return latest_taxonomy()
 
 
+# ---------------------------------------------------------------------------- mapping
+
+mapping_app = typer.Typer(help="Draft and check column mapping files.", no_args_is_help=True)
+app.add_typer(mapping_app, name="mapping")
+
+
+@mapping_app.command("init")
+def mapping_init(
+    ctx: typer.Context,
+    export: CasesArgument,
+    contacts: ContactsOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the draft to this file (never over an existing one); default: print it.",
+            dir_okay=False,
+        ),
+    ] = None,
+    encoding: EncodingOption = None,
+    max_values: Annotated[
+        int,
+        typer.Option("--max-values", min=1, max=500, help="List a column's values only if it has at most this many."),
+    ] = 30,
+) -> None:
+    """Draft a commented mapping file from an export: its columns and values, guesses where clear, "?" elsewhere."""
+    from node.inputs.fields import FieldCatalog
+    from node.inputs.readers import open_input
+    from node.scaffold import draft_columns, render_mapping
+
+    state = _state(ctx)
+    taxonomy = state.open_home().taxonomy if HomeLayout(state.settings().home).config.exists() else latest_taxonomy()
+    catalog = FieldCatalog.from_taxonomy(taxonomy)
+    files = []
+    for path, unit in ((export, "person"), (contacts, "contact")):
+        if path is None:
+            continue
+        source = open_input(path, encoding=encoding, allow_empty=True)
+        files.append((source, draft_columns(source, catalog, unit=unit, max_values=max_values)))
+    first = files[0][0]
+    text = render_mapping(
+        files=files,
+        encoding=first.encoding if first.encoding not in ("utf-8", "utf-8-sig") else None,
+        delimiter=first.delimiter,
+    )
+    undecided = text.count('= "?"')
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        with out.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise typer.BadParameter(f"{out} exists; the draft never replaces a file", param_hint="--out") from None
+    Console(stderr=True, highlight=False).print(
+        f'Wrote {out}: {undecided} decisions to make ("?"). Fill them in, then check the export with '
+        f"`tipshare-node prepare --check --period YYYY-MM {export.name} --mapping {out.name}`.",
+        soft_wrap=True,
+    )
+
+
 # ---------------------------------------------------------------------------- entry point
 
 

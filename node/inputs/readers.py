@@ -91,8 +91,11 @@ class InputSource:
         rows: Iterator[tuple[int, Sequence[Cell]]],
         problems: ProblemLog,
         row_label: str | None = None,
+        delimiter: str | None = None,
     ) -> None:
         self.name = name
+        #: The CSV delimiter read (``None`` for JSON).
+        self.delimiter = delimiter
         self.format = format
         self.encoding = encoding
         self.columns = columns
@@ -197,6 +200,7 @@ def _csv_source(
         estimated_rows=max(data.count(b"\n") - 1, 0),
         rows=_csv_rows(name, reader, len(columns), limits, problems, allow_empty=allow_empty),
         problems=problems,
+        delimiter=chosen,
     )
 
 
