@@ -899,6 +899,9 @@ def test_the_local_summary_names_rows_persons_unknowns_and_mapping_entries(desk:
     assert "    [values.vic_LocationOfExploitation]: 2 of 2 values found in the export\n" in run.err
     assert "  Unit of privacy: person-month.\n" in run.err
     assert "Summary" not in run.out  # the summary is for the terminal: never in a document a script might keep
+    stored = b"".join(path.read_bytes() for path in desk.home.rglob("*") if path.is_file())
+    assert "rows read".encode() not in stored
+    assert "3 of them in 2025-03".encode() not in stored
     unmapped = desk.prepare(
         Export("unused", export, (), mapping=UKRAINIAN_MAPPING + '"Франція" = "FR"\n', args=("--check",))
     )
