@@ -183,6 +183,16 @@ class Attribution:
         self.seconds = dict.fromkeys(self._categories, 0.0)
         self._mark = time.perf_counter()
 
+    def enter(self, category: str) -> None:
+        """Time from now on goes to ``category`` until :meth:`leave` (for what no function marks, e.g. the garbage
+        collector through ``gc.callbacks``)."""
+        self._switch()
+        self._stack.append(category)
+
+    def leave(self) -> None:
+        self._switch()
+        self._stack.pop()
+
     def wrap(self, function: Callable[..., Any], category: str) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             self._switch()

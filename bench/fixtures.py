@@ -116,6 +116,8 @@ class NodeRelease:
 
     tables: Mapping[str, tuple[int, ...]]
     privacy: PrivacyBlock
+    #: The taxonomy the release follows.
+    taxonomy_id: str
 
     @property
     def cells(self) -> int:
@@ -125,17 +127,26 @@ class NodeRelease:
 def node_release(
     taxonomy: Taxonomy, workdir: Path, *, tables: Sequence[str] | None = None, seed: int = 7
 ) -> NodeRelease:
-    """One month of a synthetic hotline, noised by the node under its default budget (``tables``: all)."""
+    """One month of a synthetic hotline following ``taxonomy``, noised by the node under its default budget for
+    that taxonomy (:meth:`node.budget.BudgetConfig.default`: v2's recorded weights; ``tables``: all)."""
     from node.budget import BudgetConfig
     from node.noise import add_noise, calibrate
     from node.synth import generate_export
 
-    export = generate_export(out_dir=workdir / f"node-release-{seed}", profile="ua", months=1, seed=seed)
+    export = generate_export(
+        out_dir=workdir / f"node-release-{taxonomy.version}-{seed}",
+        profile="ua",
+        months=1,
+        seed=seed,
+        taxonomy=taxonomy,
+    )
     truth = export.truth()[export.periods[0]]
     names = [name for name in taxonomy.tables if tables is None or name in tables]
-    plan = calibrate(taxonomy, names, BudgetConfig.default(tables=taxonomy.tables))
+    plan = calibrate(taxonomy, names, BudgetConfig.default(taxonomy=taxonomy, tables=taxonomy.tables))
     noisy = add_noise(plan, {name: truth[name] for name in names})
-    return NodeRelease(tables={name: tuple(noisy[name]) for name in names}, privacy=plan.privacy_block())
+    return NodeRelease(
+        tables={name: tuple(noisy[name]) for name in names}, privacy=plan.privacy_block(), taxonomy_id=taxonomy.id
+    )
 
 
 def payload_for(
