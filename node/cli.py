@@ -921,7 +921,7 @@ def _synth_taxonomy(state: _State, version: int | None) -> Taxonomy:
 
 # ---------------------------------------------------------------------------- mapping
 
-mapping_app = typer.Typer(help="Draft and check column mapping files.", no_args_is_help=True)
+mapping_app = typer.Typer(help="Column mapping files: `mapping init EXPORT` drafts one.", no_args_is_help=True)
 app.add_typer(mapping_app, name="mapping")
 
 
