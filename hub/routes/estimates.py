@@ -78,7 +78,7 @@ def get_estimates(
 
     Every row carries a 95% interval (exact, or provably conservative), the hotlines reporting and expected, SDMX
     flags, and the p-value of "the true count is zero": only rows distinguishable from zero after a
-    Benjamini-Hochberg correction are ranked. The answer names the signed checkpoint it reflects and the weights
+    Holm correction (5% family-wise) are ranked. The answer names the signed checkpoint it reflects and the weights
     it used, so anyone can recompute it from the signed submissions.
 
     Filter a dimension with a query parameter of its name and comma-separated codes, e.g. ``citizenship=UA,MD``.

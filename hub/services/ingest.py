@@ -160,7 +160,8 @@ class IngestService:
         hotline = self._session.get(Hotline, payload.hotline_id)
         assert hotline is not None  # the key lookup above found it
         old_payload = SubmissionPayload.from_canonical(current.payload) if current is not None else None
-        Rollups(self._session, self._context.taxonomy_by_id(payload.taxonomy.id)).replace(
+        replaced = self._context.taxonomy_by_id(old_payload.taxonomy.id) if old_payload is not None else None
+        Rollups(self._session, self._context.taxonomy_by_id(payload.taxonomy.id), replaced=replaced).replace(
             hotline_id=hotline.id,
             country=hotline.country,
             new=submission,

@@ -58,9 +58,15 @@ def cell_codes(taxonomy: Taxonomy, table: str) -> tuple[CellCodes, ...]:
 
 
 class Rollups:
-    def __init__(self, session: Session, taxonomy: Taxonomy) -> None:
+    """``taxonomy`` is the new release's; ``replaced`` the taxonomy of the release it replaces, when that differs
+    (a correction made after the hotline adopted a newer taxonomy). A table both release has the same cells in both
+    (registration guarantees it), so its codes come from either; a table only the old release held is removed with
+    the old taxonomy's codes."""
+
+    def __init__(self, session: Session, taxonomy: Taxonomy, *, replaced: Taxonomy | None = None) -> None:
         self._session = session
         self._taxonomy = taxonomy
+        self._replaced = replaced or taxonomy
 
     def replace(
         self,
@@ -79,7 +85,7 @@ class Rollups:
         scopes = (REGION, country_scope(country))
         own = hotline_scope(hotline_id)
         for table in sorted(set(new_tables) | set(old_tables)):
-            codes = cell_codes(self._taxonomy, table)
+            codes = cell_codes(self._taxonomy if table in new_tables else self._replaced, table)
             new_cells = new_tables.get(table)
             old_cells = old_tables.get(table)
             if old_cells is not None:

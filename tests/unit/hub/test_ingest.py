@@ -478,3 +478,35 @@ def test_a_valid_envelope_for_another_hub_is_refused_even_with_a_known_key(
     other_hub = EncryptionKey.generate()
     envelope = seal_envelope(_release(hub), signing_key=hotline.key, hub_key=other_hub.public_key)
     assert_problem(hub.post_envelope(envelope.canonical_bytes()), 400, "decryption_failed")
+
+
+@pytest.mark.parametrize("order", ["v1 then v2", "v2 then v1"])
+def test_a_correction_may_follow_another_taxonomy(hub: HubUnderTest, hotline: EnrolledHotline, order: str) -> None:
+    """A hotline that adopted v2 corrects a month it released under v1 (or the reverse): the new revision replaces
+    the old one whole, tables only the old taxonomy had leave the rollups, and the rollups equal a rebuild."""
+    from protocol.taxonomy import builtin_taxonomy
+    from tests.support.releases import make_release
+
+    v1, v2 = builtin_taxonomy(1), builtin_taxonomy(2)
+    first, second = (v1, v2) if order == "v1 then v2" else (v2, v1)
+    key = hub.hotlines[HOTLINE].key
+
+    def release(taxonomy: Any, revision: int) -> SubmissionPayload:
+        cells = {name: [revision] * table.cell_count for name, table in taxonomy.tables.items()}
+        return make_release(taxonomy, key, hotline_id=HOTLINE, period=PERIOD, revision=revision, cells=cells)
+
+    hub.submit(release(first, 1))
+    hub.submit(release(second, 2))
+
+    assert _stats(hub, "persons_recruitment")["estimate"] == 2 * v2.table("persons_recruitment").cell_count
+    only_first = sorted(set(first.tables) - set(second.tables))
+    for table in only_first:
+        response = hub.client.get(
+            f"/v1/stats/{table}",
+            params={"group_by": "period", "period_from": PERIOD, "period_to": PERIOD},
+            headers=hub.auth("coordinator"),
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["rows"][0]["estimate"] is None  # nobody's current release holds it any more
+    with hub.context.sessions() as session:
+        assert check_rollups(session, hub.context.taxonomies) == []
