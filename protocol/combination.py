@@ -217,9 +217,19 @@ class Plan:
         """The products ``coefficient × F`` of every row, in term order (``math.fsum`` of several plans' products
         gives a row's estimate). ``sums[t]`` maps codes of ``marginals[t]`` (in the table's dimension order) to the
         summed noisy cells; a missing key counts as zero."""
+        return (
+            [list(products) for products in zip(*self.columns(sums, rows), strict=True)]
+            if self.terms
+            else [[] for _ in rows]
+        )
+
+    def columns(
+        self, sums: Mapping[str, Mapping[tuple[str, ...], int]], rows: Sequence[tuple[str, ...]]
+    ) -> list[list[float]]:
+        """:meth:`estimates` by term: one list per term, of every row's product (the cheaper shape to build)."""
         q = self.question
-        products: list[list[float]] = [[] for _ in rows]
         positions = {name: i for i, name in enumerate(q.group_by)}
+        columns: list[list[float]] = []
         for term in self.terms:
             marginal_dims = self.marginals[term.table]
             grouped = [d for d in term.dimensions if d in positions]
@@ -227,28 +237,32 @@ class Plan:
                 (marginal_dims.index(d), frozenset(q.filters[d])) for d in term.dimensions if d not in positions
             ]
             key_at = [marginal_dims.index(d) for d in grouped]
-            folded: dict[tuple[str, ...], int] = {}
-            for codes, value in sums.get(term.table, {}).items():
-                if all(codes[i] in allowed for i, allowed in filtered):
-                    key = tuple(codes[i] for i in key_at)
-                    folded[key] = folded.get(key, 0) + value
+            given = sums.get(term.table, {})
+            folded: Mapping[tuple[str, ...], int]
+            if not filtered and key_at == list(range(len(marginal_dims))):
+                folded = given  # the term is the marginal itself, keyed alike: nothing to fold
+            else:
+                folded = {}
+                for codes, value in given.items():
+                    if all(codes[i] in allowed for i, allowed in filtered):
+                        key = tuple(codes[i] for i in key_at)
+                        folded[key] = folded.get(key, 0) + value
             coefficient = float(term.coefficient)
             row_at = [positions[d] for d in grouped]
             if not row_at:
-                constant = coefficient * folded.get((), 0)
-                for out in products:
-                    out.append(constant)
+                columns.append([coefficient * folded.get((), 0)] * len(rows))
                 continue
             # Rows share a term's value whenever they agree on its grouped dimensions: compute each value once.
             values = {key: coefficient * found for key, found in folded.items()}
             if len(row_at) == 1:
+                single = {key[0]: value for key, value in values.items()}
                 (at,) = row_at
-                for out, row in zip(products, rows, strict=True):
-                    out.append(values.get((row[at],), 0.0))
+                columns.append([single.get(row[at], 0.0) for row in rows])
+            elif row_at == list(range(len(q.group_by))):
+                columns.append([values.get(row, 0.0) for row in rows])
             else:
-                for out, row in zip(products, rows, strict=True):
-                    out.append(values.get(tuple(row[i] for i in row_at), 0.0))
-        return products
+                columns.append([values.get(tuple(row[i] for i in row_at), 0.0) for row in rows])
+        return columns
 
 
 def resolve(question: Question, tables: Mapping[str, Table]) -> ResolvedQuestion:

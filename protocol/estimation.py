@@ -112,13 +112,12 @@ def build_rows(
             for block in group.blocks
             for coefficient, (mechanism, scale, count) in block.plan.noise_parts
         )
-        products: list[list[float]] = [[] for _ in keys]
-        for block in group.blocks:
-            for out, found in zip(products, block.plan.estimates(block.sums, keys), strict=True):
-                out.extend(found)
+        columns = [column for block in group.blocks for column in block.plan.columns(block.sums, keys)]
+        # math.fsum is exactly rounded, so a row's estimate does not depend on the order of its products.
+        sums = [math.fsum(products) for products in zip(*columns, strict=True)] if columns else [0.0] * len(keys)
         lattice = noise.lattice
-        for key, parts in zip(keys, products, strict=True):
-            raw.append((_keys(names, group.period, key), math.fsum(parts), noise, group, lattice))
+        for key, value in zip(keys, sums, strict=True):
+            raw.append((_keys(names, group.period, key), value, noise, group, lattice))
     p_values: list[float] = []
     published: list[tuple[float, float, CombinedInterval] | None] = []
     intervals: dict[int, CombinedInterval] = {}  # rows of a group share one noise: one interval per noise
