@@ -299,14 +299,38 @@ class _Reading:
             fields = _fields_of(dimension)
             present = any(has_field(cases, mapping, name) for name in fields)
             unknown = sum(1 for codes in self.coded if _is_unknown(dimension, codes[dimension.name]))
-            result.append(DimensionShare(dimension.name, "person", fields, unknown, len(self.coded), present))
+            unrecorded = sum(1 for person in self.counted if not _recorded(dimension, fields, person))
+            result.append(
+                DimensionShare(
+                    dimension.name,
+                    "person",
+                    fields,
+                    unknown,
+                    unrecorded,
+                    len(self.coded),
+                    present,
+                    dimension.multi_valued,
+                )
+            )
         if contacts is not None and self._contact_codes is not None:
             for dimension in self.contact_dimensions.values():
                 fields = _fields_of(dimension)
                 present = any(has_field(contacts, mapping, name) for name in fields)
                 codes_of = self._contact_codes
                 unknown = sum(1 for codes in codes_of if _is_unknown(dimension, codes[dimension.name]))
-                result.append(DimensionShare(dimension.name, "contact", fields, unknown, len(codes_of), present))
+                unrecorded = sum(1 for c in self.contacts_in_period or () if not any(c.values.get(n) for n in fields))
+                result.append(
+                    DimensionShare(
+                        dimension.name,
+                        "contact",
+                        fields,
+                        unknown,
+                        unrecorded,
+                        len(codes_of),
+                        present,
+                        dimension.multi_valued,
+                    )
+                )
         return tuple(result)
 
     def tables(self) -> tuple[dict[str, list[int]], dict[str, int]]:
@@ -395,6 +419,13 @@ def _fields_of(dimension: Dimension) -> tuple[str, ...]:
     if dimension.input.rule == "age":
         return (f.BIRTHDATE,)
     return tuple(field_map.name for field_map in dimension.input.fields)
+
+
+def _recorded(dimension: Dimension, fields: Sequence[str], person: Person) -> bool:
+    """Whether the person's rows recorded any value for the dimension (its birthdate, for an age)."""
+    if dimension.input.rule == "age":
+        return person.birthdate is not None
+    return any(person.values.get(name) for name in fields)
 
 
 def _is_unknown(dimension: Dimension, codes: tuple[str, ...]) -> bool:

@@ -278,11 +278,15 @@ def show_summary(out: Console, summary: InputSummary) -> None:
     if summary.shares:
         out.print("  Unknown per dimension (share of the month's records):", soft_wrap=True, markup=False)
         for share in summary.shares:
-            mark = " (over half: needs --allow-unknown)" if share.present and share.share > UNKNOWN_SHARE_LIMIT else ""
+            refused = share.present and not share.multi_valued and share.unrecorded_share > UNKNOWN_SHARE_LIMIT
+            mark = " (over four in five not recorded: needs --allow-unknown)" if refused else ""
             where = "" if share.present else f" (no column: {', '.join(share.fields)} not in the export)"
+            unrecorded = _percent(share.unrecorded, share.total)
             out.print(
-                f"    {share.dimension} ({share.unit}s): {_percent(share.unknown, share.total)} unknown{where}{mark}",
+                f"    {share.dimension} ({share.unit}s): {_percent(share.unknown, share.total)} unknown, "
+                f"{unrecorded} not recorded{where}{mark}",
                 soft_wrap=True,
+                markup=False,
             )
     mapping = summary.mapping
     if mapping is not None:

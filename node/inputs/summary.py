@@ -36,19 +36,27 @@ class FileSummary:
 
 @dataclass(frozen=True, slots=True)
 class DimensionShare:
-    """How many records of the period are unknown in one dimension (``unknown`` of ``total``)."""
+    """How many records of the period are unknown in one dimension (``unknown`` of ``total``): its missing code,
+    or no code of a multi-valued one; ``unrecorded`` of them had no value at all in the dimension's fields (an
+    explicitly recorded "Unknown" is unknown, but recorded)."""
 
     dimension: str
     unit: str  # "person" or "contact"
     fields: tuple[str, ...]
     unknown: int
+    unrecorded: int
     total: int
     #: Whether the export has a column for the dimension at all (without one, every record is unknown).
     present: bool
+    multi_valued: bool = False
 
     @property
     def share(self) -> float:
         return self.unknown / self.total if self.total else 0.0
+
+    @property
+    def unrecorded_share(self) -> float:
+        return self.unrecorded / self.total if self.total else 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -590,11 +590,11 @@ HOSTILE: tuple[Export, ...] = (
         "of privacy record-month, and the hub shows it)",
     ),
     refused(
-        "more than half of the persons unknown in a dimension",
-        table(HEADER, [(*row[:4], "", *row[5:]) if i else row for i, row in enumerate(ROWS)]),
-        "cases.csv: expected at most half of the persons of 2025-03 unknown in gender (prs_Gender); more than half "
-        "are. Check that the column holds what its name or the mapping says and that its values are mapped; to "
-        "release it as it is, pass --allow-unknown",
+        "a dimension not recorded for more than four in five persons",
+        table(HEADER, [(*row[:4], "", *row[5:]) for row in ROWS]),
+        "cases.csv: expected a gender recorded (prs_Gender) for at least a fifth of the persons of 2025-03; more than "
+        "four in five have none. Check that the column holds what its name or the mapping says and that the export "
+        "filled it in; to release it as it is (unknown), pass --allow-unknown",
     ),
     refused(
         "a mapping that still holds a decision to make",
@@ -838,8 +838,8 @@ ACCEPTED: tuple[Export, ...] = (
         args=("--rows-are-persons",),
     ),
     Export(
-        "a dimension mostly unknown, with --allow-unknown",
-        table(HEADER, [(*row[:4], "", *row[5:]) if i else row for i, row in enumerate(ROWS)]).encode(),
+        "a dimension not recorded at all, with --allow-unknown",
+        table(HEADER, [(*row[:4], "", *row[5:]) for row in ROWS]).encode(),
         (),
         args=("--allow-unknown",),
     ),
@@ -876,8 +876,8 @@ def test_cedilla_headers_and_values_read_as_their_comma_below_mapping(desk: Desk
         Export("romanian", ROMANIAN_CASES.encode("cp1250"), (), mapping=ROMANIAN_MAPPING, args=("--json",))
     )
     assert run.status == 0, run.err
-    assert "    citizenship (persons): 0% unknown\n" in run.err
-    assert "    country_of_exploitation (persons): 0% unknown\n" in run.err
+    assert "    citizenship (persons): 0% unknown, 0% not recorded\n" in run.err
+    assert "    country_of_exploitation (persons): 0% unknown, 0% not recorded\n" in run.err
     assert "cases.csv (csv, cp1250): 3 rows read; 3 persons, 3 of them in 2025-03 (3 rows)." in run.err
     assert json.loads(run.out)["unit"] == "person-month"
 
@@ -892,16 +892,18 @@ def test_the_local_summary_names_rows_persons_unknowns_and_mapping_entries(desk:
     assert "  cases.csv (csv, cp1251): 5 rows read; 4 persons, 3 of them in 2025-03 (4 rows).\n" in run.err
     assert "    other months: 2025-02 1\n" in run.err
     assert "    not counted: 1 rows of persons registered in other months than 2025-03\n" in run.err
-    assert "    gender (persons): 0% unknown\n" in run.err
-    assert "    recruiter_relation (persons): 100% unknown (no column: ext_RecruiterRelation, " in run.err
+    assert "    gender (persons): 0% unknown, 0% not recorded\n" in run.err
+    assert "    recruiter_relation (persons): 100% unknown, 100% not recorded (no column: ext_RecruiterRelation, " in (
+        run.err
+    )
     assert "  Mapping mapping.toml: columns used: Номер особи, Номер справи, Дата реєстрації, Стать" in run.err
     assert "    [values.prs_Citizenship]: 2 of 2 values found in the export\n" in run.err
     assert "    [values.vic_LocationOfExploitation]: 2 of 2 values found in the export\n" in run.err
     assert "  Unit of privacy: person-month.\n" in run.err
     assert "Summary" not in run.out  # the summary is for the terminal: never in a document a script might keep
     stored = b"".join(path.read_bytes() for path in desk.home.rglob("*") if path.is_file())
-    assert "rows read".encode() not in stored
-    assert "3 of them in 2025-03".encode() not in stored
+    assert b"rows read" not in stored
+    assert b"3 of them in 2025-03" not in stored
     unmapped = desk.prepare(
         Export("unused", export, (), mapping=UKRAINIAN_MAPPING + '"Франція" = "FR"\n', args=("--check",))
     )
