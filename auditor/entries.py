@@ -12,7 +12,13 @@ A submission entry is *accepted* (it counts in the statistics) only if all of th
 4. the payload fits the taxonomy it names, fetched from the hub and checked against its content hash
    (:func:`protocol.validation.check_payload`, with ``now`` = ``received_at``);
 5. it is not a repeat: no earlier accepted entry holds the same payload or the same (hotline, period, revision),
-   and its revision is higher than every earlier one of its (hotline, period) — as the hub's ingest rules demand.
+   and its revision is higher than every earlier one of its (hotline, period) — as the hub's ingest rules demand;
+6. it is plausible under its hotline's policy as logged before it (:mod:`auditor.policies`,
+   :func:`protocol.plausibility.check_plausible`): within the period and year caps given what was accepted before,
+   noise not below the floor, cells and table sums within the bounds, the next revision, not before the first
+   period unless a backfill was approved.
+
+Policy and backfill entries are applied in log order like key events (and saved with them, for resuming).
 
 Each failure is recorded (:class:`~auditor.findings.Failure`, naming the entry, hotline and check) and the
 entry is left out of the statistics.
@@ -31,16 +37,28 @@ from types import MappingProxyType
 
 from auditor.findings import Check, Failure
 from auditor.keys import KeyHistory
+from auditor.policies import PolicyBook
 from protocol.crypto import payload_hash, verify_submission_signature
 from protocol.errors import InvalidSignature, ProtocolError
-from protocol.messages import KeyEventEntry, SubmissionEntry, b64decode, parse_log_entry, parse_timestamp
+from protocol.messages import (
+    BackfillApprovedEntry,
+    HotlinePolicyEntry,
+    KeyEventEntry,
+    SubmissionEntry,
+    b64decode,
+    parse_log_entry,
+    parse_timestamp,
+)
+from protocol.plausibility import Implausible
 from protocol.taxonomy import Taxonomy
 from protocol.validation import check_payload
 
-__all__ = ["AcceptedSubmission", "Conclusions", "EntryChecker", "TaxonomySource"]
+__all__ = ["AcceptedSubmission", "Conclusions", "EntryChecker", "RegistryEvent", "TaxonomySource"]
 
 #: ``(taxonomy id, content hash) -> Taxonomy``, or a sentence saying why it cannot be had.
 TaxonomySource = Callable[[str, str], Taxonomy | str]
+#: Entries applied in log order to what later submissions are judged by (saved as ``key_event_indices``).
+RegistryEvent = KeyEventEntry | HotlinePolicyEntry | BackfillApprovedEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +76,8 @@ class AcceptedSubmission:
     payload_hash: str
     #: The noise scale of each released table (decimal strings, as signed).
     scales: Mapping[str, str] = field(hash=False)
+    #: The total privacy spend the payload declares (``privacy.spent``, a decimal string as signed).
+    spent: str = "0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +93,8 @@ class Conclusions:
     checked: int
     key_events: int
     submissions: int
-    #: Entries (in the range) that are key events, applied to the key history whatever their failures.
+    #: Entries (in the range) that are key events, hotline policies or backfill approvals, applied whatever their
+    #: failures.
     key_event_indices: tuple[int, ...]
     accepted: tuple[AcceptedSubmission, ...]
     failures: tuple[Failure, ...]
@@ -85,6 +106,8 @@ class EntryChecker:
     def __init__(self, taxonomies: TaxonomySource) -> None:
         self._taxonomies = taxonomies
         self.history = KeyHistory()
+        #: Hotline policies, backfill approvals and declared spends, as far as the log goes.
+        self.policies = PolicyBook()
         self.failures: list[Failure] = []
         self.accepted: list[AcceptedSubmission] = []
         #: Entries checked, and how many were key events and submissions.
@@ -99,7 +122,7 @@ class EntryChecker:
 
     @classmethod
     def resume(
-        cls, taxonomies: TaxonomySource, saved: Conclusions, key_events: Iterable[tuple[int, KeyEventEntry]]
+        cls, taxonomies: TaxonomySource, saved: Conclusions, key_events: Iterable[tuple[int, RegistryEvent]]
     ) -> EntryChecker:
         """A checker in the state it was in after concluding ``saved`` (which starts at entry 0).
 
@@ -113,13 +136,13 @@ class EntryChecker:
         events = dict(key_events)
         if sorted(events) != list(saved.key_event_indices):
             raise ValueError("the key events given are not the ones the conclusions name")
-        steps: list[tuple[int, KeyEventEntry | AcceptedSubmission]] = [*events.items()]
+        steps: list[tuple[int, RegistryEvent | AcceptedSubmission]] = [*events.items()]
         steps += [(s.index, s) for s in saved.accepted]
         for index, step in sorted(steps, key=lambda item: item[0]):
-            if isinstance(step, KeyEventEntry):
-                checker.history.apply(index, step)  # its failures are among saved.failures
-            else:
+            if isinstance(step, AcceptedSubmission):
                 checker._note_accepted(step)
+            else:
+                checker._apply_event(index, step)  # its failures are among saved.failures
         checker._key_event_indices = list(saved.key_event_indices)
         checker.failures = list(saved.failures)
         checker.checked, checker.key_events, checker.submissions = saved.checked, saved.key_events, saved.submissions
@@ -152,16 +175,30 @@ class EntryChecker:
             return
         if isinstance(entry, KeyEventEntry):
             self.key_events += 1
+        if not isinstance(entry, SubmissionEntry):
             self._key_event_indices.append(index)
-            self.failures += self.history.apply(index, entry)
+            self.failures += self._apply_event(index, entry)
             return
         self.submissions += 1
         accepted = self._submission(index, entry)
         if accepted is not None:
             self._note_accepted(accepted)
 
+    def _apply_event(self, index: int, event: RegistryEvent) -> list[Failure]:
+        if isinstance(event, KeyEventEntry):
+            self.policies.note_key_event(event)
+            return self.history.apply(index, event)
+        return self.policies.apply(index, event)
+
     def _note_accepted(self, accepted: AcceptedSubmission) -> None:
         self.history.record_use(accepted.key_id, index=accepted.index, at=accepted.received_at)
+        self.policies.note_accepted(
+            hotline_id=accepted.hotline_id,
+            period=accepted.period,
+            revision=accepted.revision,
+            mechanism=accepted.mechanism,
+            spent=accepted.spent,
+        )
         self.accepted.append(accepted)
         self._by_payload[accepted.payload_hash] = accepted.index
         self._revisions.setdefault((accepted.hotline_id, accepted.period), {})[accepted.revision] = accepted.index
@@ -214,6 +251,11 @@ class EntryChecker:
         if repeat is not None:
             fail(Check.PAYLOAD, repeat)
             return None
+        try:
+            self.policies.check(payload, taxonomy)
+        except Implausible as e:
+            fail(Check.PLAUSIBILITY, f"{e.rule} (limit {e.limit}, found {e.value}): {e}")
+            return None
         return AcceptedSubmission(
             index=index,
             hotline_id=entry.hotline_id,
@@ -224,6 +266,7 @@ class EntryChecker:
             mechanism=payload.privacy.mechanism,
             payload_hash=entry.payload_hash,
             scales=MappingProxyType({noise.table: noise.scale for noise in payload.privacy.tables}),
+            spent=payload.privacy.spent,
         )
 
     def _repeat(self, entry: SubmissionEntry) -> str | None:

@@ -46,6 +46,11 @@ class Check(StrEnum):
     SIGNATURE = "signature"
     #: The payload matches its entry (hash, hotline, period, revision) and its taxonomy, and is not a duplicate.
     PAYLOAD = "payload"
+    #: A hotline policy or backfill approval in the log names an enrolled hotline.
+    POLICY = "policy"
+    #: The submission meets the plausibility rules (``protocol.plausibility``) under its hotline's logged policy:
+    #: budget caps per period and year, noise floor, cell and table bounds, next revision, first period.
+    PLAUSIBILITY = "plausibility"
     #: A published statistic equals the one recomputed from the signed payloads.
     STATISTICS = "statistics"
     #: A published least-squares estimate (``/v1/estimates``) equals the one recomputed from the signed payloads,

@@ -98,6 +98,8 @@ class VerifyReport:
     stats: StatsSummary = field(default_factory=StatsSummary)
     estimates: EstimatesSummary = field(default_factory=EstimatesSummary)
     failures: list[Failure] = field(default_factory=list)
+    #: Declared privacy spends added up per hotline, calendar year and measure, beside the year cap that applies.
+    budgets: list[dict[str, str]] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
     #: Whether the state DIR was updated (only when the log itself verified).
     state_saved: bool = False
@@ -145,6 +147,7 @@ class VerifyReport:
             "statistics": self.stats.document(),
             "estimates": self.estimates.document(),
             "failures": [failure.document() for failure in self.failures],
+            "budgets": list(self.budgets),
             "requests": dict(sorted(self.requests.items())),
             "state_saved": self.state_saved,
             "notices": list(self.notices),

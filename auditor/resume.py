@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auditor.entries import EntryChecker, TaxonomySource
+from auditor.entries import EntryChecker, RegistryEvent, TaxonomySource
 from auditor.errors import StateError
 from auditor.state import StateStore
 from protocol.errors import ProtocolError
-from protocol.messages import KeyEventEntry, parse_log_entry
+from protocol.messages import SubmissionEntry, parse_log_entry
 
 __all__ = ["Resumed", "resume_checks"]
 
@@ -36,8 +36,8 @@ def resume_checks(store: StateStore, taxonomies: TaxonomySource, *, recheck: boo
     if store.upgraded_from is not None:
         notice = (
             f"the state DIR was written by an older tipshare-audit (state format {store.upgraded_from}), which kept "
-            f"no entry checks: all {held} entries it holds are checked again in this run, and later runs check only "
-            "new entries"
+            f"no (or incomplete) entry checks: all {held} entries it holds are checked again in this run, and later "
+            "runs check only new entries"
         )
         return Resumed(EntryChecker(taxonomies), 0, 0, (notice,))
     if recheck:  # whatever was saved (even a damaged copy) is replaced when this run saves
@@ -46,13 +46,13 @@ def resume_checks(store: StateStore, taxonomies: TaxonomySource, *, recheck: boo
     if saved is None:
         notices = (f"the state DIR holds {held} entries but no entry checks: all of them are checked again",)
         return Resumed(EntryChecker(taxonomies), 0, 0, notices if held else ())
-    events: list[tuple[int, KeyEventEntry]] = []
+    events: list[tuple[int, RegistryEvent]] = []
     for index in saved.key_event_indices:
         try:
             entry = parse_log_entry(store.entry(index) or b"")
         except ProtocolError as e:
             raise _corrupt(f"entry {index}, saved as a key event, does not parse: {e}") from e
-        if not isinstance(entry, KeyEventEntry):
+        if isinstance(entry, SubmissionEntry):
             raise _corrupt(f"entry {index} is saved as a key event but is a {entry.kind}")
         events.append((index, entry))
     checker = EntryChecker.resume(taxonomies, saved, events)

@@ -9,8 +9,9 @@ One SQLite file, ``<state DIR>/audit-state.sqlite3`` (directory 0700)::
     checkpoints   size → root hash, signed note, first seen at      (every checkpoint that verified)
     entries       index → leaf hash, leaf data                      (the whole log, entries are public)
     taxonomies    content hash → id, canonical document              (so a run needs no re-download)
-    key_events    index                                              (entries the checks applied as key events)
-    accepted      index → hotline, key, period, revision, received at, mechanism, payload hash, scales
+    key_events    index                                              (entries the checks applied as key events,
+                                                                      hotline policies or backfill approvals)
+    accepted      index → hotline, key, period, revision, received at, mechanism, payload hash, scales, spent
                                                                      (submissions that passed every check)
     failures      index, check, message, hotline, table             (what the checks found wrong, in order)
 
@@ -18,9 +19,10 @@ Entries are the public, signed, noisy payloads the log commits to; keeping them 
 full tree and recompute every statistic after downloading only what is new. Keeping what the entry checks
 concluded (:class:`auditor.entries.Conclusions`) lets it check only the new entries, too.
 
-**Formats.** Format 2 added the last three tables and the ``checked_*`` keys. A format 1 file is upgraded in
-place when it is opened (:attr:`StateStore.upgraded_from` says so); as it holds no conclusions, the next
-``verify`` checks every entry again, once, and saves them.
+**Formats.** Format 2 added the last three tables and the ``checked_*`` keys; format 3 the declared spend of each
+accepted submission (``accepted.spent``, for the budget caps). A format 1 or 2 file is upgraded in place when it is
+opened (:attr:`StateStore.upgraded_from` says so); as it holds no (complete) conclusions, the next ``verify``
+checks every entry again, once, and saves them.
 
 A run holds one write transaction from start to finish (``BEGIN IMMEDIATE``): a second run on the same DIR
 is refused while it lasts, and nothing is written unless the run commits (:meth:`StateStore.commit`), which the
@@ -49,9 +51,9 @@ __all__ = ["FORMAT", "STATE_FILE", "PinnedLog", "SeenCheckpoint", "StateStore"]
 
 STATE_FILE: Final = "audit-state.sqlite3"
 #: Version of the state file layout.
-FORMAT: Final = 2
+FORMAT: Final = 3
 #: Older formats this version upgrades in place.
-_UPGRADES_FROM: Final = frozenset({"1"})
+_UPGRADES_FROM: Final = frozenset({"1", "2"})
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS checkpoints ("
@@ -63,7 +65,7 @@ _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS accepted ("
     " idx INTEGER PRIMARY KEY, hotline_id TEXT NOT NULL, key_id TEXT NOT NULL, period TEXT NOT NULL,"
     " revision INTEGER NOT NULL, received_at INTEGER NOT NULL, mechanism TEXT NOT NULL,"
-    " payload_hash TEXT NOT NULL, scales TEXT NOT NULL)",
+    " payload_hash TEXT NOT NULL, scales TEXT NOT NULL, spent TEXT NOT NULL DEFAULT '0')",
     "CREATE TABLE IF NOT EXISTS failures ("
     " seq INTEGER PRIMARY KEY, idx INTEGER NOT NULL, check_name TEXT NOT NULL, message TEXT NOT NULL,"
     " hotline_id TEXT, table_name TEXT)",
@@ -141,6 +143,8 @@ class StateStore:
             if found is None:
                 self._set_meta("format", str(FORMAT))
             elif found in _UPGRADES_FROM:
+                if found == "2":  # format 3 adds the declared spend of each accepted submission
+                    self._db.execute("ALTER TABLE accepted ADD COLUMN spent TEXT NOT NULL DEFAULT '0'")
                 self._set_meta("format", str(FORMAT))  # the new tables exist now; kept if the run commits
                 self.upgraded_from = int(found)
             elif found != str(FORMAT):
@@ -277,7 +281,7 @@ class StateStore:
         self._db.executemany("INSERT INTO key_events (idx) VALUES (?)", ((i,) for i in conclusions.key_event_indices))
         self._db.executemany(
             "INSERT INTO accepted (idx, hotline_id, key_id, period, revision, received_at, mechanism, payload_hash,"
-            " scales) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " scales, spent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     s.index,
@@ -289,6 +293,7 @@ class StateStore:
                     s.mechanism,
                     s.payload_hash,
                     json.dumps(dict(s.scales), sort_keys=True),
+                    s.spent,
                 )
                 for s in conclusions.accepted
             ),
@@ -304,12 +309,11 @@ class StateStore:
     def _accepted(self) -> Iterator[AcceptedSubmission]:
         scales: dict[str, MappingProxyType[str, str]] = {}  # most submissions share a handful of noise scales
         query = (
-            "SELECT idx, hotline_id, key_id, period, revision, received_at, mechanism, payload_hash, scales "
+            "SELECT idx, hotline_id, key_id, period, revision, received_at, mechanism, payload_hash, scales, spent "
             "FROM accepted ORDER BY idx"
         )
-        for index, hotline_id, key_id, period, revision, received_at, mechanism, payload_hash, text in self._db.execute(
-            query
-        ):
+        for row in self._db.execute(query):
+            index, hotline_id, key_id, period, revision, received_at, mechanism, payload_hash, text, spent = row
             if text not in scales:
                 scales[text] = MappingProxyType(dict(json.loads(text)))
             yield AcceptedSubmission(
@@ -322,6 +326,7 @@ class StateStore:
                 mechanism=str(mechanism),
                 payload_hash=str(payload_hash),
                 scales=scales[text],
+                spent=str(spent),
             )
 
     def _failures(self) -> Iterator[Failure]:

@@ -47,6 +47,7 @@ from auditor.estimates import EstimatesRecomputation, audit_questions
 from auditor.findings import Check, Failure
 from auditor.keys import KeyHistory
 from auditor.monitor import LogMonitor
+from auditor.policies import budget_rows
 from auditor.published import PublishedCheckpoint, PublishedStats
 from auditor.releases import LoadedRelease, Releases, TableRegistry
 from auditor.report import VerifyReport
@@ -463,6 +464,7 @@ class Verification:
         report.accepted = len(checker.accepted)
         report.current = len({(s.hotline_id, s.period) for s in checker.accepted})
         report.periods = sorted({s.period for s in checker.accepted})
+        report.budgets = budget_rows(checker.policies)
 
     def _fail(self, check: Check, message: str, *, table: str | None = None) -> None:
         self.report.failures.append(Failure(check, message, table=table))

@@ -14,7 +14,7 @@ from auditor.receipts import ReceiptCheck
 from auditor.report import VerifyReport
 from protocol.crypto import fingerprint
 from protocol.errors import ProtocolError
-from protocol.messages import KeyEventEntry, SubmissionEntry, SubmissionPayload, b64decode, b64encode
+from protocol.messages import LogEntry, SubmissionEntry, SubmissionPayload, b64decode, b64encode
 
 __all__ = [
     "console",
@@ -201,7 +201,7 @@ def _privacy_unit(entry: SubmissionEntry) -> str | None:
         return None  # a payload that is not a valid submission: the receipt still binds its bytes
 
 
-def _entry_document(entry: SubmissionEntry | KeyEventEntry) -> dict[str, Any]:
+def _entry_document(entry: LogEntry) -> dict[str, Any]:
     if isinstance(entry, SubmissionEntry):
         return {
             "kind": entry.kind,
@@ -216,6 +216,6 @@ def _entry_document(entry: SubmissionEntry | KeyEventEntry) -> dict[str, Any]:
     return {
         "kind": entry.kind,
         "hotline_id": entry.hotline_id,
-        "key_id": entry.key_id,
+        "key_id": getattr(entry, "key_id", None),
         "effective_at": entry.effective_at,
     }

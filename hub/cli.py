@@ -38,6 +38,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from hub import cli_policy
 from hub import cli_views as views
 from hub.cli_logcheck import check_log
 from hub.context import META_LOG_ORIGIN, HubContext, utc_now
@@ -522,11 +523,14 @@ def hotline_add(
     hotline_id: HotlineIdOption = None,
     key: KeyOption = None,
     line: LineOption = None,
+    cap: cli_policy.CapOption = None,
+    max_monthly_volume: cli_policy.VolumeOption = None,
+    first_period: cli_policy.FirstPeriodOption = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseURLOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Enroll a hotline and its first key (logged as a key_enrolled entry)."""
+    """Enroll a hotline and its first key (logged as a key_enrolled entry), then its policy (hotline_policy)."""
     the_id, the_key = _id_and_key(hotline_id, key, line)
     body = _validated(
         HotlineCreate, _HOTLINE_HELP, id=the_id, display_name=name.strip(), country=country.upper(), public_key=the_key
@@ -538,12 +542,16 @@ def hotline_add(
             country=body.country,
             public_key=body.public_key,
             now=context.clock(),
+            policy=cli_policy.policy_terms(cap, max_monthly_volume, first_period),
         )
     document = views.key_event_document("enrolled", event, public_key=body.public_key, previous_key_id=None)
     if as_json:
         views.emit_json(document)
     else:
         views.show_key_event(views.console(), document, display_name=body.display_name, country=body.country)
+
+
+cli_policy.register(hotline_app)
 
 
 @hotline_app.command("rotate-key")

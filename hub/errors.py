@@ -22,7 +22,9 @@ The tree::
     │   └── TaxonomyConflict (409 taxonomy_conflict)   a taxonomy reuses a table or dimension name for other cells
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
+    ├── ImplausibleRelease (422 implausible_release)   a release breaks a plausibility rule (rule, limit, value)
     ├── RateLimited (429 rate_limited)                 too many requests: carries ``retry_after`` seconds
+    │   └── DailyCapReached (429 daily_cap)            a hotline's months or revisions in 24 h (rule, limit, value)
     ├── NotInitialised (500 not_initialised)          the hub has no keys or schema yet
     ├── DatabaseUnavailable (503 database_unavailable) the database cannot be reached
     │   └── DatabaseBusy (503 database_busy)           locked longer than the busy timeout: try again
@@ -39,11 +41,13 @@ from typing import ClassVar
 __all__ = [
     "BadRequest",
     "Conflict",
+    "DailyCapReached",
     "DatabaseBusy",
     "DatabaseReadOnly",
     "DatabaseUnavailable",
     "Forbidden",
     "HubError",
+    "ImplausibleRelease",
     "InvalidQuery",
     "KeyNotValid",
     "LogIntegrityError",
@@ -79,6 +83,10 @@ class HubError(Exception):
     def diagnostics(self) -> str:
         """A one-paragraph explanation fit to show a person."""
         return f"{type(self).__name__}: {self}"
+
+    def problem_fields(self) -> dict[str, str]:
+        """Extension members of the problem detail (RFC 9457 §3.2) beyond type, title, status, detail and code."""
+        return {}
 
 
 class BadRequest(HubError):
@@ -173,6 +181,35 @@ class RateLimited(HubError):
     status_code = 429
     code = "rate_limited"
     title = "Too many requests"
+
+
+class DailyCapReached(RateLimited):
+    """A hotline reached a daily cap on the months or revisions it submits; ``rule`` names which."""
+
+    code = "daily_cap"
+    title = "Daily cap of a hotline reached"
+
+    def __init__(self, message: str, *, rule: str, limit: str, value: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.rule, self.limit, self.value = rule, limit, value
+
+    def problem_fields(self) -> dict[str, str]:
+        return {"rule": self.rule, "limit": self.limit, "value": self.value}
+
+
+class ImplausibleRelease(HubError):
+    """A release breaks a plausibility rule (``protocol.plausibility``): the rule, its limit and the value found."""
+
+    status_code = 422
+    code = "implausible_release"
+    title = "Release refused as implausible"
+
+    def __init__(self, message: str, *, rule: str, limit: str, value: str) -> None:
+        super().__init__(message)
+        self.rule, self.limit, self.value = rule, limit, value
+
+    def problem_fields(self) -> dict[str, str]:
+        return {"rule": self.rule, "limit": self.limit, "value": self.value}
 
 
 class NotInitialised(HubError):

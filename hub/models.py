@@ -17,6 +17,9 @@ Nothing here can hold a raw case record: the widest thing stored is a hotline's 
 ``rollup_cells``     current noisy sums per (table, scope, period, cell), maintained at ingest
 ``rollup_noise``     per (table, scope, period): hotlines reporting and the noise terms of one cell
 ``access_log``       every coordinator request: who (token), when, what was asked, the answer's status
+``hotline_policies``  every hotline policy logged (caps, maximum monthly volume, first period); the latest applies
+``backfill_approvals`` periods before a hotline's first period that the operator approved, as logged
+``submission_spends`` per submission: the privacy measure and the total spend it declares (for the caps)
 ==================  ==============================================================================
 
 A *scope* is ``region`` (all hotlines), ``country:<CC>`` or ``hotline:<id>``.
@@ -46,9 +49,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "AccessRecord",
     "ApiToken",
+    "BackfillApproval",
     "Base",
     "Hotline",
     "HotlineKey",
+    "HotlinePolicyRecord",
     "HubMeta",
     "LogCheckpoint",
     "LogLeaf",
@@ -57,6 +62,7 @@ __all__ = [
     "RollupCell",
     "RollupNoise",
     "Submission",
+    "SubmissionSpend",
     "TaxonomyDocument",
 ]
 
@@ -267,3 +273,42 @@ class AccessRecord(Base):
     #: The query string as sent (percent-encoded), at most 2,000 characters.
     query: Mapped[str] = mapped_column(Text)
     status: Mapped[int] = mapped_column(Integer)
+
+
+class HotlinePolicyRecord(Base):
+    """A logged hotline policy; the one with the highest log index applies (none: the protocol's defaults)."""
+
+    __tablename__ = "hotline_policies"
+
+    log_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hotline_id: Mapped[HotlineIdColumn] = mapped_column(ForeignKey("hotlines.id"), index=True)
+    #: The canonical bytes of the policy entry, as logged (protocol.messages.HotlinePolicyEntry).
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    effective_at: Mapped[Timestamp]
+
+
+class BackfillApproval(Base):
+    """An operator's logged approval for a hotline to release periods before its first period."""
+
+    __tablename__ = "backfill_approvals"
+
+    log_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hotline_id: Mapped[HotlineIdColumn] = mapped_column(ForeignKey("hotlines.id"), index=True)
+    first_period: Mapped[PeriodColumn]
+    last_period: Mapped[PeriodColumn]
+    reason: Mapped[str] = mapped_column(String(500))
+    approved_at: Mapped[Timestamp]
+
+
+class SubmissionSpend(Base):
+    """What an accepted submission declared it spent: every revision counts against the hotline's caps."""
+
+    __tablename__ = "submission_spends"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    hotline_id: Mapped[HotlineIdColumn] = mapped_column(index=True)
+    period: Mapped[PeriodColumn]
+    #: ``rho`` or ``epsilon``.
+    measure: Mapped[str] = mapped_column(String(16))
+    #: The payload's ``privacy.spent``, a decimal string as signed.
+    spent: Mapped[str] = mapped_column(String(64))

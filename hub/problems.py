@@ -95,7 +95,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": 'Bearer realm="tipshare"'} if error.status_code == 401 else None
         if error.retry_after is not None:
             headers = {"Retry-After": str(error.retry_after)}
-        return problem_response(error.status_code, error.code, error.title, str(error), headers=headers)
+        return problem_response(
+            error.status_code, error.code, error.title, str(error), headers=headers, **error.problem_fields()
+        )
 
     async def protocol_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ProtocolError)

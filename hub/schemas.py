@@ -14,6 +14,7 @@ __all__ = [
     "MAX_ID",
     "MAX_INDEX",
     "TEXT_PATTERN",
+    "CapBody",
     "ConsistencyProofPublic",
     "HotlineCreate",
     "HotlinePublic",
@@ -25,6 +26,7 @@ __all__ = [
     "KeyRotate",
     "LogEntriesPublic",
     "LogEntryPublic",
+    "PolicyTermsBody",
     "ProblemPublic",
     "SubmissionPublic",
     "TaxonomyRefPublic",
@@ -88,11 +90,36 @@ class HubIdentity(_Body):
     taxonomy: TaxonomyRefPublic
 
 
+#: A positive decimal as the protocol writes amounts (``protocol.messages.DecimalString``).
+DECIMAL_PATTERN: Final = r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,30})?$"
+PERIOD_PATTERN: Final = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+
+class CapBody(_Request):
+    """The privacy spend a hotline may declare in one measure: per period (all revisions) and per calendar year."""
+
+    measure: Literal["rho", "epsilon"]
+    period: Annotated[str, Field(pattern=DECIMAL_PATTERN, examples=["0.2"])]
+    year: Annotated[str, Field(pattern=DECIMAL_PATTERN, examples=["1.5"])]
+
+
+class PolicyTermsBody(_Request):
+    """A hotline's policy (``protocol.plausibility``); a field left out keeps the current value (at enrolment: the
+    hub's default)."""
+
+    caps: Annotated[list[CapBody], Field(min_length=1, max_length=2)] | None = None
+    max_monthly_volume: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+    first_period: Annotated[str, Field(pattern=PERIOD_PATTERN)] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT_PATTERN)] | None = None
+
+
 class HotlineCreate(_Request):
     id: Annotated[str, Field(pattern=HOTLINE_ID_PATTERN)]
     display_name: Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     public_key: Annotated[str, Field(min_length=1, max_length=100)]
+    #: The hotline's policy; left out, the hub's defaults are logged.
+    policy: PolicyTermsBody | None = None
 
 
 class KeyRotate(_Request):

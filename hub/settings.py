@@ -24,6 +24,9 @@ Built in :func:`hub.app.create_app` and by the CLI, never at import time.
                                          (default 600; a source address gets twice that)
 ``TIPSHARE_HUB_RATE_AUDIT``              log, proof and audit requests a minute per token (default 6000)
 ``TIPSHARE_HUB_RATE_ADMIN``              admin requests a minute per token (default 120)
+``TIPSHARE_HUB_MAX_PERIODS_PER_DAY``     distinct months one hotline may submit in 24 hours (default 36)
+``TIPSHARE_HUB_MAX_REVISIONS_PER_DAY``   submissions (revisions of any month) one hotline may make in 24 hours
+                                         (default 72)
 ======================================  ===========================================================
 """
 
@@ -66,6 +69,8 @@ class Settings(BaseSettings):
     rate_queries: Annotated[int, Field(ge=1, le=1_000_000)] = 600
     rate_audit: Annotated[int, Field(ge=1, le=1_000_000)] = 6000
     rate_admin: Annotated[int, Field(ge=1, le=1_000_000)] = 120
+    max_periods_per_day: Annotated[int, Field(ge=1, le=100_000)] = 36
+    max_revisions_per_day: Annotated[int, Field(ge=1, le=100_000)] = 72
 
     @property
     def keys_dir(self) -> Path:

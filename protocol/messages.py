@@ -31,10 +31,13 @@ __all__ = [
     "MAX_ABS_CELL",
     "MAX_REVISION",
     "PROTOCOL_VERSION",
+    "BackfillApprovedEntry",
     "Base64Bytes",
+    "BudgetCap",
     "DecimalString",
     "Envelope",
     "HotlineId",
+    "HotlinePolicyEntry",
     "KeyEventEntry",
     "LogEntry",
     "Message",
@@ -362,7 +365,68 @@ class KeyEventEntry(Message):
         return self
 
 
-LogEntry = SubmissionEntry | KeyEventEntry
+class BudgetCap(Message):
+    """The privacy spend a hotline may declare in one measure: per period (all revisions together) and per year."""
+
+    measure: Literal["rho", "epsilon"]
+    period: DecimalString
+    year: DecimalString
+
+    @model_validator(mode="after")
+    def _period_within_year(self) -> Self:
+        if Decimal(self.period) > Decimal(self.year):
+            raise ValueError(f"the period cap {self.period} is larger than the year cap {self.year}")
+        return self
+
+
+class HotlinePolicyEntry(Message):
+    """Log leaf of a hotline's policy: what the hub lets its releases spend and contain (``protocol.plausibility``).
+
+    Appended with the enrolment and again whenever the operator changes it; the latest one before a submission
+    applies to it.
+    """
+
+    type: Literal["log_entry"]
+    version: Literal["tipshare/1"]
+    kind: Literal["hotline_policy"]
+    hotline_id: HotlineId
+    #: The budget caps, one per measure the hotline may release in (a measure not listed is refused).
+    caps: Annotated[tuple[BudgetCap, ...], Field(min_length=1, max_length=2)]
+    #: The most persons (privacy units: records, for a ``record-month`` release) the hotline could see in a month.
+    max_monthly_volume: Annotated[int, Field(ge=1, le=10_000_000)]
+    #: The first period the hotline reports; an earlier one needs a logged backfill approval.
+    first_period: Period
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    effective_at: Timestamp
+
+    @model_validator(mode="after")
+    def _one_cap_per_measure(self) -> Self:
+        measures = [cap.measure for cap in self.caps]
+        if len(set(measures)) != len(measures):
+            raise ValueError("a measure has two caps")
+        return self
+
+
+class BackfillApprovedEntry(Message):
+    """Log leaf of an operator's approval for a hotline to release periods before its first period."""
+
+    type: Literal["log_entry"]
+    version: Literal["tipshare/1"]
+    kind: Literal["backfill_approved"]
+    hotline_id: HotlineId
+    first_period: Period
+    last_period: Period
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    effective_at: Timestamp
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.first_period > self.last_period:
+            raise ValueError(f"first_period {self.first_period} is after last_period {self.last_period}")
+        return self
+
+
+LogEntry = SubmissionEntry | KeyEventEntry | HotlinePolicyEntry | BackfillApprovedEntry
 
 
 def parse_log_entry(data: bytes) -> LogEntry:
@@ -375,6 +439,10 @@ def parse_log_entry(data: bytes) -> LogEntry:
         return SubmissionEntry._validate(data, value)
     if kind in ("key_enrolled", "key_rotated", "key_revoked"):
         return KeyEventEntry._validate(data, value)
+    if kind == "hotline_policy":
+        return HotlinePolicyEntry._validate(data, value)
+    if kind == "backfill_approved":
+        return BackfillApprovedEntry._validate(data, value)
     raise MalformedMessage(f"unknown log entry kind {kind!r}")
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path
 
 from hub.deps import ContextDep, ReadSessionDep, WriteSessionDep, require
 from hub.models import ApiToken
+from hub.routes.hotline_policies import terms_of
 from hub.schemas import (
     HOTLINE_ID_PATTERN,
     KEY_ID_PATTERN,
@@ -84,6 +85,7 @@ def enroll(body: HotlineCreate, _admin: AdminDep, context: ContextDep, session: 
         country=body.country,
         public_key=body.public_key,
         now=context.clock(),
+        policy=terms_of(body.policy) if body.policy is not None else None,
     )
     return _event(event)
 

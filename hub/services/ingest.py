@@ -11,7 +11,10 @@ Order of checks (each failure raises, and the caller's transaction stores nothin
    so that all its cases are in: a release of the month still running is refused) and is not before the
    earliest period;
 5. idempotency: the same payload again returns the receipt it got the first time; the same
-   (hotline, period, revision) with other bytes is a conflict, and so is a revision not newer than the current one.
+   (hotline, period, revision) with other bytes is a conflict, and so is a revision not newer than the current one;
+6. the hotline's daily caps (distinct months, and revisions, submitted in 24 hours: 429 with Retry-After), then
+   plausibility (:mod:`protocol.plausibility`, with the hotline's logged policy: budget caps, noise floor, cell
+   bounds, next revision, first period or an approved backfill), each refusal naming its rule, limit and value.
 
 Then, atomically: the log entry is appended (and a checkpoint signed), the submission stored, the rollups updated.
 """
@@ -28,6 +31,7 @@ from hub.context import HubContext
 from hub.errors import PeriodOutOfRange, RevisionConflict
 from hub.models import Hotline, LogLeaf, Submission
 from hub.services.log import TransparencyLog
+from hub.services.policies import PolicyService
 from hub.services.registry import Registry
 from hub.services.rollups import Rollups
 from protocol.crypto import VerifiedSubmission, VerifyKey, open_envelope
@@ -115,7 +119,18 @@ class IngestService:
                 f"revision {payload.revision} of {payload.period} is older than revision {current.revision}, "
                 "which the hub already holds"
             )
-        return IngestResult(receipt=self._accept(verified, payload, current, now=now), created=True)
+        policies = PolicyService(self._session, self._log)
+        settings = self._context.settings
+        policies.check_daily(
+            payload.hotline_id,
+            payload.period,
+            now=now,
+            max_periods=settings.max_periods_per_day,
+            max_revisions=settings.max_revisions_per_day,
+        )
+        policies.check(payload, self._context.taxonomy_by_id(payload.taxonomy.id))
+        receipt = self._accept(verified, payload, current, now=now, policies=policies)
+        return IngestResult(receipt=receipt, created=True)
 
     def _current(self, hotline_id: str, period: str) -> Submission | None:
         return self._session.scalars(
@@ -125,7 +140,13 @@ class IngestService:
         ).first()
 
     def _accept(
-        self, verified: VerifiedSubmission, payload: SubmissionPayload, current: Submission | None, *, now: datetime
+        self,
+        verified: VerifiedSubmission,
+        payload: SubmissionPayload,
+        current: Submission | None,
+        *,
+        now: datetime,
+        policies: PolicyService,
     ) -> Receipt:
         entry = SubmissionEntry(
             type="log_entry",
@@ -157,6 +178,7 @@ class IngestService:
         )
         self._session.add(submission)
         self._session.flush()
+        policies.record_spend(submission, payload)
         hotline = self._session.get(Hotline, payload.hotline_id)
         assert hotline is not None  # the key lookup above found it
         old_payload = SubmissionPayload.from_canonical(current.payload) if current is not None else None

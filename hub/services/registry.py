@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from hub.errors import BadRequest, Conflict, KeyNotValid, NotFound, UnknownHotline, UnknownKey
 from hub.models import Hotline, HotlineKey
 from hub.services.log import Appended, TransparencyLog
+from hub.services.policies import PolicyService, PolicyTerms
 from protocol.crypto import VerifyKey
 from protocol.errors import MalformedMessage
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, format_timestamp
@@ -66,7 +67,18 @@ class Registry:
         self._session = session
         self._log = log
 
-    def enroll(self, *, hotline_id: str, display_name: str, country: str, public_key: str, now: datetime) -> KeyEvent:
+    def enroll(
+        self,
+        *,
+        hotline_id: str,
+        display_name: str,
+        country: str,
+        public_key: str,
+        now: datetime,
+        policy: PolicyTerms | None = None,
+    ) -> KeyEvent:
+        """Enroll a hotline and its first key; with ``policy``, log its policy (those terms over the defaults).
+        Without, no policy entry is logged and the protocol's default policy applies until one is."""
         if self._session.get(Hotline, hotline_id) is not None:
             raise Conflict(f"hotline {hotline_id} is already enrolled; use rotate-key to give it a new key")
         key = _parse_key(public_key)
@@ -85,6 +97,8 @@ class Registry:
             )
         )
         self._session.flush()
+        if policy is not None:
+            PolicyService(self._session, self._log).log_policy(hotline_id, policy, now=now)
         return KeyEvent(hotline_id=hotline_id, key_id=key.key_id, appended=appended)
 
     def rotate(self, *, hotline_id: str, public_key: str, now: datetime) -> KeyEvent:

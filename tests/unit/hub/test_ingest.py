@@ -171,19 +171,29 @@ def test_higher_revision_supersedes_in_statistics_and_both_stay_in_the_log(
         assert check_rollups(session, hub.context.taxonomies) == []
 
 
-def test_a_correction_may_skip_revisions(hub: HubUnderTest, hotline: EnrolledHotline) -> None:
+def test_a_correction_is_the_next_revision(hub: HubUnderTest, hotline: EnrolledHotline) -> None:
+    """Revision numbers do not skip (a stolen key cannot jump to revision 999): the next one is the highest + 1."""
     hub.submit(_release(hub, seed=1))
-    hub.submit(_release(hub, seed=4, revision=5))
+    before = dump_database(hub.context.engine)
+
+    response = hub.post_envelope(hub.envelope_bytes(_release(hub, seed=4, revision=5)))
+
+    assert_problem(response, 422, "implausible_release", "next revision of 2026-10 is 2")
+    assert response.json()["rule"] == "revision"
+    assert (response.json()["limit"], response.json()["value"]) == ("2", "5")
+    assert dump_database(hub.context.engine) == before
+    hub.submit(_release(hub, seed=4, revision=2))
     assert _stats(hub, "contacts")["estimate"] == sum(_cells(hub, 4)["contacts"])
 
 
 def test_an_older_revision_after_a_newer_one_is_refused(hub: HubUnderTest, hotline: EnrolledHotline) -> None:
-    hub.submit(_release(hub, seed=1, revision=3))
+    hub.submit(_release(hub, seed=3, revision=1))
+    hub.submit(_release(hub, seed=1, revision=2))
     before = dump_database(hub.context.engine)
 
-    response = hub.post_envelope(hub.envelope_bytes(_release(hub, seed=2, revision=2)))
+    response = hub.post_envelope(hub.envelope_bytes(_release(hub, seed=2, revision=1)))
 
-    assert_problem(response, 409, "revision_conflict", "revision 2", "older than revision 3")
+    assert_problem(response, 409, "revision_conflict", "revision 1", "already accepted")
     assert dump_database(hub.context.engine) == before
     assert _stats(hub, "contacts")["estimate"] == sum(_cells(hub, 1)["contacts"])
 
@@ -495,6 +505,14 @@ def test_a_correction_may_follow_another_taxonomy(hub: HubUnderTest, hotline: En
         cells = {name: [revision] * table.cell_count for name, table in taxonomy.tables.items()}
         return make_release(taxonomy, key, hotline_id=HOTLINE, period=PERIOD, revision=revision, cells=cells)
 
+    # Every cell at 1 or 2 adds up to ~40,000 persons a month in the corridor, and two whole releases at σ = 10 spend
+    # ρ = 0.275: more than the default policy admits.
+    policy = hub.client.post(
+        f"/v1/admin/hotlines/{HOTLINE}/policy",
+        json={"max_monthly_volume": 100_000, "caps": [{"measure": "rho", "period": "1", "year": "5"}]},
+        headers=hub.auth("admin"),
+    )
+    assert policy.status_code == 201, policy.text
     hub.submit(release(first, 1))
     hub.submit(release(second, 2))
 
