@@ -254,7 +254,8 @@ class EntryChecker:
         try:
             self.policies.check(payload, taxonomy)
         except Implausible as e:
-            fail(Check.PLAUSIBILITY, f"{e.rule} (limit {e.limit}, found {e.value}): {e}")
+            reason = str(e).removeprefix(f"{what}: ")  # the rule's message names the submission as fail() does
+            fail(Check.PLAUSIBILITY, f"{e.rule} (limit {e.limit}, found {e.value}): {reason}")
             return None
         return AcceptedSubmission(
             index=index,

@@ -584,6 +584,7 @@ def _deliver(state: _State, home: NodeHome, outbox: Outbox, *, as_json: bool) ->
             f"the hub refused {len(report.failed)} release(s); the first, {first.period} revision {first.revision}: "
             f"{first.detail}",
             status=0,
+            hint=first.hint,
         )
     if report.pending:
         raise HubUnreachable(f"{len(report.pending)} release(s) could not be delivered yet: {report.pending[0].detail}")

@@ -233,6 +233,7 @@ class HubClient:
                 status=status,
                 code=code,
                 detail=detail,
+                hint=_policy_hint(response, body) if code == "implausible_release" else None,
             )
         raise HubResponseInvalid(f"unexpected answer from the hub to a submission: {_status_line(response, body)}")
 
@@ -294,6 +295,39 @@ def _problem(response: httpx.Response, body: bytes) -> tuple[str, str]:
     code = data.get("code")
     detail = data.get("detail") or data.get("title")
     return (_clean(code, 80) if isinstance(code, str) else ""), (_clean(detail) if isinstance(detail, str) else "")
+
+
+#: What a hotline can do about each plausibility rule the hub applies (``protocol.plausibility``).
+_POLICY_HINTS: Final = {
+    "period_cap": "The release spends more than the hub's period cap for this hotline ({limit}). Lower `release` "
+    "under [budget] in config.toml, or ask your hub operator to log a policy with a larger cap "
+    "(`tipshare-hub hotline policy`).",
+    "year_cap": "The release would take this hotline's spends of the year past the hub's year cap ({limit}). Wait "
+    "for the next year, or ask your hub operator to log a policy with a larger year cap.",
+    "noise_floor": "A table's noise is below the floor the hub's period cap ({limit}) allows. Lower `release` under "
+    "[budget] in config.toml, or ask your hub operator about the hotline's caps.",
+    "measure": "The hub's policy for this hotline does not cap this privacy measure ({value}). Use the mechanism "
+    "the hub expects, or ask your hub operator to log a policy for it.",
+    "first_period": "The month is before the first period the hub has for this hotline ({limit}). Ask your hub "
+    "operator to approve a backfill (`tipshare-hub hotline backfill`), then run `tipshare-node submit` again.",
+    "revision": "The hub expects revision {limit} of this month. Ask your hub operator which revisions it holds.",
+    "cell_bound": "A count is larger than the hub's policy allows for a hotline of this size. If the data is right, "
+    "ask your hub operator to log a larger maximum monthly volume (`tipshare-hub hotline policy`).",
+    "table_bound": "A table adds up to more than the hub's policy allows for a hotline of this size. If the data "
+    "is right, ask your hub operator to log a larger maximum monthly volume (`tipshare-hub hotline policy`).",
+}
+
+
+def _policy_hint(response: httpx.Response, body: bytes) -> str | None:
+    """What to do about a refusal by one of the hub's plausibility rules (its problem names rule, limit, value)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("rule") not in _POLICY_HINTS:
+        return None
+    limit, value = (_clean(str(data.get(name, "")), 60) for name in ("limit", "value"))
+    return _POLICY_HINTS[str(data["rule"])].format(limit=limit, value=value)
 
 
 def _status_line(response: httpx.Response, body: bytes) -> str:

@@ -98,6 +98,8 @@ class Outcome:
     leaf_index: int | None = None
     tree_size: int | None = None
     next_attempt_at: str | None = None
+    #: For a release the hub refused by one of its plausibility rules (a cap, say): what to do about it.
+    hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +296,8 @@ def _deliver_one(
         except SubmissionRejected as e:
             outbox.mark_failed(item, now=clock(), error=f"HTTP {e.status} {e.code}: {e.detail or e}")
             _log.warning("%s refused by the hub: %s", label, e)
-            return Outcome(item.period, item.revision, "failed", str(e))
+            hint = e.hint if e.code == "implausible_release" else None
+            return Outcome(item.period, item.revision, "failed", str(e), hint=hint)
         except HubResponseInvalid as e:
             outbox.record_error(item, now=clock(), error=str(e), next_attempt=None)
             raise
