@@ -143,6 +143,25 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
             {"json": {"public_key": SigningKey.generate().verify_key.to_text()}},
         ),
     ),
+    ("GET", "/v1/admin/hotlines/{hotline_id}/policy"): (
+        frozenset({"admin"}),
+        200,
+        _get("/v1/admin/hotlines/md-chisinau/policy"),
+    ),
+    ("POST", "/v1/admin/hotlines/{hotline_id}/policy"): (
+        frozenset({"admin"}),
+        201,
+        lambda s: ("POST", "/v1/admin/hotlines/md-chisinau/policy", {"json": {"max_monthly_volume": 500}}),
+    ),
+    ("POST", "/v1/admin/hotlines/{hotline_id}/backfills"): (
+        frozenset({"admin"}),
+        201,
+        lambda s: (
+            "POST",
+            "/v1/admin/hotlines/md-chisinau/backfills",
+            {"json": {"first_period": "2020-01", "last_period": "2020-12", "reason": "archive"}},
+        ),
+    ),
     ("POST", "/v1/admin/keys/{key_id}/revoke"): (
         frozenset({"admin"}),
         200,
