@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "HOTLINE_ID_PATTERN",
@@ -111,6 +111,13 @@ class PolicyTermsBody(_Request):
     max_monthly_volume: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
     first_period: Annotated[str, Field(pattern=PERIOD_PATTERN)] | None = None
     reason: Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT_PATTERN)] | None = None
+
+    @model_validator(mode="after")
+    def _one_cap_per_measure(self) -> PolicyTermsBody:
+        measures = [cap.measure for cap in self.caps or ()]
+        if len(set(measures)) != len(measures):
+            raise ValueError("caps name a measure twice")
+        return self
 
 
 class HotlineCreate(_Request):
