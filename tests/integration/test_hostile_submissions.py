@@ -886,7 +886,8 @@ hostile(
     "replay",
     release(period="2026-08", revision=2, seed=9),
     CONFLICT,
-    "revision 2 of 2026-08 is older than revision 3",
+    "revision 2 of 2026-08",
+    "already accepted",
 )
 hostile(
     "current revision with other content",

@@ -160,7 +160,7 @@ def set_scene(hub: HubUnderTest) -> Scene:
     first = hub.post_envelope(scene.superseded)
     assert first.status_code == 201, first.text
     scene.superseded_receipt = first.content
-    for period, revision in (("2026-09", 2), ("2026-08", 1), ("2026-08", 3)):
+    for period, revision in (("2026-09", 2), ("2026-08", 1), ("2026-08", 2), ("2026-08", 3)):
         hub.submit(scene.payload(period=period, revision=revision, seed=revision + 2))
     revoked_key = hub.hotlines[REVOKED].key.verify_key.key_id
     response = hub.client.post(
