@@ -79,6 +79,22 @@ class HubUnderTest:
         self.hotlines[hotline_id] = EnrolledHotline(hotline_id, country, key)
         return self.hotlines[hotline_id]
 
+    def log_policy(self, hotline_id: str, **body: object) -> None:
+        """Log a policy for ``hotline_id`` through the admin API (``body`` as ``POST .../policy`` takes it)."""
+        response = self.client.post(f"/v1/admin/hotlines/{hotline_id}/policy", json=body, headers=self.auth("admin"))
+        assert response.status_code == 201, response.text
+
+    def allow_large_spends(self, hotline_id: str) -> None:
+        """A policy with caps far above the node's defaults, for fixtures that release at small noise scales."""
+        self.log_policy(
+            hotline_id,
+            caps=[
+                {"measure": "rho", "period": "10", "year": "100"},
+                {"measure": "epsilon", "period": "50", "year": "500"},
+            ],
+            reason="test fixture: releases at small noise scales",
+        )
+
     def release(self, hotline_id: str, period: str, **kwargs: object) -> SubmissionPayload:
         hotline = self.hotlines[hotline_id]
         return make_release(self.context.taxonomy, hotline.key, hotline_id=hotline_id, period=period, **kwargs)  # type: ignore[arg-type]

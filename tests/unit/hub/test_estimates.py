@@ -314,7 +314,7 @@ def test_the_answer_names_its_question_checkpoint_and_notes(released: Released) 
     assert answer.unit_label == "potential victims reported to hotlines"
     assert answer.confidence == 0.95
     assert answer.generated_at == NOW
-    assert answer.checkpoint.size == len(HOTLINES) + len(released.payloads)
+    assert answer.checkpoint.size == 2 * len(HOTLINES) + len(released.payloads)  # enrolment, policy, releases
     assert answer.checkpoint.note is not None
     assert answer.checkpoint.note.startswith(answer.checkpoint.origin or "?")
     assert any("never clipped" in note for note in answer.notes)
