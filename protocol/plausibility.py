@@ -8,7 +8,8 @@ hotline's policy (:class:`~protocol.messages.HotlinePolicyEntry`, the latest log
 and what the hotline had accepted before (:class:`Standing`). :func:`check_plausible` raises
 :class:`Implausible` naming the first rule broken, its limit and the value found:
 
-``measure``       the release is accounted in a measure (ρ or ε) the policy caps, and the one its year started with
+``measure``       the release is accounted in a measure (ρ or ε) the policy caps (each measure's spends are added up
+                  against its own caps)
 ``first_period``  the period is not before the policy's first period, unless a logged backfill approval covers it
 ``revision``      the revision is the next one: 1, then the highest accepted + 1
 ``noise_floor``   no table's noise is so small that it alone would spend more than the period cap: for the discrete
@@ -210,15 +211,6 @@ def check_plausible(payload: SubmissionPayload, taxonomy: Taxonomy, policy: Poli
             f"{allowed}); the operator must log a policy with a {measure} cap first",
             rule="measure",
             limit=allowed,
-            value=measure,
-        )
-    others = sorted(m for m, spent in standing.year_spent.items() if m != measure and spent > 0)
-    if others:
-        raise Implausible(
-            f"{who}: {payload.period[:4]} already has releases accounted in {others[0]}; one year's spends are "
-            f"added up in one measure, so this {measure} release waits for the next year",
-            rule="measure",
-            limit=others[0],
             value=measure,
         )
     if payload.period < policy.first_period and not standing.backfill_approved:

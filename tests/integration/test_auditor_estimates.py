@@ -52,6 +52,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubUnderTest]:
         started.clock.now = utc(2026, 8, 20, 10)
         for hotline_id, country in (("ua-a", "UA"), ("ua-b", "UA"), ("md-a", "MD")):
             started.enroll(hotline_id, country)
+            started.log_loose_policy(hotline_id)  # made-up counts: 115,313 persons in ua-a's corridor
         started.clock.now = utc(2026, 10, 5, 10)
         _submit(started, V1, "ua-a", "2026-09", 1)
         _submit(started, V2, "ua-b", "2026-09", 2, scale="8")
@@ -166,8 +167,8 @@ def test_a_refused_question_the_log_answers_is_a_failure(hub: HubUnderTest, tmp_
     (failure,) = run.document["failures"]
     assert failure["check"] == "estimates"
     assert failure["message"].startswith("contact group_by=period,channel 2026-09..2026-10 (region): the hub refused ")
-    assert failure["message"].endswith(
-        "HTTP 400 not_answerable: no contact table carries channel; but the log (size 9) answers it"
+    assert failure["message"].endswith(  # the log: 3 enrolments, 3 policies, 6 releases
+        "HTTP 400 not_answerable: no contact table carries channel; but the log (size 12) answers it"
     )
 
 

@@ -84,15 +84,17 @@ class HubUnderTest:
         response = self.client.post(f"/v1/admin/hotlines/{hotline_id}/policy", json=body, headers=self.auth("admin"))
         assert response.status_code == 201, response.text
 
-    def allow_large_spends(self, hotline_id: str) -> None:
-        """A policy with caps far above the node's defaults, for fixtures that release at small noise scales."""
+    def log_loose_policy(self, hotline_id: str) -> None:
+        """A policy far above the node's defaults (caps and volume), for fixtures that release at small noise scales
+        or with made-up counts no real hotline sees."""
         self.log_policy(
             hotline_id,
             caps=[
                 {"measure": "rho", "period": "10", "year": "100"},
                 {"measure": "epsilon", "period": "50", "year": "500"},
             ],
-            reason="test fixture: releases at small noise scales",
+            max_monthly_volume=10_000_000,
+            reason="test fixture",
         )
 
     def release(self, hotline_id: str, period: str, **kwargs: object) -> SubmissionPayload:

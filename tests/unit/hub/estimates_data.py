@@ -152,7 +152,7 @@ def release_everything(data_dir: Path) -> Iterator[Released]:
     for hub in start_hub(data_dir, clock=clock, current_taxonomy=None):
         for hotline_id, country in HOTLINES.items():
             hub.enroll(hotline_id, country)
-            hub.allow_large_spends(hotline_id)  # md-a releases 2026-07 at σ = 6: ρ = 0.29 over the default cap
+            hub.log_loose_policy(hotline_id)  # md-a releases 2026-07 at σ = 6: ρ = 0.29 over the default cap
         clock.now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
         released = Released(hub)
         _send(released, rng, "ro-v1", "2026-05", 1)

@@ -160,7 +160,7 @@ def build_demo(hub: HubUnderTest) -> None:
     hub.clock.now = ENROLLED
     for hotline_id, country, name in HOTLINES:
         hub.enroll(hotline_id, country, name)
-        hub.allow_large_spends(hotline_id)  # the demo releases at σ = 3, below the default caps' noise floor
+        hub.log_loose_policy(hotline_id)  # the demo releases at σ = 3, below the default caps' noise floor
     reports = [(_received(month, day), hotline_id, month, 1) for (hotline_id, month), day in SCHEDULE.items()]
     hotline_id, month = CORRECTED
     reports.append((_received(month, 25), hotline_id, month, 2))

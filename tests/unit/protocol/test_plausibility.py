@@ -94,9 +94,8 @@ def test_the_default_policy_mirrors_the_node_and_starts_24_months_before_enrolme
         (Standing(latest_revision=1), _release(revision=999), "revision", "2", "999"),
         (Standing(), _release("2024-07"), "first_period", "2024-08", "2024-07"),
         (Standing(year_spent={"rho": Fraction("1.46")}), _release(), "year_cap", "1.5", "1.51"),
-        (Standing(year_spent={"epsilon": Fraction(1)}), _release(), "measure", "epsilon", "rho"),
     ],
-    ids=["first revision", "revision gap", "before first period", "year cap", "two measures"],
+    ids=["first revision", "revision gap", "before first period", "year cap"],
 )
 def test_each_rule_names_its_limit_and_the_value(
     standing: Standing, payload: SubmissionPayload, rule: str, limit: str, value: str
