@@ -277,7 +277,8 @@ def test_concurrent_workers_keep_one_log(tmp_path: Path, database_url: str | Non
 
 
 def _check_answers(outcomes: list[Outcome]) -> None:
-    """Every answer is an acknowledgement, except a release that arrived after its own correction was accepted."""
+    """Every answer is an acknowledgement, except a correction that arrived before the release it corrects (a
+    revision must be the next one, so it is refused and the release goes in)."""
     acknowledged_revisions: dict[tuple[str, str], set[int]] = defaultdict(set)
     for outcome in outcomes:
         if outcome.acknowledged:
@@ -286,10 +287,10 @@ def _check_answers(outcomes: list[Outcome]) -> None:
         if outcome.acknowledged:
             continue
         shot = outcome.shot
-        assert (outcome.status, _problem_code(outcome), shot.revision) == (409, "revision_conflict", 1), (
+        assert (outcome.status, _problem_code(outcome), shot.revision) == (422, "implausible_release", 2), (
             f"{shot.label} {shot.hotline_id} {shot.period} r{shot.revision}: {outcome.status} {outcome.content!r}"
         )
-        assert 2 in acknowledged_revisions[(shot.hotline_id, shot.period)], "refused, but its correction was not in"
+        assert 1 in acknowledged_revisions[(shot.hotline_id, shot.period)], "refused, but its release was not in"
 
 
 def _check_receipts(outcomes: list[Outcome], log_key: NoteVerifier) -> dict[bytes, Receipt]:

@@ -53,6 +53,7 @@ from hub.cli import main
 from hub.db import make_engine, make_sessionmaker, read_session, write_session
 from hub.models import LogCheckpoint, LogLeaf, Submission
 from hub.services.log import TransparencyLog
+from hub.services.policies import PolicyTerms
 from hub.services.registry import Registry
 from hub.services.tokens import TokenService
 from hub.settings import Settings
@@ -378,6 +379,10 @@ def _prepare(data_dir: Path, database_url: str | None) -> Prepared:
                     country=country,
                     public_key=keys[hotline_id].verify_key.to_text(),
                     now=context.clock(),
+                    # Random counts from 2019 on, more than twelve releases a year: a loose policy.
+                    policy=PolicyTerms(
+                        caps={"rho": ("10", "100")}, max_monthly_volume=10_000_000, first_period="2019-01"
+                    ),
                 )
             auditor = TokenService(session).create(role="auditor", label="crash auditor", now=context.clock()).token
         # Small releases of v1 (v2 refuses a release without every person and case table).
