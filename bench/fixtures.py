@@ -21,6 +21,7 @@ from typing import Final
 
 from hub.db import write_session
 from hub.services.log import TransparencyLog
+from hub.services.policies import PolicyTerms
 from hub.services.registry import Registry
 from hub.services.tokens import TokenService
 from hub.settings import Settings
@@ -56,6 +57,11 @@ NOW: Final = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 #: Countries the benchmarks' hotlines are spread over (the region of the design: 9+ countries).
 COUNTRIES: Final = ("UA", "MD", "RO", "PL", "BG", "GE", "CZ", "SK", "HU", "AL")
 ORIGIN: Final = "bench.tipshare/log"
+#: Benchmarks release random counts for many months and years: a policy that no release of theirs breaks (the daily
+#: caps are settings: TIPSHARE_HUB_MAX_PERIODS_PER_DAY, TIPSHARE_HUB_MAX_REVISIONS_PER_DAY).
+BENCH_POLICY: Final = PolicyTerms(
+    caps={"rho": ("1000", "1000"), "epsilon": ("1000", "1000")}, max_monthly_volume=10_000_000, first_period="2000-01"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +87,10 @@ def new_hub(
     enrolled_at: datetime | None = None,
 ) -> BenchHub:
     """An initialised hub with ``hotlines`` (id, country) enrolled, and admin, coordinator and auditor tokens."""
-    settings = Settings(data_dir=data_dir, database_url=database_url)
+    # Benchmarks submit many months of a hotline at one instant: no daily caps in the way.
+    settings = Settings(
+        data_dir=data_dir, database_url=database_url, max_periods_per_day=100_000, max_revisions_per_day=100_000
+    )
     when = enrolled_at or datetime(2010, 1, 1, tzinfo=UTC)
     context = initialise_hub(settings, origin=ORIGIN, clock=lambda: when)
     made: dict[str, SigningKey] = {}
@@ -97,6 +106,7 @@ def new_hub(
                     country=country,
                     public_key=key.verify_key.to_text(),
                     now=when,
+                    policy=BENCH_POLICY,
                 )
                 made[hotline_id] = key
                 countries[hotline_id] = country
