@@ -299,13 +299,13 @@ def _problem(response: httpx.Response, body: bytes) -> tuple[str, str]:
 
 #: What a hotline can do about each plausibility rule the hub applies (``protocol.plausibility``).
 _POLICY_HINTS: Final = {
-    "period_cap": "The release spends more than the hub's period cap for this hotline ({limit}). Lower `release` "
+    "period_cap": "The release spends more than the hub's period cap ({limit}) for this hotline. Lower `release` "
     "under [budget] in config.toml, or ask your hub operator to log a policy with a larger cap "
     "(`tipshare-hub hotline policy`).",
     "year_cap": "The release would take this hotline's spends of the year past the hub's year cap ({limit}). Wait "
     "for the next year, or ask your hub operator to log a policy with a larger year cap.",
-    "noise_floor": "A table's noise is below the floor the hub's period cap ({limit}) allows. Lower `release` under "
-    "[budget] in config.toml, or ask your hub operator about the hotline's caps.",
+    "noise_floor": "A table's noise is below the smallest scale ({limit}) the hub's period cap for this hotline "
+    "allows. Lower `release` under [budget] in config.toml, or ask your hub operator about the hotline's caps.",
     "measure": "The hub's policy for this hotline does not cap this privacy measure ({value}). Use the mechanism "
     "the hub expects, or ask your hub operator to log a policy for it.",
     "first_period": "The month is before the first period the hub has for this hotline ({limit}). Ask your hub "

@@ -296,7 +296,7 @@ def _deliver_one(
         except SubmissionRejected as e:
             outbox.mark_failed(item, now=clock(), error=f"HTTP {e.status} {e.code}: {e.detail or e}")
             _log.warning("%s refused by the hub: %s", label, e)
-            hint = e.hint if e.code == "implausible_release" else None
+            hint = e.next_step if e.code == "implausible_release" else None
             return Outcome(item.period, item.revision, "failed", str(e), hint=hint)
         except HubResponseInvalid as e:
             outbox.record_error(item, now=clock(), error=str(e), next_attempt=None)
