@@ -7,6 +7,7 @@ It rebuilds the Merkle tree from every stored leaf and holds it against what the
   each leaf parses as a log entry of the kind recorded next to it;
 * every stored checkpoint carries a valid signature by the hub's own log key and commits to the root of exactly
   its first ``size`` leaves, so no entry was changed after any checkpoint was handed out;
+* every withdrawal entry carries a valid signature by the hub's log key;
 * the latest checkpoint covers every stored leaf, and the stored subtree hashes (what proofs are built from)
   fold to the same root.
 
@@ -32,8 +33,9 @@ from hub.services.log import TransparencyLog
 from protocol.checkpoint import open_checkpoint
 from protocol.errors import ProtocolError
 from protocol.merkle import EMPTY_ROOT, CompactRange, leaf_hash
-from protocol.messages import parse_log_entry
+from protocol.messages import SubmissionWithdrawnEntry, parse_log_entry
 from protocol.note import NoteSigner
+from protocol.withdrawal import verify_withdrawal
 
 __all__ = ["LogCheck", "check_log"]
 
@@ -97,6 +99,11 @@ def check_log(session: Session, *, signer: NoteSigner) -> LogCheck:
         else:
             if entry.kind != kind:
                 problems.add(f"entry {index}: its data is a {entry.kind} entry but it is recorded as {kind}")
+            if isinstance(entry, SubmissionWithdrawnEntry):
+                try:
+                    verify_withdrawal(entry, [verifier])
+                except ProtocolError:
+                    problems.add(f"entry {index}: the withdrawal's signature does not verify with this hub's log key")
         frontier.append(rebuilt)
         if (checkpoint := checkpoints.get(frontier.size)) is not None:
             _check_checkpoint(checkpoint, frontier.root(), signer, problems)

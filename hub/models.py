@@ -9,7 +9,7 @@ Nothing here can hold a raw case record: the widest thing stored is a hotline's 
 ``hotlines``         enrolled hotlines (id, name, country)
 ``hotline_keys``     their Ed25519 keys with validity intervals and revocations
 ``api_tokens``       bearer tokens (stored hashed) with role, expiry and country scope
-``submissions``      accepted signed payloads, one per (hotline, period, revision)
+``submissions``      accepted signed payloads, one per (hotline, period, revision); withdrawn ones say so
 ``release_noise``    per (submission, table): the public noise parameters, for intervals
 ``log_leaves``       the transparency log's entries, in order
 ``log_nodes``        hashes of complete perfect subtrees, for O(log n) roots and proofs
@@ -137,6 +137,8 @@ class HotlineKey(Base):
     valid_until: Mapped[OptionalTimestamp]
     revoked_at: Mapped[OptionalTimestamp]
     revoke_reason: Mapped[str | None] = mapped_column(String(500))
+    #: For a key revoked as stolen: since when it is held compromised (its submissions from then on are withdrawn).
+    compromised_since: Mapped[OptionalTimestamp]
     #: Log index of the enrolment or rotation entry that introduced the key.
     log_index: Mapped[int] = mapped_column(BigInteger)
 
@@ -178,6 +180,11 @@ class Submission(Base):
     #: The unit of privacy the payload declares (``privacy.unit``): ``person-month``, or ``record-month`` for a
     #: release whose bounds hold per record of the hotline's export (answers that include one say so).
     privacy_unit: Mapped[str] = mapped_column(String(16), default="person-month", server_default="person-month")
+    #: Log index of the ``submission_withdrawn`` entry that took this submission out of the statistics (NULL: it
+    #: counts), when, and why. A withdrawn submission is never current.
+    withdrawn_index: Mapped[int | None] = mapped_column(BigInteger)
+    withdrawn_at: Mapped[OptionalTimestamp]
+    withdraw_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class ReleaseNoise(Base):

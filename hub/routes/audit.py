@@ -22,6 +22,7 @@ from hub.schemas import (
     LogEntriesPublic,
     LogEntryPublic,
     SubmissionPublic,
+    WithdrawnPublic,
 )
 from hub.services.log import TransparencyLog
 from hub.services.tokens import Principal
@@ -130,4 +131,9 @@ def submission(
         leaf_index=stored.leaf_index,
         is_current=stored.is_current,
         privacy_unit=stored.privacy_unit,
+        withdrawal=None
+        if stored.withdrawn_index is None or stored.withdrawn_at is None
+        else WithdrawnPublic(
+            log_index=stored.withdrawn_index, withdrawn_at=stored.withdrawn_at, reason=stored.withdraw_reason or ""
+        ),
     )

@@ -11,7 +11,8 @@ Order of checks (each failure raises, and the caller's transaction stores nothin
    so that all its cases are in: a release of the month still running is refused) and is not before the
    earliest period;
 5. idempotency: the same payload again returns the receipt it got the first time; the same
-   (hotline, period, revision) with other bytes is a conflict, and so is a revision not newer than the current one.
+   (hotline, period, revision) with other bytes is a conflict, and so is a revision not newer than every one held
+   (withdrawn revisions included).
 
 Then, atomically: the log entry is appended (and a checkpoint signed), the submission stored, the rollups updated.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.context import HubContext
@@ -105,14 +106,20 @@ class IngestService:
             )
         ).first()
         if same_revision is not None:
+            withdrawn = " (and since withdrawn)" if same_revision.withdrawn_index is not None else ""
             raise RevisionConflict(
-                f"revision {payload.revision} of {payload.period} from {payload.hotline_id} was already accepted "
-                "with other content; a correction must carry a higher revision number"
+                f"revision {payload.revision} of {payload.period} from {payload.hotline_id} was already accepted"
+                f"{withdrawn} with other content; a correction must carry a higher revision number"
             )
         current = self._current(payload.hotline_id, payload.period)
-        if current is not None and current.revision > payload.revision:
+        highest = self._session.scalar(  # withdrawn revisions included: their numbers stay taken
+            select(func.max(Submission.revision)).where(
+                Submission.hotline_id == payload.hotline_id, Submission.period == payload.period
+            )
+        )
+        if highest is not None and highest > payload.revision:
             raise RevisionConflict(
-                f"revision {payload.revision} of {payload.period} is older than revision {current.revision}, "
+                f"revision {payload.revision} of {payload.period} is older than revision {highest}, "
                 "which the hub already holds"
             )
         return IngestResult(receipt=self._accept(verified, payload, current, now=now), created=True)

@@ -111,7 +111,9 @@ class Registry:
         self._session.flush()
         return KeyEvent(hotline_id=hotline_id, key_id=key.key_id, appended=appended)
 
-    def revoke(self, *, key_id: str, reason: str, now: datetime) -> KeyEvent:
+    def revoke(self, *, key_id: str, reason: str, now: datetime, compromised_since: datetime | None = None) -> KeyEvent:
+        """Revoke a key now; ``compromised_since`` is logged with it (the withdrawals it requires come first, see
+        :meth:`hub.services.withdrawals.Withdrawals.revoke_compromised`)."""
         key = self._session.get(HotlineKey, key_id)
         if key is None:
             raise NotFound(f"no enrolled key has id {key_id}")
@@ -121,6 +123,8 @@ class Registry:
             raise BadRequest("a revocation needs a reason auditors can read")
         hotline = self._hotline(key.hotline_id)
         event = self._event("key_revoked", hotline, VerifyKey.from_text(key.public_key), now=now, reason=reason.strip())
+        if compromised_since is not None:
+            event = event.model_copy(update={"compromised_since": format_timestamp(compromised_since)})
         appended = self._log.append(event.canonical_bytes(), kind=event.kind, now=now)
         key.revoked_at = now
         key.revoke_reason = reason.strip()
