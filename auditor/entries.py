@@ -17,6 +17,14 @@ A submission entry is *accepted* (it counts in the statistics) only if all of th
 Each failure is recorded (:class:`~auditor.findings.Failure`, naming the entry, hotline and check) and the
 entry is left out of the statistics.
 
+A ``submission_withdrawn`` entry takes an accepted submission out of the statistics from that entry on
+(:attr:`EntryChecker.withdrawn`) if its signature verifies with the hub's log key
+(:func:`protocol.withdrawal.verify_withdrawal`), it names an earlier accepted submission and describes it (hotline,
+key, period, revision, payload hash), is not dated before that submission was received, and that submission was
+not withdrawn before; otherwise it is a failure and withdraws nothing. A revocation naming ``compromised_since``
+must come after the withdrawal of every accepted submission signed with that key and received since then. The
+revision numbers of withdrawn submissions stay taken (rule 5 counts them).
+
 What the checker concludes about an entry depends only on the entries before it (and on taxonomies fixed by
 their content hash), so it never changes: :meth:`EntryChecker.conclusions` hands what it concluded to the state
 DIR, and :meth:`EntryChecker.resume` picks up from there, so a later run checks only the entries after them.
@@ -24,7 +32,7 @@ DIR, and :meth:`EntryChecker.resume` picks up from there, so a later run checks 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -33,9 +41,19 @@ from auditor.findings import Check, Failure
 from auditor.keys import KeyHistory
 from protocol.crypto import payload_hash, verify_submission_signature
 from protocol.errors import InvalidSignature, ProtocolError
-from protocol.messages import KeyEventEntry, SubmissionEntry, b64decode, parse_log_entry, parse_timestamp
+from protocol.messages import (
+    KeyEventEntry,
+    SubmissionEntry,
+    SubmissionWithdrawnEntry,
+    b64decode,
+    format_timestamp,
+    parse_log_entry,
+    parse_timestamp,
+)
+from protocol.note import NoteVerifier
 from protocol.taxonomy import Taxonomy
 from protocol.validation import check_payload
+from protocol.withdrawal import verify_withdrawal
 
 __all__ = ["AcceptedSubmission", "Conclusions", "EntryChecker", "TaxonomySource"]
 
@@ -77,13 +95,20 @@ class Conclusions:
     key_event_indices: tuple[int, ...]
     accepted: tuple[AcceptedSubmission, ...]
     failures: tuple[Failure, ...]
+    #: ``(withdrawal entry, submission entry)`` of every valid withdrawal in the range.
+    withdrawals: tuple[tuple[int, int], ...] = ()
 
 
 class EntryChecker:
     """Checks entries handed to it in log order; collects failures and accepted submissions."""
 
-    def __init__(self, taxonomies: TaxonomySource) -> None:
+    def __init__(self, taxonomies: TaxonomySource, *, log_keys: Sequence[NoteVerifier] = ()) -> None:
         self._taxonomies = taxonomies
+        #: The hub's log keys, which sign withdrawals.
+        self._log_keys = tuple(log_keys)
+        #: Submission entry -> the withdrawal entry that took it out of the statistics.
+        self.withdrawn: dict[int, int] = {}
+        self._by_index: dict[int, AcceptedSubmission] = {}
         self.history = KeyHistory()
         self.failures: list[Failure] = []
         self.accepted: list[AcceptedSubmission] = []
@@ -99,7 +124,12 @@ class EntryChecker:
 
     @classmethod
     def resume(
-        cls, taxonomies: TaxonomySource, saved: Conclusions, key_events: Iterable[tuple[int, KeyEventEntry]]
+        cls,
+        taxonomies: TaxonomySource,
+        saved: Conclusions,
+        key_events: Iterable[tuple[int, KeyEventEntry]],
+        *,
+        log_keys: Sequence[NoteVerifier] = (),
     ) -> EntryChecker:
         """A checker in the state it was in after concluding ``saved`` (which starts at entry 0).
 
@@ -109,7 +139,7 @@ class EntryChecker:
         """
         if saved.start != 0:
             raise ValueError("a checker resumes from conclusions that start at entry 0")
-        checker = cls(taxonomies)
+        checker = cls(taxonomies, log_keys=log_keys)
         events = dict(key_events)
         if sorted(events) != list(saved.key_event_indices):
             raise ValueError("the key events given are not the ones the conclusions name")
@@ -120,6 +150,7 @@ class EntryChecker:
                 checker.history.apply(index, step)  # its failures are among saved.failures
             else:
                 checker._note_accepted(step)
+        checker.withdrawn = {submission: withdrawal for withdrawal, submission in saved.withdrawals}
         checker._key_event_indices = list(saved.key_event_indices)
         checker.failures = list(saved.failures)
         checker.checked, checker.key_events, checker.submissions = saved.checked, saved.key_events, saved.submissions
@@ -137,7 +168,13 @@ class EntryChecker:
             key_event_indices=tuple(i for i in self._key_event_indices if i >= start),
             accepted=tuple(s for s in self.accepted if s.index >= start),
             failures=tuple(f for f in self.failures if f.index is not None and f.index >= start),
+            withdrawals=tuple(sorted((w, s) for s, w in self.withdrawn.items() if w >= start)),
         )
+
+    def counts(self, submission: AcceptedSubmission, size: int) -> bool:
+        """Whether an accepted submission counts in the statistics of tree size ``size``: it is in that tree, and
+        no withdrawal in that tree took it out."""
+        return submission.index < size and self.withdrawn.get(submission.index, size) >= size
 
     def check(self, index: int, data: bytes) -> None:
         """Check entry ``index`` (its leaf data)."""
@@ -154,6 +191,11 @@ class EntryChecker:
             self.key_events += 1
             self._key_event_indices.append(index)
             self.failures += self.history.apply(index, entry)
+            if entry.compromised_since is not None:
+                self._compromised(index, entry, parse_timestamp(entry.compromised_since))
+            return
+        if isinstance(entry, SubmissionWithdrawnEntry):
+            self._withdrawal(index, entry)
             return
         self.submissions += 1
         accepted = self._submission(index, entry)
@@ -163,6 +205,7 @@ class EntryChecker:
     def _note_accepted(self, accepted: AcceptedSubmission) -> None:
         self.history.record_use(accepted.key_id, index=accepted.index, at=accepted.received_at)
         self.accepted.append(accepted)
+        self._by_index[accepted.index] = accepted
         self._by_payload[accepted.payload_hash] = accepted.index
         self._revisions.setdefault((accepted.hotline_id, accepted.period), {})[accepted.revision] = accepted.index
 
@@ -225,6 +268,64 @@ class EntryChecker:
             payload_hash=entry.payload_hash,
             scales=MappingProxyType({noise.table: noise.scale for noise in payload.privacy.tables}),
         )
+
+    def _withdrawal(self, index: int, entry: SubmissionWithdrawnEntry) -> None:
+        what = f"withdrawal of entry {entry.leaf_index} ({entry.hotline_id} {entry.period} revision {entry.revision})"
+
+        def fail(message: str) -> None:
+            self.failures.append(
+                Failure(Check.WITHDRAWAL, f"{what}: {message}", index=index, hotline_id=entry.hotline_id)
+            )
+
+        try:
+            verify_withdrawal(entry, self._log_keys)
+        except InvalidSignature:
+            fail(
+                f"the hub's signature does not verify with its log key (key ID {entry.log_key_id}): "
+                "it withdraws nothing"
+            )
+            return
+        target = self._by_index.get(entry.leaf_index)
+        if target is None:
+            fail(f"entry {entry.leaf_index} is not an earlier accepted submission, so there is nothing to withdraw")
+            return
+        stated = (entry.hotline_id, entry.key_id, entry.period, entry.revision, entry.payload_hash)
+        if stated != (target.hotline_id, target.key_id, target.period, target.revision, target.payload_hash):
+            fail(
+                f"it describes another submission than entry {entry.leaf_index} ({target.hotline_id} {target.period} "
+                f"revision {target.revision}, key {target.key_id}, {target.payload_hash}): it withdraws nothing"
+            )
+            return
+        earlier = self.withdrawn.get(entry.leaf_index)
+        if earlier is not None:
+            fail(f"entry {entry.leaf_index} was already withdrawn by entry {earlier}")
+            return
+        if parse_timestamp(entry.withdrawn_at) < target.received_at:
+            fail(
+                f"dated {entry.withdrawn_at}, before the submission was received "
+                f"({format_timestamp(target.received_at)}): it withdraws nothing"
+            )
+            return
+        self.withdrawn[entry.leaf_index] = index
+
+    def _compromised(self, index: int, event: KeyEventEntry, since: datetime) -> None:
+        """A revocation naming ``compromised_since``: every submission signed since then must be withdrawn."""
+        missed = [
+            s.index
+            for s in self.accepted
+            if s.key_id == event.key_id and s.received_at >= since and s.index not in self.withdrawn
+        ]
+        if missed:
+            listed = ", ".join(map(str, missed[:20])) + (f" and {len(missed) - 20} more" if len(missed) > 20 else "")
+            self.failures.append(
+                Failure(
+                    Check.WITHDRAWAL,
+                    f"revokes key {event.key_id} as compromised since {event.compromised_since}, but entries {listed} "
+                    "signed with it since then were not withdrawn before the revocation: they still count",
+                    index=index,
+                    hotline_id=event.hotline_id,
+                )
+            )
 
     def _repeat(self, entry: SubmissionEntry) -> str | None:
         """Why the entry repeats an accepted one (and is not accepted itself), or ``None``."""

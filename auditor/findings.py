@@ -46,6 +46,9 @@ class Check(StrEnum):
     SIGNATURE = "signature"
     #: The payload matches its entry (hash, hotline, period, revision) and its taxonomy, and is not a duplicate.
     PAYLOAD = "payload"
+    #: A withdrawal is signed by the hub's log key and withdraws an accepted submission once; a revocation of a
+    #: compromised key comes after the withdrawal of everything signed with it since.
+    WITHDRAWAL = "withdrawal"
     #: A published statistic equals the one recomputed from the signed payloads.
     STATISTICS = "statistics"
     #: A published least-squares estimate (``/v1/estimates``) equals the one recomputed from the signed payloads,

@@ -13,12 +13,15 @@ One SQLite file, ``<state DIR>/audit-state.sqlite3`` (directory 0700)::
     accepted      index → hotline, key, period, revision, received at, mechanism, payload hash, scales
                                                                      (submissions that passed every check)
     failures      index, check, message, hotline, table             (what the checks found wrong, in order)
+    withdrawals   index → submission index                          (valid withdrawals: what stopped counting)
 
 Entries are the public, signed, noisy payloads the log commits to; keeping them lets a later run rebuild the
 full tree and recompute every statistic after downloading only what is new. Keeping what the entry checks
 concluded (:class:`auditor.entries.Conclusions`) lets it check only the new entries, too.
 
-**Formats.** Format 2 added the last three tables and the ``checked_*`` keys. A format 1 file is upgraded in
+**Formats.** Format 2 added ``key_events``, ``accepted`` and ``failures`` and the ``checked_*`` keys; the
+``withdrawals`` table came later, within format 2 (it is created when missing: a log checked before it existed held
+no withdrawals, since no hub wrote them). A format 1 file is upgraded in
 place when it is opened (:attr:`StateStore.upgraded_from` says so); as it holds no conclusions, the next
 ``verify`` checks every entry again, once, and saves them.
 
@@ -67,6 +70,7 @@ _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS failures ("
     " seq INTEGER PRIMARY KEY, idx INTEGER NOT NULL, check_name TEXT NOT NULL, message TEXT NOT NULL,"
     " hotline_id TEXT, table_name TEXT)",
+    "CREATE TABLE IF NOT EXISTS withdrawals (idx INTEGER PRIMARY KEY, submission_idx INTEGER NOT NULL)",
 )
 #: The meta keys of the entry checks' progress, in :class:`Conclusions` order.
 _PROGRESS: Final = ("checked_next_index", "checked_entries", "checked_key_events", "checked_submissions")
@@ -257,20 +261,25 @@ class StateStore:
             events = tuple(int(i) for (i,) in self._db.execute("SELECT idx FROM key_events ORDER BY idx"))
             accepted = tuple(self._accepted())
             failures = tuple(self._failures())
+            withdrawals = tuple(
+                (int(i), int(s))
+                for i, s in self._db.execute("SELECT idx, submission_idx FROM withdrawals ORDER BY idx")
+            )
         except (ValueError, TypeError, KeyError) as e:
             raise StateError(f"{self._path} is corrupt: the saved entry checks cannot be read ({e})") from e
         held = self.entry_count()
-        if next_index > held or any(i >= next_index for i in (*events, *(s.index for s in accepted))):
+        named = (*events, *(s.index for s in accepted), *(i for i, _ in withdrawals))
+        if next_index > held or any(i >= next_index for i in named):
             raise StateError(
                 f"{self._path} is corrupt: its saved entry checks reach entry {next_index}, but it holds {held}",
                 hint="Run verify with --recheck to check every entry again.",
             )
-        return Conclusions(0, next_index, checked, key_events, submissions, events, accepted, failures)
+        return Conclusions(0, next_index, checked, key_events, submissions, events, accepted, failures, withdrawals)
 
     def save_conclusions(self, conclusions: Conclusions) -> None:
         """Add what the entry checks concluded from ``conclusions.start`` on; from 0, replace everything saved."""
         if conclusions.start == 0:
-            for table in ("key_events", "accepted", "failures"):
+            for table in ("key_events", "accepted", "failures", "withdrawals"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
         elif conclusions.start != int(self._meta(_PROGRESS[0]) or "0"):
             raise StateError(f"saved entry checks would leave a gap before entry {conclusions.start}")
@@ -297,6 +306,7 @@ class StateStore:
             "INSERT INTO failures (idx, check_name, message, hotline_id, table_name) VALUES (?, ?, ?, ?, ?)",
             ((f.index, str(f.check), f.message, f.hotline_id, f.table) for f in conclusions.failures),
         )
+        self._db.executemany("INSERT INTO withdrawals (idx, submission_idx) VALUES (?, ?)", conclusions.withdrawals)
         totals = (conclusions.next_index, conclusions.checked, conclusions.key_events, conclusions.submissions)
         for key, value in zip(_PROGRESS, totals, strict=True):
             self._set_meta(key, str(value))

@@ -18,7 +18,8 @@ A run, in order:
    What earlier runs concluded about the entries they checked is kept in the state DIR and resumed from, so a
    run checks only the entries after them (``recheck=True``, ``--recheck``: every entry again). The log itself
    (step 2) is always checked in full, so an old entry the hub changed is caught there, by the consistency
-   proofs and the rebuilt root, whatever the saved conclusions say about it.
+   proofs and the rebuilt root, whatever the saved conclusions say about it. Withdrawals (signed by the pinned log
+   key) take submissions out of every recomputation from their entry on.
 4. **Statistics** (:mod:`auditor.stats`, :mod:`auditor.compare`): for every table, grouped by ``period`` and by
    ``period`` plus each dimension, over every month the log has data for, for the region and for each country,
    ``GET /v1/stats`` is compared exactly with the sums of the accepted payloads. Each answer names the checkpoint
@@ -112,7 +113,7 @@ class Verification:
             monitor = LogMonitor(
                 client=self._client, store=self._store, verifier=verifier, page_size=self._page_size, now=self._now
             )
-            self._resume()
+            self._resume(verifier)
             if monitor.advance():
                 self._save()
             self._check_entries(monitor)
@@ -179,9 +180,9 @@ class Verification:
 
     # ------------------------------------------------------------------ 3. entries
 
-    def _resume(self) -> None:
+    def _resume(self, log_key: NoteVerifier) -> None:
         """Pick up the entry checks where the runs before left them (or say why every entry is checked again)."""
-        resumed = resume_checks(self._store, self._taxonomy_or_problem, recheck=self._recheck)
+        resumed = resume_checks(self._store, self._taxonomy_or_problem, recheck=self._recheck, log_keys=(log_key,))
         self._checker = resumed.checker
         self._saved_through = self.report.entries_resumed = resumed.next_index
         self._resumed_checked = resumed.checked
@@ -409,7 +410,7 @@ class Verification:
         if size not in self._releases_at:
             history = KeyHistory.replay((i, e) for i, e in self._checker.history.events if i < size)
             self._releases_at[size] = Releases(
-                submissions=[s for s in self._checker.accepted if s.index < size],
+                submissions=[s for s in self._checker.accepted if self._checker.counts(s, size)],
                 hotlines=history.hotlines(),
                 registry=self._registry,
                 load=self._release,
@@ -461,8 +462,10 @@ class Verification:
         report.countries = sorted({h.country for h in hotlines})
         report.submissions = checker.submissions
         report.accepted = len(checker.accepted)
-        report.current = len({(s.hotline_id, s.period) for s in checker.accepted})
-        report.periods = sorted({s.period for s in checker.accepted})
+        report.withdrawn = len(checker.withdrawn)
+        counting = [s for s in checker.accepted if s.index not in checker.withdrawn]
+        report.current = len({(s.hotline_id, s.period) for s in counting})
+        report.periods = sorted({s.period for s in counting})
 
     def _fail(self, check: Check, message: str, *, table: str | None = None) -> None:
         self.report.failures.append(Failure(check, message, table=table))
