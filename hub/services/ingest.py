@@ -105,18 +105,22 @@ class IngestService:
                 Submission.revision == payload.revision,
             )
         ).first()
-        if same_revision is not None:
-            withdrawn = " (and since withdrawn)" if same_revision.withdrawn_index is not None else ""
-            raise RevisionConflict(
-                f"revision {payload.revision} of {payload.period} from {payload.hotline_id} was already accepted"
-                f"{withdrawn} with other content; a correction must carry a higher revision number"
-            )
-        current = self._current(payload.hotline_id, payload.period)
         highest = self._session.scalar(  # withdrawn revisions included: their numbers stay taken
             select(func.max(Submission.revision)).where(
                 Submission.hotline_id == payload.hotline_id, Submission.period == payload.period
             )
         )
+        if same_revision is not None:
+            withdrawn = (
+                f" (and since withdrawn; the next revision of this month is {(highest or 0) + 1})"
+                if same_revision.withdrawn_index is not None
+                else ""
+            )
+            raise RevisionConflict(
+                f"revision {payload.revision} of {payload.period} from {payload.hotline_id} was already accepted"
+                f"{withdrawn} with other content; a correction must carry a higher revision number"
+            )
+        current = self._current(payload.hotline_id, payload.period)
         if highest is not None and highest > payload.revision:
             raise RevisionConflict(
                 f"revision {payload.revision} of {payload.period} is older than revision {highest}, "

@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
-from hub.db import read_session
+from hub.db import read_session, write_session
+from hub.errors import LogIntegrityError
 from hub.models import RollupCell
+from hub.services.log import TransparencyLog
 from hub.services.rebuild import check_rollups
 from protocol.messages import KeyEventEntry, SubmissionWithdrawnEntry, b64decode, parse_log_entry
-from protocol.withdrawal import verify_withdrawal
+from protocol.withdrawal import sign_withdrawal, verify_withdrawal
 from tests.support.hubs import HubUnderTest
 from tests.unit.hub.hubkit import assert_problem
 
@@ -90,6 +95,13 @@ def test_withdrawing_the_current_revision_brings_back_the_previous_one_and_is_lo
         headers=hub.auth("coordinator"),
     ).json()
     assert [(row["estimate"], row["hotlines_reporting"]) for row in region["rows"]] == [(8, 2)]
+    exported = hub.client.get(
+        "/v1/stats/contacts",
+        params={"group_by": "period", "period_from": PERIOD, "period_to": PERIOD, "format": "csv"},
+        headers=hub.auth("coordinator"),
+    )
+    [row] = list(csv.DictReader(io.StringIO(exported.text)))
+    assert (row["estimate"], row["hotlines_reporting"]) == ("8", "2")
 
 
 def test_the_next_revision_is_higher_than_every_one_logged_withdrawn_or_not(hub: HubUnderTest) -> None:
@@ -101,7 +113,7 @@ def test_the_next_revision_is_higher_than_every_one_logged_withdrawn_or_not(hub:
     again = hub.post_envelope(
         hub.envelope_bytes(hub.release("ua-a", PERIOD, cells=_cells(hub, 4), tables=TABLES, revision=2))
     )
-    assert_problem(again, 409, "revision_conflict", "revision 2", "withdrawn")
+    assert_problem(again, 409, "revision_conflict", "revision 2", "withdrawn", "the next revision of this month is 3")
 
     _submit(hub, "ua-a", 4, revision=3)
     assert _first_cell(hub, "region") == 4
@@ -193,3 +205,27 @@ def test_a_compromise_in_the_future_is_refused_and_nothing_is_logged(hub: HubUnd
 
     assert_problem(response, 400, "bad_request", "future")
     assert hub.client.get("/v1/log/entries", headers=hub.auth("auditor")).json()["tree_size"] == size
+
+
+def test_a_rebuild_refuses_a_log_whose_withdrawal_names_no_submission(hub: HubUnderTest) -> None:
+    hotline = hub.enroll("ua-a", "UA")
+    submission = _submit(hub, "ua-a", 3)
+    stored = hub.client.get(f"/v1/submissions/{submission}", headers=hub.auth("auditor")).json()
+    bogus = sign_withdrawal(
+        hub.context.log_signer,
+        leaf_index=0,  # the enrolment
+        hotline_id="ua-a",
+        key_id=hotline.key.verify_key.key_id,
+        period=PERIOD,
+        revision=1,
+        payload_hash=stored["payload_hash"],
+        reason="nothing",
+        withdrawn_at="2026-11-21T12:00:00Z",
+    )
+    with write_session(hub.context.sessions) as session:
+        TransparencyLog(session, signer=hub.context.log_signer).append(
+            bogus.canonical_bytes(), kind=bogus.kind, now=hub.clock()
+        )
+
+    with read_session(hub.context.sessions) as session, pytest.raises(LogIntegrityError, match="withdraws entry 0"):
+        check_rollups(session, hub.context.taxonomies)
