@@ -14,6 +14,7 @@ No I/O, no network, no database, no clock: time is passed in. The modules, by co
 ``protocol.note``          C2SP signed notes (Ed25519)
 ``protocol.checkpoint``    C2SP tlog checkpoints
 ``protocol.receipt``       receipts: offline proof that a submission is in the log
+``protocol.withdrawal``    the operator's signed withdrawal of a submission (a log entry)
 ``protocol.accuracy``      variance and intervals of discrete Laplace / Gaussian noise and sums
 ``protocol.combination``   a question answered from every table that can answer it (least squares)
 ``protocol.bounds``        intervals of weighted sums of noise: exact, or provably conservative
