@@ -455,8 +455,9 @@ def check_rollups(session: Session, taxonomies: Mapping[str, Taxonomy]) -> list[
 
     Hotline countries come from the log's key events; where the ``hotlines`` table disagrees, that is listed too.
     """
-    leaves = session.execute(select(LogLeaf.data).order_by(LogLeaf.index).execution_options(yield_per=500))
-    expected, logged = _rebuild(leaves.scalars(), taxonomies, None)
+    query = select(LogLeaf.data).order_by(LogLeaf.index).execution_options(yield_per=500)
+    with session.execute(query) as leaves:  # closed (its server-side cursor too) if the rebuild stops midway
+        expected, logged = _rebuild(leaves.scalars(), taxonomies, None)
     enrolled = {row.id: row.country for row in session.execute(select(Hotline.id, Hotline.country))}
     differences: list[str] = []
     for hotline_id in sorted(logged.keys() | enrolled.keys()):
