@@ -63,6 +63,11 @@ class Served:
     def fresh_key_id(self) -> str:
         return self.hub.enroll(self.next_name("revocable"), "RO").key.verify_key.key_id
 
+    def fresh_submission_id(self) -> int:
+        self.revision += 1
+        payload = self.hub.release("ua-kyiv", "2026-09", tables=("contacts",), revision=self.revision)
+        return self.hub.submit(payload).submission_id
+
     def fresh_token_id(self) -> int:
         with write_session(self.hub.context.sessions) as session:
             created = TokenService(session).create(role="auditor", label="to revoke", now=self.hub.clock())
@@ -147,6 +152,11 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
         frozenset({"admin"}),
         200,
         lambda s: ("POST", f"/v1/admin/keys/{s.fresh_key_id()}/revoke", {"json": {"reason": "test"}}),
+    ),
+    ("POST", "/v1/admin/submissions/{submission_id}/withdraw"): (
+        frozenset({"admin"}),
+        200,
+        lambda s: ("POST", f"/v1/admin/submissions/{s.fresh_submission_id()}/withdraw", {"json": {"reason": "test"}}),
     ),
     ("GET", "/v1/admin/tokens"): (frozenset({"admin"}), 200, _get("/v1/admin/tokens")),
     ("POST", "/v1/admin/tokens"): (
