@@ -5,7 +5,9 @@ For every (table, period) the hub keeps, at three scopes — ``region``, ``count
 the sum of the **current** revision of every hotline's noisy cells (``rollup_cells``, one row per cell, with the
 cell's codes so SQL can group and filter), and the public noise terms of one cell (``rollup_noise``). A newer
 revision replaces the older one: the hotline's rows are rewritten and the difference is added to its country's
-and the region's rows, so ingest costs O(cells) whatever the number of submissions.
+and the region's rows, so ingest costs O(cells) whatever the number of submissions. A withdrawal
+(:mod:`hub.services.withdrawals`) is the same move backwards: the withdrawn release's rows go, and the highest
+revision left (if any) comes back.
 
 :mod:`hub.services.rebuild` recomputes everything from the log's signed payloads, to check these tables.
 """

@@ -10,9 +10,13 @@ from pathlib import Path
 import pytest
 
 from hub.db import write_session
+from hub.models import Submission
 from hub.services.ingest import IngestService
+from hub.services.log import TransparencyLog
 from protocol.crypto import SigningKey, seal_envelope
+from protocol.note import NoteSigner
 from protocol.taxonomy import TAXONOMY_V1_ID
+from protocol.withdrawal import sign_withdrawal
 from tests.support.hubs import Clock
 from tests.support.releases import make_release
 from tests.unit.hub.test_cli import ORIGIN, Operator
@@ -105,3 +109,30 @@ def test_a_compromise_time_without_a_zone_is_refused(operator: Operator) -> None
     assert code == 1
     assert "--compromised-since" in err
     assert "no time zone" in err
+
+
+def test_log_verify_names_a_withdrawal_not_signed_with_the_hub_s_log_key(operator: Operator) -> None:
+    key = _enroll(operator)
+    submission = _submit(operator, key, 1, 3)
+    with operator.context() as context, write_session(context.sessions) as session:
+        stored = session.get(Submission, submission)
+        assert stored is not None
+        forged = sign_withdrawal(
+            NoteSigner(ORIGIN, SigningKey.generate()),
+            leaf_index=stored.leaf_index,
+            hotline_id="ua-a",
+            key_id=stored.key_id,
+            period=PERIOD,
+            revision=1,
+            payload_hash=stored.payload_hash,
+            reason="quietly dropped",
+            withdrawn_at="2026-11-21T12:00:00Z",
+        )
+        TransparencyLog(session, signer=context.log_signer).append(
+            forged.canonical_bytes(), kind=forged.kind, now=context.clock()
+        )
+
+    code, _, err = operator("log", "verify")
+
+    assert code == 1
+    assert "entry 2: the withdrawal's signature does not verify with this hub's log key" in err
