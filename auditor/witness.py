@@ -182,8 +182,8 @@ def witness_app(home: WitnessHome, *, clock: Callable[[], int]) -> Starlette:
             line = home.add_checkpoint(bytes(body), timestamp=clock())
         except WitnessRefused as e:
             if e.refusal is Refusal.CONFLICT:
-                body = f"{e.latest_size}\n".encode("ascii")
-                return Response(body, status_code=409, headers={"Content-Type": "text/x.tlog.size"})
+                size = f"{e.latest_size}\n".encode("ascii")
+                return Response(size, status_code=409, headers={"Content-Type": "text/x.tlog.size"})
             return PlainTextResponse(f"{e}\n", status_code=e.refusal.status)
         return PlainTextResponse(line)
 

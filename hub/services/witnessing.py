@@ -10,12 +10,15 @@ therefore all see one log: the hub cannot show them different logs (a split view
   cosigned last (on a ``409`` the witness's own size is used instead), check the cosignature it returns and store
   it. It runs outside any database transaction while it waits on the network: an offline or slow witness is
   recorded (``last_error``) and never holds up ingest;
+* :func:`collect_after_append`: the same, run by the hub after a new checkpoint was signed and the answer sent
+  (a failure is logged, never raised); ``tipshare-hub witness collect`` from a timer catches up on the rest;
 * :func:`cosigned_note`: a checkpoint note with every cosignature stored for it, as ``GET /v1/log/checkpoint`` and
   ``GET /v1/checkpoint`` serve it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +28,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.context import HubContext
 from hub.db import read_session, write_session
 from hub.errors import BadRequest, Conflict, NotFound
 from hub.models import LogCheckpoint, Witness, WitnessCosignature
@@ -33,7 +37,9 @@ from protocol.cosignature import AddCheckpoint, CosignatureVerifier, add_signatu
 from protocol.errors import ProtocolError
 from protocol.note import NoteSigner
 
-__all__ = ["WITNESS_TIMEOUT", "CollectOutcome", "WitnessRegistry", "collect", "cosigned_note"]
+__all__ = ["WITNESS_TIMEOUT", "CollectOutcome", "WitnessRegistry", "collect", "collect_after_append", "cosigned_note"]
+
+_log = logging.getLogger("hub.witnesses")
 
 #: Seconds the hub waits for one witness.
 WITNESS_TIMEOUT: Final = 10.0
@@ -197,3 +203,21 @@ def _ask(
             )
         return CollectOutcome(target.name, size, "cosigned"), cosignatures[0].line, size
     return CollectOutcome(target.name, size, "refused", "it keeps answering 409 (size conflict)"), None, None
+
+
+def collect_after_append(context: HubContext) -> None:
+    """Collect cosignatures for the checkpoint just signed (run after the answer went out); never raises."""
+    try:
+        with read_session(context.sessions) as session:
+            if session.scalar(select(Witness.name).limit(1)) is None:
+                return
+        with httpx.Client(follow_redirects=False, timeout=WITNESS_TIMEOUT) as http:
+            outcomes = collect(context.sessions, signer=context.log_signer, http=http, clock=context.clock)
+    except Exception:  # a witness or the database failing here must not touch the submission already answered
+        _log.exception("collecting witness cosignatures failed; `tipshare-hub witness collect` will retry")
+        return
+    for outcome in outcomes:
+        if outcome.result in ("offline", "refused"):
+            _log.warning(
+                "witness %s %s checkpoint %d: %s", outcome.witness, outcome.result, outcome.size, outcome.detail
+            )

@@ -241,10 +241,15 @@ def test_attack_split_view_is_refused_by_witnesses_and_quorums(hub: HubUnderTest
         two.stop()  # the second witness is offline from now on
         officer = _delivered_month(hub, tmp_path)
 
+        # The hub asked both witnesses right after signing the checkpoint; the timer's collect has nothing new.
         code, out, err = _hub_cli(hub, "witness", "collect", "--json")
         assert code == 0, out + err
         results = {o["witness"]: o["result"] for o in json.loads(out)}
-        assert results == {w1.name: "cosigned", w2.name: "offline"}
+        assert results == {w1.name: "already", w2.name: "offline"}
+        code, out, _err = _hub_cli(hub, "witness", "list", "--json")
+        listed = {w["name"]: w for w in json.loads(out)}
+        assert listed[w2.name]["cosigned_size"] == 0
+        assert "cannot reach" in listed[w2.name]["last_error"]
         note = hub.client.get("/v1/checkpoint").text
         assert WitnessPolicy.from_vkeys([w1.vkey, w2.vkey], 1).check(note).signed == (w1.name,)
         assert hub.client.get("/v1/log/checkpoint", headers=hub.auth("auditor")).text == note
