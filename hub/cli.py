@@ -61,6 +61,7 @@ from hub.services.rebuild import check_rollups, expected_rollups, replace_rollup
 from hub.services.registry import Registry
 from hub.services.taxonomies import TaxonomyRegistry
 from hub.services.tokens import TokenService
+from hub.services.witnessing import cosigned_note
 from hub.settings import Settings
 from hub.setup import initialise_hub
 from protocol.errors import ProtocolError
@@ -767,7 +768,7 @@ def log_checkpoint(
         latest = TransparencyLog(session, signer=context.log_signer).latest_checkpoint()
         if latest is None:
             raise NotFound("the log is empty: the hub signs its first checkpoint when it logs its first entry")
-        document = views.checkpoint_document(context.origin, latest)
+        document = views.checkpoint_document(context.origin, latest) | {"note": cosigned_note(session, latest)}
     if as_json:
         views.emit_json(document)
     else:

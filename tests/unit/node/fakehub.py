@@ -19,6 +19,7 @@ import httpx
 
 from node.settings import NodeSettings
 from protocol.checkpoint import Checkpoint, sign_checkpoint
+from protocol.cosignature import Cosigner
 from protocol.crypto import EncryptionKey, SigningKey, VerifiedSubmission, VerifyKey, open_envelope, payload_hash
 from protocol.errors import ProtocolError
 from protocol.merkle import consistency_proof, inclusion_proof, leaf_hash, root_hash
@@ -53,6 +54,8 @@ class FakeHub:
         self.faults: list[Fault] = []
         self.requests: list[httpx.Request] = []
         self.posts = 0
+        #: Witnesses whose cosignatures the hub serves with its checkpoint.
+        self.witnesses: list[Cosigner] = []
 
     # ------------------------------------------------------------------ set-up helpers
 
@@ -112,9 +115,9 @@ class FakeHub:
             if not self.leaves:
                 return _problem(404, "not_found", "the log is empty")
             hashes = [leaf_hash(leaf) for leaf in self.leaves]
-            return httpx.Response(
-                200, text=sign_checkpoint(Checkpoint(self.origin, len(hashes), root_hash(hashes)), self.log)
-            )
+            checkpoint = Checkpoint(self.origin, len(hashes), root_hash(hashes))
+            lines = [w.cosign(checkpoint.body(), timestamp=1_800_000_000) for w in self.witnesses]
+            return httpx.Response(200, text=sign_checkpoint(checkpoint, self.log) + "".join(lines))
         if request.method == "GET" and path == "/v1/checkpoint/consistency":
             first, second = int(request.url.params["first"]), int(request.url.params["second"])
             hashes = [leaf_hash(leaf) for leaf in self.leaves[:second]]
