@@ -296,7 +296,8 @@ class WitnessCosignature(Base):
     __tablename__ = "witness_cosignatures"
 
     size: Mapped[int] = mapped_column(ForeignKey("log_checkpoints.size"), primary_key=True, autoincrement=False)
-    witness: Mapped[str] = mapped_column(ForeignKey("witnesses.name"), primary_key=True)
+    #: The witness's name (no foreign key: a removed witness's cosignatures stay served, they were handed out).
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
     #: The note signature line, exactly as the witness returned it (ending in a newline).
     line: Mapped[str] = mapped_column(Text)
     #: The cosignature's own time (POSIX seconds, signed by the witness).

@@ -40,9 +40,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["size"], ["log_checkpoints.size"], name=op.f("fk_witness_cosignatures_size_log_checkpoints")
         ),
-        sa.ForeignKeyConstraint(
-            ["witness"], ["witnesses.name"], name=op.f("fk_witness_cosignatures_witness_witnesses")
-        ),
         sa.PrimaryKeyConstraint("size", "witness", name=op.f("pk_witness_cosignatures")),
     )
 

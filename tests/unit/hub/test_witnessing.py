@@ -88,6 +88,12 @@ def test_cosignatures_are_collected_served_and_an_offline_witness_is_only_record
     assert policy.check(hub.client.get("/v1/checkpoint").text).signed == ("w1.test/w", "w2.test/w")
     assert w1.home.latest[ORIGIN].size == 2
 
+    # A witness removed: nothing more is sent to it, and the cosignatures it gave are still served.
+    with write_session(hub.context.sessions) as session:
+        WitnessRegistry(session).remove("w2.test/w")
+    assert _collect(hub, http) == {"w1.test/w": "already"}
+    assert policy.check(hub.client.get("/v1/checkpoint").text).signed == ("w1.test/w", "w2.test/w")
+
 
 def test_a_witness_that_lost_track_answers_409_and_the_hub_follows_its_size(hub: HubUnderTest, tmp_path: Path) -> None:
     hub.enroll("ua-kyiv", "UA")
