@@ -136,8 +136,8 @@ def collect(
             witness.last_contact_at = clock()
             witness.last_error = None if outcome.result == "cosigned" else outcome.detail[:500]
             if cosigned is not None:
-                witness.cosigned_size = cosigned
-            if line is not None:
+                witness.cosigned_size = max(witness.cosigned_size, cosigned)  # another worker may have gone further
+            if line is not None and session.get(WitnessCosignature, (size, target.name)) is None:
                 timestamp = verified_cosignatures(note + line, [CosignatureVerifier.from_vkey(target.vkey)])[0]
                 session.add(
                     WitnessCosignature(
