@@ -688,7 +688,7 @@ def sync(ctx: typer.Context, as_json: JsonOption = False) -> None:
             _deliver(state, home, outbox, as_json=as_json)
         finally:
             _waiting_notice(ledger)
-        cli_witness.watch(home, db, state.hub)
+        cli_witness.watch(home, db, state.hub, sleep=state.sleep)
 
 
 # ---------------------------------------------------------------------------- approve / discard

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 from rich.console import Console
@@ -23,17 +23,29 @@ from node.client import HubClient
 from node.errors import ConfigError
 from node.home import NodeHome
 from node.outbox import Outbox
-from node.watch import HeldReceipt, WatchReport, load_policy, save_policy, watch_receipts
+from node.watch import CheckpointNotWitnessed, HeldReceipt, WatchReport, load_policy, save_policy, watch_receipts
 from protocol.cosignature import WitnessPolicy
 from protocol.errors import ProtocolError
 
-__all__ = ["register", "watch"]
+__all__ = ["COSIGNATURE_WAIT", "register", "watch"]
+
+
+#: Seconds ``sync`` waits, once, for the hub to collect cosignatures on a checkpoint it has just signed.
+COSIGNATURE_WAIT: Final = 5.0
 
 
 def watch(
-    home: NodeHome, db: sqlite3.Connection, hub: Callable[[str], AbstractContextManager[HubClient]]
+    home: NodeHome,
+    db: sqlite3.Connection,
+    hub: Callable[[str], AbstractContextManager[HubClient]],
+    *,
+    sleep: Callable[[float], None] | None = None,
 ) -> WatchReport:
-    """Check every stored receipt against the hub's latest checkpoint (raises ReceiptAlarm); say what was found."""
+    """Check every stored receipt against the hub's latest checkpoint (raises ReceiptAlarm); say what was found.
+
+    With ``sleep`` (``sync``, right after delivering), a checkpoint still short of witness cosignatures is asked for
+    once more after :data:`COSIGNATURE_WAIT` seconds: the hub collects them just after answering a submission.
+    """
     outbox = Outbox(db)
     held = []
     for period, revision, _index, _size, _at in outbox.receipts():
@@ -41,8 +53,15 @@ def watch(
         if receipt is not None:
             held.append(HeldReceipt(period, revision, receipt))
     policy = load_policy(home.layout.root)
+    log_key = home.config.hub.identity.log_verifier
     with hub(home.config.hub.url) as client:
-        report = watch_receipts(client, log_key=home.config.hub.identity.log_verifier, receipts=held, policy=policy)
+        try:
+            report = watch_receipts(client, log_key=log_key, receipts=held, policy=policy)
+        except CheckpointNotWitnessed:
+            if sleep is None:
+                raise
+            sleep(COSIGNATURE_WAIT)
+            report = watch_receipts(client, log_key=log_key, receipts=held, policy=policy)
     err = Console(stderr=True, highlight=False)
     if report.skipped:
         err.print(report.skipped, soft_wrap=True)
