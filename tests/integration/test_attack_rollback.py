@@ -18,11 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, select, tuple_, update
 
 from hub.cli import main as hub_main
 from hub.db import write_session
 from hub.models import LogCheckpoint, LogLeaf, LogNode, ReleaseNoise, Submission, WitnessCosignature
+from hub.services.log import TransparencyLog
 from hub.services.rebuild import expected_rollups, replace_rollups
 from node.cli import main as node_main
 from protocol.cosignature import WitnessPolicy
@@ -109,6 +110,31 @@ def _erase_last_entry(hub: HubUnderTest) -> int:
     return last
 
 
+def _erase_entry_and_resign(hub: HubUnderTest, index: int) -> None:
+    """Erase entry ``index`` from the middle of the log: the later entries are appended again in its place, and
+    every checkpoint from there on is signed anew with the hub's key (as the issue's operator did)."""
+    with write_session(hub.context.sessions) as session:
+        later = list(session.scalars(select(LogLeaf).where(LogLeaf.index > index).order_by(LogLeaf.index)))
+        moved = [(leaf.index, leaf.data, leaf.kind) for leaf in later]
+        erased = session.scalars(select(Submission.id).where(Submission.leaf_index == index)).all()
+        session.execute(delete(ReleaseNoise).where(ReleaseNoise.submission_id.in_(erased)))
+        session.execute(delete(Submission).where(Submission.id.in_(erased)))
+        session.execute(delete(WitnessCosignature).where(WitnessCosignature.size > index))
+        session.execute(delete(LogCheckpoint).where(LogCheckpoint.size > index))
+        session.execute(delete(LogLeaf).where(LogLeaf.index >= index))
+        for level in range(32):  # every stored subtree that reaches entry ``index`` or beyond
+            session.execute(delete(LogNode).where(LogNode.level == level, (LogNode.index + 1) * 2**level > index))
+        session.flush()
+        log = TransparencyLog(session, signer=hub.context.log_signer)
+        for old_index, data, kind in moved:
+            appended = log.append(data, kind=kind, now=hub.clock())
+            session.execute(
+                update(Submission).where(Submission.leaf_index == old_index).values(leaf_index=appended.index)
+            )
+        leaves = list(session.scalars(select(LogLeaf.data).order_by(LogLeaf.index)))
+        replace_rollups(session, expected_rollups(leaves, hub.context.taxonomies))
+
+
 def _hub_cli(hub: HubUnderTest, *argv: str) -> tuple[int, str, str]:
     settings = hub.context.settings
     where = ["--data-dir", str(settings.data_dir)]
@@ -156,6 +182,33 @@ def test_attack_erase_and_resign_is_caught_by_node_status_and_sync(hub: HubUnder
     assert "ReceiptAlarm" in err
     assert "does not extend the receipt's checkpoint" in err
     assert f"{PERIOD} revision 1" in err
+
+
+def test_attack_erase_from_the_middle_and_resign_every_later_checkpoint_is_caught(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    officer = _delivered_month(hub, tmp_path)
+    receipt = Receipt.from_json(officer.receipt_file.read_bytes())
+    _other_hotline_submits(hub)  # entries after the hotline's: the erased one is not the last
+    officer.ok("status")
+
+    _erase_entry_and_resign(hub, receipt.leaf_index)
+    log_verify = _hub_cli(hub, "log", "verify")
+    assert log_verify[0] == 0, log_verify  # the operator's own check passes: every checkpoint is signed anew
+
+    code, _out, err = officer.run("status")
+    assert code == 1
+    assert "ReceiptAlarm" in err
+    assert f"{PERIOD} revision 1" in err
+    assert "does not extend the receipt's checkpoint" in err
+
+    # An auditor who never saw the first log verifies the rewritten one; the hotline's receipt contradicts it.
+    state = tmp_path / "audit"
+    hub.clock.advance(hours=2)
+    assert audit(hub, state, "--log-key", hub.log_key.vkey, REGION_ONLY).code == 0
+    run = run_cli(["receipt", str(officer.receipt_file), "--hub-key", hub.log_key.vkey, "--state", str(state)])
+    assert run.code == 1
+    assert "the hub showed two logs" in run.err
 
 
 def test_a_hub_that_is_merely_unreachable_is_not_an_alarm(hub: HubUnderTest, tmp_path: Path) -> None:
