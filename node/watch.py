@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -88,7 +88,6 @@ class WatchReport:
     witnesses: WitnessVerdict | None = None
     #: Why nothing was checked (the hub could not be reached), or ``None``.
     skipped: str | None = None
-    alarms: list[str] = field(default_factory=list)
 
     def document(self) -> dict[str, Any]:
         return {
@@ -102,7 +101,6 @@ class WatchReport:
                 "quorum": self.witnesses.quorum,
             },
             "skipped": self.skipped,
-            "alarms": list(self.alarms),
         }
 
 
