@@ -36,6 +36,8 @@ class Check(StrEnum):
     ENTRIES = "entries"
     #: The Merkle root rebuilt from all the leaves equals the checkpoint's root (and every earlier one's).
     ROOT = "root"
+    #: The checkpoint carries cosignatures by the number of witnesses the state DIR requires (``--witness``).
+    WITNESSES = "witnesses"
     #: A log entry parses as a tipshare/1 log entry.
     ENTRY = "entry"
     #: The key history the log records is well formed (no reused keys, rotations of the current key, ...).

@@ -46,7 +46,7 @@ from typing import Final, Literal, Self
 from auditor.entries import AcceptedSubmission, Conclusions
 from auditor.errors import StateError
 from auditor.findings import Check, Failure
-from protocol.messages import format_timestamp
+from protocol.messages import format_timestamp, parse_timestamp
 
 __all__ = ["FORMAT", "STATE_FILE", "PinnedLog", "SeenCheckpoint", "StateStore"]
 
@@ -208,7 +208,10 @@ class StateStore:
         return [SeenCheckpoint(size=int(size), root_hash=bytes(root), note=str(note)) for size, root, note in rows]
 
     def add_checkpoint(self, checkpoint: SeenCheckpoint, *, now: datetime) -> None:
-        """Record a verified checkpoint (a second, equal sighting changes nothing)."""
+        """Record a verified checkpoint (a second, equal sighting changes only when the largest was last seen)."""
+        largest = self._db.execute("SELECT MAX(size) FROM checkpoints").fetchone()[0]
+        if largest is None or checkpoint.size >= int(largest):
+            self._set_meta("latest_confirmed", json.dumps([checkpoint.size, format_timestamp(now)]))
         found = self._db.execute("SELECT root FROM checkpoints WHERE size = ?", (checkpoint.size,)).fetchone()
         if found is not None:
             if bytes(found[0]) != checkpoint.root_hash:
@@ -218,6 +221,33 @@ class StateStore:
             "INSERT INTO checkpoints (size, root, note, seen_at) VALUES (?, ?, ?, ?)",
             (checkpoint.size, checkpoint.root_hash, checkpoint.note, format_timestamp(now)),
         )
+
+    def latest_seen(self) -> tuple[SeenCheckpoint, datetime] | None:
+        """The largest checkpoint seen and when a run last saw it as the hub's latest (auditor's clock), or ``None``."""
+        row = self._db.execute(
+            "SELECT size, root, note, seen_at FROM checkpoints ORDER BY size DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        size, root, note, seen_at = row
+        when = parse_timestamp(str(seen_at))
+        confirmed = self._meta("latest_confirmed")
+        if confirmed is not None:
+            confirmed_size, confirmed_at = json.loads(confirmed)
+            if int(confirmed_size) == int(size):
+                when = max(when, parse_timestamp(str(confirmed_at)))
+        return SeenCheckpoint(int(size), bytes(root), str(note)), when
+
+    def witness_policy(self) -> tuple[list[str], int] | None:
+        """The witness vkeys and quorum this state requires (``verify --witness``), or ``None``."""
+        vkeys, quorum = self._meta("witness_vkeys"), self._meta("witness_quorum")
+        if vkeys is None or quorum is None:
+            return None
+        return json.loads(vkeys), int(quorum)
+
+    def set_witness_policy(self, vkeys: list[str], quorum: int) -> None:
+        self._set_meta("witness_vkeys", json.dumps(vkeys))
+        self._set_meta("witness_quorum", str(quorum))
 
     # ------------------------------------------------------------------ entries
 

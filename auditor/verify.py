@@ -55,6 +55,7 @@ from auditor.resume import resume_checks
 from auditor.state import StateStore
 from auditor.stats import PERIOD, Recomputation, month_range
 from auditor.verify_estimates import EstimatesStep
+from auditor.witnessing import policy_for, witness_problem
 from protocol.crypto import fingerprint
 from protocol.errors import ProtocolError
 from protocol.merkle import EMPTY_ROOT
@@ -84,7 +85,10 @@ class Verification:
         page_size: int = 100,
         country_scopes: bool = True,
         recheck: bool = False,
+        witnesses: Sequence[str] = (),
+        witness_quorum: int | None = None,
     ) -> None:
+        self._witnesses = (list(witnesses), witness_quorum)
         self._client = client
         self._store = store
         self._now = now
@@ -114,7 +118,7 @@ class Verification:
                 client=self._client, store=self._store, verifier=verifier, page_size=self._page_size, now=self._now
             )
             self._resume(verifier)
-            if monitor.advance():
+            if monitor.advance() and self._witnessed(monitor):
                 self._save()
             self._check_entries(monitor)
             self._statistics(monitor, identity)
@@ -177,6 +181,20 @@ class Verification:
         self.report.log_vkey = key.vkey
         self.report.fingerprint = fingerprint(bytes(key.key))
         self.report.pinned_how = "explicit" if how == "explicit" else "first-use"
+
+    def _witnessed(self, monitor: LogMonitor) -> bool:
+        """With a witness policy, the checkpoint must carry enough cosignatures, or nothing of it is relied on."""
+        policy = policy_for(self._store, *self._witnesses)
+        if policy is None or monitor.checkpoint is None or monitor.note is None:
+            return True
+        verdict, problem = witness_problem(policy, monitor.note, monitor.checkpoint.size)
+        if verdict is not None:
+            self.report.notices.append(f"checkpoint {monitor.checkpoint.size} is {verdict.describe()}")
+        if problem is None:
+            return True
+        self._fail(Check.WITNESSES, problem)
+        monitor.broken = True
+        return False
 
     # ------------------------------------------------------------------ 3. entries
 

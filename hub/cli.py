@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from hub import cli_views as views
 from hub.cli_logcheck import check_log
 from hub.cli_submissions import parse_moment, submission_app
+from hub.cli_witness import witness_app
 from hub.context import META_LOG_ORIGIN, HubContext, utc_now
 from hub.db import make_engine, make_sessionmaker, read_session, sqlite_file, storage_fault, write_session
 from hub.errors import (
@@ -62,6 +63,7 @@ from hub.services.registry import Registry
 from hub.services.taxonomies import TaxonomyRegistry
 from hub.services.tokens import TokenService
 from hub.services.withdrawals import Withdrawals
+from hub.services.witnessing import cosigned_note
 from hub.settings import Settings
 from hub.setup import initialise_hub
 from protocol.errors import ProtocolError
@@ -121,6 +123,7 @@ rollups_app = typer.Typer(
 )
 app.add_typer(rollups_app, name="rollups")
 app.add_typer(submission_app, name="submission")
+app.add_typer(witness_app, name="witness")
 
 
 @dataclass
@@ -793,7 +796,7 @@ def log_checkpoint(
         latest = TransparencyLog(session, signer=context.log_signer).latest_checkpoint()
         if latest is None:
             raise NotFound("the log is empty: the hub signs its first checkpoint when it logs its first entry")
-        document = views.checkpoint_document(context.origin, latest)
+        document = views.checkpoint_document(context.origin, latest) | {"note": cosigned_note(session, latest)}
     if as_json:
         views.emit_json(document)
     else:

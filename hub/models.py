@@ -17,6 +17,8 @@ Nothing here can hold a raw case record: the widest thing stored is a hotline's 
 ``rollup_cells``     current noisy sums per (table, scope, period, cell), maintained at ingest
 ``rollup_noise``     per (table, scope, period): hotlines reporting and the noise terms of one cell
 ``access_log``       every coordinator request: who (token), when, what was asked, the answer's status
+``witnesses``        witnesses the hub asks to cosign its checkpoints (name, vkey, URL, last size cosigned)
+``witness_cosignatures``  per (checkpoint size, witness): the cosignature line the witness returned
 ==================  ==============================================================================
 
 A *scope* is ``region`` (all hotlines), ``country:<CC>`` or ``hotline:<id>``.
@@ -58,6 +60,8 @@ __all__ = [
     "RollupNoise",
     "Submission",
     "TaxonomyDocument",
+    "Witness",
+    "WitnessCosignature",
 ]
 
 NAMING_CONVENTION = {
@@ -274,3 +278,35 @@ class AccessRecord(Base):
     #: The query string as sent (percent-encoded), at most 2,000 characters.
     query: Mapped[str] = mapped_column(Text)
     status: Mapped[int] = mapped_column(Integer)
+
+
+class Witness(Base):
+    """A witness the hub sends its checkpoints to (C2SP tlog-witness); registered by ``tipshare-hub witness add``."""
+
+    __tablename__ = "witnesses"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    vkey: Mapped[str] = mapped_column(String(300), unique=True)
+    #: The witness's submission prefix: ``<url>/add-checkpoint`` is where checkpoints are sent.
+    url: Mapped[str] = mapped_column(String(500))
+    added_at: Mapped[Timestamp]
+    #: The size of the latest checkpoint this witness cosigned, as far as the hub knows (0: none yet).
+    cosigned_size: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: When the hub last reached it, and what went wrong the last time it did not (NULL once it answered).
+    last_contact_at: Mapped[OptionalTimestamp]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class WitnessCosignature(Base):
+    """A witness's cosignature on one of the hub's checkpoints: one signature line, served with the checkpoint."""
+
+    __tablename__ = "witness_cosignatures"
+
+    size: Mapped[int] = mapped_column(ForeignKey("log_checkpoints.size"), primary_key=True, autoincrement=False)
+    #: The witness's name (no foreign key: a removed witness's cosignatures stay served, they were handed out).
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: The note signature line, exactly as the witness returned it (ending in a newline).
+    line: Mapped[str] = mapped_column(Text)
+    #: The cosignature's own time (POSIX seconds, signed by the witness).
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[Timestamp]

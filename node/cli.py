@@ -42,7 +42,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from node import adoption, views
+from node import adoption, cli_witness, views
 from node.budget import BudgetConfig, amount_text, check_caps
 from node.client import HubClient, make_http_client, normalise_hub_url
 from node.errors import (
@@ -688,6 +688,7 @@ def sync(ctx: typer.Context, as_json: JsonOption = False) -> None:
             _deliver(state, home, outbox, as_json=as_json)
         finally:
             _waiting_notice(ledger)
+        cli_witness.watch(home, db, state.hub, sleep=state.sleep)
 
 
 # ---------------------------------------------------------------------------- approve / discard
@@ -806,6 +807,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
             _year_budgets(home, ledger, year=None, today=state.clock()),
             ledger.discards(),
         )
+        document["receipt_watch"] = cli_witness.watch(home, db, state.hub).document()
     if as_json:
         views.emit_json(document)
     else:
@@ -978,6 +980,9 @@ def mapping_init(
         f"`tipshare-node prepare --check --period YYYY-MM {export.name} --mapping {out.name}`.",
         soft_wrap=True,
     )
+
+
+cli_witness.register(app, lambda ctx: _state(ctx).open_home())
 
 
 # ---------------------------------------------------------------------------- entry point

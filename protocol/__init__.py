@@ -13,6 +13,7 @@ No I/O, no network, no database, no clock: time is passed in. The modules, by co
 ``protocol.merkle``        RFC 6962 / 9162 Merkle tree, proofs and their verification
 ``protocol.note``          C2SP signed notes (Ed25519)
 ``protocol.checkpoint``    C2SP tlog checkpoints
+``protocol.cosignature``   C2SP witness cosignatures, the add-checkpoint request, k-of-n witness policies
 ``protocol.receipt``       receipts: offline proof that a submission is in the log
 ``protocol.withdrawal``    the operator's signed withdrawal of a submission (a log entry)
 ``protocol.accuracy``      variance and intervals of discrete Laplace / Gaussian noise and sums

@@ -119,6 +119,8 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
         _get("/v1/exports/completeness.sdmx.csv"),
     ),
     ("GET", "/v1/audit/access-log"): (frozenset({"auditor"}), 200, _get("/v1/audit/access-log")),
+    ("GET", "/v1/checkpoint"): (PUBLIC, 200, _get("/v1/checkpoint")),
+    ("GET", "/v1/checkpoint/consistency"): (PUBLIC, 200, _get("/v1/checkpoint/consistency", first=1, second=2)),
     ("GET", "/v1/log/checkpoint"): (frozenset({"auditor"}), 200, _get("/v1/log/checkpoint")),
     ("GET", "/v1/log/entries"): (frozenset({"auditor"}), 200, _get("/v1/log/entries")),
     ("GET", "/v1/log/proof/inclusion"): (
