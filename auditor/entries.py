@@ -30,10 +30,18 @@ from datetime import datetime
 from types import MappingProxyType
 
 from auditor.findings import Check, Failure
+from auditor.hub_keys import HubKeyChain
 from auditor.keys import KeyHistory
 from protocol.crypto import payload_hash, verify_submission_signature
 from protocol.errors import InvalidSignature, ProtocolError
-from protocol.messages import KeyEventEntry, SubmissionEntry, b64decode, parse_log_entry, parse_timestamp
+from protocol.messages import (
+    HubKeyHandoverEntry,
+    KeyEventEntry,
+    SubmissionEntry,
+    b64decode,
+    parse_log_entry,
+    parse_timestamp,
+)
 from protocol.taxonomy import Taxonomy
 from protocol.validation import check_payload
 
@@ -85,6 +93,8 @@ class EntryChecker:
     def __init__(self, taxonomies: TaxonomySource) -> None:
         self._taxonomies = taxonomies
         self.history = KeyHistory()
+        #: Handovers of the hub's own keys (:mod:`auditor.hub_keys`).
+        self.hub_keys = HubKeyChain()
         self.failures: list[Failure] = []
         self.accepted: list[AcceptedSubmission] = []
         #: Entries checked, and how many were key events and submissions.
@@ -149,6 +159,9 @@ class EntryChecker:
             entry = parse_log_entry(data)
         except ProtocolError as e:
             self.failures.append(Failure(Check.ENTRY, f"not a tipshare/1 log entry: {e}", index=index))
+            return
+        if isinstance(entry, HubKeyHandoverEntry):
+            self.failures += self.hub_keys.apply(index, entry)
             return
         if isinstance(entry, KeyEventEntry):
             self.key_events += 1

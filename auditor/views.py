@@ -14,7 +14,14 @@ from auditor.receipts import ReceiptCheck
 from auditor.report import VerifyReport
 from protocol.crypto import fingerprint
 from protocol.errors import ProtocolError
-from protocol.messages import KeyEventEntry, SubmissionEntry, SubmissionPayload, b64decode, b64encode
+from protocol.messages import (
+    HubKeyHandoverEntry,
+    KeyEventEntry,
+    SubmissionEntry,
+    SubmissionPayload,
+    b64decode,
+    b64encode,
+)
 
 __all__ = [
     "console",
@@ -201,7 +208,9 @@ def _privacy_unit(entry: SubmissionEntry) -> str | None:
         return None  # a payload that is not a valid submission: the receipt still binds its bytes
 
 
-def _entry_document(entry: SubmissionEntry | KeyEventEntry) -> dict[str, Any]:
+def _entry_document(entry: SubmissionEntry | KeyEventEntry | HubKeyHandoverEntry) -> dict[str, Any]:
+    if isinstance(entry, HubKeyHandoverEntry):
+        return {"kind": entry.kind, "log_vkey": entry.log_vkey, "effective_at": entry.effective_at}
     if isinstance(entry, SubmissionEntry):
         return {
             "kind": entry.kind,

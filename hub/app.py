@@ -23,7 +23,7 @@ from hub.dashboard.auth import SESSION_COOKIE
 from hub.db import write_session
 from hub.problems import install_problem_handlers, problem_response
 from hub.ratelimit import RateLimiter, policies, request_class, source_key
-from hub.routes import access, admin, audit, estimates, identity, operations, stats, submissions
+from hub.routes import access, admin, audit, estimates, handovers, identity, operations, stats, submissions
 from hub.services.access_log import AccessLogService, should_record
 from hub.services.tokens import Principal
 from hub.settings import Settings
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
     )
     app.state.hub = context
     install_problem_handlers(app)
-    routers = (identity, submissions, stats, estimates, admin, audit, access, operations)
+    routers = (identity, handovers, submissions, stats, estimates, admin, audit, access, operations)
     for module in routers:
         app.include_router(module.router)
     install_dashboard(app)

@@ -39,6 +39,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from hub import cli_views as views
+from hub.cli_keys import keys_app
 from hub.cli_logcheck import check_log
 from hub.context import META_LOG_ORIGIN, HubContext, utc_now
 from hub.db import make_engine, make_sessionmaker, read_session, sqlite_file, storage_fault, write_session
@@ -118,6 +119,7 @@ rollups_app = typer.Typer(
     help="The statistics tables, maintained at ingest: check or rebuild them from the log.", no_args_is_help=True
 )
 app.add_typer(rollups_app, name="rollups")
+app.add_typer(keys_app, name="keys")
 
 
 @dataclass

@@ -72,7 +72,7 @@ class IngestService:
         def key_for(hotline_id: str, key_id: str) -> VerifyKey:
             return self._registry.key_for_submission(hotline_id, key_id, now=now)
 
-        verified = open_envelope(envelope, hub_key=self._context.keys.envelope, hotline_key=key_for)
+        verified = open_envelope(envelope, hub_key=self._context.envelope_keys(now), hotline_key=key_for)
         payload = verified.payload
         if payload.taxonomy.id not in self._context.taxonomies:
             raise TaxonomyViolation(f"this hub does not know taxonomy {payload.taxonomy.id!r}")

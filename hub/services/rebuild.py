@@ -43,7 +43,7 @@ from hub.models import Hotline, LogLeaf, ReleaseNoise, RollupCell, RollupNoise, 
 from hub.services.rollups import REGION, country_scope, encode_terms, hotline_scope
 from protocol.crypto import payload_hash
 from protocol.errors import ProtocolError
-from protocol.messages import KeyEventEntry, SubmissionPayload, b64decode, parse_log_entry
+from protocol.messages import HubKeyHandoverEntry, KeyEventEntry, SubmissionPayload, b64decode, parse_log_entry
 from protocol.taxonomy import Taxonomy
 
 __all__ = [
@@ -154,6 +154,8 @@ def _rebuild(
             raise LogIntegrityError(f"log entry {index} is not a valid log entry: {e}") from e
         if isinstance(entry, KeyEventEntry):
             logged[entry.hotline_id] = entry.country
+            continue
+        if isinstance(entry, HubKeyHandoverEntry):  # the hub's own keys: nothing for the statistics
             continue
         try:
             payload_bytes = b64decode(entry.payload, what="payload")
