@@ -8,6 +8,7 @@ auditors that pinned the previous key follow it on their own. Restart every hub 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -43,9 +44,7 @@ def rotate(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
 ) -> None:
     """Rotate the hub's log key (--log) and/or envelope key (--envelope); logged as a hub_key_handover entry."""
-    from datetime import timedelta
-
-    from hub import cli
+    from hub import cli  # hub.cli registers this module: import it when the command runs
 
     with cli._hub(cli._state(ctx), data_dir, database_url) as context:
         rotation = rotate_hub_keys(context, log=log, envelope=envelope, grace=timedelta(days=grace_days))

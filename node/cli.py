@@ -44,7 +44,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from node import adoption, views
 from node.budget import BudgetConfig, amount_text, check_caps
-from node.cli_keys import repin
+from node.cli_keys import rekey, repin
 from node.client import HubClient, make_http_client, normalise_hub_url
 from node.errors import (
     AlreadyInitialised,
@@ -87,6 +87,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("repin")(repin)
+app.command("rekey")(rekey)
 
 
 @dataclass

@@ -33,7 +33,7 @@ from hub.services.log import TransparencyLog
 from node.cli import main as node_main
 from protocol.crypto import EncryptionKey, SigningKey
 from protocol.handover import sign_handover
-from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, b64encode
+from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, SubmissionEntry, b64decode, b64encode, parse_log_entry
 from protocol.note import NoteSigner
 from tests.support.hubs import ORIGIN, HubUnderTest, start_hub
 from tests.unit.auditor.auditkit import append_entry, audit, populate
@@ -318,3 +318,89 @@ def _forge_with(hub: HubUnderTest, impostor: NoteSigner) -> None:
         (keys_dir / name).unlink()
         (keys_dir / name).write_bytes(b64encode(secret).encode() + b"\n")
         (keys_dir / name).chmod(0o600)
+
+
+# ------------------------------------------------------------------------------------------- hotline rekey
+
+
+def test_rekey_waits_for_the_operator_and_the_node_keeps_signing_with_the_current_key(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    officer = Officer(hub, tmp_path / "node")
+    identity = json.loads(officer.ok("init", "--hotline-id", "la-strada-md", "--hub", "https://testserver", "--json"))
+    old_line = identity["enrollment_line"]
+    enrolled = hub.client.post(
+        "/v1/admin/hotlines",
+        json={"id": "la-strada-md", "display_name": "LS", "country": "MD", "public_key": old_line.split()[1]},
+        headers=hub.auth("admin"),
+    )
+    assert enrolled.status_code == 201, enrolled.text
+
+    started = json.loads(officer.ok("rekey", "--json"))
+    assert started["new"] is True
+    assert started["enrollment_line"].split()[0] == "la-strada-md"
+    assert started["enrollment_line"] != old_line
+    again = json.loads(officer.ok("rekey", "--json"))  # asking again shows the key that waits
+    assert (again["new"], again["enrollment_line"]) == (False, started["enrollment_line"])
+
+    export = tmp_path / "export"
+    officer.ok("synth", "--out", str(export), "--seed", "5", "--profile", "md", "--months", "1", "--start", "2026-10")
+    officer.ok("prepare", "--period", "2026-10", str(export / "cases.csv"), "--contacts", str(export / "contacts.csv"))
+    officer.ok("approve", "--period", "2026-10")
+    officer.ok("submit", "--period", "2026-10")
+    response = hub.client.get("/v1/submissions/1", headers=hub.auth("auditor"))
+    assert response.json()["key_id"] == identity["key_id"]  # still the current key
+
+
+def test_rekey_after_the_operator_rotated_resends_refused_releases_with_the_new_key(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    officer = Officer(hub, tmp_path / "node")
+    identity = json.loads(officer.ok("init", "--hotline-id", "la-strada-md", "--hub", "https://testserver", "--json"))
+    enrolled = hub.client.post(
+        "/v1/admin/hotlines",
+        json={
+            "id": "la-strada-md",
+            "display_name": "LS",
+            "country": "MD",
+            "public_key": identity["enrollment_line"].split()[1],
+        },
+        headers=hub.auth("admin"),
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    export = tmp_path / "export"
+    officer.ok("synth", "--out", str(export), "--seed", "5", "--profile", "md", "--months", "2", "--start", "2026-09")
+    inputs = (str(export / "cases.csv"), "--contacts", str(export / "contacts.csv"))
+    officer.ok("prepare", "--period", "2026-09", *inputs)
+    officer.ok("approve", "--period", "2026-09")
+    officer.ok("submit", "--period", "2026-09")
+    officer.ok("prepare", "--period", "2026-10", *inputs)
+    officer.ok("approve", "--period", "2026-10")
+    spent_before = json.loads(officer.ok("budget", "--json"))
+
+    started = json.loads(officer.ok("rekey", "--json"))
+    # The operator rotates before the node sent October: the hub now refuses the old key.
+    code, out, err = _hub_cli(hub, "hotline", "rotate-key", "--line", started["enrollment_line"])
+    assert code == 0, out + err
+    code, _, err = officer.run("sync")
+    assert code != 0
+    assert "key_not_valid" in err or "replaced by a newer key" in err
+
+    confirmed = json.loads(officer.ok("rekey", "--confirm", "--json"))
+    assert confirmed["key_id"] == started["key_id"]
+    assert confirmed["rewritten"] == [{"period": "2026-10", "revision": 1}]
+    officer.ok("sync")
+
+    status = json.loads(officer.ok("status", "--json"))
+    assert json.loads(officer.ok("budget", "--json")) == spent_before  # the ledger is kept: nothing spent again
+    assert status, "status still lists the releases"
+    auditor = hub.auth("auditor")
+    entries = hub.client.get("/v1/log/entries", headers=auditor).json()["entries"]
+    submissions = [
+        e for e in (parse_log_entry(b64decode(x["data"])) for x in entries) if isinstance(e, SubmissionEntry)
+    ]
+    assert [(s.period, s.key_id) for s in submissions] == [
+        ("2026-09", identity["key_id"]),
+        ("2026-10", started["key_id"]),
+    ]
+    assert (tmp_path / "node" / f"signing-key.retired-{identity['key_id']}").exists()
