@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from hub.errors import BadRequest, LogIntegrityError, NotFound
 from hub.models import HubMeta, LogCheckpoint, LogLeaf, LogNode
-from protocol.checkpoint import Checkpoint, sign_checkpoint
-from protocol.errors import InvalidProof
+from protocol.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from protocol.errors import InvalidCheckpoint, InvalidProof
 from protocol.merkle import (
     EMPTY_ROOT,
     NodeID,
@@ -78,6 +78,15 @@ class TransparencyLog:
         if checkpoint is None:
             raise NotFound(f"the hub never signed a checkpoint of size {size}")
         return checkpoint
+
+    def signed_by_current_key(self, note: str) -> bool:
+        """Whether a stored checkpoint note carries this hub's current log key's signature (not only an older
+        key's, from before a key handover)."""
+        try:
+            open_checkpoint(note, self._signer.verifier, origin=self.origin)
+        except InvalidCheckpoint:
+            return False
+        return True
 
     def entries(self, start: int, end: int) -> list[LogLeaf]:
         """Leaves ``start <= index < end``."""

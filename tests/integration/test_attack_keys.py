@@ -33,8 +33,17 @@ from hub.services.log import TransparencyLog
 from node.cli import main as node_main
 from protocol.crypto import EncryptionKey, SigningKey
 from protocol.handover import sign_handover
-from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, SubmissionEntry, b64decode, b64encode, parse_log_entry
+from protocol.messages import (
+    PROTOCOL_VERSION,
+    KeyEventEntry,
+    Receipt,
+    SubmissionEntry,
+    b64decode,
+    b64encode,
+    parse_log_entry,
+)
 from protocol.note import NoteSigner
+from protocol.receipt import verify_receipt
 from tests.support.hubs import ORIGIN, HubUnderTest, start_hub
 from tests.unit.auditor.auditkit import append_entry, audit, populate
 
@@ -281,6 +290,20 @@ def test_attack_forged_handover_is_refused_by_node_and_auditor(hub: HubUnderTest
     assert officer.pinned() == pinned_before
     with StateStore.open(tmp_path / "state") as store:
         assert store.key_history() == []
+
+
+def test_a_repeat_after_a_log_key_handover_gets_a_receipt_the_new_key_verifies(hub: HubUnderTest) -> None:
+    populate(hub)
+    envelope = hub.envelope_bytes(hub.release("ua-b", "2026-10", revision=2, tables=("contacts",)))
+    first = hub.post_envelope(envelope)
+    assert first.status_code == 201, first.text
+    rotate_hub_keys(hub.context, log=True, envelope=False, grace=timedelta(days=30))
+    with restarted(hub):
+        repeat = hub.post_envelope(envelope)  # the node never got the first answer, and re-pinned meanwhile
+        assert repeat.status_code == 200, repeat.text
+        verified = verify_receipt(Receipt.from_json(repeat.content), log_key=hub.log_key)
+        assert verified.leaf_index == Receipt.from_json(first.content).leaf_index
+        assert verified.checkpoint.size > verified.leaf_index + 1  # proven in the tree after the handover
 
 
 def _forge(hub: HubUnderTest) -> None:
