@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -194,6 +196,12 @@ def test_attack_honest_rotation_is_followed_by_node_and_auditor(hub: HubUnderTes
         headers=hub.auth("admin"),
     )
     assert enrolled.status_code == 201, enrolled.text
+    bystander = Officer(hub, tmp_path / "other-node")  # set up, not yet enrolled: it only re-pins
+    bystander.ok("init", "--hotline-id", "la-strada-ro", "--hub", "https://testserver")
+    export = tmp_path / "export"
+    officer.ok("synth", "--out", str(export), "--seed", "3", "--profile", "md", "--months", "1", "--start", "2026-10")
+    officer.ok("prepare", "--period", "2026-10", str(export / "cases.csv"), "--contacts", str(export / "contacts.csv"))
+    officer.ok("approve", "--period", "2026-10")  # approved before the rotation, sent after it
     first = audit(hub, tmp_path / "state")
     assert first.document["verdict"] == "VERIFIED", first.out
     old_vkey = hub.log_key.vkey
@@ -213,21 +221,19 @@ def test_attack_honest_rotation_is_followed_by_node_and_auditor(hub: HubUnderTes
 
     with restarted(hub):
         assert hub.log_key.vkey == rotation["log_vkey"]["current"]
-        # The node follows on its own: `repin` shows old -> new, and what it pinned is the hub's new keys.
-        repinned = officer.ok("repin")
+        # `sync` follows the handover on its own before delivering; the receipt, signed by the new key, verifies.
+        code, out, err = officer.run("sync")
+        assert code == 0, out + err
+        assert "re-pinned" in err
+        assert rotation["log_key_fingerprint"]["current"] in err
+        assert officer.pinned() == (rotation["log_vkey"]["current"], rotation["encryption_key"]["current"])
+        assert json.loads(officer.ok("status", "--json"))
+        # `repin` does it on demand and shows the fingerprints before and after.
+        repinned = bystander.ok("repin")
         assert rotation["log_key_fingerprint"]["previous"] in repinned
         assert rotation["log_key_fingerprint"]["current"] in repinned
-        assert officer.pinned() == (rotation["log_vkey"]["current"], rotation["encryption_key"]["current"])
-        # A release sealed and delivered after the rotation gets a receipt signed by the new key, verified.
-        export = tmp_path / "export"
-        officer.ok(
-            "synth", "--out", str(export), "--seed", "3", "--profile", "md", "--months", "1", "--start", "2026-10"
-        )
-        officer.ok(
-            "prepare", "--period", "2026-10", str(export / "cases.csv"), "--contacts", str(export / "contacts.csv")
-        )
-        officer.ok("approve", "--period", "2026-10")
-        officer.ok("submit", "--period", "2026-10")
+        assert rotation["encryption_key_fingerprint"]["current"] in repinned
+        assert "are the pinned ones" in bystander.ok("repin")
         # The auditor re-pins by following the handover from its pinned key, and everything still verifies.
         second = audit(hub, tmp_path / "state")
         assert second.document["verdict"] == "VERIFIED", second.out
@@ -427,3 +433,30 @@ def test_rekey_after_the_operator_rotated_resends_refused_releases_with_the_new_
         ("2026-10", started["key_id"]),
     ]
     assert (tmp_path / "node" / f"signing-key.retired-{identity['key_id']}").exists()
+
+
+def test_attack_a_node_refuses_to_pin_a_hub_log_key_that_is_not_a_valid_point(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    raw, _ = BAD_KEYS["small order"]
+    key_id = hashlib.sha256(ORIGIN.encode() + b"\n\x01" + raw).digest()[:4].hex()
+    encoded = b64encode(bytes([1]) + raw)
+    published = hub.client.get("/v1/hub").json() | {"log_vkey": f"{ORIGIN}+{key_id}+{encoded}"}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/hub":
+            return httpx.Response(200, json=published)
+        upstream = hub.client.send(request)
+        return httpx.Response(upstream.status_code, headers=upstream.headers, content=upstream.content)
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = node_main(
+            ["--home", str(tmp_path / "node"), "init", "--hotline-id", "la-strada-md", "--hub", "https://testserver"],
+            http_client_factory=lambda _s: httpx.Client(transport=httpx.MockTransport(handle)),
+            clock=hub.clock,
+        )
+
+    assert code != 0
+    assert "small order" in err.getvalue()
+    assert not (tmp_path / "node" / "config.toml").exists()
