@@ -117,9 +117,14 @@ def promote_staged(keys_dir: Path, name: str, *, label: str) -> None:
     retired = keys_dir / RETIRED_DIR
     retired.mkdir(mode=0o700, exist_ok=True)
     os.chmod(retired, 0o700)
-    target = retired / f"{name}.{label}"
-    if not target.exists():
-        os.link(keys_dir / name, target)
+    current = _read_secret(keys_dir / name)
+    for attempt in range(1, 1000):
+        target = retired / (f"{name}.{label}" if attempt == 1 else f"{name}.{label}-{attempt}")
+        if not target.exists():
+            os.link(keys_dir / name, target)
+            break
+        if _read_secret(target) == current:  # retired already (a promotion finished again after a crash)
+            break
     os.replace(keys_dir / (name + _STAGED_SUFFIX), keys_dir / name)
 
 
