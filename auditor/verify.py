@@ -181,7 +181,8 @@ class Verification:
             self._fail(
                 Check.IDENTITY,
                 f"the hub presents log key {offered.vkey} (fingerprint {fingerprint(bytes(offered.key))}), but this "
-                f"state DIR pinned {trusted.vkey} on {pinned_at}: refusing another key ({reason})",
+                f"state DIR pinned {trusted.vkey} on {pinned_at}, and the hub's handovers do not lead there from it "
+                f"({reason}): refusing another key",
             )
             return None
         self._store.repin(vkey=offered.vkey, now=self._now, handovers=[index for index, _ in followed.applied])
