@@ -61,6 +61,7 @@ __all__ = [
     "VerifiedSubmission",
     "VerifyKey",
     "check_public_key",
+    "check_sealing_key",
     "domain_message",
     "fingerprint",
     "open_envelope",
@@ -232,14 +233,36 @@ class SigningKey:
         return f"SigningKey(<secret>, public={self.verify_key.to_text()!r})"
 
 
+def check_sealing_key(key: bytes) -> None:
+    """Refuse 32 bytes that are not a usable X25519 public key (:class:`InvalidPublicKey`, naming the rule): a
+    non-canonical u-coordinate (the top bit set, or u >= p), or a point of small order, to which nothing can be
+    sealed (the shared secret would be fixed; libsodium refuses it)."""
+    if len(key) != KEY_SIZE:
+        raise MalformedMessage(f"an X25519 public key is {KEY_SIZE} bytes, got {len(key)}")
+    u = int.from_bytes(key, "little")
+    rule = None
+    if u >> 255 or u >= 2**255 - 19:
+        rule = "has a non-canonical encoding (u is not reduced modulo p = 2^255 - 19)"
+    else:
+        try:
+            nacl.bindings.crypto_scalarmult(bytes([9]) * KEY_SIZE, bytes(key))
+        except nacl.exceptions.CryptoError:
+            rule = "is a point of small order"
+    if rule is not None:
+        raise InvalidPublicKey(
+            f"the X25519 public key {base64.b64encode(bytes(key)).decode('ascii')} {rule}; "
+            "a hub's encryption key is made by `tipshare-hub init` or `keys rotate`"
+        )
+
+
 class SealingKey:
-    """An X25519 public key that anyone may seal messages to (the hub's encryption key)."""
+    """An X25519 public key that anyone may seal messages to (the hub's encryption key); checked on construction
+    (:func:`check_sealing_key`)."""
 
     __slots__ = ("_key",)
 
     def __init__(self, key: bytes) -> None:
-        if len(key) != KEY_SIZE:
-            raise MalformedMessage(f"an X25519 public key is {KEY_SIZE} bytes, got {len(key)}")
+        check_sealing_key(key)
         self._key = nacl.public.PublicKey(bytes(key))
 
     @classmethod

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 import hub.services.handover as handover_service
+from hub.cli import main
 from hub.context import HubContext
 from hub.errors import BadRequest
 from hub.keys import ENVELOPE_KEY_FILE, LOG_KEY_FILE, RETIRED_DIR
@@ -78,3 +79,20 @@ def test_a_rotation_interrupted_after_logging_is_finished_on_the_next_start(
 def test_rotate_needs_a_key_to_rotate(hub: HubUnderTest) -> None:
     with pytest.raises(BadRequest, match="--log, --envelope"):
         handover_service.rotate_hub_keys(hub.context, log=False, envelope=False, grace=timedelta(0))
+
+
+def test_keys_rotate_as_the_operator_types_it(hub: HubUnderTest, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = hub.context.settings
+    location = ["--data-dir", str(settings.data_dir), "--database-url", settings.resolved_database_url]
+
+    assert main(["keys", "rotate", "--envelope", "--grace-days", "14", *location], clock=hub.clock) == 0
+    out = capsys.readouterr().out
+    assert "Handed over at log entry 0 (checkpoint 1 is signed by both keys)." in out
+    assert "log key: unchanged" in out
+    assert "envelope key: " in out
+    assert " -> " in out
+    assert "the previous envelope key still opens releases until 2026-12-05T12:00:00Z" in out
+    assert "Restart every hub process now" in out
+
+    assert main(["keys", "rotate", *location], clock=hub.clock) == 1
+    assert "say which key to rotate: --log, --envelope, or both" in capsys.readouterr().err

@@ -14,7 +14,7 @@ import base64
 import nacl.bindings
 import pytest
 
-from protocol.crypto import SigningKey, VerifyKey, check_public_key
+from protocol.crypto import EncryptionKey, SealingKey, SigningKey, VerifyKey, check_public_key
 from protocol.edwards import broken_rule
 from protocol.errors import InvalidPublicKey, MalformedMessage
 from protocol.note import NoteVerifier, vkey_for
@@ -112,3 +112,28 @@ def test_a_vkey_of_an_invalid_point_is_refused() -> None:
     with pytest.raises(MalformedMessage):
         NoteVerifier.from_vkey(forged)
     assert vkey_for(valid.name, valid.key) == valid.vkey
+
+
+# Low-order X25519 points (Bernstein's list, as used by libsodium's blacklist): u = 0, 1, and the points of order 8.
+X25519_SMALL_ORDER = [
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+]
+
+
+@pytest.mark.parametrize("encoded", X25519_SMALL_ORDER)
+def test_an_x25519_key_of_small_order_or_not_reduced_is_refused(encoded: str) -> None:
+    with pytest.raises(InvalidPublicKey, match=r"small order|non-canonical"):
+        SealingKey(bytes.fromhex(encoded))
+
+
+def test_an_x25519_key_with_the_top_bit_set_is_non_canonical() -> None:
+    raw = bytearray(bytes(EncryptionKey.generate().public_key))
+    raw[31] |= 0x80
+    with pytest.raises(InvalidPublicKey, match="non-canonical"):
+        SealingKey(bytes(raw))
+    for _ in range(20):
+        SealingKey(bytes(EncryptionKey.generate().public_key))  # generated keys are always fine
