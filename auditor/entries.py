@@ -38,10 +38,12 @@ from datetime import datetime
 from types import MappingProxyType
 
 from auditor.findings import Check, Failure
+from auditor.hub_keys import HubKeyChain
 from auditor.keys import KeyHistory
 from protocol.crypto import payload_hash, verify_submission_signature
 from protocol.errors import InvalidSignature, ProtocolError
 from protocol.messages import (
+    HubKeyHandoverEntry,
     KeyEventEntry,
     SubmissionEntry,
     SubmissionWithdrawnEntry,
@@ -110,6 +112,8 @@ class EntryChecker:
         self.withdrawn: dict[int, int] = {}
         self._by_index: dict[int, AcceptedSubmission] = {}
         self.history = KeyHistory()
+        #: Handovers of the hub's own keys (:mod:`auditor.hub_keys`).
+        self.hub_keys = HubKeyChain()
         self.failures: list[Failure] = []
         self.accepted: list[AcceptedSubmission] = []
         #: Entries checked, and how many were key events and submissions.
@@ -186,6 +190,15 @@ class EntryChecker:
             entry = parse_log_entry(data)
         except ProtocolError as e:
             self.failures.append(Failure(Check.ENTRY, f"not a tipshare/1 log entry: {e}", index=index))
+            return
+        if isinstance(entry, HubKeyHandoverEntry):
+            problems = self.hub_keys.apply(index, entry)
+            self.failures += problems
+            if not problems and self.hub_keys.current is not None:
+                # Withdrawals after a handover are signed by the new log key; earlier ones keep the old key's.
+                known = {key.vkey for key in self._log_keys}
+                trusted = NoteVerifier.from_vkey(entry.previous_log_vkey)
+                self._log_keys += tuple(k for k in (trusted, self.hub_keys.current) if k.vkey not in known)
             return
         if isinstance(entry, KeyEventEntry):
             self.key_events += 1

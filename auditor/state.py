@@ -197,6 +197,24 @@ class StateStore:
             self._set_meta(key, value)
         return pinned
 
+    def repin(self, *, vkey: str, now: datetime, handovers: list[int]) -> None:
+        """Trust ``vkey`` from now on, after following the logged handovers at ``handovers`` from the pinned key.
+
+        The keys pinned before are kept, in order, in the ``log_key_history`` (JSON) with when and how each was
+        left, so a later ``--log-key`` naming an earlier key of the same chain is still recognised.
+        """
+        pinned = self.pinned()
+        if pinned is None:
+            raise StateError(f"{self._path} pins no log key to follow a handover from")
+        history = self.key_history()
+        history.append({"vkey": pinned.vkey, "until": format_timestamp(now), "handovers": handovers})
+        self._set_meta("log_key_history", json.dumps(history))
+        self._set_meta("log_vkey", vkey)
+
+    def key_history(self) -> list[dict[str, object]]:
+        """The log keys pinned before the current one (oldest first), each with the handovers that left it."""
+        return list(json.loads(self._meta("log_key_history") or "[]"))
+
     def remember_hub_url(self, url: str) -> None:
         self._set_meta("hub_url", url)
 

@@ -46,6 +46,7 @@ from auditor.entries import EntryChecker
 from auditor.errors import HubResponseInvalid, StateError, UsageError
 from auditor.estimates import EstimatesRecomputation, audit_questions
 from auditor.findings import Check, Failure
+from auditor.hub_keys import describe_followed, follow_hub_keys
 from auditor.keys import KeyHistory
 from auditor.monitor import LogMonitor
 from auditor.published import PublishedCheckpoint, PublishedStats
@@ -157,7 +158,8 @@ class Verification:
             return trusted
         trusted = NoteVerifier.from_vkey(pinned.vkey)
         self._describe(trusted, pinned.how)
-        if explicit is not None and explicit != trusted:
+        earlier = {str(item["vkey"]) for item in self._store.key_history()}
+        if explicit is not None and explicit != trusted and explicit.vkey not in earlier:
             raise StateError(
                 f"this state DIR pins the log key {trusted.vkey} (since {pinned.pinned_at}); --log-key names another",
                 hint="A pinned key is never replaced: use a new state DIR for another hub or key.",
@@ -168,13 +170,30 @@ class Verification:
                 hint="Use the state DIR of that hub, or a new one.",
             )
         if offered != trusted:
+            return self._follow_handover(trusted, offered, pinned_at=pinned.pinned_at, how=pinned.how)
+        return trusted
+
+    def _follow_handover(
+        self, trusted: NoteVerifier, offered: NoteVerifier, *, pinned_at: str, how: str
+    ) -> NoteVerifier | None:
+        """The hub presents another log key: re-pin it if logged handovers lead there from the pinned key."""
+        try:
+            followed = follow_hub_keys(self._client, trusted)
+            reason = None if followed.log_key == offered else "no handover signed by the pinned key leads to it"
+        except ProtocolError as e:
+            followed, reason = None, str(e)
+        if followed is None or reason is not None:
             self._fail(
                 Check.IDENTITY,
                 f"the hub presents log key {offered.vkey} (fingerprint {fingerprint(bytes(offered.key))}), but this "
-                f"state DIR pinned {trusted.vkey} on {pinned.pinned_at}: refusing another key",
+                f"state DIR pinned {trusted.vkey} on {pinned_at}, and the hub's handovers do not lead there from it "
+                f"({reason}): refusing another key",
             )
             return None
-        return trusted
+        self._store.repin(vkey=offered.vkey, now=self._now, handovers=[index for index, _ in followed.applied])
+        self.report.notices.append(describe_followed(trusted, followed))
+        self._describe(offered, how)
+        return offered
 
     def _describe(self, key: NoteVerifier, how: str) -> None:
         self.report.origin = key.name
@@ -200,7 +219,9 @@ class Verification:
 
     def _resume(self, log_key: NoteVerifier) -> None:
         """Pick up the entry checks where the runs before left them (or say why every entry is checked again)."""
-        resumed = resume_checks(self._store, self._taxonomy_or_problem, recheck=self._recheck, log_keys=(log_key,))
+        earlier = tuple(NoteVerifier.from_vkey(str(item["vkey"])) for item in self._store.key_history())
+        log_keys = (log_key, *(key for key in earlier if key.vkey != log_key.vkey))
+        resumed = resume_checks(self._store, self._taxonomy_or_problem, recheck=self._recheck, log_keys=log_keys)
         self._checker = resumed.checker
         self._saved_through = self.report.entries_resumed = resumed.next_index
         self._resumed_checked = resumed.checked

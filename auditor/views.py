@@ -15,6 +15,7 @@ from auditor.report import VerifyReport
 from protocol.crypto import fingerprint
 from protocol.errors import ProtocolError
 from protocol.messages import (
+    HubKeyHandoverEntry,
     LogEntry,
     SubmissionEntry,
     SubmissionPayload,
@@ -221,6 +222,8 @@ def _entry_document(entry: LogEntry) -> dict[str, Any]:
             "withdrawn_at": entry.withdrawn_at,
             "reason": entry.reason,
         }
+    if isinstance(entry, HubKeyHandoverEntry):
+        return {"kind": entry.kind, "log_vkey": entry.log_vkey, "effective_at": entry.effective_at}
     if isinstance(entry, SubmissionEntry):
         return {
             "kind": entry.kind,

@@ -29,6 +29,7 @@ from hub.routes import (
     audit,
     checkpoint,
     estimates,
+    handovers,
     identity,
     operations,
     stats,
@@ -74,7 +75,19 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
     )
     app.state.hub = context
     install_problem_handlers(app)
-    routers = (identity, checkpoint, submissions, stats, estimates, admin, withdrawals, audit, access, operations)
+    routers = (
+        identity,
+        checkpoint,
+        handovers,
+        submissions,
+        stats,
+        estimates,
+        admin,
+        withdrawals,
+        audit,
+        access,
+        operations,
+    )
     for module in routers:
         app.include_router(module.router)
     install_dashboard(app)

@@ -39,6 +39,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from hub import cli_views as views
+from hub.cli_keys import keys_app
 from hub.cli_logcheck import check_log
 from hub.cli_submissions import parse_moment, submission_app
 from hub.cli_witness import witness_app
@@ -124,6 +125,7 @@ rollups_app = typer.Typer(
 app.add_typer(rollups_app, name="rollups")
 app.add_typer(submission_app, name="submission")
 app.add_typer(witness_app, name="witness")
+app.add_typer(keys_app, name="keys")
 
 
 @dataclass

@@ -46,6 +46,7 @@ from node.errors import (
 from node.settings import NodeSettings
 from protocol.crypto import SealingKey
 from protocol.errors import ProtocolError
+from protocol.handover import HandoverProof
 from protocol.hosts import is_this_machine
 from protocol.messages import PROTOCOL_VERSION, Receipt, b64decode
 from protocol.note import NoteVerifier
@@ -193,6 +194,18 @@ class HubClient:
         response, body = self._request("GET", "/v1/hub")
         self._expect_ok(response, body, "/v1/hub")
         return HubIdentity.from_json(body)
+
+    def handovers(self) -> list[HandoverProof]:
+        """``GET /v1/hub/handovers``: the proofs of the hub's key handovers, unverified (see :mod:`node.repin`)."""
+        response, body = self._request("GET", "/v1/hub/handovers")
+        self._expect_ok(response, body, "/v1/hub/handovers")
+        try:
+            data = json.loads(body)
+            if not isinstance(data, list):
+                raise TypeError("not a list")
+            return [HandoverProof.model_validate_json(json.dumps(item)) for item in data]
+        except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError
+            raise HubResponseInvalid("the hub's key handovers (GET /v1/hub/handovers) are not valid") from None
 
     def taxonomy(self, taxonomy_id: str, *, expected_hash: str) -> Taxonomy:
         """``GET /v1/taxonomy/{id}``, checked against the hash the identity named."""

@@ -35,6 +35,7 @@ __all__ = [
     "DecimalString",
     "Envelope",
     "HotlineId",
+    "HubKeyHandoverEntry",
     "KeyEventEntry",
     "LogEntry",
     "Message",
@@ -410,7 +411,33 @@ class SubmissionWithdrawnEntry(Message):
         return canonical_bytes(self.model_dump(mode="json", exclude={"signature"}))
 
 
-LogEntry = SubmissionEntry | KeyEventEntry | SubmissionWithdrawnEntry
+class HubKeyHandoverEntry(Message):
+    """Log leaf of a handover of the hub's own keys (log key, envelope key or both), signed inside the entry by
+    the previous log key (authority) and the new one (possession), over :meth:`signed_bytes` with context
+    ``tipshare/1 hub key handover`` (see :mod:`protocol.handover`). Added to ``tipshare/1`` without changing any
+    other entry; a follower that pinned ``previous_log_vkey`` trusts ``log_vkey`` from this entry on."""
+
+    type: Literal["log_entry"]
+    version: Literal["tipshare/1"]
+    kind: Literal["hub_key_handover"]
+    #: C2SP vkeys of the log key before and after (equal when only the envelope key changes).
+    previous_log_vkey: Annotated[str, Field(min_length=1, max_length=300)]
+    log_vkey: Annotated[str, Field(min_length=1, max_length=300)]
+    #: X25519 envelope keys before and after (equal when only the log key changes).
+    previous_encryption_key: Annotated[str, Field(pattern=r"^x25519:[A-Za-z0-9+/]{43}=$")]
+    encryption_key: Annotated[str, Field(pattern=r"^x25519:[A-Za-z0-9+/]{43}=$")]
+    #: Envelopes sealed to the previous encryption key are still opened until then (releases already queued).
+    previous_encryption_key_until: Timestamp
+    effective_at: Timestamp
+    previous_log_signature: Annotated[Base64Bytes, Field(min_length=88, max_length=88)]
+    log_signature: Annotated[Base64Bytes, Field(min_length=88, max_length=88)]
+
+    def signed_bytes(self) -> bytes:
+        """The canonical bytes both signatures cover: the entry without its two signatures."""
+        return canonical_bytes(self.model_dump(mode="json", exclude={"previous_log_signature", "log_signature"}))
+
+
+LogEntry = SubmissionEntry | KeyEventEntry | SubmissionWithdrawnEntry | HubKeyHandoverEntry
 
 
 def parse_log_entry(data: bytes) -> LogEntry:
@@ -425,6 +452,8 @@ def parse_log_entry(data: bytes) -> LogEntry:
         return KeyEventEntry._validate(data, value)
     if kind == "submission_withdrawn":
         return SubmissionWithdrawnEntry._validate(data, value)
+    if kind == "hub_key_handover":
+        return HubKeyHandoverEntry._validate(data, value)
     raise MalformedMessage(f"unknown log entry kind {kind!r}")
 
 

@@ -73,7 +73,7 @@ class IngestService:
         def key_for(hotline_id: str, key_id: str) -> VerifyKey:
             return self._registry.key_for_submission(hotline_id, key_id, now=now)
 
-        verified = open_envelope(envelope, hub_key=self._context.keys.envelope, hotline_key=key_for)
+        verified = open_envelope(envelope, hub_key=self._context.envelope_keys(now), hotline_key=key_for)
         payload = verified.payload
         if payload.taxonomy.id not in self._context.taxonomies:
             raise TaxonomyViolation(f"this hub does not know taxonomy {payload.taxonomy.id!r}")
@@ -190,11 +190,15 @@ class IngestService:
 
 
 def receipt_for(session: Session, log: TransparencyLog, submission: Submission) -> Receipt:
-    """The receipt a stored submission got when it was accepted (same checkpoint, same proof: same bytes)."""
+    """The receipt a stored submission got when it was accepted (same checkpoint, same proof: same bytes), unless
+    that checkpoint predates a handover of the log key: then it is proven in the latest tree, signed by today's key."""
     leaf = session.get(LogLeaf, submission.leaf_index)
     assert leaf is not None, "every stored submission has its log leaf"
     size = submission.leaf_index + 1
     checkpoint = log.checkpoint_at(size)
+    if not log.signed_by_current_key(checkpoint.note):
+        size = log.size()
+        checkpoint = log.checkpoint_at(size)
     return make_receipt(
         submission_id=submission.id,
         leaf_index=submission.leaf_index,

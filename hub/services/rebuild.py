@@ -47,7 +47,14 @@ from hub.models import Hotline, LogLeaf, ReleaseNoise, RollupCell, RollupNoise, 
 from hub.services.rollups import REGION, country_scope, encode_terms, hotline_scope
 from protocol.crypto import payload_hash
 from protocol.errors import ProtocolError
-from protocol.messages import KeyEventEntry, SubmissionPayload, SubmissionWithdrawnEntry, b64decode, parse_log_entry
+from protocol.messages import (
+    HubKeyHandoverEntry,
+    KeyEventEntry,
+    SubmissionPayload,
+    SubmissionWithdrawnEntry,
+    b64decode,
+    parse_log_entry,
+)
 from protocol.taxonomy import Taxonomy
 
 __all__ = [
@@ -168,6 +175,8 @@ def _rebuild(
             continue
         if isinstance(entry, SubmissionWithdrawnEntry):
             _withdraw(index, entry, by_index, withdrawn, held)
+            continue
+        if isinstance(entry, HubKeyHandoverEntry):  # the hub's own keys: nothing for the statistics
             continue
         try:
             payload_bytes = b64decode(entry.payload, what="payload")

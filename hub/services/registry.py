@@ -15,11 +15,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.errors import BadRequest, Conflict, KeyNotValid, NotFound, UnknownHotline, UnknownKey
+from hub.errors import BadRequest, Conflict, InvalidKey, KeyNotValid, NotFound, UnknownHotline, UnknownKey
 from hub.models import Hotline, HotlineKey
 from hub.services.log import Appended, TransparencyLog
 from protocol.crypto import VerifyKey
-from protocol.errors import MalformedMessage
+from protocol.errors import InvalidPublicKey, MalformedMessage
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, format_timestamp
 
 __all__ = ["HotlineSummary", "KeyEvent", "Registry"]
@@ -53,10 +53,24 @@ class HotlineSummary:
 def _parse_key(text: str) -> VerifyKey:
     try:
         return VerifyKey.from_text(text.strip())
+    except InvalidPublicKey as e:
+        raise InvalidKey(f"refused: {e}; ask the hotline for the line `tipshare-node init` printed") from e
     except MalformedMessage as e:
         raise BadRequest(
             f"not a hotline public key ({e}); it looks like ed25519:<base64>, as printed by `tipshare-node init`"
         ) from e
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredKey:
+    """A key as the database holds it, not parsed again: a key enrolled before keys were checked as points can
+    still be revoked."""
+
+    key_id: str
+    text: str
+
+    def to_text(self) -> str:
+        return self.text
 
 
 class Registry:
@@ -122,7 +136,9 @@ class Registry:
         if not reason.strip():
             raise BadRequest("a revocation needs a reason auditors can read")
         hotline = self._hotline(key.hotline_id)
-        event = self._event("key_revoked", hotline, VerifyKey.from_text(key.public_key), now=now, reason=reason.strip())
+        event = self._event(
+            "key_revoked", hotline, _StoredKey(key.key_id, key.public_key), now=now, reason=reason.strip()
+        )
         if compromised_since is not None:
             event = event.model_copy(update={"compromised_since": format_timestamp(compromised_since)})
         appended = self._log.append(event.canonical_bytes(), kind=event.kind, now=now)
@@ -189,7 +205,7 @@ class Registry:
         self,
         kind: str,
         hotline: Hotline,
-        key: VerifyKey,
+        key: VerifyKey | _StoredKey,
         *,
         now: datetime,
         previous_key_id: str | None = None,
