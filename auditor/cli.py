@@ -30,9 +30,10 @@ from typing import Annotated
 import typer
 
 from auditor import views
+from auditor.cli_witness import witness_app_cli
 from auditor.client import AuditClient, ClientSettings, HTTPClientFactory, make_http_client
 from auditor.errors import AuditError, UsageError
-from auditor.receipts import check_receipt
+from auditor.receipts import check_receipt, check_receipts
 from auditor.state import StateStore
 from auditor.verify import Verification
 from protocol.errors import ProtocolError
@@ -47,6 +48,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(witness_app_cli, name="witness")
 
 
 @dataclass
@@ -138,6 +140,18 @@ def verify(
             "DIR (the log itself is always checked in full).",
         ),
     ] = False,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            help="A witness's cosignature key (vkey); repeat for several. Remembered in the state DIR: later runs "
+            "refuse a checkpoint without enough of their cosignatures.",
+        ),
+    ] = None,
+    witness_quorum: Annotated[
+        int | None,
+        typer.Option("--witness-quorum", min=0, help="How many of the --witness keys must cosign (default: all)."),
+    ] = None,
 ) -> None:
     """Verify a hub: its log, every submission in it, and the statistics and estimates it publishes.
 
@@ -158,6 +172,8 @@ def verify(
             page_size=page_size,
             country_scopes=countries,
             recheck=recheck,
+            witnesses=witness or (),
+            witness_quorum=witness_quorum,
         ).run()
     if report.pinned_now and report.pinned_how == "first-use":
         views.show_first_use(report)
@@ -217,6 +233,51 @@ def receipt(
 
 
 @app.command()
+def receipts(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="A directory of receipts (*.json) hotlines handed over.",
+            exists=True,
+            file_okay=False,
+            show_default=False,
+        ),
+    ],
+    hub_key: Annotated[
+        str, typer.Option("--hub-key", help="The hub's log key (vkey) to verify against.", show_default=False)
+    ],
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state",
+            help="Also check every receipt against the log verified in this state DIR (rollbacks, split views).",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify every receipt in a directory, as `receipt` does each: a summary, then one verdict per receipt."""
+    if state_dir is not None:
+        with StateStore.open(state_dir) as store:
+            checked = check_receipts(directory, hub_key=hub_key, store=store)
+    else:
+        checked = check_receipts(directory, hub_key=hub_key)
+    document = checked.document()
+    if as_json:
+        views.emit_json(document)
+    else:
+        typer.echo(
+            f"{document['verdict']}  {document['receipts']} receipts in {directory}: {document['valid']} valid, "
+            f"{document['failed']} failed, {document['error']} could not be checked"
+        )
+        for verdict in checked.verdicts:
+            typer.echo(f"  {verdict.verdict.upper():7} {verdict.file}: {verdict.message}")
+    if not checked.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
 def version() -> None:
     """Print the tipshare version and the protocol version this build speaks."""
     typer.echo(f"tipshare {distribution_version('tipshare')} ({PROTOCOL_VERSION})")
@@ -264,3 +325,7 @@ def main(
         for logger, handler in state.handlers:
             logger.removeHandler(handler)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -28,11 +28,13 @@ from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 import httpx
+from pydantic import ValidationError
 
 from auditor.errors import HubResponseInvalid, HubUnreachable, QuestionRefused, UsageError
 from auditor.published import PublishedStats, parse_stats
 from protocol.api import EstimatesAnswer
 from protocol.errors import ProtocolError
+from protocol.handover import HandoverProof
 from protocol.hosts import is_this_machine
 from protocol.messages import PROTOCOL_VERSION, b64decode
 from protocol.taxonomy import Taxonomy, parse_taxonomy
@@ -164,6 +166,16 @@ class AuditClient:
                 f"{taxonomy_id} ({expected_hash})"
             )
         return taxonomy
+
+    def handovers(self) -> list[HandoverProof]:
+        """``GET /v1/hub/handovers`` (public): the proofs of every handover of the hub's keys, unverified."""
+        data = self._json("/v1/hub/handovers", authenticated=False)
+        if not isinstance(data, list):
+            raise HubResponseInvalid("the hub's handovers (/v1/hub/handovers) are not a JSON list")
+        try:
+            return [HandoverProof.model_validate_json(json.dumps(item)) for item in data]
+        except ValidationError as e:
+            raise HubResponseInvalid(f"the hub serves a malformed handover proof: {e.errors()[0]['msg']}") from None
 
     def checkpoint(self) -> str | None:
         """``GET /v1/log/checkpoint``: the latest signed note, or ``None`` while the log is empty (404)."""

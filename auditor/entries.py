@@ -23,6 +23,14 @@ Policy and backfill entries are applied in log order like key events (and saved 
 Each failure is recorded (:class:`~auditor.findings.Failure`, naming the entry, hotline and check) and the
 entry is left out of the statistics.
 
+A ``submission_withdrawn`` entry takes an accepted submission out of the statistics from that entry on
+(:attr:`EntryChecker.withdrawn`) if its signature verifies with the hub's log key
+(:func:`protocol.withdrawal.verify_withdrawal`), it names an earlier accepted submission and describes it (hotline,
+key, period, revision, payload hash), is not dated before that submission was received, and that submission was
+not withdrawn before; otherwise it is a failure and withdraws nothing. A revocation naming ``compromised_since``
+must come after the withdrawal of every accepted submission signed with that key and received since then. The
+revision numbers of withdrawn submissions stay taken (rule 5 counts them).
+
 What the checker concludes about an entry depends only on the entries before it (and on taxonomies fixed by
 their content hash), so it never changes: :meth:`EntryChecker.conclusions` hands what it concluded to the state
 DIR, and :meth:`EntryChecker.resume` picks up from there, so a later run checks only the entries after them.
@@ -30,12 +38,13 @@ DIR, and :meth:`EntryChecker.resume` picks up from there, so a later run checks 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
 from auditor.findings import Check, Failure
+from auditor.hub_keys import HubKeyChain
 from auditor.keys import KeyHistory
 from auditor.policies import PolicyBook
 from protocol.crypto import payload_hash, verify_submission_signature
@@ -43,15 +52,20 @@ from protocol.errors import InvalidSignature, ProtocolError
 from protocol.messages import (
     BackfillApprovedEntry,
     HotlinePolicyEntry,
+    HubKeyHandoverEntry,
     KeyEventEntry,
     SubmissionEntry,
+    SubmissionWithdrawnEntry,
     b64decode,
+    format_timestamp,
     parse_log_entry,
     parse_timestamp,
 )
+from protocol.note import NoteVerifier
 from protocol.plausibility import Implausible
 from protocol.taxonomy import Taxonomy
 from protocol.validation import check_payload
+from protocol.withdrawal import verify_withdrawal
 
 __all__ = ["AcceptedSubmission", "Conclusions", "EntryChecker", "RegistryEvent", "TaxonomySource"]
 
@@ -93,21 +107,29 @@ class Conclusions:
     checked: int
     key_events: int
     submissions: int
-    #: Entries (in the range) that are key events, hotline policies or backfill approvals, applied whatever their
-    #: failures.
+    #: Entries (in the range) that are key events, applied to the key history whatever their failures.
     key_event_indices: tuple[int, ...]
     accepted: tuple[AcceptedSubmission, ...]
     failures: tuple[Failure, ...]
+    #: ``(withdrawal entry, submission entry)`` of every valid withdrawal in the range.
+    withdrawals: tuple[tuple[int, int], ...] = ()
 
 
 class EntryChecker:
     """Checks entries handed to it in log order; collects failures and accepted submissions."""
 
-    def __init__(self, taxonomies: TaxonomySource) -> None:
+    def __init__(self, taxonomies: TaxonomySource, *, log_keys: Sequence[NoteVerifier] = ()) -> None:
         self._taxonomies = taxonomies
+        #: The hub's log keys, which sign withdrawals.
+        self._log_keys = tuple(log_keys)
+        #: Submission entry -> the withdrawal entry that took it out of the statistics.
+        self.withdrawn: dict[int, int] = {}
+        self._by_index: dict[int, AcceptedSubmission] = {}
         self.history = KeyHistory()
         #: Hotline policies, backfill approvals and declared spends, as far as the log goes.
         self.policies = PolicyBook()
+        #: Handovers of the hub's own keys (:mod:`auditor.hub_keys`).
+        self.hub_keys = HubKeyChain()
         self.failures: list[Failure] = []
         self.accepted: list[AcceptedSubmission] = []
         #: Entries checked, and how many were key events and submissions.
@@ -122,7 +144,12 @@ class EntryChecker:
 
     @classmethod
     def resume(
-        cls, taxonomies: TaxonomySource, saved: Conclusions, key_events: Iterable[tuple[int, RegistryEvent]]
+        cls,
+        taxonomies: TaxonomySource,
+        saved: Conclusions,
+        key_events: Iterable[tuple[int, RegistryEvent]],
+        *,
+        log_keys: Sequence[NoteVerifier] = (),
     ) -> EntryChecker:
         """A checker in the state it was in after concluding ``saved`` (which starts at entry 0).
 
@@ -132,7 +159,7 @@ class EntryChecker:
         """
         if saved.start != 0:
             raise ValueError("a checker resumes from conclusions that start at entry 0")
-        checker = cls(taxonomies)
+        checker = cls(taxonomies, log_keys=log_keys)
         events = dict(key_events)
         if sorted(events) != list(saved.key_event_indices):
             raise ValueError("the key events given are not the ones the conclusions name")
@@ -141,8 +168,12 @@ class EntryChecker:
         for index, step in sorted(steps, key=lambda item: item[0]):
             if isinstance(step, AcceptedSubmission):
                 checker._note_accepted(step)
+            elif isinstance(step, KeyEventEntry):
+                checker.policies.note_key_event(step)
+                checker.history.apply(index, step)  # its failures are among saved.failures
             else:
-                checker._apply_event(index, step)  # its failures are among saved.failures
+                checker.policies.apply(index, step)
+        checker.withdrawn = {submission: withdrawal for withdrawal, submission in saved.withdrawals}
         checker._key_event_indices = list(saved.key_event_indices)
         checker.failures = list(saved.failures)
         checker.checked, checker.key_events, checker.submissions = saved.checked, saved.key_events, saved.submissions
@@ -160,7 +191,13 @@ class EntryChecker:
             key_event_indices=tuple(i for i in self._key_event_indices if i >= start),
             accepted=tuple(s for s in self.accepted if s.index >= start),
             failures=tuple(f for f in self.failures if f.index is not None and f.index >= start),
+            withdrawals=tuple(sorted((w, s) for s, w in self.withdrawn.items() if w >= start)),
         )
+
+    def counts(self, submission: AcceptedSubmission, size: int) -> bool:
+        """Whether an accepted submission counts in the statistics of tree size ``size``: it is in that tree, and
+        no withdrawal in that tree took it out."""
+        return submission.index < size and self.withdrawn.get(submission.index, size) >= size
 
     def check(self, index: int, data: bytes) -> None:
         """Check entry ``index`` (its leaf data)."""
@@ -173,22 +210,34 @@ class EntryChecker:
         except ProtocolError as e:
             self.failures.append(Failure(Check.ENTRY, f"not a tipshare/1 log entry: {e}", index=index))
             return
+        if isinstance(entry, HubKeyHandoverEntry):
+            problems = self.hub_keys.apply(index, entry)
+            self.failures += problems
+            if not problems and self.hub_keys.current is not None:
+                # Withdrawals after a handover are signed by the new log key; earlier ones keep the old key's.
+                known = {key.vkey for key in self._log_keys}
+                trusted = NoteVerifier.from_vkey(entry.previous_log_vkey)
+                self._log_keys += tuple(k for k in (trusted, self.hub_keys.current) if k.vkey not in known)
+            return
+        if isinstance(entry, HotlinePolicyEntry | BackfillApprovedEntry):
+            self._key_event_indices.append(index)
+            self.failures += self.policies.apply(index, entry)
+            return
         if isinstance(entry, KeyEventEntry):
             self.key_events += 1
-        if not isinstance(entry, SubmissionEntry):
             self._key_event_indices.append(index)
-            self.failures += self._apply_event(index, entry)
+            self.policies.note_key_event(entry)
+            self.failures += self.history.apply(index, entry)
+            if entry.compromised_since is not None:
+                self._compromised(index, entry, parse_timestamp(entry.compromised_since))
+            return
+        if isinstance(entry, SubmissionWithdrawnEntry):
+            self._withdrawal(index, entry)
             return
         self.submissions += 1
         accepted = self._submission(index, entry)
         if accepted is not None:
             self._note_accepted(accepted)
-
-    def _apply_event(self, index: int, event: RegistryEvent) -> list[Failure]:
-        if isinstance(event, KeyEventEntry):
-            self.policies.note_key_event(event)
-            return self.history.apply(index, event)
-        return self.policies.apply(index, event)
 
     def _note_accepted(self, accepted: AcceptedSubmission) -> None:
         self.history.record_use(accepted.key_id, index=accepted.index, at=accepted.received_at)
@@ -200,6 +249,7 @@ class EntryChecker:
             spent=accepted.spent,
         )
         self.accepted.append(accepted)
+        self._by_index[accepted.index] = accepted
         self._by_payload[accepted.payload_hash] = accepted.index
         self._revisions.setdefault((accepted.hotline_id, accepted.period), {})[accepted.revision] = accepted.index
 
@@ -269,6 +319,64 @@ class EntryChecker:
             scales=MappingProxyType({noise.table: noise.scale for noise in payload.privacy.tables}),
             spent=payload.privacy.spent,
         )
+
+    def _withdrawal(self, index: int, entry: SubmissionWithdrawnEntry) -> None:
+        what = f"withdrawal of entry {entry.leaf_index} ({entry.hotline_id} {entry.period} revision {entry.revision})"
+
+        def fail(message: str) -> None:
+            self.failures.append(
+                Failure(Check.WITHDRAWAL, f"{what}: {message}", index=index, hotline_id=entry.hotline_id)
+            )
+
+        try:
+            verify_withdrawal(entry, self._log_keys)
+        except InvalidSignature:
+            fail(
+                f"the hub's signature does not verify with its log key (key ID {entry.log_key_id}): "
+                "it withdraws nothing"
+            )
+            return
+        target = self._by_index.get(entry.leaf_index)
+        if target is None:
+            fail(f"entry {entry.leaf_index} is not an earlier accepted submission, so there is nothing to withdraw")
+            return
+        stated = (entry.hotline_id, entry.key_id, entry.period, entry.revision, entry.payload_hash)
+        if stated != (target.hotline_id, target.key_id, target.period, target.revision, target.payload_hash):
+            fail(
+                f"it describes another submission than entry {entry.leaf_index} ({target.hotline_id} {target.period} "
+                f"revision {target.revision}, key {target.key_id}, {target.payload_hash}): it withdraws nothing"
+            )
+            return
+        earlier = self.withdrawn.get(entry.leaf_index)
+        if earlier is not None:
+            fail(f"entry {entry.leaf_index} was already withdrawn by entry {earlier}")
+            return
+        if parse_timestamp(entry.withdrawn_at) < target.received_at:
+            fail(
+                f"dated {entry.withdrawn_at}, before the submission was received "
+                f"({format_timestamp(target.received_at)}): it withdraws nothing"
+            )
+            return
+        self.withdrawn[entry.leaf_index] = index
+
+    def _compromised(self, index: int, event: KeyEventEntry, since: datetime) -> None:
+        """A revocation naming ``compromised_since``: every submission signed since then must be withdrawn."""
+        missed = [
+            s.index
+            for s in self.accepted
+            if s.key_id == event.key_id and s.received_at >= since and s.index not in self.withdrawn
+        ]
+        if missed:
+            listed = ", ".join(map(str, missed[:20])) + (f" and {len(missed) - 20} more" if len(missed) > 20 else "")
+            self.failures.append(
+                Failure(
+                    Check.WITHDRAWAL,
+                    f"revokes key {event.key_id} as compromised since {event.compromised_since}, but entries {listed} "
+                    "signed with it since then were not withdrawn before the revocation: they still count",
+                    index=index,
+                    hotline_id=event.hotline_id,
+                )
+            )
 
     def _repeat(self, entry: SubmissionEntry) -> str | None:
         """Why the entry repeats an accepted one (and is not accepted itself), or ``None``."""

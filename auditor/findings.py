@@ -36,6 +36,8 @@ class Check(StrEnum):
     ENTRIES = "entries"
     #: The Merkle root rebuilt from all the leaves equals the checkpoint's root (and every earlier one's).
     ROOT = "root"
+    #: The checkpoint carries cosignatures by the number of witnesses the state DIR requires (``--witness``).
+    WITNESSES = "witnesses"
     #: A log entry parses as a tipshare/1 log entry.
     ENTRY = "entry"
     #: The key history the log records is well formed (no reused keys, rotations of the current key, ...).
@@ -51,6 +53,9 @@ class Check(StrEnum):
     #: The submission meets the plausibility rules (``protocol.plausibility``) under its hotline's logged policy:
     #: budget caps per period and year, noise floor, cell and table bounds, next revision, first period.
     PLAUSIBILITY = "plausibility"
+    #: A withdrawal is signed by the hub's log key and withdraws an accepted submission once; a revocation of a
+    #: compromised key comes after the withdrawal of everything signed with it since.
+    WITHDRAWAL = "withdrawal"
     #: A published statistic equals the one recomputed from the signed payloads.
     STATISTICS = "statistics"
     #: A published least-squares estimate (``/v1/estimates``) equals the one recomputed from the signed payloads,

@@ -58,6 +58,8 @@ class LogMonitor:
         self.fetched = 0
         #: The latest checkpoint verified in this run (``None``: the log is empty, or nothing verified yet).
         self.checkpoint: Checkpoint | None = None
+        #: The note of that checkpoint as the hub served it (with any witness cosignatures).
+        self.note: str | None = None
         #: Sizes of earlier checkpoints the latest one was proven consistent with.
         self.consistent_with: set[int] = set()
         self.failures: list[Failure] = []
@@ -231,10 +233,10 @@ class LogMonitor:
             self.broken = True
             return False
         if seen is not None and checkpoint is not None:
-            if seen.size not in self._seen:
-                self._seen[seen.size] = seen
-                self._store.add_checkpoint(seen, now=self._now)
+            self._seen.setdefault(seen.size, seen)
+            self._store.add_checkpoint(seen, now=self._now)  # a second sighting records when it was last the latest
             self.checkpoint = checkpoint
+            self.note = seen.note
         return True
 
     def _fail(self, check: Check, message: str, *, index: int | None = None) -> None:

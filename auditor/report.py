@@ -93,6 +93,8 @@ class VerifyReport:
     countries: list[str] = field(default_factory=list)
     submissions: int = 0
     accepted: int = 0
+    #: Accepted submissions that a valid withdrawal took out of the statistics.
+    withdrawn: int = 0
     current: int = 0
     periods: list[str] = field(default_factory=list)
     stats: StatsSummary = field(default_factory=StatsSummary)
@@ -143,6 +145,7 @@ class VerifyReport:
             "hotlines": self.hotlines,
             "countries": self.countries,
             "submissions": {"total": self.submissions, "valid": self.accepted, "current": self.current},
+            "withdrawn": self.withdrawn,
             "periods": self.periods,
             "statistics": self.stats.document(),
             "estimates": self.estimates.document(),

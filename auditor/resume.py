@@ -8,13 +8,15 @@ built it (:meth:`auditor.entries.EntryChecker.resume`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from auditor.entries import EntryChecker, RegistryEvent, TaxonomySource
 from auditor.errors import StateError
 from auditor.state import StateStore
 from protocol.errors import ProtocolError
-from protocol.messages import SubmissionEntry, parse_log_entry
+from protocol.messages import BackfillApprovedEntry, HotlinePolicyEntry, KeyEventEntry, parse_log_entry
+from protocol.note import NoteVerifier
 
 __all__ = ["Resumed", "resume_checks"]
 
@@ -30,8 +32,11 @@ class Resumed:
     notices: tuple[str, ...]
 
 
-def resume_checks(store: StateStore, taxonomies: TaxonomySource, *, recheck: bool = False) -> Resumed:
-    """The checker in the state the saved conclusions describe (a new one with ``recheck`` or without them)."""
+def resume_checks(
+    store: StateStore, taxonomies: TaxonomySource, *, recheck: bool = False, log_keys: Sequence[NoteVerifier] = ()
+) -> Resumed:
+    """The checker in the state the saved conclusions describe (a new one with ``recheck`` or without them);
+    ``log_keys`` verify the withdrawals it checks."""
     held = store.entry_count()
     if store.upgraded_from is not None:
         notice = (
@@ -39,23 +44,23 @@ def resume_checks(store: StateStore, taxonomies: TaxonomySource, *, recheck: boo
             f"no (or incomplete) entry checks: all {held} entries it holds are checked again in this run, and later "
             "runs check only new entries"
         )
-        return Resumed(EntryChecker(taxonomies), 0, 0, (notice,))
+        return Resumed(EntryChecker(taxonomies, log_keys=log_keys), 0, 0, (notice,))
     if recheck:  # whatever was saved (even a damaged copy) is replaced when this run saves
-        return Resumed(EntryChecker(taxonomies), 0, 0, ())
+        return Resumed(EntryChecker(taxonomies, log_keys=log_keys), 0, 0, ())
     saved = store.conclusions()
     if saved is None:
         notices = (f"the state DIR holds {held} entries but no entry checks: all of them are checked again",)
-        return Resumed(EntryChecker(taxonomies), 0, 0, notices if held else ())
+        return Resumed(EntryChecker(taxonomies, log_keys=log_keys), 0, 0, notices if held else ())
     events: list[tuple[int, RegistryEvent]] = []
     for index in saved.key_event_indices:
         try:
             entry = parse_log_entry(store.entry(index) or b"")
         except ProtocolError as e:
             raise _corrupt(f"entry {index}, saved as a key event, does not parse: {e}") from e
-        if isinstance(entry, SubmissionEntry):
+        if not isinstance(entry, KeyEventEntry | HotlinePolicyEntry | BackfillApprovedEntry):
             raise _corrupt(f"entry {index} is saved as a key event but is a {entry.kind}")
         events.append((index, entry))
-    checker = EntryChecker.resume(taxonomies, saved, events)
+    checker = EntryChecker.resume(taxonomies, saved, events, log_keys=log_keys)
     return Resumed(checker, saved.next_index, saved.checked, ())
 
 

@@ -14,15 +14,18 @@ One SQLite file, ``<state DIR>/audit-state.sqlite3`` (directory 0700)::
     accepted      index → hotline, key, period, revision, received at, mechanism, payload hash, scales, spent
                                                                      (submissions that passed every check)
     failures      index, check, message, hotline, table             (what the checks found wrong, in order)
+    withdrawals   index → submission index                          (valid withdrawals: what stopped counting)
 
 Entries are the public, signed, noisy payloads the log commits to; keeping them lets a later run rebuild the
 full tree and recompute every statistic after downloading only what is new. Keeping what the entry checks
 concluded (:class:`auditor.entries.Conclusions`) lets it check only the new entries, too.
 
-**Formats.** Format 2 added the last three tables and the ``checked_*`` keys; format 3 the declared spend of each
-accepted submission (``accepted.spent``, for the budget caps). A format 1 or 2 file is upgraded in place when it is
-opened (:attr:`StateStore.upgraded_from` says so); as it holds no (complete) conclusions, the next ``verify``
-checks every entry again, once, and saves them.
+**Formats.** Format 2 added ``key_events``, ``accepted`` and ``failures`` and the ``checked_*`` keys; the
+``withdrawals`` table came later, within format 2 (it is created when missing: a log checked before it existed held
+no withdrawals, since no hub wrote them). Format 3 added the declared spend of each accepted submission
+(``accepted.spent``, for the budget caps). A format 1 or 2 file is upgraded in place when it is opened
+(:attr:`StateStore.upgraded_from` says so); as it holds no (complete) conclusions, the next ``verify`` checks every
+entry again, once, and saves them.
 
 A run holds one write transaction from start to finish (``BEGIN IMMEDIATE``): a second run on the same DIR
 is refused while it lasts, and nothing is written unless the run commits (:meth:`StateStore.commit`), which the
@@ -45,7 +48,7 @@ from typing import Final, Literal, Self
 from auditor.entries import AcceptedSubmission, Conclusions
 from auditor.errors import StateError
 from auditor.findings import Check, Failure
-from protocol.messages import format_timestamp
+from protocol.messages import format_timestamp, parse_timestamp
 
 __all__ = ["FORMAT", "STATE_FILE", "PinnedLog", "SeenCheckpoint", "StateStore"]
 
@@ -69,6 +72,7 @@ _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS failures ("
     " seq INTEGER PRIMARY KEY, idx INTEGER NOT NULL, check_name TEXT NOT NULL, message TEXT NOT NULL,"
     " hotline_id TEXT, table_name TEXT)",
+    "CREATE TABLE IF NOT EXISTS withdrawals (idx INTEGER PRIMARY KEY, submission_idx INTEGER NOT NULL)",
 )
 #: The meta keys of the entry checks' progress, in :class:`Conclusions` order.
 _PROGRESS: Final = ("checked_next_index", "checked_entries", "checked_key_events", "checked_submissions")
@@ -197,6 +201,24 @@ class StateStore:
             self._set_meta(key, value)
         return pinned
 
+    def repin(self, *, vkey: str, now: datetime, handovers: list[int]) -> None:
+        """Trust ``vkey`` from now on, after following the logged handovers at ``handovers`` from the pinned key.
+
+        The keys pinned before are kept, in order, in the ``log_key_history`` (JSON) with when and how each was
+        left, so a later ``--log-key`` naming an earlier key of the same chain is still recognised.
+        """
+        pinned = self.pinned()
+        if pinned is None:
+            raise StateError(f"{self._path} pins no log key to follow a handover from")
+        history = self.key_history()
+        history.append({"vkey": pinned.vkey, "until": format_timestamp(now), "handovers": handovers})
+        self._set_meta("log_key_history", json.dumps(history))
+        self._set_meta("log_vkey", vkey)
+
+    def key_history(self) -> list[dict[str, object]]:
+        """The log keys pinned before the current one (oldest first), each with the handovers that left it."""
+        return list(json.loads(self._meta("log_key_history") or "[]"))
+
     def remember_hub_url(self, url: str) -> None:
         self._set_meta("hub_url", url)
 
@@ -208,7 +230,10 @@ class StateStore:
         return [SeenCheckpoint(size=int(size), root_hash=bytes(root), note=str(note)) for size, root, note in rows]
 
     def add_checkpoint(self, checkpoint: SeenCheckpoint, *, now: datetime) -> None:
-        """Record a verified checkpoint (a second, equal sighting changes nothing)."""
+        """Record a verified checkpoint (a second, equal sighting changes only when the largest was last seen)."""
+        largest = self._db.execute("SELECT MAX(size) FROM checkpoints").fetchone()[0]
+        if largest is None or checkpoint.size >= int(largest):
+            self._set_meta("latest_confirmed", json.dumps([checkpoint.size, format_timestamp(now)]))
         found = self._db.execute("SELECT root FROM checkpoints WHERE size = ?", (checkpoint.size,)).fetchone()
         if found is not None:
             if bytes(found[0]) != checkpoint.root_hash:
@@ -218,6 +243,33 @@ class StateStore:
             "INSERT INTO checkpoints (size, root, note, seen_at) VALUES (?, ?, ?, ?)",
             (checkpoint.size, checkpoint.root_hash, checkpoint.note, format_timestamp(now)),
         )
+
+    def latest_seen(self) -> tuple[SeenCheckpoint, datetime] | None:
+        """The largest checkpoint seen and when a run last saw it as the hub's latest (auditor's clock), or ``None``."""
+        row = self._db.execute(
+            "SELECT size, root, note, seen_at FROM checkpoints ORDER BY size DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        size, root, note, seen_at = row
+        when = parse_timestamp(str(seen_at))
+        confirmed = self._meta("latest_confirmed")
+        if confirmed is not None:
+            confirmed_size, confirmed_at = json.loads(confirmed)
+            if int(confirmed_size) == int(size):
+                when = max(when, parse_timestamp(str(confirmed_at)))
+        return SeenCheckpoint(int(size), bytes(root), str(note)), when
+
+    def witness_policy(self) -> tuple[list[str], int] | None:
+        """The witness vkeys and quorum this state requires (``verify --witness``), or ``None``."""
+        vkeys, quorum = self._meta("witness_vkeys"), self._meta("witness_quorum")
+        if vkeys is None or quorum is None:
+            return None
+        return json.loads(vkeys), int(quorum)
+
+    def set_witness_policy(self, vkeys: list[str], quorum: int) -> None:
+        self._set_meta("witness_vkeys", json.dumps(vkeys))
+        self._set_meta("witness_quorum", str(quorum))
 
     # ------------------------------------------------------------------ entries
 
@@ -261,20 +313,25 @@ class StateStore:
             events = tuple(int(i) for (i,) in self._db.execute("SELECT idx FROM key_events ORDER BY idx"))
             accepted = tuple(self._accepted())
             failures = tuple(self._failures())
+            withdrawals = tuple(
+                (int(i), int(s))
+                for i, s in self._db.execute("SELECT idx, submission_idx FROM withdrawals ORDER BY idx")
+            )
         except (ValueError, TypeError, KeyError) as e:
             raise StateError(f"{self._path} is corrupt: the saved entry checks cannot be read ({e})") from e
         held = self.entry_count()
-        if next_index > held or any(i >= next_index for i in (*events, *(s.index for s in accepted))):
+        named = (*events, *(s.index for s in accepted), *(i for i, _ in withdrawals))
+        if next_index > held or any(i >= next_index for i in named):
             raise StateError(
                 f"{self._path} is corrupt: its saved entry checks reach entry {next_index}, but it holds {held}",
                 hint="Run verify with --recheck to check every entry again.",
             )
-        return Conclusions(0, next_index, checked, key_events, submissions, events, accepted, failures)
+        return Conclusions(0, next_index, checked, key_events, submissions, events, accepted, failures, withdrawals)
 
     def save_conclusions(self, conclusions: Conclusions) -> None:
         """Add what the entry checks concluded from ``conclusions.start`` on; from 0, replace everything saved."""
         if conclusions.start == 0:
-            for table in ("key_events", "accepted", "failures"):
+            for table in ("key_events", "accepted", "failures", "withdrawals"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
         elif conclusions.start != int(self._meta(_PROGRESS[0]) or "0"):
             raise StateError(f"saved entry checks would leave a gap before entry {conclusions.start}")
@@ -302,6 +359,7 @@ class StateStore:
             "INSERT INTO failures (idx, check_name, message, hotline_id, table_name) VALUES (?, ?, ?, ?, ?)",
             ((f.index, str(f.check), f.message, f.hotline_id, f.table) for f in conclusions.failures),
         )
+        self._db.executemany("INSERT INTO withdrawals (idx, submission_idx) VALUES (?, ?)", conclusions.withdrawals)
         totals = (conclusions.next_index, conclusions.checked, conclusions.key_events, conclusions.submissions)
         for key, value in zip(_PROGRESS, totals, strict=True):
             self._set_meta(key, str(value))

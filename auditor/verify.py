@@ -18,7 +18,8 @@ A run, in order:
    What earlier runs concluded about the entries they checked is kept in the state DIR and resumed from, so a
    run checks only the entries after them (``recheck=True``, ``--recheck``: every entry again). The log itself
    (step 2) is always checked in full, so an old entry the hub changed is caught there, by the consistency
-   proofs and the rebuilt root, whatever the saved conclusions say about it.
+   proofs and the rebuilt root, whatever the saved conclusions say about it. Withdrawals (signed by the pinned log
+   key) take submissions out of every recomputation from their entry on.
 4. **Statistics** (:mod:`auditor.stats`, :mod:`auditor.compare`): for every table, grouped by ``period`` and by
    ``period`` plus each dimension, over every month the log has data for, for the region and for each country,
    ``GET /v1/stats`` is compared exactly with the sums of the accepted payloads. Each answer names the checkpoint
@@ -45,6 +46,7 @@ from auditor.entries import EntryChecker
 from auditor.errors import HubResponseInvalid, StateError, UsageError
 from auditor.estimates import EstimatesRecomputation, audit_questions
 from auditor.findings import Check, Failure
+from auditor.hub_keys import describe_followed, follow_hub_keys
 from auditor.keys import KeyHistory
 from auditor.monitor import LogMonitor
 from auditor.policies import budget_rows
@@ -55,6 +57,7 @@ from auditor.resume import resume_checks
 from auditor.state import StateStore
 from auditor.stats import PERIOD, Recomputation, month_range
 from auditor.verify_estimates import EstimatesStep
+from auditor.witnessing import policy_for, witness_problem
 from protocol.crypto import fingerprint
 from protocol.errors import ProtocolError
 from protocol.merkle import EMPTY_ROOT
@@ -84,7 +87,10 @@ class Verification:
         page_size: int = 100,
         country_scopes: bool = True,
         recheck: bool = False,
+        witnesses: Sequence[str] = (),
+        witness_quorum: int | None = None,
     ) -> None:
+        self._witnesses = (list(witnesses), witness_quorum)
         self._client = client
         self._store = store
         self._now = now
@@ -113,8 +119,8 @@ class Verification:
             monitor = LogMonitor(
                 client=self._client, store=self._store, verifier=verifier, page_size=self._page_size, now=self._now
             )
-            self._resume()
-            if monitor.advance():
+            self._resume(verifier)
+            if monitor.advance() and self._witnessed(monitor):
                 self._save()
             self._check_entries(monitor)
             self._statistics(monitor, identity)
@@ -153,7 +159,8 @@ class Verification:
             return trusted
         trusted = NoteVerifier.from_vkey(pinned.vkey)
         self._describe(trusted, pinned.how)
-        if explicit is not None and explicit != trusted:
+        earlier = {str(item["vkey"]) for item in self._store.key_history()}
+        if explicit is not None and explicit != trusted and explicit.vkey not in earlier:
             raise StateError(
                 f"this state DIR pins the log key {trusted.vkey} (since {pinned.pinned_at}); --log-key names another",
                 hint="A pinned key is never replaced: use a new state DIR for another hub or key.",
@@ -164,13 +171,30 @@ class Verification:
                 hint="Use the state DIR of that hub, or a new one.",
             )
         if offered != trusted:
+            return self._follow_handover(trusted, offered, pinned_at=pinned.pinned_at, how=pinned.how)
+        return trusted
+
+    def _follow_handover(
+        self, trusted: NoteVerifier, offered: NoteVerifier, *, pinned_at: str, how: str
+    ) -> NoteVerifier | None:
+        """The hub presents another log key: re-pin it if logged handovers lead there from the pinned key."""
+        try:
+            followed = follow_hub_keys(self._client, trusted)
+            reason = None if followed.log_key == offered else "no handover signed by the pinned key leads to it"
+        except ProtocolError as e:
+            followed, reason = None, str(e)
+        if followed is None or reason is not None:
             self._fail(
                 Check.IDENTITY,
                 f"the hub presents log key {offered.vkey} (fingerprint {fingerprint(bytes(offered.key))}), but this "
-                f"state DIR pinned {trusted.vkey} on {pinned.pinned_at}: refusing another key",
+                f"state DIR pinned {trusted.vkey} on {pinned_at}, and the hub's handovers do not lead there from it "
+                f"({reason}): refusing another key",
             )
             return None
-        return trusted
+        self._store.repin(vkey=offered.vkey, now=self._now, handovers=[index for index, _ in followed.applied])
+        self.report.notices.append(describe_followed(trusted, followed))
+        self._describe(offered, how)
+        return offered
 
     def _describe(self, key: NoteVerifier, how: str) -> None:
         self.report.origin = key.name
@@ -178,11 +202,27 @@ class Verification:
         self.report.fingerprint = fingerprint(bytes(key.key))
         self.report.pinned_how = "explicit" if how == "explicit" else "first-use"
 
+    def _witnessed(self, monitor: LogMonitor) -> bool:
+        """With a witness policy, the checkpoint must carry enough cosignatures, or nothing of it is relied on."""
+        policy = policy_for(self._store, *self._witnesses)
+        if policy is None or monitor.checkpoint is None or monitor.note is None:
+            return True
+        verdict, problem = witness_problem(policy, monitor.note, monitor.checkpoint.size)
+        if verdict is not None:
+            self.report.notices.append(f"checkpoint {monitor.checkpoint.size} is {verdict.describe()}")
+        if problem is None:
+            return True
+        self._fail(Check.WITNESSES, problem)
+        monitor.broken = True
+        return False
+
     # ------------------------------------------------------------------ 3. entries
 
-    def _resume(self) -> None:
+    def _resume(self, log_key: NoteVerifier) -> None:
         """Pick up the entry checks where the runs before left them (or say why every entry is checked again)."""
-        resumed = resume_checks(self._store, self._taxonomy_or_problem, recheck=self._recheck)
+        earlier = tuple(NoteVerifier.from_vkey(str(item["vkey"])) for item in self._store.key_history())
+        log_keys = (log_key, *(key for key in earlier if key.vkey != log_key.vkey))
+        resumed = resume_checks(self._store, self._taxonomy_or_problem, recheck=self._recheck, log_keys=log_keys)
         self._checker = resumed.checker
         self._saved_through = self.report.entries_resumed = resumed.next_index
         self._resumed_checked = resumed.checked
@@ -410,7 +450,7 @@ class Verification:
         if size not in self._releases_at:
             history = KeyHistory.replay((i, e) for i, e in self._checker.history.events if i < size)
             self._releases_at[size] = Releases(
-                submissions=[s for s in self._checker.accepted if s.index < size],
+                submissions=[s for s in self._checker.accepted if self._checker.counts(s, size)],
                 hotlines=history.hotlines(),
                 registry=self._registry,
                 load=self._release,
@@ -462,8 +502,10 @@ class Verification:
         report.countries = sorted({h.country for h in hotlines})
         report.submissions = checker.submissions
         report.accepted = len(checker.accepted)
-        report.current = len({(s.hotline_id, s.period) for s in checker.accepted})
-        report.periods = sorted({s.period for s in checker.accepted})
+        report.withdrawn = len(checker.withdrawn)
+        counting = [s for s in checker.accepted if s.index not in checker.withdrawn]
+        report.current = len({(s.hotline_id, s.period) for s in counting})
+        report.periods = sorted({s.period for s in counting})
         report.budgets = budget_rows(checker.policies)
 
     def _fail(self, check: Check, message: str, *, table: str | None = None) -> None:

@@ -14,7 +14,15 @@ from auditor.receipts import ReceiptCheck
 from auditor.report import VerifyReport
 from protocol.crypto import fingerprint
 from protocol.errors import ProtocolError
-from protocol.messages import LogEntry, SubmissionEntry, SubmissionPayload, b64decode, b64encode
+from protocol.messages import (
+    HubKeyHandoverEntry,
+    LogEntry,
+    SubmissionEntry,
+    SubmissionPayload,
+    SubmissionWithdrawnEntry,
+    b64decode,
+    b64encode,
+)
 
 __all__ = [
     "console",
@@ -127,7 +135,9 @@ def _summary(report: VerifyReport) -> list[tuple[str, str]]:
     lines.append(
         (
             "submissions",
-            f"{report.accepted} of {report.submissions} valid, {report.current} current; periods {periods}",
+            f"{report.accepted} of {report.submissions} valid"
+            + (f", {report.withdrawn} withdrawn" if report.withdrawn else "")
+            + f", {report.current} current; periods {periods}",
         )
     )
     stats = report.stats
@@ -202,6 +212,18 @@ def _privacy_unit(entry: SubmissionEntry) -> str | None:
 
 
 def _entry_document(entry: LogEntry) -> dict[str, Any]:
+    if isinstance(entry, SubmissionWithdrawnEntry):
+        return {
+            "kind": entry.kind,
+            "hotline_id": entry.hotline_id,
+            "period": entry.period,
+            "revision": entry.revision,
+            "withdraws": entry.leaf_index,
+            "withdrawn_at": entry.withdrawn_at,
+            "reason": entry.reason,
+        }
+    if isinstance(entry, HubKeyHandoverEntry):
+        return {"kind": entry.kind, "log_vkey": entry.log_vkey, "effective_at": entry.effective_at}
     if isinstance(entry, SubmissionEntry):
         return {
             "kind": entry.kind,

@@ -27,12 +27,15 @@ from hub.routes import (
     access,
     admin,
     audit,
+    checkpoint,
     estimates,
+    handovers,
     hotline_policies,
     identity,
     operations,
     stats,
     submissions,
+    withdrawals,
 )
 from hub.services.access_log import AccessLogService, should_record
 from hub.services.tokens import Principal
@@ -73,7 +76,20 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
     )
     app.state.hub = context
     install_problem_handlers(app)
-    routers = (identity, submissions, stats, estimates, admin, hotline_policies, audit, access, operations)
+    routers = (
+        identity,
+        checkpoint,
+        handovers,
+        submissions,
+        stats,
+        estimates,
+        admin,
+        hotline_policies,
+        withdrawals,
+        audit,
+        access,
+        operations,
+    )
     for module in routers:
         app.include_router(module.router)
     install_dashboard(app)

@@ -40,7 +40,10 @@ from sqlalchemy.orm import Session
 
 from hub import cli_policy
 from hub import cli_views as views
+from hub.cli_keys import keys_app
 from hub.cli_logcheck import check_log
+from hub.cli_submissions import parse_moment, submission_app
+from hub.cli_witness import witness_app
 from hub.context import META_LOG_ORIGIN, HubContext, utc_now
 from hub.db import make_engine, make_sessionmaker, read_session, sqlite_file, storage_fault, write_session
 from hub.errors import (
@@ -61,11 +64,13 @@ from hub.services.rebuild import check_rollups, expected_rollups, replace_rollup
 from hub.services.registry import Registry
 from hub.services.taxonomies import TaxonomyRegistry
 from hub.services.tokens import TokenService
+from hub.services.withdrawals import Withdrawals
+from hub.services.witnessing import cosigned_note
 from hub.settings import Settings
 from hub.setup import initialise_hub
 from protocol.errors import ProtocolError
 from protocol.hosts import is_this_machine
-from protocol.messages import PROTOCOL_VERSION
+from protocol.messages import PROTOCOL_VERSION, format_timestamp
 
 __all__ = ["AlreadyInitialised", "InvalidSettings", "SchemaOutOfDate", "app", "main"]
 
@@ -119,6 +124,9 @@ rollups_app = typer.Typer(
     help="The statistics tables, maintained at ingest: check or rebuild them from the log.", no_args_is_help=True
 )
 app.add_typer(rollups_app, name="rollups")
+app.add_typer(submission_app, name="submission")
+app.add_typer(witness_app, name="witness")
+app.add_typer(keys_app, name="keys")
 
 
 @dataclass
@@ -586,22 +594,47 @@ def hotline_revoke_key(
     ctx: typer.Context,
     key_id: Annotated[str, typer.Option("--key-id", help="The key's id (see `tipshare-hub hotline list`).")],
     reason: Annotated[str, typer.Option("--reason", help="Why, in words auditors will read in the log.")],
+    compromised_since: Annotated[
+        str | None,
+        typer.Option(
+            "--compromised-since",
+            help="For a stolen key: since when it may have been in other hands (2026-11-20T08:00:00Z, or a date: "
+            "00:00 UTC). Every submission signed with it and received since then is withdrawn in the same logged act.",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseURLOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Revoke a key now, with a reason (logged as key_revoked). Submissions signed with it are refused."""
     body = _validated(KeyRevoke, _HOTLINE_HELP, reason=reason.strip())
+    since = parse_moment(compromised_since, option="--compromised-since") if compromised_since else None
+    withdrawn: list[int] = []
     with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
         registry = _registry(context, session)
-        event = registry.revoke(key_id=key_id.strip(), reason=body.reason, now=context.clock())
+        if since is None:
+            event = registry.revoke(key_id=key_id.strip(), reason=body.reason, now=context.clock())
+        else:
+            revoked = Withdrawals(context, session).revoke_compromised(
+                key_id=key_id.strip(), reason=body.reason, since=since, now=context.clock()
+            )
+            event, withdrawn = revoked.event, [w.submission_id for w in revoked.withdrawn]
         summary = next(s for s in registry.hotlines() if s.id == event.hotline_id)
         public_key = next(k.public_key for k in summary.keys if k.key_id == event.key_id)
     document = views.key_event_document("revoked", event, public_key=public_key, previous_key_id=None)
+    if since is not None:
+        document |= {"compromised_since": format_timestamp(since), "withdrawn_submissions": withdrawn}
     if as_json:
         views.emit_json(document)
         return
     views.show_key_event(views.console(), document, display_name=summary.display_name, country=summary.country)
+    if since is not None:
+        listed = f": submission(s) {', '.join(map(str, withdrawn))}" if withdrawn else ""
+        views.console().print(
+            f"  Withdrew {len(withdrawn)} submission(s) signed with it since {format_timestamp(since)}{listed}.",
+            soft_wrap=True,
+        )
     if summary.current_key is None:
         views.error_console().print(
             f"Hotline {summary.id} has no valid key now and cannot submit until it gets a new one: "
@@ -773,7 +806,7 @@ def log_checkpoint(
         latest = TransparencyLog(session, signer=context.log_signer).latest_checkpoint()
         if latest is None:
             raise NotFound("the log is empty: the hub signs its first checkpoint when it logs its first entry")
-        document = views.checkpoint_document(context.origin, latest)
+        document = views.checkpoint_document(context.origin, latest) | {"note": cosigned_note(session, latest)}
     if as_json:
         views.emit_json(document)
     else:

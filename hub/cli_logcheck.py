@@ -5,8 +5,10 @@ It rebuilds the Merkle tree from every stored leaf and holds it against what the
 
 * the leaves are numbered ``0 .. n-1`` without gaps, each stored leaf hash is the hash of the stored data, and
   each leaf parses as a log entry of the kind recorded next to it;
-* every stored checkpoint carries a valid signature by the hub's own log key and commits to the root of exactly
-  its first ``size`` leaves, so no entry was changed after any checkpoint was handed out;
+* every stored checkpoint carries a valid signature by the hub's log key of its time (after a key handover entry,
+  which must be signed by the key before it, the new one) and commits to the root of exactly its first ``size``
+  leaves, so no entry was changed after any checkpoint was handed out;
+* every withdrawal entry carries a valid signature by the hub's log key of its time;
 * the latest checkpoint covers every stored leaf, and the stored subtree hashes (what proofs are built from)
   fold to the same root.
 
@@ -28,12 +30,15 @@ from sqlalchemy.orm import Session
 
 from hub.errors import HubError
 from hub.models import LogCheckpoint, LogLeaf
+from hub.services.handover import handover_indices
 from hub.services.log import TransparencyLog
 from protocol.checkpoint import open_checkpoint
 from protocol.errors import ProtocolError
+from protocol.handover import verify_handover
 from protocol.merkle import EMPTY_ROOT, CompactRange, leaf_hash
-from protocol.messages import parse_log_entry
-from protocol.note import NoteSigner
+from protocol.messages import HubKeyHandoverEntry, SubmissionWithdrawnEntry, parse_log_entry
+from protocol.note import NoteSigner, NoteVerifier
+from protocol.withdrawal import verify_withdrawal
 
 __all__ = ["LogCheck", "check_log"]
 
@@ -74,6 +79,7 @@ class _Problems:
 def check_log(session: Session, *, signer: NoteSigner) -> LogCheck:
     """Check the whole log in ``session`` against the checkpoints ``signer`` (the hub's log key) signed."""
     verifier = signer.verifier
+    key = _first_log_key(session, verifier)
     problems = _Problems()
     checkpoints = {row.size: row for row in session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.size)).all()}
     frontier = CompactRange()
@@ -86,6 +92,7 @@ def check_log(session: Session, *, signer: NoteSigner) -> LogCheck:
         if index != position:
             problems.add(f"entry {position} is missing (the next stored entry is {index})")
         rebuilt = leaf_hash(data)
+        handed_over: NoteVerifier | None = None
         if rebuilt != stored_hash:
             problems.add(
                 f"entry {index}: its data does not hash to its stored leaf hash (it was changed after logging)"
@@ -97,9 +104,17 @@ def check_log(session: Session, *, signer: NoteSigner) -> LogCheck:
         else:
             if entry.kind != kind:
                 problems.add(f"entry {index}: its data is a {entry.kind} entry but it is recorded as {kind}")
+            if isinstance(entry, SubmissionWithdrawnEntry):
+                try:
+                    verify_withdrawal(entry, [key])
+                except ProtocolError:
+                    problems.add(f"entry {index}: the withdrawal's signature does not verify with this hub's log key")
+            if isinstance(entry, HubKeyHandoverEntry):
+                handed_over = _handover(index, entry, key, problems)
         frontier.append(rebuilt)
         if (checkpoint := checkpoints.get(frontier.size)) is not None:
-            _check_checkpoint(checkpoint, frontier.root(), signer, problems)
+            _check_checkpoint(checkpoint, frontier.root(), key, problems)
+        key = handed_over or key
     size, root = frontier.size, frontier.root() if frontier.size else EMPTY_ROOT
     for beyond in (s for s in checkpoints if s > size):
         problems.add(f"the checkpoint of size {beyond} covers entries the database does not hold")
@@ -119,12 +134,33 @@ def check_log(session: Session, *, signer: NoteSigner) -> LogCheck:
     )
 
 
-def _check_checkpoint(checkpoint: LogCheckpoint, rebuilt_root: bytes, signer: NoteSigner, problems: _Problems) -> None:
+def _first_log_key(session: Session, current: NoteVerifier) -> NoteVerifier:
+    """The log key the log started with: the previous key of the first handover, or the current key."""
+    indices = handover_indices(session)
+    first = session.get(LogLeaf, indices[0]) if indices else None
+    if first is None:
+        return current
+    try:
+        entry = parse_log_entry(first.data)
+        return NoteVerifier.from_vkey(entry.previous_log_vkey) if isinstance(entry, HubKeyHandoverEntry) else current
+    except ProtocolError:
+        return current
+
+
+def _handover(index: int, entry: HubKeyHandoverEntry, key: NoteVerifier, problems: _Problems) -> NoteVerifier | None:
+    try:
+        return verify_handover(entry, trusted=key)
+    except ProtocolError as e:
+        problems.add(f"entry {index}: {e}")
+        return None
+
+
+def _check_checkpoint(checkpoint: LogCheckpoint, rebuilt_root: bytes, key: NoteVerifier, problems: _Problems) -> None:
     size = checkpoint.size
     try:
-        signed = open_checkpoint(checkpoint.note, signer.verifier, origin=signer.name)
+        signed = open_checkpoint(checkpoint.note, key, origin=key.name)
     except ProtocolError:
-        problems.add(f"checkpoint {size}: its signature does not verify with this hub's log key")
+        problems.add(f"checkpoint {size}: its signature does not verify with this hub's log key of that time")
         return
     if signed.size != size or signed.root_hash != checkpoint.root_hash:
         problems.add(f"checkpoint {size}: the signed note does not match the stored size and root")

@@ -20,9 +20,11 @@ from hub.errors import DatabaseUnavailable, NotFound, NotInitialised
 from hub.keys import HubKeys, load_keys
 from hub.metrics import Metrics
 from hub.models import HubMeta
+from hub.services.handover import META_ENCRYPTION_KEY, META_LOG_VKEY, retired_envelope_windows
 from hub.services.taxonomies import META_TAXONOMY, TaxonomyRegistry, union_tables
 from hub.settings import Settings
-from protocol.note import NoteSigner
+from protocol.crypto import EncryptionKey, SealingKey
+from protocol.note import NoteSigner, NoteVerifier
 from protocol.taxonomy import Table, Taxonomy, builtin_taxonomies
 
 __all__ = ["META_LOG_ORIGIN", "META_TAXONOMY", "HubContext", "utc_now"]
@@ -47,6 +49,8 @@ class HubContext:
     current_taxonomy_id: str
     clock: Callable[[], datetime] = utc_now
     metrics: Metrics = field(default_factory=Metrics)
+    #: Envelope keys handed over from, with the end of their grace period (:mod:`hub.services.handover`).
+    retired_envelopes: tuple[tuple[EncryptionKey, datetime], ...] = ()
 
     @classmethod
     def open(
@@ -82,6 +86,7 @@ class HubContext:
             ) from e
         if META_LOG_ORIGIN not in meta or META_TAXONOMY not in meta:
             raise NotInitialised("the hub database has no identity yet: run `tipshare-hub init`")
+        keys, retired = _handed_over_keys(settings, keys, meta)
         if any(builtin.id not in taxonomies for builtin in builtin_taxonomies()):
             taxonomies = _register_builtins(engine, sessions, clock(), taxonomies)
         return cls(
@@ -93,6 +98,7 @@ class HubContext:
             taxonomies=taxonomies,
             current_taxonomy_id=meta[META_TAXONOMY],
             clock=clock,
+            retired_envelopes=retired,
         )
 
     def check_writable(self) -> None:
@@ -111,6 +117,10 @@ class HubContext:
                 raise
             finally:
                 session.rollback()
+
+    def envelope_keys(self, now: datetime) -> list[EncryptionKey]:
+        """The keys that open an envelope received at ``now``: the current one, then retired ones in grace."""
+        return [self.keys.envelope, *(key for key, until in self.retired_envelopes if now < until)]
 
     @property
     def log_signer(self) -> NoteSigner:
@@ -144,6 +154,25 @@ class HubContext:
             return self.taxonomies[taxonomy_id]
         except KeyError:
             raise NotFound(f"this hub has no taxonomy {taxonomy_id!r}") from None
+
+
+def _handed_over_keys(
+    settings: Settings, keys: HubKeys, meta: dict[str, str]
+) -> tuple[HubKeys, tuple[tuple[EncryptionKey, datetime], ...]]:
+    """After a key handover: the keys the log names as current (finishing an interrupted rotation), and the
+    retired envelope keys with the end of their grace period."""
+    if META_LOG_VKEY not in meta:
+        return keys, ()
+    keys = load_keys(
+        settings.keys_dir,
+        log_public=NoteVerifier.from_vkey(meta[META_LOG_VKEY]).key,
+        envelope_public=SealingKey.from_text(meta[META_ENCRYPTION_KEY]),
+    )
+    windows = retired_envelope_windows(meta)
+    retired = tuple(
+        (key, windows[text]) for key in keys.retired_envelopes if (text := key.public_key.to_text()) in windows
+    )
+    return keys, retired
 
 
 def _register_builtins(

@@ -48,6 +48,7 @@ __all__ = [
     "Forbidden",
     "HubError",
     "ImplausibleRelease",
+    "InvalidKey",
     "InvalidQuery",
     "KeyNotValid",
     "LogIntegrityError",
@@ -98,6 +99,14 @@ class BadRequest(HubError):
 class PeriodOutOfRange(BadRequest):
     code = "period_out_of_range"
     title = "Period out of range"
+
+
+class InvalidKey(HubError):
+    """A public key that is well-formed text but not a valid key (off the curve, non-canonical, small order)."""
+
+    status_code = 422
+    code = "invalid_public_key"
+    title = "Invalid public key"
 
 
 class InvalidQuery(BadRequest):

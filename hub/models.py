@@ -9,7 +9,7 @@ Nothing here can hold a raw case record: the widest thing stored is a hotline's 
 ``hotlines``         enrolled hotlines (id, name, country)
 ``hotline_keys``     their Ed25519 keys with validity intervals and revocations
 ``api_tokens``       bearer tokens (stored hashed) with role, expiry and country scope
-``submissions``      accepted signed payloads, one per (hotline, period, revision)
+``submissions``      accepted signed payloads, one per (hotline, period, revision); withdrawn ones say so
 ``release_noise``    per (submission, table): the public noise parameters, for intervals
 ``log_leaves``       the transparency log's entries, in order
 ``log_nodes``        hashes of complete perfect subtrees, for O(log n) roots and proofs
@@ -20,6 +20,8 @@ Nothing here can hold a raw case record: the widest thing stored is a hotline's 
 ``hotline_policies``  every hotline policy logged (caps, maximum monthly volume, first period); the latest applies
 ``backfill_approvals`` periods before a hotline's first period that the operator approved, as logged
 ``submission_spends`` per submission: the privacy measure and the total spend it declares (for the caps)
+``witnesses``        witnesses the hub asks to cosign its checkpoints (name, vkey, URL, last size cosigned)
+``witness_cosignatures``  per (checkpoint size, witness): the cosignature line the witness returned
 ==================  ==============================================================================
 
 A *scope* is ``region`` (all hotlines), ``country:<CC>`` or ``hotline:<id>``.
@@ -64,6 +66,8 @@ __all__ = [
     "Submission",
     "SubmissionSpend",
     "TaxonomyDocument",
+    "Witness",
+    "WitnessCosignature",
 ]
 
 NAMING_CONVENTION = {
@@ -143,6 +147,8 @@ class HotlineKey(Base):
     valid_until: Mapped[OptionalTimestamp]
     revoked_at: Mapped[OptionalTimestamp]
     revoke_reason: Mapped[str | None] = mapped_column(String(500))
+    #: For a key revoked as stolen: since when it is held compromised (its submissions from then on are withdrawn).
+    compromised_since: Mapped[OptionalTimestamp]
     #: Log index of the enrolment or rotation entry that introduced the key.
     log_index: Mapped[int] = mapped_column(BigInteger)
 
@@ -184,6 +190,11 @@ class Submission(Base):
     #: The unit of privacy the payload declares (``privacy.unit``): ``person-month``, or ``record-month`` for a
     #: release whose bounds hold per record of the hotline's export (answers that include one say so).
     privacy_unit: Mapped[str] = mapped_column(String(16), default="person-month", server_default="person-month")
+    #: Log index of the ``submission_withdrawn`` entry that took this submission out of the statistics (NULL: it
+    #: counts), when, and why. A withdrawn submission is never current.
+    withdrawn_index: Mapped[int | None] = mapped_column(BigInteger)
+    withdrawn_at: Mapped[OptionalTimestamp]
+    withdraw_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class ReleaseNoise(Base):
@@ -312,3 +323,35 @@ class SubmissionSpend(Base):
     measure: Mapped[str] = mapped_column(String(16))
     #: The payload's ``privacy.spent``, a decimal string as signed.
     spent: Mapped[str] = mapped_column(String(64))
+
+
+class Witness(Base):
+    """A witness the hub sends its checkpoints to (C2SP tlog-witness); registered by ``tipshare-hub witness add``."""
+
+    __tablename__ = "witnesses"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    vkey: Mapped[str] = mapped_column(String(300), unique=True)
+    #: The witness's submission prefix: ``<url>/add-checkpoint`` is where checkpoints are sent.
+    url: Mapped[str] = mapped_column(String(500))
+    added_at: Mapped[Timestamp]
+    #: The size of the latest checkpoint this witness cosigned, as far as the hub knows (0: none yet).
+    cosigned_size: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: When the hub last reached it, and what went wrong the last time it did not (NULL once it answered).
+    last_contact_at: Mapped[OptionalTimestamp]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class WitnessCosignature(Base):
+    """A witness's cosignature on one of the hub's checkpoints: one signature line, served with the checkpoint."""
+
+    __tablename__ = "witness_cosignatures"
+
+    size: Mapped[int] = mapped_column(ForeignKey("log_checkpoints.size"), primary_key=True, autoincrement=False)
+    #: The witness's name (no foreign key: a removed witness's cosignatures stay served, they were handed out).
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: The note signature line, exactly as the witness returned it (ending in a newline).
+    line: Mapped[str] = mapped_column(Text)
+    #: The cosignature's own time (POSIX seconds, signed by the witness).
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[Timestamp]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "HOTLINE_ID_PATTERN",
@@ -23,16 +23,20 @@ __all__ = [
     "KeyEventPublic",
     "KeyPublic",
     "KeyRevoke",
+    "KeyRevokedPublic",
     "KeyRotate",
     "LogEntriesPublic",
     "LogEntryPublic",
     "PolicyTermsBody",
     "ProblemPublic",
     "SubmissionPublic",
+    "SubmissionWithdraw",
     "TaxonomyRefPublic",
     "TokenCreate",
     "TokenCreated",
     "TokenPublic",
+    "WithdrawalPublic",
+    "WithdrawnPublic",
 ]
 
 
@@ -135,6 +139,9 @@ class KeyRotate(_Request):
 
 class KeyRevoke(_Request):
     reason: Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT_PATTERN)]
+    #: For a stolen key: since when it may have been in other hands (RFC 3339 with a zone). Every submission signed
+    #: with it and received since then is withdrawn in the same logged act.
+    compromised_since: Annotated[AwareDatetime, Field(strict=False)] | None = None
 
 
 class KeyPublic(_Body):
@@ -162,6 +169,37 @@ class KeyEventPublic(_Body):
     key_id: str
     log_index: int
     tree_size: int
+
+
+class KeyRevokedPublic(KeyEventPublic):
+    """A revocation; for a key revoked as compromised (only then), the submissions withdrawn with it."""
+
+    #: Ids of the submissions signed with the key since it was compromised, withdrawn first (oldest first).
+    withdrawn_submissions: list[int] | None = None
+
+
+class SubmissionWithdraw(_Request):
+    reason: Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT_PATTERN)]
+
+
+class WithdrawnPublic(_Body):
+    """How a submission was withdrawn: the ``submission_withdrawn`` log entry, when, and why."""
+
+    log_index: int
+    withdrawn_at: datetime
+    reason: str
+
+
+class WithdrawalPublic(WithdrawnPublic):
+    """The outcome of a withdrawal: its log entry, and the revision of the month that counts now."""
+
+    submission_id: int
+    hotline_id: str
+    period: str
+    revision: int
+    tree_size: int
+    #: The revision of this hotline's month that the statistics use now (``None``: none).
+    current_revision: int | None
 
 
 class TokenCreate(_Request):
@@ -232,3 +270,5 @@ class SubmissionPublic(_Body):
     is_current: bool
     #: The unit of privacy the payload declares: person-month, or record-month (bounds per record of the export).
     privacy_unit: str
+    #: Set when the operator withdrew it (it counts for nothing since): by which log entry, when, why.
+    withdrawal: WithdrawnPublic | None = None

@@ -42,8 +42,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from node import adoption, views
+from node import adoption, cli_witness, views
 from node.budget import BudgetConfig, amount_text, check_caps
+from node.cli_keys import rekey, repin
 from node.client import HubClient, make_http_client, normalise_hub_url
 from node.errors import (
     AlreadyInitialised,
@@ -62,6 +63,7 @@ from node.noise import calibrate
 from node.outbox import DeliveryReport, Outbox, RetryPolicy, deliver
 from node.regional import regional_accuracy, release_scales
 from node.release import DEFAULT_TOP, check_tables, noisy_payload, preview
+from node.repin import follow_hub_keys
 from node.settings import NodeSettings, load_settings
 from node.store import open_database
 from protocol.errors import ProtocolError
@@ -84,6 +86,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command("repin")(repin)
+app.command("rekey")(rekey)
 
 
 @dataclass
@@ -557,6 +561,7 @@ def _deliver(state: _State, home: NodeHome, outbox: Outbox, *, as_json: bool) ->
         max_wait=settings.retry_max_wait,
     )
     with state.hub(home.config.hub.url) as client:
+        home = follow_handover(state, home, client)
         report = deliver(
             outbox,
             client,
@@ -589,6 +594,19 @@ def _deliver(state: _State, home: NodeHome, outbox: Outbox, *, as_json: bool) ->
     if report.pending:
         raise HubUnreachable(f"{len(report.pending)} release(s) could not be delivered yet: {report.pending[0].detail}")
     return report
+
+
+def follow_handover(state: _State, home: NodeHome, client: HubClient) -> NodeHome:
+    """Re-pin the hub's keys if a verified handover leads to the keys it presents (see :mod:`node.repin`); the
+    home as it is afterwards. An unreachable hub changes nothing (delivery will wait too)."""
+    try:
+        repinned = follow_hub_keys(home, client, now=format_timestamp(state.clock()))
+    except HubUnreachable:
+        return home
+    if repinned is None:
+        return home
+    Console(stderr=True, highlight=False).print(repinned.describe(), soft_wrap=True)
+    return repinned.home
 
 
 def _taxonomy_notice(home: NodeHome, client: HubClient) -> str | None:
@@ -689,6 +707,8 @@ def sync(ctx: typer.Context, as_json: JsonOption = False) -> None:
             _deliver(state, home, outbox, as_json=as_json)
         finally:
             _waiting_notice(ledger)
+        home = state.open_home()  # delivery may have followed a handover of the hub's keys
+        cli_witness.watch(home, db, state.hub, sleep=state.sleep)
 
 
 # ---------------------------------------------------------------------------- approve / discard
@@ -807,6 +827,9 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
             _year_budgets(home, ledger, year=None, today=state.clock()),
             ledger.discards(),
         )
+        with state.hub(home.config.hub.url) as client:
+            home = follow_handover(state, home, client)  # receipts are checked with the hub's current log key
+        document["receipt_watch"] = cli_witness.watch(home, db, state.hub).document()
     if as_json:
         views.emit_json(document)
     else:
@@ -979,6 +1002,9 @@ def mapping_init(
         f"`tipshare-node prepare --check --period YYYY-MM {export.name} --mapping {out.name}`.",
         soft_wrap=True,
     )
+
+
+cli_witness.register(app, lambda ctx: _state(ctx).open_home())
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -46,8 +46,9 @@ from node.errors import (
 from node.settings import NodeSettings
 from protocol.crypto import SealingKey
 from protocol.errors import ProtocolError
+from protocol.handover import HandoverProof
 from protocol.hosts import is_this_machine
-from protocol.messages import PROTOCOL_VERSION, Receipt
+from protocol.messages import PROTOCOL_VERSION, Receipt, b64decode
 from protocol.note import NoteVerifier
 from protocol.taxonomy import Taxonomy, parse_taxonomy
 
@@ -194,6 +195,18 @@ class HubClient:
         self._expect_ok(response, body, "/v1/hub")
         return HubIdentity.from_json(body)
 
+    def handovers(self) -> list[HandoverProof]:
+        """``GET /v1/hub/handovers``: the proofs of the hub's key handovers, unverified (see :mod:`node.repin`)."""
+        response, body = self._request("GET", "/v1/hub/handovers")
+        self._expect_ok(response, body, "/v1/hub/handovers")
+        try:
+            data = json.loads(body)
+            if not isinstance(data, list):
+                raise TypeError("not a list")
+            return [HandoverProof.model_validate_json(json.dumps(item)) for item in data]
+        except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError
+            raise HubResponseInvalid("the hub's key handovers (GET /v1/hub/handovers) are not valid") from None
+
     def taxonomy(self, taxonomy_id: str, *, expected_hash: str) -> Taxonomy:
         """``GET /v1/taxonomy/{id}``, checked against the hash the identity named."""
         path = "/v1/taxonomy/" + quote(taxonomy_id, safe="/")
@@ -236,6 +249,28 @@ class HubClient:
                 hint=_policy_hint(response, body) if code == "implausible_release" else None,
             )
         raise HubResponseInvalid(f"unexpected answer from the hub to a submission: {_status_line(response, body)}")
+
+    def checkpoint(self) -> str | None:
+        """``GET /v1/checkpoint``: the latest signed checkpoint note with its cosignatures (``None``: empty log)."""
+        response, body = self._request("GET", "/v1/checkpoint")
+        if response.status_code == 404:
+            return None
+        self._expect_ok(response, body, "/v1/checkpoint")
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HubResponseInvalid("the hub's checkpoint is not UTF-8 text") from None
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """``GET /v1/checkpoint/consistency``: unsigned hashes, to be checked against signed checkpoints."""
+        path = f"/v1/checkpoint/consistency?first={first}&second={second}"
+        response, body = self._request("GET", path)
+        self._expect_ok(response, body, path)
+        try:
+            proof = json.loads(body)["proof"]
+            return [b64decode(node, what="consistency proof node") for node in proof]
+        except (ValueError, KeyError, TypeError, ProtocolError):
+            raise HubResponseInvalid(f"the hub's answer to {path} is not a consistency proof") from None
 
     # ------------------------------------------------------------------ plumbing
 

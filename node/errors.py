@@ -38,6 +38,7 @@ __all__ = [
     "BudgetExceeded",
     "ConfigError",
     "HubError",
+    "HubKeysNotHandedOver",
     "HubResponseInvalid",
     "HubUnreachable",
     "KeyFileError",
@@ -162,6 +163,15 @@ class HubUnreachable(HubError):
 
 class HubResponseInvalid(HubError):
     hint = "Check the hub URL; if it is right, tell your hub operator what is shown above."
+
+
+class HubKeysNotHandedOver(HubError):
+    """The hub presents keys that no handover signed by the pinned log key leads to: nothing is re-pinned."""
+
+    hint = (
+        "Do not submit. Call your hub operator and compare the log key fingerprints: either the hub lost its key, "
+        "or someone is impersonating it. Nothing was sent or changed."
+    )
 
 
 class SubmissionRejected(HubError):

@@ -11,6 +11,8 @@ path                   mode    what
 ``taxonomies/``        0700    taxonomies this node followed before (not built in), ``<sha256 hex>.json``, so that
                                releases made under them stay readable
 ``receipts/``          0700    a copy of every verified receipt, ``<period>-r<revision>.json``, to keep or forward
+``witnesses.json``     0600    only if the hotline requires witness cosignatures (``tipshare-node witnesses``):
+                               the witnesses' vkeys and how many must cosign (:mod:`node.watch`)
 =====================  ======  ==================================================================================
 
 The directory itself is 0700. True counts and case records are never written here. Back the directory up

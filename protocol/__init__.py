@@ -9,11 +9,15 @@ No I/O, no network, no database, no clock: time is passed in. The modules, by co
 ``protocol.messages``      payload, envelope, log entries, receipt (frozen pydantic models)
 ``protocol.canonical``     RFC 8785 canonical bytes, strict JSON parsing
 ``protocol.crypto``        keys, domain-separated Ed25519, sealed boxes, envelopes (only PyNaCl user)
+``protocol.edwards``       which rule an invalid Ed25519 public key breaks (canonical, on the curve, prime order)
 ``protocol.validation``    a payload checked against its taxonomy and its privacy declaration
 ``protocol.merkle``        RFC 6962 / 9162 Merkle tree, proofs and their verification
 ``protocol.note``          C2SP signed notes (Ed25519)
 ``protocol.checkpoint``    C2SP tlog checkpoints
+``protocol.cosignature``   C2SP witness cosignatures, the add-checkpoint request, k-of-n witness policies
 ``protocol.receipt``       receipts: offline proof that a submission is in the log
+``protocol.withdrawal``    the operator's signed withdrawal of a submission (a log entry)
+``protocol.handover``      hub key handovers: signed by the old and new log key, followed from a pinned key
 ``protocol.accuracy``      variance and intervals of discrete Laplace / Gaussian noise and sums
 ``protocol.combination``   a question answered from every table that can answer it (least squares)
 ``protocol.bounds``        intervals of weighted sums of noise: exact, or provably conservative

@@ -96,11 +96,16 @@ class Checkpoint:
         return cls(origin=origin, size=size, root_hash=root, extensions=tuple(extensions))
 
 
-def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:
-    """The checkpoint as a note signed by the log; the signer's key name must be the origin."""
-    if signer.name != checkpoint.origin:
-        raise ValueError(f"the log key {signer.name!r} must be named after the origin {checkpoint.origin!r}")
-    return sign_note(checkpoint.body(), [signer])
+def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner, *also: NoteSigner) -> str:
+    """The checkpoint as a note signed by the log; the signer's key name must be the origin.
+
+    ``also``: further log keys of the same name that sign it too (a key handover's bridging checkpoint is signed
+    by the previous and the new log key, see :mod:`protocol.handover`).
+    """
+    for key in (signer, *also):
+        if key.name != checkpoint.origin:
+            raise ValueError(f"the log key {key.name!r} must be named after the origin {checkpoint.origin!r}")
+    return sign_note(checkpoint.body(), [signer, *also])
 
 
 def open_checkpoint(note: str | bytes, verifier: NoteVerifier, *, origin: str | None = None) -> Checkpoint:

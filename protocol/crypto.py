@@ -6,6 +6,9 @@
   purpose (a submission payload, an envelope header) can never be replayed as another.
 * Submissions travel to the hub in an X25519 **sealed box** (anonymous sender, authenticated by the inner
   Ed25519 signature): ``seal(payload || signature)``.
+* Public keys are checked where they are built (:class:`VerifyKey`, :func:`check_public_key`): a canonical
+  encoding of a point on the curve, of prime order. libsodium decides (``crypto_core_ed25519_is_valid_point``);
+  :mod:`protocol.edwards` only names the rule a refused key breaks.
 * Failures are deliberately opaque: :class:`~protocol.errors.InvalidSignature` and
   :class:`~protocol.errors.DecryptionFailed` never say which check failed, and no ``nacl`` exception leaks out.
 
@@ -26,15 +29,17 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, NewType
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.public
 import nacl.signing
 
-from protocol.errors import DecryptionFailed, InvalidSignature, MalformedMessage
+from protocol.edwards import broken_rule
+from protocol.errors import DecryptionFailed, InvalidPublicKey, InvalidSignature, MalformedMessage
 from protocol.messages import (
     PROTOCOL_VERSION,
     Envelope,
@@ -55,6 +60,8 @@ __all__ = [
     "SigningKey",
     "VerifiedSubmission",
     "VerifyKey",
+    "check_public_key",
+    "check_sealing_key",
     "domain_message",
     "fingerprint",
     "open_envelope",
@@ -112,14 +119,31 @@ def _decode_b64(text: str, *, what: str, size: int) -> bytes:
     return raw
 
 
+def check_public_key(key: bytes) -> None:
+    """Refuse 32 bytes that are not a valid Ed25519 public key, naming the rule (:class:`InvalidPublicKey`).
+
+    Valid: the canonical encoding (y < p; x = 0 only with the sign bit clear) of a point on the curve that lies in
+    the prime-order subgroup, so neither of small order nor with a torsion component. libsodium's
+    ``crypto_core_ed25519_is_valid_point`` decides; :func:`protocol.edwards.broken_rule` names the rule (the
+    tests check that the two agree).
+    """
+    if len(key) != KEY_SIZE:
+        raise MalformedMessage(f"an Ed25519 public key is {KEY_SIZE} bytes, got {len(key)}")
+    if not nacl.bindings.crypto_core_ed25519_is_valid_point(bytes(key)):
+        rule = broken_rule(bytes(key)) or "is not a valid Ed25519 point"
+        raise InvalidPublicKey(
+            f"the Ed25519 public key {base64.b64encode(bytes(key)).decode('ascii')} {rule}; "
+            "a real key is made by tipshare (`tipshare-node init` or `rekey`), never typed by hand"
+        )
+
+
 class VerifyKey:
-    """An Ed25519 public key."""
+    """An Ed25519 public key: always a canonical encoding of a prime-order point (:func:`check_public_key`)."""
 
     __slots__ = ("_key",)
 
     def __init__(self, key: bytes) -> None:
-        if len(key) != KEY_SIZE:
-            raise MalformedMessage(f"an Ed25519 public key is {KEY_SIZE} bytes, got {len(key)}")
+        check_public_key(key)
         try:
             self._key = nacl.signing.VerifyKey(bytes(key))
         except (
@@ -209,14 +233,36 @@ class SigningKey:
         return f"SigningKey(<secret>, public={self.verify_key.to_text()!r})"
 
 
+def check_sealing_key(key: bytes) -> None:
+    """Refuse 32 bytes that are not a usable X25519 public key (:class:`InvalidPublicKey`, naming the rule): a
+    non-canonical u-coordinate (the top bit set, or u >= p), or a point of small order, to which nothing can be
+    sealed (the shared secret would be fixed; libsodium refuses it)."""
+    if len(key) != KEY_SIZE:
+        raise MalformedMessage(f"an X25519 public key is {KEY_SIZE} bytes, got {len(key)}")
+    u = int.from_bytes(key, "little")
+    rule = None
+    if u >> 255 or u >= 2**255 - 19:
+        rule = "has a non-canonical encoding (u is not reduced modulo p = 2^255 - 19)"
+    else:
+        try:
+            nacl.bindings.crypto_scalarmult(bytes([9]) * KEY_SIZE, bytes(key))
+        except nacl.exceptions.CryptoError:
+            rule = "is a point of small order"
+    if rule is not None:
+        raise InvalidPublicKey(
+            f"the X25519 public key {base64.b64encode(bytes(key)).decode('ascii')} {rule}; "
+            "a hub's encryption key is made by `tipshare-hub init` or `keys rotate`"
+        )
+
+
 class SealingKey:
-    """An X25519 public key that anyone may seal messages to (the hub's encryption key)."""
+    """An X25519 public key that anyone may seal messages to (the hub's encryption key); checked on construction
+    (:func:`check_sealing_key`)."""
 
     __slots__ = ("_key",)
 
     def __init__(self, key: bytes) -> None:
-        if len(key) != KEY_SIZE:
-            raise MalformedMessage(f"an X25519 public key is {KEY_SIZE} bytes, got {len(key)}")
+        check_sealing_key(key)
         self._key = nacl.public.PublicKey(bytes(key))
 
     @classmethod
@@ -279,14 +325,20 @@ def seal(plaintext: bytes, recipient: SealingKey) -> bytes:
     return bytes(nacl.public.SealedBox(recipient._key).encrypt(plaintext))
 
 
-def unseal(ciphertext: bytes, key: EncryptionKey) -> bytes:
-    """Open a sealed box; raise :class:`DecryptionFailed` (and nothing else) if it does not open."""
+def unseal(ciphertext: bytes, key: EncryptionKey | Sequence[EncryptionKey]) -> bytes:
+    """Open a sealed box; raise :class:`DecryptionFailed` (and nothing else) if it does not open.
+
+    Several keys (the current one first, then envelope keys still in their grace period after a handover): the
+    first that opens it.
+    """
     if len(ciphertext) < SEAL_OVERHEAD:
         raise DecryptionFailed
-    try:
-        return bytes(nacl.public.SealedBox(key._key).decrypt(ciphertext))
-    except (nacl.exceptions.CryptoError, ValueError, TypeError):
-        raise DecryptionFailed from None
+    for candidate in (key,) if isinstance(key, EncryptionKey) else key:
+        try:
+            return bytes(nacl.public.SealedBox(candidate._key).decrypt(ciphertext))
+        except (nacl.exceptions.CryptoError, ValueError, TypeError):
+            continue
+    raise DecryptionFailed
 
 
 def payload_hash(payload_bytes: bytes) -> str:
@@ -335,7 +387,7 @@ def seal_envelope(payload: SubmissionPayload, *, signing_key: SigningKey, hub_ke
 def open_envelope(
     envelope: Envelope | bytes,
     *,
-    hub_key: EncryptionKey,
+    hub_key: EncryptionKey | Sequence[EncryptionKey],
     hotline_key: Callable[[str, str], VerifyKey],
 ) -> VerifiedSubmission:
     """Check, decrypt and verify an envelope; return the verified payload or raise.

@@ -5,7 +5,8 @@ The tree (everything derives from :class:`ProtocolError`)::
 
     ProtocolError
     ├── MalformedMessage          bytes or fields that do not parse as the message they claim to be
-    │   └── NonCanonicalEncoding  valid JSON, but not the RFC 8785 bytes of its own value
+    │   ├── NonCanonicalEncoding  valid JSON, but not the RFC 8785 bytes of its own value
+    │   └── InvalidPublicKey      32 bytes that are not a canonical, prime-order Ed25519 point (names the rule)
     ├── UnsupportedVersion        a protocol version or message type this library does not speak
     ├── TaxonomyViolation         a taxonomy document, or data checked against one, breaks a rule
     ├── InvalidSignature          a signature does not verify (deliberately says nothing more)
@@ -24,6 +25,7 @@ __all__ = [
     "DecryptionFailed",
     "InvalidCheckpoint",
     "InvalidProof",
+    "InvalidPublicKey",
     "InvalidSignature",
     "MalformedMessage",
     "NonCanonicalEncoding",
@@ -47,6 +49,14 @@ class MalformedMessage(ProtocolError):
 
 class NonCanonicalEncoding(MalformedMessage):
     """JSON that parses, but whose bytes are not the RFC 8785 canonical form of its value."""
+
+
+class InvalidPublicKey(MalformedMessage):
+    """An Ed25519 public key that is not a canonical encoding of a point of the prime-order subgroup.
+
+    Not opaque: a public key is public, and the message names the rule it breaks so that whoever typed or
+    published it can act (:mod:`protocol.edwards`).
+    """
 
 
 class UnsupportedVersion(ProtocolError):

@@ -38,6 +38,7 @@ __all__ = [
     "Envelope",
     "HotlineId",
     "HotlinePolicyEntry",
+    "HubKeyHandoverEntry",
     "KeyEventEntry",
     "LogEntry",
     "Message",
@@ -46,6 +47,7 @@ __all__ = [
     "Receipt",
     "SubmissionEntry",
     "SubmissionPayload",
+    "SubmissionWithdrawnEntry",
     "TableNoise",
     "TableRelease",
     "TaxonomyRef",
@@ -355,6 +357,10 @@ class KeyEventEntry(Message):
     #: For a revocation: why, in words an auditor can read.
     reason: Annotated[str, Field(max_length=500)] | None = None
     effective_at: Timestamp
+    #: For a revocation of a stolen key (added later; absent from older entries, and then not in their bytes): the
+    #: time since which the key is held to be compromised. Every submission signed with it and received at or after
+    #: this time is withdrawn (``submission_withdrawn`` entries) in the same logged act, just before this entry.
+    compromised_since: Timestamp | None = None
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Self:
@@ -362,7 +368,76 @@ class KeyEventEntry(Message):
             raise ValueError("previous_key_id is given for a rotation and only for a rotation")
         if self.kind == "key_revoked" and not self.reason:
             raise ValueError("a revocation states its reason")
+        if self.compromised_since is not None:
+            if self.kind != "key_revoked":
+                raise ValueError("compromised_since is given for a revocation and only for a revocation")
+            if self.compromised_since > self.effective_at:  # same fixed-width format: text order is time order
+                raise ValueError("compromised_since is not after the revocation itself")
         return self
+
+    def canonical_bytes(self) -> bytes:
+        """As for every message, but an absent ``compromised_since`` is left out, so that every key event logged
+        before the field existed keeps its exact bytes (and leaf hash)."""
+        absent = {"compromised_since"} if self.compromised_since is None else None
+        return canonical_bytes(self.model_dump(mode="json", exclude=absent))
+
+
+class SubmissionWithdrawnEntry(Message):
+    """Log leaf taking an accepted submission out of the statistics, signed by the hub's operator.
+
+    It names the submission by its log index and repeats what identifies it (hotline, key, period, revision,
+    payload hash). ``signature`` is an Ed25519 signature by the hub's log key (the one whose note key ID is
+    ``log_key_id``) over the domain-separated canonical bytes of the entry without its signature (context
+    ``tipshare/1 submission_withdrawn``; see :mod:`protocol.withdrawal`), so the statement stands on its own,
+    outside any checkpoint. The withdrawn entry stays in the log; it counts for nothing from this entry on.
+    """
+
+    type: Literal["log_entry"]
+    version: Literal["tipshare/1"]
+    kind: Literal["submission_withdrawn"]
+    #: Log index of the ``submission`` entry withdrawn.
+    leaf_index: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    hotline_id: HotlineId
+    key_id: KeyIdField
+    period: Period
+    revision: Annotated[int, Field(ge=1, le=MAX_REVISION)]
+    payload_hash: ContentHash
+    #: Why, in words an auditor can read.
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    withdrawn_at: Timestamp
+    #: The C2SP note key ID (8 lowercase hex digits) of the log key that signed.
+    log_key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{8}$")]
+    signature: Annotated[Base64Bytes, Field(min_length=88, max_length=88)]
+
+    def statement_bytes(self) -> bytes:
+        """The canonical bytes the signature covers: the entry without its ``signature``."""
+        return canonical_bytes(self.model_dump(mode="json", exclude={"signature"}))
+
+
+class HubKeyHandoverEntry(Message):
+    """Log leaf of a handover of the hub's own keys (log key, envelope key or both), signed inside the entry by
+    the previous log key (authority) and the new one (possession), over :meth:`signed_bytes` with context
+    ``tipshare/1 hub key handover`` (see :mod:`protocol.handover`). Added to ``tipshare/1`` without changing any
+    other entry; a follower that pinned ``previous_log_vkey`` trusts ``log_vkey`` from this entry on."""
+
+    type: Literal["log_entry"]
+    version: Literal["tipshare/1"]
+    kind: Literal["hub_key_handover"]
+    #: C2SP vkeys of the log key before and after (equal when only the envelope key changes).
+    previous_log_vkey: Annotated[str, Field(min_length=1, max_length=300)]
+    log_vkey: Annotated[str, Field(min_length=1, max_length=300)]
+    #: X25519 envelope keys before and after (equal when only the log key changes).
+    previous_encryption_key: Annotated[str, Field(pattern=r"^x25519:[A-Za-z0-9+/]{43}=$")]
+    encryption_key: Annotated[str, Field(pattern=r"^x25519:[A-Za-z0-9+/]{43}=$")]
+    #: Envelopes sealed to the previous encryption key are still opened until then (releases already queued).
+    previous_encryption_key_until: Timestamp
+    effective_at: Timestamp
+    previous_log_signature: Annotated[Base64Bytes, Field(min_length=88, max_length=88)]
+    log_signature: Annotated[Base64Bytes, Field(min_length=88, max_length=88)]
+
+    def signed_bytes(self) -> bytes:
+        """The canonical bytes both signatures cover: the entry without its two signatures."""
+        return canonical_bytes(self.model_dump(mode="json", exclude={"previous_log_signature", "log_signature"}))
 
 
 class BudgetCap(Message):
@@ -426,7 +501,14 @@ class BackfillApprovedEntry(Message):
         return self
 
 
-LogEntry = SubmissionEntry | KeyEventEntry | HotlinePolicyEntry | BackfillApprovedEntry
+LogEntry = (
+    SubmissionEntry
+    | KeyEventEntry
+    | SubmissionWithdrawnEntry
+    | HubKeyHandoverEntry
+    | HotlinePolicyEntry
+    | BackfillApprovedEntry
+)
 
 
 def parse_log_entry(data: bytes) -> LogEntry:
@@ -439,6 +521,10 @@ def parse_log_entry(data: bytes) -> LogEntry:
         return SubmissionEntry._validate(data, value)
     if kind in ("key_enrolled", "key_rotated", "key_revoked"):
         return KeyEventEntry._validate(data, value)
+    if kind == "submission_withdrawn":
+        return SubmissionWithdrawnEntry._validate(data, value)
+    if kind == "hub_key_handover":
+        return HubKeyHandoverEntry._validate(data, value)
     if kind == "hotline_policy":
         return HotlinePolicyEntry._validate(data, value)
     if kind == "backfill_approved":

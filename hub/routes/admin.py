@@ -20,6 +20,7 @@ from hub.schemas import (
     KeyEventPublic,
     KeyPublic,
     KeyRevoke,
+    KeyRevokedPublic,
     KeyRotate,
     TokenCreate,
     TokenCreated,
@@ -28,6 +29,7 @@ from hub.schemas import (
 from hub.services.log import TransparencyLog
 from hub.services.registry import HotlineSummary, KeyEvent, Registry
 from hub.services.tokens import Principal, TokenService
+from hub.services.withdrawals import Withdrawals
 
 __all__ = ["router"]
 
@@ -116,10 +118,11 @@ def rotate(
 
 @router.post(
     "/keys/{key_id}/revoke",
-    response_model=KeyEventPublic,
-    summary="Revoke a key, with a reason",
+    response_model=KeyRevokedPublic,
+    response_model_exclude_none=True,
+    summary="Revoke a key, with a reason (and, for a stolen key, since when it is compromised)",
     responses={
-        400: {"description": "The reason is blank"},
+        400: {"description": "The reason is blank, or compromised_since is in the future"},
         404: {"description": "No such key"},
         409: {"description": "The key is already revoked"},
     },
@@ -130,9 +133,17 @@ def revoke(
     _admin: AdminDep,
     context: ContextDep,
     session: WriteSessionDep,
-) -> KeyEventPublic:
+) -> KeyRevokedPublic:
+    if body.compromised_since is not None:
+        revoked = Withdrawals(context, session).revoke_compromised(
+            key_id=key_id, reason=body.reason, since=body.compromised_since, now=context.clock()
+        )
+        withdrawn = [w.submission_id for w in revoked.withdrawn]
+        return KeyRevokedPublic(**_event(revoked.event).model_dump(), withdrawn_submissions=withdrawn)
     registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
-    return _event(registry.revoke(key_id=key_id, reason=body.reason, now=context.clock()))
+    return KeyRevokedPublic(
+        **_event(registry.revoke(key_id=key_id, reason=body.reason, now=context.clock())).model_dump()
+    )
 
 
 def _token(record: ApiToken) -> TokenPublic:

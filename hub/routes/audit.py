@@ -22,9 +22,11 @@ from hub.schemas import (
     LogEntriesPublic,
     LogEntryPublic,
     SubmissionPublic,
+    WithdrawnPublic,
 )
 from hub.services.log import TransparencyLog
 from hub.services.tokens import Principal
+from hub.services.witnessing import cosigned_note
 from protocol.messages import b64encode
 
 __all__ = ["router"]
@@ -46,11 +48,11 @@ LogDep = Annotated[TransparencyLog, Depends(_log)]
     summary="The latest signed checkpoint (C2SP signed note)",
     responses={200: {"content": {"text/plain": {}}}, 404: {"description": "The log is empty"}},
 )
-def checkpoint(_auditor: AuditorDep, log: LogDep) -> Response:
+def checkpoint(_auditor: AuditorDep, log: LogDep, session: ReadSessionDep) -> Response:
     latest = log.latest_checkpoint()
     if latest is None:
         raise NotFound("the log is empty: no checkpoint has been signed yet")
-    return Response(latest.note, media_type="text/plain; charset=utf-8")
+    return Response(cosigned_note(session, latest), media_type="text/plain; charset=utf-8")
 
 
 @router.get(
@@ -130,4 +132,9 @@ def submission(
         leaf_index=stored.leaf_index,
         is_current=stored.is_current,
         privacy_unit=stored.privacy_unit,
+        withdrawal=None
+        if stored.withdrawn_index is None or stored.withdrawn_at is None
+        else WithdrawnPublic(
+            log_index=stored.withdrawn_index, withdrawn_at=stored.withdrawn_at, reason=stored.withdraw_reason or ""
+        ),
     )

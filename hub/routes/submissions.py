@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 from fastapi import APIRouter, Request, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -16,6 +17,7 @@ from hub.errors import BadRequest, HubError, PayloadTooLarge, RateLimited, Unsup
 from hub.problems import protocol_problem
 from hub.ratelimit import Rate, RateLimiter
 from hub.services.ingest import IngestResult, IngestService
+from hub.services.witnessing import collect_after_append
 from protocol.errors import ProtocolError
 from protocol.messages import Envelope, Receipt
 
@@ -126,4 +128,5 @@ async def submit(request: Request, context: ContextDep) -> Response:
         status_code=201 if result.created else 200,
         media_type="application/json",
         headers={"Location": f"/v1/submissions/{result.receipt.submission_id}"},
+        background=BackgroundTask(collect_after_append, context) if result.created else None,
     )

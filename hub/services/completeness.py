@@ -212,6 +212,7 @@ class CompletenessService:
             .where(
                 Submission.hotline_id.in_(hotline_ids),
                 Submission.period.between(period_text(first), period_text(last)),
+                Submission.withdrawn_index.is_(None),  # a withdrawn release was never a real one
             )
             .group_by(Submission.hotline_id, Submission.period)
         ).all()

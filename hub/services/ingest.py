@@ -11,7 +11,8 @@ Order of checks (each failure raises, and the caller's transaction stores nothin
    so that all its cases are in: a release of the month still running is refused) and is not before the
    earliest period;
 5. idempotency: the same payload again returns the receipt it got the first time; the same
-   (hotline, period, revision) with other bytes is a conflict, and so is a revision not newer than the current one;
+   (hotline, period, revision) with other bytes is a conflict, and so is a revision not newer than every one held
+   (withdrawn revisions included);
 6. the hotline's daily caps (distinct months, and revisions, submitted in 24 hours: 429 with Retry-After), then
    plausibility (:mod:`protocol.plausibility`, with the hotline's logged policy: budget caps, noise floor, cell
    bounds, next revision, first period or an approved backfill), each refusal naming its rule, limit and value.
@@ -24,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.context import HubContext
@@ -76,7 +77,7 @@ class IngestService:
         def key_for(hotline_id: str, key_id: str) -> VerifyKey:
             return self._registry.key_for_submission(hotline_id, key_id, now=now)
 
-        verified = open_envelope(envelope, hub_key=self._context.keys.envelope, hotline_key=key_for)
+        verified = open_envelope(envelope, hub_key=self._context.envelope_keys(now), hotline_key=key_for)
         payload = verified.payload
         if payload.taxonomy.id not in self._context.taxonomies:
             raise TaxonomyViolation(f"this hub does not know taxonomy {payload.taxonomy.id!r}")
@@ -108,15 +109,25 @@ class IngestService:
                 Submission.revision == payload.revision,
             )
         ).first()
+        highest = self._session.scalar(  # withdrawn revisions included: their numbers stay taken
+            select(func.max(Submission.revision)).where(
+                Submission.hotline_id == payload.hotline_id, Submission.period == payload.period
+            )
+        )
         if same_revision is not None:
+            withdrawn = (
+                f" (and since withdrawn; the next revision of this month is {(highest or 0) + 1})"
+                if same_revision.withdrawn_index is not None
+                else ""
+            )
             raise RevisionConflict(
-                f"revision {payload.revision} of {payload.period} from {payload.hotline_id} was already accepted "
-                "with other content; a correction must carry a higher revision number"
+                f"revision {payload.revision} of {payload.period} from {payload.hotline_id} was already accepted"
+                f"{withdrawn} with other content; a correction must carry a higher revision number"
             )
         current = self._current(payload.hotline_id, payload.period)
-        if current is not None and current.revision > payload.revision:
+        if highest is not None and highest > payload.revision:
             raise RevisionConflict(
-                f"revision {payload.revision} of {payload.period} is older than revision {current.revision}, "
+                f"revision {payload.revision} of {payload.period} is older than revision {highest}, "
                 "which the hub already holds"
             )
         policies = PolicyService(self._session, self._log)
@@ -201,11 +212,15 @@ class IngestService:
 
 
 def receipt_for(session: Session, log: TransparencyLog, submission: Submission) -> Receipt:
-    """The receipt a stored submission got when it was accepted (same checkpoint, same proof: same bytes)."""
+    """The receipt a stored submission got when it was accepted (same checkpoint, same proof: same bytes), unless
+    that checkpoint predates a handover of the log key: then it is proven in the latest tree, signed by today's key."""
     leaf = session.get(LogLeaf, submission.leaf_index)
     assert leaf is not None, "every stored submission has its log leaf"
     size = submission.leaf_index + 1
     checkpoint = log.checkpoint_at(size)
+    if not log.signed_by_current_key(checkpoint.note):
+        size = log.size()
+        checkpoint = log.checkpoint_at(size)
     return make_receipt(
         submission_id=submission.id,
         leaf_index=submission.leaf_index,

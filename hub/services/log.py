@@ -16,6 +16,7 @@ Rules this service keeps:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,9 +24,9 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from hub.errors import BadRequest, LogIntegrityError, NotFound
-from hub.models import LogCheckpoint, LogLeaf, LogNode
-from protocol.checkpoint import Checkpoint, sign_checkpoint
-from protocol.errors import InvalidProof
+from hub.models import HubMeta, LogCheckpoint, LogLeaf, LogNode
+from protocol.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from protocol.errors import InvalidCheckpoint, InvalidProof
 from protocol.merkle import (
     EMPTY_ROOT,
     NodeID,
@@ -78,6 +79,15 @@ class TransparencyLog:
             raise NotFound(f"the hub never signed a checkpoint of size {size}")
         return checkpoint
 
+    def signed_by_current_key(self, note: str) -> bool:
+        """Whether a stored checkpoint note carries this hub's current log key's signature (not only an older
+        key's, from before a key handover)."""
+        try:
+            open_checkpoint(note, self._signer.verifier, origin=self.origin)
+        except InvalidCheckpoint:
+            return False
+        return True
+
     def entries(self, start: int, end: int) -> list[LogLeaf]:
         """Leaves ``start <= index < end``."""
         query = select(LogLeaf).where(LogLeaf.index >= start, LogLeaf.index < end).order_by(LogLeaf.index)
@@ -111,8 +121,18 @@ class TransparencyLog:
 
     # ------------------------------------------------------------------------------------------- writing
 
-    def append(self, data: bytes, *, kind: str, now: datetime) -> Appended:
-        """Append one entry and sign the new checkpoint. The caller holds the writer lock."""
+    def append(self, data: bytes, *, kind: str, now: datetime, cosigners: Sequence[NoteSigner] = ()) -> Appended:
+        """Append one entry and sign the new checkpoint. The caller holds the writer lock.
+
+        ``cosigners`` sign the checkpoint too (a key handover's new log key). A process whose log key the log has
+        handed over from refuses to append (it was not restarted after ``tipshare-hub keys rotate``).
+        """
+        handed_over_to = self._session.get(HubMeta, "log_vkey")
+        if handed_over_to is not None and handed_over_to.value != self._signer.verifier.vkey:
+            raise LogIntegrityError(
+                "this hub process still holds a log key the log has handed over from; restart the hub to load "
+                "the new key"
+            )
         previous = self.latest_checkpoint()
         size = 0 if previous is None else previous.size
         last = self._session.scalar(select(func.max(LogLeaf.index)))
@@ -143,7 +163,7 @@ class TransparencyLog:
         checkpoint = LogCheckpoint(
             size=new_size,
             root_hash=root,
-            note=sign_checkpoint(Checkpoint(self.origin, new_size, root), self._signer),
+            note=sign_checkpoint(Checkpoint(self.origin, new_size, root), self._signer, *cosigners),
             signed_at=now,
         )
         self._session.add(checkpoint)

@@ -12,8 +12,9 @@ difference from what the database holds:
 
 What the rebuild computes (the rules ingest follows):
 
-* the **current** release of a (hotline, period) is its highest revision in the log; older ones stay in the log
-  and count for nothing;
+* the **current** release of a (hotline, period) is its highest revision in the log that no
+  ``submission_withdrawn`` entry took back; older and withdrawn ones stay in the log and count for nothing (a
+  withdrawal of the current revision brings back the highest revision left, if any);
 * a hotline's country is the one its latest key event before the submission states;
 * for every table of every current release, at the scopes ``region``, ``country:<CC>`` and ``hotline:<id>``: one
   ``rollup_cells`` row per cell of the table's dense domain (zeros included) holding the sum over the scope's
@@ -21,11 +22,14 @@ What the rebuild computes (the rules ingest follows):
   (:func:`hub.services.rollups.encode_terms`); a (table, scope, period) that no current release covers has no
   rows at all;
 * the ``submissions`` flagged current, and the current ``release_noise`` rows that completeness and
-  ``hotlines_reporting`` read, are exactly those of the current releases.
+  ``hotlines_reporting`` read, are exactly those of the current releases; the ``submissions`` flagged withdrawn
+  are exactly those the log withdraws, each by its entry.
 
 Signatures are not verified here (the log's entries are what the hub accepted; verifying them against the key
 history is the auditor's job); entries must be well formed, name a taxonomy given, and be consistent with their
-payload, or :class:`~hub.errors.LogIntegrityError` is raised. Memory grows with the number of rollup rows.
+payload, or :class:`~hub.errors.LogIntegrityError` is raised; so must withdrawals (each names an earlier
+submission entry and describes it, and none is withdrawn twice). Memory grows with the number of rollup rows and
+with the releases held while a later one replaces them (kept so that a withdrawal can bring them back).
 """
 
 from __future__ import annotations
@@ -43,7 +47,14 @@ from hub.models import Hotline, LogLeaf, ReleaseNoise, RollupCell, RollupNoise, 
 from hub.services.rollups import REGION, country_scope, encode_terms, hotline_scope
 from protocol.crypto import payload_hash
 from protocol.errors import ProtocolError
-from protocol.messages import KeyEventEntry, SubmissionEntry, SubmissionPayload, b64decode, parse_log_entry
+from protocol.messages import (
+    KeyEventEntry,
+    SubmissionEntry,
+    SubmissionPayload,
+    SubmissionWithdrawnEntry,
+    b64decode,
+    parse_log_entry,
+)
 from protocol.taxonomy import Taxonomy
 
 __all__ = [
@@ -113,6 +124,8 @@ class RollupSnapshot:
     #: The current release of every (hotline, period) that has one.
     current: frozenset[CurrentRelease]
     releases: frozenset[ReleaseRow]
+    #: ``(payload hash, index of the withdrawal entry)`` of every withdrawn submission.
+    withdrawn: frozenset[tuple[str, int]] = frozenset()
 
 
 _Codes = tuple[str | None, str | None, str | None]
@@ -146,7 +159,12 @@ def _rebuild(
 ) -> tuple[RollupSnapshot, dict[str, str]]:
     """The snapshot, and every hotline's country as the log's key events last state it."""
     logged: dict[str, str] = {}
-    latest: dict[tuple[str, str], _Release] = {}
+    #: Per (hotline, period), its releases that count, by revision (the highest is current).
+    held: dict[tuple[str, str], dict[int, _Release]] = {}
+    revisions: dict[tuple[str, str], dict[int, int]] = {}
+    by_index: dict[int, tuple[str, str, str, int, str]] = {}
+    withdrawn: dict[int, int] = {}
+    hashes: dict[int, str] = {}
     for index, data in enumerate(entries):
         try:
             entry = parse_log_entry(data)
@@ -155,7 +173,10 @@ def _rebuild(
         if isinstance(entry, KeyEventEntry):
             logged[entry.hotline_id] = entry.country
             continue
-        if not isinstance(entry, SubmissionEntry):  # policies and backfill approvals change no rollup
+        if isinstance(entry, SubmissionWithdrawnEntry):
+            _withdraw(index, entry, by_index, withdrawn, held)
+            continue
+        if not isinstance(entry, SubmissionEntry):  # handovers, policies, backfill approvals: nothing for statistics
             continue
         try:
             payload_bytes = b64decode(entry.payload, what="payload")
@@ -174,15 +195,44 @@ def _rebuild(
                 + ("(no key event enrolls it before)" if countries is None else "(not in the countries given)")
             )
         key = (payload.hotline_id, payload.period)
-        held = latest.get(key)
-        if held is not None and held.payload.revision == payload.revision:
+        seen = revisions.setdefault(key, {})
+        if payload.revision in seen:
             raise LogIntegrityError(
-                f"log entries {held.leaf_index} and {index} are both revision {payload.revision} of "
+                f"log entries {seen[payload.revision]} and {index} are both revision {payload.revision} of "
                 f"{payload.period} from {payload.hotline_id}"
             )
-        if held is None or payload.revision > held.payload.revision:
-            latest[key] = _Release(payload, digest, country, index)
-    return _snapshot(list(latest.values()), taxonomies), logged
+        seen[payload.revision] = index
+        by_index[index] = stated
+        hashes[index] = digest
+        if payload.revision == max(seen):  # a lower revision logged after a higher one never counts
+            held.setdefault(key, {})[payload.revision] = _Release(payload, digest, country, index)
+    current = [releases[max(releases)] for releases in held.values() if releases]
+    snapshot = _snapshot(current, taxonomies)
+    gone = frozenset((hashes[index], by) for index, by in withdrawn.items())
+    return RollupSnapshot(snapshot.cells, snapshot.noise, snapshot.current, snapshot.releases, gone), logged
+
+
+def _withdraw(
+    index: int,
+    entry: SubmissionWithdrawnEntry,
+    submissions: Mapping[int, tuple[str, str, str, int, str]],
+    withdrawn: dict[int, int],
+    held: dict[tuple[str, str], dict[int, _Release]],
+) -> None:
+    """Apply withdrawal entry ``index``: its submission stops counting (and the revision below it may count again)."""
+    stated = submissions.get(entry.leaf_index)
+    if stated is None:
+        raise LogIntegrityError(f"log entry {index} withdraws entry {entry.leaf_index}, which is no earlier submission")
+    if stated != (entry.hotline_id, entry.key_id, entry.period, entry.revision, entry.payload_hash):
+        raise LogIntegrityError(
+            f"log entry {index} withdraws entry {entry.leaf_index} but describes another submission"
+        )
+    if entry.leaf_index in withdrawn:
+        raise LogIntegrityError(
+            f"log entry {index} withdraws entry {entry.leaf_index} again (entry {withdrawn[entry.leaf_index]} did)"
+        )
+    withdrawn[entry.leaf_index] = index
+    held.get((entry.hotline_id, entry.period), {}).pop(entry.revision, None)
 
 
 def _snapshot(current: list[_Release], taxonomies: Mapping[str, Taxonomy]) -> RollupSnapshot:
@@ -313,7 +363,13 @@ def load_rollups(session: Session) -> RollupSnapshot:
             .where(ReleaseNoise.is_current.is_(True))
         )
     )
-    return RollupSnapshot(cells=cells, noise=noise, current=current, releases=releases)
+    withdrawn = frozenset(
+        (str(digest), int(by or 0))
+        for digest, by in session.execute(
+            select(Submission.payload_hash, Submission.withdrawn_index).where(Submission.withdrawn_index.is_not(None))
+        )
+    )
+    return RollupSnapshot(cells=cells, noise=noise, current=current, releases=releases, withdrawn=withdrawn)
 
 
 # ----------------------------------------------------------------------------------------------- comparing
@@ -346,6 +402,10 @@ def compare(expected: RollupSnapshot, actual: RollupSnapshot) -> list[str]:
         differences.append(f"release_noise: no current row for {_release_row(row)}")
     for row in sorted(actual.releases - expected.releases):
         differences.append(f"release_noise: a current row for {_release_row(row)}, which is not current")
+    for digest, by in sorted(expected.withdrawn - actual.withdrawn):
+        differences.append(f"submissions: {digest} is withdrawn by log entry {by} but not flagged so")
+    for digest, by in sorted(actual.withdrawn - expected.withdrawn):
+        differences.append(f"submissions: {digest} is flagged withdrawn by entry {by}, which the log does not say")
     return differences
 
 
@@ -404,8 +464,9 @@ def check_rollups(session: Session, taxonomies: Mapping[str, Taxonomy]) -> list[
 
     Hotline countries come from the log's key events; where the ``hotlines`` table disagrees, that is listed too.
     """
-    leaves = session.execute(select(LogLeaf.data).order_by(LogLeaf.index).execution_options(yield_per=500))
-    expected, logged = _rebuild(leaves.scalars(), taxonomies, None)
+    query = select(LogLeaf.data).order_by(LogLeaf.index).execution_options(yield_per=500)
+    with session.execute(query) as leaves:  # closed (its server-side cursor too) if the rebuild stops midway
+        expected, logged = _rebuild(leaves.scalars(), taxonomies, None)
     enrolled = {row.id: row.country for row in session.execute(select(Hotline.id, Hotline.country))}
     differences: list[str] = []
     for hotline_id in sorted(logged.keys() | enrolled.keys()):

@@ -15,12 +15,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.errors import BadRequest, Conflict, KeyNotValid, NotFound, UnknownHotline, UnknownKey
+from hub.errors import BadRequest, Conflict, InvalidKey, KeyNotValid, NotFound, UnknownHotline, UnknownKey
 from hub.models import Hotline, HotlineKey
 from hub.services.log import Appended, TransparencyLog
 from hub.services.policies import PolicyService, PolicyTerms
 from protocol.crypto import VerifyKey
-from protocol.errors import MalformedMessage
+from protocol.errors import InvalidPublicKey, MalformedMessage
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, format_timestamp
 
 __all__ = ["HotlineSummary", "KeyEvent", "Registry"]
@@ -54,10 +54,24 @@ class HotlineSummary:
 def _parse_key(text: str) -> VerifyKey:
     try:
         return VerifyKey.from_text(text.strip())
+    except InvalidPublicKey as e:
+        raise InvalidKey(f"refused: {e}; ask the hotline for the line `tipshare-node init` printed") from e
     except MalformedMessage as e:
         raise BadRequest(
             f"not a hotline public key ({e}); it looks like ed25519:<base64>, as printed by `tipshare-node init`"
         ) from e
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredKey:
+    """A key as the database holds it, not parsed again: a key enrolled before keys were checked as points can
+    still be revoked."""
+
+    key_id: str
+    text: str
+
+    def to_text(self) -> str:
+        return self.text
 
 
 class Registry:
@@ -125,7 +139,9 @@ class Registry:
         self._session.flush()
         return KeyEvent(hotline_id=hotline_id, key_id=key.key_id, appended=appended)
 
-    def revoke(self, *, key_id: str, reason: str, now: datetime) -> KeyEvent:
+    def revoke(self, *, key_id: str, reason: str, now: datetime, compromised_since: datetime | None = None) -> KeyEvent:
+        """Revoke a key now; ``compromised_since`` is logged with it (the withdrawals it requires come first, see
+        :meth:`hub.services.withdrawals.Withdrawals.revoke_compromised`)."""
         key = self._session.get(HotlineKey, key_id)
         if key is None:
             raise NotFound(f"no enrolled key has id {key_id}")
@@ -134,7 +150,11 @@ class Registry:
         if not reason.strip():
             raise BadRequest("a revocation needs a reason auditors can read")
         hotline = self._hotline(key.hotline_id)
-        event = self._event("key_revoked", hotline, VerifyKey.from_text(key.public_key), now=now, reason=reason.strip())
+        event = self._event(
+            "key_revoked", hotline, _StoredKey(key.key_id, key.public_key), now=now, reason=reason.strip()
+        )
+        if compromised_since is not None:
+            event = event.model_copy(update={"compromised_since": format_timestamp(compromised_since)})
         appended = self._log.append(event.canonical_bytes(), kind=event.kind, now=now)
         key.revoked_at = now
         key.revoke_reason = reason.strip()
@@ -199,7 +219,7 @@ class Registry:
         self,
         kind: str,
         hotline: Hotline,
-        key: VerifyKey,
+        key: VerifyKey | _StoredKey,
         *,
         now: datetime,
         previous_key_id: str | None = None,

@@ -5,7 +5,9 @@ For every (table, period) the hub keeps, at three scopes — ``region``, ``count
 the sum of the **current** revision of every hotline's noisy cells (``rollup_cells``, one row per cell, with the
 cell's codes so SQL can group and filter), and the public noise terms of one cell (``rollup_noise``). A newer
 revision replaces the older one: the hotline's rows are rewritten and the difference is added to its country's
-and the region's rows, so ingest costs O(cells) whatever the number of submissions.
+and the region's rows, so ingest costs O(cells) whatever the number of submissions. A withdrawal
+(:mod:`hub.services.withdrawals`) is the same move backwards: the withdrawn release's rows go, and the highest
+revision left (if any) comes back.
 
 :mod:`hub.services.rebuild` recomputes everything from the log's signed payloads, to check these tables.
 """
@@ -17,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hub.models import ReleaseNoise, RollupCell, RollupNoise, Submission
@@ -73,14 +75,20 @@ class Rollups:
         *,
         hotline_id: str,
         country: str,
-        new: Submission,
-        new_payload: SubmissionPayload,
+        new: Submission | None,
+        new_payload: SubmissionPayload | None,
         old: Submission | None,
         old_payload: SubmissionPayload | None,
     ) -> None:
-        """Make ``new`` the current revision of its (hotline, period), in place of ``old`` if any."""
-        period = new.period
-        new_tables = {t.name: t.cells for t in new_payload.tables}
+        """Make ``new`` the current revision of its (hotline, period), in place of ``old`` if any.
+
+        A withdrawal passes the withdrawn current revision as ``old`` and, as ``new``, the highest revision left
+        (which counted before and keeps its ``release_noise`` rows), or ``None``: then nothing replaces it."""
+        anchor = new if new is not None else old
+        if anchor is None:
+            raise ValueError("a rollup change needs a new or an old release")
+        period = anchor.period
+        new_tables = {t.name: t.cells for t in new_payload.tables} if new_payload else {}
         old_tables = {t.name: t.cells for t in old_payload.tables} if old_payload else {}
         scopes = (REGION, country_scope(country))
         own = hotline_scope(hotline_id)
@@ -104,19 +112,8 @@ class Rollups:
                 update(ReleaseNoise).where(ReleaseNoise.submission_id == old.id).values(is_current=False)
             )
             old.is_current = False
-        for noise in new_payload.privacy.tables:
-            self._session.add(
-                ReleaseNoise(
-                    submission_id=new.id,
-                    table_name=noise.table,
-                    hotline_id=hotline_id,
-                    country=country,
-                    period=period,
-                    mechanism=new_payload.privacy.mechanism,
-                    scale=noise.scale,
-                    is_current=True,
-                )
-            )
+        if new is not None and new_payload is not None:
+            self._make_current(new, new_payload, hotline_id=hotline_id, country=country)
         self._session.flush()
         for table in sorted(set(new_tables) | set(old_tables)):
             for scope, condition in (
@@ -125,6 +122,28 @@ class Rollups:
                 (own, ReleaseNoise.hotline_id == hotline_id),
             ):
                 self._refresh_noise(table, scope, period, condition)
+
+    def _make_current(self, new: Submission, payload: SubmissionPayload, *, hotline_id: str, country: str) -> None:
+        new.is_current = True
+        held = self._session.scalar(select(func.count()).where(ReleaseNoise.submission_id == new.id))
+        if held:  # a revision that counted before (a withdrawal brings it back): its rows count again
+            self._session.execute(
+                update(ReleaseNoise).where(ReleaseNoise.submission_id == new.id).values(is_current=True)
+            )
+            return
+        for noise in payload.privacy.tables:
+            self._session.add(
+                ReleaseNoise(
+                    submission_id=new.id,
+                    table_name=noise.table,
+                    hotline_id=hotline_id,
+                    country=country,
+                    period=new.period,
+                    mechanism=payload.privacy.mechanism,
+                    scale=noise.scale,
+                    is_current=True,
+                )
+            )
 
     # ------------------------------------------------------------------------------------------- writing
 

@@ -332,7 +332,8 @@ def test_another_log_key_for_a_pinned_hub_is_refused(hub: HubUnderTest, tmp_path
         message = document["failures"][0]["message"]  # type: ignore[index]
         assert f"but this state DIR pinned {hub.log_key.vkey}" in message
         assert message.endswith("refusing another key")
-        assert document["requests"] == {"/v1/hub": 1}  # nothing else is even fetched
+        # Nothing else is even fetched but the handovers, which do not lead from the pinned key to the new one.
+        assert document["requests"] == {"/v1/hub": 1, "/v1/hub/handovers": 1}
 
 
 def test_a_log_key_argument_that_differs_from_the_pinned_one_is_a_usage_error(

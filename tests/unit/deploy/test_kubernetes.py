@@ -39,6 +39,9 @@ def _pod_specs() -> dict[str, dict[str, Any]]:
         "deployment": objects[("Deployment", "tipshare-hub")]["spec"]["template"],
         "migrate": objects[("Job", "tipshare-hub-migrate")]["spec"]["template"],
         "log-verify": objects[("CronJob", "tipshare-hub-log-verify")]["spec"]["jobTemplate"]["spec"]["template"],
+        "witness-collect": objects[("CronJob", "tipshare-hub-witness-collect")]["spec"]["jobTemplate"]["spec"][
+            "template"
+        ],
     }
     return specs
 
@@ -64,6 +67,7 @@ def test_the_expected_objects() -> None:
         ("PodDisruptionBudget", "tipshare-hub"),
         ("NetworkPolicy", "tipshare-hub"),
         ("CronJob", "tipshare-hub-log-verify"),
+        ("CronJob", "tipshare-hub-witness-collect"),
         ("Job", "tipshare-hub-migrate"),
     }
 
@@ -128,7 +132,7 @@ def test_keys_reach_the_hub_as_owner_only_files_in_memory(deployment: dict[str, 
     assert f"{data_dir}/keys" in script
 
 
-@pytest.mark.parametrize("name", ["deployment", "migrate", "log-verify"])
+@pytest.mark.parametrize("name", ["deployment", "migrate", "log-verify", "witness-collect"])
 def test_pods_meet_the_restricted_profile_and_drop_service_links(name: str) -> None:
     template = _pod_specs()[name]
     spec = template["spec"]
@@ -158,6 +162,10 @@ def test_jobs_run_the_right_commands() -> None:
     assert verify["spec"]["concurrencyPolicy"] == "Forbid"
     (container,) = verify["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["log", "verify"]
+    collect = objects[("CronJob", "tipshare-hub-witness-collect")]
+    assert (collect["spec"]["schedule"], collect["spec"]["concurrencyPolicy"]) == ("* * * * *", "Forbid")
+    (container,) = collect["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["witness", "collect"]
 
 
 def test_service_ingress_and_budget_select_the_hub_pods(deployment: dict[str, Any]) -> None:

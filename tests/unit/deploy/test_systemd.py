@@ -15,8 +15,13 @@ import pytest
 from tests.unit.deploy.deploykit import DEPLOY, environment_assignments, load_unit, unit_values
 
 SYSTEMD = DEPLOY / "systemd"
-SERVICES = ("tipshare-hub.service", "tipshare-node-submit.service", "tipshare-node-sync.service")
-TIMERS = ("tipshare-node-submit.timer", "tipshare-node-sync.timer")
+SERVICES = (
+    "tipshare-hub.service",
+    "tipshare-hub-witness-collect.service",
+    "tipshare-node-submit.service",
+    "tipshare-node-sync.service",
+)
+TIMERS = ("tipshare-hub-witness-collect.timer", "tipshare-node-submit.timer", "tipshare-node-sync.timer")
 #: Sandboxing every service unit here must have (``systemd-analyze security`` scores them).
 HARDENING = {
     "NoNewPrivileges": "yes",
@@ -96,6 +101,17 @@ def test_node_services_are_one_shots_started_by_their_timers(name: str, command:
     assert timer["Timer"]["Persistent"] == "true", "a machine that was off catches up at boot"
     assert timer["Install"]["WantedBy"] == "timers.target"
     assert "Install" not in load_unit(SYSTEMD / f"{name}.service").sections(), "started by the timer only"
+
+
+def test_witness_cosignatures_are_collected_every_minute_as_the_hub_user() -> None:
+    service = load_unit(SYSTEMD / "tipshare-hub-witness-collect.service")["Service"]
+    assert service["Type"] == "oneshot"
+    assert service["ExecStart"] == "/opt/tipshare/bin/tipshare-hub witness collect"
+    assert service["EnvironmentFile"] == "-/etc/tipshare/hub.env", "the same database as the hub"
+    timer = load_unit(SYSTEMD / "tipshare-hub-witness-collect.timer")
+    assert timer["Timer"]["Unit"] == "tipshare-hub-witness-collect.service"
+    assert timer["Timer"]["OnCalendar"] == "minutely"
+    assert timer["Install"]["WantedBy"] == "timers.target"
 
 
 def test_submit_is_monthly_before_the_deadline_and_sync_daily() -> None:

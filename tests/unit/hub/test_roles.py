@@ -63,6 +63,11 @@ class Served:
     def fresh_key_id(self) -> str:
         return self.hub.enroll(self.next_name("revocable"), "RO").key.verify_key.key_id
 
+    def fresh_submission_id(self) -> int:
+        self.revision += 1
+        payload = self.hub.release("ua-kyiv", "2026-09", tables=("contacts",), revision=self.revision)
+        return self.hub.submit(payload).submission_id
+
     def fresh_token_id(self) -> int:
         with write_session(self.hub.context.sessions) as session:
             created = TokenService(session).create(role="auditor", label="to revoke", now=self.hub.clock())
@@ -114,6 +119,8 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
         _get("/v1/exports/completeness.sdmx.csv"),
     ),
     ("GET", "/v1/audit/access-log"): (frozenset({"auditor"}), 200, _get("/v1/audit/access-log")),
+    ("GET", "/v1/checkpoint"): (PUBLIC, 200, _get("/v1/checkpoint")),
+    ("GET", "/v1/checkpoint/consistency"): (PUBLIC, 200, _get("/v1/checkpoint/consistency", first=1, second=2)),
     ("GET", "/v1/log/checkpoint"): (frozenset({"auditor"}), 200, _get("/v1/log/checkpoint")),
     ("GET", "/v1/log/entries"): (frozenset({"auditor"}), 200, _get("/v1/log/entries")),
     ("GET", "/v1/log/proof/inclusion"): (
@@ -166,6 +173,11 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
         frozenset({"admin"}),
         200,
         lambda s: ("POST", f"/v1/admin/keys/{s.fresh_key_id()}/revoke", {"json": {"reason": "test"}}),
+    ),
+    ("POST", "/v1/admin/submissions/{submission_id}/withdraw"): (
+        frozenset({"admin"}),
+        200,
+        lambda s: ("POST", f"/v1/admin/submissions/{s.fresh_submission_id()}/withdraw", {"json": {"reason": "test"}}),
     ),
     ("GET", "/v1/admin/tokens"): (frozenset({"admin"}), 200, _get("/v1/admin/tokens")),
     ("POST", "/v1/admin/tokens"): (

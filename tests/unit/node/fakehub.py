@@ -19,9 +19,10 @@ import httpx
 
 from node.settings import NodeSettings
 from protocol.checkpoint import Checkpoint, sign_checkpoint
+from protocol.cosignature import Cosigner
 from protocol.crypto import EncryptionKey, SigningKey, VerifiedSubmission, VerifyKey, open_envelope, payload_hash
 from protocol.errors import ProtocolError
-from protocol.merkle import inclusion_proof, leaf_hash, root_hash
+from protocol.merkle import consistency_proof, inclusion_proof, leaf_hash, root_hash
 from protocol.messages import SubmissionEntry, b64encode, format_timestamp
 from protocol.note import NoteSigner
 from protocol.receipt import make_receipt
@@ -53,6 +54,8 @@ class FakeHub:
         self.faults: list[Fault] = []
         self.requests: list[httpx.Request] = []
         self.posts = 0
+        #: Witnesses whose cosignatures the hub serves with its checkpoint.
+        self.witnesses: list[Cosigner] = []
 
     # ------------------------------------------------------------------ set-up helpers
 
@@ -108,6 +111,18 @@ class FakeHub:
         if request.method == "POST" and path == "/v1/submissions":
             self.posts += 1
             return self._submit(request)
+        if request.method == "GET" and path == "/v1/checkpoint":
+            if not self.leaves:
+                return _problem(404, "not_found", "the log is empty")
+            hashes = [leaf_hash(leaf) for leaf in self.leaves]
+            checkpoint = Checkpoint(self.origin, len(hashes), root_hash(hashes))
+            lines = [w.cosign(checkpoint.body(), timestamp=1_800_000_000) for w in self.witnesses]
+            return httpx.Response(200, text=sign_checkpoint(checkpoint, self.log) + "".join(lines))
+        if request.method == "GET" and path == "/v1/checkpoint/consistency":
+            first, second = int(request.url.params["first"]), int(request.url.params["second"])
+            hashes = [leaf_hash(leaf) for leaf in self.leaves[:second]]
+            proof = consistency_proof(first, hashes) if 0 < first < second else []
+            return httpx.Response(200, json={"first": first, "second": second, "proof": [b64encode(p) for p in proof]})
         return _problem(404, "not_found", f"no route {request.method} {path}")
 
     def _submit(self, request: httpx.Request) -> httpx.Response:

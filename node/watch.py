@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Watching receipts: the node checks, on every ``sync`` and ``status``, that the hub still holds what it receipted.
+
+A receipt proves that an entry was in the log at the receipt's checkpoint. A hub that later erases the entry
+and re-signs every checkpoint can show auditors a consistent log without it; only the hotline holds proof that
+the entry was there. So the node asks the hub (without a token: ``GET /v1/checkpoint`` and
+``GET /v1/checkpoint/consistency``) for its latest checkpoint, opens it with the log key pinned at ``init``, and
+for the checkpoint of every receipt it holds requires:
+
+* a size not larger than the latest checkpoint's (a smaller log is a rollback),
+* at the same size, the same root (another root is a fork),
+* otherwise, a consistency proof from the receipt's checkpoint to the latest one that verifies (so the receipted
+  entry, included in the receipt's tree, is still in the log).
+
+Any of these failing is a :class:`ReceiptAlarm`: the hub lost or hid a receipted submission. A hub that cannot be
+reached is not an alarm (the check waits for the next run).
+
+With a witness policy (``tipshare-node witnesses``, kept in ``witnesses.json`` in the node home), the latest
+checkpoint must also carry cosignatures by *k* of the listed witnesses; a checkpoint without them is refused
+(:class:`CheckpointNotWitnessed`), naming which witnesses signed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from node.client import HubClient
+from node.errors import ConfigError, HubError, HubResponseInvalid, HubUnreachable
+from node.keystore import write_private_file
+from protocol.checkpoint import Checkpoint, open_checkpoint
+from protocol.cosignature import WitnessPolicy, WitnessVerdict
+from protocol.errors import InvalidCheckpoint, InvalidProof, ProtocolError
+from protocol.merkle import verify_consistency
+from protocol.messages import Receipt
+from protocol.note import NoteVerifier
+
+__all__ = [
+    "WITNESSES_FILE",
+    "CheckpointNotWitnessed",
+    "HeldReceipt",
+    "ReceiptAlarm",
+    "WatchReport",
+    "load_policy",
+    "save_policy",
+    "watch_receipts",
+]
+
+WITNESSES_FILE: Final = "witnesses.json"
+
+
+class ReceiptAlarm(HubError):
+    """The hub's log no longer contains what a receipt proves it contained: signed proof of misbehaviour."""
+
+    hint = (
+        "The hub lost or hid a receipted submission: keep this receipt (in receipts/) and contact your auditor; "
+        "`tipshare-audit receipt` checks it against the log they verified. Do not delete or re-initialise anything."
+    )
+
+
+class CheckpointNotWitnessed(HubError):
+    """The hub's latest checkpoint lacks the witness cosignatures this node requires."""
+
+    hint = (
+        "Nothing was changed. The hub collects cosignatures after each new entry: try again in a few minutes. If it "
+        "persists, tell your hub operator and your auditor which witnesses did not sign."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HeldReceipt:
+    """A receipt the node keeps, with the release it is for."""
+
+    period: str
+    revision: int
+    receipt: Receipt
+
+
+@dataclass
+class WatchReport:
+    """What the watch found: the latest checkpoint checked, the receipts checked against it, or why not."""
+
+    checkpoint_size: int | None = None
+    receipts_checked: int = 0
+    witnesses: WitnessVerdict | None = None
+    #: Why nothing was checked (the hub could not be reached), or ``None``.
+    skipped: str | None = None
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "checkpoint_size": self.checkpoint_size,
+            "receipts_checked": self.receipts_checked,
+            "witnesses": None
+            if self.witnesses is None
+            else {
+                "signed": list(self.witnesses.signed),
+                "missing": list(self.witnesses.missing),
+                "quorum": self.witnesses.quorum,
+            },
+            "skipped": self.skipped,
+        }
+
+
+def load_policy(home: Path) -> WitnessPolicy | None:
+    """The witness policy kept in the node home, or ``None`` if the node requires no witness."""
+    path = home / WITNESSES_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from e
+    try:
+        return WitnessPolicy.from_vkeys([str(v) for v in data["witnesses"]], int(data["quorum"]))
+    except (KeyError, TypeError, ValueError, ProtocolError) as e:
+        raise ConfigError(
+            f"{path} is not a witness policy: {e}", hint="Set it again with `tipshare-node witnesses`."
+        ) from e
+
+
+def save_policy(home: Path, policy: WitnessPolicy) -> Path:
+    path = home / WITNESSES_FILE
+    document = {"witnesses": list(policy.vkeys), "quorum": policy.quorum}
+    write_private_file(path, json.dumps(document, indent=2).encode("utf-8") + b"\n")
+    return path
+
+
+def watch_receipts(
+    client: HubClient, *, log_key: NoteVerifier, receipts: Sequence[HeldReceipt], policy: WitnessPolicy | None
+) -> WatchReport:
+    """Check every held receipt against the hub's latest checkpoint; raise :class:`ReceiptAlarm` if one fails."""
+    report = WatchReport()
+    if not receipts and policy is None:
+        return report
+    try:
+        note = client.checkpoint()
+    except HubUnreachable as e:
+        report.skipped = f"the receipts could not be checked against the hub's log: {e}"
+        return report
+    receipted = []
+    for held in receipts:
+        try:
+            receipted.append((held, open_checkpoint(held.receipt.checkpoint, log_key, origin=log_key.name)))
+        except InvalidCheckpoint as e:
+            raise ReceiptAlarm(
+                f"the stored receipt for {held.period} revision {held.revision} no longer verifies with the pinned "
+                f"log key: {e}"
+            ) from e
+    if note is None:
+        if receipted:
+            held, signed = max(receipted, key=lambda pair: pair[1].size)
+            raise ReceiptAlarm(
+                f"the hub lost or hid a receipted submission: it now serves an empty log, but the receipt for "
+                f"{held.period} revision {held.revision} holds its signed checkpoint of size {signed.size}"
+            )
+        return report
+    try:
+        latest = open_checkpoint(note, log_key, origin=log_key.name)
+    except InvalidCheckpoint as e:
+        raise HubResponseInvalid(f"the hub's latest checkpoint does not verify with the pinned log key: {e}") from e
+    report.checkpoint_size = latest.size
+    if policy is not None:
+        try:
+            report.witnesses = policy.check(note)
+        except InvalidCheckpoint as e:
+            raise CheckpointNotWitnessed(f"the hub's checkpoint {latest.size} carries a forged cosignature: {e}") from e
+    try:
+        for held, signed in receipted:
+            _check_one(client, held, signed, latest)
+            report.receipts_checked += 1
+    except HubUnreachable as e:
+        report.skipped = f"the receipts could not all be checked against the hub's log: {e}"
+        return report
+    if report.witnesses is not None and not report.witnesses.ok:
+        raise CheckpointNotWitnessed(
+            f"the hub's checkpoint {latest.size} is {report.witnesses.describe()}: this node does not rely on it"
+        )
+    return report
+
+
+def _check_one(client: HubClient, held: HeldReceipt, signed: Checkpoint, latest: Checkpoint) -> None:
+    what = (
+        f"{held.period} revision {held.revision} (receipt checkpoint size {signed.size}, "
+        f"log entry {held.receipt.leaf_index})"
+    )
+    if signed.size > latest.size:
+        raise ReceiptAlarm(
+            f"the hub lost or hid a receipted submission: {what}: the hub's log now has only {latest.size} entries, "
+            f"fewer than the {signed.size} its own signed receipt checkpoint counts (a rollback)"
+        )
+    if signed.size == latest.size:
+        if signed.root_hash != latest.root_hash:
+            raise ReceiptAlarm(
+                f"the hub lost or hid a receipted submission: {what}: the hub's checkpoint of size {latest.size} has "
+                "another root than the receipt's checkpoint of the same size (a fork)"
+            )
+        return
+    try:
+        proof = client.consistency_proof(signed.size, latest.size)
+    except HubUnreachable:
+        raise
+    except HubError as e:
+        raise ReceiptAlarm(
+            f"the hub lost or hid a receipted submission: {what}: it gives no consistency proof to its checkpoint "
+            f"of size {latest.size}: {e}"
+        ) from e
+    try:
+        verify_consistency(signed.size, latest.size, signed.root_hash, latest.root_hash, proof)
+    except InvalidProof as e:
+        raise ReceiptAlarm(
+            f"the hub lost or hid a receipted submission: {what}: the hub's log of size {latest.size} does not "
+            f"extend the receipt's checkpoint ({e})"
+        ) from e
