@@ -22,7 +22,15 @@ from sqlalchemy import delete, func, select, tuple_, update
 
 from hub.cli import main as hub_main
 from hub.db import write_session
-from hub.models import LogCheckpoint, LogLeaf, LogNode, ReleaseNoise, Submission, WitnessCosignature
+from hub.models import (
+    LogCheckpoint,
+    LogLeaf,
+    LogNode,
+    ReleaseNoise,
+    Submission,
+    SubmissionSpend,
+    WitnessCosignature,
+)
 from hub.services.log import TransparencyLog
 from hub.services.rebuild import expected_rollups, replace_rollups
 from node.cli import main as node_main
@@ -98,6 +106,7 @@ def _erase_last_entry(hub: HubUnderTest) -> int:
         assert last is not None
         erased = session.scalars(select(Submission.id).where(Submission.leaf_index == last)).all()
         session.execute(delete(ReleaseNoise).where(ReleaseNoise.submission_id.in_(erased)))
+        session.execute(delete(SubmissionSpend).where(SubmissionSpend.submission_id.in_(erased)))
         session.execute(delete(Submission).where(Submission.id.in_(erased)))
         session.execute(delete(WitnessCosignature).where(WitnessCosignature.size > last))
         session.execute(delete(LogCheckpoint).where(LogCheckpoint.size > last))
@@ -118,6 +127,7 @@ def _erase_entry_and_resign(hub: HubUnderTest, index: int) -> None:
         moved = [(leaf.index, leaf.data, leaf.kind) for leaf in later]
         erased = session.scalars(select(Submission.id).where(Submission.leaf_index == index)).all()
         session.execute(delete(ReleaseNoise).where(ReleaseNoise.submission_id.in_(erased)))
+        session.execute(delete(SubmissionSpend).where(SubmissionSpend.submission_id.in_(erased)))
         session.execute(delete(Submission).where(Submission.id.in_(erased)))
         session.execute(delete(WitnessCosignature).where(WitnessCosignature.size > index))
         session.execute(delete(LogCheckpoint).where(LogCheckpoint.size > index))

@@ -66,6 +66,7 @@ def test_withdrawing_the_current_revision_brings_back_the_previous_one_and_is_lo
     hub: HubUnderTest,
 ) -> None:
     hub.enroll("ua-a", "UA")
+    hub.log_loose_policy("ua-a")  # the poison here is for the withdrawal to remove, not for the door
     hub.enroll("md-a", "MD")
     genuine = _submit(hub, "ua-a", 3)
     _submit(hub, "md-a", 5)
@@ -161,6 +162,7 @@ def test_a_withdrawal_is_refused_twice_for_unknown_ids_and_without_a_reason(hub:
 
 def test_revoking_a_compromised_key_withdraws_what_it_signed_since_then_in_one_logged_act(hub: HubUnderTest) -> None:
     hotline = hub.enroll("ua-a", "UA")
+    hub.log_loose_policy("ua-a")  # the poison here is for the revocation to withdraw, not for the door
     hub.enroll("md-a", "MD")
     genuine = _submit(hub, "ua-a", 3)
     _submit(hub, "md-a", 5)
