@@ -85,6 +85,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
     # (method, path as in OpenAPI): (callers allowed, success status, a fresh valid request)
     ("GET", "/healthz"): (PUBLIC, 200, _get("/healthz")),
     ("GET", "/v1/hub"): (PUBLIC, 200, _get("/v1/hub")),
+    ("GET", "/v1/hub/handovers"): (PUBLIC, 200, _get("/v1/hub/handovers")),
     ("GET", "/v1/taxonomy"): (PUBLIC, 200, _get("/v1/taxonomy")),
     ("GET", "/v1/taxonomy/{taxonomy_id}"): (PUBLIC, 200, _get("/v1/taxonomy/tipshare-taxonomy/1")),
     ("GET", "/openapi.json"): (PUBLIC, 200, _get("/openapi.json")),
