@@ -19,15 +19,19 @@ A run, in order:
    run checks only the entries after them (``recheck=True``, ``--recheck``: every entry again). The log itself
    (step 2) is always checked in full, so an old entry the hub changed is caught there, by the consistency
    proofs and the rebuilt root, whatever the saved conclusions say about it.
-4. **Statistics** (:mod:`auditor.stats`, :mod:`auditor.compare`): for every table, grouped by ``period`` and by
-   ``period`` plus each dimension, over every month the log has data for, for the region and for each country,
-   ``GET /v1/stats`` is compared exactly with the sums of the accepted payloads. Each answer names the checkpoint
-   it was computed from; it is recomputed for exactly that tree size (after fetching a newer checkpoint, if the
-   hub moved on meanwhile). Then the least-squares estimates (:mod:`auditor.verify_estimates`): for every unit
-   with data, its total by period, each dimension by period (over the whole range when it has more than 20
-   codes) and the corridor over the whole range, for the region and each country, ``GET /v1/estimates`` is
-   compared with the answer recomputed from the same releases (:mod:`auditor.estimates`), every number exactly.
-   The current submissions of a tree size are read once for both (:mod:`auditor.releases`).
+4. **Statistics** (:mod:`auditor.stats`, :mod:`auditor.compare`): for every table, over every month the log has
+   data for, ``GET /v1/stats`` is compared exactly with the sums of the accepted payloads: for the region grouped
+   by ``period``, by ``period`` plus each dimension, and by ``period`` plus every dimension (the full cell grid of
+   each month, which covers every grouping: a cell forged so that every one-dimensional total stays the same is
+   caught); for each country by ``period`` and by the full cell grid (:func:`table_groupings`). A grid larger
+   than the hub's row limit is asked for in as many answers as it takes, a few months each. Each answer names
+   the checkpoint it was computed from; it is recomputed for exactly that tree size (after fetching a newer
+   checkpoint, if the hub moved on meanwhile). Then the least-squares estimates (:mod:`auditor.verify_estimates`):
+   for every unit with data, its total by period, each dimension by period (over the whole range when it has
+   more than 20 codes) and the corridor month by month and over the whole range, for the region and each
+   country, ``GET /v1/estimates`` is compared with the answer recomputed from the same releases
+   (:mod:`auditor.estimates`), every number exactly. The current submissions of a tree size are read once for
+   both (:mod:`auditor.releases`).
 
 Failures are collected, not raised: the report names all of them.
 """
@@ -61,13 +65,33 @@ from protocol.messages import b64decode
 from protocol.note import NoteVerifier
 from protocol.taxonomy import Taxonomy, parse_taxonomy
 
-__all__ = ["MAX_RESYNCS", "Verification"]
+__all__ = ["MAX_RESYNCS", "Verification", "table_groupings"]
 
 #: How often one run follows the hub to a newer checkpoint that a statistics answer names.
 MAX_RESYNCS: Final = 3
 #: The hub's limits on one statistics answer: months, and rows.
 _MAX_MONTHS: Final = 120
 _MAX_ROWS: Final = 50_000
+
+
+def table_groupings(dimensions: Sequence[str], *, region: bool) -> list[tuple[str, ...]]:
+    """The groupings of a table's answers ``verify`` compares: by period; for the region also by period and each
+    dimension; and the full cell grid of each month (by period and every dimension), which covers every other
+    grouping, so that a forged cell is caught even when it leaves every one-dimensional total unchanged.
+
+    >>> table_groupings(("citizenship", "country_of_exploitation"), region=True)
+    [('period',), ('period', 'citizenship'), ('period', 'country_of_exploitation'), \
+('period', 'citizenship', 'country_of_exploitation')]
+    >>> table_groupings(("channel",), region=False)
+    [('period',), ('period', 'channel')]
+    """
+    groupings: list[tuple[str, ...]] = [(PERIOD,)]
+    if region:
+        groupings += [(PERIOD, d) for d in dimensions]
+    full = (PERIOD, *dimensions)
+    if dimensions and full not in groupings:
+        groupings.append(full)
+    return groupings
 
 
 class Verification:
@@ -243,10 +267,10 @@ class Verification:
     def _table_statistics(
         self, monitor: LogMonitor, taxonomy: Taxonomy, base: Recomputation, months: Sequence[str]
     ) -> bool:
-        """Every table's answers, by period and by period and each dimension, for the region and each country;
-        ``False`` if the log broke meanwhile."""
+        """Every table's answers for the region (by period, by period and each dimension, and every cell of each
+        month) and for each country (by period, and every cell); ``False`` if the log broke meanwhile."""
         for name in sorted(taxonomy.tables):
-            for grouping in [(PERIOD,), *((PERIOD, d) for d in taxonomy.table(name).dimension_names)]:
+            for grouping in table_groupings(taxonomy.table(name).dimension_names, region=True):
                 if not self._compare(monitor, taxonomy, name, grouping, months, None):
                     return False
         if not self._country_scopes:
@@ -255,8 +279,9 @@ class Verification:
             if self._token_countries is not None and country not in self._token_countries:
                 continue  # a country-limited token: the hub would refuse, and the region answers covered them
             for name in sorted(taxonomy.tables):
-                if not self._compare(monitor, taxonomy, name, (PERIOD,), months, country):
-                    return False
+                for grouping in table_groupings(taxonomy.table(name).dimension_names, region=False):
+                    if not self._compare(monitor, taxonomy, name, grouping, months, country):
+                        return False
         return True
 
     def _compare(
