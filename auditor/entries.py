@@ -14,6 +14,9 @@ A submission entry is *accepted* (it counts in the statistics) only if all of th
 5. it is not a repeat: no earlier accepted entry holds the same payload or the same (hotline, period, revision),
    and its revision is higher than every earlier one of its (hotline, period) — as the hub's ingest rules demand.
 
+Along the log, entry times never go back (:mod:`auditor.times`): an entry dated before an earlier one was
+backdated, a failure of its own (the entry is still checked on its other merits).
+
 Each failure is recorded (:class:`~auditor.findings.Failure`, naming the entry, hotline and check) and the
 entry is left out of the statistics.
 
@@ -31,6 +34,7 @@ from types import MappingProxyType
 
 from auditor.findings import Check, Failure
 from auditor.keys import KeyHistory
+from auditor.times import EntryTimes, LatestTime, entry_time
 from protocol.crypto import payload_hash, verify_submission_signature
 from protocol.errors import InvalidSignature, ProtocolError
 from protocol.messages import KeyEventEntry, SubmissionEntry, b64decode, parse_log_entry, parse_timestamp
@@ -77,6 +81,8 @@ class Conclusions:
     key_event_indices: tuple[int, ...]
     accepted: tuple[AcceptedSubmission, ...]
     failures: tuple[Failure, ...]
+    #: The latest entry time before ``next_index`` (``None``: none, or not saved by an older version).
+    latest_time: LatestTime | None = None
 
 
 class EntryChecker:
@@ -96,6 +102,7 @@ class EntryChecker:
         self._by_payload: dict[str, int] = {}
         self._revisions: dict[tuple[str, str], dict[int, int]] = {}
         self._key_event_indices: list[int] = []
+        self.times = EntryTimes()
 
     @classmethod
     def resume(
@@ -124,6 +131,7 @@ class EntryChecker:
         checker.failures = list(saved.failures)
         checker.checked, checker.key_events, checker.submissions = saved.checked, saved.key_events, saved.submissions
         checker.next_index = saved.next_index
+        checker.times = EntryTimes(saved.latest_time)
         return checker
 
     def conclusions(self, *, start: int = 0) -> Conclusions:
@@ -137,6 +145,7 @@ class EntryChecker:
             key_event_indices=tuple(i for i in self._key_event_indices if i >= start),
             accepted=tuple(s for s in self.accepted if s.index >= start),
             failures=tuple(f for f in self.failures if f.index is not None and f.index >= start),
+            latest_time=self.times.latest,
         )
 
     def check(self, index: int, data: bytes) -> None:
@@ -150,6 +159,9 @@ class EntryChecker:
         except ProtocolError as e:
             self.failures.append(Failure(Check.ENTRY, f"not a tipshare/1 log entry: {e}", index=index))
             return
+        backdated = self.times.check(index, entry_time(entry), hotline_id=getattr(entry, "hotline_id", None))
+        if backdated is not None:
+            self.failures.append(backdated)
         if isinstance(entry, KeyEventEntry):
             self.key_events += 1
             self._key_event_indices.append(index)

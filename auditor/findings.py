@@ -38,6 +38,8 @@ class Check(StrEnum):
     ROOT = "root"
     #: A log entry parses as a tipshare/1 log entry.
     ENTRY = "entry"
+    #: An entry's time (``received_at``, ``effective_at``) is not before an earlier entry's: none was backdated.
+    TIME = "entry-time"
     #: The key history the log records is well formed (no reused keys, rotations of the current key, ...).
     KEY_HISTORY = "key-history"
     #: A submission names a key enrolled for its hotline and valid when the hub received it.
