@@ -50,6 +50,8 @@ class Check(StrEnum):
     PAYLOAD = "payload"
     #: A published statistic equals the one recomputed from the signed payloads.
     STATISTICS = "statistics"
+    #: A downloaded answer file (``check FILE``) names a checkpoint of the verified log.
+    FILE = "file"
     #: A published least-squares estimate (``/v1/estimates``) equals the one recomputed from the signed payloads,
     #: and the taxonomies combined define every table and dimension name alike.
     ESTIMATES = "estimates"

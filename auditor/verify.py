@@ -125,27 +125,61 @@ class Verification:
         self._registry = TableRegistry()
         self._resyncs = 0
         self._token_countries: frozenset[str] | None = None
+        self.identity: HubIdentity | None = None
         self.report = VerifyReport(hub_url=client.hub_url)
         self._checker = EntryChecker(self._taxonomy_or_problem)
 
     def run(self) -> VerifyReport:
-        identity = self._client.identity()
-        verifier = self._trusted_key(identity)
-        if verifier is not None:
-            self._store.remember_hub_url(self._client.hub_url)
-            monitor = LogMonitor(
-                client=self._client, store=self._store, verifier=verifier, page_size=self._page_size, now=self._now
-            )
-            self._resume()
-            if monitor.advance():
-                self._save()
-            self._check_entries(monitor)
-            self._statistics(monitor, identity)
-            if not monitor.broken:
-                self._save()
-            self._summarise(monitor)
-        self.report.requests = dict(self._client.requests)
+        monitor = self.prepare()
+        if monitor is not None:
+            assert self.identity is not None  # prepare() read it
+            self._statistics(monitor, self.identity)
+            self.finish(monitor)
         return self.report
+
+    def prepare(self) -> LogMonitor | None:
+        """Steps 1 to 3: the hub's identity, its log and every entry; the monitor of the verified log, or ``None``
+        after an identity failure. :meth:`finish` concludes the run (:mod:`auditor.check_file` runs these, then
+        recomputes one downloaded answer instead of every published one)."""
+        self.identity = self._client.identity()
+        verifier = self._trusted_key(self.identity)
+        self.report.requests = self._client.requests
+        if verifier is None:
+            return None
+        self._store.remember_hub_url(self._client.hub_url)
+        monitor = LogMonitor(
+            client=self._client, store=self._store, verifier=verifier, page_size=self._page_size, now=self._now
+        )
+        self._resume()
+        if monitor.advance():
+            self._save()
+        self._check_entries(monitor)
+        return monitor
+
+    def finish(self, monitor: LogMonitor) -> None:
+        """Save what verified and sum up the run in :attr:`report`."""
+        if not monitor.broken:
+            self._save()
+        self._summarise(monitor)
+
+    def taxonomy(self, taxonomy_id: str, content_hash: str) -> Taxonomy:
+        """A taxonomy the log or the hub names, fetched and checked against its content hash (kept in the state)."""
+        taxonomy = self._taxonomy(taxonomy_id, content_hash)
+        self._registry.add(taxonomy)
+        return taxonomy
+
+    def recomputation(self, size: int, taxonomy: Taxonomy) -> Recomputation:
+        """The per-table statistics the log of tree size ``size`` implies."""
+        return self._recomputation(size, taxonomy)
+
+    def estimates_at(self, size: int) -> EstimatesRecomputation:
+        """The estimates the log of tree size ``size`` implies."""
+        return self._estimates_at(size)
+
+    def answer_size(self, monitor: LogMonitor, ref: PublishedCheckpoint, fail: Callable[[str], None]) -> int | None:
+        """The tree size to recompute an answer at, once its checkpoint is verified (else ``None``, after
+        ``fail(reason)``)."""
+        return self._answer_size(monitor, ref, fail)
 
     # ------------------------------------------------------------------ 1. identity
 

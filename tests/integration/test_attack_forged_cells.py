@@ -10,6 +10,8 @@ MD→PL to UA→PL and MD→DE in September, and back in October. Coordinators l
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +25,7 @@ from protocol.crypto import SigningKey
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, b64decode
 from protocol.taxonomy import builtin_taxonomy
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import Run, append_entry, audit, utc, vector
+from tests.unit.auditor.auditkit import HUB_URL, Run, Wire, append_entry, audit, run_cli, utc, vector
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +48,17 @@ def _submit(hub: HubUnderTest, hotline_id: str, period: str, seed: int, revision
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[HubUnderTest]:
-    for started in start_hub(tmp_path / "hub"):
+    yield from _populated(tmp_path / "hub")
+
+
+@pytest.fixture(scope="module")
+def unchanged_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubUnderTest]:
+    """The same log, for the tests that do not change the hub."""
+    yield from _populated(tmp_path_factory.mktemp("hub"))
+
+
+def _populated(data_dir: Path) -> Iterator[HubUnderTest]:
+    for started in start_hub(data_dir):
         started.clock.now = utc(2026, 8, 20, 10)
         started.enroll("ua-a", "UA")
         started.enroll("md-a", "MD")
@@ -175,3 +187,96 @@ def test_attack_a_clock_set_back_does_not_backdate_the_log(hub: HubUnderTest, tm
     assert times[-3:] == ["2026-11-06T10:00:00Z"] * 3
     run = audit(hub, tmp_path / "state", "--region-only")
     assert run.code == 0, run.document["failures"]
+
+
+# ---------------------------------------------------------------------------------------------- check FILE
+
+_STATS = "/v1/stats/persons_corridor"
+_ESTIMATES = "/v1/estimates/person"
+#: (what, route, format, the column of the estimate, the columns that key a line)
+FILES = [
+    ("stats-json", _STATS, "json", "estimate", ()),
+    ("stats-csv", _STATS, "csv", "estimate", ("period", "citizenship", "country_of_exploitation")),
+    (
+        "stats-sdmx",
+        "/v1/exports/stats/persons_corridor.sdmx.csv",
+        "sdmx",
+        "OBS_VALUE",
+        ("TIME_PERIOD", "CITIZENSHIP", "COUNTRY_OF_EXPLOITATION"),
+    ),
+    ("estimates-json", _ESTIMATES, "json", "estimate", ()),
+    ("estimates-csv", _ESTIMATES, "csv", "estimate", ("period", "citizenship", "country_of_exploitation")),
+    (
+        "estimates-sdmx",
+        "/v1/exports/estimates/person.sdmx.csv",
+        "sdmx",
+        "OBS_VALUE",
+        ("TIME_PERIOD", "CITIZENSHIP", "COUNTRY_OF_EXPLOITATION"),
+    ),
+]
+_QUESTION = {
+    "group_by": "period,citizenship,country_of_exploitation",
+    "period_from": "2026-09",
+    "period_to": "2026-10",
+    "citizenship": "UA,MD",
+    "exploitation_group": "labour",
+}
+_EDITED = ("2026-09", "UA", "PL")
+
+
+def _download(hub: HubUnderTest, route: str, fmt: str, country: str | None = None) -> bytes:
+    params = dict(_QUESTION) | ({"format": "csv"} if fmt == "csv" else {}) | ({"country": country} if country else {})
+    if route == _ESTIMATES or route.startswith("/v1/exports/estimates"):
+        del params["exploitation_group"]  # the person corridor by citizenship and country, of UA and MD
+    response = hub.client.get(route, params=params, headers=hub.auth("coordinator"))
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def _edit(content: bytes, fmt: str, column: str, keys: tuple[str, ...]) -> bytes:
+    """The file with the estimate of the UA→PL line of September raised by 400."""
+    if fmt == "json":
+        answer = json.loads(content)
+        row = next(
+            r
+            for r in answer["rows"]
+            if tuple(r["keys"][k] for k in ("period", "citizenship", "country_of_exploitation")) == _EDITED
+        )
+        row[column] += 400
+        return json.dumps(answer).encode()
+    lines = list(csv.reader(io.StringIO(content.decode())))
+    header = lines[0]
+    for line in lines[1:]:
+        if tuple(line[header.index(k)] for k in keys) == _EDITED:
+            line[header.index(column)] = str(int(float(line[header.index(column)])) + 400)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(lines)
+    return out.getvalue().encode()
+
+
+def _check(hub: HubUnderTest, state: Path, path: Path) -> Run:
+    args = ["check", str(path), "--hub", HUB_URL, "--token", hub.tokens["auditor"], "--state", str(state), "--json"]
+    return run_cli(args, wire=Wire(hub), clock=hub.clock)
+
+
+@pytest.mark.parametrize(("what", "route", "fmt", "column", "keys"), FILES, ids=[f[0] for f in FILES])
+def test_attack_an_edited_download_is_caught_by_check(
+    unchanged_hub: HubUnderTest, tmp_path: Path, what: str, route: str, fmt: str, column: str, keys: tuple[str, ...]
+) -> None:
+    hub = unchanged_hub
+    content = _download(hub, route, fmt)
+    honest, edited = tmp_path / f"honest.{fmt}", tmp_path / f"edited.{fmt}"
+    honest.write_bytes(content)
+    edited.write_bytes(_edit(content, fmt, column, keys))
+    state = tmp_path / "state"
+
+    passed = _check(hub, state, honest)
+    assert passed.code == 0, passed.out + passed.err
+    assert passed.document["verdict"] == "VERIFIED"
+    assert passed.document["rows"] >= 2 * 2 * 62
+
+    caught = _check(hub, state, edited)
+    assert caught.code == 1, caught.out + caught.err
+    (failure,) = caught.document["failures"]
+    assert failure["check"] == ("statistics" if "stats" in what else "estimates")
+    assert set(failure["keys"].values()) == set(_EDITED)
