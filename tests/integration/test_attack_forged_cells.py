@@ -111,9 +111,15 @@ def test_attack_a_corridor_forged_with_unchanged_margins_is_caught_by_verify(hub
     _forge_corridor(hub)
     assert _corridor_estimate(hub, "UA", "PL") == pytest.approx(honest + 400)  # what coordinators now see
 
-    run = audit(hub, tmp_path / "state", "--region-only")
+    report = tmp_path / "audits" / "2026-11.json"
+    run = audit(hub, tmp_path / "state", "--region-only", "--report", str(report))
 
     assert run.code == 1, run.out
+    assert json.loads(report.read_text())["failures"] == run.document["failures"]
+    summary = (tmp_path / "audits" / "2026-11.md").read_text()
+    assert summary.startswith("# tipshare audit: FAILED\n")
+    assert f"## Failures ({len(run.document['failures'])})" in summary
+    assert "| statistics | persons\\_corridor, period=2026-09 citizenship=UA country\\_of\\_exploitation=PL" in summary
     statistics = _failed_cells(run, "statistics")
     assert {(f["table"], f["keys"]["period"]) for f in statistics} == {
         (CORRIDOR.name, "2026-09"),
