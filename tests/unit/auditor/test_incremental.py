@@ -167,7 +167,12 @@ def test_what_a_full_run_catches_in_new_entries_an_incremental_run_catches_too(
 
     assert checked == [index for index, _ in expected] == list(range(POPULATED, POPULATED + len(tamperings)))
     assert incremental.code == 1
-    assert [(f["index"], f["check"]) for f in incremental.document["failures"]] == expected
+    backdated = expected[-1][0]  # also dated before the entries logged before it
+    assert [(f["index"], f["check"]) for f in incremental.document["failures"]] == [
+        *expected[:-1],
+        (backdated, "entry-time"),
+        expected[-1],
+    ]
     full = _from_scratch(hub, tmp_path)
     assert conclusions(incremental) == conclusions(full)
     again = _audit(hub, state)  # nothing new: the failures are still named, from the state DIR
