@@ -22,7 +22,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
-from urllib.parse import parse_qsl, quote, urlencode
 
 from protocol.api import EstimatesAnswer
 from protocol.errors import MalformedMessage
@@ -34,6 +33,7 @@ ScopeLevel = Literal["region", "country", "hotline"]
 
 _PATH: Final = re.compile(r"/v1/(stats|estimates)/([A-Za-z0-9_]{1,64})")
 _KNOWN: Final = ("group_by", "period_from", "period_to", "country", "hotline")
+_SAFE: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~,")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ def question_text(question: Question) -> str:
     if question.scope_level != "region" and question.scope_code is not None:
         params.append((question.scope_level, question.scope_code))
     params += [(name, ",".join(codes)) for name, codes in question.filters.items()]
-    return f"/v1/{question.route}/{question.name}?{urlencode(params, safe=',', quote_via=quote)}"
+    return f"/v1/{question.route}/{question.name}?" + "&".join(f"{_quote(k)}={_quote(v)}" for k, v in params)
 
 
 def estimates_question(answer: EstimatesAnswer) -> Question:
@@ -85,7 +85,11 @@ def parse_question_text(text: str) -> Question:
     if matched is None:
         raise MalformedMessage(f"question {text[:120]!r} does not start with /v1/stats/<table> or /v1/estimates/<unit>")
     values: dict[str, str] = {}
-    for name, value in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
+    for pair in query.split("&") if query else ():
+        name, equals, value = pair.partition("=")
+        if not equals:
+            raise MalformedMessage(f"question {text[:120]!r} has a parameter without a value: {pair[:40]!r}")
+        name, value = _unquote(name), _unquote(value)
         if name in values:
             raise MalformedMessage(f"question {text[:120]!r} names {name} twice")
         values[name] = value
@@ -109,3 +113,28 @@ def parse_question_text(text: str) -> Question:
 
 def _codes(value: str) -> tuple[str, ...]:
     return tuple(code for code in value.split(",") if code)
+
+
+def _quote(text: str) -> str:
+    """Percent-encode (RFC 3986) all but unreserved characters and ``,``."""
+    return "".join(chr(byte) if chr(byte) in _SAFE else f"%{byte:02X}" for byte in text.encode("utf-8"))
+
+
+def _unquote(text: str) -> str:
+    """Undo :func:`_quote` (``+`` is a plus, as written); :class:`MalformedMessage` on a broken escape."""
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        if text[i] == "%":
+            escape = text[i + 1 : i + 3]
+            if len(escape) != 2 or not all(c in "0123456789ABCDEFabcdef" for c in escape):
+                raise MalformedMessage(f"broken percent escape in the question: {text[i : i + 3]!r}")
+            out.append(int(escape, 16))
+            i += 3
+        else:
+            out += text[i].encode("utf-8")
+            i += 1
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedMessage("the question is not UTF-8 once unescaped") from None
