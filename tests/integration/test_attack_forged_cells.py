@@ -21,6 +21,7 @@ from sqlalchemy import update
 
 from hub.db import write_session
 from hub.models import RollupCell
+from hub.services.tokens import TokenService
 from protocol.crypto import SigningKey
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, b64decode
 from protocol.taxonomy import builtin_taxonomy
@@ -286,3 +287,30 @@ def test_attack_an_edited_download_is_caught_by_check(
     (failure,) = caught.document["failures"]
     assert failure["check"] == ("statistics" if "stats" in what else "estimates")
     assert set(failure["keys"].values()) == set(_EDITED)
+
+
+@pytest.mark.parametrize("route", [_STATS, "/v1/exports/stats/persons_corridor.sdmx.csv", _ESTIMATES])
+def test_a_download_of_a_country_limited_token_is_recomputed_for_its_countries(
+    unchanged_hub: HubUnderTest, tmp_path: Path, route: str
+) -> None:
+    hub = unchanged_hub
+    with write_session(hub.context.sessions) as session:
+        token = (
+            TokenService(session)
+            .create(role="coordinator", label="UA only", now=hub.clock(), countries=frozenset({"UA"}))
+            .token
+        )
+    params = dict(_QUESTION) | {"format": "csv"}
+    if route == _ESTIMATES:
+        del params["exploitation_group"]
+    if "exports" in route:
+        del params["format"]
+    response = hub.client.get(route, params=params, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    path = tmp_path / "ua.csv"
+    path.write_bytes(response.content)
+
+    run = _check(hub, tmp_path / "state", path)
+
+    assert run.code == 0, run.out + run.err
+    assert run.document["question"].startswith(route.replace("/exports", "").removesuffix(".sdmx.csv") + "?")
