@@ -25,16 +25,24 @@ Hotline scopes are not recomputed (as in ``verify``); a file about one hotline i
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from auditor.answer_files import AnswerFile
 from auditor.compare import MAX_FAILURES_PER_ANSWER, compare_answer
 from auditor.compare_estimates import compare_estimates
 from auditor.errors import UsageError
 from auditor.estimates import Asked
+from auditor.file_lines import (
+    Render,
+    estimates_csv_columns,
+    estimates_sdmx_columns,
+    line_key,
+    same,
+    stats_csv_columns,
+    stats_sdmx_columns,
+)
 from auditor.findings import Check, Failure
 from auditor.monitor import LogMonitor
 from auditor.published import PublishedCheckpoint, parse_stats
@@ -48,16 +56,6 @@ from protocol.messages import b64encode
 from protocol.questions import question_text
 
 __all__ = ["FileCheck", "FileCheckResult"]
-
-#: What a hub writes for a missing number and another missing value in SDMX-CSV, and for a total over every code.
-_NAN: Final = "NaN"
-_NA: Final = "#N/A"
-_TOTAL: Final = "_T"
-#: Fields compared to 1e-9 (relative) rather than as text.
-_CLOSE: Final = frozenset({"coverage", "p_zero", "P_ZERO"})
-
-#: A column of a CSV file and how the recomputed row writes it.
-Render = Callable[[Any], str]
 
 
 @dataclass
@@ -188,14 +186,11 @@ class FileCheck:
         table = taxonomy.table(question.name)
         if answer.format == "csv":
             keys = list(question.group_by)
-            columns = _stats_csv_columns(answer.header)
+            columns = stats_csv_columns(answer.header)
         else:
             keys = [*(d.upper() for d in question.group_by if d != PERIOD), "TIME_PERIOD"]
-            columns = _stats_sdmx_columns(question, table.dimension_names)
-        rows = {
-            _key_of(row.keys, question.group_by, answer.format, table.dimension_names, question): row
-            for row in expected.values()
-        }
+            columns = stats_sdmx_columns(question, table.dimension_names)
+        rows = {line_key(row.keys, question, answer.format): row for row in expected.values()}
         self._compare_lines(answer, keys, rows, columns, Check.STATISTICS, result, label=f"{question.name} ({scope})")
 
     # ------------------------------------------------------------------ estimates
@@ -230,11 +225,11 @@ class FileCheck:
             return
         if answer.format == "csv":
             keys = list(question.group_by)
-            columns = _estimates_csv_columns()
+            columns = estimates_csv_columns()
         else:
             keys = [*(d.upper() for d in question.group_by if d != PERIOD), "TIME_PERIOD"]
-            columns = _estimates_sdmx_columns()
-        rows = {_estimates_key(row.keys, question.group_by, answer.format, question): row for row in expected.rows}
+            columns = estimates_sdmx_columns()
+        rows = {line_key(row.keys, question, answer.format): row for row in expected.rows}
         self._compare_lines(answer, keys, rows, columns, Check.ESTIMATES, result, label=label)
 
     # ------------------------------------------------------------------ CSV lines
@@ -280,7 +275,7 @@ class FileCheck:
             differ = [
                 f"{name} in the file {line[name]!r}, recomputed {render(row)!r}"
                 for name, render in columns.items()
-                if not _same(name, line[name], render(row))
+                if not same(name, line[name], render(row))
             ]
             if differ:
                 fail("; ".join(differ), where)
@@ -299,139 +294,3 @@ def _countries(answer: AnswerFile) -> frozenset[str] | None:
     if answer.question.scope_code is not None:
         return frozenset({answer.question.scope_code})
     return None if answer.countries is None else frozenset(answer.countries)
-
-
-def _same(name: str, theirs: str, ours: str) -> bool:
-    if theirs == ours:
-        return True
-    if name not in _CLOSE:
-        return False
-    try:
-        return math.isclose(float(theirs), float(ours), rel_tol=1e-9)
-    except ValueError:
-        return False
-
-
-# ---------------------------------------------------------------------------------------------- how the hub writes
-
-
-def _cell(value: object) -> str:
-    """A value as the hub's CSV writes it (``hub.services.stats.csv_cell``; no recomputed value is text a
-    spreadsheet would run)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _std(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
-
-
-def _number(value: float | None) -> str:
-    return _NAN if value is None else _cell(value)
-
-
-def _range(period_from: str, period_to: str) -> str:
-    months = len(month_range(period_from, period_to))
-    return period_from if months == 1 else f"{period_from}-01/P{months}M"
-
-
-def _stats_csv_columns(header: Sequence[str]) -> dict[str, Render]:
-    columns: dict[str, Render] = {
-        "estimate": lambda r: _cell(r.estimate),
-        "ci95_low": lambda r: _cell(r.ci95_low),
-        "ci95_high": lambda r: _cell(r.ci95_high),
-        "std": lambda r: _std(r.std),
-        "hotlines_reporting": lambda r: _cell(r.hotlines_reporting),
-        "hotlines_expected": lambda r: _cell(r.hotlines_expected),
-        "obs_status": lambda r: r.obs_status,
-        "conf_status": lambda r: "F",
-        "wide_interval": lambda r: _cell(r.wide_interval),
-    }
-    if "display_estimate" in header:
-        columns["display_estimate"] = lambda r: _cell(None if r.estimate is None else max(0, r.estimate))
-    return columns
-
-
-def _stats_sdmx_columns(question: Any, dimensions: Sequence[str]) -> dict[str, Render]:
-    columns: dict[str, Render] = {
-        "OBS_VALUE": lambda r: _number(r.estimate),
-        "CI95_LOWER": lambda r: _number(r.ci95_low),
-        "CI95_UPPER": lambda r: _number(r.ci95_high),
-        "OBS_STATUS": lambda r: r.obs_status,
-        "CONF_STATUS": lambda r: "F",
-        "HOTLINES_REPORTING": lambda r: _cell(r.hotlines_reporting),
-        "HOTLINES_EXPECTED": lambda r: _cell(r.hotlines_expected),
-    }
-    for name in dimensions:
-        if name not in question.group_by:
-            codes = question.filters.get(name, ())
-            columns[name.upper()] = _constant(codes[0] if codes else _TOTAL)
-    if PERIOD not in question.group_by:
-        columns["TIME_PERIOD"] = _constant(_range(question.period_from, question.period_to))
-    return columns
-
-
-def _constant(text: str) -> Render:
-    """A column whose every line holds ``text``."""
-    return lambda _row: text
-
-
-def _key_of(
-    keys: Mapping[str, str], group_by: Sequence[str], fmt: str, dimensions: Sequence[str], question: Any
-) -> tuple[str, ...]:
-    """A recomputed row's key as the file's lines are keyed: the group keys (CSV), or the grouped dimensions and
-    ``TIME_PERIOD`` (SDMX-CSV)."""
-    if fmt == "csv":
-        return tuple(keys[name] for name in group_by)
-    period = keys[PERIOD] if PERIOD in group_by else _range(question.period_from, question.period_to)
-    return (*(keys[name] for name in group_by if name != PERIOD), period)
-
-
-def _estimates_key(keys: Mapping[str, str], group_by: Sequence[str], fmt: str, question: Any) -> tuple[str, ...]:
-    return _key_of(keys, group_by, fmt, (), question)
-
-
-def _estimates_csv_columns() -> dict[str, Render]:
-    def of(name: str) -> Render:
-        return lambda r: _cell(getattr(r, name))
-
-    columns = {
-        name: of(name)
-        for name in (
-            "estimate",
-            "ci95_low",
-            "ci95_high",
-            "halfwidth",
-            "interval_method",
-            "coverage",
-            "hotlines_reporting",
-            "hotlines_expected",
-            "obs_status",
-            "conf_status",
-            "wide_interval",
-            "p_zero",
-            "distinguishable",
-            "rank",
-        )
-    }
-    columns["std"] = lambda r: _std(r.std)
-    return columns
-
-
-def _estimates_sdmx_columns() -> dict[str, Render]:
-    return {
-        "OBS_VALUE": lambda r: _number(r.estimate),
-        "CI95_LOWER": lambda r: _number(r.ci95_low),
-        "CI95_UPPER": lambda r: _number(r.ci95_high),
-        "INTERVAL_METHOD": lambda r: r.interval_method or _NA,
-        "OBS_STATUS": lambda r: r.obs_status,
-        "CONF_STATUS": lambda r: r.conf_status,
-        "DISTINGUISHABLE": lambda r: _cell(r.distinguishable),
-        "RANK": lambda r: _cell(r.rank),
-        "P_ZERO": lambda r: _number(r.p_zero),
-        "HOTLINES_REPORTING": lambda r: _cell(r.hotlines_reporting),
-        "HOTLINES_EXPECTED": lambda r: _cell(r.hotlines_expected),
-    }
