@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 
+import protocol.questions
 from protocol.errors import MalformedMessage
 from protocol.questions import Question, parse_question_text, question_text
 
@@ -71,3 +74,8 @@ def test_the_text_is_the_request_that_asks_it_again() -> None:
 def test_a_malformed_question_is_refused(text: str, problem: str) -> None:
     with pytest.raises(MalformedMessage, match=problem):
         parse_question_text(text)
+
+
+def test_docstring_examples_run() -> None:
+    result = doctest.testmod(protocol.questions)
+    assert (result.failed, result.attempted > 0) == (0, True)
