@@ -20,6 +20,7 @@ from protocol.questions import Question
 
 __all__ = [
     "Render",
+    "described",
     "estimates_csv_columns",
     "estimates_sdmx_columns",
     "line_key",
@@ -165,4 +166,26 @@ def estimates_sdmx_columns() -> dict[str, Render]:
         "P_ZERO": lambda r: _number(r.p_zero),
         "HOTLINES_REPORTING": lambda r: _cell(r.hotlines_reporting),
         "HOTLINES_EXPECTED": lambda r: _cell(r.hotlines_expected),
+    }
+
+
+def described(question: Question, countries: Sequence[str] | None, fmt: str) -> dict[str, Render]:
+    """The columns that describe the question on every line (what a reader of one line goes by), as the hub
+    writes them for ``question``: a file edited to say it answers something else is caught even where the numbers
+    are left alone."""
+    if fmt == "sdmx":
+        area = question.scope_code or ("+".join(countries) if countries else _TOTAL)
+        return {"REF_AREA": _constant(area)}
+    scope = "region" if question.scope_code is None else f"{question.scope_level}:{question.scope_code}"
+    if countries and question.scope_code is None:
+        scope += f" ({', '.join(countries)})"
+    if question.route == "stats":
+        return {"table": _constant(question.name), "scope": _constant(scope)}
+    filters = "; ".join(f"{name}={','.join(codes)}" for name, codes in question.filters.items())
+    return {
+        "unit": _constant(question.name),
+        "filters": _constant(filters),
+        "period_from": _constant(question.period_from),
+        "period_to": _constant(question.period_to),
+        "scope": _constant(scope),
     }
