@@ -8,6 +8,9 @@
         --log-key 'hub.example.org/log+1a2b3c4d+AUx...'    # first run: pin the key you got out of band
     tipshare-audit verify --hub https://hub.example.org --state ./audit-state     # later: only what is new
     tipshare-audit verify --hub https://hub.example.org --state ./audit-state --recheck   # every entry again
+    tipshare-audit verify --hub https://hub.example.org --state ./audit-state --report audits/2026-11.json
+    tipshare-audit check tipshare_persons_corridor_2026-01_2026-06.csv --hub https://hub.example.org \\
+        --state ./audit-state                               # a downloaded answer, recomputed from the log
     tipshare-audit receipt 2026-10-r1.json --hub-key 'hub.example.org/log+1a2b3c4d+AUx...'
 
 Exit status: **0** everything verified; **1** verification failed (the report names each failure; also a receipt
@@ -30,10 +33,13 @@ from typing import Annotated
 import typer
 
 from auditor import views
+from auditor.answer_files import read_answer_file
+from auditor.check_file import FileCheck
 from auditor.cli_witness import witness_app_cli
 from auditor.client import AuditClient, ClientSettings, HTTPClientFactory, make_http_client
 from auditor.errors import AuditError, UsageError
 from auditor.receipts import check_receipt, check_receipts
+from auditor.report_files import write_report
 from auditor.state import StateStore
 from auditor.verify import Verification
 from protocol.errors import ProtocolError
@@ -152,6 +158,14 @@ def verify(
         int | None,
         typer.Option("--witness-quorum", min=0, help="How many of the --witness keys must cosign (default: all)."),
     ] = None,
+    report_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Also write the report to this file (JSON) and a readable summary beside it (the same name, .md).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Verify a hub: its log, every submission in it, and the statistics and estimates it publishes.
 
@@ -162,12 +176,13 @@ def verify(
     """
     state = _state(ctx)
     settings = ClientSettings(hub_url=hub, timeout=timeout)
+    now = state.clock()
     with state.http_client_factory(settings) as http, StateStore.open(state_dir) as store:
         client = AuditClient(http, hub, token=token)
         report = Verification(
             client=client,
             store=store,
-            now=state.clock(),
+            now=now,
             log_key=log_key,
             page_size=page_size,
             country_scopes=countries,
@@ -178,11 +193,75 @@ def verify(
     if report.pinned_now and report.pinned_how == "first-use":
         views.show_first_use(report)
     views.show_notices(report)
+    if report_path is not None:
+        written = write_report(report_path, report, now=now)
+        views.console(stderr=True).print(f"Report written to {written[0]} and {written[1]}", soft_wrap=True)
     if as_json:
         views.emit_json(report.document())
     else:
         views.show_verify(report)
     if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A downloaded answer: JSON or CSV of /v1/stats or /v1/estimates, or an SDMX-CSV export.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ],
+    hub: Annotated[str, typer.Option("--hub", envvar="TIPSHARE_AUDIT_HUB", help="The hub's URL.", show_default=False)],
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token",
+            envvar="TIPSHARE_AUDIT_TOKEN",
+            help="An auditor token (prefer the environment variable: a command line is visible to other users).",
+            show_default=False,
+        ),
+    ],
+    state_dir: Annotated[
+        Path,
+        typer.Option(
+            "--state",
+            envvar="TIPSHARE_AUDIT_STATE",
+            help="The state DIR of this hub (as for verify): the log is verified and brought up to date first.",
+            file_okay=False,
+            show_default=False,
+        ),
+    ],
+    log_key: Annotated[
+        str | None,
+        typer.Option("--log-key", help="The hub's log key (vkey), obtained out of band, as for verify."),
+    ] = None,
+    as_json: JsonOption = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=1.0, help="Seconds to wait for each answer.")] = 60.0,
+) -> None:
+    """Check a downloaded answer file: recompute it from the signed log at the checkpoint it names.
+
+    The log is verified first, as verify does (and the state DIR updated); then the file's checkpoint must be the
+    log's, and every line or row of the file must equal the answer recomputed from the signed submissions.
+    """
+    state = _state(ctx)
+    answer = read_answer_file(_read(file), name=file.name)
+    settings = ClientSettings(hub_url=hub, timeout=timeout)
+    with state.http_client_factory(settings) as http, StateStore.open(state_dir) as store:
+        client = AuditClient(http, hub, token=token)
+        verification = Verification(client=client, store=store, now=state.clock(), log_key=log_key)
+        result = FileCheck(verification=verification, store=store).run(answer, name=file.name)
+    if verification.report.pinned_now and verification.report.pinned_how == "first-use":
+        views.show_first_use(verification.report)
+    if as_json:
+        views.emit_json(result.document())
+    else:
+        views.show_file_check(result)
+    if result.failures:
         raise typer.Exit(1)
 
 

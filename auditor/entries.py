@@ -20,6 +20,9 @@ A submission entry is *accepted* (it counts in the statistics) only if all of th
 
 Policy and backfill entries are applied in log order like key events (and saved with them, for resuming).
 
+Along the log, entry times never go back (:mod:`auditor.times`): an entry dated before an earlier one was
+backdated, a failure of its own (the entry is still checked on its other merits).
+
 Each failure is recorded (:class:`~auditor.findings.Failure`, naming the entry, hotline and check) and the
 entry is left out of the statistics.
 
@@ -47,6 +50,7 @@ from auditor.findings import Check, Failure
 from auditor.hub_keys import HubKeyChain
 from auditor.keys import KeyHistory
 from auditor.policies import PolicyBook
+from auditor.times import EntryTimes, LatestTime, entry_time
 from protocol.crypto import payload_hash, verify_submission_signature
 from protocol.errors import InvalidSignature, ProtocolError
 from protocol.messages import (
@@ -113,6 +117,8 @@ class Conclusions:
     failures: tuple[Failure, ...]
     #: ``(withdrawal entry, submission entry)`` of every valid withdrawal in the range.
     withdrawals: tuple[tuple[int, int], ...] = ()
+    #: The latest entry time before ``next_index`` (``None``: none, or not saved by an older version).
+    latest_time: LatestTime | None = None
 
 
 class EntryChecker:
@@ -141,6 +147,7 @@ class EntryChecker:
         self._by_payload: dict[str, int] = {}
         self._revisions: dict[tuple[str, str], dict[int, int]] = {}
         self._key_event_indices: list[int] = []
+        self.times = EntryTimes()
 
     @classmethod
     def resume(
@@ -178,6 +185,7 @@ class EntryChecker:
         checker.failures = list(saved.failures)
         checker.checked, checker.key_events, checker.submissions = saved.checked, saved.key_events, saved.submissions
         checker.next_index = saved.next_index
+        checker.times = EntryTimes(saved.latest_time)
         return checker
 
     def conclusions(self, *, start: int = 0) -> Conclusions:
@@ -192,6 +200,7 @@ class EntryChecker:
             accepted=tuple(s for s in self.accepted if s.index >= start),
             failures=tuple(f for f in self.failures if f.index is not None and f.index >= start),
             withdrawals=tuple(sorted((w, s) for s, w in self.withdrawn.items() if w >= start)),
+            latest_time=self.times.latest,
         )
 
     def counts(self, submission: AcceptedSubmission, size: int) -> bool:
@@ -210,6 +219,9 @@ class EntryChecker:
         except ProtocolError as e:
             self.failures.append(Failure(Check.ENTRY, f"not a tipshare/1 log entry: {e}", index=index))
             return
+        backdated = self.times.check(index, entry_time(entry), hotline_id=getattr(entry, "hotline_id", None))
+        if backdated is not None:
+            self.failures.append(backdated)
         if isinstance(entry, HubKeyHandoverEntry):
             problems = self.hub_keys.apply(index, entry)
             self.failures += problems

@@ -68,7 +68,7 @@ __all__ = ["CORRIDOR", "MONTHLY_CODES", "Asked", "EstimatesRecomputation", "Expe
 
 #: A dimension with at most this many codes is compared month by month; a larger one over the whole range.
 MONTHLY_CODES: Final = 20
-#: The two-way corridor, compared over the whole range for a unit whose tables carry both.
+#: The two-way corridor, compared month by month and over the whole range for a unit whose tables carry both.
 CORRIDOR: Final = ("citizenship", "country_of_exploitation")
 
 #: Sums of one block: table -> codes of its marginal (table's dimension order) -> summed noisy cells.
@@ -246,7 +246,8 @@ class EstimatesRecomputation:
 def audit_questions(tables: Mapping[str, Table], units: Iterable[str], months: Sequence[str]) -> list[Asked]:
     """The questions ``tipshare-audit verify`` asks of every scope: for each of ``units`` (with data), its total by
     period, each dimension by period (over the whole range when it has more than :data:`MONTHLY_CODES` codes), and
-    the corridor over the whole range; each over ``months`` (in order), in as few answers as the hub's limits on
+    the corridor by period (as the dashboard shows it: a cell moved in one month and back in the next leaves the
+    range unchanged) and over the whole range; each over ``months`` (in order), in as few answers as the hub's limits on
     months and rows allow."""
     questions: list[Asked] = []
     for unit in sorted(set(units)):
@@ -257,7 +258,7 @@ def audit_questions(tables: Mapping[str, Table], units: Iterable[str], months: S
         shapes: list[tuple[tuple[str, ...], bool]] = [((), True)]
         shapes += [((name,), size <= MONTHLY_CODES) for name, size in sorted(sizes.items())]
         if any(set(CORRIDOR) <= set(table.dimension_names) for table in unit_tables):
-            shapes.append((CORRIDOR, False))
+            shapes += [(CORRIDOR, True), (CORRIDOR, False)]  # month by month (as the dashboard shows it), and over
         for group_by, by_period in shapes:
             rows = math.prod(sizes[name] for name in group_by)
             step = max(1, min(MAX_MONTHS, MAX_ROWS // rows)) if by_period else MAX_MONTHS

@@ -40,6 +40,8 @@ class Check(StrEnum):
     WITNESSES = "witnesses"
     #: A log entry parses as a tipshare/1 log entry.
     ENTRY = "entry"
+    #: An entry's time (``received_at``, ``effective_at``) is not before an earlier entry's: none was backdated.
+    TIME = "entry-time"
     #: The key history the log records is well formed (no reused keys, rotations of the current key, ...).
     KEY_HISTORY = "key-history"
     #: A submission names a key enrolled for its hotline and valid when the hub received it.
@@ -58,6 +60,8 @@ class Check(StrEnum):
     WITHDRAWAL = "withdrawal"
     #: A published statistic equals the one recomputed from the signed payloads.
     STATISTICS = "statistics"
+    #: A downloaded answer file (``check FILE``) names a checkpoint of the verified log.
+    FILE = "file"
     #: A published least-squares estimate (``/v1/estimates``) equals the one recomputed from the signed payloads,
     #: and the taxonomies combined define every table and dimension name alike.
     ESTIMATES = "estimates"

@@ -57,6 +57,8 @@ class PublishedStats:
     periods_with_data: tuple[str, ...]
     checkpoint: PublishedCheckpoint
     rows: tuple[PublishedRow, ...]
+    #: Dimension -> the codes the answer kept (none: every code).
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
 
 def parse_stats(value: Any, *, what: str) -> PublishedStats:
@@ -84,6 +86,12 @@ def parse_stats(value: Any, *, what: str) -> PublishedStats:
                 note=_optional_text(checkpoint, "note"),
             ),
             rows=tuple(_row(row) for row in _list(data.get("rows"), "rows")),
+            filters=MappingProxyType(
+                {
+                    str(name): _texts(codes, f"filters.{name}")
+                    for name, codes in _dict(data.get("filters", {}), "filters").items()
+                }
+            ),
         )
     except (_Invalid, ProtocolError) as e:
         raise HubResponseInvalid(f"the hub's answer to {what} cannot be read: {e}") from None

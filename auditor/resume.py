@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from auditor.entries import EntryChecker, RegistryEvent, TaxonomySource
 from auditor.errors import StateError
 from auditor.state import StateStore
+from auditor.times import EntryTimes, LatestTime, entry_time
 from protocol.errors import ProtocolError
-from protocol.messages import BackfillApprovedEntry, HotlinePolicyEntry, KeyEventEntry, parse_log_entry
+from protocol.messages import BackfillApprovedEntry, HotlinePolicyEntry, KeyEventEntry, parse_log_entry, parse_timestamp
 from protocol.note import NoteVerifier
 
 __all__ = ["Resumed", "resume_checks"]
@@ -61,7 +62,22 @@ def resume_checks(
             raise _corrupt(f"entry {index} is saved as a key event but is a {entry.kind}")
         events.append((index, entry))
     checker = EntryChecker.resume(taxonomies, saved, events, log_keys=log_keys)
+    if saved.latest_time is None and saved.next_index > 0:  # saved before entry times were checked
+        checker.times = EntryTimes(_latest_time(store, saved.next_index))
     return Resumed(checker, saved.next_index, saved.checked, ())
+
+
+def _latest_time(store: StateStore, stop: int) -> LatestTime | None:
+    """The latest entry time before ``stop``, read from the entries held (once, for conclusions saved without it)."""
+    latest: LatestTime | None = None
+    for index, data in store.iter_entries(0, stop):
+        try:
+            at = entry_time(parse_log_entry(data))
+        except ProtocolError:
+            continue
+        if at is not None and (latest is None or parse_timestamp(at) >= parse_timestamp(latest.at)):
+            latest = LatestTime(index, at)
+    return latest
 
 
 def _corrupt(problem: str) -> StateError:

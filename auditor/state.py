@@ -5,7 +5,7 @@ entry checks concluded about them.
 One SQLite file, ``<state DIR>/audit-state.sqlite3`` (directory 0700)::
 
     meta          format, the pinned log vkey and origin, how and when they were pinned, the last hub URL,
-                  and how far the entry checks got (``checked_*``: next index and totals)
+                  and how far the entry checks got (``checked_*``: next index, totals, latest entry time)
     checkpoints   size → root hash, signed note, first seen at      (every checkpoint that verified)
     entries       index → leaf hash, leaf data                      (the whole log, entries are public)
     taxonomies    content hash → id, canonical document              (so a run needs no re-download)
@@ -48,6 +48,8 @@ from typing import Final, Literal, Self
 from auditor.entries import AcceptedSubmission, Conclusions
 from auditor.errors import StateError
 from auditor.findings import Check, Failure
+from auditor.times import LatestTime
+from protocol.errors import ProtocolError
 from protocol.messages import format_timestamp, parse_timestamp
 
 __all__ = ["FORMAT", "STATE_FILE", "PinnedLog", "SeenCheckpoint", "StateStore"]
@@ -76,6 +78,8 @@ _SCHEMA: Final = (
 )
 #: The meta keys of the entry checks' progress, in :class:`Conclusions` order.
 _PROGRESS: Final = ("checked_next_index", "checked_entries", "checked_key_events", "checked_submissions")
+#: The meta key of the latest entry time checked (``<index> <timestamp>``; absent before entry times were checked).
+_LATEST_TIME: Final = "checked_latest_time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +321,9 @@ class StateStore:
                 (int(i), int(s))
                 for i, s in self._db.execute("SELECT idx, submission_idx FROM withdrawals ORDER BY idx")
             )
-        except (ValueError, TypeError, KeyError) as e:
+            latest = self._meta(_LATEST_TIME)
+            latest_time = None if latest is None else LatestTime.from_text(latest)
+        except (ValueError, TypeError, KeyError, ProtocolError) as e:
             raise StateError(f"{self._path} is corrupt: the saved entry checks cannot be read ({e})") from e
         held = self.entry_count()
         named = (*events, *(s.index for s in accepted), *(i for i, _ in withdrawals))
@@ -326,13 +332,16 @@ class StateStore:
                 f"{self._path} is corrupt: its saved entry checks reach entry {next_index}, but it holds {held}",
                 hint="Run verify with --recheck to check every entry again.",
             )
-        return Conclusions(0, next_index, checked, key_events, submissions, events, accepted, failures, withdrawals)
+        return Conclusions(
+            0, next_index, checked, key_events, submissions, events, accepted, failures, withdrawals, latest_time
+        )
 
     def save_conclusions(self, conclusions: Conclusions) -> None:
         """Add what the entry checks concluded from ``conclusions.start`` on; from 0, replace everything saved."""
         if conclusions.start == 0:
             for table in ("key_events", "accepted", "failures", "withdrawals"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            self._db.execute("DELETE FROM meta WHERE key = ?", (_LATEST_TIME,))
         elif conclusions.start != int(self._meta(_PROGRESS[0]) or "0"):
             raise StateError(f"saved entry checks would leave a gap before entry {conclusions.start}")
         self._db.executemany("INSERT INTO key_events (idx) VALUES (?)", ((i,) for i in conclusions.key_event_indices))
@@ -363,6 +372,8 @@ class StateStore:
         totals = (conclusions.next_index, conclusions.checked, conclusions.key_events, conclusions.submissions)
         for key, value in zip(_PROGRESS, totals, strict=True):
             self._set_meta(key, str(value))
+        if conclusions.latest_time is not None:
+            self._set_meta(_LATEST_TIME, conclusions.latest_time.text())
 
     def _accepted(self) -> Iterator[AcceptedSubmission]:
         scales: dict[str, MappingProxyType[str, str]] = {}  # most submissions share a handful of noise scales

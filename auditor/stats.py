@@ -106,16 +106,21 @@ class Recomputation:
         period_from: str,
         period_to: str,
         countries: frozenset[str] | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
     ) -> dict[tuple[str, ...], ExpectedRow]:
-        """The rows of one answer, keyed by their codes in ``group_by`` order (``countries``: ``None`` = all)."""
+        """The rows of one answer, keyed by their codes in ``group_by`` order (``countries``: ``None`` = all;
+        ``filters``: dimension -> the codes kept, as the hub's filters: rows only for those codes, sums only over
+        them)."""
         table = self._taxonomy.table(table_name)
+        kept = {name: tuple(codes) for name, codes in (filters or {}).items()}
         dims = [name for name in group_by if name != PERIOD]
         months = month_range(period_from, period_to)
         groups = [[month] for month in months] if PERIOD in group_by else [months]
         releases = self._releases
         in_scope = releases.hotlines_in(countries)
-        k = math.prod(len(d) for d in table.dimensions if d.name not in group_by)
-        combos = list(product(*(table.dimensions[table.dimension_names.index(d)].code_names for d in dims)))
+        k = math.prod(len(kept.get(d.name, d.code_names)) for d in table.dimensions if d.name not in group_by)
+        codes_of = {d.name: d.code_names for d in table.dimensions}
+        combos = list(product(*(kept.get(d, codes_of[d]) for d in dims)))
         rows: dict[tuple[str, ...], ExpectedRow] = {}
         for covered in groups:
             reporters = {m: releases.in_scope(table.name, m, countries) for m in covered}
@@ -132,7 +137,7 @@ class Recomputation:
                 continue
             terms: list[NoiseGroup] = [(r.mechanism, r.scale, k) for m in with_data for r in reporters[m]]
             interval = sum_interval(terms, CONFIDENCE)
-            totals = self._grouped(table, dims, with_data, countries)
+            totals = self._grouped(table, dims, with_data, countries, kept)
             reporting = len(set().union(*reported.values()))
             for combo in combos:
                 estimate = totals[combo]
@@ -157,13 +162,26 @@ class Recomputation:
         return [m for m in months if self._releases.in_scope(table, m, countries)]
 
     def _grouped(
-        self, table: Table, dims: Sequence[str], months: Sequence[str], countries: frozenset[str] | None
+        self,
+        table: Table,
+        dims: Sequence[str],
+        months: Sequence[str],
+        countries: frozenset[str] | None,
+        kept: Mapping[str, Sequence[str]],
     ) -> dict[tuple[str, ...], int]:
-        """Sum over ``months`` and the countries in scope, grouped by the codes of ``dims``."""
+        """Sum over ``months`` and the countries in scope, grouped by the codes of ``dims`` (cells outside the
+        ``kept`` codes left out)."""
         slot = (table.name, tuple(months), countries)
         if slot not in self._totals:
             self._totals[slot] = self._releases.summed(table.name, months, countries) or [0] * table.cell_count
-        return group_cells(table, dims, self._totals[slot])
+        cells = self._totals[slot]
+        if kept:
+            positions = [(table.dimension_names.index(name), frozenset(codes)) for name, codes in kept.items()]
+            cells = [
+                value if all(codes[p] in allowed for p, allowed in positions) else 0
+                for value, codes in zip(cells, table.iter_cells(), strict=True)
+            ]
+        return group_cells(table, dims, cells)
 
 
 def _keys(group_by: Sequence[str], month: str, combo: tuple[str, ...]) -> Mapping[str, str]:

@@ -20,15 +20,19 @@ A run, in order:
    (step 2) is always checked in full, so an old entry the hub changed is caught there, by the consistency
    proofs and the rebuilt root, whatever the saved conclusions say about it. Withdrawals (signed by the pinned log
    key) take submissions out of every recomputation from their entry on.
-4. **Statistics** (:mod:`auditor.stats`, :mod:`auditor.compare`): for every table, grouped by ``period`` and by
-   ``period`` plus each dimension, over every month the log has data for, for the region and for each country,
-   ``GET /v1/stats`` is compared exactly with the sums of the accepted payloads. Each answer names the checkpoint
-   it was computed from; it is recomputed for exactly that tree size (after fetching a newer checkpoint, if the
-   hub moved on meanwhile). Then the least-squares estimates (:mod:`auditor.verify_estimates`): for every unit
-   with data, its total by period, each dimension by period (over the whole range when it has more than 20
-   codes) and the corridor over the whole range, for the region and each country, ``GET /v1/estimates`` is
-   compared with the answer recomputed from the same releases (:mod:`auditor.estimates`), every number exactly.
-   The current submissions of a tree size are read once for both (:mod:`auditor.releases`).
+4. **Statistics** (:mod:`auditor.stats`, :mod:`auditor.compare`): for every table, over every month the log has
+   data for, ``GET /v1/stats`` is compared exactly with the sums of the accepted payloads: for the region grouped
+   by ``period``, by ``period`` plus each dimension, and by ``period`` plus every dimension (the full cell grid of
+   each month, which covers every grouping: a cell forged so that every one-dimensional total stays the same is
+   caught); for each country by ``period`` and by the full cell grid (:func:`table_groupings`). A grid larger
+   than the hub's row limit is asked for in as many answers as it takes, a few months each. Each answer names
+   the checkpoint it was computed from; it is recomputed for exactly that tree size (after fetching a newer
+   checkpoint, if the hub moved on meanwhile). Then the least-squares estimates (:mod:`auditor.verify_estimates`):
+   for every unit with data, its total by period, each dimension by period (over the whole range when it has
+   more than 20 codes) and the corridor month by month and over the whole range, for the region and each
+   country, ``GET /v1/estimates`` is compared with the answer recomputed from the same releases
+   (:mod:`auditor.estimates`), every number exactly. The current submissions of a tree size are read once for
+   both (:mod:`auditor.releases`).
 
 Failures are collected, not raised: the report names all of them.
 """
@@ -65,13 +69,33 @@ from protocol.messages import b64decode
 from protocol.note import NoteVerifier
 from protocol.taxonomy import Taxonomy, parse_taxonomy
 
-__all__ = ["MAX_RESYNCS", "Verification"]
+__all__ = ["MAX_RESYNCS", "Verification", "table_groupings"]
 
 #: How often one run follows the hub to a newer checkpoint that a statistics answer names.
 MAX_RESYNCS: Final = 3
 #: The hub's limits on one statistics answer: months, and rows.
 _MAX_MONTHS: Final = 120
 _MAX_ROWS: Final = 50_000
+
+
+def table_groupings(dimensions: Sequence[str], *, region: bool) -> list[tuple[str, ...]]:
+    """The groupings of a table's answers ``verify`` compares: by period; for the region also by period and each
+    dimension; and the full cell grid of each month (by period and every dimension), which covers every other
+    grouping, so that a forged cell is caught even when it leaves every one-dimensional total unchanged.
+
+    >>> table_groupings(("citizenship", "country_of_exploitation"), region=True)
+    [('period',), ('period', 'citizenship'), ('period', 'country_of_exploitation'), \
+('period', 'citizenship', 'country_of_exploitation')]
+    >>> table_groupings(("channel",), region=False)
+    [('period',), ('period', 'channel')]
+    """
+    groupings: list[tuple[str, ...]] = [(PERIOD,)]
+    if region:
+        groupings += [(PERIOD, d) for d in dimensions]
+    full = (PERIOD, *dimensions)
+    if dimensions and full not in groupings:
+        groupings.append(full)
+    return groupings
 
 
 class Verification:
@@ -108,27 +132,61 @@ class Verification:
         self._registry = TableRegistry()
         self._resyncs = 0
         self._token_countries: frozenset[str] | None = None
+        self.identity: HubIdentity | None = None
         self.report = VerifyReport(hub_url=client.hub_url)
         self._checker = EntryChecker(self._taxonomy_or_problem)
 
     def run(self) -> VerifyReport:
-        identity = self._client.identity()
-        verifier = self._trusted_key(identity)
-        if verifier is not None:
-            self._store.remember_hub_url(self._client.hub_url)
-            monitor = LogMonitor(
-                client=self._client, store=self._store, verifier=verifier, page_size=self._page_size, now=self._now
-            )
-            self._resume(verifier)
-            if monitor.advance() and self._witnessed(monitor):
-                self._save()
-            self._check_entries(monitor)
-            self._statistics(monitor, identity)
-            if not monitor.broken:
-                self._save()
-            self._summarise(monitor)
-        self.report.requests = dict(self._client.requests)
+        monitor = self.prepare()
+        if monitor is not None:
+            assert self.identity is not None  # prepare() read it
+            self._statistics(monitor, self.identity)
+            self.finish(monitor)
         return self.report
+
+    def prepare(self) -> LogMonitor | None:
+        """Steps 1 to 3: the hub's identity, its log and every entry; the monitor of the verified log, or ``None``
+        after an identity failure. :meth:`finish` concludes the run (:mod:`auditor.check_file` runs these, then
+        recomputes one downloaded answer instead of every published one)."""
+        self.identity = self._client.identity()
+        verifier = self._trusted_key(self.identity)
+        self.report.requests = self._client.requests
+        if verifier is None:
+            return None
+        self._store.remember_hub_url(self._client.hub_url)
+        monitor = LogMonitor(
+            client=self._client, store=self._store, verifier=verifier, page_size=self._page_size, now=self._now
+        )
+        self._resume(verifier)
+        if monitor.advance() and self._witnessed(monitor):
+            self._save()
+        self._check_entries(monitor)
+        return monitor
+
+    def finish(self, monitor: LogMonitor) -> None:
+        """Save what verified and sum up the run in :attr:`report`."""
+        if not monitor.broken:
+            self._save()
+        self._summarise(monitor)
+
+    def taxonomy(self, taxonomy_id: str, content_hash: str) -> Taxonomy:
+        """A taxonomy the log or the hub names, fetched and checked against its content hash (kept in the state)."""
+        taxonomy = self._taxonomy(taxonomy_id, content_hash)
+        self._registry.add(taxonomy)
+        return taxonomy
+
+    def recomputation(self, size: int, taxonomy: Taxonomy) -> Recomputation:
+        """The per-table statistics the log of tree size ``size`` implies."""
+        return self._recomputation(size, taxonomy)
+
+    def estimates_at(self, size: int) -> EstimatesRecomputation:
+        """The estimates the log of tree size ``size`` implies."""
+        return self._estimates_at(size)
+
+    def answer_size(self, monitor: LogMonitor, ref: PublishedCheckpoint, fail: Callable[[str], None]) -> int | None:
+        """The tree size to recompute an answer at, once its checkpoint is verified (else ``None``, after
+        ``fail(reason)``)."""
+        return self._answer_size(monitor, ref, fail)
 
     # ------------------------------------------------------------------ 1. identity
 
@@ -284,10 +342,15 @@ class Verification:
     def _table_statistics(
         self, monitor: LogMonitor, taxonomy: Taxonomy, base: Recomputation, months: Sequence[str]
     ) -> bool:
-        """Every table's answers, by period and by period and each dimension, for the region and each country;
-        ``False`` if the log broke meanwhile."""
+        """Every table's answers for the region (by period, by period and each dimension, and every cell of each
+        month) and for each country (by period, and every cell); ``False`` if the log broke meanwhile.
+
+        The full grid of a table nobody in scope released in the range is not asked for: its monthly totals, which
+        must then all be missing, already say that every cell is."""
         for name in sorted(taxonomy.tables):
-            for grouping in [(PERIOD,), *((PERIOD, d) for d in taxonomy.table(name).dimension_names)]:
+            for grouping in table_groupings(taxonomy.table(name).dimension_names, region=True):
+                if len(grouping) > 2 and not base.periods_with_data(name, months, None):
+                    continue
                 if not self._compare(monitor, taxonomy, name, grouping, months, None):
                     return False
         if not self._country_scopes:
@@ -296,8 +359,11 @@ class Verification:
             if self._token_countries is not None and country not in self._token_countries:
                 continue  # a country-limited token: the hub would refuse, and the region answers covered them
             for name in sorted(taxonomy.tables):
-                if not self._compare(monitor, taxonomy, name, (PERIOD,), months, country):
-                    return False
+                for grouping in table_groupings(taxonomy.table(name).dimension_names, region=False):
+                    if len(grouping) > 1 and not base.periods_with_data(name, months, frozenset({country})):
+                        continue
+                    if not self._compare(monitor, taxonomy, name, grouping, months, country):
+                        return False
         return True
 
     def _compare(

@@ -10,6 +10,7 @@ from typing import Any, Final
 from rich.console import Console
 from rich.markup import escape
 
+from auditor.check_file import FileCheckResult
 from auditor.receipts import ReceiptCheck
 from auditor.report import VerifyReport
 from protocol.crypto import fingerprint
@@ -28,6 +29,7 @@ __all__ = [
     "console",
     "emit_json",
     "receipt_document",
+    "show_file_check",
     "show_first_use",
     "show_notices",
     "show_receipt",
@@ -88,6 +90,25 @@ def show_verify(report: VerifyReport) -> None:
             place = f"{failure.where()}: " if failure.where() else ""
             out.print(f"  [red]✗[/] [bold]{failure.check}[/]  {_safe(place + failure.message)}", soft_wrap=True)
     _rows(out, _summary(report))
+
+
+def show_file_check(result: FileCheckResult) -> None:
+    """The verdict of ``check FILE``, every failure, and what was compared."""
+    out = console()
+    what = f"{_safe(result.file)} ({result.kind} {result.format})"
+    if not result.failures:
+        out.print(f"[bold green]VERIFIED[/]  {what}", soft_wrap=True)
+    else:
+        problems = f"{len(result.failures)} problem{'s' if len(result.failures) != 1 else ''}"
+        out.print(f"[bold red]FAILED[/]  {problems}: {what}", soft_wrap=True)
+        for failure in result.failures:
+            place = f"{failure.where()}: " if failure.where() else ""
+            out.print(f"  [red]✗[/] [bold]{failure.check}[/]  {_safe(place + failure.message)}", soft_wrap=True)
+    lines = [("question", result.question)]
+    if result.checkpoint_size is not None and result.checkpoint_root is not None:
+        lines.append(("checkpoint", f"size {result.checkpoint_size}, root {b64encode(result.checkpoint_root)}"))
+    lines.append(("compared", f"{result.rows} lines or rows, recomputed from the signed log"))
+    _rows(out, lines)
 
 
 def _rows(out: Console, lines: list[tuple[str, str]]) -> None:

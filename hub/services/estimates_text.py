@@ -2,8 +2,9 @@
 """An estimates answer in words and as a file: its notes, how a refusal names months and questions, its CSV.
 
 The CSV (:func:`estimates_to_csv`) has one line per row and repeats on every line what is needed to read the line
-alone: the question (unit, filters, period range, scope), the checkpoint the answer reflects, and the interval's
-method, so that a line pasted into a spreadsheet or a report still says what it is. Cells go through
+alone: the question (unit, filters, period range, scope; and ``question``, the request that asks it again, which
+``tipshare-audit check`` recomputes), the checkpoint the answer reflects, and the interval's method, so that a
+line pasted into a spreadsheet or a report still says what it is. Cells go through
 :func:`hub.services.stats.csv_cell`, which neutralises text a spreadsheet would run as a formula.
 """
 
@@ -17,6 +18,8 @@ from hub.services.scope import period_text
 from hub.services.stats import write_csv
 from protocol.api import EstimatesAnswer
 from protocol.combination import Plan, ResolvedQuestion, observed_table
+from protocol.questions import estimates_question
+from protocol.questions import question_text as text_of
 from protocol.taxonomy import Table
 
 __all__ = ["answer_notes", "describe_months", "describe_question", "estimates_filename", "estimates_to_csv"]
@@ -92,6 +95,7 @@ def answer_notes(
 def estimates_to_csv(answer: EstimatesAnswer) -> str:
     """One header line, then one line per row, each carrying the question, the checkpoint and the flags."""
     question = answer.question
+    question_text = text_of(estimates_question(answer))
     filters = "; ".join(f"{name}={','.join(codes)}" for name, codes in question.filters.items())
     scope = answer.question.scope
     scope_text = "region" if scope.code is None else f"{scope.level}:{scope.code}"
@@ -122,6 +126,7 @@ def estimates_to_csv(answer: EstimatesAnswer) -> str:
         "unit_label",
         "checkpoint_size",
         "checkpoint_root",
+        "question",
     ]
     lines = (
         [
@@ -149,6 +154,7 @@ def estimates_to_csv(answer: EstimatesAnswer) -> str:
             answer.unit_label,
             answer.checkpoint.size,
             answer.checkpoint.root_hash,
+            question_text,
         ]
         for row in answer.rows
     )

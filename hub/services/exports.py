@@ -79,6 +79,10 @@ one column per dimension of the table, upper-cased, in taxonomy order
 ``HOTLINES_REPORTING``, ``HOTLINES_EXPECTED``, ``UNIT_MEASURE`` (person, case or contact)
 ``CHECKPOINT_ORIGIN``, ``CHECKPOINT_SIZE``, ``CHECKPOINT_ROOT``
     the signed log checkpoint the answer reflects (``#N/A`` origin while the log is empty).
+``QUESTION``
+    the request that asks the answer again (``/v1/stats/<table>?group_by=…&period_from=…``, see
+    :mod:`protocol.questions`): with the checkpoint, what ``tipshare-audit check FILE`` recomputes the message
+    from. Estimates messages carry it too.
 
 Completeness (:func:`completeness_to_sdmx_csv`)
 -----------------------------------------------
@@ -96,9 +100,10 @@ from typing import Final
 from hub.errors import InvalidQuery
 from hub.services.completeness import CompletenessResult
 from hub.services.scope import parse_period
-from hub.services.stats import PERIOD, CheckpointRef, StatsResult, StatsRow, write_csv
+from hub.services.stats import PERIOD, CheckpointRef, StatsResult, StatsRow, stats_question, write_csv
 from protocol.api import EstimateRow, EstimatesAnswer
 from protocol.messages import format_timestamp
+from protocol.questions import estimates_question, question_text
 from protocol.taxonomy import Table
 
 __all__ = [
@@ -133,6 +138,8 @@ MISSING_VALUE: Final = "#N/A"
 
 _HEAD: Final = ("STRUCTURE", "STRUCTURE_ID", "ACTION")
 _CHECKPOINT: Final = ("CHECKPOINT_ORIGIN", "CHECKPOINT_SIZE", "CHECKPOINT_ROOT")
+#: The request that asks the answer again (:func:`protocol.questions.question_text`), after the checkpoint.
+_QUESTION: Final = "QUESTION"
 _STATS_ATTRIBUTES: Final = (
     "CI95_LOWER",
     "CI95_UPPER",
@@ -205,7 +212,7 @@ def estimates_to_sdmx_csv(answer: EstimatesAnswer, tables: Mapping[str, Table]) 
                 f"group by {name}, filter it to one code, or drop the filter (its total is written {TOTAL})"
             )
     header = [*_HEAD, "REF_AREA", *(name.upper() for name in names), "TIME_PERIOD", "OBS_VALUE"]
-    header += _ESTIMATES_ATTRIBUTES
+    header += [*_ESTIMATES_ATTRIBUTES, _QUESTION]
     scope = question.scope
     ref_area = scope.code or ("+".join(scope.countries) if scope.countries else TOTAL)
     head: list[Cell | None] = ["dataflow", estimates_dataflow(question.unit, answer.version), SDMX_ACTION, ref_area]
@@ -213,6 +220,7 @@ def estimates_to_sdmx_csv(answer: EstimatesAnswer, tables: Mapping[str, Table]) 
         answer.checkpoint.origin or MISSING_VALUE,
         answer.checkpoint.size,
         answer.checkpoint.root_hash,
+        question_text(estimates_question(answer)),
     ]
     whole_range = _range(question.period_from, question.period_to)
 
@@ -266,9 +274,9 @@ def stats_to_sdmx_csv(result: StatsResult, table: Table) -> str:
                 f"group by {name}, filter it to one code, or drop the filter (its total is written {TOTAL})"
             )
     dimensions = [name.upper() for name in table.dimension_names]
-    header = [*_HEAD, "REF_AREA", *dimensions, "TIME_PERIOD", "OBS_VALUE", *_STATS_ATTRIBUTES]
+    header = [*_HEAD, "REF_AREA", *dimensions, "TIME_PERIOD", "OBS_VALUE", *_STATS_ATTRIBUTES, _QUESTION]
     head: list[Cell] = ["dataflow", sdmx_dataflow(result.table, result.taxonomy_id), SDMX_ACTION, _ref_area(result)]
-    checkpoint = _checkpoint(result.checkpoint)
+    checkpoint = [*_checkpoint(result.checkpoint), question_text(stats_question(result))]
     lines = (
         [
             *head,

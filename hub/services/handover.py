@@ -109,19 +109,19 @@ def rotate_hub_keys(context: HubContext, *, log: bool, envelope: bool, grace: ti
         new_envelope = EncryptionKey.generate()
         stage_key(keys_dir, ENVELOPE_KEY_FILE, new_envelope.secret())
     old_box = context.keys.envelope.public_key
-    entry = sign_handover(
-        old=old_signer,
-        new=new_signer,
-        previous_encryption_key=old_box,
-        encryption_key=new_envelope.public_key,
-        effective_at=format_timestamp(now),
-        previous_encryption_key_until=format_timestamp(now + grace if envelope else now),
-    )
     with write_session(context.sessions) as session:
-        cosigners = (new_signer,) if log else ()
-        appended = TransparencyLog(session, signer=old_signer).append(
-            entry.canonical_bytes(), kind=entry.kind, now=now, cosigners=cosigners
+        log_of_session = TransparencyLog(session, signer=old_signer)
+        now = log_of_session.entry_time(now)  # never before the entry logged last
+        entry = sign_handover(
+            old=old_signer,
+            new=new_signer,
+            previous_encryption_key=old_box,
+            encryption_key=new_envelope.public_key,
+            effective_at=format_timestamp(now),
+            previous_encryption_key_until=format_timestamp(now + grace if envelope else now),
         )
+        cosigners = (new_signer,) if log else ()
+        appended = log_of_session.append(entry.canonical_bytes(), kind=entry.kind, now=now, cosigners=cosigners)
         _set_meta(session, META_LOG_VKEY, new_signer.verifier.vkey)
         _set_meta(session, META_ENCRYPTION_KEY, new_envelope.public_key.to_text())
         if envelope:

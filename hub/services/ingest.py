@@ -95,6 +95,7 @@ class IngestService:
 
     def accept(self, verified: VerifiedSubmission, *, now: datetime) -> IngestResult:
         """Step 5 and the append, under the writer lock. The key is checked again: it may have been revoked since."""
+        now = self._log.entry_time(now)  # never before the entry logged last (a worker's clock read before it)
         payload = verified.payload
         self._registry.key_for_submission(payload.hotline_id, payload.key_id, now=now)
         existing = self._session.scalars(

@@ -11,7 +11,10 @@ Rules this service keeps:
   advisory lock on PostgreSQL), so several hub workers cannot fork the log;
 * before a checkpoint is signed, the new tree is proven consistent with the last signed checkpoint (from the
   stored nodes): if that fails, nothing is signed and :class:`~hub.errors.LogIntegrityError` is raised;
-* the leaves table and the latest checkpoint agree on the size, or the append is refused.
+* the leaves table and the latest checkpoint agree on the size, or the append is refused;
+* entry times never go back along the log: whoever builds an entry dates it with :meth:`entry_time`, inside the
+  write session (so under the writer lock), which is never earlier than the entry before, even when a worker
+  read its clock before another worker appended (auditors flag a backdated entry).
 """
 
 from __future__ import annotations
@@ -120,6 +123,12 @@ class TransparencyLog:
         return root_hash_from_nodes(size, self._get)
 
     # ------------------------------------------------------------------------------------------- writing
+
+    def entry_time(self, now: datetime) -> datetime:
+        """The time to date the next entry with: ``now``, or the last entry's time if that is later (a clock read
+        before another worker appended, or a clock set back). Call it under the writer lock, then append."""
+        last = self._session.scalars(select(LogLeaf.appended_at).order_by(LogLeaf.index.desc()).limit(1)).first()
+        return now if last is None or last <= now else last
 
     def append(self, data: bytes, *, kind: str, now: datetime, cosigners: Sequence[NoteSigner] = ()) -> Appended:
         """Append one entry and sign the new checkpoint. The caller holds the writer lock.

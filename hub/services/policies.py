@@ -96,6 +96,7 @@ class PolicyService:
 
     def log_policy(self, hotline_id: str, terms: PolicyTerms, *, now: datetime) -> PolicyEvent:
         """Log a new policy for ``hotline_id``: ``terms`` over the one that applies now (logged, or the default)."""
+        now = self._log.entry_time(now)  # never before the entry logged last
         current = self.policy(hotline_id)
         caps = (
             dict(terms.caps)
@@ -180,6 +181,7 @@ class PolicyService:
         self, hotline_id: str, *, first_period: str, last_period: str, reason: str, now: datetime
     ) -> PolicyEvent:
         """Log the operator's approval for ``hotline_id`` to release ``first_period`` .. ``last_period``."""
+        now = self._log.entry_time(now)  # never before the entry logged last
         self._hotline(hotline_id)
         try:
             entry = BackfillApprovedEntry(

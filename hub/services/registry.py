@@ -93,6 +93,7 @@ class Registry:
     ) -> KeyEvent:
         """Enroll a hotline and its first key; with ``policy``, log its policy (those terms over the defaults).
         Without, no policy entry is logged and the protocol's default policy applies until one is."""
+        now = self._log.entry_time(now)  # never before the entry logged last
         if self._session.get(Hotline, hotline_id) is not None:
             raise Conflict(f"hotline {hotline_id} is already enrolled; use rotate-key to give it a new key")
         key = _parse_key(public_key)
@@ -116,6 +117,7 @@ class Registry:
         return KeyEvent(hotline_id=hotline_id, key_id=key.key_id, appended=appended)
 
     def rotate(self, *, hotline_id: str, public_key: str, now: datetime) -> KeyEvent:
+        now = self._log.entry_time(now)  # never before the entry logged last
         hotline = self._hotline(hotline_id)
         current = self._current_key(hotline_id)
         key = _parse_key(public_key)
@@ -142,6 +144,7 @@ class Registry:
     def revoke(self, *, key_id: str, reason: str, now: datetime, compromised_since: datetime | None = None) -> KeyEvent:
         """Revoke a key now; ``compromised_since`` is logged with it (the withdrawals it requires come first, see
         :meth:`hub.services.withdrawals.Withdrawals.revoke_compromised`)."""
+        now = self._log.entry_time(now)  # never before the entry logged last
         key = self._session.get(HotlineKey, key_id)
         if key is None:
             raise NotFound(f"no enrolled key has id {key_id}")

@@ -72,6 +72,7 @@ from hub.services.units import unit_notes
 from protocol.accuracy import Interval, NoiseGroup, interval_bounds, is_wide, sum_interval
 from protocol.merkle import EMPTY_ROOT
 from protocol.messages import b64encode
+from protocol.questions import Question, question_text
 from protocol.taxonomy import Table, Taxonomy
 
 __all__ = [
@@ -89,6 +90,7 @@ __all__ = [
     "check_row_limit",
     "csv_cell",
     "latest_checkpoint",
+    "stats_question",
     "stats_to_csv",
     "write_csv",
 ]
@@ -596,8 +598,28 @@ def write_csv(header: Sequence[str], rows: Iterable[Sequence[str | int | float |
     return buffer.getvalue()
 
 
+def stats_question(result: StatsResult) -> Question:
+    """The question an answer answers (:mod:`protocol.questions`): written into its CSV files."""
+    return Question(
+        route="stats",
+        name=result.table,
+        group_by=result.group_by,
+        filters=result.filters,
+        period_from=result.period_from,
+        period_to=result.period_to,
+        scope_level=result.scope.level,
+        scope_code=result.scope.code,
+    )
+
+
 def stats_to_csv(result: StatsResult) -> str:
-    """The answer as CSV: one header row, one line per row; the checkpoint is repeated on every line."""
+    """The answer as CSV: one header row, one line per row; the checkpoint and the question
+    (:func:`protocol.questions.question_text`, what ``tipshare-audit check`` recomputes) are repeated on every
+    line. ``scope`` names the countries of a country-limited token's region: ``region (MD, UA)``."""
+    scope = str(result.scope)
+    if result.countries is not None and result.scope.code is None:
+        scope += f" ({', '.join(result.countries)})"
+    question = question_text(stats_question(result))
     header = [
         "table",
         *result.group_by,
@@ -615,6 +637,7 @@ def stats_to_csv(result: StatsResult) -> str:
         "scope",
         "checkpoint_size",
         "checkpoint_root",
+        "question",
     ]
     lines = (
         [
@@ -631,9 +654,10 @@ def stats_to_csv(result: StatsResult) -> str:
             row.conf_status,
             row.wide_interval,
             result.unit_label,
-            str(result.scope),
+            scope,
             result.checkpoint.size,
             result.checkpoint.root_hash_b64,
+            question,
         ]
         for row in result.rows
     )

@@ -127,6 +127,7 @@ class Withdrawals:
                 f"{submission.revision}) was already withdrawn by log entry {submission.withdrawn_index} at "
                 f"{format_timestamp(submission.withdrawn_at)}: {submission.withdraw_reason}"
             )
+        now = self._log.entry_time(now)  # never before the entry logged last
         entry = sign_withdrawal(
             self._context.log_signer,
             leaf_index=submission.leaf_index,

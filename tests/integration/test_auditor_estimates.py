@@ -82,9 +82,10 @@ def test_every_estimates_answer_of_an_honest_hub_is_recomputed_exactly(honest: R
     assert estimates["units"] == ["case", "contact", "person"]
     assert estimates["scopes"] == ["country MD", "country UA", "region"]
     assert estimates["refused"] == 0
-    # person: total, 10 dimensions, the corridor; case and contact: total and 2 dimensions each; 3 scopes.
-    assert estimates["questions"] == 12 + 3 + 3
-    assert estimates["answers"] == 3 * 18
+    # person: total, 10 dimensions, the corridor by month and over the range; case and contact: total and 2
+    # dimensions each; 3 scopes.
+    assert estimates["questions"] == 13 + 3 + 3
+    assert estimates["answers"] == 3 * 19
     assert estimates["rows"] > 3 * 3844  # the corridor alone has 3,844 rows per scope
     assert estimates["skipped"] is None
     asked = {request.url.path for request in honest.requests}  # type: ignore[attr-defined]
@@ -96,9 +97,9 @@ def test_the_summary_says_how_many_estimates_were_compared(hub: HubUnderTest, tm
 
     assert run.code == 0, run.out + run.err
     line = next(line for line in run.out.splitlines() if line.lstrip().startswith("estimates"))
-    assert "18 answers" in line
+    assert "19 answers" in line
     assert (
-        "rows compared exactly: 18 questions (units case, contact, person: totals, each dimension, the corridor)"
+        "rows compared exactly: 19 questions (units case, contact, person: totals, each dimension, the corridor)"
         in line
     )
     assert line.rstrip().endswith("scopes region")

@@ -40,7 +40,7 @@ def test_a_clean_log_verifies_and_prints_a_summary(hub: HubUnderTest, tmp_path: 
     assert "6: 4 enrolment(s), 1 rotation(s), 1 revocation(s)" in summary
     assert "4 in 3 countries (MD, RO, UA)" in summary
     assert "7 of 7 valid, 6 current; periods 2026-09..2026-10 (2)" in summary
-    assert "8 tables, 29 groupings" in summary
+    assert "8 tables, 32 groupings" in summary
     assert "scopes region, country MD, country RO, country UA" in summary
     assert run.err == ""  # an explicitly pinned key needs no out-of-band warning
 
@@ -59,7 +59,9 @@ def test_the_json_report_counts_what_was_checked(hub: HubUnderTest, tmp_path: Pa
     assert report["submissions"] == {"total": 7, "valid": 7, "current": 6}
     assert report["hotlines"] == ["md-a", "ro-a", "ua-a", "ua-b"]
     statistics = report["statistics"]
-    assert statistics["answers"] == 29 + 8 * 3  # every grouping of the region, then each country's monthly totals
+    # Every grouping of the region (each month's full grid of the 3 tables released: the 5 others have none),
+    # then each country's totals and the full grids of the tables its hotlines released (UA 3, MD 2, RO 1).
+    assert statistics["answers"] == 29 + 3 + 8 * 3 + 6
     assert statistics["rows"] > 700
     assert report["state_saved"] is True
     # Trust on first use: the fingerprint goes to stderr, with what to do about it.

@@ -125,7 +125,18 @@ def test_every_error_maps_to_exit_1_or_2() -> None:
     assert set(codes.values()) == {2}
 
 
-@pytest.mark.parametrize("module", ["auditor.findings", "auditor.keys", "auditor.releases", "auditor.stats"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "auditor.findings",
+        "auditor.keys",
+        "auditor.releases",
+        "auditor.report_files",
+        "auditor.stats",
+        "auditor.times",
+        "auditor.verify",
+    ],
+)
 def test_docstring_examples_run(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

@@ -167,7 +167,12 @@ def test_what_a_full_run_catches_in_new_entries_an_incremental_run_catches_too(
 
     assert checked == [index for index, _ in expected] == list(range(POPULATED, POPULATED + len(tamperings)))
     assert incremental.code == 1
-    assert [(f["index"], f["check"]) for f in incremental.document["failures"]] == expected
+    backdated = expected[-1][0]  # also dated before the entries logged before it
+    assert [(f["index"], f["check"]) for f in incremental.document["failures"]] == [
+        *expected[:-1],
+        (backdated, "entry-time"),
+        expected[-1],
+    ]
     full = _from_scratch(hub, tmp_path)
     assert conclusions(incremental) == conclusions(full)
     again = _audit(hub, state)  # nothing new: the failures are still named, from the state DIR
@@ -298,3 +303,25 @@ def test_recheck_checks_every_entry_again_and_replaces_what_was_saved(
     assert resumed.document["entry_checks"] == {"this_run": 0, "resumed": 14}
     assert len(resumed.document["failures"]) == 1  # replaced, not saved twice
     assert conclusions(resumed) == conclusions(first)
+
+
+def test_entry_times_saved_before_they_were_checked_are_read_back_from_the_entries(
+    hub: HubUnderTest, tmp_path: Path, checked: list[int]
+) -> None:
+    """A state DIR whose entry checks were saved by a version that did not check entry times: the latest time is
+    read back from the entries it holds, so a backdated new entry is still caught by an incremental run."""
+    state = tmp_path / "state"
+    assert _audit(hub, state).code == 0
+    with sqlite3.connect(state / STATE_FILE) as db:
+        assert db.execute("DELETE FROM meta WHERE key = 'checked_latest_time'").rowcount == 1
+    index, _ = _backdated_revocation(hub)
+    checked.clear()
+
+    incremental = _audit(hub, state)
+
+    assert checked == [index]
+    assert [(f["index"], f["check"]) for f in incremental.document["failures"]] == [
+        (index, "entry-time"),
+        (index, "key-history"),
+    ]
+    assert "before entry 12 (2026-11-10T10:00:00Z)" in incremental.document["failures"][0]["message"]

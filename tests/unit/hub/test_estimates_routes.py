@@ -204,6 +204,10 @@ def test_csv_lines_carry_the_question_checkpoint_and_flags(released: Released) -
         assert (line["period_from"], line["period_to"]) == ("2026-07", "2026-09")
         assert line["checkpoint_size"] == str(answer["checkpoint"]["size"])
         assert line["checkpoint_root"] == answer["checkpoint"]["root_hash"]
+        assert line["question"] == (
+            "/v1/estimates/person?group_by=period,citizenship&period_from=2026-07&period_to=2026-09&country=UA"
+            "&exploitation_group=labour"
+        )
         assert line["obs_status"] in ("A", "U", "O")
     negative = [line["estimate"] for line in lines if line["estimate"].startswith("-")]
     assert negative, "the data have negative estimates: numbers are written as numbers, not neutralised text"

@@ -114,7 +114,7 @@ def check_sdmx_csv(
 
 
 STATS_NUMERIC = ("OBS_VALUE", "CI95_LOWER", "CI95_UPPER", "HOTLINES_REPORTING", "HOTLINES_EXPECTED", "CHECKPOINT_SIZE")
-STATS_CODED = ("OBS_STATUS", "CONF_STATUS", "UNIT_MEASURE", "CHECKPOINT_ORIGIN", "CHECKPOINT_ROOT")
+STATS_CODED = ("OBS_STATUS", "CONF_STATUS", "UNIT_MEASURE", "CHECKPOINT_ORIGIN", "CHECKPOINT_ROOT", "QUESTION")
 RECRUITMENT_DIMENSIONS = ("REF_AREA", "EXPLOITATION_GROUP", "RECRUITER_RELATION", "RECRUITMENT_CHANNEL", "TIME_PERIOD")
 
 
@@ -178,7 +178,11 @@ def test_a_time_series_with_a_gap(hub: HubUnderTest, data: Dataset) -> None:
         "CHECKPOINT_ORIGIN",
         "CHECKPOINT_SIZE",
         "CHECKPOINT_ROOT",
+        "QUESTION",
     ]
+    assert {row["QUESTION"] for row in message.rows} == {
+        f"/v1/stats/{RECRUITMENT.name}?group_by=period&period_from=2026-01&period_to=2026-04"
+    }
     assert [row["TIME_PERIOD"] for row in message.rows] == ["2026-01", "2026-02", "2026-03", "2026-04"]
     gap = message.rows[-1]
     assert (gap["OBS_VALUE"], gap["OBS_STATUS"], gap["HOTLINES_REPORTING"]) == ("NaN", "O", "0")
@@ -414,6 +418,7 @@ ESTIMATES_CODED = (
     "UNIT_MEASURE",
     "CHECKPOINT_ORIGIN",
     "CHECKPOINT_ROOT",
+    "QUESTION",
 )
 ESTIMATES_ATTRIBUTES = [
     "CI95_LOWER",
@@ -430,6 +435,7 @@ ESTIMATES_ATTRIBUTES = [
     "CHECKPOINT_ORIGIN",
     "CHECKPOINT_SIZE",
     "CHECKPOINT_ROOT",
+    "QUESTION",
 ]
 
 

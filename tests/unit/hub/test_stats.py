@@ -22,11 +22,13 @@ from hub.services.stats import (
     StatsResult,
     StatsService,
     csv_cell,
+    stats_question,
     stats_to_csv,
 )
 from protocol.accuracy import Interval, is_wide, sum_interval
 from protocol.merkle import EMPTY_ROOT
 from protocol.messages import b64encode
+from protocol.questions import parse_question_text
 from tests.unit.hub.stats_data import (
     CHECKPOINT_NOTE,
     CHECKPOINT_ROOT,
@@ -458,6 +460,7 @@ def test_csv_has_one_header_and_the_checkpoint_on_every_line(data: Dataset) -> N
         "scope",
         "checkpoint_size",
         "checkpoint_root",
+        "question",
     ]
     assert len(lines) == 1 + len(result.rows) == 1 + 6
     for line, row in zip(lines[1:], result.rows, strict=True):
@@ -468,6 +471,10 @@ def test_csv_has_one_header_and_the_checkpoint_on_every_line(data: Dataset) -> N
         assert record["wide_interval"] == ("true" if row.wide_interval else "false")
         assert record["unit"] == "potential victims reported to hotlines"
         assert (record["checkpoint_size"], record["checkpoint_root"]) == ("23", csv_cell(b64encode(CHECKPOINT_ROOT)))
+        assert record["question"] == (  # what tipshare-audit check FILE recomputes
+            f"/v1/stats/{result.table}?group_by=period,recruitment_channel&period_from=2026-03&period_to=2026-04"
+        )
+        assert parse_question_text(record["question"]) == stats_question(result)
     april = [dict(zip(lines[0], line, strict=True)) for line in lines[1:] if line[1] == "2026-04"]
     assert {(r["estimate"], r["obs_status"], r["std"]) for r in april} == {("", "O", "")}
 
