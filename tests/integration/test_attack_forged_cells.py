@@ -63,6 +63,8 @@ def _populated(data_dir: Path) -> Iterator[HubUnderTest]:
         started.clock.now = utc(2026, 8, 20, 10)
         started.enroll("ua-a", "UA")
         started.enroll("md-a", "MD")
+        for hotline_id in ("ua-a", "md-a"):  # made-up counts: 115,000 persons in a month's corridor
+            started.log_loose_policy(hotline_id)
         started.clock.now = utc(2026, 10, 5, 10)
         _submit(started, "ua-a", "2026-09", 1)
         _submit(started, "md-a", "2026-09", 2)
