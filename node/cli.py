@@ -66,6 +66,7 @@ from node.release import DEFAULT_TOP, check_tables, noisy_payload, preview
 from node.repin import follow_hub_keys
 from node.settings import NodeSettings, load_settings
 from node.store import open_database
+from node.watch import load_policy
 from protocol.errors import ProtocolError
 from protocol.messages import PROTOCOL_VERSION, SubmissionPayload, format_timestamp, period_start
 from protocol.taxonomy import Taxonomy, builtin_taxonomies, builtin_taxonomy, latest_taxonomy
@@ -827,8 +828,9 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
             _year_budgets(home, ledger, year=None, today=state.clock()),
             ledger.discards(),
         )
-        with state.hub(home.config.hub.url) as client:
-            home = follow_handover(state, home, client)  # receipts are checked with the hub's current log key
+        if outbox.receipts() or load_policy(home.layout.root) is not None:  # something to check at the hub
+            with state.hub(home.config.hub.url) as client:
+                home = follow_handover(state, home, client)  # receipts are checked with the hub's current log key
         document["receipt_watch"] = cli_witness.watch(home, db, state.hub).document()
     if as_json:
         views.emit_json(document)

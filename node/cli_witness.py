@@ -53,15 +53,15 @@ def watch(
         if receipt is not None:
             held.append(HeldReceipt(period, revision, receipt))
     policy = load_policy(home.layout.root)
-    log_key = home.config.hub.identity.log_verifier
+    log_key, *earlier_keys = home.config.hub.log_verifiers
     with hub(home.config.hub.url) as client:
         try:
-            report = watch_receipts(client, log_key=log_key, receipts=held, policy=policy)
+            report = watch_receipts(client, log_key=log_key, receipts=held, policy=policy, earlier_keys=earlier_keys)
         except CheckpointNotWitnessed:
             if sleep is None:
                 raise
             sleep(COSIGNATURE_WAIT)
-            report = watch_receipts(client, log_key=log_key, receipts=held, policy=policy)
+            report = watch_receipts(client, log_key=log_key, receipts=held, policy=policy, earlier_keys=earlier_keys)
     err = Console(stderr=True, highlight=False)
     if report.skipped:
         err.print(report.skipped, soft_wrap=True)

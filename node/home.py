@@ -44,6 +44,7 @@ from node.keystore import load_signing_key, write_private_file
 from node.store import open_database
 from protocol.crypto import SigningKey, fingerprint
 from protocol.errors import ProtocolError
+from protocol.note import NoteVerifier
 from protocol.taxonomy import Taxonomy, builtin_taxonomies, parse_taxonomy
 
 __all__ = [
@@ -107,6 +108,14 @@ class PinnedHub:
     url: str
     identity: HubIdentity
     pinned_at: str
+    #: Log keys pinned before this one (oldest first), left by followed handovers: receipts they signed still verify.
+    previous_log_vkeys: tuple[str, ...] = ()
+
+    @property
+    def log_verifiers(self) -> tuple[NoteVerifier, ...]:
+        """The pinned log key, then every earlier one (newest first)."""
+        earlier = tuple(NoteVerifier.from_vkey(vkey) for vkey in reversed(self.previous_log_vkeys))
+        return (self.identity.log_verifier, *earlier)
 
     @property
     def log_key_fingerprint(self) -> str:
@@ -169,6 +178,11 @@ def render_config(config: NodeConfig) -> str:
         f"taxonomy_id = {_toml_string(identity.taxonomy_id)}",
         f"taxonomy_hash = {_toml_string(identity.taxonomy_hash)}",
         f"pinned_at = {_toml_string(hub.pinned_at)}",
+        *(
+            [f"previous_log_vkeys = [{', '.join(_toml_string(v) for v in hub.previous_log_vkeys)}]"]
+            if hub.previous_log_vkeys
+            else []
+        ),
         "",
         "# The privacy budget (see `tipshare-node budget`). Amounts are rho (discrete_gaussian) or epsilon",
         '# (discrete_laplace), as decimals ("0.1") or fractions ("1/24"). release: what one release spends;',
@@ -224,7 +238,20 @@ def read_config(path: Path) -> NodeConfig:
         )
     except HubError as e:
         raise ConfigError(f"config.toml: the pinned hub identity is invalid: {e}") from e
-    pinned = PinnedHub(url=_string(hub, "url", "hub"), identity=identity, pinned_at=_string(hub, "pinned_at", "hub"))
+    previous = hub.get("previous_log_vkeys", [])
+    if not isinstance(previous, list) or not all(isinstance(v, str) and v for v in previous):
+        raise ConfigError("config.toml: [hub] previous_log_vkeys is not a list of log keys")
+    try:
+        for vkey in previous:
+            NoteVerifier.from_vkey(vkey)
+    except ProtocolError as e:
+        raise ConfigError(f"config.toml: [hub] previous_log_vkeys holds an invalid key: {e}") from e
+    pinned = PinnedHub(
+        url=_string(hub, "url", "hub"),
+        identity=identity,
+        pinned_at=_string(hub, "pinned_at", "hub"),
+        previous_log_vkeys=tuple(previous),
+    )
     return NodeConfig(
         hotline_id=_string(node, "hotline_id", "node"),
         public_key=_string(node, "public_key", "node"),

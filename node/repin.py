@@ -66,7 +66,10 @@ def follow_hub_keys(home: NodeHome, client: HubClient, *, now: str) -> Repinned 
             f"signed by the pinned log key {trusted.vkey} leads to them"
         )
     identity = dataclasses.replace(pinned.identity, log_vkey=seen.log_vkey, encryption_key=seen.encryption_key)
-    hub = dataclasses.replace(pinned, identity=identity, pinned_at=now)
+    previous = pinned.previous_log_vkeys
+    if seen.log_vkey != pinned.identity.log_vkey:
+        previous = (*previous, pinned.identity.log_vkey)  # receipts it signed must still verify
+    hub = dataclasses.replace(pinned, identity=identity, pinned_at=now, previous_log_vkeys=previous)
     config = dataclasses.replace(home.config, hub=hub)
     write_private_file(home.layout.config, render_config(config).encode("utf-8"))
     return Repinned(

@@ -129,9 +129,17 @@ def save_policy(home: Path, policy: WitnessPolicy) -> Path:
 
 
 def watch_receipts(
-    client: HubClient, *, log_key: NoteVerifier, receipts: Sequence[HeldReceipt], policy: WitnessPolicy | None
+    client: HubClient,
+    *,
+    log_key: NoteVerifier,
+    receipts: Sequence[HeldReceipt],
+    policy: WitnessPolicy | None,
+    earlier_keys: Sequence[NoteVerifier] = (),
 ) -> WatchReport:
-    """Check every held receipt against the hub's latest checkpoint; raise :class:`ReceiptAlarm` if one fails."""
+    """Check every held receipt against the hub's latest checkpoint; raise :class:`ReceiptAlarm` if one fails.
+
+    The latest checkpoint must verify with ``log_key``; a receipt's checkpoint with it or with one of
+    ``earlier_keys`` (log keys pinned before a followed handover, which signed the receipts of their time)."""
     report = WatchReport()
     if not receipts and policy is None:
         return report
@@ -143,7 +151,7 @@ def watch_receipts(
     receipted = []
     for held in receipts:
         try:
-            receipted.append((held, open_checkpoint(held.receipt.checkpoint, log_key, origin=log_key.name)))
+            receipted.append((held, _open_receipt_checkpoint(held, (log_key, *earlier_keys))))
         except InvalidCheckpoint as e:
             raise ReceiptAlarm(
                 f"the stored receipt for {held.period} revision {held.revision} no longer verifies with the pinned "
@@ -179,6 +187,18 @@ def watch_receipts(
             f"the hub's checkpoint {latest.size} is {report.witnesses.describe()}: this node does not rely on it"
         )
     return report
+
+
+def _open_receipt_checkpoint(held: HeldReceipt, keys: Sequence[NoteVerifier]) -> Checkpoint:
+    """The receipt's checkpoint, opened with the first of ``keys`` that signed it (the pinned key's error if none)."""
+    first: InvalidCheckpoint | None = None
+    for key in keys:
+        try:
+            return open_checkpoint(held.receipt.checkpoint, key, origin=key.name)
+        except InvalidCheckpoint as e:
+            first = first or e
+    assert first is not None
+    raise first
 
 
 def _check_one(client: HubClient, held: HeldReceipt, signed: Checkpoint, latest: Checkpoint) -> None:

@@ -7,7 +7,7 @@ policy follows the protocol's defaults (``protocol.plausibility.Policy.default``
 log alone.
 
 Revision ID: 0004
-Revises: 0006
+Revises: 0003
 Create Date: 2026-12-06
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0006"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

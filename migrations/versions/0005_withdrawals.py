@@ -5,7 +5,7 @@ a revoked key may be recorded as compromised since some time.
 Columns only, all nullable: every submission stored before counts as it did, every key keeps its history.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

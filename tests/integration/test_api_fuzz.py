@@ -229,14 +229,15 @@ def test_every_api_route_is_in_the_schema_or_hand_fuzzed(fuzzer: Fuzzer) -> None
 
 
 def test_every_secured_route_names_its_roles(fuzzer: Fuzzer) -> None:
-    """Only the hub's identity, taxonomies, health, submissions (signed envelopes) and the latest checkpoint with its
-    consistency proofs (what nodes check their receipts with) are public."""
+    """Only the hub's identity and its key handovers, taxonomies, health, submissions (signed envelopes) and the
+    latest checkpoint with its consistency proofs (what nodes check their receipts with) are public."""
     public = {op.label for op in fuzzer.operations() if fuzzer.roles(op) is None}
     assert public == {
         "GET /healthz",
         "GET /v1/checkpoint",
         "GET /v1/checkpoint/consistency",
         "GET /v1/hub",
+        "GET /v1/hub/handovers",
         "GET /v1/taxonomy",
         "GET /v1/taxonomy/{taxonomy_id}",
         "POST /v1/submissions",

@@ -185,6 +185,42 @@ def test_attack_a_logged_invalid_key_fails_the_audit(hub: HubUnderTest, tmp_path
 # ------------------------------------------------------------------------------------------- hub key handover
 
 
+def test_receipts_signed_before_a_log_key_handover_still_verify_on_the_node(hub: HubUnderTest, tmp_path: Path) -> None:
+    """A node holding receipts from before the hub rotated its log key is not alarmed by them after following the
+    handover: it remembers the keys it pinned before (config ``previous_log_vkeys``) for its old receipts."""
+    populate(hub)
+    officer = Officer(hub, tmp_path / "node")
+    identity = json.loads(officer.ok("init", "--hotline-id", "la-strada-md", "--hub", "https://testserver", "--json"))
+    _, public_key = identity["enrollment_line"].split()
+    enrolled = hub.client.post(
+        "/v1/admin/hotlines",
+        json={"id": "la-strada-md", "display_name": "LS", "country": "MD", "public_key": public_key},
+        headers=hub.auth("admin"),
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    export = tmp_path / "export"
+    officer.ok("synth", "--out", str(export), "--seed", "4", "--profile", "md", "--months", "2", "--start", "2026-09")
+    cases, contacts = str(export / "cases.csv"), str(export / "contacts.csv")
+    officer.ok("prepare", "--period", "2026-09", cases, "--contacts", contacts)
+    officer.ok("approve", "--period", "2026-09")
+    officer.ok("submit")  # a receipt signed by the log key of today
+    old_vkey = hub.log_key.vkey
+
+    code, out, err = _hub_cli(hub, "keys", "rotate", "--log", "--json")
+    assert code == 0, out + err
+
+    with restarted(hub):
+        status = json.loads(officer.ok("status", "--json"))  # follows the handover, then checks the old receipt
+        assert status["receipt_watch"]["receipts_checked"] == 1, status["receipt_watch"]
+        config = (tmp_path / "node" / "config.toml").read_text(encoding="utf-8")
+        assert f'previous_log_vkeys = ["{old_vkey}"]' in config
+        officer.ok("prepare", "--period", "2026-10", cases, "--contacts", contacts)
+        officer.ok("approve", "--period", "2026-10")
+        code, out, err = officer.run("sync")  # a receipt of each key, both watched
+        assert code == 0, out + err
+        assert "Receipts: 2 still in the hub's log" in err
+
+
 def test_attack_honest_rotation_is_followed_by_node_and_auditor(hub: HubUnderTest, tmp_path: Path) -> None:
     populate(hub)
     officer = Officer(hub, tmp_path / "node")
