@@ -188,7 +188,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
         database_url = stack.enter_context(fresh_database_url())
         admin, auditor = _initialise(root / "hub", database_url)
         hub = stack.enter_context(served_hub(root / "hub", database_url=database_url, workers=1))
-        proxy = stack.enter_context(FaultyProxy(("127.0.0.1", int(hub.url.rsplit(":", 1)[1]))))
+        proxy = stack.enter_context(FaultyProxy(("127.0.0.1", int(hub.url.rsplit(":", 1)[1])), methods=("POST",)))
         identity = httpx.get(f"{hub.url}/v1/hub", timeout=30).json()
         export = root / "export"
         with contextlib.redirect_stdout(io.StringIO()):

@@ -68,9 +68,14 @@ class _ConnectionClosed(Exception):
 class FaultyProxy:
     """A threaded proxy from a free loopback port to ``upstream``; see the module docstring."""
 
-    def __init__(self, upstream: tuple[str, int], *, max_hold: float = 30.0) -> None:
+    def __init__(
+        self, upstream: tuple[str, int], *, max_hold: float = 30.0, methods: tuple[str, ...] | None = None
+    ) -> None:
         self.upstream = upstream
         self.max_hold = max_hold
+        #: The request methods a fault applies to (``None``: every request); others are forwarded (and logged as
+        #: ``forward``). ``("POST",)`` faults the submissions and lets the node's lookups (``GET /v1/hub``) through.
+        self.methods = methods
         self.log: list[tuple[Fault, str]] = []
         #: Set when a request is being held (``hold_before_forward``: it arrived; ``hold_after_commit``: the hub
         #: answered it). Each :meth:`set` makes a fresh event: take it after setting the fault.
@@ -182,9 +187,12 @@ class FaultyProxy:
                 head, buffer = _read_head(client, buffer)
                 if head is None:
                     return
+                line = head.split(b"\r\n", 1)[0].decode("latin-1")
                 with self._lock:
                     fault, release, held = self._fault, self._release, self.held
-                    self.log.append((fault, head.split(b"\r\n", 1)[0].decode("latin-1")))
+                    if self.methods is not None and line.split(" ", 1)[0] not in self.methods:
+                        fault = "forward"
+                    self.log.append((fault, line))
                 if fault == "reset_mid_request":
                     return  # the body is still unread: the connection is reset under the node's feet
                 body, buffer = _read_body(client, buffer, _content_length(head))
