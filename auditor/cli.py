@@ -75,6 +75,18 @@ def _state(ctx: typer.Context) -> _State:
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of the verdict and tables.")]
+HubOption = Annotated[
+    str, typer.Option("--hub", envvar="TIPSHARE_AUDIT_HUB", help="The hub's URL.", show_default=False)
+]
+TokenOption = Annotated[
+    str,
+    typer.Option(
+        "--token",
+        envvar="TIPSHARE_AUDIT_TOKEN",
+        help="An auditor token (prefer the environment variable: a command line is visible to other users).",
+        show_default=False,
+    ),
+]
 
 
 @app.callback()
@@ -99,16 +111,8 @@ def _root(
 @app.command()
 def verify(
     ctx: typer.Context,
-    hub: Annotated[str, typer.Option("--hub", envvar="TIPSHARE_AUDIT_HUB", help="The hub's URL.", show_default=False)],
-    token: Annotated[
-        str,
-        typer.Option(
-            "--token",
-            envvar="TIPSHARE_AUDIT_TOKEN",
-            help="An auditor token (prefer the environment variable: a command line is visible to other users).",
-            show_default=False,
-        ),
-    ],
+    hub: HubOption,
+    token: TokenOption,
     state_dir: Annotated[
         Path,
         typer.Option(
@@ -216,16 +220,8 @@ def check(
             show_default=False,
         ),
     ],
-    hub: Annotated[str, typer.Option("--hub", envvar="TIPSHARE_AUDIT_HUB", help="The hub's URL.", show_default=False)],
-    token: Annotated[
-        str,
-        typer.Option(
-            "--token",
-            envvar="TIPSHARE_AUDIT_TOKEN",
-            help="An auditor token (prefer the environment variable: a command line is visible to other users).",
-            show_default=False,
-        ),
-    ],
+    hub: HubOption,
+    token: TokenOption,
     state_dir: Annotated[
         Path,
         typer.Option(
