@@ -38,11 +38,13 @@ def hub(tmp_path: Path) -> Iterator[HubUnderTest]:
 def test_a_resumed_run_judges_new_submissions_by_the_policies_logged_before(hub: HubUnderTest, tmp_path: Path) -> None:
     state = tmp_path / "state"
     assert audit(hub, state, REGION_ONLY).code == 0
-    admin(hub, "/v1/admin/hotlines/ua-a/policy", {"max_monthly_volume": 20})  # ua-a's releases: cells up to 17
+    # ua-a's releases: cells up to 17. A month before the first period, backfilled (a month close to the others:
+    # every month between the first and the last with data is verified cell by cell).
+    admin(hub, "/v1/admin/hotlines/ua-a/policy", {"max_monthly_volume": 20, "first_period": "2026-08"})
     admin(
-        hub, "/v1/admin/hotlines/ua-a/backfills", {"first_period": "2019-01", "last_period": "2019-12", "reason": "x"}
+        hub, "/v1/admin/hotlines/ua-a/backfills", {"first_period": "2026-07", "last_period": "2026-07", "reason": "x"}
     )
-    hub.submit_cells("ua-a", "2019-03", cells(hub.context.taxonomy, 60), tables=TABLES)
+    hub.submit_cells("ua-a", "2026-07", cells(hub.context.taxonomy, 60), tables=TABLES)
     big = hub.release("ua-a", "2026-08", cells=cells(hub.context.taxonomy, 61), tables=TABLES)
     big = big.model_copy(
         update={"tables": tuple(t.model_copy(update={"cells": (500, *t.cells[1:])}) for t in big.tables)}
@@ -56,7 +58,7 @@ def test_a_resumed_run_judges_new_submissions_by_the_policies_logged_before(hub:
     [failure] = resumed.failures("plausibility")
     assert "ua-a 2026-08 revision 1: cell_bound" in failure["message"]
     assert conclusions(resumed) == conclusions(scratch)
-    assert "2019-03" in resumed.document["periods"]
+    assert "2026-07" in resumed.document["periods"]
 
 
 def test_a_policy_for_a_hotline_nobody_enrolled_is_named(hub: HubUnderTest, tmp_path: Path) -> None:
