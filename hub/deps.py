@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from hub.context import HubContext
 from hub.db import read_session, write_session
 from hub.errors import Forbidden, Unauthorized
+from hub.services.log import TransparencyLog
 from hub.services.tokens import Principal, Role, TokenService
 
-__all__ = ["ContextDep", "ReadSessionDep", "WriteSessionDep", "get_context", "require"]
+__all__ = ["ContextDep", "LogDep", "ReadSessionDep", "WriteSessionDep", "get_context", "require"]
 
 
 def get_context(request: Request) -> HubContext:
@@ -47,6 +48,14 @@ def _write_session(context: ContextDep) -> Iterator[Session]:
 
 ReadSessionDep = Annotated[Session, Depends(_read_session, scope="function")]
 WriteSessionDep = Annotated[Session, Depends(_write_session, scope="function", max_concurrency=1)]
+
+
+def _log(context: ContextDep, session: ReadSessionDep) -> TransparencyLog:
+    return TransparencyLog(session, signer=context.log_signer)
+
+
+#: The transparency log, read in the request's snapshot.
+LogDep = Annotated[TransparencyLog, Depends(_log)]
 
 
 #: ``Authorization: Bearer <token>``, parsed by FastAPI (scheme case-insensitive, token stripped); ``None`` when

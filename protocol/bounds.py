@@ -58,6 +58,7 @@ This module is pure: no I/O, no clock, no randomness, stdlib only.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -209,14 +210,14 @@ def _interval(groups: tuple[tuple[Fraction, Terms], ...], confidence: float) -> 
     return CombinedInterval(variance, std, halfwidth, "conservative", confidence, coverage, count, len(groups))
 
 
-class _Bound:
+class _Bound(ABC):
     """One rigorous way to bound the tails of ``S``: its half-width and guaranteed coverage at one level, and its
     upper-tail bound."""
 
     interval: tuple[float, float]
 
-    def tail(self) -> Callable[[float], float]:
-        raise NotImplementedError
+    @abstractmethod
+    def tail(self) -> Callable[[float], float]: ...
 
 
 class _Coupled(_Bound):

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Response
 
-from hub.deps import ContextDep, ReadSessionDep, require
+from hub.deps import ContextDep, LogDep, ReadSessionDep, require
 from hub.errors import BadRequest, NotFound
 from hub.models import Submission
+from hub.routes import checkpoint as public
+from hub.routes.checkpoint import NonNegative
 from hub.schemas import (
     MAX_ID,
-    MAX_INDEX,
     ConsistencyProofPublic,
     InclusionProofPublic,
     LogEntriesPublic,
@@ -24,23 +25,13 @@ from hub.schemas import (
     SubmissionPublic,
     WithdrawnPublic,
 )
-from hub.services.log import TransparencyLog
 from hub.services.tokens import Principal
-from hub.services.witnessing import cosigned_note
 from protocol.messages import b64encode
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["audit"])
 AuditorDep = Annotated[Principal, Depends(require("auditor"))]
-NonNegative = Annotated[int, Query(ge=0, le=MAX_INDEX)]
-
-
-def _log(context: ContextDep, session: ReadSessionDep) -> TransparencyLog:
-    return TransparencyLog(session, signer=context.log_signer)
-
-
-LogDep = Annotated[TransparencyLog, Depends(_log)]
 
 
 @router.get(
@@ -49,10 +40,7 @@ LogDep = Annotated[TransparencyLog, Depends(_log)]
     responses={200: {"content": {"text/plain": {}}}, 404: {"description": "The log is empty"}},
 )
 def checkpoint(_auditor: AuditorDep, log: LogDep, session: ReadSessionDep) -> Response:
-    latest = log.latest_checkpoint()
-    if latest is None:
-        raise NotFound("the log is empty: no checkpoint has been signed yet")
-    return Response(cosigned_note(session, latest), media_type="text/plain; charset=utf-8")
+    return public.latest_checkpoint(log, session)
 
 
 @router.get(
@@ -102,8 +90,7 @@ def inclusion(_auditor: AuditorDep, log: LogDep, index: NonNegative, tree_size: 
     responses={400: {"description": "second is larger than the log, or first is larger than second"}},
 )
 def consistency(_auditor: AuditorDep, log: LogDep, first: NonNegative, second: NonNegative) -> ConsistencyProofPublic:
-    proof = log.consistency_proof(first, second)
-    return ConsistencyProofPublic(first=first, second=second, proof=[b64encode(p) for p in proof])
+    return public.consistency(log, first, second)
 
 
 @router.get(

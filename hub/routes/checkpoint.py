@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from hub.deps import ContextDep, ReadSessionDep
+from hub.deps import LogDep, ReadSessionDep
 from hub.errors import NotFound
 from hub.schemas import MAX_INDEX, ConsistencyProofPublic
-from hub.services.log import TransparencyLog
 from hub.services.witnessing import cosigned_note
 from protocol.messages import b64encode
 
@@ -23,13 +22,6 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["identity"])
 NonNegative = Annotated[int, Query(ge=0, le=MAX_INDEX)]
-
-
-def _log(context: ContextDep, session: ReadSessionDep) -> TransparencyLog:
-    return TransparencyLog(session, signer=context.log_signer)
-
-
-LogDep = Annotated[TransparencyLog, Depends(_log)]
 
 
 @router.get(
