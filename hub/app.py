@@ -23,6 +23,7 @@ from hub.dashboard.auth import SESSION_COOKIE
 from hub.db import write_session
 from hub.problems import install_problem_handlers, problem_response
 from hub.ratelimit import RateLimiter, policies, request_class, source_key
+from hub.request_id import RequestIdMiddleware
 from hub.routes import (
     access,
     admin,
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
             headers={"Retry-After": str(wait)},
         )
 
+    app.add_middleware(RequestIdMiddleware)  # added last, so it is outermost: every answer carries its id
     return app
 
 
