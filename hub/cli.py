@@ -150,6 +150,7 @@ class RoleChoice(StrEnum):
     coordinator = "coordinator"
     auditor = "auditor"
     admin = "admin"
+    metrics = "metrics"
 
 
 DataDirOption = Annotated[

@@ -203,7 +203,7 @@ class WithdrawalPublic(WithdrawnPublic):
 
 
 class TokenCreate(_Request):
-    role: Literal["coordinator", "auditor", "admin"]
+    role: Literal["coordinator", "auditor", "admin", "metrics"]
     label: Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
     expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
     countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] | None = None

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``GET /metrics`` in the Prometheus text format (role admin: scrape with a bearer token)."""
+"""``GET /metrics`` in the Prometheus text format (roles metrics and admin: scrape with a metrics token)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/metrics", summary="Prometheus metrics", responses={200: {"content": {"text/plain": {}}}})
 def metrics(
-    _admin: Annotated[Principal, Depends(require("admin"))], context: ContextDep, session: ReadSessionDep
+    _scraper: Annotated[Principal, Depends(require("metrics", "admin"))], context: ContextDep, session: ReadSessionDep
 ) -> Response:
     log_size = TransparencyLog(session, signer=context.log_signer).size()
     hotlines = session.scalar(select(func.count()).select_from(Hotline)) or 0

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Bearer tokens for coordinators, auditors and admins.
+"""Bearer tokens for coordinators, auditors, admins and metrics scrapers.
 
 A token is ``tsh_`` + 32 random bytes (base64url). It is shown once, when created; the hub stores only its
 SHA-256, so a database leak reveals no usable token. Tokens can expire and be revoked; a coordinator token may be
-scoped to a set of countries.
+scoped to a set of countries. A ``metrics`` token opens ``GET /metrics`` only.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from hub.models import ApiToken
 
 __all__ = ["ROLES", "CreatedToken", "Principal", "Role", "TokenService", "hash_token"]
 
-Role = Literal["coordinator", "auditor", "admin"]
-ROLES: Final[tuple[Role, ...]] = ("coordinator", "auditor", "admin")
+Role = Literal["coordinator", "auditor", "admin", "metrics"]
+#: ``metrics``: ``GET /metrics`` and nothing else (a Prometheus scraper holds one, not an admin token).
+ROLES: Final[tuple[Role, ...]] = ("coordinator", "auditor", "admin", "metrics")
 _PREFIX: Final = "tsh_"
 
 
@@ -69,7 +70,7 @@ class TokenService:
         if countries is not None and (not countries or any(len(c) != 2 or not c.isupper() for c in countries)):
             raise BadRequest("countries are ISO 3166-1 alpha-2 codes such as UA, MD")
         if countries is not None and role != "coordinator":
-            raise BadRequest("only coordinator tokens are limited to countries; auditors and admins see everything")
+            raise BadRequest("only coordinator tokens are limited to countries; the other roles are not")
         token = _PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
         record = ApiToken(
             token_hash=hash_token(token),

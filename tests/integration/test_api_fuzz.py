@@ -243,7 +243,7 @@ def test_every_secured_route_names_its_roles(fuzzer: Fuzzer) -> None:
         "POST /v1/submissions",
     }
     for op in fuzzer.operations():
-        assert fuzzer.roles(op) is None or fuzzer.roles(op) <= {"coordinator", "auditor", "admin"}, op.label
+        assert fuzzer.roles(op) is None or fuzzer.roles(op) <= {"coordinator", "auditor", "admin", "metrics"}, op.label
 
 
 @pytest.mark.parametrize("caller", CALLERS)

@@ -2,8 +2,9 @@
 """The role matrix: every route × every kind of caller → the status the hub must answer.
 
 Callers: no token, a well-formed token the hub never issued, an expired and a revoked token (both admin, so only
-their expiry or revocation can be what refuses them), a coordinator, an auditor, an admin, and a hotline presenting
-its own key (a hotline authenticates submissions by signature and holds no role). Refused calls are problem details
+their expiry or revocation can be what refuses them), a coordinator, an auditor, an admin, a metrics scraper (whose
+token opens ``/metrics`` and nothing else), and a hotline presenting its own key (a hotline authenticates submissions
+by signature and holds no role). Refused calls are problem details
 (401 with ``WWW-Authenticate``, 403 naming the role needed) and change nothing in the database.
 """
 
@@ -25,8 +26,18 @@ from tests.support.hubs import HubUnderTest, start_hub
 from tests.unit.hub.hubkit import assert_problem, dump_database, route_paths
 
 DOCUMENTATION_ROUTES = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect")}
-CALLERS = ("no token", "bad token", "expired token", "revoked token", "coordinator", "auditor", "admin", "hotline key")
-ROLES = ("coordinator", "auditor", "admin")
+CALLERS = (
+    "no token",
+    "bad token",
+    "expired token",
+    "revoked token",
+    "coordinator",
+    "auditor",
+    "admin",
+    "metrics",
+    "hotline key",
+)
+ROLES = ("coordinator", "auditor", "admin", "metrics")
 PUBLIC = frozenset(CALLERS)
 
 
@@ -135,7 +146,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
         _get("/v1/log/proof/consistency", first=1, second=2),
     ),
     ("GET", "/v1/submissions/{submission_id}"): (frozenset({"auditor"}), 200, _get("/v1/submissions/1")),
-    ("GET", "/metrics"): (frozenset({"admin"}), 200, _get("/metrics")),
+    ("GET", "/metrics"): (frozenset({"admin", "metrics"}), 200, _get("/metrics")),
     ("GET", "/v1/admin/hotlines"): (frozenset({"admin"}), 200, _get("/v1/admin/hotlines")),
     ("POST", "/v1/admin/hotlines"): (
         frozenset({"admin"}),
@@ -209,12 +220,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             )
             revoked = tokens.create(role="admin", label="revoked", now=now)
             tokens.revoke(revoked.record.id, now=now)
+            scraper = tokens.create(role="metrics", label="prometheus", now=now)
         bearer = {
             "bad token": "tsh_" + secrets.token_urlsafe(32),
             "expired token": expired.token,
             "revoked token": revoked.token,
             "hotline key": kyiv.key.verify_key.to_text(),
-            **{role: hub.tokens[role] for role in ROLES},
+            "metrics": scraper.token,
+            **{role: hub.tokens[role] for role in ROLES if role != "metrics"},
         }
         headers = {"no token": {}, **{name: {"Authorization": f"Bearer {token}"} for name, token in bearer.items()}}
         yield Served(hub=hub, headers=headers)
