@@ -13,8 +13,10 @@ Without bounds a query covers the last 12 full months before ``now``.
 
 A :class:`Scope` is the whole region, one country, or one hotline. A coordinator token may be limited to some
 countries (``allowed_countries``); :func:`resolve_scope` turns a scope into the rollup scopes to read, refusing
-(:class:`~hub.errors.Forbidden`) a country or hotline outside the token's countries. For such a token the region
-is the sum of its countries.
+(:class:`~hub.errors.Forbidden`) a country outside the token's countries. For such a token the region is the sum of
+its countries, and a hotline outside them is answered exactly like a hotline that does not exist
+(:class:`~hub.errors.NotFound`, naming only the token's countries): a scoped token learns nothing of other
+countries, not even which hotline ids are enrolled there.
 
 **Which hotlines are expected to report a period** (the ``hotlines_expected`` of statistics and the grid of
 completeness) — one rule, used everywhere:
@@ -214,13 +216,11 @@ def resolve_scope(session: Session, scope: Scope, *, allowed_countries: frozense
     if scope.level == "hotline":
         hotline_id = _code(scope)
         hotline = session.get(Hotline, hotline_id)
+        if allowed_countries is not None and (hotline is None or hotline.country not in allowed_countries):
+            # One answer whether the hotline is enrolled elsewhere or nowhere: naming only the token's countries.
+            raise NotFound(f"no hotline {hotline_id!r} is enrolled in {_listing(allowed_countries)}")
         if hotline is None:
             raise NotFound(f"no hotline {hotline_id!r} is enrolled at this hub")
-        if allowed_countries is not None and hotline.country not in allowed_countries:
-            raise Forbidden(
-                f"hotline {hotline_id!r} reports from {hotline.country}; this token may query "
-                f"{_listing(allowed_countries)} only"
-            )
         return ResolvedScope(scope, (hotline_scope(hotline_id),), frozenset({hotline.country}), hotline_id)
     if allowed_countries is None:
         return ResolvedScope(scope, (REGION,), None)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hub.db import read_session
-from hub.errors import Forbidden, InvalidQuery
+from hub.errors import Forbidden, InvalidQuery, NotFound
 from hub.services.completeness import CompletenessResult, CompletenessService, completeness_to_csv
 from hub.services.scope import Scope
 from hub.settings import Settings
@@ -153,7 +153,7 @@ def test_scopes_and_token_countries(data: Dataset) -> None:
     assert {row.hotline_id for row in grid(data, scope=Scope.hotline("ua-two")).rows} == {"ua-two"}
     with pytest.raises(Forbidden, match="country UA"):
         grid(data, scope=Scope.country("UA"), allowed_countries=frozenset({"MD"}))
-    with pytest.raises(Forbidden, match="ua-one"):
+    with pytest.raises(NotFound, match=r"no hotline 'ua-one' is enrolled in countries MD$"):
         grid(data, scope=Scope.hotline("ua-one"), allowed_countries=frozenset({"MD"}))
 
 

@@ -59,7 +59,8 @@ def test_token_create_role_metrics_scrapes_metrics(hub: HubUnderTest, capsys: py
     assert "tipshare_" in response.text
     code, out, _ = _cli(hub, capsys, "token", "list")
     assert code == 0
-    assert "metrics" in out and "prometheus" in out
+    assert "metrics" in out
+    assert "prometheus" in out
 
 
 def test_admins_keep_metrics(hub: HubUnderTest) -> None:

@@ -285,7 +285,7 @@ def test_a_token_limited_to_some_countries_cannot_leave_them(data: Dataset) -> N
     md_only = frozenset({"MD"})
     with pytest.raises(Forbidden, match="country UA"):
         run(data, StatsQuery(RECRUITMENT, scope=Scope.country("UA"), allowed_countries=md_only))
-    with pytest.raises(Forbidden, match="ua-one"):
+    with pytest.raises(NotFound, match=r"no hotline 'ua-one' is enrolled in countries MD$"):
         run(data, StatsQuery(RECRUITMENT, scope=Scope.hotline("ua-one"), allowed_countries=md_only))
     with pytest.raises(NotFound, match="no-such-hotline"):
         run(data, StatsQuery(RECRUITMENT, scope=Scope.hotline("no-such-hotline")))

@@ -209,7 +209,7 @@ def test_a_token_limited_to_moldova(served: tuple[HubUnderTest, Dataset]) -> Non
     assert response.json()["scope"]["countries"] == ["MD"]
     forbidden = hub.client.get(f"/v1/stats/{RECRUITMENT}", params={"country": "UA"}, headers=headers)
     assert forbidden.status_code == 403
-    assert hub.client.get("/v1/completeness", params={"hotline": "ua-one"}, headers=headers).status_code == 403
+    assert hub.client.get("/v1/completeness", params={"hotline": "ua-one"}, headers=headers).status_code == 404
     completeness = hub.client.get("/v1/completeness", params=params, headers=headers).json()
     assert {row["hotline_id"] for row in completeness["rows"]} == {"md-one"}
     assert completeness["scope"]["countries"] == ["MD"]
