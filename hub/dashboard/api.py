@@ -43,7 +43,7 @@ _RESPONSES: Final[dict[int | str, dict[str, object]]] = {
     400: {"description": "A parameter is invalid, or a dimension sums several codes (SDMX needs one code)"},
     401: {"description": "No valid bearer token"},
     403: {"description": "Not a coordinator or auditor token, or a country outside the token's countries"},
-    404: {"description": "No such unit or table, or no such hotline"},
+    404: {"description": "No such unit or table, or no such hotline (in the token's countries)"},
 }
 
 

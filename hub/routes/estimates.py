@@ -52,7 +52,7 @@ _KNOWN: Final = frozenset({"group_by", "period_from", "period_to", "country", "h
         },
         401: {"description": "No valid bearer token"},
         403: {"description": "Not a coordinator or auditor token, or a country outside the token's countries"},
-        404: {"description": "No such unit, or no such hotline"},
+        404: {"description": "No such unit, or no such hotline (in the token's countries)"},
     },
 )
 def get_estimates(

@@ -65,7 +65,7 @@ Format = Annotated[str, Query(alias="format", description="json (default) or csv
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The answer (JSON or CSV)"},
         **_ERRORS,
-        404: {"description": "No such table, or no such hotline"},
+        404: {"description": "No such table, or no such hotline (in the token's countries)"},
     },
 )
 def get_stats(
@@ -116,7 +116,7 @@ def get_stats(
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The grid (JSON or CSV)"},
         **_ERRORS,
-        404: {"description": "No such hotline"},
+        404: {"description": "No such hotline (in the token's countries)"},
     },
 )
 def get_completeness(

@@ -100,11 +100,16 @@ PROBES: Final[dict[str, list[Probe]]] = {
         *_scoped("/v1/stats/contacts", group_by="period,channel", **UA_RANGE),
         *_scoped("/v1/stats/contacts", format="csv", group_by="period", **UA_RANGE),
         _api("/v1/stats/contacts"),
+        # Tables only Moldova released:
+        *_scoped("/v1/stats/persons_corridor", group_by="citizenship", **UA_RANGE),
+        *_scoped("/v1/stats/cases_opened", group_by="period,exploitation_type", **UA_RANGE),
     ],
     "/v1/estimates/{unit}": [
         *_scoped("/v1/estimates/contact", group_by="period,channel", **UA_RANGE),
         *_scoped("/v1/estimates/contact", format="csv", group_by="channel", **UA_RANGE),
         *_scoped("/v1/estimates/person", group_by="period", **UA_RANGE),
+        *_scoped("/v1/estimates/person", group_by="citizenship,country_of_exploitation", **UA_RANGE),
+        *_scoped("/v1/estimates/case", group_by="exploitation_type", **UA_RANGE),
         _api("/v1/estimates/contact"),
     ],
     "/v1/completeness": [
@@ -112,9 +117,10 @@ PROBES: Final[dict[str, list[Probe]]] = {
         *_scoped("/v1/completeness", format="csv", **UA_RANGE),
         _api("/v1/completeness"),
     ],
-    "/v1/exports/stats/{table}.sdmx.csv": _scoped(
-        "/v1/exports/stats/contacts.sdmx.csv", group_by="channel,contact_type,period", **UA_RANGE
-    ),
+    "/v1/exports/stats/{table}.sdmx.csv": [
+        *_scoped("/v1/exports/stats/contacts.sdmx.csv", group_by="channel,contact_type,period", **UA_RANGE),
+        *_scoped("/v1/exports/stats/persons_corridor.sdmx.csv", group_by="citizenship", **UA_RANGE),
+    ],
     "/v1/exports/estimates/{unit}.sdmx.csv": _scoped(
         "/v1/exports/estimates/contact.sdmx.csv", group_by="period,channel", **UA_RANGE
     ),
@@ -134,6 +140,7 @@ PROBES: Final[dict[str, list[Probe]]] = {
     "/trends": [
         *_scoped("/trends", dashboard=True, unit="contact", **UA_RANGE),
         *_scoped("/trends", dashboard=True, unit="contact", split="channel", **UA_RANGE),
+        *_scoped("/trends", dashboard=True, unit="person", split="gender", **UA_RANGE),
         _page("/trends"),
     ],
     "/corridors": [*_scoped("/corridors", dashboard=True, **UA_RANGE), _page("/corridors")],
