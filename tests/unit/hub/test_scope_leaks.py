@@ -3,9 +3,9 @@
 
 The hub first holds Ukraine alone (two hotlines, releases for two months); every probe below is asked by a
 coordinator token limited to UA, and by its dashboard session. Then Moldova arrives: a hotline enrolled, a policy
-logged, releases of *more tables* for one of the same months and for a month Ukraine never reported, a revision, a
-withdrawal. Every probe is asked again. Any difference between the two answers is something the UA coordinator
-learned about Moldova: a leak.
+logged, releases of *more tables* (and of another taxonomy) for the same months and for a month Ukraine never
+reported, a revision, a withdrawal. Every probe is asked again. Any difference between the two answers is something
+the UA coordinator learned about Moldova: a leak.
 
 Probes that name Moldova (``country=MD``, ``hotline=md-chisinau``) must get the same answer before Moldova exists
 and after: a hotline outside the token's countries is answered exactly like one that does not exist (404, same
@@ -38,7 +38,9 @@ from fastapi.testclient import TestClient
 
 from hub.db import write_session
 from hub.services.tokens import TokenService
+from protocol.taxonomy import builtin_taxonomy
 from tests.support.hubs import HubUnderTest, start_hub
+from tests.support.releases import make_release
 from tests.unit.hub.hubkit import route_paths
 
 _CSRF: Final = re.compile(r'name="csrf" value="([^"]+)"')
@@ -198,8 +200,8 @@ def _release_ua(hub: HubUnderTest) -> None:
 
 
 def _release_md(hub: HubUnderTest) -> None:
-    """Moldova: every table of the taxonomy (Ukraine released contacts only), a month Ukraine never reported, a
-    revision and a withdrawal, a logged policy."""
+    """Moldova: every table of taxonomy v1 (Ukraine released contacts only), a month Ukraine never reported, a
+    revision and a withdrawal, a logged policy, and a release of taxonomy v2 (which Ukraine never followed)."""
     hub.enroll("md-chisinau", "MD")
     hub.log_loose_policy("md-chisinau")
     hub.submit(hub.release("md-chisinau", "2026-09"))
@@ -210,6 +212,10 @@ def _release_md(hub: HubUnderTest) -> None:
     )
     assert withdrawn.status_code == 200, withdrawn.text
     hub.submit(hub.release("md-chisinau", "2026-07", revision=1))
+    v2 = builtin_taxonomy(2)
+    person_and_case = sorted(name for name, table in v2.tables.items() if table.unit != "contact")
+    key = hub.hotlines["md-chisinau"].key
+    hub.submit(make_release(v2, key, hotline_id="md-chisinau", period="2026-08", tables=person_and_case))
 
 
 @pytest.fixture(scope="module")
