@@ -394,7 +394,7 @@ def serve(
     database_url: DatabaseURLOption = None,
 ) -> None:
     """Run the hub's HTTP API with uvicorn until interrupted. Put a TLS proxy in front of it."""
-    from hub.cli_serve import run  # uvicorn is loaded by this command only
+    from hub.cli_serve import check_address, run  # uvicorn is loaded by this command only
 
     state = _state(ctx)
     settings = _settings(data_dir, database_url, host=host, port=port, workers=workers)
@@ -407,6 +407,7 @@ def serve(
             f"the database is at schema revision {current}, this build needs {head}: back the database up, then "
             "run `tipshare-hub db upgrade`"
         )
+    check_address(settings)  # a port in use is one sentence, not uvicorn's [Errno 98]
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{shown_host}:{settings.port}"
     plural = "s" if settings.workers != 1 else ""
