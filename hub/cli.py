@@ -43,6 +43,7 @@ from hub import cli_views as views
 from hub.cli_keys import keys_app
 from hub.cli_logcheck import check_log
 from hub.cli_submissions import parse_moment, submission_app
+from hub.cli_text import printable
 from hub.cli_witness import witness_app
 from hub.context import META_LOG_ORIGIN, HubContext, utc_now
 from hub.db import make_engine, make_sessionmaker, read_session, sqlite_file, storage_fault, write_session
@@ -749,7 +750,7 @@ def token_revoke(
             f"Token {record.id} ({record.role}, {record.label}) was already revoked at {document['revoked_at']}."
         )
     else:
-        typer.echo(f"Token {record.id} ({record.role}, {record.label}) revoked.")
+        typer.echo(f"Token {record.id} ({record.role}, {printable(record.label)}) revoked.")
 
 
 # ---------------------------------------------------------------------------- taxonomies
