@@ -6,8 +6,10 @@ as ``TIPSHARE_HUB_MAX_BODY_BYTES``; every other request, ``TIPSHARE_HUB_MAX_REQU
 admin forms, policies and dashboard forms are a few hundred bytes). A request is refused with ``413``
 
 * up front, by its ``Content-Length``, without reading the body;
-* or while the body streams in (chunked, or a ``Content-Length`` that lies): the byte past the cap is never
-  handed to the application, which sees :class:`BodyTooLarge` from ``receive`` instead.
+* or while the body streams in (chunked, or a ``Content-Length`` that lies): the chunk past the cap is never
+  handed to the application, whose ``receive`` raises a Starlette ``HTTPException(413)`` instead (not a
+  :class:`~hub.errors.HubError` on purpose: FastAPI re-raises an ``HTTPException`` from its body parsing, where it
+  would turn any other error into a 400, so the client learns the real reason).
 
 >>> body_cap("POST", "/v1/submissions", submission=4_194_304, other=65_536)
 4194304
@@ -25,23 +27,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.problems import problem_response
 
-__all__ = ["SUBMISSION_PATH", "BodyLimitMiddleware", "BodyTooLarge", "body_cap", "declared_length"]
+__all__ = ["SUBMISSION_PATH", "BodyLimitMiddleware", "body_cap", "declared_length", "has_body"]
 
 #: The one route whose body may be as large as the submission cap.
 SUBMISSION_PATH: Final = "/v1/submissions"
 _log = logging.getLogger("tipshare.hub")
 
 
-class BodyTooLarge(HTTPException):
-    """A body grew past its route's cap while it was read (raised from ``receive``; rendered as a 413 problem).
-
-    A Starlette ``HTTPException`` on purpose: FastAPI re-raises those from its body parsing instead of turning
-    them into a 400, so the client learns the real reason.
-    """
-
-    def __init__(self, cap: int) -> None:
-        super().__init__(413, f"the request body is larger than {cap} bytes, the most this route accepts")
-        self.cap = cap
+def _too_large(cap: int) -> HTTPException:
+    """What ``receive`` raises once a body grows past its route's cap (rendered as a 413 problem detail)."""
+    return HTTPException(413, f"the request body is larger than {cap} bytes, the most this route accepts")
 
 
 def body_cap(method: str, path: str, *, submission: int, other: int) -> int:
@@ -100,7 +95,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > cap:
-                    raise BodyTooLarge(cap)
+                    raise _too_large(cap)
             return message
 
         async def watched_send(message: Message) -> None:
@@ -111,8 +106,10 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, counted_receive, watched_send)
-        except BodyTooLarge as e:  # raised where no exception handler stood (a middleware, say)
+        except HTTPException as e:  # ours, raised where no exception handler stood (a middleware, say)
+            if e.status_code != 413 or received <= cap:
+                raise
             if started:
-                _log.warning("body over %d bytes after the answer started: connection dropped", e.cap)
+                _log.warning("body over %d bytes after the answer started: connection dropped", cap)
                 raise
             await problem_response(413, "payload_too_large", "Payload too large", str(e.detail))(scope, receive, send)
