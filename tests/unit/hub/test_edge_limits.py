@@ -113,7 +113,7 @@ def test_attack_streamed_body_stops_at_the_cap_even_with_a_valid_token(hub: HubU
     assert answer.consumed <= cap + CHUNK
 
 
-def test_attack_streamed_submission_stops_at_the_submission_cap(hub: HubUnderTest) -> None:
+def test_a_streamed_submission_stops_at_the_submission_cap(hub: HubUnderTest) -> None:
     cap = hub.context.settings.max_body_bytes
     answer = call(hub, "POST", "/v1/submissions", total=32 * MIB, headers=JSON)
     assert answer.status == 413
