@@ -153,8 +153,8 @@ def uvicorn_options(settings: Settings, *, log_level: str = "info") -> dict[str,
 
 
 def run(settings: Settings, *, log_level: str = "info") -> None:
-    """Serve the hub until interrupted (SIGINT or SIGTERM stop it gracefully)."""
-    check_address(settings)
+    """Serve the hub until interrupted (SIGINT or SIGTERM stop it gracefully); ``serve`` first checks the address
+    (:func:`check_address`)."""
     os.environ.update(worker_environment(settings))
     uvicorn.run(APP_FACTORY, **uvicorn_options(settings, log_level=log_level))
 
