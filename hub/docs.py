@@ -46,6 +46,7 @@ _PAGE: Final = """\
 <head>
 <meta charset="utf-8">
 <title>{title} - API reference</title>
+<link rel="icon" type="image/png" href="{assets}/favicon-32x32.png">
 <link rel="stylesheet" href="{assets}/swagger-ui.css">
 </head>
 <body>
