@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.tipshare-installed
 PYTEST_ARGS ?=
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all install test check lint typecheck contracts unit unit-sqlite unit-postgresql postgres browser demo bench clean
+.PHONY: all install test check lint typecheck contracts unit unit-sqlite unit-postgresql postgres browser proxy demo bench clean
 
 all: test
 
@@ -44,10 +44,10 @@ contracts: install
 # session starts itself (a throwaway cluster on 127.0.0.1, deleted afterwards).
 unit: unit-sqlite unit-postgresql
 
-unit-sqlite: install browser
+unit-sqlite: install browser proxy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-unit-postgresql: install postgres
+unit-postgresql: install postgres proxy
 	$(BIN)/pytest --backend postgresql tests/unit/hub tests/integration $(PYTEST_ARGS)
 
 # PostgreSQL server binaries (Debian's postgresql package), installed where missing.
@@ -63,6 +63,13 @@ browser:
 		echo "installing Chromium (Debian package chromium) for the dashboard tests"; \
 		command -v apt-get >/dev/null || { echo "no apt-get: install chromium by hand" >&2; exit 1; }; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's caddy: the hub's edge is tested behind the shipped Caddyfile (tests/integration/test_edge_proxy.py).
+proxy:
+	@command -v caddy >/dev/null || { \
+		echo "installing Caddy (Debian package caddy) for the proxy tests"; \
+		command -v apt-get >/dev/null || { echo "no apt-get: install caddy by hand" >&2; exit 1; }; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq caddy >/dev/null; }
 
 test: lint typecheck contracts unit
 

@@ -17,10 +17,13 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from hub.auth_gate import TokenGateMiddleware
 from hub.context import HubContext
 from hub.dashboard import install_dashboard
 from hub.dashboard.auth import SESSION_COOKIE
 from hub.db import write_session
+from hub.docs import install_docs
+from hub.limits import BodyLimitMiddleware
 from hub.problems import install_problem_handlers, problem_response
 from hub.ratelimit import RateLimiter, policies, request_class, source_key
 from hub.request_id import RequestIdMiddleware
@@ -71,7 +74,7 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
         title="tipshare hub",
         version="1",
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # hub.docs serves /docs from the hub's own files (TIPSHARE_HUB_DOCS)
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -95,6 +98,13 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
         app.include_router(module.router)
     install_dashboard(app)
     settings = context.settings
+    if settings.docs:
+        install_docs(app)
+    # Inside ``observe`` (rate limits, metrics, headers): a token check before any body is read, then body caps.
+    app.add_middleware(TokenGateMiddleware, context=context, openapi=app.openapi)
+    app.add_middleware(
+        BodyLimitMiddleware, submission_bytes=settings.max_body_bytes, other_bytes=settings.max_request_bytes
+    )
     rates, hotline_rate = policies(
         submissions=settings.rate_submissions,
         queries=settings.rate_queries,

@@ -43,6 +43,7 @@ from hub import cli_views as views
 from hub.cli_keys import keys_app
 from hub.cli_logcheck import check_log
 from hub.cli_submissions import parse_moment, submission_app
+from hub.cli_text import printable
 from hub.cli_witness import witness_app
 from hub.context import META_LOG_ORIGIN, HubContext, utc_now
 from hub.db import make_engine, make_sessionmaker, read_session, sqlite_file, storage_fault, write_session
@@ -395,7 +396,7 @@ def serve(
     database_url: DatabaseURLOption = None,
 ) -> None:
     """Run the hub's HTTP API with uvicorn until interrupted. Put a TLS proxy in front of it."""
-    from hub.cli_serve import run  # uvicorn is loaded by this command only
+    from hub.cli_serve import check_address, run  # uvicorn is loaded by this command only
 
     state = _state(ctx)
     settings = _settings(data_dir, database_url, host=host, port=port, workers=workers)
@@ -408,6 +409,7 @@ def serve(
             f"the database is at schema revision {current}, this build needs {head}: back the database up, then "
             "run `tipshare-hub db upgrade`"
         )
+    check_address(settings)  # a port in use is one sentence, not uvicorn's [Errno 98]
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{shown_host}:{settings.port}"
     plural = "s" if settings.workers != 1 else ""
@@ -749,7 +751,7 @@ def token_revoke(
             f"Token {record.id} ({record.role}, {record.label}) was already revoked at {document['revoked_at']}."
         )
     else:
-        typer.echo(f"Token {record.id} ({record.role}, {record.label}) revoked.")
+        typer.echo(f"Token {record.id} ({record.role}, {printable(record.label)}) revoked.")
 
 
 # ---------------------------------------------------------------------------- taxonomies

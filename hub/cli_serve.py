@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import errno
 import gc
 import os
 import socket
@@ -31,6 +32,7 @@ from fastapi import FastAPI
 from uvicorn.config import LOGGING_CONFIG
 
 from hub.app import create_app
+from hub.errors import HubError
 from hub.settings import Settings
 
 if TYPE_CHECKING:  # uvicorn types its pick of h11 or httptools as a plain asyncio protocol
@@ -38,7 +40,17 @@ if TYPE_CHECKING:  # uvicorn types its pick of h11 or httptools as a plain async
 else:
     from uvicorn.protocols.http.auto import AutoHTTPProtocol as _AutoHTTPProtocol
 
-__all__ = ["APP_FACTORY", "HTTP_PROTOCOL", "NoDelayHTTPProtocol", "app_from_environment", "run", "worker_environment"]
+__all__ = [
+    "APP_FACTORY",
+    "HTTP_PROTOCOL",
+    "AddressUnusable",
+    "NoDelayHTTPProtocol",
+    "app_from_environment",
+    "check_address",
+    "run",
+    "uvicorn_options",
+    "worker_environment",
+]
 
 #: The import string uvicorn's workers load.
 APP_FACTORY: Final = "hub.cli_serve:app_from_environment"
@@ -77,25 +89,74 @@ def worker_environment(settings: Settings) -> dict[str, str]:
     return environment
 
 
+class AddressUnusable(HubError):
+    """``serve`` cannot listen where it was told to: the port is taken, privileged, or not this machine's."""
+
+    code = "address_unusable"
+    title = "Cannot listen on this address"
+
+
+def check_address(settings: Settings) -> None:
+    """Refuse, in one sentence an operator can act on, an address ``serve`` could not listen on.
+
+    uvicorn would log ``[Errno 98] error while attempting to bind`` and exit; this binds the address first (with
+    ``SO_REUSEADDR``, as uvicorn does, so a port in TIME_WAIT is not mistaken for a taken one) and lets it go.
+    """
+    shown = f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except socket.gaierror as e:
+        raise AddressUnusable(
+            f"cannot listen on {shown}: {settings.host!r} is not an address or name of this machine ({e.strerror}); "
+            "set --host (TIPSHARE_HUB_HOST) to one of its addresses, e.g. 127.0.0.1"
+        ) from None
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            reason = (
+                "another program (perhaps another tipshare-hub serve) is already listening there; stop it, or "
+                "choose another port with --port (TIPSHARE_HUB_PORT)"
+            )
+        elif e.errno == errno.EACCES:
+            reason = "this user may not listen on that port (below 1024); use a port above 1024 behind the proxy"
+        elif e.errno == errno.EADDRNOTAVAIL:
+            reason = "no network interface of this machine has that address; set --host (TIPSHARE_HUB_HOST)"
+        else:
+            reason = f"{e.strerror or e}"
+        raise AddressUnusable(f"cannot listen on {shown}: {reason}") from None
+
+
+def uvicorn_options(settings: Settings, *, log_level: str = "info") -> dict[str, Any]:
+    """The keyword arguments :func:`run` gives ``uvicorn.run`` (tests build the same proxy handling from them)."""
+    return {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "http": HTTP_PROTOCOL,
+        "log_level": log_level,
+        "log_config": _log_config(),
+        "server_header": False,  # no software banner for scanners; /v1/hub says what this is to those who ask
+        # X-Forwarded-For / -Proto are believed from these proxies only (never "*", which Settings refuses): the
+        # source address rate limits count, Secure cookies and HSTS depend on them.
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        # An idle keep-alive connection is closed after this long. uvicorn has no timeout for reading a request's
+        # headers: the shipped proxies set one (Caddy `read_header`, ingress-nginx `client-header-timeout`).
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "timeout_graceful_shutdown": 30,
+    }
+
+
 def run(settings: Settings, *, log_level: str = "info") -> None:
-    """Serve the hub until interrupted (SIGINT or SIGTERM stop it gracefully)."""
+    """Serve the hub until interrupted (SIGINT or SIGTERM stop it gracefully); ``serve`` first checks the address
+    (:func:`check_address`)."""
     os.environ.update(worker_environment(settings))
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        http=HTTP_PROTOCOL,
-        log_level=log_level,
-        log_config=_log_config(),
-        server_header=False,  # no software banner for scanners; /v1/hub says what this is to those who ask
-        # X-Forwarded-For / -Proto are believed from these proxies only: source-address rate limits, Secure cookies
-        # and HSTS depend on them (TIPSHARE_HUB_FORWARDED_ALLOW_IPS).
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        timeout_graceful_shutdown=30,
-    )
+    uvicorn.run(APP_FACTORY, **uvicorn_options(settings, log_level=log_level))
 
 
 def _log_config() -> dict[str, Any]:

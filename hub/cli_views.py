@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from hub.cli_text import cell, markup_safe
 from hub.context import HubContext
 from hub.keys import ENVELOPE_KEY_FILE, LOG_KEY_FILE
 from hub.models import ApiToken, HotlineKey, LogCheckpoint
@@ -168,9 +169,9 @@ def show_hotlines(out: Console, document: list[dict[str, Any]]) -> None:
     for hotline in document:
         current = next((k for k in hotline["keys"] if k["key_id"] == hotline["current_key_id"]), None)
         hotlines.add_row(
-            hotline["id"],
-            hotline["display_name"],
-            hotline["country"],
+            cell(hotline["id"]),
+            cell(hotline["display_name"]),
+            cell(hotline["country"]),
             f"{current['key_id']}\n{current['fingerprint']}" if current else "[bold]none: cannot submit[/bold]",
             _day(hotline["enrolled_at"]),
             _key_counts(hotline["keys"]),
@@ -187,13 +188,13 @@ def show_hotlines(out: Console, document: list[dict[str, Any]]) -> None:
     for hotline in document:
         for key in hotline["keys"]:
             history.add_row(
-                hotline["id"],
-                key["key_id"],
+                cell(hotline["id"]),
+                cell(key["key_id"]),
                 key["status"],
                 _minute(key["valid_from"]),
                 _minute(key["revoked_at"] or key["valid_until"]),
                 str(key["log_index"]),
-                key["revoke_reason"] or "",
+                cell(key["revoke_reason"] or ""),
             )
     out.print(history)
 
@@ -226,6 +227,7 @@ def key_event_document(action: str, event: KeyEvent, *, public_key: str, previou
 
 
 def show_key_event(out: Console, document: dict[str, Any], *, display_name: str, country: str) -> None:
+    display_name, country = markup_safe(display_name), markup_safe(country)
     hotline, key_id = document["hotline_id"], document["key_id"]
     action = document["action"]
     if action == "enrolled":
@@ -328,7 +330,8 @@ def token_document(record: ApiToken, now: datetime) -> dict[str, Any]:
 def show_token_created(out: Console, err: Console, document: dict[str, Any]) -> None:
     scope = f"; countries {', '.join(document['countries'])}" if document["countries"] else ""
     expiry = f"; expires {_minute(document['expires_at'])} UTC" if document["expires_at"] else "; never expires"
-    out.print(f'Token {document["id"]}: {document["role"]} "{document["label"]}"{scope}{expiry}', soft_wrap=True)
+    label = markup_safe(document["label"])
+    out.print(f'Token {document["id"]}: {document["role"]} "{label}"{scope}{expiry}', soft_wrap=True)
     out.print(f"\n  {document['token']}\n", soft_wrap=True)
     err.print(
         "Copy this token now: it is shown only this once and cannot be shown again (the hub keeps only its "
@@ -349,7 +352,7 @@ def show_tokens(out: Console, document: list[dict[str, Any]]) -> None:
         table.add_row(
             str(token["id"]),
             token["role"],
-            token["label"],
+            cell(token["label"]),
             ", ".join(token["countries"]) if token["countries"] else "all",
             _minute(token["created_at"]),
             _minute(token["expires_at"]),

@@ -22,6 +22,7 @@ import httpx
 import typer
 
 from hub import cli_views as views
+from hub.cli_text import printable
 from hub.db import read_session, write_session
 from hub.errors import LogIntegrityError
 from hub.services.witnessing import WitnessRegistry, collect
@@ -114,9 +115,9 @@ def list_witnesses(
         typer.echo("No witness is registered (`tipshare-hub witness add NAME VKEY URL`).")
     for d in documents:
         state = f"cosigned up to size {d['cosigned_size']}" + (
-            f"; last error: {d['last_error']}" if d["last_error"] else ""
+            f"; last error: {printable(d['last_error'])}" if d["last_error"] else ""
         )
-        typer.echo(f"{d['name']}  {d['url']}  {state}")
+        typer.echo(f"{printable(d['name'])}  {printable(d['url'])}  {state}")
 
 
 @witness_app.command("collect")

@@ -22,6 +22,7 @@ Nothing here can hold a raw case record: the widest thing stored is a hotline's 
 ``submission_spends`` per submission: the privacy measure and the total spend it declares (for the caps)
 ``witnesses``        witnesses the hub asks to cosign its checkpoints (name, vkey, URL, last size cosigned)
 ``witness_cosignatures``  per (checkpoint size, witness): the cosignature line the witness returned
+``ended_sessions``   dashboard sessions signed out before their expiry (refused until then, in every worker)
 ==================  ==============================================================================
 
 A *scope* is ``region`` (all hotlines), ``country:<CC>`` or ``hotline:<id>``.
@@ -53,6 +54,7 @@ __all__ = [
     "ApiToken",
     "BackfillApproval",
     "Base",
+    "EndedSession",
     "Hotline",
     "HotlineKey",
     "HotlinePolicyRecord",
@@ -355,3 +357,18 @@ class WitnessCosignature(Base):
     #: The cosignature's own time (POSIX seconds, signed by the witness).
     timestamp: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[Timestamp]
+
+
+class EndedSession(Base):
+    """A dashboard session that was signed out: its cookie is refused until it would have expired anyway.
+
+    Keyed by the SHA-256 of the session's random nonce (the cookie carries the nonce; the table never does).
+    """
+
+    __tablename__ = "ended_sessions"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(Integer)
+    ended_at: Mapped[Timestamp]
+    #: When the cookie expires in any case: the row is useless after that and is pruned.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -76,6 +76,7 @@ _HTTP_PROBLEMS: Final[dict[int, tuple[str, str]]] = {
     400: ("malformed_body", "Request body could not be read"),  # FastAPI: "There was an error parsing the body"
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),
+    413: ("payload_too_large", "Payload too large"),  # hub.limits: a body grew past its route's cap
 }
 
 

@@ -14,8 +14,8 @@ Built in :func:`hub.app.create_app` and by the CLI, never at import time.
 ``TIPSHARE_HUB_HOST`` / ``_PORT``        where ``tipshare-hub serve`` listens (default 127.0.0.1:8750)
 ``TIPSHARE_HUB_WORKERS``                 uvicorn worker processes for ``serve`` (default 1)
 ``TIPSHARE_HUB_FORWARDED_ALLOW_IPS``     proxies whose ``X-Forwarded-For``/``-Proto`` are believed: comma-separated
-                                         addresses or networks, or ``*`` when only the proxy can reach the hub
-                                         (default ``127.0.0.1``). The source address rate limits count, and the
+                                         addresses or networks of the proxy (default ``127.0.0.1``; ``*`` is
+                                         refused). The source address rate limits count, and the
                                          scheme that makes cookies ``Secure`` and sends HSTS, come from these.
 ``TIPSHARE_HUB_RATE_LIMITS``             ``on`` (default) or ``off`` (only behind a proxy that limits)
 ``TIPSHARE_HUB_RATE_SUBMISSIONS``        submissions a minute per source address (default 120)
@@ -27,6 +27,11 @@ Built in :func:`hub.app.create_app` and by the CLI, never at import time.
 ``TIPSHARE_HUB_MAX_PERIODS_PER_DAY``     distinct months one hotline may submit in 24 hours (default 36)
 ``TIPSHARE_HUB_MAX_REVISIONS_PER_DAY``   submissions (revisions of any month) one hotline may make in 24 hours
                                          (default 72)
+``TIPSHARE_HUB_MAX_REQUEST_BYTES``       largest body of any request but a submission (default 64 KiB); both caps
+                                         are enforced before a route reads a byte (:mod:`hub.limits`)
+``TIPSHARE_HUB_DOCS``                    ``true`` (default) serves the API reference at ``/docs`` from the hub's
+                                         own files; ``false`` turns it off (``/openapi.json`` stays)
+``TIPSHARE_HUB_KEEP_ALIVE_SECONDS``      how long ``serve`` keeps an idle connection open (default 5)
 ======================================  ===========================================================
 """
 
@@ -36,7 +41,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "default_data_dir"]
@@ -71,6 +76,20 @@ class Settings(BaseSettings):
     rate_admin: Annotated[int, Field(ge=1, le=1_000_000)] = 120
     max_periods_per_day: Annotated[int, Field(ge=1, le=100_000)] = 36
     max_revisions_per_day: Annotated[int, Field(ge=1, le=100_000)] = 72
+    # The edge: body caps, the API reference, idle connections (hub.limits, hub.docs, hub.cli_serve).
+    max_request_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
+    docs: bool = True
+    keep_alive_seconds: Annotated[int, Field(ge=1, le=300)] = 5
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _named_proxies_only(cls, value: str) -> str:
+        if "*" in (part.strip() for part in value.split(",")):
+            raise ValueError(
+                "`*` would believe the X-Forwarded-For any client sends, and so the address rate limits count: name "
+                "the proxy's own address or network instead (e.g. 127.0.0.1, or the proxy network's 172.30.250.0/29)"
+            )
+        return value
 
     @property
     def keys_dir(self) -> Path:

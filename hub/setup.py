@@ -10,11 +10,11 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, make_url, select
 
 from hub.context import META_LOG_ORIGIN, HubContext, utc_now
 from hub.dashboard.secret import load_or_create_session_secret
-from hub.db import make_engine, make_sessionmaker, write_session
+from hub.db import make_engine, make_sessionmaker, sqlite_file, write_session
 from hub.errors import BadRequest
 from hub.keys import create_keys
 from hub.migrate import upgrade
@@ -57,8 +57,9 @@ def initialise_hub(
             f"log origin {origin!r} is not a valid log name: use a stable name such as hub.example.org/tipshare"
         )
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if settings.database_url is None:
-        _create_private_file(settings.data_dir / "hub.sqlite")
+    database_file = sqlite_file(make_url(settings.resolved_database_url))
+    if database_file is not None:  # the default file or one named by --database-url sqlite:///...
+        _create_private_file(database_file)
     engine = engine or make_engine(settings.resolved_database_url)
     upgrade(engine)
     with write_session(make_sessionmaker(engine)) as session:
@@ -87,6 +88,11 @@ def initialise_hub(
 
 
 def _create_private_file(path: Path) -> None:
-    """Create ``path`` readable only by its owner (a SQLite database holds the hub's whole state)."""
+    """Create ``path`` readable only by its owner (a SQLite database holds the hub's whole state).
+
+    SQLite creates the database's ``-wal`` and ``-shm`` files with the database file's own mode, so they are
+    private too. A missing directory is created private (0700).
+    """
     if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -5,7 +5,8 @@
   (:mod:`hub.dashboard.session`): ``HttpOnly``, ``SameSite=Strict``, ``Path=/``, a ``Max-Age`` of the session's
   lifetime, and ``Secure`` with the ``__Host-`` name prefix whenever the request came over HTTPS (behind a TLS
   proxy, run uvicorn with ``--proxy-headers`` so the hub sees the original scheme).
-* Every request re-reads the token's record: a session ends as soon as its token is revoked or expires.
+* Every request re-reads the token's record: a session ends as soon as its token is revoked or expires. Signing
+  out ends the session on the server (:mod:`hub.services.sessions`): a copy of the cookie is refused afterwards.
 * :data:`ViewerDep` gives a route the signed-in :class:`Viewer`, or raises :class:`SignInRequired`, which the
   dashboard answers with a redirect to the sign-in page.
 * State-changing forms (sign-in, sign-out) carry a CSRF token, and a request whose ``Origin`` header names
@@ -26,6 +27,7 @@ from hub.deps import ContextDep, ReadSessionDep
 from hub.errors import Forbidden, Unauthorized
 from hub.models import ApiToken
 from hub.services.scope import as_utc
+from hub.services.sessions import EndedSessions
 from hub.services.tokens import Principal, Role
 
 __all__ = [
@@ -123,7 +125,8 @@ def principal_for_session(
 ) -> tuple[Principal, DashboardSession] | None:
     """The principal of a session cookie whose token is still valid and allowed on the dashboard, else ``None``.
 
-    The same checks as :meth:`TokenService.authenticate` (unknown, revoked, expired), by the token's id.
+    The same checks as :meth:`TokenService.authenticate` (unknown, revoked, expired), by the token's id, and the
+    session must not have been signed out.
     """
     token_id = cookies.session_token_id(value)
     if token_id is None:
@@ -137,6 +140,7 @@ def principal_for_session(
         or record.revoked_at is not None
         or (record.expires_at is not None and as_utc(record.expires_at) <= now)
         or record.role not in DASHBOARD_ROLES
+        or EndedSessions(session).has_ended(dashboard_session.nonce)
     ):
         return None
     countries = frozenset(record.countries.split(",")) if record.countries else None

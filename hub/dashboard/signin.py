@@ -8,17 +8,21 @@ posts. A failed sign-in says only that the token is not valid, never which check
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from hub.dashboard.auth import (
     DASHBOARD_ROLES,
     LOGIN_COOKIE,
     SESSION_COOKIE,
     SignInRequired,
+    Viewer,
     check_origin,
     clear_cookie,
     cookie_name,
@@ -28,9 +32,10 @@ from hub.dashboard.auth import (
 )
 from hub.dashboard.pages import Pages, secure
 from hub.dashboard.session import LOGIN_LIFETIME
-from hub.db import read_session
+from hub.db import read_session, write_session
 from hub.deps import ContextDep, ReadSessionDep
 from hub.errors import BadRequest, HubError, PayloadTooLarge, Unauthorized
+from hub.services.sessions import EndedSessions
 from hub.services.tokens import TokenService, hash_token
 
 __all__ = ["VIEW_PATHS", "router", "safe_next"]
@@ -113,9 +118,21 @@ async def logout(request: Request, context: ContextDep, session: ReadSessionDep)
     fields = await _form(request)
     if not cookies_of(request).csrf_valid(viewer.session.nonce, fields.get("csrf")):
         raise BadRequest("the sign-out form is not valid: reload the page and try again")
+    await run_in_threadpool(_end_session, context, viewer)
     response = _redirect(request, "/login")
     clear_cookie(request, response, SESSION_COOKIE)
     return response
+
+
+def _end_session(context: ContextDep, viewer: Viewer) -> None:
+    """Record the session as ended, so that every worker refuses its cookie from now on."""
+    session = viewer.session
+    expires_at = datetime.fromtimestamp(session.expires_at, tz=UTC)
+    try:
+        with write_session(context.sessions) as db:
+            EndedSessions(db).end(session.nonce, token_id=session.token_id, expires_at=expires_at, now=context.clock())
+    except IntegrityError:
+        pass  # a concurrent sign-out of the same session recorded it first
 
 
 def _login_page(

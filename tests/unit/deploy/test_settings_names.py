@@ -95,7 +95,7 @@ def test_compose_values_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
         assert settings.database_url.startswith("postgresql+psycopg://tipshare:")
         assert settings.database_url.endswith("@db:5432/tipshare")
     hub = _hub_settings({k: str(v) for k, v in services["hub"]["environment"].items()}, monkeypatch)
-    assert (hub.host, hub.port, hub.workers) == ("0.0.0.0", 8750, 4)  # noqa: S104 - inside the container network
+    assert (hub.host, hub.port, hub.workers) == ("0.0.0.0", 8750, 1)  # noqa: S104 - inside the container network
 
 
 def test_kubernetes_values_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:

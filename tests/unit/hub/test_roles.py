@@ -25,7 +25,7 @@ from protocol.crypto import SigningKey
 from tests.support.hubs import HubUnderTest, start_hub
 from tests.unit.hub.hubkit import assert_problem, dump_database, route_paths
 
-DOCUMENTATION_ROUTES = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect")}
+DOCUMENTATION_ROUTES = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/start.js")}
 CALLERS = (
     "no token",
     "bad token",
@@ -101,7 +101,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
     ("GET", "/v1/taxonomy/{taxonomy_id}"): (PUBLIC, 200, _get("/v1/taxonomy/tipshare-taxonomy/1")),
     ("GET", "/openapi.json"): (PUBLIC, 200, _get("/openapi.json")),
     ("GET", "/docs"): (PUBLIC, 200, _get("/docs")),
-    ("GET", "/docs/oauth2-redirect"): (PUBLIC, 200, _get("/docs/oauth2-redirect")),
+    ("GET", "/docs/start.js"): (PUBLIC, 200, _get("/docs/start.js")),
     # Authenticated by the envelope's signature: a bearer token neither helps nor hurts.
     ("POST", "/v1/submissions"): (PUBLIC, 201, lambda s: ("POST", "/v1/submissions", s.submission())),
     ("GET", "/v1/stats/{table}"): (
