@@ -68,8 +68,9 @@ browser:
 proxy:
 	@command -v caddy >/dev/null || { \
 		echo "installing Caddy (Debian package caddy) for the proxy tests"; \
-		command -v apt-get >/dev/null || { echo "no apt-get: install caddy by hand" >&2; exit 1; }; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq caddy >/dev/null; }
+		{ command -v apt-get >/dev/null && $(SUDO) apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq caddy >/dev/null; } || \
+		echo "warning: caddy could not be installed; the tests behind the shipped proxy will be skipped" >&2; }
 
 test: lint typecheck contracts unit
 
