@@ -38,6 +38,7 @@ from hub.routes import (
     submissions,
     withdrawals,
 )
+from hub.server_logs import AccessLogMiddleware
 from hub.services.access_log import AccessLogService, should_record
 from hub.services.tokens import Principal
 from hub.settings import Settings
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
             headers={"Retry-After": str(wait)},
         )
 
+    app.add_middleware(AccessLogMiddleware)  # inside the request id: each access line carries it
     app.add_middleware(RequestIdMiddleware)  # added last, so it is outermost: every answer carries its id
     return app
 

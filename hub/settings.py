@@ -17,6 +17,8 @@ Built in :func:`hub.app.create_app` and by the CLI, never at import time.
                                          addresses or networks, or ``*`` when only the proxy can reach the hub
                                          (default ``127.0.0.1``). The source address rate limits count, and the
                                          scheme that makes cookies ``Secure`` and sends HSTS, come from these.
+``TIPSHARE_HUB_LOG_FORMAT``              how ``serve`` logs: ``json`` (one object a line), ``text``, or ``auto``
+                                         (default: text on a terminal, JSON otherwise)
 ``TIPSHARE_HUB_RATE_LIMITS``             ``on`` (default) or ``off`` (only behind a proxy that limits)
 ``TIPSHARE_HUB_RATE_SUBMISSIONS``        submissions a minute per source address (default 120)
 ``TIPSHARE_HUB_RATE_HOTLINE``            submissions a minute per hotline, once verified (default 60)
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +65,7 @@ class Settings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8750
     workers: Annotated[int, Field(ge=1, le=64)] = 1
     forwarded_allow_ips: str = "127.0.0.1"
+    log_format: Literal["auto", "json", "text"] = "auto"
     rate_limits: bool = True
     rate_submissions: Annotated[int, Field(ge=1, le=1_000_000)] = 120
     rate_hotline: Annotated[int, Field(ge=1, le=1_000_000)] = 60
