@@ -20,6 +20,8 @@ Built in :func:`hub.app.create_app` and by the CLI, never at import time.
 ``TIPSHARE_HUB_LOG_FORMAT``              how ``serve`` logs: ``json`` (one object a line), ``text``, or ``auto``
                                          (default: text on a terminal, JSON otherwise)
 ``TIPSHARE_HUB_RATE_LIMITS``             ``on`` (default) or ``off`` (only behind a proxy that limits)
+``TIPSHARE_HUB_RATE_LIMIT_STORE``        where the rate limits count: ``database`` (default; every worker and every
+                                         hub on the database share one allowance) or ``memory`` (each worker its own)
 ``TIPSHARE_HUB_RATE_SUBMISSIONS``        submissions a minute per source address (default 120)
 ``TIPSHARE_HUB_RATE_HOTLINE``            submissions a minute per hotline, once verified (default 60)
 ``TIPSHARE_HUB_RATE_QUERIES``            statistics and dashboard requests a minute per token or session
@@ -67,6 +69,7 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     log_format: Literal["auto", "json", "text"] = "auto"
     rate_limits: bool = True
+    rate_limit_store: Literal["database", "memory"] = "database"
     rate_submissions: Annotated[int, Field(ge=1, le=1_000_000)] = 120
     rate_hotline: Annotated[int, Field(ge=1, le=1_000_000)] = 60
     rate_queries: Annotated[int, Field(ge=1, le=1_000_000)] = 600

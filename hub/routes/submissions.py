@@ -16,7 +16,7 @@ from hub.db import read_session, write_session
 from hub.deps import ContextDep
 from hub.errors import BadRequest, HubError, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from hub.problems import protocol_problem
-from hub.ratelimit import Rate, RateLimiter
+from hub.ratelimit import Limiter, Rate
 from hub.services.ingest import IngestResult, IngestService
 from hub.services.witnessing import collect_after_append
 from protocol.errors import ProtocolError
@@ -69,7 +69,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _ingest(context: HubContext, body: bytes, limiter: RateLimiter, hotline_rate: Rate | None) -> IngestResult:
+def _ingest(context: HubContext, body: bytes, limiter: Limiter, hotline_rate: Rate | None) -> IngestResult:
     # Parsing, decryption, signatures and taxonomy checks run outside the writer lock, so workers do them in
     # parallel; the writer transaction then re-checks the key and appends.
     now = context.clock()
