@@ -133,3 +133,13 @@ def test_a_database_that_does_not_answer_lets_the_request_through(
     assert "rate limits not applied" in caplog.text
     limiter.dispose()
     engine.dispose()
+
+
+def test_memory_buckets_are_each_workers_own(tmp_path: Path) -> None:
+    """``TIPSHARE_HUB_RATE_LIMIT_STORE=memory``: what the hub did before, as documented (N workers, N times)."""
+    for hub in start_hub(tmp_path / "hub", rate_queries=1, rate_limit_store="memory"):
+        context = HubContext.open(hub.context.settings, clock=hub.clock)
+        with TestClient(create_app(context=context)) as other:
+            token = hub.tokens["coordinator"]
+            assert [_stats(client, token) for client in (hub.client, other, hub.client)] == [200, 200, 429]
+        context.engine.dispose()
