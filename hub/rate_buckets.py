@@ -23,10 +23,11 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from typing import Final, cast
 
-from sqlalchemy import Engine, Table, delete, event, text
+from sqlalchemy import Engine, Table, TextClause, delete, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -55,17 +56,23 @@ class DatabaseRateLimiter:
     """Token buckets in the database, shared by every worker of the hub (and every hub on the same database)."""
 
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time) -> None:
-        # SQLite: connections of our own, whose commits skip the fsync (WAL, synchronous=NORMAL); the log's
-        # connections keep synchronous=FULL. PostgreSQL: the hub's pool, with synchronous_commit off per transaction.
-        self._engine = _unsynced_sqlite(engine) if is_sqlite(engine) else engine
-        self._owns_engine = self._engine is not engine
+        # Commits that do not wait for the disk (the log's keep waiting). SQLite: connections of our own, WAL with
+        # synchronous=NORMAL, closed when the limiter goes (with its app) or at exit. PostgreSQL: the hub's pool in
+        # autocommit, each upsert its own transaction that turns synchronous_commit off for itself.
+        if is_sqlite(engine):
+            self._engine = _unsynced_sqlite(engine)
+            self._upsert = _UPSERT
+            self._finalizer: Callable[[], object] = weakref.finalize(self, self._engine.dispose)
+        else:
+            self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._upsert = _UPSERT_NO_WAIT
+            self._finalizer = lambda: None
         self._clock = clock
         self._taken = 0
         self._lock = threading.Lock()
 
     def dispose(self) -> None:
-        if self._owns_engine:
-            self._engine.dispose()
+        self._finalizer()
 
     def take(self, key: Hashable, rate: Rate) -> int | None:
         """Spend one request from ``key``'s bucket: ``None`` if allowed, else whole seconds to wait."""
@@ -80,10 +87,8 @@ class DatabaseRateLimiter:
             with self._engine.connect() as connection:
                 connection = connection.execution_options(**immediate_write())
                 with connection.begin():
-                    if not is_sqlite(connection):
-                        connection.execute(text("SET LOCAL synchronous_commit = off"))
                     for key, rate in buckets:
-                        wait = _take(connection, bucket_key(key), rate, now)
+                        wait = _take(connection, self._upsert, bucket_key(key), rate, now)
                         if wait is not None:
                             return wait
                     if self._due_for_pruning():
@@ -98,12 +103,9 @@ class DatabaseRateLimiter:
             return self._taken % PRUNE_EVERY == 0
 
 
-#: One request's decision and its record, for both backends; ``start`` (the CASE) is the bucket's ``full_at`` if
-#: still ahead, else now. Written out: building it per request with SQLAlchemy's constructs cost ten times the
-#: statement itself.
-_UPSERT: Final = text(
-    """
-    INSERT INTO rate_limit_buckets (key, full_at, last_allowed) VALUES (:key, :now + :step, TRUE)
+#: One request's decision and its record; ``start`` (the CASE) is the bucket's ``full_at`` if still ahead, else
+#: now. Written out: building it per request with SQLAlchemy's constructs cost ten times the statement itself.
+_DECIDE: Final = """
     ON CONFLICT (key) DO UPDATE SET
       full_at = CASE
         WHEN (CASE WHEN rate_limit_buckets.full_at > :now THEN rate_limit_buckets.full_at ELSE :now END)
@@ -113,14 +115,23 @@ _UPSERT: Final = text(
       last_allowed = (CASE WHEN rate_limit_buckets.full_at > :now THEN rate_limit_buckets.full_at ELSE :now END)
              + :step - :now <= :window
     RETURNING full_at, last_allowed
-    """
+"""
+#: SQLite (in a ``BEGIN IMMEDIATE`` transaction on connections at synchronous=NORMAL).
+_UPSERT: Final = text(
+    "INSERT INTO rate_limit_buckets (key, full_at, last_allowed) VALUES (:key, :now + :step, TRUE)"  # noqa: S608
+    + _DECIDE  # constant text; every value is a bound parameter
+)
+#: PostgreSQL (autocommit): the statement's own transaction commits without waiting for the WAL flush.
+_UPSERT_NO_WAIT: Final = text(
+    "INSERT INTO rate_limit_buckets (key, full_at, last_allowed) "  # noqa: S608 - constant text, bound values
+    "SELECT :key, :now + :step, TRUE FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_wait" + _DECIDE
 )
 
 
-def _take(connection: Connection, key: str, rate: Rate, now: float) -> int | None:
+def _take(connection: Connection, upsert: TextClause, key: str, rate: Rate, now: float) -> int | None:
     interval = 60.0 / rate.per_minute
     parameters = {"key": key, "now": now, "step": interval, "window": _WINDOW}
-    full_at, allowed = connection.execute(_UPSERT, parameters).one()
+    full_at, allowed = connection.execute(upsert, parameters).one()
     if allowed:
         return None
     wait: int = math.ceil(max(float(full_at), now) + interval - now - 60.0 - 1e-6)
