@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.tipshare-installed
 PYTEST_ARGS ?=
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all install test check lint typecheck contracts unit unit-sqlite unit-postgresql postgres browser proxy demo bench clean
+.PHONY: all install test check lint typecheck contracts unit unit-sqlite unit-postgresql postgres browser proxy promtool demo bench clean
 
 all: test
 
@@ -44,7 +44,7 @@ contracts: install
 # session starts itself (a throwaway cluster on 127.0.0.1, deleted afterwards).
 unit: unit-sqlite unit-postgresql
 
-unit-sqlite: install browser proxy
+unit-sqlite: install browser proxy promtool
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit-postgresql: install postgres proxy
@@ -71,6 +71,14 @@ proxy:
 		{ command -v apt-get >/dev/null && $(SUDO) apt-get update -qq && \
 		  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq caddy >/dev/null; } || \
 		echo "warning: caddy could not be installed; the tests behind the shipped proxy will be skipped" >&2; }
+
+# Debian's promtool (package prometheus) checks deploy/monitoring/alerts.yaml; the test says so and skips without it.
+promtool:
+	@command -v promtool >/dev/null || { \
+		echo "installing promtool (Debian package prometheus) for the alert rules' check"; \
+		command -v apt-get >/dev/null || { echo "no apt-get: the alert rules are checked without promtool" >&2; exit 0; }; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus >/dev/null \
+			|| echo "promtool not installed: the alert rules are checked without it" >&2; }
 
 test: lint typecheck contracts unit
 

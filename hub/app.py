@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Final
 
 from fastapi import FastAPI, Request, Response
@@ -25,7 +25,8 @@ from hub.db import write_session
 from hub.docs import install_docs
 from hub.limits import BodyLimitMiddleware
 from hub.problems import install_problem_handlers, problem_response
-from hub.ratelimit import RateLimiter, policies, request_class, source_key
+from hub.rate_buckets import DatabaseRateLimiter
+from hub.ratelimit import Limiter, Rate, RateLimiter, policies, request_class, source_key
 from hub.request_id import RequestIdMiddleware
 from hub.routes import (
     access,
@@ -41,6 +42,7 @@ from hub.routes import (
     submissions,
     withdrawals,
 )
+from hub.server_logs import AccessLogMiddleware
 from hub.services.access_log import AccessLogService, should_record
 from hub.services.tokens import Principal
 from hub.settings import Settings
@@ -112,13 +114,15 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
         admin=settings.rate_admin,
         per_hotline=settings.rate_hotline,
     )
-    app.state.rate_limiter = RateLimiter()
+    app.state.rate_limiter = (
+        RateLimiter() if settings.rate_limit_store == "memory" else DatabaseRateLimiter(context.engine)
+    )
     app.state.hotline_rate = hotline_rate if settings.rate_limits else None
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = _rate_limited(request) if settings.rate_limits else None
+        response = await _rate_limited(request) if settings.rate_limits else None
         if response is None:
             response = await call_next(request)
             principal = getattr(request.state, "principal", None)
@@ -136,17 +140,17 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
             response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
         return response
 
-    def _rate_limited(request: Request) -> Response | None:
+    async def _rate_limited(request: Request) -> Response | None:
         kind = request_class(request.method, request.url.path)
         if kind is None:
             return None
-        limiter: RateLimiter = request.app.state.rate_limiter
+        limiter: Limiter = request.app.state.rate_limiter
         policy = rates[kind]
         source = source_key(request.client.host if request.client else None)
-        wait = limiter.take((kind, "source", source), policy.per_source)
-        credential = _credential(request)
-        if wait is None and credential is not None:
-            wait = limiter.take((kind, "credential", credential), policy.per_credential)
+        buckets: list[tuple[Hashable, Rate]] = [((kind, "source", source), policy.per_source)]
+        if (credential := _credential(request)) is not None:
+            buckets.append(((kind, "credential", credential), policy.per_credential))
+        wait = await run_in_threadpool(limiter.take_many, buckets)  # the database's buckets: off the event loop
         if wait is None:
             return None
         context.metrics.request_limited(kind)
@@ -158,6 +162,7 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
             headers={"Retry-After": str(wait)},
         )
 
+    app.add_middleware(AccessLogMiddleware)  # inside the request id: each access line carries it
     app.add_middleware(RequestIdMiddleware)  # added last, so it is outermost: every answer carries its id
     return app
 

@@ -378,6 +378,23 @@ def identity(
         views.show_identity(views.console(), document, created=False)
 
 
+class LogFormatChoice(StrEnum):
+    auto = "auto"
+    json = "json"
+    text = "text"
+
+
+LogFormatOption = Annotated[
+    LogFormatChoice | None,
+    typer.Option(
+        "--log-format",
+        help="json: one JSON object a line (time, level, logger, message, request_id); text; auto (default: "
+        "TIPSHARE_HUB_LOG_FORMAT or auto, text on a terminal and JSON otherwise).",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
 def serve(
     ctx: typer.Context,
@@ -394,12 +411,15 @@ def serve(
     ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseURLOption = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Run the hub's HTTP API with uvicorn until interrupted. Put a TLS proxy in front of it."""
     from hub.cli_serve import check_address, run  # uvicorn is loaded by this command only
 
     state = _state(ctx)
-    settings = _settings(data_dir, database_url, host=host, port=port, workers=workers)
+    settings = _settings(
+        data_dir, database_url, host=host, port=port, workers=workers, log_format=log_format and log_format.value
+    )
     with _hub(state, settings.data_dir, settings.database_url) as context:  # refuse before uvicorn starts
         origin = context.origin
         current, head = current_revision(context.engine), head_revision(context.engine)

@@ -33,6 +33,7 @@ from hub.errors import DatabaseBusy, DatabaseReadOnly, StorageFault, StorageFull
 __all__ = [
     "WRITER_LOCK_ID",
     "begin_write",
+    "immediate_write",
     "is_sqlite",
     "lock_writer",
     "make_engine",
@@ -81,6 +82,12 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         write = connection.get_execution_options().get(_WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def immediate_write() -> dict[str, object]:
+    """Execution options that begin a Core connection's transaction as a writer's (SQLite: ``BEGIN IMMEDIATE``),
+    without the log writer's lock (for small writes that must not queue behind an append, like rate limits)."""
+    return {_WRITE_OPTION: True}
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

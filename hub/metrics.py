@@ -1,113 +1,222 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Prometheus metrics, kept in-process (one set per worker) and rendered in the text exposition format.
+"""Prometheus metrics with ``prometheus_client``: one set of counters however many workers serve the hub.
 
-Counters: submissions accepted and rejected (by reason code), HTTP requests (by route and status), requests refused
-by the rate limits (by class).
-A histogram of request latency. The log size is read from the database when ``/metrics`` is scraped.
+Counted as requests are served (:class:`Metrics`): submissions accepted, duplicate and rejected (by reason code),
+ingest latency, HTTP requests (by method, route and status) and their latency, requests refused by the rate limits
+(by class). ``tipshare-hub serve --workers N`` runs prometheus_client in **multiprocess mode**: it points
+``PROMETHEUS_MULTIPROC_DIR`` at a private directory before the workers start (:func:`prepare_multiprocess_dir`),
+every worker writes its counts there, and a scrape answered by any worker adds up all of them
+(:meth:`Metrics.render`). One worker (and the tests) count in the process.
+
+Read from the database when ``/metrics`` is scraped (:class:`HubStateCollector`; never per worker): the log size,
+the hotlines enrolled, the age of the newest checkpoint and of each witness's newest cosignature, and each hotline's
+late and missing monthly reports over the last twelve months.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
+import os
+import shutil
+import stat
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
-__all__ = ["LATENCY_BUCKETS", "Metrics"]
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest, values
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
+
+__all__ = [
+    "CONTENT_TYPE",
+    "INGEST_BUCKETS",
+    "LATENCY_BUCKETS",
+    "MULTIPROCESS_ENV",
+    "HubState",
+    "HubStateCollector",
+    "Metrics",
+    "mark_worker_dead",
+    "multiprocess_dir",
+    "prepare_multiprocess_dir",
+]
 
 LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+INGEST_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+#: The variable prometheus_client reads (at import) to count in files shared by the workers.
+MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+#: The text exposition format ``/metrics`` answers in.
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def multiprocess_dir() -> Path | None:
+    """The shared metrics directory of this process's workers, or ``None`` when counting in the process.
+
+    prometheus_client chose where to count when it was imported: a directory named only later is not used.
+    """
+    value = os.environ.get(MULTIPROCESS_ENV)
+    return Path(value) if value and values.ValueClass is not values.MutexValue else None
+
+
+def prepare_multiprocess_dir(data_dir: Path) -> Path:
+    """An empty private directory (0700) for the workers' metric files: ``<data dir>/metrics``, wiped first.
+
+    Called by ``serve`` before the workers start; the counts of an earlier run are gone (counters restart at 0,
+    which Prometheus reads as a restart).
+    """
+    path = data_dir / "metrics"
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+    path.mkdir(mode=0o700, parents=True)
+    path.chmod(stat.S_IRWXU)
+    return path
+
+
+def mark_worker_dead(pid: int) -> None:
+    """Tell prometheus_client that worker ``pid`` is gone (its live gauges drop out; its counts stay, as they must)."""
+    value = os.environ.get(MULTIPROCESS_ENV)
+    path = Path(value) if value else None
+    if path is not None and path.is_dir():
+        mark_process_dead(pid, str(path))  # type: ignore[no-untyped-call]
 
 
 class Metrics:
+    """The counters and histograms of one hub process (in multiprocess mode: its share of the workers' files)."""
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._accepted = 0
-        self._duplicates = 0
-        self._rejected: defaultdict[str, int] = defaultdict(int)
-        self._requests: defaultdict[tuple[str, str, int], int] = defaultdict(int)
-        self._latency_counts: defaultdict[str, list[int]] = defaultdict(lambda: [0] * (len(LATENCY_BUCKETS) + 1))
-        self._latency_sum: defaultdict[str, float] = defaultdict(float)
-        self._limited: defaultdict[str, int] = defaultdict(int)
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: a restart is visible as a counter reset anyway
+        self._registry = CollectorRegistry(auto_describe=True)
+        self._multiprocess = multiprocess_dir()
+        registry = self._registry
+        self.accepted = Counter(
+            "tipshare_submissions_accepted", "Submissions accepted and appended to the log.", registry=registry
+        )
+        self.duplicates = Counter(
+            "tipshare_submissions_duplicate", "Resubmissions of already accepted payloads.", registry=registry
+        )
+        self.rejected = Counter(
+            "tipshare_submissions_rejected", "Submissions rejected, by reason.", ["reason"], registry=registry
+        )
+        self.ingest = Histogram(
+            "tipshare_ingest_seconds",
+            "Time to answer a submission (read, verify, append), by outcome: accepted, duplicate or rejected.",
+            ["outcome"],
+            buckets=INGEST_BUCKETS,
+            registry=registry,
+        )
+        self.requests = Counter(
+            "tipshare_http_requests",
+            "HTTP requests, by method, route and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.limited = Counter(
+            "tipshare_http_requests_limited",
+            "Requests refused by a rate limit (429), by class.",
+            ["class"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "tipshare_http_request_seconds",
+            "Request latency, by route.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
 
-    def submission_accepted(self, *, duplicate: bool) -> None:
-        with self._lock:
-            if duplicate:
-                self._duplicates += 1
-            else:
-                self._accepted += 1
+    def submission_accepted(self, *, duplicate: bool, seconds: float | None = None) -> None:
+        (self.duplicates if duplicate else self.accepted).inc()
+        if seconds is not None:
+            self.ingest.labels("duplicate" if duplicate else "accepted").observe(seconds)
 
-    def submission_rejected(self, reason: str) -> None:
-        with self._lock:
-            self._rejected[reason] += 1
+    def submission_rejected(self, reason: str, *, seconds: float | None = None) -> None:
+        self.rejected.labels(reason).inc()
+        if seconds is not None:
+            self.ingest.labels("rejected").observe(seconds)
 
     def request_limited(self, kind: str) -> None:
-        with self._lock:
-            self._limited[kind] += 1
+        self.limited.labels(kind).inc()
 
     def request_observed(self, *, method: str, route: str, status: int, seconds: float) -> None:
-        with self._lock:
-            self._requests[(method, route, status)] += 1
-            counts = self._latency_counts[route]
-            for i, bound in enumerate(LATENCY_BUCKETS):
-                if seconds <= bound:
-                    counts[i] += 1
-                    break
-            else:
-                counts[-1] += 1
-            self._latency_sum[route] += seconds
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
 
-    def render(self, *, log_size: int, hotlines: int) -> str:
-        with self._lock:
-            lines = [
-                "# HELP tipshare_submissions_accepted_total Submissions accepted and appended to the log.",
-                "# TYPE tipshare_submissions_accepted_total counter",
-                f"tipshare_submissions_accepted_total {self._accepted}",
-                "# HELP tipshare_submissions_duplicate_total Resubmissions of already accepted payloads.",
-                "# TYPE tipshare_submissions_duplicate_total counter",
-                f"tipshare_submissions_duplicate_total {self._duplicates}",
-                "# HELP tipshare_submissions_rejected_total Submissions rejected, by reason.",
-                "# TYPE tipshare_submissions_rejected_total counter",
-            ]
-            lines += [
-                f'tipshare_submissions_rejected_total{{reason="{_label(reason)}"}} {count}'
-                for reason, count in sorted(self._rejected.items())
-            ]
-            lines += [
-                "# HELP tipshare_log_size Entries in the transparency log.",
-                "# TYPE tipshare_log_size gauge",
-                f"tipshare_log_size {log_size}",
-                "# HELP tipshare_hotlines_enrolled Hotlines enrolled at this hub.",
-                "# TYPE tipshare_hotlines_enrolled gauge",
-                f"tipshare_hotlines_enrolled {hotlines}",
-                "# HELP tipshare_http_requests_total HTTP requests, by method, route and status.",
-                "# TYPE tipshare_http_requests_total counter",
-            ]
-            lines += [
-                f'tipshare_http_requests_total{{method="{m}",route="{_label(r)}",status="{s}"}} {n}'
-                for (m, r, s), n in sorted(self._requests.items())
-            ]
-            lines += [
-                "# HELP tipshare_http_requests_limited_total Requests refused by a rate limit (429), by class.",
-                "# TYPE tipshare_http_requests_limited_total counter",
-            ]
-            lines += [
-                f'tipshare_http_requests_limited_total{{class="{_label(kind)}"}} {count}'
-                for kind, count in sorted(self._limited.items())
-            ]
-            lines += [
-                "# HELP tipshare_http_request_seconds Request latency, by route.",
-                "# TYPE tipshare_http_request_seconds histogram",
-            ]
-            for route, counts in sorted(self._latency_counts.items()):
-                name = _label(route)
-                cumulative = 0
-                for bound, count in zip((*LATENCY_BUCKETS, float("inf")), counts, strict=True):
-                    cumulative += count
-                    le = "+Inf" if bound == float("inf") else repr(bound)
-                    lines.append(f'tipshare_http_request_seconds_bucket{{route="{name}",le="{le}"}} {cumulative}')
-                lines.append(f'tipshare_http_request_seconds_sum{{route="{name}"}} {self._latency_sum[route]}')
-                lines.append(f'tipshare_http_request_seconds_count{{route="{name}"}} {cumulative}')
-        return "\n".join(lines) + "\n"
+    def render(self, *collectors: Collector) -> bytes:
+        """The exposition text: every worker's counts (or this process's), then ``collectors`` (scrape time)."""
+        registry = CollectorRegistry(auto_describe=False)
+        if self._multiprocess is not None and self._multiprocess.is_dir():
+            MultiProcessCollector(registry, path=str(self._multiprocess))  # type: ignore[no-untyped-call]
+        else:
+            registry.register(_Registered(self._registry))
+        for collector in collectors:
+            registry.register(collector)
+        return generate_latest(registry)
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # registries key collectors by identity
+class _Registered:
+    """A registry's metrics as one collector of another registry (the process's counts, in one-process mode)."""
+
+    registry: CollectorRegistry
+
+    def collect(self) -> Iterable[Metric]:
+        return self.registry.collect()
+
+
+@dataclass(frozen=True, slots=True)
+class HubState:
+    """What a scrape reads from the database (one snapshot), for :class:`HubStateCollector`."""
+
+    log_size: int
+    hotlines: int
+    #: Seconds since the newest checkpoint was signed (``None``: no checkpoint yet).
+    checkpoint_age: float | None
+    #: Per registered witness: seconds since its newest cosignature (since it was added, if it has none yet).
+    witness_cosignature_age: Mapping[str, float] = field(default_factory=dict)
+    #: Per hotline: months of the last twelve reported after their deadline, and months not reported past it.
+    late_reports: Mapping[str, int] = field(default_factory=dict)
+    missing_reports: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # registries key collectors by identity
+class HubStateCollector:
+    """The database's gauges, computed once per scrape by the worker that answers it."""
+
+    state: HubState
+
+    def collect(self) -> Iterator[Metric]:
+        state = self.state
+        yield GaugeMetricFamily("tipshare_log_size", "Entries in the transparency log.", value=state.log_size)
+        yield GaugeMetricFamily("tipshare_hotlines_enrolled", "Hotlines enrolled at this hub.", value=state.hotlines)
+        checkpoint = GaugeMetricFamily(
+            "tipshare_checkpoint_age_seconds", "Seconds since the newest checkpoint of the log was signed."
+        )
+        if state.checkpoint_age is not None:
+            checkpoint.add_metric([], state.checkpoint_age)
+        yield checkpoint
+        witnesses = GaugeMetricFamily(
+            "tipshare_witness_cosignature_age_seconds",
+            "Seconds since each registered witness's newest cosignature (since it was added, if none yet).",
+            labels=["witness"],
+        )
+        for name, age in sorted(state.witness_cosignature_age.items()):
+            witnesses.add_metric([name], age)
+        yield witnesses
+        for name, help_text, counts in (
+            (
+                "tipshare_reports_late",
+                "Months of the last twelve a hotline reported after the deadline, by hotline.",
+                state.late_reports,
+            ),
+            (
+                "tipshare_reports_missing",
+                "Months of the last twelve a hotline was expected to report and has not, past the deadline.",
+                state.missing_reports,
+            ),
+        ):
+            family = GaugeMetricFamily(name, help_text, labels=["hotline"])
+            for hotline, count in sorted(counts.items()):
+                family.add_metric([hotline], count)
+            yield family

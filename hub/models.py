@@ -35,7 +35,9 @@ from typing import Annotated, Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -372,3 +374,19 @@ class EndedSession(Base):
     ended_at: Mapped[Timestamp]
     #: When the cookie expires in any case: the row is useless after that and is pruned.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class RateBucket(Base):
+    """A rate-limit bucket every worker shares (:mod:`hub.rate_buckets`): one row per class and key.
+
+    Not part of the hub's record: rows come and go with the traffic, and a row whose ``full_at`` has passed means
+    the same as no row.
+    """
+
+    __tablename__ = "rate_limit_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: When the bucket is full again (POSIX seconds; GCRA's theoretical arrival time).
+    full_at: Mapped[float] = mapped_column(Double)
+    #: Whether the request that last touched it was allowed (what the upsert returns).
+    last_allowed: Mapped[bool] = mapped_column(Boolean)

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hub.db import database_busy, storage_fault
 from hub.errors import HubError
 from hub.ratelimit import request_class
+from hub.request_id import current_request_id
 from hub.schemas import ProblemPublic
 from protocol.errors import (
     DecryptionFailed,
@@ -61,6 +62,8 @@ def problem_response(
     status: int, code: str, title: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     body = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail, "code": code, **extra}
+    if (request_id := current_request_id()) is not None:  # the operator finds it in the server and access logs
+        body.setdefault("request_id", request_id)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Rate limits: token buckets per source address, per credential and per hotline, in each worker process.
+"""Rate limits: token buckets per source address, per credential and per hotline.
 
 Every request falls in one *class* by its route (:func:`request_class`); each class has a :class:`Rate` per
 source address and one per credential (a bearer token or a dashboard session). A hotline's submissions are also
@@ -16,10 +16,12 @@ and no one without the key can use up a hotline's allowance.
 >>> limiter.take(("source", "192.0.2.1"), rate)      # 30 s later one request has been earned back
 
 A bucket holds a minute's allowance (``per_minute`` requests, so a burst of that many is allowed) and refills
-continuously. Buckets live in memory: a hub served with N worker processes allows up to N times the configured
-rate (the limits are there to keep one client from starving the others, not to count exactly); a restart forgets
-them. IPv6 sources are limited per /64, the block one subscriber usually holds. At most ``max_keys`` buckets are
-kept; the least recently used is dropped first (a dropped bucket is a full one, so this only ever forgives).
+continuously. The hub keeps its buckets in the database (:class:`hub.rate_buckets.DatabaseRateLimiter`), so the
+N workers of ``serve --workers N`` (or several hubs on one PostgreSQL) share one allowance; :class:`RateLimiter`
+keeps them in one process's memory (``TIPSHARE_HUB_RATE_LIMIT_STORE=memory``: N workers then allow up to N times
+the rate) and is the reference the database's buckets follow. IPv6 sources are limited per /64, the block one
+subscriber usually holds. In memory, at most ``max_keys`` buckets are kept; the least recently used is dropped
+first (a dropped bucket is a full one, so this only ever forgives).
 """
 
 from __future__ import annotations
@@ -29,11 +31,21 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
-__all__ = ["RATE_CLASSES", "Rate", "RateClass", "RateLimiter", "RatePolicy", "policies", "request_class", "source_key"]
+__all__ = [
+    "RATE_CLASSES",
+    "Limiter",
+    "Rate",
+    "RateClass",
+    "RateLimiter",
+    "RatePolicy",
+    "policies",
+    "request_class",
+    "source_key",
+]
 
 RateClass = Literal["submit", "query", "audit", "admin"]
 RATE_CLASSES: Final[tuple[RateClass, ...]] = ("submit", "query", "audit", "admin")
@@ -58,8 +70,20 @@ class RatePolicy:
     per_credential: Rate
 
 
+class Limiter(Protocol):
+    """What the hub asks of a rate limiter (in memory, or in the database)."""
+
+    def take(self, key: Hashable, rate: Rate) -> int | None:
+        """Spend one request from ``key``'s bucket: ``None`` if allowed, else whole seconds to wait."""
+        ...
+
+    def take_many(self, buckets: Sequence[tuple[Hashable, Rate]]) -> int | None:
+        """Spend one request from each bucket in turn, stopping at the first that is empty (its wait)."""
+        ...
+
+
 class RateLimiter:
-    """Token buckets keyed by anything hashable; thread-safe (routes run in a thread pool)."""
+    """Token buckets keyed by anything hashable, in memory; thread-safe (routes run in a thread pool)."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000) -> None:
         self._clock = clock
@@ -79,6 +103,13 @@ class RateLimiter:
                 return None
             self._keep(key, tokens, now)
             return max(1, math.ceil((1.0 - tokens) / rate.per_second))
+
+    def take_many(self, buckets: Sequence[tuple[Hashable, Rate]]) -> int | None:
+        """Spend one request from each bucket in turn, stopping at the first that is empty (its wait)."""
+        for key, rate in buckets:
+            if (wait := self.take(key, rate)) is not None:
+                return wait
+        return None
 
     def _keep(self, key: Hashable, tokens: float, now: float) -> None:
         self._buckets[key] = (tokens, now)

@@ -75,6 +75,12 @@ class ProblemPublic(BaseModel):
     status: Annotated[int, Field(ge=400, le=599, description="The HTTP status code of this response")]
     detail: Annotated[str, Field(description="What went wrong with this request, naming the field or rule")]
     code: Annotated[str, Field(description="The last part of type, for clients that switch on it")]
+    request_id: Annotated[
+        str | None,
+        Field(
+            description="The request's id (its X-Request-ID header): quote it to the operator, who finds it in the logs"
+        ),
+    ] = None
 
 
 class TaxonomyRefPublic(_Body):

@@ -17,7 +17,11 @@ Built in :func:`hub.app.create_app` and by the CLI, never at import time.
                                          addresses or networks of the proxy (default ``127.0.0.1``; ``*`` is
                                          refused). The source address rate limits count, and the
                                          scheme that makes cookies ``Secure`` and sends HSTS, come from these.
+``TIPSHARE_HUB_LOG_FORMAT``              how ``serve`` logs: ``json`` (one object a line), ``text``, or ``auto``
+                                         (default: text on a terminal, JSON otherwise)
 ``TIPSHARE_HUB_RATE_LIMITS``             ``on`` (default) or ``off`` (only behind a proxy that limits)
+``TIPSHARE_HUB_RATE_LIMIT_STORE``        where the rate limits count: ``database`` (default; every worker and every
+                                         hub on the database share one allowance) or ``memory`` (each worker its own)
 ``TIPSHARE_HUB_RATE_SUBMISSIONS``        submissions a minute per source address (default 120)
 ``TIPSHARE_HUB_RATE_HOTLINE``            submissions a minute per hotline, once verified (default 60)
 ``TIPSHARE_HUB_RATE_QUERIES``            statistics and dashboard requests a minute per token or session
@@ -39,7 +43,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,7 +72,9 @@ class Settings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8750
     workers: Annotated[int, Field(ge=1, le=64)] = 1
     forwarded_allow_ips: str = "127.0.0.1"
+    log_format: Literal["auto", "json", "text"] = "auto"
     rate_limits: bool = True
+    rate_limit_store: Literal["database", "memory"] = "database"
     rate_submissions: Annotated[int, Field(ge=1, le=1_000_000)] = 120
     rate_hotline: Annotated[int, Field(ge=1, le=1_000_000)] = 60
     rate_queries: Annotated[int, Field(ge=1, le=1_000_000)] = 600

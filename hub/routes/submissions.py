@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Final
 
 from fastapi import APIRouter, Request, Response
@@ -15,7 +16,7 @@ from hub.db import read_session, write_session
 from hub.deps import ContextDep
 from hub.errors import BadRequest, HubError, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from hub.problems import protocol_problem
-from hub.ratelimit import Rate, RateLimiter
+from hub.ratelimit import Limiter, Rate
 from hub.services.ingest import IngestResult, IngestService
 from hub.services.witnessing import collect_after_append
 from protocol.errors import ProtocolError
@@ -68,7 +69,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _ingest(context: HubContext, body: bytes, limiter: RateLimiter, hotline_rate: Rate | None) -> IngestResult:
+def _ingest(context: HubContext, body: bytes, limiter: Limiter, hotline_rate: Rate | None) -> IngestResult:
     # Parsing, decryption, signatures and taxonomy checks run outside the writer lock, so workers do them in
     # parallel; the writer transaction then re-checks the key and appends.
     now = context.clock()
@@ -110,6 +111,7 @@ _RECEIPT: Final = {"application/json": {"schema": Receipt.model_json_schema(mode
 )
 async def submit(request: Request, context: ContextDep) -> Response:
     """The body is the canonical JSON (RFC 8785) of an envelope made with ``protocol.crypto.seal_envelope``."""
+    started = time.perf_counter()
     try:
         _check_media_type(request.headers.get("content-type", ""))
         body = await _read_body(request, context.settings.max_body_bytes)
@@ -117,12 +119,12 @@ async def submit(request: Request, context: ContextDep) -> Response:
             _ingest, context, body, request.app.state.rate_limiter, request.app.state.hotline_rate
         )
     except HubError as e:
-        context.metrics.submission_rejected(e.code)
+        context.metrics.submission_rejected(e.code, seconds=time.perf_counter() - started)
         raise
     except ProtocolError as e:
-        context.metrics.submission_rejected(protocol_problem(e)[1])
+        context.metrics.submission_rejected(protocol_problem(e)[1], seconds=time.perf_counter() - started)
         raise
-    context.metrics.submission_accepted(duplicate=not result.created)
+    context.metrics.submission_accepted(duplicate=not result.created, seconds=time.perf_counter() - started)
     return Response(
         result.receipt.canonical_bytes(),
         status_code=201 if result.created else 200,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.metrics import Metrics
+from hub.metrics import HubState, HubStateCollector, Metrics
 from tests.unit.deploy.deploykit import DEPLOY, ROOT
 
 GUIDES = [DEPLOY / "README.md", DEPLOY / "kubernetes" / "README.md"]
@@ -71,7 +71,8 @@ def test_relative_links_resolve(guide: Path) -> None:
 
 
 def test_documented_metrics_are_the_ones_the_hub_exports() -> None:
-    rendered = Metrics().render(log_size=0, hotlines=0)
+    state = HubState(log_size=0, hotlines=0, checkpoint_age=0.0)
+    rendered = Metrics().render(HubStateCollector(state)).decode()
     exported = set(re.findall(r"^# TYPE (\w+) \w+$", rendered, re.MULTILINE))
     table = re.findall(r"^\| `(tipshare_\w+)(?:\{[^}]*\})?` \|", README.read_text(encoding="utf-8"), re.MULTILINE)
     assert set(table) == exported

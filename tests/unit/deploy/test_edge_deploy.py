@@ -103,6 +103,6 @@ def test_the_compose_worker_default_agrees_with_the_readme() -> None:
     stated = re.search(r"Compose `HUB_WORKERS` \(default (\d+) per container", readme)
     assert stated is not None
     assert stated.group(1) == default
-    if "one worker per pod or container" in readme:  # the Monitoring section's advice, while counters are per process
+    if "one worker per pod or container" in readme:  # if the Monitoring section advises it again
         assert default == "1"
     assert "serve --workers" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -91,7 +91,7 @@ def test_hub_pods_serve_with_probes_on_healthz(deployment: dict[str, Any]) -> No
     environment = {item["name"]: item.get("value") for item in container["env"]}
     assert int(environment["TIPSHARE_HUB_PORT"]) == port
     assert environment["TIPSHARE_HUB_HOST"] == "0.0.0.0"  # noqa: S104 - the pod network is the boundary
-    assert environment["TIPSHARE_HUB_WORKERS"] == "1", "scale with replicas: /metrics is per process"
+    assert environment["TIPSHARE_HUB_WORKERS"] == "1", "scale with replicas: one worker per pod, scraped per pod"
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
     assert container["livenessProbe"]["failureThreshold"] * container["livenessProbe"]["periodSeconds"] >= 60
