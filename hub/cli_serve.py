@@ -153,6 +153,10 @@ def uvicorn_options(settings: Settings, *, log_level: str = "info") -> dict[str,
         # headers: the shipped proxies set one (Caddy `read_header`, ingress-nginx `client-header-timeout`).
         "timeout_keep_alive": settings.keep_alive_seconds,
         "timeout_graceful_shutdown": 30,
+        # With several workers, uvicorn restarts one that is not serving this long after its start, or that stops
+        # answering its health check: 5 s (its default) kills workers that are merely slow to open the hub on a
+        # busy machine, in a loop.
+        "timeout_worker_healthcheck": 30,
     }
 
 

@@ -292,7 +292,7 @@ def test_a_country_limited_token_sees_the_region_as_its_countries(released: Rele
     _assert_brute_force(mixed, released, Question("person", ("citizenship",)), hotlines={"ua-a", "ua-b", "ro-v1"})
     with pytest.raises(Forbidden, match="MD, UA only"):
         _answer(released, scope=Scope.country("RO"), allowed=allowed)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match="no hotline 'ro-v1' is enrolled in countries MD, UA"):  # as if absent
         _answer(released, scope=Scope.hotline("ro-v1"), allowed=allowed)
 
 
