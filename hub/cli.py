@@ -71,7 +71,7 @@ from hub.settings import Settings
 from hub.setup import initialise_hub
 from protocol.errors import ProtocolError
 from protocol.hosts import is_this_machine
-from protocol.messages import PROTOCOL_VERSION, format_timestamp
+from protocol.messages import PROTOCOL_VERSION, b64encode, format_timestamp
 
 __all__ = ["AlreadyInitialised", "InvalidSettings", "SchemaOutOfDate", "app", "main"]
 
@@ -834,7 +834,7 @@ def log_verify(
             {
                 "origin": result.origin,
                 "size": result.size,
-                "root_hash": result.root_hash.hex(),
+                "root_hash": b64encode(result.root_hash),
                 "checkpoints_checked": result.checkpoints,
                 "ok": result.ok,
                 "problems": list(result.problems),
@@ -848,7 +848,7 @@ def log_verify(
         )
     if not as_json:
         typer.echo(
-            f"Log {result.origin} is consistent: {result.size} entries rebuild the root {result.root_hash.hex()}, "
+            f"Log {result.origin} is consistent: {result.size} entries rebuild the root {b64encode(result.root_hash)}, "
             f"and all {result.checkpoints} signed checkpoints verify with this hub's log key and match the entries."
         )
 

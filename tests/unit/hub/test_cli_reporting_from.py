@@ -4,6 +4,7 @@ the first month a hotline is expected to report is declared at enrolment (a stat
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,3 +88,15 @@ def test_a_start_the_hotline_may_not_release_is_refused_with_both_months(hub: Hu
     assert code == 1
     assert "reporting_from: String should match pattern" in err, err
     assert json.loads(hub.ok("hotline", "list", "--json")) == []  # neither attempt enrolled it
+
+
+def test_log_verify_prints_the_root_in_base64_as_the_checkpoint_does(hub: Hub) -> None:
+    hub.add("ua-e")
+    checkpoint = json.loads(hub.ok("log", "checkpoint", "--json"))
+    root = checkpoint["note"].splitlines()[2]  # a C2SP checkpoint: origin, size, base64 root hash
+
+    verified = json.loads(hub.ok("log", "verify", "--json"))
+
+    assert verified["root_hash"] == root
+    assert len(base64.b64decode(root, validate=True)) == 32
+    assert f"rebuild the root {root}," in hub.ok("log", "verify")
