@@ -55,16 +55,18 @@ def enroll(hub: HubUnderTest, hotline_id: str, when: datetime, **policy: object)
     return str(event["key_id"])
 
 
-def submit(hub: HubUnderTest, hotline_id: str, period: str, when: datetime) -> None:
+def submit(hub: HubUnderTest, hotline_id: str, period: str, when: datetime, revision: int = 1) -> int:
+    """Submit a release of ``period`` received at ``when``; its submission id."""
     hub.clock.now = when
     payload = make_release(
         hub.context.taxonomy,
         hub.hotlines[hotline_id].key,
         hotline_id=hotline_id,
         period=period,
+        revision=revision,
         created_at=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-    hub.submit(payload)
+    return hub.submit(payload).submission_id
 
 
 def completeness(hub: HubUnderTest, now: datetime, **params: str) -> Any:
@@ -192,6 +194,22 @@ def test_a_hotline_enrolled_without_a_policy_keeps_the_key_rule(hub: HubUnderTes
     assert policy(hub, "ua-old")["reporting_from"] is None
     grid = completeness(hub, at(2026, 12, 7), period_from="2026-11", period_to="2026-12")
     assert statuses(grid) == {"2026-11": "not_enrolled", "2026-12": "not_due"}
+
+
+def test_a_month_whose_only_release_was_withdrawn_is_a_gap_until_a_new_revision(hub: HubUnderTest) -> None:
+    enroll(hub, "ua-w", at(2026, 12, 6, 10))
+    submission = submit(hub, "ua-w", "2026-11", at(2026, 12, 10))
+    hub.clock.now = at(2026, 12, 12)
+    _admin(hub, f"/v1/admin/submissions/{submission}/withdraw", {"reason": "sent with a stolen key"}, status=200)
+
+    assert statuses(completeness(hub, at(2026, 12, 15), period_to="2026-11"))["2026-11"] == "not_due"
+    withdrawn = completeness(hub, at(2026, 12, 17), period_to="2026-11")
+    assert statuses(withdrawn)["2026-11"] == "missing"  # a withdrawn release was never a real one
+    assert withdrawn["periods"][-1]["reporting_rate"] == 0.0
+
+    submit(hub, "ua-w", "2026-11", at(2026, 12, 18), revision=2)  # revision 1 stays taken
+    resent = completeness(hub, at(2026, 12, 19), period_to="2026-11")
+    assert statuses(resent)["2026-11"] == "late"  # the new revision's receive time decides
 
 
 def test_the_csv_export_carries_the_gap(hub: HubUnderTest) -> None:
