@@ -27,8 +27,9 @@ hub says, with the hub's published semantics:
    in the table's dimension order).
 5. **Row groups**: grouped by period, one per month in range (no blocks: a gap); otherwise one for the whole
    range, or none when no month has data. ``hotlines_reporting``: distinct hotlines in scope releasing a candidate
-   table in the months covered; ``hotlines_expected``: those holding a valid key in one of those months
-   (:meth:`~auditor.releases.Releases.enrolled_during`), plus those that reported anyway.
+   table in the months covered; ``hotlines_expected``: those expected in one of those months
+   (:meth:`~auditor.releases.Releases.enrolled_during`: from their logged ``reporting_from`` on, else holding a
+   valid key), plus those that reported anyway.
 6. **Rows, ranking, weights**: :func:`protocol.estimation.build_rows` and
    :func:`~protocol.estimation.combination_blocks`. ``periods_with_data``: the months with data; ``taxonomies``:
    those the current submissions with data follow, by id.

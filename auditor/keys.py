@@ -85,11 +85,20 @@ class _Hotline:
 
 @dataclass(frozen=True, slots=True)
 class HotlineWindows:
-    """A hotline, its country, and the ``[from, until)`` windows in which it held a valid key."""
+    """A hotline, its country, the ``[from, until)`` windows in which it held a valid key, and the
+    ``reporting_from`` its latest logged policy declares (``None``: none declared)."""
 
     id: str
     country: str
     windows: tuple[tuple[datetime, datetime | None], ...]
+    reporting_from: str | None = None
+
+    def expected_in(self, period: str) -> bool:
+        """True if it is expected to report ``period``, reports aside: every month from ``reporting_from`` on
+        when declared (whatever its keys), else a month one of its keys was valid in (the hub's rule)."""
+        if self.reporting_from is not None:
+            return period >= self.reporting_from  # YYYY-MM: text order is month order
+        return self.enrolled_during(period)
 
     def enrolled_during(self, period: str) -> bool:
         """True if one of its keys was valid at some instant of the month ``period`` (``YYYY-MM``)."""

@@ -49,6 +49,8 @@ class PolicyBook:
         self._spends: list[Spend] = []
         self._year_spent: dict[tuple[str, str], dict[str, Fraction]] = {}
         self._latest: dict[tuple[str, str], int] = {}
+        #: (log index, hotline, reporting_from) of every policy applied, in log order.
+        self._reporting_from: list[tuple[int, str, str | None]] = []
 
     def note_key_event(self, event: KeyEventEntry) -> None:
         """Remember the month a hotline was first enrolled in (its default first period follows from it)."""
@@ -68,9 +70,19 @@ class PolicyBook:
             ]
         if isinstance(entry, HotlinePolicyEntry):
             self._policies[entry.hotline_id] = Policy.from_entry(entry)
+            self._reporting_from.append((index, entry.hotline_id, entry.reporting_from))
         else:
             self._backfills.setdefault(entry.hotline_id, []).append((entry.first_period, entry.last_period))
         return []
+
+    def reporting_from(self, *, size: int) -> dict[str, str]:
+        """Per hotline, the first month its latest policy among the first ``size`` entries declares it is expected
+        to report (a hotline whose latest policy declares none is left out: its key windows decide)."""
+        declared: dict[str, str | None] = {}
+        for index, hotline_id, month in self._reporting_from:
+            if index < size:
+                declared[hotline_id] = month
+        return {hotline_id: month for hotline_id, month in declared.items() if month is not None}
 
     def policy(self, hotline_id: str) -> Policy:
         """The policy that applies to ``hotline_id`` now (the hotline is enrolled: its key was checked)."""

@@ -208,11 +208,12 @@ class Releases:
         return None if countries is None else frozenset(h.id for h in self.hotlines if h.country in countries)
 
     def enrolled_during(self, month: str, in_scope: frozenset[str] | None) -> frozenset[str]:
-        """Ids of the hotlines (among ``in_scope``, ``None``: all) holding a valid key during ``month``; the
-        windows of every hotline are looked at once per month, however many answers ask."""
+        """Ids of the hotlines (among ``in_scope``, ``None``: all) expected to report ``month``
+        (:meth:`~auditor.keys.HotlineWindows.expected_in`: from their logged ``reporting_from`` on, else holding a
+        valid key during it); every hotline is looked at once per month, however many answers ask."""
         enrolled = self._enrolled.get(month)
         if enrolled is None:
-            enrolled = self._enrolled[month] = frozenset(h.id for h in self.hotlines if h.enrolled_during(month))
+            enrolled = self._enrolled[month] = frozenset(h.id for h in self.hotlines if h.expected_in(month))
         return enrolled if in_scope is None else enrolled & in_scope
 
     def in_scope(self, table: str, month: str, countries: frozenset[str] | None) -> list[Reporter]:

@@ -15,8 +15,9 @@ For one tree size, from the accepted submissions (:mod:`auditor.entries`) and th
 ``hotlines_reporting``
     hotlines in scope whose current submission releases the table for a month of the row;
 ``hotlines_expected``
-    hotlines in scope holding a valid key at some instant of a month of the row (from the key history), plus
-    those that reported it anyway;
+    hotlines in scope expected to report a month of the row: from the ``reporting_from`` their latest logged
+    policy declares on, else holding a valid key at some instant of it (from the key history); plus those that
+    reported it anyway;
 ``obs_status`` / ``wide_interval``
     ``O`` for a month nobody in scope reported (estimate and interval null), else ``U`` when the half-width
     exceeds ``|estimate|`` or the estimate is negative, else ``A``.

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Final, Literal
 
@@ -515,9 +516,10 @@ class Verification:
         """The current submissions below ``size`` and what they release, read once for statistics and estimates."""
         if size not in self._releases_at:
             history = KeyHistory.replay((i, e) for i, e in self._checker.history.events if i < size)
+            declared = self._checker.policies.reporting_from(size=size)
             self._releases_at[size] = Releases(
                 submissions=[s for s in self._checker.accepted if self._checker.counts(s, size)],
-                hotlines=history.hotlines(),
+                hotlines=[replace(h, reporting_from=declared.get(h.id)) for h in history.hotlines()],
                 registry=self._registry,
                 load=self._release,
             )

@@ -61,6 +61,7 @@ from hub.migrate import current_revision, downgrade, head_revision, upgrade
 from hub.models import ApiToken, HubMeta, LogLeaf
 from hub.schemas import HotlineCreate, KeyRevoke, KeyRotate
 from hub.services.log import TransparencyLog
+from hub.services.policies import PolicyTerms
 from hub.services.rebuild import check_rollups, expected_rollups, replace_rollups
 from hub.services.registry import Registry
 from hub.services.taxonomies import TaxonomyRegistry
@@ -71,7 +72,7 @@ from hub.settings import Settings
 from hub.setup import initialise_hub
 from protocol.errors import ProtocolError
 from protocol.hosts import is_this_machine
-from protocol.messages import PROTOCOL_VERSION, format_timestamp
+from protocol.messages import PROTOCOL_VERSION, b64encode, format_timestamp
 
 __all__ = ["AlreadyInitialised", "InvalidSettings", "SchemaOutOfDate", "app", "main"]
 
@@ -557,11 +558,13 @@ def hotline_add(
     cap: cli_policy.CapOption = None,
     max_monthly_volume: cli_policy.VolumeOption = None,
     first_period: cli_policy.FirstPeriodOption = None,
+    reporting_from: cli_policy.ReportingFromOption = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseURLOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Enroll a hotline and its first key (logged as a key_enrolled entry), then its policy (hotline_policy)."""
+    """Enroll a hotline and its first key (logged as a key_enrolled entry), then its policy (hotline_policy), which
+    declares the first month it is expected to report (--reporting-from)."""
     the_id, the_key = _id_and_key(hotline_id, key, line)
     body = _validated(
         HotlineCreate, _HOTLINE_HELP, id=the_id, display_name=name.strip(), country=country.upper(), public_key=the_key
@@ -573,7 +576,9 @@ def hotline_add(
             country=body.country,
             public_key=body.public_key,
             now=context.clock(),
-            policy=cli_policy.policy_terms(cap, max_monthly_volume, first_period),
+            policy=cli_policy.policy_terms(cap, max_monthly_volume, first_period, reporting_from=reporting_from)
+            or PolicyTerms(),
+            deadline_days=context.settings.deadline_days,
         )
     document = views.key_event_document("enrolled", event, public_key=body.public_key, previous_key_id=None)
     if as_json:
@@ -851,7 +856,7 @@ def log_verify(
             {
                 "origin": result.origin,
                 "size": result.size,
-                "root_hash": result.root_hash.hex(),
+                "root_hash": b64encode(result.root_hash),
                 "checkpoints_checked": result.checkpoints,
                 "ok": result.ok,
                 "problems": list(result.problems),
@@ -865,7 +870,7 @@ def log_verify(
         )
     if not as_json:
         typer.echo(
-            f"Log {result.origin} is consistent: {result.size} entries rebuild the root {result.root_hash.hex()}, "
+            f"Log {result.origin} is consistent: {result.size} entries rebuild the root {b64encode(result.root_hash)}, "
             f"and all {result.checkpoints} signed checkpoints verify with this hub's log key and match the entries."
         )
 

@@ -29,7 +29,7 @@ from hub.services.log import TransparencyLog
 from hub.services.policies import PolicyEvent, PolicyService, PolicyTerms, PolicyView
 from protocol.messages import format_timestamp
 
-__all__ = ["CapOption", "FirstPeriodOption", "VolumeOption", "policy_terms", "register"]
+__all__ = ["CapOption", "FirstPeriodOption", "ReportingFromOption", "VolumeOption", "policy_terms", "register"]
 
 CapOption = Annotated[
     list[str] | None,
@@ -59,6 +59,17 @@ FirstPeriodOption = Annotated[
     ),
 ]
 
+ReportingFromOption = Annotated[
+    str | None,
+    typer.Option(
+        "--reporting-from",
+        help="The first month the hotline is expected to report, YYYY-MM: from it on, a month with nothing "
+        "received is a gap in completeness (default at enrolment: the month before, if enrolled by its deadline, "
+        "else the month of enrolment).",
+        show_default=False,
+    ),
+]
+
 
 # The command group's own options, as hub.cli defines them (repeated here: hub.cli imports this module).
 DataDirOption = Annotated[
@@ -70,10 +81,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document 
 
 
 def policy_terms(
-    caps: list[str] | None, volume: int | None, first_period: str | None, reason: str | None = None
+    caps: list[str] | None,
+    volume: int | None,
+    first_period: str | None,
+    reason: str | None = None,
+    reporting_from: str | None = None,
 ) -> PolicyTerms | None:
     """The terms the options ask for, checked as the admin API checks them (``None`` when none is given)."""
-    if not caps and volume is None and first_period is None:
+    if not caps and volume is None and first_period is None and reporting_from is None:
         return None
     parsed: list[dict[str, str]] | None = None
     if caps:
@@ -92,6 +107,7 @@ def policy_terms(
                     "max_monthly_volume": volume,
                     "first_period": first_period,
                     "reason": reason.strip() if reason else None,
+                    "reporting_from": reporting_from,
                 }.items()
                 if value is not None
             }
@@ -104,6 +120,7 @@ def policy_terms(
         max_monthly_volume=body.max_monthly_volume,
         first_period=body.first_period,
         reason=body.reason,
+        reporting_from=body.reporting_from,
     )
 
 
@@ -120,6 +137,7 @@ def view_document(view: PolicyView) -> dict[str, Any]:
             {"first_period": b.first_period, "last_period": b.last_period, "reason": b.reason, "log_index": b.log_index}
             for b in view.backfills
         ],
+        "reporting_from": view.reporting_from,
     }
 
 
@@ -142,6 +160,10 @@ def _show_view(document: dict[str, Any]) -> None:
         out.print(f"  {cap['measure']} cap: {cap['period']} per month (all revisions), {cap['year']} per year")
     out.print(f"  maximum monthly volume: {document['max_monthly_volume']} persons")
     out.print(f"  first period: {document['first_period']}")
+    if document["reporting_from"] is None:
+        out.print("  expected to report: the months one of its keys is valid in (no reporting_from logged)")
+    else:
+        out.print(f"  expected to report from: {document['reporting_from']}")
     for backfill in document["backfills"]:
         out.print(
             f"  backfill approved: {backfill['first_period']} to {backfill['last_period']} ({backfill['reason']})",
@@ -160,13 +182,14 @@ def register(hotline_app: typer.Typer) -> None:
         cap: CapOption = None,
         max_monthly_volume: VolumeOption = None,
         first_period: FirstPeriodOption = None,
+        reporting_from: ReportingFromOption = None,
         reason: Annotated[str | None, typer.Option("--reason", help="Why, as auditors will read it.")] = None,
         data_dir: DataDirOption = None,
         database_url: DatabaseURLOption = None,
         as_json: JsonOption = False,
     ) -> None:
         """Show a hotline's policy, or log a new one (options left out keep their current value)."""
-        terms = policy_terms(cap, max_monthly_volume, first_period, reason)
+        terms = policy_terms(cap, max_monthly_volume, first_period, reason, reporting_from)
         with (
             base._hub(base._state(ctx), data_dir, database_url) as context,
             write_session(context.sessions) as session,

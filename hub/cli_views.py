@@ -22,7 +22,7 @@ from hub.keys import ENVELOPE_KEY_FILE, LOG_KEY_FILE
 from hub.models import ApiToken, HotlineKey, LogCheckpoint
 from hub.services.registry import HotlineSummary, KeyEvent
 from protocol.crypto import VerifyKey, fingerprint
-from protocol.messages import PROTOCOL_VERSION, format_timestamp
+from protocol.messages import PROTOCOL_VERSION, HotlinePolicyEntry, format_timestamp
 from protocol.taxonomy import Taxonomy
 
 __all__ = [
@@ -222,7 +222,19 @@ def key_event_document(action: str, event: KeyEvent, *, public_key: str, previou
         "fingerprint": key_fingerprint(public_key),
         "previous_key_id": previous_key_id,
         "log_index": event.appended.index,
-        "tree_size": event.appended.checkpoint.size,
+        "tree_size": (event.policy.appended if event.policy else event.appended).checkpoint.size,
+        **(
+            {
+                "policy": {
+                    "log_index": event.policy.appended.index,
+                    "reporting_from": event.policy.entry.reporting_from
+                    if isinstance(event.policy.entry, HotlinePolicyEntry)
+                    else None,
+                }
+            }
+            if event.policy is not None
+            else {}
+        ),
     }
 
 
@@ -239,6 +251,12 @@ def show_key_event(out: Console, document: dict[str, Any], *, display_name: str,
         out.print(f"Revoked key {key_id} of hotline {hotline} ({display_name}).", soft_wrap=True)
     out.print(f"  key id:       {key_id}")
     out.print(f"  fingerprint:  {document['fingerprint']}")
+    policy = document.get("policy")
+    if policy is not None:
+        out.print(f"  its policy logged as entry {policy['log_index']}", end="")
+        if policy["reporting_from"] is not None:
+            out.print(f": expected to report from {policy['reporting_from']} on", end="")
+        out.print(".")
     out.print(f"  logged as entry {document['log_index']}; the log now holds {document['tree_size']} entries.")
     if action != "revoked":
         out.print(

@@ -121,6 +121,9 @@ class PolicyTermsBody(_Request):
     max_monthly_volume: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
     first_period: Annotated[str, Field(pattern=PERIOD_PATTERN)] | None = None
     reason: Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT_PATTERN)] | None = None
+    #: The first month the hotline is expected to report (completeness); at enrolment, left out: the month before
+    #: enrolment if enrolled by that month's deadline, else the month of enrolment.
+    reporting_from: Annotated[str, Field(pattern=PERIOD_PATTERN)] | None = None
 
     @model_validator(mode="after")
     def _one_cap_per_measure(self) -> PolicyTermsBody:

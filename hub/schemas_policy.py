@@ -52,3 +52,5 @@ class PolicyPublic(_Body):
     effective_at: datetime | None
     log_index: int | None
     backfills: list[BackfillPublic]
+    #: The first month the hotline is expected to report; null: not declared (its key validity decides).
+    reporting_from: str | None = None

@@ -473,6 +473,10 @@ class HotlinePolicyEntry(Message):
     first_period: Period
     reason: Annotated[str, Field(max_length=500)] | None = None
     effective_at: Timestamp
+    #: The first period the hotline is *expected* to report (added later; absent from older entries, and then not in
+    #: their bytes): from it on, a month with nothing received is a gap in completeness. Absent: a hotline is
+    #: expected for the months one of its keys was valid in.
+    reporting_from: Period | None = None
 
     @model_validator(mode="after")
     def _one_cap_per_measure(self) -> Self:
@@ -480,6 +484,21 @@ class HotlinePolicyEntry(Message):
         if len(set(measures)) != len(measures):
             raise ValueError("a measure has two caps")
         return self
+
+    @model_validator(mode="after")
+    def _reporting_from_first_period(self) -> Self:
+        if self.reporting_from is not None and self.reporting_from < self.first_period:
+            raise ValueError(
+                f"reporting_from {self.reporting_from} is before first_period {self.first_period}: a hotline is not "
+                "expected to report months it may not release"
+            )
+        return self
+
+    def canonical_bytes(self) -> bytes:
+        """As for every message, but an absent ``reporting_from`` is left out, so that every policy logged before
+        the field existed keeps its exact bytes (and leaf hash)."""
+        absent = {"reporting_from"} if self.reporting_from is None else None
+        return canonical_bytes(self.model_dump(mode="json", exclude=absent))
 
 
 class BackfillApprovedEntry(Message):

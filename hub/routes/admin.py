@@ -88,6 +88,7 @@ def enroll(body: HotlineCreate, _admin: AdminDep, context: ContextDep, session: 
         public_key=body.public_key,
         now=context.clock(),
         policy=terms_of(body.policy) if body.policy is not None else None,
+        deadline_days=context.settings.deadline_days,
     )
     return _event(event)
 

@@ -28,6 +28,7 @@ def terms_of(body: PolicyTermsBody) -> PolicyTerms:
         max_monthly_volume=body.max_monthly_volume,
         first_period=body.first_period,
         reason=body.reason,
+        reporting_from=body.reporting_from,
     )
 
 
@@ -59,6 +60,7 @@ def policy_public(view: PolicyView) -> PolicyPublic:
             )
             for b in view.backfills
         ],
+        reporting_from=view.reporting_from,
     )
 
 

@@ -14,14 +14,21 @@ One row per (hotline in scope, month), with a ``status``:
 ``on_time``       the first revision was received at or before the deadline
 ``late``          the first revision was received after the deadline
 ``not_due``       expected, nothing received yet, and the deadline has not passed
-``missing``       expected, nothing received, and the deadline has passed
-``not_enrolled``  not expected (no key of the hotline was valid during the month) and nothing received
+``missing``       expected, nothing received, and the deadline has passed: a gap, counted in the rates
+``not_enrolled``  not expected and nothing received: before the hotline's logged ``reporting_from`` (or, for a
+                  hotline that has none logged, a month no key of it was valid in)
 
-Which hotlines are *expected* follows the one rule in :mod:`hub.services.scope` (a key valid at some instant of
-the month, or a report anyway). The **deadline** of a month is its end plus ``settings.deadline_days`` days
-(``TIPSHARE_HUB_DEADLINE_DAYS``). A hotline cannot be late for a month that ended before it enrolled: for such a
-month (a backfill) the deadline counts from its enrolment instead. ``corrected`` says the latest revision is
-above 1. Per month, a summary gives the DHIS2 reporting metrics: expected, reported, on time, and both rates.
+Which hotlines are *expected* follows the one rule in :mod:`hub.services.scope`: every month from the
+``reporting_from`` its latest logged policy declares (whatever its keys: a key gap does not excuse a month), else
+a key valid at some instant of the month; or a report anyway. The **deadline** of a month is its end plus
+``settings.deadline_days`` days (``TIPSHARE_HUB_DEADLINE_DAYS``). A hotline cannot be late for a month whose
+deadline passed before it enrolled: for such a month the deadline counts from its enrolment instead (for a
+hotline without ``reporting_from``: any month that ended before it enrolled, as before the field existed).
+``corrected`` says the latest revision is above 1.
+
+A **withdrawn** release counts as never received: a month whose every release was withdrawn is ``missing`` (or
+``not_due``) again until a new revision arrives, whose receive time then decides ``on_time`` or ``late``.
+Per month, a summary gives the DHIS2 reporting metrics: expected, reported, on time, and both rates.
 """
 
 from __future__ import annotations
@@ -238,8 +245,10 @@ class CompletenessService:
         enrolled = hotline.enrolled_from
         for month in months:
             deadline = month.deadline
-            if enrolled is not None and enrolled > month.end:
-                deadline = enrolled + self._grace  # a backfill: the clock starts when the hotline joined
+            declared = hotline.reporting_from is not None and month.number >= hotline.reporting_from
+            # A hotline that joined after the deadline passed (a backfill): the clock starts when it joined.
+            if enrolled is not None and enrolled > (month.deadline if declared else month.end):
+                deadline = enrolled + self._grace
             got = received.get((hotline.id, month.number))
             expected = hotline.id in month.expected
             status: Status

@@ -7,6 +7,11 @@ and follows :meth:`protocol.plausibility.Policy.default` until the operator logs
 concludes from the log alone. Backfill approvals (:class:`~protocol.messages.BackfillApprovedEntry`) admit
 periods before the policy's first period.
 
+A policy may also declare ``reporting_from``, the first month the hotline is *expected* to report (completeness
+counts every month from it on; see :mod:`hub.services.scope`). ``tipshare-hub hotline add`` always logs it, by
+default :func:`default_reporting_from`: the month before enrolment if the hotline enrolled by that month's
+deadline (it can still report it on time), else the month of enrolment.
+
 :meth:`PolicyService.check` applies :func:`protocol.plausibility.check_plausible` with what the hub holds;
 :meth:`PolicyService.check_daily` applies the hub's own daily caps (distinct months and revisions a hotline
 submits in 24 hours), which are rate limits, not log rules: an auditor does not re-apply them.
@@ -39,7 +44,7 @@ from protocol.messages import (
 from protocol.plausibility import Implausible, Policy, Standing, amount_text, check_plausible
 from protocol.taxonomy import Taxonomy
 
-__all__ = ["DAY", "PolicyEvent", "PolicyService", "PolicyTerms", "PolicyView"]
+__all__ = ["DAY", "PolicyEvent", "PolicyService", "PolicyTerms", "PolicyView", "default_reporting_from"]
 
 #: The window of the daily caps.
 DAY: Final = timedelta(hours=24)
@@ -55,6 +60,8 @@ class PolicyTerms:
     max_monthly_volume: int | None = None
     first_period: str | None = None
     reason: str | None = None
+    #: The first month the hotline is expected to report (``None``: keep the current one, if any).
+    reporting_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,8 @@ class PolicyView:
     effective_at: datetime | None
     log_index: int | None
     backfills: tuple[BackfillApproval, ...]
+    #: The first month the hotline is expected to report; ``None``: not declared (its key validity decides).
+    reporting_from: str | None = None
 
 
 def _invalid(what: str, error: ValidationError) -> BadRequest:
@@ -105,6 +114,8 @@ class PolicyService:
         )
         volume = terms.max_monthly_volume or current.max_monthly_volume
         first_period = terms.first_period or current.first_period
+        logged = self.policy_entry(hotline_id)
+        reporting_from = terms.reporting_from or (logged.reporting_from if logged is not None else None)
         reason = terms.reason.strip() if terms.reason and terms.reason.strip() else None
         try:
             entry = HotlinePolicyEntry(
@@ -120,6 +131,7 @@ class PolicyService:
                 first_period=first_period,
                 reason=reason,
                 effective_at=format_timestamp(now),
+                reporting_from=reporting_from,
             )
         except ValidationError as e:
             raise _invalid("policy", e) from None
@@ -165,6 +177,7 @@ class PolicyService:
             record.effective_at,
             record.log_index,
             backfills,
+            entry.reporting_from,
         )
 
     def policy(self, hotline_id: str) -> Policy:
@@ -308,6 +321,27 @@ class PolicyService:
         if hotline is None:
             raise NotFound(f"hotline {hotline_id} is not enrolled")
         return hotline
+
+
+def default_reporting_from(enrolled_at: datetime, deadline_days: int, *, first_period: str | None = None) -> str:
+    """The first month a hotline enrolled at ``enrolled_at`` is expected to report, unless the operator says.
+
+    The month before enrolment if the hotline enrolled by that month's deadline (its end plus ``deadline_days``
+    days), else the month of enrolment; never before ``first_period`` (the first month it may release):
+
+    >>> from datetime import UTC
+    >>> default_reporting_from(datetime(2026, 12, 6, 9, tzinfo=UTC), 15)
+    '2026-11'
+    >>> default_reporting_from(datetime(2026, 12, 20, 9, tzinfo=UTC), 15)
+    '2026-12'
+    """
+    month = enrolled_at.year * 12 + enrolled_at.month - 1
+    month_start = enrolled_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if enrolled_at <= month_start + timedelta(days=deadline_days):
+        month -= 1
+    year, index = divmod(month, 12)
+    chosen = f"{year:04d}-{index + 1:02d}"
+    return max(chosen, first_period) if first_period is not None else chosen
 
 
 def _seconds_until(moment: datetime, now: datetime) -> int:

@@ -8,7 +8,7 @@ Key validity: a key is valid from ``valid_from`` until it is rotated out (``vali
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from hub.errors import BadRequest, Conflict, InvalidKey, KeyNotValid, NotFound, UnknownHotline, UnknownKey
 from hub.models import Hotline, HotlineKey
 from hub.services.log import Appended, TransparencyLog
-from hub.services.policies import PolicyService, PolicyTerms
+from hub.services.policies import PolicyEvent, PolicyService, PolicyTerms, default_reporting_from
 from protocol.crypto import VerifyKey
 from protocol.errors import InvalidPublicKey, MalformedMessage
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, format_timestamp
@@ -33,6 +33,8 @@ class KeyEvent:
     hotline_id: str
     key_id: str
     appended: Appended
+    #: At an enrolment that logged a policy: that policy entry (logged right after the key's).
+    policy: PolicyEvent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +92,13 @@ class Registry:
         public_key: str,
         now: datetime,
         policy: PolicyTerms | None = None,
+        deadline_days: int | None = None,
     ) -> KeyEvent:
         """Enroll a hotline and its first key; with ``policy``, log its policy (those terms over the defaults).
-        Without, no policy entry is logged and the protocol's default policy applies until one is."""
+        Without, no policy entry is logged and the protocol's default policy applies until one is.
+
+        With ``policy`` and the hub's ``deadline_days``, the policy declares the first month the hotline is expected
+        to report: the terms' ``reporting_from``, else :func:`~hub.services.policies.default_reporting_from`."""
         now = self._log.entry_time(now)  # never before the entry logged last
         if self._session.get(Hotline, hotline_id) is not None:
             raise Conflict(f"hotline {hotline_id} is already enrolled; use rotate-key to give it a new key")
@@ -113,7 +119,11 @@ class Registry:
         )
         self._session.flush()
         if policy is not None:
-            PolicyService(self._session, self._log).log_policy(hotline_id, policy, now=now)
+            if policy.reporting_from is None and deadline_days is not None:
+                first = default_reporting_from(now, deadline_days, first_period=policy.first_period)
+                policy = replace(policy, reporting_from=first)
+            logged = PolicyService(self._session, self._log).log_policy(hotline_id, policy, now=now)
+            return KeyEvent(hotline_id=hotline_id, key_id=key.key_id, appended=appended, policy=logged)
         return KeyEvent(hotline_id=hotline_id, key_id=key.key_id, appended=appended)
 
     def rotate(self, *, hotline_id: str, public_key: str, now: datetime) -> KeyEvent:

@@ -21,11 +21,15 @@ countries, not even which hotline ids are enrolled there.
 **Which hotlines are expected to report a period** (the ``hotlines_expected`` of statistics and the grid of
 completeness) — one rule, used everywhere:
 
-    a hotline in scope is expected for period P if one of its keys was valid at some instant of P (from its
-    ``valid_from`` until it was rotated out or revoked, whichever comes first), or if it reported P anyway.
+    a hotline in scope whose latest logged policy declares ``reporting_from`` is expected for every period from
+    ``reporting_from`` on, whatever its keys (a rotation or revocation gap is a gap in its reporting, not a month
+    it was excused); a hotline with no ``reporting_from`` logged (enrolled before the field existed) is expected
+    for period P if one of its keys was valid at some instant of P (from its ``valid_from`` until it was rotated
+    out or revoked, whichever comes first); and either is expected for a period it reported anyway.
 
-So a hotline enrolled on 2026-06-20 is expected from 2026-06 on, not for 2026-01; a hotline whose only key was
-revoked on 2026-03-10 is expected up to 2026-03; and reporting never exceeds expected.
+So a hotline enrolled on 2026-12-06 with ``reporting_from`` 2026-11 is expected from 2026-11 on, and a month it
+skips is a gap; one enrolled on 2026-06-20 without ``reporting_from`` is expected from 2026-06 on, and one whose
+only key was revoked on 2026-03-10 is expected up to 2026-03; reporting never exceeds expected.
 """
 
 from __future__ import annotations
@@ -37,12 +41,13 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Final, Literal
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from hub.errors import Forbidden, InvalidQuery, NotFound
-from hub.models import Hotline, HotlineKey, ReleaseNoise
+from hub.models import Hotline, HotlineKey, HotlinePolicyRecord, ReleaseNoise
 from hub.services.rollups import REGION, country_scope, hotline_scope
+from protocol.messages import HotlinePolicyEntry
 
 __all__ = [
     "DEFAULT_PERIODS",
@@ -245,12 +250,15 @@ def _listing(countries: Iterable[str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class EnrolledHotline:
-    """A hotline and the times it held a valid key: ``[valid_from, end)`` windows, ``end`` ``None`` while open."""
+    """A hotline and the times it held a valid key: ``[valid_from, end)`` windows, ``end`` ``None`` while open;
+    ``reporting_from`` the month number its latest logged policy declares it reports from (``None``: not declared).
+    """
 
     id: str
     display_name: str
     country: str
     windows: tuple[tuple[datetime, datetime | None], ...]
+    reporting_from: int | None = None
 
     @property
     def enrolled_from(self) -> datetime | None:
@@ -261,6 +269,13 @@ class EnrolledHotline:
         """True if one of its keys was valid at some instant of the month."""
         start, end = period_start(period), period_end(period)
         return any(begin < end and (until is None or until > start) for begin, until in self.windows)
+
+    def expected_months(self, periods: range) -> set[int]:
+        """The months of ``periods`` it is expected to report, reports aside: every month from ``reporting_from``
+        on when declared, else the months it was enrolled during."""
+        if self.reporting_from is not None:
+            return set(range(max(self.reporting_from, periods.start), periods.stop))
+        return self.enrolled_months(periods)
 
     def enrolled_months(self, periods: range) -> set[int]:
         """The months of ``periods`` it was enrolled during (:meth:`enrolled_during`, by month arithmetic).
@@ -295,15 +310,34 @@ def hotlines_in_scope(session: Session, scope: ResolvedScope) -> list[EnrolledHo
     for key in keys:
         ends = [as_utc(moment) for moment in (key.valid_until, key.revoked_at) if moment is not None]
         windows.setdefault(key.hotline_id, []).append((as_utc(key.valid_from), min(ends, default=None)))
+    reporting_from = _reporting_from(session, scope)
     return [
         EnrolledHotline(
             id=row.id,
             display_name=row.display_name,
             country=row.country,
             windows=tuple(sorted(windows.get(row.id, []), key=lambda window: window[0])),
+            reporting_from=reporting_from.get(row.id),
         )
         for row in hotlines
     ]
+
+
+def _reporting_from(session: Session, scope: ResolvedScope) -> dict[str, int]:
+    """The month number each hotline's latest logged policy declares it reports from (left out: none declared)."""
+    latest = (
+        select(func.max(HotlinePolicyRecord.log_index))
+        .join(Hotline, Hotline.id == HotlinePolicyRecord.hotline_id)
+        .where(scope.hotline_filter())
+        .group_by(HotlinePolicyRecord.hotline_id)
+    )
+    entries = session.scalars(select(HotlinePolicyRecord.entry).where(HotlinePolicyRecord.log_index.in_(latest)))
+    declared: dict[str, int] = {}
+    for data in entries:
+        entry = HotlinePolicyEntry.from_canonical(data)
+        if entry.reporting_from is not None:
+            declared[entry.hotline_id] = parse_period(entry.reporting_from, param="reporting_from")
+    return declared
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +357,7 @@ def expected_hotlines(
     """Apply the expectation rule to ``periods``, given who reported what (``reported[period]`` = hotline ids)."""
     enrolled: dict[int, set[str]] = {period: set() for period in periods}
     for hotline in hotlines:
-        for period in hotline.enrolled_months(periods):
+        for period in hotline.expected_months(periods):
             enrolled[period].add(hotline.id)
     return Expected(
         MappingProxyType(

@@ -309,32 +309,34 @@ def test_hotline_key_events_are_logged_and_listed(initialised: Operator) -> None
         "hotline", "add", "--line", f"  la-strada-md {md_key}", "--name", "La Strada Moldova", "--country", "md"
     )
     assert "Enrolled hotline la-strada-md (La Strada Moldova, MD)" in out
-    assert _entries_and_size(out) == (0, 1)
+    assert _entries_and_size(out) == (0, 2)  # its key, then its policy (which says when it reports from)
     out = op.ok(
         "hotline", "add", "--id", "la-strada-ua", "--key", ua_key, "--name", "La Strada Ukraine", "--country", "UA"
     )
-    assert _entries_and_size(out) == (1, 2)
+    assert _entries_and_size(out) == (2, 4)
     enrolled = op.json("hotline", "list")
     md_old_id = enrolled[0]["keys"][0]["key_id"]
     ua_id = enrolled[1]["keys"][0]["key_id"]
 
     out = op.ok("hotline", "rotate-key", "--id", "la-strada-md", "--key", md_new_key)
     assert f"It replaces key {md_old_id}" in out
-    assert _entries_and_size(out) == (2, 3)
+    assert _entries_and_size(out) == (4, 5)
     code, out, err = op("hotline", "revoke-key", "--key-id", ua_id, "--reason", "laptop stolen")
     assert code == 0, err
     assert f"Revoked key {ua_id} of hotline la-strada-ua" in out
-    assert _entries_and_size(out) == (3, 4)
+    assert _entries_and_size(out) == (5, 6)
     assert "la-strada-ua has no valid key now" in err
 
-    assert op.log_size() == 4
-    assert "is consistent: 4 entries" in op.ok("log", "verify")
+    assert op.log_size() == 6
+    assert "is consistent: 6 entries" in op.ok("log", "verify")
     with op.context() as context, read_session(context.sessions) as session:
-        leaves = TransparencyLog(session, signer=context.log_signer).entries(0, 4)
+        leaves = TransparencyLog(session, signer=context.log_signer).entries(0, 6)
         kinds = [(entry.kind, entry.hotline_id) for entry in (parse_log_entry(leaf.data) for leaf in leaves)]
     assert kinds == [
         ("key_enrolled", "la-strada-md"),
+        ("hotline_policy", "la-strada-md"),
         ("key_enrolled", "la-strada-ua"),
+        ("hotline_policy", "la-strada-ua"),
         ("key_rotated", "la-strada-md"),
         ("key_revoked", "la-strada-ua"),
     ]
@@ -342,7 +344,7 @@ def test_hotline_key_events_are_logged_and_listed(initialised: Operator) -> None
     hotlines = {h["id"]: h for h in op.json("hotline", "list")}
     md, ua = hotlines["la-strada-md"], hotlines["la-strada-ua"]
     assert (md["display_name"], md["country"]) == ("La Strada Moldova", "MD")
-    assert [(k["status"], k["log_index"]) for k in md["keys"]] == [("rotated", 0), ("current", 2)]
+    assert [(k["status"], k["log_index"]) for k in md["keys"]] == [("rotated", 0), ("current", 4)]
     assert md["current_key_id"] == md["keys"][1]["key_id"]
     assert md["keys"][1]["public_key"] == md_new_key
     assert md["keys"][1]["fingerprint"] == fingerprint(bytes(VerifyKey.from_text(md_new_key)))
@@ -366,7 +368,7 @@ def test_a_revoked_hotline_gets_a_new_key_with_rotate_key(initialised: Operator)
     event = initialised.json("hotline", "rotate-key", "--id", "la-strada-md", "--key", _key())
 
     assert event["previous_key_id"] is None
-    assert (event["log_index"], event["tree_size"]) == (2, 3)
+    assert (event["log_index"], event["tree_size"]) == (3, 4)  # after its key, its policy and the revocation
     assert initialised.json("hotline", "list")[0]["current_key_id"] == event["key_id"]
 
 
@@ -438,7 +440,7 @@ def test_conflicts_and_unknown_keys_are_refused(initialised: Operator) -> None:
     code, _, err = initialised("hotline", "revoke-key", "--key-id", "0" * 32, "--reason", "  ")
     assert code == 1
     assert "--reason" in err
-    assert initialised.log_size() == 1
+    assert initialised.log_size() == 2  # la-strada-md's key and policy
 
 
 # ---------------------------------------------------------------------------- tokens
@@ -530,16 +532,16 @@ def test_log_checkpoint_prints_the_signed_note(initialised: Operator) -> None:
 
     verifier = NoteVerifier.from_vkey(initialised.json("identity")["log_vkey"])
     checkpoint = open_checkpoint(note, verifier, origin=ORIGIN)
-    assert checkpoint.size == 3
+    assert checkpoint.size == 6  # each hotline's key and policy
     document = initialised.json("log", "checkpoint")
-    assert (document["size"], document["note"]) == (3, note)
+    assert (document["size"], document["note"]) == (6, note)
 
 
 def test_log_verify_passes_on_an_intact_log(initialised: Operator) -> None:
     assert "0 entries" in initialised.ok("log", "verify")
     _enroll_three(initialised)
     result = initialised.json("log", "verify")
-    assert (result["ok"], result["size"], result["checkpoints_checked"], result["problems"]) == (True, 3, 3, [])
+    assert (result["ok"], result["size"], result["checkpoints_checked"], result["problems"]) == (True, 6, 6, [])
 
 
 def _forged_entry(data: bytes) -> bytes:
@@ -553,10 +555,10 @@ def _tamper(op: Operator, how: str) -> None:
         if how == "leaf data":
             session.execute(update(LogLeaf).where(LogLeaf.index == 1).values(data=b'{"kind":"key_enrolled"}'))
         elif how == "leaf data and hash":
-            forged = _forged_entry(session.get_one(LogLeaf, 1).data)
-            session.execute(update(LogLeaf).where(LogLeaf.index == 1).values(data=forged, leaf_hash=leaf_hash(forged)))
+            forged = _forged_entry(session.get_one(LogLeaf, 2).data)  # hotline-1's key_enrolled
+            session.execute(update(LogLeaf).where(LogLeaf.index == 2).values(data=forged, leaf_hash=leaf_hash(forged)))
         elif how == "last leaf deleted":
-            session.execute(delete(LogLeaf).where(LogLeaf.index == 2))
+            session.execute(delete(LogLeaf).where(LogLeaf.index == 5))
         elif how == "checkpoint signed by another key":
             row = session.get_one(LogCheckpoint, 3)
             other = NoteSigner(ORIGIN, SigningKey.generate())
@@ -570,8 +572,8 @@ def _tamper(op: Operator, how: str) -> None:
     ("how", "found"),
     [
         ("leaf data", "entry 1: its data does not hash to its stored leaf hash"),
-        ("leaf data and hash", "checkpoint 2: it signs a root other than the root of the first 2 stored entries"),
-        ("last leaf deleted", "the checkpoint of size 3 covers entries the database does not hold"),
+        ("leaf data and hash", "checkpoint 3: it signs a root other than the root of the first 3 stored entries"),
+        ("last leaf deleted", "the checkpoint of size 6 covers entries the database does not hold"),
         ("checkpoint signed by another key", "checkpoint 3: its signature does not verify with this hub's log key"),
     ],
 )
@@ -727,5 +729,5 @@ def test_rollups_check_and_rebuild(initialised: Operator) -> None:
     assert code == 1
     assert "differ from a rebuild" in err
 
-    assert "Rollups rebuilt from 2 log entries" in initialised.ok("rollups", "rebuild", "--yes")
+    assert "Rollups rebuilt from 3 log entries" in initialised.ok("rollups", "rebuild", "--yes")  # key, policy, release
     assert initialised.json("rollups", "check") == {"ok": True, "problems": []}

@@ -51,6 +51,7 @@ def _submit(operator: Operator, key: SigningKey, revision: int, value: int) -> i
 
 
 def _enroll(operator: Operator) -> SigningKey:
+    """Enroll ua-a: log entries 0 (its key) and 1 (its policy)."""
     key = SigningKey.generate()
     operator.ok("hotline", "add", "--line", f"ua-a {key.verify_key.to_text()}", "--name", "A", "--country", "UA")
     return key
@@ -63,13 +64,13 @@ def test_withdraw_prints_the_entry_and_the_revision_that_counts_now(operator: Op
 
     out = operator.ok("submission", "withdraw", str(poisoned), "--reason", "sent with a stolen key")
 
-    assert f"Withdrew submission {poisoned} (ua-a {PERIOD} revision 2): logged as entry 3" in out
+    assert f"Withdrew submission {poisoned} (ua-a {PERIOD} revision 2): logged as entry 4" in out
     assert f"ua-a {PERIOD} now counts revision 1 in the statistics." in out
     assert "Rollups match" in operator.ok("rollups", "check")
     assert "is consistent" in operator.ok("log", "verify")
     code, _, err = operator("submission", "withdraw", str(poisoned), "--reason", "again")
     assert code == 1
-    assert "already withdrawn by log entry 3" in err
+    assert "already withdrawn by log entry 4" in err
 
 
 def test_revoke_key_compromised_since_withdraws_and_reports_as_json(operator: Operator) -> None:
@@ -135,4 +136,4 @@ def test_log_verify_names_a_withdrawal_not_signed_with_the_hub_s_log_key(operato
     code, _, err = operator("log", "verify")
 
     assert code == 1
-    assert "entry 2: the withdrawal's signature does not verify with this hub's log key" in err
+    assert "entry 3: the withdrawal's signature does not verify with this hub's log key" in err
