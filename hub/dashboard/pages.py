@@ -71,7 +71,9 @@ class Pages:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            extensions=["jinja2.ext.i18n"],
         )
+        self._environment.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
         self._environment.globals.update(
             count=format_count, ranking_text=ranking_text, status_text=status_text, utc_text=utc_text
         )
