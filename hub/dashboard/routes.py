@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The dashboard's four views and their exports, for a signed-in coordinator or auditor.
+"""The dashboard's five views and their exports, for a signed-in coordinator or auditor.
 
 =======================  =====================================================================================
 ``GET /trends``          monthly estimates with 95% interval bands of persons, cases or contacts, filters,
@@ -14,7 +14,8 @@
                          ``sdmx-csv``
 =======================  =====================================================================================
 
-The first three views ask :class:`~hub.services.estimates.EstimatesService` the question their form describes,
+Trends, corridors, demography and the custom table ask :class:`~hub.services.estimates.EstimatesService` the
+question their form describes (the custom table asks its totals as questions of their own too),
 the same service and the same question as ``GET /v1/estimates/{unit}``; completeness reads
 :class:`~hub.services.completeness.CompletenessService`. Both are limited to the token's countries, and every view
 answers a plain GET form, so every view is a bookmarkable URL (and is recorded in the access log like any
@@ -282,7 +283,6 @@ def pivot(request: Request, viewer: ViewerDep, session: ReadSessionDep, context:
     page = _Page(request, viewer, session, context)
     tables = page.tables
     form, error = _attempt(lambda: PivotForm.parse(page.params, tables))
-    failed = form is None
     form = form or PivotForm.parse([], tables)
     view = None
     if error is None:
@@ -298,7 +298,6 @@ def pivot(request: Request, viewer: ViewerDep, session: ReadSessionDep, context:
         status=error.status_code if error else 200,
         title="Custom table",
         form=form,
-        form_failed=failed,
         view=view,
         error=error,
         units=UNIT_NAMES,
