@@ -225,6 +225,27 @@ def test_the_completeness_grid_fits(browser: Browser, served: Served, width: int
     page.context.close()
 
 
+def test_the_custom_table_on_a_phone(browser: Browser, served: Served) -> None:
+    watched = _open(browser, served, width=390, height=844)
+    page = _sign_in(
+        watched, served, "/pivot?rows=exploitation_group&columns=period&period_from=2026-08&period_to=2026-10"
+    )
+    expect(page.locator("#pivot-table")).to_be_visible()
+    _fits(page)  # the table scrolls inside its region, the row labels kept in view
+    first = page.locator("#pivot-table tbody th").first
+    assert first.evaluate("th => getComputedStyle(th).position") == "sticky"
+    page.get_by_role("combobox", name="Gender", exact=True).click()
+    expect(page.locator("#filter-gender-options")).to_be_visible()  # a click opens the list, like a select
+    page.locator("#filter-gender-options").get_by_role("option", name="Female").click()
+    expect(page.locator(".choice-chosen li")).to_have_text(["Female×"])
+    assert page.evaluate(
+        "() => Array.from(document.querySelector('#filter-gender').selectedOptions, o => o.value)"
+    ) == ["F"]
+    _fits(page)
+    watched.check_clean()
+    page.context.close()
+
+
 # ---------------------------------------------------------------------------------------------- screenshots
 
 

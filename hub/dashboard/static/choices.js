@@ -3,8 +3,8 @@
  * Searchable multiple choice: a progressive enhancement of <select multiple data-searchable>.
  *
  * Without this script the form keeps its plain multi-select. With it, the select is hidden (it stays in the form
- * and is what the form submits) and replaced by the chosen codes, each with a remove button, and a combobox: type
- * to narrow the list, ArrowDown/ArrowUp to move, Enter to choose or unchoose, Escape to close, Backspace in an
+ * and is what the form submits) and replaced by the chosen codes, each with a remove button, and a combobox: click
+ * or type to open the list and narrow it, ArrowDown/ArrowUp to move, Enter to choose or unchoose, Escape to close, Backspace in an
  * empty box to remove the last code chosen. The select's <label> names the combobox. Words come from the select's
  * data- attributes, which the server renders in the page's language: data-remove-label ("Remove"),
  * data-none-text ("No code matches") and data-all-text (the placeholder when nothing is chosen).
@@ -140,6 +140,7 @@
     }
 
     input.addEventListener("focus", function () { filter(); });
+    input.addEventListener("click", function () { open(); filter(); });
     input.addEventListener("input", function () { open(); filter(); });
     input.addEventListener("blur", close);
     input.addEventListener("keydown", function (event) {

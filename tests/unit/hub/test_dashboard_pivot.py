@@ -169,3 +169,19 @@ def test_a_question_the_releases_cannot_answer_shows_the_reason(browser: TestCli
     assert "This question cannot be answered" in html
     assert "It can be answered for 2026-08..2026-10" in html
     assert 'id="pivot-table"' not in html
+
+
+def test_signing_in_comes_back_to_a_custom_table_link(demo: HubUnderTest) -> None:
+    client = TestClient(demo.client.app, follow_redirects=False)
+    bookmark = "/pivot?unit=person&rows=gender&columns=period"
+    sent = client.get(bookmark)
+    assert sent.status_code == 303
+    form = client.get(sent.headers["location"])
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf is not None
+    assert f'name="next" value="{bookmark.replace("&", "&amp;")}"' in form.text
+    signed_in = client.post(
+        "/login", data={"token": demo.tokens["coordinator"], "csrf": csrf.group(1), "next": bookmark}
+    )
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"] == bookmark
