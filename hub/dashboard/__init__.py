@@ -9,14 +9,14 @@ package (``static/vendor/uplot``): pages load nothing from any other site, so th
 networks and no third party learns who looks at what. Every chart has a table with the same numbers and their
 intervals, for keyboards, screen readers and small screens.
 
-Modules: :mod:`~hub.dashboard.signin` (sign-in and sign-out), :mod:`~hub.dashboard.auth` (the session cookie
-and who is signed in), :mod:`~hub.dashboard.routes` (the views and their exports), :mod:`~hub.dashboard.api`
-(SDMX-CSV for API clients), :mod:`~hub.dashboard.queries` (the views' forms: the questions they ask
-``GET /v1/estimates``), :mod:`~hub.dashboard.params` (reading query parameters), :mod:`~hub.dashboard.views` (what
-each view shows), :mod:`~hub.dashboard.numbers` (one estimate with its interval, flags and rank),
-:mod:`~hub.dashboard.labels` (country names, code labels and numbers), :mod:`~hub.dashboard.pages`
-(templates and security headers), :mod:`~hub.dashboard.session` and :mod:`~hub.dashboard.secret` (signed
-cookies and their key).
+Modules: :mod:`~hub.dashboard.signin` (sign-in and sign-out), :mod:`~hub.dashboard.auth` (the session cookie and who
+is signed in), :mod:`~hub.dashboard.routes` (the views and their exports), :mod:`~hub.dashboard.api` (SDMX-CSV for
+API clients), :mod:`~hub.dashboard.queries` (the views' forms: the questions they ask ``GET /v1/estimates``),
+:mod:`~hub.dashboard.pivot` (the custom table's question, cells and totals), :mod:`~hub.dashboard.params` (reading
+query parameters), :mod:`~hub.dashboard.views` (what each view shows), :mod:`~hub.dashboard.numbers` (one estimate
+with its interval, flags and rank), :mod:`~hub.dashboard.labels` (country names, code labels and numbers),
+:mod:`~hub.dashboard.pages` (templates and security headers), :mod:`~hub.dashboard.session` and
+:mod:`~hub.dashboard.secret` (signed cookies and their key).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from hub.dashboard.session import SessionCookies
 
 __all__ = ["STATIC_DIR", "install_dashboard"]
 
-#: The dashboard's stylesheet, script, icon and the vendored chart library.
+#: The dashboard's stylesheet, scripts (charts, searchable filters), icon and the vendored chart library.
 STATIC_DIR = Path(__file__).parent / "static"
 
 

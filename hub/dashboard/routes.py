@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The dashboard's four views and their exports, for a signed-in coordinator or auditor.
+"""The dashboard's five views and their exports, for a signed-in coordinator or auditor.
 
 =======================  =====================================================================================
 ``GET /trends``          monthly estimates with 95% interval bands of persons, cases or contacts, filters,
@@ -8,11 +8,14 @@
                          zero, ranked
 ``GET /demography``      gender × age band (every form), or gender × age group for one exploitation group
 ``GET /completeness``    which hotline reported which month: on time, late, missing, corrected
+``GET /pivot``           the custom table: any grouping the estimates API answers as rows × columns, filters,
+                         months and unit, with row, column and overall totals (:mod:`~hub.dashboard.pivot`)
 ``GET /<view>/export``   the view's answer as ``format=csv``, ``json`` (both as ``GET /v1/estimates``) or
                          ``sdmx-csv``
 =======================  =====================================================================================
 
-The first three views ask :class:`~hub.services.estimates.EstimatesService` the question their form describes,
+Trends, corridors, demography and the custom table ask :class:`~hub.services.estimates.EstimatesService` the
+question their form describes (the custom table asks its totals as questions of their own too),
 the same service and the same question as ``GET /v1/estimates/{unit}``; completeness reads
 :class:`~hub.services.completeness.CompletenessService`. Both are limited to the token's countries, and every view
 answers a plain GET form, so every view is a bookmarkable URL (and is recorded in the access log like any
@@ -33,6 +36,7 @@ from hub.context import HubContext
 from hub.dashboard.auth import Viewer, ViewerDep
 from hub.dashboard.labels import Labels
 from hub.dashboard.pages import Pages, secure
+from hub.dashboard.pivot import MAX_COLUMNS, MAX_ROWS, PivotForm, pivot_view
 from hub.dashboard.queries import (
     MAX_SERIES,
     TOP_CHOICES,
@@ -67,6 +71,7 @@ NAVIGATION: Final = (
     ("/corridors", "Corridors"),
     ("/demography", "Demography"),
     ("/completeness", "Completeness"),
+    ("/pivot", "Custom table"),
 )
 ExportFormat = Literal["csv", "json", "sdmx-csv"]
 EXPORT_FORMATS: Final[tuple[tuple[ExportFormat, str], ...]] = (
@@ -273,6 +278,39 @@ def completeness(request: Request, viewer: ViewerDep, session: ReadSessionDep, c
     )
 
 
+@router.get("/pivot")
+def pivot(request: Request, viewer: ViewerDep, session: ReadSessionDep, context: ContextDep) -> Response:
+    page = _Page(request, viewer, session, context)
+    tables = page.tables
+    form, error = _attempt(lambda: PivotForm.parse(page.params, tables))
+    form = form or PivotForm.parse([], tables)
+    view = None
+    if error is None:
+
+        def total(group_by: tuple[str, ...]) -> EstimatesAnswer:
+            return page.estimates(form.question(group_by, allowed_countries=page.allowed))
+
+        answer, error = _attempt(lambda: page.estimates(form.estimates_query(allowed_countries=page.allowed)))
+        if answer is not None:
+            view, error = _attempt(lambda: pivot_view(form, answer, labels=page.labels, total=total))
+    return page.render(
+        "pivot.html",
+        status=error.status_code if error else 200,
+        title="Custom table",
+        form=form,
+        view=view,
+        error=error,
+        units=UNIT_NAMES,
+        dimensions=unit_dimensions(tables, form.unit),
+        max_rows=MAX_ROWS,
+        max_columns=MAX_COLUMNS,
+        export_params=form.params(),
+        api_path=f"/v1/estimates/{form.unit}",
+        api_params=form.api_params(),
+        sdmx_blocked=form.sdmx_blocked,
+    )
+
+
 # ---------------------------------------------------------------------------------------------- exports
 
 
@@ -295,7 +333,8 @@ def export(
         if view == "completeness":
             return _completeness_file(page.completeness(CompletenessForm.parse(params)), output)
         tables = page.tables
-        parsers: dict[str, Callable[[], TrendsForm | CorridorsForm | DemographyForm]] = {
+        parsers: dict[str, Callable[[], TrendsForm | CorridorsForm | DemographyForm | PivotForm]] = {
+            "pivot": lambda: PivotForm.parse(params, tables),
             "trends": lambda: TrendsForm.parse(params, tables),
             "corridors": lambda: CorridorsForm.parse(params, tables),
             "demography": lambda: DemographyForm.parse(params, tables),

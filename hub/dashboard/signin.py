@@ -43,7 +43,7 @@ __all__ = ["VIEW_PATHS", "router", "safe_next"]
 router = APIRouter(include_in_schema=False)
 
 #: The pages a sign-in may return to.
-VIEW_PATHS: Final = ("/trends", "/corridors", "/demography", "/completeness")
+VIEW_PATHS: Final = ("/trends", "/corridors", "/demography", "/completeness", "/pivot")
 _HOME: Final = "/trends"
 _MAX_FORM: Final = 4096
 

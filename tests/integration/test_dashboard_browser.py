@@ -258,7 +258,7 @@ def test_trends_unit_picker_and_clipping(signed_in: Watched, served: Served) -> 
     drawn = _chart(page, "#trends-chart")
     assert drawn["series"] == ["All"]
     expect(page.locator(".display-choice")).to_contain_text("Display choice")
-    expect(page.locator("#filter-channel")).to_be_visible()  # the filters are the contact tables' dimensions
+    expect(page.get_by_role("combobox", name="Channel")).to_be_visible()  # the filters: the contact tables' dimensions
     expect(page.locator("#filter-citizenship")).to_have_count(0)
     api = served.api("/v1/estimates/contact", group_by="period", **MONTHS).json()
     assert [cell[0] for cell in _cells(page, "#trends-table")] == [row["estimate"] for row in api["rows"]]

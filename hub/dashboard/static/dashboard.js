@@ -5,8 +5,9 @@
  * Every element with data-chart="<id>" gets a chart of the JSON in <script type="application/json" id="<id>">
  * (a data island the server wrote; no data is fetched). Kinds: "trends" (lines with 95% interval bands),
  * "bars" (grouped bars with 95% interval whiskers) and "rates" (lines). Hovering shows the numbers of the month
- * or category under the pointer; the table below each chart holds the same numbers for keyboard and screen
- * reader users. Once drawn, the element gets data-rendered="true" and data-series="<label>|<label>|...".
+ * or category under the pointer, in a box next to it and in a line below the chart; the table below each chart
+ * holds the same numbers for keyboard and screen reader users. Once drawn, the element gets data-rendered="true"
+ * and data-series="<label>|<label>|...".
  */
 (function () {
   "use strict";
@@ -71,21 +72,57 @@
     return uPlot.rangeNum(Math.min(0, min), Math.max(0, max), 0.1, true);
   }
 
+  function describeSeries(s, idx) {
+    var text = s.label + " " + count(s.est[idx]);
+    if (s.lo && s.est[idx] !== null) { text += " (95% interval " + count(s.lo[idx]) + " to " + count(s.hi[idx]) + ")"; }
+    if (s.flag && s.flag[idx]) { text += ", " + s.flag[idx]; }
+    return text;
+  }
+
   function describe(data, idx) {
-    return data.x[idx] + ": " + data.series.map(function (s) {
-      var text = s.label + " " + count(s.est[idx]);
-      if (s.lo && s.est[idx] !== null) { text += " (95% interval " + count(s.lo[idx]) + " to " + count(s.hi[idx]) + ")"; }
-      if (s.flag && s.flag[idx]) { text += ", " + s.flag[idx]; }
-      return text;
-    }).join("; ");
+    return data.x[idx] + ": " + data.series.map(function (s) { return describeSeries(s, idx); }).join("; ");
+  }
+
+  /* The values under the pointer, next to it: the month (or category), then one line per series. */
+  function showTip(u, tip, data, idx) {
+    if (idx === null || idx === undefined || u.cursor.left < 0) { tip.hidden = true; return; }
+    while (tip.firstChild) { tip.removeChild(tip.firstChild); }
+    var head = document.createElement("strong");
+    head.textContent = data.x[idx];
+    tip.appendChild(head);
+    data.series.forEach(function (s, i) {
+      var line = document.createElement("span");
+      line.className = "chart-tip-line";
+      var swatch = document.createElement("span");
+      swatch.className = "swatch-box";
+      swatch.style.backgroundColor = color(i);
+      line.appendChild(swatch);
+      line.appendChild(document.createTextNode(describeSeries(s, idx)));
+      tip.appendChild(line);
+    });
+    tip.hidden = false;
+    var gap = 12;
+    var left = u.cursor.left + gap;
+    if (left + tip.offsetWidth > u.over.clientWidth) { left = Math.max(0, u.cursor.left - gap - tip.offsetWidth); }
+    var top = Math.max(0, Math.min(u.cursor.top + gap, u.over.clientHeight - tip.offsetHeight));
+    tip.style.left = left + "px";
+    tip.style.top = top + "px";
   }
 
   function readoutHook(el, data) {
     var out = el.parentNode.querySelector(".chart-readout");
+    var tip = null;
     return function (u) {
-      if (!out) { return; }
       var idx = u.cursor.idx;
-      out.textContent = idx === null || idx === undefined ? "" : describe(data, idx);
+      if (out) { out.textContent = idx === null || idx === undefined ? "" : describe(data, idx); }
+      if (!tip) {
+        tip = document.createElement("div");
+        tip.className = "chart-tip";
+        tip.setAttribute("aria-hidden", "true");
+        tip.hidden = true;
+        u.over.appendChild(tip);
+      }
+      showTip(u, tip, data, idx);
     };
   }
 
