@@ -27,6 +27,8 @@ Built in :func:`hub.app.create_app` and by the CLI, never at import time.
 ``TIPSHARE_HUB_MAX_PERIODS_PER_DAY``     distinct months one hotline may submit in 24 hours (default 36)
 ``TIPSHARE_HUB_MAX_REVISIONS_PER_DAY``   submissions (revisions of any month) one hotline may make in 24 hours
                                          (default 72)
+``TIPSHARE_HUB_ACCESS_SIGN_EVERY``       sign a checkpoint of the access log's chain every this many records
+                                         (default 100; 0: only on ``tipshare-hub access-log checkpoint``)
 ======================================  ===========================================================
 """
 
@@ -71,6 +73,7 @@ class Settings(BaseSettings):
     rate_admin: Annotated[int, Field(ge=1, le=1_000_000)] = 120
     max_periods_per_day: Annotated[int, Field(ge=1, le=100_000)] = 36
     max_revisions_per_day: Annotated[int, Field(ge=1, le=100_000)] = 72
+    access_sign_every: Annotated[int, Field(ge=0, le=1_000_000)] = 100
 
     @property
     def keys_dir(self) -> Path:
