@@ -43,6 +43,7 @@ __all__ = [
     "AccessRecord",
     "ChainFinding",
     "ChainedRecord",
+    "FindingKind",
     "access_log_origin",
     "access_log_signer",
     "access_log_verifier",
@@ -111,7 +112,9 @@ class ChainedRecord:
     record: AccessRecord
 
 
-FindingKind = Literal["edited", "deleted", "out_of_order", "checkpoint_mismatch", "checkpoint_beyond_log"]
+FindingKind = Literal[
+    "edited", "deleted", "out_of_order", "checkpoint_mismatch", "checkpoint_beyond_log", "checkpoint_invalid"
+]
 
 
 @dataclass(frozen=True, slots=True)
