@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        responses={414: {"description": "The query string is longer than the hub accepts (2,000 characters)"}},
     )
     app.state.hub = context
     install_problem_handlers(app)
