@@ -35,6 +35,7 @@ import typer
 from auditor import views
 from auditor.answer_files import read_answer_file
 from auditor.check_file import FileCheck
+from auditor.cli_access import access_log_cli
 from auditor.cli_witness import witness_app_cli
 from auditor.client import AuditClient, ClientSettings, HTTPClientFactory, make_http_client
 from auditor.errors import AuditError, UsageError
@@ -55,6 +56,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(witness_app_cli, name="witness")
+app.add_typer(access_log_cli, name="access-log")
 
 
 @dataclass

@@ -243,6 +243,16 @@ class AuditClient:
                 f"the hub's answer to {what} is not an estimates answer: {_clean(str(e))}"
             ) from None
 
+    def access_log(self, *, after: int, limit: int) -> dict[str, Any]:
+        """One page of ``GET /v1/audit/access-log`` (records with ``seq > after``), as JSON."""
+        return _object(self._json("/v1/audit/access-log", params={"after": after, "limit": limit}), "access log")
+
+    def access_log_checkpoints(self, *, after: int) -> dict[str, Any]:
+        """One page of ``GET /v1/audit/access-log/checkpoints`` (checkpoints with ``size > after``), as JSON."""
+        return _object(
+            self._json("/v1/audit/access-log/checkpoints", params={"after": after}), "access log checkpoints"
+        )
+
     # ------------------------------------------------------------------ plumbing
 
     def _json(self, path: str, *, params: Mapping[str, Any] | None = None, authenticated: bool = True) -> Any:

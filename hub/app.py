@@ -14,14 +14,13 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Final
 
 from fastapi import FastAPI, Request, Response
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from hub.access_edge import record_access, refuse_long_query
 from hub.auth_gate import TokenGateMiddleware
 from hub.context import HubContext
 from hub.dashboard import install_dashboard
 from hub.dashboard.auth import SESSION_COOKIE
-from hub.db import write_session
 from hub.docs import install_docs
 from hub.limits import BodyLimitMiddleware
 from hub.problems import install_problem_handlers, problem_response
@@ -43,7 +42,7 @@ from hub.routes import (
     withdrawals,
 )
 from hub.server_logs import AccessLogMiddleware
-from hub.services.access_log import AccessLogService, should_record
+from hub.services.access_log import should_record
 from hub.services.tokens import Principal
 from hub.settings import Settings
 
@@ -79,6 +78,7 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
         docs_url=None,  # hub.docs serves /docs from the hub's own files (TIPSHARE_HUB_DOCS)
         redoc_url=None,
         openapi_url="/openapi.json",
+        responses={414: {"description": "The query string is longer than the hub accepts (2,000 characters)"}},
     )
     app.state.hub = context
     install_problem_handlers(app)
@@ -124,10 +124,12 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
         started = time.perf_counter()
         response = await _rate_limited(request) if settings.rate_limits else None
         if response is None:
+            response = await refuse_long_query(context, request)
+        if response is None:
             response = await call_next(request)
             principal = getattr(request.state, "principal", None)
-            if isinstance(principal, Principal) and should_record(principal, request.url.path):
-                response = await _record_access(context, request, principal, response)
+            if isinstance(principal, Principal) and should_record(principal, request.url.path, response.status_code):
+                response = await record_access(context, request, principal, response)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         context.metrics.request_observed(
@@ -174,31 +176,3 @@ def _credential(request: Request) -> str | None:
     if not secret:
         secret = request.cookies.get(SESSION_COOKIE) or request.cookies.get(f"__Host-{SESSION_COOKIE}") or ""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest() if secret else None
-
-
-async def _record_access(context: HubContext, request: Request, principal: Principal, response: Response) -> Response:
-    """Write the access record before the answer goes out; withhold the answer if it cannot be written."""
-
-    def write() -> None:
-        with write_session(context.sessions) as session:
-            AccessLogService(session).record(
-                principal,
-                method=request.method,
-                # As sent (percent-encoded, like the query): a decoded path may hold NUL, which PostgreSQL refuses.
-                path=(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1"),
-                query=request.url.query,
-                status=response.status_code,
-                now=context.clock(),
-            )
-
-    try:
-        await run_in_threadpool(write)
-    except SQLAlchemyError as e:
-        _log.error("access log not written, answer withheld (%s %s): %s", request.method, request.url.path, e)
-        return problem_response(
-            503,
-            "access_log_unavailable",
-            "Access log unavailable",
-            "this answer is withheld because the hub could not record the request in its access log; try again later",
-        )
-    return response

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from hub import cli_policy
 from hub import cli_views as views
+from hub.cli_access import access_log_app
 from hub.cli_keys import keys_app
 from hub.cli_logcheck import check_log
 from hub.cli_submissions import parse_moment, submission_app
@@ -128,6 +129,7 @@ rollups_app = typer.Typer(
 app.add_typer(rollups_app, name="rollups")
 app.add_typer(submission_app, name="submission")
 app.add_typer(witness_app, name="witness")
+app.add_typer(access_log_app, name="access-log")
 app.add_typer(keys_app, name="keys")
 
 

@@ -82,9 +82,9 @@ def require(*roles: Role) -> Callable[..., Principal]:
         token = credentials.credentials
         with read_session(context.sessions) as session:
             principal = TokenService(session).authenticate(token, now=context.clock())
+        request.state.principal = principal  # before the role check: a refused probe is recorded (access log)
         if principal.role not in roles:
             raise Forbidden(f"a {principal.role} token cannot use this route (it needs: {', '.join(roles)})")
-        request.state.principal = principal
         return principal
 
     return dependency

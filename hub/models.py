@@ -52,6 +52,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AccessCheckpoint",
     "AccessRecord",
     "ApiToken",
     "BackfillApproval",
@@ -285,9 +286,30 @@ class AccessRecord(Base):
     countries: Mapped[str | None] = mapped_column(String(300))
     method: Mapped[str] = mapped_column(String(8))
     path: Mapped[str] = mapped_column(String(500))
-    #: The query string as sent (percent-encoded), at most 2,000 characters.
+    #: The query string as sent (percent-encoded); a longer one than the cap is refused, and kept cut to the cap.
     query: Mapped[str] = mapped_column(Text)
     status: Mapped[int] = mapped_column(Integer)
+    #: The parsed question (scope, subject, grouping, filters, periods, format) as canonical JSON; NULL before 0007a.
+    question: Mapped[str | None] = mapped_column(Text)
+    #: The request's id (its ``X-Request-ID``); NULL before 0007a.
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    #: Position in the hash chain (1, 2, ...): assigned under the writer lock, so concurrent workers never fork it.
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    #: Hex SHA-256 of the previous record (zeros for the first) and of this one (:mod:`protocol.access_chain`).
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessCheckpoint(Base):
+    """A signed checkpoint of the access log's chain: its size and the hash of its last record."""
+
+    __tablename__ = "access_log_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    head: Mapped[str] = mapped_column(String(64))
+    #: The signed note (C2SP checkpoint body under ``<origin>/access-log``), as served to auditors.
+    note: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[Timestamp]
 
 
 class HotlinePolicyRecord(Base):

@@ -36,6 +36,8 @@ Built in :func:`hub.app.create_app` and by the CLI, never at import time.
 ``TIPSHARE_HUB_DOCS``                    ``true`` (default) serves the API reference at ``/docs`` from the hub's
                                          own files; ``false`` turns it off (``/openapi.json`` stays)
 ``TIPSHARE_HUB_KEEP_ALIVE_SECONDS``      how long ``serve`` keeps an idle connection open (default 5)
+``TIPSHARE_HUB_ACCESS_SIGN_EVERY``       sign a checkpoint of the access log's chain every this many records
+                                         (default 100; 0: only on ``tipshare-hub access-log checkpoint``)
 ======================================  ===========================================================
 """
 
@@ -86,6 +88,8 @@ class Settings(BaseSettings):
     max_request_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
     docs: bool = True
     keep_alive_seconds: Annotated[int, Field(ge=1, le=300)] = 5
+    # The access log's signed checkpoints (hub.access_edge).
+    access_sign_every: Annotated[int, Field(ge=0, le=1_000_000)] = 100
 
     @field_validator("forwarded_allow_ips")
     @classmethod

@@ -185,5 +185,9 @@ def _check_api_params(
     if unknown:
         accepted = ", ".join(sorted(known)) + (f", and {named}" if named else "")
         raise InvalidQuery(f"unknown query parameter(s): {', '.join(unknown)}; this route accepts {accepted}")
-    for name in known:
-        single(values, name)
+    repeated = sorted(name for name, given in values.items() if len(given) > 1)
+    if repeated:
+        raise InvalidQuery(
+            f"query parameter(s) given more than once: {', '.join(repeated)}; give each once (several codes of a "
+            "filter go comma-separated in one parameter, such as citizenship=UA,MD)"
+        )

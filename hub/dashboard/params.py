@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from hub.errors import InvalidQuery
 from protocol.taxonomy import Dimension, Table
 
-__all__ = ["Params", "all_dimensions", "codes_of", "single", "unit_dimensions", "values_of"]
+__all__ = ["Params", "all_dimensions", "check_names", "codes_of", "single", "unit_dimensions", "values_of"]
 
 #: Query parameters as (name, value) pairs, in order, names possibly repeated.
 Params = Sequence[tuple[str, str]]
@@ -54,3 +54,19 @@ def codes_of(values: Iterable[str]) -> tuple[str, ...]:
     """Codes from repeated fields and/or comma-separated lists, in order, without repeats."""
     codes = (code.strip() for value in values for code in value.split(","))
     return tuple(dict.fromkeys(code for code in codes if code))
+
+
+def check_names(values: Mapping[str, list[str]], known: Iterable[str], *, repeatable: Iterable[str] = ()) -> None:
+    """Refuse a parameter the view does not read (percent-encoded names arrive decoded, so are checked alike), and a
+    repeated one unless ``repeatable`` (a multiple choice of the form, sent by the browser as one field per code)."""
+    accepted = frozenset(known) | frozenset(repeatable)
+    unknown = sorted(name for name in values if name not in accepted)
+    if unknown:
+        raise InvalidQuery(
+            f"unknown query parameter(s): {', '.join(unknown)}; this view reads {', '.join(sorted(known))}"
+            + (" and dimension names" if repeatable else "")
+        )
+    several = frozenset(repeatable)
+    repeated = sorted(name for name, given in values.items() if len(given) > 1 and name not in several)
+    if repeated:
+        raise InvalidQuery(f"query parameter(s) given more than once: {', '.join(repeated)}; give each once")

@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
-from hub.dashboard.params import Params, all_dimensions, codes_of, single, unit_dimensions, values_of
+from hub.dashboard.params import (
+    Params,
+    all_dimensions,
+    check_names,
+    codes_of,
+    single,
+    unit_dimensions,
+    values_of,
+)
 from hub.errors import InvalidQuery
 from hub.services.estimates import EstimatesQuery
 from hub.services.scope import Scope
@@ -65,6 +73,10 @@ CORRIDOR: Final = ("citizenship", "country_of_exploitation")
 #: The demography view's cuts: gender by age band (every form), or by age group for one exploitation group.
 AGE_BAND: Final = "age_band"
 AGE_GROUP: Final = "age_group"
+
+
+#: The parameters of :class:`PeriodScope`, which every view reads.
+_SCOPE_FIELDS: Final = ("period_from", "period_to", "country")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +147,7 @@ class TrendsForm:
     @classmethod
     def parse(cls, params: Params, tables: Mapping[str, Table]) -> TrendsForm:
         values = values_of(params)
+        check_names(values, {"unit", "table", "split", "clip", *_SCOPE_FIELDS}, repeatable=all_dimensions(tables))
         notices: list[str] = []
         unit = single(values, "unit")
         table_name = single(values, "table")
@@ -232,6 +245,7 @@ class CorridorsForm:
     @classmethod
     def parse(cls, params: Params, tables: Mapping[str, Table]) -> CorridorsForm:
         values = values_of(params)
+        check_names(values, {"exploitation_group", "top", *_SCOPE_FIELDS})
         group = single(values, "exploitation_group")
         _check_code(tables, "exploitation_group", group)
         top_text = single(values, "top") or str(TOP_CHOICES[0])
@@ -270,6 +284,7 @@ class DemographyForm:
     @classmethod
     def parse(cls, params: Params, tables: Mapping[str, Table]) -> DemographyForm:
         values = values_of(params)
+        check_names(values, {"exploitation_group", "exploitation_type", *_SCOPE_FIELDS})
         group = single(values, "exploitation_group")
         kind = single(values, "exploitation_type")
         _check_code(tables, "exploitation_group", group)
@@ -314,7 +329,9 @@ class CompletenessForm:
 
     @classmethod
     def parse(cls, params: Params) -> CompletenessForm:
-        return cls(PeriodScope.parse(values_of(params)))
+        values = values_of(params)
+        check_names(values, _SCOPE_FIELDS)
+        return cls(PeriodScope.parse(values))
 
     def params(self) -> list[tuple[str, str]]:
         return self.scope.params()

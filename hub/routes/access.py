@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``GET /v1/audit/access-log`` (role auditor): every coordinator request, in order, as JSON or CSV.
+"""``GET /v1/audit/access-log`` (role auditor): every recorded request, in chain order, as JSON or CSV; and
+``GET /v1/audit/access-log/checkpoints``: the chain's signed checkpoints.
 
-Page with ``after`` (the last ``id`` seen) until ``next_after`` is null; narrow with ``token_id`` or ``since``.
+Page with ``after`` (the last ``seq`` seen) until ``next_after`` is null; narrow with ``token_id`` or ``since``.
+Each record carries its parsed ``question``, its ``request_id`` and the chain's ``prev_hash`` and ``hash`` (hex; see
+:mod:`protocol.access_chain`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict
@@ -15,7 +18,13 @@ from pydantic import BaseModel, ConfigDict
 from hub.deps import ReadSessionDep, require
 from hub.errors import BadRequest
 from hub.schemas import MAX_ID, MAX_INDEX
-from hub.services.access_log import MAX_PAGE, AccessEntry, AccessLogService, access_log_to_csv
+from hub.services.access_log import (
+    MAX_PAGE,
+    AccessCheckpointEntry,
+    AccessEntry,
+    AccessLogService,
+    access_log_to_csv,
+)
 from hub.services.tokens import Principal
 from protocol.errors import ProtocolError
 from protocol.messages import format_timestamp, parse_timestamp
@@ -30,6 +39,7 @@ _CSV: Final = "text/csv; charset=utf-8"
 class AccessRecordPublic(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    seq: int
     id: int
     at: str
     token_id: int
@@ -39,7 +49,12 @@ class AccessRecordPublic(BaseModel):
     method: str
     path: str
     query: str
+    #: The parsed question: scope, table/unit/view, group_by, filters, periods, format (null before the chain).
+    question: dict[str, Any] | None
     status: int
+    request_id: str | None
+    prev_hash: str
+    hash: str
 
 
 class AccessLogPublic(BaseModel):
@@ -50,8 +65,27 @@ class AccessLogPublic(BaseModel):
     next_after: int | None
 
 
+class AccessCheckpointPublic(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    size: int
+    #: Hex hash of record ``size`` (zeros for size 0).
+    head: str
+    #: The signed note: origin ``<log origin>/access-log``, size, base64 head; signed with the hub's log key.
+    note: str
+    signed_at: str
+
+
+class AccessCheckpointsPublic(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    checkpoints: list[AccessCheckpointPublic]
+    next_after: int | None
+
+
 def _public(entry: AccessEntry) -> AccessRecordPublic:
     return AccessRecordPublic(
+        seq=entry.seq,
         id=entry.id,
         at=format_timestamp(entry.at),
         token_id=entry.token_id,
@@ -61,7 +95,11 @@ def _public(entry: AccessEntry) -> AccessRecordPublic:
         method=entry.method,
         path=entry.path,
         query=entry.query,
+        question=entry.question,
         status=entry.status,
+        request_id=entry.request_id,
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
     )
 
 
@@ -77,13 +115,13 @@ def _since(value: str | None) -> datetime | None:
 @router.get(
     "/v1/audit/access-log",
     response_model=AccessLogPublic,
-    summary="Coordinator requests: who asked what, when (JSON or CSV)",
+    summary="Coordinator requests and refused probes: who asked what, when (JSON or CSV), hash-chained",
     responses={200: {"content": {"text/csv": {}}}, 400: {"description": "since is not a UTC time"}},
 )
 def access_log(
     _auditor: AuditorDep,
     session: ReadSessionDep,
-    after: Annotated[int, Query(ge=0, le=MAX_INDEX, description="return records with a larger id")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_INDEX, description="return records with a larger seq")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
     token_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="only this token's requests")] = None,
     since: Annotated[str | None, Query(description="only requests at or after this UTC time")] = None,
@@ -96,5 +134,27 @@ def access_log(
             media_type=_CSV,
             headers={"Content-Disposition": 'attachment; filename="tipshare-access-log.csv"'},
         )
-    next_after = entries[-1].id if len(entries) == limit else None
+    next_after = entries[-1].seq if len(entries) == limit else None
     return AccessLogPublic(records=[_public(entry) for entry in entries], next_after=next_after)
+
+
+@router.get(
+    "/v1/audit/access-log/checkpoints",
+    response_model=AccessCheckpointsPublic,
+    summary="The access log's signed checkpoints (size and head hash of its chain), in size order",
+)
+def access_log_checkpoints(
+    _auditor: AuditorDep,
+    session: ReadSessionDep,
+    after: Annotated[int, Query(ge=-1, le=MAX_INDEX, description="return checkpoints with a larger size")] = -1,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+) -> AccessCheckpointsPublic:
+    found = AccessLogService(session).checkpoints(after=after, limit=limit)
+    next_after = found[-1].size if len(found) == limit else None
+    return AccessCheckpointsPublic(checkpoints=[_checkpoint(entry) for entry in found], next_after=next_after)
+
+
+def _checkpoint(entry: AccessCheckpointEntry) -> AccessCheckpointPublic:
+    return AccessCheckpointPublic(
+        size=entry.size, head=entry.head, note=entry.note, signed_at=format_timestamp(entry.signed_at)
+    )

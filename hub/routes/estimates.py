@@ -4,8 +4,9 @@ answer it, as JSON (:class:`protocol.api.EstimatesAnswer`) or CSV.
 
 Parameters are those of ``/v1/stats/{table}`` minus ``clip``: ``group_by`` (dimensions and/or ``period``),
 ``period_from``, ``period_to``, ``country`` or ``hotline``, ``format``, and dimension filters named after the
-dimension with comma-separated codes (``citizenship=UA,MD``; repeating a filter adds codes). Any other parameter,
-or a known one given twice, is refused (400 ``invalid_query``), so a mistyped filter never widens an answer.
+dimension with comma-separated codes (``citizenship=UA,MD``). Any other parameter, or any parameter given twice
+(a filter too: ``citizenship=UA&citizenship=MD`` is refused), is refused (400 ``invalid_query``), so a mistyped
+filter never widens an answer.
 """
 
 from __future__ import annotations
@@ -88,11 +89,7 @@ def get_estimates(
     query = EstimatesQuery(
         unit=unit,
         group_by=split_list(group_by),
-        filters={
-            name: tuple(code for value in request.query_params.getlist(name) for code in split_list(value))
-            for name in dict.fromkeys(request.query_params)
-            if name not in _KNOWN
-        },
+        filters={name: split_list(value) for name, value in request.query_params.items() if name not in _KNOWN},
         period_from=period_from,
         period_to=period_to,
         scope=Scope.from_params(country=country, hotline=hotline),

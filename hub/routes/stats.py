@@ -3,7 +3,9 @@
 
 Dimension filters are query parameters named after the dimension, with comma-separated codes:
 ``/v1/stats/persons_corridor?group_by=period&citizenship=UA,MD&exploitation_group=labour``. Any other unknown
-parameter is refused (400 ``invalid_query``), so a mistyped filter never silently widens an answer.
+parameter, and any parameter given twice (``citizenship=UA&citizenship=MD``: write ``citizenship=UA,MD``), is
+refused (400 ``invalid_query``), so a mistyped filter never silently widens an answer and the access log records
+one question per parameter.
 """
 
 from __future__ import annotations
@@ -157,15 +159,19 @@ def dimension_names(context: HubContext) -> frozenset[str]:
 
 
 def check_params(request: Request, known: frozenset[str], *, dimensions: frozenset[str] | None) -> None:
-    """Refuse unknown and repeated parameters. With ``dimensions``, those names are filters (the service checks
-    that they belong to the table or question)."""
+    """Refuse unknown and repeated parameters (a filter's codes go comma-separated in one parameter; percent-encoded
+    names were decoded, so ``%68otline`` is ``hotline`` here). With ``dimensions``, those names are filters (the
+    service checks that they belong to the table or question)."""
     unknown = sorted({name for name in request.query_params if name not in known and name not in (dimensions or ())})
     if unknown:
         accepted = ", ".join(sorted(known)) + (", and dimension names" if dimensions is not None else "")
         raise InvalidQuery(f"unknown query parameter(s): {', '.join(unknown)}; this route accepts {accepted}")
-    repeated = sorted(name for name in known if len(request.query_params.getlist(name)) > 1)
+    repeated = sorted({name for name in request.query_params if len(request.query_params.getlist(name)) > 1})
     if repeated:
-        raise InvalidQuery(f"query parameter(s) given more than once: {', '.join(repeated)}")
+        raise InvalidQuery(
+            f"query parameter(s) given more than once: {', '.join(repeated)}; give each once (several codes of a "
+            "filter go comma-separated in one parameter, such as citizenship=UA,MD)"
+        )
 
 
 def split_list(value: str | None) -> tuple[str, ...]:
@@ -175,12 +181,8 @@ def split_list(value: str | None) -> tuple[str, ...]:
 
 
 def _filters(request: Request) -> dict[str, tuple[str, ...]]:
-    """Every parameter that is not a known one is a dimension filter; repeated ones add codes."""
-    filters: dict[str, tuple[str, ...]] = {}
-    for name in request.query_params:
-        if name not in _STATS_PARAMS and name not in filters:
-            filters[name] = tuple(code for value in request.query_params.getlist(name) for code in split_list(value))
-    return filters
+    """Every parameter that is not a known one is a dimension filter (given once: :func:`check_params`)."""
+    return {name: split_list(value) for name, value in request.query_params.items() if name not in _STATS_PARAMS}
 
 
 def _flag(name: str, value: str | None) -> bool:

@@ -68,6 +68,7 @@ def test_the_expected_objects() -> None:
         ("NetworkPolicy", "tipshare-hub"),
         ("CronJob", "tipshare-hub-log-verify"),
         ("CronJob", "tipshare-hub-witness-collect"),
+        ("CronJob", "tipshare-hub-access-log-checkpoint"),
         ("Job", "tipshare-hub-migrate"),
     }
 

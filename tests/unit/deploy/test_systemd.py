@@ -18,10 +18,16 @@ SYSTEMD = DEPLOY / "systemd"
 SERVICES = (
     "tipshare-hub.service",
     "tipshare-hub-witness-collect.service",
+    "tipshare-hub-access-log-checkpoint.service",
     "tipshare-node-submit.service",
     "tipshare-node-sync.service",
 )
-TIMERS = ("tipshare-hub-witness-collect.timer", "tipshare-node-submit.timer", "tipshare-node-sync.timer")
+TIMERS = (
+    "tipshare-hub-witness-collect.timer",
+    "tipshare-hub-access-log-checkpoint.timer",
+    "tipshare-node-submit.timer",
+    "tipshare-node-sync.timer",
+)
 #: Sandboxing every service unit here must have (``systemd-analyze security`` scores them).
 HARDENING = {
     "NoNewPrivileges": "yes",

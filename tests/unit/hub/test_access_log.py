@@ -50,7 +50,18 @@ def test_a_coordinator_query_is_recorded_with_who_what_and_the_status(hub: HubUn
         "method": "GET",
         "path": STATS,
         "query": "period_from=2026-01&period_to=2026-03&group_by=period",
+        "question": {
+            "scope": {"token_countries": ["MD"]},
+            "table": "persons_recruitment",
+            "period_from": "2026-01",
+            "period_to": "2026-03",
+            "group_by": ["period"],
+        },
         "status": 200,
+        "seq": 1,
+        "request_id": first["request_id"],
+        "prev_hash": "00" * 32,
+        "hash": first["hash"],
     }
     assert (refused["query"], refused["status"]) == ("country=UA", 403)  # probing is recorded too
 

@@ -66,11 +66,14 @@ def test_the_json_answer_is_the_service_answer(released: Released) -> None:
     assert len(answer.rows) == 3 * 62
 
 
-def test_filters_are_parameters_named_after_dimensions_and_repeat(released: Released) -> None:
+def test_filters_are_parameters_named_after_dimensions_with_comma_separated_codes(released: Released) -> None:
+    repeated = _get(released, group_by="citizenship", citizenship=["UA,MD", "RO"], **RANGE)
+    assert repeated.status_code == 400  # one form only: a repeated filter is refused
+    assert "citizenship" in repeated.json()["detail"]
     response = _get(
         released,
         group_by="citizenship",
-        citizenship=["UA,MD", "RO"],
+        citizenship="UA,MD,RO",
         exploitation_group="labour,sexual",
         **RANGE,
     )

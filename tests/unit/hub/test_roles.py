@@ -131,6 +131,11 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
         _get("/v1/exports/completeness.sdmx.csv"),
     ),
     ("GET", "/v1/audit/access-log"): (frozenset({"auditor"}), 200, _get("/v1/audit/access-log")),
+    ("GET", "/v1/audit/access-log/checkpoints"): (
+        frozenset({"auditor"}),
+        200,
+        _get("/v1/audit/access-log/checkpoints"),
+    ),
     ("GET", "/v1/checkpoint"): (PUBLIC, 200, _get("/v1/checkpoint")),
     ("GET", "/v1/checkpoint/consistency"): (PUBLIC, 200, _get("/v1/checkpoint/consistency", first=1, second=2)),
     ("GET", "/v1/log/checkpoint"): (frozenset({"auditor"}), 200, _get("/v1/log/checkpoint")),
@@ -269,7 +274,13 @@ def test_role_matrix(served: Served, route: tuple[str, str]) -> None:
             else:
                 assert_problem(response, 401, "unauthorized", "token")
                 assert response.headers["www-authenticate"].startswith("Bearer")
-            assert dump_database(hub.context.engine) == before, f"a refused {method} {path} changed the database"
+            after = dump_database(hub.context.engine)
+            if authenticated:  # a refused probe by a principal is recorded in the access log, and nothing else
+                assert before is not None
+                [probe] = after.pop("access_log")[len(before.pop("access_log")) :]
+                assert caller in probe
+                assert 403 in probe
+            assert after == before, f"a refused {method} {path} changed the database"
     assert observed == expected
 
 

@@ -87,7 +87,7 @@ PROBES: Final[dict[str, list[Probe]]] = {
     "/": [_page("/")],
     "/login": [_page("/login")],
     "/docs": [_api("/docs")],
-    "/docs/oauth2-redirect": [_api("/docs/oauth2-redirect")],
+    "/docs/start.js": [_api("/docs/start.js")],
     "/openapi.json": [_api("/openapi.json")],
     "/healthz": [_api("/healthz")],
     "/metrics": [_api("/metrics")],
@@ -128,6 +128,7 @@ PROBES: Final[dict[str, list[Probe]]] = {
     ),
     "/v1/exports/completeness.sdmx.csv": _scoped("/v1/exports/completeness.sdmx.csv", **UA_RANGE),
     "/v1/audit/access-log": [_api("/v1/audit/access-log")],
+    "/v1/audit/access-log/checkpoints": [_api("/v1/audit/access-log/checkpoints")],
     "/v1/log/checkpoint": [_api("/v1/log/checkpoint")],
     "/v1/log/entries": [_api("/v1/log/entries")],
     "/v1/log/proof/inclusion": [_api("/v1/log/proof/inclusion", index="0", tree_size="2")],
@@ -148,6 +149,11 @@ PROBES: Final[dict[str, list[Probe]]] = {
     "/corridors": [*_scoped("/corridors", dashboard=True, **UA_RANGE), _page("/corridors")],
     "/demography": [*_scoped("/demography", dashboard=True, **UA_RANGE), _page("/demography")],
     "/completeness": [*_scoped("/completeness", dashboard=True, **UA_RANGE), _page("/completeness")],
+    "/pivot": [
+        *_scoped("/pivot", dashboard=True, unit="contact", rows="channel", columns="period", **UA_RANGE),
+        *_scoped("/pivot", dashboard=True, unit="person", rows="exploitation_group", columns="", **UA_RANGE),
+        _page("/pivot"),
+    ],
     "/{view}/export": [
         *(
             probe
@@ -158,6 +164,13 @@ PROBES: Final[dict[str, list[Probe]]] = {
             probe
             for output in ("csv", "json", "sdmx-csv")
             for probe in _scoped("/completeness/export", dashboard=True, format=output, **UA_RANGE)
+        ),
+        *(
+            probe
+            for output in ("csv", "json", "sdmx-csv")
+            for probe in _scoped(
+                "/pivot/export", dashboard=True, unit="contact", rows="channel", format=output, **UA_RANGE
+            )
         ),
     ],
 }
@@ -250,7 +263,8 @@ def test_every_get_route_is_probed(answers: Answers) -> None:
 
 
 def _normalised(answer: Answer) -> Answer:
-    """The answer with the log checkpoint it names (size, root hash, signature) replaced by placeholders."""
+    """The answer with the log checkpoint it names (size, root hash, signature) and its request id (a problem
+    detail's) replaced by placeholders."""
     status, headers, body = answer
     headers = dict(headers)
     if "content-disposition" in headers:
@@ -269,7 +283,10 @@ def _normalised(answer: Answer) -> Answer:
 
 def _without_checkpoint(value: Any) -> Any:
     if isinstance(value, dict):
-        return {key: "<checkpoint>" if key == "checkpoint" else _without_checkpoint(v) for key, v in value.items()}
+        return {
+            key: f"<{key}>" if key in {"checkpoint", "request_id"} else _without_checkpoint(v)
+            for key, v in value.items()
+        }
     if isinstance(value, list):
         return [_without_checkpoint(item) for item in value]
     return value

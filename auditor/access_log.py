@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Verify a hub's access log: its hash chain and its signed checkpoints (:mod:`protocol.access_chain`).
+
+:func:`verify_access_log` pages through ``GET /v1/audit/access-log`` and ``GET /v1/audit/access-log/checkpoints``,
+recomputes every record's hash, checks that each follows the one before and that no sequence number is missing,
+verifies each checkpoint's signature with the hub's log key(s) and that the record at its size has its hash. It
+reports every edited, deleted or reordered record by its sequence number.
+
+With a state directory, the newest checkpoint verified is remembered (``access-log-checkpoint.txt``) and checked
+again on the next run: a hub that rewrote its access log and signed a new chain is caught even if it removed its
+old checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from auditor.client import AuditClient
+from auditor.errors import HubResponseInvalid
+from protocol.access_chain import (
+    AccessRecord,
+    ChainedRecord,
+    ChainFinding,
+    check_checkpoint,
+    open_access_checkpoint,
+    verify_chain,
+)
+from protocol.checkpoint import Checkpoint
+from protocol.errors import ProtocolError
+from protocol.note import NoteVerifier
+
+__all__ = ["SEEN_FILE", "AccessLogReport", "verify_access_log"]
+
+#: The newest access log checkpoint verified, kept in the state directory.
+SEEN_FILE: Final = "access-log-checkpoint.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLogReport:
+    records: int
+    checkpoints: int
+    #: Records covered by the newest valid checkpoint.
+    signed: int
+    findings: tuple[ChainFinding, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def unsigned(self) -> int:
+        """Records after the newest checkpoint: a change to them would not show yet."""
+        return max(0, self.records - self.signed)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "records": self.records,
+            "checkpoints": self.checkpoints,
+            "signed": self.signed,
+            "unsigned": self.unsigned,
+            "findings": [{"kind": f.kind, "seq": f.seq, "message": f.message} for f in self.findings],
+        }
+
+
+def verify_access_log(
+    client: AuditClient, verifiers: Sequence[NoteVerifier], *, page_size: int = 1000, state_dir: Path | None = None
+) -> AccessLogReport:
+    """Fetch and check the whole access log; ``verifiers`` are the hub's log keys under the access log's name."""
+    records = _records(client, page_size)
+    findings = verify_chain(records)
+    hashes = {item.seq: item.hash for item in records}
+    notes = _checkpoint_notes(client)
+    seen = _read_seen(state_dir)
+    if seen is not None:
+        notes.append(seen)
+    newest: tuple[Checkpoint, str] | None = None
+    for note in notes:
+        try:
+            checkpoint = open_access_checkpoint(note, verifiers)
+        except ProtocolError as e:
+            findings.append(ChainFinding("checkpoint_invalid", 0, f"a checkpoint does not verify: {e}"))
+            continue
+        problem = check_checkpoint(checkpoint, hashes)
+        if problem is not None:
+            if note is seen:
+                problem = ChainFinding(
+                    problem.kind,
+                    problem.seq,
+                    f"{problem.message} (the checkpoint this auditor verified earlier, kept in its state directory)",
+                )
+            findings.append(problem)
+        elif newest is None or checkpoint.size > newest[0].size:
+            newest = (checkpoint, note)
+    findings = sorted(dict.fromkeys(findings), key=lambda f: (f.seq, f.kind))
+    if state_dir is not None and newest is not None and not findings:
+        (state_dir / SEEN_FILE).write_text(newest[1], encoding="utf-8")
+    return AccessLogReport(
+        records=len(records),
+        checkpoints=len(notes) - (1 if seen is not None else 0),
+        signed=newest[0].size if newest is not None else 0,
+        findings=tuple(findings),
+    )
+
+
+def _records(client: AuditClient, page_size: int) -> list[ChainedRecord]:
+    found: list[ChainedRecord] = []
+    after = 0
+    while True:
+        page = client.access_log(after=after, limit=page_size)
+        items = page.get("records")
+        if not isinstance(items, list):
+            raise HubResponseInvalid("access log: the hub's answer has no list of records")
+        found.extend(_record(item) for item in items)
+        following = page.get("next_after")
+        if following is None or not items:
+            return found
+        if not isinstance(following, int) or following <= after:
+            raise HubResponseInvalid(f"access log: next_after {following!r} does not move forward from {after}")
+        after = following
+
+
+def _record(item: Any) -> ChainedRecord:
+    try:
+        countries = item["countries"]
+        return ChainedRecord(
+            seq=_int(item["seq"]),
+            prev_hash=bytes.fromhex(item["prev_hash"]),
+            hash=bytes.fromhex(item["hash"]),
+            record=AccessRecord(
+                at=str(item["at"]),
+                token_id=_int(item["token_id"]),
+                role=str(item["role"]),
+                label=str(item["label"]),
+                countries=tuple(str(c) for c in countries) if countries is not None else None,
+                method=str(item["method"]),
+                path=str(item["path"]),
+                query=str(item["query"]),
+                question=item["question"],
+                status=_int(item["status"]),
+                request_id=item["request_id"],
+            ),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise HubResponseInvalid(f"access log: a record is malformed ({type(e).__name__}: {e})") from None
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{value!r} is not an integer")
+    return value
+
+
+def _checkpoint_notes(client: AuditClient) -> list[str]:
+    notes: list[str] = []
+    after = -1
+    while True:
+        page = client.access_log_checkpoints(after=after)
+        items = page.get("checkpoints")
+        if not isinstance(items, list):
+            raise HubResponseInvalid("access log checkpoints: the hub's answer has no list of checkpoints")
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("note"), str):
+                raise HubResponseInvalid("access log checkpoints: a checkpoint has no note")
+            notes.append(item["note"])
+        following = page.get("next_after")
+        if following is None or not items:
+            return notes
+        if not isinstance(following, int) or following <= after:
+            raise HubResponseInvalid(f"access log checkpoints: next_after {following!r} does not move forward")
+        after = following
+
+
+def _read_seen(state_dir: Path | None) -> str | None:
+    if state_dir is None:
+        return None
+    path = state_dir / SEEN_FILE
+    return path.read_text(encoding="utf-8") if path.is_file() else None
