@@ -34,6 +34,7 @@ from hub.routes import (
     hotline_policies,
     identity,
     operations,
+    sdmx,
     stats,
     submissions,
     withdrawals,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
         audit,
         access,
         operations,
+        sdmx,
     )
     for module in routers:
         app.include_router(module.router)
