@@ -65,9 +65,9 @@ one column per dimension of the table, upper-cased, in taxonomy order
     the code of a grouped dimension; ``_T`` (the SDMX total) for a dimension summed over all its codes, or the one
     code it was filtered to. Codes are written as SDMX codes (:mod:`protocol.sdmx_codes`: ``48+`` is ``Y_GE48``,
     ``9-17`` ``Y9-17``, the UN M49 area ``002`` ``M49_002``), the ids of the codelists of the structure messages
-    (:mod:`hub.services.sdmx_structure`). A dimension summed over *several* chosen codes has no code to write (taxonomy codes
-    may themselves hold ``+``), so such a query is refused (:class:`~hub.errors.InvalidQuery`): group by that
-    dimension instead.
+    (:mod:`hub.services.sdmx_structure`). A dimension summed over *several* chosen codes has no code to write
+    (taxonomy codes may themselves hold ``+``), so such a query is refused (:class:`~hub.errors.InvalidQuery`):
+    group by that dimension instead.
 ``TIME_PERIOD``
     ``YYYY-MM``; a row summed over several months gets the SDMX time range ``YYYY-MM-01/P<n>M``.
 ``OBS_VALUE``
