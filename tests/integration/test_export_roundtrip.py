@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Issue 17: every export carries its question, and ``tipshare-audit check FILE`` recomputes it from that alone.
+
+The question of the issue (persons by corridor, ``exploitation_group=labour``) is downloaded as each kind of export
+the hub serves (the statistics and estimates CSV of the API and their SDMX-CSV; the dashboard's exports are the
+same files, see ``test_dashboard_views``) over the hub's HTTP API. Each file names the filter, the period range,
+the scope and the checkpoint in its file name, carries its question, checkpoint and interval method as constant
+columns, and is verified by ``check`` from the file and the hub's URL alone; a file with one number changed is
+not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+from tests.support.export_files import QUESTION, check, download, edit_column, populated_hub, rows
+from tests.support.hubs import HubUnderTest
+
+pytestmark = pytest.mark.slow
+
+#: (kind, route, extra parameters, column of the number, columns that must be constant: name -> value)
+_PERIODS: Final = {"period_from": "2026-09", "period_to": "2026-10"}
+EXPORTS: Final = [
+    (
+        "stats-csv",
+        "/v1/stats/persons_corridor",
+        {"format": "csv"},
+        "estimate",
+        {
+            "group_by": QUESTION["group_by"],
+            "filters": "exploitation_group=labour",
+            "scope": "region",
+            **_PERIODS,
+        },
+    ),
+    (
+        "stats-sdmx",
+        "/v1/exports/stats/persons_corridor.sdmx.csv",
+        {},
+        "OBS_VALUE",
+        {
+            "GROUP_BY": QUESTION["group_by"],
+            "FILTERS": "exploitation_group=labour",
+            "REF_AREA": "_T",
+            "EXPLOITATION_GROUP": "labour",
+            "PERIOD_FROM": "2026-09",
+            "PERIOD_TO": "2026-10",
+        },
+    ),
+    (
+        "estimates-csv",
+        "/v1/estimates/person",
+        {"format": "csv"},
+        "estimate",
+        {
+            "group_by": QUESTION["group_by"],
+            "filters": "exploitation_group=labour",
+            "scope": "region",
+            "unit": "person",
+            **_PERIODS,
+        },
+    ),
+    (
+        "estimates-sdmx",
+        "/v1/exports/estimates/person.sdmx.csv",
+        {},
+        "OBS_VALUE",
+        {
+            "GROUP_BY": QUESTION["group_by"],
+            "FILTERS": "exploitation_group=labour",
+            "UNIT_MEASURE": "PER",
+            "PERIOD_FROM": "2026-09",
+            "PERIOD_TO": "2026-10",
+        },
+    ),
+]
+_KIND_IN_NAME: Final = {"stats": "tipshare-stats-persons_corridor-", "estimates": "tipshare-estimates-person-"}
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubUnderTest]:
+    yield from populated_hub(tmp_path_factory.mktemp("hub"))
+
+
+@pytest.mark.parametrize(("kind", "route", "extra", "number", "constant"), EXPORTS, ids=[e[0] for e in EXPORTS])
+def test_an_export_names_its_question_and_check_recomputes_it_from_the_file_alone(
+    hub: HubUnderTest,
+    tmp_path: Path,
+    kind: str,
+    route: str,
+    extra: dict[str, str],
+    number: str,
+    constant: dict[str, str],
+) -> None:
+    content, name = download(hub, route, {**QUESTION, **extra})
+    size = int(hub.client.get("/v1/checkpoint").text.splitlines()[1])  # the signed note's tree size
+    # the file name: the question, the period range, the scope and the checkpoint, in ASCII
+    assert name.startswith(_KIND_IN_NAME[kind.partition("-")[0]] + "by-period+citizenship+country_of_exploitation-")
+    assert "-exploitation_group=labour-2026-09..2026-10-region-" in name
+    assert name.endswith(f"-cp{size}." + ("sdmx.csv" if "sdmx" in kind else "csv"))
+    assert name.isascii()
+    assert len(name) <= 180
+    # the columns: the same question, checkpoint and interval method on every line
+    lines = rows(content)
+    assert len(lines) == 2 * 62 * 62
+    for column, value in constant.items():
+        assert {line[column] for line in lines} == {value}, column
+    upper = "sdmx" in kind
+    checkpoint = {(line["CHECKPOINT_SIZE" if upper else "checkpoint_size"]) for line in lines}
+    assert checkpoint == {str(size)}
+    methods = {line["INTERVAL_METHOD" if upper else "interval_method"] for line in lines}
+    assert methods
+    assert methods <= {"exact", "normal", "conservative"}
+    # check FILE: from the file and the hub's URL alone
+    path = tmp_path / name
+    path.write_bytes(content)
+    verified = check(hub, tmp_path / "state", path)
+    assert verified.code == 0, verified.out + verified.err
+    assert verified.document["verdict"] == "VERIFIED"
+    assert verified.document["rows"] == len(lines)
+    # a number changed is caught, on that line
+    target = lines[0]
+
+    def raised(line: dict[str, str]) -> str | None:
+        return str(float(line[number]) + 5) if line == target else None
+
+    edited = tmp_path / f"edited-{name}"
+    edited.write_bytes(edit_column(content, number, raised))
+    caught = check(hub, tmp_path / "state", edited)
+    assert caught.code == 1, caught.out + caught.err
+    (failure,) = caught.document["failures"]
+    assert number in failure["message"]
