@@ -99,7 +99,8 @@ Completeness (:func:`completeness_to_sdmx_csv`)
 Dataflow ``TIPSHARE:REPORTING_COMPLETENESS(1.0.0)``; dimensions ``REF_AREA`` (the hotline's country), ``HOTLINE``
 and ``TIME_PERIOD``; ``OBS_VALUE`` is the number of reports received for the month, 1 or 0 (DHIS2's
 ACTUAL_REPORTS); attributes ``REPORTING_STATUS`` (on_time, late, not_due, missing, not_enrolled),
-``EXPECTED_REPORTS`` (1 or 0), ``CORRECTED``, ``REVISIONS``, ``FIRST_RECEIVED``, ``DEADLINE`` and the checkpoint.
+``EXPECTED_REPORTS`` (1 or 0), ``CORRECTED``, ``REVISIONS``, ``FIRST_RECEIVED``, ``DEADLINE``, the checkpoint,
+``PERIOD_FROM`` and ``PERIOD_TO``.
 """
 
 from __future__ import annotations
@@ -190,6 +191,8 @@ _COMPLETENESS_ATTRIBUTES: Final = (
     "FIRST_RECEIVED",
     "DEADLINE",
     *_CHECKPOINT,
+    "PERIOD_FROM",
+    "PERIOD_TO",
 )
 
 Cell = str | int | float | bool
@@ -323,7 +326,7 @@ def stats_to_sdmx_csv(result: StatsResult, table: Table) -> str:
 def completeness_to_sdmx_csv(result: CompletenessResult) -> str:
     """An SDMX-CSV data message of the completeness grid: one observation per hotline and month."""
     header = [*_HEAD, "REF_AREA", "HOTLINE", "TIME_PERIOD", "OBS_VALUE", *_COMPLETENESS_ATTRIBUTES]
-    checkpoint = _checkpoint(result.checkpoint)
+    checkpoint = [*_checkpoint(result.checkpoint), result.period_from, result.period_to]
     lines = (
         [
             "dataflow",

@@ -173,6 +173,8 @@ _COMPLETENESS: Final = (
     "FIRST_RECEIVED",
     "DEADLINE",
     *_CHECKPOINT,
+    "PERIOD_FROM",
+    "PERIOD_TO",
 )
 
 
