@@ -192,7 +192,7 @@ class FileCheck:
             )
         else:
             keys = [*(d.upper() for d in question.group_by if d != PERIOD), "TIME_PERIOD"]
-            columns = stats_sdmx_columns(question, table.dimension_names) | described(
+            columns = stats_sdmx_columns(question, table.dimension_names, answer.header) | described(
                 question, answer.countries, "sdmx", answer.header
             )
         rows = {line_key(row.keys, question, answer.format): row for row in expected.values()}

@@ -96,17 +96,18 @@ def stats_csv_columns(header: Sequence[str]) -> dict[str, Render]:
     return columns
 
 
-def stats_sdmx_columns(question: Question, dimensions: Sequence[str]) -> dict[str, Render]:
+def stats_sdmx_columns(question: Question, dimensions: Sequence[str], header: Sequence[str] = ()) -> dict[str, Render]:
     columns: dict[str, Render] = {
         "OBS_VALUE": lambda r: _number(r.estimate),
         "CI95_LOWER": lambda r: _number(r.ci95_low),
         "CI95_UPPER": lambda r: _number(r.ci95_high),
-        "INTERVAL_METHOD": lambda r: r.interval_method or _NA,
         "OBS_STATUS": lambda r: r.obs_status,
         "CONF_STATUS": lambda r: "F",
         "HOTLINES_REPORTING": lambda r: _cell(r.hotlines_reporting),
         "HOTLINES_EXPECTED": lambda r: _cell(r.hotlines_expected),
     }
+    if "INTERVAL_METHOD" in header:  # written since the files say their question in words
+        columns["INTERVAL_METHOD"] = lambda r: r.interval_method or _NA
     for name in dimensions:
         if name not in question.group_by:
             codes = question.filters.get(name, ())
