@@ -216,3 +216,20 @@ def test_sdmx1_reads_the_estimates_export_with_the_structure_as_the_json_api_ans
         assert attributes["INTERVAL_METHOD"] == (row["interval_method"] or "#N/A")
         assert attributes["DISTINGUISHABLE"] == ("true" if row["distinguishable"] else "false")
     assert seen_open_band  # 48+ was written Y_GE48 and found in CL_AGE_BAND_ANY
+
+
+def test_sdmx1_reads_the_completeness_export_with_the_structure(hub: HubUnderTest, data: Dataset) -> None:
+    params = {"period_from": "2026-01", "period_to": "2026-04"}
+    structure = _structure(hub, "/v1/sdmx/dataflow/TIPSHARE/REPORTING_COMPLETENESS/1.0.0", references="all")
+    flow = _one(structure.dataflow, "REPORTING_COMPLETENESS", "1.0.0")
+    response = _get(hub, "/v1/exports/completeness.sdmx.csv", **params)
+    assert response.status_code == 200, response.text
+    observations = _observations(sdmx.read_sdmx(io.BytesIO(response.content), format="csv", structure=flow))
+    grid = _get(hub, "/v1/completeness", **params).json()
+    assert len(observations) == len(grid["rows"]) > 0
+    for row in grid["rows"]:
+        obs = observations[(row["country"], row["hotline_id"], row["period"])]
+        assert _number(obs.value) == (1 if row["status"] in ("on_time", "late") else 0)
+        assert str(obs.attached_attribute["REPORTING_STATUS"].value) == row["status"]
+    statuses = {code.id for code in _one(structure.codelist, "CL_REPORTING_STATUS", "1.0.0")}
+    assert {row["status"] for row in grid["rows"]} <= statuses
