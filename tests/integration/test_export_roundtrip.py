@@ -6,19 +6,25 @@ the hub serves (the statistics and estimates CSV of the API and their SDMX-CSV; 
 same files, see ``test_dashboard_views``) over the hub's HTTP API. Each file names the filter, the period range,
 the scope and the checkpoint in its file name, carries its question, checkpoint and interval method as constant
 columns, and is verified by ``check`` from the file and the hub's URL alone; a file with one number changed is
-not.
+not. The last test does the same against ``tipshare-hub serve`` in its own process, over real HTTP.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
+import httpx
 import pytest
 
+from auditor.cli import main
 from tests.support.export_files import QUESTION, check, download, edit_column, populated_hub, rows
 from tests.support.hubs import HubUnderTest
+from tests.support.served import served_hub
 
 pytestmark = pytest.mark.slow
 
@@ -134,3 +140,31 @@ def test_an_export_names_its_question_and_check_recomputes_it_from_the_file_alon
     assert caught.code == 1, caught.out + caught.err
     (failure,) = caught.document["failures"]
     assert number in failure["message"]
+
+
+def test_a_file_downloaded_from_a_served_hub_is_recomputed_over_real_http(tmp_path: Path) -> None:
+    """``tipshare-hub serve`` in its own process; the coordinator downloads with httpx, and ``tipshare-audit check``
+    is given the file and the hub's URL, over real HTTP with the real clock."""
+    data_dir = tmp_path / "hub"
+    tokens: dict[str, str] = {}
+    for prepared in populated_hub(data_dir):
+        tokens = dict(prepared.tokens)
+    with served_hub(data_dir, database_url=None, workers=1) as served, httpx.Client(base_url=served.url) as client:
+        for route, extra in (
+            ("/v1/stats/persons_corridor", {"format": "csv"}),
+            ("/v1/exports/estimates/person.sdmx.csv", {}),
+        ):
+            response = client.get(
+                route, params={**QUESTION, **extra}, headers={"Authorization": f"Bearer {tokens['coordinator']}"}
+            )
+            assert response.status_code == 200, response.text + served.log_tail()
+            name = response.headers["content-disposition"].removeprefix('attachment; filename="').removesuffix('"')
+            assert "exploitation_group=labour" in name
+            path = tmp_path / name
+            path.write_bytes(response.content)
+            args = ["check", str(path), "--hub", served.url, "--token", tokens["auditor"], "--state"]
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main([*args, str(tmp_path / "state"), "--json"])
+            assert code == 0, out.getvalue() + err.getvalue() + served.log_tail()
+            assert json.loads(out.getvalue())["verdict"] == "VERIFIED"
