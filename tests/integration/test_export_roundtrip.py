@@ -145,11 +145,17 @@ def test_an_export_names_its_question_and_check_recomputes_it_from_the_file_alon
 def test_a_file_downloaded_from_a_served_hub_is_recomputed_over_real_http(tmp_path: Path) -> None:
     """``tipshare-hub serve`` in its own process; the coordinator downloads with httpx, and ``tipshare-audit check``
     is given the file and the hub's URL, over real HTTP with the real clock."""
-    data_dir = tmp_path / "hub"
-    tokens: dict[str, str] = {}
-    for prepared in populated_hub(data_dir):
-        tokens = dict(prepared.tokens)
-    with served_hub(data_dir, database_url=None, workers=1) as served, httpx.Client(base_url=served.url) as client:
+    for prepared in populated_hub(tmp_path / "hub"):  # kept open: a PostgreSQL test database lives as long
+        _check_served(prepared, tmp_path)
+
+
+def _check_served(prepared: HubUnderTest, tmp_path: Path) -> None:
+    tokens, database_url = prepared.tokens, prepared.context.settings.database_url
+    data_dir = prepared.context.settings.data_dir
+    with (
+        served_hub(data_dir, database_url=database_url, workers=1) as served,
+        httpx.Client(base_url=served.url) as client,
+    ):
         for route, extra in (
             ("/v1/stats/persons_corridor", {"format": "csv"}),
             ("/v1/exports/estimates/person.sdmx.csv", {}),
