@@ -187,11 +187,13 @@ class FileCheck:
         table = taxonomy.table(question.name)
         if answer.format == "csv":
             keys = list(question.group_by)
-            columns = stats_csv_columns(answer.header) | described(answer.question, answer.countries, "csv")
+            columns = stats_csv_columns(answer.header) | described(
+                answer.question, answer.countries, "csv", answer.header
+            )
         else:
             keys = [*(d.upper() for d in question.group_by if d != PERIOD), "TIME_PERIOD"]
-            columns = stats_sdmx_columns(question, table.dimension_names) | described(
-                question, answer.countries, "sdmx"
+            columns = stats_sdmx_columns(question, table.dimension_names, answer.header) | described(
+                question, answer.countries, "sdmx", answer.header
             )
         rows = {line_key(row.keys, question, answer.format): row for row in expected.values()}
         self._compare_lines(answer, keys, rows, columns, Check.STATISTICS, result, label=f"{question.name} ({scope})")
@@ -228,10 +230,10 @@ class FileCheck:
             return
         if answer.format == "csv":
             keys = list(question.group_by)
-            columns = estimates_csv_columns() | described(question, answer.countries, "csv")
+            columns = estimates_csv_columns() | described(question, answer.countries, "csv", answer.header)
         else:
             keys = [*(d.upper() for d in question.group_by if d != PERIOD), "TIME_PERIOD"]
-            columns = estimates_sdmx_columns() | described(question, answer.countries, "sdmx")
+            columns = estimates_sdmx_columns() | described(question, answer.countries, "sdmx", answer.header)
         rows = {line_key(row.keys, question, answer.format): row for row in expected.rows}
         self._compare_lines(answer, keys, rows, columns, Check.ESTIMATES, result, label=label)
 

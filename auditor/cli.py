@@ -9,8 +9,8 @@
     tipshare-audit verify --hub https://hub.example.org --state ./audit-state     # later: only what is new
     tipshare-audit verify --hub https://hub.example.org --state ./audit-state --recheck   # every entry again
     tipshare-audit verify --hub https://hub.example.org --state ./audit-state --report audits/2026-11.json
-    tipshare-audit check tipshare_persons_corridor_2026-01_2026-06.csv --hub https://hub.example.org \\
-        --state ./audit-state                               # a downloaded answer, recomputed from the log
+    tipshare-audit check tipshare-stats-persons_corridor-total-2026-01..2026-06-region-cp1234.csv \\
+        --hub https://hub.example.org --state ./audit-state       # a downloaded answer, recomputed from the log
     tipshare-audit receipt 2026-10-r1.json --hub-key 'hub.example.org/log+1a2b3c4d+AUx...'
 
 Exit status: **0** everything verified; **1** verification failed (the report names each failure; also a receipt

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from auditor.stats import PERIOD, month_range
 from protocol.questions import Question
+from protocol.sdmx_codes import sdmx_code
 
 __all__ = [
     "Render",
@@ -88,12 +89,14 @@ def stats_csv_columns(header: Sequence[str]) -> dict[str, Render]:
         "conf_status": lambda r: "F",
         "wide_interval": lambda r: _cell(r.wide_interval),
     }
+    if "interval_method" in header:  # written since the files say their question in words
+        columns["interval_method"] = lambda r: _cell(r.interval_method)
     if "display_estimate" in header:
         columns["display_estimate"] = lambda r: _cell(None if r.estimate is None else max(0, r.estimate))
     return columns
 
 
-def stats_sdmx_columns(question: Question, dimensions: Sequence[str]) -> dict[str, Render]:
+def stats_sdmx_columns(question: Question, dimensions: Sequence[str], header: Sequence[str] = ()) -> dict[str, Render]:
     columns: dict[str, Render] = {
         "OBS_VALUE": lambda r: _number(r.estimate),
         "CI95_LOWER": lambda r: _number(r.ci95_low),
@@ -103,10 +106,12 @@ def stats_sdmx_columns(question: Question, dimensions: Sequence[str]) -> dict[st
         "HOTLINES_REPORTING": lambda r: _cell(r.hotlines_reporting),
         "HOTLINES_EXPECTED": lambda r: _cell(r.hotlines_expected),
     }
+    if "INTERVAL_METHOD" in header:  # written since the files say their question in words
+        columns["INTERVAL_METHOD"] = lambda r: r.interval_method or _NA
     for name in dimensions:
         if name not in question.group_by:
             codes = question.filters.get(name, ())
-            columns[name.upper()] = _constant(codes[0] if codes else _TOTAL)
+            columns[name.upper()] = _constant(sdmx_code(codes[0]) if codes else _TOTAL)
     if PERIOD not in question.group_by:
         columns["TIME_PERIOD"] = _constant(_range(question.period_from, question.period_to))
     return columns
@@ -123,7 +128,7 @@ def line_key(keys: Mapping[str, str], question: Question, fmt: str) -> tuple[str
     if fmt == "csv":
         return tuple(keys[name] for name in question.group_by)
     period = keys[PERIOD] if PERIOD in question.group_by else _range(question.period_from, question.period_to)
-    return (*(keys[name] for name in question.group_by if name != PERIOD), period)
+    return (*(sdmx_code(keys[name]) for name in question.group_by if name != PERIOD), period)
 
 
 def estimates_csv_columns() -> dict[str, Render]:
@@ -169,23 +174,36 @@ def estimates_sdmx_columns() -> dict[str, Render]:
     }
 
 
-def described(question: Question, countries: Sequence[str] | None, fmt: str) -> dict[str, Render]:
+def described(
+    question: Question, countries: Sequence[str] | None, fmt: str, header: Sequence[str] = ()
+) -> dict[str, Render]:
     """The columns that describe the question on every line (what a reader of one line goes by), as the hub
     writes them for ``question``: a file edited to say it answers something else is caught even where the numbers
-    are left alone."""
+    are left alone. The question in words (grouping, filters, period range) is compared where the ``header``
+    has it (files of older hubs do not)."""
+    group_by = ",".join(question.group_by)
+    filters = "; ".join(f"{name}={','.join(codes)}" for name, codes in question.filters.items())
     if fmt == "sdmx":
         area = question.scope_code or ("+".join(countries) if countries else _TOTAL)
-        return {"REF_AREA": _constant(area)}
+        words = {
+            "GROUP_BY": group_by or _NA,
+            "FILTERS": filters or _NA,
+            "PERIOD_FROM": question.period_from,
+            "PERIOD_TO": question.period_to,
+        }
+        return {"REF_AREA": _constant(area)} | {k: _constant(v) for k, v in words.items() if k in header}
     scope = "region" if question.scope_code is None else f"{question.scope_level}:{question.scope_code}"
     if countries and question.scope_code is None:
         scope += f" ({', '.join(countries)})"
+    said = {"group_by": group_by, "filters": filters, "period_from": question.period_from}
+    said["period_to"] = question.period_to
     if question.route == "stats":
-        return {"table": _constant(question.name), "scope": _constant(scope)}
-    filters = "; ".join(f"{name}={','.join(codes)}" for name, codes in question.filters.items())
+        columns = {"table": _constant(question.name), "scope": _constant(scope)}
+        return columns | {k: _constant(v) for k, v in said.items() if k in header}
     return {
         "unit": _constant(question.name),
         "filters": _constant(filters),
         "period_from": _constant(question.period_from),
         "period_to": _constant(question.period_to),
         "scope": _constant(scope),
-    }
+    } | ({"group_by": _constant(group_by)} if "group_by" in header else {})

@@ -37,6 +37,7 @@ from hub.routes import (
     hotline_policies,
     identity,
     operations,
+    sdmx,
     stats,
     submissions,
     withdrawals,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
         audit,
         access,
         operations,
+        sdmx,
     )
     for module in routers:
         app.include_router(module.router)

@@ -21,6 +21,7 @@ from hub.errors import InvalidQuery
 from hub.services.completeness import CompletenessService
 from hub.services.estimates import EstimatesQuery, EstimatesService
 from hub.services.estimates_text import estimates_filename
+from hub.services.export_names import completeness_filename, stats_filename
 from hub.services.exports import (
     SDMX_CSV_MEDIA_TYPE,
     completeness_to_sdmx_csv,
@@ -71,7 +72,7 @@ def estimates_sdmx(
     tables = union_tables(context.taxonomies.values())
     query = api_estimates_query(unit, request.query_params.multi_items(), tables, allowed_countries=principal.countries)
     answer = EstimatesService(session, context.taxonomies.values()).answer(query, now=context.clock())
-    return _message(estimates_to_sdmx_csv(answer, tables), estimates_filename(answer).removesuffix(".csv"))
+    return _message(estimates_to_sdmx_csv(answer, tables), estimates_filename(answer, "sdmx.csv"))
 
 
 @router.get(
@@ -91,7 +92,7 @@ def stats_sdmx(
     query = api_stats_query(table, request.query_params.multi_items(), taxonomy, allowed_countries=principal.countries)
     result = StatsService(session, taxonomy).query(query, now=context.clock())
     body = stats_to_sdmx_csv(result, taxonomy.table(result.table))
-    return _message(body, f"tipshare_{result.table}_{result.period_from}_{result.period_to}")
+    return _message(body, stats_filename(result, "sdmx.csv"))
 
 
 @router.get(
@@ -107,14 +108,14 @@ def completeness_sdmx(request: Request, principal: ReaderDep, session: ReadSessi
     result = CompletenessService(session, context.settings).grid(
         period_from, period_to, now=context.clock(), allowed_countries=principal.countries, scope=scope
     )
-    return _message(completeness_to_sdmx_csv(result), f"tipshare_completeness_{result.period_from}_{result.period_to}")
+    return _message(completeness_to_sdmx_csv(result), completeness_filename(result, "sdmx.csv"))
 
 
 def _message(body: str, name: str) -> Response:
     return Response(
         content=body.encode("utf-8"),
         media_type=SDMX_CSV_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{name}.sdmx.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

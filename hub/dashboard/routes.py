@@ -55,6 +55,7 @@ from hub.schemas_stats import CompletenessPublic
 from hub.services.completeness import CompletenessResult, CompletenessService, completeness_to_csv
 from hub.services.estimates import EstimatesQuery, EstimatesService
 from hub.services.estimates_text import estimates_filename, estimates_to_csv
+from hub.services.export_names import completeness_filename
 from hub.services.exports import SDMX_CSV_MEDIA_TYPE, completeness_to_sdmx_csv, estimates_to_sdmx_csv
 from hub.services.scope import Scope, hotlines_in_scope, resolve_scope
 from hub.services.taxonomies import union_tables
@@ -358,8 +359,7 @@ def _estimates_file(answer: EstimatesAnswer, output: ExportFormat, tables: dict[
         body = answer.model_dump_json()
     else:
         body = estimates_to_sdmx_csv(answer, tables)
-    name = f"{estimates_filename(answer).removesuffix('.csv')}_checkpoint-{answer.checkpoint.size}"
-    return _file(body, output, name)
+    return _file(body, output, estimates_filename(answer, _MEDIA[output][1]))
 
 
 def _completeness_file(result: CompletenessResult, output: ExportFormat) -> Response:
@@ -369,15 +369,14 @@ def _completeness_file(result: CompletenessResult, output: ExportFormat) -> Resp
         body = CompletenessPublic.from_result(result).model_dump_json()
     else:
         body = completeness_to_sdmx_csv(result)
-    name = f"tipshare_completeness_{result.period_from}_{result.period_to}_checkpoint-{result.checkpoint.size}"
-    return _file(body, output, name)
+    return _file(body, output, completeness_filename(result, _MEDIA[output][1]))
 
 
 def _file(body: str, output: ExportFormat, name: str) -> Response:
-    media_type, extension = _MEDIA[output]
+    media_type = _MEDIA[output][0]
     response = Response(
         content=body.encode("utf-8"),
         media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{name}.{extension}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
     return secure(response)

@@ -19,6 +19,7 @@ from hub.deps import ContextDep, ReadSessionDep, require
 from hub.errors import InvalidQuery
 from hub.schemas_stats import CompletenessPublic, StatsPublic
 from hub.services.completeness import CompletenessService, completeness_to_csv
+from hub.services.export_names import completeness_filename, stats_filename
 from hub.services.scope import Scope
 from hub.services.stats import StatsQuery, StatsService, stats_to_csv
 from hub.services.tokens import Principal
@@ -106,8 +107,7 @@ def get_stats(
     )
     result = StatsService(session, context.taxonomy_for_table(table)).query(query, now=context.clock())
     if output == "csv":
-        filename = f"tipshare_{result.table}_{result.period_from}_{result.period_to}.csv"
-        return csv_response(stats_to_csv(result), filename)
+        return csv_response(stats_to_csv(result), stats_filename(result, "csv"))
     return StatsPublic.from_result(result)
 
 
@@ -144,9 +144,7 @@ def get_completeness(
         scope=Scope.from_params(country=country, hotline=hotline),
     )
     if output == "csv":
-        return csv_response(
-            completeness_to_csv(result), f"tipshare_completeness_{result.period_from}_{result.period_to}.csv"
-        )
+        return csv_response(completeness_to_csv(result), completeness_filename(result, "csv"))
     return CompletenessPublic.from_result(result)
 
 

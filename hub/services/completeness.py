@@ -297,7 +297,9 @@ def _whole_seconds(moment: datetime) -> datetime:
 
 
 def completeness_to_csv(result: CompletenessResult) -> str:
-    """The grid as CSV, one line per hotline and month; times are UTC ``YYYY-MM-DDTHH:MM:SSZ``."""
+    """The grid as CSV, one line per hotline and month; times are UTC ``YYYY-MM-DDTHH:MM:SSZ``. Every line ends
+    with the checkpoint and the question (``period_from``, ``period_to``, ``scope``: ``region (MD, UA)`` for a
+    country-limited token)."""
     header = [
         "hotline_id",
         "hotline_name",
@@ -313,7 +315,13 @@ def completeness_to_csv(result: CompletenessResult) -> str:
         "deadline",
         "checkpoint_size",
         "checkpoint_root",
+        "period_from",
+        "period_to",
+        "scope",
     ]
+    scope = str(result.scope) + (
+        f" ({', '.join(result.countries)})" if result.countries and result.scope.code is None else ""
+    )
     lines = (
         [
             row.hotline_id,
@@ -330,6 +338,9 @@ def completeness_to_csv(result: CompletenessResult) -> str:
             format_timestamp(row.deadline),
             result.checkpoint.size,
             result.checkpoint.root_hash_b64,
+            result.period_from,
+            result.period_to,
+            scope,
         ]
         for row in result.rows
     )

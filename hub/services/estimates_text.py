@@ -10,10 +10,9 @@ line pasted into a spreadsheet or a report still says what it is. Cells go throu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from typing import Final
 
+from hub.services.export_metadata import export_filename, filters_text, group_by_text
 from hub.services.scope import period_text
 from hub.services.stats import write_csv
 from protocol.api import EstimatesAnswer
@@ -23,9 +22,6 @@ from protocol.questions import question_text as text_of
 from protocol.taxonomy import Table
 
 __all__ = ["answer_notes", "describe_months", "describe_question", "estimates_filename", "estimates_to_csv"]
-
-_UNSAFE: Final = re.compile(r"[^A-Za-z0-9._+-]+")
-_MAX_FILENAME: Final = 150
 
 
 def describe_months(months: Sequence[int]) -> str:
@@ -96,7 +92,7 @@ def estimates_to_csv(answer: EstimatesAnswer) -> str:
     """One header line, then one line per row, each carrying the question, the checkpoint and the flags."""
     question = answer.question
     question_text = text_of(estimates_question(answer))
-    filters = "; ".join(f"{name}={','.join(codes)}" for name, codes in question.filters.items())
+    filters = filters_text(question.filters)
     scope = answer.question.scope
     scope_text = "region" if scope.code is None else f"{scope.level}:{scope.code}"
     if scope.countries and scope.level == "region":
@@ -119,6 +115,7 @@ def estimates_to_csv(answer: EstimatesAnswer) -> str:
         "p_zero",
         "distinguishable",
         "rank",
+        "group_by",
         "filters",
         "period_from",
         "period_to",
@@ -147,6 +144,7 @@ def estimates_to_csv(answer: EstimatesAnswer) -> str:
             row.p_zero,
             row.distinguishable,
             row.rank,
+            group_by_text(question.group_by),
             filters,
             question.period_from,
             question.period_to,
@@ -161,25 +159,24 @@ def estimates_to_csv(answer: EstimatesAnswer) -> str:
     return write_csv(header, lines)
 
 
-def estimates_filename(answer: EstimatesAnswer) -> str:
-    """``tipshare_estimates_<unit>_<grouping>_<filters>_<from>_<to>_<scope>.csv``, safe as a file name.
+def estimates_filename(answer: EstimatesAnswer, extension: str = "csv") -> str:
+    """The file name of an estimates answer (:func:`hub.services.export_metadata.export_filename`).
 
-    >>> from protocol.api import EstimatesAnswer                                                  # doctest: +SKIP
     >>> estimates_filename(answer)                                                                # doctest: +SKIP
-    'tipshare_estimates_person_by-citizenship_exploitation_group-labour_2026-01_2026-06_country-UA.csv'
+    'tipshare-estimates-person-by-citizenship-exploitation_group=labour-2026-01..2026-06-country-UA-cp1234.csv'
     """
     question = answer.question
-    parts = [
-        "tipshare_estimates",
+    return export_filename(
+        "estimates",
         question.unit,
-        "by-" + "+".join(question.group_by) if question.group_by else "total",
-        *(f"{name}-{'+'.join(codes)}" for name, codes in question.filters.items()),
+        question.group_by,
+        question.filters,
         question.period_from,
         question.period_to,
         _scope_name(answer),
-    ]
-    name = "_".join(_UNSAFE.sub("-", part).strip("-.") for part in parts)
-    return name[:_MAX_FILENAME].rstrip("-._") + ".csv"
+        answer.checkpoint.size,
+        extension,
+    )
 
 
 def _scope_name(answer: EstimatesAnswer) -> str:

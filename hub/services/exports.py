@@ -63,9 +63,11 @@ The raw sums of one released table (``GET /v1/stats/{table}``), for auditors and
     token limited to some joined with ``+`` (``MD+UA``), or a hotline id for one hotline.
 one column per dimension of the table, upper-cased, in taxonomy order
     the code of a grouped dimension; ``_T`` (the SDMX total) for a dimension summed over all its codes, or the one
-    code it was filtered to. A dimension summed over *several* chosen codes has no code to write (taxonomy codes
-    may themselves hold ``+``), so such a query is refused (:class:`~hub.errors.InvalidQuery`): group by that
-    dimension instead.
+    code it was filtered to. Codes are written as SDMX codes (:mod:`protocol.sdmx_codes`: ``48+`` is ``Y_GE48``,
+    ``9-17`` ``Y9-17``, the UN M49 area ``002`` ``M49_002``), the ids of the codelists of the structure messages
+    (:mod:`hub.services.sdmx_structure`). A dimension summed over *several* chosen codes has no code to write
+    (taxonomy codes may themselves hold ``+``), so such a query is refused (:class:`~hub.errors.InvalidQuery`):
+    group by that dimension instead.
 ``TIME_PERIOD``
     ``YYYY-MM``; a row summed over several months gets the SDMX time range ``YYYY-MM-01/P<n>M``.
 ``OBS_VALUE``
@@ -76,9 +78,17 @@ one column per dimension of the table, upper-cased, in taxonomy order
 ``OBS_STATUS``, ``CONF_STATUS``
     SDMX cross-domain codes: ``A`` normal, ``U`` low reliability (wide interval or negative estimate), ``O``
     missing; ``F`` free (differential privacy, not suppression, protects the numbers).
-``HOTLINES_REPORTING``, ``HOTLINES_EXPECTED``, ``UNIT_MEASURE`` (person, case or contact)
+``INTERVAL_METHOD``
+    how the interval was computed (``exact`` or ``normal``; ``#N/A`` with a missing estimate).
+``HOTLINES_REPORTING``, ``HOTLINES_EXPECTED``
+``UNIT_MEASURE``
+    from Eurostat's unit codelist (ESTAT:CL_UNIT): ``PER`` (persons) for persons, ``NR`` (number) for cases and
+    contacts (:data:`UNIT_MEASURES`).
 ``CHECKPOINT_ORIGIN``, ``CHECKPOINT_SIZE``, ``CHECKPOINT_ROOT``
     the signed log checkpoint the answer reflects (``#N/A`` origin while the log is empty).
+``GROUP_BY``, ``FILTERS``, ``PERIOD_FROM``, ``PERIOD_TO``
+    the question in words, constant in a message: the group keys (``period,citizenship``), the filters with the
+    API's codes (``exploitation_group=labour; citizenship=MD,UA``), ``#N/A`` for none, and the months asked.
 ``QUESTION``
     the request that asks the answer again (``/v1/stats/<table>?group_by=…&period_from=…``, see
     :mod:`protocol.questions`): with the checkpoint, what ``tipshare-audit check FILE`` recomputes the message
@@ -89,7 +99,8 @@ Completeness (:func:`completeness_to_sdmx_csv`)
 Dataflow ``TIPSHARE:REPORTING_COMPLETENESS(1.0.0)``; dimensions ``REF_AREA`` (the hotline's country), ``HOTLINE``
 and ``TIME_PERIOD``; ``OBS_VALUE`` is the number of reports received for the month, 1 or 0 (DHIS2's
 ACTUAL_REPORTS); attributes ``REPORTING_STATUS`` (on_time, late, not_due, missing, not_enrolled),
-``EXPECTED_REPORTS`` (1 or 0), ``CORRECTED``, ``REVISIONS``, ``FIRST_RECEIVED``, ``DEADLINE`` and the checkpoint.
+``EXPECTED_REPORTS`` (1 or 0), ``CORRECTED``, ``REVISIONS``, ``FIRST_RECEIVED``, ``DEADLINE``, the checkpoint,
+``PERIOD_FROM`` and ``PERIOD_TO``.
 """
 
 from __future__ import annotations
@@ -99,11 +110,13 @@ from typing import Final
 
 from hub.errors import InvalidQuery
 from hub.services.completeness import CompletenessResult
+from hub.services.export_metadata import filters_text, group_by_text
 from hub.services.scope import parse_period
 from hub.services.stats import PERIOD, CheckpointRef, StatsResult, StatsRow, stats_question, write_csv
 from protocol.api import EstimateRow, EstimatesAnswer
 from protocol.messages import format_timestamp
 from protocol.questions import estimates_question, question_text
+from protocol.sdmx_codes import sdmx_code
 from protocol.taxonomy import Table
 
 __all__ = [
@@ -114,6 +127,7 @@ __all__ = [
     "SDMX_ACTION",
     "SDMX_CSV_MEDIA_TYPE",
     "TOTAL",
+    "UNIT_MEASURES",
     "completeness_to_sdmx_csv",
     "estimates_dataflow",
     "estimates_to_sdmx_csv",
@@ -140,9 +154,14 @@ _HEAD: Final = ("STRUCTURE", "STRUCTURE_ID", "ACTION")
 _CHECKPOINT: Final = ("CHECKPOINT_ORIGIN", "CHECKPOINT_SIZE", "CHECKPOINT_ROOT")
 #: The request that asks the answer again (:func:`protocol.questions.question_text`), after the checkpoint.
 _QUESTION: Final = "QUESTION"
+#: The question in words, constant per message (:mod:`hub.services.export_metadata`), before ``QUESTION``.
+_DESCRIBED: Final = ("GROUP_BY", "FILTERS", "PERIOD_FROM", "PERIOD_TO")
+#: ``UNIT_MEASURE`` per unit: codes of Eurostat's unit codelist (ESTAT:CL_UNIT), ``PER`` persons, ``NR`` number.
+UNIT_MEASURES: Final = {"person": "PER", "case": "NR", "contact": "NR"}
 _STATS_ATTRIBUTES: Final = (
     "CI95_LOWER",
     "CI95_UPPER",
+    "INTERVAL_METHOD",
     "OBS_STATUS",
     "CONF_STATUS",
     "HOTLINES_REPORTING",
@@ -172,6 +191,8 @@ _COMPLETENESS_ATTRIBUTES: Final = (
     "FIRST_RECEIVED",
     "DEADLINE",
     *_CHECKPOINT,
+    "PERIOD_FROM",
+    "PERIOD_TO",
 )
 
 Cell = str | int | float | bool
@@ -212,7 +233,7 @@ def estimates_to_sdmx_csv(answer: EstimatesAnswer, tables: Mapping[str, Table]) 
                 f"group by {name}, filter it to one code, or drop the filter (its total is written {TOTAL})"
             )
     header = [*_HEAD, "REF_AREA", *(name.upper() for name in names), "TIME_PERIOD", "OBS_VALUE"]
-    header += [*_ESTIMATES_ATTRIBUTES, _QUESTION]
+    header += [*_ESTIMATES_ATTRIBUTES, *_DESCRIBED, _QUESTION]
     scope = question.scope
     ref_area = scope.code or ("+".join(scope.countries) if scope.countries else TOTAL)
     head: list[Cell | None] = ["dataflow", estimates_dataflow(question.unit, answer.version), SDMX_ACTION, ref_area]
@@ -220,19 +241,27 @@ def estimates_to_sdmx_csv(answer: EstimatesAnswer, tables: Mapping[str, Table]) 
         answer.checkpoint.origin or MISSING_VALUE,
         answer.checkpoint.size,
         answer.checkpoint.root_hash,
+        *_described(question.group_by, question.filters, question.period_from, question.period_to),
         question_text(estimates_question(answer)),
     ]
     whole_range = _range(question.period_from, question.period_to)
 
     def code(name: str, row: EstimateRow) -> str:
         if name in question.group_by:
-            return row.keys[name]
+            return sdmx_code(row.keys[name])
         codes = question.filters.get(name, ())
-        return codes[0] if codes else TOTAL
+        return sdmx_code(codes[0]) if codes else TOTAL
 
     def line(row: EstimateRow) -> list[Cell | None]:
         time_period = row.keys[PERIOD] if PERIOD in question.group_by else whole_range
-        return [*head, *(code(name, row) for name in names), time_period, *_estimate(row), question.unit, *checkpoint]
+        return [
+            *head,
+            *(code(name, row) for name in names),
+            time_period,
+            *_estimate(row),
+            UNIT_MEASURES[question.unit],
+            *checkpoint,
+        ]
 
     return write_csv(header, (line(row) for row in answer.rows))
 
@@ -274,9 +303,13 @@ def stats_to_sdmx_csv(result: StatsResult, table: Table) -> str:
                 f"group by {name}, filter it to one code, or drop the filter (its total is written {TOTAL})"
             )
     dimensions = [name.upper() for name in table.dimension_names]
-    header = [*_HEAD, "REF_AREA", *dimensions, "TIME_PERIOD", "OBS_VALUE", *_STATS_ATTRIBUTES, _QUESTION]
+    header = [*_HEAD, "REF_AREA", *dimensions, "TIME_PERIOD", "OBS_VALUE", *_STATS_ATTRIBUTES, *_DESCRIBED, _QUESTION]
     head: list[Cell] = ["dataflow", sdmx_dataflow(result.table, result.taxonomy_id), SDMX_ACTION, _ref_area(result)]
-    checkpoint = [*_checkpoint(result.checkpoint), question_text(stats_question(result))]
+    checkpoint = [
+        *_checkpoint(result.checkpoint),
+        *_described(result.group_by, result.filters, result.period_from, result.period_to),
+        question_text(stats_question(result)),
+    ]
     lines = (
         [
             *head,
@@ -293,7 +326,7 @@ def stats_to_sdmx_csv(result: StatsResult, table: Table) -> str:
 def completeness_to_sdmx_csv(result: CompletenessResult) -> str:
     """An SDMX-CSV data message of the completeness grid: one observation per hotline and month."""
     header = [*_HEAD, "REF_AREA", "HOTLINE", "TIME_PERIOD", "OBS_VALUE", *_COMPLETENESS_ATTRIBUTES]
-    checkpoint = _checkpoint(result.checkpoint)
+    checkpoint = [*_checkpoint(result.checkpoint), result.period_from, result.period_to]
     lines = (
         [
             "dataflow",
@@ -330,9 +363,9 @@ def _ref_area(result: StatsResult) -> str:
 
 def _dimension_value(result: StatsResult, name: str, row: StatsRow) -> str:
     if name in result.group_by:
-        return row.keys[name]
+        return sdmx_code(row.keys[name])
     codes = result.filters.get(name, ())
-    return codes[0] if codes else TOTAL
+    return sdmx_code(codes[0]) if codes else TOTAL
 
 
 def _time_period(result: StatsResult, row: StatsRow) -> str:
@@ -357,12 +390,20 @@ def _observation(result: StatsResult, row: StatsRow) -> Sequence[Cell]:
         number(row.estimate),
         number(row.ci95_low),
         number(row.ci95_high),
+        row.interval_method or MISSING_VALUE,
         row.obs_status,
         row.conf_status,
         row.hotlines_reporting,
         row.hotlines_expected,
-        result.unit,
+        UNIT_MEASURES[result.unit],
     ]
+
+
+def _described(
+    group_by: Sequence[str], filters: Mapping[str, Sequence[str]], period_from: str, period_to: str
+) -> list[Cell]:
+    """``GROUP_BY``, ``FILTERS``, ``PERIOD_FROM``, ``PERIOD_TO``: ``#N/A`` for no grouping or no filter."""
+    return [group_by_text(group_by) or MISSING_VALUE, filters_text(filters) or MISSING_VALUE, period_from, period_to]
 
 
 def _checkpoint(checkpoint: CheckpointRef) -> list[Cell]:

@@ -58,6 +58,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hub.errors import HubError, InvalidQuery, NotFound
 from hub.models import LogCheckpoint, ReleaseNoise, RollupCell, RollupNoise
+from hub.services.export_metadata import filters_text, group_by_text
 from hub.services.scope import (
     Expected,
     ResolvedScope,
@@ -613,13 +614,16 @@ def stats_question(result: StatsResult) -> Question:
 
 
 def stats_to_csv(result: StatsResult) -> str:
-    """The answer as CSV: one header row, one line per row; the checkpoint and the question
-    (:func:`protocol.questions.question_text`, what ``tipshare-audit check`` recomputes) are repeated on every
-    line. ``scope`` names the countries of a country-limited token's region: ``region (MD, UA)``."""
+    """The answer as CSV: one header row, one line per row; the question in words (``group_by``, ``filters``,
+    ``period_from``, ``period_to``, ``scope``: :mod:`hub.services.export_metadata`), the checkpoint and the
+    question as a request (:func:`protocol.questions.question_text`, what ``tipshare-audit check`` recomputes) are
+    repeated on every line, with each row's ``interval_method``. ``scope`` names the countries of a
+    country-limited token's region: ``region (MD, UA)``."""
     scope = str(result.scope)
     if result.countries is not None and result.scope.code is None:
         scope += f" ({', '.join(result.countries)})"
     question = question_text(stats_question(result))
+    group_by, filters = group_by_text(result.group_by), filters_text(result.filters)
     header = [
         "table",
         *result.group_by,
@@ -633,7 +637,12 @@ def stats_to_csv(result: StatsResult) -> str:
         "obs_status",
         "conf_status",
         "wide_interval",
+        "interval_method",
         "unit",
+        "group_by",
+        "filters",
+        "period_from",
+        "period_to",
         "scope",
         "checkpoint_size",
         "checkpoint_root",
@@ -653,7 +662,12 @@ def stats_to_csv(result: StatsResult) -> str:
             row.obs_status,
             row.conf_status,
             row.wide_interval,
+            row.interval_method,
             result.unit_label,
+            group_by,
+            filters,
+            result.period_from,
+            result.period_to,
             scope,
             result.checkpoint.size,
             result.checkpoint.root_hash_b64,

@@ -239,8 +239,9 @@ def test_every_api_route_is_in_the_schema_or_hand_fuzzed(fuzzer: Fuzzer) -> None
 
 
 def test_every_secured_route_names_its_roles(fuzzer: Fuzzer) -> None:
-    """Only the hub's identity and its key handovers, taxonomies, health, submissions (signed envelopes) and the
-    latest checkpoint with its consistency proofs (what nodes check their receipts with) are public."""
+    """Only the hub's identity and its key handovers, taxonomies (and the SDMX structures made of them), health,
+    submissions (signed envelopes) and the latest checkpoint with its consistency proofs (what nodes check their
+    receipts with) are public."""
     public = {op.label for op in fuzzer.operations() if fuzzer.roles(op) is None}
     assert public == {
         "GET /healthz",
@@ -250,6 +251,9 @@ def test_every_secured_route_names_its_roles(fuzzer: Fuzzer) -> None:
         "GET /v1/hub/handovers",
         "GET /v1/taxonomy",
         "GET /v1/taxonomy/{taxonomy_id}",
+        "GET /v1/sdmx/structure",
+        "GET /v1/sdmx/{kind}",
+        "GET /v1/sdmx/{kind}/{agency}/{resource}/{version}",
         "POST /v1/submissions",
     }
     for op in fuzzer.operations():

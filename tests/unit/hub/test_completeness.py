@@ -183,6 +183,7 @@ def test_csv_rows_times_and_formula_neutralisation(data: Dataset) -> None:
     assert lines[0] == [
         "hotline_id", "hotline_name", "country", "period", "status", "expected", "corrected", "revisions",
         "latest_revision", "first_received_at", "latest_received_at", "deadline", "checkpoint_size", "checkpoint_root",
+        "period_from", "period_to", "scope",
     ]  # fmt: skip
     assert len(lines) == 1 + 16
     records = {(r[0], r[3]): dict(zip(lines[0], r, strict=True)) for r in lines[1:]}

@@ -192,7 +192,8 @@ def test_csv_lines_carry_the_question_checkpoint_and_flags(released: Released) -
     filename = re.fullmatch(r'attachment; filename="([^"]+)"', response.headers["content-disposition"])
     assert filename is not None
     assert filename.group(1) == (
-        "tipshare_estimates_person_by-period+citizenship_exploitation_group-labour_2026-07_2026-09_country-UA.csv"
+        "tipshare-estimates-person-by-period+citizenship-exploitation_group=labour-2026-07..2026-09-country-UA"
+        f"-cp{answer['checkpoint']['size']}.csv"
     )
     assert "\r\n" in response.text
     lines = list(csv.DictReader(io.StringIO(response.text)))
@@ -225,8 +226,10 @@ def test_a_csv_file_name_is_safe_whatever_the_question(released: Released) -> No
     response = released.hub.client.get(PATH, params={"format": "csv", "citizenship": "UA,MD", **RANGE}, headers=headers)
     assert response.status_code == 200, response.text
     disposition = response.headers["content-disposition"]
+    size = released.hub.client.get(PATH, params={"citizenship": "UA,MD", **RANGE}, headers=headers).json()["checkpoint"]
     assert disposition == (
-        'attachment; filename="tipshare_estimates_person_total_citizenship-MD+UA_2026-07_2026-09_region-of-MD+UA.csv"'
+        'attachment; filename="tipshare-estimates-person-total-citizenship=MD+UA-2026-07..2026-09-region-of-MD+UA'
+        f'-cp{size["size"]}.csv"'
     )
     [line] = list(csv.DictReader(io.StringIO(response.text)))
     assert line["scope"] == "region (MD, UA)"

@@ -29,6 +29,7 @@ from hub.services.estimates import EstimatesQuery, EstimatesService
 from hub.services.exports import (
     COMPLETENESS_DATAFLOW,
     SDMX_CSV_MEDIA_TYPE,
+    UNIT_MEASURES,
     completeness_to_sdmx_csv,
     estimates_dataflow,
     estimates_to_sdmx_csv,
@@ -41,6 +42,7 @@ from hub.services.tokens import TokenService
 from protocol.api import EstimatesAnswer
 from protocol.merkle import EMPTY_ROOT
 from protocol.messages import b64encode
+from protocol.sdmx_codes import sdmx_code
 from tests.support.hubs import HubUnderTest
 from tests.unit.hub.estimates_data import TABLES, Released, release_everything
 from tests.unit.hub.stats_data import CHECKPOINT_ROOT, TAXONOMY, Dataset, populate, utc
@@ -138,7 +140,7 @@ def check_stats(text: str, result: StatsResult) -> Message:
             source.hotlines_reporting,
             source.hotlines_expected,
         )
-        assert row["UNIT_MEASURE"] == result.unit
+        assert row["UNIT_MEASURE"] == UNIT_MEASURES[result.unit]
         assert row["STRUCTURE_ID"] == sdmx_dataflow(result.table, TAXONOMY.id)
         assert (row["CHECKPOINT_SIZE"], row["CHECKPOINT_ROOT"]) == (
             str(result.checkpoint.size),
@@ -170,6 +172,7 @@ def test_a_time_series_with_a_gap(hub: HubUnderTest, data: Dataset) -> None:
     assert message.attributes == [
         "CI95_LOWER",
         "CI95_UPPER",
+        "INTERVAL_METHOD",
         "OBS_STATUS",
         "CONF_STATUS",
         "HOTLINES_REPORTING",
@@ -178,6 +181,10 @@ def test_a_time_series_with_a_gap(hub: HubUnderTest, data: Dataset) -> None:
         "CHECKPOINT_ORIGIN",
         "CHECKPOINT_SIZE",
         "CHECKPOINT_ROOT",
+        "GROUP_BY",
+        "FILTERS",
+        "PERIOD_FROM",
+        "PERIOD_TO",
         "QUESTION",
     ]
     assert {row["QUESTION"] for row in message.rows} == {
@@ -221,7 +228,7 @@ def test_a_single_month_is_a_monthly_period(hub: HubUnderTest, data: Dataset) ->
         "2026-02",
         "md-one",
         "_T",
-        "contact",
+        "NR",
     )
 
 
@@ -318,7 +325,8 @@ def test_the_api_serves_the_same_message(hub: HubUnderTest, data: Dataset) -> No
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == SDMX_CSV_MEDIA_TYPE
     assert response.headers["content-disposition"] == (
-        'attachment; filename="tipshare_persons_recruitment_2026-01_2026-03.sdmx.csv"'
+        'attachment; filename="tipshare-stats-persons_recruitment-by-period+exploitation_group'
+        '-recruitment_channel=online-2026-01..2026-03-region-cp23.sdmx.csv"'
     )
     result = _answer(
         hub,
@@ -435,6 +443,10 @@ ESTIMATES_ATTRIBUTES = [
     "CHECKPOINT_ORIGIN",
     "CHECKPOINT_SIZE",
     "CHECKPOINT_ROOT",
+    "GROUP_BY",
+    "FILTERS",
+    "PERIOD_FROM",
+    "PERIOD_TO",
     "QUESTION",
 ]
 
@@ -464,7 +476,10 @@ def check_estimates(text: str, answer: EstimatesAnswer, dimensions: Sequence[str
     for row, source in zip(message.rows, answer.rows, strict=True):
         assert row["STRUCTURE_ID"] == estimates_dataflow(answer.question.unit, answer.version)
         for name, code in source.keys.items():
-            assert row["TIME_PERIOD" if name == "period" else name.upper()] == code
+            # SDMX codes (protocol.sdmx_codes): a spreadsheet reads no code as a number or a date
+            assert row["TIME_PERIOD" if name == "period" else name.upper()] == (
+                code if name == "period" else sdmx_code(code)
+            )
         if source.estimate is None:
             assert [row[name] for name in ("OBS_VALUE", "CI95_LOWER", "CI95_UPPER", "P_ZERO")] == ["NaN"] * 4
             assert (row["INTERVAL_METHOD"], row["OBS_STATUS"]) == ("#N/A", "O")
@@ -485,7 +500,7 @@ def check_estimates(text: str, answer: EstimatesAnswer, dimensions: Sequence[str
             source.hotlines_reporting,
             source.hotlines_expected,
         )
-        assert row["UNIT_MEASURE"] == answer.question.unit
+        assert row["UNIT_MEASURE"] == UNIT_MEASURES[answer.question.unit]
         assert (row["CHECKPOINT_SIZE"], row["CHECKPOINT_ROOT"]) == (
             str(answer.checkpoint.size),
             answer.checkpoint.root_hash,
@@ -567,8 +582,8 @@ def test_the_api_serves_the_estimates_message(released: Released) -> None:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == SDMX_CSV_MEDIA_TYPE
     assert response.headers["content-disposition"] == (
-        'attachment; filename="tipshare_estimates_person_by-period+gender_exploitation_group-sexual_2026-07_2026-09'
-        '_region.sdmx.csv"'
+        'attachment; filename="tipshare-estimates-person-by-period+gender-exploitation_group=sexual-2026-07..2026-09'
+        '-region-cp19.sdmx.csv"'
     )
     answer = _estimates(
         released,

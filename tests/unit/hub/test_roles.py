@@ -99,6 +99,13 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
     ("GET", "/v1/hub/handovers"): (PUBLIC, 200, _get("/v1/hub/handovers")),
     ("GET", "/v1/taxonomy"): (PUBLIC, 200, _get("/v1/taxonomy")),
     ("GET", "/v1/taxonomy/{taxonomy_id}"): (PUBLIC, 200, _get("/v1/taxonomy/tipshare-taxonomy/1")),
+    ("GET", "/v1/sdmx/structure"): (PUBLIC, 200, _get("/v1/sdmx/structure")),
+    ("GET", "/v1/sdmx/{kind}"): (PUBLIC, 200, _get("/v1/sdmx/dataflow")),
+    ("GET", "/v1/sdmx/{kind}/{agency}/{resource}/{version}"): (
+        PUBLIC,
+        200,
+        _get("/v1/sdmx/datastructure/TIPSHARE/DSD_CONTACTS/latest", references="children"),
+    ),
     ("GET", "/openapi.json"): (PUBLIC, 200, _get("/openapi.json")),
     ("GET", "/docs"): (PUBLIC, 200, _get("/docs")),
     ("GET", "/docs/start.js"): (PUBLIC, 200, _get("/docs/start.js")),

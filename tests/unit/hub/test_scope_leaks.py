@@ -95,6 +95,11 @@ PROBES: Final[dict[str, list[Probe]]] = {
     "/v1/hub/handovers": [_api("/v1/hub/handovers")],
     "/v1/taxonomy": [_api("/v1/taxonomy")],
     "/v1/taxonomy/{taxonomy_id}": [_api("/v1/taxonomy/tipshare-taxonomy/1")],
+    "/v1/sdmx/structure": [_api("/v1/sdmx/structure")],
+    "/v1/sdmx/{kind}": [_api("/v1/sdmx/codelist")],
+    "/v1/sdmx/{kind}/{agency}/{resource}/{version}": [
+        _api("/v1/sdmx/dataflow/TIPSHARE/PERSON_ESTIMATES/latest", references="descendants")
+    ],
     "/v1/checkpoint": [_api("/v1/checkpoint")],
     "/v1/checkpoint/consistency": [_api("/v1/checkpoint/consistency", first="1", second="3")],
     "/v1/stats/{table}": [
@@ -268,7 +273,7 @@ def _normalised(answer: Answer) -> Answer:
     status, headers, body = answer
     headers = dict(headers)
     if "content-disposition" in headers:
-        headers["content-disposition"] = re.sub(r"_checkpoint-\d+", "_checkpoint-N", headers["content-disposition"])
+        headers["content-disposition"] = re.sub(r"-cp\d+\.", "-cpN.", headers["content-disposition"])
     kind = headers.get("content-type", "")
     if kind.startswith(("application/json", "application/problem+json")):
         body = json.dumps(_without_checkpoint(json.loads(body)), sort_keys=True)

@@ -456,7 +456,12 @@ def test_csv_has_one_header_and_the_checkpoint_on_every_line(data: Dataset) -> N
         "obs_status",
         "conf_status",
         "wide_interval",
+        "interval_method",
         "unit",
+        "group_by",
+        "filters",
+        "period_from",
+        "period_to",
         "scope",
         "checkpoint_size",
         "checkpoint_root",
@@ -470,6 +475,9 @@ def test_csv_has_one_header_and_the_checkpoint_on_every_line(data: Dataset) -> N
         assert record["ci95_low"] == ("" if row.ci95_low is None else str(row.ci95_low))  # negative: still a number
         assert record["wide_interval"] == ("true" if row.wide_interval else "false")
         assert record["unit"] == "potential victims reported to hotlines"
+        assert (record["group_by"], record["filters"]) == ("period,recruitment_channel", "")
+        assert (record["period_from"], record["period_to"]) == ("2026-03", "2026-04")
+        assert record["interval_method"] == (row.interval_method or "")
         assert (record["checkpoint_size"], record["checkpoint_root"]) == ("23", csv_cell(b64encode(CHECKPOINT_ROOT)))
         assert record["question"] == (  # what tipshare-audit check FILE recomputes
             f"/v1/stats/{result.table}?group_by=period,recruitment_channel&period_from=2026-03&period_to=2026-04"

@@ -223,7 +223,7 @@ def test_csv_download(served: tuple[HubUnderTest, Dataset]) -> None:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["content-disposition"] == (
-        f'attachment; filename="tipshare_{RECRUITMENT}_2026-02_2026-04.csv"'
+        f'attachment; filename="tipshare-stats-{RECRUITMENT}-by-period-2026-02..2026-04-region-cp23.csv"'
     )
     lines = list(csv.reader(io.StringIO(response.text)))
     assert lines[0][:5] == ["table", "period", "estimate", "ci95_low", "ci95_high"]
@@ -254,7 +254,7 @@ def test_completeness_over_http(served: tuple[HubUnderTest, Dataset]) -> None:
 
     csv_response = _get(hub, "/v1/completeness", period_from="2026-01", period_to="2026-04", format="csv")
     assert csv_response.headers["content-type"] == "text/csv; charset=utf-8"
-    assert "tipshare_completeness_2026-01_2026-04.csv" in csv_response.headers["content-disposition"]
+    assert "tipshare-completeness-2026-01..2026-04-region-cp23.csv" in csv_response.headers["content-disposition"]
     lines = list(csv.reader(io.StringIO(csv_response.text)))
     assert len(lines) == 1 + 16
     assert {line[1] for line in lines[1:] if line[0] == "ua-gone"} == {"'=cmd|' /C calc'!A0"}
