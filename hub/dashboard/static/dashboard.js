@@ -71,10 +71,13 @@
     return uPlot.rangeNum(Math.min(0, min), Math.max(0, max), 0.1, true);
   }
 
-  function describe(data, idx) {
+  /* The page's words, in its language: the template renders them into the chart's data-text-* attributes. */
+  function describe(data, idx, words) {
     return data.x[idx] + ": " + data.series.map(function (s) {
       var text = s.label + " " + count(s.est[idx]);
-      if (s.lo && s.est[idx] !== null) { text += " (95% interval " + count(s.lo[idx]) + " to " + count(s.hi[idx]) + ")"; }
+      if (s.lo && s.est[idx] !== null) {
+        text += " (" + words.interval + " " + count(s.lo[idx]) + " " + words.to + " " + count(s.hi[idx]) + ")";
+      }
       if (s.flag && s.flag[idx]) { text += ", " + s.flag[idx]; }
       return text;
     }).join("; ");
@@ -85,7 +88,8 @@
     return function (u) {
       if (!out) { return; }
       var idx = u.cursor.idx;
-      out.textContent = idx === null || idx === undefined ? "" : describe(data, idx);
+      var words = { interval: el.getAttribute("data-text-interval") || "", to: el.getAttribute("data-text-to") || "" };
+      out.textContent = idx === null || idx === undefined ? "" : describe(data, idx, words);
     };
   }
 
