@@ -16,6 +16,7 @@ import io
 import json
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -29,6 +30,7 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 DOMAINS: Final = ("hub", "node", "auditor")
 LANGUAGES: Final = ("uk", "ro", "ru")
 TEMPLATES: Final = "hub/dashboard/templates/**.html"
+_STABLE_DATE: Final = datetime(2026, 12, 1, tzinfo=UTC)
 
 Extractor = Callable[..., Iterator[Any]]
 
@@ -66,7 +68,8 @@ def po_path(domain: str, language: str) -> Path:
 
 def collect(domain: str) -> Catalog:
     """Every message of ``domain`` in the code, templates and data it is extracted from."""
-    template = Catalog(project="tipshare", domain=domain, fuzzy=False)
+    # A fixed creation date: running make i18n twice must not change a catalogue (or its .mo), nor conflict in merges.
+    template = Catalog(project="tipshare", domain=domain, fuzzy=False, creation_date=_STABLE_DATE)
     method_map: Any = SOURCES[domain]
     for filename, lineno, message, comments, context in extract_from_dir(
         str(ROOT), method_map, _OPTIONS, comment_tags=("taxonomy",), strip_comment_tags=True

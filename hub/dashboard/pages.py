@@ -118,7 +118,14 @@ class Pages:
             )
         response = HTMLResponse(html, status_code=status)
         if request.query_params.get("lang") in i18n.LANGUAGES:
+            # Like the session cookie: HttpOnly, SameSite=Strict, Secure over HTTPS. It holds a language code only.
             response.set_cookie(
-                i18n.COOKIE, language, max_age=365 * 24 * 3600, path=base or "/", samesite="lax", httponly=True
+                i18n.COOKIE,
+                language,
+                max_age=365 * 24 * 3600,
+                path="/",
+                secure=request.url.scheme == "https",
+                httponly=True,
+                samesite="strict",
             )
         return secure(response)
