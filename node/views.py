@@ -20,6 +20,7 @@ from rich.table import Table
 from node.adoption import TaxonomyCheck
 from node.budget import Standing, amount_text
 from node.home import NodeConfig, NodeHome
+from node.i18n import N_
 from node.i18n import gettext as _
 from node.ledger import DiscardRecord, StoredRelease
 from node.noise import NoisePlan
@@ -594,54 +595,107 @@ def status_document(
 
 def show_status(out: Console, document: dict[str, Any]) -> None:
     hub = document["hub"]
-    out.print(f"Hotline {document['hotline_id']} (key id {document['key_id']}), node home {document['home']}")
     out.print(
-        f"Hub {hub['url']}: log {hub['log_origin']}, log key {hub['log_key_fingerprint']}, "
-        f"encryption key {hub['encryption_key_fingerprint']}, taxonomy {hub['taxonomy']}",
+        _("Hotline %(hotline)s (key id %(key)s), node home %(home)s")
+        % {"hotline": document["hotline_id"], "key": document["key_id"], "home": document["home"]}
+    )
+    out.print(
+        _("Hub %(url)s: log %(log)s, log key %(log_key)s, encryption key %(encryption_key)s, taxonomy %(taxonomy)s")
+        % {
+            "url": hub["url"],
+            "log": hub["log_origin"],
+            "log_key": hub["log_key_fingerprint"],
+            "encryption_key": hub["encryption_key_fingerprint"],
+            "taxonomy": hub["taxonomy"],
+        },
         soft_wrap=True,
     )
-    releases = Table(title="Releases", title_justify="left", min_width=60)
-    for column in ("period", "revision", "status", "spent", "prepared", "receipt"):
+    releases = Table(title=_("Releases"), title_justify="left", min_width=60)
+    for column in (_("period"), _("revision"), _("status"), _("spent"), _("prepared"), _("receipt")):
         releases.add_column(column)
     for r in document["releases"]:
         receipt = r["receipt"]
         releases.add_row(
             r["period"],
             str(r["revision"]),
-            "prepared (waits for approval)" if r["status"] == "prepared" else r["status"],
+            _("prepared (waits for approval)") if r["status"] == "prepared" else _(r["status"]),
             f"{symbol(r['measure'])} = {_short(r['spent'])}",
             r["created_at"],
-            f"log entry {receipt['leaf_index']} of {receipt['tree_size']}" if receipt else "",
+            _("log entry %(index)s of %(size)s") % {"index": receipt["leaf_index"], "size": receipt["tree_size"]}
+            if receipt
+            else "",
         )
     if document["releases"]:
         out.print(releases)
     else:
-        out.print("No releases yet: run `tipshare-node prepare --period YYYY-MM <case export>`.")
+        out.print(_("No releases yet: run `tipshare-node prepare --period YYYY-MM <case export>`."))
     waiting = document["outbox"]
     if waiting:
-        outbox = Table(title="Outbox (not yet delivered)", title_justify="left")
-        for column in ("period", "revision", "status", "attempts", "next attempt"):
+        outbox = Table(title=_("Outbox (not yet delivered)"), title_justify="left")
+        for column in (_("period"), _("revision"), _("status"), _("attempts"), _("next attempt")):
             outbox.add_column(column)
         for i in waiting:
-            outbox.add_row(i["period"], str(i["revision"]), i["status"], str(i["attempts"]), i["next_attempt_at"])
+            outbox.add_row(i["period"], str(i["revision"]), _(i["status"]), str(i["attempts"]), i["next_attempt_at"])
         out.print(outbox)
         for i in waiting:
             if i["last_error"]:
-                out.print(f"  {i['period']} revision {i['revision']}, last error: {i['last_error']}", soft_wrap=True)
+                out.print(
+                    "  "
+                    + _("%(period)s revision %(revision)s, last error: %(error)s")
+                    % {"period": i["period"], "revision": i["revision"], "error": i["last_error"]},
+                    soft_wrap=True,
+                )
     else:
-        out.print("Outbox: empty.")
+        out.print(_("Outbox: empty."))
     for d in document.get("discards", []):
-        why = "discarded" if d["reason"] == "discard" else "replaced by a correction"
+        message = (
+            _(
+                "%(period)s revision %(revision)s (%(status)s, prepared %(created)s) was discarded on %(when)s "
+                "before it was sent; %(symbol)s = %(given_back)s given back."
+            )
+            if d["reason"] == "discard"
+            else _(
+                "%(period)s revision %(revision)s (%(status)s, prepared %(created)s) was replaced by a correction on "
+                "%(when)s before it was sent; %(symbol)s = %(given_back)s given back."
+            )
+        )
         out.print(
-            f"{d['period']} revision {d['revision']} ({d['status']}, prepared {d['created_at']}) was {why} on "
-            f"{d['discarded_at']} before it was sent; {symbol(d['measure'])} = {_short(d['given_back'])} given back.",
+            message
+            % {
+                "period": d["period"],
+                "revision": d["revision"],
+                "status": _(d["status"]),
+                "created": d["created_at"],
+                "when": d["discarded_at"],
+                "symbol": symbol(d["measure"]),
+                "given_back": _short(d["given_back"]),
+            },
             soft_wrap=True,
         )
     s = symbol(document["budget"]["measure"])
     for y in document["budget"]["years"]:
         out.print(
-            f"Budget {y['year']}: {s} = {_short(y['spent'])} spent of {_short(y['cap'])} ({_short(y['left'])} left)."
+            _("Budget %(year)s: %(symbol)s = %(spent)s spent of %(cap)s (%(left)s left).")
+            % {
+                "year": y["year"],
+                "symbol": s,
+                "spent": _short(y["spent"]),
+                "cap": _short(y["cap"]),
+                "left": _short(y["left"]),
+            }
         )
+
+
+#: Release and outbox statuses as the status view shows them (translated where shown).
+STATUSES = (
+    N_("prepared"),
+    N_("approved"),
+    N_("queued"),
+    N_("delivered"),
+    N_("failed"),
+    N_("superseded"),
+    N_("sending"),
+)
 
 
 # ---------------------------------------------------------------------------- taxonomy

@@ -54,6 +54,17 @@ def test_prepare_speaks_the_language_asked_and_json_stays_english(officer: Offic
     assert english == translated  # --json: the same document, in English keys and words
 
 
+def test_status_in_russian(officer: Officer, tmp_path: Path) -> None:
+    init_and_enroll(officer)
+    officer("prepare", "--period", "2025-03", _export(tmp_path))
+    code, out, _ = officer("--lang", "ru", "status")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "Горячая линия" in text
+    assert "подготовлен (ждёт одобрения)" in text
+    assert "Очередь отправки: пуста." in text
+
+
 def test_the_check_in_romanian(officer: Officer, tmp_path: Path) -> None:
     init_and_enroll(officer)
     code, out, _ = officer("--lang", "ro", "prepare", "--check", "--period", "2025-03", _export(tmp_path))
