@@ -144,74 +144,106 @@ def _rows(out: Console, lines: list[tuple[str, str]]) -> None:
 
 
 def _summary(report: VerifyReport) -> list[tuple[str, str]]:
-    pinned = {"explicit": "pinned with --log-key", "first-use": "pinned on first use"}.get(report.pinned_how, "")
+    how = {"explicit": N_("pinned with --log-key"), "first-use": N_("pinned on first use")}.get(report.pinned_how)
+    pinned = _(how) if how else ""
     lines = []
     if report.log_vkey:
-        lines.append((N_("log key"), f"{report.log_vkey} ({pinned}; fingerprint {report.fingerprint})"))
+        lines.append(
+            (
+                N_("log key"),
+                _("%(key)s (%(pinned)s; fingerprint %(fingerprint)s)")
+                % {"key": report.log_vkey, "pinned": pinned, "fingerprint": report.fingerprint},
+            )
+        )
     if report.checkpoint_root is not None:
         lines.append((N_("root"), b64encode(report.checkpoint_root)))
     if report.checkpoint_size is not None:
         earlier = ", ".join(str(size) for size in report.consistent_with)
-        proofs = f"consistent with {len(report.consistent_with)} earlier checkpoint(s) ({earlier})" if earlier else ""
-        rebuilt = f"root rebuilt from all {report.checkpoint_size} entries"
-        lines.append((N_("log"), "; ".join(part for part in (proofs, rebuilt) if part)))
-    lines.append(
-        (
-            N_("entries"),
-            f"{report.entries_total} checked ({report.entries_new} new, "
-            f"{report.entries_total - report.entries_new} from the state DIR)"
-            + (
-                f"; {report.entries_resumed} of them by earlier runs, whose conclusions the state DIR keeps"
-                if report.entries_resumed
-                else ""
-            ),
+        proofs = (
+            _("consistent with %(n)s earlier checkpoint(s) (%(sizes)s)")
+            % {"n": len(report.consistent_with), "sizes": earlier}
+            if earlier
+            else ""
         )
-    )
+        rebuilt = _("root rebuilt from all %(n)s entries") % {"n": report.checkpoint_size}
+        lines.append((N_("log"), "; ".join(part for part in (proofs, rebuilt) if part)))
+    entries = _("%(total)s checked (%(new)s new, %(kept)s from the state DIR)") % {
+        "total": report.entries_total,
+        "new": report.entries_new,
+        "kept": report.entries_total - report.entries_new,
+    }
+    if report.entries_resumed:
+        entries += "; " + _("%(n)s of them by earlier runs, whose conclusions the state DIR keeps") % {
+            "n": report.entries_resumed
+        }
+    lines.append((N_("entries"), entries))
     lines.append(
         (
             N_("key events"),
-            f"{report.key_events}: {report.enrolments} enrolment(s), {report.rotations} rotation(s), "
-            f"{report.revocations} revocation(s)",
+            _("%(n)s: %(enrolments)s enrolment(s), %(rotations)s rotation(s), %(revocations)s revocation(s)")
+            % {
+                "n": report.key_events,
+                "enrolments": report.enrolments,
+                "rotations": report.rotations,
+                "revocations": report.revocations,
+            },
         )
     )
-    lines.append(
-        (N_("hotlines"), f"{len(report.hotlines)} in {len(report.countries)} countries ({', '.join(report.countries)})")
-    )
-    periods = f"{report.periods[0]}..{report.periods[-1]} ({len(report.periods)})" if report.periods else "none"
     lines.append(
         (
-            N_("submissions"),
-            f"{report.accepted} of {report.submissions} valid"
-            + (f", {report.withdrawn} withdrawn" if report.withdrawn else "")
-            + f", {report.current} current; periods {periods}",
+            N_("hotlines"),
+            _("%(n)s in %(countries)s countries (%(codes)s)")
+            % {"n": len(report.hotlines), "countries": len(report.countries), "codes": ", ".join(report.countries)},
         )
     )
+    periods = f"{report.periods[0]}..{report.periods[-1]} ({len(report.periods)})" if report.periods else _("none")
+    submissions = _("%(accepted)s of %(submissions)s valid") % {
+        "accepted": report.accepted,
+        "submissions": report.submissions,
+    }
+    if report.withdrawn:
+        submissions += ", " + _("%(n)s withdrawn") % {"n": report.withdrawn}
+    submissions += ", " + _("%(n)s current; periods %(periods)s") % {"n": report.current, "periods": periods}
+    lines.append((N_("submissions"), submissions))
     stats = report.stats
     if stats.skipped:
-        lines.append((N_("statistics"), f"not compared: {stats.skipped}"))
+        lines.append((N_("statistics"), _("not compared: %(why)s") % {"why": stats.skipped}))
     else:
         lines.append(
             (
                 N_("statistics"),
-                f"{stats.answers} answers, {stats.rows} rows compared exactly: {len(stats.tables)} tables, "
-                f"{len(stats.groupings)} groupings (period, and period × each dimension), "
-                f"scopes {', '.join(sorted(stats.scopes, key=lambda s: (s != 'region', s)))}",
+                _(
+                    "%(answers)s answers, %(rows)s rows compared exactly: %(tables)s tables, %(groupings)s groupings "
+                    "(period, and period × each dimension), scopes %(scopes)s"
+                )
+                % {
+                    "answers": stats.answers,
+                    "rows": stats.rows,
+                    "tables": len(stats.tables),
+                    "groupings": len(stats.groupings),
+                    "scopes": ", ".join(sorted(stats.scopes, key=lambda s: (s != "region", s))),
+                },
             )
         )
     estimates = report.estimates
     if estimates.skipped and not estimates.answers:
-        lines.append((N_("estimates"), f"not compared: {estimates.skipped}"))
+        lines.append((N_("estimates"), _("not compared: %(why)s") % {"why": estimates.skipped}))
     else:
-        refused = f"; {estimates.refused} refused as not answerable, as the log implies" if estimates.refused else ""
-        skipped = f"; stopped: {estimates.skipped}" if estimates.skipped else ""
-        lines.append(
-            (
-                N_("estimates"),
-                f"{estimates.answers} answers, {estimates.rows} rows compared exactly: {len(estimates.questions)} "
-                f"questions (units {', '.join(estimates.units) or 'none'}: totals, each dimension, the corridor), "
-                f"scopes {', '.join(sorted(estimates.scopes, key=lambda s: (s != 'region', s)))}{refused}{skipped}",
-            )
-        )
+        text = _(
+            "%(answers)s answers, %(rows)s rows compared exactly: %(questions)s questions (units %(units)s: totals, "
+            "each dimension, the corridor), scopes %(scopes)s"
+        ) % {
+            "answers": estimates.answers,
+            "rows": estimates.rows,
+            "questions": len(estimates.questions),
+            "units": ", ".join(estimates.units) or _("none"),
+            "scopes": ", ".join(sorted(estimates.scopes, key=lambda s: (s != "region", s))),
+        }
+        if estimates.refused:
+            text += "; " + _("%(n)s refused as not answerable, as the log implies") % {"n": estimates.refused}
+        if estimates.skipped:
+            text += "; " + _("stopped: %(why)s") % {"why": estimates.skipped}
+        lines.append((N_("estimates"), text))
     lines.append((N_("requests"), _("%(n)s to the hub") % {"n": sum(report.requests.values())}))
     lines.append((N_("state DIR"), _("updated") if report.state_saved else _("unchanged (the log did not verify)")))
     return lines

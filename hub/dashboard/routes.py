@@ -12,6 +12,10 @@
                          ``sdmx-csv``
 =======================  =====================================================================================
 
+Every view (and the sign-in page) also takes ``lang`` (``en``, ``uk``, ``ro`` or ``ru``, :mod:`hub.dashboard.i18n`):
+the language of the page, kept in a cookie; it is not part of the question, so exports and the API question shown
+never carry it.
+
 The first three views ask :class:`~hub.services.estimates.EstimatesService` the question their form describes,
 the same service and the same question as ``GET /v1/estimates/{unit}``; completeness reads
 :class:`~hub.services.completeness.CompletenessService`. Both are limited to the token's countries, and every view

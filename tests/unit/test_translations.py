@@ -9,6 +9,7 @@ from __future__ import annotations
 import gettext
 import importlib.util
 import sys
+import tomllib
 from pathlib import Path
 from types import ModuleType
 
@@ -58,3 +59,14 @@ def test_the_dashboard_speaks_each_language() -> None:
     assert hub.gettext("Trends") == "Динаміка"
     assert gettext.translation("hub", i18n.ROOT / "hub" / "locale", languages=["ro"]).gettext("Trends") == "Tendințe"
     assert gettext.translation("hub", i18n.ROOT / "hub" / "locale", languages=["ru"]).gettext("Trends") == "Динамика"
+
+
+def test_an_install_ships_the_compiled_catalogues() -> None:
+    """The .mo files are package data of each package (a wheel or an install from a clone has them)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    package_data = project["tool"]["setuptools"]["package-data"]
+    for domain in i18n.DOMAINS:
+        assert "locale/*/LC_MESSAGES/*.mo" in package_data[domain]
+        assert sorted(p.parent.parent.name for p in (ROOT / domain / "locale").glob("*/LC_MESSAGES/*.mo")) == sorted(
+            i18n.LANGUAGES
+        )

@@ -13,6 +13,7 @@ from rich.console import Console
 from auditor import i18n, views
 from auditor.check_file import FileCheckResult
 from auditor.cli import main
+from auditor.report import VerifyReport
 
 HUB_KEY = "example.org/log+4e933303+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"
 
@@ -72,3 +73,40 @@ def test_check_reports_in_each_language(
     text = recorded.export_text()
     assert text.startswith(f"{verdict}  answer.csv")
     assert compared in text
+
+
+def test_verify_report_in_ukrainian_and_english(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = VerifyReport(
+        hub_url="https://hub.example.org",
+        origin="hub.example.org/log",
+        log_vkey=HUB_KEY,
+        fingerprint="SHA256:abc",
+        pinned_how="explicit",
+        checkpoint_size=42,
+        checkpoint_root=b"\1" * 32,
+        entries_total=42,
+        entries_new=2,
+        hotlines=["la-strada-ua"],
+        countries=["UA"],
+        submissions=3,
+        accepted=3,
+        current=3,
+        periods=["2026-05", "2026-07"],
+        state_saved=True,
+    )
+    texts = {}
+    for language in ("en", "uk"):
+        recorded = Console(record=True, width=240)
+        monkeypatch.setattr(views, "console", lambda stderr=False, recorded=recorded: recorded)
+        try:
+            i18n.use(language)
+            views.show_verify(report)
+        finally:
+            i18n.use("en")
+        texts[language] = recorded.export_text()
+    assert texts["en"].startswith("VERIFIED  hub.example.org/log, checkpoint 42")
+    assert "3 of 3 valid, 3 current; periods 2026-05..2026-07 (2)" in texts["en"]
+    assert texts["uk"].startswith("ПЕРЕВІРЕНО  hub.example.org/log, контрольна точка 42")
+    assert "дійсних 3 із 3, чинних 3; періоди 2026-05..2026-07 (2)" in texts["uk"]
+    assert "перевірено 42 (нових: 2, з каталогу стану: 40)" in texts["uk"]
+    assert "закріплено через --log-key" in texts["uk"]
