@@ -65,6 +65,14 @@ def test_status_in_russian(officer: Officer, tmp_path: Path) -> None:
     assert "Очередь отправки: пуста." in text
 
 
+def test_an_errors_next_step_is_translated(officer: Officer) -> None:
+    code, _, err = officer("--lang", "uk", "status")  # no node home yet
+    assert code == 1
+    assert "Спершу виконайте `tipshare-node init --hotline-id <ваш id> --hub <URL хабу>`" in err
+    code, _, err = officer("status")
+    assert "Run `tipshare-node init --hotline-id <your id> --hub <hub URL>` first" in err
+
+
 def test_the_check_in_romanian(officer: Officer, tmp_path: Path) -> None:
     init_and_enroll(officer)
     code, out, _ = officer("--lang", "ro", "prepare", "--check", "--period", "2025-03", _export(tmp_path))
