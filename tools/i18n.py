@@ -84,7 +84,7 @@ def extract(domain: str) -> Catalog:
     pot = ROOT / domain / "locale" / f"{domain}.pot"
     pot.parent.mkdir(parents=True, exist_ok=True)
     with pot.open("wb") as f:
-        write_po(f, template, width=0, omit_header=True, sort_by_file=True)
+        write_po(f, template, width=0, omit_header=True, sort_by_file=True, include_lineno=False)
     return template
 
 
@@ -101,7 +101,7 @@ def update(domain: str, template: Catalog) -> None:
         catalog.obsolete.clear()
         po.parent.mkdir(parents=True, exist_ok=True)
         with po.open("wb") as f:
-            write_po(f, catalog, width=0, include_previous=False)
+            write_po(f, catalog, width=0, include_previous=False, include_lineno=False)
 
 
 def compiled(catalog: Catalog) -> bytes:
