@@ -4,6 +4,7 @@
 #   make check    the fast loop (about 2 minutes): lint, types, contracts, and the unit tests that need no server
 #   make demo     the whole system end to end on one machine (DEMO_ARGS=--once to exit after the audit)
 #   make bench    accuracy and speed figures against baselines measured in the same run
+#   make i18n     extract messages, update the uk/ro/ru catalogues, compile them; fails naming any untranslated one
 #   make lint | typecheck | contracts | unit   one check at a time
 #   make clean    remove the virtual environment and caches
 
@@ -14,7 +15,7 @@ STAMP  := $(VENV)/.tipshare-installed
 PYTEST_ARGS ?=
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all install test check lint typecheck contracts unit unit-sqlite unit-postgresql postgres browser proxy promtool demo bench clean
+.PHONY: all install i18n test check lint typecheck contracts unit unit-sqlite unit-postgresql postgres browser proxy promtool demo bench clean
 
 all: test
 
@@ -29,6 +30,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Translations: after changing a user-visible message, run this, translate what it names in
+# <package>/locale/<lang>/LC_MESSAGES/<package>.po, and run it again (the compiled .mo files are committed).
+i18n: install
+	$(BIN)/python -m tools.i18n
 
 lint: install
 	$(BIN)/ruff check .

@@ -22,6 +22,7 @@ warnings and errors to stderr. ``-vv`` shows the traceback of an error instead o
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from typing import Annotated
 
 import typer
 
-from auditor import views
+from auditor import i18n, views
 from auditor.answer_files import read_answer_file
 from auditor.check_file import FileCheck
 from auditor.cli_access import access_log_cli
@@ -91,15 +92,28 @@ TokenOption = Annotated[
 ]
 
 
+LangOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="Language of the messages for people: en, uk, ro or ru (default: LANGUAGE, LC_ALL, LC_MESSAGES, LANG). "
+        "--json output is never translated.",
+        show_default=False,
+    ),
+]
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr: -v requests, -vv tracebacks.")
     ] = 0,
+    lang: LangOption = None,
 ) -> None:
     """tipshare auditor: verify a hub's transparency log, its submissions and its statistics, and receipts."""
     state = _state(ctx)
+    i18n.use(i18n.language_from(lang, os.environ))
     state.verbosity = verbose
     if verbose:
         handler = logging.StreamHandler(sys.stderr)
@@ -344,12 +358,23 @@ def receipts(
     if as_json:
         views.emit_json(document)
     else:
+        _ = i18n.gettext
+        summary = _(
+            "%(n)s receipts in %(directory)s: %(valid)s valid, %(failed)s failed, %(error)s could not be checked"
+        )
         typer.echo(
-            f"{document['verdict']}  {document['receipts']} receipts in {directory}: {document['valid']} valid, "
-            f"{document['failed']} failed, {document['error']} could not be checked"
+            f"{_(document['verdict'])}  "
+            + summary
+            % {
+                "n": document["receipts"],
+                "directory": directory,
+                "valid": document["valid"],
+                "failed": document["failed"],
+                "error": document["error"],
+            }
         )
         for verdict in checked.verdicts:
-            typer.echo(f"  {verdict.verdict.upper():7} {verdict.file}: {verdict.message}")
+            typer.echo(f"  {_(verdict.verdict.upper()):7} {verdict.file}: {verdict.message}")
     if not checked.ok:
         raise typer.Exit(1)
 

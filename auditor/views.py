@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from auditor.check_file import FileCheckResult
+from auditor.i18n import N_, ngettext
+from auditor.i18n import gettext as _
 from auditor.receipts import ReceiptCheck
 from auditor.report import VerifyReport
 from protocol.crypto import fingerprint
@@ -56,16 +58,25 @@ def emit_json(document: Any) -> None:
     print(json.dumps(document, indent=2, ensure_ascii=False))
 
 
+#: Verdict words a report prints (translated where printed): of a log, a file, a receipt.
+VERDICTS: Final = (N_("VERIFIED"), N_("FAILED"), N_("VALID"), N_("ERROR"))
+
+
 def show_first_use(report: VerifyReport) -> None:
     """The trust-on-first-use warning (stderr): the fingerprint must be checked out of band."""
     err = console(stderr=True)
-    err.print("[bold yellow]Pinned the hub's log key on first use[/]:", soft_wrap=True)
+    pinned = _safe(_("Pinned the hub's log key on first use"))
+    err.print(f"[bold yellow]{pinned}[/]:", soft_wrap=True)
     err.print(f"  {_safe(report.log_vkey)}", soft_wrap=True)
-    err.print(f"  fingerprint {report.fingerprint}", soft_wrap=True)
+    err.print("  " + _("fingerprint %(fingerprint)s") % {"fingerprint": report.fingerprint}, soft_wrap=True)
     err.print(
-        "Check this fingerprint with the hub operator over another channel (phone, signed letter) before relying "
-        "on this result. Later runs with this state DIR refuse any other key. To pin a key obtained out of band "
-        "instead, start a new state DIR with --log-key.",
+        _safe(
+            _(
+                "Check this fingerprint with the hub operator over another channel (phone, signed letter) before "
+                "relying on this result. Later runs with this state DIR refuse any other key. To pin a key obtained "
+                "out of band instead, start a new state DIR with --log-key."
+            )
+        ),
         soft_wrap=True,
     )
 
@@ -74,18 +85,20 @@ def show_notices(report: VerifyReport) -> None:
     """What the auditor should know about the run that is not a failure (stderr)."""
     err = console(stderr=True)
     for notice in report.notices:
-        err.print(f"[bold yellow]Note[/]: {_safe(notice)}", soft_wrap=True)
+        err.print(f"[bold yellow]{_safe(_('Note'))}[/]: {_safe(notice)}", soft_wrap=True)
 
 
 def show_verify(report: VerifyReport) -> None:
     out = console()
     where = _safe(report.origin or report.hub_url)
-    at = f", checkpoint {report.checkpoint_size}" if report.checkpoint_size is not None else ""
+    at = (
+        ", " + _("checkpoint %(size)s") % {"size": report.checkpoint_size} if report.checkpoint_size is not None else ""
+    )
     if report.ok:
-        out.print(f"[bold green]VERIFIED[/]  {where}{at}", soft_wrap=True)
+        out.print(f"[bold green]{_safe(_('VERIFIED'))}[/]  {where}{at}", soft_wrap=True)
     else:
-        problems = f"{len(report.failures)} problem{'s' if len(report.failures) != 1 else ''}"
-        out.print(f"[bold red]FAILED[/]  {problems}: {where}{at}", soft_wrap=True)
+        problems = _problems(len(report.failures))
+        out.print(f"[bold red]{_safe(_('FAILED'))}[/]  {problems}: {where}{at}", soft_wrap=True)
         for failure in report.failures:
             place = f"{failure.where()}: " if failure.where() else ""
             out.print(f"  [red]✗[/] [bold]{failure.check}[/]  {_safe(place + failure.message)}", soft_wrap=True)
@@ -97,98 +110,142 @@ def show_file_check(result: FileCheckResult) -> None:
     out = console()
     what = f"{_safe(result.file)} ({result.kind} {result.format})"
     if not result.failures:
-        out.print(f"[bold green]VERIFIED[/]  {what}", soft_wrap=True)
+        out.print(f"[bold green]{_safe(_('VERIFIED'))}[/]  {what}", soft_wrap=True)
     else:
-        problems = f"{len(result.failures)} problem{'s' if len(result.failures) != 1 else ''}"
-        out.print(f"[bold red]FAILED[/]  {problems}: {what}", soft_wrap=True)
+        problems = _problems(len(result.failures))
+        out.print(f"[bold red]{_safe(_('FAILED'))}[/]  {problems}: {what}", soft_wrap=True)
         for failure in result.failures:
             place = f"{failure.where()}: " if failure.where() else ""
             out.print(f"  [red]✗[/] [bold]{failure.check}[/]  {_safe(place + failure.message)}", soft_wrap=True)
-    lines = [("question", result.question)]
+    lines = [(N_("question"), result.question)]
     if result.checkpoint_size is not None and result.checkpoint_root is not None:
-        lines.append(("checkpoint", f"size {result.checkpoint_size}, root {b64encode(result.checkpoint_root)}"))
-    lines.append(("compared", f"{result.rows} lines or rows, recomputed from the signed log"))
+        lines.append(
+            (
+                N_("checkpoint"),
+                _("size %(size)s, root %(root)s")
+                % {"size": result.checkpoint_size, "root": b64encode(result.checkpoint_root)},
+            )
+        )
+    lines.append((N_("compared"), _("%(rows)s lines or rows, recomputed from the signed log") % {"rows": result.rows}))
     _rows(out, lines)
 
 
+def _problems(n: int) -> str:
+    return ngettext("%(n)s problem", "%(n)s problems", n) % {"n": n}
+
+
 def _rows(out: Console, lines: list[tuple[str, str]]) -> None:
-    """Name-value lines, the names dimmed and aligned (no table: long values wrap as the terminal likes)."""
-    width = max((len(name) for name, _ in lines), default=0)
-    for name, value in lines:
-        out.print(f"  [dim]{name.ljust(width)}[/]  {_safe(value)}", soft_wrap=True)
+    """Name-value lines, the names (translated here) dimmed and aligned (no table: long values wrap as the terminal
+    likes)."""
+    named = [(_(name), value) for name, value in lines]
+    width = max((len(name) for name, _value in named), default=0)
+    for name, value in named:
+        out.print(f"  [dim]{_safe(name.ljust(width))}[/]  {_safe(value)}", soft_wrap=True)
 
 
 def _summary(report: VerifyReport) -> list[tuple[str, str]]:
-    pinned = {"explicit": "pinned with --log-key", "first-use": "pinned on first use"}.get(report.pinned_how, "")
+    how = {"explicit": N_("pinned with --log-key"), "first-use": N_("pinned on first use")}.get(report.pinned_how)
+    pinned = _(how) if how else ""
     lines = []
     if report.log_vkey:
-        lines.append(("log key", f"{report.log_vkey} ({pinned}; fingerprint {report.fingerprint})"))
+        lines.append(
+            (
+                N_("log key"),
+                _("%(key)s (%(pinned)s; fingerprint %(fingerprint)s)")
+                % {"key": report.log_vkey, "pinned": pinned, "fingerprint": report.fingerprint},
+            )
+        )
     if report.checkpoint_root is not None:
-        lines.append(("root", b64encode(report.checkpoint_root)))
+        lines.append((N_("root"), b64encode(report.checkpoint_root)))
     if report.checkpoint_size is not None:
         earlier = ", ".join(str(size) for size in report.consistent_with)
-        proofs = f"consistent with {len(report.consistent_with)} earlier checkpoint(s) ({earlier})" if earlier else ""
-        rebuilt = f"root rebuilt from all {report.checkpoint_size} entries"
-        lines.append(("log", "; ".join(part for part in (proofs, rebuilt) if part)))
+        proofs = (
+            _("consistent with %(n)s earlier checkpoint(s) (%(sizes)s)")
+            % {"n": len(report.consistent_with), "sizes": earlier}
+            if earlier
+            else ""
+        )
+        rebuilt = _("root rebuilt from all %(n)s entries") % {"n": report.checkpoint_size}
+        lines.append((N_("log"), "; ".join(part for part in (proofs, rebuilt) if part)))
+    entries = _("%(total)s checked (%(new)s new, %(kept)s from the state DIR)") % {
+        "total": report.entries_total,
+        "new": report.entries_new,
+        "kept": report.entries_total - report.entries_new,
+    }
+    if report.entries_resumed:
+        entries += "; " + _("%(n)s of them by earlier runs, whose conclusions the state DIR keeps") % {
+            "n": report.entries_resumed
+        }
+    lines.append((N_("entries"), entries))
     lines.append(
         (
-            "entries",
-            f"{report.entries_total} checked ({report.entries_new} new, "
-            f"{report.entries_total - report.entries_new} from the state DIR)"
-            + (
-                f"; {report.entries_resumed} of them by earlier runs, whose conclusions the state DIR keeps"
-                if report.entries_resumed
-                else ""
-            ),
+            N_("key events"),
+            _("%(n)s: %(enrolments)s enrolment(s), %(rotations)s rotation(s), %(revocations)s revocation(s)")
+            % {
+                "n": report.key_events,
+                "enrolments": report.enrolments,
+                "rotations": report.rotations,
+                "revocations": report.revocations,
+            },
         )
     )
     lines.append(
         (
-            "key events",
-            f"{report.key_events}: {report.enrolments} enrolment(s), {report.rotations} rotation(s), "
-            f"{report.revocations} revocation(s)",
+            N_("hotlines"),
+            _("%(n)s in %(countries)s countries (%(codes)s)")
+            % {"n": len(report.hotlines), "countries": len(report.countries), "codes": ", ".join(report.countries)},
         )
     )
-    lines.append(
-        ("hotlines", f"{len(report.hotlines)} in {len(report.countries)} countries ({', '.join(report.countries)})")
-    )
-    periods = f"{report.periods[0]}..{report.periods[-1]} ({len(report.periods)})" if report.periods else "none"
-    lines.append(
-        (
-            "submissions",
-            f"{report.accepted} of {report.submissions} valid"
-            + (f", {report.withdrawn} withdrawn" if report.withdrawn else "")
-            + f", {report.current} current; periods {periods}",
-        )
-    )
+    periods = f"{report.periods[0]}..{report.periods[-1]} ({len(report.periods)})" if report.periods else _("none")
+    submissions = _("%(accepted)s of %(submissions)s valid") % {
+        "accepted": report.accepted,
+        "submissions": report.submissions,
+    }
+    if report.withdrawn:
+        submissions += ", " + _("%(n)s withdrawn") % {"n": report.withdrawn}
+    submissions += ", " + _("%(n)s current; periods %(periods)s") % {"n": report.current, "periods": periods}
+    lines.append((N_("submissions"), submissions))
     stats = report.stats
     if stats.skipped:
-        lines.append(("statistics", f"not compared: {stats.skipped}"))
+        lines.append((N_("statistics"), _("not compared: %(why)s") % {"why": stats.skipped}))
     else:
         lines.append(
             (
-                "statistics",
-                f"{stats.answers} answers, {stats.rows} rows compared exactly: {len(stats.tables)} tables, "
-                f"{len(stats.groupings)} groupings (period, and period × each dimension), "
-                f"scopes {', '.join(sorted(stats.scopes, key=lambda s: (s != 'region', s)))}",
+                N_("statistics"),
+                _(
+                    "%(answers)s answers, %(rows)s rows compared exactly: %(tables)s tables, %(groupings)s groupings "
+                    "(period, and period × each dimension), scopes %(scopes)s"
+                )
+                % {
+                    "answers": stats.answers,
+                    "rows": stats.rows,
+                    "tables": len(stats.tables),
+                    "groupings": len(stats.groupings),
+                    "scopes": ", ".join(sorted(stats.scopes, key=lambda s: (s != "region", s))),
+                },
             )
         )
     estimates = report.estimates
     if estimates.skipped and not estimates.answers:
-        lines.append(("estimates", f"not compared: {estimates.skipped}"))
+        lines.append((N_("estimates"), _("not compared: %(why)s") % {"why": estimates.skipped}))
     else:
-        refused = f"; {estimates.refused} refused as not answerable, as the log implies" if estimates.refused else ""
-        skipped = f"; stopped: {estimates.skipped}" if estimates.skipped else ""
-        lines.append(
-            (
-                "estimates",
-                f"{estimates.answers} answers, {estimates.rows} rows compared exactly: {len(estimates.questions)} "
-                f"questions (units {', '.join(estimates.units) or 'none'}: totals, each dimension, the corridor), "
-                f"scopes {', '.join(sorted(estimates.scopes, key=lambda s: (s != 'region', s)))}{refused}{skipped}",
-            )
-        )
-    lines.append(("requests", f"{sum(report.requests.values())} to the hub"))
-    lines.append(("state DIR", "updated" if report.state_saved else "unchanged (the log did not verify)"))
+        text = _(
+            "%(answers)s answers, %(rows)s rows compared exactly: %(questions)s questions (units %(units)s: totals, "
+            "each dimension, the corridor), scopes %(scopes)s"
+        ) % {
+            "answers": estimates.answers,
+            "rows": estimates.rows,
+            "questions": len(estimates.questions),
+            "units": ", ".join(estimates.units) or _("none"),
+            "scopes": ", ".join(sorted(estimates.scopes, key=lambda s: (s != "region", s))),
+        }
+        if estimates.refused:
+            text += "; " + _("%(n)s refused as not answerable, as the log implies") % {"n": estimates.refused}
+        if estimates.skipped:
+            text += "; " + _("stopped: %(why)s") % {"why": estimates.skipped}
+        lines.append((N_("estimates"), text))
+    lines.append((N_("requests"), _("%(n)s to the hub") % {"n": sum(report.requests.values())}))
+    lines.append((N_("state DIR"), _("updated") if report.state_saved else _("unchanged (the log did not verify)")))
     return lines
 
 
@@ -210,17 +267,30 @@ def receipt_document(check: ReceiptCheck) -> dict[str, Any]:
 def show_receipt(check: ReceiptCheck) -> None:
     out = console()
     verified = check.verified
-    out.print(f"[bold green]VALID[/]  receipt of {_safe(check.log_key.name)}", soft_wrap=True)
+    receipt = _("receipt of %(log)s") % {"log": check.log_key.name}
+    out.print(f"[bold green]{_safe(_('VALID'))}[/]  {_safe(receipt)}", soft_wrap=True)
     entry = _entry_document(verified.entry)
     lines = [
-        ("log key", f"{check.log_key.vkey} (fingerprint {fingerprint(bytes(check.log_key.key))})"),
-        ("leaf index", f"{verified.leaf_index} (submission {check.submission_id})"),
-        ("checkpoint", f"size {verified.checkpoint.size}, root {b64encode(verified.checkpoint.root_hash)}"),
-        ("entry", " ".join(f"{k}={v}" for k, v in entry.items() if v is not None)),
-        ("payload", "matches the file given" if check.payload_checked else "not checked (no --payload)"),
+        (
+            N_("log key"),
+            _("%(key)s (fingerprint %(fingerprint)s)")
+            % {"key": check.log_key.vkey, "fingerprint": fingerprint(bytes(check.log_key.key))},
+        ),
+        (
+            N_("leaf index"),
+            _("%(index)s (submission %(submission)s)")
+            % {"index": verified.leaf_index, "submission": check.submission_id},
+        ),
+        (
+            N_("checkpoint"),
+            _("size %(size)s, root %(root)s")
+            % {"size": verified.checkpoint.size, "root": b64encode(verified.checkpoint.root_hash)},
+        ),
+        (N_("entry"), " ".join(f"{k}={v}" for k, v in entry.items() if v is not None)),
+        (N_("payload"), _("matches the file given") if check.payload_checked else _("not checked (no --payload)")),
     ]
     if check.state_note is not None:
-        lines.append(("state DIR", check.state_note))
+        lines.append((N_("state DIR"), check.state_note))
     _rows(out, lines)
 
 

@@ -23,6 +23,7 @@ Results go to stdout (``--json`` for scripts), logs and errors to stderr. Errors
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 import sys
@@ -42,7 +43,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from node import adoption, cli_witness, views
+from node import adoption, cli_witness, i18n, views
 from node.budget import BudgetConfig, amount_text, check_caps
 from node.cli_keys import rekey, repin
 from node.client import HubClient, make_http_client, normalise_hub_url
@@ -175,6 +176,17 @@ def _next_month(period: str) -> datetime:
     return period_start(f"{year + month // 12:04d}-{month % 12 + 1:02d}")
 
 
+LangOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="Language of the messages for people: en, uk, ro or ru (default: LANGUAGE, LC_ALL, LC_MESSAGES, LANG). "
+        "--json output is never translated.",
+        show_default=False,
+    ),
+]
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -187,9 +199,11 @@ def _root(
             "--home", help="The node home (default: TIPSHARE_NODE_HOME or the per-user app directory).", file_okay=False
         ),
     ] = None,
+    lang: LangOption = None,
 ) -> None:
     """tipshare node: prepare, preview and submit a hotline's monthly noisy release."""
     state = _state(ctx)
+    i18n.use(i18n.language_from(lang, os.environ))
     state.home = home
     state.verbosity = verbose
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from node.i18n import N_, gettext
+
 __all__ = [
     "AlreadyInitialised",
     "BudgetExceeded",
@@ -73,7 +75,10 @@ class NodeError(Exception):
     @property
     def next_step(self) -> str | None:
         """What to do about it, or ``None``."""
-        return self._hint if self._hint is not None else type(self).hint
+        if self._hint is not None:
+            return self._hint
+        hint = type(self).hint
+        return gettext(hint) if hint else None  # the class's own next step, in the officer's language
 
     def diagnostics(self) -> str:
         """A one-paragraph explanation fit to show a person."""
@@ -83,32 +88,34 @@ class NodeError(Exception):
 
 
 class NotInitialised(NodeError):
-    hint = "Run `tipshare-node init --hotline-id <your id> --hub <hub URL>` first (or set TIPSHARE_NODE_HOME)."
+    hint = N_("Run `tipshare-node init --hotline-id <your id> --hub <hub URL>` first (or set TIPSHARE_NODE_HOME).")
 
 
 class AlreadyInitialised(NodeError):
-    hint = (
+    hint = N_(
         "This node home already belongs to another hotline or hub. Use another home "
         "(--home or TIPSHARE_NODE_HOME), or ask your hub operator before changing anything."
     )
 
 
 class ConfigError(NodeError):
-    hint = "Correct the setting named above; `tipshare-node init` wrote a commented config.toml you can compare with."
+    hint = N_(
+        "Correct the setting named above; `tipshare-node init` wrote a commented config.toml you can compare with."
+    )
 
 
 class KeyFileError(NodeError):
-    hint = "The key file must be readable by your user only (permissions 0600). Never copy it to another computer."
+    hint = N_("The key file must be readable by your user only (permissions 0600). Never copy it to another computer.")
 
 
 class BudgetExceeded(NodeError):
-    hint = "Nothing was spent and no noise was drawn. `tipshare-node budget` shows what is left."
+    hint = N_("Nothing was spent and no noise was drawn. `tipshare-node budget` shows what is left.")
 
 
 class TaxonomyUpdateBlocked(NodeError):
     """The node cannot follow another taxonomy yet: a release of the pinned one is still to be delivered."""
 
-    hint = (
+    hint = N_(
         "Deliver it first with `tipshare-node submit` (or `tipshare-node sync` if it is already queued), then run "
         "`tipshare-node taxonomy --update` again. The hub still accepts releases of the taxonomy they were "
         "prepared under, so nothing is lost."
@@ -120,28 +127,28 @@ class ReleaseError(NodeError):
 
 
 class NoSuchRelease(ReleaseError):
-    hint = "Prepare it first: `tipshare-node prepare --period YYYY-MM <case export>`."
+    hint = N_("Prepare it first: `tipshare-node prepare --period YYYY-MM <case export>`.")
 
 
 class NotApproved(ReleaseError):
     """The release was prepared but not approved: nothing is sent before the data officer approves it."""
 
-    hint = (
+    hint = N_(
         "Look at it again (`tipshare-node prepare` with the same --period shows it unchanged); if it is right, run "
         "`tipshare-node approve --period <month>`; if it is wrong, `tipshare-node discard --period <month>`."
     )
 
 
 class ReleaseSent(ReleaseError):
-    hint = "To release corrected data for the month, use `tipshare-node correct` (a new revision, more budget)."
+    hint = N_("To release corrected data for the month, use `tipshare-node correct` (a new revision, more budget).")
 
 
 class PeriodNotOver(ReleaseError):
-    hint = "Prepare a month once it has ended, so that all its cases are in the export."
+    hint = N_("Prepare a month once it has ended, so that all its cases are in the export.")
 
 
 class NoiseError(NodeError):
-    hint = "Nothing was stored and no budget was spent. Please report this to the tipshare developers."
+    hint = N_("Nothing was stored and no budget was spent. Please report this to the tipshare developers.")
 
 
 class HubError(NodeError):
@@ -151,7 +158,7 @@ class HubError(NodeError):
 class HubUnreachable(HubError):
     """A transient failure: worth retrying later. ``retry_after`` is the hub's requested pause, if it gave one."""
 
-    hint = (
+    hint = N_(
         "Check the internet connection. Anything already queued is kept safely and goes out with the next "
         "`tipshare-node submit` or `tipshare-node sync`."
     )
@@ -162,13 +169,13 @@ class HubUnreachable(HubError):
 
 
 class HubResponseInvalid(HubError):
-    hint = "Check the hub URL; if it is right, tell your hub operator what is shown above."
+    hint = N_("Check the hub URL; if it is right, tell your hub operator what is shown above.")
 
 
 class HubKeysNotHandedOver(HubError):
     """The hub presents keys that no handover signed by the pinned log key leads to: nothing is re-pinned."""
 
-    hint = (
+    hint = N_(
         "Do not submit. Call your hub operator and compare the log key fingerprints: either the hub lost its key, "
         "or someone is impersonating it. Nothing was sent or changed."
     )
@@ -177,7 +184,7 @@ class HubKeysNotHandedOver(HubError):
 class SubmissionRejected(HubError):
     """The hub refused the submission for good (a 4xx other than 408/429); ``code`` and ``detail`` are its words."""
 
-    hint = "The release is kept and marked failed. Fix the cause above, then run `tipshare-node submit` again."
+    hint = N_("The release is kept and marked failed. Fix the cause above, then run `tipshare-node submit` again.")
 
     def __init__(self, message: str, *, status: int, code: str = "", detail: str = "", hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
@@ -187,7 +194,7 @@ class SubmissionRejected(HubError):
 
 
 class SubmissionConflict(SubmissionRejected):
-    hint = (
+    hint = N_(
         "The hub already holds a different release for this period and revision (perhaps prepared on another "
         "computer or before this node's data was lost). Ask your hub operator; a correction "
         "(`tipshare-node correct`) sends a new revision."
@@ -195,7 +202,7 @@ class SubmissionConflict(SubmissionRejected):
 
 
 class ReceiptInvalid(HubError):
-    hint = (
+    hint = N_(
         "The release was NOT marked delivered and stays queued. Contact your hub operator and compare the hub's "
         "log key fingerprint (`tipshare-node status`) by phone; do not re-initialise the node."
     )

@@ -20,6 +20,8 @@ from rich.table import Table
 from node.adoption import TaxonomyCheck
 from node.budget import Standing, amount_text
 from node.home import NodeConfig, NodeHome
+from node.i18n import N_
+from node.i18n import gettext as _
 from node.ledger import DiscardRecord, StoredRelease
 from node.noise import NoisePlan
 from node.outbox import DeliveryReport, OutboxItem
@@ -96,11 +98,19 @@ def _standing_document(standing: Standing) -> dict[str, Any]:
 
 def _standing_line(standing: Standing) -> str:
     s = symbol(standing.measure)
-    return (
-        f"Budget: {standing.period} has spent {s} = {_amount(standing.period_spent)} of its cap "
-        f"{_amount(standing.period_cap)}; {standing.year} has spent {_amount(standing.year_spent)} of "
-        f"{_amount(standing.year_cap)} ({_amount(standing.year_left)} left)."
-    )
+    return _(
+        "Budget: %(period)s has spent %(symbol)s = %(spent)s of its cap %(cap)s; %(year)s has spent %(year_spent)s "
+        "of %(year_cap)s (%(left)s left)."
+    ) % {
+        "period": standing.period,
+        "symbol": s,
+        "spent": _amount(standing.period_spent),
+        "cap": _amount(standing.period_cap),
+        "year": standing.year,
+        "year_spent": _amount(standing.year_spent),
+        "year_cap": _amount(standing.year_cap),
+        "left": _amount(standing.year_left),
+    }
 
 
 # ---------------------------------------------------------------------------- prepare / correct
@@ -174,25 +184,44 @@ def show_preview(
     s = symbol(release.measure)
     if new:
         out.print(
-            f"Prepared {release.period} revision {release.revision}: noise drawn once and stored; "
-            f"this release spent {s} = {_short(str(release.spent))}."
+            _(
+                "Prepared %(period)s revision %(revision)s: noise drawn once and stored; this release spent "
+                "%(symbol)s = %(spent)s."
+            )
+            % {"period": release.period, "revision": release.revision, "symbol": s, "spent": _short(str(release.spent))}
         )
     else:
         out.print(
-            f"{release.period} revision {release.revision} was prepared on {release.created_at} and is shown "
-            f"unchanged (status: {release.status}). Its noise is never drawn again; to release corrected data, "
-            "use `tipshare-node correct`."
+            _(
+                "%(period)s revision %(revision)s was prepared on %(created)s and is shown unchanged (status: "
+                "%(status)s). Its noise is never drawn again; to release corrected data, use `tipshare-node correct`."
+            )
+            % {
+                "period": release.period,
+                "revision": release.revision,
+                "created": release.created_at,
+                "status": release.status,
+            }
         )
-    out.print("The largest noisy cells of each table, with 95% intervals (noise can lift an empty cell, too):")
+    out.print(_("The largest noisy cells of each table, with 95% intervals (noise can lift an empty cell, too):"))
     for p in previews:
         out.print(
-            f"\n{p.table}: {p.cells:,} cells, noise σ = {p.std:.2f}, ±{p.halfwidth} at 95%, {s} = {_short(p.spent)}",
+            "\n"
+            + _("%(table)s: %(cells)s cells, noise σ = %(std)s, ±%(halfwidth)s at 95%%, %(symbol)s = %(spent)s")
+            % {
+                "table": p.table,
+                "cells": f"{p.cells:,}",
+                "std": f"{p.std:.2f}",
+                "halfwidth": p.halfwidth,
+                "symbol": s,
+                "spent": _short(p.spent),
+            },
             soft_wrap=True,
         )
         table = Table()
-        table.add_column("cell")
-        table.add_column("noisy count", justify="right")
-        table.add_column("95% interval", justify="right")
+        table.add_column(_("cell"))
+        table.add_column(_("noisy count"), justify="right")
+        table.add_column(_("95% interval"), justify="right")
         for cell in p.top:
             table.add_row(" × ".join(cell.codes), str(cell.value), f"{cell.low} … {cell.high}")
         out.print(table)
@@ -201,23 +230,32 @@ def show_preview(
     unit = release.payload().privacy.unit
     if unit != "person-month":
         out.print(
-            f"Unit of privacy: {unit}. The noise protects each record of your export in the month, not each person "
-            "(the summary above says why); the hub shows this release as such.",
+            _(
+                "Unit of privacy: %(unit)s. The noise protects each record of your export in the month, not each "
+                "person (the summary above says why); the hub shows this release as such."
+            )
+            % {"unit": unit},
             soft_wrap=True,
         )
     month = release.period
     if release.status == "prepared":
         out.print(
-            f"Nothing has been sent; the release waits for your approval. If this looks right, run "
-            f"`tipshare-node approve --period {month}` (then `tipshare-node submit`, or let the monthly timer send "
-            "it). "
-            f"If it is wrong, `tipshare-node discard --period {month}` deletes it and gives its budget back.",
+            _(
+                "Nothing has been sent; the release waits for your approval. If this looks right, run "
+                "`tipshare-node approve --period %(month)s` (then `tipshare-node submit`, or let the monthly timer "
+                "send it). If it is wrong, `tipshare-node discard --period %(month)s` deletes it and gives its "
+                "budget back."
+            )
+            % {"month": month},
             soft_wrap=True,
         )
     elif release.status == "approved":
         out.print(
-            f"Approved: `tipshare-node submit` (or the monthly timer) sends it. Until then "
-            f"`tipshare-node discard --period {month}` can still delete it.",
+            _(
+                "Approved: `tipshare-node submit` (or the monthly timer) sends it. Until then "
+                "`tipshare-node discard --period %(month)s` can still delete it."
+            )
+            % {"month": month},
             soft_wrap=True,
         )
 
@@ -225,19 +263,25 @@ def show_preview(
 def _show_accuracy(
     out: Console, release: StoredRelease, previews: Sequence[TablePreview], regional: Sequence[RegionalAccuracy]
 ) -> None:
-    out.print(f"\nAccuracy of this release ({release.payload().taxonomy.id}): the noise in every cell of each table.")
+    out.print(
+        "\n"
+        + _("Accuracy of this release (%(taxonomy)s): the noise in every cell of each table.")
+        % {"taxonomy": release.payload().taxonomy.id}
+    )
     table = Table()
-    for column in ("table", "cells", "noise σ", "±95% (one cell)"):
-        table.add_column(column, justify="left" if column == "table" else "right")
+    for position, column in enumerate((_("table"), _("cells"), _("noise σ"), _("±95% (one cell)"))):
+        table.add_column(column, justify="left" if position == 0 else "right")
     for p in previews:
         table.add_row(p.table, f"{p.cells:,}", f"{p.std:.2f}", f"±{p.halfwidth}")
     out.print(table)
     if not regional:
         return
     out.print(
-        "One hotline's month is mostly noise, on purpose: it protects each person in it. The numbers are read at "
-        "the hub, which adds up every hotline and combines every table that answers a question. If other hotlines "
-        "release like this one (same taxonomy, same budget), the hub's 95% interval for"
+        _(
+            "One hotline's month is mostly noise, on purpose: it protects each person in it. The numbers are read at "
+            "the hub, which adds up every hotline and combines every table that answers a question. If other "
+            "hotlines release like this one (same taxonomy, same budget), the hub's 95% interval for"
+        )
     )
     for r in regional:
         out.print(_regional_line(r), soft_wrap=True)
@@ -258,57 +302,88 @@ def show_summary(out: Console, summary: InputSummary) -> None:
     # markup=False throughout: column names and values come from files, and "[...]" must print as it is.
 
     out.print(
-        f"Summary of the export for {summary.period} (for you only: never stored, never sent):",
+        _("Summary of the export for %(period)s (for you only: never stored, never sent):")
+        % {"period": summary.period},
         soft_wrap=True,
         markup=False,
     )
     for f in summary.files:
-        noun = "persons" if f.kind == "cases" else "contacts"
-        out.print(
-            f"  {f.name} ({f.format}, {f.encoding}): {f.rows:,} rows read; {f.records:,} {noun}, "
-            f"{f.in_period:,} of them in {summary.period} ({f.rows_in_period:,} rows).",
-            soft_wrap=True,
+        read = (
+            _("%(rows)s rows read; %(records)s persons, %(in_period)s of them in %(period)s (%(rows_in_period)s rows).")
+            if f.kind == "cases"
+            else _(
+                "%(rows)s rows read; %(records)s contacts, %(in_period)s of them in %(period)s "
+                "(%(rows_in_period)s rows)."
+            )
         )
+        numbers = {
+            "rows": f"{f.rows:,}",
+            "records": f"{f.records:,}",
+            "in_period": f"{f.in_period:,}",
+            "period": summary.period,
+            "rows_in_period": f"{f.rows_in_period:,}",
+        }
+        out.print(f"  {f.name} ({f.format}, {f.encoding}): " + read % numbers, soft_wrap=True)
         if f.other_months:
             listed = ", ".join(f"{month} {n:,}" for month, n in f.other_months[:6])
             more = ", ..." if len(f.other_months) > 6 else ""
-            out.print(f"    other months: {listed}{more}", soft_wrap=True, markup=False)
+            out.print("    " + _("other months: %(months)s") % {"months": listed + more}, soft_wrap=True, markup=False)
         for why, n in f.skipped:
-            out.print(f"    not counted: {n:,} {why}", soft_wrap=True, markup=False)
+            out.print(
+                "    " + _("not counted: %(n)s %(why)s") % {"n": f"{n:,}", "why": why}, soft_wrap=True, markup=False
+            )
     if summary.shares:
-        out.print("  Unknown per dimension (share of the month's records):", soft_wrap=True, markup=False)
+        out.print("  " + _("Unknown per dimension (share of the month's records):"), soft_wrap=True, markup=False)
         for share in summary.shares:
             refused = share.present and not share.multi_valued and share.unrecorded_share > UNKNOWN_SHARE_LIMIT
-            mark = " (over four in five not recorded: needs --allow-unknown)" if refused else ""
-            where = "" if share.present else f" (no column: {', '.join(share.fields)} not in the export)"
+            mark = " " + _("(over four in five not recorded: needs --allow-unknown)") if refused else ""
+            where = (
+                ""
+                if share.present
+                else " " + _("(no column: %(fields)s not in the export)") % {"fields": ", ".join(share.fields)}
+            )
             unrecorded = _percent(share.unrecorded, share.total)
+            shares = _("%(unknown)s unknown, %(unrecorded)s not recorded") % {
+                "unknown": _percent(share.unknown, share.total),
+                "unrecorded": unrecorded,
+            }
             out.print(
-                f"    {share.dimension} ({share.unit}s): {_percent(share.unknown, share.total)} unknown, "
-                f"{unrecorded} not recorded{where}{mark}",
+                f"    {share.dimension} ({share.unit}s): {shares}{where}{mark}",
                 soft_wrap=True,
                 markup=False,
             )
     mapping = summary.mapping
     if mapping is not None:
         out.print(
-            f"  Mapping {mapping.source}: columns used: {', '.join(mapping.columns_used) or 'none'}; not in the "
-            f"export: {', '.join(mapping.columns_unused) or 'none'}.",
+            "  "
+            + _("Mapping %(source)s: columns used: %(used)s; not in the export: %(unused)s.")
+            % {
+                "source": mapping.source,
+                "used": ", ".join(mapping.columns_used) or _("none"),
+                "unused": ", ".join(mapping.columns_unused) or _("none"),
+            },
             soft_wrap=True,
         )
         for name, used in mapping.values_used.items():
             unused = mapping.values_unused.get(name, ())
-            line = f"    [values.{name}]: {len(used)} of {len(used) + len(unused)} values found in the export"
+            line = f"    [values.{name}]: " + _("%(found)s of %(all)s values found in the export") % {
+                "found": len(used),
+                "all": len(used) + len(unused),
+            }
             if unused:
-                line += f"; never found: {', '.join(repr(shown_value(v)) for v in unused[:10])}" + (
-                    ", ..." if len(unused) > 10 else ""
-                )
+                never = ", ".join(repr(shown_value(v)) for v in unused[:10]) + (", ..." if len(unused) > 10 else "")
+                line += "; " + _("never found: %(values)s") % {"values": never}
             out.print(line, soft_wrap=True, markup=False)
     if summary.unit_reasons:
-        out.print(f"  Unit of privacy: {summary.unit}, not person-month:", soft_wrap=True, markup=False)
+        out.print(
+            "  " + _("Unit of privacy: %(unit)s, not person-month:") % {"unit": summary.unit},
+            soft_wrap=True,
+            markup=False,
+        )
         for reason in summary.unit_reasons:
             out.print(f"    {reason.file}: {reason.text}.", soft_wrap=True, markup=False)
     else:
-        out.print(f"  Unit of privacy: {summary.unit}.", markup=False)
+        out.print("  " + _("Unit of privacy: %(unit)s.") % {"unit": summary.unit}, markup=False)
 
 
 def check_document(tables: TrueTables, cases: Path, contacts: Path | None) -> dict[str, Any]:
@@ -325,11 +400,17 @@ def check_document(tables: TrueTables, cases: Path, contacts: Path | None) -> di
 
 
 def show_check(out: Console, tables: TrueTables, cases: Path, contacts: Path | None) -> None:
-    files = cases.name + (f" and {contacts.name}" if contacts is not None else "")
+    files = (
+        _("%(cases)s and %(contacts)s") % {"cases": cases.name, "contacts": contacts.name}
+        if contacts is not None
+        else cases.name
+    )
     out.print(
-        f"Check passed: {files} can be released for {tables.period} ({len(tables.counts)} tables, unit of privacy "
-        f"{tables.unit}). Nothing was drawn, spent or stored. To prepare the release, run the same command "
-        "without --check.",
+        _(
+            "Check passed: %(files)s can be released for %(period)s (%(tables)s tables, unit of privacy %(unit)s). "
+            "Nothing was drawn, spent or stored. To prepare the release, run the same command without --check."
+        )
+        % {"files": files, "period": tables.period, "tables": len(tables.counts), "unit": tables.unit},
         soft_wrap=True,
     )
 
@@ -514,54 +595,107 @@ def status_document(
 
 def show_status(out: Console, document: dict[str, Any]) -> None:
     hub = document["hub"]
-    out.print(f"Hotline {document['hotline_id']} (key id {document['key_id']}), node home {document['home']}")
     out.print(
-        f"Hub {hub['url']}: log {hub['log_origin']}, log key {hub['log_key_fingerprint']}, "
-        f"encryption key {hub['encryption_key_fingerprint']}, taxonomy {hub['taxonomy']}",
+        _("Hotline %(hotline)s (key id %(key)s), node home %(home)s")
+        % {"hotline": document["hotline_id"], "key": document["key_id"], "home": document["home"]}
+    )
+    out.print(
+        _("Hub %(url)s: log %(log)s, log key %(log_key)s, encryption key %(encryption_key)s, taxonomy %(taxonomy)s")
+        % {
+            "url": hub["url"],
+            "log": hub["log_origin"],
+            "log_key": hub["log_key_fingerprint"],
+            "encryption_key": hub["encryption_key_fingerprint"],
+            "taxonomy": hub["taxonomy"],
+        },
         soft_wrap=True,
     )
-    releases = Table(title="Releases", title_justify="left", min_width=60)
-    for column in ("period", "revision", "status", "spent", "prepared", "receipt"):
+    releases = Table(title=_("Releases"), title_justify="left", min_width=60)
+    for column in (_("period"), _("revision"), _("status"), _("spent"), _("prepared"), _("receipt")):
         releases.add_column(column)
     for r in document["releases"]:
         receipt = r["receipt"]
         releases.add_row(
             r["period"],
             str(r["revision"]),
-            "prepared (waits for approval)" if r["status"] == "prepared" else r["status"],
+            _("prepared (waits for approval)") if r["status"] == "prepared" else _(r["status"]),
             f"{symbol(r['measure'])} = {_short(r['spent'])}",
             r["created_at"],
-            f"log entry {receipt['leaf_index']} of {receipt['tree_size']}" if receipt else "",
+            _("log entry %(index)s of %(size)s") % {"index": receipt["leaf_index"], "size": receipt["tree_size"]}
+            if receipt
+            else "",
         )
     if document["releases"]:
         out.print(releases)
     else:
-        out.print("No releases yet: run `tipshare-node prepare --period YYYY-MM <case export>`.")
+        out.print(_("No releases yet: run `tipshare-node prepare --period YYYY-MM <case export>`."))
     waiting = document["outbox"]
     if waiting:
-        outbox = Table(title="Outbox (not yet delivered)", title_justify="left")
-        for column in ("period", "revision", "status", "attempts", "next attempt"):
+        outbox = Table(title=_("Outbox (not yet delivered)"), title_justify="left")
+        for column in (_("period"), _("revision"), _("status"), _("attempts"), _("next attempt")):
             outbox.add_column(column)
         for i in waiting:
-            outbox.add_row(i["period"], str(i["revision"]), i["status"], str(i["attempts"]), i["next_attempt_at"])
+            outbox.add_row(i["period"], str(i["revision"]), _(i["status"]), str(i["attempts"]), i["next_attempt_at"])
         out.print(outbox)
         for i in waiting:
             if i["last_error"]:
-                out.print(f"  {i['period']} revision {i['revision']}, last error: {i['last_error']}", soft_wrap=True)
+                out.print(
+                    "  "
+                    + _("%(period)s revision %(revision)s, last error: %(error)s")
+                    % {"period": i["period"], "revision": i["revision"], "error": i["last_error"]},
+                    soft_wrap=True,
+                )
     else:
-        out.print("Outbox: empty.")
+        out.print(_("Outbox: empty."))
     for d in document.get("discards", []):
-        why = "discarded" if d["reason"] == "discard" else "replaced by a correction"
+        message = (
+            _(
+                "%(period)s revision %(revision)s (%(status)s, prepared %(created)s) was discarded on %(when)s "
+                "before it was sent; %(symbol)s = %(given_back)s given back."
+            )
+            if d["reason"] == "discard"
+            else _(
+                "%(period)s revision %(revision)s (%(status)s, prepared %(created)s) was replaced by a correction on "
+                "%(when)s before it was sent; %(symbol)s = %(given_back)s given back."
+            )
+        )
         out.print(
-            f"{d['period']} revision {d['revision']} ({d['status']}, prepared {d['created_at']}) was {why} on "
-            f"{d['discarded_at']} before it was sent; {symbol(d['measure'])} = {_short(d['given_back'])} given back.",
+            message
+            % {
+                "period": d["period"],
+                "revision": d["revision"],
+                "status": _(d["status"]),
+                "created": d["created_at"],
+                "when": d["discarded_at"],
+                "symbol": symbol(d["measure"]),
+                "given_back": _short(d["given_back"]),
+            },
             soft_wrap=True,
         )
     s = symbol(document["budget"]["measure"])
     for y in document["budget"]["years"]:
         out.print(
-            f"Budget {y['year']}: {s} = {_short(y['spent'])} spent of {_short(y['cap'])} ({_short(y['left'])} left)."
+            _("Budget %(year)s: %(symbol)s = %(spent)s spent of %(cap)s (%(left)s left).")
+            % {
+                "year": y["year"],
+                "symbol": s,
+                "spent": _short(y["spent"]),
+                "cap": _short(y["cap"]),
+                "left": _short(y["left"]),
+            }
         )
+
+
+#: Release and outbox statuses as the status view shows them (translated where shown).
+STATUSES = (
+    N_("prepared"),
+    N_("approved"),
+    N_("queued"),
+    N_("delivered"),
+    N_("failed"),
+    N_("superseded"),
+    N_("sending"),
+)
 
 
 # ---------------------------------------------------------------------------- taxonomy

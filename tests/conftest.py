@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,6 +21,10 @@ from protocol.messages import (
 )
 from tests.support.backends import BACKEND
 from tests.support.postgres import running_cluster
+
+# The node's and the auditor's messages follow the locale (LANGUAGE first); the suite asserts the English ones,
+# whatever the developer's terminal speaks. Tests of the translations set the language they test.
+os.environ["LANGUAGE"] = "en"
 
 PayloadFactory = Callable[..., SubmissionPayload]
 

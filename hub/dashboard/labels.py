@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What the dashboard shows for codes and numbers: English country names, code labels, signed numbers.
+"""What the dashboard shows for codes and numbers: country names, code labels, signed numbers, in the page's
+language.
 
 >>> labels = Labels(builtin_taxonomy())                    # doctest: +SKIP
 >>> labels.code("citizenship", "MD"), labels.code("citizenship", "150"), labels.code("gender", "F")  # doctest: +SKIP
@@ -8,6 +9,10 @@
 Country names come from ISO 3166-1 as maintained in ``pycountry`` (its common name where it has one, e.g.
 "Moldova" rather than "Moldova, Republic of"); the taxonomy's own labels name the M49 region buckets and the codes
 ISO leaves to users (XX stateless, ZZ unknown, XN not exploited, XK Kosovo). Exports keep the codes.
+
+In another language, country names come from the ISO 3166-1 translations pycountry ships (Debian's iso-codes,
+maintained by their translators), dimension names and the taxonomy's labels from the hub's own catalogue (the
+taxonomy's labels are extracted from its JSON by ``make i18n``).
 """
 
 from __future__ import annotations
@@ -17,23 +22,61 @@ from typing import Final
 
 import pycountry
 
+from hub.dashboard.i18n import N_, country_translations, current_language
+from hub.dashboard.i18n import gettext as _
 from protocol.taxonomy import Taxonomy
 
-__all__ = ["MINUS", "Labels", "country_name", "format_count", "format_number"]
+__all__ = ["DIMENSION_NAMES", "MESSAGES", "MINUS", "Labels", "country_name", "format_count", "format_number"]
 
 #: The minus sign shown for negative numbers (U+2212, read as "minus" by screen readers).
 MINUS: Final = "\u2212"
 
 
-@functools.cache
+#: Dimension names as the pickers show them (any other: ``country_of_exploitation`` → ``Country of exploitation``).
+DIMENSION_NAMES: Final = {
+    "citizenship": N_("Citizenship"),
+    "country_of_exploitation": N_("Country of exploitation"),
+    "exploitation_type": N_("Exploitation type"),
+    "exploitation_group": N_("Exploitation group"),
+    "gender": N_("Gender"),
+    "age_band": N_("Age band"),
+    "age_group": N_("Age group"),
+    "recruiter_relation": N_("Recruiter relation"),
+    "recruitment_channel": N_("Recruitment channel"),
+    "control_flag": N_("Control flag"),
+    "cross_border": N_("Cross border"),
+    "channel": N_("Channel"),
+    "contact_type": N_("Contact type"),
+}
+#: Words the hub's answers carry in English that pages show: unit labels (``protocol.api.UNIT_LABELS``), roles.
+MESSAGES: Final = (
+    N_("potential victims reported to hotlines"),
+    N_("cases opened by hotlines"),
+    N_("contacts received by hotlines"),
+    N_("coordinator"),
+    N_("auditor"),
+)
+
+
 def country_name(code: str) -> str | None:
-    """The English short name of an ISO 3166-1 alpha-2 code, or ``None`` if ISO assigns none."""
+    """The short name of an ISO 3166-1 alpha-2 code in the current language, or ``None`` if ISO assigns none."""
+    return _country_name(code, current_language())
+
+
+@functools.cache
+def _country_name(code: str, language: str) -> str | None:
     if len(code) != 2 or not code.isalpha() or not code.isupper():
         return None
     country = pycountry.countries.get(alpha_2=code)
     if country is None:
         return None
-    name: str = getattr(country, "common_name", None) or country.name
+    translations = country_translations(language)
+    # The common name ("Moldova") where the language's catalogue has one, else the translated ISO name.
+    known: dict[str, str] = getattr(translations, "_catalog", {})
+    common: str | None = getattr(country, "common_name", None)
+    if common is not None and (language == "en" or common in known):
+        return translations.gettext(common)
+    name: str = translations.gettext(country.name)
     return name
 
 
@@ -66,11 +109,11 @@ class Labels:
         self._taxonomy = taxonomy
 
     def dimension(self, name: str) -> str:
-        """``country_of_exploitation`` → ``Country of exploitation``."""
-        return name.replace("_", " ").capitalize()
+        """``country_of_exploitation`` → ``Country of exploitation`` (in the current language)."""
+        return _(DIMENSION_NAMES[name]) if name in DIMENSION_NAMES else name.replace("_", " ").capitalize()
 
     def code(self, dimension: str, code: str) -> str:
-        """The English label of a code: the country name for ISO country codes, else the taxonomy's label."""
+        """The label of a code: the country name for ISO country codes, else the taxonomy's label (translated)."""
         found = self._taxonomy.dimensions.get(dimension)
         if found is None:
             return code
@@ -79,8 +122,8 @@ class Labels:
             return code
         entry = found.codes[position]
         if entry.kind == "country":
-            return country_name(code) or entry.label
-        return entry.label
+            return country_name(code) or _(entry.label)
+        return _(entry.label)
 
     def country(self, code: str) -> str:
         """The name of a hotline's country (ISO 3166-1 alpha-2)."""

@@ -16,16 +16,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from hub.dashboard.i18n import N_
+from hub.dashboard.i18n import gettext as _
 from hub.dashboard.labels import format_number
 from protocol.api import EstimateRow, RankingSummary
 
 __all__ = ["INDISTINCT", "Estimate", "Provenance", "Series", "chart_series", "ranking_text"]
 
-INDISTINCT: Final = "not distinguishable from 0"
+INDISTINCT: Final = N_("not distinguishable from 0")
 #: Per ranking method: its name, and what its level guarantees about the rows it calls distinguishable.
 _METHODS: Final[Mapping[str, tuple[str, str]]] = {
-    "holm": ("Holm step-down", "the chance that any of them is a true zero is at most {level}"),
-    "benjamini-hochberg": ("Benjamini–Hochberg", "at most {level} of them are expected to be true zeros"),
+    "holm": (N_("Holm step-down at %(level)s"), N_("the chance that any of them is a true zero is at most %(level)s")),
+    "benjamini-hochberg": (
+        N_("Benjamini–Hochberg at %(level)s"),
+        N_("at most %(level)s of them are expected to be true zeros"),
+    ),
 }
 
 
@@ -33,8 +38,10 @@ def ranking_text(summary: RankingSummary) -> tuple[str, str]:
     """``(procedure, guarantee)`` for the page: ``("Holm step-down at 5%", "the chance that any of them is a
     true zero is at most 5%")``."""
     level = f"{summary.level * 100:g}%"
-    name, guarantee = _METHODS.get(summary.method, (summary.method, "error rate {level}"))
-    return f"{name} at {level}", guarantee.format(level=level)
+    if summary.method not in _METHODS:
+        return f"{summary.method} {level}", _("error rate %(level)s") % {"level": level}
+    name, guarantee = _METHODS[summary.method]
+    return _(name) % {"level": level}, _(guarantee) % {"level": level}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,18 +109,19 @@ class Estimate:
         """``25.5 to 57``, or an en dash when nobody reported."""
         if self.low is None or self.high is None:
             return "\u2013"
-        return f"{format_number(self.low)} to {format_number(self.high)}"
+        return _("%(low)s to %(high)s") % {"low": format_number(self.low), "high": format_number(self.high)}
 
     @property
     def flag(self) -> str:
-        """The visible caveat, if any: no report, negative estimate, wide interval, or not distinguishable from
-        zero (the first that applies; a negative or wide one is not distinguishable from zero either)."""
+        """The visible caveat (in English: a page translates it where it shows it), if any: no report, negative
+        estimate, wide interval, or not distinguishable from zero (the first that applies; a negative or wide one is
+        not distinguishable from zero either)."""
         if self.missing:
-            return "no report"
+            return N_("no report")
         if self.negative:
-            return "negative"
+            return N_("negative")
         if self.wide:
-            return "wide interval"
+            return N_("wide interval")
         if self.indistinct:
             return INDISTINCT
         return ""
@@ -122,13 +130,13 @@ class Estimate:
     def spoken(self) -> str:
         """The number, its interval and its caveats in one phrase (tooltips and screen readers)."""
         if self.missing:
-            return "no hotline in scope reported"
-        text = f"{self.text} (95% interval {self.interval_text})"
-        caveats = [self.flag] if self.flag else []
+            return _("no hotline in scope reported")
+        text = _("%(estimate)s (95%% interval %(interval)s)") % {"estimate": self.text, "interval": self.interval_text}
+        caveats = [_(self.flag)] if self.flag else []
         if self.indistinct and self.flag != INDISTINCT:
-            caveats.append(INDISTINCT)
+            caveats.append(_(INDISTINCT))
         if self.rank is not None:
-            caveats.append(f"rank {self.rank}")
+            caveats.append(_("rank %(rank)s") % {"rank": self.rank})
         return ", ".join([text, *caveats])
 
     def shown(self) -> tuple[float | None, float | None, float | None]:
@@ -149,7 +157,7 @@ def chart_series(label: str, points: Sequence[Estimate]) -> dict[str, Any]:
         "est": [d[0] for d in drawn],
         "lo": [d[1] for d in drawn],
         "hi": [d[2] for d in drawn],
-        "flag": [point.flag for point in points],
+        "flag": [_(point.flag) if point.flag else "" for point in points],
     }
 
 

@@ -20,11 +20,12 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from hub.dashboard import i18n
 from hub.dashboard.labels import format_count
 from hub.dashboard.numbers import ranking_text
 from hub.dashboard.views import status_text, utc_text
 
-__all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "Pages", "secure"]
+__all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "Pages", "request_language", "secure"]
 
 CONTENT_SECURITY_POLICY: Final = "; ".join(
     (
@@ -61,6 +62,24 @@ def _url(base: str, path: str, params: Iterable[tuple[str, str]] = ()) -> str:
     return f"{base}{path}?{query}" if query else f"{base}{path}"
 
 
+def request_language(request: Request) -> str:
+    """The language ``request`` asks for: ``?lang=``, the language cookie, ``Accept-Language``, English."""
+    return i18n.choose_language(
+        query=request.query_params.get("lang"),
+        cookie=request.cookies.get(i18n.COOKIE),
+        accept_language=request.headers.get("accept-language"),
+    )
+
+
+def _switch_links(request: Request, base: str) -> list[tuple[str, str, str]]:
+    """The language switcher: ``(code, name, url)``, each the page being shown with ``lang`` replaced."""
+    kept = [(name, value) for name, value in request.query_params.multi_items() if name != "lang"]
+    return [
+        (code, name, _url(base, request.url.path.removeprefix(base) or "/", [*kept, ("lang", code)]))
+        for code, name in i18n.LANGUAGES.items()
+    ]
+
+
 class Pages:
     """The dashboard's template environment."""
 
@@ -73,7 +92,10 @@ class Pages:
             lstrip_blocks=True,
             extensions=["jinja2.ext.i18n"],
         )
-        self._environment.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+        self._environment.policies["ext.i18n.trimmed"] = True
+        self._environment.install_gettext_callables(  # type: ignore[attr-defined]
+            i18n.gettext, i18n.ngettext, newstyle=False
+        )
         self._environment.globals.update(
             count=format_count, ranking_text=ranking_text, status_text=status_text, utc_text=utc_text
         )
@@ -84,5 +106,26 @@ class Pages:
         def url(path: str, params: Iterable[tuple[str, str]] = ()) -> str:
             return _url(base, path, params)
 
-        html = self._environment.get_template(template).render(base=base, url=url, path=request.url.path, **context)
-        return secure(HTMLResponse(html, status_code=status))
+        language = request_language(request)
+        with i18n.using(language):
+            html = self._environment.get_template(template).render(
+                base=base,
+                url=url,
+                path=request.url.path,
+                lang=language,
+                languages=_switch_links(request, base),
+                **context,
+            )
+        response = HTMLResponse(html, status_code=status)
+        if request.query_params.get("lang") in i18n.LANGUAGES:
+            # Like the session cookie: HttpOnly, SameSite=Strict, Secure over HTTPS. It holds a language code only.
+            response.set_cookie(
+                i18n.COOKIE,
+                language,
+                max_age=365 * 24 * 3600,
+                path="/",
+                secure=request.url.scheme == "https",
+                httponly=True,
+                samesite="strict",
+            )
+        return secure(response)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from hub.dashboard.i18n import N_
 from hub.dashboard.params import (
     Params,
     all_dimensions,
@@ -58,9 +59,9 @@ __all__ = [
 
 #: The units a trends chart can count, with the name the unit picker shows.
 UNIT_NAMES: Final = {
-    "person": "Potential victims (persons)",
-    "case": "Cases opened",
-    "contact": "Contacts received",
+    "person": N_("Potential victims (persons)"),
+    "case": N_("Cases opened"),
+    "contact": N_("Contacts received"),
 }
 #: The trends view's unit until the user picks one.
 DEFAULT_UNIT: Final = "person"

@@ -14,6 +14,10 @@
                          ``sdmx-csv``
 =======================  =====================================================================================
 
+Every view (and the sign-in page) also takes ``lang`` (``en``, ``uk``, ``ro`` or ``ru``, :mod:`hub.dashboard.i18n`):
+the language of the page, kept in a cookie; it is not part of the question, so exports and the API question shown
+never carry it.
+
 Trends, corridors, demography and the custom table ask :class:`~hub.services.estimates.EstimatesService` the
 question their form describes (the custom table asks its totals as questions of their own too),
 the same service and the same question as ``GET /v1/estimates/{unit}``; completeness reads
@@ -33,9 +37,11 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from hub.context import HubContext
+from hub.dashboard import i18n
 from hub.dashboard.auth import Viewer, ViewerDep
+from hub.dashboard.i18n import N_
 from hub.dashboard.labels import Labels
-from hub.dashboard.pages import Pages, secure
+from hub.dashboard.pages import Pages, request_language, secure
 from hub.dashboard.pivot import MAX_COLUMNS, MAX_ROWS, PivotForm, pivot_view
 from hub.dashboard.queries import (
     MAX_SERIES,
@@ -68,11 +74,11 @@ router = APIRouter(include_in_schema=False)
 
 #: The views, in the order the navigation lists them: (path, label).
 NAVIGATION: Final = (
-    ("/trends", "Trends"),
-    ("/corridors", "Corridors"),
-    ("/demography", "Demography"),
-    ("/completeness", "Completeness"),
-    ("/pivot", "Custom table"),
+    ("/trends", N_("Trends")),
+    ("/corridors", N_("Corridors")),
+    ("/demography", N_("Demography")),
+    ("/completeness", N_("Completeness")),
+    ("/pivot", N_("Custom table")),
 )
 ExportFormat = Literal["csv", "json", "sdmx-csv"]
 EXPORT_FORMATS: Final[tuple[tuple[ExportFormat, str], ...]] = (
@@ -96,9 +102,15 @@ class _Page:
     session: Session
     context: HubContext
 
+    def __post_init__(self) -> None:
+        # What the view builds (status names, flags, code labels) is worded in the page's language. The endpoint
+        # runs in a copy of the request's context, so the choice ends with it.
+        i18n.set_language(request_language(self.request))
+
     @property
     def params(self) -> Params:
-        return self.request.query_params.multi_items()
+        """The question's parameters (``lang`` chooses the page's language, not the question)."""
+        return [(name, value) for name, value in self.request.query_params.multi_items() if name != "lang"]
 
     @property
     def labels(self) -> Labels:
@@ -181,7 +193,7 @@ def trends(request: Request, viewer: ViewerDep, session: ReadSessionDep, context
     return page.render(
         "trends.html",
         status=error.status_code if error else 200,
-        title="Trends",
+        title=N_("Trends"),
         form=form,
         view=view,
         error=error,
@@ -209,7 +221,7 @@ def corridors(request: Request, viewer: ViewerDep, session: ReadSessionDep, cont
     return page.render(
         "corridors.html",
         status=error.status_code if error else 200,
-        title="Corridors",
+        title=N_("Corridors"),
         form=form,
         view=view,
         error=error,
@@ -243,7 +255,7 @@ def demography(request: Request, viewer: ViewerDep, session: ReadSessionDep, con
     return page.render(
         "demography.html",
         status=error.status_code if error else 200,
-        title="Demography",
+        title=N_("Demography"),
         form=form,
         view=view,
         error=error,
@@ -268,7 +280,7 @@ def completeness(request: Request, viewer: ViewerDep, session: ReadSessionDep, c
     return page.render(
         "completeness.html",
         status=error.status_code if error else 200,
-        title="Reporting completeness",
+        title=N_("Reporting completeness"),
         form=form,
         view=view,
         error=error,
@@ -347,7 +359,7 @@ def export(
     except HubError as e:
         if e.status_code >= 500:
             raise
-        return page.render("error.html", status=e.status_code, title="Export failed", error=e, view=None)
+        return page.render("error.html", status=e.status_code, title=N_("Export failed"), error=e, view=None)
 
 
 def _estimates_file(answer: EstimatesAnswer, output: ExportFormat, tables: dict[str, Table]) -> Response:

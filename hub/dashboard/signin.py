@@ -30,6 +30,7 @@ from hub.dashboard.auth import (
     current_viewer,
     set_cookie,
 )
+from hub.dashboard.i18n import N_
 from hub.dashboard.pages import Pages, secure
 from hub.dashboard.session import LOGIN_LIFETIME
 from hub.db import read_session, write_session
@@ -92,18 +93,22 @@ async def login(request: Request, context: ContextDep) -> Response:
     form = cookies.verify_login(signin, now=now) if signin else None
     if form is None or not cookies.csrf_valid(form.nonce, fields.get("csrf")):
         return _login_page(
-            request, context, next_path=next_path, status=400, error="This sign-in form has expired. Please try again."
+            request,
+            context,
+            next_path=next_path,
+            status=400,
+            error=N_("This sign-in form has expired. Please try again."),
         )
     token = fields.get("token", "").strip()
     try:
         with read_session(context.sessions) as session:
             principal = TokenService(session).authenticate(token, now=now)
     except Unauthorized:
-        error = "That token is not valid (unknown, expired or revoked)."
+        error = N_("That token is not valid (unknown, expired or revoked).")
         return _login_page(request, context, next_path=next_path, status=401, error=error)
     if principal.role not in DASHBOARD_ROLES:
-        error = f"A {principal.role} token cannot use the dashboard: sign in with a coordinator or auditor token."
-        return _login_page(request, context, next_path=next_path, status=403, error=error)
+        error = N_("A %(role)s token cannot use the dashboard: sign in with a coordinator or auditor token.")
+        return _login_page(request, context, next_path=next_path, status=403, error=error, role=principal.role)
     value, _ = cookies.issue_session(token_id=principal.token_id, token_hash=hash_token(token), now=now)
     response = _redirect(request, next_path)
     set_cookie(request, response, SESSION_COOKIE, value, max_age=int(cookies.lifetime.total_seconds()))
@@ -136,8 +141,15 @@ def _end_session(context: ContextDep, viewer: Viewer) -> None:
 
 
 def _login_page(
-    request: Request, context: ContextDep, *, next_path: str, error: str | None = None, status: int = 200
+    request: Request,
+    context: ContextDep,
+    *,
+    next_path: str,
+    error: str | None = None,
+    status: int = 200,
+    role: str = "",
 ) -> Response:
+    """The sign-in form; ``error`` is an English message (translated on the page), ``%(role)s`` in it is ``role``."""
     cookies = cookies_of(request)
     value, form = cookies.issue_login(now=context.clock())
     pages: Pages = request.app.state.dashboard_pages
@@ -145,10 +157,11 @@ def _login_page(
         request,
         "login.html",
         status=status,
-        title="Sign in",
+        title=N_("Sign in"),
         csrf=cookies.csrf_token(form.nonce),
         next_path=next_path,
         error=error,
+        error_args={"role": role},
     )
     set_cookie(request, response, LOGIN_COOKIE, value, max_age=int(LOGIN_LIFETIME.total_seconds()))
     return response

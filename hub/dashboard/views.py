@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from hub.dashboard.i18n import N_
+from hub.dashboard.i18n import gettext as _
 from hub.dashboard.labels import Labels, format_number
 from hub.dashboard.numbers import Estimate, Provenance, Series, chart_series
 from hub.services.completeness import CompletenessResult, CompletenessRow, PeriodSummary
@@ -53,11 +55,11 @@ HEAT_LEVELS: Final = 6
 LARGEST: Final = 10
 
 STATUS_TEXT: Final[Mapping[str, str]] = {
-    "on_time": "on time",
-    "late": "late",
-    "not_due": "not due",
-    "missing": "missing",
-    "not_enrolled": "not enrolled",
+    "on_time": N_("on time"),
+    "late": N_("late"),
+    "not_due": N_("not due"),
+    "missing": N_("missing"),
+    "not_enrolled": N_("not enrolled"),
 }
 
 
@@ -102,14 +104,14 @@ def trends_view(
     series = tuple(
         Series(
             code=code,
-            label=labels.code(split, code) if split and code else "All",
+            label=labels.code(split, code) if split and code else _("All"),
             points=tuple(Estimate.of(by_key.get((month, code or "")), clip=clip) for month in months),
         )
         for code in keys
     )
     chart = {
         "kind": "trends",
-        "unit": answer.unit_label,
+        "unit": _(answer.unit_label),
         "clip": clip,
         "x": list(months),
         "series": [chart_series(s.label, s.points) for s in series],
@@ -273,7 +275,7 @@ def demography_view(
     )
     chart = {
         "kind": "bars",
-        "unit": answer.unit_label,
+        "unit": _(answer.unit_label),
         "clip": False,
         "x": [label for _, label in age_labels],
         "series": [chart_series(s.label, s.points) for s in series],
@@ -325,19 +327,19 @@ def completeness_view(result: CompletenessResult, *, labels: Labels) -> Complete
 
     chart = {
         "kind": "rates",
-        "unit": "% of hotlines expected",
+        "unit": _("% of hotlines expected"),
         "clip": False,
         "x": list(months),
         "series": [
-            {"label": "Reporting rate", "est": [percent(p.reporting_rate) for p in result.periods]},
-            {"label": "On-time rate", "est": [percent(p.on_time_rate) for p in result.periods]},
+            {"label": _("Reporting rate"), "est": [percent(p.reporting_rate) for p in result.periods]},
+            {"label": _("On-time rate"), "est": [percent(p.on_time_rate) for p in result.periods]},
         ],
     }
     return CompletenessView(result, months, hotlines, result.periods, chart)
 
 
 def status_text(status: str) -> str:
-    return STATUS_TEXT.get(status, status)
+    return _(STATUS_TEXT[status]) if status in STATUS_TEXT else status
 
 
 def utc_text(moment: datetime | None) -> str:

@@ -72,19 +72,22 @@
     return uPlot.rangeNum(Math.min(0, min), Math.max(0, max), 0.1, true);
   }
 
-  function describeSeries(s, idx) {
+  /* The page's words, in its language: the template renders them into the chart's data-text-* attributes. */
+  function describeSeries(s, idx, words) {
     var text = s.label + " " + count(s.est[idx]);
-    if (s.lo && s.est[idx] !== null) { text += " (95% interval " + count(s.lo[idx]) + " to " + count(s.hi[idx]) + ")"; }
+    if (s.lo && s.est[idx] !== null) {
+      text += " (" + words.interval + " " + count(s.lo[idx]) + " " + words.to + " " + count(s.hi[idx]) + ")";
+    }
     if (s.flag && s.flag[idx]) { text += ", " + s.flag[idx]; }
     return text;
   }
 
-  function describe(data, idx) {
-    return data.x[idx] + ": " + data.series.map(function (s) { return describeSeries(s, idx); }).join("; ");
+  function describe(data, idx, words) {
+    return data.x[idx] + ": " + data.series.map(function (s) { return describeSeries(s, idx, words); }).join("; ");
   }
 
   /* The values under the pointer, next to it: the month (or category), then one line per series. */
-  function showTip(u, tip, data, idx) {
+  function showTip(u, tip, data, idx, words) {
     if (idx === null || idx === undefined || u.cursor.left < 0) { tip.hidden = true; return; }
     while (tip.firstChild) { tip.removeChild(tip.firstChild); }
     var head = document.createElement("strong");
@@ -97,7 +100,7 @@
       swatch.className = "swatch-box";
       swatch.style.backgroundColor = color(i);
       line.appendChild(swatch);
-      line.appendChild(document.createTextNode(describeSeries(s, idx)));
+      line.appendChild(document.createTextNode(describeSeries(s, idx, words)));
       tip.appendChild(line);
     });
     tip.hidden = false;
@@ -114,7 +117,8 @@
     var tip = null;
     return function (u) {
       var idx = u.cursor.idx;
-      if (out) { out.textContent = idx === null || idx === undefined ? "" : describe(data, idx); }
+      var words = { interval: el.getAttribute("data-text-interval") || "", to: el.getAttribute("data-text-to") || "" };
+      if (out) { out.textContent = idx === null || idx === undefined ? "" : describe(data, idx, words); }
       if (!tip) {
         tip = document.createElement("div");
         tip.className = "chart-tip";
@@ -122,7 +126,7 @@
         tip.hidden = true;
         u.over.appendChild(tip);
       }
-      showTip(u, tip, data, idx);
+      showTip(u, tip, data, idx, words);
     };
   }
 

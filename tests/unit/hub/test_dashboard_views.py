@@ -429,7 +429,7 @@ def test_corridors_shade_and_rank_only_what_is_distinguishable(demo: HubUnderTes
     assert re.findall(r'<tr data-rank="([0-9]+)">', html) == [str(r["rank"]) for r in ranked]
     assert "not distinguishable from 0" not in _section(html, "largest-corridors")
     distinguishable = sum(1 for r in by_key.values() if r["distinguishable"])
-    assert f"3,844 corridors compared;\n  <strong>{distinguishable}</strong> distinguishable from zero" in html
+    assert f"3,844 corridors compared; <strong>{distinguishable}</strong> distinguishable from zero" in html
     procedure, guarantee = ranking_text(RankingSummary.model_validate(ranking))
     assert f"not distinguishable from zero ({procedure} over all 3,844 corridors)" in html
     assert f"({procedure}: {guarantee})" in html

@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Every dashboard view rendered in Chromium in Ukrainian, Romanian and Russian, failing on a missing translation.
+
+A page in another language than English must show no English: every visible text node (and every label a screen
+reader reads: ``aria-label``, ``title``, ``placeholder``) is checked, except what is marked as not to translate
+(``translate="no"``: hotline names, the signed-in token's label; ``lang="en"``: the hub's own English messages,
+such as a refusal's reason; ``<code>``: codes and URLs). A text fails when it is an English message of the hub's
+catalogue (the test names that msgid: a template wraps it but the catalogue has no translation for it) or when it
+still reads as English (three Latin words in a row in Ukrainian or Russian; an English function word in any of
+the three: text a template forgot to wrap). Also: ``Accept-Language`` picks the language, the switcher's links
+change it and the choice stays as the user moves between views, and German falls back to English.
+
+Screenshots of every view in every language go to ``test-artifacts/dashboard/i18n/``.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from babel.messages.pofile import read_po
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from hub.dashboard import i18n
+from tests.unit.hub.test_dashboard_views import demo_hub
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard" / "i18n"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]  # fmt: skip
+MONTHS = "period_from=2026-05&period_to=2026-10"
+#: Every view, with a question that fills it (and the views' variants with more to show).
+VIEWS = (
+    ("trends", f"/trends?{MONTHS}"),
+    ("trends-split", f"/trends?{MONTHS}&split=exploitation_group&clip=on"),
+    ("corridors", f"/corridors?{MONTHS}"),
+    ("corridors-group", f"/corridors?{MONTHS}&exploitation_group=labour&top=0"),
+    ("demography", f"/demography?{MONTHS}"),
+    ("demography-group", f"/demography?{MONTHS}&exploitation_group=sexual"),
+    ("completeness", f"/completeness?{MONTHS}"),
+    ("refused", "/trends?period_from=2026-13"),
+)
+#: Words that stay as they are in every language: the product, formats, standards and units.
+PROPER = {"tipshare", "csv", "json", "sdmx", "sdmx-csv", "api", "get", "utc", "iso", "holm", "benjamini", "hochberg"}
+#: English words no Ukrainian, Romanian or Russian sentence holds: a text with one is English.
+ENGLISH = {
+    "the",
+    "of",
+    "and",
+    "with",
+    "which",
+    "from",
+    "this",
+    "that",
+    "by",
+    "each",
+    "every",
+    "per",
+    "month",
+    "hotline",
+}
+
+#: What the page shows and reads out, except what is not to be translated.
+TEXTS = """() => {
+  const skip = (el) => el.closest('[translate="no"], [lang="en"], code, script, style, .visually-hidden-skip');
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.replace(/\\s+/g, ' ').trim();
+    if (text && !skip(node.parentElement)) found.push(text);
+  }
+  for (const el of document.querySelectorAll('[aria-label], [title], [placeholder]')) {
+    if (skip(el)) continue;
+    for (const name of ['aria-label', 'title', 'placeholder']) {
+      const value = el.getAttribute(name);
+      if (value && name !== 'placeholder') found.push(value.trim());
+    }
+  }
+  found.push(document.title);
+  return found;
+}"""
+
+
+def _catalogue(language: str) -> dict[str, str]:
+    path = i18n.LOCALE_DIR / language / "LC_MESSAGES" / "hub.po"
+    with path.open("rb") as f:
+        return {str(m.id): str(m.string) for m in read_po(f) if m.id and isinstance(m.id, str)}
+
+
+def untranslated(texts: list[str], language: str) -> list[str]:
+    """What of ``texts`` is still English, each naming the msgid or the text that gave it away."""
+    catalogue = _catalogue(language)
+    english_messages = {msgid for msgid, translation in catalogue.items() if translation != msgid}
+    problems: list[str] = []
+    for text in texts:
+        if text in english_messages:
+            problems.append(f"msgid {text!r} is shown untranslated")
+            continue
+        words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]+", text) if w.lower() not in PROPER]
+        if language in ("uk", "ru") and re.search(r"(?:\b[A-Za-z]{2,}\b[^\w]+){2}\b[A-Za-z]{2,}\b", text):
+            latin = [w for w in re.findall(r"\b[A-Za-z]{2,}\b", text) if w.lower() not in PROPER]
+            if len(latin) >= 3:
+                problems.append(f"English text {text!r}")
+                continue
+        if ENGLISH.intersection(words):
+            problems.append(f"English text {text!r}")
+    return problems
+
+
+def test_the_check_names_a_missing_translation() -> None:
+    assert untranslated(["Reporting completeness", "Повнота звітності"], "uk") == [
+        "msgid 'Reporting completeness' is shown untranslated"
+    ]
+    assert untranslated(["Show one line per code"], "ro") == ["English text 'Show one line per code'"]
+    assert untranslated(["tipshare", "SDMX-CSV", "2026-05", "Україна", "Holm"], "uk") == []
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(base URL, coordinator token) of a hub holding the demo data, served by uvicorn on 127.0.0.1."""
+    for hub in demo_hub(tmp_path_factory.mktemp("languages") / "hub"):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(hub.client.app, log_level="warning", lifespan="off", ws="none", access_log=False)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        try:
+            yield f"http://127.0.0.1:{listener.getsockname()[1]}", hub.tokens["coordinator"]
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            listener.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (`make browser`)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def _page(browser: Browser, served: tuple[str, str], accept_language: str) -> Page:
+    """A signed-in page of a browser whose language is ``accept_language``."""
+    url, token = served
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=accept_language)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(url + "/login")
+    page.locator("#token").fill(token)
+    page.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/trends.*"))
+    return page
+
+
+@pytest.mark.parametrize("language", ["uk", "ro", "ru"])
+def test_every_view_in_every_language_is_translated(browser: Browser, served: tuple[str, str], language: str) -> None:
+    page = _page(browser, served, language)
+    url, _ = served
+    try:
+        problems: list[str] = []
+        for name, path in [("login", "/login"), *VIEWS]:
+            if name == "login":
+                page.context.clear_cookies()
+            page.goto(f"{url}{path}")
+            expect(page.locator("html")).to_have_attribute("lang", language)
+            for chart in page.locator("[data-chart]").all():
+                expect(chart).to_have_attribute("data-rendered", "true")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{language}.png"), full_page=True)
+            problems += [f"{name}: {problem}" for problem in untranslated(page.evaluate(TEXTS), language)]
+            if name == "login":
+                page.locator("#token").fill(served[1])
+                page.locator("button[type=submit]").click()
+                page.wait_for_url(re.compile(r".*/trends.*"))
+        assert problems == [], "\n".join(problems)
+    finally:
+        page.context.close()
+
+
+def test_accept_language_the_switcher_and_the_fallback(browser: Browser, served: tuple[str, str]) -> None:
+    url, _ = served
+    page = _page(browser, served, "de-DE")
+    try:
+        page.goto(f"{url}/corridors?{MONTHS}")
+        expect(page.locator("html")).to_have_attribute("lang", "en")  # German: not spoken, English
+        expect(page.locator("h1")).to_have_text("Corridors: citizenship × country of exploitation")
+        page.locator("nav.languages a[hreflang=ro]").click()
+        expect(page.locator("html")).to_have_attribute("lang", "ro")
+        expect(page.locator("h1")).to_have_text("Coridoare: cetățenie × țara exploatării")
+        assert page.url.endswith(f"/corridors?{MONTHS}&lang=ro")  # bookmarkable
+        page.locator("nav.views a[href$='/completeness']").click()  # the choice stays
+        expect(page.locator("html")).to_have_attribute("lang", "ro")
+        expect(page.locator("h1")).to_have_text("Completitudinea raportării")
+    finally:
+        page.context.close()
+    page = _page(browser, served, "ru-RU")
+    try:
+        page.goto(f"{url}/demography?{MONTHS}")
+        expect(page.locator("html")).to_have_attribute("lang", "ru")
+        expect(page.locator("h1")).to_have_text("Демография: пол × возраст")
+    finally:
+        page.context.close()
