@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from hub.dashboard.i18n import gettext as _
 from hub.dashboard.labels import Labels
 from hub.dashboard.numbers import Estimate, Provenance
 from hub.dashboard.params import Params, all_dimensions, codes_of, single, unit_dimensions, values_of
@@ -260,7 +261,7 @@ def _keys(found: Sequence[Key], names: Sequence[str], labels: Labels) -> tuple[t
 
 
 def _dimension_label(labels: Labels, name: str) -> str:
-    return "Month" if name == PERIOD else labels.dimension(name)
+    return _("Month") if name == PERIOD else labels.dimension(name)
 
 
 def _code_label(labels: Labels, name: str, code: str) -> str:

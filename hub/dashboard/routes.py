@@ -309,7 +309,7 @@ def pivot(request: Request, viewer: ViewerDep, session: ReadSessionDep, context:
     return page.render(
         "pivot.html",
         status=error.status_code if error else 200,
-        title="Custom table",
+        title=N_("Custom table"),
         form=form,
         view=view,
         error=error,

@@ -7,8 +7,10 @@ reader reads: ``aria-label``, ``title``, ``placeholder``) is checked, except wha
 such as a refusal's reason; ``<code>``: codes and URLs). A text fails when it is an English message of the hub's
 catalogue (the test names that msgid: a template wraps it but the catalogue has no translation for it) or when it
 still reads as English (three Latin words in a row in Ukrainian or Russian; an English function word in any of
-the three: text a template forgot to wrap). Also: ``Accept-Language`` picks the language, the switcher's links
-change it and the choice stays as the user moves between views, and German falls back to English.
+the three: text a template forgot to wrap). The custom table (rows, columns, a filter, totals; and a question it
+refuses), the completeness legend and the chart's hover tip are checked too, and so are the words scripts take from
+``data-`` attributes (the searchable filter's, the chart tip's). Also: ``Accept-Language`` picks the language, the
+switcher's links change it and the choice stays as the user moves between views, and German falls back to English.
 
 Screenshots of every view in every language go to ``test-artifacts/dashboard/i18n/``.
 """
@@ -35,6 +37,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]  # fmt: skip
 MONTHS = "period_from=2026-05&period_to=2026-10"
+#: Months whose releases all carry taxonomy v2's cuts (forms of exploitation × gender).
+V2_MONTHS = "period_from=2026-08&period_to=2026-10"
 #: Every view, with a question that fills it (and the views' variants with more to show).
 VIEWS = (
     ("trends", f"/trends?{MONTHS}"),
@@ -44,6 +48,8 @@ VIEWS = (
     ("demography", f"/demography?{MONTHS}"),
     ("demography-group", f"/demography?{MONTHS}&exploitation_group=sexual"),
     ("completeness", f"/completeness?{MONTHS}"),
+    ("pivot", f"/pivot?{V2_MONTHS}&rows=gender&columns=age_group&exploitation_group=sexual,labour"),
+    ("pivot-refused", f"/pivot?{MONTHS}&rows=exploitation_group&columns=gender"),
     ("refused", "/trends?period_from=2026-13"),
 )
 #: Words that stay as they are in every language: the product, formats, standards and units.
@@ -79,7 +85,16 @@ TEXTS = """() => {
     if (skip(el)) continue;
     for (const name of ['aria-label', 'title', 'placeholder']) {
       const value = el.getAttribute(name);
-      if (value && name !== 'placeholder') found.push(value.trim());
+      if (value && (name !== 'placeholder' || el.classList.contains('choice-search'))) found.push(value.trim());
+    }
+  }
+  // The words scripts show, which the server renders in the page's language (chart tip, searchable filter).
+  const words = ['data-text-interval', 'data-text-to', 'data-remove-label', 'data-none-text', 'data-all-text'];
+  for (const el of document.querySelectorAll(words.map((name) => `[${name}]`).join(', '))) {
+    if (skip(el)) continue;
+    for (const name of words) {
+      const value = el.getAttribute(name);
+      if (value) found.push(value.trim());
     }
   }
   found.push(document.title);
@@ -181,7 +196,10 @@ def test_every_view_in_every_language_is_translated(browser: Browser, served: tu
                 expect(chart).to_have_attribute("data-rendered", "true")
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"{name}-{language}.png"), full_page=True)
-            problems += [f"{name}: {problem}" for problem in untranslated(page.evaluate(TEXTS), language)]
+            problems += [f"{name}: {problem}" for problem in _show_what_scripts_add(page, name, language)]
+            problems += [
+                f"{name}: {problem}" for problem in untranslated(list(dict.fromkeys(page.evaluate(TEXTS))), language)
+            ]
             if name == "login":
                 page.locator("#token").fill(served[1])
                 page.locator("button[type=submit]").click()
@@ -189,6 +207,31 @@ def test_every_view_in_every_language_is_translated(browser: Browser, served: tu
         assert problems == [], "\n".join(problems)
     finally:
         page.context.close()
+
+
+def _show_what_scripts_add(page: Page, name: str, language: str) -> list[str]:
+    """Bring up what only scripts or a question's answer show, so that the page's texts checked next include it:
+    the chart's hover tip (its words come from the chart's data-text-* attributes), the searchable filter, the
+    custom table's totals and refusal, the completeness legend. A tip still in English is named here."""
+    if name == "trends":
+        page.locator("[data-chart] .u-over").first.hover()
+        tip = page.locator(".chart-tip").first
+        expect(tip).to_be_visible()
+        text = tip.inner_text()
+        catalogue = _catalogue(language)
+        words = [f"({catalogue['95% interval']} ", f" {catalogue['to']} "]
+        return [f"the chart's hover tip {text!r} lacks {word!r}" for word in words if word not in text]
+    if name == "pivot":
+        expect(page.locator("#pivot-table tfoot th")).to_have_count(1)  # the column totals' row
+        expect(page.locator("#pivot-table td.total")).to_have_count(1)  # the overall total
+        expect(page.locator(".choice-chosen button")).to_have_count(2)  # the searchable filter holds both groups
+    elif name == "pivot-refused":
+        expect(page.locator(".error h2")).to_be_visible()
+        expect(page.locator("#pivot-table")).to_have_count(0)
+    elif name == "completeness":
+        expect(page.locator(".status-legend li")).to_have_count(6)
+        expect(page.locator("#completeness-grid tfoot th")).to_have_count(5)  # reported / expected, missing, on time...
+    return []
 
 
 def test_accept_language_the_switcher_and_the_fallback(browser: Browser, served: tuple[str, str]) -> None:
