@@ -40,15 +40,16 @@ typecheck: install
 contracts: install
 	$(BIN)/lint-imports
 
-# The whole suite on SQLite, then every database-backed test again on a real PostgreSQL server that the test
-# session starts itself (a throwaway cluster on 127.0.0.1, deleted afterwards).
+# The whole suite on SQLite, then every database test again on a real PostgreSQL server that the test session
+# starts itself (a throwaway cluster on 127.0.0.1, deleted afterwards). Database tests are those marked `db`, which
+# tests/conftest.py does by itself for every test that reaches a database of the run's backend (a hub, say).
 unit: unit-sqlite unit-postgresql
 
 unit-sqlite: install browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-unit-postgresql: install postgres
-	$(BIN)/pytest --backend postgresql tests/unit/hub tests/integration $(PYTEST_ARGS)
+unit-postgresql: install postgres browser
+	$(BIN)/pytest --backend postgresql -m db $(PYTEST_ARGS)
 
 # PostgreSQL server binaries (Debian's postgresql package), installed where missing.
 postgres:
