@@ -46,15 +46,16 @@ typecheck: install
 contracts: install
 	$(BIN)/lint-imports
 
-# The whole suite on SQLite, then every database-backed test again on a real PostgreSQL server that the test
-# session starts itself (a throwaway cluster on 127.0.0.1, deleted afterwards).
+# The whole suite on SQLite, then every database test again on a real PostgreSQL server that the test session
+# starts itself (a throwaway cluster on 127.0.0.1, deleted afterwards). Database tests are those marked `db`, which
+# tests/conftest.py does by itself for every test that reaches a database of the run's backend (a hub, say).
 unit: unit-sqlite unit-postgresql
 
 unit-sqlite: install browser proxy promtool
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-unit-postgresql: install postgres proxy
-	$(BIN)/pytest --backend postgresql tests/unit/hub tests/integration $(PYTEST_ARGS)
+unit-postgresql: install postgres browser proxy
+	$(BIN)/pytest --backend postgresql -m db $(PYTEST_ARGS)
 
 # PostgreSQL server binaries (Debian's postgresql package), installed where missing.
 postgres:
@@ -88,9 +89,10 @@ promtool:
 
 test: lint typecheck contracts unit
 
-# Day-to-day: everything that needs no database, server or browser (the protocol, the node, the architecture).
+# Day-to-day: everything that needs no database, server or browser (the protocol, the node, the architecture),
+# except the tests marked slow (a 100,000-row export, noise sampled until its variance shows), which make test runs.
 check: lint typecheck contracts
-	$(BIN)/pytest -q tests/unit/protocol tests/unit/node tests/unit/test_architecture.py $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not slow" tests/unit/protocol tests/unit/node tests/unit/test_architecture.py $(PYTEST_ARGS)
 
 # The whole system on this machine: a hub on SQLite in a temporary directory, six synthetic hotlines sending twelve
 # months, the auditor's verdict; then the hub keeps serving until Ctrl-C. `make demo DEMO_ARGS=--once` exits with

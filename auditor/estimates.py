@@ -43,14 +43,14 @@ from __future__ import annotations
 import math
 import operator
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 from typing import Final
 
 from auditor.releases import Releases, group_cells
-from auditor.stats import month_range
+from auditor.stats import month_chunks, month_range
 from protocol.api import MAX_MONTHS, MAX_ROWS, PERIOD, CombinationBlock, EstimateRow, RankingSummary
 from protocol.combination import (
     MonthRelease,
@@ -244,12 +244,20 @@ class EstimatesRecomputation:
         return self._scoped[slot]
 
 
-def audit_questions(tables: Mapping[str, Table], units: Iterable[str], months: Sequence[str]) -> list[Asked]:
+def audit_questions(
+    tables: Mapping[str, Table],
+    units: Iterable[str],
+    months: Sequence[str],
+    *,
+    with_data: Collection[str] | None = None,
+) -> list[Asked]:
     """The questions ``tipshare-audit verify`` asks of every scope: for each of ``units`` (with data), its total by
     period, each dimension by period (over the whole range when it has more than :data:`MONTHLY_CODES` codes), and
     the corridor by period (as the dashboard shows it: a cell moved in one month and back in the next leaves the
     range unchanged) and over the whole range; each over ``months`` (in order), in as few answers as the hub's limits on
-    months and rows allow."""
+    months and rows allow. With ``with_data`` (the months some release reports), the questions grouped by a dimension
+    skip the stretches of months without data (:func:`~auditor.stats.month_chunks`); the totals by period cover
+    every month."""
     questions: list[Asked] = []
     for unit in sorted(set(units)):
         unit_tables = [table for table in tables.values() if table.unit == unit]
@@ -263,7 +271,6 @@ def audit_questions(tables: Mapping[str, Table], units: Iterable[str], months: S
         for group_by, by_period in shapes:
             rows = math.prod(sizes[name] for name in group_by)
             step = max(1, min(MAX_MONTHS, MAX_ROWS // rows)) if by_period else MAX_MONTHS
-            for start in range(0, len(months), step):
-                chunk = months[start : start + step]
+            for chunk in month_chunks(months, step, with_data=with_data if group_by else None):
                 questions.append(Asked(unit, group_by, by_period=by_period, period_from=chunk[0], period_to=chunk[-1]))
     return questions

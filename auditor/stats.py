@@ -29,7 +29,7 @@ not grouped by period, one row per combination over the whole range, and no row 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 from types import MappingProxyType
@@ -40,7 +40,7 @@ from auditor.releases import Releases, group_cells
 from protocol.accuracy import NoiseGroup, interval_bounds, is_wide, sum_interval
 from protocol.taxonomy import Table, Taxonomy
 
-__all__ = ["CONFIDENCE", "PERIOD", "ExpectedRow", "Recomputation", "month_range"]
+__all__ = ["CONFIDENCE", "PERIOD", "ExpectedRow", "Recomputation", "month_chunks", "month_range"]
 
 #: Confidence of every published interval.
 CONFIDENCE: Final = 0.95
@@ -73,6 +73,29 @@ def month_range(first: str, last: str) -> list[str]:
     start = int(first[:4]) * 12 + int(first[5:7]) - 1
     end = int(last[:4]) * 12 + int(last[5:7]) - 1
     return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(start, end + 1)]
+
+
+def month_chunks(months: Sequence[str], step: int, *, with_data: Collection[str] | None = None) -> list[list[str]]:
+    """``months`` (consecutive, in order) in runs of at most ``step`` months, for questions the hub answers in one go.
+
+    With ``with_data`` (the months some release reports), only the months with data, in runs of consecutive ones:
+    what a question grouped by a dimension needs, so that a stretch of months nobody released (between a month
+    backfilled years back and the others, say) costs nothing. Those months stay covered by the questions grouped by
+    period alone, asked over all of ``months``, whose answers must say that none of them has data.
+
+    >>> months = ["2019-03", "2019-04", "2019-05", "2019-06", "2019-07"]
+    >>> month_chunks(months, 2)
+    [['2019-03', '2019-04'], ['2019-05', '2019-06'], ['2019-07']]
+    >>> month_chunks(months, 2, with_data={"2019-03", "2019-06", "2019-07"})
+    [['2019-03'], ['2019-06', '2019-07']]
+    """
+    runs: list[list[str]] = [[]]
+    for month in months:
+        if with_data is None or month in with_data:
+            runs[-1].append(month)
+        elif runs[-1]:
+            runs.append([])
+    return [run[start : start + step] for run in runs for start in range(0, len(run), step)]
 
 
 class Recomputation:

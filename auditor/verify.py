@@ -60,7 +60,7 @@ from auditor.releases import LoadedRelease, Releases, TableRegistry
 from auditor.report import VerifyReport
 from auditor.resume import resume_checks
 from auditor.state import StateStore
-from auditor.stats import PERIOD, Recomputation, month_range
+from auditor.stats import PERIOD, Recomputation, month_chunks, month_range
 from auditor.verify_estimates import EstimatesStep
 from auditor.witnessing import policy_for, witness_problem
 from protocol.crypto import fingerprint
@@ -347,7 +347,9 @@ class Verification:
         month) and for each country (by period, and every cell); ``False`` if the log broke meanwhile.
 
         The full grid of a table nobody in scope released in the range is not asked for: its monthly totals, which
-        must then all be missing, already say that every cell is."""
+        must then all be missing, already say that every cell is. For the same reason the groupings by a dimension
+        skip the stretches of months nobody released (:func:`~auditor.stats.month_chunks`), which the totals by
+        period cover."""
         for name in sorted(taxonomy.tables):
             for grouping in table_groupings(taxonomy.table(name).dimension_names, region=True):
                 if len(grouping) > 2 and not base.periods_with_data(name, months, None):
@@ -383,8 +385,8 @@ class Verification:
             if name != PERIOD:
                 codes *= len(taxonomy.dimension(name))
         step = max(1, min(_MAX_MONTHS, _MAX_ROWS // codes))
-        for start in range(0, len(months), step):
-            chunk = months[start : start + step]
+        with_data = self._recomputation(monitor.size, taxonomy).periods if len(group_by) > 1 else None
+        for chunk in month_chunks(months, step, with_data=with_data):  # by a dimension: the months with data
             params = {"group_by": ",".join(group_by), "period_from": chunk[0], "period_to": chunk[-1]}
             if country is not None:
                 params["country"] = country
@@ -427,7 +429,9 @@ class Verification:
                 "that name is left out of the recomputed estimates",
             )
         releases = self._releases(monitor.size)
-        questions = audit_questions(self._estimates_at(monitor.size).tables, releases.units, months)
+        questions = audit_questions(
+            self._estimates_at(monitor.size).tables, releases.units, months, with_data=releases.periods
+        )
         step = EstimatesStep(
             client=self._client,
             summary=self.report.estimates,

@@ -476,7 +476,15 @@ def load_taxonomy(document: Mapping[str, Any]) -> Taxonomy:
 
 
 def parse_taxonomy(data: bytes) -> Taxonomy:
-    """Parse JSON bytes strictly (raises ``MalformedMessage`` if they are not JSON) and validate the taxonomy."""
+    """Parse JSON bytes strictly (raises ``MalformedMessage`` if they are not JSON) and validate the taxonomy.
+
+    The last few documents parsed are remembered (a :class:`Taxonomy` never changes): a hub reads its registered
+    taxonomies from its database many times, and each parse canonicalises tens of thousands of values."""
+    return _parse_taxonomy(bytes(data))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_taxonomy(data: bytes) -> Taxonomy:
     return load_taxonomy(parse_json(data))
 
 

@@ -20,6 +20,7 @@ from protocol.messages import (
     b64encode,
 )
 from tests.support.backends import BACKEND
+from tests.support.markers import uses_database
 from tests.support.postgres import running_cluster
 
 # The node's and the auditor's messages follow the locale (LANGUAGE first); the suite asserts the English ones,
@@ -42,19 +43,29 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"tipshare hub backend: {config.getoption('--backend')}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every database test ``db`` (what ``make unit-postgresql`` reruns), so no test has to remember to."""
+    for item in items:
+        if uses_database(item):
+            item.add_marker(pytest.mark.db)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def database_backend(request: pytest.FixtureRequest) -> Iterator[str]:
     """Start the PostgreSQL cluster for ``--backend postgresql``; a failure to start fails the run."""
     name = request.config.getoption("--backend")
     if name != "postgresql":
-        yield name
+        try:
+            yield name
+        finally:
+            BACKEND.reset()  # (the migrated template file, if a test made one)
         return
     with running_cluster() as cluster:
         BACKEND.name, BACKEND.cluster = name, cluster
         try:
             yield name
         finally:
-            BACKEND.name, BACKEND.cluster = "sqlite", None
+            BACKEND.reset()
 
 
 @pytest.fixture

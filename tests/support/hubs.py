@@ -22,7 +22,7 @@ from protocol.crypto import SigningKey, seal_envelope
 from protocol.messages import Receipt, SubmissionPayload
 from protocol.note import NoteVerifier
 from protocol.taxonomy import TAXONOMY_V1_ID
-from tests.support.backends import fresh_database_url
+from tests.support.backends import fresh_hub_database
 from tests.support.releases import make_release
 
 ORIGIN = "hub.test.tipshare/log"
@@ -136,7 +136,7 @@ def start_hub(
     ``None`` keeps what a new hub publishes (the newest). Every built-in taxonomy is accepted either way.
     """
     if database_url is None:
-        with fresh_database_url() as url:
+        with fresh_hub_database(data_dir) as url:  # the session's migrated schema, copied
             yield from _start_hub(
                 data_dir, clock=clock, database_url=url, taxonomy=current_taxonomy, overrides=settings
             )
