@@ -14,6 +14,9 @@ SDMX-CSV           ``GET /v1/exports/{stats,estimates}/….csv``  columns ``QUES
                                                                 ``CHECKPOINT_ROOT`` (and ``REF_AREA``)
 =================  ===========================================  ==============================================
 
+Completeness files (``GET /v1/completeness?format=csv``, first column ``hotline_id``, and the SDMX-CSV message of
+dataflow ``TIPSHARE:REPORTING_COMPLETENESS``) are read by :func:`auditor.completeness.read_completeness_file`.
+
 The ``question`` columns (:mod:`protocol.questions`) were added to the CSV files for this: a CSV file downloaded
 from an older hub has none and cannot be recomputed (:class:`~auditor.errors.UsageError`; check its JSON answer
 instead). A region answer to a country-limited token covers only the token's countries: the CSV ``scope`` reads
@@ -29,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from auditor.completeness import CompletenessFile, is_completeness_file, read_completeness_file
 from auditor.errors import UsageError
 from protocol.errors import ProtocolError
 from protocol.messages import b64decode
@@ -61,8 +65,9 @@ class AnswerFile:
     lines: tuple[Mapping[str, str], ...] = field(default=(), hash=False)
 
 
-def read_answer_file(data: bytes, *, name: str) -> AnswerFile:
-    """Read an answer file (``name`` for messages); :class:`UsageError` if it is none of the six kinds."""
+def read_answer_file(data: bytes, *, name: str) -> AnswerFile | CompletenessFile:
+    """Read an answer file (``name`` for messages); :class:`UsageError` if it is none of the six kinds, nor a
+    completeness file (:mod:`auditor.completeness`)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -73,6 +78,9 @@ def read_answer_file(data: bytes, *, name: str) -> AnswerFile:
         except ValueError as e:
             raise UsageError(f"{name} is not valid JSON: {e}") from None
         return _json_file(document, name)
+    head = list(csv.reader(io.StringIO(text)))[:2]
+    if head and is_completeness_file(head[0], head[1] if len(head) > 1 else []):
+        return read_completeness_file(text, name=name)
     return _csv_file(text, name)
 
 

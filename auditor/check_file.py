@@ -21,6 +21,12 @@ A run:
    1e-9 relative), lines matched by their keys; a line missing, repeated or added is a failure.
 
 Hotline scopes are not recomputed (as in ``verify``); a file about one hotline is refused as unusable.
+
+A **completeness** file (:mod:`auditor.completeness`) is re-derived from the log at its checkpoint, whatever its
+scope: every line keyed by hotline and month, its status, expected flag, receive times, revisions, ``corrected``
+and deadline compared with the grid the log implies; a line missing, repeated or added is a failure naming the
+hotline and month. The hub's ``deadline_days`` is read from the file's deadlines (no signed source names it) and
+reported with the result.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from typing import Any
 from auditor.answer_files import AnswerFile
 from auditor.compare import MAX_FAILURES_PER_ANSWER, compare_answer
 from auditor.compare_estimates import compare_estimates
+from auditor.completeness import CompletenessFile, GridLine, csv_columns, grid, sdmx_columns
+from auditor.completeness import Render as GridRender
 from auditor.errors import UsageError
 from auditor.estimates import Asked
 from auditor.file_lines import (
@@ -53,7 +61,7 @@ from auditor.verify import Verification
 from protocol.api import EstimatesAnswer
 from protocol.combination import NotAnswerable
 from protocol.merkle import EMPTY_ROOT, root_hash
-from protocol.messages import b64encode
+from protocol.messages import b64encode, format_timestamp
 from protocol.questions import question_text
 
 __all__ = ["FileCheck", "FileCheckResult"]
@@ -71,6 +79,10 @@ class FileCheckResult:
     checkpoint_root: bytes | None = None
     rows: int = 0
     failures: list[Failure] = field(default_factory=list)
+    #: Completeness: the hub's ``deadline_days`` as read from the file's deadlines (no signed source names it).
+    deadline_days: int | None = None
+    #: Completeness: the scope was taken from the file's lines (an SDMX-CSV message names none).
+    scope_from_lines: bool = False
 
     @property
     def verdict(self) -> str:
@@ -88,7 +100,11 @@ class FileCheckResult:
             else {"size": self.checkpoint_size, "root_hash": b64encode(self.checkpoint_root)},
             "rows": self.rows,
             "failures": [failure.document() for failure in self.failures],
-        }
+        } | (
+            {}
+            if self.kind != "completeness"
+            else {"deadline_days": self.deadline_days, "scope_from_lines": self.scope_from_lines}
+        )
 
 
 class FileCheck:
@@ -98,7 +114,9 @@ class FileCheck:
         self._verification = verification
         self._store = store
 
-    def run(self, answer: AnswerFile, *, name: str) -> FileCheckResult:
+    def run(self, answer: AnswerFile | CompletenessFile, *, name: str) -> FileCheckResult:
+        if isinstance(answer, CompletenessFile):
+            return self._run_completeness(answer, name=name)
         question = answer.question
         result = FileCheckResult(
             file=name,
@@ -113,7 +131,7 @@ class FileCheck:
         verification = self._verification
         monitor = verification.prepare()
         if monitor is not None:
-            size = self._size(monitor, answer, result)
+            size = self._size(monitor, answer.checkpoint_size, answer.checkpoint_root, answer.checkpoint_note, result)
             if size is not None:
                 if answer.kind == "stats":
                     self._stats(answer, size, result)
@@ -126,7 +144,9 @@ class FileCheck:
 
     # ------------------------------------------------------------------ the checkpoint
 
-    def _size(self, monitor: LogMonitor, answer: AnswerFile, result: FileCheckResult) -> int | None:
+    def _size(
+        self, monitor: LogMonitor, size: int, root: bytes, note: str | None, result: FileCheckResult
+    ) -> int | None:
         """The tree size to recompute at, once the file's checkpoint is the log's; else ``None`` (failed)."""
 
         def fail(message: str) -> None:
@@ -134,9 +154,8 @@ class FileCheck:
 
         if monitor.broken:
             return None
-        size, root = answer.checkpoint_size, answer.checkpoint_root
-        if answer.checkpoint_note is not None or size == 0:
-            ref = PublishedCheckpoint(size=size, root_hash=root, note=answer.checkpoint_note)
+        if note is not None or size == 0:
+            ref = PublishedCheckpoint(size=size, root_hash=root, note=note)
             return self._verification.answer_size(monitor, ref, fail)
         if size > monitor.size:
             fail(
@@ -152,6 +171,131 @@ class FileCheck:
             )
             return None
         return size
+
+    # ------------------------------------------------------------------ completeness
+
+    def _run_completeness(self, answer: CompletenessFile, *, name: str) -> FileCheckResult:
+        result = FileCheckResult(
+            file=name,
+            kind="completeness",
+            format=answer.format,
+            question=answer.question,
+            checkpoint_size=answer.checkpoint_size,
+            checkpoint_root=answer.checkpoint_root,
+            scope_from_lines=not answer.scope_named,
+        )
+        verification = self._verification
+        monitor = verification.prepare()
+        if monitor is not None:
+            size = self._size(monitor, answer.checkpoint_size, answer.checkpoint_root, None, result)
+            if size is not None:
+                self._completeness(answer, size, result)
+            verification.finish(monitor)
+        log_failures = [f for f in verification.report.failures if f.check not in (Check.STATISTICS, Check.ESTIMATES)]
+        result.failures = [*log_failures, *result.failures]
+        return result
+
+    def _completeness(self, answer: CompletenessFile, size: int, result: FileCheckResult) -> None:
+        label = answer.question
+        deadline_days = answer.deadline_days()
+        if deadline_days is None:
+            result.failures.append(
+                Failure(
+                    Check.COMPLETENESS,
+                    f"{label}: no line has a deadline a whole number of days after its month's end, so the hub's "
+                    "deadline_days cannot be read from the file: download it again from the hub",
+                )
+            )
+            return
+        result.deadline_days = deadline_days
+        hotlines, submissions, made_after = self._verification.completeness_at(size)
+        if answer.scope_level == "hotline":
+            hotlines = [h for h in hotlines if h.id == answer.scope_code]
+            if not hotlines:
+                result.failures.append(
+                    Failure(
+                        Check.COMPLETENESS,
+                        f"{label}: the log (size {size}) enrolled no hotline {answer.scope_code!r}",
+                        hotline_id=answer.scope_code,
+                    )
+                )
+                return
+        elif answer.scope_level == "country":
+            hotlines = [h for h in hotlines if h.country == answer.scope_code]
+        elif answer.countries is not None:
+            hotlines = [h for h in hotlines if h.country in answer.countries]
+        lines = grid(
+            hotlines,
+            submissions,
+            period_from=answer.period_from,
+            period_to=answer.period_to,
+            deadline_days=deadline_days,
+            made_after=made_after,
+            made_before=self._verification.now,
+        )
+        expected = {(line.hotline_id, line.period): line for line in lines}
+        columns = csv_columns() if answer.format == "csv" else sdmx_columns()
+        self._compare_grid(answer, expected, columns, result, label=label)
+
+    def _compare_grid(
+        self,
+        answer: CompletenessFile,
+        expected: Mapping[tuple[str, str], GridLine],
+        columns: Mapping[str, GridRender],
+        result: FileCheckResult,
+        *,
+        label: str,
+    ) -> None:
+        failures: list[Failure] = []
+
+        def fail(message: str, hotline_id: str | None, period: str | None) -> None:
+            failures.append(
+                Failure(
+                    Check.COMPLETENESS,
+                    f"{label}: {message}",
+                    hotline_id=hotline_id,
+                    keys=None if period is None else {"period": period},
+                )
+            )
+
+        missing_columns = [name for name in (*answer.keys, *columns) if name not in answer.header]
+        if missing_columns:
+            raise UsageError(f"{result.file} lacks the column(s) {', '.join(missing_columns)} of a completeness file")
+        hotline_column, period_column = answer.keys
+        seen: set[tuple[str, str]] = set()
+        for line in answer.lines:
+            key = (line[hotline_column], line[period_column])
+            if key in seen:
+                fail("the line appears twice", *key)
+                continue
+            seen.add(key)
+            row = expected.get(key)
+            if row is None:
+                fail(
+                    "in the file, but the log implies no such line (a hotline outside the scope or not enrolled at "
+                    "this checkpoint, or a month outside the file's period_from..period_to)",
+                    *key,
+                )
+                continue
+            differ = []
+            for name, render in columns.items():
+                allowed = render(row)
+                if line[name] in allowed:
+                    continue
+                recomputed = " or ".join(repr(text) for text in allowed)
+                why = f" ({_status_rule(row)})" if name in ("status", "REPORTING_STATUS") else ""
+                differ.append(f"{name} in the file {line[name]!r}, recomputed {recomputed}{why}")
+            if differ:
+                fail("; ".join(differ), *key)
+        for key in expected:
+            if key not in seen:
+                fail("missing: the log implies this line (the hotline is in scope and the month in range)", *key)
+        if len(failures) > MAX_FAILURES_PER_ANSWER:
+            more = len(failures) - MAX_FAILURES_PER_ANSWER
+            failures = failures[:MAX_FAILURES_PER_ANSWER]
+            fail(f"... and {more} more differences in this file", None, None)
+        result.rows = len(answer.lines)
+        result.failures += failures
 
     # ------------------------------------------------------------------ statistics
 
@@ -293,6 +437,17 @@ class FileCheck:
             fail(f"... and {more} more differences in this file", None)
         result.rows = len(answer.lines)
         result.failures += failures
+
+
+def _status_rule(row: GridLine) -> str:
+    """Why the log implies the row's status, in the hub's rule's words."""
+    deadline = format_timestamp(row.deadline)
+    if row.first_received_at is not None:
+        first = format_timestamp(row.first_received_at)
+        return f"first received {first}, deadline {deadline}: on time when received at or before the deadline"
+    if not row.expected:
+        return "nothing received, and not expected: before its logged reporting_from, or no key of it valid that month"
+    return f"nothing received although expected; deadline {deadline}: not_due until it passes, missing after"
 
 
 def _countries(answer: AnswerFile) -> frozenset[str] | None:

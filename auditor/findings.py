@@ -65,6 +65,9 @@ class Check(StrEnum):
     #: A published least-squares estimate (``/v1/estimates``) equals the one recomputed from the signed payloads,
     #: and the taxonomies combined define every table and dimension name alike.
     ESTIMATES = "estimates"
+    #: A downloaded completeness file (``check FILE``) equals the reporting grid re-derived from the log: every
+    #: hotline and month, its status, expected flag, receive times, revisions and deadline.
+    COMPLETENESS = "completeness"
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,8 @@ class HotlineWindows:
     country: str
     windows: tuple[tuple[datetime, datetime | None], ...]
     reporting_from: str | None = None
+    #: Its name as enrolled (the completeness grid's ``hotline_name``).
+    display_name: str = ""
 
     def expected_in(self, period: str) -> bool:
         """True if it is expected to report ``period``, reports aside: every month from ``reporting_from`` on
@@ -196,6 +198,7 @@ class KeyHistory:
             HotlineWindows(
                 id=h.id,
                 country=h.country,
+                display_name=h.display_name,
                 windows=tuple(sorted((self._keys[k].window for k in h.key_ids), key=lambda w: w[0])),
             )
             for h in sorted(self._hotlines.values(), key=lambda h: (h.country, h.id))

@@ -47,12 +47,12 @@ from typing import Final, Literal
 
 from auditor.client import AuditClient, HubIdentity
 from auditor.compare import compare_answer
-from auditor.entries import EntryChecker
+from auditor.entries import AcceptedSubmission, EntryChecker
 from auditor.errors import HubResponseInvalid, StateError, UsageError
 from auditor.estimates import EstimatesRecomputation, audit_questions
 from auditor.findings import Check, Failure
 from auditor.hub_keys import describe_followed, follow_hub_keys
-from auditor.keys import KeyHistory
+from auditor.keys import HotlineWindows, KeyHistory
 from auditor.monitor import LogMonitor
 from auditor.policies import budget_rows
 from auditor.published import PublishedCheckpoint, PublishedStats
@@ -183,6 +183,23 @@ class Verification:
     def estimates_at(self, size: int) -> EstimatesRecomputation:
         """The estimates the log of tree size ``size`` implies."""
         return self._estimates_at(size)
+
+    @property
+    def now(self) -> datetime:
+        """The time of this run (a downloaded file was made before it)."""
+        return self._now
+
+    def completeness_at(self, size: int) -> tuple[list[HotlineWindows], list[AcceptedSubmission], datetime | None]:
+        """What the completeness grid of tree size ``size`` is derived from: every hotline enrolled below it (with
+        the ``reporting_from`` its latest policy there declares), the accepted submissions that count at that size
+        (not withdrawn), and the latest time an entry below it records (``None``: none)."""
+        history = KeyHistory.replay((i, e) for i, e in self._checker.history.events if i < size)
+        declared = self._checker.policies.reporting_from(size=size)
+        hotlines = [replace(h, reporting_from=declared.get(h.id)) for h in history.hotlines()]
+        logged = [s for s in self._checker.accepted if s.index < size]
+        times = [s.received_at for s in logged] + [start for h in hotlines for start, _ in h.windows]
+        counted = [s for s in logged if self._checker.counts(s, size)]
+        return hotlines, counted, max(times, default=None)
 
     def answer_size(self, monitor: LogMonitor, ref: PublishedCheckpoint, fail: Callable[[str], None]) -> int | None:
         """The tree size to recompute an answer at, once its checkpoint is verified (else ``None``, after

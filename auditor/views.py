@@ -127,6 +127,27 @@ def show_file_check(result: FileCheckResult) -> None:
             )
         )
     lines.append((N_("compared"), _("%(rows)s lines or rows, recomputed from the signed log") % {"rows": result.rows}))
+    if result.deadline_days is not None:
+        lines.append(
+            (
+                N_("deadline"),
+                _(
+                    "%(days)s days after a month ends, read from the file's deadline column (the hub signs no "
+                    "deadline): every deadline and status of the file was checked against it"
+                )
+                % {"days": result.deadline_days},
+            )
+        )
+    if result.scope_from_lines:
+        lines.append(
+            (
+                N_("scope"),
+                _(
+                    "taken from the file's lines (an SDMX-CSV message does not name its scope): a country left out "
+                    "entirely is not caught; check the CSV of /v1/completeness to be sure"
+                ),
+            )
+        )
     _rows(out, lines)
 
 
