@@ -20,11 +20,13 @@ from typing import Any, Final
 
 import pytest
 
+from auditor.completeness import grid
+from auditor.keys import HotlineWindows
 from hub.cli import main as hub_main
 from protocol.taxonomy import builtin_taxonomy
 from tests.support.export_files import check, download, edit_column, rows
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import utc, vector
+from tests.unit.auditor.auditkit import HUB_URL, Wire, run_cli, utc, vector
 
 V1 = builtin_taxonomy(1)
 TABLES: Final = ("persons_corridor",)
@@ -219,3 +221,70 @@ def test_a_status_difference_says_which_rule_decides_it(hub: HubUnderTest, tmp_p
     (failure,) = _failures(check(hub, tmp_path / "state", edited))
     assert "recomputed 'late'" in failure["message"]
     assert "first received 2026-09-25T10:00:00Z, deadline 2026-09-16T00:00:00Z" in failure["message"]
+
+
+def test_the_report_says_deadline_days_was_read_from_the_file(hub: HubUnderTest, tmp_path: Path) -> None:
+    content, path = _file(hub, tmp_path, SDMX)
+    path.write_bytes(content)
+    args = ["check", str(path), "--hub", HUB_URL, "--token", hub.tokens["auditor"], "--state", str(tmp_path / "s")]
+
+    run = run_cli(args, wire=Wire(hub), clock=hub.clock)
+
+    assert run.code == 0, run.out + run.err
+    assert "VERIFIED" in run.out
+    assert "15 days after a month ends, read from the file's deadline column" in run.out
+    assert "an SDMX-CSV message does not name its scope" in run.out
+
+
+def _hotline(hotline_id: str, *, reporting_from: str | None = None) -> HotlineWindows:
+    return HotlineWindows(
+        id=hotline_id,
+        country="UA",
+        windows=((utc(2026, 8, 20, 10), None),),
+        reporting_from=reporting_from,
+        display_name=hotline_id,
+    )
+
+
+@pytest.mark.parametrize(
+    ("made_after", "made_before", "statuses"),
+    [
+        (utc(2026, 10, 17), utc(2026, 11, 1), ("missing",)),  # the deadline passed before the checkpoint's last entry
+        (utc(2026, 10, 1), utc(2026, 10, 10), ("not_due",)),  # and after the check: not yet due
+        (utc(2026, 10, 1), utc(2026, 11, 1), ("not_due", "missing")),  # in between: the file does not say when
+    ],
+)
+def test_an_unreported_month_is_not_due_or_missing_by_when_the_file_can_have_been_made(
+    made_after: datetime, made_before: datetime, statuses: tuple[str, ...]
+) -> None:
+    (line,) = grid(
+        [_hotline("ua-a")],
+        [],
+        period_from="2026-09",
+        period_to="2026-09",
+        deadline_days=15,
+        made_after=made_after,
+        made_before=made_before,
+    )
+    assert line.deadline == utc(2026, 10, 16)
+    assert line.expected
+    assert line.statuses == statuses
+
+
+def test_a_hotline_enrolled_after_a_deadline_has_its_own_deadline_counted_from_its_enrolment() -> None:
+    late = HotlineWindows(
+        id="ua-b", country="UA", windows=((utc(2026, 10, 25, 9), None),), reporting_from="2026-09", display_name="B"
+    )
+    lines = grid(
+        [late],
+        [],
+        period_from="2026-08",
+        period_to="2026-09",
+        deadline_days=15,
+        made_after=utc(2026, 11, 20),
+        made_before=utc(2026, 11, 21),
+    )
+    assert [(line.period, line.statuses, line.deadline) for line in lines] == [
+        ("2026-08", ("not_enrolled",), utc(2026, 11, 9, 9)),  # before reporting_from, and ended before it enrolled
+        ("2026-09", ("missing",), utc(2026, 11, 9, 9)),
+    ]
