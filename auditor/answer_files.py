@@ -14,8 +14,9 @@ SDMX-CSV           ``GET /v1/exports/{stats,estimates}/….csv``  columns ``QUES
                                                                 ``CHECKPOINT_ROOT`` (and ``REF_AREA``)
 =================  ===========================================  ==============================================
 
-Completeness files (``GET /v1/completeness?format=csv``, first column ``hotline_id``, and the SDMX-CSV message of
-dataflow ``TIPSHARE:REPORTING_COMPLETENESS``) are read by :func:`auditor.completeness.read_completeness_file`.
+Completeness answers (``GET /v1/completeness`` as JSON, fields ``deadline_days``, ``rows`` and ``periods``; its CSV,
+first column ``hotline_id``; the SDMX-CSV message of dataflow ``TIPSHARE:REPORTING_COMPLETENESS``) are read by
+:mod:`auditor.completeness`.
 
 The ``question`` columns (:mod:`protocol.questions`) were added to the CSV files for this: a CSV file downloaded
 from an older hub has none and cannot be recomputed (:class:`~auditor.errors.UsageError`; check its JSON answer
@@ -32,7 +33,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from auditor.completeness import CompletenessFile, is_completeness_file, read_completeness_file
+from auditor.completeness import (
+    CompletenessFile,
+    is_completeness_answer,
+    is_completeness_file,
+    read_completeness_answer,
+    read_completeness_file,
+)
 from auditor.errors import UsageError
 from protocol.errors import ProtocolError
 from protocol.messages import b64decode
@@ -84,9 +91,11 @@ def read_answer_file(data: bytes, *, name: str) -> AnswerFile | CompletenessFile
     return _csv_file(text, name)
 
 
-def _json_file(document: Any, name: str) -> AnswerFile:
+def _json_file(document: Any, name: str) -> AnswerFile | CompletenessFile:
     if not isinstance(document, dict):
         raise UsageError(f"{name} is a JSON {type(document).__name__}, not an answer of the hub")
+    if is_completeness_answer(document):
+        return read_completeness_answer(document, name=name)
     try:
         if document.get("type") == "estimates":
             echo, checkpoint = document["question"], document["checkpoint"]

@@ -38,7 +38,7 @@ from typing import Any
 from auditor.answer_files import AnswerFile
 from auditor.compare import MAX_FAILURES_PER_ANSWER, compare_answer
 from auditor.compare_estimates import compare_estimates
-from auditor.completeness import CompletenessFile, GridLine, csv_columns, grid, sdmx_columns
+from auditor.completeness import CompletenessFile, GridLine, csv_columns, grid, sdmx_columns, summaries
 from auditor.completeness import Render as GridRender
 from auditor.errors import UsageError
 from auditor.estimates import Asked
@@ -81,6 +81,8 @@ class FileCheckResult:
     failures: list[Failure] = field(default_factory=list)
     #: Completeness: the hub's ``deadline_days`` as read from the file's deadlines (no signed source names it).
     deadline_days: int | None = None
+    #: Completeness: ``deadline_days`` as a JSON answer states it (else read from the file's deadlines).
+    deadline_days_stated: bool = False
     #: Completeness: the scope was taken from the file's lines (an SDMX-CSV message names none).
     scope_from_lines: bool = False
 
@@ -103,7 +105,11 @@ class FileCheckResult:
         } | (
             {}
             if self.kind != "completeness"
-            else {"deadline_days": self.deadline_days, "scope_from_lines": self.scope_from_lines}
+            else {
+                "deadline_days": self.deadline_days,
+                "deadline_days_stated": self.deadline_days_stated,
+                "scope_from_lines": self.scope_from_lines,
+            }
         )
 
 
@@ -183,11 +189,13 @@ class FileCheck:
             checkpoint_size=answer.checkpoint_size,
             checkpoint_root=answer.checkpoint_root,
             scope_from_lines=not answer.scope_named,
+            deadline_days_stated=answer.stated_deadline_days is not None,
         )
         verification = self._verification
         monitor = verification.prepare()
         if monitor is not None:
-            size = self._size(monitor, answer.checkpoint_size, answer.checkpoint_root, None, result)
+            note = answer.checkpoint_note
+            size = self._size(monitor, answer.checkpoint_size, answer.checkpoint_root, note, result)
             if size is not None:
                 self._completeness(answer, size, result)
             verification.finish(monitor)
@@ -209,6 +217,19 @@ class FileCheck:
             return
         result.deadline_days = deadline_days
         hotlines, submissions, made_after = self._verification.completeness_at(size)
+        made_before = self._verification.now
+        if answer.generated_at is not None:  # a JSON answer says when it was made: then every status is exact
+            made = answer.generated_at
+            if (made_after is not None and made < made_after) or made > made_before:
+                result.failures.append(
+                    Failure(
+                        Check.COMPLETENESS,
+                        f"{label}: generated_at {format_timestamp(made)} is before the last entry of its checkpoint "
+                        f"or after this check ({format_timestamp(made_before)}): the answer misstates when it was made",
+                    )
+                )
+                return
+            made_after = made_before = made
         if answer.scope_level == "hotline":
             hotlines = [h for h in hotlines if h.id == answer.scope_code]
             if not hotlines:
@@ -231,11 +252,45 @@ class FileCheck:
             period_to=answer.period_to,
             deadline_days=deadline_days,
             made_after=made_after,
-            made_before=self._verification.now,
+            made_before=made_before,
         )
         expected = {(line.hotline_id, line.period): line for line in lines}
-        columns = csv_columns() if answer.format == "csv" else sdmx_columns()
+        columns = sdmx_columns() if answer.format == "sdmx-csv" else csv_columns()
         self._compare_grid(answer, expected, columns, result, label=label)
+        if answer.format == "json":
+            self._compare_summaries(answer, summaries(lines, deadline_days=deadline_days), result, label=label)
+
+    def _compare_summaries(
+        self,
+        answer: CompletenessFile,
+        expected: Mapping[str, Mapping[str, str]],
+        result: FileCheckResult,
+        *,
+        label: str,
+    ) -> None:
+        """A JSON answer's per-month summaries (expected, reported, on time, the rates, ...) against the grid's."""
+
+        def fail(message: str, period: str) -> None:
+            result.failures.append(Failure(Check.COMPLETENESS, f"{label}: {message}", keys={"period": period}))
+
+        seen: set[str] = set()
+        for summary in answer.periods:
+            period = summary["period"]
+            if period in seen or period not in expected:
+                fail("a month summary the answer repeats, or outside its period_from..period_to", period)
+                continue
+            seen.add(period)
+            ours = expected[period]
+            differ = [
+                f"summary {name} in the answer {summary[name]!r}, recomputed {ours[name]!r}"
+                for name in ours
+                if summary.get(name) != ours[name]
+            ]
+            if differ:
+                fail("; ".join(differ), period)
+        for period in expected:
+            if period not in seen:
+                fail("missing: the answer has no summary of this month", period)
 
     def _compare_grid(
         self,

@@ -2,8 +2,10 @@
 """Reporting completeness re-derived from the log alone: what ``check FILE`` compares a completeness file with.
 
 A completeness file (``GET /v1/completeness?format=csv``, first column ``hotline_id``; the SDMX-CSV message
-``GET /v1/exports/completeness.sdmx.csv``, dataflow :data:`COMPLETENESS_DATAFLOW`) has one line per hotline in
-scope and month of ``period_from..period_to``. :func:`grid` derives the same lines from the verified log at the
+``GET /v1/exports/completeness.sdmx.csv``, dataflow :data:`COMPLETENESS_DATAFLOW`; the JSON answer of
+``GET /v1/completeness``) has one line per hotline in scope and month of ``period_from..period_to``; the JSON answer
+also a summary per month (:func:`summaries`: expected, reported, on time, late, missing, not due, corrected and both
+rates). :func:`grid` derives the same lines from the verified log at the
 checkpoint the file names, with the hub's published rules:
 
 * **hotlines**: every hotline a ``key_enrolled`` entry enrolled, in scope, with its key windows (``[valid_from,
@@ -24,17 +26,20 @@ from the file's own ``deadline`` column (the smallest whole number of days betwe
 a backfill deadline is always later), reported with the result, and every deadline of the file must then follow
 from it. And the file does not say *when* it was made, which decides ``not_due`` against ``missing``: it was made
 after the last entry of its checkpoint was logged and before this check, so a deadline before the former must read
-``missing``, one after the latter ``not_due``, and one in between may read either.
+``missing``, one after the latter ``not_due``, and one in between may read either. A JSON answer states both: its
+``deadline_days`` is used as stated, and its ``generated_at`` (which must lie between those two times) makes every
+status exact, so its summaries can be recomputed too.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from auditor.entries import AcceptedSubmission
 from auditor.errors import UsageError
@@ -50,9 +55,12 @@ __all__ = [
     "Render",
     "csv_columns",
     "grid",
+    "is_completeness_answer",
     "is_completeness_file",
+    "read_completeness_answer",
     "read_completeness_file",
     "sdmx_columns",
+    "summaries",
 ]
 
 #: The SDMX dataflow of the hub's completeness messages.
@@ -91,7 +99,7 @@ class CompletenessFile:
     country-limited token's region). An SDMX-CSV message names no scope: ``scope_named`` is then false and the scope
     is taken from its lines (the countries of ``REF_AREA``; one hotline, a hotline scope)."""
 
-    format: Literal["csv", "sdmx-csv"]
+    format: Literal["csv", "sdmx-csv", "json"]
     period_from: str
     period_to: str
     scope_level: str
@@ -102,11 +110,17 @@ class CompletenessFile:
     checkpoint_root: bytes
     header: tuple[str, ...] = ()
     lines: tuple[Mapping[str, str], ...] = field(default=(), hash=False)
+    #: A JSON answer: its signed checkpoint note, the ``generated_at``, ``deadline_days`` it states, and the
+    #: per-month summaries (as text, like CSV cells).
+    checkpoint_note: str | None = None
+    generated_at: datetime | None = None
+    stated_deadline_days: int | None = None
+    periods: tuple[Mapping[str, str], ...] = field(default=(), hash=False)
 
     @property
     def keys(self) -> tuple[str, str]:
         """The columns that key a line: hotline and month."""
-        return ("hotline_id", "period") if self.format == "csv" else ("HOTLINE", "TIME_PERIOD")
+        return ("HOTLINE", "TIME_PERIOD") if self.format == "sdmx-csv" else ("hotline_id", "period")
 
     @property
     def question(self) -> str:
@@ -117,8 +131,11 @@ class CompletenessFile:
         return f"completeness {self.period_from}..{self.period_to}, {scope}"
 
     def deadline_days(self) -> int | None:
-        """The hub's ``deadline_days`` as the file's deadlines imply it (``None``: no line has a usable deadline)."""
-        column, period = ("deadline", "period") if self.format == "csv" else ("DEADLINE", "TIME_PERIOD")
+        """The hub's ``deadline_days``: as a JSON answer states it, else as the file's deadlines imply it (``None``:
+        no line has a usable deadline)."""
+        if self.stated_deadline_days is not None:
+            return self.stated_deadline_days
+        column, period = ("DEADLINE", "TIME_PERIOD") if self.format == "sdmx-csv" else ("deadline", "period")
         found: list[int] = []
         for line in self.lines:
             try:
@@ -129,7 +146,11 @@ class CompletenessFile:
             gap = deadline - end
             if gap >= timedelta(0) and gap % timedelta(days=1) == timedelta(0):
                 found.append(gap.days)
-        return min(found, default=None)
+        if not found:
+            return None
+        # the value most lines imply (one edited deadline does not move it); a tie goes to the smallest
+        counts = Counter(found)
+        return min(counts, key=lambda days: (-counts[days], days))
 
 
 def is_completeness_file(header: Sequence[str], first_line: Sequence[str]) -> bool:
@@ -216,6 +237,132 @@ def read_completeness_file(text: str, *, name: str) -> CompletenessFile:
         header=header,
         lines=tuple(lines),
     )
+
+
+def is_completeness_answer(document: Mapping[str, object]) -> bool:
+    """Whether a JSON document is a ``GET /v1/completeness`` answer."""
+    return "deadline_days" in document and "rows" in document and "periods" in document
+
+
+def read_completeness_answer(document: Mapping[str, Any], *, name: str) -> CompletenessFile:
+    """Read a ``GET /v1/completeness`` JSON answer: its rows and summaries as the CSV writes the same values."""
+    try:
+        scope, checkpoint = document["scope"], document["checkpoint"]
+        countries = scope.get("countries")
+        lines = tuple(
+            {
+                "hotline_id": str(row["hotline_id"]),
+                "period": str(row["period"]),
+                "hotline_name": _cell(str(row["hotline_name"])),
+                "country": str(row["country"]),
+                "status": str(row["status"]),
+                **{k: _json_cell(row[k]) for k in ("expected", "corrected", "revisions", "latest_revision")},
+                **{k: _json_time(row[k]) for k in ("first_received_at", "latest_received_at", "deadline")},
+            }
+            for row in document["rows"]
+        )
+        periods = tuple(
+            {"period": str(p["period"])}
+            | {k: _json_time(p[k]) if k == "deadline" else _json_cell(p[k]) for k in _SUMMARY if k != "period"}
+            for p in document["periods"]
+        )
+        said = CompletenessFile(
+            format="json",
+            period_from=str(document["period_from"]),
+            period_to=str(document["period_to"]),
+            scope_level=str(scope["level"]),
+            scope_code=None if scope["code"] is None else str(scope["code"]),
+            countries=None if countries is None else tuple(str(c) for c in countries),
+            scope_named=True,
+            checkpoint_size=int(checkpoint["size"]),
+            checkpoint_root=b64decode(str(checkpoint["root_hash"]), what="checkpoint root hash"),
+            header=_JSON_COLUMNS,
+            lines=lines,
+            checkpoint_note=checkpoint.get("note"),
+            generated_at=_instant(str(document["generated_at"])),
+            stated_deadline_days=int(document["deadline_days"]),
+            periods=periods,
+        )
+        _month_end(said.period_from), _month_end(said.period_to)
+    except (KeyError, TypeError, ValueError, AttributeError, ProtocolError) as e:
+        raise UsageError(f"{name} is not a complete completeness answer of the hub: {type(e).__name__} {e}") from None
+    return said
+
+
+#: The fields of a JSON answer's rows, under the names of the CSV's columns.
+_JSON_COLUMNS: Final = (
+    "hotline_id",
+    "period",
+    "hotline_name",
+    "country",
+    "status",
+    "expected",
+    "corrected",
+    "revisions",
+    "latest_revision",
+    "first_received_at",
+    "latest_received_at",
+    "deadline",
+)
+#: The fields of a month's summary in a JSON answer, compared as text.
+_SUMMARY: Final = (
+    "period",
+    "deadline",
+    "expected",
+    "reported",
+    "on_time",
+    "late",
+    "missing",
+    "not_due",
+    "corrected",
+    "reporting_rate",
+    "on_time_rate",
+)
+
+
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} names no time zone")
+    return moment.astimezone(UTC)
+
+
+def _json_time(value: object) -> str:
+    return "" if value is None else format_timestamp(_instant(str(value)))
+
+
+def _json_cell(value: object) -> str:
+    if value is None or isinstance(value, bool | int):
+        return _cell(value)
+    if isinstance(value, float):
+        return repr(value)
+    raise ValueError(f"{value!r} is not a number or flag")
+
+
+def summaries(lines: Sequence[GridLine], *, deadline_days: int) -> dict[str, dict[str, str]]:
+    """Per month, the summary the hub answers in JSON (DHIS2's reporting metrics), as text; needs exact statuses."""
+    by_month: dict[str, list[GridLine]] = {}
+    for line in lines:
+        by_month.setdefault(line.period, []).append(line)
+    out: dict[str, dict[str, str]] = {}
+    for period, rows in by_month.items():
+        counts = Counter(row.statuses[0] for row in rows)
+        expected = sum(row.expected for row in rows)
+        reported = counts["on_time"] + counts["late"]
+        out[period] = {
+            "period": period,
+            "deadline": format_timestamp(_month_end(period) + timedelta(days=deadline_days)),
+            "expected": str(expected),
+            "reported": str(reported),
+            "on_time": str(counts["on_time"]),
+            "late": str(counts["late"]),
+            "missing": str(counts["missing"]),
+            "not_due": str(counts["not_due"]),
+            "corrected": str(sum(row.corrected for row in rows)),
+            "reporting_rate": _json_cell(reported / expected if expected else None),
+            "on_time_rate": _json_cell(counts["on_time"] / expected if expected else None),
+        }
+    return out
 
 
 def _scope(text: str, name: str) -> tuple[str, str | None, tuple[str, ...] | None]:

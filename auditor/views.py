@@ -127,7 +127,7 @@ def show_file_check(result: FileCheckResult) -> None:
             )
         )
     lines.append((N_("compared"), _("%(rows)s lines or rows, recomputed from the signed log") % {"rows": result.rows}))
-    if result.deadline_days is not None:
+    if result.deadline_days is not None and not result.deadline_days_stated:
         lines.append(
             (
                 N_("deadline"),

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -288,3 +289,41 @@ def test_a_hotline_enrolled_after_a_deadline_has_its_own_deadline_counted_from_i
         ("2026-08", ("not_enrolled",), utc(2026, 11, 9, 9)),  # before reporting_from, and ended before it enrolled
         ("2026-09", ("missing",), utc(2026, 11, 9, 9)),
     ]
+
+
+def _json_file(hub: HubUnderTest, tmp_path: Path, change: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    response = hub.client.get("/v1/completeness", params=PERIODS, headers=hub.auth("coordinator"))
+    assert response.status_code == 200, response.text
+    document = response.json()
+    if change is not None:
+        change(document)
+    path = tmp_path / "completeness.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_a_json_answer_is_verified_with_its_monthly_summaries(hub: HubUnderTest, tmp_path: Path) -> None:
+    run = check(hub, tmp_path / "state", _json_file(hub, tmp_path))
+
+    assert run.code == 0, run.out + run.err
+    document = run.document
+    assert document["verdict"] == "VERIFIED", document["failures"]
+    assert (document["kind"], document["format"], document["rows"]) == ("completeness", "json", 15)
+    assert document["deadline_days"] == 15
+    assert document["deadline_days_stated"] is True
+
+
+def test_a_json_answer_with_an_edited_summary_or_a_false_time_is_caught(hub: HubUnderTest, tmp_path: Path) -> None:
+    def rate(document: dict[str, Any]) -> None:
+        (september,) = [p for p in document["periods"] if p["period"] == "2026-09"]
+        september["reporting_rate"] = 1.0  # md-a's gap hidden from the rate
+
+    (failure,) = _failures(check(hub, tmp_path / "state", _json_file(hub, tmp_path, rate)))
+    assert failure["keys"] == {"period": "2026-09"}
+    assert "summary reporting_rate in the answer '1.0', recomputed '0.6666666666666666'" in failure["message"]
+
+    def early(document: dict[str, Any]) -> None:
+        document["generated_at"] = "2026-10-01T00:00:00Z"  # before entries its checkpoint holds
+
+    (failure,) = _failures(check(hub, tmp_path / "state", _json_file(hub, tmp_path, early)))
+    assert "generated_at 2026-10-01T00:00:00Z is before the last entry of its checkpoint" in failure["message"]
