@@ -230,8 +230,8 @@ def check(
     file: Annotated[
         Path,
         typer.Argument(
-            help="A downloaded answer: JSON or CSV of /v1/stats or /v1/estimates, CSV of /v1/completeness, or an "
-            "SDMX-CSV export.",
+            help="A downloaded answer: JSON or CSV of /v1/stats, /v1/estimates or /v1/completeness, or an SDMX-CSV "
+            "export.",
             exists=True,
             dir_okay=False,
             show_default=False,
