@@ -11,16 +11,24 @@ Ukrainian, Romanian or Russian, through the gettext catalogue
 The language is ``tipshare-audit --lang``, else the first of ``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES`` and
 ``LANG`` that is set (the POSIX precedence; ``C`` and ``POSIX`` mean English), else English. A language
 the catalogues lack falls back to English. ``--json`` documents are never translated: scripts read them.
+
+What a check finds is a :class:`Text`: the English sentence (a ``str``, which ``--json`` and every comparison
+see) that also keeps its message id and named placeholders, so the human report says it in the chosen language
+(:func:`translated`); a placeholder that is itself a :class:`Text` is translated too.
+
+>>> found = T_("entry {index} is not signed", index=3)
+>>> found, found == "entry 3 is not signed", translated(found)
+('entry 3 is not signed', True, 'entry 3 is not signed')
 """
 
 from __future__ import annotations
 
 import gettext as _gettext
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["LANGUAGES", "N_", "gettext", "language_from", "ngettext", "use"]
+__all__ = ["LANGUAGES", "N_", "T_", "Joined", "Text", "gettext", "language_from", "ngettext", "translated", "use"]
 
 LANGUAGES: Final = ("en", "uk", "ro", "ru")
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
@@ -32,6 +40,57 @@ _current: list[_gettext.NullTranslations] = [_gettext.NullTranslations()]
 def N_(message: str) -> str:
     """Mark ``message`` for extraction; it is translated where it is shown."""
     return message
+
+
+class Text(str):
+    """An English message (the ``str`` itself) that remembers its message id and placeholders to translate it."""
+
+    __slots__ = ("msgid", "params")
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, params: dict[str, Any]) -> Text:
+        text = super().__new__(cls, msgid.format(**params))
+        text.msgid = msgid
+        text.params = params
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Text, (self.msgid, self.params))
+
+
+class Joined(str):
+    """Messages joined with ``", "``, each translated where the whole is (:func:`translated`)."""
+
+    __slots__ = ("parts",)
+    parts: tuple[str, ...]
+
+    def __new__(cls, parts: Iterable[str]) -> Joined:
+        parts = tuple(parts)
+        joined = super().__new__(cls, ", ".join(parts))
+        joined.parts = parts
+        return joined
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Joined, (self.parts,))
+
+
+def T_(msgid: str, /, **params: Any) -> Text:
+    """A finding's sentence: ``msgid`` (extracted for the catalogues) with its named ``{placeholders}`` filled."""
+    return Text(msgid, params)
+
+
+def translated(message: str) -> str:
+    """``message`` in the language spoken now: a :class:`Text` is translated, any other ``str`` shown as it is."""
+    if isinstance(message, Joined):
+        return ", ".join(translated(part) for part in message.parts)
+    if not isinstance(message, Text):
+        return message
+    params = {name: translated(value) if isinstance(value, str) else value for name, value in message.params.items()}
+    try:
+        return gettext(message.msgid).format(**params)
+    except (KeyError, IndexError, ValueError):
+        return message.msgid.format(**params)
 
 
 def language_from(option: str | None, environ: Mapping[str, str]) -> str:
