@@ -60,19 +60,21 @@ class Text(str):
 
 
 class Joined(str):
-    """Messages joined with ``", "``, each translated where the whole is (:func:`translated`)."""
+    """Messages joined with ``sep``, each translated where the whole is (:func:`translated`)."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("parts", "sep")
     parts: tuple[str, ...]
+    sep: str
 
-    def __new__(cls, parts: Iterable[str]) -> Joined:
+    def __new__(cls, parts: Iterable[str], sep: str = ", ") -> Joined:
         parts = tuple(parts)
-        joined = super().__new__(cls, ", ".join(parts))
+        joined = super().__new__(cls, sep.join(parts))
         joined.parts = parts
+        joined.sep = sep
         return joined
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Joined, (self.parts,))
+        return (Joined, (self.parts, self.sep))
 
 
 def T_(msgid: str, /, **params: Any) -> Text:
@@ -83,7 +85,7 @@ def T_(msgid: str, /, **params: Any) -> Text:
 def translated(message: str) -> str:
     """``message`` in the language spoken now: a :class:`Text` is translated, any other ``str`` shown as it is."""
     if isinstance(message, Joined):
-        return ", ".join(translated(part) for part in message.parts)
+        return message.sep.join(translated(part) for part in message.parts)
     if not isinstance(message, Text):
         return message
     params = {name: translated(value) if isinstance(value, str) else value for name, value in message.params.items()}

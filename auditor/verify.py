@@ -243,7 +243,9 @@ class Verification:
         """The hub presents another log key: re-pin it if logged handovers lead there from the pinned key."""
         try:
             followed = follow_hub_keys(self._client, trusted)
-            reason: str | None = None if followed.log_key == offered else T_("no handover signed by the pinned key leads to it")
+            reason: str | None = (
+                None if followed.log_key == offered else T_("no handover signed by the pinned key leads to it")
+            )
         except ProtocolError as e:
             followed, reason = None, str(e)
         if followed is None or reason is not None:
@@ -422,7 +424,7 @@ class Verification:
                 countries = self._token_countries = frozenset(published.scope_countries)
             recomputed = self._recomputation(size, taxonomy)
             expected = recomputed.rows(table, group_by, period_from=chunk[0], period_to=chunk[-1], countries=countries)
-            scope = "region" if country is None else f"country {country}"
+            scope = T_("region") if country is None else T_("country {country}", country=country)
             result = compare_answer(
                 published,
                 expected,

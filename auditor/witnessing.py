@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from auditor.errors import UsageError
+from auditor.i18n import T_
 from auditor.state import StateStore
 from protocol.cosignature import WitnessPolicy, WitnessVerdict
 from protocol.errors import InvalidCheckpoint, ProtocolError
@@ -40,7 +41,9 @@ def witness_problem(policy: WitnessPolicy, note: str, size: int) -> tuple[Witnes
     try:
         verdict = policy.check(note)
     except InvalidCheckpoint as e:
-        return None, f"checkpoint {size} carries a cosignature that does not verify: {e}"
+        return None, T_(
+            "checkpoint {size} carries a cosignature that does not verify: {error}", size=size, error=str(e)
+        )
     if verdict.ok:
         return verdict, None
-    return verdict, f"checkpoint {size} is {verdict.describe()}: refusing to rely on it"
+    return verdict, T_("checkpoint {size} is {verdict}: refusing to rely on it", size=size, verdict=verdict.describe())
