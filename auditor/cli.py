@@ -215,7 +215,10 @@ def verify(
     views.show_notices(report)
     if report_path is not None:
         written = write_report(report_path, report, now=now)
-        views.console(stderr=True).print(f"Report written to {written[0]} and {written[1]}", soft_wrap=True)
+        views.console(stderr=True).print(
+            i18n.gettext("Report written to {json} and {summary}").format(json=written[0], summary=written[1]),
+            soft_wrap=True,
+        )
     if as_json:
         views.emit_json(report.document())
     else:
