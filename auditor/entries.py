@@ -45,10 +45,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import Final
 
 from auditor.findings import Check, Failure
 from auditor.hub_keys import HubKeyChain
-from auditor.i18n import N_, T_, Joined
+from auditor.i18n import N_, T_, Joined, Text
 from auditor.keys import KeyHistory
 from auditor.policies import PolicyBook
 from auditor.times import EntryTimes, LatestTime, entry_time
@@ -326,7 +327,7 @@ class EntryChecker:
         try:
             self.policies.check(payload, taxonomy)
         except Implausible as e:
-            reason = str(e).removeprefix(f"{what}: ")  # the rule's message names the submission as fail() does
+            reason = plausibility_reason(e, str(e).removeprefix(f"{what}: "))  # fail() names the submission
             fail(
                 Check.PLAUSIBILITY,
                 T_(
@@ -460,3 +461,41 @@ class EntryChecker:
                 entry=revisions[newest],
             )
         return None
+
+
+#: What each plausibility rule (``protocol.plausibility.RULES``) says, in the auditor's words, from the rule's
+#: limit and the value found: the protocol's English sentence is kept in English; the other languages say these.
+_PLAUSIBILITY: Final = {
+    "measure": N_(
+        "the release is accounted in {value}, which the hotline's policy does not cap (it caps {limit}); the operator "
+        "must log a policy with a {value} cap first"
+    ),
+    "first_period": N_(
+        "the period {value} is before {limit}, the first period the hotline reports; the operator must approve a "
+        "backfill of it (tipshare-hub hotline backfill) before it is accepted"
+    ),
+    "revision": N_("the release is revision {value}, but the next revision of its period is {limit}"),
+    "noise_floor": N_(
+        "a table has noise of scale {value}, below the floor of {limit} that the hotline's period cap allows for its "
+        "sensitivity"
+    ),
+    "period_cap": N_("the release declares a spend of {value}, over the hotline's period cap of {limit}"),
+    "year_cap": N_("the release would bring the year's spend to {value}, over the hotline's year cap of {limit}"),
+    "cell_bound": N_(
+        "a table has a cell of {value}, outside {limit}, more than the hotline's maximum monthly volume can release; "
+        "if the hotline sees more, the operator must log a policy with a larger maximum monthly volume"
+    ),
+    "table_bound": N_(
+        "a table sums to {value}, outside {limit}, more than the hotline's maximum monthly volume can release; if the "
+        "hotline sees more, the operator must log a policy with a larger maximum monthly volume"
+    ),
+}
+
+
+def plausibility_reason(error: Implausible, english: str) -> str:
+    """Why a release is implausible: ``english`` (the protocol's sentence) that other languages say from the
+    rule, its limit and the value found."""
+    msgid = _PLAUSIBILITY.get(error.rule)
+    if msgid is None:
+        return english
+    return Text(msgid, {"limit": error.limit, "value": error.value}, english=english)

@@ -45,18 +45,22 @@ def N_(message: str) -> str:
 class Text(str):
     """An English message (the ``str`` itself) that remembers its message id and placeholders to translate it."""
 
-    __slots__ = ("msgid", "params")
+    __slots__ = ("english", "msgid", "params")
     msgid: str
     params: dict[str, Any]
+    #: The English sentence when it is not ``msgid`` filled in (a sentence from ``protocol``, which speaks English
+    #: only, said again in the auditor's words for the other languages); ``None`` otherwise.
+    english: str | None
 
-    def __new__(cls, msgid: str, params: dict[str, Any]) -> Text:
-        text = super().__new__(cls, msgid.format(**params))
+    def __new__(cls, msgid: str, params: dict[str, Any], english: str | None = None) -> Text:
+        text = super().__new__(cls, msgid.format(**params) if english is None else english)
         text.msgid = msgid
         text.params = params
+        text.english = english
         return text
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Text, (self.msgid, self.params))
+        return (Text, (self.msgid, self.params, self.english))
 
 
 class Joined(str):
@@ -88,9 +92,12 @@ def translated(message: str) -> str:
         return message.sep.join(translated(part) for part in message.parts)
     if not isinstance(message, Text):
         return message
+    said = gettext(message.msgid)
+    if message.english is not None and said == message.msgid:
+        return message.english  # English (or no translation): the original sentence
     params = {name: translated(value) if isinstance(value, str) else value for name, value in message.params.items()}
     try:
-        return gettext(message.msgid).format(**params)
+        return said.format(**params)
     except (KeyError, IndexError, ValueError):
         return message.msgid.format(**params)
 

@@ -16,11 +16,13 @@ from auditor import i18n, views
 from auditor.access_log import chain_message
 from auditor.check_file import FileCheckResult
 from auditor.cli import main
+from auditor.entries import plausibility_reason
 from auditor.findings import Check, Failure
 from auditor.i18n import T_, Joined
 from auditor.report import VerifyReport
 from hub.db import write_session
 from hub.models import LogLeaf
+from protocol.plausibility import Implausible
 from tests.support.hubs import HubUnderTest, start_hub
 from tests.unit.auditor.auditkit import HUB_URL, Run, Wire, populate, run_cli
 
@@ -257,3 +259,24 @@ def test_access_log_findings_of_the_shared_chain_check_are_said_in_the_language(
         "renumerotate"
     )
     assert chain_message("something new") == "something new"
+
+
+def test_a_policy_violation_keeps_the_protocol_s_english_and_is_said_from_its_rule_elsewhere() -> None:
+    english = "ua-a 2026-09 r1: the release declares a spend of rho = 1, over the hotline's period cap of 1/2"
+    error = Implausible(english, rule="period_cap", limit="1/2", value="1")
+    reason = plausibility_reason(error, english)
+    found = T_(
+        "{rule} (limit {limit}, found {value}): {reason}", rule="period_cap", limit="1/2", value="1", reason=reason
+    )
+    assert found == f"period_cap (limit 1/2, found 1): {english}"
+    assert i18n.translated(found) == found  # English: the protocol's own sentence
+    try:
+        i18n.use("ru")
+        said = i18n.translated(found)
+    finally:
+        i18n.use("en")
+    assert (
+        said == "period_cap (предел 1/2, найдено 1): выпуск заявляет расход 1, сверх предела периода горячей линии 1/2"
+    )
+    unknown = Implausible(english, rule="another_rule", limit="1", value="2")
+    assert plausibility_reason(unknown, english) == english
