@@ -63,7 +63,7 @@ from auditor.resume import resume_checks
 from auditor.state import StateStore
 from auditor.stats import PERIOD, Recomputation, month_chunks, month_range
 from auditor.verify_estimates import EstimatesStep
-from auditor.witnessing import policy_for, witness_problem
+from auditor.witnessing import describe_verdict, policy_for, witness_problem
 from protocol.crypto import fingerprint
 from protocol.errors import ProtocolError
 from protocol.merkle import EMPTY_ROOT
@@ -282,7 +282,7 @@ class Verification:
         verdict, problem = witness_problem(policy, monitor.note, monitor.checkpoint.size)
         if verdict is not None:
             self.report.notices.append(
-                T_("checkpoint {size} is {verdict}", size=monitor.checkpoint.size, verdict=verdict.describe())
+                T_("checkpoint {size} is {verdict}", size=monitor.checkpoint.size, verdict=describe_verdict(verdict))
             )
         if problem is None:
             return True

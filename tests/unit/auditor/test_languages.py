@@ -20,8 +20,10 @@ from auditor.entries import plausibility_reason
 from auditor.findings import Check, Failure
 from auditor.i18n import T_, Joined
 from auditor.report import VerifyReport
+from auditor.witnessing import describe_verdict
 from hub.db import write_session
 from hub.models import LogLeaf
+from protocol.cosignature import WitnessVerdict
 from protocol.plausibility import Implausible
 from tests.support.hubs import HubUnderTest, start_hub
 from tests.unit.auditor.auditkit import HUB_URL, Run, Wire, populate, run_cli
@@ -280,3 +282,17 @@ def test_a_policy_violation_keeps_the_protocol_s_english_and_is_said_from_its_ru
     )
     unknown = Implausible(english, rule="another_rule", limit="1", value="2")
     assert plausibility_reason(unknown, english) == english
+
+
+def test_who_cosigned_a_checkpoint_is_said_in_the_language() -> None:
+    verdict = WitnessVerdict(signed=("w1",), missing=("w2",), quorum=2)
+    problem = T_("checkpoint {size} is {verdict}: refusing to rely on it", size=9, verdict=describe_verdict(verdict))
+    assert problem == "checkpoint 9 is cosigned by w1 (1 of 2; 2 required); not by w2: refusing to rely on it"
+    try:
+        i18n.use("uk")
+        said = i18n.translated(problem)
+    finally:
+        i18n.use("en")
+    assert (
+        said == "контрольна точка 9: співпідписано: w1 (1 із 2; потрібно 2); бракує: w2; покладатися на неї відмовлено"
+    )
