@@ -377,7 +377,7 @@ def receipts(
             }
         )
         for verdict in checked.verdicts:
-            typer.echo(f"  {_(verdict.verdict.upper()):7} {verdict.file}: {verdict.message}")
+            typer.echo(f"  {_(verdict.verdict.upper()):7} {verdict.file}: {i18n.translated(verdict.message)}")
     if not checked.ok:
         raise typer.Exit(1)
 

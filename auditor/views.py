@@ -294,7 +294,7 @@ def show_receipt(check: ReceiptCheck) -> None:
         (N_("payload"), _("matches the file given") if check.payload_checked else _("not checked (no --payload)")),
     ]
     if check.state_note is not None:
-        lines.append((N_("state DIR"), check.state_note))
+        lines.append((N_("state DIR"), translated(check.state_note)))
     _rows(out, lines)
 
 

@@ -45,7 +45,8 @@ def test_receipts_report_in_ukrainian(receipts: Path, capsys: pytest.CaptureFixt
     assert main(["--lang", "uk", "receipts", str(receipts), "--hub-key", HUB_KEY]) == 1
     out = capsys.readouterr().out
     assert f"НЕ ПРОЙДЕНО  квитанцій у {receipts}: 1; дійсних: 0, недійсних: 1, не вдалося перевірити: 0" in out
-    assert "  НЕ ПРОЙДЕНО 2026-05-r1.json: " in out  # the verdict word translated; the check's own reason is not
+    # The verdict word and the check's reason translated (what the shared protocol code adds stays English).
+    assert "  НЕ ПРОЙДЕНО 2026-05-r1.json: квитанція не проходить перевірку: " in out
 
 
 def test_the_environment_chooses_and_json_is_never_translated(
@@ -60,6 +61,7 @@ def test_the_environment_chooses_and_json_is_never_translated(
     assert main(["receipts", str(receipts), "--hub-key", HUB_KEY, "--json"]) == 1
     assert json.loads(capsys.readouterr().out) == romanian
     assert romanian["verdict"] == "FAILED"
+    assert romanian["results"][0]["message"].startswith("the receipt does not verify: ")
     assert main(["receipts", str(receipts), "--hub-key", HUB_KEY]) == 1
     assert "1 receipts in" in capsys.readouterr().out  # C: English
 
