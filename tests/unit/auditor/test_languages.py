@@ -22,7 +22,7 @@ from auditor.i18n import T_, Joined
 from auditor.report import VerifyReport
 from auditor.witnessing import describe_verdict
 from hub.db import write_session
-from hub.models import LogLeaf
+from hub.models import AccessRecord, LogLeaf
 from protocol.cosignature import WitnessVerdict
 from protocol.plausibility import Implausible
 from tests.support.hubs import HubUnderTest, start_hub
@@ -298,3 +298,30 @@ def test_who_cosigned_a_checkpoint_is_said_in_the_language() -> None:
     assert (
         said == "контрольна точка 9: співпідписано: w1 (1 із 2; потрібно 2); бракує: w2; покладатися на неї відмовлено"
     )
+
+
+def test_access_log_verify_speaks_the_language_and_keeps_the_finding_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_environment(monkeypatch)
+    for hub in start_hub(tmp_path / "hub"):
+        for month in range(1, 4):
+            response = hub.client.get(
+                "/v1/completeness", params={"period_from": f"2026-0{month}"}, headers=hub.auth("coordinator")
+            )
+            assert response.status_code in (200, 400), response.text
+        with write_session(hub.context.sessions) as session:
+            session.execute(delete(AccessRecord).where(AccessRecord.seq == 2))
+        argv = ["access-log", "verify", "--hub", HUB_URL, "--token", hub.tokens["auditor"]]
+        argv += ["--log-key", hub.log_key.vkey]
+        ukrainian = run_cli(["--lang", "uk", *argv], wire=Wire(hub), clock=hub.clock)
+        english = run_cli(argv, wire=Wire(hub), clock=hub.clock)
+        as_json = run_cli(["--lang", "uk", *argv, "--json"], wire=Wire(hub), clock=hub.clock)
+    assert ukrainian.code == english.code == as_json.code == 1
+    assert ukrainian.out.startswith("журнал доступу НЕ ПРОЙДЕНО: записів ")
+    assert "  запис 2: deleted: записи 2 відсутні: їх видалено" in ukrainian.out
+    assert english.out.startswith("access log FAILED: ")
+    assert "  record 2: deleted: record(s) 2 are missing: deleted" in english.out
+    assert [(f["kind"], f["message"]) for f in as_json.document["findings"]] == [
+        ("deleted", "record(s) 2 are missing: deleted")
+    ]
