@@ -225,7 +225,7 @@ def _summary(report: VerifyReport) -> list[tuple[str, str]]:
                     "rows": stats.rows,
                     "tables": len(stats.tables),
                     "groupings": len(stats.groupings),
-                    "scopes": ", ".join(sorted(stats.scopes, key=lambda s: (s != "region", s))),
+                    "scopes": ", ".join(translated(s) for s in sorted(stats.scopes, key=lambda s: (s != "region", s))),
                 },
             )
         )
@@ -241,7 +241,7 @@ def _summary(report: VerifyReport) -> list[tuple[str, str]]:
             "rows": estimates.rows,
             "questions": len(estimates.questions),
             "units": ", ".join(estimates.units) or _("none"),
-            "scopes": ", ".join(sorted(estimates.scopes, key=lambda s: (s != "region", s))),
+            "scopes": ", ".join(translated(s) for s in sorted(estimates.scopes, key=lambda s: (s != "region", s))),
         }
         if estimates.refused:
             text += "; " + _("%(n)s refused as not answerable, as the log implies") % {"n": estimates.refused}

@@ -325,3 +325,18 @@ def test_access_log_verify_speaks_the_language_and_keeps_the_finding_kind(
     assert [(f["kind"], f["message"]) for f in as_json.document["findings"]] == [
         ("deleted", "record(s) 2 are missing: deleted")
     ]
+
+
+def test_the_scopes_compared_are_said_in_the_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = VerifyReport(hub_url="https://hub.example.org", origin="hub.example.org/log", checkpoint_size=3)
+    report.stats.answers, report.stats.rows, report.stats.tables = 2, 5, {"contacts"}
+    report.stats.scopes = {T_("region"), T_("country {country}", country="UA")}
+    recorded = Console(record=True, width=240)
+    monkeypatch.setattr(views, "console", lambda stderr=False: recorded)
+    try:
+        i18n.use("ru")
+        views.show_verify(report)
+    finally:
+        i18n.use("en")
+    assert "охваты регион, страна UA" in recorded.export_text()
+    assert report.document()["statistics"]["scopes"] == ["country UA", "region"]  # --json: English
