@@ -1,7 +1,7 @@
-# SPDX-License-Identifier: Apache-2.0
 """The language of the auditor's human report (``verify`` and its findings and ``--report`` summary, ``check``,
-``receipt``, ``receipts``, ``access-log verify``, ``witness init``): English, Ukrainian, Romanian or Russian, through the gettext catalogue
-``auditor/locale/<lang>/LC_MESSAGES/auditor.mo``, English for any message a catalogue lacks.
+``receipt``, ``receipts``, ``access-log verify``, ``witness init``): English, Ukrainian, Romanian or Russian,
+through the gettext catalogue ``auditor/locale/<lang>/LC_MESSAGES/auditor.mo``, English for any message a
+catalogue lacks.
 
 >>> language_from(None, {"LC_ALL": "ru_RU.UTF-8", "LANG": "uk_UA.UTF-8"})
 'ru'
