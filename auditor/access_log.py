@@ -13,6 +13,7 @@ old checkpoints.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Final
 
 from auditor.client import AuditClient
 from auditor.errors import HubResponseInvalid
+from auditor.i18n import N_, T_, Text
 from protocol.access_chain import (
     AccessRecord,
     ChainedRecord,
@@ -32,7 +34,7 @@ from protocol.checkpoint import Checkpoint
 from protocol.errors import ProtocolError
 from protocol.note import NoteVerifier
 
-__all__ = ["SEEN_FILE", "AccessLogReport", "verify_access_log"]
+__all__ = ["SEEN_FILE", "AccessLogReport", "chain_message", "verify_access_log"]
 
 #: The newest access log checkpoint verified, kept in the state directory.
 SEEN_FILE: Final = "access-log-checkpoint.txt"
@@ -82,7 +84,9 @@ def verify_access_log(
         try:
             checkpoint = open_access_checkpoint(note, verifiers)
         except ProtocolError as e:
-            findings.append(ChainFinding("checkpoint_invalid", 0, f"a checkpoint does not verify: {e}"))
+            findings.append(
+                ChainFinding("checkpoint_invalid", 0, T_("a checkpoint does not verify: {error}", error=str(e)))
+            )
             continue
         problem = check_checkpoint(checkpoint, hashes)
         if problem is not None:
@@ -90,7 +94,10 @@ def verify_access_log(
                 problem = ChainFinding(
                     problem.kind,
                     problem.seq,
-                    f"{problem.message} (the checkpoint this auditor verified earlier, kept in its state directory)",
+                    T_(
+                        "{problem} (the checkpoint this auditor verified earlier, kept in its state directory)",
+                        problem=chain_message(problem.message),
+                    ),
                 )
             findings.append(problem)
         elif newest is None or checkpoint.size > newest[0].size:
@@ -179,3 +186,53 @@ def _read_seen(state_dir: Path | None) -> str | None:
         return None
     path = state_dir / SEEN_FILE
     return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+#: What the shared chain check (``protocol.access_chain``) says, in English, with the placeholders to say it in
+#: the auditor's language: a pattern of the English sentence, and its message id.
+_CHAIN_MESSAGES: Final = (
+    (re.compile(r"record\(s\) (?P<records>.+) are missing: deleted"), N_("record(s) {records} are missing: deleted")),
+    (
+        re.compile(r"record (?P<seq>\d+) is served after record (?P<before>\d+)"),
+        N_("record {seq} is served after record {before}"),
+    ),
+    (
+        re.compile(r"record (?P<seq>\d+) does not match its hash: it was edited"),
+        N_("record {seq} does not match its hash: it was edited"),
+    ),
+    (
+        re.compile(
+            r"record (?P<seq>\d+) does not follow record (?P<before>\d+): records were reordered, or deleted and "
+            r"renumbered, before it"
+        ),
+        N_(
+            "record {seq} does not follow record {before}: records were reordered, or deleted and renumbered, before it"
+        ),
+    ),
+    (
+        re.compile(r"a checkpoint signs (?P<size>\d+) records but record \d+ is not served: records were deleted"),
+        N_("a checkpoint signs {size} records but record {size} is not served: records were deleted"),
+    ),
+    (
+        re.compile(
+            r"the signed checkpoint of (?P<size>\d+) records does not match record \d+: a record at or before \d+ "
+            r"was edited, deleted or reordered after it was signed"
+        ),
+        N_(
+            "the signed checkpoint of {size} records does not match record {size}: a record at or before {size} was "
+            "edited, deleted or reordered after it was signed"
+        ),
+    ),
+)
+
+
+def chain_message(message: str) -> str:
+    """A finding of the access-log chain check as a :class:`~auditor.i18n.Text` the report translates (the same
+    English sentence); a sentence it does not know is kept as it is."""
+    if isinstance(message, Text):
+        return message
+    for pattern, msgid in _CHAIN_MESSAGES:
+        found = pattern.fullmatch(message)
+        if found is not None:
+            return T_(msgid, **found.groupdict())
+    return message

@@ -53,6 +53,7 @@ from auditor.file_lines import (
     stats_sdmx_columns,
 )
 from auditor.findings import Check, Failure
+from auditor.i18n import T_, Joined
 from auditor.monitor import LogMonitor
 from auditor.published import PublishedCheckpoint, parse_stats
 from auditor.state import StateStore
@@ -165,15 +166,24 @@ class FileCheck:
             return self._verification.answer_size(monitor, ref, fail)
         if size > monitor.size:
             fail(
-                f"the file names checkpoint size {size}, beyond the hub's latest verified checkpoint "
-                f"({monitor.size}): if the hub moved on since the file was downloaded, run check again"
+                T_(
+                    "the file names checkpoint size {size}, beyond the hub's latest verified checkpoint ({latest}): "
+                    "if the hub moved on since the file was downloaded, run check again",
+                    size=size,
+                    latest=monitor.size,
+                )
             )
             return None
         rebuilt = root_hash(self._store.leaf_hashes()[:size]) if size else EMPTY_ROOT
         if rebuilt != root:
             fail(
-                f"the file names checkpoint size {size} with root {b64encode(root)}, but the verified log's root at "
-                f"that size is {b64encode(rebuilt)}: the file was not computed from this log"
+                T_(
+                    "the file names checkpoint size {size} with root {root}, but the verified log's root at that size "
+                    "is {rebuilt}: the file was not computed from this log",
+                    size=size,
+                    root=b64encode(root),
+                    rebuilt=b64encode(rebuilt),
+                )
             )
             return None
         return size
@@ -371,7 +381,7 @@ class FileCheck:
             countries=countries,
             filters=question.filters,
         )
-        scope = "region" if question.scope_code is None else f"country {question.scope_code}"
+        scope = T_("region") if question.scope_code is None else T_("country {country}", country=question.scope_code)
         if answer.format == "json":
             published = parse_stats(answer.document, what=result.file)
             months = month_range(question.period_from, question.period_to)
@@ -395,7 +405,15 @@ class FileCheck:
                 question, answer.countries, "sdmx", answer.header
             )
         rows = {line_key(row.keys, question, answer.format): row for row in expected.values()}
-        self._compare_lines(answer, keys, rows, columns, Check.STATISTICS, result, label=f"{question.name} ({scope})")
+        self._compare_lines(
+            answer,
+            keys,
+            rows,
+            columns,
+            Check.STATISTICS,
+            result,
+            label=T_("{question} ({scope})", question=question.name, scope=scope),
+        )
 
     # ------------------------------------------------------------------ estimates
 
@@ -410,13 +428,21 @@ class FileCheck:
             period_to=question.period_to,
             filters=question.filters,
         )
-        scope = "region" if question.scope_code is None else f"country {question.scope_code}"
-        label = f"{asked.describe()} ({scope})"
+        scope = T_("region") if question.scope_code is None else T_("country {country}", country=question.scope_code)
+        label = T_("{question} ({scope})", question=asked.describe(), scope=scope)
         try:
             expected = self._verification.estimates_at(size).answer(asked, countries=_countries(answer))
         except NotAnswerable as e:
             result.failures.append(
-                Failure(Check.ESTIMATES, f"{label}: the log (size {size}) answers no such question: {e}")
+                Failure(
+                    Check.ESTIMATES,
+                    T_(
+                        "{question}: the log (size {size}) answers no such question: {reason}",
+                        question=label,
+                        size=size,
+                        reason=str(e),
+                    ),
+                )
             )
             return
         if answer.format == "json":
@@ -455,7 +481,7 @@ class FileCheck:
             failures.append(
                 Failure(
                     check,
-                    f"{label}: {message}",
+                    T_("{question}: {problem}", question=label, problem=message),
                     table=answer.question.name if check is Check.STATISTICS else None,
                     keys=where,
                 )
@@ -469,27 +495,32 @@ class FileCheck:
             key = tuple(line[name] for name in keys)
             where = dict(zip(keys, key, strict=True))
             if key in seen:
-                fail("the line appears twice", where)
+                fail(T_("the line appears twice"), where)
                 continue
             seen.add(key)
             row = expected.get(key)
             if row is None:
-                fail("in the file, but the log implies no such line", where)
+                fail(T_("in the file, but the log implies no such line"), where)
                 continue
             differ = [
-                f"{name} in the file {line[name]!r}, recomputed {render(row)!r}"
+                T_(
+                    "{field} in the file {found}, recomputed {recomputed}",
+                    field=name,
+                    found=repr(line[name]),
+                    recomputed=repr(render(row)),
+                )
                 for name, render in columns.items()
                 if not same(name, line[name], render(row))
             ]
             if differ:
-                fail("; ".join(differ), where)
+                fail(Joined(differ, "; "), where)
         for key in expected:
             if key not in seen:
-                fail("missing: the log implies this line", dict(zip(keys, key, strict=True)))
+                fail(T_("missing: the log implies this line"), dict(zip(keys, key, strict=True)))
         if len(failures) > MAX_FAILURES_PER_ANSWER:
             more = len(failures) - MAX_FAILURES_PER_ANSWER
             failures = failures[:MAX_FAILURES_PER_ANSWER]
-            fail(f"... and {more} more differences in this file", None)
+            fail(T_("... and {more} more differences in this file", more=more), None)
         result.rows = len(answer.lines)
         result.failures += failures
 

@@ -215,7 +215,10 @@ def verify(
     views.show_notices(report)
     if report_path is not None:
         written = write_report(report_path, report, now=now)
-        views.console(stderr=True).print(f"Report written to {written[0]} and {written[1]}", soft_wrap=True)
+        views.console(stderr=True).print(
+            i18n.gettext("Report written to {json} and {summary}").format(json=written[0], summary=written[1]),
+            soft_wrap=True,
+        )
     if as_json:
         views.emit_json(report.document())
     else:
@@ -375,7 +378,7 @@ def receipts(
             }
         )
         for verdict in checked.verdicts:
-            typer.echo(f"  {_(verdict.verdict.upper()):7} {verdict.file}: {verdict.message}")
+            typer.echo(f"  {_(verdict.verdict.upper()):7} {verdict.file}: {i18n.translated(verdict.message)}")
     if not checked.ok:
         raise typer.Exit(1)
 

@@ -19,9 +19,11 @@ from typing import Annotated
 import typer
 
 from auditor import views
-from auditor.access_log import AccessLogReport, verify_access_log
+from auditor.access_log import AccessLogReport, chain_message, verify_access_log
 from auditor.client import AuditClient, ClientSettings
 from auditor.errors import UsageError
+from auditor.i18n import gettext as _
+from auditor.i18n import translated
 from auditor.state import StateStore
 from protocol.access_chain import access_log_verifier
 from protocol.note import NoteVerifier
@@ -102,10 +104,20 @@ def _verifiers(vkeys: list[str], state_dir: Path | None) -> list[NoteVerifier]:
 
 
 def _show(report: AccessLogReport) -> None:
-    verdict = "VERIFIED" if report.ok else "FAILED"
+    verdict = _("VERIFIED") if report.ok else _("FAILED")
     typer.echo(
-        f"access log {verdict}: {report.records} records, {report.checkpoints} signed checkpoints; the newest covers "
-        f"{report.signed} records ({report.unsigned} after it are not signed yet)"
+        _(
+            "access log {verdict}: {records} records, {checkpoints} signed checkpoints; the newest covers {signed} "
+            "records ({unsigned} after it are not signed yet)"
+        ).format(
+            verdict=verdict,
+            records=report.records,
+            checkpoints=report.checkpoints,
+            signed=report.signed,
+            unsigned=report.unsigned,
+        )
     )
     for finding in report.findings:
-        typer.echo(f"  record {finding.seq}: {finding.kind}: {finding.message}")
+        # The kind is a machine id (as in --json); the sentence is said in the chosen language.
+        text = translated(chain_message(finding.message))
+        typer.echo("  " + _("record {seq}: {kind}: {message}").format(seq=finding.seq, kind=finding.kind, message=text))

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from auditor.i18n import gettext as _
 from auditor.witness import WitnessHome, create_witness, witness_app
 
 __all__ = ["witness_app_cli"]
@@ -49,10 +50,14 @@ def init(
     if as_json:
         typer.echo(json.dumps({"name": cosigner.name, "vkey": cosigner.verifier.vkey}))
         return
-    typer.echo(f"witness {cosigner.name} created in {directory}")
+    typer.echo(_("witness {name} created in {directory}").format(name=cosigner.name, directory=directory))
     typer.echo(f"vkey: {cosigner.verifier.vkey}")
-    typer.echo("Give the vkey to the hub operator (`tipshare-hub witness add`) and to hotlines and auditors who")
-    typer.echo("require your cosignature (`--witness`).")
+    typer.echo(
+        _(
+            "Give the vkey to the hub operator (`tipshare-hub witness add`) and to hotlines and auditors who require "
+            "your cosignature (`--witness`)."
+        )
+    )
 
 
 @witness_app_cli.command("serve")

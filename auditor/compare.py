@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from auditor.findings import Check, Failure
+from auditor.i18n import T_, Joined
 from auditor.published import PublishedRow, PublishedStats
 from auditor.stats import ExpectedRow
 
@@ -49,51 +50,69 @@ def compare_answer(
 ) -> Comparison:
     """Compare every row of ``published`` with ``expected`` (keyed by codes in ``group_by`` order)."""
     group_by = published.group_by
-    label = f"group_by={','.join(group_by)} ({scope})"
+    label = T_("group_by={group_by} ({scope})", group_by=",".join(group_by), scope=scope)
     failures: list[Failure] = []
 
     def fail(message: str, keys: Mapping[str, str] | None = None) -> None:
-        failures.append(Failure(Check.STATISTICS, f"{label}: {message}", table=published.table, keys=keys))
+        found = T_("{question}: {problem}", question=label, problem=message)
+        failures.append(Failure(Check.STATISTICS, found, table=published.table, keys=keys))
 
     if list(published.periods_with_data) != expected_periods_with_data:
         fail(
-            f"periods_with_data published {list(published.periods_with_data)}, recomputed {expected_periods_with_data}"
+            T_(
+                "{field} published {published}, recomputed {recomputed}",
+                field="periods_with_data",
+                published=list(published.periods_with_data),
+                recomputed=expected_periods_with_data,
+            )
         )
     seen: set[tuple[str, ...]] = set()
     for row in published.rows:
         if set(row.keys) != set(group_by):
-            fail(f"a row is keyed by {sorted(row.keys)}, not by {list(group_by)}", row.keys)
+            fail(T_("a row is keyed by {keys}, not by {asked}", keys=sorted(row.keys), asked=list(group_by)), row.keys)
             continue
         key = tuple(row.keys[name] for name in group_by)
         if key in seen:
-            fail("the row appears twice", row.keys)
+            fail(T_("the row appears twice"), row.keys)
             continue
         seen.add(key)
         mine = expected.get(key)
         if mine is None:
-            fail("published, but the log implies no such row", row.keys)
+            fail(T_("published, but the log implies no such row"), row.keys)
             continue
         differences = _differences(row, mine)
         if differences:
-            fail("; ".join(differences), row.keys)
+            fail(Joined(differences, "; "), row.keys)
     for key, mine in expected.items():
         if key not in seen:
-            fail(f"missing: the log implies estimate {mine.estimate}", mine.keys)
+            fail(T_("missing: the log implies estimate {estimate}", estimate=mine.estimate), mine.keys)
     if len(failures) > MAX_FAILURES_PER_ANSWER:
         more = len(failures) - MAX_FAILURES_PER_ANSWER
         failures = failures[:MAX_FAILURES_PER_ANSWER]
-        fail(f"... and {more} more differences in this answer")
+        fail(T_("... and {more} more differences in this answer", more=more))
     return Comparison(rows=len(published.rows), failures=tuple(failures))
 
 
 def _differences(row: PublishedRow, mine: ExpectedRow) -> list[str]:
-    found = [
-        f"{name} published {getattr(row, name)}, recomputed {getattr(mine, name)}"
+    found: list[str] = [
+        T_(
+            "{field} published {published}, recomputed {recomputed}",
+            field=name,
+            published=getattr(row, name),
+            recomputed=getattr(mine, name),
+        )
         for name in _FIELDS
         if getattr(row, name) != getattr(mine, name)
     ]
     if (row.std is None) != (mine.std is None) or (
         row.std is not None and mine.std is not None and not math.isclose(row.std, mine.std, rel_tol=1e-9)
     ):
-        found.append(f"std published {row.std}, recomputed {mine.std}")
+        found.append(
+            T_(
+                "{field} published {published}, recomputed {recomputed}",
+                field="std",
+                published=row.std,
+                recomputed=mine.std,
+            )
+        )
     return found

@@ -22,6 +22,7 @@ from typing import Final
 from auditor.compare import MAX_FAILURES_PER_ANSWER, Comparison
 from auditor.estimates import Asked, ExpectedEstimates
 from auditor.findings import Check, Failure
+from auditor.i18n import T_, Joined
 from protocol.api import CONFIDENCE, UNIT_LABELS, CombinationBlock, EstimateRow, EstimatesAnswer
 
 __all__ = ["compare_estimates", "question_differences"]
@@ -68,7 +69,7 @@ def question_differences(
     )
     names = ("unit", "group_by", "filters", "period_from", "period_to", "scope")
     return [
-        f"{name} {theirs!r}, not {ours!r}"
+        T_("{field} {published}, not {asked}", field=name, published=repr(theirs), asked=repr(ours))
         for name, theirs, ours in zip(names, got, asked_as, strict=True)
         if theirs != ours
     ]
@@ -82,37 +83,77 @@ def compare_estimates(
     failures: list[Failure] = []
 
     def fail(message: str, keys: Mapping[str, str] | None = None) -> None:
-        failures.append(Failure(Check.ESTIMATES, f"{label}: {message}", keys=keys))
+        failures.append(
+            Failure(Check.ESTIMATES, T_("{question}: {problem}", question=label, problem=message), keys=keys)
+        )
 
     if published.unit_label != UNIT_LABELS[asked.unit]:
-        fail(f"unit_label published {published.unit_label!r}, not {UNIT_LABELS[asked.unit]!r}")
+        fail(
+            T_(
+                "{field} published {published}, not {asked}",
+                field="unit_label",
+                published=repr(published.unit_label),
+                asked=repr(UNIT_LABELS[asked.unit]),
+            )
+        )
     if published.confidence != CONFIDENCE:
-        fail(f"confidence published {published.confidence}, not {CONFIDENCE}")
+        fail(
+            T_(
+                "{field} published {published}, not {asked}",
+                field="confidence",
+                published=published.confidence,
+                asked=CONFIDENCE,
+            )
+        )
     taxonomies = [(t.id, t.hash) for t in published.taxonomies]
     if taxonomies != list(expected.taxonomies):
-        fail(f"taxonomies published {_pairs(taxonomies)}, recomputed {_pairs(expected.taxonomies)}")
+        fail(
+            T_(
+                "{field} published {published}, recomputed {recomputed}",
+                field="taxonomies",
+                published=_pairs(taxonomies),
+                recomputed=_pairs(expected.taxonomies),
+            )
+        )
     if published.periods_with_data != list(expected.periods_with_data):
         fail(
-            f"periods_with_data published {published.periods_with_data}, recomputed {list(expected.periods_with_data)}"
+            T_(
+                "{field} published {published}, recomputed {recomputed}",
+                field="periods_with_data",
+                published=published.periods_with_data,
+                recomputed=list(expected.periods_with_data),
+            )
         )
     for message in _combination_differences(published.combination, expected.combination):
         fail(message)
     ranking, mine = published.ranking, expected.ranking
     found = [
-        f"{name} published {getattr(ranking, name)}, recomputed {getattr(mine, name)}"
+        T_(
+            "{field} published {published}, recomputed {recomputed}",
+            field=name,
+            published=getattr(ranking, name),
+            recomputed=getattr(mine, name),
+        )
         for name in ("method", "level", "compared", "distinguishable")
         if getattr(ranking, name) != getattr(mine, name)
     ]
     if not _close(ranking.threshold, mine.threshold):
-        found.append(f"threshold published {ranking.threshold}, recomputed {mine.threshold}")
+        found.append(
+            T_(
+                "{field} published {published}, recomputed {recomputed}",
+                field="threshold",
+                published=ranking.threshold,
+                recomputed=mine.threshold,
+            )
+        )
     if found:
-        fail("ranking " + "; ".join(found))
+        fail(T_("ranking {differences}", differences=Joined(found, "; ")))
     for message, keys in _row_failures(published.rows, expected.rows, asked.keys):
         fail(message, keys)
     if len(failures) > MAX_FAILURES_PER_ANSWER:
         more = len(failures) - MAX_FAILURES_PER_ANSWER
         failures = failures[:MAX_FAILURES_PER_ANSWER]
-        fail(f"... and {more} more differences in this answer")
+        fail(T_("... and {more} more differences in this answer", more=more))
     return Comparison(rows=len(published.rows), failures=tuple(failures))
 
 
@@ -124,33 +165,43 @@ def _row_failures(
     seen: set[tuple[str, ...]] = set()
     for row in published:
         if set(row.keys) != set(names):
-            yield f"a row is keyed by {sorted(row.keys)}, not by {list(names)}", row.keys
+            yield T_("a row is keyed by {keys}, not by {asked}", keys=sorted(row.keys), asked=list(names)), row.keys
             continue
         key = tuple(row.keys[name] for name in names)
         if key in seen:
-            yield "the row appears twice", row.keys
+            yield T_("the row appears twice"), row.keys
             continue
         seen.add(key)
         ours = mine.get(key)
         if ours is None:
-            yield "published, but the log implies no such row", row.keys
+            yield T_("published, but the log implies no such row"), row.keys
             continue
         differences = _row_differences(row, ours)
         if differences:
-            yield "; ".join(differences), row.keys
+            yield Joined(differences, "; "), row.keys
     for key, ours in mine.items():
         if key not in seen:
-            yield f"missing: the log implies estimate {ours.estimate}", ours.keys
+            yield T_("missing: the log implies estimate {estimate}", estimate=ours.estimate), ours.keys
 
 
 def _row_differences(row: EstimateRow, mine: EstimateRow) -> list[str]:
-    found = [
-        f"{name} published {getattr(row, name)}, recomputed {getattr(mine, name)}"
+    found: list[str] = [
+        T_(
+            "{field} published {published}, recomputed {recomputed}",
+            field=name,
+            published=getattr(row, name),
+            recomputed=getattr(mine, name),
+        )
         for name in _EXACT
         if getattr(row, name) != getattr(mine, name)
     ]
     found += [
-        f"{name} published {getattr(row, name)}, recomputed {getattr(mine, name)}"
+        T_(
+            "{field} published {published}, recomputed {recomputed}",
+            field=name,
+            published=getattr(row, name),
+            recomputed=getattr(mine, name),
+        )
         for name in _CLOSE
         if not _close(getattr(row, name), getattr(mine, name))
     ]
@@ -164,25 +215,41 @@ def _combination_differences(published: Sequence[CombinationBlock], expected: Se
     found: list[str] = []
     if list(theirs) != list(ours):
         found.append(
-            f"combination blocks published for {[_months(p) for p in theirs]}, recomputed for "
-            f"{[_months(p) for p in ours]}"
+            T_(
+                "combination blocks published for {published}, recomputed for {recomputed}",
+                published=[_months(p) for p in theirs],
+                recomputed=[_months(p) for p in ours],
+            )
         )
     for periods, block in ours.items():
         other = theirs.get(periods)
         if other is None:
             continue
-        where = f"combination {_months(periods)}"
+        where = T_("combination {months}", months=_months(periods))
         published_terms = [(t.table, tuple(t.dimensions)) for t in other.terms]
         expected_terms = [(t.table, tuple(t.dimensions)) for t in block.terms]
         if published_terms != expected_terms:
-            found.append(f"{where}: terms published {published_terms}, recomputed {expected_terms}")
+            found.append(
+                T_(
+                    "{where}: terms published {published}, recomputed {recomputed}",
+                    where=where,
+                    published=published_terms,
+                    recomputed=expected_terms,
+                )
+            )
             continue
         for term, mine in zip(other.terms, block.terms, strict=True):
             if term.coefficient != mine.coefficient:
                 dims = ",".join(term.dimensions) or "total"
                 found.append(
-                    f"{where}: coefficient of {term.table} ({dims}) published {term.coefficient!r}, "
-                    f"recomputed {mine.coefficient!r}"
+                    T_(
+                        "{where}: coefficient of {table} ({dimensions}) published {published}, recomputed {recomputed}",
+                        where=where,
+                        table=term.table,
+                        dimensions=dims,
+                        published=repr(term.coefficient),
+                        recomputed=repr(mine.coefficient),
+                    )
                 )
     return found
 

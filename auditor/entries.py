@@ -45,9 +45,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import Final
 
 from auditor.findings import Check, Failure
 from auditor.hub_keys import HubKeyChain
+from auditor.i18n import N_, T_, Joined, Text
 from auditor.keys import KeyHistory
 from auditor.policies import PolicyBook
 from auditor.times import EntryTimes, LatestTime, entry_time
@@ -217,7 +219,9 @@ class EntryChecker:
         try:
             entry = parse_log_entry(data)
         except ProtocolError as e:
-            self.failures.append(Failure(Check.ENTRY, f"not a tipshare/1 log entry: {e}", index=index))
+            self.failures.append(
+                Failure(Check.ENTRY, T_("not a tipshare/1 log entry: {error}", error=str(e)), index=index)
+            )
             return
         backdated = self.times.check(index, entry_time(entry), hotline_id=getattr(entry, "hotline_id", None))
         if backdated is not None:
@@ -267,9 +271,16 @@ class EntryChecker:
 
     def _submission(self, index: int, entry: SubmissionEntry) -> AcceptedSubmission | None:
         what = f"{entry.hotline_id} {entry.period} revision {entry.revision}"
+        submission = T_(
+            "{hotline} {period} revision {revision}",
+            hotline=entry.hotline_id,
+            period=entry.period,
+            revision=entry.revision,
+        )
 
         def fail(check: Check, message: str) -> None:
-            self.failures.append(Failure(check, f"{what}: {message}", index=index, hotline_id=entry.hotline_id))
+            found = T_("{submission}: {problem}", submission=submission, problem=message)
+            self.failures.append(Failure(check, found, index=index, hotline_id=entry.hotline_id))
 
         received = parse_timestamp(entry.received_at)
         key = self.history.key_for(entry.hotline_id, entry.key_id, at=received)
@@ -280,25 +291,25 @@ class EntryChecker:
         try:
             payload = verify_submission_signature(payload_bytes, b64decode(entry.signature), key)
         except InvalidSignature:
-            fail(Check.SIGNATURE, f"the signature does not verify with key {entry.key_id}")
+            fail(Check.SIGNATURE, T_("the signature does not verify with key {key}", key=entry.key_id))
             return None
         except ProtocolError as e:
-            fail(Check.PAYLOAD, f"the signed payload is not valid: {e}")
+            fail(Check.PAYLOAD, T_("the signed payload is not valid: {error}", error=str(e)))
             return None
         if payload_hash(payload_bytes) != entry.payload_hash:
-            fail(Check.PAYLOAD, f"payload_hash {entry.payload_hash} is not the hash of the payload")
+            fail(Check.PAYLOAD, T_("payload_hash {hash} is not the hash of the payload", hash=entry.payload_hash))
             return None
         differ = [
-            f"{name} {theirs!r} (entry says {ours!r})"
-            for name, theirs, ours in (
-                ("hotline", payload.hotline_id, entry.hotline_id),
-                ("period", payload.period, entry.period),
-                ("revision", payload.revision, entry.revision),
+            T_(message, theirs=repr(theirs), ours=repr(ours))
+            for message, theirs, ours in (
+                (N_("hotline {theirs} (entry says {ours})"), payload.hotline_id, entry.hotline_id),
+                (N_("period {theirs} (entry says {ours})"), payload.period, entry.period),
+                (N_("revision {theirs} (entry says {ours})"), payload.revision, entry.revision),
             )
             if theirs != ours
         ]
         if differ:
-            fail(Check.PAYLOAD, "the signed payload names another " + ", ".join(differ))
+            fail(Check.PAYLOAD, T_("the signed payload names another {fields}", fields=Joined(differ)))
             return None
         taxonomy = self._taxonomies(payload.taxonomy.id, payload.taxonomy.hash)
         if isinstance(taxonomy, str):
@@ -307,7 +318,7 @@ class EntryChecker:
         try:
             check_payload(payload, taxonomy, now=received)
         except ProtocolError as e:
-            fail(Check.PAYLOAD, f"the payload breaks a taxonomy rule: {e}")
+            fail(Check.PAYLOAD, T_("the payload breaks a taxonomy rule: {error}", error=str(e)))
             return None
         repeat = self._repeat(entry)
         if repeat is not None:
@@ -316,8 +327,17 @@ class EntryChecker:
         try:
             self.policies.check(payload, taxonomy)
         except Implausible as e:
-            reason = str(e).removeprefix(f"{what}: ")  # the rule's message names the submission as fail() does
-            fail(Check.PLAUSIBILITY, f"{e.rule} (limit {e.limit}, found {e.value}): {reason}")
+            reason = plausibility_reason(e, str(e).removeprefix(f"{what}: "))  # fail() names the submission
+            fail(
+                Check.PLAUSIBILITY,
+                T_(
+                    "{rule} (limit {limit}, found {value}): {reason}",
+                    rule=e.rule,
+                    limit=e.limit,
+                    value=e.value,
+                    reason=reason,
+                ),
+            )
             return None
         return AcceptedSubmission(
             index=index,
@@ -333,40 +353,63 @@ class EntryChecker:
         )
 
     def _withdrawal(self, index: int, entry: SubmissionWithdrawnEntry) -> None:
-        what = f"withdrawal of entry {entry.leaf_index} ({entry.hotline_id} {entry.period} revision {entry.revision})"
+        what = T_(
+            "withdrawal of entry {entry} ({hotline} {period} revision {revision})",
+            entry=entry.leaf_index,
+            hotline=entry.hotline_id,
+            period=entry.period,
+            revision=entry.revision,
+        )
 
         def fail(message: str) -> None:
-            self.failures.append(
-                Failure(Check.WITHDRAWAL, f"{what}: {message}", index=index, hotline_id=entry.hotline_id)
-            )
+            found = T_("{submission}: {problem}", submission=what, problem=message)
+            self.failures.append(Failure(Check.WITHDRAWAL, found, index=index, hotline_id=entry.hotline_id))
 
         try:
             verify_withdrawal(entry, self._log_keys)
         except InvalidSignature:
             fail(
-                f"the hub's signature does not verify with its log key (key ID {entry.log_key_id}): "
-                "it withdraws nothing"
+                T_(
+                    "the hub's signature does not verify with its log key (key ID {key}): it withdraws nothing",
+                    key=entry.log_key_id,
+                )
             )
             return
         target = self._by_index.get(entry.leaf_index)
         if target is None:
-            fail(f"entry {entry.leaf_index} is not an earlier accepted submission, so there is nothing to withdraw")
+            fail(
+                T_(
+                    "entry {entry} is not an earlier accepted submission, so there is nothing to withdraw",
+                    entry=entry.leaf_index,
+                )
+            )
             return
         stated = (entry.hotline_id, entry.key_id, entry.period, entry.revision, entry.payload_hash)
         if stated != (target.hotline_id, target.key_id, target.period, target.revision, target.payload_hash):
             fail(
-                f"it describes another submission than entry {entry.leaf_index} ({target.hotline_id} {target.period} "
-                f"revision {target.revision}, key {target.key_id}, {target.payload_hash}): it withdraws nothing"
+                T_(
+                    "it describes another submission than entry {entry} ({hotline} {period} revision {revision}, "
+                    "key {key}, {hash}): it withdraws nothing",
+                    entry=entry.leaf_index,
+                    hotline=target.hotline_id,
+                    period=target.period,
+                    revision=target.revision,
+                    key=target.key_id,
+                    hash=target.payload_hash,
+                )
             )
             return
         earlier = self.withdrawn.get(entry.leaf_index)
         if earlier is not None:
-            fail(f"entry {entry.leaf_index} was already withdrawn by entry {earlier}")
+            fail(T_("entry {entry} was already withdrawn by entry {earlier}", entry=entry.leaf_index, earlier=earlier))
             return
         if parse_timestamp(entry.withdrawn_at) < target.received_at:
             fail(
-                f"dated {entry.withdrawn_at}, before the submission was received "
-                f"({format_timestamp(target.received_at)}): it withdraws nothing"
+                T_(
+                    "dated {dated}, before the submission was received ({received}): it withdraws nothing",
+                    dated=entry.withdrawn_at,
+                    received=format_timestamp(target.received_at),
+                )
             )
             return
         self.withdrawn[entry.leaf_index] = index
@@ -379,12 +422,19 @@ class EntryChecker:
             if s.key_id == event.key_id and s.received_at >= since and s.index not in self.withdrawn
         ]
         if missed:
-            listed = ", ".join(map(str, missed[:20])) + (f" and {len(missed) - 20} more" if len(missed) > 20 else "")
+            listed: str = ", ".join(map(str, missed[:20]))
+            if len(missed) > 20:
+                listed = T_("{listed} and {more} more", listed=listed, more=len(missed) - 20)
             self.failures.append(
                 Failure(
                     Check.WITHDRAWAL,
-                    f"revokes key {event.key_id} as compromised since {event.compromised_since}, but entries {listed} "
-                    "signed with it since then were not withdrawn before the revocation: they still count",
+                    T_(
+                        "revokes key {key} as compromised since {since}, but entries {listed} signed with it since "
+                        "then were not withdrawn before the revocation: they still count",
+                        key=event.key_id,
+                        since=event.compromised_since,
+                        listed=listed,
+                    ),
                     index=index,
                     hotline_id=event.hotline_id,
                 )
@@ -394,12 +444,58 @@ class EntryChecker:
         """Why the entry repeats an accepted one (and is not accepted itself), or ``None``."""
         earlier = self._by_payload.get(entry.payload_hash)
         if earlier is not None:
-            return f"the same payload was already logged as entry {earlier}"
+            return T_("the same payload was already logged as entry {earlier}", earlier=earlier)
         revisions = self._revisions.get((entry.hotline_id, entry.period), {})
         if entry.revision in revisions:
             earlier = revisions[entry.revision]
-            return f"revision {entry.revision} was already logged, with other content, as entry {earlier}"
+            return T_(
+                "revision {revision} was already logged, with other content, as entry {earlier}",
+                revision=entry.revision,
+                earlier=earlier,
+            )
         newest = max(revisions, default=0)
         if entry.revision < newest:
-            return f"logged after revision {newest} (entry {revisions[newest]}): a correction carries a higher revision"
+            return T_(
+                "logged after revision {newest} (entry {entry}): a correction carries a higher revision",
+                newest=newest,
+                entry=revisions[newest],
+            )
         return None
+
+
+#: What each plausibility rule (``protocol.plausibility.RULES``) says, in the auditor's words, from the rule's
+#: limit and the value found: the protocol's English sentence is kept in English; the other languages say these.
+_PLAUSIBILITY: Final = {
+    "measure": N_(
+        "the release is accounted in {value}, which the hotline's policy does not cap (it caps {limit}); the operator "
+        "must log a policy with a {value} cap first"
+    ),
+    "first_period": N_(
+        "the period {value} is before {limit}, the first period the hotline reports; the operator must approve a "
+        "backfill of it (tipshare-hub hotline backfill) before it is accepted"
+    ),
+    "revision": N_("the release is revision {value}, but the next revision of its period is {limit}"),
+    "noise_floor": N_(
+        "a table has noise of scale {value}, below the floor of {limit} that the hotline's period cap allows for its "
+        "sensitivity"
+    ),
+    "period_cap": N_("the release declares a spend of {value}, over the hotline's period cap of {limit}"),
+    "year_cap": N_("the release would bring the year's spend to {value}, over the hotline's year cap of {limit}"),
+    "cell_bound": N_(
+        "a table has a cell of {value}, outside {limit}, more than the hotline's maximum monthly volume can release; "
+        "if the hotline sees more, the operator must log a policy with a larger maximum monthly volume"
+    ),
+    "table_bound": N_(
+        "a table sums to {value}, outside {limit}, more than the hotline's maximum monthly volume can release; if the "
+        "hotline sees more, the operator must log a policy with a larger maximum monthly volume"
+    ),
+}
+
+
+def plausibility_reason(error: Implausible, english: str) -> str:
+    """Why a release is implausible: ``english`` (the protocol's sentence) that other languages say from the
+    rule, its limit and the value found."""
+    msgid = _PLAUSIBILITY.get(error.rule)
+    if msgid is None:
+        return english
+    return Text(msgid, {"limit": error.limit, "value": error.value}, english=english)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from auditor.i18n import translated
+
 __all__ = [
     "AuditError",
     "HubError",
@@ -48,7 +50,8 @@ class AuditError(Exception):
 
     def diagnostics(self) -> str:
         """A one-paragraph explanation fit to show a person."""
-        text = f"{type(self).__name__}: {self}"
+        message = self.args[0] if len(self.args) == 1 and isinstance(self.args[0], str) else str(self)
+        text = f"{type(self).__name__}: {translated(message)}"
         return f"{text}\n  hint: {self.hint}" if self.hint else text
 
 

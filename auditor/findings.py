@@ -18,6 +18,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from auditor.i18n import gettext as _
+
 __all__ = ["Check", "Failure"]
 
 
@@ -89,11 +91,11 @@ class Failure:
         """Where the failure is, for people: ``entry 12, hotline ua-a, table contacts, period=2026-09``."""
         parts = []
         if self.index is not None:
-            parts.append(f"entry {self.index}")
+            parts.append(_("entry {index}").format(index=self.index))
         if self.hotline_id is not None:
-            parts.append(f"hotline {self.hotline_id}")
+            parts.append(_("hotline {hotline}").format(hotline=self.hotline_id))
         if self.table is not None:
-            parts.append(f"table {self.table}")
+            parts.append(_("table {table}").format(table=self.table))
         if self.keys:
             parts.append(" ".join(f"{name}={code}" for name, code in self.keys.items()))
         return ", ".join(parts)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from auditor.client import AuditClient
 from auditor.findings import Check, Failure
+from auditor.i18n import T_
 from protocol.crypto import fingerprint
 from protocol.errors import ProtocolError
 from protocol.handover import FollowedKeys, follow_handovers, verify_handover
@@ -30,10 +31,13 @@ def follow_hub_keys(client: AuditClient, pinned: NoteVerifier) -> FollowedKeys:
 
 def describe_followed(pinned: NoteVerifier, followed: FollowedKeys) -> str:
     indices = ", ".join(str(index) for index, _ in followed.applied)
-    return (
-        f"followed the hub's key handover (log entry {indices}): log key {fingerprint(bytes(pinned.key))} -> "
-        f"{fingerprint(bytes(followed.log_key.key))}, signed by the key pinned before; the state DIR now pins "
-        f"{followed.log_key.vkey}"
+    return T_(
+        "followed the hub's key handover (log entry {entries}): log key {old} -> {new}, signed by the key pinned "
+        "before; the state DIR now pins {vkey}",
+        entries=indices,
+        old=fingerprint(bytes(pinned.key)),
+        new=fingerprint(bytes(followed.log_key.key)),
+        vkey=followed.log_key.vkey,
     )
 
 
@@ -50,5 +54,5 @@ class HubKeyChain:
             trusted = self.current or NoteVerifier.from_vkey(entry.previous_log_vkey)
             self.current = verify_handover(entry, trusted=trusted)
         except ProtocolError as e:
-            return [Failure(Check.KEY_HISTORY, f"hub key handover: {e}", index=index)]
+            return [Failure(Check.KEY_HISTORY, T_("hub key handover: {error}", error=str(e)), index=index)]
         return []

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from auditor.findings import Check, Failure
+from auditor.i18n import T_
 from protocol.crypto import VerifyKey
 from protocol.errors import MalformedMessage
 from protocol.messages import KeyEventEntry, format_timestamp, parse_timestamp
@@ -141,9 +142,19 @@ class KeyHistory:
         try:
             key = VerifyKey.from_text(event.public_key)
         except MalformedMessage as e:
-            return [self._failure(index, event, f"{event.kind} event names no valid public key: {e}")]
+            return [
+                self._failure(
+                    index, event, T_("{kind} event names no valid public key: {error}", kind=event.kind, error=str(e))
+                )
+            ]
         if key.key_id != event.key_id:
-            return [self._failure(index, event, f"{event.kind} event: key id {event.key_id} is not its key's id")]
+            return [
+                self._failure(
+                    index,
+                    event,
+                    T_("{kind} event: key id {key} is not its key's id", kind=event.kind, key=event.key_id),
+                )
+            ]
         at = parse_timestamp(event.effective_at)
         if event.kind == "key_revoked":
             self.revocations += 1
@@ -160,25 +171,43 @@ class KeyHistory:
     def key_for(self, hotline_id: str, key_id: str, *, at: datetime) -> VerifyKey | str:
         """The key a submission names if it was valid for its hotline ``at`` its receipt; else why not."""
         if hotline_id not in self._hotlines:
-            return f"hotline {hotline_id} was never enrolled: no key event for it precedes the entry"
+            return T_(
+                "hotline {hotline} was never enrolled: no key event for it precedes the entry", hotline=hotline_id
+            )
         record = self._keys.get(key_id)
         if record is None or record.hotline_id != hotline_id:
-            return f"key {key_id} is not enrolled for hotline {hotline_id} in the log before the entry"
+            return T_(
+                "key {key} is not enrolled for hotline {hotline} in the log before the entry",
+                key=key_id,
+                hotline=hotline_id,
+            )
         received = format_timestamp(at)
         if record.valid_from > at:
-            return (
-                f"key {key_id} of {hotline_id} only became valid at {format_timestamp(record.valid_from)}, "
-                f"after the entry was received ({received})"
+            return T_(
+                "key {key} of {hotline} only became valid at {valid_from}, after the entry was received ({received})",
+                key=key_id,
+                hotline=hotline_id,
+                valid_from=format_timestamp(record.valid_from),
+                received=received,
             )
         if record.revoked_at is not None and record.revoked_at <= at:
-            return (
-                f"key {key_id} of {hotline_id} was revoked at {format_timestamp(record.revoked_at)} "
-                f"({record.reason}), not after the entry was received ({received})"
+            return T_(
+                "key {key} of {hotline} was revoked at {revoked_at} ({reason}), not after the entry was received "
+                "({received})",
+                key=key_id,
+                hotline=hotline_id,
+                revoked_at=format_timestamp(record.revoked_at),
+                reason=record.reason,
+                received=received,
             )
         if record.valid_until is not None and record.valid_until <= at:
-            return (
-                f"key {key_id} of {hotline_id} was replaced by a rotation at {format_timestamp(record.valid_until)}, "
-                f"not after the entry was received ({received})"
+            return T_(
+                "key {key} of {hotline} was replaced by a rotation at {valid_until}, not after the entry was received "
+                "({received})",
+                key=key_id,
+                hotline=hotline_id,
+                valid_until=format_timestamp(record.valid_until),
+                received=received,
             )
         return record.key
 
@@ -211,23 +240,42 @@ class KeyHistory:
     # ------------------------------------------------------------------ applying events
 
     def _introduce(self, index: int, event: KeyEventEntry, key: VerifyKey, at: datetime) -> list[str]:
-        problems = []
+        problems: list[str] = []
         if key.key_id in self._keys:
             owner = self._keys[key.key_id].hotline_id
-            return [f"key {key.key_id} was already enrolled (for {owner}); every hotline key must be new"]
+            return [
+                T_(
+                    "key {key} was already enrolled (for {owner}); every hotline key must be new",
+                    key=key.key_id,
+                    owner=owner,
+                )
+            ]
         hotline = self._hotlines.get(event.hotline_id)
         if hotline is None:
             hotline = self._hotlines[event.hotline_id] = _Hotline(event.hotline_id, event.display_name, event.country)
             if event.kind == "key_rotated":
-                problems.append(f"rotates a key of hotline {event.hotline_id}, which the log never enrolled")
+                problems.append(
+                    T_("rotates a key of hotline {hotline}, which the log never enrolled", hotline=event.hotline_id)
+                )
         elif hotline.country != event.country:
-            problems.append(f"moves hotline {hotline.id} from country {hotline.country} to {event.country}")
+            problems.append(
+                T_(
+                    "moves hotline {hotline} from country {country} to {new}",
+                    hotline=hotline.id,
+                    country=hotline.country,
+                    new=event.country,
+                )
+            )
         if event.kind == "key_enrolled":
             current = [k for k in hotline.key_ids if self._keys[k].current]
             if current:
                 problems.append(
-                    f"enrols a second current key for {hotline.id} while key {current[0]} is valid "
-                    "(a new key for an enrolled hotline is a rotation naming the key it replaces)"
+                    T_(
+                        "enrols a second current key for {hotline} while key {key} is valid (a new key for an "
+                        "enrolled hotline is a rotation naming the key it replaces)",
+                        hotline=hotline.id,
+                        key=current[0],
+                    )
                 )
         self._keys[key.key_id] = KeyRecord(hotline_id=hotline.id, key=key, introduced_index=index, valid_from=at)
         hotline.key_ids.append(key.key_id)
@@ -236,20 +284,45 @@ class KeyHistory:
     def _retire(self, index: int, event: KeyEventEntry, at: datetime) -> list[str]:
         previous = self._keys.get(event.previous_key_id or "")
         if previous is None or previous.hotline_id != event.hotline_id:
-            return [f"replaces key {event.previous_key_id}, which is not a key of {event.hotline_id}"]
+            return [
+                T_(
+                    "replaces key {key}, which is not a key of {hotline}",
+                    key=event.previous_key_id,
+                    hotline=event.hotline_id,
+                )
+            ]
         if not previous.current:
-            return [f"replaces key {previous.key_id} of {event.hotline_id}, which was no longer its current key"]
+            return [
+                T_(
+                    "replaces key {key} of {hotline}, which was no longer its current key",
+                    key=previous.key_id,
+                    hotline=event.hotline_id,
+                )
+            ]
         previous.valid_until = at
         return self._backdated(index, previous, at)
 
     def _revoke(self, index: int, event: KeyEventEntry, key: VerifyKey, at: datetime) -> list[str]:
         record = self._keys.get(event.key_id)
         if record is None:
-            return [f"revokes key {event.key_id}, which the log never enrolled"]
+            return [T_("revokes key {key}, which the log never enrolled", key=event.key_id)]
         if record.hotline_id != event.hotline_id or record.key != key:
-            return [f"revokes key {event.key_id} as a key of {event.hotline_id}, but it belongs to {record.hotline_id}"]
+            return [
+                T_(
+                    "revokes key {key} as a key of {hotline}, but it belongs to {owner}",
+                    key=event.key_id,
+                    hotline=event.hotline_id,
+                    owner=record.hotline_id,
+                )
+            ]
         if record.revoked_at is not None:
-            return [f"revokes key {event.key_id} again (it was revoked at {format_timestamp(record.revoked_at)})"]
+            return [
+                T_(
+                    "revokes key {key} again (it was revoked at {revoked_at})",
+                    key=event.key_id,
+                    revoked_at=format_timestamp(record.revoked_at),
+                )
+            ]
         record.revoked_at = at
         record.reason = event.reason
         return self._backdated(index, record, at)
@@ -259,8 +332,14 @@ class KeyHistory:
             return []
         used_index, used_at = record.last_used
         return [
-            f"ends key {record.key_id} at {format_timestamp(at)}, before entry {used_index} signed with it was "
-            f"received ({format_timestamp(used_at)}) and logged: the end of validity is backdated"
+            T_(
+                "ends key {key} at {at}, before entry {entry} signed with it was received ({received}) and logged: "
+                "the end of validity is backdated",
+                key=record.key_id,
+                at=format_timestamp(at),
+                entry=used_index,
+                received=format_timestamp(used_at),
+            )
         ]
 
     @staticmethod

@@ -26,6 +26,7 @@ from typing import Final
 from auditor.client import AuditClient
 from auditor.errors import HubResponseInvalid, StateError
 from auditor.findings import Check, Failure
+from auditor.i18n import T_
 from auditor.state import SeenCheckpoint, StateStore
 from protocol.checkpoint import Checkpoint, open_checkpoint
 from protocol.errors import InvalidCheckpoint, InvalidProof
@@ -89,12 +90,18 @@ class LogMonitor:
         note = self._client.checkpoint()
         if note is None:
             if any(size > 0 for size in self._seen):
-                self._fail(Check.ROLLBACK, f"the hub serves an empty log, but checkpoint {max(self._seen)} was seen")
+                self._fail(
+                    Check.ROLLBACK,
+                    T_("the hub serves an empty log, but checkpoint {size} was seen", size=max(self._seen)),
+                )
             return self._settle(failures_before, None)
         try:
             checkpoint = open_checkpoint(note, self._verifier, origin=self._verifier.name)
         except InvalidCheckpoint as e:
-            self._fail(Check.CHECKPOINT, f"the hub's checkpoint does not verify with the pinned log key: {e}")
+            self._fail(
+                Check.CHECKPOINT,
+                T_("the hub's checkpoint does not verify with the pinned log key: {error}", error=str(e)),
+            )
             return self._settle(failures_before, None)
         self._compare_with_seen(checkpoint)
         complete = True
@@ -113,11 +120,17 @@ class LogMonitor:
         try:
             checkpoint = open_checkpoint(note, self._verifier, origin=self._verifier.name)
         except InvalidCheckpoint as e:
-            return f"its checkpoint note does not verify with the pinned log key: {e}"
+            return T_("its checkpoint note does not verify with the pinned log key: {error}", error=str(e))
         if (checkpoint.size, checkpoint.root_hash) != (size, root):
-            return f"its checkpoint note says size {checkpoint.size}, not the size {size} and root it names"
+            return T_(
+                "its checkpoint note says size {noted}, not the size {size} and root it names",
+                noted=checkpoint.size,
+                size=size,
+            )
         if size > len(self._leaf_hashes) or self.root_at(size) != root:
-            return f"checkpoint {size} (root {b64encode(root)}) is not the log's tree of that size"
+            return T_(
+                "checkpoint {size} (root {root}) is not the log's tree of that size", size=size, root=b64encode(root)
+            )
         if size not in self._seen:
             self._seen[size] = SeenCheckpoint(size, root, note)
             self._store.add_checkpoint(self._seen[size], now=self._now)
@@ -137,15 +150,24 @@ class LogMonitor:
             if seen.size > checkpoint.size:
                 self._fail(
                     Check.ROLLBACK,
-                    f"the hub's checkpoint has size {checkpoint.size}, smaller than checkpoint {seen.size} seen "
-                    "before: the log was rolled back",
+                    T_(
+                        "the hub's checkpoint has size {size}, smaller than checkpoint {seen} seen before: the log "
+                        "was rolled back",
+                        size=checkpoint.size,
+                        seen=seen.size,
+                    ),
                 )
             elif seen.size == checkpoint.size:
                 if seen.root_hash != checkpoint.root_hash:
                     self._fail(
                         Check.ROLLBACK,
-                        f"checkpoint {checkpoint.size} has root {b64encode(checkpoint.root_hash)}, but the "
-                        f"checkpoint of that size seen before had root {b64encode(seen.root_hash)}: the log forked",
+                        T_(
+                            "checkpoint {size} has root {root}, but the checkpoint of that size seen before had root "
+                            "{seen_root}: the log forked",
+                            size=checkpoint.size,
+                            root=b64encode(checkpoint.root_hash),
+                            seen_root=b64encode(seen.root_hash),
+                        ),
                     )
             elif seen.size > 0:
                 try:
@@ -154,14 +176,24 @@ class LogMonitor:
                 except HubResponseInvalid as e:  # a refusal to prove is a failure; a 5xx stays "try again" (exit 2)
                     self._fail(
                         Check.CONSISTENCY,
-                        f"the hub gives no consistency proof from checkpoint {seen.size} seen before to checkpoint "
-                        f"{checkpoint.size}: {e}",
+                        T_(
+                            "the hub gives no consistency proof from checkpoint {seen} seen before to checkpoint "
+                            "{size}: {error}",
+                            seen=seen.size,
+                            size=checkpoint.size,
+                            error=str(e),
+                        ),
                     )
                 except InvalidProof as e:
                     self._fail(
                         Check.CONSISTENCY,
-                        f"checkpoint {checkpoint.size} is not consistent with checkpoint {seen.size} seen before "
-                        f"(the hub's consistency proof fails: {e})",
+                        T_(
+                            "checkpoint {size} is not consistent with checkpoint {seen} seen before (the hub's "
+                            "consistency proof fails: {error})",
+                            size=checkpoint.size,
+                            seen=seen.size,
+                            error=str(e),
+                        ),
                     )
                 else:
                     self.consistent_with.add(seen.size)
@@ -176,7 +208,10 @@ class LogMonitor:
             try:
                 page = self._client.entries(index, min(end, index + self._page_size))
             except HubResponseInvalid as e:
-                self._fail(Check.ENTRIES, f"the hub does not serve the entries its checkpoint commits to: {e}")
+                self._fail(
+                    Check.ENTRIES,
+                    T_("the hub does not serve the entries its checkpoint commits to: {error}", error=str(e)),
+                )
                 refused = True
                 break
             if not page:
@@ -185,7 +220,9 @@ class LogMonitor:
                 continue
             for entry in page:
                 if entry.index < index:
-                    self._fail(Check.ENTRIES, f"the hub served entry {entry.index} twice or out of order")
+                    self._fail(
+                        Check.ENTRIES, T_("the hub served entry {index} twice or out of order", index=entry.index)
+                    )
                     refused = True
                     break
                 missing += range(index, entry.index)
@@ -193,7 +230,7 @@ class LogMonitor:
                 if hashed != entry.claimed_leaf_hash:
                     self._fail(
                         Check.ENTRIES,
-                        "the leaf hash the hub serves with this entry is not the hash of the entry's data",
+                        T_("the leaf hash the hub serves with this entry is not the hash of the entry's data"),
                         index=entry.index,
                     )
                 fetched.append((entry.index, hashed, entry.data))
@@ -207,8 +244,21 @@ class LogMonitor:
         if missing or index < end:
             self._fail(
                 Check.ENTRIES,
-                f"the hub did not serve {len(missing) or 'some'} of the entries {start}..{end - 1} its checkpoint "
-                f"commits to: {_ranges(missing)}; the tree cannot be rebuilt",
+                T_(
+                    "the hub did not serve {count} of the entries {first}..{last} its checkpoint commits to: "
+                    "{missing}; the tree cannot be rebuilt",
+                    count=len(missing),
+                    first=start,
+                    last=end - 1,
+                    missing=_ranges(missing),
+                )
+                if missing
+                else T_(
+                    "the hub did not serve some of the entries {first}..{last} its checkpoint commits to; the tree "
+                    "cannot be rebuilt",
+                    first=start,
+                    last=end - 1,
+                ),
             )
             return False
         self._leaf_hashes += [hashed for _, hashed, _ in fetched]
@@ -220,13 +270,20 @@ class LogMonitor:
         if roots[checkpoint.size] != checkpoint.root_hash:
             self._fail(
                 Check.ROOT,
-                f"the root rebuilt from all {checkpoint.size} entries is {b64encode(roots[checkpoint.size])}, not the "
-                f"checkpoint's root {b64encode(checkpoint.root_hash)}",
+                T_(
+                    "the root rebuilt from all {size} entries is {rebuilt}, not the checkpoint's root {root}",
+                    size=checkpoint.size,
+                    rebuilt=b64encode(roots[checkpoint.size]),
+                    root=b64encode(checkpoint.root_hash),
+                ),
             )
         for size in wanted:
             seen = self._seen.get(size)
             if seen is not None and seen.size != checkpoint.size and roots[size] != seen.root_hash:
-                self._fail(Check.ROOT, f"the first {size} entries no longer rebuild checkpoint {size} seen before")
+                self._fail(
+                    Check.ROOT,
+                    T_("the first {size} entries no longer rebuild checkpoint {size} seen before", size=size),
+                )
 
     def _settle(self, failures_before: int, seen: SeenCheckpoint | None, checkpoint: Checkpoint | None = None) -> bool:
         if len(self.failures) > failures_before:

@@ -19,6 +19,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from auditor.findings import Check, Failure
+from auditor.i18n import T_
 from protocol.messages import BackfillApprovedEntry, HotlinePolicyEntry, KeyEventEntry, SubmissionPayload
 from protocol.plausibility import Policy, Standing, amount_text, check_plausible
 from protocol.taxonomy import Taxonomy
@@ -63,7 +64,11 @@ class PolicyBook:
             return [
                 Failure(
                     Check.POLICY,
-                    f"a {entry.kind} entry for hotline {entry.hotline_id}, which no earlier entry enrolls",
+                    T_(
+                        "a {kind} entry for hotline {hotline}, which no earlier entry enrolls",
+                        kind=entry.kind,
+                        hotline=entry.hotline_id,
+                    ),
                     index=index,
                     hotline_id=entry.hotline_id,
                 )

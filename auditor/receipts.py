@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from auditor.errors import AuditError, UsageError, VerificationFailed
+from auditor.i18n import T_
 from auditor.state import StateStore
 from protocol.errors import ProtocolError
 from protocol.merkle import root_hash
@@ -63,7 +64,7 @@ def check_receipt(
         parsed = Receipt.from_json(receipt)
         verified = verify_receipt(parsed, log_key=log_key, payload_bytes=payload)
     except ProtocolError as e:
-        raise VerificationFailed(f"the receipt does not verify: {e}") from e
+        raise VerificationFailed(T_("the receipt does not verify: {error}", error=str(e))) from e
     state_note = None
     if store is not None:
         state_note = _against_state(store, verified, log_key, b64decode(parsed.leaf), parsed.checkpoint)
@@ -86,17 +87,27 @@ def _against_state(store: StateStore, verified: VerifiedReceipt, log_key: NoteVe
     index, size = verified.leaf_index, verified.checkpoint.size
     if index < held and store.entry(index) != leaf:
         raise VerificationFailed(
-            f"entry {index} of the log the auditor verified is not this receipt's entry: the hub showed two logs"
+            T_(
+                "entry {index} of the log the auditor verified is not this receipt's entry: the hub showed two logs",
+                index=index,
+            )
         )
     if size > held:
         _refuse_rollback(store, verified, note)
-        return f"its checkpoint (size {size}) is newer than the state DIR ({held} entries): run verify to check it"
+        return T_(
+            "its checkpoint (size {size}) is newer than the state DIR ({held} entries): run verify to check it",
+            size=size,
+            held=held,
+        )
     if root_hash(store.leaf_hashes()[:size]) != verified.checkpoint.root_hash:
         raise VerificationFailed(
-            f"the receipt's checkpoint {size} is not the tree of that size in the log the auditor verified: "
-            "the hub showed two logs"
+            T_(
+                "the receipt's checkpoint {size} is not the tree of that size in the log the auditor verified: the "
+                "hub showed two logs",
+                size=size,
+            )
         )
-    return f"matches the log verified in the state DIR (entry {index}, tree size {size})"
+    return T_("matches the log verified in the state DIR (entry {index}, tree size {size})", index=index, size=size)
 
 
 def _refuse_rollback(store: StateStore, verified: VerifiedReceipt, receipt_note: str) -> None:
@@ -175,12 +186,18 @@ def check_receipts(directory: Path, *, hub_key: str, store: StateStore | None = 
         try:
             checked = check_receipt(path.read_bytes(), hub_key=hub_key, store=store)
         except VerificationFailed as e:
-            result.verdicts.append(ReceiptVerdict(path.name, "failed", str(e)))
+            result.verdicts.append(ReceiptVerdict(path.name, "failed", _said(e)))
         except (AuditError, OSError) as e:
-            result.verdicts.append(ReceiptVerdict(path.name, "error", str(e)))
+            result.verdicts.append(ReceiptVerdict(path.name, "error", _said(e)))
         else:
-            result.verdicts.append(ReceiptVerdict(path.name, "valid", checked.state_note or "verifies", checked))
+            result.verdicts.append(ReceiptVerdict(path.name, "valid", checked.state_note or T_("verifies"), checked))
     return result
+
+
+def _said(error: Exception) -> str:
+    """The error's message, translatable where it was said as a :class:`~auditor.i18n.Text`."""
+    message = error.args[0] if len(error.args) == 1 and isinstance(error, AuditError) else None
+    return message if isinstance(message, str) else str(error)
 
 
 def _valid_vkey(vkey: str) -> bool:

@@ -33,6 +33,7 @@ from functools import cached_property
 from types import MappingProxyType
 
 from auditor.entries import AcceptedSubmission
+from auditor.i18n import T_
 from auditor.keys import HotlineWindows
 from protocol.taxonomy import Table, Taxonomy, same_cells
 
@@ -110,7 +111,12 @@ class TableRegistry:
                 self._bad_dimensions.add(name)
                 self._conflicts.setdefault(
                     ("dimension", name, first, taxonomy.id),
-                    f"taxonomies {first} and {taxonomy.id} define dimension {name!r} with other codes",
+                    T_(
+                        "taxonomies {first} and {second} define dimension {name} with other codes",
+                        first=first,
+                        second=taxonomy.id,
+                        name=repr(name),
+                    ),
                 )
         for name, table in sorted(taxonomy.tables.items()):
             known = self._tables.setdefault(name, table)
@@ -119,9 +125,15 @@ class TableRegistry:
                 self._bad_tables.add(name)
                 self._conflicts.setdefault(
                     ("table", name, first, taxonomy.id),
-                    f"taxonomies {first} and {taxonomy.id} define table {name!r} with other cells "
-                    f"({', '.join(known.dimension_names) or 'one cell'} vs "
-                    f"{', '.join(table.dimension_names) or 'one cell'}, or other codes, unit or bounds)",
+                    T_(
+                        "taxonomies {first} and {second} define table {name} with other cells ({cells} vs "
+                        "{other_cells}, or other codes, unit or bounds)",
+                        first=first,
+                        second=taxonomy.id,
+                        name=repr(name),
+                        cells=", ".join(known.dimension_names) or T_("one cell"),
+                        other_cells=", ".join(table.dimension_names) or T_("one cell"),
+                    ),
                 )
 
     def accepts(self, taxonomy: Taxonomy, name: str) -> bool:

@@ -7,6 +7,11 @@ without ``.json`` gets ``.md`` appended) gets a readable summary: the verdict, w
 checkpoint, entries, hotlines, submissions, statistics, estimates) and a table of every failure. Text that came
 from the hub is escaped, so the summary renders as plain text whatever the hub put in a name.
 
+Languages: the JSON file is never translated (its keys and values are for scripts, as ``--json``). The Markdown
+summary is written in the language of the run (``--lang``), its sentences and each failure's place and reason
+translated, while what tools may match stays English: the verdict word (``VERIFIED``/``FAILED``), the check codes
+(``key``, ``statistics``, ...) and the failures table's header row (``| check | where | what |``).
+
 >>> markdown_path(Path("audits/2026-11.json")).name, markdown_path(Path("audit")).name
 ('2026-11.md', 'audit.md')
 """
@@ -20,6 +25,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from auditor.errors import UsageError
+from auditor.i18n import N_, translated
+from auditor.i18n import gettext as _
 from auditor.report import VerifyReport
 from protocol.messages import format_timestamp
 
@@ -41,62 +48,103 @@ def write_report(path: Path, report: VerifyReport, *, now: datetime) -> tuple[Pa
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        summary.write_text(report_markdown(document), encoding="utf-8")
+        texts = [(failure.where(), translated(failure.message)) for failure in report.failures]
+        summary.write_text(report_markdown(document, texts=texts), encoding="utf-8")
     except OSError as e:
         raise UsageError(f"cannot write the report to {path}: {e.strerror or e}") from e
     return path, summary
 
 
-def report_markdown(document: dict[str, Any]) -> str:
-    """The Markdown summary of a report document (as :func:`write_report` writes it)."""
+def report_markdown(document: dict[str, Any], *, texts: list[tuple[str, str]] | None = None) -> str:
+    """The Markdown summary of a report document (as :func:`write_report` writes it), in the language spoken
+    now; ``texts`` are each failure's place and reason as said in that language (else the document's English)."""
     verdict = document["verdict"]
     log, checkpoint = document["log"], document["checkpoint"]
+    entries, submissions = document["entries"], document["submissions"]
+    line = "- **{name}**: {value}"
     lines = [
         f"# tipshare audit: {verdict}",
         "",
-        f"- **Hub**: {_text(document['hub'])}",
-        f"- **Run at**: {_text(document.get('generated_at') or 'unknown')}",
-        f"- **Log**: {_text(log['origin'])}, key fingerprint `{_code(log['fingerprint'])}` (pinned "
-        f"{_text(log['pinned'] or 'not yet')})",
-        "- **Checkpoint**: "
-        + (
-            "none verified"
-            if checkpoint is None
-            else f"size {checkpoint['size']}, root `{_code(checkpoint['root_hash'])}`"
+        line.format(name=_("Hub"), value=_text(document["hub"])),
+        line.format(name=_("Run at"), value=_text(document.get("generated_at") or _("unknown"))),
+        line.format(
+            name=_("Log"),
+            value=_("{origin}, key fingerprint `{fingerprint}` (pinned {how})").format(
+                origin=_text(log["origin"]),
+                fingerprint=_code(log["fingerprint"]),
+                how=_text(_(_PINNED.get(log["pinned"] or "", log["pinned"] or ""))),
+            ),
         ),
-        f"- **Entries**: {document['entries']['total']} ({document['entries']['new']} new this run)",
-        f"- **Hotlines**: {len(document['hotlines'])} in {len(document['countries'])} countries "
-        f"({_text(', '.join(document['countries'])) or 'none'})",
-        f"- **Submissions**: {document['submissions']['total']} logged, {document['submissions']['valid']} valid, "
-        f"{document['submissions']['current']} current",
-        f"- **Statistics**: {_summary(document['statistics'], 'answers', 'rows')}",
-        f"- **Estimates**: {_summary(document['estimates'], 'answers', 'rows')}",
+        line.format(
+            name=_("Checkpoint"),
+            value=_("none verified")
+            if checkpoint is None
+            else _("size {size}, root `{root}`").format(size=checkpoint["size"], root=_code(checkpoint["root_hash"])),
+        ),
+        line.format(
+            name=_("Entries"),
+            value=_("{total} ({new} new this run)").format(total=entries["total"], new=entries["new"]),
+        ),
+        line.format(
+            name=_("Hotlines"),
+            value=_("{hotlines} in {countries} countries ({codes})").format(
+                hotlines=len(document["hotlines"]),
+                countries=len(document["countries"]),
+                codes=_text(", ".join(document["countries"])) or _("none"),
+            ),
+        ),
+        line.format(
+            name=_("Submissions"),
+            value=_("{total} logged, {valid} valid, {current} current").format(
+                total=submissions["total"], valid=submissions["valid"], current=submissions["current"]
+            ),
+        ),
+        line.format(name=_("Statistics"), value=_summary(document["statistics"])),
+        line.format(name=_("Estimates"), value=_summary(document["estimates"])),
         "",
     ]
     failures = document["failures"]
     if failures:
-        lines += [f"## Failures ({len(failures)})", "", "| check | where | what |", "|---|---|---|"]
-        lines += [f"| {_text(f['check'])} | {_text(_where(f))} | {_text(f['message'])} |" for f in failures]
+        said = (
+            texts
+            if texts is not None and len(texts) == len(failures)
+            else [(_where(f), f["message"]) for f in failures]
+        )
+        lines += [
+            _("## Failures ({count})").format(count=len(failures)),
+            "",
+            "| check | where | what |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {_text(f['check'])} | {_text(where)} | {_text(what)} |"
+            for f, (where, what) in zip(failures, said, strict=True)
+        ]
     else:
-        lines.append("Every check passed: the log, every submission and every published number verified.")
+        lines.append(_("Every check passed: the log, every submission and every published number verified."))
     notices = document.get("notices") or []
     if notices:
-        lines += ["", "## Notes", "", *(f"- {_text(notice)}" for notice in notices)]
+        lines += ["", _("## Notes"), "", *(f"- {_text(translated(notice))}" for notice in notices)]
     return "\n".join(lines) + "\n"
 
 
-def _summary(part: dict[str, Any], *counts: str) -> str:
+_PINNED: Final = {"": N_("not yet"), "explicit": N_("explicit"), "first-use": N_("first-use")}
+
+
+def _summary(part: dict[str, Any]) -> str:
     if part.get("skipped"):
-        return f"not compared: {_text(part['skipped'])}"
-    done = ", ".join(f"{part[name]} {name}" for name in counts)
-    scopes = ", ".join(part.get("scopes") or ())
-    return f"{done} recomputed and compared exactly" + (f" (scopes {_text(scopes)})" if scopes else "")
+        return _("not compared: {why}").format(why=_text(translated(part["skipped"])))
+    done = _("{answers} answers, {rows} rows recomputed and compared exactly").format(
+        answers=part["answers"], rows=part["rows"]
+    )
+    scopes = ", ".join(translated(scope) for scope in part.get("scopes") or ())
+    return done + (_(" (scopes {scopes})").format(scopes=_text(scopes)) if scopes else "")
 
 
 def _where(failure: dict[str, Any]) -> str:
     parts = []
     if failure.get("index") is not None:
-        parts.append(f"entry {failure['index']}")
+        parts.append(_("entry {index}").format(index=failure["index"]))
     for name in ("hotline_id", "table"):
         if failure.get(name):
             parts.append(str(failure[name]))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from auditor.entries import EntryChecker, RegistryEvent, TaxonomySource
 from auditor.errors import StateError
+from auditor.i18n import T_
 from auditor.state import StateStore
 from auditor.times import EntryTimes, LatestTime, entry_time
 from protocol.errors import ProtocolError
@@ -40,17 +41,21 @@ def resume_checks(
     ``log_keys`` verify the withdrawals it checks."""
     held = store.entry_count()
     if store.upgraded_from is not None:
-        notice = (
-            f"the state DIR was written by an older tipshare-audit (state format {store.upgraded_from}), which kept "
-            f"no (or incomplete) entry checks: all {held} entries it holds are checked again in this run, and later "
-            "runs check only new entries"
+        notice = T_(
+            "the state DIR was written by an older tipshare-audit (state format {format}), which kept no (or "
+            "incomplete) entry checks: all {held} entries it holds are checked again in this run, and later runs "
+            "check only new entries",
+            format=store.upgraded_from,
+            held=held,
         )
         return Resumed(EntryChecker(taxonomies, log_keys=log_keys), 0, 0, (notice,))
     if recheck:  # whatever was saved (even a damaged copy) is replaced when this run saves
         return Resumed(EntryChecker(taxonomies, log_keys=log_keys), 0, 0, ())
     saved = store.conclusions()
     if saved is None:
-        notices = (f"the state DIR holds {held} entries but no entry checks: all of them are checked again",)
+        notices = (
+            T_("the state DIR holds {held} entries but no entry checks: all of them are checked again", held=held),
+        )
         return Resumed(EntryChecker(taxonomies, log_keys=log_keys), 0, 0, notices if held else ())
     events: list[tuple[int, RegistryEvent]] = []
     for index in saved.key_event_indices:

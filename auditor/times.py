@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from auditor.findings import Check, Failure
+from auditor.i18n import T_
 from protocol.errors import ProtocolError
 from protocol.messages import LogEntry, parse_timestamp
 
@@ -75,8 +76,13 @@ class EntryTimes:
         if latest is not None and moment < parse_timestamp(latest.at):
             return Failure(
                 Check.TIME,
-                f"dated {at}, before entry {latest.index} ({latest.at}): entry times along the log never go back, "
-                "so this entry was backdated",
+                T_(
+                    "dated {at}, before entry {entry} ({entry_at}): entry times along the log never go back, so this "
+                    "entry was backdated",
+                    at=at,
+                    entry=latest.index,
+                    entry_at=latest.at,
+                ),
                 index=index,
                 hotline_id=hotline_id,
             )

@@ -52,6 +52,7 @@ from auditor.errors import HubResponseInvalid, StateError, UsageError
 from auditor.estimates import EstimatesRecomputation, audit_questions
 from auditor.findings import Check, Failure
 from auditor.hub_keys import describe_followed, follow_hub_keys
+from auditor.i18n import T_
 from auditor.keys import HotlineWindows, KeyHistory
 from auditor.monitor import LogMonitor
 from auditor.policies import budget_rows
@@ -62,7 +63,7 @@ from auditor.resume import resume_checks
 from auditor.state import StateStore
 from auditor.stats import PERIOD, Recomputation, month_chunks, month_range
 from auditor.verify_estimates import EstimatesStep
-from auditor.witnessing import policy_for, witness_problem
+from auditor.witnessing import describe_verdict, policy_for, witness_problem
 from protocol.crypto import fingerprint
 from protocol.errors import ProtocolError
 from protocol.merkle import EMPTY_ROOT
@@ -228,7 +229,10 @@ class Verification:
             how: Literal["explicit", "first-use"] = "explicit" if explicit else "first-use"
             self._describe(trusted, how)
             if trusted != offered:
-                self._fail(Check.IDENTITY, f"the hub presents log key {offered.vkey}, not the key given with --log-key")
+                self._fail(
+                    Check.IDENTITY,
+                    T_("the hub presents log key {vkey}, not the key given with --log-key", vkey=offered.vkey),
+                )
                 return None
             self._store.pin(vkey=trusted.vkey, origin=trusted.name, how=how, now=self._now)
             self.report.pinned_now = True
@@ -256,15 +260,24 @@ class Verification:
         """The hub presents another log key: re-pin it if logged handovers lead there from the pinned key."""
         try:
             followed = follow_hub_keys(self._client, trusted)
-            reason = None if followed.log_key == offered else "no handover signed by the pinned key leads to it"
+            reason: str | None = (
+                None if followed.log_key == offered else T_("no handover signed by the pinned key leads to it")
+            )
         except ProtocolError as e:
             followed, reason = None, str(e)
         if followed is None or reason is not None:
             self._fail(
                 Check.IDENTITY,
-                f"the hub presents log key {offered.vkey} (fingerprint {fingerprint(bytes(offered.key))}), but this "
-                f"state DIR pinned {trusted.vkey} on {pinned_at}, and the hub's handovers do not lead there from it "
-                f"({reason}): refusing another key",
+                T_(
+                    "the hub presents log key {vkey} (fingerprint {fingerprint}), but this state DIR pinned {pinned} "
+                    "on {pinned_at}, and the hub's handovers do not lead there from it ({reason}): refusing another "
+                    "key",
+                    vkey=offered.vkey,
+                    fingerprint=fingerprint(bytes(offered.key)),
+                    pinned=trusted.vkey,
+                    pinned_at=pinned_at,
+                    reason=reason,
+                ),
             )
             return None
         self._store.repin(vkey=offered.vkey, now=self._now, handovers=[index for index, _ in followed.applied])
@@ -285,7 +298,9 @@ class Verification:
             return True
         verdict, problem = witness_problem(policy, monitor.note, monitor.checkpoint.size)
         if verdict is not None:
-            self.report.notices.append(f"checkpoint {monitor.checkpoint.size} is {verdict.describe()}")
+            self.report.notices.append(
+                T_("checkpoint {size} is {verdict}", size=monitor.checkpoint.size, verdict=describe_verdict(verdict))
+            )
         if problem is None:
             return True
         self._fail(Check.WITNESSES, problem)
@@ -314,7 +329,12 @@ class Verification:
         try:
             return self._taxonomy(taxonomy_id, content_hash)
         except HubResponseInvalid as e:
-            return f"names taxonomy {taxonomy_id} ({content_hash}), which the hub does not publish: {e}"
+            return T_(
+                "names taxonomy {taxonomy} ({hash}), which the hub does not publish: {error}",
+                taxonomy=taxonomy_id,
+                hash=content_hash,
+                error=str(e),
+            )
 
     def _taxonomy(self, taxonomy_id: str, content_hash: str) -> Taxonomy:
         if content_hash not in self._taxonomies:
@@ -339,7 +359,7 @@ class Verification:
     def _statistics(self, monitor: LogMonitor, identity: HubIdentity) -> None:
         summary, estimates = self.report.stats, self.report.estimates
         if monitor.broken:
-            summary.skipped = estimates.skipped = (
+            summary.skipped = estimates.skipped = T_(
                 "the log did not verify, so there is no trusted data to recompute them from"
             )
             return
@@ -347,7 +367,7 @@ class Verification:
         self._registry.add(taxonomy)  # the hub's taxonomy defines the names it has (the statistics' tables)
         base = self._recomputation(monitor.size, taxonomy)
         if not base.current:
-            summary.skipped = estimates.skipped = (
+            summary.skipped = estimates.skipped = T_(
                 "the log holds no valid submission, so nothing can have been published"
             )
             return
@@ -355,7 +375,7 @@ class Verification:
         if self._table_statistics(monitor, taxonomy, base, months):
             self._estimates(monitor, months)
         else:
-            estimates.skipped = "the log stopped verifying while statistics were compared"
+            estimates.skipped = T_("the log stopped verifying while statistics were compared")
 
     def _table_statistics(
         self, monitor: LogMonitor, taxonomy: Taxonomy, base: Recomputation, months: Sequence[str]
@@ -421,7 +441,7 @@ class Verification:
                 countries = self._token_countries = frozenset(published.scope_countries)
             recomputed = self._recomputation(size, taxonomy)
             expected = recomputed.rows(table, group_by, period_from=chunk[0], period_to=chunk[-1], countries=countries)
-            scope = "region" if country is None else f"country {country}"
+            scope = T_("region") if country is None else T_("country {country}", country=country)
             result = compare_answer(
                 published,
                 expected,
@@ -442,8 +462,11 @@ class Verification:
         for conflict in self._registry.conflicts:
             self._fail(
                 Check.ESTIMATES,
-                f"{conflict}: a hub never registers both, since it sums tables (and filters dimensions) by name; "
-                "that name is left out of the recomputed estimates",
+                T_(
+                    "{conflict}: a hub never registers both, since it sums tables (and filters dimensions) by name; "
+                    "that name is left out of the recomputed estimates",
+                    conflict=conflict,
+                ),
             )
         releases = self._releases(monitor.size)
         questions = audit_questions(
@@ -478,21 +501,25 @@ class Verification:
             return None
         if ref.size > monitor.size:
             fail(
-                f"an answer names checkpoint size {ref.size}, beyond the hub's latest signed checkpoint "
-                f"({monitor.size}, fetched after the answer)"
+                T_(
+                    "an answer names checkpoint size {size}, beyond the hub's latest signed checkpoint ({latest}, "
+                    "fetched after the answer)",
+                    size=ref.size,
+                    latest=monitor.size,
+                )
             )
             return None
-        problem = None
+        problem: str | None = None
         if ref.size == 0:
             if ref.root_hash == EMPTY_ROOT:
                 return 0
-            problem = "an empty tree with a root"
+            problem = T_("an empty tree with a root")
         elif ref.note is None:
-            problem = f"size {ref.size} without its signed note"
+            problem = T_("size {size} without its signed note", size=ref.size)
         else:
             problem = monitor.adopt(ref.note, size=ref.size, root=ref.root_hash)
         if problem is not None:
-            fail(f"an answer names a checkpoint that is not the log's: {problem}")
+            fail(T_("an answer names a checkpoint that is not the log's: {problem}", problem=problem))
             return None
         return ref.size
 
@@ -516,13 +543,20 @@ class Verification:
             published.scope_code,
         )
         if got != asked:
-            self._fail(Check.STATISTICS, f"asked for {asked}, the hub answered {got}", table=table)
+            self._fail(
+                Check.STATISTICS, T_("asked for {asked}, the hub answered {got}", asked=asked, got=got), table=table
+            )
             return False
         if (published.taxonomy_id, published.taxonomy_hash) != (taxonomy.id, taxonomy.content_hash):
             self._fail(
                 Check.STATISTICS,
-                f"the answer follows taxonomy {published.taxonomy_id} ({published.taxonomy_hash}), not the hub's "
-                f"{taxonomy.id} ({taxonomy.content_hash})",
+                T_(
+                    "the answer follows taxonomy {taxonomy} ({hash}), not the hub's {expected} ({expected_hash})",
+                    taxonomy=published.taxonomy_id,
+                    hash=published.taxonomy_hash,
+                    expected=taxonomy.id,
+                    expected_hash=taxonomy.content_hash,
+                ),
                 table=table,
             )
             return False

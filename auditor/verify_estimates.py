@@ -19,6 +19,7 @@ from auditor.compare_estimates import compare_estimates, question_differences
 from auditor.errors import QuestionRefused
 from auditor.estimates import Asked, EstimatesRecomputation, ExpectedEstimates
 from auditor.findings import Check, Failure
+from auditor.i18n import T_, Joined
 from auditor.published import PublishedCheckpoint
 from auditor.report import EstimatesSummary
 from protocol.api import CheckpointRef
@@ -54,17 +55,17 @@ class EstimatesStep:
                 continue  # a country-limited token: the hub would refuse, and the region answers covered them
             for asked in questions:
                 if not self._compare(asked, country, token_countries):
-                    self.summary.skipped = "the log stopped verifying while estimates were compared"
+                    self.summary.skipped = T_("the log stopped verifying while estimates were compared")
                     return
 
     def _compare(self, asked: Asked, country: str | None, token_countries: frozenset[str] | None) -> bool:
         """Ask one question for one scope and compare the answer; ``False`` if the log broke meanwhile."""
-        scope = "region" if country is None else f"country {country}"
-        label = f"{asked.describe()} ({scope})"
+        scope = T_("region") if country is None else T_("country {country}", country=country)
+        label = T_("{question} ({scope})", question=asked.describe(), scope=scope)
         countries = frozenset({country}) if country is not None else token_countries
 
         def fail(message: str) -> None:
-            self.failures.append(Failure(Check.ESTIMATES, f"{label}: {message}"))
+            self.failures.append(Failure(Check.ESTIMATES, T_("{question}: {problem}", question=label, problem=message)))
 
         params = asked.params() | ({"country": country} if country is not None else {})
         try:
@@ -75,7 +76,7 @@ class EstimatesStep:
             if isinstance(refused, str):
                 self.summary.refused += 1  # the log does not answer it either
             else:
-                fail(f"{e}; but the log (size {size}) answers it")
+                fail(T_("{refusal}; but the log (size {size}) answers it", refusal=str(e), size=size))
             return not self.broken()
         ref = _checkpoint(published.checkpoint)
         if isinstance(ref, str):
@@ -92,12 +93,18 @@ class EstimatesStep:
             countries = None if limited is None else frozenset(limited)
         expected = self._expected(at, asked, countries)
         if isinstance(expected, str):
-            fail(f"published, but the log (size {at}) answers no such question: {expected}")
+            fail(
+                T_(
+                    "published, but the log (size {size}) answers no such question: {reason}",
+                    size=at,
+                    reason=expected,
+                )
+            )
             return True
         where = ("region", None) if country is None else ("country", country)
         differ = question_differences(published, asked, scope=where, filters=expected.question.filters)
         if differ:
-            fail("the answer is to another question: " + "; ".join(differ))
+            fail(T_("the answer is to another question: {differences}", differences=Joined(differ, "; ")))
             return True
         result = compare_estimates(published, expected, asked=asked, label=label)
         self.summary.answers += 1
@@ -120,5 +127,5 @@ def _checkpoint(ref: CheckpointRef) -> PublishedCheckpoint | str:
     try:
         root = b64decode(ref.root_hash, what="checkpoint root hash")
     except ProtocolError as e:
-        return f"an answer names a checkpoint that is not the log's: {e}"
+        return T_("an answer names a checkpoint that is not the log's: {problem}", problem=str(e))
     return PublishedCheckpoint(size=ref.size, root_hash=root, note=ref.note)

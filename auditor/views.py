@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from auditor.check_file import FileCheckResult
-from auditor.i18n import N_, ngettext
+from auditor.i18n import N_, ngettext, translated
 from auditor.i18n import gettext as _
 from auditor.receipts import ReceiptCheck
 from auditor.report import VerifyReport
@@ -85,7 +85,7 @@ def show_notices(report: VerifyReport) -> None:
     """What the auditor should know about the run that is not a failure (stderr)."""
     err = console(stderr=True)
     for notice in report.notices:
-        err.print(f"[bold yellow]{_safe(_('Note'))}[/]: {_safe(notice)}", soft_wrap=True)
+        err.print(f"[bold yellow]{_safe(_('Note'))}[/]: {_safe(translated(notice))}", soft_wrap=True)
 
 
 def show_verify(report: VerifyReport) -> None:
@@ -101,7 +101,9 @@ def show_verify(report: VerifyReport) -> None:
         out.print(f"[bold red]{_safe(_('FAILED'))}[/]  {problems}: {where}{at}", soft_wrap=True)
         for failure in report.failures:
             place = f"{failure.where()}: " if failure.where() else ""
-            out.print(f"  [red]✗[/] [bold]{failure.check}[/]  {_safe(place + failure.message)}", soft_wrap=True)
+            out.print(
+                f"  [red]✗[/] [bold]{failure.check}[/]  {_safe(place + translated(failure.message))}", soft_wrap=True
+            )
     _rows(out, _summary(report))
 
 
@@ -116,7 +118,9 @@ def show_file_check(result: FileCheckResult) -> None:
         out.print(f"[bold red]{_safe(_('FAILED'))}[/]  {problems}: {what}", soft_wrap=True)
         for failure in result.failures:
             place = f"{failure.where()}: " if failure.where() else ""
-            out.print(f"  [red]✗[/] [bold]{failure.check}[/]  {_safe(place + failure.message)}", soft_wrap=True)
+            out.print(
+                f"  [red]✗[/] [bold]{failure.check}[/]  {_safe(place + translated(failure.message))}", soft_wrap=True
+            )
     lines = [(N_("question"), result.question)]
     if result.checkpoint_size is not None and result.checkpoint_root is not None:
         lines.append(
@@ -228,7 +232,7 @@ def _summary(report: VerifyReport) -> list[tuple[str, str]]:
     lines.append((N_("submissions"), submissions))
     stats = report.stats
     if stats.skipped:
-        lines.append((N_("statistics"), _("not compared: %(why)s") % {"why": stats.skipped}))
+        lines.append((N_("statistics"), _("not compared: %(why)s") % {"why": translated(stats.skipped)}))
     else:
         lines.append(
             (
@@ -242,13 +246,13 @@ def _summary(report: VerifyReport) -> list[tuple[str, str]]:
                     "rows": stats.rows,
                     "tables": len(stats.tables),
                     "groupings": len(stats.groupings),
-                    "scopes": ", ".join(sorted(stats.scopes, key=lambda s: (s != "region", s))),
+                    "scopes": ", ".join(translated(s) for s in sorted(stats.scopes, key=lambda s: (s != "region", s))),
                 },
             )
         )
     estimates = report.estimates
     if estimates.skipped and not estimates.answers:
-        lines.append((N_("estimates"), _("not compared: %(why)s") % {"why": estimates.skipped}))
+        lines.append((N_("estimates"), _("not compared: %(why)s") % {"why": translated(estimates.skipped)}))
     else:
         text = _(
             "%(answers)s answers, %(rows)s rows compared exactly: %(questions)s questions (units %(units)s: totals, "
@@ -258,12 +262,12 @@ def _summary(report: VerifyReport) -> list[tuple[str, str]]:
             "rows": estimates.rows,
             "questions": len(estimates.questions),
             "units": ", ".join(estimates.units) or _("none"),
-            "scopes": ", ".join(sorted(estimates.scopes, key=lambda s: (s != "region", s))),
+            "scopes": ", ".join(translated(s) for s in sorted(estimates.scopes, key=lambda s: (s != "region", s))),
         }
         if estimates.refused:
             text += "; " + _("%(n)s refused as not answerable, as the log implies") % {"n": estimates.refused}
         if estimates.skipped:
-            text += "; " + _("stopped: %(why)s") % {"why": estimates.skipped}
+            text += "; " + _("stopped: %(why)s") % {"why": translated(estimates.skipped)}
         lines.append((N_("estimates"), text))
     lines.append((N_("requests"), _("%(n)s to the hub") % {"n": sum(report.requests.values())}))
     lines.append((N_("state DIR"), _("updated") if report.state_saved else _("unchanged (the log did not verify)")))
@@ -311,7 +315,7 @@ def show_receipt(check: ReceiptCheck) -> None:
         (N_("payload"), _("matches the file given") if check.payload_checked else _("not checked (no --payload)")),
     ]
     if check.state_note is not None:
-        lines.append((N_("state DIR"), check.state_note))
+        lines.append((N_("state DIR"), translated(check.state_note)))
     _rows(out, lines)
 
 

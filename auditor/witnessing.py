@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from auditor.errors import UsageError
+from auditor.i18n import T_, Text
 from auditor.state import StateStore
 from protocol.cosignature import WitnessPolicy, WitnessVerdict
 from protocol.errors import InvalidCheckpoint, ProtocolError
 
-__all__ = ["policy_for", "witness_problem"]
+__all__ = ["describe_verdict", "policy_for", "witness_problem"]
 
 
 def policy_for(store: StateStore, vkeys: Sequence[str], quorum: int | None) -> WitnessPolicy | None:
@@ -40,7 +41,27 @@ def witness_problem(policy: WitnessPolicy, note: str, size: int) -> tuple[Witnes
     try:
         verdict = policy.check(note)
     except InvalidCheckpoint as e:
-        return None, f"checkpoint {size} carries a cosignature that does not verify: {e}"
+        return None, T_(
+            "checkpoint {size} carries a cosignature that does not verify: {error}", size=size, error=str(e)
+        )
     if verdict.ok:
         return verdict, None
-    return verdict, f"checkpoint {size} is {verdict.describe()}: refusing to rely on it"
+    return verdict, T_(
+        "checkpoint {size} is {verdict}: refusing to rely on it", size=size, verdict=describe_verdict(verdict)
+    )
+
+
+def describe_verdict(verdict: WitnessVerdict) -> Text:
+    """Who cosigned: ``cosigned by w1 (1 of 2; 2 required); not by w2`` (:meth:`WitnessVerdict.describe`), in the
+    auditor's language."""
+    signed = ", ".join(verdict.signed) or T_("no witness")
+    text = T_(
+        "cosigned by {signed} ({count} of {total}; {quorum} required)",
+        signed=signed,
+        count=len(verdict.signed),
+        total=len(verdict.signed) + len(verdict.missing),
+        quorum=verdict.quorum,
+    )
+    if verdict.missing:
+        text = T_("{cosigned}; not by {missing}", cosigned=text, missing=", ".join(verdict.missing))
+    return Text(text.msgid, text.params, english=verdict.describe())

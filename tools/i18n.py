@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from jinja2.ext import babel_extract
@@ -57,6 +57,8 @@ SOURCES: Final[Mapping[str, list[tuple[str, str | Extractor]]]] = {
     "node": [("node/**.py", "python")],
     "auditor": [("auditor/**.py", "python")],
 }
+#: gettext's keywords, and the auditor's ``T_`` (a finding's sentence with named placeholders: its first argument).
+KEYWORDS: Final = {**DEFAULT_KEYWORDS, "T_": None}
 _OPTIONS: Final = {
     TEMPLATES: {"extensions": "jinja2.ext.i18n", "trim_blocks": "1", "lstrip_blocks": "1", "trimmed": "1"}
 }
@@ -72,7 +74,7 @@ def collect(domain: str) -> Catalog:
     template = Catalog(project="tipshare", domain=domain, fuzzy=False, creation_date=_STABLE_DATE)
     method_map: Any = SOURCES[domain]
     for filename, lineno, message, comments, context in extract_from_dir(
-        str(ROOT), method_map, _OPTIONS, comment_tags=("taxonomy",), strip_comment_tags=True
+        str(ROOT), method_map, _OPTIONS, keywords=KEYWORDS, comment_tags=("taxonomy",), strip_comment_tags=True
     ):
         template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return template
