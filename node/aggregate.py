@@ -47,6 +47,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
+from node.i18n import N_, Text
 from node.inputs import fields as f
 from node.inputs.checks import (
     CHECK_ADVICE,
@@ -191,10 +192,13 @@ def prepare_tables(
 
 
 def _value_advice(mapping: ColumnMapping) -> str:
-    return (
-        f"Correct the export, or its mapping file {mapping.source} ([columns] for column names, [values.<field>] for "
-        "values), and run prepare again; nothing was spent. To count values the taxonomy does not list as unknown "
-        "instead, pass --allow-unknown."
+    return Text(
+        N_(
+            "Correct the export, or its mapping file %(mapping)s ([columns] for column names, [values.<field>] for "
+            "values), and run prepare again; nothing was spent. To count values the taxonomy does not list as "
+            "unknown instead, pass --allow-unknown."
+        ),
+        mapping=mapping.source,
     )
 
 
