@@ -20,7 +20,7 @@ from node.cli import main
 from node.i18n import N_, Text
 from node.inputs.errors import InputError, InputProblem
 from node.inputs.summary import DimensionShare, FileSummary, InputSummary
-from tests.unit.node.fakehub import FakeHub
+from tests.unit.node.fakehub import HUB_URL, FakeHub
 from tests.unit.node.nodekit import NOW, Officer, init_and_enroll, make_home, planted_counts
 
 LOCALE = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
@@ -286,3 +286,42 @@ def test_an_input_errors_str_stays_english_in_any_language() -> None:
         assert "рядок 7, стовпець prs_Gender: 'x' не приймається" in error.diagnostics()
     finally:
         i18n.use("en")
+
+
+# ---------------------------------------------------------------- the other commands
+
+
+def test_the_other_commands_speak_ukrainian(officer: Officer, tmp_path: Path) -> None:
+    code, out, _ = officer("--lang", "uk", "init", "--hotline-id", "la-strada-md", "--hub", HUB_URL)
+    assert code == 0
+    assert "Вузол налаштовано для гарячої лінії la-strada-md" in out
+    assert "оператору хабу телефоном чи особисто" in out
+    init_and_enroll(officer)  # the same home again: the line to enroll
+    code, _, err = officer("--lang", "uk", "init", "--hotline-id", "another", "--hub", HUB_URL)
+    assert err.startswith("AlreadyInitialised: ")
+    assert "уже налаштовано для гарячої лінії la-strada-md" in err
+    cases = _export(tmp_path)
+    code, _, err = officer("--lang", "uk", "submit", "--period", "2025-03")
+    assert code == 1
+    assert err.startswith("NoSuchRelease: для 2025-03 нічого не підготовлено\n")
+    assert "Спершу підготуйте його" in err
+    code, _, err = officer("--lang", "uk", "prepare", "--period", "2026-03", cases)  # the clock is in March 2026
+    assert err.startswith("PeriodNotOver: 2026-03 ще не закінчився\n")
+    officer("prepare", "--period", "2025-03", cases)
+    code, out, _ = officer("--lang", "uk", "submit")
+    assert "Нічого надсилати: жоден випуск не схвалено." in out
+    code, _, err = officer("--lang", "uk", "submit", "--period", "2025-03")
+    assert err.startswith("NotApproved: 2025-03, редакцію 1, підготовлено, але не схвалено; нічого не надіслано\n")
+    assert "Якщо вона правильна: `tipshare-node approve --period 2025-03`" in err
+    code, out, _ = officer("--lang", "uk", "approve", "--period", "2025-03")
+    assert code == 0
+    assert "Схвалено 2025-03, редакцію 1" in " ".join(out.split())
+    code, out, _ = officer("--lang", "uk", "discard", "--period", "2025-03", "--yes")
+    assert code == 0
+    assert "Відкинуто 2025-03, редакцію 1" in " ".join(out.split())
+    code, out, _ = officer("--lang", "ru", "budget")
+    assert code == 0
+    assert "Сколько один выпуск тратит на таблицу" in out
+    code, out, _ = officer("--lang", "ro", "witnesses")
+    assert "Nu este necesar niciun martor" in " ".join(out.split())
+    assert officer.json("--lang", "uk", "budget") == officer.json("budget")  # --json: never translated
