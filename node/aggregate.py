@@ -122,7 +122,7 @@ def prepare_tables(
     """
     match = _PERIOD.fullmatch(period)
     if match is None:
-        raise InputError([InputProblem("--period", None, None, "a month YYYY-MM, such as 2025-03")])
+        raise InputError([InputProblem("--period", None, None, Text(N_("a month YYYY-MM, such as 2025-03")))])
     month = (int(match[1]), int(match[2]))
     coder = Coder(taxonomy)  # first: a taxonomy this node cannot compute fails before any file is read
     catalog = FieldCatalog.from_taxonomy(taxonomy)

@@ -101,6 +101,7 @@ from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from node.errors import BudgetExceeded, ConfigError
+from node.i18n import N_, Text
 from protocol.taxonomy import Taxonomy
 
 __all__ = [
@@ -219,13 +220,22 @@ class BudgetConfig:
                 raise ConfigError(f"budget {name} must be greater than 0 and at most {_MAX_AMOUNT}")
         if self.release > self.period_cap:
             raise ConfigError(
-                f"budget release ({amount_text(self.release)}) is larger than period_cap "
-                f"({amount_text(self.period_cap)}): no release could ever be made"
+                Text(
+                    N_(
+                        "budget release (%(release)s) is larger than period_cap (%(cap)s): no release could ever be "
+                        "made"
+                    ),
+                    release=amount_text(self.release),
+                    cap=amount_text(self.period_cap),
+                )
             )
         if self.period_cap > self.year_cap:
             raise ConfigError(
-                f"budget period_cap ({amount_text(self.period_cap)}) is larger than year_cap "
-                f"({amount_text(self.year_cap)})"
+                Text(
+                    N_("budget period_cap (%(period_cap)s) is larger than year_cap (%(year_cap)s)"),
+                    period_cap=amount_text(self.period_cap),
+                    year_cap=amount_text(self.year_cap),
+                )
             )
         if not self.weights:
             raise ConfigError("budget weights name no table")
@@ -305,8 +315,10 @@ class BudgetConfig:
         missing = [name for name in names if name not in self.weights]
         if missing:
             raise ConfigError(
-                f"budget weights give no weight to table(s) {', '.join(missing)}",
-                hint="Add them under [budget.weights] in config.toml (a whole number each, 1 for an even share).",
+                Text(N_("budget weights give no weight to table(s) %(tables)s"), tables=", ".join(missing)),
+                hint=Text(
+                    N_("Add them under [budget.weights] in config.toml (a whole number each, 1 for an even share).")
+                ),
             )
         total_weight = sum(self.weights[name] for name in names)
         budget = self.release if amount is None else amount
@@ -356,15 +368,33 @@ def check_caps(standing: Standing, amount: Fraction) -> None:
     symbol = "ρ" if standing.measure == "rho" else "ε"
     if standing.period_spent + amount > standing.period_cap:
         raise BudgetExceeded(
-            f"a release spending {symbol} = {_show(amount)} would bring period {standing.period} to "
-            f"{_show(standing.period_spent + amount)}, over its cap of {_show(standing.period_cap)} "
-            f"(already spent: {_show(standing.period_spent)})"
+            Text(
+                N_(
+                    "a release spending %(symbol)s = %(amount)s would bring period %(period)s to %(total)s, over its "
+                    "cap of %(cap)s (already spent: %(spent)s)"
+                ),
+                symbol=symbol,
+                amount=_show(amount),
+                period=standing.period,
+                total=_show(standing.period_spent + amount),
+                cap=_show(standing.period_cap),
+                spent=_show(standing.period_spent),
+            )
         )
     if standing.year_spent + amount > standing.year_cap:
         raise BudgetExceeded(
-            f"a release spending {symbol} = {_show(amount)} would bring {standing.year} to "
-            f"{_show(standing.year_spent + amount)}, over its yearly cap of {_show(standing.year_cap)} "
-            f"(already spent: {_show(standing.year_spent)})"
+            Text(
+                N_(
+                    "a release spending %(symbol)s = %(amount)s would bring %(year)s to %(total)s, over its yearly "
+                    "cap of %(cap)s (already spent: %(spent)s)"
+                ),
+                symbol=symbol,
+                amount=_show(amount),
+                year=standing.year,
+                total=_show(standing.year_spent + amount),
+                cap=_show(standing.year_cap),
+                spent=_show(standing.year_spent),
+            )
         )
 
 
