@@ -40,6 +40,7 @@ from typing import Any, Final
 from node.budget import BudgetConfig
 from node.client import HubIdentity
 from node.errors import ConfigError, HubError, KeyFileError, NotInitialised
+from node.i18n import N_, Text
 from node.keystore import load_signing_key, write_private_file
 from node.store import open_database
 from protocol.crypto import SigningKey, fingerprint
@@ -140,8 +141,8 @@ class NodeConfig:
     def __post_init__(self) -> None:
         if not _HOTLINE_ID.match(self.hotline_id):
             raise ConfigError(
-                f"hotline id {self.hotline_id!r} is not valid",
-                hint="Use the id your hub operator gave you: 3 to 64 lowercase letters, digits and hyphens.",
+                Text(N_("hotline id %(id)s is not valid"), id=repr(self.hotline_id)),
+                hint=Text(N_("Use the id your hub operator gave you: 3 to 64 lowercase letters, digits and hyphens.")),
             )
 
 
@@ -221,9 +222,9 @@ def read_config(path: Path) -> NodeConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise NotInitialised(f"no tipshare node is set up in {path.parent}") from None
+        raise NotInitialised(Text(N_("no tipshare node is set up in %(home)s"), home=str(path.parent))) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"cannot read {path}: {e}") from e
+        raise ConfigError(Text(N_("cannot read %(path)s: %(error)s"), path=str(path), error=str(e))) from e
     if data.get("config_version") != CONFIG_VERSION:
         raise ConfigError(f"{path} has config_version {data.get('config_version')!r}; expected {CONFIG_VERSION}")
     node, hub = _section(data, "node"), _section(data, "hub")
@@ -275,7 +276,7 @@ class NodeHome:
         """Open the home at ``root``; :class:`~node.errors.NotInitialised` if ``init`` never completed there."""
         layout = HomeLayout(root)
         if not layout.config.exists():
-            raise NotInitialised(f"no tipshare node is set up in {root}")
+            raise NotInitialised(Text(N_("no tipshare node is set up in %(home)s"), home=str(root)))
         config = read_config(layout.config)
         return cls(layout, config, load_home_taxonomy(layout, config.hub.identity))
 
@@ -284,9 +285,16 @@ class NodeHome:
         key = load_signing_key(self.layout.key)
         if key.verify_key.key_id != self.config.key_id:
             raise KeyFileError(
-                f"the signing key in {self.layout.key} (key id {key.verify_key.key_id}) is not the key this node "
-                f"was set up with (key id {self.config.key_id})",
-                hint="Restore the original key file from your backup.",
+                Text(
+                    N_(
+                        "the signing key in %(path)s (key id %(key_id)s) is not the key this node was set up with "
+                        "(key id %(expected)s)"
+                    ),
+                    path=str(self.layout.key),
+                    key_id=key.verify_key.key_id,
+                    expected=self.config.key_id,
+                ),
+                hint=Text(N_("Restore the original key file from your backup.")),
             )
         return key
 
@@ -305,9 +313,18 @@ class NodeHome:
         known = builtin_by_hash(content_hash) or _stored(self.layout.retired_taxonomy(content_hash), content_hash)
         if known is None:
             raise ConfigError(
-                f"a release in the ledger follows taxonomy {taxonomy_id} ({content_hash}), which this node no "
-                f"longer has (it is not built in, and not in {self.layout.taxonomies})",
-                hint="Restore the node home from its backup, or ask your hub operator for that taxonomy document.",
+                Text(
+                    N_(
+                        "a release in the ledger follows taxonomy %(id)s (%(hash)s), which this node no longer has "
+                        "(it is not built in, and not in %(folder)s)"
+                    ),
+                    id=taxonomy_id,
+                    hash=content_hash,
+                    folder=str(self.layout.taxonomies),
+                ),
+                hint=Text(
+                    N_("Restore the node home from its backup, or ask your hub operator for that taxonomy document.")
+                ),
             )
         return known
 

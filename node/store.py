@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Final
 
 from node.errors import ConfigError
+from node.i18n import N_, Text
 
 __all__ = ["SCHEMA_VERSION", "open_database", "transaction"]
 
@@ -126,9 +127,13 @@ def open_database(path: Path, *, create: bool = False) -> sqlite3.Connection:
     if not path.exists():
         if not create:
             raise ConfigError(
-                f"the node database {path} (the privacy-budget ledger) is missing",
-                hint="Restore it from your backup of the node home. Do not re-initialise: the budget already "
-                "spent would be forgotten.",
+                Text(N_("the node database %(path)s (the privacy-budget ledger) is missing"), path=str(path)),
+                hint=Text(
+                    N_(
+                        "Restore it from your backup of the node home. Do not re-initialise: the budget already "
+                        "spent would be forgotten."
+                    )
+                ),
             )
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         os.close(descriptor)

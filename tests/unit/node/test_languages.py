@@ -325,3 +325,12 @@ def test_the_other_commands_speak_ukrainian(officer: Officer, tmp_path: Path) ->
     code, out, _ = officer("--lang", "ro", "witnesses")
     assert "Nu este necesar niciun martor" in " ".join(out.split())
     assert officer.json("--lang", "uk", "budget") == officer.json("budget")  # --json: never translated
+
+
+def test_an_errors_first_line_is_translated_and_english_by_default(officer: Officer) -> None:
+    code, _, err = officer("--lang", "ru", "status")  # no node home yet
+    assert code == 1
+    assert err.startswith("NotInitialised: в ")
+    assert "не настроен ни один узел tipshare" in err.splitlines()[0]
+    code, _, err = officer("status")
+    assert err.startswith("NotInitialised: no tipshare node is set up in ")
