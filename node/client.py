@@ -43,6 +43,7 @@ from node.errors import (
     SubmissionConflict,
     SubmissionRejected,
 )
+from node.i18n import N_, Text
 from node.settings import NodeSettings
 from protocol.crypto import SealingKey
 from protocol.errors import ProtocolError
@@ -85,13 +86,15 @@ def normalise_hub_url(url: str) -> str:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ConfigError(
-            f"{url!r} is not a hub URL",
-            hint="Give the address your hub operator sent you, such as https://hub.example.org",
+            Text(N_("%(url)s is not a hub URL"), url=repr(url)),
+            hint=Text(N_("Give the address your hub operator sent you, such as https://hub.example.org")),
         )
     if parts.scheme == "http" and not is_this_machine(parts.hostname):
         raise ConfigError(
-            f"{url!r} is not encrypted: plain http:// is only allowed for a hub on this machine",
-            hint="Use the https:// address your hub operator sent you",
+            Text(
+                N_("%(url)s is not encrypted: plain http:// is only allowed for a hub on this machine"), url=repr(url)
+            ),
+            hint=Text(N_("Use the https:// address your hub operator sent you")),
         )
     return text
 
@@ -126,8 +129,12 @@ class HubIdentity:
     def __post_init__(self) -> None:
         if self.protocol_version != PROTOCOL_VERSION:
             raise HubResponseInvalid(
-                f"the hub speaks protocol {self.protocol_version!r}; this node speaks {PROTOCOL_VERSION!r}",
-                hint="Install the tipshare-node version your hub operator recommends.",
+                Text(
+                    N_("the hub speaks protocol %(hub)s; this node speaks %(node)s"),
+                    hub=repr(self.protocol_version),
+                    node=repr(PROTOCOL_VERSION),
+                ),
+                hint=Text(N_("Install the tipshare-node version your hub operator recommends.")),
             )
         try:
             verifier = NoteVerifier.from_vkey(self.log_vkey)
@@ -236,13 +243,14 @@ class HubClient:
             return SubmitResult(receipt=receipt, created=status == 201)
         if status in (408, 429) or 500 <= status <= 599:
             raise HubUnreachable(
-                f"the hub is busy or failing ({_status_line(response, body)})", retry_after=_retry_after(response)
+                Text(N_("the hub is busy or failing (%(status)s)"), status=_status_line(response, body)),
+                retry_after=_retry_after(response),
             )
         if 400 <= status <= 499:
             code, detail = _problem(response, body)
             kind = SubmissionConflict if status == 409 else SubmissionRejected
             raise kind(
-                f"the hub refused the submission: {_status_line(response, body)}",
+                Text(N_("the hub refused the submission: %(status)s"), status=_status_line(response, body)),
                 status=status,
                 code=code,
                 detail=detail,
@@ -288,12 +296,20 @@ class HubClient:
                             f"the hub's answer to {path} is larger than {MAX_RESPONSE_BYTES} bytes"
                         )
         except httpx.TimeoutException as e:
-            raise HubUnreachable(f"the hub at {self._base} did not answer in time ({type(e).__name__})") from e
+            raise HubUnreachable(
+                Text(
+                    N_("the hub at %(url)s did not answer in time (%(error)s)"), url=self._base, error=type(e).__name__
+                )
+            ) from e
         except httpx.UnsupportedProtocol as e:
-            raise ConfigError(f"the hub URL {self._base} cannot be used: {e}") from e
+            raise ConfigError(
+                Text(N_("the hub URL %(url)s cannot be used: %(error)s"), url=self._base, error=str(e))
+            ) from e
         except httpx.TransportError as e:
             reason = str(e) or type(e).__name__
-            raise HubUnreachable(f"cannot reach the hub at {self._base}: {reason}") from e
+            raise HubUnreachable(
+                Text(N_("cannot reach the hub at %(url)s: %(reason)s"), url=self._base, reason=reason)
+            ) from e
         return response, bytes(body)
 
     def _expect_ok(self, response: httpx.Response, body: bytes, path: str) -> None:
@@ -302,11 +318,12 @@ class HubClient:
             return
         if status in (408, 429) or 500 <= status <= 599:
             raise HubUnreachable(
-                f"the hub is busy or failing ({_status_line(response, body)})", retry_after=_retry_after(response)
+                Text(N_("the hub is busy or failing (%(status)s)"), status=_status_line(response, body)),
+                retry_after=_retry_after(response),
             )
         raise HubResponseInvalid(
-            f"the hub answered {_status_line(response, body)} to GET {path}",
-            hint=f"Check the hub URL ({self._base}) with your hub operator.",
+            Text(N_("the hub answered %(status)s to GET %(path)s"), status=_status_line(response, body), path=path),
+            hint=Text(N_("Check the hub URL (%(url)s) with your hub operator."), url=self._base),
         )
 
 
