@@ -132,8 +132,10 @@ def _regional_document(regional: Sequence[RegionalAccuracy]) -> list[dict[str, A
 
 
 def _regional_line(r: RegionalAccuracy) -> str:
-    parts = [f"±{h:.0f} with {n} hotlines" for n, h in r.halfwidths]
-    return f"  {r.wording}: about {', '.join(parts)}"
+    parts = [
+        _("±%(halfwidth)s with %(count)s hotlines") % {"halfwidth": f"{h:.0f}", "count": n} for n, h in r.halfwidths
+    ]
+    return f"  {r.wording}: " + _("about %(intervals)s") % {"intervals": ", ".join(parts)}
 
 
 def preview_document(
