@@ -170,10 +170,23 @@ def default_weights(mechanism: str, taxonomy: Taxonomy | None = None) -> dict[st
 def parse_amount(text: str, *, what: str = "amount") -> Fraction:
     """A positive budget amount from its text: a decimal (``"0.1"``) or a fraction (``"1/24"``)."""
     if not isinstance(text, str) or not _AMOUNT.match(text.strip()):
-        raise ConfigError(f'{what} must be a decimal such as "0.1" or a fraction such as "1/24", got {text!r}')
+        raise ConfigError(
+            Text(
+                N_('%(what)s must be a decimal such as "0.1" or a fraction such as "1/24", got %(text)s'),
+                what=what,
+                text=repr(text),
+            )
+        )
     value = Fraction(text.strip())
     if not 0 < value <= _MAX_AMOUNT:
-        raise ConfigError(f"{what} must be greater than 0 and at most {_MAX_AMOUNT}, got {text!r}")
+        raise ConfigError(
+            Text(
+                N_("%(what)s must be greater than 0 and at most %(max)s, got %(text)s"),
+                what=what,
+                max=str(_MAX_AMOUNT),
+                text=repr(text),
+            )
+        )
     return value
 
 
@@ -217,7 +230,13 @@ class BudgetConfig:
         for name in ("release", "period_cap", "year_cap"):
             value = getattr(self, name)
             if not isinstance(value, Fraction) or not 0 < value <= _MAX_AMOUNT:
-                raise ConfigError(f"budget {name} must be greater than 0 and at most {_MAX_AMOUNT}")
+                raise ConfigError(
+                    Text(
+                        N_("budget %(name)s must be greater than 0 and at most %(max)s"),
+                        name=name,
+                        max=str(_MAX_AMOUNT),
+                    )
+                )
         if self.release > self.period_cap:
             raise ConfigError(
                 Text(
@@ -241,7 +260,9 @@ class BudgetConfig:
             raise ConfigError("budget weights name no table")
         for table, weight in self.weights.items():
             if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 1000:
-                raise ConfigError(f"budget weight of table {table} must be a whole number from 1 to 1000")
+                raise ConfigError(
+                    Text(N_("budget weight of table %(table)s must be a whole number from 1 to 1000"), table=table)
+                )
         object.__setattr__(self, "weights", MappingProxyType(dict(self.weights)))
 
     @property
@@ -277,13 +298,13 @@ class BudgetConfig:
         allowed = {"mechanism", "release", "period_cap", "year_cap", "weights"}
         unknown = set(data) - allowed
         if unknown:
-            raise ConfigError(f"unknown budget setting(s): {', '.join(sorted(unknown))}")
+            raise ConfigError(Text(N_("unknown budget setting(s): %(names)s"), names=", ".join(sorted(unknown))))
         missing = allowed - set(data)
         if missing:
-            raise ConfigError(f"budget setting(s) missing: {', '.join(sorted(missing))}")
+            raise ConfigError(Text(N_("budget setting(s) missing: %(names)s"), names=", ".join(sorted(missing))))
         weights = data["weights"]
         if not isinstance(weights, Mapping):
-            raise ConfigError("budget weights must be a table of table name = weight")
+            raise ConfigError(Text(N_("budget weights must be a table of table name = weight")))
         return cls(
             mechanism=data["mechanism"],
             release=parse_amount(data["release"], what="budget release"),
@@ -326,7 +347,13 @@ class BudgetConfig:
         for name in names:
             exact = budget * self.weights[name] / total_weight
             if exact < MIN_SHARE:
-                raise ConfigError(f"table {name} would get a share of {float(exact):.3g}: the budget is too small")
+                raise ConfigError(
+                    Text(
+                        N_("table %(table)s would get a share of %(share)s: the budget is too small"),
+                        table=name,
+                        share=f"{float(exact):.3g}",
+                    )
+                )
             units[name] = math.floor(exact * _UNITS)
         left = math.floor(budget * _UNITS) - sum(units.values())
         for name in sorted(names, key=lambda n: -self.weights[n])[:left]:

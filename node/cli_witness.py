@@ -22,7 +22,7 @@ from node import views
 from node.client import HubClient
 from node.errors import ConfigError
 from node.home import NodeHome
-from node.i18n import N_, Text
+from node.i18n import N_, Text, translate
 from node.i18n import gettext as _
 from node.outbox import Outbox
 from node.watch import CheckpointNotWitnessed, HeldReceipt, WatchReport, load_policy, save_policy, watch_receipts
@@ -66,7 +66,7 @@ def watch(
             report = watch_receipts(client, log_key=log_key, receipts=held, policy=policy, earlier_keys=earlier_keys)
     err = Console(stderr=True, highlight=False)
     if report.skipped:
-        err.print(report.skipped, soft_wrap=True)
+        err.print(translate(report.skipped), soft_wrap=True)
     elif report.checkpoint_size is not None:
         line = _("Receipts: %(count)s still in the hub's log (checkpoint %(size)s)") % {
             "count": report.receipts_checked,

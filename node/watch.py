@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from node.client import HubClient
 from node.errors import ConfigError, HubError, HubResponseInvalid, HubUnreachable
+from node.i18n import N_, Text
 from node.keystore import write_private_file
 from protocol.checkpoint import Checkpoint, open_checkpoint
 from protocol.cosignature import WitnessPolicy, WitnessVerdict
@@ -146,7 +147,7 @@ def watch_receipts(
     try:
         note = client.checkpoint()
     except HubUnreachable as e:
-        report.skipped = f"the receipts could not be checked against the hub's log: {e}"
+        report.skipped = Text(N_("the receipts could not be checked against the hub's log: %(error)s"), error=str(e))
         return report
     receipted = []
     for held in receipts:
@@ -154,8 +155,15 @@ def watch_receipts(
             receipted.append((held, _open_receipt_checkpoint(held, (log_key, *earlier_keys))))
         except InvalidCheckpoint as e:
             raise ReceiptAlarm(
-                f"the stored receipt for {held.period} revision {held.revision} no longer verifies with the pinned "
-                f"log key: {e}"
+                Text(
+                    N_(
+                        "the stored receipt for %(period)s revision %(revision)s no longer verifies with the pinned "
+                        "log key: %(error)s"
+                    ),
+                    period=held.period,
+                    revision=held.revision,
+                    error=str(e),
+                )
             ) from e
     if note is None:
         if receipted:
@@ -180,7 +188,9 @@ def watch_receipts(
             _check_one(client, held, signed, latest)
             report.receipts_checked += 1
     except HubUnreachable as e:
-        report.skipped = f"the receipts could not all be checked against the hub's log: {e}"
+        report.skipped = Text(
+            N_("the receipts could not all be checked against the hub's log: %(error)s"), error=str(e)
+        )
         return report
     if report.witnesses is not None and not report.witnesses.ok:
         raise CheckpointNotWitnessed(
