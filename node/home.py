@@ -206,14 +206,16 @@ def render_config(config: NodeConfig) -> str:
 def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = data.get(name)
     if not isinstance(value, Mapping):
-        raise ConfigError(f"config.toml has no [{name}] section")
+        raise ConfigError(Text(N_("config.toml has no [%(name)s] section"), name=name))
     return value
 
 
 def _string(section: Mapping[str, Any], key: str, where: str) -> str:
     value = section.get(key)
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"config.toml: [{where}] {key} is missing or not a text value")
+        raise ConfigError(
+            Text(N_("config.toml: [%(section)s] %(key)s is missing or not a text value"), section=where, key=key)
+        )
     return value
 
 
@@ -226,7 +228,14 @@ def read_config(path: Path) -> NodeConfig:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(Text(N_("cannot read %(path)s: %(error)s"), path=str(path), error=str(e))) from e
     if data.get("config_version") != CONFIG_VERSION:
-        raise ConfigError(f"{path} has config_version {data.get('config_version')!r}; expected {CONFIG_VERSION}")
+        raise ConfigError(
+            Text(
+                N_("%(path)s has config_version %(found)s; expected %(expected)s"),
+                path=str(path),
+                found=repr(data.get("config_version")),
+                expected=CONFIG_VERSION,
+            )
+        )
     node, hub = _section(data, "node"), _section(data, "hub")
     try:
         identity = HubIdentity(
@@ -238,15 +247,17 @@ def read_config(path: Path) -> NodeConfig:
             taxonomy_hash=_string(hub, "taxonomy_hash", "hub"),
         )
     except HubError as e:
-        raise ConfigError(f"config.toml: the pinned hub identity is invalid: {e}") from e
+        raise ConfigError(Text(N_("config.toml: the pinned hub identity is invalid: %(error)s"), error=str(e))) from e
     previous = hub.get("previous_log_vkeys", [])
     if not isinstance(previous, list) or not all(isinstance(v, str) and v for v in previous):
-        raise ConfigError("config.toml: [hub] previous_log_vkeys is not a list of log keys")
+        raise ConfigError(Text(N_("config.toml: [hub] previous_log_vkeys is not a list of log keys")))
     try:
         for vkey in previous:
             NoteVerifier.from_vkey(vkey)
     except ProtocolError as e:
-        raise ConfigError(f"config.toml: [hub] previous_log_vkeys holds an invalid key: {e}") from e
+        raise ConfigError(
+            Text(N_("config.toml: [hub] previous_log_vkeys holds an invalid key: %(error)s"), error=str(e))
+        ) from e
     pinned = PinnedHub(
         url=_string(hub, "url", "hub"),
         identity=identity,
@@ -367,15 +378,25 @@ def load_home_taxonomy(layout: HomeLayout, identity: HubIdentity) -> Taxonomy:
     except FileNotFoundError:
         taxonomy = None
     except (OSError, ProtocolError) as e:
-        raise ConfigError(f"cannot read the taxonomy in {layout.taxonomy}: {e}") from e
+        raise ConfigError(
+            Text(N_("cannot read the taxonomy in %(path)s: %(error)s"), path=str(layout.taxonomy), error=str(e))
+        ) from e
     if taxonomy is not None and taxonomy.content_hash == identity.taxonomy_hash:
         return taxonomy
     kept = _stored(layout.retired_taxonomy(identity.taxonomy_hash), identity.taxonomy_hash)
     if kept is not None:
         return kept
     if taxonomy is None:
-        raise ConfigError(f"the hub's taxonomy {identity.taxonomy_id} is not built in and {layout.taxonomy} is missing")
-    raise ConfigError(f"{layout.taxonomy} is not the taxonomy pinned in config.toml (its hash differs)")
+        raise ConfigError(
+            Text(
+                N_("the hub's taxonomy %(id)s is not built in and %(path)s is missing"),
+                id=identity.taxonomy_id,
+                path=str(layout.taxonomy),
+            )
+        )
+    raise ConfigError(
+        Text(N_("%(path)s is not the taxonomy pinned in config.toml (its hash differs)"), path=str(layout.taxonomy))
+    )
 
 
 def _stored(path: Path, content_hash: str) -> Taxonomy | None:
@@ -385,5 +406,7 @@ def _stored(path: Path, content_hash: str) -> Taxonomy | None:
     except FileNotFoundError:
         return None
     except (OSError, ProtocolError) as e:
-        raise ConfigError(f"cannot read the taxonomy in {path}: {e}") from e
+        raise ConfigError(
+            Text(N_("cannot read the taxonomy in %(path)s: %(error)s"), path=str(path), error=str(e))
+        ) from e
     return taxonomy if taxonomy.content_hash == content_hash else None

@@ -52,7 +52,9 @@ def ensure_private_dir(path: Path) -> None:
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:
-        raise KeyFileError(f"cannot create the directory {path}: {e.strerror}") from e
+        raise KeyFileError(
+            Text(N_("cannot create the directory %(path)s: %(error)s"), path=str(path), error=str(e.strerror))
+        ) from e
     if _POSIX:
         os.chmod(path, 0o700)
 
@@ -141,7 +143,7 @@ def load_signing_key(path: Path) -> SigningKey:
             Text(N_("cannot read the signing key file %(path)s: %(error)s"), path=str(path), error=str(e.strerror))
         ) from e
     if not stat.S_ISREG(info.st_mode):
-        raise KeyFileError(f"{path} is not a regular file")
+        raise KeyFileError(Text(N_("%(path)s is not a regular file"), path=str(path)))
     if _POSIX and info.st_mode & 0o077:
         raise KeyFileError(
             Text(
@@ -157,14 +159,18 @@ def load_signing_key(path: Path) -> SigningKey:
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as e:
-        raise KeyFileError(f"cannot read the signing key file {path}") from e
+        raise KeyFileError(Text(N_("cannot read the signing key file %(path)s"), path=str(path))) from e
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if len(lines) != 1 or not lines[0].startswith(KEY_PREFIX):
-        raise KeyFileError(f"{path} is not a tipshare-node signing key file")
+        raise KeyFileError(Text(N_("%(path)s is not a tipshare-node signing key file"), path=str(path)))
     try:
         seed = base64.b64decode(lines[0][len(KEY_PREFIX) :], validate=True)
     except binascii.Error:
-        raise KeyFileError(f"{path} is not a tipshare-node signing key file (bad base64)") from None
+        raise KeyFileError(
+            Text(N_("%(path)s is not a tipshare-node signing key file (bad base64)"), path=str(path))
+        ) from None
     if len(seed) != KEY_SIZE:
-        raise KeyFileError(f"{path} is not a tipshare-node signing key file (wrong key length)")
+        raise KeyFileError(
+            Text(N_("%(path)s is not a tipshare-node signing key file (wrong key length)"), path=str(path))
+        )
     return SigningKey(seed)

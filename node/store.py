@@ -149,14 +149,20 @@ def open_database(path: Path, *, create: bool = False) -> sqlite3.Connection:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as e:
         raise ConfigError(
-            f"the node database {path} cannot be opened: {e}",
-            hint="Restore the node home from your backup; do not delete the database (it is the budget ledger).",
+            Text(N_("the node database %(path)s cannot be opened: %(error)s"), path=str(path), error=str(e)),
+            hint=Text(
+                N_("Restore the node home from your backup; do not delete the database (it is the budget ledger).")
+            ),
         ) from e
     if version > SCHEMA_VERSION:
         connection.close()
         raise ConfigError(
-            f"the node database {path} was written by a newer tipshare-node (schema {version})",
-            hint="Install that newer tipshare-node version again.",
+            Text(
+                N_("the node database %(path)s was written by a newer tipshare-node (schema %(version)s)"),
+                path=str(path),
+                version=version,
+            ),
+            hint=Text(N_("Install that newer tipshare-node version again.")),
         )
     if version < SCHEMA_VERSION:
         with transaction(connection):
