@@ -169,7 +169,9 @@ TopOption = Annotated[int, typer.Option("--top", min=0, max=100, help="Cells sho
 
 def _check_period(period: str) -> str:
     if not _PERIOD.match(period):
-        raise typer.BadParameter(f"{period!r} is not a month in the form YYYY-MM", param_hint="--period")
+        raise typer.BadParameter(
+            _("%(period)s is not a month in the form YYYY-MM") % {"period": repr(period)}, param_hint="--period"
+        )
     return period
 
 
@@ -1110,7 +1112,9 @@ def mapping_init(
         with out.open("x", encoding="utf-8") as handle:
             handle.write(text)
     except FileExistsError:
-        raise typer.BadParameter(f"{out} exists; the draft never replaces a file", param_hint="--out") from None
+        raise typer.BadParameter(
+            _("%(out)s exists; the draft never replaces a file") % {"out": out}, param_hint="--out"
+        ) from None
     Console(stderr=True, highlight=False).print(
         _(
             'Wrote %(out)s: %(count)s decisions to make ("?"). Fill them in, then check the export with '
