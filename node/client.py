@@ -140,11 +140,17 @@ class HubIdentity:
             verifier = NoteVerifier.from_vkey(self.log_vkey)
             SealingKey.from_text(self.encryption_key)
         except ProtocolError as e:
-            raise HubResponseInvalid(f"the hub published an invalid key: {e}") from e
+            raise HubResponseInvalid(Text(N_("the hub published an invalid key: %(error)s"), error=str(e))) from e
         if verifier.name != self.log_origin:
-            raise HubResponseInvalid(f"the hub's log key is named {verifier.name!r}, not {self.log_origin!r}")
+            raise HubResponseInvalid(
+                Text(
+                    N_("the hub's log key is named %(name)s, not %(origin)s"),
+                    name=repr(verifier.name),
+                    origin=repr(self.log_origin),
+                )
+            )
         if not _HASH.match(self.taxonomy_hash) or not self.taxonomy_id:
-            raise HubResponseInvalid("the hub named its taxonomy without a valid id and sha256 hash")
+            raise HubResponseInvalid(Text(N_("the hub named its taxonomy without a valid id and sha256 hash")))
 
     @property
     def log_verifier(self) -> NoteVerifier:
@@ -168,7 +174,9 @@ class HubIdentity:
                 taxonomy_hash=_text(taxonomy["hash"]),
             )
         except (ValueError, KeyError, TypeError):
-            raise HubResponseInvalid("the hub's identity (GET /v1/hub) is not the tipshare/1 JSON document") from None
+            raise HubResponseInvalid(
+                Text(N_("the hub's identity (GET /v1/hub) is not the tipshare/1 JSON document"))
+            ) from None
 
 
 def _text(value: Any) -> str:
@@ -212,7 +220,9 @@ class HubClient:
                 raise TypeError("not a list")
             return [HandoverProof.model_validate_json(json.dumps(item)) for item in data]
         except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError
-            raise HubResponseInvalid("the hub's key handovers (GET /v1/hub/handovers) are not valid") from None
+            raise HubResponseInvalid(
+                Text(N_("the hub's key handovers (GET /v1/hub/handovers) are not valid"))
+            ) from None
 
     def taxonomy(self, taxonomy_id: str, *, expected_hash: str) -> Taxonomy:
         """``GET /v1/taxonomy/{id}``, checked against the hash the identity named."""
@@ -222,10 +232,18 @@ class HubClient:
         try:
             taxonomy = parse_taxonomy(body)
         except ProtocolError as e:
-            raise HubResponseInvalid(f"the hub's taxonomy {taxonomy_id} is invalid: {e}") from e
+            raise HubResponseInvalid(
+                Text(N_("the hub's taxonomy %(id)s is invalid: %(error)s"), id=taxonomy_id, error=str(e))
+            ) from e
         if taxonomy.id != taxonomy_id or taxonomy.content_hash != expected_hash:
             raise HubResponseInvalid(
-                f"the hub sent taxonomy {taxonomy.id} ({taxonomy.content_hash}) for {taxonomy_id} ({expected_hash})"
+                Text(
+                    N_("the hub sent taxonomy %(id)s (%(hash)s) for %(asked)s (%(expected)s)"),
+                    id=taxonomy.id,
+                    hash=taxonomy.content_hash,
+                    asked=taxonomy_id,
+                    expected=expected_hash,
+                )
             )
         return taxonomy
 
@@ -239,7 +257,9 @@ class HubClient:
             try:
                 receipt = Receipt.from_json(body)
             except ProtocolError as e:
-                raise HubResponseInvalid(f"the hub accepted the submission but its receipt is malformed: {e}") from e
+                raise HubResponseInvalid(
+                    Text(N_("the hub accepted the submission but its receipt is malformed: %(error)s"), error=str(e))
+                ) from e
             return SubmitResult(receipt=receipt, created=status == 201)
         if status in (408, 429) or 500 <= status <= 599:
             raise HubUnreachable(
@@ -256,7 +276,9 @@ class HubClient:
                 detail=detail,
                 hint=_policy_hint(response, body) if code == "implausible_release" else None,
             )
-        raise HubResponseInvalid(f"unexpected answer from the hub to a submission: {_status_line(response, body)}")
+        raise HubResponseInvalid(
+            Text(N_("unexpected answer from the hub to a submission: %(status)s"), status=_status_line(response, body))
+        )
 
     def checkpoint(self) -> str | None:
         """``GET /v1/checkpoint``: the latest signed checkpoint note with its cosignatures (``None``: empty log)."""
@@ -267,7 +289,7 @@ class HubClient:
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError:
-            raise HubResponseInvalid("the hub's checkpoint is not UTF-8 text") from None
+            raise HubResponseInvalid(Text(N_("the hub's checkpoint is not UTF-8 text"))) from None
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """``GET /v1/checkpoint/consistency``: unsigned hashes, to be checked against signed checkpoints."""
@@ -278,7 +300,9 @@ class HubClient:
             proof = json.loads(body)["proof"]
             return [b64decode(node, what="consistency proof node") for node in proof]
         except (ValueError, KeyError, TypeError, ProtocolError):
-            raise HubResponseInvalid(f"the hub's answer to {path} is not a consistency proof") from None
+            raise HubResponseInvalid(
+                Text(N_("the hub's answer to %(path)s is not a consistency proof"), path=path)
+            ) from None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -293,7 +317,11 @@ class HubClient:
                     body += chunk
                     if len(body) > MAX_RESPONSE_BYTES:
                         raise HubResponseInvalid(
-                            f"the hub's answer to {path} is larger than {MAX_RESPONSE_BYTES} bytes"
+                            Text(
+                                N_("the hub's answer to %(path)s is larger than %(limit)s bytes"),
+                                path=path,
+                                limit=MAX_RESPONSE_BYTES,
+                            )
                         )
         except httpx.TimeoutException as e:
             raise HubUnreachable(
