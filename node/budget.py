@@ -226,7 +226,13 @@ class BudgetConfig:
 
     def __post_init__(self) -> None:
         if self.mechanism not in MEASURES:
-            raise ConfigError(f"budget mechanism must be one of {', '.join(MEASURES)}, got {self.mechanism!r}")
+            raise ConfigError(
+                Text(
+                    N_("budget mechanism must be one of %(mechanisms)s, got %(found)s"),
+                    mechanisms=", ".join(MEASURES),
+                    found=repr(self.mechanism),
+                )
+            )
         for name in ("release", "period_cap", "year_cap"):
             value = getattr(self, name)
             if not isinstance(value, Fraction) or not 0 < value <= _MAX_AMOUNT:
@@ -257,7 +263,7 @@ class BudgetConfig:
                 )
             )
         if not self.weights:
-            raise ConfigError("budget weights name no table")
+            raise ConfigError(Text(N_("budget weights name no table")))
         for table, weight in self.weights.items():
             if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 1000:
                 raise ConfigError(
@@ -281,7 +287,13 @@ class BudgetConfig:
         """The documented amounts, with :func:`default_weights` for ``taxonomy`` (and a weight for every table
         named in ``tables``: 1 for a table without one)."""
         if mechanism not in _DEFAULT_AMOUNTS:
-            raise ConfigError(f"budget mechanism must be one of {', '.join(MEASURES)}, got {mechanism!r}")
+            raise ConfigError(
+                Text(
+                    N_("budget mechanism must be one of %(mechanisms)s, got %(found)s"),
+                    mechanisms=", ".join(MEASURES),
+                    found=repr(mechanism),
+                )
+            )
         release, period_cap, year_cap = _DEFAULT_AMOUNTS[mechanism]
         weights = default_weights(mechanism, taxonomy)
         for table in tables:
@@ -332,7 +344,7 @@ class BudgetConfig:
         """
         names = list(dict.fromkeys(tables))
         if not names:
-            raise ConfigError("a release needs at least one table")
+            raise ConfigError(Text(N_("a release needs at least one table")))
         missing = [name for name in names if name not in self.weights]
         if missing:
             raise ConfigError(
