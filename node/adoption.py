@@ -32,6 +32,7 @@ from node.budget import BudgetConfig, default_weights
 from node.client import HubClient, HubIdentity
 from node.errors import HubResponseInvalid, NodeError, TaxonomyUpdateBlocked
 from node.home import NodeHome, PinnedHub
+from node.i18n import N_, Text
 from node.ledger import Ledger, StoredRelease
 from node.noise import calibrate
 from node.regional import RegionalAccuracy, regional_accuracy
@@ -107,11 +108,22 @@ def adopt(home: NodeHome, ledger: Ledger, check: TaxonomyCheck) -> NodeHome:
             "approved": "`tipshare-node submit`",
         }.get(first.status, "`tipshare-node sync`")
         raise TaxonomyUpdateBlocked(
-            f"{len(blocking)} release(s) prepared under taxonomy {check.pinned.id} are not delivered yet: {listed}; "
-            f"the node keeps following {check.pinned.id} until they are",
-            hint=(
-                f"Deliver them first with {command}, then run `tipshare-node taxonomy --update` again. The hub still "
-                f"accepts releases of {check.pinned.id}, so nothing is lost."
+            Text(
+                N_(
+                    "%(count)s release(s) prepared under taxonomy %(id)s are not delivered yet: %(listed)s; the node "
+                    "keeps following %(id)s until they are"
+                ),
+                count=len(blocking),
+                id=check.pinned.id,
+                listed=listed,
+            ),
+            hint=Text(
+                N_(
+                    "Deliver them first with %(command)s, then run `tipshare-node taxonomy --update` again. The hub "
+                    "still accepts releases of %(id)s, so nothing is lost."
+                ),
+                command=command,
+                id=check.pinned.id,
             ),
         )
     _log.info("adopting taxonomy %s (%s)", taxonomy.id, taxonomy.content_hash)
@@ -160,10 +172,19 @@ def _check_same_keys(pinned: PinnedHub, seen: HubIdentity) -> None:
     ]
     if changed:
         raise HubResponseInvalid(
-            f"the hub at {pinned.url} now presents a different {' and '.join(changed)} than the one this node pinned "
-            f"at init ({pinned.pinned_at}); the node changes nothing",
-            hint=(
-                "Do not re-initialise the node. Call your hub operator and compare the fingerprints that "
-                "`tipshare-node status` shows with theirs."
+            Text(
+                N_(
+                    "the hub at %(url)s now presents a different %(changed)s than the one this node pinned at init "
+                    "(%(pinned_at)s); the node changes nothing"
+                ),
+                url=pinned.url,
+                changed=" and ".join(changed),
+                pinned_at=pinned.pinned_at,
+            ),
+            hint=Text(
+                N_(
+                    "Do not re-initialise the node. Call your hub operator and compare the fingerprints that "
+                    "`tipshare-node status` shows with theirs."
+                )
             ),
         )

@@ -47,6 +47,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
+from node.i18n import N_, Text
 from node.inputs import fields as f
 from node.inputs.checks import (
     CHECK_ADVICE,
@@ -121,7 +122,7 @@ def prepare_tables(
     """
     match = _PERIOD.fullmatch(period)
     if match is None:
-        raise InputError([InputProblem("--period", None, None, "a month YYYY-MM, such as 2025-03")])
+        raise InputError([InputProblem("--period", None, None, Text(N_("a month YYYY-MM, such as 2025-03")))])
     month = (int(match[1]), int(match[2]))
     coder = Coder(taxonomy)  # first: a taxonomy this node cannot compute fails before any file is read
     catalog = FieldCatalog.from_taxonomy(taxonomy)
@@ -191,10 +192,13 @@ def prepare_tables(
 
 
 def _value_advice(mapping: ColumnMapping) -> str:
-    return (
-        f"Correct the export, or its mapping file {mapping.source} ([columns] for column names, [values.<field>] for "
-        "values), and run prepare again; nothing was spent. To count values the taxonomy does not list as unknown "
-        "instead, pass --allow-unknown."
+    return Text(
+        N_(
+            "Correct the export, or its mapping file %(mapping)s ([columns] for column names, [values.<field>] for "
+            "values), and run prepare again; nothing was spent. To count values the taxonomy does not list as "
+            "unknown instead, pass --allow-unknown."
+        ),
+        mapping=mapping.source,
     )
 
 

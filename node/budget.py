@@ -101,6 +101,7 @@ from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from node.errors import BudgetExceeded, ConfigError
+from node.i18n import N_, Text
 from protocol.taxonomy import Taxonomy
 
 __all__ = [
@@ -169,10 +170,23 @@ def default_weights(mechanism: str, taxonomy: Taxonomy | None = None) -> dict[st
 def parse_amount(text: str, *, what: str = "amount") -> Fraction:
     """A positive budget amount from its text: a decimal (``"0.1"``) or a fraction (``"1/24"``)."""
     if not isinstance(text, str) or not _AMOUNT.match(text.strip()):
-        raise ConfigError(f'{what} must be a decimal such as "0.1" or a fraction such as "1/24", got {text!r}')
+        raise ConfigError(
+            Text(
+                N_('%(what)s must be a decimal such as "0.1" or a fraction such as "1/24", got %(text)s'),
+                what=what,
+                text=repr(text),
+            )
+        )
     value = Fraction(text.strip())
     if not 0 < value <= _MAX_AMOUNT:
-        raise ConfigError(f"{what} must be greater than 0 and at most {_MAX_AMOUNT}, got {text!r}")
+        raise ConfigError(
+            Text(
+                N_("%(what)s must be greater than 0 and at most %(max)s, got %(text)s"),
+                what=what,
+                max=str(_MAX_AMOUNT),
+                text=repr(text),
+            )
+        )
     return value
 
 
@@ -212,26 +226,49 @@ class BudgetConfig:
 
     def __post_init__(self) -> None:
         if self.mechanism not in MEASURES:
-            raise ConfigError(f"budget mechanism must be one of {', '.join(MEASURES)}, got {self.mechanism!r}")
+            raise ConfigError(
+                Text(
+                    N_("budget mechanism must be one of %(mechanisms)s, got %(found)s"),
+                    mechanisms=", ".join(MEASURES),
+                    found=repr(self.mechanism),
+                )
+            )
         for name in ("release", "period_cap", "year_cap"):
             value = getattr(self, name)
             if not isinstance(value, Fraction) or not 0 < value <= _MAX_AMOUNT:
-                raise ConfigError(f"budget {name} must be greater than 0 and at most {_MAX_AMOUNT}")
+                raise ConfigError(
+                    Text(
+                        N_("budget %(name)s must be greater than 0 and at most %(max)s"),
+                        name=name,
+                        max=str(_MAX_AMOUNT),
+                    )
+                )
         if self.release > self.period_cap:
             raise ConfigError(
-                f"budget release ({amount_text(self.release)}) is larger than period_cap "
-                f"({amount_text(self.period_cap)}): no release could ever be made"
+                Text(
+                    N_(
+                        "budget release (%(release)s) is larger than period_cap (%(cap)s): no release could ever be "
+                        "made"
+                    ),
+                    release=amount_text(self.release),
+                    cap=amount_text(self.period_cap),
+                )
             )
         if self.period_cap > self.year_cap:
             raise ConfigError(
-                f"budget period_cap ({amount_text(self.period_cap)}) is larger than year_cap "
-                f"({amount_text(self.year_cap)})"
+                Text(
+                    N_("budget period_cap (%(period_cap)s) is larger than year_cap (%(year_cap)s)"),
+                    period_cap=amount_text(self.period_cap),
+                    year_cap=amount_text(self.year_cap),
+                )
             )
         if not self.weights:
-            raise ConfigError("budget weights name no table")
+            raise ConfigError(Text(N_("budget weights name no table")))
         for table, weight in self.weights.items():
             if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 1000:
-                raise ConfigError(f"budget weight of table {table} must be a whole number from 1 to 1000")
+                raise ConfigError(
+                    Text(N_("budget weight of table %(table)s must be a whole number from 1 to 1000"), table=table)
+                )
         object.__setattr__(self, "weights", MappingProxyType(dict(self.weights)))
 
     @property
@@ -250,7 +287,13 @@ class BudgetConfig:
         """The documented amounts, with :func:`default_weights` for ``taxonomy`` (and a weight for every table
         named in ``tables``: 1 for a table without one)."""
         if mechanism not in _DEFAULT_AMOUNTS:
-            raise ConfigError(f"budget mechanism must be one of {', '.join(MEASURES)}, got {mechanism!r}")
+            raise ConfigError(
+                Text(
+                    N_("budget mechanism must be one of %(mechanisms)s, got %(found)s"),
+                    mechanisms=", ".join(MEASURES),
+                    found=repr(mechanism),
+                )
+            )
         release, period_cap, year_cap = _DEFAULT_AMOUNTS[mechanism]
         weights = default_weights(mechanism, taxonomy)
         for table in tables:
@@ -267,13 +310,13 @@ class BudgetConfig:
         allowed = {"mechanism", "release", "period_cap", "year_cap", "weights"}
         unknown = set(data) - allowed
         if unknown:
-            raise ConfigError(f"unknown budget setting(s): {', '.join(sorted(unknown))}")
+            raise ConfigError(Text(N_("unknown budget setting(s): %(names)s"), names=", ".join(sorted(unknown))))
         missing = allowed - set(data)
         if missing:
-            raise ConfigError(f"budget setting(s) missing: {', '.join(sorted(missing))}")
+            raise ConfigError(Text(N_("budget setting(s) missing: %(names)s"), names=", ".join(sorted(missing))))
         weights = data["weights"]
         if not isinstance(weights, Mapping):
-            raise ConfigError("budget weights must be a table of table name = weight")
+            raise ConfigError(Text(N_("budget weights must be a table of table name = weight")))
         return cls(
             mechanism=data["mechanism"],
             release=parse_amount(data["release"], what="budget release"),
@@ -301,12 +344,14 @@ class BudgetConfig:
         """
         names = list(dict.fromkeys(tables))
         if not names:
-            raise ConfigError("a release needs at least one table")
+            raise ConfigError(Text(N_("a release needs at least one table")))
         missing = [name for name in names if name not in self.weights]
         if missing:
             raise ConfigError(
-                f"budget weights give no weight to table(s) {', '.join(missing)}",
-                hint="Add them under [budget.weights] in config.toml (a whole number each, 1 for an even share).",
+                Text(N_("budget weights give no weight to table(s) %(tables)s"), tables=", ".join(missing)),
+                hint=Text(
+                    N_("Add them under [budget.weights] in config.toml (a whole number each, 1 for an even share).")
+                ),
             )
         total_weight = sum(self.weights[name] for name in names)
         budget = self.release if amount is None else amount
@@ -314,7 +359,13 @@ class BudgetConfig:
         for name in names:
             exact = budget * self.weights[name] / total_weight
             if exact < MIN_SHARE:
-                raise ConfigError(f"table {name} would get a share of {float(exact):.3g}: the budget is too small")
+                raise ConfigError(
+                    Text(
+                        N_("table %(table)s would get a share of %(share)s: the budget is too small"),
+                        table=name,
+                        share=f"{float(exact):.3g}",
+                    )
+                )
             units[name] = math.floor(exact * _UNITS)
         left = math.floor(budget * _UNITS) - sum(units.values())
         for name in sorted(names, key=lambda n: -self.weights[n])[:left]:
@@ -356,15 +407,33 @@ def check_caps(standing: Standing, amount: Fraction) -> None:
     symbol = "ρ" if standing.measure == "rho" else "ε"
     if standing.period_spent + amount > standing.period_cap:
         raise BudgetExceeded(
-            f"a release spending {symbol} = {_show(amount)} would bring period {standing.period} to "
-            f"{_show(standing.period_spent + amount)}, over its cap of {_show(standing.period_cap)} "
-            f"(already spent: {_show(standing.period_spent)})"
+            Text(
+                N_(
+                    "a release spending %(symbol)s = %(amount)s would bring period %(period)s to %(total)s, over its "
+                    "cap of %(cap)s (already spent: %(spent)s)"
+                ),
+                symbol=symbol,
+                amount=_show(amount),
+                period=standing.period,
+                total=_show(standing.period_spent + amount),
+                cap=_show(standing.period_cap),
+                spent=_show(standing.period_spent),
+            )
         )
     if standing.year_spent + amount > standing.year_cap:
         raise BudgetExceeded(
-            f"a release spending {symbol} = {_show(amount)} would bring {standing.year} to "
-            f"{_show(standing.year_spent + amount)}, over its yearly cap of {_show(standing.year_cap)} "
-            f"(already spent: {_show(standing.year_spent)})"
+            Text(
+                N_(
+                    "a release spending %(symbol)s = %(amount)s would bring %(year)s to %(total)s, over its yearly "
+                    "cap of %(cap)s (already spent: %(spent)s)"
+                ),
+                symbol=symbol,
+                amount=_show(amount),
+                year=standing.year,
+                total=_show(standing.year_spent + amount),
+                cap=_show(standing.year_cap),
+                spent=_show(standing.year_spent),
+            )
         )
 
 

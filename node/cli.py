@@ -58,6 +58,8 @@ from node.errors import (
     SubmissionRejected,
 )
 from node.home import HomeLayout, NodeConfig, NodeHome, PinnedHub, builtin_by_hash, read_config, render_config
+from node.i18n import N_, Text
+from node.i18n import gettext as _
 from node.keystore import create_signing_key, ensure_private_dir, load_signing_key, write_private_file
 from node.ledger import UNSENT, Ledger, StoredRelease
 from node.noise import calibrate
@@ -167,7 +169,9 @@ TopOption = Annotated[int, typer.Option("--top", min=0, max=100, help="Cells sho
 
 def _check_period(period: str) -> str:
     if not _PERIOD.match(period):
-        raise typer.BadParameter(f"{period!r} is not a month in the form YYYY-MM", param_hint="--period")
+        raise typer.BadParameter(
+            _("%(period)s is not a month in the form YYYY-MM") % {"period": repr(period)}, param_hint="--period"
+        )
     return period
 
 
@@ -244,7 +248,12 @@ def init(
         config = read_config(layout.config)
         if config.hotline_id != hotline_id or config.hub.url != url:
             raise AlreadyInitialised(
-                f"{layout.root} is already set up for hotline {config.hotline_id} at {config.hub.url}"
+                Text(
+                    N_("%(home)s is already set up for hotline %(hotline)s at %(hub)s"),
+                    home=str(layout.root),
+                    hotline=config.hotline_id,
+                    hub=config.hub.url,
+                )
             )
         _show_identity(config, layout, as_json=as_json, existing=True)
         return
@@ -269,7 +278,9 @@ def init(
     try:
         write_private_file(layout.config, render_config(config).encode("utf-8"), overwrite=False)
     except FileExistsError:
-        raise AlreadyInitialised(f"{layout.root} was set up by another process at the same time") from None
+        raise AlreadyInitialised(
+            Text(N_("%(home)s was set up by another process at the same time"), home=str(layout.root))
+        ) from None
     _show_identity(config, layout, as_json=as_json, existing=False)
 
 
@@ -299,18 +310,37 @@ def _show_identity(config: NodeConfig, layout: HomeLayout, *, as_json: bool, exi
         return
     out = views.console()
     if existing:
-        out.print(f"{layout.root} is already set up for hotline {config.hotline_id}; nothing was changed.")
+        out.print(
+            _("%(home)s is already set up for hotline %(hotline)s; nothing was changed.")
+            % {"home": layout.root, "hotline": config.hotline_id}
+        )
     else:
-        out.print(f"Node set up for hotline {config.hotline_id} in {layout.root}", soft_wrap=True)
-    out.print(f"\nHub {hub.url} pinned on first contact. Before you submit anything, read these fingerprints to your")
-    out.print("hub operator by phone or in person and check they match theirs:")
-    out.print(f"  log key ({hub.identity.log_origin}):  {hub.log_key_fingerprint}", soft_wrap=True)
-    out.print(f"  encryption key:  {hub.encryption_key_fingerprint}", soft_wrap=True)
-    out.print(f"Taxonomy: {hub.identity.taxonomy_id} ({hub.identity.taxonomy_hash})", soft_wrap=True)
-    out.print("\nSend this line to your hub operator to enroll this node's key (it is public; the secret key stays")
-    out.print(f"in {layout.key}, readable only by you):", soft_wrap=True)
+        out.print(
+            _("Node set up for hotline %(hotline)s in %(home)s") % {"home": layout.root, "hotline": config.hotline_id},
+            soft_wrap=True,
+        )
+    out.print(
+        "\n"
+        + _("Hub %(url)s pinned on first contact. Before you submit anything, read these fingerprints to your")
+        % {"url": hub.url}
+    )
+    out.print(_("hub operator by phone or in person and check they match theirs:"))
+    out.print(
+        _("  log key (%(origin)s):  %(fingerprint)s")
+        % {"origin": hub.identity.log_origin, "fingerprint": hub.log_key_fingerprint},
+        soft_wrap=True,
+    )
+    out.print(_("  encryption key:  %(fingerprint)s") % {"fingerprint": hub.encryption_key_fingerprint}, soft_wrap=True)
+    out.print(
+        _("Taxonomy: %(id)s (%(hash)s)") % {"id": hub.identity.taxonomy_id, "hash": hub.identity.taxonomy_hash},
+        soft_wrap=True,
+    )
+    out.print(
+        "\n" + _("Send this line to your hub operator to enroll this node's key (it is public; the secret key stays")
+    )
+    out.print(_("in %(key)s, readable only by you):") % {"key": layout.key}, soft_wrap=True)
     out.print(f"  {config.hotline_id} {config.public_key}", soft_wrap=True)
-    out.print(f"  (key id {config.key_id})")
+    out.print(_("  (key id %(key_id)s)") % {"key_id": config.key_id})
 
 
 # ---------------------------------------------------------------------------- prepare / correct
@@ -469,7 +499,7 @@ def prepare(
     period = _check_period(period)
     home = state.open_home()
     if _next_month(period) > state.clock():
-        raise PeriodNotOver(f"{period} is not over yet")
+        raise PeriodNotOver(Text(N_("%(period)s is not over yet"), period=period))
     export = _Export(
         cases, contacts, mapping, allow_unknown, allow_empty, rows_are_persons, allow_other_months, encoding
     )
@@ -522,32 +552,55 @@ def correct(
         ledger = Ledger(db)
         latest = ledger.latest(period)
         if latest is None:
-            raise NoSuchRelease(f"{period} has no release to correct", hint="Use `tipshare-node prepare` for it.")
+            raise NoSuchRelease(
+                Text(N_("%(period)s has no release to correct"), period=period),
+                hint=Text(N_("Use `tipshare-node prepare` for it.")),
+            )
         s = views.symbol(budget.measure)
         err = Console(stderr=True, highlight=False)
         standing = ledger.standing(budget, period)
         if latest.status in UNSENT:
             err.print(
-                f"{period} revision {latest.revision} was never sent ({latest.status}): the correction replaces it "
-                f"as revision {latest.revision}, with fresh noise, and spends nothing more: the {s} = "
-                f"{amount_text(Fraction(latest.spent))} it spent is given back. The new release waits for your "
-                "approval.",
+                _(
+                    "%(period)s revision %(revision)s was never sent (%(status)s): the correction replaces it as "
+                    "revision %(revision)s, with fresh noise, and spends nothing more: the %(symbol)s = %(spent)s it "
+                    "spent is given back. The new release waits for your approval."
+                )
+                % {
+                    "period": period,
+                    "revision": latest.revision,
+                    "status": latest.status,
+                    "symbol": s,
+                    "spent": amount_text(Fraction(latest.spent)),
+                },
                 soft_wrap=True,
             )
-            question = "Replace it with the corrected data?"
+            question = _("Replace it with the corrected data?")
         else:
             check_caps(standing, budget.release)
             err.print(
-                f"A correction of {period} is released as revision {latest.revision + 1}, with fresh noise, and "
-                f"spends {s} = {amount_text(budget.release)} MORE of the privacy budget. After it, {period} will have "
-                f"spent {amount_text(standing.period_spent + budget.release)} of {amount_text(budget.period_cap)} "
-                f"and {standing.year} {amount_text(standing.year_spent + budget.release)} of "
-                f"{amount_text(budget.year_cap)}. Every revision sent stays at the hub; this cannot be undone.",
+                _(
+                    "A correction of %(period)s is released as revision %(revision)s, with fresh noise, and spends "
+                    "%(symbol)s = %(release)s MORE of the privacy budget. After it, %(period)s will have spent "
+                    "%(period_spent)s of %(period_cap)s and %(year)s %(year_spent)s of %(year_cap)s. Every revision "
+                    "sent stays at the hub; this cannot be undone."
+                )
+                % {
+                    "period": period,
+                    "revision": latest.revision + 1,
+                    "symbol": s,
+                    "release": amount_text(budget.release),
+                    "period_spent": amount_text(standing.period_spent + budget.release),
+                    "period_cap": amount_text(budget.period_cap),
+                    "year": standing.year,
+                    "year_spent": amount_text(standing.year_spent + budget.release),
+                    "year_cap": amount_text(budget.year_cap),
+                },
                 soft_wrap=True,
             )
-            question = "Spend the budget and prepare the correction?"
+            question = _("Spend the budget and prepare the correction?")
         if not yes and not typer.confirm(question, default=False, err=True):
-            err.print("Nothing was spent.")
+            err.print(_("Nothing was spent."))
             raise typer.Exit(1)
         key_id = home.signing_key().verify_key.key_id
         tables = _read_tables(home, export, period)
@@ -601,13 +654,24 @@ def _deliver(state: _State, home: NodeHome, outbox: Outbox, *, as_json: bool) ->
     if report.failed:
         first = report.failed[0]
         raise SubmissionRejected(
-            f"the hub refused {len(report.failed)} release(s); the first, {first.period} revision {first.revision}: "
-            f"{first.detail}",
+            Text(
+                N_("the hub refused %(count)s release(s); the first, %(period)s revision %(revision)s: %(detail)s"),
+                count=len(report.failed),
+                period=first.period,
+                revision=first.revision,
+                detail=first.detail,
+            ),
             status=0,
             hint=first.hint,
         )
     if report.pending:
-        raise HubUnreachable(f"{len(report.pending)} release(s) could not be delivered yet: {report.pending[0].detail}")
+        raise HubUnreachable(
+            Text(
+                N_("%(count)s release(s) could not be delivered yet: %(detail)s"),
+                count=len(report.pending),
+                detail=report.pending[0].detail,
+            )
+        )
     return report
 
 
@@ -643,9 +707,18 @@ def _queue(state: _State, home: NodeHome, ledger: Ledger, outbox: Outbox, releas
         payload = release.payload()
         if payload.hotline_id != home.config.hotline_id or payload.key_id != key.verify_key.key_id:
             raise KeyFileError(
-                f"{release.period} revision {release.revision} was prepared for hotline {payload.hotline_id} "
-                f"with key {payload.key_id}; this node is {home.config.hotline_id} with key "
-                f"{key.verify_key.key_id}"
+                Text(
+                    N_(
+                        "%(period)s revision %(revision)s was prepared for hotline %(hotline)s with key %(key_id)s; "
+                        "this node is %(node)s with key %(node_key)s"
+                    ),
+                    period=release.period,
+                    revision=release.revision,
+                    hotline=payload.hotline_id,
+                    key_id=payload.key_id,
+                    node=home.config.hotline_id,
+                    node_key=key.verify_key.key_id,
+                )
             )
         outbox.enqueue(release, signing_key=key, hub_key=hub_key, now=state.clock())
         _log.info("queued %s revision %d", release.period, release.revision)
@@ -659,9 +732,12 @@ def _waiting_notice(ledger: Ledger) -> None:
     err = Console(stderr=True, highlight=False)
     for release in waiting:
         err.print(
-            f"{release.period} revision {release.revision} waits for approval and was not sent: if it is right, "
-            f"`tipshare-node approve --period {release.period}`; if it is wrong, "
-            f"`tipshare-node discard --period {release.period}`.",
+            _(
+                "%(period)s revision %(revision)s waits for approval and was not sent: if it is right, "
+                "`tipshare-node approve --period %(period)s`; if it is wrong, `tipshare-node discard --period "
+                "%(period)s`."
+            )
+            % {"period": release.period, "revision": release.revision},
             soft_wrap=True,
         )
 
@@ -682,25 +758,37 @@ def submit(
         if period is not None:
             latest = ledger.latest(_check_period(period))
             if latest is None:
-                raise NoSuchRelease(f"nothing was prepared for {period}")
+                raise NoSuchRelease(Text(N_("nothing was prepared for %(period)s"), period=period))
             if latest.status == "delivered":
-                views.console().print(f"{period} revision {latest.revision} was already delivered.")
+                views.console().print(
+                    _("%(period)s revision %(revision)s was already delivered.")
+                    % {"period": period, "revision": latest.revision}
+                )
                 return
             if latest.status == "prepared":
                 raise NotApproved(
-                    f"{period} revision {latest.revision} was prepared but not approved; nothing was sent",
-                    hint=f"If it is right: `tipshare-node approve --period {period}`, then submit again. If it is "
-                    f"wrong: `tipshare-node discard --period {period}`.",
+                    Text(
+                        N_("%(period)s revision %(revision)s was prepared but not approved; nothing was sent"),
+                        period=period,
+                        revision=latest.revision,
+                    ),
+                    hint=Text(
+                        N_(
+                            "If it is right: `tipshare-node approve --period %(period)s`, then submit again. If it "
+                            "is wrong: `tipshare-node discard --period %(period)s`."
+                        ),
+                        period=period,
+                    ),
                 )
             to_queue = [latest] if latest.status in ("approved", "failed") else []
         else:
             to_queue = ledger.releases(status="approved") + ledger.releases(status="failed")
         if not to_queue and not outbox.items(status="queued"):
             if ledger.releases(status="prepared"):
-                views.console().print("Nothing to submit: no release is approved.")
+                views.console().print(_("Nothing to submit: no release is approved."))
                 _waiting_notice(ledger)
             else:
-                views.console().print("Nothing to submit: prepare a month first (`tipshare-node prepare`).")
+                views.console().print(_("Nothing to submit: prepare a month first (`tipshare-node prepare`)."))
             return
         _queue(state, home, ledger, outbox, to_queue)
         try:
@@ -753,18 +841,30 @@ def discard(ctx: typer.Context, period: PeriodOption, yes: YesOption = False, as
         ledger = Ledger(db)
         latest = ledger.latest(period)
         if latest is None:
-            raise NoSuchRelease(f"nothing was prepared for {period}", hint="`tipshare-node status` lists releases.")
+            raise NoSuchRelease(
+                Text(N_("nothing was prepared for %(period)s"), period=period),
+                hint=Text(N_("`tipshare-node status` lists releases.")),
+            )
         if not yes and latest.status in UNSENT:
             err = Console(stderr=True, highlight=False)
             err.print(
-                f"{period} revision {latest.revision} ({latest.status}) will be deleted, and the "
-                f"{views.symbol(latest.measure)} = {latest.spent} it spent given back: it never left this machine. "
-                "Discard a release because it is wrong (export, period, mapping), never to draw the noise again "
-                "until the numbers look closer to what you know: that would leak what the noise protects.",
+                _(
+                    "%(period)s revision %(revision)s (%(status)s) will be deleted, and the %(symbol)s = %(spent)s "
+                    "it spent given back: it never left this machine. Discard a release because it is wrong "
+                    "(export, period, mapping), never to draw the noise again until the numbers look closer to what "
+                    "you know: that would leak what the noise protects."
+                )
+                % {
+                    "period": period,
+                    "revision": latest.revision,
+                    "status": latest.status,
+                    "symbol": views.symbol(latest.measure),
+                    "spent": latest.spent,
+                },
                 soft_wrap=True,
             )
-            if not typer.confirm("Discard it?", default=False, err=True):
-                err.print("Nothing was discarded.")
+            if not typer.confirm(_("Discard it?"), default=False, err=True):
+                err.print(_("Nothing was discarded."))
                 raise typer.Exit(1)
         record = ledger.discard(period, now=state.clock())
         standing = ledger.standing(home.config.budget, period)
@@ -1012,10 +1112,15 @@ def mapping_init(
         with out.open("x", encoding="utf-8") as handle:
             handle.write(text)
     except FileExistsError:
-        raise typer.BadParameter(f"{out} exists; the draft never replaces a file", param_hint="--out") from None
+        raise typer.BadParameter(
+            _("%(out)s exists; the draft never replaces a file") % {"out": out}, param_hint="--out"
+        ) from None
     Console(stderr=True, highlight=False).print(
-        f'Wrote {out}: {undecided} decisions to make ("?"). Fill them in, then check the export with '
-        f"`tipshare-node prepare --check --period YYYY-MM {export.name} --mapping {out.name}`.",
+        _(
+            'Wrote %(out)s: %(count)s decisions to make ("?"). Fill them in, then check the export with '
+            "`tipshare-node prepare --check --period YYYY-MM %(export)s --mapping %(name)s`."
+        )
+        % {"out": out, "count": undecided, "export": export.name, "name": out.name},
         soft_wrap=True,
     )
 

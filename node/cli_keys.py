@@ -12,6 +12,7 @@ import json
 
 import typer
 
+from node.i18n import gettext as _
 from node.rekey import confirm_rekey, start_rekey
 from node.repin import follow_hub_keys
 from protocol.crypto import fingerprint
@@ -48,8 +49,8 @@ def repin(
         )
     elif repinned is None:
         typer.echo(
-            f"The hub's keys are the pinned ones: log key {pinned.log_key_fingerprint}, envelope key "
-            f"{pinned.encryption_key_fingerprint}."
+            _("The hub's keys are the pinned ones: log key %(log)s, envelope key %(envelope)s.")
+            % {"log": pinned.log_key_fingerprint, "envelope": pinned.encryption_key_fingerprint}
         )
     else:
         typer.echo(repinned.describe())
@@ -85,21 +86,36 @@ def rekey(
                 )
             )
             return
-        typer.echo(f"This node now signs with key {done.new_key_id} (the old key {done.old_key_id} is kept, retired).")
+        typer.echo(
+            _("This node now signs with key %(new)s (the old key %(old)s is kept, retired).")
+            % {"new": done.new_key_id, "old": done.old_key_id}
+        )
         for period, revision in done.rewritten:
-            typer.echo(f"  {period} revision {revision}: not delivered yet; it will be signed with the new key")
-        typer.echo("Run `tipshare-node sync` to send what is approved.")
+            typer.echo(
+                _("  %(period)s revision %(revision)s: not delivered yet; it will be signed with the new key")
+                % {"period": period, "revision": revision}
+            )
+        typer.echo(_("Run `tipshare-node sync` to send what is approved."))
         return
     key, made = start_rekey(home)
     line = f"{home.config.hotline_id} {key.verify_key.to_text()}"
     if as_json:
         typer.echo(json.dumps({"enrollment_line": line, "key_id": key.verify_key.key_id, "new": made}, indent=2))
         return
-    typer.echo(("A new signing key was made" if made else "A new signing key is already waiting") + "; give this line")
-    typer.echo('to your hub operator, for `tipshare-hub hotline rotate-key --line "..."`:')
-    typer.echo(f"  {line}")
-    typer.echo(f"  key id {key.verify_key.key_id}, fingerprint {fingerprint(bytes(key.verify_key))}")
     typer.echo(
-        "Until then this node signs with its current key: run `tipshare-node sync` first. Once the operator has "
-        "rotated, run `tipshare-node rekey --confirm`."
+        _("A new signing key was made; give this line")
+        if made
+        else _("A new signing key is already waiting; give this line")
+    )
+    typer.echo(_('to your hub operator, for `tipshare-hub hotline rotate-key --line "..."`:'))
+    typer.echo(f"  {line}")
+    typer.echo(
+        _("  key id %(key_id)s, fingerprint %(fingerprint)s")
+        % {"key_id": key.verify_key.key_id, "fingerprint": fingerprint(bytes(key.verify_key))}
+    )
+    typer.echo(
+        _(
+            "Until then this node signs with its current key: run `tipshare-node sync` first. Once the operator has "
+            "rotated, run `tipshare-node rekey --confirm`."
+        )
     )

@@ -22,6 +22,8 @@ from node import views
 from node.client import HubClient
 from node.errors import ConfigError
 from node.home import NodeHome
+from node.i18n import N_, Text, translate
+from node.i18n import gettext as _
 from node.outbox import Outbox
 from node.watch import CheckpointNotWitnessed, HeldReceipt, WatchReport, load_policy, save_policy, watch_receipts
 from protocol.cosignature import WitnessPolicy
@@ -64,11 +66,14 @@ def watch(
             report = watch_receipts(client, log_key=log_key, receipts=held, policy=policy, earlier_keys=earlier_keys)
     err = Console(stderr=True, highlight=False)
     if report.skipped:
-        err.print(report.skipped, soft_wrap=True)
+        err.print(translate(report.skipped), soft_wrap=True)
     elif report.checkpoint_size is not None:
-        line = f"Receipts: {report.receipts_checked} still in the hub's log (checkpoint {report.checkpoint_size})"
+        line = _("Receipts: %(count)s still in the hub's log (checkpoint %(size)s)") % {
+            "count": report.receipts_checked,
+            "size": report.checkpoint_size,
+        }
         if report.witnesses is not None:
-            line += f"; the checkpoint is {report.witnesses.describe()}"
+            line += _("; the checkpoint is %(witnesses)s") % {"witnesses": report.witnesses.describe()}
         err.print(line + ".", soft_wrap=True)
     return report
 
@@ -102,7 +107,7 @@ def register(app: typer.Typer, open_home: Callable[[typer.Context], NodeHome]) -
             try:
                 policy = WitnessPolicy.from_vkeys(witness, quorum)
             except ProtocolError as e:
-                raise ConfigError(f"--witness / --witness-quorum: {e}") from e
+                raise ConfigError(Text(N_("--witness / --witness-quorum: %(error)s"), error=str(e))) from e
             save_policy(home.layout.root, policy)
         else:
             policy = load_policy(home.layout.root)
@@ -113,8 +118,9 @@ def register(app: typer.Typer, open_home: Callable[[typer.Context], NodeHome]) -
         if as_json:
             views.emit_json(document)
         elif policy is None:
-            views.console().print("No witness is required: checkpoints are checked with the hub's log key alone.")
+            views.console().print(_("No witness is required: checkpoints are checked with the hub's log key alone."))
         else:
             views.console().print(
-                f"Checkpoints must be cosigned by {policy.quorum} of: " + ", ".join(w.name for w in policy.witnesses)
+                _("Checkpoints must be cosigned by %(quorum)s of: %(witnesses)s")
+                % {"quorum": policy.quorum, "witnesses": ", ".join(w.name for w in policy.witnesses)}
             )

@@ -43,6 +43,7 @@ from node.errors import (
     SubmissionConflict,
     SubmissionRejected,
 )
+from node.i18n import N_, Text
 from node.settings import NodeSettings
 from protocol.crypto import SealingKey
 from protocol.errors import ProtocolError
@@ -85,13 +86,15 @@ def normalise_hub_url(url: str) -> str:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ConfigError(
-            f"{url!r} is not a hub URL",
-            hint="Give the address your hub operator sent you, such as https://hub.example.org",
+            Text(N_("%(url)s is not a hub URL"), url=repr(url)),
+            hint=Text(N_("Give the address your hub operator sent you, such as https://hub.example.org")),
         )
     if parts.scheme == "http" and not is_this_machine(parts.hostname):
         raise ConfigError(
-            f"{url!r} is not encrypted: plain http:// is only allowed for a hub on this machine",
-            hint="Use the https:// address your hub operator sent you",
+            Text(
+                N_("%(url)s is not encrypted: plain http:// is only allowed for a hub on this machine"), url=repr(url)
+            ),
+            hint=Text(N_("Use the https:// address your hub operator sent you")),
         )
     return text
 
@@ -126,18 +129,28 @@ class HubIdentity:
     def __post_init__(self) -> None:
         if self.protocol_version != PROTOCOL_VERSION:
             raise HubResponseInvalid(
-                f"the hub speaks protocol {self.protocol_version!r}; this node speaks {PROTOCOL_VERSION!r}",
-                hint="Install the tipshare-node version your hub operator recommends.",
+                Text(
+                    N_("the hub speaks protocol %(hub)s; this node speaks %(node)s"),
+                    hub=repr(self.protocol_version),
+                    node=repr(PROTOCOL_VERSION),
+                ),
+                hint=Text(N_("Install the tipshare-node version your hub operator recommends.")),
             )
         try:
             verifier = NoteVerifier.from_vkey(self.log_vkey)
             SealingKey.from_text(self.encryption_key)
         except ProtocolError as e:
-            raise HubResponseInvalid(f"the hub published an invalid key: {e}") from e
+            raise HubResponseInvalid(Text(N_("the hub published an invalid key: %(error)s"), error=str(e))) from e
         if verifier.name != self.log_origin:
-            raise HubResponseInvalid(f"the hub's log key is named {verifier.name!r}, not {self.log_origin!r}")
+            raise HubResponseInvalid(
+                Text(
+                    N_("the hub's log key is named %(name)s, not %(origin)s"),
+                    name=repr(verifier.name),
+                    origin=repr(self.log_origin),
+                )
+            )
         if not _HASH.match(self.taxonomy_hash) or not self.taxonomy_id:
-            raise HubResponseInvalid("the hub named its taxonomy without a valid id and sha256 hash")
+            raise HubResponseInvalid(Text(N_("the hub named its taxonomy without a valid id and sha256 hash")))
 
     @property
     def log_verifier(self) -> NoteVerifier:
@@ -161,7 +174,9 @@ class HubIdentity:
                 taxonomy_hash=_text(taxonomy["hash"]),
             )
         except (ValueError, KeyError, TypeError):
-            raise HubResponseInvalid("the hub's identity (GET /v1/hub) is not the tipshare/1 JSON document") from None
+            raise HubResponseInvalid(
+                Text(N_("the hub's identity (GET /v1/hub) is not the tipshare/1 JSON document"))
+            ) from None
 
 
 def _text(value: Any) -> str:
@@ -205,7 +220,9 @@ class HubClient:
                 raise TypeError("not a list")
             return [HandoverProof.model_validate_json(json.dumps(item)) for item in data]
         except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError
-            raise HubResponseInvalid("the hub's key handovers (GET /v1/hub/handovers) are not valid") from None
+            raise HubResponseInvalid(
+                Text(N_("the hub's key handovers (GET /v1/hub/handovers) are not valid"))
+            ) from None
 
     def taxonomy(self, taxonomy_id: str, *, expected_hash: str) -> Taxonomy:
         """``GET /v1/taxonomy/{id}``, checked against the hash the identity named."""
@@ -215,10 +232,18 @@ class HubClient:
         try:
             taxonomy = parse_taxonomy(body)
         except ProtocolError as e:
-            raise HubResponseInvalid(f"the hub's taxonomy {taxonomy_id} is invalid: {e}") from e
+            raise HubResponseInvalid(
+                Text(N_("the hub's taxonomy %(id)s is invalid: %(error)s"), id=taxonomy_id, error=str(e))
+            ) from e
         if taxonomy.id != taxonomy_id or taxonomy.content_hash != expected_hash:
             raise HubResponseInvalid(
-                f"the hub sent taxonomy {taxonomy.id} ({taxonomy.content_hash}) for {taxonomy_id} ({expected_hash})"
+                Text(
+                    N_("the hub sent taxonomy %(id)s (%(hash)s) for %(asked)s (%(expected)s)"),
+                    id=taxonomy.id,
+                    hash=taxonomy.content_hash,
+                    asked=taxonomy_id,
+                    expected=expected_hash,
+                )
             )
         return taxonomy
 
@@ -232,23 +257,28 @@ class HubClient:
             try:
                 receipt = Receipt.from_json(body)
             except ProtocolError as e:
-                raise HubResponseInvalid(f"the hub accepted the submission but its receipt is malformed: {e}") from e
+                raise HubResponseInvalid(
+                    Text(N_("the hub accepted the submission but its receipt is malformed: %(error)s"), error=str(e))
+                ) from e
             return SubmitResult(receipt=receipt, created=status == 201)
         if status in (408, 429) or 500 <= status <= 599:
             raise HubUnreachable(
-                f"the hub is busy or failing ({_status_line(response, body)})", retry_after=_retry_after(response)
+                Text(N_("the hub is busy or failing (%(status)s)"), status=_status_line(response, body)),
+                retry_after=_retry_after(response),
             )
         if 400 <= status <= 499:
             code, detail = _problem(response, body)
             kind = SubmissionConflict if status == 409 else SubmissionRejected
             raise kind(
-                f"the hub refused the submission: {_status_line(response, body)}",
+                Text(N_("the hub refused the submission: %(status)s"), status=_status_line(response, body)),
                 status=status,
                 code=code,
                 detail=detail,
                 hint=_policy_hint(response, body) if code == "implausible_release" else None,
             )
-        raise HubResponseInvalid(f"unexpected answer from the hub to a submission: {_status_line(response, body)}")
+        raise HubResponseInvalid(
+            Text(N_("unexpected answer from the hub to a submission: %(status)s"), status=_status_line(response, body))
+        )
 
     def checkpoint(self) -> str | None:
         """``GET /v1/checkpoint``: the latest signed checkpoint note with its cosignatures (``None``: empty log)."""
@@ -259,7 +289,7 @@ class HubClient:
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError:
-            raise HubResponseInvalid("the hub's checkpoint is not UTF-8 text") from None
+            raise HubResponseInvalid(Text(N_("the hub's checkpoint is not UTF-8 text"))) from None
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """``GET /v1/checkpoint/consistency``: unsigned hashes, to be checked against signed checkpoints."""
@@ -270,7 +300,9 @@ class HubClient:
             proof = json.loads(body)["proof"]
             return [b64decode(node, what="consistency proof node") for node in proof]
         except (ValueError, KeyError, TypeError, ProtocolError):
-            raise HubResponseInvalid(f"the hub's answer to {path} is not a consistency proof") from None
+            raise HubResponseInvalid(
+                Text(N_("the hub's answer to %(path)s is not a consistency proof"), path=path)
+            ) from None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -285,15 +317,27 @@ class HubClient:
                     body += chunk
                     if len(body) > MAX_RESPONSE_BYTES:
                         raise HubResponseInvalid(
-                            f"the hub's answer to {path} is larger than {MAX_RESPONSE_BYTES} bytes"
+                            Text(
+                                N_("the hub's answer to %(path)s is larger than %(limit)s bytes"),
+                                path=path,
+                                limit=MAX_RESPONSE_BYTES,
+                            )
                         )
         except httpx.TimeoutException as e:
-            raise HubUnreachable(f"the hub at {self._base} did not answer in time ({type(e).__name__})") from e
+            raise HubUnreachable(
+                Text(
+                    N_("the hub at %(url)s did not answer in time (%(error)s)"), url=self._base, error=type(e).__name__
+                )
+            ) from e
         except httpx.UnsupportedProtocol as e:
-            raise ConfigError(f"the hub URL {self._base} cannot be used: {e}") from e
+            raise ConfigError(
+                Text(N_("the hub URL %(url)s cannot be used: %(error)s"), url=self._base, error=str(e))
+            ) from e
         except httpx.TransportError as e:
             reason = str(e) or type(e).__name__
-            raise HubUnreachable(f"cannot reach the hub at {self._base}: {reason}") from e
+            raise HubUnreachable(
+                Text(N_("cannot reach the hub at %(url)s: %(reason)s"), url=self._base, reason=reason)
+            ) from e
         return response, bytes(body)
 
     def _expect_ok(self, response: httpx.Response, body: bytes, path: str) -> None:
@@ -302,11 +346,12 @@ class HubClient:
             return
         if status in (408, 429) or 500 <= status <= 599:
             raise HubUnreachable(
-                f"the hub is busy or failing ({_status_line(response, body)})", retry_after=_retry_after(response)
+                Text(N_("the hub is busy or failing (%(status)s)"), status=_status_line(response, body)),
+                retry_after=_retry_after(response),
             )
         raise HubResponseInvalid(
-            f"the hub answered {_status_line(response, body)} to GET {path}",
-            hint=f"Check the hub URL ({self._base}) with your hub operator.",
+            Text(N_("the hub answered %(status)s to GET %(path)s"), status=_status_line(response, body), path=path),
+            hint=Text(N_("Check the hub URL (%(url)s) with your hub operator."), url=self._base),
         )
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from node.i18n import N_, gettext
+from node.i18n import N_, gettext, translate
 
 __all__ = [
     "AlreadyInitialised",
@@ -76,13 +76,14 @@ class NodeError(Exception):
     def next_step(self) -> str | None:
         """What to do about it, or ``None``."""
         if self._hint is not None:
-            return self._hint
+            return translate(self._hint)
         hint = type(self).hint
         return gettext(hint) if hint else None  # the class's own next step, in the officer's language
 
     def diagnostics(self) -> str:
         """A one-paragraph explanation fit to show a person."""
-        text = f"{type(self).__name__}: {self}"
+        message = self.args[0] if self.args and isinstance(self.args[0], str) else str(self)
+        text = f"{type(self).__name__}: {translate(message)}"
         step = self.next_step
         return f"{text}\n{step}" if step else text
 

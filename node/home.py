@@ -40,6 +40,7 @@ from typing import Any, Final
 from node.budget import BudgetConfig
 from node.client import HubIdentity
 from node.errors import ConfigError, HubError, KeyFileError, NotInitialised
+from node.i18n import N_, Text
 from node.keystore import load_signing_key, write_private_file
 from node.store import open_database
 from protocol.crypto import SigningKey, fingerprint
@@ -140,8 +141,8 @@ class NodeConfig:
     def __post_init__(self) -> None:
         if not _HOTLINE_ID.match(self.hotline_id):
             raise ConfigError(
-                f"hotline id {self.hotline_id!r} is not valid",
-                hint="Use the id your hub operator gave you: 3 to 64 lowercase letters, digits and hyphens.",
+                Text(N_("hotline id %(id)s is not valid"), id=repr(self.hotline_id)),
+                hint=Text(N_("Use the id your hub operator gave you: 3 to 64 lowercase letters, digits and hyphens.")),
             )
 
 
@@ -205,14 +206,16 @@ def render_config(config: NodeConfig) -> str:
 def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = data.get(name)
     if not isinstance(value, Mapping):
-        raise ConfigError(f"config.toml has no [{name}] section")
+        raise ConfigError(Text(N_("config.toml has no [%(name)s] section"), name=name))
     return value
 
 
 def _string(section: Mapping[str, Any], key: str, where: str) -> str:
     value = section.get(key)
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"config.toml: [{where}] {key} is missing or not a text value")
+        raise ConfigError(
+            Text(N_("config.toml: [%(section)s] %(key)s is missing or not a text value"), section=where, key=key)
+        )
     return value
 
 
@@ -221,11 +224,18 @@ def read_config(path: Path) -> NodeConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise NotInitialised(f"no tipshare node is set up in {path.parent}") from None
+        raise NotInitialised(Text(N_("no tipshare node is set up in %(home)s"), home=str(path.parent))) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"cannot read {path}: {e}") from e
+        raise ConfigError(Text(N_("cannot read %(path)s: %(error)s"), path=str(path), error=str(e))) from e
     if data.get("config_version") != CONFIG_VERSION:
-        raise ConfigError(f"{path} has config_version {data.get('config_version')!r}; expected {CONFIG_VERSION}")
+        raise ConfigError(
+            Text(
+                N_("%(path)s has config_version %(found)s; expected %(expected)s"),
+                path=str(path),
+                found=repr(data.get("config_version")),
+                expected=CONFIG_VERSION,
+            )
+        )
     node, hub = _section(data, "node"), _section(data, "hub")
     try:
         identity = HubIdentity(
@@ -237,15 +247,17 @@ def read_config(path: Path) -> NodeConfig:
             taxonomy_hash=_string(hub, "taxonomy_hash", "hub"),
         )
     except HubError as e:
-        raise ConfigError(f"config.toml: the pinned hub identity is invalid: {e}") from e
+        raise ConfigError(Text(N_("config.toml: the pinned hub identity is invalid: %(error)s"), error=str(e))) from e
     previous = hub.get("previous_log_vkeys", [])
     if not isinstance(previous, list) or not all(isinstance(v, str) and v for v in previous):
-        raise ConfigError("config.toml: [hub] previous_log_vkeys is not a list of log keys")
+        raise ConfigError(Text(N_("config.toml: [hub] previous_log_vkeys is not a list of log keys")))
     try:
         for vkey in previous:
             NoteVerifier.from_vkey(vkey)
     except ProtocolError as e:
-        raise ConfigError(f"config.toml: [hub] previous_log_vkeys holds an invalid key: {e}") from e
+        raise ConfigError(
+            Text(N_("config.toml: [hub] previous_log_vkeys holds an invalid key: %(error)s"), error=str(e))
+        ) from e
     pinned = PinnedHub(
         url=_string(hub, "url", "hub"),
         identity=identity,
@@ -275,7 +287,7 @@ class NodeHome:
         """Open the home at ``root``; :class:`~node.errors.NotInitialised` if ``init`` never completed there."""
         layout = HomeLayout(root)
         if not layout.config.exists():
-            raise NotInitialised(f"no tipshare node is set up in {root}")
+            raise NotInitialised(Text(N_("no tipshare node is set up in %(home)s"), home=str(root)))
         config = read_config(layout.config)
         return cls(layout, config, load_home_taxonomy(layout, config.hub.identity))
 
@@ -284,9 +296,16 @@ class NodeHome:
         key = load_signing_key(self.layout.key)
         if key.verify_key.key_id != self.config.key_id:
             raise KeyFileError(
-                f"the signing key in {self.layout.key} (key id {key.verify_key.key_id}) is not the key this node "
-                f"was set up with (key id {self.config.key_id})",
-                hint="Restore the original key file from your backup.",
+                Text(
+                    N_(
+                        "the signing key in %(path)s (key id %(key_id)s) is not the key this node was set up with "
+                        "(key id %(expected)s)"
+                    ),
+                    path=str(self.layout.key),
+                    key_id=key.verify_key.key_id,
+                    expected=self.config.key_id,
+                ),
+                hint=Text(N_("Restore the original key file from your backup.")),
             )
         return key
 
@@ -305,9 +324,18 @@ class NodeHome:
         known = builtin_by_hash(content_hash) or _stored(self.layout.retired_taxonomy(content_hash), content_hash)
         if known is None:
             raise ConfigError(
-                f"a release in the ledger follows taxonomy {taxonomy_id} ({content_hash}), which this node no "
-                f"longer has (it is not built in, and not in {self.layout.taxonomies})",
-                hint="Restore the node home from its backup, or ask your hub operator for that taxonomy document.",
+                Text(
+                    N_(
+                        "a release in the ledger follows taxonomy %(id)s (%(hash)s), which this node no longer has "
+                        "(it is not built in, and not in %(folder)s)"
+                    ),
+                    id=taxonomy_id,
+                    hash=content_hash,
+                    folder=str(self.layout.taxonomies),
+                ),
+                hint=Text(
+                    N_("Restore the node home from its backup, or ask your hub operator for that taxonomy document.")
+                ),
             )
         return known
 
@@ -350,15 +378,25 @@ def load_home_taxonomy(layout: HomeLayout, identity: HubIdentity) -> Taxonomy:
     except FileNotFoundError:
         taxonomy = None
     except (OSError, ProtocolError) as e:
-        raise ConfigError(f"cannot read the taxonomy in {layout.taxonomy}: {e}") from e
+        raise ConfigError(
+            Text(N_("cannot read the taxonomy in %(path)s: %(error)s"), path=str(layout.taxonomy), error=str(e))
+        ) from e
     if taxonomy is not None and taxonomy.content_hash == identity.taxonomy_hash:
         return taxonomy
     kept = _stored(layout.retired_taxonomy(identity.taxonomy_hash), identity.taxonomy_hash)
     if kept is not None:
         return kept
     if taxonomy is None:
-        raise ConfigError(f"the hub's taxonomy {identity.taxonomy_id} is not built in and {layout.taxonomy} is missing")
-    raise ConfigError(f"{layout.taxonomy} is not the taxonomy pinned in config.toml (its hash differs)")
+        raise ConfigError(
+            Text(
+                N_("the hub's taxonomy %(id)s is not built in and %(path)s is missing"),
+                id=identity.taxonomy_id,
+                path=str(layout.taxonomy),
+            )
+        )
+    raise ConfigError(
+        Text(N_("%(path)s is not the taxonomy pinned in config.toml (its hash differs)"), path=str(layout.taxonomy))
+    )
 
 
 def _stored(path: Path, content_hash: str) -> Taxonomy | None:
@@ -368,5 +406,7 @@ def _stored(path: Path, content_hash: str) -> Taxonomy | None:
     except FileNotFoundError:
         return None
     except (OSError, ProtocolError) as e:
-        raise ConfigError(f"cannot read the taxonomy in {path}: {e}") from e
+        raise ConfigError(
+            Text(N_("cannot read the taxonomy in %(path)s: %(error)s"), path=str(path), error=str(e))
+        ) from e
     return taxonomy if taxonomy.content_hash == content_hash else None

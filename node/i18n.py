@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-__all__ = ["LANGUAGES", "N_", "gettext", "language_from", "ngettext", "use"]
+__all__ = ["LANGUAGES", "N_", "Text", "gettext", "language_from", "ngettext", "translate", "use"]
 
 LANGUAGES: Final = ("en", "uk", "ro", "ru")
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
@@ -32,6 +32,42 @@ _current: list[_gettext.NullTranslations] = [_gettext.NullTranslations()]
 def N_(message: str) -> str:
     """Mark ``message`` for extraction; it is translated where it is shown."""
     return message
+
+
+class Text(str):
+    """An English message (``msgid % args``) that remembers its msgid and named arguments, so that the screen can
+    show it in the officer's language while ``str()``, logs and tests keep the English text.
+
+    >>> t = Text(N_("row %(row)s: no %(field)s"), row=7, field="ext_PersonID")
+    >>> t, translate(t)
+    ('row 7: no ext_PersonID', 'row 7: no ext_PersonID')
+
+    Arguments that are themselves :class:`Text` are translated too; other arguments (names and values from the
+    export) never are.
+    """
+
+    msgid: str
+    params: dict[str, object]
+
+    def __new__(cls, msgid: str, /, **params: object) -> Text:
+        text = super().__new__(cls, msgid % params if params else msgid)
+        text.msgid = msgid
+        text.params = params
+        return text
+
+
+def translate(text: str) -> str:
+    """``text`` in the current language if it is a :class:`Text`; any other string as it is."""
+    if not isinstance(text, Text):
+        return text
+    message = gettext(text.msgid)
+    if not text.params:
+        return message
+    params = {k: translate(v) if isinstance(v, Text) else v for k, v in text.params.items()}
+    try:
+        return message % params
+    except (KeyError, ValueError, TypeError):  # a broken translation must not hide the error: English then
+        return text.msgid % params
 
 
 def language_from(option: str | None, environ: Mapping[str, str]) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Final
 
 from node.errors import KeyFileError
+from node.i18n import N_, Text
 from protocol.crypto import KEY_SIZE, SigningKey
 
 __all__ = [
@@ -51,7 +52,9 @@ def ensure_private_dir(path: Path) -> None:
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:
-        raise KeyFileError(f"cannot create the directory {path}: {e.strerror}") from e
+        raise KeyFileError(
+            Text(N_("cannot create the directory %(path)s: %(error)s"), path=str(path), error=str(e.strerror))
+        ) from e
     if _POSIX:
         os.chmod(path, 0o700)
 
@@ -114,11 +117,13 @@ def create_signing_key(path: Path) -> SigningKey:
         write_private_file(path, text.encode("ascii"), overwrite=False)
     except FileExistsError:
         raise KeyFileError(
-            f"a signing key already exists at {path}; it was not replaced",
-            hint="Keep using it. A new key must be enrolled at the hub again; ask your hub operator first.",
+            Text(N_("a signing key already exists at %(path)s; it was not replaced"), path=str(path)),
+            hint=Text(N_("Keep using it. A new key must be enrolled at the hub again; ask your hub operator first.")),
         ) from None
     except OSError as e:
-        raise KeyFileError(f"cannot write the signing key to {path}: {e.strerror}") from e
+        raise KeyFileError(
+            Text(N_("cannot write the signing key to %(path)s: %(error)s"), path=str(path), error=str(e.strerror))
+        ) from e
     return key
 
 
@@ -128,30 +133,44 @@ def load_signing_key(path: Path) -> SigningKey:
         info = path.stat()
     except FileNotFoundError:
         raise KeyFileError(
-            f"the signing key file {path} is missing",
-            hint="Restore it from your backup. Without it this node cannot sign; a new key must be enrolled again.",
+            Text(N_("the signing key file %(path)s is missing"), path=str(path)),
+            hint=Text(
+                N_("Restore it from your backup. Without it this node cannot sign; a new key must be enrolled again.")
+            ),
         ) from None
     except OSError as e:
-        raise KeyFileError(f"cannot read the signing key file {path}: {e.strerror}") from e
+        raise KeyFileError(
+            Text(N_("cannot read the signing key file %(path)s: %(error)s"), path=str(path), error=str(e.strerror))
+        ) from e
     if not stat.S_ISREG(info.st_mode):
-        raise KeyFileError(f"{path} is not a regular file")
+        raise KeyFileError(Text(N_("%(path)s is not a regular file"), path=str(path)))
     if _POSIX and info.st_mode & 0o077:
         raise KeyFileError(
-            f"the signing key file {path} can be read by other users (permissions {stat.filemode(info.st_mode)}); "
-            "it was not used",
-            hint=f"Run `chmod 600 {path}`. If others may have copied it, ask your hub operator to revoke this key.",
+            Text(
+                N_("the signing key file %(path)s can be read by other users (permissions %(mode)s); it was not used"),
+                path=str(path),
+                mode=stat.filemode(info.st_mode),
+            ),
+            hint=Text(
+                N_("Run `chmod 600 %(path)s`. If others may have copied it, ask your hub operator to revoke this key."),
+                path=str(path),
+            ),
         )
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as e:
-        raise KeyFileError(f"cannot read the signing key file {path}") from e
+        raise KeyFileError(Text(N_("cannot read the signing key file %(path)s"), path=str(path))) from e
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if len(lines) != 1 or not lines[0].startswith(KEY_PREFIX):
-        raise KeyFileError(f"{path} is not a tipshare-node signing key file")
+        raise KeyFileError(Text(N_("%(path)s is not a tipshare-node signing key file"), path=str(path)))
     try:
         seed = base64.b64decode(lines[0][len(KEY_PREFIX) :], validate=True)
     except binascii.Error:
-        raise KeyFileError(f"{path} is not a tipshare-node signing key file (bad base64)") from None
+        raise KeyFileError(
+            Text(N_("%(path)s is not a tipshare-node signing key file (bad base64)"), path=str(path))
+        ) from None
     if len(seed) != KEY_SIZE:
-        raise KeyFileError(f"{path} is not a tipshare-node signing key file (wrong key length)")
+        raise KeyFileError(
+            Text(N_("%(path)s is not a tipshare-node signing key file (wrong key length)"), path=str(path))
+        )
     return SigningKey(seed)

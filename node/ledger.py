@@ -42,6 +42,7 @@ from typing import Final
 
 from node.budget import BudgetConfig, Standing, check_caps, decimal_text
 from node.errors import ConfigError, NoSuchRelease, ReleaseError, ReleaseSent
+from node.i18n import N_, Text
 from node.store import transaction
 from protocol.crypto import payload_hash
 from protocol.messages import MAX_REVISION, SubmissionPayload, format_timestamp
@@ -181,9 +182,17 @@ class Ledger:
         other = {s.measure for s in year_spends} - {budget.measure}
         if other:
             raise ConfigError(
-                f"the ledger holds {', '.join(sorted(other))} spends for {period[:4]}, but the budget is now "
-                f"configured for {budget.measure} ({budget.mechanism}); the two cannot be added up",
-                hint="Keep the mechanism the year started with in config.toml until the year is over.",
+                Text(
+                    N_(
+                        "the ledger holds %(other)s spends for %(year)s, but the budget is now configured for "
+                        "%(measure)s (%(mechanism)s); the two cannot be added up"
+                    ),
+                    other=", ".join(sorted(other)),
+                    year=period[:4],
+                    measure=budget.measure,
+                    mechanism=budget.mechanism,
+                ),
+                hint=Text(N_("Keep the mechanism the year started with in config.toml until the year is over.")),
             )
         return Standing(
             measure=budget.measure,
@@ -220,14 +229,20 @@ class Ledger:
             if latest is not None and not correction:
                 return latest, False
             if latest is None and correction:
-                raise NoSuchRelease(f"there is no release of {period} to correct")
+                raise NoSuchRelease(Text(N_("there is no release of %(period)s to correct"), period=period))
             if latest is not None and latest.status in UNSENT:
                 self._discard(latest, now=now, reason="correction")
                 revision = latest.revision
             else:
                 revision = 1 if latest is None else latest.revision + 1
             if revision > MAX_REVISION:
-                raise ReleaseError(f"{period} already has {MAX_REVISION} revisions, the most the protocol allows")
+                raise ReleaseError(
+                    Text(
+                        N_("%(period)s already has %(count)s revisions, the most the protocol allows"),
+                        period=period,
+                        count=MAX_REVISION,
+                    )
+                )
             check_caps(self.standing(budget, period), Fraction(spend))
             payload = build(revision)
             if (payload.period, payload.revision) != (period, revision) or Decimal(payload.privacy.spent) != spend:
@@ -284,14 +299,23 @@ class Ledger:
         with transaction(self._db):
             latest = self.latest(period)
             if latest is None:
-                raise NoSuchRelease(f"nothing was prepared for {period}")
+                raise NoSuchRelease(Text(N_("nothing was prepared for %(period)s"), period=period))
             if latest.status == "approved":
                 return latest, False
             if latest.status != "prepared":
                 raise ReleaseError(
-                    f"{period} revision {latest.revision} is {latest.status}: it was approved and handed to the "
-                    "outbox already",
-                    hint="`tipshare-node status` shows where it is; `tipshare-node sync` delivers what is queued.",
+                    Text(
+                        N_(
+                            "%(period)s revision %(revision)s is %(status)s: it was approved and handed to the "
+                            "outbox already"
+                        ),
+                        period=period,
+                        revision=latest.revision,
+                        status=latest.status,
+                    ),
+                    hint=Text(
+                        N_("`tipshare-node status` shows where it is; `tipshare-node sync` delivers what is queued.")
+                    ),
                 )
             self._db.execute(
                 "UPDATE releases SET status = 'approved' WHERE period = ? AND revision = ?", (period, latest.revision)
@@ -306,11 +330,21 @@ class Ledger:
         with transaction(self._db):
             latest = self.latest(period)
             if latest is None:
-                raise NoSuchRelease(f"nothing was prepared for {period}", hint="`tipshare-node status` lists releases.")
+                raise NoSuchRelease(
+                    Text(N_("nothing was prepared for %(period)s"), period=period),
+                    hint=Text(N_("`tipshare-node status` lists releases.")),
+                )
             if latest.status not in UNSENT:
                 raise ReleaseSent(
-                    f"{period} revision {latest.revision} cannot be discarded: it is {latest.status}, so it was "
-                    "handed to the outbox and may have reached the hub"
+                    Text(
+                        N_(
+                            "%(period)s revision %(revision)s cannot be discarded: it is %(status)s, so it was handed "
+                            "to the outbox and may have reached the hub"
+                        ),
+                        period=period,
+                        revision=latest.revision,
+                        status=latest.status,
+                    )
                 )
             record = self._discard(latest, now=now, reason="discard")
         return record

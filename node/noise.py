@@ -53,6 +53,7 @@ from typing import Any, Final
 
 from node.budget import MEASURES, BudgetConfig, Mechanism, decimal_text
 from node.errors import ConfigError, NoiseError
+from node.i18n import N_, Text
 from protocol.messages import MAX_ABS_CELL, PrivacyBlock, TableNoise
 from protocol.taxonomy import Taxonomy
 from protocol.validation import SPEND_TOLERANCE, implied_spend
@@ -199,9 +200,17 @@ def calibrate(taxonomy: Taxonomy, tables: Iterable[str], budget: BudgetConfig) -
             raise NoiseError(f"OpenDP could not calibrate the noise of table {name}: {e}") from e
         if not 0.0 < scale <= MAX_SCALE:
             raise ConfigError(
-                f"table {name} would need a noise scale of {scale:.6g} for its budget share of {share}: "
-                f"more than {MAX_SCALE:g}, which would make the table useless",
-                hint="Raise the budget's release amount or this table's weight in config.toml.",
+                Text(
+                    N_(
+                        "table %(table)s would need a noise scale of %(scale)s for its budget share of %(share)s: "
+                        "more than %(max)s, which would make the table useless"
+                    ),
+                    table=name,
+                    scale=f"{scale:.6g}",
+                    share=str(share),
+                    max=f"{MAX_SCALE:g}",
+                ),
+                hint=Text(N_("Raise the budget's release amount or this table's weight in config.toml.")),
             )
         calibration = TableCalibration(name, scale, table.l1_bound, table.l2_sensitivity_squared, share)
         implied = implied_spend(

@@ -33,6 +33,7 @@ from typing import Final, Literal
 
 from node.client import HubClient
 from node.errors import HubResponseInvalid, HubUnreachable, ReceiptInvalid, SubmissionRejected
+from node.i18n import N_, Text
 from node.ledger import StoredRelease
 from node.store import transaction
 from protocol.crypto import SealingKey, SigningKey, seal_envelope
@@ -304,8 +305,12 @@ def _deliver_one(
     try:
         verified = verify_receipt(result.receipt, log_key=log_key, payload_bytes=item.payload_bytes)
     except ProtocolError as e:
-        message = f"the hub's receipt for {label} does not verify against the pinned log key ({e})"
-        outbox.record_error(item, now=clock(), error=message, next_attempt=None)
+        message = Text(
+            N_("the hub's receipt for %(release)s does not verify against the pinned log key (%(error)s)"),
+            release=label,
+            error=str(e),
+        )
+        outbox.record_error(item, now=clock(), error=str(message), next_attempt=None)
         raise ReceiptInvalid(message) from e
     outbox.mark_delivered(item, result.receipt, verified, now=clock())
     _log.info("%s delivered: leaf %d of %d", label, verified.leaf_index, verified.checkpoint.size)

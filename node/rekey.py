@@ -28,6 +28,7 @@ from typing import Final
 
 from node.errors import KeyFileError, NodeError
 from node.home import NodeHome, render_config
+from node.i18n import N_, Text
 from node.keystore import create_signing_key, load_signing_key, write_private_file
 from node.store import transaction
 from protocol.crypto import SigningKey, payload_hash
@@ -79,13 +80,13 @@ def confirm_rekey(home: NodeHome, db: sqlite3.Connection) -> Rekeyed:
     new = pending_key(home)
     if new is None:
         raise KeyFileError(
-            f"no new key is waiting in {_next_path(home)}",
-            hint="Run `tipshare-node rekey` first, and give the line it prints to your hub operator.",
+            Text(N_("no new key is waiting in %(path)s"), path=str(_next_path(home))),
+            hint=Text(N_("Run `tipshare-node rekey` first, and give the line it prints to your hub operator.")),
         )
     queued = db.execute("SELECT period, revision FROM outbox WHERE status = 'queued' ORDER BY id").fetchall()
     if queued:
         listed = ", ".join(f"{period} revision {revision}" for period, revision in queued)
-        raise RekeyBlocked(f"releases signed with the current key are still queued: {listed}")
+        raise RekeyBlocked(Text(N_("releases signed with the current key are still queued: %(listed)s"), listed=listed))
     old_key_id, new_key_id = home.config.key_id, new.verify_key.key_id
     rewritten = _rewrite_unsent(db, new_key_id)
     config = dataclasses.replace(home.config, public_key=new.verify_key.to_text(), key_id=new_key_id)

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Final
 
 from node.errors import ReleaseError
+from node.i18n import N_, Text
 from node.noise import NoisePlan, add_noise
 from protocol.accuracy import noise_variance, single_cell_halfwidth
 from protocol.errors import ProtocolError
@@ -43,14 +44,24 @@ def check_tables(taxonomy: Taxonomy, counts: Mapping[str, Sequence[int]]) -> lis
     """The names of the tables to release, in taxonomy order, after checking each vector is the table's size."""
     unknown = sorted(set(counts) - set(taxonomy.tables))
     if unknown:
-        raise ReleaseError(f"taxonomy {taxonomy.id} has no table(s) {', '.join(unknown)}")
+        raise ReleaseError(
+            Text(N_("taxonomy %(id)s has no table(s) %(tables)s"), id=taxonomy.id, tables=", ".join(unknown))
+        )
     names = [name for name in taxonomy.tables if name in counts]
     if not names:
-        raise ReleaseError("the export produced no table to release")
+        raise ReleaseError(Text(N_("the export produced no table to release")))
     for name in names:
         expected = taxonomy.table(name).cell_count
         if len(counts[name]) != expected:
-            raise ReleaseError(f"table {name} has {len(counts[name])} cells; taxonomy {taxonomy.id} has {expected}")
+            raise ReleaseError(
+                Text(
+                    N_("table %(table)s has %(cells)s cells; taxonomy %(id)s has %(expected)s"),
+                    table=name,
+                    cells=len(counts[name]),
+                    id=taxonomy.id,
+                    expected=expected,
+                )
+            )
     return names
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from node.client import HubClient
 from node.errors import HubKeysNotHandedOver
 from node.home import NodeHome, render_config
+from node.i18n import N_, Text
+from node.i18n import gettext as _
 from node.keystore import write_private_file
 from protocol.errors import ProtocolError
 from protocol.handover import follow_handovers
@@ -40,10 +42,17 @@ class Repinned:
     def describe(self) -> str:
         """What changed, for the person at the keyboard (stderr on ``sync``, stdout on ``repin``)."""
         entries = ", ".join(str(index) for index in self.handovers)
-        lines = [f"The hub handed its keys over (log entry {entries}), signed by the key pinned before; re-pinned:"]
-        for what, (old, new) in (("log key", self.log_key), ("envelope key", self.encryption_key)):
-            lines.append(f"  {what}: {old} -> {new}" if old != new else f"  {what}: {old} (unchanged)")
-        lines.append("Compare the new fingerprints with your hub operator by phone when you can.")
+        lines = [
+            _("The hub handed its keys over (log entry %(entries)s), signed by the key pinned before; re-pinned:")
+            % {"entries": entries}
+        ]
+        for what, (old, new) in ((_("log key"), self.log_key), (_("envelope key"), self.encryption_key)):
+            lines.append(
+                f"  {what}: {old} -> {new}"
+                if old != new
+                else "  " + _("%(what)s: %(old)s (unchanged)") % {"what": what, "old": old}
+            )
+        lines.append(_("Compare the new fingerprints with your hub operator by phone when you can."))
         return "\n".join(lines)
 
 
@@ -58,12 +67,21 @@ def follow_hub_keys(home: NodeHome, client: HubClient, *, now: str) -> Repinned 
     try:
         followed = follow_handovers(trusted, client.handovers())
     except ProtocolError as e:
-        raise HubKeysNotHandedOver(f"the hub presents new keys, but its handover is refused: {e}") from e
+        raise HubKeysNotHandedOver(
+            Text(N_("the hub presents new keys, but its handover is refused: %(error)s"), error=str(e))
+        ) from e
     box = followed.encryption_key
     if followed.log_key.vkey != seen.log_vkey or box is None or box.to_text() != seen.encryption_key:
         raise HubKeysNotHandedOver(
-            f"the hub presents the log key {seen.log_vkey} and envelope key {seen.encryption_key}, but no handover "
-            f"signed by the pinned log key {trusted.vkey} leads to them"
+            Text(
+                N_(
+                    "the hub presents the log key %(log)s and envelope key %(envelope)s, but no handover signed by "
+                    "the pinned log key %(trusted)s leads to them"
+                ),
+                log=seen.log_vkey,
+                envelope=seen.encryption_key,
+                trusted=trusted.vkey,
+            )
         )
     identity = dataclasses.replace(pinned.identity, log_vkey=seen.log_vkey, encryption_key=seen.encryption_key)
     previous = pinned.previous_log_vkeys

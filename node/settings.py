@@ -36,6 +36,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from node.errors import ConfigError
+from node.i18n import N_, Text
 
 __all__ = ["APP_NAME", "ENV_PREFIX", "NodeSettings", "default_home", "load_settings"]
 
@@ -71,7 +72,7 @@ def load_settings(*, home: Path | None = None) -> NodeSettings:
             f"{ENV_PREFIX}{'.'.join(str(p) for p in item['loc']).upper()}: {item['msg']}"
             for item in e.errors(include_url=False)
         )
-        raise ConfigError(f"invalid environment setting: {problems}") from None
+        raise ConfigError(Text(N_("invalid environment setting: %(problems)s"), problems=problems)) from None
     if home is not None:
         settings = settings.model_copy(update={"home": home})
     return settings

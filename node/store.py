@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Final
 
 from node.errors import ConfigError
+from node.i18n import N_, Text
 
 __all__ = ["SCHEMA_VERSION", "open_database", "transaction"]
 
@@ -126,9 +127,13 @@ def open_database(path: Path, *, create: bool = False) -> sqlite3.Connection:
     if not path.exists():
         if not create:
             raise ConfigError(
-                f"the node database {path} (the privacy-budget ledger) is missing",
-                hint="Restore it from your backup of the node home. Do not re-initialise: the budget already "
-                "spent would be forgotten.",
+                Text(N_("the node database %(path)s (the privacy-budget ledger) is missing"), path=str(path)),
+                hint=Text(
+                    N_(
+                        "Restore it from your backup of the node home. Do not re-initialise: the budget already "
+                        "spent would be forgotten."
+                    )
+                ),
             )
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         os.close(descriptor)
@@ -144,14 +149,20 @@ def open_database(path: Path, *, create: bool = False) -> sqlite3.Connection:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as e:
         raise ConfigError(
-            f"the node database {path} cannot be opened: {e}",
-            hint="Restore the node home from your backup; do not delete the database (it is the budget ledger).",
+            Text(N_("the node database %(path)s cannot be opened: %(error)s"), path=str(path), error=str(e)),
+            hint=Text(
+                N_("Restore the node home from your backup; do not delete the database (it is the budget ledger).")
+            ),
         ) from e
     if version > SCHEMA_VERSION:
         connection.close()
         raise ConfigError(
-            f"the node database {path} was written by a newer tipshare-node (schema {version})",
-            hint="Install that newer tipshare-node version again.",
+            Text(
+                N_("the node database %(path)s was written by a newer tipshare-node (schema %(version)s)"),
+                path=str(path),
+                version=version,
+            ),
+            hint=Text(N_("Install that newer tipshare-node version again.")),
         )
     if version < SCHEMA_VERSION:
         with transaction(connection):

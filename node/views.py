@@ -132,8 +132,10 @@ def _regional_document(regional: Sequence[RegionalAccuracy]) -> list[dict[str, A
 
 
 def _regional_line(r: RegionalAccuracy) -> str:
-    parts = [f"±{h:.0f} with {n} hotlines" for n, h in r.halfwidths]
-    return f"  {r.wording}: about {', '.join(parts)}"
+    parts = [
+        _("±%(halfwidth)s with %(count)s hotlines") % {"halfwidth": f"{h:.0f}", "count": n} for n, h in r.halfwidths
+    ]
+    return f"  {r.wording}: " + _("about %(intervals)s") % {"intervals": ", ".join(parts)}
 
 
 def preview_document(
@@ -431,14 +433,27 @@ def approval_document(release: StoredRelease, *, changed: bool) -> dict[str, Any
 
 
 def show_approval(out: Console, release: StoredRelease, *, changed: bool) -> None:
-    what = "Approved" if changed else "Already approved:"
-    out.print(
-        f"{what} {release.period} revision {release.revision} ({symbol(release.measure)} = "
-        f"{_short(str(release.spent))}, {release.payload_hash}). `tipshare-node submit` sends it (the monthly timer "
-        "and the daily sync do too); until it is sent, "
-        f"`tipshare-node discard --period {release.period}` can still delete it.",
-        soft_wrap=True,
+    message = (
+        _(
+            "Approved %(period)s revision %(revision)s (%(symbol)s = %(spent)s, %(hash)s). `tipshare-node submit` "
+            "sends it (the monthly timer and the daily sync do too); until it is sent, `tipshare-node discard "
+            "--period %(period)s` can still delete it."
+        )
+        if changed
+        else _(
+            "Already approved: %(period)s revision %(revision)s (%(symbol)s = %(spent)s, %(hash)s). `tipshare-node "
+            "submit` sends it (the monthly timer and the daily sync do too); until it is sent, `tipshare-node "
+            "discard --period %(period)s` can still delete it."
+        )
     )
+    values = {
+        "period": release.period,
+        "revision": release.revision,
+        "symbol": symbol(release.measure),
+        "spent": _short(str(release.spent)),
+        "hash": release.payload_hash,
+    }
+    out.print(message % values, soft_wrap=True)
 
 
 def discard_document(record: DiscardRecord, standing: Standing) -> dict[str, Any]:
@@ -456,13 +471,23 @@ def discard_document(record: DiscardRecord, standing: Standing) -> dict[str, Any
 def show_discard(out: Console, record: DiscardRecord, standing: Standing) -> None:
     s = symbol(record.measure)
     out.print(
-        f"Discarded {record.period} revision {record.revision} ({record.status}, never sent); the {s} = "
-        f"{_short(str(record.amount))} it spent was given back. The ledger keeps a record of the discard.",
+        _(
+            "Discarded %(period)s revision %(revision)s (%(status)s, never sent); the %(symbol)s = %(amount)s it "
+            "spent was given back. The ledger keeps a record of the discard."
+        )
+        % {
+            "period": record.period,
+            "revision": record.revision,
+            "status": record.status,
+            "symbol": s,
+            "amount": _short(str(record.amount)),
+        },
         soft_wrap=True,
     )
     out.print(_standing_line(standing))
     out.print(
-        f"To release {record.period}, run `tipshare-node prepare --period {record.period} ...` with the right export.",
+        _("To release %(period)s, run `tipshare-node prepare --period %(period)s ...` with the right export.")
+        % {"period": record.period},
         soft_wrap=True,
     )
 
@@ -488,25 +513,32 @@ def outcomes_document(report: DeliveryReport) -> dict[str, Any]:
 
 
 _RESULT_TEXT = {
-    "delivered": "delivered",
-    "already_delivered": "delivered (the hub already had it)",
-    "pending": "still queued",
-    "failed": "refused by the hub",
+    "delivered": N_("delivered"),
+    "already_delivered": N_("delivered (the hub already had it)"),
+    "pending": N_("still queued"),
+    "failed": N_("refused by the hub"),
 }
 
 
 def show_outcomes(out: Console, report: DeliveryReport) -> None:
     if not report.outcomes:
-        out.print("Nothing to send: the outbox is empty.")
+        out.print(_("Nothing to send: the outbox is empty."))
         return
     for o in report.outcomes:
-        line = f"{o.period} revision {o.revision}: {_RESULT_TEXT[o.result]}"
+        line = _("%(period)s revision %(revision)s: %(result)s") % {
+            "period": o.period,
+            "revision": o.revision,
+            "result": _(_RESULT_TEXT[o.result]),
+        }
         if o.leaf_index is not None:
-            line += f"; receipt verified: log entry {o.leaf_index} of {o.tree_size}"
+            line += _("; receipt verified: log entry %(leaf)s of %(size)s") % {
+                "leaf": o.leaf_index,
+                "size": o.tree_size,
+            }
         if o.result in ("pending", "failed") and o.detail:
             line += f" ({o.detail})"
         if o.next_attempt_at:
-            line += f"; next attempt from {o.next_attempt_at}"
+            line += _("; next attempt from %(when)s") % {"when": o.next_attempt_at}
         out.print(line, soft_wrap=True)
 
 
@@ -770,46 +802,65 @@ def show_taxonomy(out: Console, document: dict[str, Any], *, asked_to_update: bo
     s = symbol(budget["measure"])
     if document["updated"]:
         out.print(
-            f"This node now follows taxonomy {current['id']} ({current['hash']}), the hub's current one, from its "
-            f"next release on ({len(hub['current_tables'])} tables). Releases already made keep {pinned['id']}.",
+            _(
+                "This node now follows taxonomy %(id)s (%(hash)s), the hub's current one, from its next release on "
+                "(%(tables)s tables). Releases already made keep %(pinned)s."
+            )
+            % {
+                "id": current["id"],
+                "hash": current["hash"],
+                "tables": len(hub["current_tables"]),
+                "pinned": pinned["id"],
+            },
             soft_wrap=True,
         )
         out.print(
-            f"Budget: mechanism, release ({s} = {budget['release']}) and caps unchanged; the split across the tables "
-            f"is now the weights recorded in {current['id']} (`tipshare-node budget` shows each table's share and "
-            "noise)."
+            _(
+                "Budget: mechanism, release (%(symbol)s = %(release)s) and caps unchanged; the split across the "
+                "tables is now the weights recorded in %(id)s (`tipshare-node budget` shows each table's share and "
+                "noise)."
+            )
+            % {"symbol": s, "release": budget["release"], "id": current["id"]}
         )
         return
     out.print(
-        f"This node follows taxonomy {pinned['id']} ({pinned['hash']}), {len(pinned['tables'])} tables.",
+        _("This node follows taxonomy %(id)s (%(hash)s), %(tables)s tables.")
+        % {"id": pinned["id"], "hash": pinned["hash"], "tables": len(pinned["tables"])},
         soft_wrap=True,
     )
     accuracy = document["accuracy"]
     columns = {pinned["id"]: accuracy.get("pinned", [])}
     if document["up_to_date"]:
-        out.print(f"It is the current taxonomy of the hub at {hub['url']}: nothing to update.")
+        out.print(_("It is the current taxonomy of the hub at %(url)s: nothing to update.") % {"url": hub["url"]})
     else:
         out.print(
-            f"The hub at {hub['url']} publishes taxonomy {current['id']} ({current['hash']}) as current, "
-            f"{len(hub['current_tables'])} tables.",
+            _("The hub at %(url)s publishes taxonomy %(id)s (%(hash)s) as current, %(tables)s tables.")
+            % {"url": hub["url"], "id": current["id"], "hash": current["hash"], "tables": len(hub["current_tables"])},
             soft_wrap=True,
         )
         changes = document["changes"]
         if changes["added"]:
-            out.print(f"  Tables it adds: {', '.join(changes['added'])}", soft_wrap=True)
+            out.print(_("  Tables it adds: %(tables)s") % {"tables": ", ".join(changes["added"])}, soft_wrap=True)
         if changes["removed"]:
-            out.print(f"  Tables it no longer releases: {', '.join(changes['removed'])}", soft_wrap=True)
+            out.print(
+                _("  Tables it no longer releases: %(tables)s") % {"tables": ", ".join(changes["removed"])},
+                soft_wrap=True,
+            )
         columns[current["id"]] = accuracy.get("hub", [])
     if all(columns.values()) and len({tuple(r["question"] for r in c) for c in columns.values()}) == 1:
         out.print(
-            f"With your budget ({s} = {budget['release']} a release) and every hotline releasing alike, the hub's "
-            "expected 95% interval:"
+            _(
+                "With your budget (%(symbol)s = %(release)s a release) and every hotline releasing alike, the hub's "
+                "expected 95%% interval:"
+            )
+            % {"symbol": s, "release": budget["release"]}
         )
         out.print(_accuracy_table(columns))
     if document["up_to_date"] or asked_to_update:
         return
     out.print(
-        f"The hub still accepts releases of {pinned['id']}. To follow {current['id']} from your next release on, run:"
+        _("The hub still accepts releases of %(pinned)s. To follow %(id)s from your next release on, run:")
+        % {"pinned": pinned["id"], "id": current["id"]}
     )
     out.print("  tipshare-node taxonomy --update")
 
@@ -869,14 +920,24 @@ def budget_document(config: NodeConfig, years: Sequence[YearBudget], plan: Noise
 def show_budget(out: Console, document: dict[str, Any]) -> None:
     s = symbol(document["measure"])
     out.print(
-        f"Mechanism {document['mechanism']}: each release spends {s} = {document['release']}; caps: "
-        f"{document['period_cap']} per month (all revisions), {document['year_cap']} per calendar year.",
+        _(
+            "Mechanism %(mechanism)s: each release spends %(symbol)s = %(release)s; caps: %(period_cap)s per month "
+            "(all revisions), %(year_cap)s per calendar year."
+        )
+        % {
+            "mechanism": document["mechanism"],
+            "symbol": s,
+            "release": document["release"],
+            "period_cap": document["period_cap"],
+            "year_cap": document["year_cap"],
+        },
         soft_wrap=True,
     )
-    out.print("What one release spends per table, and the noise each cell gets:")
+    out.print(_("What one release spends per table, and the noise each cell gets:"))
     tables = Table()
-    for column in ("table", "weight", s, "noise scale", "σ", "±95%"):
-        tables.add_column(column, justify="left" if column == "table" else "right")
+    for column in (_("table"), _("weight"), s, _("noise scale"), "σ", "±95%"):
+        tables.add_column(column, justify="right")
+    tables.columns[0].justify = "left"
     for t in document["tables"]:
         tables.add_row(
             t["table"], str(t["weight"]), _short(t["spent"]), t["scale"], f"{t['std']:.2f}", str(t["ci95_halfwidth"])
@@ -884,12 +945,20 @@ def show_budget(out: Console, document: dict[str, Any]) -> None:
     out.print(tables)
     for year in document["years"]:
         out.print(
-            f"\n{year['year']}: {s} = {_short(year['spent'])} spent of {_short(year['cap'])} "
-            f"({_short(year['left'])} left)"
+            "\n"
+            + _("%(year)s: %(symbol)s = %(spent)s spent of %(cap)s (%(left)s left)")
+            % {
+                "year": year["year"],
+                "symbol": s,
+                "spent": _short(year["spent"]),
+                "cap": _short(year["cap"]),
+                "left": _short(year["left"]),
+            }
         )
         ledger = Table()
-        for column in ("period", "revisions", "spent", "cap", "left"):
-            ledger.add_column(column, justify="left" if column == "period" else "right")
+        for column in (_("period"), _("revisions"), _("spent"), _("cap"), _("left")):
+            ledger.add_column(column, justify="right")
+        ledger.columns[0].justify = "left"
         for p in year["periods"]:
             ledger.add_row(p["period"], str(p["revisions"]), _short(p["spent"]), _short(p["cap"]), _short(p["left"]))
         out.print(ledger)

@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from node.client import HubClient
 from node.errors import ConfigError, HubError, HubResponseInvalid, HubUnreachable
+from node.i18n import N_, Text
 from node.keystore import write_private_file
 from protocol.checkpoint import Checkpoint, open_checkpoint
 from protocol.cosignature import WitnessPolicy, WitnessVerdict
@@ -112,12 +113,13 @@ def load_policy(home: Path) -> WitnessPolicy | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
-        raise ConfigError(f"cannot read {path}: {e}") from e
+        raise ConfigError(Text(N_("cannot read %(path)s: %(error)s"), path=str(path), error=str(e))) from e
     try:
         return WitnessPolicy.from_vkeys([str(v) for v in data["witnesses"]], int(data["quorum"]))
     except (KeyError, TypeError, ValueError, ProtocolError) as e:
         raise ConfigError(
-            f"{path} is not a witness policy: {e}", hint="Set it again with `tipshare-node witnesses`."
+            Text(N_("%(path)s is not a witness policy: %(error)s"), path=str(path), error=str(e)),
+            hint=Text(N_("Set it again with `tipshare-node witnesses`.")),
         ) from e
 
 
@@ -146,7 +148,7 @@ def watch_receipts(
     try:
         note = client.checkpoint()
     except HubUnreachable as e:
-        report.skipped = f"the receipts could not be checked against the hub's log: {e}"
+        report.skipped = Text(N_("the receipts could not be checked against the hub's log: %(error)s"), error=str(e))
         return report
     receipted = []
     for held in receipts:
@@ -154,37 +156,65 @@ def watch_receipts(
             receipted.append((held, _open_receipt_checkpoint(held, (log_key, *earlier_keys))))
         except InvalidCheckpoint as e:
             raise ReceiptAlarm(
-                f"the stored receipt for {held.period} revision {held.revision} no longer verifies with the pinned "
-                f"log key: {e}"
+                Text(
+                    N_(
+                        "the stored receipt for %(period)s revision %(revision)s no longer verifies with the pinned "
+                        "log key: %(error)s"
+                    ),
+                    period=held.period,
+                    revision=held.revision,
+                    error=str(e),
+                )
             ) from e
     if note is None:
         if receipted:
             held, signed = max(receipted, key=lambda pair: pair[1].size)
             raise ReceiptAlarm(
-                f"the hub lost or hid a receipted submission: it now serves an empty log, but the receipt for "
-                f"{held.period} revision {held.revision} holds its signed checkpoint of size {signed.size}"
+                Text(
+                    N_(
+                        "the hub lost or hid a receipted submission: it now serves an empty log, but the receipt for "
+                        "%(period)s revision %(revision)s holds its signed checkpoint of size %(size)s"
+                    ),
+                    period=held.period,
+                    revision=held.revision,
+                    size=signed.size,
+                )
             )
         return report
     try:
         latest = open_checkpoint(note, log_key, origin=log_key.name)
     except InvalidCheckpoint as e:
-        raise HubResponseInvalid(f"the hub's latest checkpoint does not verify with the pinned log key: {e}") from e
+        raise HubResponseInvalid(
+            Text(N_("the hub's latest checkpoint does not verify with the pinned log key: %(error)s"), error=str(e))
+        ) from e
     report.checkpoint_size = latest.size
     if policy is not None:
         try:
             report.witnesses = policy.check(note)
         except InvalidCheckpoint as e:
-            raise CheckpointNotWitnessed(f"the hub's checkpoint {latest.size} carries a forged cosignature: {e}") from e
+            raise CheckpointNotWitnessed(
+                Text(
+                    N_("the hub's checkpoint %(size)s carries a forged cosignature: %(error)s"),
+                    size=latest.size,
+                    error=str(e),
+                )
+            ) from e
     try:
         for held, signed in receipted:
             _check_one(client, held, signed, latest)
             report.receipts_checked += 1
     except HubUnreachable as e:
-        report.skipped = f"the receipts could not all be checked against the hub's log: {e}"
+        report.skipped = Text(
+            N_("the receipts could not all be checked against the hub's log: %(error)s"), error=str(e)
+        )
         return report
     if report.witnesses is not None and not report.witnesses.ok:
         raise CheckpointNotWitnessed(
-            f"the hub's checkpoint {latest.size} is {report.witnesses.describe()}: this node does not rely on it"
+            Text(
+                N_("the hub's checkpoint %(size)s is %(witnesses)s: this node does not rely on it"),
+                size=latest.size,
+                witnesses=report.witnesses.describe(),
+            )
         )
     return report
 
@@ -202,20 +232,36 @@ def _open_receipt_checkpoint(held: HeldReceipt, keys: Sequence[NoteVerifier]) ->
 
 
 def _check_one(client: HubClient, held: HeldReceipt, signed: Checkpoint, latest: Checkpoint) -> None:
-    what = (
-        f"{held.period} revision {held.revision} (receipt checkpoint size {signed.size}, "
-        f"log entry {held.receipt.leaf_index})"
+    what = Text(
+        N_("%(period)s revision %(revision)s (receipt checkpoint size %(size)s, log entry %(leaf)s)"),
+        period=held.period,
+        revision=held.revision,
+        size=signed.size,
+        leaf=held.receipt.leaf_index,
     )
     if signed.size > latest.size:
         raise ReceiptAlarm(
-            f"the hub lost or hid a receipted submission: {what}: the hub's log now has only {latest.size} entries, "
-            f"fewer than the {signed.size} its own signed receipt checkpoint counts (a rollback)"
+            Text(
+                N_(
+                    "the hub lost or hid a receipted submission: %(what)s: the hub's log now has only %(latest)s "
+                    "entries, fewer than the %(signed)s its own signed receipt checkpoint counts (a rollback)"
+                ),
+                what=what,
+                latest=latest.size,
+                signed=signed.size,
+            )
         )
     if signed.size == latest.size:
         if signed.root_hash != latest.root_hash:
             raise ReceiptAlarm(
-                f"the hub lost or hid a receipted submission: {what}: the hub's checkpoint of size {latest.size} has "
-                "another root than the receipt's checkpoint of the same size (a fork)"
+                Text(
+                    N_(
+                        "the hub lost or hid a receipted submission: %(what)s: the hub's checkpoint of size "
+                        "%(size)s has another root than the receipt's checkpoint of the same size (a fork)"
+                    ),
+                    what=what,
+                    size=latest.size,
+                )
             )
         return
     try:
@@ -224,13 +270,27 @@ def _check_one(client: HubClient, held: HeldReceipt, signed: Checkpoint, latest:
         raise
     except HubError as e:
         raise ReceiptAlarm(
-            f"the hub lost or hid a receipted submission: {what}: it gives no consistency proof to its checkpoint "
-            f"of size {latest.size}: {e}"
+            Text(
+                N_(
+                    "the hub lost or hid a receipted submission: %(what)s: it gives no consistency proof to its "
+                    "checkpoint of size %(size)s: %(error)s"
+                ),
+                what=what,
+                size=latest.size,
+                error=str(e),
+            )
         ) from e
     try:
         verify_consistency(signed.size, latest.size, signed.root_hash, latest.root_hash, proof)
     except InvalidProof as e:
         raise ReceiptAlarm(
-            f"the hub lost or hid a receipted submission: {what}: the hub's log of size {latest.size} does not "
-            f"extend the receipt's checkpoint ({e})"
+            Text(
+                N_(
+                    "the hub lost or hid a receipted submission: %(what)s: the hub's log of size %(size)s does not "
+                    "extend the receipt's checkpoint (%(error)s)"
+                ),
+                what=what,
+                size=latest.size,
+                error=str(e),
+            )
         ) from e

@@ -25,6 +25,7 @@ import re
 from datetime import date, datetime
 from typing import Final, TypeAlias
 
+from node.i18n import N_, Text
 from node.inputs.fields import FieldKind, InputField
 from node.inputs.mapping import ColumnMapping
 from node.inputs.readers import Cell
@@ -85,10 +86,16 @@ class CellCheck:
         self._format = mapping.date_format
         self.expected = field.expected
         if field.kind is FieldKind.ID:
-            self.expected = f"{field.expected}: at most {MAX_ID_CHARS} characters, and not a spreadsheet formula"
+            self.expected = Text(
+                N_("%(expected)s: at most %(limit)s characters, and not a spreadsheet formula"),
+                expected=field.expected,
+                limit=MAX_ID_CHARS,
+            )
         if field.kind is FieldKind.DATE and self._format is not None:
-            self.expected = (
-                f"a date like {date(2025, 12, 31).strftime(self._format)} ({self._format}, from the mapping)"
+            self.expected = Text(
+                N_("a date like %(example)s (%(format)s, from the mapping)"),
+                example=date(2025, 12, 31).strftime(self._format),
+                format=self._format,
             )
         # Identifiers hardly repeat: remembering them would only cost memory.
         self.cache: dict[object, tuple[Slot, Values]] | None = None if field.kind is FieldKind.ID else {}
@@ -108,7 +115,9 @@ class CellCheck:
         looks like one of the mapping's values or one the field accepts."""
         found = self._suggested.get(value)
         if found is None:
-            found = self._suggested[value] = self.expected + self._suggestion(value)
+            found = self._suggested[value] = Text(
+                N_("%(expected)s%(suggestion)s"), expected=self.expected, suggestion=self._suggestion(value)
+            )
         return found
 
     def _suggestion(self, value: str) -> str:
@@ -116,13 +125,20 @@ class CellCheck:
             return ""
         mapped = look_alike(value, self._map)
         if mapped is not None:
-            return (
-                f"; did you mean {mapped!r} ({self._source}, [values.{self.field.name}])? This value has "
-                + difference(value, mapped)
+            return Text(
+                N_("; did you mean %(value)s (%(mapping)s, [values.%(field)s])? This value has %(difference)s"),
+                value=repr(mapped),
+                mapping=self._source,
+                field=self.field.name,
+                difference=difference(value, mapped),
             )
         known = look_alike(value, self.field.known_values())
         if known is not None:
-            return f"; did you mean {known!r}? This value has " + difference(value, known)
+            return Text(
+                N_("; did you mean %(value)s? This value has %(difference)s"),
+                value=repr(known),
+                difference=difference(value, known),
+            )
         return ""
 
     def _identifier(self, cell: Cell) -> tuple[Slot, Values]:

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Final
 
+from node.i18n import N_, Text
 from node.inputs import fields as f
 from node.inputs.errors import InputProblem
 from node.inputs.fields import FieldCatalog
@@ -58,11 +59,37 @@ __all__ = [
 #: unknowns. A column the export did not fill, or one that holds something else, leaves (nearly) everything blank.
 UNKNOWN_SHARE_LIMIT: Final = 0.8
 #: The last line of an error made of these checks' problems.
-CHECK_ADVICE: Final = (
-    "Nothing was spent. Correct what is named above, or pass the option it names if the export is right, and run "
-    "prepare again (`tipshare-node prepare --check ...` checks an export without drawing noise or spending budget)."
+CHECK_ADVICE: Final = Text(
+    N_(
+        "Nothing was spent. Correct what is named above, or pass the option it names if the export is right, and run "
+        "prepare again (`tipshare-node prepare --check ...` checks an export without drawing noise or spending budget)."
+    )
 )
 _MONTHS_NAMED: Final = 6
+#: The refusals of a month without records of ``--period``, and of one with few, for each kind of record.
+_NONE_IN_PERIOD: Final = {
+    "persons": N_(
+        "persons registered in %(period)s (--period); none of its persons is: they were registered in %(named)s. "
+        "Check --period and that this is the month's export; if %(period)s really had nobody to count, pass "
+        "--allow-empty"
+    ),
+    "contacts": N_(
+        "contacts made in %(period)s (--period); none of its contacts is: they were made in %(named)s. Check "
+        "--period and that this is the month's export; if %(period)s really had nobody to count, pass --allow-empty"
+    ),
+}
+_FEW_IN_PERIOD: Final = {
+    "persons": N_(
+        "more of its persons registered in %(period)s (--period); few were, and most were registered in %(top)s "
+        "(its persons fall in %(every)s). Check --period and that this is the month's export; if it really covers "
+        "several months, pass --allow-other-months"
+    ),
+    "contacts": N_(
+        "more of its contacts made in %(period)s (--period); few were, and most were made in %(top)s (its contacts "
+        "fall in %(every)s). Check --period and that this is the month's export; if it really covers several "
+        "months, pass --allow-other-months"
+    ),
+}
 #: The period holds "few" of a file's records below 1 in this many.
 _FEW: Final = 5
 
@@ -88,8 +115,11 @@ def missing_columns(
             continue
         resembling = look_alike(column, source.columns)
         hint = (
-            f' (its header "{resembling}" looks the same but has {difference(resembling, column)}: correct one of '
-            "the two)"
+            Text(
+                N_(' (its header "%(header)s" looks the same but has %(difference)s: correct one of the two)'),
+                header=resembling,
+                difference=difference(resembling, column),
+            )
             if resembling is not None
             else ""
         )
@@ -98,9 +128,17 @@ def missing_columns(
                 source.name,
                 _header_row(source),
                 None,
-                f'the column "{column}" that {mapping.source} maps to {target} ([columns]); the export has no such '
-                f"column{hint}. Export it with that column, or delete the line from [columns] if your system does not "
-                "record it",
+                Text(
+                    N_(
+                        'the column "%(column)s" that %(mapping)s maps to %(field)s ([columns]); the export has no '
+                        "such column%(hint)s. Export it with that column, or delete the line from [columns] if your "
+                        "system does not record it"
+                    ),
+                    column=column,
+                    mapping=mapping.source,
+                    field=target,
+                    hint=hint,
+                ),
                 row_label=source.row_label,
             )
         )
@@ -117,11 +155,16 @@ def person_id_problem(source: InputSource) -> InputProblem:
         source.name,
         None,
         None,
-        f"a person identifier column, {f.PERSON_ID} (or a column the mapping maps to it): without one every row "
-        "counts as a person, so a person with several rows (one per hte_ event is the usual shape) would be counted "
-        "several times and protected less than the release declares. Add the column to the export; or, if every "
-        "row is a person of its own, pass --rows-are-persons (the release then declares the weaker unit of privacy "
-        "record-month, and the hub shows it)",
+        Text(
+            N_(
+                "a person identifier column, %(field)s (or a column the mapping maps to it): without one every row "
+                "counts as a person, so a person with several rows (one per hte_ event is the usual shape) would be "
+                "counted several times and protected less than the release declares. Add the column to the export; "
+                "or, if every row is a person of its own, pass --rows-are-persons (the release then declares the "
+                "weaker unit of privacy record-month, and the hub shows it)"
+            ),
+            field=f.PERSON_ID,
+        ),
         row_label=source.row_label,
     )
 
@@ -145,20 +188,17 @@ def period_problems(
     if period not in counts:
         if allow_empty:
             return []
-        expected = (
-            f"{what} {verb} in {period} (--period); none of its {what} is: they were {verb} in {named}. Check --period "
-            f"and that this is the month's export; if {period} really had nobody to count, pass --allow-empty"
+        expected = Text(
+            _NONE_IN_PERIOD[what],
+            period=period,
+            named=named,
         )
         return [InputProblem(source.name, None, None, expected, row_label=source.row_label)]
     top, n = others[0] if others else (None, 0)
     if top is None or allow_other_months or 2 * n <= len(months) or _FEW * counts[period] >= len(months):
         return []
     every = ", ".join(sorted(counts)[:_MONTHS_NAMED]) + (", ..." if len(counts) > _MONTHS_NAMED else "")
-    expected = (
-        f"more of its {what} {verb} in {period} (--period); few were, and most were {verb} in {top} (its {what} "
-        f"fall in {every}). Check --period and that this is the month's export; if it really covers several "
-        "months, pass --allow-other-months"
-    )
+    expected = Text(_FEW_IN_PERIOD[what], period=period, top=top, every=every)
     return [InputProblem(source.name, None, None, expected, row_label=source.row_label)]
 
 
@@ -173,10 +213,16 @@ def unknown_problems(
     for share in shares:
         if not share.present or share.multi_valued or share.unrecorded_share <= UNKNOWN_SHARE_LIMIT:
             continue
-        expected = (
-            f"a {share.dimension} recorded ({', '.join(share.fields)}) for at least a fifth of the {share.unit}s of "
-            f"{period}; more than four in five have none. Check that the column holds what its name or the mapping "
-            "says and that the export filled it in; to release it as it is (unknown), pass --allow-unknown"
+        expected = Text(
+            N_(
+                "a %(dimension)s recorded (%(fields)s) for at least a fifth of the %(unit)ss of %(period)s; more than "
+                "four in five have none. Check that the column holds what its name or the mapping says and that the "
+                "export filled it in; to release it as it is (unknown), pass --allow-unknown"
+            ),
+            dimension=share.dimension,
+            fields=", ".join(share.fields),
+            unit=share.unit,
+            period=period,
         )
         problems.append(InputProblem(source.name, None, None, expected, row_label=source.row_label))
     return problems

@@ -40,25 +40,35 @@ import io
 import re
 from typing import Final, NoReturn
 
+from node.i18n import N_, Text
 from node.inputs.errors import InputProblem, ProblemLog
 
 __all__ = ["WINDOWS_CODEPAGES", "decode", "detect_encoding", "guess_windows_codepage", "text_stream"]
 
 #: The region's two Windows code pages, in the order the guess prefers them.
 WINDOWS_CODEPAGES: Final = ("cp1251", "cp1250")
-_NAMES: Final = {"cp1251": "Windows-1251 (Cyrillic)", "cp1250": "Windows-1250 (Central European)"}
+_NAMES: Final = {
+    "cp1251": Text(N_("Windows-1251 (Cyrillic)")),
+    "cp1250": Text(N_("Windows-1250 (Central European)")),
+}
 _SIGNATURES: Final = (
-    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx or OpenDocument .ods spreadsheet, or a compressed export)"),
-    (b"PK\x05\x06", "an empty ZIP archive"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 .xls workbook (or another old Microsoft Office file)"),
-    (b"%PDF-", "a PDF document"),
-    (b"\x1f\x8b", "a gzip-compressed file"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
-    (b"Rar!\x1a\x07", "a RAR archive"),
-    (b"BZh", "a bzip2-compressed file"),
-    (b"\xfd7zXZ\x00", "an xz-compressed file"),
-    (b"SQLite format 3\x00", "an SQLite database"),
-    (b"{\\rtf", "an RTF document"),
+    (
+        b"PK\x03\x04",
+        Text(N_("a ZIP archive (an Excel .xlsx or OpenDocument .ods spreadsheet, or a compressed export)")),
+    ),
+    (b"PK\x05\x06", Text(N_("an empty ZIP archive"))),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        Text(N_("an Excel 97-2003 .xls workbook (or another old Microsoft Office file)")),
+    ),
+    (b"%PDF-", Text(N_("a PDF document"))),
+    (b"\x1f\x8b", Text(N_("a gzip-compressed file"))),
+    (b"7z\xbc\xaf\x27\x1c", Text(N_("a 7-Zip archive"))),
+    (b"Rar!\x1a\x07", Text(N_("a RAR archive"))),
+    (b"BZh", Text(N_("a bzip2-compressed file"))),
+    (b"\xfd7zXZ\x00", Text(N_("an xz-compressed file"))),
+    (b"SQLite format 3\x00", Text(N_("an SQLite database"))),
+    (b"{\\rtf", Text(N_("an RTF document"))),
 )
 _BOMS: Final = (
     (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose mark it starts with
@@ -113,8 +123,13 @@ def detect_encoding(data: bytes, *, name: str, encoding: str | None = None, prob
             _fatal(
                 problems,
                 name,
-                f"a CSV or JSON text export; this file is {kind}. Open it in its program and save it as CSV "
-                "(UTF-8), or export CSV or JSON from the case-management system again",
+                Text(
+                    N_(
+                        "a CSV or JSON text export; this file is %(kind)s. Open it in its program and save it as CSV "
+                        "(UTF-8), or export CSV or JSON from the case-management system again"
+                    ),
+                    kind=kind,
+                ),
             )
     declared = encoding is not None or _bom(data) is not None
     if not declared and (nul := data.find(b"\x00")) >= 0:
@@ -162,10 +177,21 @@ def _choose(data: bytes, name: str, encoding: str | None, problems: ProblemLog) 
         try:
             codec = codecs.lookup(encoding).name
         except LookupError:
-            _fatal(problems, name, f"a known text encoding such as utf-8, cp1251 or cp1250, not {encoding!r}")
+            _fatal(
+                problems,
+                name,
+                Text(
+                    N_("a known text encoding such as utf-8, cp1251 or cp1250, not %(encoding)s"),
+                    encoding=repr(encoding),
+                ),
+            )
         if bom == "utf-8-sig":
             if codec not in ("utf-8", "utf-8-sig"):
-                _fatal(problems, name, f"{encoding} text, but the file starts with a UTF-8 byte-order mark")
+                _fatal(
+                    problems,
+                    name,
+                    Text(N_("%(encoding)s text, but the file starts with a UTF-8 byte-order mark"), encoding=encoding),
+                )
             codec = "utf-8-sig"
         if codec in WINDOWS_CODEPAGES:
             _check_declared_codepage(data, codec, name, problems)
@@ -176,15 +202,23 @@ def _choose(data: bytes, name: str, encoding: str | None, problems: ProblemLog) 
     if error is None:
         return "utf-8"
     if _mostly_utf8(_sample(data, error.start)):
-        _decoding_problem(data, "utf-8", error, name, problems, note="the rest of the file is UTF-8: it is damaged")
+        _decoding_problem(
+            data, "utf-8", error, name, problems, note=Text(N_("the rest of the file is UTF-8: it is damaged"))
+        )
     if not any(_defines(data, codec) for codec in WINDOWS_CODEPAGES):
         position = _first_undefined_everywhere(data)
         line = data.count(b"\n", 0, position) + 1
         _fatal(
             problems,
             name,
-            f"UTF-8, Windows-1251 or Windows-1250 text; byte {data[position]:#04x} on line {line} is none of them "
-            "(is this a text export?). If you know its encoding, pass --encoding",
+            Text(
+                N_(
+                    "UTF-8, Windows-1251 or Windows-1250 text; byte %(byte)s on line %(line)s is none of them "
+                    "(is this a text export?). If you know its encoding, pass --encoding"
+                ),
+                byte=f"{data[position]:#04x}",
+                line=line,
+            ),
             line,
         )
     guess = guess_windows_codepage(data)
@@ -192,8 +226,12 @@ def _choose(data: bytes, name: str, encoding: str | None, problems: ProblemLog) 
         _fatal(
             problems,
             name,
-            "UTF-8 text; this file is not UTF-8, and it does not tell clearly whether it is Windows-1251 (Cyrillic) "
-            "or Windows-1250 (Central European): pass --encoding cp1251 or --encoding cp1250",
+            Text(
+                N_(
+                    "UTF-8 text; this file is not UTF-8, and it does not tell clearly whether it is Windows-1251 "
+                    "(Cyrillic) or Windows-1250 (Central European): pass --encoding cp1251 or --encoding cp1250"
+                )
+            ),
         )
     return guess
 
@@ -208,9 +246,18 @@ def _check_declared_codepage(data: bytes, codec: str, name: str, problems: Probl
     _fatal(
         problems,
         name,
-        f"{_NAMES[codec]} text, as the encoding given says; but its words look like {_NAMES[looks]} "
-        f"({cyrillic:,} Cyrillic-looking and {central:,} Central European-looking words): check --encoding "
-        "(or the mapping file's encoding), which should probably be " + looks,
+        Text(
+            N_(
+                "%(declared)s text, as the encoding given says; but its words look like %(looks)s (%(cyrillic)s "
+                "Cyrillic-looking and %(central)s Central European-looking words): check --encoding (or the mapping "
+                "file's encoding), which should probably be %(codec)s"
+            ),
+            declared=_NAMES[codec],
+            looks=_NAMES[looks],
+            cyrillic=f"{cyrillic:,}",
+            central=f"{central:,}",
+            codec=looks,
+        ),
     )
 
 
@@ -304,8 +351,14 @@ def _nul_problem(line: int, data: bytes, name: str, problems: ProblemLog, *, dec
     _fatal(
         problems,
         name,
-        f"text; this file contains NUL characters (the first on line {line}): is it a spreadsheet or another "
-        f"program's file rather than a CSV or JSON export?{hint}",
+        Text(
+            N_(
+                "text; this file contains NUL characters (the first on line %(line)s): is it a spreadsheet or "
+                "another program's file rather than a CSV or JSON export?%(hint)s"
+            ),
+            line=line,
+            hint=hint,
+        ),
         line,
     )
 
@@ -316,9 +369,9 @@ def _utf16_hint(data: bytes) -> str:
     even, odd = sample[0::2].count(0), sample[1::2].count(0)
     half = max(len(sample) // 2, 1)
     if odd >= 0.3 * half and even < 0.05 * half:
-        return " It looks like UTF-16 text without a byte-order mark: pass --encoding utf-16-le"
+        return Text(N_(" It looks like UTF-16 text without a byte-order mark: pass --encoding utf-16-le"))
     if even >= 0.3 * half and odd < 0.05 * half:
-        return " It looks like UTF-16 text without a byte-order mark: pass --encoding utf-16-be"
+        return Text(N_(" It looks like UTF-16 text without a byte-order mark: pass --encoding utf-16-be"))
     return ""
 
 
@@ -327,10 +380,11 @@ def _decoding_problem(
 ) -> NoReturn:
     line = data[: error.start].decode(codec, errors="replace").count("\n") + 1
     if error.start >= len(data) - 4 and error.reason in ("unexpected end of data", "truncated data"):
-        what = "the file ends in the middle of a character (was it cut short?)"
+        what = Text(N_("the file ends in the middle of a character (was it cut short?)"))
     else:
-        what = f"byte {data[error.start]:#04x} on line {line} is not"
-    _fatal(problems, name, f"{codec} text; {what}" + (f" ({note})" if note else ""), line)
+        what = Text(N_("byte %(byte)s on line %(line)s is not"), byte=f"{data[error.start]:#04x}", line=line)
+    noted = Text(N_(" (%(note)s)"), note=note) if note else ""
+    _fatal(problems, name, Text(N_("%(codec)s text; %(what)s%(note)s"), codec=codec, what=what, note=noted), line)
 
 
 def _fatal(problems: ProblemLog, name: str, expected: str, row: int | None = None) -> NoReturn:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from node.errors import NodeError
+from node.i18n import N_, gettext, ngettext, translate
 
 __all__ = [
     "MAX_PROBLEMS_KEPT",
@@ -69,25 +70,52 @@ class InputProblem:
     value: str | None = field(default=None, repr=False)
     row_label: str = "row"
 
-    def where(self) -> str:
-        """``cases.csv, row 7, column prs_Gender``: the location, without the value."""
+    def where(self, *, translated: bool = False) -> str:
+        """``cases.csv, row 7, column prs_Gender``: the location, without the value (in the officer's language if
+        ``translated``)."""
+        say = gettext if translated else _english
         parts = [self.file]
         if self.row is not None:
-            parts.append(f"{self.row_label} {self.row}")
+            label = _ROW_LABELS.get(self.row_label)
+            parts.append(say(label) % {"n": self.row} if label else f"{self.row_label} {self.row}")
         if self.column is not None:
-            kind = {"row": "column ", "record": "field ", "line": "field "}.get(self.row_label, "")
-            parts.append(f"{kind}{shown_value(self.column, _MAX_COLUMN_CHARS)}")
+            kind = _COLUMN_KINDS.get(self.row_label)
+            column = shown_value(self.column, _MAX_COLUMN_CHARS)
+            parts.append(say(kind) % {"name": column} if kind else column)
         return ", ".join(parts)
 
-    def describe(self, *, with_value: bool) -> str:
+    def describe(self, *, with_value: bool, translated: bool = False) -> str:
         """One line: where, what was found (only if ``with_value``) and what was expected."""
+        say = gettext if translated else _english
+        where = self.where(translated=translated)
+        expected = translate(self.expected) if translated else str(self.expected)
         if self.value is None:
-            return f"{self.where()}: expected {self.expected}"
-        found = f"{self.value!r} is not accepted" if with_value else "a value is not accepted"
-        return f"{self.where()}: {found}; expected {self.expected}"
+            return say(N_("%(where)s: expected %(expected)s")) % {"where": where, "expected": expected}
+        if with_value:
+            found = say(N_("%(value)s is not accepted")) % {"value": repr(self.value)}
+        else:
+            found = say(N_("a value is not accepted"))
+        return say(N_("%(where)s: %(found)s; expected %(expected)s")) % {
+            "where": where,
+            "found": found,
+            "expected": expected,
+        }
 
     def __str__(self) -> str:
         return self.describe(with_value=False)
+
+
+def _english(message: str) -> str:
+    return message
+
+
+_ROW_LABELS: Final = {"row": N_("row %(n)s"), "record": N_("record %(n)s"), "line": N_("line %(n)s")}
+_ROWS_LABELS: Final = {
+    "row": N_("rows %(rows)s"),
+    "record": N_("records %(rows)s"),
+    "line": N_("lines %(rows)s"),
+}
+_COLUMN_KINDS: Final = {"row": N_("column %(name)s"), "record": N_("field %(name)s"), "line": N_("field %(name)s")}
 
 
 class InputError(NodeError):
@@ -111,32 +139,47 @@ class InputError(NodeError):
         for problem in self.problems:
             key = (problem.file, problem.column, problem.value, problem.expected, problem.row_label)
             groups.setdefault(key, []).append(problem.row)
-        noun = "problem" if self.total == 1 else "problems"
-        lines = [f"{type(self).__name__}: {self.total:,} {noun} in {self._subject}; nothing was released."]
+        lines = [f"{type(self).__name__}: {self._headline()}"]
         for (file, column, value, expected, label), rows in list(groups.items())[:MAX_PROBLEMS_SHOWN]:
             known = [r for r in rows if r is not None]
-            plural = {"row": "rows", "record": "records", "line": "lines"}.get(label, label)
             problem = InputProblem(file, None, column, expected, value, label)
-            where = problem.describe(with_value=True)
+            where = problem.describe(with_value=True, translated=True)
             if len(known) == 1:
-                where = InputProblem(file, known[0], column, expected, value, label).describe(with_value=True)
+                one = InputProblem(file, known[0], column, expected, value, label)
+                where = one.describe(with_value=True, translated=True)
             elif known:
                 listed = ", ".join(str(r) for r in known[:_ROWS_SHOWN_PER_GROUP])
-                more = f" and {len(known) - _ROWS_SHOWN_PER_GROUP:,} more" if len(known) > _ROWS_SHOWN_PER_GROUP else ""
-                where = f"{where} ({plural} {listed}{more})"
+                if len(known) > _ROWS_SHOWN_PER_GROUP:
+                    listed += gettext(N_(" and %(count)s more")) % {"count": f"{len(known) - _ROWS_SHOWN_PER_GROUP:,}"}
+                plural = _ROWS_LABELS.get(label)
+                where = f"{where} ({gettext(plural) % {'rows': listed} if plural else f'{label} {listed}'})"
             lines.append(f"  - {where}")
         shown = sum(len(rows) for rows in list(groups.values())[:MAX_PROBLEMS_SHOWN])
         if self.total > shown:
-            lines.append(f"  ... and {self.total - shown:,} more {noun} not shown.")
-        lines.append(self.advice or self._advice())
+            rest = self.total - shown
+            more = ngettext(
+                "  ... and %(count)s more problem not shown.", "  ... and %(count)s more problems not shown.", rest
+            )
+            lines.append(more % {"count": f"{rest:,}"})
+        lines.append(translate(self.advice) if self.advice else self._advice())
         return "\n".join(lines)
+
+    def _headline(self) -> str:
+        return ngettext(
+            "%(count)s problem in the input; nothing was released.",
+            "%(count)s problems in the input; nothing was released.",
+            self.total,
+        ) % {"count": f"{self.total:,}"}
 
     _subject = "the input"
 
     def _advice(self) -> str:
-        return (
-            "Correct the export, or map its column names and values to HTCDS in a mapping file (--mapping), and run "
-            "prepare again. To count values the taxonomy does not list as unknown instead, pass --allow-unknown."
+        return gettext(
+            N_(
+                "Correct the export, or map its column names and values to HTCDS in a mapping file (--mapping), and "
+                "run prepare again. To count values the taxonomy does not list as unknown instead, pass "
+                "--allow-unknown."
+            )
         )
 
 
@@ -145,8 +188,17 @@ class MappingError(InputError):
 
     _subject = "the mapping file"
 
+    def _headline(self) -> str:
+        return ngettext(
+            "%(count)s problem in the mapping file; nothing was released.",
+            "%(count)s problems in the mapping file; nothing was released.",
+            self.total,
+        ) % {"count": f"{self.total:,}"}
+
     def _advice(self) -> str:
-        return "Correct the mapping file; node/inputs/example-mapping.toml shows every section it can have."
+        return gettext(
+            N_("Correct the mapping file; node/inputs/example-mapping.toml shows every section it can have.")
+        )
 
 
 class ProblemLog:

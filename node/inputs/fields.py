@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from node.i18n import N_, Text
 from node.inputs.text import skeleton
 from protocol.errors import TaxonomyViolation
 from protocol.taxonomy import Dimension, Taxonomy
@@ -153,8 +154,8 @@ class FieldCatalog:
             for dimension in table.dimensions:
                 target[dimension.name] = dimension
         persons = {
-            PERSON_ID: InputField(PERSON_ID, FieldKind.ID, expected="a person identifier"),
-            CASE_ID: InputField(CASE_ID, FieldKind.ID, expected="a case identifier"),
+            PERSON_ID: InputField(PERSON_ID, FieldKind.ID, expected=Text(N_("a person identifier"))),
+            CASE_ID: InputField(CASE_ID, FieldKind.ID, expected=Text(N_("a case identifier"))),
             REGISTRATION_DATE: _date(REGISTRATION_DATE),
             REFERRAL_DATE: _date(REFERRAL_DATE),
             CASE_OPENED_DATE: _date(CASE_OPENED_DATE),
@@ -165,7 +166,7 @@ class FieldCatalog:
             **_code_fields(person_dims.values()),
         }
         contacts = {
-            CONTACTOR_ID: InputField(CONTACTOR_ID, FieldKind.ID, expected="a contactor identifier"),
+            CONTACTOR_ID: InputField(CONTACTOR_ID, FieldKind.ID, expected=Text(N_("a contactor identifier"))),
             CONTACT_DATE: _date(CONTACT_DATE),
             **_code_fields(contact_dims.values()),
         }
@@ -196,11 +197,13 @@ def _spelling_key(name: str) -> str:
 
 
 def _date(name: str) -> InputField:
-    return InputField(name, FieldKind.DATE, expected="a date YYYY-MM-DD")
+    return InputField(name, FieldKind.DATE, expected=Text(N_("a date YYYY-MM-DD")))
 
 
 def _choice(name: str, choices: tuple[str, ...]) -> InputField:
-    return InputField(name, FieldKind.CHOICE, choices=choices, expected=f"one of {', '.join(choices)}")
+    return InputField(
+        name, FieldKind.CHOICE, choices=choices, expected=Text(N_("one of %(values)s"), values=", ".join(choices))
+    )
 
 
 def _code_fields(dimensions: Iterable[Dimension]) -> dict[str, InputField]:
@@ -224,7 +227,10 @@ def _expected(name: str, dimensions: list[Dimension], country: bool) -> str:
         values = [v for fm in dimension.input.fields if fm.name == name for v in fm.values]
         listed = values if i == 0 else [v for v in listed if v in values]
     if country:
-        special = f"; or {', '.join(listed)}" if listed else ""
-        return f"an ISO 3166-1 alpha-2 country code such as UA, PL or DE (NA is Namibia){special}"
+        special = Text(N_("; or %(values)s"), values=", ".join(listed)) if listed else ""
+        return Text(
+            N_("an ISO 3166-1 alpha-2 country code such as UA, PL or DE (NA is Namibia)%(special)s"), special=special
+        )
     text = f"one of {', '.join(listed)}"
-    return text if len(text) <= _MAX_EXPECTED_CHARS else text[: _MAX_EXPECTED_CHARS - 1] + "…"
+    shown = text if len(text) <= _MAX_EXPECTED_CHARS else text[: _MAX_EXPECTED_CHARS - 1] + "…"
+    return Text(N_("one of %(values)s"), values=shown.removeprefix("one of "))

@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Final, Literal, NoReturn, TextIO
 
+from node.i18n import N_, Text
 from node.inputs.errors import InputProblem, ProblemLog
 
 __all__ = ["EMPTY_EXPORT", "JSON_LINES_SUFFIXES", "JSONRecords", "json_rows", "read_json"]
@@ -25,11 +26,13 @@ __all__ = ["EMPTY_EXPORT", "JSON_LINES_SUFFIXES", "JSONRecords", "json_rows", "r
 #: File name endings of JSON Lines exports.
 JSON_LINES_SUFFIXES: Final = frozenset({".jsonl", ".ndjson"})
 _LIST_KEYS: Final = ("records", "cases", "contacts")
-_SHAPE: Final = "a string, an integer, null, or a list of them"
+_SHAPE: Final = Text(N_("a string, an integer, null, or a list of them"))
 #: What an export without a single record lacks (the same words for CSV and JSON).
-EMPTY_EXPORT: Final = (
-    "at least one record; this export has none (is the export filter right?). If there really is nothing to "
-    "count in it, pass --allow-empty"
+EMPTY_EXPORT: Final = Text(
+    N_(
+        "at least one record; this export has none (is the export filter right?). If there really is nothing to "
+        "count in it, pass --allow-empty"
+    )
 )
 
 Cell = str | list[str] | None
@@ -81,13 +84,17 @@ def read_json(
     if not numbered and not problems and not allow_empty:
         _fatal(problems, name, EMPTY_EXPORT)
     if len(numbered) > max_rows:
-        _fatal(problems, name, f"at most {max_rows:,} records")
+        _fatal(problems, name, Text(N_("at most %(limit)s records"), limit=f"{max_rows:,}"))
     columns: dict[str, None] = {}
     for _, record in numbered:
         if isinstance(record, dict):
             columns.update(dict.fromkeys(record))
             if len(columns) > max_columns:
-                _fatal(problems, name, f"at most {max_columns:,} distinct keys over all records")
+                _fatal(
+                    problems,
+                    name,
+                    Text(N_("at most %(limit)s distinct keys over all records"), limit=f"{max_columns:,}"),
+                )
     return JSONRecords(numbered, tuple(columns), label)
 
 
@@ -96,10 +103,10 @@ def json_rows(name: str, parsed: JSONRecords, problems: ProblemLog) -> Iterator[
     label = parsed.row_label
     for number, record in parsed.records:
         if not isinstance(record, dict):
-            problems.add(InputProblem(name, number, None, "a JSON object", row_label=label))
+            problems.add(InputProblem(name, number, None, Text(N_("a JSON object")), row_label=label))
             continue
         if isinstance(record, _RepeatedKeys):
-            expected = "each key once per object; this one is repeated, so its value is ambiguous"
+            expected = Text(N_("each key once per object; this one is repeated, so its value is ambiguous"))
             problems.add(InputProblem(name, number, record.repeated, expected, row_label=label))
             continue
         cells: list[Cell] = []
@@ -123,18 +130,33 @@ def _document(name: str, text: str, problems: ProblemLog) -> list[tuple[int, obj
     try:
         document = _parse(text)
     except json.JSONDecodeError as e:
-        hint = ". If it holds one object per line (JSON Lines), name it .jsonl" if e.msg == "Extra data" else ""
-        _fatal(problems, name, f"valid JSON ({e.msg} at line {e.lineno}, column {e.colno}){hint}")
+        hint = (
+            Text(N_(". If it holds one object per line (JSON Lines), name it .jsonl")) if e.msg == "Extra data" else ""
+        )
+        expected = Text(
+            N_("valid JSON (%(error)s at line %(line)s, column %(column)s)%(hint)s"),
+            error=e.msg,
+            line=e.lineno,
+            column=e.colno,
+            hint=hint,
+        )
+        _fatal(problems, name, expected)
     except RecursionError:
-        _fatal(problems, name, "JSON this reader can hold (it is nested too deeply)")
+        _fatal(problems, name, Text(N_("JSON this reader can hold (it is nested too deeply)")))
     if isinstance(document, _RepeatedKeys):
-        _fatal(problems, name, f"each key once per JSON object; {document.repeated!r} is repeated")
+        _fatal(
+            problems, name, Text(N_("each key once per JSON object; %(key)s is repeated"), key=repr(document.repeated))
+        )
     records: object = document
     if isinstance(document, dict):
         keys = [k for k in _LIST_KEYS if k in document]
         records = document[keys[0]] if len(keys) == 1 else None
     if not isinstance(records, list):
-        _fatal(problems, name, 'a JSON list of records, or an object with a "records", "cases" or "contacts" list')
+        _fatal(
+            problems,
+            name,
+            Text(N_('a JSON list of records, or an object with a "records", "cases" or "contacts" list')),
+        )
     return list(enumerate(records, start=1))
 
 
@@ -146,10 +168,14 @@ def _lines(name: str, lines: Iterable[str], problems: ProblemLog) -> list[tuple[
         try:
             records.append((number, _parse(line)))
         except json.JSONDecodeError as e:
-            expected = f"one JSON object on each line ({e.msg} at column {e.colno})"
+            expected = Text(
+                N_("one JSON object on each line (%(error)s at column %(column)s)"), error=e.msg, column=e.colno
+            )
             problems.add(InputProblem(name, number, None, expected, row_label="line"))
         except RecursionError:
-            problems.add(InputProblem(name, number, None, "a JSON object nested less deeply", row_label="line"))
+            problems.add(
+                InputProblem(name, number, None, Text(N_("a JSON object nested less deeply")), row_label="line")
+            )
     return records
 
 

@@ -45,6 +45,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Protocol
 
+from node.i18n import N_, Text
 from node.inputs.errors import InputProblem, MappingError, ProblemLog
 from node.inputs.fields import FieldCatalog, FieldKind, InputField
 from node.inputs.readers import DELIMITERS
@@ -59,7 +60,6 @@ _TABLES: Final = frozenset({"options", "columns", "values"})
 _MAX_MAPPING_BYTES: Final = 4 * 1024 * 1024
 #: The placeholder ``mapping init`` writes for a decision the officer must make.
 UNDECIDED: Final = "?"
-_UNDECIDED_TEXT: Final = 'a decision instead of "?" (written by `tipshare-node mapping init` where you must choose): '
 
 
 class _Report(Protocol):
@@ -92,13 +92,19 @@ def load_mapping(path: Path, *, catalog: FieldCatalog) -> ColumnMapping:
         with path.open("rb") as handle:
             data = handle.read(_MAX_MAPPING_BYTES + 1)
     except OSError as e:
-        raise MappingError([InputProblem(path.name, None, None, f"a readable file ({e.strerror})")]) from None
+        raise MappingError(
+            [InputProblem(path.name, None, None, Text(N_("a readable file (%(reason)s)"), reason=e.strerror))]
+        ) from None
     if len(data) > _MAX_MAPPING_BYTES:
-        raise MappingError([InputProblem(path.name, None, None, f"at most {_MAX_MAPPING_BYTES:,} bytes")])
+        raise MappingError(
+            [InputProblem(path.name, None, None, Text(N_("at most %(limit)s bytes"), limit=f"{_MAX_MAPPING_BYTES:,}"))]
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise MappingError([InputProblem(path.name, None, None, "UTF-8 text (TOML files are UTF-8)")]) from None
+        raise MappingError(
+            [InputProblem(path.name, None, None, Text(N_("UTF-8 text (TOML files are UTF-8)")))]
+        ) from None
     return parse_mapping(text, catalog=catalog, source=path.name)
 
 
@@ -107,7 +113,9 @@ def parse_mapping(text: str, *, catalog: FieldCatalog, source: str = "mapping") 
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise MappingError([InputProblem(source, None, None, f"valid TOML ({e})")]) from None
+        raise MappingError(
+            [InputProblem(source, None, None, Text(N_("valid TOML (%(error)s)"), error=str(e)))]
+        ) from None
     problems = ProblemLog()
 
     def problem(where: str | None, expected: str, value: object = None) -> None:
@@ -115,7 +123,7 @@ def parse_mapping(text: str, *, catalog: FieldCatalog, source: str = "mapping") 
         problems.add(InputProblem(source, None, where, expected, shown, row_label="table"))
 
     for key in sorted(set(document) - _TABLES):
-        problem(f"[{key}]", "only the tables [options], [columns] and [values.<field>]")
+        problem(f"[{key}]", Text(N_("only the tables [options], [columns] and [values.<field>]")))
     options = _table(document, "options", problem)
     columns = _columns(_table(document, "columns", problem), catalog, problem)
     values: dict[str, Mapping[str, tuple[str, ...]]] = {}
@@ -123,12 +131,30 @@ def parse_mapping(text: str, *, catalog: FieldCatalog, source: str = "mapping") 
         where = f"[values.{name}]"
         target = catalog.get(name)
         if target is None:
-            hint = f" (the export column {name!r} maps to {columns[name]}: use that)" if columns.get(name) else ""
-            problem(where, f"a field name the node reads{hint}: {', '.join(catalog.names)}")
+            hint = (
+                Text(
+                    N_(" (the export column %(column)s maps to %(field)s: use that)"),
+                    column=repr(name),
+                    field=columns[name],
+                )
+                if columns.get(name)
+                else ""
+            )
+            problem(
+                where,
+                Text(N_("a field name the node reads%(hint)s: %(names)s"), hint=hint, names=", ".join(catalog.names)),
+            )
         elif target.kind not in (FieldKind.CODE, FieldKind.CHOICE):
-            problem(where, f"a coded or picklist field; {name} holds {target.kind.value}s, which have no value list")
+            problem(
+                where,
+                Text(
+                    N_("a coded or picklist field; %(field)s holds %(kind)ss, which have no value list"),
+                    field=name,
+                    kind=target.kind.value,
+                ),
+            )
         elif not isinstance(table, dict):
-            problem(where, "a table of export value = HTCDS value")
+            problem(where, Text(N_("a table of export value = HTCDS value")))
         else:
             values[name] = MappingProxyType(_values(where, table, target, problem))
     result = ColumnMapping(
@@ -141,7 +167,7 @@ def parse_mapping(text: str, *, catalog: FieldCatalog, source: str = "mapping") 
         separators=_option_separators(options, problem),
     )
     for key in sorted(set(options) - _OPTIONS):
-        problem(f"[options] {key}", f"only the options {', '.join(sorted(_OPTIONS))}")
+        problem(f"[options] {key}", Text(N_("only the options %(options)s"), options=", ".join(sorted(_OPTIONS))))
     problems.raise_if_any(MappingError)
     return result
 
@@ -149,7 +175,7 @@ def parse_mapping(text: str, *, catalog: FieldCatalog, source: str = "mapping") 
 def _table(document: Mapping[str, Any], key: str, problem: _Report) -> dict[str, Any]:
     value = document.get(key, {})
     if not isinstance(value, dict):
-        problem(f"[{key}]", "a TOML table")
+        problem(f"[{key}]", Text(N_("a TOML table")))
         return {}
     return value
 
@@ -160,17 +186,33 @@ def _columns(table: Mapping[str, Any], catalog: FieldCatalog, problem: _Report) 
     for column, target in table.items():
         where = f"[columns] {column}"
         if not isinstance(target, str):
-            problem(where, 'a field name (a string), or "" to ignore the column')
+            problem(where, Text(N_('a field name (a string), or "" to ignore the column')))
             continue
         target = target.strip()
         if target == UNDECIDED:
-            problem(where, _UNDECIDED_TEXT + 'the field this column holds, or "" to ignore the column')
+            problem(
+                where,
+                Text(
+                    N_(
+                        'a decision instead of "?" (written by `tipshare-node mapping init` where you must choose): '
+                        'the field this column holds, or "" to ignore the column'
+                    )
+                ),
+            )
             continue
         if target and catalog.get(target) is None:
-            problem(where, f"a field name the node reads: {', '.join(catalog.names)}", target)
+            problem(where, Text(N_("a field name the node reads: %(names)s"), names=", ".join(catalog.names)), target)
             continue
         if target and target in claimed:
-            problem(where, f"one column per field; {claimed[target]!r} already maps to {target}", target)
+            problem(
+                where,
+                Text(
+                    N_("one column per field; %(column)s already maps to %(field)s"),
+                    column=repr(claimed[target]),
+                    field=target,
+                ),
+                target,
+            )
             continue
         if target:
             claimed[target] = column.strip()
@@ -186,13 +228,22 @@ def _values(where: str, table: Mapping[str, Any], target: InputField, problem: _
         resolved: list[str] = []
         for item in items:
             if not isinstance(item, str):
-                problem(here, 'a value (a string), a list of values, or "" for missing')
+                problem(here, Text(N_('a value (a string), a list of values, or "" for missing')))
                 continue
             item = item.strip()
             if not item:
                 continue
             if item == UNDECIDED:
-                problem(here, _UNDECIDED_TEXT + f'a value {target.name} accepts, a list of them, or "" (not recorded)')
+                problem(
+                    here,
+                    Text(
+                        N_(
+                            'a decision instead of "?" (written by `tipshare-node mapping init` where you must '
+                            'choose): a value %(field)s accepts, a list of them, or "" (not recorded)'
+                        ),
+                        field=target.name,
+                    ),
+                )
                 continue
             found = _resolve(item, target)
             if isinstance(found, str):
@@ -201,7 +252,7 @@ def _values(where: str, table: Mapping[str, Any], target: InputField, problem: _
                 problem(here, found[0], item)
         key = normal(source_value.strip())
         if key in result:
-            problem(here, "each export value once (after removing surrounding white space)")
+            problem(here, Text(N_("each export value once (after removing surrounding white space)")))
         result[key] = tuple(dict.fromkeys(resolved))
     return result
 
@@ -230,8 +281,17 @@ def _resolve(value: str, target: InputField) -> str | tuple[str]:
         return next(iter(candidates.values()))[0]
     if candidates:
         options = sorted({c for group in candidates.values() for c in group})
-        return (f"one HTCDS value: several lead to this code with different meanings ({', '.join(options)})",)
-    return (f"{target.expected}; or a code of a dimension reading {target.name}",)
+        return (
+            Text(
+                N_("one HTCDS value: several lead to this code with different meanings (%(values)s)"),
+                values=", ".join(options),
+            ),
+        )
+    return (
+        Text(
+            N_("%(expected)s; or a code of a dimension reading %(field)s"), expected=target.expected, field=target.name
+        ),
+    )
 
 
 def _option_encoding(options: Mapping[str, Any], problem: _Report) -> str | None:
@@ -242,7 +302,7 @@ def _option_encoding(options: Mapping[str, Any], problem: _Report) -> str | None
         return codecs.lookup(value).name if isinstance(value, str) else None
     except LookupError:
         pass
-    problem("[options] encoding", "a text encoding such as utf-8, cp1251 or cp1250", value)
+    problem("[options] encoding", Text(N_("a text encoding such as utf-8, cp1251 or cp1250")), value)
     return None
 
 
@@ -250,7 +310,7 @@ def _option_delimiter(options: Mapping[str, Any], problem: _Report) -> str | Non
     value = options.get("delimiter")
     if value is None or value in DELIMITERS:
         return value
-    problem("[options] delimiter", 'one of ",", ";", "\\t" or "|"', value)
+    problem("[options] delimiter", Text(N_('one of ",", ";", "\\t" or "|"')), value)
     return None
 
 
@@ -264,7 +324,11 @@ def _option_date_format(options: Mapping[str, Any], problem: _Report) -> str | N
             return value
     except ValueError:
         pass
-    problem("[options] date_format", 'a strptime format with day, month and year, such as "%d.%m.%Y"', value)
+    problem(
+        "[options] date_format",
+        Text(N_('a strptime format with day, month and year, such as "%%d.%%m.%%Y"')),
+        value,
+    )
     return None
 
 
@@ -275,5 +339,5 @@ def _option_separators(options: Mapping[str, Any], problem: _Report) -> tuple[st
     items = [value] if isinstance(value, str) else value
     if isinstance(items, list) and items and all(isinstance(s, str) and len(s) == 1 and s.strip() for s in items):
         return tuple(items)
-    problem("[options] separators", 'a list of single characters, such as [";", "|"]', value)
+    problem("[options] separators", Text(N_('a list of single characters, such as [";", "|"]')), value)
     return DEFAULT_SEPARATORS

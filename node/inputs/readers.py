@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, NoReturn, TypeAlias
 
+from node.i18n import N_, Text
 from node.inputs.encodings import decode, detect_encoding, guess_windows_codepage, sniff_text, text_stream
 from node.inputs.errors import InputProblem, ProblemLog
 from node.inputs.jsonfiles import EMPTY_EXPORT, JSON_LINES_SUFFIXES, json_rows, read_json
@@ -130,15 +131,27 @@ def open_input(
     try:
         status = path.stat()
         if not (stat.S_ISREG(status.st_mode) or stat.S_ISFIFO(status.st_mode)):
-            _fatal(problems, name, "a regular file with the export (this is a device, socket or other special file)")
+            _fatal(
+                problems,
+                name,
+                Text(N_("a regular file with the export (this is a device, socket or other special file)")),
+            )
         if status.st_size > limits.max_bytes:
-            _fatal(problems, name, f"a file of at most {limits.max_bytes:,} bytes (this one has {status.st_size:,})")
+            _fatal(
+                problems,
+                name,
+                Text(
+                    N_("a file of at most %(limit)s bytes (this one has %(size)s)"),
+                    limit=f"{limits.max_bytes:,}",
+                    size=f"{status.st_size:,}",
+                ),
+            )
         with path.open("rb") as handle:
             data = handle.read(limits.max_bytes + 1)
     except OSError as e:
-        _fatal(problems, name, f"a readable file ({e.strerror or type(e).__name__})")
+        _fatal(problems, name, Text(N_("a readable file (%(reason)s)"), reason=e.strerror or type(e).__name__))
     if len(data) > limits.max_bytes:
-        _fatal(problems, name, f"a file of at most {limits.max_bytes:,} bytes")
+        _fatal(problems, name, Text(N_("a file of at most %(limit)s bytes"), limit=f"{limits.max_bytes:,}"))
     codec = detect_encoding(data, name=name, encoding=encoding, problems=problems)
     suffix = path.suffix.lower()
     if suffix == ".json" or suffix in JSON_LINES_SUFFIXES or _looks_like_json(suffix, data, codec):
@@ -179,16 +192,27 @@ def _csv_source(
     try:
         header = next(reader, None)
     except csv.Error as e:
-        _fatal(problems, name, f"a CSV header row ({e})", 1)
+        _fatal(problems, name, Text(N_("a CSV header row (%(error)s)"), error=str(e)), 1)
     if not header or not any(cell.strip() for cell in header):
-        _fatal(problems, name, "a header row naming the columns; the file is empty", 1)
+        _fatal(problems, name, Text(N_("a header row naming the columns; the file is empty")), 1)
     if len(header) > limits.max_columns:
-        _fatal(problems, name, f"at most {limits.max_columns:,} columns (the header has {len(header):,})", 1)
+        _fatal(
+            problems,
+            name,
+            Text(
+                N_("at most %(limit)s columns (the header has %(count)s)"),
+                limit=f"{limits.max_columns:,}",
+                count=f"{len(header):,}",
+            ),
+            1,
+        )
     columns = tuple(cell.strip() or f"(column {i + 1})" for i, cell in enumerate(header))
     seen: set[str] = set()
     for column in columns:
         if column in seen:
-            problems.add(InputProblem(name, 1, column, "each column name once in the header; this one is repeated"))
+            problems.add(
+                InputProblem(name, 1, column, Text(N_("each column name once in the header; this one is repeated")))
+            )
         seen.add(column)
     if problems:
         raise problems.error()
@@ -213,16 +237,28 @@ def _csv_rows(
         try:
             cells = next(reader, None)
         except csv.Error as e:
-            _fatal(problems, name, f"well-formed CSV ({e}); the file cannot be read past this row", number + 1)
+            _fatal(
+                problems,
+                name,
+                Text(N_("well-formed CSV (%(error)s); the file cannot be read past this row"), error=str(e)),
+                number + 1,
+            )
         if cells is None:
             break
         number += 1
         if number > limits.max_rows + 1:
-            _fatal(problems, name, f"at most {limits.max_rows:,} rows", number)
+            _fatal(problems, name, Text(N_("at most %(limit)s rows"), limit=f"{limits.max_rows:,}"), number)
         if len(cells) != width:
             if not any(cell.strip() for cell in cells):
                 continue  # a blank line
-            problems.add(InputProblem(name, number, None, f"{width} cells like the header; this row has {len(cells)}"))
+            problems.add(
+                InputProblem(
+                    name,
+                    number,
+                    None,
+                    Text(N_("%(width)s cells like the header; this row has %(count)s"), width=width, count=len(cells)),
+                )
+            )
             data_rows += 1
             continue
         data_rows += 1

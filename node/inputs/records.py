@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final, TypeAlias
 
+from node.i18n import N_, Text
 from node.inputs import fields as f
 from node.inputs.cells import INVALID, MAX_ID_CHARS, UNKNOWN, CellCheck, Slot, Values
 from node.inputs.errors import InputProblem, ProblemLog, shown_value
@@ -54,12 +55,16 @@ _Rows: TypeAlias = Sequence[tuple[int, _Row]]
 _TICK_ROWS: Final = 4096
 #: Date fields whose unreadable values become "not recorded" under allow_unknown (the others decide the month).
 _TOLERANT_DATES: Final = frozenset({f.BIRTHDATE, f.EVENT_DATE})
-_EVENT_TYPE_NEEDED: Final = (
-    f"{f.EVENT_TYPE} (Recruitment, Transit or Exploitation) of the event whose {f.EVENT_COUNTRY} this row records"
+_EVENT_TYPE_NEEDED: Final = Text(
+    N_("%(type)s (Recruitment, Transit or Exploitation) of the event whose %(country)s this row records"),
+    type=f.EVENT_TYPE,
+    country=f.EVENT_COUNTRY,
 )
-_ONE_CASE: Final = "one case per person (project rule); an earlier row of this person names another case"
-_REGISTRATION_NEEDED: Final = (
-    f"a registration date ({f.REGISTRATION_DATE} or {f.REFERRAL_DATE}) on at least one row of each person"
+_ONE_CASE: Final = Text(N_("one case per person (project rule); an earlier row of this person names another case"))
+_REGISTRATION_NEEDED: Final = Text(
+    N_("a registration date (%(registered)s or %(referred)s) on at least one row of each person"),
+    registered=f.REGISTRATION_DATE,
+    referred=f.REFERRAL_DATE,
 )
 
 
@@ -110,7 +115,13 @@ def read_persons(
     source values that matched a cell are added to ``usage[field]``."""
     reader = _RowReader(source, catalog, "person", mapping, allow_unknown, problems)
     if f.REGISTRATION_DATE not in reader.labels and f.REFERRAL_DATE not in reader.labels:
-        reader.file_problem(f"a registration date column: {f.REGISTRATION_DATE} or {f.REFERRAL_DATE}")
+        reader.file_problem(
+            Text(
+                N_("a registration date column: %(registered)s or %(referred)s"),
+                registered=f.REGISTRATION_DATE,
+                referred=f.REFERRAL_DATE,
+            )
+        )
     groups: dict[str, list[tuple[int, _Row]]] = {}
     has_id, id_slot = f.PERSON_ID in reader.labels, reader.slots[f.PERSON_ID]
     for number, row in reader.rows(tick):
@@ -118,7 +129,9 @@ def read_persons(
         if isinstance(key, str):
             groups.setdefault(key, []).append((number, row))
         elif key is None:
-            reader.problem(number, f.PERSON_ID, "a person identifier: the column is there, so every row needs one")
+            reader.problem(
+                number, f.PERSON_ID, Text(N_("a person identifier: the column is there, so every row needs one"))
+            )
     merger = _Merger(reader)
     persons = [person for key, rows in groups.items() if (person := merger.person(key, rows)) is not None]
     reader.record_usage(usage)
@@ -139,14 +152,14 @@ def read_contacts(
     used to ``usage``, as :func:`read_persons` does)."""
     reader = _RowReader(source, catalog, "contact", mapping, allow_unknown, problems)
     if f.CONTACT_DATE not in reader.labels:
-        reader.file_problem(f"a contact date column: {f.CONTACT_DATE}")
+        reader.file_problem(Text(N_("a contact date column: %(field)s"), field=f.CONTACT_DATE))
     code_slots = [(name, reader.slots[name]) for name, fd in reader.fields.items() if fd.kind is FieldKind.CODE]
     id_slot, date_slot = reader.slots[f.CONTACTOR_ID], reader.slots[f.CONTACT_DATE]
     contacts: list[Contact] = []
     for number, row in reader.rows(tick):
         day, contactor = row[date_slot], row[id_slot]
         if day is None and f.CONTACT_DATE in reader.labels:
-            reader.problem(number, f.CONTACT_DATE, "a date YYYY-MM-DD: every contact needs its date")
+            reader.problem(number, f.CONTACT_DATE, Text(N_("a date YYYY-MM-DD: every contact needs its date")))
         if not isinstance(day, date):
             continue
         values = {name: v for name, slot in code_slots if isinstance(v := row[slot], tuple)}
@@ -182,7 +195,15 @@ class _RowReader:
                 continue
             label = column if name == column else f"{column} ({name})"
             if name in self.labels:
-                self.problem(header, label, f"one column per field; column {self.labels[name]!r} also gives {name}")
+                self.problem(
+                    header,
+                    label,
+                    Text(
+                        N_("one column per field; column %(column)s also gives %(field)s"),
+                        column=repr(self.labels[name]),
+                        field=name,
+                    ),
+                )
             elif name in fields:
                 self.labels[name] = label
                 tolerant = allow_unknown and (fields[name].kind is not FieldKind.DATE or name in _TOLERANT_DATES)
@@ -191,12 +212,21 @@ class _RowReader:
                 self.problem(
                     header,
                     label,
-                    f"the field name spelled exactly {spelled} (names are case-sensitive): this column would be "
-                    'ignored. Rename it, or map it in a mapping file ([columns]; "" ignores a column)',
+                    Text(
+                        N_(
+                            "the field name spelled exactly %(field)s (names are case-sensitive): this column would "
+                            'be ignored. Rename it, or map it in a mapping file ([columns]; "" ignores a column)'
+                        ),
+                        field=spelled,
+                    ),
                 )
             elif name.startswith("ext_") and catalog.get(name) is None:
                 known = ", ".join(n for n in catalog.names if n.startswith("ext_"))
-                self.problem(header, label, f"a known ext_ field name ({known}); this column would be ignored")
+                self.problem(
+                    header,
+                    label,
+                    Text(N_("a known ext_ field name (%(names)s); this column would be ignored"), names=known),
+                )
 
     def rows(self, tick: Callable[[int], None] | None) -> Iterator[tuple[int, _Row]]:
         """``(row number, checked values aligned with the fields)`` for every usable row."""
@@ -347,7 +377,7 @@ class _Merger:
             if isinstance(day, date):
                 known = self._case_opened.setdefault(case, day)
                 if known != day:
-                    expected = f"the same date as the case's other rows ({known.isoformat()})"
+                    expected = Text(N_("the same date as the case's other rows (%(date)s)"), date=known.isoformat())
                     self._reader.problem(number, f.CASE_OPENED_DATE, expected, day.isoformat())
                 opened = opened or day
         return opened

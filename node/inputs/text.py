@@ -27,6 +27,8 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Final
 
+from node.i18n import N_, Text
+
 __all__ = ["difference", "look_alike", "normal", "skeleton"]
 
 _ROMANIAN: Final = str.maketrans({"ş": "ș", "Ş": "Ș", "ţ": "ț", "Ţ": "Ț"})
@@ -68,8 +70,15 @@ def difference(value: str, resembled: str) -> str:
     if len(a) == len(b):
         for x, y in zip(a, b, strict=True):
             if x != y:
-                return f"{_letter(x)} where {resembled!r} has {_letter(y)}"
-    return f"other letters than {resembled!r} (case, or letters of another alphabet that look alike)"
+                return Text(
+                    N_("%(letter)s where %(other)s has %(its)s"),
+                    letter=_letter(x),
+                    other=repr(resembled),
+                    its=_letter(y),
+                )
+    return Text(
+        N_("other letters than %(other)s (case, or letters of another alphabet that look alike)"), other=repr(resembled)
+    )
 
 
 def _letter(char: str) -> str:

@@ -4,6 +4,9 @@ unset: English); ``prepare``'s summary, check and preview are translated, ``--js
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +16,12 @@ from rich.console import Console
 import node.aggregate
 from node import i18n, views
 from node.aggregate import TrueTables
+from node.cli import main
+from node.i18n import N_, Text
+from node.inputs.errors import InputError, InputProblem
 from node.inputs.summary import DimensionShare, FileSummary, InputSummary
-from tests.unit.node.fakehub import FakeHub
-from tests.unit.node.nodekit import Officer, init_and_enroll, planted_counts
+from tests.unit.node.fakehub import HUB_URL, FakeHub
+from tests.unit.node.nodekit import NOW, Officer, init_and_enroll, make_home, planted_counts
 
 LOCALE = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
@@ -124,3 +130,207 @@ def test_prepares_summary_is_translated(language: str, expected: str) -> None:
     assert expected in text
     assert "120" in text  # the numbers, as they were
     assert "2025-02 10" in text
+
+
+# ---------------------------------------------------------------- refusals of the input checks, as typed
+
+HEADER = "ext_PersonID,ext_RegistrationDate,prs_Gender,hte_Type,hte_Country\n"
+
+
+class Desk:
+    """A node home and real export files (no planted counts): ``tipshare-node prepare`` as the officer types it."""
+
+    def __init__(self, root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.root = root
+        self.hub = FakeHub()
+        make_home(root / "home", self.hub)
+        self.capsys = capsys
+
+    def prepare(self, cases: str, *options: str, mapping: str | None = None, lang: str | None = None) -> Run:
+        path = self.root / "cases.csv"
+        path.write_text(cases, encoding="utf-8")
+        argv = ["--home", str(self.root / "home"), *(["--lang", lang] if lang else [])]
+        argv += ["prepare", "--period", "2025-03", str(path), *options]
+        if mapping is not None:
+            (self.root / "mapping.toml").write_text(mapping, encoding="utf-8")
+            argv += ["--mapping", str(self.root / "mapping.toml")]
+        self.capsys.readouterr()
+        status = main(argv, http_client_factory=self.hub.client_factory(), clock=lambda: NOW)
+        out, err = self.capsys.readouterr()
+        return Run(status, out, err)
+
+
+@dataclass(frozen=True)
+class Run:
+    status: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Desk]:
+    for name in LOCALE:
+        monkeypatch.delenv(name, raising=False)
+    yield Desk(tmp_path, capsys)
+    i18n.use("en")  # the language is the process's: leave English to the next test
+
+
+@dataclass(frozen=True)
+class Refusal:
+    id: str
+    cases: str
+    mapping: str | None
+    english: tuple[str, ...]
+    ukrainian: tuple[str, ...]
+
+
+REFUSALS = (
+    Refusal(
+        "mapped column missing, a look-alike header",
+        "ext_PersonID,ext_RegistrationDate,Gender\nP1,2025-03-04,Female\n",
+        '[columns]\n"G\u0435nder" = "prs_Gender"\n',
+        ("cases.csv, row 1: expected the column", "the export has no such column", "looks the same"),
+        (
+            "cases.csv, рядок 1: очікується: стовпець «G\u0435nder», який mapping.toml зіставляє з prs_Gender",
+            "в експорті такого стовпця немає (його заголовок «Gender» виглядає так само",
+            "1 проблема у вхідних даних; нічого не опубліковано.",
+        ),
+    ),
+    Refusal(
+        "no ext_PersonID",
+        "ext_RegistrationDate,prs_Gender\n2025-03-04,Female\n2025-03-05,Male\n",
+        None,
+        ("cases.csv: expected a person identifier column, ext_PersonID",),
+        ("cases.csv: очікується: стовпець ідентифікатора особи, ext_PersonID", "--rows-are-persons"),
+    ),
+    Refusal(
+        "the wrong month, naming the months the rows fall in",
+        HEADER + "P1,2025-02-04,Female,,\nP2,2025-02-05,Male,,\n",
+        None,
+        ("persons registered in 2025-03 (--period)", "they were registered in 2025-02"),
+        ("особи, зареєстровані в 2025-03 (--period)", "їх зареєстровано в 2025-02", "--allow-empty"),
+    ),
+    Refusal(
+        "records without a value of a dimension",
+        HEADER + "".join(f"P{i},2025-03-0{i},,,\n" for i in range(1, 6)) + "P6,2025-03-08,Female,,\n",
+        None,
+        ("a gender recorded (prs_Gender) for at least a fifth",),
+        ("записане значення виміру gender (prs_Gender) принаймні для п’ятої частини", "--allow-unknown"),
+    ),
+    Refusal(
+        "a look-alike value: did you mean",
+        HEADER + "P1,2025-03-04,F\u0435male,,\n",
+        None,
+        ("cases.csv, row 2, column prs_Gender: 'F\u0435male' is not accepted", "did you mean 'Female'?"),
+        (
+            "cases.csv, рядок 2, стовпець prs_Gender: 'F\u0435male' не приймається; очікується: одне з: Female",
+            "можливо, ви мали на увазі 'Female'? У цьому значенні Cyrillic 'е' (U+0435)",
+        ),
+    ),
+    Refusal(
+        'a "?" left in the mapping',
+        "ext_PersonID,ext_RegistrationDate,Sex\nP1,2025-03-04,F\n",
+        '[columns]\nSex = "?"\n',
+        ('mapping.toml, [columns] Sex: expected a decision instead of "?"',),
+        (
+            "MappingError: 1 проблема у файлі відповідності; нічого не опубліковано.",
+            'mapping.toml, [columns] Sex: очікується: рішення замість "?"',
+            "Виправте файл відповідності",
+        ),
+    ),
+)
+
+
+@pytest.mark.parametrize("refusal", REFUSALS, ids=lambda r: r.id)
+def test_each_input_check_refuses_in_ukrainian_naming_the_same_place(desk: Desk, refusal: Refusal) -> None:
+    english = desk.prepare(refusal.cases, mapping=refusal.mapping)
+    assert english.status == 1
+    for fragment in refusal.english:
+        assert fragment in english.err, f"{fragment!r} not in\n{english.err}"
+    ukrainian = desk.prepare(refusal.cases, mapping=refusal.mapping, lang="uk")
+    assert ukrainian.status == 1
+    assert "Traceback" not in ukrainian.err
+    for fragment in refusal.ukrainian:
+        assert fragment in ukrainian.err, f"{fragment!r} not in\n{ukrainian.err}"
+    assert "expected" not in ukrainian.err  # no English left in the lines about the export
+
+
+def test_the_locale_environment_translates_a_refusal(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANG", "ro_RO.UTF-8")
+    cases = HEADER + "".join(f"P{i},2025-03-04,F\u0435male,,\n" for i in range(1, 10))
+    run = desk.prepare(cases)
+    assert run.status == 1
+    assert run.err.startswith("InputError: 9 probleme în datele de intrare; nu s-a publicat nimic.")
+    assert "cases.csv, coloana prs_Gender: 'F\u0435male' nu este acceptat; se aștepta: una dintre: Female" in run.err
+    assert "ați vrut să scrieți 'Female'?" in run.err
+    assert "(rândurile 2, 3, 4, 5, 6 și încă 4)" in run.err
+
+
+def test_json_is_the_same_document_in_every_language(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = HEADER + "P1,2025-03-04,Female,Exploitation,RO\nP2,2025-03-05,Male,Exploitation,PL\n"
+    documents = [desk.prepare(cases, "--check", "--json", lang=lang) for lang in (None, "uk", "ru")]
+    monkeypatch.setenv("LANG", "ro_RO.UTF-8")
+    documents.append(desk.prepare(cases, "--check", "--json"))
+    assert all(run.status == 0 for run in documents), [run.err for run in documents]
+    assert len({run.out for run in documents}) == 1
+    json.loads(documents[0].out)
+
+
+def test_an_input_errors_str_stays_english_in_any_language() -> None:
+    problem = InputProblem("cases.csv", 7, "prs_Gender", Text(N_("a date YYYY-MM-DD")), "x")
+    try:
+        i18n.use("uk")
+        error = InputError([problem])
+        first = "cases.csv, row 7, column prs_Gender: a value is not accepted; expected a date YYYY-MM-DD"
+        assert str(error) == f"1 problem in the input; the first: {first}"
+        assert "рядок 7, стовпець prs_Gender: 'x' не приймається" in error.diagnostics()
+    finally:
+        i18n.use("en")
+
+
+# ---------------------------------------------------------------- the other commands
+
+
+def test_the_other_commands_speak_ukrainian(officer: Officer, tmp_path: Path) -> None:
+    code, out, _ = officer("--lang", "uk", "init", "--hotline-id", "la-strada-md", "--hub", HUB_URL)
+    assert code == 0
+    assert "Вузол налаштовано для гарячої лінії la-strada-md" in out
+    assert "оператору хабу телефоном чи особисто" in out
+    init_and_enroll(officer)  # the same home again: the line to enroll
+    code, _, err = officer("--lang", "uk", "init", "--hotline-id", "another", "--hub", HUB_URL)
+    assert err.startswith("AlreadyInitialised: ")
+    assert "уже налаштовано для гарячої лінії la-strada-md" in err
+    cases = _export(tmp_path)
+    code, _, err = officer("--lang", "uk", "submit", "--period", "2025-03")
+    assert code == 1
+    assert err.startswith("NoSuchRelease: для 2025-03 нічого не підготовлено\n")
+    assert "Спершу підготуйте його" in err
+    code, _, err = officer("--lang", "uk", "prepare", "--period", "2026-03", cases)  # the clock is in March 2026
+    assert err.startswith("PeriodNotOver: 2026-03 ще не закінчився\n")
+    officer("prepare", "--period", "2025-03", cases)
+    code, out, _ = officer("--lang", "uk", "submit")
+    assert "Нічого надсилати: жоден випуск не схвалено." in out
+    code, _, err = officer("--lang", "uk", "submit", "--period", "2025-03")
+    assert err.startswith("NotApproved: 2025-03, редакцію 1, підготовлено, але не схвалено; нічого не надіслано\n")
+    assert "Якщо вона правильна: `tipshare-node approve --period 2025-03`" in err
+    code, out, _ = officer("--lang", "uk", "approve", "--period", "2025-03")
+    assert code == 0
+    assert "Схвалено 2025-03, редакцію 1" in " ".join(out.split())
+    code, out, _ = officer("--lang", "uk", "discard", "--period", "2025-03", "--yes")
+    assert code == 0
+    assert "Відкинуто 2025-03, редакцію 1" in " ".join(out.split())
+    code, out, _ = officer("--lang", "ru", "budget")
+    assert code == 0
+    assert "Сколько один выпуск тратит на таблицу" in out
+    code, out, _ = officer("--lang", "ro", "witnesses")
+    assert "Nu este necesar niciun martor" in " ".join(out.split())
+    assert officer.json("--lang", "uk", "budget") == officer.json("budget")  # --json: never translated
+
+
+def test_an_errors_first_line_is_translated_and_english_by_default(officer: Officer) -> None:
+    code, _, err = officer("--lang", "ru", "status")  # no node home yet
+    assert code == 1
+    assert err.startswith("NotInitialised: в ")
+    assert "не настроен ни один узел tipshare" in err.splitlines()[0]
+    code, _, err = officer("status")
+    assert err.startswith("NotInitialised: no tipshare node is set up in ")
