@@ -44,14 +44,19 @@ def body_cap(method: str, path: str, *, submission: int, other: int) -> int:
     return submission if method == "POST" and path == SUBMISSION_PATH else other
 
 
+_BEYOND_ANY_CAP: Final = 2**63
+
+
 def declared_length(scope: Scope) -> int | None:
     """The request's ``Content-Length`` (``-1`` if it is not a number, ``None`` if absent)."""
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             text = value.strip()
-            if not (text.isdigit() and len(text) <= 19):
+            if not text.isdigit():  # ASCII digits only (bytes)
                 return -1
-            return int(text)
+            significant = text.lstrip(b"0")
+            # Thousands of digits are a length larger than any cap (and than int() parses): too large, not malformed.
+            return int(significant or b"0") if len(significant) <= 19 else _BEYOND_ANY_CAP
     return None
 
 

@@ -289,7 +289,12 @@ HIDDEN: Final = (
     ("GET", "/corridors", ("/corridors",)),
     ("GET", "/demography", ("/demography",)),
     ("GET", "/completeness", ("/completeness",)),
-    ("GET", "/{view}/export", ("/trends/export", "/corridors/export", "/completeness/export", "/nothing/export")),
+    ("GET", "/pivot", ("/pivot",)),
+    (
+        "GET",
+        "/{view}/export",
+        ("/trends/export", "/corridors/export", "/completeness/export", "/pivot/export", "/nothing/export"),
+    ),
 )
 HOSTILE_QUERIES: Final = (
     "",
