@@ -98,7 +98,7 @@ def test_unknown_hotlines_and_keys_of_other_hotlines_are_named(
 
 def test_windows_say_which_months_a_hotline_is_expected(history: KeyHistory, keys: tuple[VerifyKey, VerifyKey]) -> None:
     (windows,) = history.hotlines()
-    assert windows == HotlineWindows("ua-a", "UA", ((T0, T1), (T1, T2)))
+    assert windows == HotlineWindows("ua-a", "UA", ((T0, T1), (T1, T2)), display_name="ua-a")
     expected = [p for p in ("2025-12", "2026-01", "2026-03", "2026-05", "2026-06") if windows.enrolled_during(p)]
     assert expected == ["2026-01", "2026-03", "2026-05"]
     assert (history.enrolments, history.rotations, history.revocations) == (1, 1, 1)
