@@ -122,7 +122,8 @@ def test_attack_a_corridor_forged_with_unchanged_margins_is_caught_by_verify(hub
     summary = (tmp_path / "audits" / "2026-11.md").read_text()
     assert summary.startswith("# tipshare audit: FAILED\n")
     assert f"## Failures ({len(run.document['failures'])})" in summary
-    assert "| statistics | table persons\\_corridor, period=2026-09 citizenship=UA country\\_of\\_exploitation=PL" in summary
+    forged_row = "| statistics | table persons\\_corridor, period=2026-09 citizenship=UA country\\_of\\_exploitation=PL"
+    assert forged_row in summary
     statistics = _failed_cells(run, "statistics")
     assert {(f["table"], f["keys"]["period"]) for f in statistics} == {
         (CORRIDOR.name, "2026-09"),
