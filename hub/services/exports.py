@@ -183,6 +183,10 @@ _ESTIMATES_ATTRIBUTES: Final = (
     "UNIT_MEASURE",
     *_CHECKPOINT,
 )
+#: Every attribute of a statistics / estimates message, in column order: what the data structure definitions of
+#: :mod:`hub.services.sdmx_structure` declare, so the files and their structures cannot drift apart.
+STATS_ATTRIBUTES: Final = (*_STATS_ATTRIBUTES, *_DESCRIBED, _QUESTION)
+ESTIMATES_ATTRIBUTES: Final = (*_ESTIMATES_ATTRIBUTES, *_DESCRIBED, _QUESTION)
 _COMPLETENESS_ATTRIBUTES: Final = (
     "REPORTING_STATUS",
     "EXPECTED_REPORTS",

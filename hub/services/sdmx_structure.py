@@ -43,7 +43,7 @@ from datetime import datetime
 from typing import Final, Literal
 
 from hub.errors import InvalidQuery, NotFound
-from hub.services.exports import AGENCY, TOTAL
+from hub.services.exports import AGENCY, ESTIMATES_ATTRIBUTES, STATS_ATTRIBUTES, TOTAL
 from protocol.api import UNIT_LABELS
 from protocol.messages import format_timestamp
 from protocol.sdmx_codes import sdmx_code
@@ -137,34 +137,8 @@ _ATTRIBUTES: Final[Mapping[str, tuple[str, str, bool]]] = {
     "QUESTION": ("The API request that asks the question again", _STRING, True),
 }
 _CHECKPOINT: Final = ("CHECKPOINT_ORIGIN", "CHECKPOINT_SIZE", "CHECKPOINT_ROOT")
-_DESCRIBED: Final = ("GROUP_BY", "FILTERS", "PERIOD_FROM", "PERIOD_TO", "QUESTION")
-_STATS: Final = (
-    "CI95_LOWER",
-    "CI95_UPPER",
-    "INTERVAL_METHOD",
-    "OBS_STATUS",
-    "CONF_STATUS",
-    "HOTLINES_REPORTING",
-    "HOTLINES_EXPECTED",
-    "UNIT_MEASURE",
-    *_CHECKPOINT,
-    *_DESCRIBED,
-)
-_ESTIMATES: Final = (
-    "CI95_LOWER",
-    "CI95_UPPER",
-    "INTERVAL_METHOD",
-    "OBS_STATUS",
-    "CONF_STATUS",
-    "DISTINGUISHABLE",
-    "RANK",
-    "P_ZERO",
-    "HOTLINES_REPORTING",
-    "HOTLINES_EXPECTED",
-    "UNIT_MEASURE",
-    *_CHECKPOINT,
-    *_DESCRIBED,
-)
+_STATS: Final = STATS_ATTRIBUTES
+_ESTIMATES: Final = ESTIMATES_ATTRIBUTES
 _COMPLETENESS: Final = (
     "REPORTING_STATUS",
     "EXPECTED_REPORTS",
