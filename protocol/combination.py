@@ -69,7 +69,7 @@ from types import MappingProxyType
 
 from protocol.accuracy import NoiseGroup, noise_variance
 from protocol.bounds import LinearNoise
-from protocol.errors import ProtocolError
+from protocol.errors import N_, ProtocolError
 from protocol.taxonomy import Table
 
 __all__ = [
@@ -110,7 +110,18 @@ def observed_table(name: str) -> str:
 
 
 class NotAnswerable(ProtocolError):
-    """No combination of the released tables answers the question (the message names what is missing)."""
+    """No combination of the released tables answers the question (the message names what is missing).
+
+    The message is ``template % params``: the hub shows the template translated (it is marked with :func:`N_`,
+    extracted into the hub's catalogue) and filled with the same parameters; ``causes`` are the refusals a
+    refusal sums up (``(months, refusal)``), each shown the same way. The message itself is always English.
+    """
+
+    def __init__(self, template: str, causes: Sequence[tuple[str, NotAnswerable]] = (), **params: str) -> None:
+        super().__init__(template % params)
+        self.template = template
+        self.params: Mapping[str, str] = MappingProxyType(params)
+        self.causes = tuple(causes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,26 +281,36 @@ def resolve(question: Question, tables: Mapping[str, Table]) -> ResolvedQuestion
     unit_tables = [t for t in tables.values() if t.unit == question.unit]
     if not unit_tables:
         units = sorted({t.unit for t in tables.values()})
-        raise NotAnswerable(f"no table counts unit {question.unit!r}; units are: {', '.join(units)}")
+        raise NotAnswerable(
+            N_("no table counts unit %(unit)r; units are: %(units)s"), unit=question.unit, units=", ".join(units)
+        )
     known = {d.name: d for t in unit_tables for d in t.dimensions}
     for name in (*question.group_by, *question.filters):
         if name not in known:
             raise NotAnswerable(
-                f"no {question.unit} table carries dimension {name!r}; the {question.unit} tables and their "
-                f"dimensions are: {_describe(unit_tables)}"
+                N_(
+                    "no %(unit)s table carries dimension %(dimension)s; the %(unit)s tables and their dimensions "
+                    "are: %(tables)s"
+                ),
+                unit=question.unit,
+                dimension=repr(name),
+                tables=_describe(unit_tables),
             )
     if len(set(question.group_by)) != len(question.group_by):
-        raise NotAnswerable(f"group_by names a dimension twice: {','.join(question.group_by)}")
+        raise NotAnswerable(N_("group_by names a dimension twice: %(group_by)s"), group_by=",".join(question.group_by))
     filters: dict[str, tuple[str, ...]] = {}
     for name, codes in question.filters.items():
         dimension = known[name]
         if not codes or not all(isinstance(code, str) for code in codes):
-            raise NotAnswerable(f"filter {name} needs a list of one or more codes")
+            raise NotAnswerable(N_("filter %(name)s needs a list of one or more codes"), name=name)
         unknown = [code for code in codes if code not in dimension.code_names]
         if unknown:
             raise NotAnswerable(
-                f"filter {name}: {', '.join(repr(c) for c in unknown)} is not a code of dimension {name!r}; "
-                f"its codes are: {', '.join(dimension.code_names)}"
+                N_("filter %(name)s: %(unknown)s is not a code of dimension %(dimension)s; its codes are: %(codes)s"),
+                name=name,
+                unknown=", ".join(repr(c) for c in unknown),
+                dimension=repr(name),
+                codes=", ".join(dimension.code_names),
             )
         chosen = set(codes)
         filters[name] = tuple(code for code in dimension.code_names if code in chosen)
@@ -309,8 +330,13 @@ def resolve(question: Question, tables: Mapping[str, Table]) -> ResolvedQuestion
     candidates = candidate_tables(resolved, unit_tables)
     if not any(set(dimensions) <= set(t.dimension_names) for t in candidates):
         raise NotAnswerable(
-            f"no {question.unit} table carries {', '.join(dimensions)} together, so no combination of tables "
-            f"answers this question; the {question.unit} tables are: {_describe(unit_tables)}"
+            N_(
+                "no %(unit)s table carries %(dimensions)s together, so no combination of tables answers this "
+                "question; the %(unit)s tables are: %(tables)s"
+            ),
+            unit=question.unit,
+            dimensions=", ".join(dimensions),
+            tables=_describe(unit_tables),
         )
     return resolved
 
@@ -322,7 +348,7 @@ def plan_month(question: Question | ResolvedQuestion, tables: Mapping[str, Table
     names = [t.name for t in candidate_tables(q, [tables[n] for n in sorted(released)])]
     present = release.restricted(names)
     if not present.tables:
-        raise NotAnswerable(f"no {q.unit} table was released")
+        raise NotAnswerable(N_("no %(unit)s table was released"), unit=q.unit)
     if q.multi_valued:
         return _single_table_plan(q, tables, present)
     return _lattice_plan(q, tables, present)
@@ -375,7 +401,11 @@ def candidate_tables(q: ResolvedQuestion, tables: Iterable[Table]) -> list[Table
 
 def _answering_table(q: ResolvedQuestion, candidates: Sequence[Table]) -> Table:
     if not candidates:
-        raise NotAnswerable(f"no released {q.unit} table carries {', '.join(q.dimensions)} together")
+        raise NotAnswerable(
+            N_("no released %(unit)s table carries %(dimensions)s together"),
+            unit=q.unit,
+            dimensions=", ".join(q.dimensions),
+        )
     return min(candidates, key=lambda t: (t.cell_count, t.name))
 
 
@@ -384,8 +414,13 @@ def _single_table_plan(q: ResolvedQuestion, tables: Mapping[str, Table], release
     observations = [n for n, _ in release.tables if observed_table(n) == table.name]
     if missing := ["; ".join(sorted(c)) for c in release.classes if not set(observations) & c]:
         raise NotAnswerable(
-            f"some hotlines did not release {table.name}, the one table that carries {', '.join(q.dimensions)} "
-            f"(their tables: {' | '.join(missing)}), so the question cannot include them"
+            N_(
+                "some hotlines did not release %(table)s, the one table that carries %(dimensions)s (their tables: "
+                "%(missing)s), so the question cannot include them"
+            ),
+            table=table.name,
+            dimensions=", ".join(q.dimensions),
+            missing=" | ".join(missing),
         )
     dims = tuple(d for d in table.dimension_names if d in q.dimensions)
     size = math.prod(q.kept[d] for d in dims) * math.prod(len(d) for d in table.dimensions if d.name not in dims)
@@ -409,8 +444,10 @@ def _lattice_plan(q: ResolvedQuestion, tables: Mapping[str, Table], release: Mon
         covering = [(name, t) for name, t in lattice if set(subset) <= set(t.dimension_names)]
         if not covering:
             raise NotAnswerable(
-                f"no released {q.unit} table carries {', '.join(subset)} together; released: "
-                f"{_describe(t for _, t in lattice)}"
+                N_("no released %(unit)s table carries %(dimensions)s together; released: %(tables)s"),
+                unit=q.unit,
+                dimensions=", ".join(subset),
+                tables=_describe(t for _, t in lattice),
             )
         weights = [
             (name, variance[name] * math.prod(len(d) for d in t.dimensions if d.name not in subset))
@@ -419,11 +456,18 @@ def _lattice_plan(q: ResolvedQuestion, tables: Mapping[str, Table], release: Mon
         solved = _blue(weights, classes)
         if solved is None:
             missing = ["; ".join(sorted(c)) for c in classes if not any(name in c for name, _ in covering)]
-            raise NotAnswerable(
-                f"some hotlines released none of the {q.unit} tables that carry "
-                f"{', '.join(subset) or 'the total'} together (their tables: {' | '.join(missing)}), so the "
-                "question cannot include them"
+            template = (
+                N_(
+                    "some hotlines released none of the %(unit)s tables that carry %(dimensions)s together (their "
+                    "tables: %(missing)s), so the question cannot include them"
+                )
+                if subset
+                else N_(
+                    "some hotlines released none of the %(unit)s tables that carry the total together (their "
+                    "tables: %(missing)s), so the question cannot include them"
+                )
             )
+            raise NotAnswerable(template, unit=q.unit, dimensions=", ".join(subset), missing=" | ".join(missing))
         for name, value in solved.items():
             gamma[(name, subset)] = value
 
@@ -544,7 +588,7 @@ def _codes(tables: Mapping[str, Table], dimension: str) -> tuple[str, ...]:
         for d in table.dimensions:
             if d.name == dimension:
                 return d.code_names
-    raise NotAnswerable(f"no table carries dimension {dimension!r}")
+    raise NotAnswerable(N_("no table carries dimension %(dimension)s"), dimension=repr(dimension))
 
 
 def _describe(tables: Iterable[Table]) -> str:

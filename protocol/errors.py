@@ -22,6 +22,7 @@ Nothing secret or decrypted ever appears in an error message.
 from __future__ import annotations
 
 __all__ = [
+    "N_",
     "DecryptionFailed",
     "InvalidCheckpoint",
     "InvalidProof",
@@ -33,6 +34,12 @@ __all__ = [
     "TaxonomyViolation",
     "UnsupportedVersion",
 ]
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` (a sentence with named placeholders) for extraction into the hub's catalogue: the protocol
+    translates nothing, the hub's dashboard shows it translated (:class:`protocol.combination.NotAnswerable`)."""
+    return message
 
 
 class ProtocolError(Exception):

@@ -55,6 +55,7 @@ from protocol.combination import (
     observed_table,
     plan_month,
 )
+from protocol.errors import N_
 from protocol.taxonomy import Table
 
 __all__ = [
@@ -191,15 +192,15 @@ def plan_blocks(
     for period in sorted(releases):
         by_release.setdefault(releases[period].restricted(names), []).append(period)
     plans: dict[MonthRelease, Plan] = {}
-    failures: list[tuple[list[str], str]] = []
+    failures: list[tuple[str, NotAnswerable]] = []
     for release, periods in by_release.items():
         try:
             plans[release] = plan_month(question, tables, release)
         except NotAnswerable as e:
-            failures.append((periods, str(e)))
+            failures.append((_months(periods), e))
     if failures:
-        detail = "; ".join(f"{_months(periods)}: {message}" for periods, message in failures)
-        raise NotAnswerable(f"the question cannot be answered for {detail}")
+        detail = "; ".join(f"{months}: {error}" for months, error in failures)
+        raise NotAnswerable(N_("the question cannot be answered for %(detail)s"), causes=failures, detail=detail)
     if by_period:
         return [((period,), plans[releases[period].restricted(names)]) for period in sorted(releases)]
     return sorted(((tuple(periods), plans[release]) for release, periods in by_release.items()), key=lambda b: b[0])

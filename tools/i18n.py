@@ -51,6 +51,9 @@ def extract_taxonomy(
 SOURCES: Final[Mapping[str, list[tuple[str, str | Extractor]]]] = {
     "hub": [
         ("hub/**.py", "python"),
+        # The refusals protocol words (marked with N_) that the dashboard shows translated.
+        ("protocol/combination.py", "python"),
+        ("protocol/estimation.py", "python"),
         (TEMPLATES, babel_extract),
         ("protocol/data/taxonomy-*.json", extract_taxonomy),
     ],

@@ -13,20 +13,30 @@ The language of a page is chosen by, first to last: the ``lang`` query parameter
 page in a language is a bookmarkable URL; the choice is also kept in a cookie), the ``tipshare_lang`` cookie, the
 browser's ``Accept-Language`` (highest quality first), English. Code that builds what a page shows calls
 :func:`gettext` (``_``) while :func:`using` holds the page's language, in a context variable, so concurrent
-requests never share one. Messages written in constants are marked with :func:`N_` and translated where shown.
+requests never share one (:mod:`hub.i18n`, which the hub's services word their notes and refusals with too).
+Messages written in constants are marked with :func:`N_` and translated where shown.
 """
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import gettext as _gettext
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Final
 
 import pycountry
+
+from hub.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    LOCALE_DIR,
+    N_,
+    current_language,
+    gettext,
+    ngettext,
+    set_language,
+    translations,
+    using,
+)
 
 __all__ = [
     "COOKIE",
@@ -45,29 +55,8 @@ __all__ = [
     "using",
 ]
 
-#: The languages the dashboard speaks, by code, each named in itself (as the switcher shows them).
-LANGUAGES: Final = {"en": "English", "uk": "Українська", "ro": "Română", "ru": "Русский"}
-DEFAULT_LANGUAGE: Final = "en"
 #: The cookie that keeps a language chosen with the switcher.
 COOKIE: Final = "tipshare_lang"
-#: Where the compiled catalogues are: ``<lang>/LC_MESSAGES/hub.mo``.
-LOCALE_DIR: Final = Path(__file__).resolve().parents[1] / "locale"
-DOMAIN: Final = "hub"
-
-_language: contextvars.ContextVar[str] = contextvars.ContextVar("tipshare_dashboard_language", default="en")
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for extraction; it is translated where it is shown."""
-    return message
-
-
-@functools.cache
-def translations(language: str) -> _gettext.NullTranslations:
-    """The catalogue of ``language`` (English: none, the messages are English)."""
-    if language == DEFAULT_LANGUAGE or language not in LANGUAGES:
-        return _gettext.NullTranslations()
-    return _gettext.translation(DOMAIN, LOCALE_DIR, languages=[language])
 
 
 @functools.cache
@@ -76,34 +65,6 @@ def country_translations(language: str) -> _gettext.NullTranslations:
     if language == DEFAULT_LANGUAGE:
         return _gettext.NullTranslations()
     return _gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True)
-
-
-def current_language() -> str:
-    return _language.get()
-
-
-def gettext(message: str) -> str:
-    """``message`` in the current page's language (English if its catalogue lacks it)."""
-    return translations(_language.get()).gettext(message)
-
-
-def ngettext(singular: str, plural: str, n: int) -> str:
-    return translations(_language.get()).ngettext(singular, plural, n)
-
-
-def set_language(language: str) -> None:
-    """Speak ``language`` for the rest of the current context (one request's endpoint)."""
-    _language.set(language if language in LANGUAGES else DEFAULT_LANGUAGE)
-
-
-@contextmanager
-def using(language: str) -> Iterator[None]:
-    """Speak ``language`` (one of :data:`LANGUAGES`) until the block ends."""
-    token = _language.set(language if language in LANGUAGES else DEFAULT_LANGUAGE)
-    try:
-        yield
-    finally:
-        _language.reset(token)
 
 
 def accept_languages(header: str | None) -> list[str]:

@@ -24,6 +24,7 @@ import pycountry
 
 from hub.dashboard.i18n import N_, country_translations, current_language
 from hub.dashboard.i18n import gettext as _
+from hub.i18n import DIMENSION_NAMES
 from protocol.taxonomy import Taxonomy
 
 __all__ = ["DIMENSION_NAMES", "MESSAGES", "MINUS", "Labels", "country_name", "format_count", "format_number"]
@@ -32,22 +33,6 @@ __all__ = ["DIMENSION_NAMES", "MESSAGES", "MINUS", "Labels", "country_name", "fo
 MINUS: Final = "\u2212"
 
 
-#: Dimension names as the pickers show them (any other: ``country_of_exploitation`` → ``Country of exploitation``).
-DIMENSION_NAMES: Final = {
-    "citizenship": N_("Citizenship"),
-    "country_of_exploitation": N_("Country of exploitation"),
-    "exploitation_type": N_("Exploitation type"),
-    "exploitation_group": N_("Exploitation group"),
-    "gender": N_("Gender"),
-    "age_band": N_("Age band"),
-    "age_group": N_("Age group"),
-    "recruiter_relation": N_("Recruiter relation"),
-    "recruitment_channel": N_("Recruitment channel"),
-    "control_flag": N_("Control flag"),
-    "cross_border": N_("Cross border"),
-    "channel": N_("Channel"),
-    "contact_type": N_("Contact type"),
-}
 #: Words the hub's answers carry in English that pages show: unit labels (``protocol.api.UNIT_LABELS``), roles.
 MESSAGES: Final = (
     N_("potential victims reported to hotlines"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from hub.errors import InvalidQuery
+from hub.i18n import gettext as _
 from protocol.taxonomy import Dimension, Table
 
 __all__ = ["Params", "all_dimensions", "check_names", "codes_of", "single", "unit_dimensions", "values_of"]
@@ -45,7 +46,7 @@ def single(values: Mapping[str, list[str]], name: str) -> str | None:
     """The one value of a single-valued field; empty means unset; a repeated field is refused."""
     given = values.get(name, [])
     if len(given) > 1:
-        raise InvalidQuery(f"{name} is given {len(given)} times; give it once")
+        raise InvalidQuery(_("%(name)s is given %(times)s times; give it once") % {"name": name, "times": len(given)})
     value = given[0].strip() if given else ""
     return value or None
 
@@ -62,11 +63,15 @@ def check_names(values: Mapping[str, list[str]], known: Iterable[str], *, repeat
     accepted = frozenset(known) | frozenset(repeatable)
     unknown = sorted(name for name in values if name not in accepted)
     if unknown:
-        raise InvalidQuery(
-            f"unknown query parameter(s): {', '.join(unknown)}; this view reads {', '.join(sorted(known))}"
-            + (" and dimension names" if repeatable else "")
+        message = (
+            _("unknown query parameter(s): %(unknown)s; this view reads %(known)s and dimension names")
+            if repeatable
+            else _("unknown query parameter(s): %(unknown)s; this view reads %(known)s")
         )
+        raise InvalidQuery(message % {"unknown": ", ".join(unknown), "known": ", ".join(sorted(known))})
     several = frozenset(repeatable)
     repeated = sorted(name for name, given in values.items() if len(given) > 1 and name not in several)
     if repeated:
-        raise InvalidQuery(f"query parameter(s) given more than once: {', '.join(repeated)}; give each once")
+        raise InvalidQuery(
+            _("query parameter(s) given more than once: %(names)s; give each once") % {"names": ", ".join(repeated)}
+        )

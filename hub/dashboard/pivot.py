@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Final
 
 from hub.dashboard.i18n import gettext as _
-from hub.dashboard.labels import Labels
+from hub.dashboard.labels import Labels, format_count
 from hub.dashboard.numbers import Estimate, Provenance
 from hub.dashboard.params import Params, all_dimensions, codes_of, single, unit_dimensions, values_of
 from hub.dashboard.queries import DEFAULT_UNIT, UNIT_NAMES, PeriodScope, _api_params
@@ -77,12 +77,17 @@ class PivotForm:
         unknown = sorted(name for name in values if name not in _FIELDS and name not in known)
         if unknown:
             raise InvalidQuery(
-                f"unknown query parameter(s): {', '.join(unknown)}; the custom table accepts "
-                f"{', '.join(sorted(_FIELDS))} and dimension names as filters"
+                _(
+                    "unknown query parameter(s): %(unknown)s; the custom table accepts %(fields)s and dimension "
+                    "names as filters"
+                )
+                % {"unknown": ", ".join(unknown), "fields": ", ".join(sorted(_FIELDS))}
             )
         unit = single(values, "unit") or DEFAULT_UNIT
         if unit not in UNIT_NAMES:
-            raise InvalidQuery(f"there is no unit {unit!r}; choose one of {', '.join(UNIT_NAMES)}")
+            raise InvalidQuery(
+                _("there is no unit %(unit)r; choose one of %(units)s") % {"unit": unit, "units": ", ".join(UNIT_NAMES)}
+            )
         dimensions = unit_dimensions(tables, unit)
         if "rows" not in values and "columns" not in values:
             rows: tuple[str, ...] = DEFAULT_ROWS
@@ -99,11 +104,15 @@ class PivotForm:
                 continue
             if name not in dimensions:
                 raise InvalidQuery(
-                    f"filter {name}: no {unit} table has this dimension; remove the filter or choose another unit"
+                    _("filter %(name)s: no %(unit)s table has this dimension; remove the filter or choose another unit")
+                    % {"name": name, "unit": unit}
                 )
             wrong = [code for code in codes if code not in dimensions[name].code_names]
             if wrong:
-                raise InvalidQuery(f"{name} {', '.join(map(repr, wrong))} is not a code of the taxonomy")
+                raise InvalidQuery(
+                    _("%(dimension)s %(code)s is not a code of the taxonomy")
+                    % {"dimension": name, "code": ", ".join(map(repr, wrong))}
+                )
             filters[name] = codes
         return cls(unit, rows, columns, MappingProxyType(filters), PeriodScope.parse(values))
 
@@ -155,20 +164,32 @@ def _check_grouping(
 ) -> None:
     if len(rows) > MAX_ROWS or len(columns) > MAX_COLUMNS or len(rows) + len(columns) > MAX_DIMENSIONS:
         raise InvalidQuery(
-            f"the custom table groups by at most {MAX_DIMENSIONS} dimensions, at most {MAX_ROWS} as rows and "
-            f"{MAX_COLUMNS} as columns; got rows {','.join(rows) or '(none)'} and columns "
-            f"{','.join(columns) or '(none)'}"
+            _(
+                "the custom table groups by at most %(max)s dimensions, at most %(rows_max)s as rows and "
+                "%(columns_max)s as columns; got rows %(rows)s and columns %(columns)s"
+            )
+            % {
+                "max": MAX_DIMENSIONS,
+                "rows_max": MAX_ROWS,
+                "columns_max": MAX_COLUMNS,
+                "rows": ",".join(rows) or _("(none)"),
+                "columns": ",".join(columns) or _("(none)"),
+            }
         )
     if columns and not rows:
-        raise InvalidQuery("columns need rows: choose the row dimension first")
+        raise InvalidQuery(_("columns need rows: choose the row dimension first"))
     for name in rows + columns:
         if name != PERIOD and name not in dimensions:
             raise InvalidQuery(
-                f"no {unit} table has the dimension {name!r}; choose among period, {', '.join(dimensions)}"
+                _("no %(unit)s table has the dimension %(dimension)r; choose among period, %(dimensions)s")
+                % {"unit": unit, "dimension": name, "dimensions": ", ".join(dimensions)}
             )
     repeated = sorted({name for name in rows + columns if (rows + columns).count(name) > 1})
     if repeated:
-        raise InvalidQuery(f"{', '.join(repeated)} is chosen more than once: a dimension is either a row or a column")
+        raise InvalidQuery(
+            _("%(dimensions)s is chosen more than once: a dimension is either a row or a column")
+            % {"dimensions": ", ".join(repeated)}
+        )
 
 
 # ---------------------------------------------------------------------------------------------- the table
@@ -219,8 +240,11 @@ def pivot_view(form: PivotForm, answer: EstimatesAnswer, *, labels: Labels, tota
     the releases cannot answer comes back as a refusal to show, not an error)."""
     if len(answer.rows) > MAX_CELLS:
         raise InvalidQuery(
-            f"this table has {len(answer.rows):,} cells; the page shows at most {MAX_CELLS:,}: filter codes, group "
-            "by fewer dimensions or shorten the months (the downloads below have every cell)"
+            _(
+                "this table has %(cells)s cells; the page shows at most %(max)s: filter codes, group by fewer "
+                "dimensions or shorten the months (the downloads below have every cell)"
+            )
+            % {"cells": format_count(len(answer.rows)), "max": format_count(MAX_CELLS)}
         )
     by_key = {_key(row, form.group_by): row for row in answer.rows}
     rows = _keys([key[: len(form.rows)] for key in by_key], form.rows, labels)

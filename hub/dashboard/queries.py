@@ -28,6 +28,7 @@ from types import MappingProxyType
 from typing import Final
 
 from hub.dashboard.i18n import N_
+from hub.dashboard.i18n import gettext as _
 from hub.dashboard.params import (
     Params,
     all_dimensions,
@@ -38,6 +39,7 @@ from hub.dashboard.params import (
     values_of,
 )
 from hub.errors import InvalidQuery
+from hub.i18n import dimension_term
 from hub.services.estimates import EstimatesQuery
 from hub.services.scope import Scope
 from protocol.api import PERIOD, UNIT_LABELS
@@ -156,30 +158,45 @@ class TrendsForm:
             table = tables.get(table_name)
             if table is None:
                 raise InvalidQuery(
-                    f"there is no table {table_name!r}; the trends view now asks about a unit, not a table: choose "
-                    f"one of {', '.join(UNIT_NAMES)}"
+                    _(
+                        "there is no table %(table)r; the trends view now asks about a unit, not a table: choose one "
+                        "of %(units)s"
+                    )
+                    % {"table": table_name, "units": ", ".join(UNIT_NAMES)}
                 )
             if unit is None:
                 unit = table.unit
                 notices.append(
-                    f"This link names the table {table_name}. The trends view now answers for a unit, "
-                    f"{UNIT_LABELS[unit]}, from every released table that can answer (least squares), so the "
-                    "numbers may differ from that table's own sums and have narrower intervals."
+                    _(
+                        "This link names the table %(table)s. The trends view now answers for a unit, %(unit)s, from "
+                        "every released table that can answer (least squares), so the numbers may differ from that "
+                        "table's own sums and have narrower intervals."
+                    )
+                    % {"table": table_name, "unit": _(UNIT_LABELS[unit])}
                 )
             elif unit != table.unit:
-                notices.append(f"The table {table_name} counts {table.unit}s, not {unit}s: it was ignored.")
+                notices.append(
+                    _("The table %(table)s counts %(counted)ss, not %(unit)ss: it was ignored.")
+                    % {"table": table_name, "counted": table.unit, "unit": unit}
+                )
         unit = unit or DEFAULT_UNIT
         if unit not in UNIT_NAMES:
-            raise InvalidQuery(f"there is no unit {unit!r}; choose one of {', '.join(UNIT_NAMES)}")
+            raise InvalidQuery(
+                _("there is no unit %(unit)r; choose one of %(units)s") % {"unit": unit, "units": ", ".join(UNIT_NAMES)}
+            )
         dimensions = unit_dimensions(tables, unit)
         known = all_dimensions(tables)
         split = single(values, "split")
         if split is not None and split not in dimensions:
             if split not in known:
                 raise InvalidQuery(
-                    f"lines by {split!r}: there is no such dimension; choose one of {', '.join(dimensions)}"
+                    _("lines by %(split)r: there is no such dimension; choose one of %(dimensions)s")
+                    % {"split": split, "dimensions": ", ".join(dimensions)}
                 )
-            notices.append(f"No {unit} table has the dimension {split}: one line for the total is drawn instead.")
+            notices.append(
+                _("No %(unit)s table has the dimension %(dimension)s: one line for the total is drawn instead.")
+                % {"unit": unit, "dimension": dimension_term(split)}
+            )
             split = None
         filters: dict[str, tuple[str, ...]] = {}
         ignored: list[str] = []
@@ -192,13 +209,16 @@ class TrendsForm:
                 ignored.append(name)
         clip = single(values, "clip")
         if clip not in (None, "on", "true", "1"):
-            raise InvalidQuery(f"clip is a checkbox: on or absent, not {clip!r}")
+            raise InvalidQuery(_("clip is a checkbox: on or absent, not %(clip)r") % {"clip": clip})
         if split is not None:
             chosen = filters.get(split) or dimensions[split].code_names
             if len(chosen) > MAX_SERIES:
                 raise InvalidQuery(
-                    f"one line per {split} would draw {len(chosen)} lines; a chart shows at most {MAX_SERIES}: "
-                    f"choose at most {MAX_SERIES} codes of {split} in its filter"
+                    _(
+                        "one line per %(split)s would draw %(lines)s lines; a chart shows at most %(max)s: choose at "
+                        "most %(max)s codes of %(split)s in its filter"
+                    )
+                    % {"split": split, "lines": len(chosen), "max": MAX_SERIES}
                 )
         return cls(
             unit=unit,
@@ -251,7 +271,10 @@ class CorridorsForm:
         _check_code(tables, "exploitation_group", group)
         top_text = single(values, "top") or str(TOP_CHOICES[0])
         if not top_text.isdigit() or int(top_text) not in TOP_CHOICES:
-            raise InvalidQuery(f"top must be one of {', '.join(map(str, TOP_CHOICES))} (0: all); got {top_text!r}")
+            raise InvalidQuery(
+                _("top must be one of %(choices)s (0: all); got %(top)r")
+                % {"choices": ", ".join(map(str, TOP_CHOICES)), "top": top_text}
+            )
         return cls(group, int(top_text), PeriodScope.parse(values))
 
     @property
@@ -292,8 +315,10 @@ class DemographyForm:
         _check_code(tables, "exploitation_type", kind)
         if group is not None and kind is not None:
             raise InvalidQuery(
-                "choose an exploitation group (gender by age group) or, as older links did, an exploitation type "
-                "(gender by age band), not both"
+                _(
+                    "choose an exploitation group (gender by age group) or, as older links did, an exploitation type "
+                    "(gender by age band), not both"
+                )
             )
         return cls(group, kind, PeriodScope.parse(values))
 
@@ -341,4 +366,6 @@ class CompletenessForm:
 def _check_code(tables: Mapping[str, Table], dimension: str, code: str | None) -> None:
     found = all_dimensions(tables).get(dimension)
     if code is not None and (found is None or code not in found.code_names):
-        raise InvalidQuery(f"{dimension} {code!r} is not a code of the taxonomy")
+        raise InvalidQuery(
+            _("%(dimension)s %(code)r is not a code of the taxonomy") % {"dimension": dimension, "code": code}
+        )

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
@@ -71,6 +71,7 @@ from protocol.taxonomy import Table
 __all__ = ["NAVIGATION", "router"]
 
 router = APIRouter(include_in_schema=False)
+_T = TypeVar("_T")
 
 #: The views, in the order the navigation lists them: (path, label).
 NAVIGATION: Final = (
@@ -344,7 +345,8 @@ def export(
             raise InvalidQuery(f"format must be csv, json or sdmx-csv; got {format!r}")
         output: ExportFormat = format
         if view == "completeness":
-            return _completeness_file(page.completeness(CompletenessForm.parse(params)), output)
+            form = CompletenessForm.parse(params)
+            return _completeness_file(_in_english(lambda: page.completeness(form)), output)
         tables = page.tables
         parsers: dict[str, Callable[[], TrendsForm | CorridorsForm | DemographyForm | PivotForm]] = {
             "pivot": lambda: PivotForm.parse(params, tables),
@@ -354,12 +356,25 @@ def export(
         }
         if view not in parsers:
             raise NotFound(f"there is no dashboard view {view!r}")
-        answer = page.estimates(parsers[view]().estimates_query(allowed_countries=page.allowed))
-        return _estimates_file(answer, output, tables)
+        query = parsers[view]().estimates_query(allowed_countries=page.allowed)
+        return _estimates_file(_in_english(lambda: page.estimates(query)), output, tables)
     except HubError as e:
         if e.status_code >= 500:
             raise
         return page.render("error.html", status=e.status_code, title=N_("Export failed"), error=e, view=None)
+
+
+def _in_english(action: Callable[[], _T]) -> _T:
+    """What a file holds is worded in English, whatever the page's language (a JSON export is the API's body, byte
+    for byte: its notes too); a refusal is asked again in the page's language, to be shown on the error page."""
+    try:
+        with i18n.using(i18n.DEFAULT_LANGUAGE):
+            return action()
+    except HubError as e:
+        if e.status_code >= 500:
+            raise
+        action()
+        raise
 
 
 def _estimates_file(answer: EstimatesAnswer, output: ExportFormat, tables: dict[str, Table]) -> Response:

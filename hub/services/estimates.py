@@ -55,7 +55,8 @@ from types import MappingProxyType
 from sqlalchemy.orm import Session
 
 from hub.errors import InvalidQuery, NotFound, QuestionNotAnswerable
-from hub.services.estimates_text import answer_notes, describe_months, describe_question
+from hub.i18n import gettext as _
+from hub.services.estimates_text import answer_notes, describe_months, describe_question, refusal_text
 from hub.services.observations import MonthData, MonthReader, ObservedSums, inconsistent, month_number
 from hub.services.scope import (
     ResolvedScope,
@@ -183,19 +184,22 @@ class EstimatesService:
 
     def _resolve(self, q: EstimatesQuery) -> ResolvedQuestion:
         if q.unit not in api.UNIT_LABELS:
-            raise NotFound(f"there is no unit {q.unit!r}; the units are: {', '.join(api.UNIT_LABELS)}")
+            raise NotFound(
+                _("there is no unit %(unit)r; the units are: %(units)s")
+                % {"unit": q.unit, "units": ", ".join(api.UNIT_LABELS)}
+            )
         if q.group_by.count(api.PERIOD) > 1:
-            raise InvalidQuery(f"group_by names a key twice: {','.join(q.group_by)}")
+            raise InvalidQuery(_("group_by names a key twice: %(group_by)s") % {"group_by": ",".join(q.group_by)})
         for name, codes in q.filters.items():
             if name == api.PERIOD:
-                raise InvalidQuery("period is not a filter: give period_from and period_to")
+                raise InvalidQuery(_("period is not a filter: give period_from and period_to"))
             if not codes:
-                raise InvalidQuery(f"filter {name} needs a list of one or more codes")
+                raise InvalidQuery(_("filter %(name)s needs a list of one or more codes") % {"name": name})
         dimensions = tuple(name for name in q.group_by if name != api.PERIOD)
         try:
             return resolve(Question(unit=q.unit, group_by=dimensions, filters=dict(q.filters)), self._tables)
         except NotAnswerable as e:
-            raise QuestionNotAnswerable(str(e)) from e
+            raise QuestionNotAnswerable(refusal_text(e)) from e
 
     def _codes(self, dimension: str) -> tuple[str, ...]:
         return next(d.code_names for t in self._tables.values() for d in t.dimensions if d.name == dimension)
@@ -246,18 +250,23 @@ class EstimatesService:
             if tried[release]:
                 answerable.append(month)
             else:
-                followed = ", ".join(sorted(set(months[month].hotlines.values()))) or "no known taxonomy"
+                followed = ", ".join(sorted(set(months[month].hotlines.values()))) or _("no known taxonomy")
                 refused.setdefault(followed, []).append(month)
-        held = "; ".join(f"in {describe_months(members)} under {followed}" for followed, members in refused.items())
+        held = "; ".join(
+            _("in %(months)s under %(taxonomies)s") % {"months": describe_months(members), "taxonomies": followed}
+            for followed, members in refused.items()
+        )
         hint = (
-            f" It can be answered for {describe_months(answerable)}: narrow period_from..period_to to those months."
+            " "
+            + _("It can be answered for %(months)s: narrow period_from..period_to to those months.")
+            % {"months": describe_months(answerable)}
             if answerable
             else ""
         )
-        return (
-            f"{describe_question(question)}: {error}. Hotlines in scope released {held}.{hint} An answer never "
-            "leaves months out silently."
-        )
+        return _(
+            "%(question)s: %(refusal)s. Hotlines in scope released %(releases)s.%(hint)s An answer never leaves "
+            "months out silently."
+        ) % {"question": describe_question(question), "refusal": refusal_text(error), "releases": held, "hint": hint}
 
     # ------------------------------------------------------------------------------------------- sums and rows
 

@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """An estimates answer in words and as a file: its notes, how a refusal names months and questions, its CSV.
 
+Notes and refusals are worded through :mod:`hub.i18n`: English on the API and in files, the page's language on a
+dashboard page (:func:`refusal_text` shows a refusal :mod:`protocol` words, which carries its English template).
+
 The CSV (:func:`estimates_to_csv`) has one line per row and repeats on every line what is needed to read the line
 alone: the question (unit, filters, period range, scope; and ``question``, the request that asks it again, which
 ``tipshare-audit check`` recomputes), the checkpoint the answer reflects, and the interval's method, so that a
@@ -12,16 +15,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from hub.i18n import dimension_term, dimensions_term, translate
+from hub.i18n import gettext as _
 from hub.services.export_metadata import export_filename, filters_text, group_by_text
 from hub.services.scope import period_text
 from hub.services.stats import write_csv
+from hub.services.units import REGION_NOTE
 from protocol.api import EstimatesAnswer
-from protocol.combination import Plan, ResolvedQuestion, observed_table
+from protocol.combination import NotAnswerable, Plan, ResolvedQuestion, observed_table
 from protocol.questions import estimates_question
 from protocol.questions import question_text as text_of
 from protocol.taxonomy import Table
 
-__all__ = ["answer_notes", "describe_months", "describe_question", "estimates_filename", "estimates_to_csv"]
+__all__ = [
+    "answer_notes",
+    "describe_months",
+    "describe_question",
+    "estimates_filename",
+    "estimates_to_csv",
+    "refusal_text",
+]
 
 
 def describe_months(months: Sequence[int]) -> str:
@@ -42,10 +55,27 @@ def describe_months(months: Sequence[int]) -> str:
 
 
 def describe_question(question: ResolvedQuestion) -> str:
-    """``persons by citizenship, country_of_exploitation (exploitation_group: labour)``."""
-    grouped = f" by {', '.join(question.group_by)}" if question.group_by else " in total"
-    filtered = "; ".join(f"{name}: {', '.join(codes)}" for name, codes in question.filters.items())
-    return f"the number of {question.unit}s{grouped}" + (f" ({filtered})" if filtered else "")
+    """``the number of persons by citizenship, country_of_exploitation (exploitation_group: labour)``."""
+    filtered = "; ".join(f"{dimension_term(name)}: {', '.join(codes)}" for name, codes in question.filters.items())
+    if question.group_by:
+        text = _("the number of %(unit)ss by %(dimensions)s") % {
+            "unit": question.unit,
+            "dimensions": dimensions_term(question.group_by),
+        }
+    else:
+        text = _("the number of %(unit)ss in total") % {"unit": question.unit}
+    return text + (f" ({filtered})" if filtered else "")
+
+
+def refusal_text(error: NotAnswerable) -> str:
+    """A refusal :mod:`protocol` words, in the current language (in English: ``str(error)``, byte for byte).
+    Dimensions listed together read as the dashboard's labels; codes, tables and months stay as they are."""
+    params = dict(error.params)
+    if params.get("dimensions"):
+        params["dimensions"] = dimensions_term(params["dimensions"].split(", "))
+    if error.causes:
+        params["detail"] = "; ".join(f"{months}: {refusal_text(cause)}" for months, cause in error.causes)
+    return translate(error.template, params)
 
 
 def answer_notes(
@@ -58,30 +88,42 @@ def answer_notes(
 ) -> list[str]:
     """What a reader needs to know to read the numbers: how they were combined, and what they count."""
     used = sorted({observed_table(name) for plan in plans for name in plan.marginals})
+    unit = question.unit
     notes = [
-        "Estimates are unbiased and never clipped at zero: a negative estimate or an interval reaching below zero "
-        "is what the noise gives, and is kept so that sums stay unbiased.",
-        f"Each estimate combines every released {question.unit} table that can answer the question, by "
-        "generalised least squares (weights proportional to the inverse of each table's noise variance, so the "
-        "parts add up to the total); the weights used are listed under combination, per months whose releases "
-        f"look alike. Tables used: {', '.join(used) or 'none (no release in range)'}.",
+        _(
+            "Estimates are unbiased and never clipped at zero: a negative estimate or an interval reaching below "
+            "zero is what the noise gives, and is kept so that sums stay unbiased."
+        ),
+        _(
+            "Each estimate combines every released %(unit)s table that can answer the question, by generalised "
+            "least squares (weights proportional to the inverse of each table's noise variance, so the parts add "
+            "up to the total); the weights used are listed under combination, per months whose releases look "
+            "alike. Tables used: %(tables)s."
+        )
+        % {"unit": unit, "tables": ", ".join(used) or _("none (no release in range)")},
     ]
     if len(followed) > 1:
         notes.append(
-            f"The months in range hold releases of several taxonomies ({', '.join(followed)}): each table is "
-            "observed per taxonomy (the cells of the hotlines that released it under that taxonomy), so the "
-            "hotlines of each taxonomy are known from their own tables, each with its own noise variance."
+            _(
+                "The months in range hold releases of several taxonomies (%(taxonomies)s): each table is observed "
+                "per taxonomy (the cells of the hotlines that released it under that taxonomy), so the hotlines of "
+                "each taxonomy are known from their own tables, each with its own noise variance."
+            )
+            % {"taxonomies": ", ".join(followed)}
         )
     for name in question.dimensions:
         dimension = next(d for t in tables.values() for d in t.dimensions if d.name == name)
         if dimension.multi_valued:
             notes.append(
-                f"{name} is multi-valued: a {question.unit} counts once under every code that applies, so rows "
-                f"(and a filter on several codes) count ({question.unit}, code) pairs and need not add up to a "
-                f"number of {question.unit}s; such a question is answered by the one table that carries {name}."
+                _(
+                    "%(dimension)s is multi-valued: a %(unit)s counts once under every code that applies, so rows "
+                    "(and a filter on several codes) count (%(unit)s, code) pairs and need not add up to a number "
+                    "of %(unit)ss; such a question is answered by the one table that carries %(dimension)s."
+                )
+                % {"dimension": dimension_term(name), "unit": unit}
             )
     if region_of is not None:
-        notes.append(f"region is the sum of this token's countries: {', '.join(region_of)}")
+        notes.append(_(REGION_NOTE) % {"countries": ", ".join(region_of)})
     return notes
 
 

@@ -45,6 +45,7 @@ from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from hub.errors import Forbidden, InvalidQuery, NotFound
+from hub.i18n import gettext as _
 from hub.models import Hotline, HotlineKey, HotlinePolicyRecord, ReleaseNoise
 from hub.services.rollups import REGION, country_scope, hotline_scope
 from protocol.messages import HotlinePolicyEntry
@@ -86,7 +87,10 @@ _HOTLINE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}[a-z0-9]")
 def parse_period(text: str, *, param: str) -> int:
     """The month number of a ``YYYY-MM`` period; :class:`InvalidQuery` naming ``param`` otherwise."""
     if not isinstance(text, str) or not _PERIOD.fullmatch(text) or not "1900-01" <= text <= "9998-12":
-        raise InvalidQuery(f"{param} must be a month written YYYY-MM, such as 2026-10; got {text!r}")
+        raise InvalidQuery(
+            _("%(param)s must be a month written YYYY-MM, such as 2026-10; got %(text)r")
+            % {"param": param, "text": text}
+        )
     return int(text[:4]) * 12 + int(text[5:7]) - 1
 
 
@@ -117,10 +121,14 @@ def period_range(
     last = parse_period(period_to, param="period_to") if period_to is not None else now.year * 12 + now.month - 2
     first = parse_period(period_from, param="period_from") if period_from is not None else last - DEFAULT_PERIODS + 1
     if first > last:
-        raise InvalidQuery(f"period_from ({period_text(first)}) is after period_to ({period_text(last)})")
+        raise InvalidQuery(
+            _("period_from (%(first)s) is after period_to (%(last)s)")
+            % {"first": period_text(first), "last": period_text(last)}
+        )
     if last - first + 1 > max_periods:
         raise InvalidQuery(
-            f"period_from..period_to covers {last - first + 1} months; one query covers at most {max_periods}"
+            _("period_from..period_to covers %(months)s months; one query covers at most %(max)s")
+            % {"months": last - first + 1, "max": max_periods}
         )
     return first, last
 
@@ -157,20 +165,24 @@ class Scope:
     @classmethod
     def country(cls, code: str) -> Scope:
         if not _COUNTRY.fullmatch(code):
-            raise InvalidQuery(f"country must be an ISO 3166-1 alpha-2 code such as UA; got {code!r}")
+            raise InvalidQuery(
+                _("country must be an ISO 3166-1 alpha-2 code such as UA; got %(code)r") % {"code": code}
+            )
         return cls("country", code)
 
     @classmethod
     def hotline(cls, hotline_id: str) -> Scope:
         if not _HOTLINE.fullmatch(hotline_id):
-            raise InvalidQuery(f"hotline must be a hotline id such as la-strada-ua; got {hotline_id!r}")
+            raise InvalidQuery(
+                _("hotline must be a hotline id such as la-strada-ua; got %(hotline)r") % {"hotline": hotline_id}
+            )
         return cls("hotline", hotline_id)
 
     @classmethod
     def from_params(cls, *, country: str | None, hotline: str | None) -> Scope:
         """The scope named by the ``country`` / ``hotline`` query parameters (neither: the region)."""
         if country is not None and hotline is not None:
-            raise InvalidQuery("give country or hotline, not both: a hotline already belongs to one country")
+            raise InvalidQuery(_("give country or hotline, not both: a hotline already belongs to one country"))
         if country is not None:
             return cls.country(country)
         if hotline is not None:
@@ -216,16 +228,22 @@ def resolve_scope(session: Session, scope: Scope, *, allowed_countries: frozense
     if scope.level == "country":
         country = _code(scope)
         if allowed_countries is not None and country not in allowed_countries:
-            raise Forbidden(f"this token may query {_listing(allowed_countries)} only, not country {country}")
+            raise Forbidden(
+                _("this token may query %(countries)s only, not country %(country)s")
+                % {"countries": _listing(allowed_countries), "country": country}
+            )
         return ResolvedScope(scope, (country_scope(country),), frozenset({country}))
     if scope.level == "hotline":
         hotline_id = _code(scope)
         hotline = session.get(Hotline, hotline_id)
         if allowed_countries is not None and (hotline is None or hotline.country not in allowed_countries):
             # One answer whether the hotline is enrolled elsewhere or nowhere: naming only the token's countries.
-            raise NotFound(f"no hotline {hotline_id!r} is enrolled in {_listing(allowed_countries)}")
+            raise NotFound(
+                _("no hotline %(hotline)r is enrolled in %(countries)s")
+                % {"hotline": hotline_id, "countries": _listing(allowed_countries)}
+            )
         if hotline is None:
-            raise NotFound(f"no hotline {hotline_id!r} is enrolled at this hub")
+            raise NotFound(_("no hotline %(hotline)r is enrolled at this hub") % {"hotline": hotline_id})
         return ResolvedScope(scope, (hotline_scope(hotline_id),), frozenset({hotline.country}), hotline_id)
     if allowed_countries is None:
         return ResolvedScope(scope, (REGION,), None)
@@ -242,7 +260,7 @@ def _code(scope: Scope) -> str:
 
 def _listing(countries: Iterable[str]) -> str:
     names = sorted(countries)
-    return "countries " + ", ".join(names) if names else "no country"
+    return _("countries %(codes)s") % {"codes": ", ".join(names)} if names else _("no country")
 
 
 # ---------------------------------------------------------------------------------------------- enrolment

@@ -57,6 +57,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hub.errors import HubError, InvalidQuery, NotFound
+from hub.i18n import N_, dimension_term
+from hub.i18n import gettext as _
 from hub.models import LogCheckpoint, ReleaseNoise, RollupCell, RollupNoise
 from hub.services.export_metadata import filters_text, group_by_text
 from hub.services.scope import (
@@ -69,7 +71,7 @@ from hub.services.scope import (
     period_text,
     resolve_scope,
 )
-from hub.services.units import unit_notes
+from hub.services.units import REGION_NOTE, unit_notes
 from protocol.accuracy import Interval, NoiseGroup, interval_bounds, is_wide, sum_interval
 from protocol.merkle import EMPTY_ROOT
 from protocol.messages import b64encode
@@ -114,7 +116,7 @@ UNIT_LABELS: Final[Mapping[str, str]] = MappingProxyType(
 ObsStatus = Literal["A", "U", "O"]
 
 _DIMENSION_COLUMNS: Final = (RollupCell.d1, RollupCell.d2, RollupCell.d3)
-_NOT_CLIPPED: Final = "Estimates and intervals are unbiased sums of noisy counts, never clipped at zero."
+_NOT_CLIPPED: Final = N_("Estimates and intervals are unbiased sums of noisy counts, never clipped at zero.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,16 +559,19 @@ def _notes(
     scope: ResolvedScope,
     allowed_countries: frozenset[str] | None,
 ) -> tuple[str, ...]:
-    notes = [_NOT_CLIPPED]
+    notes = [_(_NOT_CLIPPED)]
     for dimension in table.dimensions:
         summed = dimension.name not in group_by and len(filters.get(dimension.name, dimension.code_names)) > 1
         if dimension.multi_valued and summed:
             notes.append(
-                f"{dimension.name} is multi-valued: a {table.unit} counts once under every code that applies, so "
-                f"a sum over several {dimension.name} codes counts ({table.unit}, code) pairs, not {table.unit}s"
+                _(
+                    "%(dimension)s is multi-valued: a %(unit)s counts once under every code that applies, so a sum "
+                    "over several %(dimension)s codes counts (%(unit)s, code) pairs, not %(unit)ss"
+                )
+                % {"dimension": dimension_term(dimension.name), "unit": table.unit}
             )
     if scope.scope.level == "region" and allowed_countries is not None:
-        notes.append(f"region is the sum of this token's countries: {', '.join(sorted(allowed_countries))}")
+        notes.append(_(REGION_NOTE) % {"countries": ", ".join(sorted(allowed_countries))})
     return tuple(notes)
 
 

@@ -9,13 +9,20 @@ such releases is computed as usual and says so in a note (:func:`unit_notes`).
 
 from __future__ import annotations
 
+from typing import Final
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.i18n import N_
+from hub.i18n import gettext as _
 from hub.models import Hotline, Submission
 from hub.services.scope import ResolvedScope, period_text
 
-__all__ = ["PERSON_MONTH", "unit_notes", "weaker_units"]
+__all__ = ["PERSON_MONTH", "REGION_NOTE", "unit_notes", "weaker_units"]
+
+#: The note of an answer for a token limited to some countries (estimates and stats alike).
+REGION_NOTE: Final = N_("region is the sum of this token's countries: %(countries)s")
 
 PERSON_MONTH = "person-month"
 
@@ -46,8 +53,11 @@ def unit_notes(session: Session, scope: ResolvedScope, first: int, last: int) ->
     for unit, hotlines in weaker_units(session, scope, first, last).items():
         listed = "; ".join(f"{hotline} ({', '.join(periods)})" for hotline, periods in hotlines.items())
         notes.append(
-            f"releases of {listed} declare the unit of privacy {unit}: their noise protects each record of the "
-            "hotline's export in a month, not each person (the hotline could not link a person's records), so a "
-            "person with several records is less protected there; the estimates are computed alike"
+            _(
+                "releases of %(releases)s declare the unit of privacy %(unit)s: their noise protects each record of "
+                "the hotline's export in a month, not each person (the hotline could not link a person's records), "
+                "so a person with several records is less protected there; the estimates are computed alike"
+            )
+            % {"releases": listed, "unit": unit}
         )
     return notes
