@@ -18,8 +18,13 @@ taxonomy's labels are extracted from its JSON by ``make i18n``).
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Final
 
+import babel
+import babel.dates
+import babel.numbers
 import pycountry
 
 from hub.dashboard.i18n import N_, country_translations, current_language
@@ -27,7 +32,18 @@ from hub.dashboard.i18n import gettext as _
 from hub.i18n import DIMENSION_NAMES
 from protocol.taxonomy import Taxonomy
 
-__all__ = ["DIMENSION_NAMES", "MESSAGES", "MINUS", "Labels", "country_name", "format_count", "format_number"]
+__all__ = [
+    "DIMENSION_NAMES",
+    "MESSAGES",
+    "MINUS",
+    "Labels",
+    "country_name",
+    "format_count",
+    "format_moment",
+    "format_number",
+    "format_percent",
+    "number_symbols",
+]
 
 #: The minus sign shown for negative numbers (U+2212, read as "minus" by screen readers).
 MINUS: Final = "\u2212"
@@ -76,15 +92,50 @@ def format_count(value: int | None) -> str:
 
 def format_number(value: float | None) -> str:
     """An estimate as published (at most two decimals; least-squares estimates are fractional), thousands
-    separated, trailing zeros dropped, a real minus sign, an en dash for "no value".
+    separated, trailing zeros dropped, a real minus sign, an en dash for "no value"; grouping and decimal sign as
+    the page's language writes them (Babel's CLDR data: ``1 234,5`` in Ukrainian and Russian, ``1.234,5`` in
+    Romanian). Files and the API keep machine numbers.
 
     >>> format_number(1234.5), format_number(-7.25), format_number(412.0), format_number(-0.001), format_number(None)
     ('1,234.5', '−7.25', '412', '0', '–')
     """
     if value is None:
         return "\u2013"
-    text = f"{abs(value):,.2f}".rstrip("0").rstrip(".")
-    return MINUS + text if value < 0 and text != "0" else text
+    # Rounded as published (two decimals), then written in the page's language.
+    rounded = Decimal(f"{abs(value):.2f}")
+    text = babel.numbers.format_decimal(rounded, format="#,##0.##", locale=current_language())
+    return MINUS + text if value < 0 and rounded != 0 else text
+
+
+def format_percent(rate: float | None, *, decimals: str = "0") -> str:
+    """A rate (0..1) as a percentage in the page's language, one decimal by default (``decimals="#"``: only
+    when needed), an en dash for "no value".
+
+    >>> format_percent(0.525), format_percent(1.0), format_percent(0.05, decimals="#"), format_percent(None)
+    ('52.5%', '100.0%', '5%', '–')
+    """
+    if rate is None:
+        return "\u2013"
+    language = current_language()
+    pattern = babel.Locale.parse(language).percent_formats[None].pattern.replace("#,##0", f"#,##0.{decimals}")
+    return babel.numbers.format_percent(rate, format=pattern, locale=language)
+
+
+def number_symbols() -> tuple[str, str]:
+    """``(group, decimal)`` separators of the page's language, for the charts' script."""
+    language = current_language()
+    return babel.numbers.get_group_symbol(language), babel.numbers.get_decimal_symbol(language)
+
+
+def format_moment(moment: datetime | None) -> str:
+    """An instant (UTC) as the page's language writes it: ``2026-03-05 09:00 UTC`` in English,
+    ``5 березня 2026, 09:00 UTC`` in Ukrainian."""
+    if moment is None:
+        return "\u2013"
+    language = current_language()
+    if language == "en":
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{babel.dates.format_datetime(moment, 'd MMMM y, HH:mm', tzinfo=UTC, locale=language)} UTC"
 
 
 class Labels:

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from hub.dashboard.i18n import N_
 from hub.dashboard.i18n import gettext as _
-from hub.dashboard.labels import format_number
+from hub.dashboard.labels import format_number, format_percent
 from protocol.api import EstimateRow, RankingSummary
 
 __all__ = ["INDISTINCT", "Estimate", "Provenance", "Series", "chart_series", "ranking_text"]
@@ -37,7 +37,7 @@ _METHODS: Final[Mapping[str, tuple[str, str]]] = {
 def ranking_text(summary: RankingSummary) -> tuple[str, str]:
     """``(procedure, guarantee)`` for the page: ``("Holm step-down at 5%", "the chance that any of them is a
     true zero is at most 5%")``."""
-    level = f"{summary.level * 100:g}%"
+    level = format_percent(summary.level, decimals="##")
     if summary.method not in _METHODS:
         return f"{summary.method} {level}", _("error rate %(level)s") % {"level": level}
     name, guarantee = _METHODS[summary.method]

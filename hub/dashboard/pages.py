@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from hub.dashboard import i18n
-from hub.dashboard.labels import format_count
+from hub.dashboard.labels import format_count, format_percent, number_symbols
 from hub.dashboard.numbers import ranking_text
 from hub.dashboard.views import status_text, utc_text
 
@@ -97,7 +97,12 @@ class Pages:
             i18n.gettext, i18n.ngettext, newstyle=False
         )
         self._environment.globals.update(
-            count=format_count, ranking_text=ranking_text, status_text=status_text, utc_text=utc_text
+            count=format_count,
+            percent=format_percent,
+            number_symbols=number_symbols,
+            ranking_text=ranking_text,
+            status_text=status_text,
+            utc_text=utc_text,
         )
 
     def render(self, request: Request, template: str, *, status: int = 200, **context: Any) -> Response:

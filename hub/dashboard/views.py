@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from hub.dashboard.i18n import N_
 from hub.dashboard.i18n import gettext as _
-from hub.dashboard.labels import Labels, format_number
+from hub.dashboard.labels import Labels, format_moment, format_number
 from hub.dashboard.numbers import Estimate, Provenance, Series, chart_series
 from hub.services.completeness import CompletenessResult, CompletenessRow, PeriodSummary
 from protocol.api import PERIOD, EstimateRow, EstimatesAnswer, RankingSummary
@@ -343,5 +343,5 @@ def status_text(status: str) -> str:
 
 
 def utc_text(moment: datetime | None) -> str:
-    """``2026-03-05 09:00 UTC`` (the hub stores UTC only)."""
-    return "\u2013" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+    """``2026-03-05 09:00 UTC`` (the hub stores UTC only), as the page's language writes it."""
+    return format_moment(moment)

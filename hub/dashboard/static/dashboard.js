@@ -24,10 +24,17 @@
     return "rgba(" + ((n >> 16) & 255) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + alpha + ")";
   }
 
+  /* The page's number separators (grouping, decimal), which the server writes on <html> in its language. */
+  var ROOT = document.documentElement;
+  var GROUP = ROOT.hasAttribute("data-number-group") ? ROOT.getAttribute("data-number-group") : ",";
+  var DECIMAL = ROOT.getAttribute("data-number-decimal") || ".";
+
+  /* A number as the page writes it: two decimals at most, grouped, a real minus sign (like the tables). */
   function count(v) {
     if (v === null || v === undefined) { return "\u2013"; }
-    var text = Math.abs(v).toLocaleString("en-US", { maximumFractionDigits: 2 });
-    return v < 0 ? MINUS + text : text;
+    var parts = Math.abs(v).toFixed(2).replace(/\.?0+$/, "").split(".");
+    var text = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, GROUP) + (parts[1] ? DECIMAL + parts[1] : "");
+    return v < 0 && text !== "0" ? MINUS + text : text;
   }
 
   function indices(n) {
