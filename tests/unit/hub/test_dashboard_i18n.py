@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The dashboard's languages: ``?lang=`` (the switcher's links, kept in a cookie) before ``Accept-Language``
 before English; ``<html lang>``; translated labels, code names and country names (pycountry's translations);
-``lang`` chooses the page's language and is never read as part of the question."""
+``lang`` chooses the page's language and is never read as part of the question; the hub's notes and refusals and
+the numbers follow the page, while the API and the files stay English."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.dashboard import i18n
+from hub.dashboard.labels import format_number, format_percent, number_symbols
 from tests.support.hubs import HubUnderTest
 from tests.unit.hub.test_dashboard_views import MONTHS, demo_hub
 
@@ -108,3 +110,73 @@ def test_chart_words_reach_the_script_through_data_attributes(demo: HubUnderTest
     assert 'data-text-interval="95% інтервал" data-text-to="до"' in html
     static = Path(i18n.__file__).parent / "static" / "dashboard.js"
     assert '" (95% interval "' not in static.read_text(encoding="utf-8")  # the English words it had
+
+
+# ------------------------------------------------------------------ the hub's own messages and numbers
+
+UNBIASED = (
+    "Estimates are unbiased and never clipped at zero: a negative estimate or an interval reaching below zero is "
+    "what the noise gives, and is kept so that sums stay unbiased."
+)
+
+
+def test_an_answers_notes_follow_the_page_but_the_api_and_files_stay_english(demo: HubUnderTest) -> None:
+    client = _signed_in(demo)
+    api = demo.client.get("/v1/estimates/person", params=RANGE, headers=demo.auth("coordinator")).json()
+    assert api["notes"][0] == UNBIASED
+    with i18n.using("uk"):
+        unbiased_uk = i18n.gettext(UNBIASED)
+    assert unbiased_uk != UNBIASED
+    html = client.get("/trends", params={**RANGE, "lang": "uk"}).text
+    assert f"<li>{unbiased_uk}</li>" in html
+    assert UNBIASED not in html
+    # The page's JSON file is the API's body, notes in English, byte for byte; its CSV has no words to translate.
+    exported = client.get("/trends/export", params={**RANGE, "format": "json", "lang": "uk"}).json()
+    assert exported["notes"] == api["notes"]
+    # Nothing set the language outside the page: the API answers in English right after it.
+    again = demo.client.get("/v1/estimates/person", params=RANGE, headers=demo.auth("coordinator")).json()
+    assert again["notes"] == api["notes"]
+
+
+def test_a_refusal_follows_the_page_but_the_api_stays_english(demo: HubUnderTest) -> None:
+    client = _signed_in(demo)
+    refused = {**RANGE, "period_from": "2026-13"}
+    api = demo.client.get("/v1/estimates/person", params=refused, headers=demo.auth("coordinator"))
+    english = "period_from must be a month written YYYY-MM, such as 2026-10; got '2026-13'"
+    assert english in api.json()["detail"]
+    html = client.get("/trends", params={**refused, "lang": "ro"}).text
+    assert "period_from trebuie să fie o lună scrisă AAAA-LL, de exemplu 2026-10; s-a primit &#39;2026-13&#39;" in html
+    assert "must be a month" not in html
+    # A refusal the protocol words (months whose releases cannot answer), shown translated, the API's in English.
+    v1 = {**RANGE, "group_by": "exploitation_group,gender"}
+    api = demo.client.get("/v1/estimates/person", params=v1, headers=demo.auth("coordinator"))
+    assert api.status_code == 400
+    assert "the question cannot be answered for 2026-05" in api.json()["detail"]
+    html = client.get("/pivot", params={**RANGE, "rows": "exploitation_group", "columns": "gender", "lang": "ru"}).text
+    assert "на вопрос невозможно ответить для 2026-05" in html
+    assert "cannot be answered for" not in html
+
+
+@pytest.mark.parametrize(
+    ("language", "number", "percent"),
+    [("en", "−1,234.5", "52.5%"), ("uk", "−1\u00a0234,5", "52,5%"), ("ro", "−1.234,5", "52,5\u00a0%"),
+     ("ru", "−1\u00a0234,5", "52,5\u00a0%")],
+)  # fmt: skip
+def test_numbers_follow_the_language(language: str, number: str, percent: str) -> None:
+    with i18n.using(language):
+        assert format_number(-1234.5) == number
+        assert format_number(0.004) == "0"
+        assert format_percent(0.525) == percent
+        assert number_symbols()[1] == ("." if language == "en" else ",")
+
+
+def test_the_page_gives_the_charts_its_separators(demo: HubUnderTest) -> None:
+    client = _signed_in(demo)
+    assert (
+        '<html lang="ro" data-number-group="." data-number-decimal=",">'
+        in client.get("/trends", params={**RANGE, "lang": "ro"}).text
+    )
+    assert (
+        '<html lang="en" data-number-group="," data-number-decimal=".">'
+        in client.get("/trends", params={**RANGE, "lang": "en"}).text
+    )
