@@ -155,6 +155,11 @@ def test_a_refusal_follows_the_page_but_the_api_stays_english(demo: HubUnderTest
     html = client.get("/pivot", params={**RANGE, "rows": "exploitation_group", "columns": "gender", "lang": "ru"}).text
     assert "на вопрос невозможно ответить для 2026-05" in html
     assert "cannot be answered for" not in html
+    # Its file is asked in English, and refused: the error page says why in the page's language.
+    pivot = {**RANGE, "rows": "exploitation_group", "columns": "gender", "format": "csv", "lang": "ru"}
+    response = client.get("/pivot/export", params=pivot)
+    assert response.status_code == 400
+    assert "на вопрос невозможно ответить для 2026-05" in response.text
 
 
 @pytest.mark.parametrize(
