@@ -3,13 +3,16 @@
 
 A page in another language than English must show no English: every visible text node (and every label a screen
 reader reads: ``aria-label``, ``title``, ``placeholder``) is checked, except what is marked as not to translate
-(``translate="no"``: hotline names, the signed-in token's label; ``lang="en"``: the hub's own English messages,
-such as a refusal's reason; ``<code>``: codes and URLs). A text fails when it is an English message of the hub's
-catalogue (the test names that msgid: a template wraps it but the catalogue has no translation for it) or when it
-still reads as English (three Latin words in a row in Ukrainian or Russian; an English function word in any of
-the three: text a template forgot to wrap). The custom table (rows, columns, a filter, totals; and a question it
-refuses), the completeness legend and the chart's hover tip are checked too, and so are the words scripts take from
-``data-`` attributes (the searchable filter's, the chart tip's). Also: ``Accept-Language`` picks the language, the
+(``translate="no"``: hotline names, the signed-in token's label; ``<code>``: codes and URLs). A text fails when it
+is an English message of the hub's catalogue (the test names that msgid: a template wraps it but the catalogue has
+no translation for it) or when it still reads as English (three Latin words in a row in Ukrainian or Russian; an
+English function word in any of the three: text a template forgot to wrap), codes inside a sentence set aside
+(parameter, table and taxonomy names, quoted values). The hub's own messages are checked the same way and against
+the catalogue: an answer's notes, a refused question's reason (the hub's, and one protocol words), the trends
+notice of an older link; and numbers must be written with the language's decimal sign. The custom table (rows,
+columns, a filter, totals; and a question it refuses), the completeness legend and the chart's hover tip are
+checked too, and so are the words scripts take from ``data-`` attributes (the searchable filter's, the chart
+tip's). Also: ``Accept-Language`` picks the language, the
 switcher's links change it and the choice stays as the user moves between views, and German falls back to English.
 
 Screenshots of every view in every language go to ``test-artifacts/dashboard/i18n/``.
@@ -51,7 +54,11 @@ VIEWS = (
     ("pivot", f"/pivot?{V2_MONTHS}&rows=gender&columns=age_group&exploitation_group=sexual,labour"),
     ("pivot-refused", f"/pivot?{MONTHS}&rows=exploitation_group&columns=gender"),
     ("refused", "/trends?period_from=2026-13"),
+    ("trends-table-link", f"/trends?{MONTHS}&table=persons_corridor"),
 )
+#: Codes inside the hub's sentences, which stay as they are: names with ``_``, ``@`` or ``/`` (parameters, tables,
+#: taxonomies) and quoted values.
+CODES = re.compile(r"'[^']*'|[^\s(),;:]*[_@/][^\s(),;:]*")
 #: Words that stay as they are in every language: the product, formats, standards and units.
 PROPER = {"tipshare", "csv", "json", "sdmx", "sdmx-csv", "api", "get", "utc", "iso", "holm", "benjamini", "hochberg"}
 #: English words no Ukrainian, Romanian or Russian sentence holds: a text with one is English.
@@ -113,18 +120,19 @@ def untranslated(texts: list[str], language: str) -> list[str]:
     catalogue = _catalogue(language)
     english_messages = {msgid for msgid, translation in catalogue.items() if translation != msgid}
     problems: list[str] = []
-    for text in texts:
-        if text in english_messages:
+    for shown in texts:
+        text = CODES.sub(" ", shown)
+        if shown in english_messages:
             problems.append(f"msgid {text!r} is shown untranslated")
             continue
         words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]+", text) if w.lower() not in PROPER]
         if language in ("uk", "ru") and re.search(r"(?:\b[A-Za-z]{2,}\b[^\w]+){2}\b[A-Za-z]{2,}\b", text):
             latin = [w for w in re.findall(r"\b[A-Za-z]{2,}\b", text) if w.lower() not in PROPER]
             if len(latin) >= 3:
-                problems.append(f"English text {text!r}")
+                problems.append(f"English text {shown!r}")
                 continue
         if ENGLISH.intersection(words):
-            problems.append(f"English text {text!r}")
+            problems.append(f"English text {shown!r}")
     return problems
 
 
@@ -134,6 +142,11 @@ def test_the_check_names_a_missing_translation() -> None:
     ]
     assert untranslated(["Show one line per code"], "ro") == ["English text 'Show one line per code'"]
     assert untranslated(["tipshare", "SDMX-CSV", "2026-05", "Україна", "Holm"], "uk") == []
+    # Codes inside a sentence are not English words; the words around them are.
+    assert untranslated(["звузьте period_from..period_to: persons_corridor@tipshare-taxonomy/1 'the'"], "uk") == []
+    assert untranslated(["narrow period_from..period_to to the months"], "ro") == [
+        "English text 'narrow period_from..period_to to the months'"
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +210,7 @@ def test_every_view_in_every_language_is_translated(browser: Browser, served: tu
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"{name}-{language}.png"), full_page=True)
             problems += [f"{name}: {problem}" for problem in _show_what_scripts_add(page, name, language)]
+            problems += [f"{name}: {problem}" for problem in _hub_messages_and_numbers(page, name, language)]
             problems += [
                 f"{name}: {problem}" for problem in untranslated(list(dict.fromkeys(page.evaluate(TEXTS))), language)
             ]
@@ -232,6 +246,71 @@ def _show_what_scripts_add(page: Page, name: str, language: str) -> list[str]:
         expect(page.locator(".status-legend li")).to_have_count(6)
         expect(page.locator("#completeness-grid tfoot th")).to_have_count(5)  # reported / expected, missing, on time...
     return []
+
+
+def _translated(catalogue: dict[str, str], msgid: str) -> str:
+    """The translation of ``msgid``, or a marker that cannot be on the page when the catalogue lacks it."""
+    translation = catalogue.get(msgid, "")
+    return translation if translation and translation != msgid else f"<no translation of {msgid!r}>"
+
+
+def _hub_messages_and_numbers(page: Page, name: str, language: str) -> list[str]:
+    """The texts the hub's services word (an answer's notes, a refusal's reason, a notice) shown in the page's
+    language, as its catalogue has them; numbers with the language's decimal sign."""
+    catalogue = _catalogue(language)
+    problems: list[str] = []
+    if name == "trends":
+        notes = page.locator("ul.notes li").all_inner_texts()
+        unbiased = _translated(
+            catalogue,
+            "Estimates are unbiased and never clipped at zero: a negative estimate or an interval reaching below zero "
+            "is what the noise gives, and is kept so that sums stay unbiased.",
+        )
+        if unbiased not in notes:
+            problems.append(f"the answer's notes {notes!r} lack {unbiased!r}")
+        combined = _translated(catalogue, _COMBINED).split("%(unit)s")[0]
+        if not any(note.startswith(combined) for note in notes):
+            problems.append(f"no note of the answer starts with {combined!r}: {notes!r}")
+        # Numbers: the language's decimal comma (uk, ro, ru alike), in the tables and for the charts' script.
+        if page.locator("html").get_attribute("data-number-decimal") != ",":
+            problems.append("the page does not give its script the decimal comma")
+        values = page.locator(".value").all_inner_texts() + page.locator(".interval").all_inner_texts()
+        if not any(re.search(r"\d,\d", value) for value in values):
+            problems.append(f"no number is written with a decimal comma: {values[:6]!r}")
+        problems += [f"number {value!r} has a decimal point" for value in values if re.search(r"\d\.\d", value)]
+    elif name == "refused":
+        reason = page.locator(".error p").inner_text()
+        template = _translated(catalogue, "%(param)s must be a month written YYYY-MM, such as 2026-10; got %(text)r")
+        expected = template.replace("%(param)s", "period_from").replace("%(text)r", "'2026-13'")
+        if reason != expected:
+            problems.append(f"the refusal's reason {reason!r} is not {expected!r}")
+    elif name == "pivot-refused":
+        # A refusal the protocol words (the releases of some months cannot answer), inside one the hub words.
+        reason = page.locator(".error p").inner_text()
+        for msgid in ("the question cannot be answered for %(detail)s", "%(question)s: %(refusal)s. Hotlines in "
+                      "scope released %(releases)s.%(hint)s An answer never leaves months out silently."):  # fmt: skip
+            start = _translated(catalogue, msgid).split("%(")[0 if msgid.startswith("the") else -1].split(")s")[-1]
+            if start.strip() and start.strip() not in reason:
+                problems.append(f"the refusal's reason {reason!r} lacks {start.strip()!r}")
+    elif name == "trends-table-link":
+        notice = page.locator("p.notice").first.inner_text()
+        start = _translated(catalogue, _TABLE_LINK).split("%(table)s")[0]
+        if not notice.startswith(start):
+            problems.append(f"the trends notice {notice!r} does not start with {start!r}")
+    return problems
+
+
+_COMBINED = (
+    "Each estimate combines every released %(unit)s table that can answer the question, by generalised least "
+    "squares (weights proportional to the inverse of each table's noise variance, so the parts add up to the "
+    "total); the weights used are listed under combination, per months whose releases look alike. Tables used: "
+    "%(tables)s."
+)
+_TABLE_LINK = (
+    "This link names the table %(table)s. The trends view now answers for a unit, %(unit)s, from every released "
+    "table that can answer (least squares), so the numbers may differ from that table's own sums and have narrower "
+    "intervals."
+)
 
 
 def test_accept_language_the_switcher_and_the_fallback(browser: Browser, served: tuple[str, str]) -> None:
