@@ -96,11 +96,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         if error.status_code >= 500:
             _log.error("%s", error.diagnostics())  # a StorageFault's diagnostics name paths: server log only
         # RFC 9110 §15.5.2: a 401 response must name the authentication scheme (WWW-Authenticate).
-        headers = {"WWW-Authenticate": 'Bearer realm="tipshare"'} if error.status_code == 401 else None
+        headers: dict[str, str] = {}
+        if error.status_code == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="tipshare"'
         if error.retry_after is not None:
-            headers = {"Retry-After": str(error.retry_after)}
+            headers["Retry-After"] = str(error.retry_after)
         return problem_response(
-            error.status_code, error.code, error.title, str(error), headers=headers, **error.problem_fields()
+            error.status_code, error.code, error.title, str(error), headers=headers or None, **error.problem_fields()
         )
 
     async def protocol_error(_request: Request, error: Exception) -> JSONResponse:

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.context import HubContext
-from hub.errors import PeriodOutOfRange, RevisionConflict
+from hub.errors import LogIntegrityError, PeriodOutOfRange, RevisionConflict
 from hub.models import Hotline, LogLeaf, Submission
 from hub.services.log import TransparencyLog
 from hub.services.policies import PolicyService
@@ -192,7 +192,8 @@ class IngestService:
         self._session.flush()
         policies.record_spend(submission, payload)
         hotline = self._session.get(Hotline, payload.hotline_id)
-        assert hotline is not None  # the key lookup above found it
+        if hotline is None:  # the key lookup above found it in this transaction: only a damaged database lacks it
+            raise LogIntegrityError(f"hotline {payload.hotline_id!r} has a key but no registration in the database")
         old_payload = SubmissionPayload.from_canonical(current.payload) if current is not None else None
         replaced = self._context.taxonomy_by_id(old_payload.taxonomy.id) if old_payload is not None else None
         Rollups(self._session, self._context.taxonomy_by_id(payload.taxonomy.id), replaced=replaced).replace(
@@ -216,7 +217,10 @@ def receipt_for(session: Session, log: TransparencyLog, submission: Submission) 
     """The receipt a stored submission got when it was accepted (same checkpoint, same proof: same bytes), unless
     that checkpoint predates a handover of the log key: then it is proven in the latest tree, signed by today's key."""
     leaf = session.get(LogLeaf, submission.leaf_index)
-    assert leaf is not None, "every stored submission has its log leaf"
+    if leaf is None:
+        raise LogIntegrityError(
+            f"submission {submission.id} names log leaf {submission.leaf_index}, which the database does not hold"
+        )
     size = submission.leaf_index + 1
     checkpoint = log.checkpoint_at(size)
     if not log.signed_by_current_key(checkpoint.note):

@@ -140,7 +140,8 @@ def _month_of(moment: datetime) -> int:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """``moment`` as an aware UTC datetime. SQLite returns naive datetimes; the hub stores UTC only."""
+    """``moment`` as an aware UTC datetime. The database's timestamps are aware already
+    (:class:`hub.models.UTCDateTime`); a naive ``moment`` (a caller's clock, a test's literal) is read as UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
