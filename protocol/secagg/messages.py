@@ -26,6 +26,8 @@ from protocol.messages import Base64Bytes, ContentHash, HotlineId, Message, Peri
 from protocol.secagg.encoding import check_no_wrap
 
 __all__ = [
+    "MAX_CELLS",
+    "MAX_MEMBERS",
     "CommittedSet",
     "GroupId",
     "MaskedSubmission",
