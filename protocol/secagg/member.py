@@ -162,6 +162,13 @@ def make_masked_submission(
         raise SecureAggregationError(f"{member} is not in the committed set: it sends a local release instead")
     if len(values) != roster.vector_length:
         raise SecureAggregationError(f"the round's vector has {roster.vector_length} cells, got {len(values)}")
+    for other in committed.members:
+        _check_submission(submissions.get(other), roster=roster, member=other)
+    if submissions[member].agreement_key != secrets.agreement_key.public_key.to_text():
+        raise SecureAggregationError(
+            f"the round secrets this node kept are not those of the share submission logged for {member}; "
+            "it cannot take part in this round and sends a local release instead"
+        )
     vector = add_mod(
         encode(values, offset=roster.offset), self_mask(secrets.self_mask_seed, roster=roster, member=member)
     )
@@ -181,6 +188,18 @@ def make_masked_submission(
         committed=digest(committed),
         masked=b64encode(pack(vector)),
     )
+
+
+def _check_submission(submission: ShareSubmission | None, *, roster: RoundRoster, member: str) -> None:
+    """Refuse to mask against a share submission that is missing or belongs to another member or round."""
+    if submission is None:
+        raise SecureAggregationError(f"the committed set names {member}, but its share submission is not in the log")
+    if (
+        submission.member != member
+        or submission.roster != digest(roster)
+        or (submission.group, submission.period, submission.round) != (roster.group, roster.period, roster.round)
+    ):
+        raise SecureAggregationError(f"the share submission logged for {member} belongs to another member or round")
 
 
 def decide_unmask(
