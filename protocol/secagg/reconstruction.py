@@ -72,6 +72,11 @@ def reconstruct_sum(
     """The round's sum of the survivors' values (true counts plus noise shares), exactly."""
     shares = collect_shares(roster, reveals)
     alive = survivors.member_ids
+    for member in committed.members:
+        if member not in submissions:
+            raise ReconstructionFailed(
+                "missing-vector", f"the committed set names {member}, whose share submission is missing"
+            )
     total = [0] * roster.vector_length
     for member in alive:
         if member not in masked:
