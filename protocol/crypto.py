@@ -60,6 +60,7 @@ __all__ = [
     "KDF_LABEL",
     "KEY_PURPOSES",
     "KEY_SIZE",
+    "SHARE_NONCE_SIZE",
     "SIGNATURE_SIZE",
     "SUBMISSION_CONTEXT",
     "AgreementKey",
@@ -458,6 +459,8 @@ KEY_PURPOSES: Final = ("mask", "self-mask", "self-mask-commitment", "share-seal"
 #: Longest vector :func:`expand_mod` produces (2^24 elements, 128 MiB of keystream).
 MAX_EXPAND_LENGTH: Final = 2**24
 _AEAD_TAG: Final = 16
+#: Bytes of the random nonce that opens every sealed share (XChaCha20-Poly1305).
+SHARE_NONCE_SIZE: Final = 24
 _ZERO_NONCE: Final = bytes(12)
 
 
@@ -650,13 +653,18 @@ def seal_share(
     round_number: int,
     sender: str,
     recipient: str,
+    nonce: bytes,
 ) -> bytes:
-    """Seal ``plaintext`` from one member to another with their long-term sealing keys.
+    """Seal ``plaintext`` from one member to another with their long-term sealing keys: ``nonce || ciphertext``.
 
     Key = :func:`derive_key` (X25519(sender secret, recipient public), share-seal context naming sender then
-    recipient); ChaCha20-Poly1305-IETF with a zero nonce (the key is used once) and the context as associated
-    data. Only the two members can derive the key; the hub, holding neither secret, cannot.
+    recipient); XChaCha20-Poly1305-IETF with the caller's random 24-byte ``nonce`` and the context as associated
+    data. The key is the same for every message of one round between the same two members, so the nonce must be
+    fresh: a node that re-sends its shares (after a crash) then never reuses a keystream. Only the two members can
+    derive the key; the hub, holding neither secret, cannot.
     """
+    if len(nonce) != SHARE_NONCE_SIZE:
+        raise MalformedMessage(f"a share seal's nonce is {SHARE_NONCE_SIZE} random bytes, got {len(nonce)}")
     key, context = _share_seal_key(
         sender_key,
         recipient_key,
@@ -666,11 +674,11 @@ def seal_share(
         sender=sender,
         recipient=recipient,
     )
-    return bytes(nacl.bindings.crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, context, _ZERO_NONCE, key))
+    return nonce + bytes(nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, context, nonce, key))
 
 
 def open_share(
-    ciphertext: bytes,
+    sealed: bytes,
     *,
     recipient_key: AgreementKey,
     sender_key: AgreementPublicKey,
@@ -681,6 +689,8 @@ def open_share(
     recipient: str,
 ) -> bytes:
     """Open what :func:`seal_share` sealed; raise :class:`DecryptionFailed` (and nothing else) if it does not."""
+    if len(sealed) < SHARE_NONCE_SIZE + _AEAD_TAG:
+        raise DecryptionFailed
     key, context = _share_seal_key(
         recipient_key,
         sender_key,
@@ -690,7 +700,8 @@ def open_share(
         sender=sender,
         recipient=recipient,
     )
+    nonce, ciphertext = sealed[:SHARE_NONCE_SIZE], sealed[SHARE_NONCE_SIZE:]
     try:
-        return bytes(nacl.bindings.crypto_aead_chacha20poly1305_ietf_decrypt(ciphertext, context, _ZERO_NONCE, key))
+        return bytes(nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, context, nonce, key))
     except (nacl.exceptions.CryptoError, ValueError, TypeError):
         raise DecryptionFailed from None

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from protocol.crypto import AgreementKey, AgreementPublicKey, open_share, seal_share
+from protocol.crypto import SHARE_NONCE_SIZE, AgreementKey, AgreementPublicKey, open_share, seal_share
 from protocol.errors import DecryptionFailed, SecureAggregationError, UnmaskRefused
 from protocol.messages import b64decode, b64encode
 from protocol.secagg.encoding import add_mod, encode, pack, sub_mod
@@ -103,6 +103,7 @@ def make_share_submission(
             round_number=roster.round,
             sender=member,
             recipient=recipient.id,
+            nonce=randomness(SHARE_NONCE_SIZE),
         )
         sealed.append(SealedShare(recipient=recipient.id, sealed=b64encode(ciphertext)))
     own = roster.index(member) - 1

@@ -259,10 +259,28 @@ ROUND = {"group": "region-eu-east", "period": "2026-10", "round_number": 3}
 
 def test_share_seal_round_trip_and_binding() -> None:
     alice, bob, eve = AgreementKey.generate(), AgreementKey.generate(), AgreementKey.generate()
+    nonce = bytes(range(24))
     sealed = seal_share(
-        b"share", sender_key=alice, recipient_key=bob.public_key, sender="alice", recipient="bob", **ROUND
+        b"share",
+        sender_key=alice,
+        recipient_key=bob.public_key,
+        sender="alice",
+        recipient="bob",
+        nonce=nonce,
+        **ROUND,
     )
-    assert len(sealed) == len(b"share") + 16
+    assert len(sealed) == 24 + len(b"share") + 16
+    assert sealed.startswith(nonce)
+    again = seal_share(
+        b"share",
+        sender_key=alice,
+        recipient_key=bob.public_key,
+        sender="alice",
+        recipient="bob",
+        nonce=bytes(24),
+        **ROUND,
+    )
+    assert again[24:] != sealed[24:]  # another nonce, another keystream
     opened = open_share(
         sealed, recipient_key=bob, sender_key=alice.public_key, sender="alice", recipient="bob", **ROUND
     )
@@ -285,6 +303,17 @@ def test_share_seal_round_trip_and_binding() -> None:
         } | change
         with pytest.raises(DecryptionFailed):
             open_share(sealed, **arguments)
-    tampered = bytes([sealed[0] ^ 1]) + sealed[1:]
+    for position in (0, 30, len(sealed) - 1):  # the nonce, the ciphertext, the tag
+        tampered = sealed[:position] + bytes([sealed[position] ^ 1]) + sealed[position + 1 :]
+        with pytest.raises(DecryptionFailed):
+            open_share(
+                tampered, recipient_key=bob, sender_key=alice.public_key, sender="alice", recipient="bob", **ROUND
+            )
     with pytest.raises(DecryptionFailed):
-        open_share(tampered, recipient_key=bob, sender_key=alice.public_key, sender="alice", recipient="bob", **ROUND)
+        open_share(
+            sealed[:39], recipient_key=bob, sender_key=alice.public_key, sender="alice", recipient="bob", **ROUND
+        )
+    with pytest.raises(MalformedMessage, match="24 random bytes"):
+        seal_share(
+            b"", sender_key=alice, recipient_key=bob.public_key, sender="a", recipient="b", nonce=bytes(12), **ROUND
+        )
