@@ -5,6 +5,8 @@
 * :mod:`~protocol.secagg.messages` — the round's messages, from roster to result;
 * :mod:`~protocol.secagg.masks` — self-masks and pairwise masks, and the keys they come from;
 * :mod:`~protocol.secagg.member` — a member's three steps and its unmasking rule;
+* :mod:`~protocol.secagg.coordinator` — the hub's messages between the steps (roster, committed set, survivors,
+  result);
 * :mod:`~protocol.secagg.reconstruction` — the sum from the log, as the hub and any auditor compute it;
 * :mod:`~protocol.secagg.transcript` — the auditor's check of a whole round, each failure named.
 

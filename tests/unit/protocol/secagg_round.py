@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from protocol.crypto import AgreementKey
+from protocol.secagg import coordinator
 from protocol.secagg.encoding import DEFAULT_OFFSET
 from protocol.secagg.member import (
     RoundSecrets,
@@ -19,16 +20,12 @@ from protocol.secagg.member import (
 from protocol.secagg.messages import (
     CommittedSet,
     MaskedSubmission,
-    RosterMember,
     RoundResult,
     RoundRoster,
     ShareSubmission,
-    SurvivorEntry,
     Survivors,
     UnmaskReveal,
-    digest,
 )
-from protocol.secagg.reconstruction import reconstruct_sum
 from protocol.secagg.transcript import RoundTranscript
 
 GROUP, PERIOD, ROUND = "region-eu-east", "2026-10", 1
@@ -56,17 +53,14 @@ def make_roster(
     ids = member_ids(n)
     rng = drbg(label)
     sealing = {m: AgreementKey(rng(32)) for m in ids}
-    roster = RoundRoster(
-        type="secagg-roster",
-        version="tipshare/1",
+    roster = coordinator.make_roster(
         group=GROUP,
         period=PERIOD,
-        round=ROUND,
+        round_number=ROUND,
         threshold=threshold,
         vector_length=length,
-        modulus_bits=64,
         offset=offset,
-        members=tuple(RosterMember(id=m, sealing_key=sealing[m].public_key.to_text()) for m in ids),
+        members=[(m, sealing[m].public_key.to_text()) for m in ids],
     )
     return roster, sealing
 
@@ -114,15 +108,7 @@ def share_step(rnd: Round, skip: Iterable[str] = ()) -> None:
         rnd.submissions[m], rnd.secrets[m] = make_share_submission(
             roster=rnd.roster, member=m, sealing_key=rnd.sealing[m], randomness=drbg(f"member/{m}")
         )
-    rnd.committed = CommittedSet(
-        type="secagg-committed",
-        version="tipshare/1",
-        group=GROUP,
-        period=PERIOD,
-        round=ROUND,
-        roster=digest(rnd.roster),
-        members=tuple(m for m in rnd.roster.member_ids if m in rnd.submissions),
-    )
+    rnd.committed = coordinator.make_committed_set(rnd.roster, rnd.submissions)
 
 
 def masked_step(rnd: Round, skip: Iterable[str] = ()) -> None:
@@ -145,15 +131,7 @@ def masked_step(rnd: Round, skip: Iterable[str] = ()) -> None:
 
 def survivors_of(rnd: Round, masked: dict[str, MaskedSubmission]) -> Survivors:
     assert rnd.committed is not None
-    return Survivors(
-        type="secagg-survivors",
-        version="tipshare/1",
-        group=GROUP,
-        period=PERIOD,
-        round=ROUND,
-        committed=digest(rnd.committed),
-        members=tuple(SurvivorEntry(member=m, masked=digest(masked[m])) for m in rnd.committed.members if m in masked),
-    )
+    return coordinator.make_survivors(rnd.committed, masked)
 
 
 def reveal_of(rnd: Round, m: str) -> UnmaskReveal:
@@ -177,22 +155,13 @@ def unmask_step(rnd: Round, skip: Iterable[str] = ()) -> None:
     assert rnd.survivors is not None
     rnd.reveals = [reveal_of(rnd, m) for m in rnd.survivors.member_ids if m not in skip]
     assert rnd.committed is not None
-    total = reconstruct_sum(
+    rnd.result = coordinator.make_result(
         roster=rnd.roster,
         committed=rnd.committed,
         submissions=rnd.submissions,
         survivors=rnd.survivors,
         masked=rnd.masked,
         reveals=rnd.reveals,
-    )
-    rnd.result = RoundResult(
-        type="secagg-result",
-        version="tipshare/1",
-        group=GROUP,
-        period=PERIOD,
-        round=ROUND,
-        survivors=digest(rnd.survivors),
-        sum=tuple(total),
     )
 
 
