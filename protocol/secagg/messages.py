@@ -92,6 +92,12 @@ class RoundRoster(_RoundMessage):
             raise ValueError("a member appears twice in the roster")
         if self.threshold > len(ids):
             raise ValueError(f"threshold {self.threshold} is above the {len(ids)} members")
+        if 2 * self.threshold <= len(ids):
+            # n - t colluding members would hold t shares of an honest member's secrets
+            raise ValueError(
+                f"threshold {self.threshold} is not above half of the {len(ids)} members: the n - t members the "
+                "round is meant to withstand could rebuild an honest member's secrets"
+            )
         try:
             check_no_wrap(members=len(ids), offset=self.offset)
         except SecureAggregationError as e:

@@ -90,6 +90,8 @@ def test_roster_refuses_duplicates_a_high_threshold_and_a_huge_offset() -> None:
         RoundRoster.model_validate(fields | {"members": [fields["members"][0]] * 4}, strict=False)
     with pytest.raises(ValidationError, match="above the 4 members"):
         RoundRoster.model_validate(fields | {"threshold": 5}, strict=False)
+    with pytest.raises(ValidationError, match="not above half of the 4 members"):
+        RoundRoster.model_validate(fields | {"threshold": 2}, strict=False)
     assert RoundRoster.from_canonical(roster.canonical_bytes()) == roster
     assert digest(roster).startswith("sha256:")
     assert roster.index("hotline-02") == 3
