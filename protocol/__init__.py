@@ -8,7 +8,10 @@ No I/O, no network, no database, no clock: time is passed in. The modules, by co
 ``protocol.taxonomy``      the taxonomy: dimensions, code lists, tables, dense cell order, hash
 ``protocol.messages``      payload, envelope, log entries, receipt (frozen pydantic models)
 ``protocol.canonical``     RFC 8785 canonical bytes, strict JSON parsing
-``protocol.crypto``        keys, domain-separated Ed25519, sealed boxes, envelopes (only PyNaCl user)
+``protocol.crypto``        keys, domain-separated Ed25519, sealed boxes, envelopes, X25519 agreement, the
+                           secure-aggregation KDF, expander and share seal (only PyNaCl user)
+``protocol.shamir``        Shamir t-of-n secret sharing over the smallest prime field above 2^256
+``protocol.secagg``        secure aggregation: encoding, masks, a member's steps, reconstruction, audit
 ``protocol.edwards``       which rule an invalid Ed25519 public key breaks (canonical, on the curve, prime order)
 ``protocol.validation``    a payload checked against its taxonomy and its privacy declaration
 ``protocol.merkle``        RFC 6962 / 9162 Merkle tree, proofs and their verification

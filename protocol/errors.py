@@ -12,7 +12,11 @@ The tree (everything derives from :class:`ProtocolError`)::
     ├── InvalidSignature          a signature does not verify (deliberately says nothing more)
     ├── DecryptionFailed          a sealed box does not open (deliberately says nothing more)
     ├── InvalidProof              a Merkle inclusion or consistency proof does not verify
-    └── InvalidCheckpoint         a signed note or checkpoint is malformed or carries no valid signature
+    ├── InvalidCheckpoint         a signed note or checkpoint is malformed or carries no valid signature
+    ├── SecretSharingError        Shamir shares that cannot be made or do not reconstruct (names the rule)
+    └── SecureAggregationError    a secure-aggregation round that cannot go on (names the rule)
+        ├── UnmaskRefused         a member refuses to unmask: the logged survivor set breaks a rule
+        └── ReconstructionFailed  a round's sum cannot be rebuilt from its transcript (names the rule)
 
 Messages name what failed so that a person can act on it (which field, which table, which rule), except for the
 two crypto errors: they are opaque on purpose, so that an attacker learns nothing about which check failed.
@@ -31,7 +35,11 @@ __all__ = [
     "MalformedMessage",
     "NonCanonicalEncoding",
     "ProtocolError",
+    "ReconstructionFailed",
+    "SecretSharingError",
+    "SecureAggregationError",
     "TaxonomyViolation",
+    "UnmaskRefused",
     "UnsupportedVersion",
 ]
 
@@ -94,3 +102,34 @@ class InvalidProof(ProtocolError):
 
 class InvalidCheckpoint(ProtocolError):
     """A signed note or checkpoint is malformed, or no trusted key signed it."""
+
+
+class SecretSharingError(ProtocolError):
+    """Shamir shares that cannot be made (bad threshold, x-coordinates) or do not reconstruct a secret."""
+
+
+class SecureAggregationError(ProtocolError):
+    """A secure-aggregation round, or one member's part of it, that cannot go on; the message names the rule."""
+
+
+class UnmaskRefused(SecureAggregationError):
+    """A member refuses to reveal any share, because the survivor set the hub logged breaks ``rule``.
+
+    ``rule`` is one of ``own-vector-missing``, ``below-threshold``, ``not-in-roster``, ``not-committed``.
+    """
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class ReconstructionFailed(SecureAggregationError):
+    """A round's sum cannot be rebuilt from the logged messages, because of ``rule``.
+
+    ``rule`` is one of ``missing-vector``, ``share-inconsistent``, ``commitment-mismatch``,
+    ``agreement-key-mismatch``, ``masks-do-not-cancel``.
+    """
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
