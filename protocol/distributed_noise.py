@@ -19,6 +19,8 @@ for every order ``α ≥ 1``, ``D_α(Z ‖ Z + Δ) ≤ α · ρ`` with
     ρ = ½ · min( Δ₂²/(m v) + 2 τ Δ₁/√(m v) + τ² d ,  (Δ₂/√(m v) + τ √d)² ),
 
 i.e. ``ρ``-zCDP. (Their Eq. 17 has a third term, ``α Δ₂²/(2mv) + τd``, not of the form ``α ρ``; it is not used.)
+Applied to each changed cell alone (``d = 1``; the cells' noises are independent and Rényi divergences add over
+independent coordinates), it gives ``Σ_i ½ (|Δ_i|/√(m v) + τ)²``; :func:`kls_rho` takes the smaller of the two.
 For ``m = 1`` the sum is empty, ``τ = 0``, and ``ρ = Δ₂²/(2v)``: the local discrete Gaussian exactly. ``τ`` falls
 as ``e^{−π²v}``: negligible once a share's variance is above about 2 (``v = 2``: ``τ < 10⁻⁷`` for 100 shares), but
 at ``v`` near its floor of 1/4 it is of order 1 and the shares must be widened well beyond ``σ²/t`` to meet the
@@ -48,9 +50,9 @@ The guarantees a member declares for one release of a round (``c`` members collu
 >>> float(share.guarantee(group, colluders=0)) <= 0.0248
 True
 >>> round(float(share.guarantee(group, colluders=19)), 4)             # ≈ t · ρ_T: only its own share is left
-0.3966
+0.3967
 >>> share.noise(survivors=20)                                         # the round's sum, one cell
-('discrete_gaussian', '1.122806311651481', 20)
+('discrete_gaussian', '1.1227362354287738', 20)
 """
 
 from __future__ import annotations
@@ -144,10 +146,19 @@ def kls_tau(share_variance: Fraction, summands: int) -> Fraction:
     return 10 * total
 
 
-def kls_rho(*, share_variance: Fraction, summands: int, l1: int, l2_squared: int, cells: int) -> Fraction:
+def kls_rho(
+    *, share_variance: Fraction, summands: int, l1: int, l2_squared: int, cells: int, per_cell: int | None = None
+) -> Fraction:
     """An upper bound on the zCDP ``ρ`` of the sum of ``summands`` discrete Gaussian shares of ``share_variance``
     added to every one of ``cells`` cells, for a change of L1 norm ``l1`` and squared L2 norm ``l2_squared``
-    (the module docstring's bound). Exactly ``l2_squared / (2 v)`` for one share."""
+    (the module docstring's bound). Exactly ``l2_squared / (2 v)`` for one share.
+
+    With ``per_cell`` (the most one person adds to one cell) the per-cell form is taken too, when smaller: the
+    cells' noises are independent, so the Rényi divergence of the table is the sum of its cells' (additivity over
+    product distributions), and the bound applied to each changed cell alone (``d = 1``) gives
+    ``Σ_i ½ (|Δ_i|/√(m v) + τ)²``, maximised over the changes one person can make (``Σ|Δ_i| ≤ l1``,
+    ``|Δ_i| ≤ per_cell``). It replaces the table's ``√d`` by about the number of changed cells.
+    """
     tau = kls_tau(share_variance, summands)
     total_variance = summands * share_variance
     main = Fraction(l2_squared) / total_variance
@@ -156,7 +167,10 @@ def kls_rho(*, share_variance: Fraction, summands: int, l1: int, l2_squared: int
     inverse_root = _sqrt_up(1 / total_variance)
     first = main + 2 * tau * l1 * inverse_root + tau * tau * cells
     second = (_sqrt_up(main) + tau * _sqrt_up(Fraction(cells))) ** 2
-    return min(first, second) / 2
+    whole = min(first, second) / 2
+    if per_cell is None:
+        return whole
+    return min(whole, _per_cell_rho(inverse_root, tau, l1, per_cell))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +183,8 @@ class TableShare:
     l1_sensitivity: int
     l2_sensitivity_squared: int
     cells: int
+    #: The most one person adds to one cell.
+    per_cell: int
     #: The table's budget share: the ρ the round's sum must not exceed against the hub.
     spent: Fraction
 
@@ -189,6 +205,7 @@ class TableShare:
             l1=self.l1_sensitivity,
             l2_squared=self.l2_sensitivity_squared,
             cells=self.cells,
+            per_cell=self.per_cell,
         )
 
     def noise(self, *, survivors: int) -> NoiseGroup:
@@ -221,7 +238,7 @@ def plan_table_share(table: Table, spend: Fraction | Decimal, group: SecureGroup
         )
 
     def share(scale: float) -> TableShare:
-        return TableShare(table.name, scale, table.l1_bound, l2_squared, table.cell_count, target)
+        return TableShare(table.name, scale, table.l1_bound, l2_squared, table.cell_count, table.per_cell_bound, target)
 
     def fits(scale: float) -> bool:
         return share(scale).guarantee(group, colluders=0) <= target
@@ -259,6 +276,17 @@ def sum_noise(shares: Mapping[str, TableShare], counts: Mapping[str, int], *, su
 
 
 # ----------------------------------------------------------------------------------------------- helpers
+
+
+def _per_cell_rho(inverse_root: Fraction, tau: Fraction, l1: int, per_cell: int) -> Fraction:
+    """``max Σ_i ½ (x_i · inverse_root + τ)²`` over whole ``x_i`` in ``1..per_cell`` with ``Σ x_i ≤ l1``."""
+    best = [Fraction(0)] * (l1 + 1)
+    for total in range(1, l1 + 1):
+        best[total] = max(
+            best[total - 1],
+            *((x * inverse_root + tau) ** 2 / 2 + best[total - x] for x in range(1, min(per_cell, total) + 1)),
+        )
+    return best[l1]
 
 
 def _check_share(share_variance: Fraction, summands: int) -> None:

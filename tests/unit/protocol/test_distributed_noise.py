@@ -121,7 +121,7 @@ def test_small_shares_are_widened_to_meet_the_target() -> None:
     group = SecureGroup(members=100, threshold=80)
     share = plan_table_share(CORRIDOR, Fraction("0.0248"), group)
     naive = 1 / math.sqrt(2 * 0.0248 * 80)
-    assert share.scale > 1.5 * naive
+    assert share.scale > 1.4 * naive
     assert share.guarantee(group, colluders=0) <= Fraction("0.0248")
     assert kls_rho(
         share_variance=Fraction(naive) ** 2, summands=80, l1=1, l2_squared=1, cells=CORRIDOR.cell_count
@@ -190,3 +190,42 @@ def test_exponentials_round_up(exponent: Fraction) -> None:
     context = Context(prec=80)
     reference = Fraction(context.divide(Decimal(exponent.numerator), Decimal(exponent.denominator)).exp(context))
     assert bound >= reference * (1 + Fraction(1, 10**70))
+
+
+def test_the_per_cell_form_replaces_the_table_size_by_the_cells_changed() -> None:
+    variance, summands = Fraction(3, 4), 80
+    tau = kls_tau(variance, summands)
+    root = dn._sqrt_up(Fraction(1) / (summands * variance))
+    whole = kls_rho(share_variance=variance, summands=summands, l1=1, l2_squared=1, cells=3844)
+    per_cell = kls_rho(share_variance=variance, summands=summands, l1=1, l2_squared=1, cells=3844, per_cell=1)
+    assert per_cell == (root + tau) ** 2 / 2 < whole
+    # one cell, one change: the two forms are the same bound
+    one = kls_rho(share_variance=variance, summands=summands, l1=1, l2_squared=1, cells=1)
+    assert kls_rho(share_variance=variance, summands=summands, l1=1, l2_squared=1, cells=1, per_cell=1) == one
+    # nine cells changed by one each (persons_control): nine times one cell's
+    nine = kls_rho(share_variance=variance, summands=summands, l1=9, l2_squared=9, cells=10**6, per_cell=1)
+    assert nine == 9 * per_cell
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    variance=st.fractions(min_value=Fraction(1, 4), max_value=20, max_denominator=100),
+    summands=st.integers(2, 50),
+    l1=st.integers(1, 9),
+    per_cell=st.integers(1, 3),
+)
+def test_the_per_cell_form_maximises_over_every_change_one_person_can_make(
+    variance: Fraction, summands: int, l1: int, per_cell: int
+) -> None:
+    tau = kls_tau(variance, summands)
+    root = dn._sqrt_up(Fraction(1) / (summands * variance))
+    found = dn._per_cell_rho(root, tau, l1, per_cell)
+
+    def patterns(left: int) -> list[list[int]]:  # every multiset of cell changes with sum <= left
+        result: list[list[int]] = [[]]
+        for x in range(1, min(per_cell, left) + 1):
+            result += [[x, *rest] for rest in patterns(left - x) if not rest or rest[0] <= x]
+        return result
+
+    brute = max(sum(((x * root + tau) ** 2 / 2 for x in p), Fraction(0)) for p in patterns(l1))
+    assert found == brute
