@@ -222,20 +222,16 @@ def plan_table_share(table: Table, spend: Fraction | Decimal, group: SecureGroup
 
     It starts from ``σ² / t`` with ``σ² = Δ₂² / (2 spend)`` (the local calibration spread over ``t`` shares) and
     widens by a relative ``2⁻⁴⁰``, doubling, until the τ terms fit, then bisects to the smallest double that fits
-    (the bound decreases as the share grows). Refuses a share below σ = 1/2 (outside the
-    bound's conditions: lower the threshold or raise the budget share).
+    (the bound decreases as the share grows). A share below σ = 1/2, outside the bound's conditions, starts from
+    σ = 1/2 instead (a large threshold on a table with little noise: more noise than the target needs, never
+    less privacy).
     """
     target = Fraction(spend)
     if target <= 0:
         raise SecureGroupViolation(f"table {table.name}: a budget share must be above 0, got {spend}")
     l2_squared = table.l2_sensitivity_squared
-    variance = Fraction(l2_squared) / (2 * target * group.threshold)
-    if variance < MIN_SHARE_VARIANCE:
-        raise SecureGroupViolation(
-            f"table {table.name}: a budget share of ρ = {float(target):.6g} over a threshold of {group.threshold}"
-            f" gives each member σ = {math.sqrt(variance):.4g}, below the 1/2 the distributed discrete Gaussian bound"
-            " needs; lower the threshold or raise the table's budget share"
-        )
+    # Below σ = 1/2 the bound does not apply: such a share is raised to 1/2 (more noise, never less privacy).
+    variance = max(Fraction(l2_squared) / (2 * target * group.threshold), MIN_SHARE_VARIANCE)
 
     def share(scale: float) -> TableShare:
         return TableShare(table.name, scale, table.l1_bound, l2_squared, table.cell_count, table.per_cell_bound, target)

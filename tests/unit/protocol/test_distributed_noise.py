@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import itertools
 import math
@@ -165,9 +166,14 @@ def test_threshold_fractions() -> None:
         SecureGroup.from_fraction(6, Fraction(0))
 
 
-def test_shares_below_one_half_are_refused() -> None:
-    with pytest.raises(SecureGroupViolation, match="below the 1/2"):
-        plan_table_share(CORRIDOR, Fraction(2), SecureGroup(members=20, threshold=16))
+def test_shares_below_one_half_start_from_one_half() -> None:
+    group = SecureGroup(members=20, threshold=16)
+    share = plan_table_share(CORRIDOR, Fraction(2), group)  # σ²/t = 1/64: outside the bound
+    assert share.scale >= 0.5
+    assert share.guarantee(group, colluders=0) <= 2
+    # the smallest share that fits: one step narrower does not (τ is large near σ = 1/2)
+    narrower = dataclasses.replace(share, scale=math.nextafter(share.scale, 0.0))
+    assert narrower.guarantee(group, colluders=0) > 2
     with pytest.raises(SecureGroupViolation, match="below 1/4"):
         kls_tau(Fraction(1, 5), 3)
     assert issubclass(SecureGroupViolation, ProtocolError)
