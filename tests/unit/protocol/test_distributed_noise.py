@@ -235,3 +235,17 @@ def test_the_per_cell_form_maximises_over_every_change_one_person_can_make(
 
     brute = max(sum(((x * root + tau) ** 2 / 2 for x in p), Fraction(0)) for p in patterns(l1))
     assert found == brute
+
+
+def test_more_members_at_the_same_threshold_cost_accuracy_not_privacy() -> None:
+    spend = Fraction("0.0248")
+    shares = [plan_table_share(CORRIDOR, spend, SecureGroup(members=n, threshold=8)) for n in range(8, 20)]
+    assert len({s.scale for s in shares}) == 1  # the share depends on t alone
+    groups = [SecureGroup(members=n, threshold=8) for n in range(8, 20)]
+    assert len({s.guarantee(g, colluders=0) for s, g in zip(shares, groups, strict=True)}) == 1
+    variances = [
+        sum_noise({CORRIDOR.name: s}, {CORRIDOR.name: 1}, survivors=g.members).variance
+        for s, g in zip(shares, groups, strict=True)
+    ]
+    assert variances == sorted(variances)
+    assert variances[-1] / variances[0] == pytest.approx(19 / 8)
