@@ -71,6 +71,7 @@ from typing import Any, Final
 from bench.accuracy import optimum_halfwidth
 from bench.common import BenchResult, Metric, RunContext, stopwatch, wilson_interval
 from bench.sampler import discrete_gaussian, exact_masses, reduction_bound, seeded, variance_of
+from bench.secure import RATIO_TARGET, SECURE_HOTLINES, SecureRow, secure_column
 from node.aggregate import prepare_tables
 from node.budget import BudgetConfig
 from node.noise import NoisePlan, add_noise, calibrate
@@ -94,7 +95,10 @@ from protocol.taxonomy import Table, Taxonomy, builtin_taxonomy
 __all__ = ["NAME", "TITLE", "run"]
 
 NAME: Final = "workload"
-TITLE: Final = "workload questions: 95% half-widths of v1, v2 and central DP, coverage, end to end on synthetic data"
+TITLE: Final = (
+    "workload questions: 95% half-widths of v1, v2, secure aggregation and central DP, coverage, end to end on "
+    "synthetic data"
+)
 
 MECHANISM: Final = "discrete_gaussian"
 CONFIDENCE: Final = 0.95
@@ -606,6 +610,9 @@ def run(ctx: RunContext) -> BenchResult:
                 entry["central"] = {"halfwidth": central.interval(CONFIDENCE).halfwidth}
                 configurations.append(entry)
     ctx.log(f"{len(configurations)} configurations, {len(noises)} intervals in {interval_time[0]:.1f} s")
+    with stopwatch() as secure_time:
+        secure_rows = secure_column(SECURE_HOTLINES if not ctx.quick else SECURE_HOTLINES[:1])
+    ctx.log(f"secure column: {len(secure_rows)} rows in {secure_time[0]:.1f} s")
 
     largest_bound = max(
         reduction_bound(scale, count)
@@ -684,6 +691,7 @@ def run(ctx: RunContext) -> BenchResult:
             }
 
     _report_halfwidths(result, configurations, v2.workload_hotlines)
+    _report_secure(result, secure_rows)
     _report_coverage(result, configurations, judge=not ctx.quick)
     e2e = _summarise_e2e(answered, hotlines_done)
     _report_e2e(result, e2e, v2, release, sizes.e2e_months, judge=not ctx.quick)
@@ -705,6 +713,21 @@ def run(ctx: RunContext) -> BenchResult:
         "hub_seconds": round(hub_time[0], 1),
         "coverage_seconds": round(trial_time[0], 1),
         "configurations": configurations,
+        "secure": [
+            {
+                "question": r.question,
+                "months": r.months,
+                "hotlines": r.hotlines,
+                "threshold": r.threshold,
+                "local": r.local,
+                "central": r.central,
+                "secure": r.secure,
+                "secure_at_threshold": r.secure_at_threshold,
+                "ratio": r.ratio,
+                "issue_target": r.target,
+            }
+            for r in secure_rows
+        ],
         "end_to_end": e2e,
     }
     result.notes.append(
@@ -747,6 +770,28 @@ def _report_halfwidths(result: BenchResult, configurations: Sequence[dict[str, A
                 target=f"<= {needed}" if needed is not None else None,
                 met=v2 <= needed if needed is not None else None,
                 note=f"v1 {v1_text}; central v2 ±{central:.1f} ({central / bound:.2f}x)",
+            )
+        )
+
+
+def _report_secure(result: BenchResult, rows: Sequence[SecureRow]) -> None:
+    """The ``secure`` column (:mod:`bench.secure`): all N members surviving, against central with v2's tables."""
+    for row in rows:
+        target = f" (issue ±{row.target:g})" if row.target is not None else ""
+        result.add(
+            Metric(
+                f"{row.question} {_horizon(row.months)} N={row.hotlines} secure half-width",
+                row.secure,
+                "",
+                baseline=row.central,
+                baseline_name="central, v2 tables, one draw",
+                ratio=row.ratio,
+                target=f"<= {RATIO_TARGET}x central",
+                met=row.ratio <= RATIO_TARGET,
+                note=(
+                    f"t = {row.threshold}; ±{row.secure_at_threshold:.1f} with t survivors; local "
+                    f"±{row.local:.1f} ({row.local / row.central:.2f}x){target}"
+                ),
             )
         )
 

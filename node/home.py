@@ -42,6 +42,7 @@ from node.client import HubIdentity
 from node.errors import ConfigError, HubError, KeyFileError, NotInitialised
 from node.i18n import N_, Text
 from node.keystore import load_signing_key, write_private_file
+from node.secure_group import SecureGroupConfig
 from node.store import open_database
 from protocol.crypto import SigningKey, fingerprint
 from protocol.errors import ProtocolError
@@ -137,6 +138,8 @@ class NodeConfig:
     created_at: str
     hub: PinnedHub
     budget: BudgetConfig
+    #: The ``[secure_group]`` section: the group this node takes part in (None: local releases only).
+    secure_group: SecureGroupConfig | None = None
 
     def __post_init__(self) -> None:
         if not _HOTLINE_ID.match(self.hotline_id):
@@ -199,8 +202,22 @@ def render_config(config: NodeConfig) -> str:
         "[budget.weights]",
         *(f"{name} = {weight}" for name, weight in budget["weights"].items()),
         "",
+        *_render_secure_group(config.secure_group),
     ]
     return "\n".join(lines)
+
+
+def _render_secure_group(group: SecureGroupConfig | None) -> list[str]:
+    if group is None:
+        return []
+    section = group.to_mapping()
+    return [
+        "# The secure group this hotline's releases are summed in (see docs/secure-aggregation-privacy.md).",
+        "# collusion_cap: the most rho per person-month accepted against the hub colluding with all other members.",
+        "[secure_group]",
+        *(f"{k} = {_toml_string(v) if isinstance(v, str) else v}" for k, v in section.items()),
+        "",
+    ]
 
 
 def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -264,13 +281,19 @@ def read_config(path: Path) -> NodeConfig:
         pinned_at=_string(hub, "pinned_at", "hub"),
         previous_log_vkeys=tuple(previous),
     )
+    budget = BudgetConfig.from_mapping(_section(data, "budget"))
+    secure_group = None
+    if "secure_group" in data:
+        secure_group = SecureGroupConfig.from_mapping(_section(data, "secure_group"))
+        secure_group.check(budget)
     return NodeConfig(
         hotline_id=_string(node, "hotline_id", "node"),
         public_key=_string(node, "public_key", "node"),
         key_id=_string(node, "key_id", "node"),
         created_at=_string(node, "created_at", "node"),
         hub=pinned,
-        budget=BudgetConfig.from_mapping(_section(data, "budget")),
+        budget=budget,
+        secure_group=secure_group,
     )
 
 

@@ -66,6 +66,7 @@ __all__ = [
     "add_noise",
     "calibrate",
     "float_down",
+    "gaussian_loss",
     "sqrt_up",
 ]
 
@@ -174,6 +175,16 @@ def _measurement_factory(mechanism: str) -> Callable[[float], Any]:
         return lambda scale: dp.m.make_gaussian(domain, metric, scale=scale)
     metric = dp.l1_distance(T="i32")
     return lambda scale: dp.m.make_laplace(domain, metric, scale=scale)
+
+
+def gaussian_loss(scale: float, l2_squared: int) -> float:
+    """OpenDP's privacy map (ρ) of a discrete Gaussian of ``scale`` on a table of squared L2 sensitivity
+    ``l2_squared``: the measurement :func:`add_noise` draws with, at the sensitivity :func:`calibrate` uses."""
+    dp = _opendp()
+    try:
+        return float(_measurement_factory("discrete_gaussian")(scale).map(sqrt_up(l2_squared)))
+    except dp.OpenDPException as e:
+        raise NoiseError(f"OpenDP could not state the privacy loss of a scale of {scale!r}: {e}") from e
 
 
 def _d_in(mechanism: str, *, l1: int, l2_squared: int) -> float | int:

@@ -9,6 +9,7 @@ The tree (everything derives from :class:`ProtocolError`)::
     │   └── InvalidPublicKey      32 bytes that are not a canonical, prime-order Ed25519 point (names the rule)
     ├── UnsupportedVersion        a protocol version or message type this library does not speak
     ├── TaxonomyViolation         a taxonomy document, or data checked against one, breaks a rule
+    ├── SecureGroupViolation      a secure group's threshold or noise shares cannot give its declared guarantee
     ├── InvalidSignature          a signature does not verify (deliberately says nothing more)
     ├── DecryptionFailed          a sealed box does not open (deliberately says nothing more)
     ├── InvalidProof              a Merkle inclusion or consistency proof does not verify
@@ -38,6 +39,7 @@ __all__ = [
     "ReconstructionFailed",
     "SecretSharingError",
     "SecureAggregationError",
+    "SecureGroupViolation",
     "TaxonomyViolation",
     "UnmaskRefused",
     "UnsupportedVersion",
@@ -80,6 +82,10 @@ class UnsupportedVersion(ProtocolError):
 
 class TaxonomyViolation(ProtocolError):
     """A taxonomy document is invalid, or data does not fit the taxonomy it names."""
+
+
+class SecureGroupViolation(ProtocolError):
+    """A secure group's threshold, or the noise shares of its round, cannot give the guarantee it declares."""
 
 
 class InvalidSignature(ProtocolError):

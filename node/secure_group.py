@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Taking part in a secure group: its settings, the member's noise shares, and what a round spends.
+
+In a secure round (docs/secure-aggregation-privacy.md) the hotlines of a group add their masked tables, and each
+adds only a *share* of the noise: a discrete Gaussian of about ``σ²/t`` per cell, ``t`` the group's threshold.
+Two guarantees follow for a person registered here, and the node declares both:
+
+* **against the hub**: the round's sum carries at least ``t`` members' shares, so it spends at most the budget's
+  ``release`` (ρ per person-month), as a local release would;
+* **against the hub colluding with every other member**: only this node's own share protects its tables, about
+  ``t × release``. ``collusion_cap`` is the most the hotline accepts there; the node refuses a group whose
+  ``t × release`` is above it (an upper bound of the exact guarantee, which :func:`plan_shares` also checks).
+
+The ``[secure_group]`` section of config.toml (absent: the node releases locally, as before)::
+
+    [secure_group]
+    group_id = "region-east"
+    members = 20              # hotlines on the group's roster
+    threshold = 16            # or threshold_fraction = "0.8" (rounded up: 16 of 20)
+    collusion_cap = "2"       # ρ per person-month against the hub and all other members
+
+>>> from node.budget import BudgetConfig
+>>> config = SecureGroupConfig.from_mapping(
+...     {"group_id": "region-east", "members": 20, "threshold_fraction": "0.8", "collusion_cap": "2"})
+>>> config.group().threshold, amount_text(config.collusion_bound(BudgetConfig.default()))
+(16, '1.6')
+
+The round itself (roster, masks, survivors, unmasking) is wired by the coming sessions; this module holds what the
+node decides alone: whether it may take part, the shares' scales, their draw, and the ledger's words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Final, NoReturn
+
+from node.budget import BudgetConfig, amount_text, parse_amount
+from node.errors import ConfigError, NoiseError
+from node.i18n import N_, Text
+from node.noise import NoisePlan, TableCalibration, add_noise, gaussian_loss
+from protocol.distributed_noise import SecureGroup, TableShare, plan_table_share, round_guarantee
+from protocol.errors import SecureGroupViolation
+from protocol.taxonomy import Taxonomy
+
+__all__ = [
+    "RoundSpend",
+    "SecureGroupConfig",
+    "SharePlan",
+    "add_noise_shares",
+    "plan_shares",
+]
+
+_GROUP_ID: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
+_SETTINGS: Final = frozenset({"group_id", "members", "threshold", "threshold_fraction", "collusion_cap"})
+_HINT: Final = N_(
+    "Set [secure_group] in config.toml as your hub operator gave it: group_id, members, threshold (or "
+    "threshold_fraction) and collusion_cap; remove the section to release locally."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SecureGroupConfig:
+    """The ``[secure_group]`` section: which group, how many members, the threshold, the collusion cap."""
+
+    group_id: str
+    members: int
+    #: The threshold, or None when given as :attr:`threshold_fraction`.
+    threshold: int | None
+    threshold_fraction: Fraction | None
+    #: The most ρ per person-month the hotline accepts against the hub colluding with all other members.
+    collusion_cap: Fraction
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.group_id, str) or not _GROUP_ID.match(self.group_id):
+            _invalid("group_id", f"{self.group_id!r} is not 3 to 64 lowercase letters, digits and hyphens")
+        if (self.threshold is None) == (self.threshold_fraction is None):
+            _invalid("threshold", "give exactly one of threshold and threshold_fraction")
+        if not isinstance(self.collusion_cap, Fraction) or self.collusion_cap <= 0:
+            _invalid("collusion_cap", "it must be an amount above 0")
+        self.group()
+
+    def group(self, members: int | None = None) -> SecureGroup:
+        """The group with ``members`` on the roster (default: the configured number) and its threshold."""
+        count = self.members if members is None else members
+        try:
+            if self.threshold_fraction is not None:
+                return SecureGroup.from_fraction(count, self.threshold_fraction)
+            return SecureGroup(members=count, threshold=self.threshold if self.threshold is not None else 0)
+        except SecureGroupViolation as e:
+            _invalid("threshold", str(e))
+
+    def collusion_bound(self, budget: BudgetConfig, *, members: int | None = None) -> Fraction:
+        """``t × release``: an upper bound of a release's guarantee against the hub and all other members."""
+        return self.group(members).threshold * budget.release
+
+    def check(self, budget: BudgetConfig, *, members: int | None = None) -> None:
+        """Refuse a group whose collusion guarantee could exceed :attr:`collusion_cap` (checked at load)."""
+        if budget.mechanism != "discrete_gaussian":
+            _invalid("budget", "a secure group needs the discrete_gaussian mechanism (the shares are Gaussian)")
+        group = self.group(members)
+        bound = self.collusion_bound(budget, members=members)
+        if bound > self.collusion_cap:
+            raise ConfigError(
+                Text(
+                    N_(
+                        "secure group %(group)s: a threshold of %(threshold)s members with release = %(release)s "
+                        "gives up to ρ = %(bound)s per person-month against the hub colluding with all other "
+                        "members, above collusion_cap = %(cap)s"
+                    ),
+                    group=self.group_id,
+                    threshold=group.threshold,
+                    release=amount_text(budget.release),
+                    bound=amount_text(bound),
+                    cap=amount_text(self.collusion_cap),
+                ),
+                hint=Text(
+                    N_(
+                        "Lower threshold to at most %(most)s, lower the budget's release, or raise collusion_cap in "
+                        "config.toml if the hotline accepts that exposure."
+                    ),
+                    most=math.floor(self.collusion_cap / budget.release),
+                ),
+            )
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> SecureGroupConfig:
+        """From the ``[secure_group]`` section of config.toml."""
+        unknown = set(data) - _SETTINGS
+        if unknown:
+            raise ConfigError(
+                Text(N_("unknown secure_group setting(s): %(names)s"), names=", ".join(sorted(unknown))),
+                hint=Text(_HINT),
+            )
+        for name in ("group_id", "members", "collusion_cap"):
+            if name not in data:
+                _invalid(name, "it is missing")
+        members = data["members"]
+        if isinstance(members, bool) or not isinstance(members, int):
+            _invalid("members", f"{members!r} is not a whole number")
+        threshold = data.get("threshold")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int)):
+            _invalid("threshold", f"{threshold!r} is not a whole number")
+        fraction = data.get("threshold_fraction")
+        return cls(
+            group_id=data["group_id"],
+            members=members,
+            threshold=threshold,
+            threshold_fraction=None if fraction is None else _amount(fraction, "threshold_fraction"),
+            collusion_cap=_amount(data["collusion_cap"], "collusion_cap"),
+        )
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The section, as :meth:`from_mapping` reads it."""
+        result: dict[str, Any] = {"group_id": self.group_id, "members": self.members}
+        if self.threshold is not None:
+            result["threshold"] = self.threshold
+        if self.threshold_fraction is not None:
+            result["threshold_fraction"] = amount_text(self.threshold_fraction)
+        result["collusion_cap"] = amount_text(self.collusion_cap)
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class RoundSpend:
+    """What one release in a secure round spends, for the ledger: both guarantees (ρ per person-month)."""
+
+    group_id: str
+    members: int
+    threshold: int
+    #: Against the hub (at least ``threshold`` members' shares in the sum): what counts against the caps.
+    against_hub: Fraction
+    #: Against the hub colluding with every other member (only this node's share left).
+    against_all_others: Fraction
+
+    def describe(self) -> Text:
+        """The ledger's wording."""
+        return Text(
+            N_(
+                "secure round of group %(group)s: ρ = %(hub)s against the hub (at least %(threshold)s of %(members)s "
+                "members' noise in the sum), ρ = %(others)s against the hub colluding with every other member"
+            ),
+            group=self.group_id,
+            hub=f"{float(self.against_hub):.6g}",
+            threshold=self.threshold,
+            members=self.members,
+            others=f"{float(self.against_all_others):.6g}",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SharePlan:
+    """The member's noise shares for one release in a round, with the guarantees they give."""
+
+    group: SecureGroup
+    shares: tuple[TableShare, ...]
+    spend: RoundSpend
+
+    def noise_plan(self) -> NoisePlan:
+        """The shares as a :class:`~node.noise.NoisePlan` (the share's σ as each table's scale, its guarantee
+        against the hub as its spend), for :func:`node.noise.add_noise` to draw."""
+        return NoisePlan(
+            mechanism="discrete_gaussian",
+            tables=tuple(
+                TableCalibration(
+                    s.table,
+                    s.scale,
+                    s.l1_sensitivity,
+                    s.l2_sensitivity_squared,
+                    _decimal_up(s.guarantee(self.group, colluders=0)),
+                )
+                for s in self.shares
+            ),
+        )
+
+
+def plan_shares(
+    taxonomy: Taxonomy,
+    tables: Iterable[str],
+    budget: BudgetConfig,
+    config: SecureGroupConfig,
+    *,
+    members: int | None = None,
+) -> SharePlan:
+    """The member's shares for a release of ``tables`` in a round of ``members`` (default: the configured number):
+    each table's budget share spent against the hub (:func:`protocol.distributed_noise.plan_table_share`), the
+    collusion guarantee checked against the cap, and each share's σ checked against OpenDP's own privacy map."""
+    config.check(budget, members=members)
+    group = config.group(members)
+    names = list(dict.fromkeys(tables))
+    spends = budget.shares(names)
+    try:
+        shares = tuple(plan_table_share(taxonomy.table(name), spends[name], group) for name in names)
+    except SecureGroupViolation as e:
+        _invalid("threshold", str(e))
+    against_hub = round_guarantee(shares, group, colluders=0)
+    against_all = round_guarantee(shares, group, colluders=group.members - 1)
+    if against_all > config.collusion_cap:  # pragma: no cover - t × release bounds it; kept as a second lock
+        raise NoiseError(f"the shares' collusion guarantee {float(against_all):.6g} exceeds collusion_cap")
+    _check_with_opendp(shares, group)
+    spend = RoundSpend(config.group_id, group.members, group.threshold, against_hub, against_all)
+    return SharePlan(group, shares, spend)
+
+
+def add_noise_shares(plan: SharePlan, counts: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, ...]]:
+    """The member's vectors before masking: every cell's true count plus one fresh share (OpenDP's discrete
+    Gaussian of the share's σ). Once per (period, round), through the ledger, as :func:`node.noise.add_noise`."""
+    return add_noise(plan.noise_plan(), counts)
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _check_with_opendp(shares: Iterable[TableShare], group: SecureGroup) -> None:
+    """OpenDP's map of one share alone must agree with the protocol's guarantee against all other members."""
+    for share in shares:
+        alone = share.guarantee(group, colluders=group.members - 1)
+        loss = gaussian_loss(share.scale, share.l2_sensitivity_squared)
+        if not Fraction(loss) <= alone * (1 + Fraction(1, 10**9)) or not alone <= Fraction(loss) * (
+            1 + Fraction(1, 10**9)
+        ):
+            raise NoiseError(
+                f"table {share.table}: OpenDP's privacy map of one share ({loss!r}) disagrees with the protocol's"
+                f" ({float(alone)!r})"
+            )
+
+
+def _decimal_up(value: Fraction) -> Decimal:
+    """``value`` as an 18-place decimal rounded up (the ledger's spends are decimals)."""
+    scaled = math.ceil(value * 10**18)
+    return Decimal(scaled).scaleb(-18)
+
+
+def _amount(value: object, name: str) -> Fraction:
+    if not isinstance(value, str):
+        _invalid(name, f'{value!r} is not an amount in quotes (e.g. "0.8" or "1/2")')
+    return parse_amount(value, what=f"secure_group {name}")
+
+
+def _invalid(name: str, problem: str) -> NoReturn:
+    raise ConfigError(
+        Text(N_("config.toml: [secure_group] %(name)s is invalid: %(problem)s"), name=name, problem=problem),
+        hint=Text(_HINT),
+    )

@@ -1,0 +1,251 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The distributed discrete Gaussian's accounting: the Kairouz–Liu–Steinke bound, the shares, the guarantees."""
+
+from __future__ import annotations
+
+import dataclasses
+import doctest
+import itertools
+import math
+from decimal import Context, Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import protocol.distributed_noise as dn
+from protocol.accuracy import gaussian_rho, noise_variance
+from protocol.distributed_noise import SecureGroup, kls_rho, kls_tau, plan_table_share, round_guarantee, sum_noise
+from protocol.errors import ProtocolError, SecureGroupViolation
+from protocol.taxonomy import builtin_taxonomy
+
+V2 = builtin_taxonomy(2)
+CORRIDOR = V2.table("persons_corridor_2way")
+CONTROL = V2.table("persons_control")
+
+
+def _paper_tau(variance: float, summands: int) -> float:
+    """τ straight from the paper's formula, in floating point (an independent computation)."""
+    return 10 * math.fsum(math.exp(-2 * math.pi**2 * variance * k / (k + 1)) for k in range(1, summands))
+
+
+def test_module_examples() -> None:
+    assert doctest.testmod(dn, raise_on_error=True).attempted > 0
+
+
+@pytest.mark.parametrize(
+    ("variance", "summands"),
+    [(Fraction(1, 4), 2), (Fraction(1, 4), 80), (Fraction(1), 5), (Fraction(5, 4), 16), (Fraction(4), 100)],
+)
+def test_tau_matches_the_paper_formula_and_bounds_it_from_above(variance: Fraction, summands: int) -> None:
+    paper = _paper_tau(float(variance), summands)
+    ours = kls_tau(variance, summands)
+    assert ours >= Fraction(paper) * (1 - Fraction(1, 10**12))
+    assert float(ours) == pytest.approx(paper, rel=1e-12)
+
+
+def test_tau_known_value() -> None:
+    # σ = 1/2, two shares: 10 · e^{−π²/4}, e^{−2.4674011002723395} = 0.0848049...
+    assert float(kls_tau(Fraction(1, 4), 2)) == pytest.approx(0.8480497, rel=1e-6)
+
+
+def test_one_share_is_the_local_discrete_gaussian_exactly() -> None:
+    for scale in ("0.5", "1.1228", "4.490132550669372", "29.14"):
+        variance = Fraction(scale) ** 2
+        assert kls_tau(variance, 1) == 0
+        for l2 in (1, 2, 9):
+            assert kls_rho(share_variance=variance, summands=1, l1=l2, l2_squared=l2, cells=100) == gaussian_rho(
+                l2, scale
+            )
+
+
+def test_a_group_of_one_reduces_to_the_local_calibration() -> None:
+    group = SecureGroup(members=1, threshold=1)
+    share = plan_table_share(CORRIDOR, Fraction("0.0248"), group)
+    # the smallest double whose ρ = Δ₂²/(2s²) fits the share, i.e. OpenDP's local scale for it
+    assert gaussian_rho(1, share.scale) <= Fraction("0.0248") < gaussian_rho(1, math.nextafter(share.scale, 0))
+    assert share.guarantee(group, colluders=0) == gaussian_rho(1, share.scale)
+    assert share.scale == pytest.approx(1 / math.sqrt(2 * 0.0248), rel=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    variance=st.fractions(min_value=Fraction(1, 4), max_value=50, max_denominator=1000),
+    summands=st.integers(1, 60),
+    l1=st.integers(1, 9),
+)
+def test_the_bound_is_at_least_the_continuous_gaussian_of_the_sum(variance: Fraction, summands: int, l1: int) -> None:
+    rho = kls_rho(share_variance=variance, summands=summands, l1=l1, l2_squared=l1, cells=500)
+    assert rho >= Fraction(l1) / (2 * summands * variance)
+    widened = kls_rho(share_variance=variance * 2, summands=summands, l1=l1, l2_squared=l1, cells=500)
+    assert widened <= rho  # more noise per share never costs privacy
+
+
+@settings(max_examples=30, deadline=None)
+@given(members=st.integers(4, 40), fraction=st.fractions(min_value=Fraction(1, 2), max_value=1, max_denominator=20))
+def test_guarantees_order_from_the_hub_alone_to_all_other_members(members: int, fraction: Fraction) -> None:
+    group = SecureGroup.from_fraction(members, fraction)
+    share = plan_table_share(CONTROL, Fraction("0.0075"), group)
+    guarantees = [share.guarantee(group, colluders=c) for c in range(members)]
+    assert guarantees[0] <= Fraction("0.0075")
+    assert all(a <= b for a, b in itertools.pairwise(guarantees))
+    # only its own share left: exactly Δ₂²/(2v), about t times the hub's guarantee
+    assert guarantees[-1] == Fraction(CONTROL.l2_sensitivity_squared) / (2 * share.share_variance)
+    assert guarantees[-1] <= group.threshold * Fraction("0.0075")
+
+
+def test_larger_thresholds_mean_smaller_shares_and_a_larger_collusion_guarantee() -> None:
+    spend = Fraction("0.0069")
+    table = V2.table("persons_total")
+    previous = None
+    for threshold in (2, 4, 8, 16):
+        group = SecureGroup(members=20, threshold=threshold)
+        share = plan_table_share(table, spend, group)
+        member = share.guarantee(group, colluders=19)
+        if previous is not None:
+            assert share.scale < previous[0]
+            assert member > previous[1]
+        previous = (share.scale, member)
+
+
+def test_the_coalition_guarantee_counts_honest_shares() -> None:
+    group = SecureGroup(members=20, threshold=16)
+    assert [group.honest_shares(c) for c in (0, 1, 15, 16, 19)] == [16, 15, 1, 1, 1]
+    assert group.dropout_margin == 4
+    with pytest.raises(SecureGroupViolation, match="0 to 19"):
+        group.honest_shares(20)
+
+
+def test_small_shares_are_widened_to_meet_the_target() -> None:
+    # σ = 4.49 over 80 shares would be σ = 0.502 each, where τ is of order 1: the share must grow.
+    group = SecureGroup(members=100, threshold=80)
+    share = plan_table_share(CORRIDOR, Fraction("0.0248"), group)
+    naive = 1 / math.sqrt(2 * 0.0248 * 80)
+    assert share.scale > 1.4 * naive
+    assert share.guarantee(group, colluders=0) <= Fraction("0.0248")
+    assert kls_rho(
+        share_variance=Fraction(naive) ** 2, summands=80, l1=1, l2_squared=1, cells=CORRIDOR.cell_count
+    ) > Fraction("0.0248")
+
+
+def test_round_guarantee_adds_the_tables() -> None:
+    group = SecureGroup(members=6, threshold=5)
+    shares = [plan_table_share(V2.table(n), Fraction("0.01"), group) for n in ("persons_total", "contacts")]
+    total = round_guarantee(shares, group, colluders=0)
+    assert total == sum((s.guarantee(group, colluders=0) for s in shares), Fraction(0))
+    assert total <= Fraction("0.02")
+
+
+def test_sum_noise_is_the_survivors_shares_exactly() -> None:
+    group = SecureGroup(members=20, threshold=16)
+    share = plan_table_share(CORRIDOR, Fraction("0.0248"), group)
+    assert share.noise(survivors=17) == ("discrete_gaussian", share.scale_text, 17)
+    noise = sum_noise({CORRIDOR.name: share}, {CORRIDOR.name: 5}, survivors=20)
+    assert noise.lattice
+    assert noise.variance == pytest.approx(100 * noise_variance("discrete_gaussian", share.scale_text), rel=1e-12)
+    # all 20 surviving: n/t = 1.25 times the central variance of σ² = 1/(2ρ), within the τ widening
+    assert noise.variance / 5 == pytest.approx(1.25 / (2 * 0.0248), rel=1e-3)
+    with pytest.raises(SecureGroupViolation):
+        share.noise(survivors=0)
+
+
+@pytest.mark.parametrize(
+    ("members", "threshold", "match"),
+    [(0, 0, "at least one member"), (5, 1, "from 2 to 5"), (5, 6, "from 2 to 5"), (1, 2, "from 2 to 1")],
+)
+def test_impossible_groups_are_refused(members: int, threshold: int, match: str) -> None:
+    with pytest.raises(SecureGroupViolation, match=match):
+        SecureGroup(members=members, threshold=threshold)
+
+
+def test_threshold_fractions() -> None:
+    assert SecureGroup.from_fraction(20, Fraction(4, 5)).threshold == 16
+    assert SecureGroup.from_fraction(6, Fraction(4, 5)).threshold == 5
+    with pytest.raises(SecureGroupViolation, match="fraction"):
+        SecureGroup.from_fraction(6, Fraction(0))
+
+
+def test_shares_below_one_half_start_from_one_half() -> None:
+    group = SecureGroup(members=20, threshold=16)
+    share = plan_table_share(CORRIDOR, Fraction(2), group)  # σ²/t = 1/64: outside the bound
+    assert share.scale >= 0.5
+    assert share.guarantee(group, colluders=0) <= 2
+    # the smallest share that fits: one step narrower does not (τ is large near σ = 1/2)
+    narrower = dataclasses.replace(share, scale=math.nextafter(share.scale, 0.0))
+    assert narrower.guarantee(group, colluders=0) > 2
+    with pytest.raises(SecureGroupViolation, match="below 1/4"):
+        kls_tau(Fraction(1, 5), 3)
+    assert issubclass(SecureGroupViolation, ProtocolError)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.fractions(min_value=0, max_value=10**6, max_denominator=10**6))
+def test_square_roots_round_up(value: Fraction) -> None:
+    root = dn._sqrt_up(value)
+    assert root * root >= value
+    assert float(root) == pytest.approx(math.sqrt(value), rel=1e-15, abs=1e-28)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.fractions(min_value=-900, max_value=0, max_denominator=10**4))
+def test_exponentials_round_up(exponent: Fraction) -> None:
+    bound = dn._exp_up(exponent)
+    assert float(bound) == pytest.approx(math.exp(exponent), rel=1e-13)
+    # against 80 digits of e^x at the exact rational x (Decimal's exp is correctly rounded)
+    context = Context(prec=80)
+    reference = Fraction(context.divide(Decimal(exponent.numerator), Decimal(exponent.denominator)).exp(context))
+    assert bound >= reference * (1 + Fraction(1, 10**70))
+
+
+def test_the_per_cell_form_replaces_the_table_size_by_the_cells_changed() -> None:
+    variance, summands = Fraction(3, 4), 80
+    tau = kls_tau(variance, summands)
+    root = dn._sqrt_up(Fraction(1) / (summands * variance))
+    whole = kls_rho(share_variance=variance, summands=summands, l1=1, l2_squared=1, cells=3844)
+    per_cell = kls_rho(share_variance=variance, summands=summands, l1=1, l2_squared=1, cells=3844, per_cell=1)
+    assert per_cell == (root + tau) ** 2 / 2 < whole
+    # one cell, one change: the two forms are the same bound
+    one = kls_rho(share_variance=variance, summands=summands, l1=1, l2_squared=1, cells=1)
+    assert kls_rho(share_variance=variance, summands=summands, l1=1, l2_squared=1, cells=1, per_cell=1) == one
+    # nine cells changed by one each (persons_control): nine times one cell's
+    nine = kls_rho(share_variance=variance, summands=summands, l1=9, l2_squared=9, cells=10**6, per_cell=1)
+    assert nine == 9 * per_cell
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    variance=st.fractions(min_value=Fraction(1, 4), max_value=20, max_denominator=100),
+    summands=st.integers(2, 50),
+    l1=st.integers(1, 9),
+    per_cell=st.integers(1, 3),
+)
+def test_the_per_cell_form_maximises_over_every_change_one_person_can_make(
+    variance: Fraction, summands: int, l1: int, per_cell: int
+) -> None:
+    tau = kls_tau(variance, summands)
+    root = dn._sqrt_up(Fraction(1) / (summands * variance))
+    found = dn._per_cell_rho(root, tau, l1, per_cell)
+
+    def patterns(left: int) -> list[list[int]]:  # every multiset of cell changes with sum <= left
+        result: list[list[int]] = [[]]
+        for x in range(1, min(per_cell, left) + 1):
+            result += [[x, *rest] for rest in patterns(left - x) if not rest or rest[0] <= x]
+        return result
+
+    brute = max(sum(((x * root + tau) ** 2 / 2 for x in p), Fraction(0)) for p in patterns(l1))
+    assert found == brute
+
+
+def test_more_members_at_the_same_threshold_cost_accuracy_not_privacy() -> None:
+    spend = Fraction("0.0248")
+    shares = [plan_table_share(CORRIDOR, spend, SecureGroup(members=n, threshold=8)) for n in range(8, 20)]
+    assert len({s.scale for s in shares}) == 1  # the share depends on t alone
+    groups = [SecureGroup(members=n, threshold=8) for n in range(8, 20)]
+    assert len({s.guarantee(g, colluders=0) for s, g in zip(shares, groups, strict=True)}) == 1
+    variances = [
+        sum_noise({CORRIDOR.name: s}, {CORRIDOR.name: 1}, survivors=g.members).variance
+        for s, g in zip(shares, groups, strict=True)
+    ]
+    assert variances == sorted(variances)
+    assert variances[-1] / variances[0] == pytest.approx(19 / 8)
