@@ -141,8 +141,9 @@ def help_texts(command: Any) -> Iterator[tuple[Any, str, str]]:
 def translate_help(command: Any) -> None:
     """Say every help text of ``command`` and everything under it in the language spoken now (see :func:`use`).
 
-    Click's own words ("Usage:", "Options", "Show this message and exit.") are not ours: click and typer take them
-    from gettext's process-wide default domain when they are imported, and stay English."""
+    Click's own words stay English: typer's click writes "Usage:" and "Show this message and exit." without
+    gettext, and typer looks its panel titles ("Options", "Commands") up in gettext's process-wide default domain
+    once, when it is imported; neither ships a translation, and no hook takes a language per run."""
     for holder, attribute, text in list(help_texts(command)):
         setattr(holder, attribute, gettext(text))
 
