@@ -13,8 +13,11 @@ import opendp.prelude as dp
 import pytest
 
 import node.aggregate
+from node import i18n
 from node.aggregate import TrueTables
 from node.cli import main
+from node.errors import protocol_diagnostics
+from protocol.errors import TaxonomyViolation
 from tests.unit.node.fakehub import FakeHub
 from tests.unit.node.nodekit import Officer, init_and_enroll, planted_counts
 
@@ -100,3 +103,15 @@ def test_an_opendp_failure_says_what_to_do_in_ukrainian_and_keeps_opendps_words(
     assert code == 1
     assert "NoiseError: OpenDP could not calibrate the noise of table" in err
     assert "Nothing was stored and no budget was spent." in err
+
+
+def test_a_protocol_error_keeps_its_english_text_and_says_the_next_step_in_the_language() -> None:
+    error = TaxonomyViolation("dimension 'gender' has no missing code")
+    try:
+        i18n.use("ru")
+        text = protocol_diagnostics(error)
+    finally:
+        i18n.use("en")
+    assert text.startswith("TaxonomyViolation: dimension 'gender' has no missing code\n")
+    assert "Протокол отклонил то, что названо выше: ничего не отправлено." in text
+    assert protocol_diagnostics(error).endswith("then tell your hub operator what is shown above.")
