@@ -39,7 +39,7 @@ from auditor.check_file import FileCheck
 from auditor.cli_access import access_log_cli
 from auditor.cli_witness import witness_app_cli
 from auditor.client import AuditClient, ClientSettings, HTTPClientFactory, make_http_client
-from auditor.errors import AuditError, UsageError
+from auditor.errors import AuditError, UsageError, protocol_diagnostics
 from auditor.i18n import T_
 from auditor.receipts import check_receipt, check_receipts
 from auditor.report_files import write_report
@@ -432,7 +432,7 @@ def main(
     except ProtocolError as e:
         if state.verbosity >= 2:
             raise
-        typer.echo(e.diagnostics(), err=True)
+        typer.echo(protocol_diagnostics(e), err=True)
         return 1
     finally:
         for logger, handler in state.handlers:

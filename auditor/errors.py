@@ -24,6 +24,7 @@ from typing import ClassVar
 from auditor.i18n import N_, Joined, Text, gettext, translated
 
 __all__ = [
+    "PROTOCOL_ERROR_SUMMARY",
     "AuditError",
     "HubError",
     "HubResponseInvalid",
@@ -32,7 +33,24 @@ __all__ = [
     "StateError",
     "UsageError",
     "VerificationFailed",
+    "protocol_diagnostics",
 ]
+
+
+#: Said after an error of the shared protocol code that stops a run (its text stays English: the protocol speaks it).
+PROTOCOL_ERROR_SUMMARY = N_(
+    "The shared protocol code refused what is named above: nothing more was verified. Check that this "
+    "tipshare-audit matches the hub (`tipshare-audit version`); if it does, keep the file or state DIR and report "
+    "what is shown above to the hub operator."
+)
+
+
+def protocol_diagnostics(error: Exception) -> str:
+    """A :class:`~protocol.errors.ProtocolError` that stops a run, as a person should see it: its class and English
+    text as the protocol gives them, then (in a language other than English) what it means and what to do."""
+    text = f"{type(error).__name__}: {error}"
+    said = gettext(PROTOCOL_ERROR_SUMMARY)
+    return f"{text}\n  {said}" if said != PROTOCOL_ERROR_SUMMARY else text
 
 
 class AuditError(Exception):

@@ -11,9 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from auditor import i18n
 from auditor.cli import main
 from auditor.client import ClientSettings
+from auditor.errors import protocol_diagnostics
 from auditor.state import StateStore
+from protocol.errors import MalformedMessage
 from tests.unit.auditor.auditkit import run_cli
 
 LOCALE = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
@@ -95,3 +98,18 @@ def test_a_key_that_is_not_a_vkey_and_a_hub_url_in_clear_are_said_in_ukrainian(t
     assert run.code == 2
     assert "UsageError: 'http://hub.example.org' не зашифровано: звичайний http:// надіслав би ваш токен" in run.err
     assert "порада: Використайте адресу хабу https://" in run.err
+
+
+def test_a_protocol_error_keeps_its_english_text_and_is_explained_in_the_language() -> None:
+    error = MalformedMessage("receipt: field 'checkpoint' is missing")
+    i18n.use("en")  # a run before this test may have left another language
+    assert (
+        protocol_diagnostics(error) == "MalformedMessage: receipt: field 'checkpoint' is missing"
+    )  # English: as before
+    try:
+        i18n.use("ro")
+        text = protocol_diagnostics(error)
+    finally:
+        i18n.use("en")
+    assert text.startswith("MalformedMessage: receipt: field 'checkpoint' is missing\n")
+    assert "Codul comun al protocolului a refuzat ce este numit mai sus: nu s-a mai verificat nimic." in text

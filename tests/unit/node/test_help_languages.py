@@ -107,6 +107,7 @@ def test_an_opendp_failure_says_what_to_do_in_ukrainian_and_keeps_opendps_words(
 
 def test_a_protocol_error_keeps_its_english_text_and_says_the_next_step_in_the_language() -> None:
     error = TaxonomyViolation("dimension 'gender' has no missing code")
+    i18n.use("en")  # a run before this test may have left another language
     try:
         i18n.use("ru")
         text = protocol_diagnostics(error)
