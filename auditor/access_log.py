@@ -120,13 +120,19 @@ def _records(client: AuditClient, page_size: int) -> list[ChainedRecord]:
         page = client.access_log(after=after, limit=page_size)
         items = page.get("records")
         if not isinstance(items, list):
-            raise HubResponseInvalid("access log: the hub's answer has no list of records")
+            raise HubResponseInvalid(T_("access log: the hub's answer has no list of records"))
         found.extend(_record(item) for item in items)
         following = page.get("next_after")
         if following is None or not items:
             return found
         if not isinstance(following, int) or following <= after:
-            raise HubResponseInvalid(f"access log: next_after {following!r} does not move forward from {after}")
+            raise HubResponseInvalid(
+                T_(
+                    "access log: next_after {following} does not move forward from {after}",
+                    following=repr(following),
+                    after=after,
+                )
+            )
         after = following
 
 
@@ -152,7 +158,9 @@ def _record(item: Any) -> ChainedRecord:
             ),
         )
     except (KeyError, TypeError, ValueError) as e:
-        raise HubResponseInvalid(f"access log: a record is malformed ({type(e).__name__}: {e})") from None
+        raise HubResponseInvalid(
+            T_("access log: a record is malformed ({kind}: {error})", kind=type(e).__name__, error=e)
+        ) from None
 
 
 def _int(value: Any) -> int:
@@ -168,16 +176,18 @@ def _checkpoint_notes(client: AuditClient) -> list[str]:
         page = client.access_log_checkpoints(after=after)
         items = page.get("checkpoints")
         if not isinstance(items, list):
-            raise HubResponseInvalid("access log checkpoints: the hub's answer has no list of checkpoints")
+            raise HubResponseInvalid(T_("access log checkpoints: the hub's answer has no list of checkpoints"))
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("note"), str):
-                raise HubResponseInvalid("access log checkpoints: a checkpoint has no note")
+                raise HubResponseInvalid(T_("access log checkpoints: a checkpoint has no note"))
             notes.append(item["note"])
         following = page.get("next_after")
         if following is None or not items:
             return notes
         if not isinstance(following, int) or following <= after:
-            raise HubResponseInvalid(f"access log checkpoints: next_after {following!r} does not move forward")
+            raise HubResponseInvalid(
+                T_("access log checkpoints: next_after {following} does not move forward", following=repr(following))
+            )
         after = following
 
 

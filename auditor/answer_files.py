@@ -41,6 +41,7 @@ from auditor.completeness import (
     read_completeness_file,
 )
 from auditor.errors import UsageError
+from auditor.i18n import N_, T_
 from protocol.errors import ProtocolError
 from protocol.messages import b64decode
 from protocol.questions import Question, parse_question_text
@@ -49,7 +50,7 @@ __all__ = ["AnswerFile", "FileFormat", "read_answer_file"]
 
 FileFormat = Literal["json", "csv", "sdmx-csv"]
 
-_OLD_HUB: Final = (
+_OLD_HUB: Final = N_(
     "Download it again from a hub of this version (its CSV files name their question), or check the JSON answer."
 )
 
@@ -78,12 +79,12 @@ def read_answer_file(data: bytes, *, name: str) -> AnswerFile | CompletenessFile
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UsageError(f"{name} is not UTF-8 text: not an answer of the hub") from None
+        raise UsageError(T_("{name} is not UTF-8 text: not an answer of the hub", name=name)) from None
     if text.lstrip().startswith("{"):
         try:
             document = json.loads(text)
         except ValueError as e:
-            raise UsageError(f"{name} is not valid JSON: {e}") from None
+            raise UsageError(T_("{name} is not valid JSON: {error}", name=name, error=e)) from None
         return _json_file(document, name)
     head = list(csv.reader(io.StringIO(text)))[:2]
     if head and is_completeness_file(head[0], head[1] if len(head) > 1 else []):
@@ -93,7 +94,9 @@ def read_answer_file(data: bytes, *, name: str) -> AnswerFile | CompletenessFile
 
 def _json_file(document: Any, name: str) -> AnswerFile | CompletenessFile:
     if not isinstance(document, dict):
-        raise UsageError(f"{name} is a JSON {type(document).__name__}, not an answer of the hub")
+        raise UsageError(
+            T_("{name} is a JSON {kind}, not an answer of the hub", name=name, kind=type(document).__name__)
+        )
     if is_completeness_answer(document):
         return read_completeness_answer(document, name=name)
     try:
@@ -125,7 +128,9 @@ def _json_file(document: Any, name: str) -> AnswerFile | CompletenessFile:
             )
             kind = "stats"
         else:
-            raise UsageError(f"{name} is JSON, but neither a statistics nor an estimates answer of the hub")
+            raise UsageError(
+                T_("{name} is JSON, but neither a statistics nor an estimates answer of the hub", name=name)
+            )
         countries = scope.get("countries")
         return AnswerFile(
             kind=kind,
@@ -138,22 +143,32 @@ def _json_file(document: Any, name: str) -> AnswerFile | CompletenessFile:
             document=document,
         )
     except (KeyError, TypeError, ValueError, AttributeError, ProtocolError) as e:
-        raise UsageError(f"{name} is not a complete answer of the hub: {type(e).__name__} {e}") from None
+        raise UsageError(
+            T_("{name} is not a complete answer of the hub: {kind} {error}", name=name, kind=type(e).__name__, error=e)
+        ) from None
 
 
 def _csv_file(text: str, name: str) -> AnswerFile:
     rows = list(csv.reader(io.StringIO(text)))
     if not rows or not rows[0]:
-        raise UsageError(f"{name} is empty: not an answer of the hub")
+        raise UsageError(T_("{name} is empty: not an answer of the hub", name=name))
     header = tuple(rows[0])
     if len(set(header)) != len(header):
-        raise UsageError(f"{name} repeats a column name: not an answer of the hub")
+        raise UsageError(T_("{name} repeats a column name: not an answer of the hub", name=name))
     lines = []
     for number, row in enumerate(rows[1:], start=2):
         if not row:
             continue
         if len(row) != len(header):
-            raise UsageError(f"{name} line {number} has {len(row)} cells, its header {len(header)}")
+            raise UsageError(
+                T_(
+                    "{name} line {number} has {count} cells, its header {header_cells}",
+                    name=name,
+                    number=number,
+                    count=len(row),
+                    header_cells=len(header),
+                )
+            )
         lines.append(dict(zip(header, row, strict=True)))
     sdmx = header[0] == "STRUCTURE"
     names = (
@@ -162,22 +177,30 @@ def _csv_file(text: str, name: str) -> AnswerFile:
         else ("question", "checkpoint_size", "checkpoint_root")
     )
     if header[0] not in ("STRUCTURE", "table", "unit"):
-        raise UsageError(f"{name} is CSV, but not one the hub writes (its first column is {header[0][:40]!r})")
+        raise UsageError(
+            T_(
+                "{name} is CSV, but not one the hub writes (its first column is {header})",
+                name=name,
+                header=repr(header[0][:40]),
+            )
+        )
     if names[0] not in header:
-        raise UsageError(f"{name} names no question (no {names[0]} column)", hint=_OLD_HUB)
+        raise UsageError(T_("{name} names no question (no {names} column)", name=name, names=names[0]), hint=_OLD_HUB)
     if not lines:
-        raise UsageError(f"{name} has no rows: there is nothing to check in it (the JSON answer names its question)")
+        raise UsageError(
+            T_("{name} has no rows: there is nothing to check in it (the JSON answer names its question)", name=name)
+        )
     question_texts = {line[names[0]] for line in lines}
     checkpoints = {(line[names[1]], line[names[2]]) for line in lines}
     if len(question_texts) != 1 or len(checkpoints) != 1:
-        raise UsageError(f"{name} mixes answers: its lines name several questions or checkpoints")
+        raise UsageError(T_("{name} mixes answers: its lines name several questions or checkpoints", name=name))
     ((size, root),) = checkpoints
     try:
         question = parse_question_text(question_texts.pop())
         checkpoint_size = int(size)
         checkpoint_root = b64decode(root, what="checkpoint root hash")
     except (ProtocolError, ValueError) as e:
-        raise UsageError(f"{name}: {e}") from None
+        raise UsageError(T_("{name}: {error}", name=name, error=e)) from None
     kind: Literal["stats", "estimates"] = question.route
     return AnswerFile(
         kind=kind,

@@ -134,7 +134,9 @@ class FileCheck:
             checkpoint_root=answer.checkpoint_root,
         )
         if question.scope_level == "hotline":
-            raise UsageError(f"{name} is about one hotline; tipshare-audit recomputes region and country answers only")
+            raise UsageError(
+                T_("{name} is about one hotline; tipshare-audit recomputes region and country answers only", name=name)
+            )
         verification = self._verification
         monitor = verification.prepare()
         if monitor is not None:
@@ -325,7 +327,13 @@ class FileCheck:
 
         missing_columns = [name for name in (*answer.keys, *columns) if name not in answer.header]
         if missing_columns:
-            raise UsageError(f"{result.file} lacks the column(s) {', '.join(missing_columns)} of a completeness file")
+            raise UsageError(
+                T_(
+                    "{file} lacks the column(s) {columns} of a completeness file",
+                    file=result.file,
+                    columns=", ".join(missing_columns),
+                )
+            )
         hotline_column, period_column = answer.keys
         seen: set[tuple[str, str]] = set()
         for line in answer.lines:
@@ -370,7 +378,9 @@ class FileCheck:
         assert identity is not None  # prepare() read it
         taxonomy = self._verification.taxonomy(identity.taxonomy_id, identity.taxonomy_hash)
         if question.name not in taxonomy.tables:
-            raise UsageError(f"the hub's taxonomy {taxonomy.id} has no table {question.name!r}")
+            raise UsageError(
+                T_("the hub's taxonomy {id} has no table {name}", id=taxonomy.id, name=repr(question.name))
+            )
         recomputed = self._verification.recomputation(size, taxonomy)
         countries = _countries(answer)
         expected = recomputed.rows(
@@ -449,7 +459,9 @@ class FileCheck:
             try:
                 published = EstimatesAnswer.model_validate(answer.document)
             except ValueError as e:
-                raise UsageError(f"{result.file} is not a complete estimates answer: {e}") from None
+                raise UsageError(
+                    T_("{file} is not a complete estimates answer: {error}", file=result.file, error=e)
+                ) from None
             comparison = compare_estimates(published, expected, asked=asked, label=label)
             result.rows, result.failures = comparison.rows, [*result.failures, *comparison.failures]
             return
@@ -489,7 +501,13 @@ class FileCheck:
 
         missing_columns = [name for name in (*keys, *columns) if name not in answer.header]
         if missing_columns:
-            raise UsageError(f"{result.file} lacks the column(s) {', '.join(missing_columns)} of its kind of answer")
+            raise UsageError(
+                T_(
+                    "{file} lacks the column(s) {columns} of its kind of answer",
+                    file=result.file,
+                    columns=", ".join(missing_columns),
+                )
+            )
         seen: set[tuple[str, ...]] = set()
         for line in answer.lines:
             key = tuple(line[name] for name in keys)

@@ -39,7 +39,8 @@ from auditor.check_file import FileCheck
 from auditor.cli_access import access_log_cli
 from auditor.cli_witness import witness_app_cli
 from auditor.client import AuditClient, ClientSettings, HTTPClientFactory, make_http_client
-from auditor.errors import AuditError, UsageError
+from auditor.errors import AuditError, UsageError, protocol_diagnostics
+from auditor.i18n import T_
 from auditor.receipts import check_receipt, check_receipts
 from auditor.report_files import write_report
 from auditor.state import StateStore
@@ -393,7 +394,7 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror or e}") from e
+        raise UsageError(T_("cannot read {path}: {strerror}", path=path, strerror=e.strerror or e)) from e
 
 
 def main(
@@ -413,8 +414,14 @@ def main(
         state.http_client_factory = http_client_factory
     if clock is not None:
         state.clock = clock
+    args = sys.argv[1:] if argv is None else argv
+    # --help is written before any command runs: choose the language from the raw arguments, and say the help of
+    # every command and option in it (click builds the command tree from typer's app once, here).
+    i18n.use(i18n.language_in(args, os.environ))
+    command = typer.main.get_command(app)
+    i18n.translate_help(command)
     try:
-        app(args=argv, prog_name="tipshare-audit", standalone_mode=True, obj=state)
+        command.main(args=args, prog_name="tipshare-audit", standalone_mode=True, obj=state)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except AuditError as e:
@@ -425,7 +432,7 @@ def main(
     except ProtocolError as e:
         if state.verbosity >= 2:
             raise
-        typer.echo(e.diagnostics(), err=True)
+        typer.echo(protocol_diagnostics(e), err=True)
         return 1
     finally:
         for logger, handler in state.handlers:

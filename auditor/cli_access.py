@@ -22,8 +22,8 @@ from auditor import views
 from auditor.access_log import AccessLogReport, chain_message, verify_access_log
 from auditor.client import AuditClient, ClientSettings
 from auditor.errors import UsageError
+from auditor.i18n import N_, T_, translated
 from auditor.i18n import gettext as _
-from auditor.i18n import translated
 from auditor.state import StateStore
 from protocol.access_chain import access_log_verifier
 from protocol.note import NoteVerifier
@@ -96,9 +96,11 @@ def _verifiers(vkeys: list[str], state_dir: Path | None) -> list[NoteVerifier]:
             keys.extend(str(old["vkey"]) for old in store.key_history())
     if not keys:
         raise UsageError(
-            "no log key to verify the access log's checkpoints with",
-            hint="Give --log-key with the hub's vkey (obtained out of band), or --state with the state DIR of "
-            "`tipshare-audit verify`, which pins it.",
+            T_("no log key to verify the access log's checkpoints with"),
+            hint=N_(
+                "Give --log-key with the hub's vkey (obtained out of band), or --state with the state DIR of "
+                "`tipshare-audit verify`, which pins it."
+            ),
         )
     return [access_log_verifier(NoteVerifier.from_vkey(vkey)) for vkey in dict.fromkeys(keys)]
 

@@ -31,6 +31,7 @@ import httpx
 from pydantic import ValidationError
 
 from auditor.errors import HubResponseInvalid, HubUnreachable, QuestionRefused, UsageError
+from auditor.i18n import N_, T_
 from auditor.published import PublishedStats, parse_stats
 from protocol.api import EstimatesAnswer
 from protocol.errors import ProtocolError
@@ -91,11 +92,14 @@ def normalise_hub_url(url: str) -> str:
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise UsageError(f"{url!r} is not a hub URL", hint="Give the hub's address, such as https://hub.example.org")
+        raise UsageError(
+            T_("{url} is not a hub URL", url=repr(url)),
+            hint=N_("Give the hub's address, such as https://hub.example.org"),
+        )
     if parts.scheme == "http" and not is_this_machine(parts.hostname):
         raise UsageError(
-            f"{url!r} is not encrypted: plain http:// would send your token in clear",
-            hint="Use the hub's https:// address (http:// only for a hub on this machine)",
+            T_("{url} is not encrypted: plain http:// would send your token in clear", url=repr(url)),
+            hint=N_("Use the hub's https:// address (http:// only for a hub on this machine)"),
         )
     return text
 
@@ -147,8 +151,12 @@ class AuditClient:
         )
         if identity.protocol_version != PROTOCOL_VERSION:
             raise HubResponseInvalid(
-                f"the hub speaks protocol {identity.protocol_version!r}; this auditor speaks {PROTOCOL_VERSION!r}",
-                hint="Install the tipshare-audit version that matches the hub.",
+                T_(
+                    "the hub speaks protocol {protocol_version}; this auditor speaks {ours}",
+                    protocol_version=repr(identity.protocol_version),
+                    ours=repr(PROTOCOL_VERSION),
+                ),
+                hint=N_("Install the tipshare-audit version that matches the hub."),
             )
         return identity
 
@@ -159,11 +167,22 @@ class AuditClient:
         try:
             taxonomy = parse_taxonomy(body)
         except ProtocolError as e:
-            raise HubResponseInvalid(f"the hub's taxonomy {taxonomy_id} is not a valid taxonomy: {e}") from e
+            raise HubResponseInvalid(
+                T_(
+                    "the hub's taxonomy {taxonomy_id} is not a valid taxonomy: {error}",
+                    taxonomy_id=taxonomy_id,
+                    error=e,
+                )
+            ) from e
         if taxonomy.id != taxonomy_id or taxonomy.content_hash != expected_hash:
             raise HubResponseInvalid(
-                f"the hub sent taxonomy {taxonomy.id} ({taxonomy.content_hash}) when asked for "
-                f"{taxonomy_id} ({expected_hash})"
+                T_(
+                    "the hub sent taxonomy {id} ({content_hash}) when asked for {taxonomy_id} ({expected_hash})",
+                    id=taxonomy.id,
+                    content_hash=taxonomy.content_hash,
+                    taxonomy_id=taxonomy_id,
+                    expected_hash=expected_hash,
+                )
             )
         return taxonomy
 
@@ -171,11 +190,13 @@ class AuditClient:
         """``GET /v1/hub/handovers`` (public): the proofs of every handover of the hub's keys, unverified."""
         data = self._json("/v1/hub/handovers", authenticated=False)
         if not isinstance(data, list):
-            raise HubResponseInvalid("the hub's handovers (/v1/hub/handovers) are not a JSON list")
+            raise HubResponseInvalid(T_("the hub's handovers (/v1/hub/handovers) are not a JSON list"))
         try:
             return [HandoverProof.model_validate_json(json.dumps(item)) for item in data]
         except ValidationError as e:
-            raise HubResponseInvalid(f"the hub serves a malformed handover proof: {e.errors()[0]['msg']}") from None
+            raise HubResponseInvalid(
+                T_("the hub serves a malformed handover proof: {detail}", detail=e.errors()[0]["msg"])
+            ) from None
 
     def checkpoint(self) -> str | None:
         """``GET /v1/log/checkpoint``: the latest signed note, or ``None`` while the log is empty (404)."""
@@ -186,25 +207,32 @@ class AuditClient:
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError:
-            raise HubResponseInvalid("the hub's checkpoint is not UTF-8 text") from None
+            raise HubResponseInvalid(T_("the hub's checkpoint is not UTF-8 text")) from None
 
     def entries(self, start: int, end: int) -> list[ServedEntry]:
         """``GET /v1/log/entries?start&end``: at most ``end - start`` entries, possibly fewer (the hub caps pages)."""
         data = _object(self._json("/v1/log/entries", params={"start": start, "end": end}), "/v1/log/entries")
         items = data.get("entries")
         if not isinstance(items, list):
-            raise HubResponseInvalid("the hub's /v1/log/entries answer has no list of entries")
+            raise HubResponseInvalid(T_("the hub's /v1/log/entries answer has no list of entries"))
         served = []
         for item in items:
             entry = _object(item, "a log entry")
             index = entry.get("index")
             if not isinstance(index, int) or isinstance(index, bool) or not start <= index < end:
-                raise HubResponseInvalid(f"the hub served a log entry with index {index!r} for {start}..{end - 1}")
+                raise HubResponseInvalid(
+                    T_(
+                        "the hub served a log entry with index {index} for {start}..{last}",
+                        index=repr(index),
+                        start=start,
+                        last=end - 1,
+                    )
+                )
             try:
                 claimed = b64decode(_str(entry, "leaf_hash", "a log entry"), what="leaf hash")
                 leaf = b64decode(_str(entry, "data", "a log entry"), what="leaf data")
             except ProtocolError as e:
-                raise HubResponseInvalid(f"log entry {index}: {e}") from e
+                raise HubResponseInvalid(T_("log entry {index}: {error}", index=index, error=e)) from e
             served.append(ServedEntry(index=index, claimed_leaf_hash=claimed, data=leaf))
         return served
 
@@ -215,11 +243,13 @@ class AuditClient:
         )
         nodes = data.get("proof")
         if not isinstance(nodes, list) or not all(isinstance(node, str) for node in nodes):
-            raise HubResponseInvalid("the hub's consistency proof is not a list of base64 hashes")
+            raise HubResponseInvalid(T_("the hub's consistency proof is not a list of base64 hashes"))
         try:
             return [b64decode(node, what="proof node") for node in nodes]
         except ProtocolError as e:
-            raise HubResponseInvalid(f"the hub's consistency proof {first} -> {second}: {e}") from e
+            raise HubResponseInvalid(
+                T_("the hub's consistency proof {first} -> {second}: {error}", first=first, second=second, error=e)
+            ) from e
 
     def stats(self, table: str, params: Mapping[str, str]) -> PublishedStats:
         """``GET /v1/stats/{table}`` with ``params`` (JSON)."""
@@ -234,13 +264,15 @@ class AuditClient:
         what = f"{path}?{_query(params)}"
         response, body = self._request(path, params=params, authenticated=True)
         if response.status_code == 400 and _problem_code(response, body) == "not_answerable":
-            raise QuestionRefused(f"the hub refused {what}: {_status_line(response, body)}")
+            raise QuestionRefused(
+                T_("the hub refused {what}: {status_line}", what=what, status_line=_status_line(response, body))
+            )
         self._expect_ok(response, body, path)
         try:
             return EstimatesAnswer.model_validate_json(body, strict=True)
         except ValueError as e:  # pydantic's ValidationError, invalid JSON included
             raise HubResponseInvalid(
-                f"the hub's answer to {what} is not an estimates answer: {_clean(str(e))}"
+                T_("the hub's answer to {what} is not an estimates answer: {detail}", what=what, detail=_clean(str(e)))
             ) from None
 
     def access_log(self, *, after: int, limit: int) -> dict[str, Any]:
@@ -260,7 +292,7 @@ class AuditClient:
         try:
             return json.loads(body)
         except ValueError:
-            raise HubResponseInvalid(f"the hub's answer to {path} is not JSON") from None
+            raise HubResponseInvalid(T_("the hub's answer to {path} is not JSON", path=path)) from None
 
     def _get(self, path: str, *, params: Mapping[str, Any] | None = None, authenticated: bool = True) -> bytes:
         response, body = self._request(path, params=params, authenticated=authenticated)
@@ -280,14 +312,27 @@ class AuditClient:
                     body += chunk
                     if len(body) > MAX_RESPONSE_BYTES:
                         raise HubResponseInvalid(
-                            f"the hub's answer to {path} is larger than {MAX_RESPONSE_BYTES} bytes"
+                            T_(
+                                "the hub's answer to {path} is larger than {limit} bytes",
+                                path=path,
+                                limit=MAX_RESPONSE_BYTES,
+                            )
                         )
         except httpx.TimeoutException as e:
-            raise HubUnreachable(f"the hub at {self._base} did not answer {path} in time ({type(e).__name__})") from e
+            raise HubUnreachable(
+                T_(
+                    "the hub at {base} did not answer {path} in time ({kind})",
+                    base=self._base,
+                    path=path,
+                    kind=type(e).__name__,
+                )
+            ) from e
         except httpx.UnsupportedProtocol as e:
-            raise UsageError(f"the hub URL {self._base} cannot be used: {e}") from e
+            raise UsageError(T_("the hub URL {base} cannot be used: {error}", base=self._base, error=e)) from e
         except httpx.TransportError as e:
-            raise HubUnreachable(f"cannot reach the hub at {self._base}: {str(e) or type(e).__name__}") from e
+            raise HubUnreachable(
+                T_("cannot reach the hub at {base}: {error}", base=self._base, error=str(e) or type(e).__name__)
+            ) from e
         return response, bytes(body)
 
     def _expect_ok(self, response: httpx.Response, body: bytes, path: str) -> None:
@@ -296,25 +341,25 @@ class AuditClient:
             return
         line = _status_line(response, body)
         if status in (408, 429) or 500 <= status <= 599:
-            raise HubUnreachable(f"the hub is busy or failing: {line} for GET {path}")
+            raise HubUnreachable(T_("the hub is busy or failing: {line} for GET {path}", line=line, path=path))
         if status in (401, 403):
             raise HubResponseInvalid(
-                f"the hub refused the token: {line} for GET {path}",
-                hint="Give an auditor token (--token or TIPSHARE_AUDIT_TOKEN), issued by the hub operator.",
+                T_("the hub refused the token: {line} for GET {path}", line=line, path=path),
+                hint=N_("Give an auditor token (--token or TIPSHARE_AUDIT_TOKEN), issued by the hub operator."),
             )
-        raise HubResponseInvalid(f"the hub answered {line} to GET {path}")
+        raise HubResponseInvalid(T_("the hub answered {line} to GET {path}", line=line, path=path))
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise HubResponseInvalid(f"{what}: the hub's answer is not a JSON object")
+        raise HubResponseInvalid(T_("{what}: the hub's answer is not a JSON object", what=what))
     return value
 
 
 def _str(data: Mapping[str, Any], name: str, what: str) -> str:
     value = data.get(name)
     if not isinstance(value, str):
-        raise HubResponseInvalid(f"{what}: field {name!r} is missing or not a string")
+        raise HubResponseInvalid(T_("{what}: field {name} is missing or not a string", what=what, name=repr(name)))
     return value
 
 

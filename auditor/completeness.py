@@ -43,6 +43,7 @@ from typing import Any, Final, Literal
 
 from auditor.entries import AcceptedSubmission
 from auditor.errors import UsageError
+from auditor.i18n import N_, T_
 from auditor.keys import HotlineWindows
 from protocol.errors import ProtocolError
 from protocol.messages import b64decode, format_timestamp, parse_timestamp
@@ -170,14 +171,22 @@ def read_completeness_file(text: str, *, name: str) -> CompletenessFile:
     """Read a completeness CSV or SDMX-CSV file (``name`` for messages); :class:`UsageError` if it is not one."""
     rows = [row for row in csv.reader(io.StringIO(text)) if row]
     if not rows:
-        raise UsageError(f"{name} is empty: not an answer of the hub")
+        raise UsageError(T_("{name} is empty: not an answer of the hub", name=name))
     header = tuple(rows[0])
     if len(set(header)) != len(header):
-        raise UsageError(f"{name} repeats a column name: not an answer of the hub")
+        raise UsageError(T_("{name} repeats a column name: not an answer of the hub", name=name))
     lines: list[Mapping[str, str]] = []
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
-            raise UsageError(f"{name} line {number} has {len(row)} cells, its header {len(header)}")
+            raise UsageError(
+                T_(
+                    "{name} line {number} has {count} cells, its header {header_cells}",
+                    name=name,
+                    number=number,
+                    count=len(row),
+                    header_cells=len(header),
+                )
+            )
         lines.append(dict(zip(header, row, strict=True)))
     sdmx = header[0] == "STRUCTURE"
     needed = (
@@ -188,24 +197,28 @@ def read_completeness_file(text: str, *, name: str) -> CompletenessFile:
     lacking = [column for column in needed if column not in header]
     if lacking:
         raise UsageError(
-            f"{name} is a completeness file without the column(s) {', '.join(lacking)}",
-            hint="Download it again from a hub of this version: its completeness files name their months and scope.",
+            T_("{name} is a completeness file without the column(s) {columns}", name=name, columns=", ".join(lacking)),
+            hint=N_(
+                "Download it again from a hub of this version: its completeness files name their months and scope."
+            ),
         )
     if not lines:
-        raise UsageError(f"{name} has no lines: there is nothing to check in it")
+        raise UsageError(T_("{name} has no lines: there is nothing to check in it", name=name))
     size_column, root_column = needed[-2], needed[-1]
     from_column, to_column = ("PERIOD_FROM", "PERIOD_TO") if sdmx else ("period_from", "period_to")
     said = {(line[from_column], line[to_column], line[size_column], line[root_column]) for line in lines}
     scopes = {line["scope"] for line in lines} if not sdmx else set()
     if len(said) != 1 or len(scopes) > 1:
-        raise UsageError(f"{name} mixes answers: its lines name several period ranges, scopes or checkpoints")
+        raise UsageError(
+            T_("{name} mixes answers: its lines name several period ranges, scopes or checkpoints", name=name)
+        )
     ((period_from, period_to, size, root),) = said
     try:
         _month_end(period_from), _month_end(period_to)
         checkpoint_size = int(size)
         checkpoint_root = b64decode(root, what="checkpoint root hash")
     except (ProtocolError, ValueError) as e:
-        raise UsageError(f"{name}: {e}") from None
+        raise UsageError(T_("{name}: {error}", name=name, error=e)) from None
     if sdmx:
         hotlines = sorted({line["HOTLINE"] for line in lines})
         areas = tuple(sorted({line["REF_AREA"] for line in lines}))
@@ -285,7 +298,14 @@ def read_completeness_answer(document: Mapping[str, Any], *, name: str) -> Compl
         )
         _month_end(said.period_from), _month_end(said.period_to)
     except (KeyError, TypeError, ValueError, AttributeError, ProtocolError) as e:
-        raise UsageError(f"{name} is not a complete completeness answer of the hub: {type(e).__name__} {e}") from None
+        raise UsageError(
+            T_(
+                "{name} is not a complete completeness answer of the hub: {kind} {error}",
+                name=name,
+                kind=type(e).__name__,
+                error=e,
+            )
+        ) from None
     return said
 
 
@@ -374,7 +394,7 @@ def _scope(text: str, name: str) -> tuple[str, str | None, tuple[str, ...] | Non
     level, _, code = text.partition(":")
     if level in ("country", "hotline") and code:
         return level, code, None
-    raise UsageError(f"{name} names the scope {text[:60]!r}, which is none the hub writes")
+    raise UsageError(T_("{name} names the scope {text}, which is none the hub writes", name=name, text=repr(text[:60])))
 
 
 def _month_number(period: str) -> int:

@@ -142,7 +142,11 @@ class LogMonitor:
         largest = max(self._seen, default=0)
         if largest != len(self._leaf_hashes):
             raise StateError(
-                f"the state DIR is corrupt: it holds {len(self._leaf_hashes)} entries but checkpoint {largest}"
+                T_(
+                    "the state DIR is corrupt: it holds {count} entries but checkpoint {largest}",
+                    count=len(self._leaf_hashes),
+                    largest=largest,
+                )
             )
 
     def _compare_with_seen(self, checkpoint: Checkpoint) -> None:

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from auditor.errors import HubResponseInvalid
+from auditor.i18n import T_
 from protocol.errors import ProtocolError
 from protocol.messages import b64decode
 
@@ -94,7 +95,7 @@ def parse_stats(value: Any, *, what: str) -> PublishedStats:
             ),
         )
     except (_Invalid, ProtocolError) as e:
-        raise HubResponseInvalid(f"the hub's answer to {what} cannot be read: {e}") from None
+        raise HubResponseInvalid(T_("the hub's answer to {what} cannot be read: {error}", what=what, error=e)) from None
 
 
 class _Invalid(HubResponseInvalid):

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from auditor.errors import AuditError, UsageError, VerificationFailed
-from auditor.i18n import T_
+from auditor.i18n import N_, T_
 from auditor.state import StateStore
 from protocol.errors import ProtocolError
 from protocol.merkle import root_hash
@@ -57,8 +57,8 @@ def check_receipt(
         log_key = NoteVerifier.from_vkey(hub_key.strip())
     except ProtocolError as e:
         raise UsageError(
-            f"--hub-key is not a log verifier key: {e}",
-            hint="It looks like origin+keyid+base64; the hub publishes it as log_vkey at GET /v1/hub.",
+            T_("--hub-key is not a log verifier key: {error}", error=e),
+            hint=N_("It looks like origin+keyid+base64; the hub publishes it as log_vkey at GET /v1/hub."),
         ) from e
     try:
         parsed = Receipt.from_json(receipt)
@@ -80,9 +80,11 @@ def check_receipt(
 def _against_state(store: StateStore, verified: VerifiedReceipt, log_key: NoteVerifier, leaf: bytes, note: str) -> str:
     pinned = store.pinned()
     if pinned is None:
-        raise UsageError("the state DIR has not verified any hub yet", hint="Run tipshare-audit verify with it first.")
+        raise UsageError(
+            T_("the state DIR has not verified any hub yet"), hint=N_("Run tipshare-audit verify with it first.")
+        )
     if pinned.vkey != log_key.vkey:
-        raise UsageError(f"the state DIR pins the log key {pinned.vkey}, not the --hub-key given")
+        raise UsageError(T_("the state DIR pins the log key {vkey}, not the --hub-key given", vkey=pinned.vkey))
     held = store.entry_count()
     index, size = verified.leaf_index, verified.checkpoint.size
     if index < held and store.entry(index) != leaf:
@@ -120,13 +122,24 @@ def _refuse_rollback(store: StateStore, verified: VerifiedReceipt, receipt_note:
     issued = parse_timestamp(entry.received_at)
     if seen.size < verified.checkpoint.size and seen_at >= issued + CLOCK_TOLERANCE:
         raise VerificationFailed(
-            f"the hub rolled its log back: this receipt's checkpoint, signed when entry {verified.leaf_index} was "
-            f"received ({entry.received_at}), has tree size {verified.checkpoint.size}, but "
-            f"on {seen_at:%Y-%m-%d %H:%M} UTC, later, the hub showed the auditor a log of only {seen.size} "
-            f"entries, signed with the same key. "
-            f"The receipt's signed checkpoint:\n{receipt_note}\nThe checkpoint the auditor verified:\n{seen.note}",
-            hint="Keep the receipt and the state DIR: together they are signed proof that the hub took back a "
-            "submission it had receipted.",
+            T_(
+                "the hub rolled its log back: this receipt's checkpoint, signed when entry {leaf_index} was received "
+                "({received_at}), has tree size {size}, but on {seen_at} UTC, later, the hub showed the auditor a log "
+                "of only {seen_size} entries, signed with the same key. The receipt's signed checkpoint:\n"
+                "{receipt_note}\n"
+                "The checkpoint the auditor verified:\n{note}",
+                leaf_index=verified.leaf_index,
+                received_at=entry.received_at,
+                size=verified.checkpoint.size,
+                seen_at=format(seen_at, "%Y-%m-%d %H:%M"),
+                seen_size=seen.size,
+                receipt_note=receipt_note,
+                note=seen.note,
+            ),
+            hint=N_(
+                "Keep the receipt and the state DIR: together they are signed proof that the hub took back a "
+                "submission it had receipted."
+            ),
         )
 
 
@@ -175,11 +188,14 @@ class ReceiptsCheck:
 def check_receipts(directory: Path, *, hub_key: str, store: StateStore | None = None) -> ReceiptsCheck:
     """Check every ``*.json`` receipt in ``directory`` (not recursively), each on its own."""
     if not _valid_vkey(hub_key):
-        raise UsageError("--hub-key is not a log verifier key", hint="The hub publishes it as log_vkey at GET /v1/hub.")
+        raise UsageError(
+            T_("--hub-key is not a log verifier key"), hint=N_("The hub publishes it as log_vkey at GET /v1/hub.")
+        )
     files = sorted(p for p in directory.iterdir() if p.suffix == ".json" and p.is_file())
     if not files:
         raise UsageError(
-            f"{directory} holds no receipt (*.json)", hint="Give the directory the hotlines' receipts are in."
+            T_("{directory} holds no receipt (*.json)", directory=directory),
+            hint=N_("Give the directory the hotlines' receipts are in."),
         )
     result = ReceiptsCheck(directory=str(directory))
     for path in files:

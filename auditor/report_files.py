@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from auditor.errors import UsageError
-from auditor.i18n import N_, translated
+from auditor.i18n import N_, T_, translated
 from auditor.i18n import gettext as _
 from auditor.report import VerifyReport
 from protocol.messages import format_timestamp
@@ -51,7 +51,9 @@ def write_report(path: Path, report: VerifyReport, *, now: datetime) -> tuple[Pa
         texts = [(failure.where(), translated(failure.message)) for failure in report.failures]
         summary.write_text(report_markdown(document, texts=texts), encoding="utf-8")
     except OSError as e:
-        raise UsageError(f"cannot write the report to {path}: {e.strerror or e}") from e
+        raise UsageError(
+            T_("cannot write the report to {path}: {strerror}", path=path, strerror=e.strerror or e)
+        ) from e
     return path, summary
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from auditor.entries import EntryChecker, RegistryEvent, TaxonomySource
 from auditor.errors import StateError
-from auditor.i18n import T_
+from auditor.i18n import N_, T_
 from auditor.state import StateStore
 from auditor.times import EntryTimes, LatestTime, entry_time
 from protocol.errors import ProtocolError
@@ -62,9 +62,11 @@ def resume_checks(
         try:
             entry = parse_log_entry(store.entry(index) or b"")
         except ProtocolError as e:
-            raise _corrupt(f"entry {index}, saved as a key event, does not parse: {e}") from e
+            raise _corrupt(
+                T_("entry {index}, saved as a key event, does not parse: {error}", index=index, error=e)
+            ) from e
         if not isinstance(entry, KeyEventEntry | HotlinePolicyEntry | BackfillApprovedEntry):
-            raise _corrupt(f"entry {index} is saved as a key event but is a {entry.kind}")
+            raise _corrupt(T_("entry {index} is saved as a key event but is a {kind}", index=index, kind=entry.kind))
         events.append((index, entry))
     checker = EntryChecker.resume(taxonomies, saved, events, log_keys=log_keys)
     if saved.latest_time is None and saved.next_index > 0:  # saved before entry times were checked
@@ -87,5 +89,6 @@ def _latest_time(store: StateStore, stop: int) -> LatestTime | None:
 
 def _corrupt(problem: str) -> StateError:
     return StateError(
-        f"the state DIR is corrupt: {problem}", hint="Run verify with --recheck to check every entry again."
+        T_("the state DIR is corrupt: {problem}", problem=problem),
+        hint=N_("Run verify with --recheck to check every entry again."),
     )

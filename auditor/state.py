@@ -48,6 +48,7 @@ from typing import Final, Literal, Self
 from auditor.entries import AcceptedSubmission, Conclusions
 from auditor.errors import StateError
 from auditor.findings import Check, Failure
+from auditor.i18n import N_, T_
 from auditor.times import LatestTime
 from protocol.errors import ProtocolError
 from protocol.messages import format_timestamp, parse_timestamp
@@ -113,13 +114,13 @@ class StateStore:
     def open(cls, directory: Path, *, busy_timeout: float = 0.5) -> StateStore:
         """Open (creating if needed) the state in ``directory`` and take its write lock."""
         if directory.exists() and not directory.is_dir():
-            raise StateError(f"the state DIR {directory} is not a directory")
+            raise StateError(T_("the state DIR {directory} is not a directory", directory=directory))
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = directory / STATE_FILE
         try:
             connection = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
         except sqlite3.Error as e:
-            raise StateError(f"cannot open the state file {path}: {e}") from e
+            raise StateError(T_("cannot open the state file {path}: {error}", path=path, error=e)) from e
         store = cls(path, connection)
         try:
             connection.execute("PRAGMA synchronous=FULL")
@@ -128,13 +129,13 @@ class StateStore:
             connection.close()
             if "locked" in str(e) or "busy" in str(e):
                 raise StateError(
-                    f"the state DIR {directory} is in use by another tipshare-audit run",
-                    hint="Wait for the other run to finish; runs on one state DIR cannot overlap.",
+                    T_("the state DIR {directory} is in use by another tipshare-audit run", directory=directory),
+                    hint=N_("Wait for the other run to finish; runs on one state DIR cannot overlap."),
                 ) from e
-            raise StateError(f"the state file {path} cannot be used: {e}") from e
+            raise StateError(T_("the state file {path} cannot be used: {error}", path=path, error=e)) from e
         except sqlite3.DatabaseError as e:
             connection.close()
-            raise StateError(f"{path} is not a tipshare-audit state file: {e}") from e
+            raise StateError(T_("{path} is not a tipshare-audit state file: {error}", path=path, error=e)) from e
         try:
             store._initialise()
         except BaseException:
@@ -157,11 +158,16 @@ class StateStore:
                 self.upgraded_from = int(found)
             elif found != str(FORMAT):
                 raise StateError(
-                    f"{self._path} has state format {found}; this tipshare-audit reads format {FORMAT}",
-                    hint="Use the tipshare-audit version that wrote it, or start a new state DIR.",
+                    T_(
+                        "{path} has state format {found}; this tipshare-audit reads format {ours}",
+                        path=self._path,
+                        found=found,
+                        ours=FORMAT,
+                    ),
+                    hint=N_("Use the tipshare-audit version that wrote it, or start a new state DIR."),
                 )
         except sqlite3.DatabaseError as e:
-            raise StateError(f"{self._path} is not a tipshare-audit state file: {e}") from e
+            raise StateError(T_("{path} is not a tipshare-audit state file: {error}", path=self._path, error=e)) from e
 
     # ------------------------------------------------------------------ transaction
 
@@ -194,7 +200,7 @@ class StateStore:
 
     def pin(self, *, vkey: str, origin: str, how: Literal["explicit", "first-use"], now: datetime) -> PinnedLog:
         if self.pinned() is not None:
-            raise StateError(f"{self._path} already pins a log key; it is never replaced")
+            raise StateError(T_("{path} already pins a log key; it is never replaced", path=self._path))
         pinned = PinnedLog(vkey=vkey, origin=origin, how=how, pinned_at=format_timestamp(now))
         for key, value in (
             ("log_vkey", vkey),
@@ -213,7 +219,7 @@ class StateStore:
         """
         pinned = self.pinned()
         if pinned is None:
-            raise StateError(f"{self._path} pins no log key to follow a handover from")
+            raise StateError(T_("{path} pins no log key to follow a handover from", path=self._path))
         history = self.key_history()
         history.append({"vkey": pinned.vkey, "until": format_timestamp(now), "handovers": handovers})
         self._set_meta("log_key_history", json.dumps(history))
@@ -241,7 +247,7 @@ class StateStore:
         found = self._db.execute("SELECT root FROM checkpoints WHERE size = ?", (checkpoint.size,)).fetchone()
         if found is not None:
             if bytes(found[0]) != checkpoint.root_hash:
-                raise StateError(f"refusing to record a second root hash for tree size {checkpoint.size}")
+                raise StateError(T_("refusing to record a second root hash for tree size {size}", size=checkpoint.size))
             return
         self._db.execute(
             "INSERT INTO checkpoints (size, root, note, seen_at) VALUES (?, ?, ?, ?)",
@@ -281,7 +287,14 @@ class StateStore:
         """How many entries the state holds: always the indices ``0 .. count - 1``."""
         count, last = self._db.execute("SELECT COUNT(*), MAX(idx) FROM entries").fetchone()
         if count and last != count - 1:
-            raise StateError(f"{self._path} is corrupt: it holds {count} log entries, the last with index {last}")
+            raise StateError(
+                T_(
+                    "{path} is corrupt: it holds {count} log entries, the last with index {last}",
+                    path=self._path,
+                    count=count,
+                    last=last,
+                )
+            )
         return int(count)
 
     def add_entries(self, entries: Iterable[tuple[int, bytes, bytes]]) -> None:
@@ -289,7 +302,9 @@ class StateStore:
         try:
             self._db.executemany("INSERT INTO entries (idx, leaf_hash, data) VALUES (?, ?, ?)", entries)
         except sqlite3.IntegrityError as e:
-            raise StateError(f"refusing to overwrite a log entry already in {self._path}: {e}") from e
+            raise StateError(
+                T_("refusing to overwrite a log entry already in {path}: {error}", path=self._path, error=e)
+            ) from e
 
     def leaf_hashes(self) -> list[bytes]:
         return [bytes(h) for (h,) in self._db.execute("SELECT leaf_hash FROM entries ORDER BY idx")]
@@ -324,13 +339,20 @@ class StateStore:
             latest = self._meta(_LATEST_TIME)
             latest_time = None if latest is None else LatestTime.from_text(latest)
         except (ValueError, TypeError, KeyError, ProtocolError) as e:
-            raise StateError(f"{self._path} is corrupt: the saved entry checks cannot be read ({e})") from e
+            raise StateError(
+                T_("{path} is corrupt: the saved entry checks cannot be read ({error})", path=self._path, error=e)
+            ) from e
         held = self.entry_count()
         named = (*events, *(s.index for s in accepted), *(i for i, _ in withdrawals))
         if next_index > held or any(i >= next_index for i in named):
             raise StateError(
-                f"{self._path} is corrupt: its saved entry checks reach entry {next_index}, but it holds {held}",
-                hint="Run verify with --recheck to check every entry again.",
+                T_(
+                    "{path} is corrupt: its saved entry checks reach entry {next_index}, but it holds {held}",
+                    path=self._path,
+                    next_index=next_index,
+                    held=held,
+                ),
+                hint=N_("Run verify with --recheck to check every entry again."),
             )
         return Conclusions(
             0, next_index, checked, key_events, submissions, events, accepted, failures, withdrawals, latest_time
@@ -343,7 +365,7 @@ class StateStore:
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
             self._db.execute("DELETE FROM meta WHERE key = ?", (_LATEST_TIME,))
         elif conclusions.start != int(self._meta(_PROGRESS[0]) or "0"):
-            raise StateError(f"saved entry checks would leave a gap before entry {conclusions.start}")
+            raise StateError(T_("saved entry checks would leave a gap before entry {start}", start=conclusions.start))
         self._db.executemany("INSERT INTO key_events (idx) VALUES (?)", ((i,) for i in conclusions.key_event_indices))
         self._db.executemany(
             "INSERT INTO accepted (idx, hotline_id, key_id, period, revision, received_at, mechanism, payload_hash,"

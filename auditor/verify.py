@@ -52,7 +52,7 @@ from auditor.errors import HubResponseInvalid, StateError, UsageError
 from auditor.estimates import EstimatesRecomputation, audit_questions
 from auditor.findings import Check, Failure
 from auditor.hub_keys import describe_followed, follow_hub_keys
-from auditor.i18n import T_
+from auditor.i18n import N_, T_
 from auditor.keys import HotlineWindows, KeyHistory
 from auditor.monitor import LogMonitor
 from auditor.policies import budget_rows
@@ -214,15 +214,21 @@ class Verification:
         try:
             offered = NoteVerifier.from_vkey(identity.log_vkey)
         except ProtocolError as e:
-            raise HubResponseInvalid(f"the hub publishes an invalid log key: {e}") from e
+            raise HubResponseInvalid(T_("the hub publishes an invalid log key: {error}", error=e)) from e
         if offered.name != identity.log_origin:
-            raise HubResponseInvalid(f"the hub's log key is named {offered.name!r}, not {identity.log_origin!r}")
+            raise HubResponseInvalid(
+                T_(
+                    "the hub's log key is named {name}, not {log_origin}",
+                    name=repr(offered.name),
+                    log_origin=repr(identity.log_origin),
+                )
+            )
         explicit = None
         if self._log_key is not None:
             try:
                 explicit = NoteVerifier.from_vkey(self._log_key.strip())
             except ProtocolError as e:
-                raise UsageError(f"--log-key is not a log verifier key (name+keyid+base64): {e}") from e
+                raise UsageError(T_("--log-key is not a log verifier key (name+keyid+base64): {error}", error=e)) from e
         pinned = self._store.pinned()
         if pinned is None:
             trusted = explicit or offered
@@ -242,13 +248,22 @@ class Verification:
         earlier = {str(item["vkey"]) for item in self._store.key_history()}
         if explicit is not None and explicit != trusted and explicit.vkey not in earlier:
             raise StateError(
-                f"this state DIR pins the log key {trusted.vkey} (since {pinned.pinned_at}); --log-key names another",
-                hint="A pinned key is never replaced: use a new state DIR for another hub or key.",
+                T_(
+                    "this state DIR pins the log key {vkey} (since {pinned_at}); --log-key names another",
+                    vkey=trusted.vkey,
+                    pinned_at=pinned.pinned_at,
+                ),
+                hint=N_("A pinned key is never replaced: use a new state DIR for another hub or key."),
             )
         if offered.name != trusted.name:
             raise StateError(
-                f"this state DIR belongs to the log {trusted.name!r}, but {self._client.hub_url} is {offered.name!r}",
-                hint="Use the state DIR of that hub, or a new one.",
+                T_(
+                    "this state DIR belongs to the log {name}, but {hub_url} is {offered}",
+                    name=repr(trusted.name),
+                    hub_url=self._client.hub_url,
+                    offered=repr(offered.name),
+                ),
+                hint=N_("Use the state DIR of that hub, or a new one."),
             )
         if offered != trusted:
             return self._follow_handover(trusted, offered, pinned_at=pinned.pinned_at, how=pinned.how)
@@ -585,7 +600,7 @@ class Verification:
         JSON)."""
         data = self._store.entry(index)
         if data is None:  # pragma: no cover - accepted entries are in the store
-            raise StateError(f"log entry {index} vanished from the state DIR during the run")
+            raise StateError(T_("log entry {index} vanished from the state DIR during the run", index=index))
         payload = json.loads(b64decode(json.loads(data)["payload"]))
         named = payload["taxonomy"]
         return LoadedRelease(

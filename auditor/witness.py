@@ -38,6 +38,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from auditor.errors import StateError, UsageError
+from auditor.i18n import N_, T_
 from protocol.cosignature import (
     AddCheckpoint,
     Cosigner,
@@ -75,15 +76,17 @@ def create_witness(directory: Path, *, name: str, logs: list[str]) -> Cosigner:
     try:
         trusted = [NoteVerifier.from_vkey(vkey.strip()) for vkey in logs]
     except ProtocolError as e:
-        raise UsageError(f"--log is not a log verifier key (name+keyid+base64): {e}") from e
+        raise UsageError(T_("--log is not a log verifier key (name+keyid+base64): {error}", error=e)) from e
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     if (directory / KEY_FILE).exists() or (directory / CONFIG_FILE).exists():
-        raise StateError(f"{directory} already holds a witness; its key is never replaced")
+        raise StateError(T_("{directory} already holds a witness; its key is never replaced", directory=directory))
     key = SigningKey.generate()
     try:
         cosigner = Cosigner(name, key)
     except MalformedMessage as e:
-        raise UsageError(f"--name: {e}", hint="Use a schema-less URL such as witness.example.org/w1.") from e
+        raise UsageError(
+            T_("--name: {error}", error=e), hint=N_("Use a schema-less URL such as witness.example.org/w1.")
+        ) from e
     descriptor = os.open(directory / KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(descriptor, base64.b64encode(key.seed()) + b"\n")
@@ -114,13 +117,17 @@ class WitnessHome:
             logs = [NoteVerifier.from_vkey(str(vkey)) for vkey in config["logs"]]
         except FileNotFoundError as e:
             raise StateError(
-                f"{directory} holds no witness ({e.filename} is missing)",
-                hint="Create one with `tipshare-audit witness init`.",
+                T_("{directory} holds no witness ({filename} is missing)", directory=directory, filename=e.filename),
+                hint=N_("Create one with `tipshare-audit witness init`."),
             ) from e
         except (OSError, ValueError, KeyError, TypeError, binascii.Error, ProtocolError) as e:
-            raise StateError(f"the witness in {directory} cannot be read: {e}") from e
+            raise StateError(
+                T_("the witness in {directory} cannot be read: {error}", directory=directory, error=e)
+            ) from e
         if (directory / KEY_FILE).stat().st_mode & 0o077:
-            raise StateError(f"{directory / KEY_FILE} is readable by other users: run `chmod 600` on it")
+            raise StateError(
+                T_("{key_file} is readable by other users: run `chmod 600` on it", key_file=directory / KEY_FILE)
+            )
         return cls(directory, cosigner, logs, _read_state(directory / STATE_FILE), threading.Lock())
 
     def add_checkpoint(self, body: bytes, *, timestamp: int) -> str:
@@ -151,14 +158,14 @@ def _read_state(path: Path) -> dict[str, WitnessedCheckpoint]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as e:
-        raise StateError(f"the witness state {path} cannot be read: {e}") from e
+        raise StateError(T_("the witness state {path} cannot be read: {error}", path=path, error=e)) from e
     try:
         return {
             origin: WitnessedCheckpoint(int(v["size"]), base64.b64decode(v["root"], validate=True), str(v["note"]))
             for origin, v in data["logs"].items()
         }
     except (KeyError, TypeError, ValueError, binascii.Error) as e:
-        raise StateError(f"the witness state {path} is corrupt: {e}") from e
+        raise StateError(T_("the witness state {path} is corrupt: {error}", path=path, error=e)) from e
 
 
 def _state_bytes(latest: dict[str, WitnessedCheckpoint]) -> bytes:

@@ -23,7 +23,7 @@ def policy_for(store: StateStore, vkeys: Sequence[str], quorum: int | None) -> W
     """The policy given on the command line (then remembered in the state DIR), or the one remembered."""
     if not vkeys:
         if quorum is not None:
-            raise UsageError("--witness-quorum needs the witnesses' keys: give each with --witness")
+            raise UsageError(T_("--witness-quorum needs the witnesses' keys: give each with --witness"))
         saved = store.witness_policy()
         if saved is None:
             return None
@@ -31,7 +31,7 @@ def policy_for(store: StateStore, vkeys: Sequence[str], quorum: int | None) -> W
     try:
         policy = WitnessPolicy.from_vkeys(list(vkeys), quorum)
     except ProtocolError as e:
-        raise UsageError(f"--witness / --witness-quorum: {e}") from e
+        raise UsageError(T_("--witness / --witness-quorum: {error}", error=e)) from e
     store.set_witness_policy(list(policy.vkeys), policy.quorum)
     return policy
 

@@ -56,6 +56,7 @@ from node.errors import (
     NotApproved,
     PeriodNotOver,
     SubmissionRejected,
+    protocol_diagnostics,
 )
 from node.home import HomeLayout, NodeConfig, NodeHome, PinnedHub, builtin_by_hash, read_config, render_config
 from node.i18n import N_, Text
@@ -1152,14 +1153,25 @@ def main(
         state.clock = clock
     if sleep is not None:
         state.sleep = sleep
+    args = sys.argv[1:] if argv is None else argv
+    # --help is written before any command runs: choose the language from the raw arguments, and say the help of
+    # every command and option in it (click builds the command tree from typer's app once, here).
+    i18n.use(i18n.language_in(args, os.environ))
+    command = typer.main.get_command(app)
+    i18n.translate_help(command)
     try:
-        app(args=argv, prog_name="tipshare-node", standalone_mode=True, obj=state)
+        command.main(args=args, prog_name="tipshare-node", standalone_mode=True, obj=state)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except (NodeError, ProtocolError) as e:
+    except NodeError as e:
         if state.verbosity >= 2:
             raise
         typer.echo(e.diagnostics(), err=True)
+        return 1
+    except ProtocolError as e:
+        if state.verbosity >= 2:
+            raise
+        typer.echo(protocol_diagnostics(e), err=True)
         return 1
     finally:
         for logger, handler in state.handlers:

@@ -36,6 +36,8 @@ from typing import ClassVar
 from node.i18n import N_, gettext, translate
 
 __all__ = [
+    "INTERNAL_ERROR_HINT",
+    "PROTOCOL_ERROR_HINT",
     "AlreadyInitialised",
     "BudgetExceeded",
     "ConfigError",
@@ -56,7 +58,27 @@ __all__ = [
     "SubmissionConflict",
     "SubmissionRejected",
     "TaxonomyUpdateBlocked",
+    "protocol_diagnostics",
 ]
+
+
+#: The next step after one of the node's internal consistency checks fails: only a bug can cause it.
+INTERNAL_ERROR_HINT = N_(
+    "This is a fault in tipshare-node, not in your export: nothing was sent and no budget was spent. Please report "
+    "the message above, as it is, to the tipshare developers; do not delete the node home."
+)
+#: The next step after an error of the shared protocol code reaches the officer (its text stays English).
+PROTOCOL_ERROR_HINT = N_(
+    "The protocol refused what is named above: nothing was sent. Check that tipshare-node is up to date "
+    "(`tipshare-node version`), then tell your hub operator what is shown above."
+)
+
+
+def protocol_diagnostics(error: Exception) -> str:
+    """A :class:`~protocol.errors.ProtocolError` as a person should see it: its class and text (translated when the
+    node gave it in its words, as is otherwise: the protocol speaks English), then the next step."""
+    message = error.args[0] if len(error.args) == 1 and isinstance(error.args[0], str) else str(error)
+    return f"{type(error).__name__}: {translate(message)}\n{gettext(PROTOCOL_ERROR_HINT)}"
 
 
 class NodeError(Exception):

@@ -41,7 +41,7 @@ from fractions import Fraction
 from typing import Final
 
 from node.budget import BudgetConfig, Standing, check_caps, decimal_text
-from node.errors import ConfigError, NoSuchRelease, ReleaseError, ReleaseSent
+from node.errors import INTERNAL_ERROR_HINT, ConfigError, NoSuchRelease, ReleaseError, ReleaseSent
 from node.i18n import N_, Text
 from node.store import transaction
 from protocol.crypto import payload_hash
@@ -247,7 +247,15 @@ class Ledger:
             payload = build(revision)
             if (payload.period, payload.revision) != (period, revision) or Decimal(payload.privacy.spent) != spend:
                 raise ReleaseError(
-                    f"internal error: the release built for {period} revision {revision} does not match the plan"
+                    Text(
+                        N_(
+                            "internal error: the release built for %(period)s revision %(revision)s "
+                            "does not match the plan"
+                        ),
+                        period=period,
+                        revision=revision,
+                    ),
+                    hint=Text(INTERNAL_ERROR_HINT),
                 )
             payload_bytes = payload.canonical_bytes()
             stamp = format_timestamp(now)
@@ -355,7 +363,14 @@ class Ledger:
             "SELECT measure, amount FROM spends WHERE period = ? AND revision = ?", (release.period, release.revision)
         ).fetchone()
         if row is None:  # pragma: no cover - every release is stored with its spend
-            raise ReleaseError(f"internal error: {release.period} revision {release.revision} has no recorded spend")
+            raise ReleaseError(
+                Text(
+                    N_("internal error: %(period)s revision %(revision)s has no recorded spend"),
+                    period=release.period,
+                    revision=release.revision,
+                ),
+                hint=Text(INTERNAL_ERROR_HINT),
+            )
         stamp = format_timestamp(now)
         record = DiscardRecord(
             period=release.period,

@@ -208,7 +208,11 @@ def calibrate(taxonomy: Taxonomy, tables: Iterable[str], budget: BudgetConfig) -
             scale = float(dp.binary_search_param(make, d_in=d_in, d_out=d_out))
             loss = float(make(scale).map(d_in))
         except (dp.OpenDPException, ValueError, TypeError) as e:
-            raise NoiseError(f"OpenDP could not calibrate the noise of table {name}: {e}") from e
+            raise NoiseError(
+                Text(
+                    N_("OpenDP could not calibrate the noise of table %(table)s: %(detail)s"), table=name, detail=str(e)
+                )
+            ) from e
         if not 0.0 < scale <= MAX_SCALE:
             raise ConfigError(
                 Text(
@@ -230,7 +234,13 @@ def calibrate(taxonomy: Taxonomy, tables: Iterable[str], budget: BudgetConfig) -
         exact_share = Fraction(share)
         if not (loss <= d_out and Fraction(loss) <= exact_share and implied <= exact_share * (1 + SPEND_TOLERANCE)):
             raise NoiseError(
-                f"table {name}: OpenDP's scale {calibration.scale_text} spends {loss!r}, more than its share {share}"
+                Text(
+                    N_("table %(table)s: OpenDP's scale %(scale)s spends %(loss)s, more than its share %(share)s"),
+                    table=name,
+                    scale=calibration.scale_text,
+                    loss=repr(loss),
+                    share=str(share),
+                )
             )
         calibrations.append(calibration)
     return NoisePlan(mechanism=mechanism, tables=tuple(calibrations))
@@ -244,8 +254,11 @@ def add_noise(plan: NoisePlan, counts: Mapping[str, Sequence[int]]) -> dict[str,
     """
     if set(counts) != {t.table for t in plan.tables}:
         raise NoiseError(
-            f"the noise plan covers tables {sorted(t.table for t in plan.tables)}, "
-            f"but counts were given for {sorted(counts)}"
+            Text(
+                N_("internal error: the noise plan covers tables %(planned)s, but counts were given for %(counted)s"),
+                planned=str(sorted(t.table for t in plan.tables)),
+                counted=str(sorted(counts)),
+            )
         )
     dp = _opendp()
     make = _measurement_factory(plan.mechanism)
@@ -254,14 +267,26 @@ def add_noise(plan: NoisePlan, counts: Mapping[str, Sequence[int]]) -> dict[str,
         vector = counts[calibration.table]
         if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= MAX_TRUE_COUNT for c in vector):
             raise NoiseError(
-                f"table {calibration.table}: every count must be a whole number from 0 to {MAX_TRUE_COUNT:,}"
+                Text(
+                    N_("table %(table)s: every count must be a whole number from 0 to %(max)s"),
+                    table=calibration.table,
+                    max=f"{MAX_TRUE_COUNT:,}",
+                )
             )
         try:
             released = make(calibration.scale)(list(vector))
         except dp.OpenDPException as e:
-            raise NoiseError(f"OpenDP could not add noise to table {calibration.table}: {e}") from e
+            raise NoiseError(
+                Text(
+                    N_("OpenDP could not add noise to table %(table)s: %(detail)s"),
+                    table=calibration.table,
+                    detail=str(e),
+                )
+            ) from e
         values = tuple(int(v) for v in released)
         if len(values) != len(vector) or any(abs(v) > MAX_ABS_CELL for v in values):
-            raise NoiseError(f"OpenDP returned an unexpected vector for table {calibration.table}")
+            raise NoiseError(
+                Text(N_("OpenDP returned an unexpected vector for table %(table)s"), table=calibration.table)
+            )
         noisy[calibration.table] = values
     return noisy

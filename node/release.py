@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from node.errors import ReleaseError
+from node.errors import INTERNAL_ERROR_HINT, ReleaseError
 from node.i18n import N_, Text
 from node.noise import NoisePlan, add_noise
 from protocol.accuracy import noise_variance, single_cell_halfwidth
@@ -81,7 +81,10 @@ def noisy_payload(
     privacy); checked as the hub will check it."""
     names = check_tables(taxonomy, counts)
     if [t.table for t in plan.tables] != names:
-        raise ReleaseError("internal error: the noise plan does not cover exactly the tables to release")
+        raise ReleaseError(
+            Text(N_("internal error: the noise plan does not cover exactly the tables to release")),
+            hint=Text(INTERNAL_ERROR_HINT),
+        )
     noisy = add_noise(plan, {name: counts[name] for name in names})
     try:
         payload = SubmissionPayload(
@@ -99,7 +102,14 @@ def noisy_payload(
         )
         check_payload(payload, taxonomy, now=now)
     except (ProtocolError, ValueError) as e:
-        raise ReleaseError(f"internal error: the release of {period} does not pass the hub's checks: {e}") from e
+        raise ReleaseError(
+            Text(
+                N_("internal error: the release of %(period)s does not pass the hub's checks: %(detail)s"),
+                period=period,
+                detail=str(e),
+            ),
+            hint=Text(INTERNAL_ERROR_HINT),
+        ) from e
     return payload
 
 

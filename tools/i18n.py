@@ -60,6 +60,29 @@ SOURCES: Final[Mapping[str, list[tuple[str, str | Extractor]]]] = {
     "node": [("node/**.py", "python")],
     "auditor": [("auditor/**.py", "python")],
 }
+#: The command-line apps whose ``--help`` texts (every command's, group's and option's help) each domain holds:
+#: (module, attribute). They are read from the click command tree typer builds, the same tree ``main`` translates.
+HELP_APPS: Final[Mapping[str, tuple[str, str]]] = {"node": ("node.cli", "app"), "auditor": ("auditor.cli", "app")}
+
+
+def help_messages(domain: str) -> Iterator[tuple[str, str, str]]:
+    """``(text, where, comment)`` for each help text of ``domain``'s command-line app (none for the hub)."""
+    if domain not in HELP_APPS:
+        return
+    import importlib
+
+    import typer
+
+    module_name, attribute = HELP_APPS[domain]
+    module = importlib.import_module(module_name)
+    i18n = importlib.import_module(f"{domain}.i18n")
+    command = typer.main.get_command(getattr(module, attribute))
+    for holder, field, text in i18n.help_texts(command):
+        kind = "option" if hasattr(holder, "opts") else "command"
+        name = "/".join(holder.opts) if kind == "option" and holder.opts else (holder.name or "")
+        yield text, f"{module_name.replace('.', '/')}.py", f"--help: {kind} {name} {field}"
+
+
 #: gettext's keywords, and the auditor's ``T_`` (a finding's sentence with named placeholders: its first argument).
 KEYWORDS: Final = {**DEFAULT_KEYWORDS, "T_": None}
 _OPTIONS: Final = {
@@ -80,6 +103,11 @@ def collect(domain: str) -> Catalog:
         str(ROOT), method_map, _OPTIONS, keywords=KEYWORDS, comment_tags=("taxonomy",), strip_comment_tags=True
     ):
         template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    for message, filename, comment in help_messages(domain):
+        if message in template:
+            template[message].auto_comments.append(comment)
+        else:
+            template.add(message, None, [(filename, 0)], auto_comments=[comment])
     return template
 
 

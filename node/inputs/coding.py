@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Final
 
+from node.i18n import N_, Text
 from node.inputs.cells import UNKNOWN, Values
 from node.inputs.records import Contact, Person
 from protocol.errors import TaxonomyViolation
@@ -164,8 +165,15 @@ class Coder:
         }[unit]
         if rule not in supported:
             raise TaxonomyViolation(
-                f"dimension {dimension.name!r} (input rule {rule!r}) cannot be computed for a {unit}; "
-                "this node does not support the taxonomy"
+                Text(
+                    N_(
+                        "dimension %(dimension)s (input rule %(rule)s) cannot be computed for a %(unit)s; "
+                        "this node does not support the taxonomy"
+                    ),
+                    dimension=repr(dimension.name),
+                    rule=repr(rule),
+                    unit=unit,
+                )
             )
         if rule == "derived":
             sources = [self._taxonomy.dimension(n) for n in dimension.input.derived_from]
@@ -176,8 +184,13 @@ class Coder:
                 or any(s.input.rule != "country" for s in sources)
             ):
                 raise TaxonomyViolation(
-                    f"dimension {dimension.name!r} is derived by a rule this node does not implement; "
-                    "it needs a newer tipshare node"
+                    Text(
+                        N_(
+                            "dimension %(dimension)s is derived by a rule this node does not implement; "
+                            "it needs a newer tipshare node"
+                        ),
+                        dimension=repr(dimension.name),
+                    )
                 )
 
 

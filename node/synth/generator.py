@@ -42,6 +42,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
+from node.i18n import N_, Text
 from node.synth.oracle import add_months
 from node.synth.population import InvalidCell, Population
 from node.synth.profiles import SynthError
@@ -93,11 +94,11 @@ def generate_export(
     chosen = get_profile(profile)
     volumes = [v for v in (persons_per_month, contacts_per_month) if v is not None]
     if months < 1 or invalid_rows < 0 or any(v < 1 for v in volumes):
-        raise SynthError("months, persons and contacts per month must be at least 1, invalid_rows at least 0")
+        raise SynthError(Text(N_("months, persons and contacts per month must be at least 1, invalid_rows at least 0")))
     try:
         first = date.fromisoformat(f"{start}-01")
     except ValueError:
-        raise SynthError(f"start must be a month YYYY-MM, not {start!r}") from None
+        raise SynthError(Text(N_("start must be a month YYYY-MM, not %(start)s"), start=repr(start))) from None
     taxonomy = taxonomy or builtin_taxonomy()
     periods = tuple(add_months(first, m).strftime("%Y-%m") for m in range(months))
     rng = random.Random(f"{seed}/{chosen.name}")

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Final
 
 from node.errors import NodeError
+from node.i18n import N_, Text
 
 __all__ = ["Profile", "SynthError", "UnknownProfile", "profile", "profiles"]
 
@@ -201,4 +202,10 @@ def profile(name: str) -> Profile:
     for candidate in _PROFILES:
         if candidate.name == name:
             return candidate
-    raise UnknownProfile(f"no synthetic profile {name!r}; profiles are: {', '.join(p.name for p in _PROFILES)}")
+    raise UnknownProfile(
+        Text(
+            N_("no synthetic profile %(name)s; profiles are: %(profiles)s"),
+            name=repr(name),
+            profiles=", ".join(p.name for p in _PROFILES),
+        )
+    )

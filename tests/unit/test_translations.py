@@ -7,13 +7,17 @@ this same check; after a merge it names every message still to translate)."""
 from __future__ import annotations
 
 import gettext
+import importlib
 import importlib.util
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+import typer
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,3 +74,24 @@ def test_an_install_ships_the_compiled_catalogues() -> None:
         assert sorted(p.parent.parent.name for p in (ROOT / domain / "locale").glob("*/LC_MESSAGES/*.mo")) == sorted(
             i18n.LANGUAGES
         )
+
+
+def _help_texts(command: Any) -> Iterator[str]:
+    """Every help text of a click command tree, walked here on its own (not with the extractor under test)."""
+    for text in (command.help, command.short_help, *(getattr(param, "help", None) for param in command.params)):
+        if text:
+            yield text
+    for sub in getattr(command, "commands", {}).values():  # a group (typer's own click: not click.Group)
+        yield from _help_texts(sub)
+
+
+@pytest.mark.parametrize(("domain", "module"), [("node", "node.cli"), ("auditor", "auditor.cli")])
+def test_every_commands_and_options_help_is_translated(domain: str, module: str) -> None:
+    """``--help`` of tipshare-node and tipshare-audit: a command or option added without a translated help fails."""
+    command = typer.main.get_command(importlib.import_module(module).app)
+    texts = set(_help_texts(command))
+    assert len(texts) > 30  # the walk reached every command, group and option
+    for language in i18n.LANGUAGES:
+        catalogue = gettext.translation(domain, i18n.ROOT / domain / "locale", languages=[language])
+        untranslated = sorted(text for text in texts if catalogue.gettext(text) == text)
+        assert untranslated == [], f"--help texts without a {language} translation (run make i18n): {untranslated}"
