@@ -165,6 +165,8 @@ class KeyPublic(_Body):
     revoked_at: datetime | None
     revoke_reason: str | None
     log_index: int
+    #: The share-sealing key logged with this key (secure rounds), if any.
+    sealing_key: str | None = None
 
 
 class HotlinePublic(_Body):

@@ -61,6 +61,7 @@ def _hotline(summary: HotlineSummary) -> HotlinePublic:
                 revoked_at=k.revoked_at,
                 revoke_reason=k.revoke_reason,
                 log_index=k.log_index,
+                sealing_key=k.sealing_key,
             )
             for k in summary.keys
         ],

@@ -263,3 +263,36 @@ def test_a_realistic_masked_vector_fits_the_round_route_cap_and_not_the_default_
     cap = body_cap("POST", "/v1/rounds/messages", submission=4 * 1024 * 1024, other=64 * 1024)
     assert 64 * 1024 < body < cap
     assert body_cap("POST", "/v1/rounds/x", submission=10, other=5) == 5
+
+
+def test_enrolment_and_rotation_log_the_sealing_key_and_refuse_a_bad_one(hub: HubUnderTest) -> None:
+    members = enroll_members(hub, 1)
+    member = members["hotline-00"]
+    bad = hub.client.post(
+        "/v1/admin/hotlines",
+        json={
+            "id": "hotline-bad",
+            "display_name": "bad",
+            "country": "MD",
+            "public_key": SigningKey(bytes([3]) * 32).verify_key.to_text(),
+            "sealing_key": "x25519:" + b64encode(bytes(32)),  # a point of small order
+        },
+        headers=hub.auth("admin"),
+    )
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["code"] == "invalid_public_key"
+    new_key, new_sealing = SigningKey(bytes([4]) * 32), AgreementKey(bytes([5]) * 32).public_key.to_text()
+    rotated = hub.client.post(
+        f"/v1/admin/hotlines/{member.id}/keys",
+        json={"public_key": new_key.verify_key.to_text(), "sealing_key": new_sealing},
+        headers=hub.auth("admin"),
+    )
+    assert rotated.status_code == 201, rotated.text
+    events = [e for e in map(parse_log_entry, _log(hub)) if isinstance(e, KeyEventEntry)]
+    assert [(e.kind, e.sealing_key) for e in events if e.hotline_id == member.id] == [
+        ("key_enrolled", member.sealing.public_key.to_text()),
+        ("key_rotated", new_sealing),
+    ]
+    listed = hub.client.get("/v1/admin/hotlines", headers=hub.auth("admin")).json()
+    [hotline] = [h for h in listed if h["id"] == member.id]
+    assert [k["sealing_key"] for k in hotline["keys"]] == [member.sealing.public_key.to_text(), new_sealing]
