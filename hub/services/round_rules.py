@@ -62,13 +62,13 @@ class LoggedRound:
     reveals: dict[str, UnmaskReveal] = field(default_factory=dict)
 
 
-def _bytes(text: str, size: int, what: str) -> None:
+def _bytes(text: str, size: int, what: str, *, rule: str = "malformed") -> None:
     try:
         raw = b64decode(text, what=what)
     except MalformedMessage as e:
         raise RoundRefused(str(e), rule="malformed") from e
     if len(raw) != size:
-        raise RoundRefused(f"{what} is {len(raw)} bytes, not {size}", rule="malformed")
+        raise RoundRefused(f"{what} is {len(raw)} bytes, not {size}", rule=rule)
 
 
 def check_member_message(message: MemberMessage, logged: LoggedRound) -> None:
@@ -111,7 +111,8 @@ def _check_masked(message: MaskedSubmission, logged: LoggedRound) -> None:
         raise RoundRefused(
             f"{message.member} is not in the committed set: it sends a local release instead", rule="not-committed"
         )
-    _bytes(message.masked, 8 * logged.roster.vector_length, "the masked vector")
+    cells = logged.roster.vector_length
+    _bytes(message.masked, 8 * cells, f"the masked vector (of {cells} cells)", rule="vector-length")
 
 
 def _check_reveal(message: UnmaskReveal, logged: LoggedRound) -> None:

@@ -23,8 +23,8 @@ from protocol.messages import (
 )
 from protocol.secagg import coordinator
 from protocol.secagg.encoding import DEFAULT_OFFSET, pack
-from protocol.secagg.member import make_share_submission
-from protocol.secagg.messages import MaskedSubmission, RoundResult
+from protocol.secagg.member import decide_unmask, make_share_submission, reveal_shares
+from protocol.secagg.messages import MaskedSubmission, RoundResult, UnmaskReveal, digest
 from protocol.secagg.signed import sign_member_message, step_message, verify_member_entry
 from protocol.secagg.transcript import RoundTranscript, check_transcript
 from tests.support.hubs import HubUnderTest
@@ -296,3 +296,64 @@ def test_enrolment_and_rotation_log_the_sealing_key_and_refuse_a_bad_one(hub: Hu
     listed = hub.client.get("/v1/admin/hotlines", headers=hub.auth("admin")).json()
     [hotline] = [h for h in listed if h["id"] == member.id]
     assert [k["sealing_key"] for k in hotline["keys"]] == [member.sealing.public_key.to_text(), new_sealing]
+
+
+def _reveal_message(member: Member, read: Any) -> UnmaskReveal:
+    assert member.secrets is not None
+    assert member.masked is not None
+    decision = decide_unmask(
+        roster=read.roster, committed=read.committed, survivors=read.survivors, member=member.id, own=member.masked
+    )
+    return reveal_shares(
+        decision,
+        roster=read.roster,
+        survivors=read.survivors,
+        submissions=read.submissions,
+        member=member.id,
+        sealing_key=member.sealing,
+        secrets=member.secrets,
+    )
+
+
+def test_the_round_rules_refuse_by_name(hub: HubUnderTest) -> None:
+    members = _started(hub, n=5, threshold=3)
+    roster = read_round(hub).roster
+    incomplete, _ = _share_submission(members["hotline-00"], roster)
+    incomplete = incomplete.model_copy(update={"shares": incomplete.shares[1:]})
+    _problem(post(hub, incomplete, members["hotline-00"].key), 422, "shares-incomplete")
+    for m in ("hotline-00", "hotline-01", "hotline-02", "hotline-03"):  # hotline-04 never shares
+        share(hub, members[m], roster)
+    hub.clock.advance(days=3, seconds=1)
+    read = read_round(hub)
+    assert read.committed is not None
+    outsider = MaskedSubmission(
+        type="secagg-masked",
+        version="tipshare/1",
+        group=GROUP,
+        period=PERIOD,
+        round=0,
+        member="hotline-04",
+        committed=digest(read.committed),
+        masked=b64encode(pack([0] * LENGTH)),
+    )
+    _problem(post(hub, outsider, members["hotline-04"].key), 422, "not-committed")
+    short = outsider.model_copy(update={"member": "hotline-00", "masked": b64encode(pack([0] * (LENGTH - 1)))})
+    _problem(post(hub, short, members["hotline-00"].key), 422, "vector-length")
+    for m in ("hotline-00", "hotline-01", "hotline-02"):  # hotline-03 drops before masking
+        mask(hub, members[m], read)
+    hub.clock.advance(days=3)
+    read = read_round(hub)
+    assert read.survivors is not None
+    assert read.survivors.member_ids == ("hotline-00", "hotline-01", "hotline-02")
+    honest = _reveal_message(members["hotline-00"], read)
+    from_dropped = honest.model_copy(update={"member": "hotline-03"})
+    _problem(post(hub, from_dropped, members["hotline-03"].key), 422, "reveal-from-non-survivor")
+    first = honest.shares[0]  # hotline-00's self-mask share of itself
+    wrong_kind = honest.model_copy(update={"shares": (first.model_copy(update={"kind": "agreement"}),)})
+    _problem(post(hub, wrong_kind, members["hotline-00"].key), 422, "wrong-share-kind")
+    dropped_share = next(s for s in honest.shares if s.owner == "hotline-03")
+    both = honest.model_copy(
+        update={"shares": (*honest.shares, dropped_share.model_copy(update={"kind": "self_mask"}))}
+    )
+    _problem(post(hub, both, members["hotline-00"].key), 422, "both-secrets-revealed")
+    assert post(hub, honest, members["hotline-00"].key).status_code == 201
