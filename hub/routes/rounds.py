@@ -4,10 +4,13 @@
 * ``POST /v1/rounds/messages`` — a member's signed message (share submission, masked submission or reveal):
   authenticated by its signature alone, like a submission, and as large as one may be (:mod:`hub.limits`).
   ``201`` when logged, ``200`` when the identical message was logged before.
+* ``POST /v1/rounds/state`` — a member reads its round: the body is its signed, dated request
+  (``SignedRoundRead``), checked like its messages; the answer is the round's step and deadlines and every log leaf
+  of it so far (roster, committed set, members' messages, survivor set, result or failure).
 * ``GET /v1/rounds/{group}/{period}`` (the latest round) and ``GET /v1/rounds/{group}/{period}/{round}`` — the
-  round's step and deadlines and every log leaf of it so far (roster, committed set, members' messages, survivor
-  set, result or failure). Everything a member reads is in the public log already; reading a round first moves it
-  on if a deadline has passed.
+  same for coordinators and auditors (a bearer token): the round holds the group's statistics, shown to no one else.
+
+Reading a round first moves it on if a deadline has passed.
 """
 
 from __future__ import annotations
@@ -15,20 +18,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from hub.context import HubContext
 from hub.db import write_session
-from hub.deps import ContextDep
+from hub.deps import ContextDep, require
 from hub.services.secure_rounds import Accepted, RoundView, SecureRounds
+from hub.services.tokens import Principal
 from protocol.messages import b64encode
-from protocol.secagg.signed import SignedRoundMessage
+from protocol.secagg.signed import SignedRoundMessage, SignedRoundRead
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["rounds"])
+ReaderDep = Annotated[Principal, Depends(require("coordinator", "auditor"))]
 _GROUP = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
 _PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
@@ -100,6 +105,15 @@ def _read(context: HubContext, group: str, period: str, number: int | None) -> R
         return _public(rounds.view(row))
 
 
+def _read_as_member(context: HubContext, signed: SignedRoundRead) -> RoundPublic:
+    with write_session(context.sessions) as session:
+        rounds = SecureRounds(context, session)
+        now = context.clock()
+        row = rounds.read_as_member(signed, now=now)
+        rounds.advance(row, now=now)
+        return _public(rounds.view(row))
+
+
 _SIGNED: Final = {
     "requestBody": {
         "required": True,
@@ -132,9 +146,30 @@ async def post_message(request: Request, context: ContextDep) -> Response:
     return Response(body.model_dump_json(), status_code=201 if accepted.created else 200, media_type="application/json")
 
 
+@router.post(
+    "/v1/rounds/state",
+    response_model=RoundPublic,
+    summary="A member reads its round (signed request)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SignedRoundRead.model_json_schema()}},
+        }
+    },
+    responses={k: v for k, v in _REFUSALS.items() if k in (400, 403, 404, 422)},
+)
+async def member_state(request: Request, context: ContextDep) -> RoundPublic:
+    """The body is a ``SignedRoundRead`` made with ``protocol.secagg.signed.sign_round_read``."""
+    signed = SignedRoundRead.from_json(await request.body())
+    return await run_in_threadpool(_read_as_member, context, signed)
+
+
 @router.get("/v1/rounds/{group}/{period}", response_model=RoundPublic, summary="The latest round of a month")
 def latest_round(
-    group: Annotated[str, Path(pattern=_GROUP)], period: Annotated[str, Path(pattern=_PERIOD)], context: ContextDep
+    group: Annotated[str, Path(pattern=_GROUP)],
+    period: Annotated[str, Path(pattern=_PERIOD)],
+    _reader: ReaderDep,
+    context: ContextDep,
 ) -> RoundPublic:
     return _read(context, group, period, None)
 
@@ -144,6 +179,7 @@ def one_round(
     group: Annotated[str, Path(pattern=_GROUP)],
     period: Annotated[str, Path(pattern=_PERIOD)],
     number: Annotated[int, Path(ge=0, lt=2**32)],
+    _reader: ReaderDep,
     context: ContextDep,
 ) -> RoundPublic:
     return _read(context, group, period, number)

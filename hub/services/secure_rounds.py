@@ -49,6 +49,7 @@ from protocol.messages import (
     SecaggStepEntry,
     format_timestamp,
     parse_log_entry,
+    parse_timestamp,
     period_start,
 )
 from protocol.secagg import coordinator
@@ -65,16 +66,22 @@ from protocol.secagg.signed import (
     MemberMessage,
     RosterKeyMismatch,
     SignedRoundMessage,
+    SignedRoundRead,
     StepMessage,
     check_roster_keys,
     member_entry,
     member_message,
     step_entry,
     step_message,
+    unverified_round_read,
+    verify_round_read,
     verify_signed,
 )
 
-__all__ = ["Accepted", "RoundView", "SecureRounds"]
+__all__ = ["READ_FRESHNESS", "Accepted", "RoundView", "SecureRounds"]
+
+#: How far a member's signed read request may be dated from the hub's clock.
+READ_FRESHNESS = timedelta(minutes=10)
 
 #: The step a member's message belongs to, by its type.
 _STEP_OF_TYPE = {"secagg-shares": "shares", "secagg-masked": "masked", "secagg-reveal": "reveal"}
@@ -248,6 +255,29 @@ class SecureRounds:
         if row is None:
             raise UnknownRound(f"{group_id} has no such round for {period}", rule="unknown-round")
         return row
+
+    def read_as_member(self, signed: SignedRoundRead, *, now: datetime) -> SecaggRound:
+        """The round a member's signed read names, once the key is its hotline's valid key, the signature verifies,
+        the request is fresh (within :data:`READ_FRESHNESS` of ``now``) and the hotline is in the group."""
+        try:
+            unverified = unverified_round_read(signed)
+            key = self._registry.key_for_submission(unverified.hotline_id, signed.key_id, now=now)
+            request = verify_round_read(signed, key)
+        except (UnknownHotline, UnknownKey, KeyNotValid) as e:
+            raise RoundForbidden(str(e), rule="key-not-valid") from e
+        except InvalidSignature:
+            raise RoundForbidden("the read request's signature does not verify", rule="bad-signature") from None
+        except MalformedMessage as e:
+            raise RoundRefused(str(e), rule="malformed") from e
+        if abs(parse_timestamp(request.at) - now) > READ_FRESHNESS:
+            raise RoundForbidden(
+                f"the read request is dated {request.at}, more than {READ_FRESHNESS} from the hub's clock: "
+                "sign a new one (and check this computer's clock)",
+                rule="stale-read",
+            )
+        if request.hotline_id not in self.group(request.group).member_ids:
+            raise RoundForbidden(f"{request.hotline_id} is not a member of {request.group}", rule="not-a-member")
+        return self.find(request.group, request.period, request.round)
 
     def view(self, row: SecaggRound) -> RoundView:
         steps: dict[str, tuple[int, bytes]] = {}

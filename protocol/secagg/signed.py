@@ -8,6 +8,9 @@ and the check of a roster's sealing keys against the logged key events.
   bytes and signature, so anyone re-verifies it from the log (:func:`verify_member_entry`).
 * The hub's steps (roster, committed set, survivors, result) are :class:`~protocol.messages.SecaggStepEntry`
   leaves: in the log, hence under the hub's signed checkpoints (:func:`step_entry`, :func:`step_message`).
+* A member reads its round with a :class:`SignedRoundRead` (:func:`sign_round_read`): its signed, dated request,
+  context ``tipshare/1 secagg-read``, authenticated like its messages (the round holds the group's statistics, which
+  the hub shows only to its members and to token holders).
 * :func:`check_roster_keys`: every sealing key a roster lists must be the one its member's latest logged key event
   enrolled; otherwise a hub could list keys of its own and receive every share.
 """
@@ -30,8 +33,10 @@ from protocol.messages import (
     HotlineId,
     KeyEventEntry,
     Message,
+    Period,
     SecaggMemberEntry,
     SecaggStepEntry,
+    Timestamp,
     b64decode,
     b64encode,
 )
@@ -47,9 +52,12 @@ from protocol.secagg.messages import (
 )
 
 __all__ = [
+    "READ_CONTEXT",
     "MemberMessage",
     "RosterKeyMismatch",
+    "RoundRead",
     "SignedRoundMessage",
+    "SignedRoundRead",
     "StepMessage",
     "check_roster_keys",
     "member_context",
@@ -59,11 +67,17 @@ __all__ = [
     "parse_step_message",
     "sealing_keys",
     "sign_member_message",
+    "sign_round_read",
     "step_entry",
     "step_message",
+    "unverified_round_read",
     "verify_member_entry",
+    "verify_round_read",
     "verify_signed",
 ]
+
+#: The signing context of a member's request to read its round.
+READ_CONTEXT = f"{PROTOCOL_VERSION} secagg-read"
 
 MemberMessage = ShareSubmission | MaskedSubmission | UnmaskReveal
 StepMessage = RoundRoster | CommittedSet | Survivors | RoundResult
@@ -99,6 +113,55 @@ class SignedRoundMessage(Message):
     key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     message: Base64Bytes
     signature: Annotated[Base64Bytes, Field(min_length=88, max_length=88)]
+
+
+class RoundRead(Message):
+    """A member's request to read a round (the latest of the period when ``round`` is absent), dated ``at``."""
+
+    type: Literal["secagg-read"]
+    version: Literal["tipshare/1"]
+    hotline_id: HotlineId
+    group: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
+    period: Period
+    round: Annotated[int, Field(ge=0, lt=2**32)] | None = None
+    at: Timestamp
+
+
+class SignedRoundRead(Message):
+    """A :class:`RoundRead` (canonical bytes, base64) and the member's signature over it."""
+
+    type: Literal["secagg_signed_read"]
+    version: Literal["tipshare/1"]
+    key_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    request: Base64Bytes
+    signature: Annotated[Base64Bytes, Field(min_length=88, max_length=88)]
+
+
+def sign_round_read(request: RoundRead, *, key: SigningKey) -> SignedRoundRead:
+    """The member's signed request to read a round."""
+    data = request.canonical_bytes()
+    return SignedRoundRead(
+        type="secagg_signed_read",
+        version="tipshare/1",
+        key_id=key.verify_key.key_id,
+        request=b64encode(data),
+        signature=b64encode(key.sign_message(READ_CONTEXT, data)),
+    )
+
+
+def unverified_round_read(signed: SignedRoundRead) -> RoundRead:
+    """The request, not yet checked: only to find whose key to check it with."""
+    return RoundRead.from_canonical(b64decode(signed.request, what="request"))
+
+
+def verify_round_read(signed: SignedRoundRead, key: VerifyKey) -> RoundRead:
+    """The request, once its signature by ``key`` verifies (:class:`~protocol.errors.InvalidSignature` if not)."""
+    if key.key_id != signed.key_id:
+        raise MalformedMessage(f"the request names key {signed.key_id}, not the key {key.key_id} it is checked with")
+    data = b64decode(signed.request, what="request")
+    unverified = RoundRead.from_canonical(data)
+    key.verify_message(READ_CONTEXT, data, b64decode(signed.signature, what="signature"))
+    return unverified
 
 
 def member_context(message_type: str) -> str:

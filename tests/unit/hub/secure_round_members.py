@@ -12,7 +12,7 @@ from typing import Any
 from hub.db import write_session
 from hub.services.secure_rounds import SecureRounds
 from protocol.crypto import AgreementKey, SigningKey
-from protocol.messages import SecaggMemberEntry, SecaggStepEntry, b64decode, parse_log_entry
+from protocol.messages import SecaggMemberEntry, SecaggStepEntry, b64decode, format_timestamp, parse_log_entry
 from protocol.secagg.member import (
     RoundSecrets,
     decide_unmask,
@@ -29,7 +29,14 @@ from protocol.secagg.messages import (
     Survivors,
     UnmaskReveal,
 )
-from protocol.secagg.signed import MemberMessage, member_message, sign_member_message, step_message
+from protocol.secagg.signed import (
+    MemberMessage,
+    RoundRead,
+    member_message,
+    sign_member_message,
+    sign_round_read,
+    step_message,
+)
 from tests.support.hubs import HubUnderTest
 
 GROUP, PERIOD = "region-eu-east", "2026-10"
@@ -63,7 +70,7 @@ class Member:
 
 
 @dataclass
-class RoundRead:
+class RoundShown:
     """A round as ``GET /v1/rounds/...`` shows it, parsed."""
 
     document: dict[str, Any]
@@ -76,9 +83,9 @@ class RoundRead:
     reveals: dict[str, UnmaskReveal] = field(default_factory=dict)
 
 
-def enroll_members(hub: HubUnderTest, n: int, *, sealing: bool = True) -> dict[str, Member]:
+def enroll_members(hub: HubUnderTest, n: int, *, sealing: bool = True, start: int = 0) -> dict[str, Member]:
     members = {}
-    for i in range(n):
+    for i in range(start, start + n):
         member = Member(f"hotline-{i:02d}", SigningKey(drbg(f"key/{i}")(32)), AgreementKey(drbg(f"seal/{i}")(32)))
         body = {
             "id": member.id,
@@ -106,9 +113,27 @@ def open_round(hub: HubUnderTest) -> None:
         SecureRounds(hub.context, session).open_round(group_id=GROUP, period=PERIOD, now=hub.clock())
 
 
-def read_round(hub: HubUnderTest, number: int | None = None) -> RoundRead:
-    path = f"/v1/rounds/{GROUP}/{PERIOD}" + ("" if number is None else f"/{number}")
-    response = hub.client.get(path)
+def signed_read(hub: HubUnderTest, member: Member, number: int | None = None, **change: Any) -> bytes:
+    """A member's signed request to read the round (``change`` overrides fields of the request)."""
+    request = RoundRead(
+        type="secagg-read",
+        version="tipshare/1",
+        hotline_id=member.id,
+        group=GROUP,
+        period=PERIOD,
+        round=number,
+        at=format_timestamp(hub.clock()),
+    ).model_copy(update=change)
+    return sign_round_read(request, key=member.key).canonical_bytes()
+
+
+def read_round(hub: HubUnderTest, number: int | None = None, *, member: Member | None = None) -> RoundShown:
+    """The round as an auditor reads it (``GET``, token), or as ``member`` reads it (signed request)."""
+    if member is None:
+        path = f"/v1/rounds/{GROUP}/{PERIOD}" + ("" if number is None else f"/{number}")
+        response = hub.client.get(path, headers=hub.auth("auditor"))
+    else:
+        response = hub.client.post("/v1/rounds/state", content=signed_read(hub, member, number))
     assert response.status_code == 200, response.text
     document = response.json()
 
@@ -120,7 +145,7 @@ def read_round(hub: HubUnderTest, number: int | None = None) -> RoundRead:
         assert isinstance(entry, SecaggStepEntry)
         return step_message(entry)
 
-    read = RoundRead(
+    read = RoundShown(
         document, step("roster"), committed=step("committed"), survivors=step("survivors"), result=step("result")
     )
     for name, into in (("shares", read.submissions), ("masked", read.masked), ("reveals", read.reveals)):
@@ -148,7 +173,7 @@ def share(hub: HubUnderTest, member: Member, roster: RoundRoster) -> ShareSubmis
     return submission
 
 
-def mask(hub: HubUnderTest, member: Member, read: RoundRead) -> MaskedSubmission:
+def mask(hub: HubUnderTest, member: Member, read: RoundShown) -> MaskedSubmission:
     assert read.committed is not None
     assert member.secrets is not None
     counts, noise = member_values(member.id, read.roster.vector_length)
@@ -165,7 +190,7 @@ def mask(hub: HubUnderTest, member: Member, read: RoundRead) -> MaskedSubmission
     return member.masked
 
 
-def reveal(hub: HubUnderTest, member: Member, read: RoundRead) -> UnmaskReveal:
+def reveal(hub: HubUnderTest, member: Member, read: RoundShown) -> UnmaskReveal:
     assert read.committed is not None
     assert read.survivors is not None
     assert member.secrets is not None

@@ -33,6 +33,7 @@ from tests.unit.hub.secure_round_members import (
     open_round,
     read_round,
     share,
+    signed_read,
 )
 
 DOCUMENTATION_ROUTES = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/start.js")}
@@ -61,6 +62,8 @@ class Served:
     counter: int = 0
     #: A member's signed share submission, already logged: sent again, it is answered 200 (idempotent).
     round_message: bytes = b""
+    #: A member's signed request to read its round (dated now: the fixture's clock stands still).
+    round_read: bytes = b""
 
     def next_name(self, prefix: str) -> str:
         self.counter += 1
@@ -123,14 +126,24 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
     ("GET", "/docs/start.js"): (PUBLIC, 200, _get("/docs/start.js")),
     # Authenticated by the envelope's signature: a bearer token neither helps nor hurts.
     ("POST", "/v1/submissions"): (PUBLIC, 201, lambda s: ("POST", "/v1/submissions", s.submission())),
-    # A secure round's messages are authenticated by their signature too; its state is in the public log anyway.
+    # A secure round's messages, and a member's request to read its round, are authenticated by their signature.
     ("POST", "/v1/rounds/messages"): (
         PUBLIC,
         200,
         lambda s: ("POST", "/v1/rounds/messages", {"content": s.round_message}),
     ),
-    ("GET", "/v1/rounds/{group}/{period}"): (PUBLIC, 200, _get(f"/v1/rounds/{GROUP}/{PERIOD}")),
-    ("GET", "/v1/rounds/{group}/{period}/{number}"): (PUBLIC, 200, _get(f"/v1/rounds/{GROUP}/{PERIOD}/0")),
+    ("POST", "/v1/rounds/state"): (PUBLIC, 200, lambda s: ("POST", "/v1/rounds/state", {"content": s.round_read})),
+    # The round holds the group's statistics: members read it with a signed request, token holders here.
+    ("GET", "/v1/rounds/{group}/{period}"): (
+        frozenset({"coordinator", "auditor"}),
+        200,
+        _get(f"/v1/rounds/{GROUP}/{PERIOD}"),
+    ),
+    ("GET", "/v1/rounds/{group}/{period}/{number}"): (
+        frozenset({"coordinator", "auditor"}),
+        200,
+        _get(f"/v1/rounds/{GROUP}/{PERIOD}/0"),
+    ),
     ("GET", "/v1/stats/{table}"): (
         frozenset({"coordinator", "auditor"}),
         200,
@@ -249,6 +262,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         open_round(hub)
         first = share(hub, members["hotline-00"], read_round(hub).roster)
         round_message = sign_member_message(first, key=members["hotline-00"].key).canonical_bytes()
+        round_read = signed_read(hub, members["hotline-01"])
         now = hub.clock()
         with write_session(hub.context.sessions) as session:
             tokens = TokenService(session)
@@ -267,7 +281,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             **{role: hub.tokens[role] for role in ROLES if role != "metrics"},
         }
         headers = {"no token": {}, **{name: {"Authorization": f"Bearer {token}"} for name, token in bearer.items()}}
-        yield Served(hub=hub, headers=headers, round_message=round_message)
+        yield Served(hub=hub, headers=headers, round_message=round_message, round_read=round_read)
 
 
 def test_the_matrix_covers_every_api_route(served: Served) -> None:

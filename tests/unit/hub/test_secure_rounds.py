@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -42,6 +43,7 @@ from tests.unit.hub.secure_round_members import (
     read_round,
     reveal,
     share,
+    signed_read,
 )
 
 DROP_BEFORE_SHARES = ("hotline-03", "hotline-17")
@@ -71,13 +73,13 @@ def _started(hub: HubUnderTest, n: int = 20, threshold: int = 14) -> dict[str, M
 
 def test_a_round_of_20_over_http_publishes_the_true_sum_plus_noise_and_its_log_checks(hub: HubUnderTest) -> None:
     members = _started(hub)
-    roster = read_round(hub).roster
+    roster = read_round(hub, member=members["hotline-00"]).roster
     for m in roster.member_ids:
         if m not in DROP_BEFORE_SHARES:
             share(hub, members[m], roster)
     assert read_round(hub).document["step"] == "shares"  # two members have not answered: wait for the deadline
     hub.clock.advance(days=3, seconds=1)
-    read = read_round(hub)
+    read = read_round(hub, member=members["hotline-01"])  # a member's read moves the round on, like a timer
     assert read.document["step"] == "masked"
     assert read.committed is not None
     assert len(read.committed.members) == 18
@@ -357,3 +359,19 @@ def test_the_round_rules_refuse_by_name(hub: HubUnderTest) -> None:
     )
     _problem(post(hub, both, members["hotline-00"].key), 422, "both-secrets-revealed")
     assert post(hub, honest, members["hotline-00"].key).status_code == 201
+
+
+def test_a_round_is_read_by_its_members_and_token_holders_only(hub: HubUnderTest) -> None:
+    members = _started(hub, n=3, threshold=2)
+    outsider = enroll_members(hub, 1, start=3)["hotline-03"]  # enrolled, with a sealing key, but not in the group
+    assert read_round(hub, member=members["hotline-02"]).roster.member_ids == ("hotline-00", "hotline-01", "hotline-02")
+    assert hub.client.get(f"/v1/rounds/{GROUP}/{PERIOD}").status_code == 401
+    refused = hub.client.post("/v1/rounds/state", content=signed_read(hub, outsider))
+    _problem(refused, 403, "not-a-member")
+    stale = signed_read(hub, members["hotline-00"], at="2026-11-21T11:00:00Z")
+    _problem(hub.client.post("/v1/rounds/state", content=stale), 403, "stale-read")
+    claimed = signed_read(hub, members["hotline-00"], hotline_id="hotline-01")  # hotline-00's key, not hotline-01's
+    _problem(hub.client.post("/v1/rounds/state", content=claimed), 403, "key-not-valid")
+    theirs = json.loads(signed_read(hub, members["hotline-01"]))
+    theirs["signature"] = json.loads(signed_read(hub, members["hotline-00"]))["signature"]
+    _problem(hub.client.post("/v1/rounds/state", json=theirs), 403, "bad-signature")

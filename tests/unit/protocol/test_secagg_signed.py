@@ -18,13 +18,17 @@ from protocol.messages import (
 )
 from protocol.secagg.signed import (
     RosterKeyMismatch,
+    RoundRead,
     check_roster_keys,
     member_entry,
     member_message,
     sign_member_message,
+    sign_round_read,
     step_entry,
     step_message,
+    unverified_round_read,
     verify_member_entry,
+    verify_round_read,
     verify_signed,
 )
 from tests.unit.protocol.secagg_round import Round, make_roster, share_step
@@ -187,3 +191,27 @@ def test_a_rotation_replaces_the_sealing_key_and_a_revocation_clears_it() -> Non
     with pytest.raises(RosterKeyMismatch) as unknown:
         check_roster_keys(rnd.roster, events[1:])
     assert unknown.value.rule == "unknown-hotline"
+
+
+def test_a_signed_round_read_verifies_only_with_its_signer_key() -> None:
+    key, other = SigningKey(bytes(range(32))), SigningKey(bytes(32))
+    request = RoundRead(
+        type="secagg-read",
+        version="tipshare/1",
+        hotline_id="hotline-01",
+        group="region-eu-east",
+        period="2026-10",
+        at=AT,
+    )
+    signed = sign_round_read(request, key=key)
+    assert unverified_round_read(signed) == request
+    assert verify_round_read(signed, key.verify_key) == request
+    with pytest.raises(MalformedMessage, match="names key"):
+        verify_round_read(signed, other.verify_key)
+    swapped = signed.model_copy(update={"signature": sign_round_read(request, key=other).signature})
+    with pytest.raises(InvalidSignature):
+        verify_round_read(swapped, key.verify_key)
+    # a member's message signature is no read signature: the contexts differ
+    message_signature = b64encode(key.sign_message("tipshare/1 secagg-shares", b64decode(signed.request)))
+    with pytest.raises(InvalidSignature):
+        verify_round_read(signed.model_copy(update={"signature": message_signature}), key.verify_key)
