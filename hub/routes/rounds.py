@@ -8,7 +8,8 @@
   (``SignedRoundRead``), checked like its messages; the answer is the round's step and deadlines and every log leaf
   of it so far (roster, committed set, members' messages, survivor set, result or failure).
 * ``GET /v1/rounds/{group}/{period}`` (the latest round) and ``GET /v1/rounds/{group}/{period}/{round}`` — the
-  same for coordinators and auditors (a bearer token): the round holds the group's statistics, shown to no one else.
+  same for auditors (a bearer token): the round holds the group's statistics, shown to no one else (coordinators
+  read statistics through the answers, which respect their tokens' country scopes).
 
 Reading a round first moves it on if a deadline has passed.
 """
@@ -33,7 +34,8 @@ from protocol.secagg.signed import SignedRoundMessage, SignedRoundRead
 __all__ = ["router"]
 
 router = APIRouter(tags=["rounds"])
-ReaderDep = Annotated[Principal, Depends(require("coordinator", "auditor"))]
+#: Auditors only: a coordinator's token may be scoped to countries, and a round's result is a region's sum.
+ReaderDep = Annotated[Principal, Depends(require("auditor"))]
 _GROUP = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
 _PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 

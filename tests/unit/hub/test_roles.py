@@ -135,12 +135,12 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
     ("POST", "/v1/rounds/state"): (PUBLIC, 200, lambda s: ("POST", "/v1/rounds/state", {"content": s.round_read})),
     # The round holds the group's statistics: members read it with a signed request, token holders here.
     ("GET", "/v1/rounds/{group}/{period}"): (
-        frozenset({"coordinator", "auditor"}),
+        frozenset({"auditor"}),
         200,
         _get(f"/v1/rounds/{GROUP}/{PERIOD}"),
     ),
     ("GET", "/v1/rounds/{group}/{period}/{number}"): (
-        frozenset({"coordinator", "auditor"}),
+        frozenset({"auditor"}),
         200,
         _get(f"/v1/rounds/{GROUP}/{PERIOD}/0"),
     ),
