@@ -83,6 +83,8 @@ def test_groups_and_a_round_from_the_command_line(operator: Operator) -> None:
     ticked = operator.json("round", "tick")
     assert [r["step"] for r in ticked["advanced"]] == ["failed"]  # nobody shared: below the threshold
     assert operator.json("round", "show", "eu-east", "2026-10")["failed_index"] is not None
+    code, _, err = operator.run("log", "verify")  # the round's entries are entries like any other
+    assert code == 0, err
 
 
 def test_hotline_add_logs_the_sealing_key(operator: Operator) -> None:
