@@ -20,6 +20,9 @@ from protocol.errors import ProtocolError
 from protocol.messages import (
     HubKeyHandoverEntry,
     LogEntry,
+    SecaggFailedEntry,
+    SecaggMemberEntry,
+    SecaggStepEntry,
     SubmissionEntry,
     SubmissionPayload,
     SubmissionWithdrawnEntry,
@@ -350,6 +353,14 @@ def _entry_document(entry: LogEntry) -> dict[str, Any]:
             "received_at": entry.received_at,
             "payload_hash": entry.payload_hash,
             "privacy_unit": _privacy_unit(entry),
+        }
+    if isinstance(entry, SecaggStepEntry | SecaggMemberEntry | SecaggFailedEntry):
+        return {
+            "kind": entry.kind,
+            "group": entry.group,
+            "period": entry.period,
+            "round": entry.round,
+            "hotline_id": getattr(entry, "hotline_id", None),
         }
     return {
         "kind": entry.kind,

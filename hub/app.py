@@ -37,6 +37,7 @@ from hub.routes import (
     hotline_policies,
     identity,
     operations,
+    rounds,
     sdmx,
     stats,
     submissions,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
         access,
         operations,
         sdmx,
+        rounds,
     )
     for module in routers:
         app.include_router(module.router)

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from hub import cli_policy
 from hub import cli_views as views
 from hub.cli_access import access_log_app
+from hub.cli_groups import group_app, round_app
 from hub.cli_keys import keys_app
 from hub.cli_logcheck import check_log
 from hub.cli_submissions import parse_moment, submission_app
@@ -131,6 +132,8 @@ app.add_typer(submission_app, name="submission")
 app.add_typer(witness_app, name="witness")
 app.add_typer(access_log_app, name="access-log")
 app.add_typer(keys_app, name="keys")
+app.add_typer(group_app, name="group")
+app.add_typer(round_app, name="round")
 
 
 @dataclass
@@ -188,6 +191,12 @@ KeyOption = Annotated[
 LineOption = Annotated[
     str | None,
     typer.Option("--line", help='The whole line `tipshare-node init` printed: "<hotline id> ed25519:<base64>".'),
+]
+SealingKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sealing-key", help="Its share-sealing key for secure rounds, x25519:<base64> (logged with the key)."
+    ),
 ]
 
 
@@ -564,12 +573,19 @@ def hotline_add(
     data_dir: DataDirOption = None,
     database_url: DatabaseURLOption = None,
     as_json: JsonOption = False,
+    sealing_key: SealingKeyOption = None,
 ) -> None:
     """Enroll a hotline and its first key (logged as a key_enrolled entry), then its policy (hotline_policy), which
     declares the first month it is expected to report (--reporting-from)."""
     the_id, the_key = _id_and_key(hotline_id, key, line)
     body = _validated(
-        HotlineCreate, _HOTLINE_HELP, id=the_id, display_name=name.strip(), country=country.upper(), public_key=the_key
+        HotlineCreate,
+        _HOTLINE_HELP,
+        id=the_id,
+        display_name=name.strip(),
+        country=country.upper(),
+        public_key=the_key,
+        sealing_key=sealing_key,
     )
     with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
         event = _registry(context, session).enroll(
@@ -581,6 +597,7 @@ def hotline_add(
             policy=cli_policy.policy_terms(cap, max_monthly_volume, first_period, reporting_from=reporting_from)
             or PolicyTerms(),
             deadline_days=context.settings.deadline_days,
+            sealing_key=body.sealing_key,
         )
     document = views.key_event_document("enrolled", event, public_key=body.public_key, previous_key_id=None)
     if as_json:
@@ -601,17 +618,20 @@ def hotline_rotate_key(
     data_dir: DataDirOption = None,
     database_url: DatabaseURLOption = None,
     as_json: JsonOption = False,
+    sealing_key: SealingKeyOption = None,
 ) -> None:
     """Give a hotline a new key; its current key stops being valid now (logged as key_rotated)."""
     the_id, the_key = _id_and_key(hotline_id, key, line)
-    body = _validated(KeyRotate, _HOTLINE_HELP, public_key=the_key)
+    body = _validated(KeyRotate, _HOTLINE_HELP, public_key=the_key, sealing_key=sealing_key)
     with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
         registry = _registry(context, session)
         hotline = registry.hotline(the_id)
         name, country = hotline.display_name, hotline.country
         summary = next(s for s in registry.hotlines() if s.id == the_id)
         previous = summary.current_key.key_id if summary.current_key else None
-        event = registry.rotate(hotline_id=the_id, public_key=body.public_key, now=context.clock())
+        event = registry.rotate(
+            hotline_id=the_id, public_key=body.public_key, now=context.clock(), sealing_key=body.sealing_key
+        )
     document = views.key_event_document("rotated", event, public_key=body.public_key, previous_key_id=previous)
     if as_json:
         views.emit_json(document)

@@ -15,14 +15,18 @@ The tree::
     ├── Forbidden (403 forbidden)
     │   ├── UnknownHotline (403 unknown_hotline)
     │   ├── UnknownKey (403 unknown_key)
-    │   └── KeyNotValid (403 key_not_valid)            revoked, rotated out, or not yet valid
+    │   ├── KeyNotValid (403 key_not_valid)            revoked, rotated out, or not yet valid
+    │   └── RoundForbidden (403 round_forbidden)       a round's message not signed by a member's valid key (rule)
     ├── NotFound (404 not_found)
+    │   └── UnknownRound (404 unknown_round)           no such aggregation group or round (rule)
     ├── Conflict (409 conflict)
     │   ├── RevisionConflict (409 revision_conflict)   same (hotline, period, revision), other bytes
-    │   └── TaxonomyConflict (409 taxonomy_conflict)   a taxonomy reuses a table or dimension name for other cells
+    │   ├── TaxonomyConflict (409 taxonomy_conflict)   a taxonomy reuses a table or dimension name for other cells
+    │   └── RoundConflict (409 round_conflict)         a second, different message, a step closed or not open (rule)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── ImplausibleRelease (422 implausible_release)   a release breaks a plausibility rule (rule, limit, value)
+    ├── RoundRefused (422 round_refused)               a group, roster or round message breaks a rule (rule)
     ├── RateLimited (429 rate_limited)                 too many requests: carries ``retry_after`` seconds
     │   └── DailyCapReached (429 daily_cap)            a hotline's months or revisions in 24 h (rule, limit, value)
     ├── NotInitialised (500 not_initialised)          the hub has no keys or schema yet
@@ -59,12 +63,16 @@ __all__ = [
     "QuestionNotAnswerable",
     "RateLimited",
     "RevisionConflict",
+    "RoundConflict",
+    "RoundForbidden",
+    "RoundRefused",
     "StorageFault",
     "StorageFull",
     "TaxonomyConflict",
     "Unauthorized",
     "UnknownHotline",
     "UnknownKey",
+    "UnknownRound",
     "UnsupportedMediaType",
 ]
 
@@ -170,6 +178,52 @@ class TaxonomyConflict(Conflict):
 
     code = "taxonomy_conflict"
     title = "Taxonomy conflicts with a registered one"
+
+
+class _RoundRule:
+    """A refusal of a secure-aggregation group, roster or round message, naming its ``rule`` (RFC 9457 member)."""
+
+    rule: str
+
+    def problem_fields(self) -> dict[str, str]:
+        return {"rule": self.rule}
+
+
+class RoundForbidden(_RoundRule, Forbidden):
+    code = "round_forbidden"
+    title = "Round message not signed by a member"
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class UnknownRound(_RoundRule, NotFound):
+    code = "unknown_round"
+    title = "No such aggregation group or round"
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class RoundConflict(_RoundRule, Conflict):
+    code = "round_conflict"
+    title = "Round message conflicts with the round's state"
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class RoundRefused(_RoundRule, HubError):
+    status_code = 422
+    code = "round_refused"
+    title = "Secure-aggregation rule broken"
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
 class PayloadTooLarge(HubError):

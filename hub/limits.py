@@ -27,10 +27,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.problems import problem_response
 
-__all__ = ["SUBMISSION_PATH", "BodyLimitMiddleware", "body_cap", "declared_length", "has_body"]
+__all__ = ["ROUND_MESSAGES_PATH", "SUBMISSION_PATH", "BodyLimitMiddleware", "body_cap", "declared_length", "has_body"]
 
-#: The one route whose body may be as large as the submission cap.
+#: The routes whose body may be as large as the submission cap: a release, and a member's message of a secure
+#: round (a masked vector of 10,000 cells is 80,000 bytes, about 107,000 in base64: far below the 4 MiB default,
+#: which holds about 390,000 cells; the 64 KiB of other routes would not hold one).
 SUBMISSION_PATH: Final = "/v1/submissions"
+ROUND_MESSAGES_PATH: Final = "/v1/rounds/messages"
 _log = logging.getLogger("tipshare.hub")
 
 
@@ -40,8 +43,9 @@ def _too_large(cap: int) -> HTTPException:
 
 
 def body_cap(method: str, path: str, *, submission: int, other: int) -> int:
-    """The largest body a request may carry: ``submission`` for ``POST /v1/submissions``, ``other`` elsewhere."""
-    return submission if method == "POST" and path == SUBMISSION_PATH else other
+    """The largest body a request may carry: ``submission`` for ``POST /v1/submissions`` and
+    ``POST /v1/rounds/messages``, ``other`` elsewhere."""
+    return submission if method == "POST" and path in (SUBMISSION_PATH, ROUND_MESSAGES_PATH) else other
 
 
 _BEYOND_ANY_CAP: Final = 2**63

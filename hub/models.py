@@ -23,6 +23,9 @@ Nothing here can hold a raw case record: the widest thing stored is a hotline's 
 ``witnesses``        witnesses the hub asks to cosign its checkpoints (name, vkey, URL, last size cosigned)
 ``witness_cosignatures``  per (checkpoint size, witness): the cosignature line the witness returned
 ``ended_sessions``   dashboard sessions signed out before their expiry (refused until then, in every worker)
+``secagg_groups``    aggregation groups for secure rounds (issue 18): members in roster order, threshold
+``secagg_rounds``    one row per (group, period, round): its step, deadlines and the log leaves of its hub steps
+``secagg_messages``  per (round, step, member): the log leaf of the member's message (the bytes are in the log)
 ==================  ==============================================================================
 
 A *scope* is ``region`` (all hotlines), ``country:<CC>`` or ``hotline:<id>``.
@@ -68,6 +71,9 @@ __all__ = [
     "ReleaseNoise",
     "RollupCell",
     "RollupNoise",
+    "SecaggGroup",
+    "SecaggMessage",
+    "SecaggRound",
     "Submission",
     "SubmissionSpend",
     "TaxonomyDocument",
@@ -156,6 +162,8 @@ class HotlineKey(Base):
     compromised_since: Mapped[OptionalTimestamp]
     #: Log index of the enrolment or rotation entry that introduced the key.
     log_index: Mapped[int] = mapped_column(BigInteger)
+    #: The share-sealing key (``x25519:<base64>``) enrolled with this key, for secure aggregation; NULL if none.
+    sealing_key: Mapped[str | None] = mapped_column(String(60))
 
 
 class ApiToken(Base):
@@ -412,3 +420,58 @@ class RateBucket(Base):
     full_at: Mapped[float] = mapped_column(Double)
     #: Whether the request that last touched it was allowed (what the upsert returns).
     last_allowed: Mapped[bool] = mapped_column(Boolean)
+
+
+class SecaggGroup(Base):
+    """An aggregation group: its members (in roster order, comma-separated) and the round's threshold."""
+
+    __tablename__ = "secagg_groups"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    members: Mapped[str] = mapped_column(Text)
+    threshold: Mapped[int] = mapped_column(Integer)
+    #: Cells of the members' vector (their tables' cells in canonical order).
+    vector_length: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[Timestamp]
+
+    @property
+    def member_ids(self) -> tuple[str, ...]:
+        return tuple(self.members.split(","))
+
+
+class SecaggRound(Base):
+    """One round of a group for a period. ``step`` is what it waits for: ``shares``, ``masked``, ``reveal``; or it is
+    over: ``done`` (a result is logged) or ``failed`` (a failure is logged)."""
+
+    __tablename__ = "secagg_rounds"
+    __table_args__ = (UniqueConstraint("group_id", "period", "round_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[str] = mapped_column(String(64), ForeignKey("secagg_groups.id"), index=True)
+    period: Mapped[PeriodColumn]
+    round_number: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[Timestamp]
+    shares_due: Mapped[Timestamp]
+    masked_due: Mapped[Timestamp]
+    reveal_due: Mapped[Timestamp]
+    #: Log leaves of the hub's steps, once logged.
+    roster_index: Mapped[int] = mapped_column(BigInteger)
+    committed_index: Mapped[int | None] = mapped_column(BigInteger)
+    survivors_index: Mapped[int | None] = mapped_column(BigInteger)
+    result_index: Mapped[int | None] = mapped_column(BigInteger)
+    failed_index: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SecaggMessage(Base):
+    """A member's logged message of a round: which step, whose, its digest and its log leaf."""
+
+    __tablename__ = "secagg_messages"
+    __table_args__ = (UniqueConstraint("round_id", "step", "member"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[int] = mapped_column(Integer, ForeignKey("secagg_rounds.id"), index=True)
+    step: Mapped[str] = mapped_column(String(16))
+    member: Mapped[HotlineIdColumn]
+    message_hash: Mapped[str] = mapped_column(String(71))
+    leaf_index: Mapped[int] = mapped_column(BigInteger)

@@ -140,10 +140,14 @@ class HotlineCreate(_Request):
     public_key: Annotated[str, Field(min_length=1, max_length=100)]
     #: The hotline's policy; left out, the hub's defaults are logged.
     policy: PolicyTermsBody | None = None
+    #: The share-sealing key for secure aggregation (``x25519:<base64>``); left out, the hotline has none.
+    sealing_key: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
 class KeyRotate(_Request):
     public_key: Annotated[str, Field(min_length=1, max_length=100)]
+    #: The share-sealing key logged with the new key; left out, the hotline has none from now on.
+    sealing_key: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
 class KeyRevoke(_Request):
@@ -161,6 +165,8 @@ class KeyPublic(_Body):
     revoked_at: datetime | None
     revoke_reason: str | None
     log_index: int
+    #: The share-sealing key logged with this key (secure rounds), if any.
+    sealing_key: str | None = None
 
 
 class HotlinePublic(_Body):

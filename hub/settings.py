@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     max_request_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
     docs: bool = True
     keep_alive_seconds: Annotated[int, Field(ge=1, le=300)] = 5
+    # Secure-aggregation rounds (hub.services.secure_rounds): days each member step stays open.
+    round_shares_days: Annotated[int, Field(ge=1, le=60)] = 3
+    round_masked_days: Annotated[int, Field(ge=1, le=60)] = 3
+    round_reveal_days: Annotated[int, Field(ge=1, le=60)] = 3
     # The access log's signed checkpoints (hub.access_edge).
     access_sign_every: Annotated[int, Field(ge=0, le=1_000_000)] = 100
 

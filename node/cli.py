@@ -61,7 +61,7 @@ from node.errors import (
 from node.home import HomeLayout, NodeConfig, NodeHome, PinnedHub, builtin_by_hash, read_config, render_config
 from node.i18n import N_, Text
 from node.i18n import gettext as _
-from node.keystore import create_signing_key, ensure_private_dir, load_signing_key, write_private_file
+from node.keystore import create_signing_key, ensure_private_dir, load_signing_key, sealing_key, write_private_file
 from node.ledger import UNSENT, Ledger, StoredRelease
 from node.noise import calibrate
 from node.outbox import DeliveryReport, Outbox, RetryPolicy, deliver
@@ -295,6 +295,7 @@ def _show_identity(config: NodeConfig, layout: HomeLayout, *, as_json: bool, exi
                 "public_key": config.public_key,
                 "key_id": config.key_id,
                 "enrollment_line": f"{config.hotline_id} {config.public_key}",
+                "sealing_key": sealing_key(load_signing_key(layout.key)).public_key.to_text(),
                 "hub": {
                     "url": hub.url,
                     "log_origin": hub.identity.log_origin,

@@ -13,6 +13,7 @@ import json
 import typer
 
 from node.i18n import gettext as _
+from node.keystore import sealing_key
 from node.rekey import confirm_rekey, start_rekey
 from node.repin import follow_hub_keys
 from protocol.crypto import fingerprint
@@ -100,7 +101,9 @@ def rekey(
     key, made = start_rekey(home)
     line = f"{home.config.hotline_id} {key.verify_key.to_text()}"
     if as_json:
-        typer.echo(json.dumps({"enrollment_line": line, "key_id": key.verify_key.key_id, "new": made}, indent=2))
+        document = {"enrollment_line": line, "key_id": key.verify_key.key_id, "new": made}
+        document["sealing_key"] = sealing_key(key).public_key.to_text()  # `hotline rotate-key --sealing-key`
+        typer.echo(json.dumps(document, indent=2))
         return
     typer.echo(
         _("A new signing key was made; give this line")

@@ -13,6 +13,10 @@ True
 
 The file is text: a comment line and ``ed25519-seed:<base64 of the 32-byte seed>``.
 
+The hotline's long-term share-sealing key for secure rounds (X25519, issue 18) is not a second file: it is
+derived from the same seed (:func:`sealing_key`), keyed BLAKE2b-256 over :data:`SEALING_KEY_CONTEXT`, so it needs
+no backup of its own and changes with every new signing key (``rekey``); the hub logs it with the key event.
+
 Every file of the node home is written by :func:`write_private_file`: to a temporary file in the same directory
 (created 0600), flushed to disk, then renamed over the target, so a crash leaves the old file or the new one,
 never half of one.
@@ -30,19 +34,28 @@ from typing import Final
 
 from node.errors import KeyFileError
 from node.i18n import N_, Text
-from protocol.crypto import KEY_SIZE, SigningKey
+from protocol.crypto import KEY_SIZE, AgreementKey, SigningKey, derive_key
 
 __all__ = [
     "KEY_PREFIX",
+    "SEALING_KEY_CONTEXT",
     "create_signing_key",
     "ensure_private_dir",
     "load_signing_key",
+    "sealing_key",
     "write_private_file",
 ]
 
 KEY_PREFIX: Final = "ed25519-seed:"
 _COMMENT: Final = "# tipshare-node signing key (Ed25519). Secret: never copy, send or print this file.\n"
 _POSIX: Final = os.name == "posix"
+#: The KDF context of the share-sealing key: domain-separated from every other use of the seed.
+SEALING_KEY_CONTEXT: Final = b"tipshare/1 share-sealing key"
+
+
+def sealing_key(signing_key: SigningKey) -> AgreementKey:
+    """The hotline's share-sealing key (X25519), derived from its signing key's seed."""
+    return AgreementKey(derive_key(signing_key.seed(), SEALING_KEY_CONTEXT))
 
 
 def ensure_private_dir(path: Path) -> None:

@@ -45,6 +45,9 @@ __all__ = [
     "Period",
     "PrivacyBlock",
     "Receipt",
+    "SecaggFailedEntry",
+    "SecaggMemberEntry",
+    "SecaggStepEntry",
     "SubmissionEntry",
     "SubmissionPayload",
     "SubmissionWithdrawnEntry",
@@ -361,11 +364,17 @@ class KeyEventEntry(Message):
     #: time since which the key is held to be compromised. Every submission signed with it and received at or after
     #: this time is withdrawn (``submission_withdrawn`` entries) in the same logged act, just before this entry.
     compromised_since: Timestamp | None = None
+    #: The hotline's long-term share-sealing key for secure aggregation, ``x25519:<base64>`` (added later; absent
+    #: from older entries and from events without one, and then not in their bytes). Given only at an enrolment or
+    #: a rotation; it is the hotline's sealing key until its next enrolment, rotation or revocation.
+    sealing_key: Annotated[str, Field(pattern=r"^x25519:[A-Za-z0-9+/]{43}=$")] | None = None
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Self:
         if (self.kind == "key_rotated") != (self.previous_key_id is not None):
             raise ValueError("previous_key_id is given for a rotation and only for a rotation")
+        if self.sealing_key is not None and self.kind == "key_revoked":
+            raise ValueError("a sealing key is enrolled with a key, never with a revocation")
         if self.kind == "key_revoked" and not self.reason:
             raise ValueError("a revocation states its reason")
         if self.compromised_since is not None:
@@ -376,10 +385,10 @@ class KeyEventEntry(Message):
         return self
 
     def canonical_bytes(self) -> bytes:
-        """As for every message, but an absent ``compromised_since`` is left out, so that every key event logged
-        before the field existed keeps its exact bytes (and leaf hash)."""
-        absent = {"compromised_since"} if self.compromised_since is None else None
-        return canonical_bytes(self.model_dump(mode="json", exclude=absent))
+        """As for every message, but an absent ``compromised_since`` or ``sealing_key`` is left out, so that every key
+        event logged before the fields existed keeps its exact bytes (and leaf hash)."""
+        absent = {name for name in ("compromised_since", "sealing_key") if getattr(self, name) is None}
+        return canonical_bytes(self.model_dump(mode="json", exclude=absent or None))
 
 
 class SubmissionWithdrawnEntry(Message):
@@ -520,6 +529,83 @@ class BackfillApprovedEntry(Message):
         return self
 
 
+GroupIdField = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
+RoundNumber = Annotated[int, Field(ge=0, lt=2**32)]
+#: Kinds of the hub's steps of a secure-aggregation round, and the ``type`` of the message each carries.
+SECAGG_STEP_KINDS: Final = {
+    "secagg_roster": "secagg-roster",
+    "secagg_committed": "secagg-committed",
+    "secagg_survivors": "secagg-survivors",
+    "secagg_result": "secagg-result",
+}
+#: Kinds of the members' messages of a round, and the ``type`` of the message each carries.
+SECAGG_MEMBER_KINDS: Final = {
+    "secagg_shares": "secagg-shares",
+    "secagg_masked": "secagg-masked",
+    "secagg_reveal": "secagg-reveal",
+}
+
+
+class SecaggStepEntry(Message):
+    """Log leaf of a hub step of a secure-aggregation round (issue 18; added to ``tipshare/1`` without changing
+    any other entry): roster, committed set, survivor set or result.
+
+    ``message`` is the canonical bytes of the :mod:`protocol.secagg.messages` model the kind names; the entry is
+    the hub's statement because it is in the log, whose checkpoints the hub signs.
+    """
+
+    type: Literal["log_entry"]
+    version: Literal["tipshare/1"]
+    kind: Literal["secagg_roster", "secagg_committed", "secagg_survivors", "secagg_result"]
+    group: GroupIdField
+    period: Period
+    round: RoundNumber
+    #: ``sha256:<hex>`` of the message bytes: the digest the next step names.
+    message_hash: ContentHash
+    message: Base64Bytes
+    effective_at: Timestamp
+
+
+class SecaggMemberEntry(Message):
+    """Log leaf of a member's message in a round: share submission, masked submission or unmask reveal.
+
+    ``message`` is the canonical bytes of the member's :mod:`protocol.secagg.messages` model; ``signature`` is
+    the member's Ed25519 signature (key ``key_id``, valid when received by its logged key events) over the
+    domain-separated message, context ``tipshare/1 <message type>`` (see :mod:`protocol.secagg.signed`), so anyone
+    can check it from the log alone.
+    """
+
+    type: Literal["log_entry"]
+    version: Literal["tipshare/1"]
+    kind: Literal["secagg_shares", "secagg_masked", "secagg_reveal"]
+    hotline_id: HotlineId
+    key_id: KeyIdField
+    group: GroupIdField
+    period: Period
+    round: RoundNumber
+    message_hash: ContentHash
+    message: Base64Bytes
+    signature: Annotated[Base64Bytes, Field(min_length=88, max_length=88)]
+    received_at: Timestamp
+
+
+class SecaggFailedEntry(Message):
+    """Log leaf of a round that ended without a result: too few members at a step (``below-threshold``) or a sum
+    that cannot be rebuilt (the reconstruction's rule). Members then send local releases for the period."""
+
+    type: Literal["log_entry"]
+    version: Literal["tipshare/1"]
+    kind: Literal["secagg_failed"]
+    group: GroupIdField
+    period: Period
+    round: RoundNumber
+    #: The step the round stopped at: ``committed``, ``survivors`` or ``result``.
+    step: Literal["committed", "survivors", "result"]
+    rule: Annotated[str, Field(pattern=r"^[a-z][a-z-]{0,63}$")]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    effective_at: Timestamp
+
+
 LogEntry = (
     SubmissionEntry
     | KeyEventEntry
@@ -527,6 +613,9 @@ LogEntry = (
     | HubKeyHandoverEntry
     | HotlinePolicyEntry
     | BackfillApprovedEntry
+    | SecaggStepEntry
+    | SecaggMemberEntry
+    | SecaggFailedEntry
 )
 
 
@@ -548,6 +637,12 @@ def parse_log_entry(data: bytes) -> LogEntry:
         return HotlinePolicyEntry._validate(data, value)
     if kind == "backfill_approved":
         return BackfillApprovedEntry._validate(data, value)
+    if kind in SECAGG_STEP_KINDS:
+        return SecaggStepEntry._validate(data, value)
+    if kind in SECAGG_MEMBER_KINDS:
+        return SecaggMemberEntry._validate(data, value)
+    if kind == "secagg_failed":
+        return SecaggFailedEntry._validate(data, value)
     raise MalformedMessage(f"unknown log entry kind {kind!r}")
 
 

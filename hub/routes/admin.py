@@ -61,6 +61,7 @@ def _hotline(summary: HotlineSummary) -> HotlinePublic:
                 revoked_at=k.revoked_at,
                 revoke_reason=k.revoke_reason,
                 log_index=k.log_index,
+                sealing_key=k.sealing_key,
             )
             for k in summary.keys
         ],
@@ -89,6 +90,7 @@ def enroll(body: HotlineCreate, _admin: AdminDep, context: ContextDep, session: 
         now=context.clock(),
         policy=terms_of(body.policy) if body.policy is not None else None,
         deadline_days=context.settings.deadline_days,
+        sealing_key=body.sealing_key,
     )
     return _event(event)
 
@@ -114,7 +116,11 @@ def rotate(
     session: WriteSessionDep,
 ) -> KeyEventPublic:
     registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
-    return _event(registry.rotate(hotline_id=hotline_id, public_key=body.public_key, now=context.clock()))
+    return _event(
+        registry.rotate(
+            hotline_id=hotline_id, public_key=body.public_key, now=context.clock(), sealing_key=body.sealing_key
+        )
+    )
 
 
 @router.post(

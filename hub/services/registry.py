@@ -19,7 +19,7 @@ from hub.errors import BadRequest, Conflict, InvalidKey, KeyNotValid, NotFound, 
 from hub.models import Hotline, HotlineKey
 from hub.services.log import Appended, TransparencyLog
 from hub.services.policies import PolicyEvent, PolicyService, PolicyTerms, default_reporting_from
-from protocol.crypto import VerifyKey
+from protocol.crypto import AgreementPublicKey, VerifyKey
 from protocol.errors import InvalidPublicKey, MalformedMessage
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, format_timestamp
 
@@ -64,6 +64,18 @@ def _parse_key(text: str) -> VerifyKey:
         ) from e
 
 
+def _parse_sealing_key(text: str | None) -> str | None:
+    """The canonical text of a share-sealing key (checked as an X25519 point), or ``None``."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return AgreementPublicKey.from_text(text.strip()).to_text()
+    except MalformedMessage as e:
+        raise InvalidKey(
+            f"refused: not a share-sealing key ({e}); it looks like x25519:<base64>, as `tipshare-node init` printed"
+        ) from e
+
+
 @dataclass(frozen=True, slots=True)
 class _StoredKey:
     """A key as the database holds it, not parsed again: a key enrolled before keys were checked as points can
@@ -93,19 +105,24 @@ class Registry:
         now: datetime,
         policy: PolicyTerms | None = None,
         deadline_days: int | None = None,
+        sealing_key: str | None = None,
     ) -> KeyEvent:
         """Enroll a hotline and its first key; with ``policy``, log its policy (those terms over the defaults).
         Without, no policy entry is logged and the protocol's default policy applies until one is.
 
         With ``policy`` and the hub's ``deadline_days``, the policy declares the first month the hotline is expected
-        to report: the terms' ``reporting_from``, else :func:`~hub.services.policies.default_reporting_from`."""
+        to report: the terms' ``reporting_from``, else :func:`~hub.services.policies.default_reporting_from`.
+
+        ``sealing_key`` (``x25519:<base64>``), the hotline's share-sealing key for secure aggregation, is logged
+        with the key event and stored beside the key."""
         now = self._log.entry_time(now)  # never before the entry logged last
         if self._session.get(Hotline, hotline_id) is not None:
             raise Conflict(f"hotline {hotline_id} is already enrolled; use rotate-key to give it a new key")
         key = _parse_key(public_key)
         self._refuse_reused(key)
+        sealing = _parse_sealing_key(sealing_key)
         hotline = Hotline(id=hotline_id, display_name=display_name, country=country, enrolled_at=now)
-        event = self._event("key_enrolled", hotline, key, now=now)
+        event = self._event("key_enrolled", hotline, key, now=now, sealing_key=sealing)
         self._session.add(hotline)
         appended = self._log.append(event.canonical_bytes(), kind=event.kind, now=now)
         self._session.add(
@@ -115,6 +132,7 @@ class Registry:
                 public_key=key.to_text(),
                 valid_from=now,
                 log_index=appended.index,
+                sealing_key=sealing,
             )
         )
         self._session.flush()
@@ -126,16 +144,20 @@ class Registry:
             return KeyEvent(hotline_id=hotline_id, key_id=key.key_id, appended=appended, policy=logged)
         return KeyEvent(hotline_id=hotline_id, key_id=key.key_id, appended=appended)
 
-    def rotate(self, *, hotline_id: str, public_key: str, now: datetime) -> KeyEvent:
+    def rotate(self, *, hotline_id: str, public_key: str, now: datetime, sealing_key: str | None = None) -> KeyEvent:
+        """A new key (and, with ``sealing_key``, a new share-sealing key; without, the hotline has none from now)."""
         now = self._log.entry_time(now)  # never before the entry logged last
         hotline = self._hotline(hotline_id)
         current = self._current_key(hotline_id)
         key = _parse_key(public_key)
         self._refuse_reused(key)
+        sealing = _parse_sealing_key(sealing_key)
         if current is None:  # every key was revoked: the new key is an enrolment again
-            event = self._event("key_enrolled", hotline, key, now=now)
+            event = self._event("key_enrolled", hotline, key, now=now, sealing_key=sealing)
         else:
-            event = self._event("key_rotated", hotline, key, now=now, previous_key_id=current.key_id)
+            event = self._event(
+                "key_rotated", hotline, key, now=now, previous_key_id=current.key_id, sealing_key=sealing
+            )
         appended = self._log.append(event.canonical_bytes(), kind=event.kind, now=now)
         if current is not None:
             current.valid_until = now
@@ -146,6 +168,7 @@ class Registry:
                 public_key=key.to_text(),
                 valid_from=now,
                 log_index=appended.index,
+                sealing_key=sealing,
             )
         )
         self._session.flush()
@@ -207,6 +230,11 @@ class Registry:
     def hotline(self, hotline_id: str) -> Hotline:
         return self._hotline(hotline_id)
 
+    def sealing_key(self, hotline_id: str) -> str | None:
+        """The hotline's current share-sealing key (that of its current key's event), or ``None``."""
+        current = self._current_key(hotline_id)
+        return None if current is None else current.sealing_key
+
     # ----------------------------------------------------------------------------------------- helpers
 
     def _hotline(self, hotline_id: str) -> Hotline:
@@ -237,6 +265,7 @@ class Registry:
         now: datetime,
         previous_key_id: str | None = None,
         reason: str | None = None,
+        sealing_key: str | None = None,
     ) -> KeyEventEntry:
         try:
             return KeyEventEntry(
@@ -251,6 +280,7 @@ class Registry:
                 previous_key_id=previous_key_id,
                 reason=reason,
                 effective_at=format_timestamp(now),
+                sealing_key=sealing_key,
             )
         except ValidationError as e:
             problems = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in e.errors(include_url=False))

@@ -5,7 +5,7 @@
 Shamir shares, each sealed to one member) → ``committed`` (hub: whose shares it holds) → ``masked`` (each
 committed member) → ``survivors`` (hub: whose masked vectors it holds, with their hashes) → ``reveal`` (each
 survivor: the shares the rules let it reveal) → ``result`` (hub: the sum). Members' messages are signed by their
-Ed25519 keys; every message is logged (the log's entry kinds come in the next step of issue 18).
+Ed25519 keys; every message is logged (the entry kinds: :mod:`protocol.secagg.signed`).
 
 Each step names the digest of the step it builds on (``sha256:`` of its canonical bytes), so a message can only
 be read against one roster, one committed set and one survivor set. Every model is a frozen, strict pydantic

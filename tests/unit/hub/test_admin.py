@@ -84,6 +84,7 @@ def test_enrolment_is_logged_and_listed(hub: HubUnderTest) -> None:
                     "revoked_at": None,
                     "revoke_reason": None,
                     "log_index": 0,
+                    "sealing_key": None,
                 }
             ],
         }

@@ -22,8 +22,19 @@ import pytest
 from hub.db import write_session
 from hub.services.tokens import TokenService
 from protocol.crypto import SigningKey
+from protocol.secagg.signed import sign_member_message
 from tests.support.hubs import HubUnderTest, start_hub
 from tests.unit.hub.hubkit import assert_problem, dump_database, route_paths
+from tests.unit.hub.secure_round_members import (
+    GROUP,
+    PERIOD,
+    create_group,
+    enroll_members,
+    open_round,
+    read_round,
+    share,
+    signed_read,
+)
 
 DOCUMENTATION_ROUTES = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/start.js")}
 CALLERS = (
@@ -49,6 +60,10 @@ class Served:
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     revision: int = 0
     counter: int = 0
+    #: A member's signed share submission, already logged: sent again, it is answered 200 (idempotent).
+    round_message: bytes = b""
+    #: A member's signed request to read its round (dated now: the fixture's clock stands still).
+    round_read: bytes = b""
 
     def next_name(self, prefix: str) -> str:
         self.counter += 1
@@ -111,6 +126,24 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], int, Request]] = {
     ("GET", "/docs/start.js"): (PUBLIC, 200, _get("/docs/start.js")),
     # Authenticated by the envelope's signature: a bearer token neither helps nor hurts.
     ("POST", "/v1/submissions"): (PUBLIC, 201, lambda s: ("POST", "/v1/submissions", s.submission())),
+    # A secure round's messages, and a member's request to read its round, are authenticated by their signature.
+    ("POST", "/v1/rounds/messages"): (
+        PUBLIC,
+        200,
+        lambda s: ("POST", "/v1/rounds/messages", {"content": s.round_message}),
+    ),
+    ("POST", "/v1/rounds/state"): (PUBLIC, 200, lambda s: ("POST", "/v1/rounds/state", {"content": s.round_read})),
+    # The round holds the group's statistics: members read it with a signed request, token holders here.
+    ("GET", "/v1/rounds/{group}/{period}"): (
+        frozenset({"auditor"}),
+        200,
+        _get(f"/v1/rounds/{GROUP}/{PERIOD}"),
+    ),
+    ("GET", "/v1/rounds/{group}/{period}/{number}"): (
+        frozenset({"auditor"}),
+        200,
+        _get(f"/v1/rounds/{GROUP}/{PERIOD}/0"),
+    ),
     ("GET", "/v1/stats/{table}"): (
         frozenset({"coordinator", "auditor"}),
         200,
@@ -224,6 +257,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         kyiv = hub.hotlines["ua-kyiv"]
         hub.enroll("md-chisinau", "MD")
         hub.submit(hub.release("ua-kyiv", "2026-08", tables=("contacts",)))  # submission 1
+        members = enroll_members(hub, 3)
+        create_group(hub, list(members), threshold=2, length=4)
+        open_round(hub)
+        first = share(hub, members["hotline-00"], read_round(hub).roster)
+        round_message = sign_member_message(first, key=members["hotline-00"].key).canonical_bytes()
+        round_read = signed_read(hub, members["hotline-01"])
         now = hub.clock()
         with write_session(hub.context.sessions) as session:
             tokens = TokenService(session)
@@ -242,7 +281,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             **{role: hub.tokens[role] for role in ROLES if role != "metrics"},
         }
         headers = {"no token": {}, **{name: {"Authorization": f"Bearer {token}"} for name, token in bearer.items()}}
-        yield Served(hub=hub, headers=headers)
+        yield Served(hub=hub, headers=headers, round_message=round_message, round_read=round_read)
 
 
 def test_the_matrix_covers_every_api_route(served: Served) -> None:

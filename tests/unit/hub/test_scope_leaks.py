@@ -139,6 +139,8 @@ PROBES: Final[dict[str, list[Probe]]] = {
     "/v1/log/proof/inclusion": [_api("/v1/log/proof/inclusion", index="0", tree_size="2")],
     "/v1/log/proof/consistency": [_api("/v1/log/proof/consistency", first="1", second="2")],
     "/v1/submissions/{submission_id}": [_api("/v1/submissions/1"), _api("/v1/submissions/9")],
+    "/v1/rounds/{group}/{period}": [_api("/v1/rounds/region-east/2026-09")],
+    "/v1/rounds/{group}/{period}/{number}": [_api("/v1/rounds/region-east/2026-09/0")],
     "/v1/admin/hotlines": [_api("/v1/admin/hotlines")],
     "/v1/admin/hotlines/{hotline_id}/policy": [
         _api("/v1/admin/hotlines/md-chisinau/policy"),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -10,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from node.errors import KeyFileError
-from node.keystore import KEY_PREFIX, create_signing_key, ensure_private_dir, load_signing_key, write_private_file
+from node.keystore import (
+    KEY_PREFIX,
+    SEALING_KEY_CONTEXT,
+    create_signing_key,
+    ensure_private_dir,
+    load_signing_key,
+    sealing_key,
+    write_private_file,
+)
+from protocol.crypto import AgreementKey
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="file permissions are POSIX")
 
@@ -102,3 +112,14 @@ def test_new_directories_are_private_and_existing_ones_are_left_alone(tmp_path: 
     assert _mode(shared) == 0o755  # the operator's own choice for a directory that already exists
     ensure_private_dir(shared / "node")
     assert _mode(shared / "node") == 0o700
+
+
+def test_the_sealing_key_is_keyed_blake2b_of_the_seed_and_changes_with_the_key(tmp_path: Path) -> None:
+    key = create_signing_key(tmp_path / "signing-key")
+    derived = sealing_key(load_signing_key(tmp_path / "signing-key"))
+    expected = hashlib.blake2b(SEALING_KEY_CONTEXT, digest_size=32, key=key.seed()).digest()
+    assert derived.secret() == expected
+    assert derived.public_key == AgreementKey(expected).public_key
+    other = create_signing_key(tmp_path / "other-key")
+    assert sealing_key(other).public_key != derived.public_key
+    assert derived.secret() != key.seed()

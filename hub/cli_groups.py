@@ -1,0 +1,193 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``tipshare-hub group`` and ``tipshare-hub round``: aggregation groups and their secure rounds
+(:mod:`hub.services.secure_rounds`).
+
+::
+
+    tipshare-hub group create region-eu-east --members md-hotline,ro-hotline,ua-hotline --threshold 2 \\
+        --vector-length 10000
+    tipshare-hub group list
+    tipshare-hub round open region-eu-east 2026-11     # logs the roster; a timer runs `round tick` instead
+    tipshare-hub round tick                            # opens the rounds of the month just ended, advances the rest
+    tipshare-hub round show region-eu-east 2026-11
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hub import cli_views as views
+from hub.db import read_session, write_session
+from hub.models import SecaggGroup, SecaggRound
+from hub.services.secure_rounds import SecureRounds
+
+__all__ = ["group_app", "round_app"]
+
+group_app = typer.Typer(
+    help="Aggregation groups: hotlines whose monthly releases are summed in a secure round.", no_args_is_help=True
+)
+round_app = typer.Typer(
+    help="Secure rounds: open a group's round for a month that ended, move rounds on at their deadlines.",
+    no_args_is_help=True,
+)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="The hub's data directory (default: TIPSHARE_HUB_DATA_DIR).", file_okay=False),
+]
+DatabaseURLOption = Annotated[
+    str | None, typer.Option("--database-url", help="SQLAlchemy URL (default: TIPSHARE_HUB_DATABASE_URL).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of text.")]
+GroupArgument = Annotated[str, typer.Argument(help="The group's id, e.g. region-eu-east.", show_default=False)]
+PeriodArgument = Annotated[str, typer.Argument(help="The month, YYYY-MM.", show_default=False)]
+
+
+def _group_document(group: SecaggGroup) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "members": list(group.member_ids),
+        "threshold": group.threshold,
+        "vector_length": group.vector_length,
+        "created_at": group.created_at.isoformat(),
+    }
+
+
+def _round_document(row: SecaggRound) -> dict[str, Any]:
+    return {
+        "group": row.group_id,
+        "period": row.period,
+        "round": row.round_number,
+        "step": row.step,
+        "shares_due": row.shares_due.isoformat(),
+        "masked_due": row.masked_due.isoformat(),
+        "reveal_due": row.reveal_due.isoformat(),
+        "roster_index": row.roster_index,
+        "result_index": row.result_index,
+        "failed_index": row.failed_index,
+    }
+
+
+def _emit_round(document: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        views.emit_json(document)
+        return
+    typer.echo(
+        f"{document['group']} {document['period']} round {document['round']}: {document['step']} "
+        f"(shares by {document['shares_due']}, masked by {document['masked_due']}, "
+        f"reveals by {document['reveal_due']})"
+    )
+
+
+@group_app.command("create")
+def create(
+    ctx: typer.Context,
+    group_id: GroupArgument,
+    members: Annotated[str, typer.Option("--members", help="Member hotline ids, comma-separated, in roster order.")],
+    threshold: Annotated[int, typer.Option("--threshold", help="t: more than half of the members.")],
+    vector_length: Annotated[
+        int, typer.Option("--vector-length", help="Cells of a member's vector (its tables' cells in order).")
+    ],
+    data_dir: DataDirOption = None,
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a group of enrolled hotlines that have sealing keys; refuses t ≤ n/2."""
+    from hub.cli import _hub, _state
+
+    with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+        group = SecureRounds(context, session).create_group(
+            group_id=group_id,
+            members=members.split(","),
+            threshold=threshold,
+            vector_length=vector_length,
+            now=context.clock(),
+        )
+        document = _group_document(group)
+    if as_json:
+        views.emit_json(document)
+    else:
+        typer.echo(f"group {group_id}: {len(document['members'])} members, threshold {threshold}")
+
+
+@group_app.command("list")
+def list_groups(
+    ctx: typer.Context,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The aggregation groups, their members and thresholds."""
+    from hub.cli import _hub, _state
+
+    with _hub(_state(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+        documents = [_group_document(g) for g in SecureRounds(context, session).groups()]
+    if as_json:
+        views.emit_json(documents)
+        return
+    if not documents:
+        typer.echo("No aggregation group (`tipshare-hub group create NAME --members ... --threshold T`).")
+    for d in documents:
+        typer.echo(f"{d['id']}  t={d['threshold']} of {len(d['members'])}: {', '.join(d['members'])}")
+
+
+@round_app.command("open")
+def open_round(
+    ctx: typer.Context,
+    group_id: GroupArgument,
+    period: PeriodArgument,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Open the group's next round for a month that has ended: log its roster and set its deadlines."""
+    from hub.cli import _hub, _state
+
+    with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+        document = _round_document(
+            SecureRounds(context, session).open_round(group_id=group_id, period=period, now=context.clock())
+        )
+    _emit_round(document, as_json)
+
+
+@round_app.command("tick")
+def tick(
+    ctx: typer.Context,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Open every group's round of the month just ended, and move on every round whose deadline passed (a timer
+    runs it)."""
+    from hub.cli import _hub, _state
+
+    with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+        rounds = SecureRounds(context, session)
+        now = context.clock()
+        opened = [_round_document(r) for r in rounds.open_due(now=now)]
+        advanced = [_round_document(r) for r in rounds.advance_all(now=now)]
+    if as_json:
+        views.emit_json({"opened": opened, "advanced": advanced})
+        return
+    for document in opened + advanced:
+        _emit_round(document, as_json=False)
+
+
+@round_app.command("show")
+def show(
+    ctx: typer.Context,
+    group_id: GroupArgument,
+    period: PeriodArgument,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseURLOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The latest round of the group for the month: its step and deadlines."""
+    from hub.cli import _hub, _state
+
+    with _hub(_state(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+        document = _round_document(SecureRounds(context, session).find(group_id, period))
+    _emit_round(document, as_json)
