@@ -5,7 +5,7 @@
 ::
 
     tipshare-hub group create region-eu-east --members md-hotline,ro-hotline,ua-hotline --threshold 2 \\
-        --vector-length 10000
+        --tables persons_total,persons_corridor_2way
     tipshare-hub group list
     tipshare-hub round open region-eu-east 2026-11     # logs the roster; a timer runs `round tick` instead
     tipshare-hub round tick                            # opens the rounds of the month just ended, advances the rest
@@ -51,7 +51,7 @@ def _group_document(group: SecaggGroup) -> dict[str, Any]:
         "id": group.id,
         "members": list(group.member_ids),
         "threshold": group.threshold,
-        "vector_length": group.vector_length,
+        "tables": list(group.table_names) if group.table_names is not None else "all",
         "created_at": group.created_at.isoformat(),
     }
 
@@ -88,9 +88,13 @@ def create(
     group_id: GroupArgument,
     members: Annotated[str, typer.Option("--members", help="Member hotline ids, comma-separated, in roster order.")],
     threshold: Annotated[int, typer.Option("--threshold", help="t: more than half of the members.")],
-    vector_length: Annotated[
-        int, typer.Option("--vector-length", help="Cells of a member's vector (its tables' cells in order).")
-    ],
+    tables: Annotated[
+        str | None,
+        typer.Option(
+            "--tables",
+            help="Tables a round adds, comma-separated in vector order (default: every table of the hub's taxonomy).",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseURLOption = None,
     as_json: JsonOption = False,
@@ -103,7 +107,7 @@ def create(
             group_id=group_id,
             members=members.split(","),
             threshold=threshold,
-            vector_length=vector_length,
+            tables=None if tables is None else [name.strip() for name in tables.split(",") if name.strip()],
             now=context.clock(),
         )
         document = _group_document(group)

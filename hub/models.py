@@ -430,13 +430,18 @@ class SecaggGroup(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     members: Mapped[str] = mapped_column(Text)
     threshold: Mapped[int] = mapped_column(Integer)
-    #: Cells of the members' vector (their tables' cells in canonical order).
-    vector_length: Mapped[int] = mapped_column(Integer)
+    #: The tables a round adds, comma-separated in vector order; ``None``: every table of the taxonomy the hub
+    #: publishes when the round opens.
+    tables: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[Timestamp]
 
     @property
     def member_ids(self) -> tuple[str, ...]:
         return tuple(self.members.split(","))
+
+    @property
+    def table_names(self) -> tuple[str, ...] | None:
+        return None if self.tables is None else tuple(self.tables.split(","))
 
 
 class SecaggRound(Base):

@@ -41,7 +41,7 @@ from hub.models import LogLeaf, SecaggGroup, SecaggMessage, SecaggRound
 from hub.services.log import TransparencyLog
 from hub.services.registry import Registry
 from hub.services.round_rules import LoggedRound, check_member_message
-from protocol.errors import InvalidSignature, MalformedMessage, ReconstructionFailed
+from protocol.errors import InvalidSignature, MalformedMessage, ReconstructionFailed, SecureAggregationError
 from protocol.messages import (
     KeyEventEntry,
     SecaggFailedEntry,
@@ -54,6 +54,7 @@ from protocol.messages import (
 )
 from protocol.secagg import coordinator
 from protocol.secagg.encoding import DEFAULT_OFFSET
+from protocol.secagg.layout import RoundLayout, taxonomy_ref
 from protocol.secagg.messages import (
     CommittedSet,
     MaskedSubmission,
@@ -124,9 +125,16 @@ class SecureRounds:
     # ------------------------------------------------------------------------------------------- groups
 
     def create_group(
-        self, *, group_id: str, members: Sequence[str], threshold: int, vector_length: int, now: datetime
+        self,
+        *,
+        group_id: str,
+        members: Sequence[str],
+        threshold: int,
+        now: datetime,
+        tables: Sequence[str] | None = None,
     ) -> SecaggGroup:
-        """A group of enrolled hotlines with sealing keys; ``threshold`` above half the members."""
+        """A group of enrolled hotlines with sealing keys; ``threshold`` above half the members; its rounds add
+        ``tables`` of the hub's taxonomy (``None``: every table of the taxonomy the hub publishes at each round)."""
         ids = [m.strip() for m in members if m.strip()]
         if self._session.get(SecaggGroup, group_id) is not None:
             raise RoundConflict(f"group {group_id} already exists", rule="group-exists")
@@ -138,8 +146,8 @@ class SecureRounds:
                 "with t ≤ n/2 the n - t members a round withstands could rebuild an honest member's secrets",
                 rule="threshold",
             )
-        if not 1 <= vector_length <= 1_000_000:
-            raise RoundRefused(f"a vector has 1 to 1,000,000 cells, got {vector_length}", rule="vector-length")
+        if tables is not None:
+            self._layout(tables)
         for member in ids:
             try:
                 self._registry.hotline(member)
@@ -151,11 +159,23 @@ class SecureRounds:
                     rule="no-sealing-key",
                 )
         group = SecaggGroup(
-            id=group_id, members=",".join(ids), threshold=threshold, vector_length=vector_length, created_at=now
+            id=group_id,
+            members=",".join(ids),
+            threshold=threshold,
+            tables=None if tables is None else ",".join(tables),
+            created_at=now,
         )
         self._session.add(group)
         self._session.flush()
         return group
+
+    def _layout(self, tables: Sequence[str] | None) -> RoundLayout:
+        """The vector of a round over ``tables`` (``None``: all) of the taxonomy the hub publishes."""
+        taxonomy = self._context.taxonomy
+        try:
+            return RoundLayout(taxonomy, tuple(taxonomy.tables) if tables is None else tuple(tables))
+        except SecureAggregationError as e:
+            raise RoundRefused(str(e), rule="tables") from None
 
     def groups(self) -> list[SecaggGroup]:
         return list(self._session.scalars(select(SecaggGroup).order_by(SecaggGroup.id)))
@@ -183,13 +203,16 @@ class SecureRounds:
         number = 0 if previous is None else previous.round_number + 1
         now = self._log.entry_time(now)
         members = [(m, self._registry.sealing_key(m) or "") for m in group.member_ids]
+        layout = self._layout(group.table_names)
         try:
             roster = coordinator.make_roster(
                 group=group_id,
                 period=period,
                 round_number=number,
                 threshold=group.threshold,
-                vector_length=group.vector_length,
+                taxonomy=taxonomy_ref(layout.taxonomy),
+                tables=layout.tables,
+                vector_length=layout.length,
                 offset=DEFAULT_OFFSET,
                 members=members,
             )

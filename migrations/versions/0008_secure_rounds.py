@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("members", sa.Text(), nullable=False),
         sa.Column("threshold", sa.Integer(), nullable=False),
-        sa.Column("vector_length", sa.Integer(), nullable=False),
+        sa.Column("tables", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_secagg_groups")),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from protocol.errors import SecureAggregationError
+from protocol.messages import TaxonomyRef
 from protocol.secagg.messages import (
     CommittedSet,
     MaskedSubmission,
@@ -35,17 +36,22 @@ def make_roster(
     period: str,
     round_number: int,
     threshold: int,
+    taxonomy: TaxonomyRef,
+    tables: Sequence[str],
     vector_length: int,
     offset: int,
     members: Sequence[tuple[str, str]],
 ) -> RoundRoster:
-    """Step 0: the roster, members as ``(id, sealing key text)`` in the order that gives their Shamir x."""
+    """Step 0: the roster, members as ``(id, sealing key text)`` in the order that gives their Shamir x; the
+    vector holds ``tables`` of ``taxonomy`` (``vector_length`` cells: :class:`protocol.secagg.layout.RoundLayout`)."""
     return RoundRoster(
         type="secagg-roster",
         version="tipshare/1",
         group=group,
         period=period,
         round=round_number,
+        taxonomy=taxonomy,
+        tables=tuple(tables),
         threshold=threshold,
         vector_length=vector_length,
         modulus_bits=64,

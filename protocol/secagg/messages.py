@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 
 from protocol.canonical import MAX_SAFE_INTEGER
 from protocol.errors import SecureAggregationError
-from protocol.messages import Base64Bytes, ContentHash, HotlineId, Message, Period
+from protocol.messages import Base64Bytes, ContentHash, HotlineId, Message, Period, TableName, TaxonomyRef
 from protocol.secagg.encoding import check_no_wrap
 
 __all__ = [
@@ -76,9 +76,12 @@ class RosterMember(Message):
 
 class RoundRoster(_RoundMessage):
     """Logged by the hub after the period ends: the members (their order gives their Shamir x = 1, 2, ...), the
-    threshold and the vector's shape and encoding."""
+    threshold, and the vector's meaning (the ``tables`` of ``taxonomy``, their cells one after another:
+    :mod:`protocol.secagg.layout`), shape and encoding."""
 
     type: Literal["secagg-roster"]
+    taxonomy: TaxonomyRef
+    tables: Annotated[tuple[TableName, ...], Field(min_length=1, max_length=64)]
     threshold: Annotated[int, Field(ge=2)]
     vector_length: Annotated[int, Field(ge=1, le=MAX_CELLS)]
     modulus_bits: Literal[64]
@@ -90,6 +93,8 @@ class RoundRoster(_RoundMessage):
         ids = [m.id for m in self.members]
         if len(set(ids)) != len(ids):
             raise ValueError("a member appears twice in the roster")
+        if len(set(self.tables)) != len(self.tables):
+            raise ValueError("a table appears twice in the roster")
         if self.threshold > len(ids):
             raise ValueError(f"threshold {self.threshold} is above the {len(ids)} members")
         if 2 * self.threshold <= len(ids):

@@ -258,7 +258,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         hub.enroll("md-chisinau", "MD")
         hub.submit(hub.release("ua-kyiv", "2026-08", tables=("contacts",)))  # submission 1
         members = enroll_members(hub, 3)
-        create_group(hub, list(members), threshold=2, length=4)
+        create_group(hub, list(members), threshold=2)
         open_round(hub)
         first = share(hub, members["hotline-00"], read_round(hub).roster)
         round_message = sign_member_message(first, key=members["hotline-00"].key).canonical_bytes()

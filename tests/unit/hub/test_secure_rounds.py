@@ -24,6 +24,7 @@ from protocol.messages import (
 )
 from protocol.secagg import coordinator
 from protocol.secagg.encoding import DEFAULT_OFFSET, pack
+from protocol.secagg.layout import taxonomy_ref
 from protocol.secagg.member import decide_unmask, make_share_submission, reveal_shares
 from protocol.secagg.messages import MaskedSubmission, RoundResult, UnmaskReveal, digest
 from protocol.secagg.signed import sign_member_message, step_message, verify_member_entry
@@ -32,6 +33,7 @@ from tests.support.hubs import HubUnderTest
 from tests.unit.hub.secure_round_members import (
     GROUP,
     PERIOD,
+    TABLES,
     Member,
     create_group,
     drbg,
@@ -49,7 +51,7 @@ from tests.unit.hub.secure_round_members import (
 DROP_BEFORE_SHARES = ("hotline-03", "hotline-17")
 DROP_BEFORE_MASKED = ("hotline-08", "hotline-11")
 DROP_BEFORE_UNMASK = ("hotline-05",)
-LENGTH = 6
+LENGTH = 42  # the cells of TABLES
 
 
 def _problem(response: Any, status: int, rule: str) -> None:
@@ -66,7 +68,7 @@ def _log(hub: HubUnderTest) -> list[bytes]:
 
 def _started(hub: HubUnderTest, n: int = 20, threshold: int = 14) -> dict[str, Member]:
     members = enroll_members(hub, n)
-    create_group(hub, list(members), threshold=threshold, length=LENGTH)
+    create_group(hub, list(members), threshold=threshold, tables=TABLES)
     open_round(hub)
     return members
 
@@ -197,13 +199,15 @@ def _share_submission(member: Member, roster: Any) -> Any:
 
 def test_a_roster_with_a_foreign_sealing_key_is_refused(hub: HubUnderTest) -> None:
     members = enroll_members(hub, 3)
-    create_group(hub, list(members), threshold=2, length=LENGTH)
+    create_group(hub, list(members), threshold=2, tables=TABLES)
     foreign = AgreementKey(bytes([7]) * 32).public_key.to_text()
     roster = coordinator.make_roster(
         group=GROUP,
         period=PERIOD,
         round_number=0,
         threshold=2,
+        taxonomy=taxonomy_ref(hub.context.taxonomy),
+        tables=TABLES,
         vector_length=LENGTH,
         offset=DEFAULT_OFFSET,
         members=[(m.id, foreign if m.id == "hotline-01" else m.sealing.public_key.to_text()) for m in members.values()],
@@ -231,14 +235,14 @@ def test_group_creation_refusals(hub: HubUnderTest) -> None:
     for ids, threshold, rule in cases:
         with write_session(hub.context.sessions) as session, pytest.raises(RoundRefused) as refused:
             SecureRounds(hub.context, session).create_group(
-                group_id=GROUP, members=ids, threshold=threshold, vector_length=LENGTH, now=hub.clock()
+                group_id=GROUP, members=ids, threshold=threshold, tables=TABLES, now=hub.clock()
             )
         assert refused.value.rule == rule
 
 
 def test_a_round_opens_only_after_its_period_and_only_once(hub: HubUnderTest) -> None:
     members = enroll_members(hub, 3)
-    create_group(hub, list(members), threshold=2, length=LENGTH)
+    create_group(hub, list(members), threshold=2, tables=TABLES)
     with write_session(hub.context.sessions) as session, pytest.raises(RoundRefused) as refused:
         SecureRounds(hub.context, session).open_round(group_id=GROUP, period="2026-11", now=hub.clock())
     assert refused.value.rule == "period-open"
@@ -375,3 +379,18 @@ def test_a_round_is_read_by_its_members_and_token_holders_only(hub: HubUnderTest
     theirs = json.loads(signed_read(hub, members["hotline-01"]))
     theirs["signature"] = json.loads(signed_read(hub, members["hotline-00"]))["signature"]
     _problem(hub.client.post("/v1/rounds/state", json=theirs), 403, "bad-signature")
+
+
+def test_a_group_adds_tables_of_the_hubs_taxonomy_and_its_roster_says_which(hub: HubUnderTest) -> None:
+    members = enroll_members(hub, 3)
+    with write_session(hub.context.sessions) as session, pytest.raises(RoundRefused) as refused:
+        SecureRounds(hub.context, session).create_group(
+            group_id=GROUP, members=list(members), threshold=2, tables=("persons_nowhere",), now=hub.clock()
+        )
+    assert refused.value.rule == "tables"
+    create_group(hub, list(members), threshold=2)
+    open_round(hub)
+    roster = read_round(hub, member=members["hotline-00"]).roster
+    assert roster.taxonomy == taxonomy_ref(hub.context.taxonomy)
+    assert roster.tables == TABLES
+    assert roster.vector_length == LENGTH

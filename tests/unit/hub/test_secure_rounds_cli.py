@@ -62,17 +62,17 @@ def test_groups_and_a_round_from_the_command_line(operator: Operator) -> None:
     _add(operator, "hotline-x", sealing=False)
     members = "hotline-0,hotline-1,hotline-2"
     code, _, err = operator.run(
-        "group", "create", "eu", "--members", members, "--threshold", "1", "--vector-length", "4"
+        "group", "create", "eu", "--members", members, "--threshold", "1", "--tables", "persons_total"
     )
     assert code == 1
     assert "above half" in err
     code, _, err = operator.run(
-        "group", "create", "eu", "--members", members + ",hotline-x", "--threshold", "3", "--vector-length", "4"
+        "group", "create", "eu", "--members", members + ",hotline-x", "--threshold", "3", "--tables", "persons_total"
     )
     assert code == 1
     assert "no sealing key" in err
     group = operator.json(
-        "group", "create", "eu-east", "--members", members, "--threshold", "2", "--vector-length", "4"
+        "group", "create", "eu-east", "--members", members, "--threshold", "2", "--tables", "persons_total"
     )
     assert group["members"] == members.split(",")
     assert [g["id"] for g in operator.json("group", "list")] == ["eu-east"]

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from protocol.crypto import AgreementKey
+from protocol.messages import TaxonomyRef
 from protocol.secagg import coordinator
 from protocol.secagg.encoding import DEFAULT_OFFSET
 from protocol.secagg.member import (
@@ -43,6 +44,10 @@ def drbg(label: str) -> Callable[[int], bytes]:
     return draw
 
 
+#: The taxonomy the test rosters name (the hub and the members check a roster's layout; the arithmetic does not).
+TAXONOMY = TaxonomyRef(id="tipshare-taxonomy/2", hash="sha256:" + "0" * 64)
+
+
 def member_ids(n: int) -> list[str]:
     return [f"hotline-{i:02d}" for i in range(n)]
 
@@ -58,6 +63,8 @@ def make_roster(
         period=PERIOD,
         round_number=ROUND,
         threshold=threshold,
+        taxonomy=TAXONOMY,
+        tables=("persons_total",),  # the arithmetic tests use vectors of any length: the layout is not checked
         vector_length=length,
         offset=offset,
         members=[(m, sealing[m].public_key.to_text()) for m in ids],
