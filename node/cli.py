@@ -43,7 +43,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from node import adoption, cli_witness, i18n, views
+from node import adoption, cli_witness, i18n, rounds, views
 from node.budget import BudgetConfig, amount_text, check_caps
 from node.cli_keys import rekey, repin
 from node.client import HubClient, make_http_client, normalise_hub_url
@@ -520,6 +520,10 @@ def prepare(
             key_id = home.signing_key().verify_key.key_id  # a key problem shows before a long read
             tables = _read_tables(home, export, period)
             existing, new = _make_release(state, home, ledger, tables, key_id=key_id, correction=False)
+            # In a secure group: the round's vectors too (true counts plus a noise share); the release is the fallback.
+            rounds.prepare_round(
+                home, db, tables.counts, period=period, release_spend=existing.spent, now=state.clock()
+            )
         else:
             new = False
         _show_release(home, ledger, existing, new=new, top=top, as_json=as_json)
@@ -622,7 +626,9 @@ def _database(home: NodeHome) -> Iterator[sqlite3.Connection]:
 # ---------------------------------------------------------------------------- submit / sync
 
 
-def _deliver(state: _State, home: NodeHome, outbox: Outbox, *, as_json: bool) -> DeliveryReport:
+def _deliver(
+    state: _State, home: NodeHome, outbox: Outbox, *, as_json: bool, extra: dict[str, object] | None = None
+) -> DeliveryReport:
     settings = state.settings()
     policy = RetryPolicy(
         attempts_per_run=settings.retry_attempts,
@@ -648,7 +654,7 @@ def _deliver(state: _State, home: NodeHome, outbox: Outbox, *, as_json: bool) ->
             if receipt is not None:
                 home.save_receipt(outcome.period, outcome.revision, receipt.canonical_bytes())
     if as_json:
-        views.emit_json(views.outcomes_document(report))
+        views.emit_json({**views.outcomes_document(report), **(extra or {})})
     else:
         views.show_outcomes(views.console(), report)
     if notice:
@@ -701,6 +707,8 @@ def _taxonomy_notice(home: NodeHome, client: HubClient) -> str | None:
 
 def _queue(state: _State, home: NodeHome, ledger: Ledger, outbox: Outbox, releases: list[StoredRelease]) -> None:
     """Sign, seal and queue ``releases`` (approved, or failed before and queued again)."""
+    held = rounds.RoundStore(ledger.connection).held_periods()  # a month in a secure round goes in its sum
+    releases = [r for r in releases if r.period not in held]
     if not releases:
         return
     key = home.signing_key()
@@ -807,13 +815,27 @@ def sync(ctx: typer.Context, as_json: JsonOption = False) -> None:
     home = state.open_home()
     with _database(home) as db:
         ledger, outbox = Ledger(db), Outbox(db)
+        taken = _take_part(state, home, db, as_json=as_json)
         _queue(state, home, ledger, outbox, ledger.releases(status="approved"))
         try:
-            _deliver(state, home, outbox, as_json=as_json)
+            _deliver(state, home, outbox, as_json=as_json, extra=taken)
         finally:
             _waiting_notice(ledger)
         home = state.open_home()  # delivery may have followed a handover of the hub's keys
         cli_witness.watch(home, db, state.hub, sleep=state.sleep)
+
+
+def _take_part(state: _State, home: NodeHome, db: sqlite3.Connection, *, as_json: bool) -> dict[str, object] | None:
+    """The open step of the node's secure rounds (:mod:`node.rounds`); their reports for ``--json``."""
+    if home.config.secure_group is None and not rounds.RoundStore(db).active():
+        return None
+    with state.hub(home.config.hub.url) as client:
+        reports = rounds.take_part(home, db, client, now=state.clock())
+    if not as_json:
+        out = views.console()
+        for report in reports:
+            out.print(report.describe(), soft_wrap=True)
+    return {"rounds": [r.document() for r in reports]}
 
 
 # ---------------------------------------------------------------------------- approve / discard

@@ -304,6 +304,47 @@ class HubClient:
                 Text(N_("the hub's answer to %(path)s is not a consistency proof"), path=path)
             ) from None
 
+    def round_state(self, signed_read: bytes) -> dict[str, Any] | None:
+        """``POST /v1/rounds/state`` with a member's signed read: the round as the hub shows it, unverified
+        (``None``: the hub has no such round yet). Checked by :mod:`node.rounds`."""
+        path = "/v1/rounds/state"
+        response, body = self._request("POST", path, content=signed_read, headers={"Content-Type": "application/json"})
+        if response.status_code == 404:
+            return None
+        self._expect_ok(response, body, path)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise HubResponseInvalid(Text(N_("the hub's answer to %(path)s is not a round"), path=path))
+        return data
+
+    def round_message(self, signed_message: bytes) -> bool:
+        """``POST /v1/rounds/messages`` with a member's signed message; ``True`` if newly logged, ``False`` if the
+        identical message was logged before. A refusal raises :class:`SubmissionRejected` whose ``code`` is the
+        round rule the hub names."""
+        path = "/v1/rounds/messages"
+        response, body = self._request(
+            "POST", path, content=signed_message, headers={"Content-Type": "application/json"}
+        )
+        status = response.status_code
+        if status in (200, 201):
+            return status == 201
+        if status in (408, 429) or 500 <= status <= 599:
+            self._expect_ok(response, body, path)
+        code, detail = _problem(response, body)
+        try:
+            rule = json.loads(body).get("rule")
+        except (ValueError, AttributeError):
+            rule = None
+        raise SubmissionRejected(
+            Text(N_("the hub refused the round message: %(status)s"), status=_status_line(response, body)),
+            status=status,
+            code=_clean(rule, 80) if isinstance(rule, str) else code,
+            detail=detail,
+        )
+
     # ------------------------------------------------------------------ plumbing
 
     def _request(

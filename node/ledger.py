@@ -123,6 +123,11 @@ class Ledger:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The node database (other records of the same month read it, e.g. :class:`node.rounds.RoundStore`)."""
+        return self._db
+
     # ------------------------------------------------------------------ reading
 
     def latest(self, period: str) -> StoredRelease | None:

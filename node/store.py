@@ -15,11 +15,15 @@ table             rows
 ``receipts``      one per delivered release: the hub's receipt (canonical JSON), verified before storing
 ``discards``      one per release discarded before it was ever queued: what it had spent (given back, since
                   nothing left the machine), its payload hash (not its payload), when prepared and discarded
+``rounds``        one per period of a node in a secure group (:mod:`node.rounds`): its tables as true counts
+                  plus the node's noise *share*, drawn once by ``prepare``; the round's spend with both
+                  guarantees; how far ``sync`` took part (status, round number, what happened last)
 ================  =====================================================================================
 
 **Schema versions.** 1: the first four tables. 2 (``approve`` and ``discard``): a release may be ``approved``, and
 ``discards`` records what was discarded. A version 1 database is upgraded in place when it is opened (one
-transaction: the ``releases`` table is rebuilt with the wider status list, every row kept).
+transaction: the ``releases`` table is rebuilt with the wider status list, every row kept). 3 (secure rounds): the
+``rounds`` table, added to an older database when it is opened.
 
 Durability: WAL journal with ``synchronous=FULL`` (a spend, once committed, survives a power cut), foreign keys
 on, and every change in one ``BEGIN IMMEDIATE`` transaction (:func:`transaction`), so concurrent ``tipshare-node``
@@ -40,7 +44,7 @@ from node.i18n import N_, Text
 
 __all__ = ["SCHEMA_VERSION", "open_database", "transaction"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 _SCHEMA: Final = """
 CREATE TABLE releases (
@@ -105,6 +109,22 @@ CREATE TABLE discards (
     discarded_at  TEXT    NOT NULL,
     reason        TEXT    NOT NULL CHECK (reason IN ('discard', 'correction'))
 );
+CREATE TABLE rounds (
+    period              TEXT    PRIMARY KEY CHECK (period GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]'),
+    group_id            TEXT    NOT NULL,
+    taxonomy_hash       TEXT    NOT NULL,
+    vectors             BLOB    NOT NULL,
+    against_hub         TEXT    NOT NULL,
+    against_all_others  TEXT    NOT NULL,
+    members             INTEGER NOT NULL,
+    threshold           INTEGER NOT NULL,
+    status              TEXT    NOT NULL
+                        CHECK (status IN ('waiting', 'shares', 'masked', 'revealed', 'done', 'missed', 'refused')),
+    round_number        INTEGER,
+    detail              TEXT,
+    created_at          TEXT    NOT NULL,
+    updated_at          TEXT    NOT NULL
+);
 """
 #: Version 1 to 2: the releases table again, with ``approved`` among its statuses (SQLite cannot change a CHECK
 #: constraint in place), and the discards table.
@@ -114,8 +134,10 @@ _UPGRADE_1_TO_2: Final = (
     "status FROM releases",
     "DROP TABLE releases",
     "ALTER TABLE releases_v2 RENAME TO releases",
-    "CREATE TABLE discards" + _SCHEMA.split("CREATE TABLE discards")[1],
+    "CREATE TABLE discards" + _SCHEMA.split("CREATE TABLE discards")[1].split("CREATE TABLE rounds")[0],
 )
+#: Version 2 to 3: the rounds table.
+_UPGRADE_2_TO_3: Final = ("CREATE TABLE rounds" + _SCHEMA.split("CREATE TABLE rounds")[1],)
 
 
 def open_database(path: Path, *, create: bool = False) -> sqlite3.Connection:
@@ -182,6 +204,10 @@ def _upgrade(connection: sqlite3.Connection) -> None:
                 connection.execute(statement)
             if connection.execute("PRAGMA foreign_key_check").fetchall():  # pragma: no cover - rows are copied whole
                 raise sqlite3.DatabaseError("the upgraded database fails its foreign-key check")
+            connection.execute("PRAGMA user_version=2")
+        if connection.execute("PRAGMA user_version").fetchone()[0] == 2:
+            for statement in _UPGRADE_2_TO_3:
+                connection.execute(statement)
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 

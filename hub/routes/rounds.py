@@ -64,6 +64,19 @@ class RoundPublic(BaseModel):
     shares: list[LeafPublic]
     masked: list[LeafPublic]
     reveals: list[LeafPublic]
+    #: The roster members' key events logged before the roster, each with its inclusion proof, and the hub's
+    #: latest signed checkpoint (a note) the proofs lead to: members check the roster's sealing keys against them.
+    key_events: list[KeyEventPublic] = []
+    checkpoint: str | None = None
+
+
+class KeyEventPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    leaf_index: int
+    entry: str
+    #: The leaf's inclusion proof (base64 hashes) in the tree of :attr:`RoundPublic.checkpoint`.
+    inclusion_proof: list[str]
 
 
 class MessageAccepted(BaseModel):
@@ -91,6 +104,11 @@ def _public(view: RoundView) -> RoundPublic:
         shares=[_leaf(*leaf) for leaf in view.messages["shares"]],
         masked=[_leaf(*leaf) for leaf in view.messages["masked"]],
         reveals=[_leaf(*leaf) for leaf in view.messages["reveal"]],
+        key_events=[
+            KeyEventPublic(leaf_index=index, entry=b64encode(data), inclusion_proof=[b64encode(n) for n in proof])
+            for index, data, proof in view.key_events
+        ],
+        checkpoint=view.checkpoint,
     )
 
 

@@ -18,7 +18,7 @@ Every refusal names its rule (:class:`~hub.errors.RoundRefused` and its siblings
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -106,6 +106,10 @@ class RoundView:
     round: SecaggRound
     steps: dict[str, tuple[int, bytes]]
     messages: dict[str, list[tuple[int, bytes]]]
+    #: The key events of the roster's members logged before the roster (index, bytes, inclusion proof), and the
+    #: latest signed checkpoint the proofs lead to: a member checks the roster's sealing keys against the log.
+    key_events: list[tuple[int, bytes, list[bytes]]] = field(default_factory=list)
+    checkpoint: str | None = None
 
 
 def _month_after(period: str) -> datetime:
@@ -311,7 +315,26 @@ class SecureRounds:
         messages: dict[str, list[tuple[int, bytes]]] = {"shares": [], "masked": [], "reveal": []}
         for held in self._messages(row):
             messages[held.step].append((held.leaf_index, self._leaf(held.leaf_index)))
-        return RoundView(round=row, steps=steps, messages=messages)
+        checkpoint = self._log.latest_checkpoint()
+        events: list[tuple[int, bytes, list[bytes]]] = []
+        if checkpoint is not None:
+            members = {m.id for m in self._step(row.roster_index, RoundRoster).members}
+            leaves = self._session.scalars(
+                select(LogLeaf)
+                .where(LogLeaf.kind.in_(_KEY_KINDS), LogLeaf.index < row.roster_index)
+                .order_by(LogLeaf.index)
+            ).all()
+            for leaf in leaves:
+                event = parse_log_entry(leaf.data)
+                if isinstance(event, KeyEventEntry) and event.hotline_id in members:
+                    events.append((leaf.index, leaf.data, self._log.inclusion_proof(leaf.index, checkpoint.size)))
+        return RoundView(
+            round=row,
+            steps=steps,
+            messages=messages,
+            key_events=events,
+            checkpoint=None if checkpoint is None else checkpoint.note,
+        )
 
     # ------------------------------------------------------------------------------------------- members
 

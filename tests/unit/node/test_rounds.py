@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The node takes part in its group's round (:mod:`node.rounds`): ``prepare`` keeps the round's vectors, each
+``sync`` does the open step, against the real hub app (in process); a missed round sends the local release."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hub.db import write_session
+from hub.models import SecaggMessage
+from hub.services.secure_rounds import SecureRounds
+from protocol.messages import SecaggMemberEntry, SecaggStepEntry, b64decode, parse_log_entry
+from protocol.secagg.messages import RoundResult
+from protocol.secagg.signed import member_message, step_message
+from tests.support.hubs import HubUnderTest, start_hub
+from tests.support.round_nodes import GROUP, PERIOD, TABLE, RoundNode, set_up_node
+
+N, THRESHOLD = 5, 3
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[HubUnderTest]:
+    yield from start_hub(tmp_path / "hub")
+
+
+def _nodes(hub: HubUnderTest, tmp_path: Path) -> tuple[list[RoundNode], dict[str, list[int]]]:
+    def http(_settings: Any) -> TestClient:
+        return TestClient(hub.client.app, base_url="https://testserver")
+
+    def enroll(body: dict[str, Any]) -> None:
+        response = hub.client.post("/v1/admin/hotlines", json=body, headers=hub.auth("admin"))
+        assert response.status_code == 201, response.text
+
+    nodes, truth = [], {}
+    for i in range(N):
+        node = RoundNode(f"hotline-{i:02d}", tmp_path / f"node-{i}", http, hub.clock)
+        truth[node.hotline_id] = set_up_node(
+            node,
+            hub_url="https://testserver",
+            enroll=enroll,
+            export_dir=tmp_path / f"export-{i}",
+            seed=100 + i,
+            members=N,
+            threshold=THRESHOLD,
+        )
+        nodes.append(node)
+    with write_session(hub.context.sessions) as session:
+        rounds = SecureRounds(hub.context, session)
+        rounds.create_group(
+            group_id=GROUP, members=[n.hotline_id for n in nodes], threshold=THRESHOLD, tables=(TABLE,), now=hub.clock()
+        )
+        rounds.open_round(group_id=GROUP, period=PERIOD, now=hub.clock())
+    return nodes, truth
+
+
+def _round(hub: HubUnderTest) -> dict[str, Any]:
+    response = hub.client.get(f"/v1/rounds/{GROUP}/{PERIOD}", headers=hub.auth("auditor"))
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def _result(hub: HubUnderTest) -> RoundResult:
+    entry = parse_log_entry(b64decode(_round(hub)["steps"]["result"]["entry"]))
+    assert isinstance(entry, SecaggStepEntry)
+    result = step_message(entry)
+    assert isinstance(result, RoundResult)
+    return result
+
+
+def _member_entry(leaf: dict[str, Any]) -> SecaggMemberEntry:
+    entry = parse_log_entry(b64decode(leaf["entry"]))
+    assert isinstance(entry, SecaggMemberEntry)
+    return entry
+
+
+def _past(hub: HubUnderTest, deadline: str) -> None:
+    hub.clock.now = max(hub.clock.now, _due(hub, deadline) + timedelta(minutes=1))
+
+
+def _due(hub: HubUnderTest, deadline: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(_round(hub)[deadline])
+
+
+def test_sync_takes_part_one_step_per_run_and_a_missed_node_sends_its_local_release(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    nodes, truth = _nodes(hub, tmp_path)
+    late = nodes[4]  # takes no part after the shares: its local release goes out instead
+    for node in nodes:
+        assert node.round_row()[1] == "waiting"
+        assert node.sync()[PERIOD]["action"] == "shares-sent"
+        assert node.release_status() == "approved"  # held, not queued, while the round runs
+        if node is nodes[0]:  # a re-run re-sends the same bytes (the hub answers 200, nothing new is logged)
+            assert node.sync()[PERIOD]["action"] == "shares-sent"
+            assert len(_round(hub)["shares"]) == 1
+    assert _round(hub)["step"] == "masked"  # every member answered: the hub moved on
+    for node in nodes[:4]:
+        assert node.sync()[PERIOD]["action"] == "masked-sent"
+    _past(hub, "masked_due")
+    for node in nodes[:4]:
+        assert node.sync()[PERIOD]["action"] == "reveal-sent"
+    assert _round(hub)["step"] == "done"
+    for node in nodes[:4]:
+        report = node.sync()[PERIOD]
+        assert (report["status"], report["action"]) == ("done", "done")
+        assert node.release_status() == "superseded"  # the round's sum holds the month: never sent
+    missed = late.sync()[PERIOD]
+    assert (missed["status"], missed["action"]) == ("missed", "missed"), missed
+    assert late.release_status() == "delivered"
+    # The published sum is the survivors' true counts plus the noise shares they drew, exactly.
+    stored = {n.hotline_id: n.round_row()[0][TABLE] for n in nodes[:4]}
+    assert list(_result(hub).sum) == [sum(cells) for cells in zip(*stored.values(), strict=True)]
+    noise = {m: [v - t for v, t in zip(stored[m], truth[m], strict=True)] for m in stored}
+    assert any(any(cells) for cells in noise.values()), "each member drew a noise share"
+    expected = [sum(col) for col in zip(*(truth[m] for m in stored), strict=True)]
+    assert list(_result(hub).sum) == [
+        e + sum(z) for e, z in zip(expected, zip(*noise.values(), strict=True), strict=True)
+    ]
+    # The secrets were kept 0600 in the node home.
+    secrets = next((nodes[0].home / "rounds").iterdir())
+    assert secrets.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_member_the_hub_claims_dropped_refuses_and_names_the_rule(hub: HubUnderTest, tmp_path: Path) -> None:
+    nodes, _ = _nodes(hub, tmp_path)
+    victim = nodes[1]
+    for node in nodes:
+        node.sync()
+    assert victim.sync()[PERIOD]["action"] == "masked-sent"
+    # The hostile hub forgets the victim's masked vector, so its survivor set will claim the victim dropped.
+    with write_session(hub.context.sessions) as session:
+        row = session.query(SecaggMessage).filter_by(member=victim.hotline_id, step="masked").one()
+        session.delete(row)
+    for node in nodes:
+        if node is not victim:
+            assert node.sync()[PERIOD]["action"] == "masked-sent"
+    _past(hub, "masked_due")
+    _code, out, err = victim.run("sync")
+    assert "own-vector-missing" in out + err, out + err
+    for node in nodes:
+        if node is not victim:
+            assert node.sync()[PERIOD]["action"] == "reveal-sent"
+    assert _round(hub)["step"] == "done"
+    assert victim.release_status() == "delivered"  # its local release went out instead, in the same run
+    assert PERIOD not in victim.sync()  # and it takes no further part
+    # The others revealed the victim's agreement secret (the hub said it dropped) but no one its self-mask seed,
+    # and the victim revealed nothing: its masked vector, which the hub holds, stays covered by the self-mask.
+    revealed = [member_message(_member_entry(leaf)) for leaf in _round(hub)["reveals"]]
+    assert revealed
+    assert victim.hotline_id not in {r.member for r in revealed}
+    owned = {(s.owner, s.kind) for r in revealed for s in r.shares}  # type: ignore[union-attr]
+    assert (victim.hotline_id, "agreement") in owned
+    assert (victim.hotline_id, "self_mask") not in owned
+    with contextlib.closing(sqlite3.connect(victim.home / "node.sqlite3")) as db:
+        assert db.execute("SELECT detail FROM rounds").fetchone()[0].startswith("own-vector-missing")
