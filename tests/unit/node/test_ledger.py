@@ -317,7 +317,7 @@ def test_a_version_1_ledger_is_upgraded_in_place_keeping_every_release(tmp_path:
     old.commit()
     old.close()
     connection = open_database(path)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert connection.execute("SELECT period, revision, status FROM releases").fetchall() == [
         ("2025-03", 1, "delivered")
     ]
@@ -326,10 +326,11 @@ def test_a_version_1_ledger_is_upgraded_in_place_keeping_every_release(tmp_path:
     assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
     connection.execute("UPDATE releases SET status = 'approved'")  # the new status is allowed
     assert connection.execute("SELECT count(*) FROM discards").fetchone() == (0,)
+    assert connection.execute("SELECT count(*) FROM rounds").fetchone() == (0,)  # version 3: secure rounds
     with pytest.raises(sqlite3.IntegrityError):
         connection.execute("DELETE FROM releases")  # the spends and the outbox still refer to it
     connection.close()
-    assert open_database(path).execute("PRAGMA user_version").fetchone()[0] == 2  # opened again: nothing to do
+    assert open_database(path).execute("PRAGMA user_version").fetchone()[0] == 3  # opened again: nothing to do
 
 
 def test_spends_in_another_measure_are_not_mixed(tmp_path: Path) -> None:
