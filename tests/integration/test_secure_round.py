@@ -18,17 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from hub.cli import main as hub_main
-from hub.db import write_session
+from hub.db import make_engine, write_session
 from hub.services.taxonomies import TaxonomyRegistry
 from hub.services.tokens import TokenService
 from hub.settings import Settings
 from hub.setup import initialise_hub
 from node.client import make_http_client
-from protocol.messages import SecaggStepEntry, b64decode, parse_log_entry
-from protocol.secagg.messages import RoundResult
-from protocol.secagg.signed import step_message
+from protocol.messages import SecaggMemberEntry, SecaggStepEntry, b64decode, parse_log_entry
+from protocol.secagg.messages import RoundResult, UnmaskReveal
+from protocol.secagg.signed import member_message, step_message
 from protocol.taxonomy import TAXONOMY_V1_ID
 from tests.support.backends import fresh_database_url
 from tests.support.round_nodes import GROUP, PERIOD, TABLE, RoundNode, set_up_node
@@ -107,7 +108,9 @@ def _result(stage: Stage) -> RoundResult:
 
 
 @pytest.mark.slow
-def test_twenty_nodes_run_a_round_with_dropouts_and_the_sum_is_exact(stage: Stage, tmp_path: Path) -> None:
+def _join(stage: Stage, tmp_path: Path, n: int, threshold: int) -> tuple[dict[str, RoundNode], dict[str, list[int]]]:
+    """``n`` node homes set up, enrolled and in the group; the round of :data:`PERIOD` opened."""
+
     def enroll(body: dict[str, Any]) -> None:
         response = httpx.post(
             f"{stage.hub.url}/v1/admin/hotlines",
@@ -119,7 +122,7 @@ def test_twenty_nodes_run_a_round_with_dropouts_and_the_sum_is_exact(stage: Stag
 
     nodes: dict[str, RoundNode] = {}
     truth: dict[str, list[int]] = {}
-    for i in range(N):
+    for i in range(n):
         node = RoundNode(f"hotline-{i:02d}", tmp_path / f"node-{i:02d}", make_http_client)
         truth[node.hotline_id] = set_up_node(
             node,
@@ -127,14 +130,20 @@ def test_twenty_nodes_run_a_round_with_dropouts_and_the_sum_is_exact(stage: Stag
             enroll=enroll,
             export_dir=tmp_path / f"export-{i:02d}",
             seed=300 + i,
-            members=N,
-            threshold=THRESHOLD,
+            members=n,
+            threshold=threshold,
         )
         nodes[node.hotline_id] = node
     stage.hub_cli(
-        "group", "create", GROUP, "--members", ",".join(nodes), "--threshold", str(THRESHOLD), "--tables", TABLE
+        "group", "create", GROUP, "--members", ",".join(nodes), "--threshold", str(threshold), "--tables", TABLE
     )
     stage.hub_cli("round", "open", GROUP, PERIOD)
+    return nodes, truth
+
+
+@pytest.mark.slow
+def test_twenty_nodes_run_a_round_with_dropouts_and_the_sum_is_exact(stage: Stage, tmp_path: Path) -> None:
+    nodes, truth = _join(stage, tmp_path, N, THRESHOLD)
 
     for node in nodes.values():  # the timer's first run after the round opened
         assert node.sync()[PERIOD]["action"] == "shares-sent"
@@ -173,3 +182,50 @@ def test_twenty_nodes_run_a_round_with_dropouts_and_the_sum_is_exact(stage: Stag
     # The dropped nodes' local releases reached the hub as ordinary submissions (full noise).
     delivered = json.loads(nodes["hotline-03"].ok("status", "--json"))
     assert any(r["period"] == PERIOD and r["status"] == "delivered" for r in delivered["releases"]), delivered
+
+
+def test_a_member_the_hub_claims_dropped_refuses_and_the_hub_cannot_unmask_it(stage: Stage, tmp_path: Path) -> None:
+    nodes, _ = _join(stage, tmp_path, 5, 3)
+    victim = nodes["hotline-01"]
+    for node in nodes.values():
+        assert node.sync()[PERIOD]["action"] == "shares-sent"
+    assert victim.sync()[PERIOD]["action"] == "masked-sent"
+    # The hostile hub forgets the victim's masked vector (a direct edit of its database), so the survivor set it
+    # logs claims the victim dropped: the others will reveal the victim's agreement secret.
+    engine = make_engine(Settings(data_dir=stage.data_dir, database_url=stage.database_url).resolved_database_url)
+    try:
+        with engine.begin() as connection:
+            deleted = connection.execute(
+                text("DELETE FROM secagg_messages WHERE member = :member AND step = 'masked'"),
+                {"member": victim.hotline_id},
+            )
+            assert deleted.rowcount == 1
+    finally:
+        engine.dispose()
+    for name, node in nodes.items():
+        if node is not victim:
+            assert node.sync()[PERIOD]["action"] == "masked-sent", name
+    masked_due = datetime.fromisoformat(stage.round()["masked_due"]).astimezone(UTC)
+    stage.hub_cli("round", "tick", now=masked_due + timedelta(minutes=1))
+    code, out, err = victim.run("sync")
+    assert code == 0, err
+    assert "REFUSED" in out, out + err
+    assert "own-vector-missing" in out + err, out + err
+    assert victim.release_status() == "delivered"  # its local release went out instead, in the same run
+    for node in nodes.values():
+        if node is not victim:
+            assert node.sync()[PERIOD]["action"] == "reveal-sent"
+    assert stage.round()["step"] == "done"
+    # The others revealed the victim's agreement secret, no one its self-mask seed, and the victim nothing: the
+    # masked vector the hub holds stays covered by the self-mask, which the hub can never reconstruct.
+    revealed = []
+    for leaf in stage.round()["reveals"]:
+        entry = parse_log_entry(b64decode(leaf["entry"]))
+        assert isinstance(entry, SecaggMemberEntry)
+        message = member_message(entry)
+        assert isinstance(message, UnmaskReveal)
+        revealed.append(message)
+    assert victim.hotline_id not in {r.member for r in revealed}
+    owned = {(share.owner, share.kind) for r in revealed for share in r.shares}
+    assert (victim.hotline_id, "agreement") in owned
+    assert (victim.hotline_id, "self_mask") not in owned
