@@ -43,7 +43,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from node import adoption, cli_witness, i18n, rounds, views
+from node import adoption, cli_witness, i18n, round_store, rounds, views
 from node.budget import BudgetConfig, amount_text, check_caps
 from node.cli_keys import rekey, repin
 from node.client import HubClient, make_http_client, normalise_hub_url
@@ -521,7 +521,7 @@ def prepare(
             tables = _read_tables(home, export, period)
             existing, new = _make_release(state, home, ledger, tables, key_id=key_id, correction=False)
             # In a secure group: the round's vectors too (true counts plus a noise share); the release is the fallback.
-            rounds.prepare_round(
+            round_store.prepare_round(
                 home, db, tables.counts, period=period, release_spend=existing.spent, now=state.clock()
             )
         else:
@@ -707,7 +707,7 @@ def _taxonomy_notice(home: NodeHome, client: HubClient) -> str | None:
 
 def _queue(state: _State, home: NodeHome, ledger: Ledger, outbox: Outbox, releases: list[StoredRelease]) -> None:
     """Sign, seal and queue ``releases`` (approved, or failed before and queued again)."""
-    held = rounds.RoundStore(ledger.connection).held_periods()  # a month in a secure round goes in its sum
+    held = round_store.RoundStore(ledger.connection).held_periods()  # a month in a secure round goes in its sum
     releases = [r for r in releases if r.period not in held]
     if not releases:
         return
@@ -827,7 +827,7 @@ def sync(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 def _take_part(state: _State, home: NodeHome, db: sqlite3.Connection, *, as_json: bool) -> dict[str, object] | None:
     """The open step of the node's secure rounds (:mod:`node.rounds`); their reports for ``--json``."""
-    if home.config.secure_group is None and not rounds.RoundStore(db).active():
+    if home.config.secure_group is None and not round_store.RoundStore(db).active():
         return None
     with state.hub(home.config.hub.url) as client:
         reports = rounds.take_part(home, db, client, now=state.clock())
