@@ -163,8 +163,12 @@ class _Read:
 def take_part(home: NodeHome, db: sqlite3.Connection, client: HubClient, *, now: datetime) -> list[RoundReport]:
     """Do the open step of every round the node still takes part in (see the module docstring); one report each.
 
-    An unreachable hub changes nothing (the next run
-    tries again); every other problem ends the node's part in the round, and its local release goes out instead.
+    An unreachable hub changes nothing: the next run tries again. Before the node has sent its masked vector, any
+    other problem ends its part in the round (``missed`` or ``refused``) and its local release goes out instead: the
+    hub holds nothing of its tables. Once it has sent it (or may have: the status is set before posting), its vector
+    may be in the round's sum whatever it does next, so the local release goes out only when the log shows it is not:
+    the round failed, or its survivor set leaves the node out (``own-vector-missing``). Until then a problem or a
+    refusal (say, to reveal for a survivor set below the threshold) is reported and the round stays held.
     """
     store = RoundStore(db)
     reports = []
@@ -190,16 +194,25 @@ def take_part(home: NodeHome, db: sqlite3.Connection, client: HubClient, *, now:
             report = RoundReport(
                 stored.period, stored.group_id, stored.round_number, stored.status, "none", f"hub unreachable: {e}"
             )
-        except _Refused as e:
-            store.update(stored.period, status="refused", round_number=stored.round_number, detail=str(e), now=now)
-            report = RoundReport(stored.period, stored.group_id, stored.round_number, "refused", "refused", str(e))
-        except (NodeError, ProtocolError) as e:
-            store.update(stored.period, status="missed", round_number=stored.round_number, detail=str(e), now=now)
-            report = RoundReport(stored.period, stored.group_id, stored.round_number, "missed", "missed", str(e))
+        except (_Refused, NodeError, ProtocolError) as e:
+            report = _stop(store, stored.period, e, now=now)
         if report.action == "refused":
             _log.warning("%s", report.detail)
         reports.append(report)
     return reports
+
+
+def _stop(store: RoundStore, period: str, error: Exception, *, now: datetime) -> RoundReport:
+    """The node's part in the round after ``error``: ended (the local release goes out), or held while the hub may
+    still add a masked vector the node sent."""
+    current = store.get(period)
+    assert current is not None
+    action = "refused" if isinstance(error, _Refused) else "missed"
+    left_out = isinstance(error, _Refused) and error.rule == "own-vector-missing"
+    if current.status in ("masked", "revealed") and not left_out:
+        return RoundReport(period, current.group_id, current.round_number, current.status, action, str(error))
+    store.update(period, status=action, round_number=current.round_number, detail=str(error), now=now)
+    return RoundReport(period, current.group_id, current.round_number, action, action, str(error))
 
 
 def _step(home: NodeHome, store: RoundStore, stored: StoredRound, client: HubClient, *, now: datetime) -> RoundReport:
@@ -264,8 +277,9 @@ def _step(home: NodeHome, store: RoundStore, stored: StoredRound, client: HubCli
         secrets=secrets[0],
     )
     if read.step == "masked":
+        report("masked", "masked-sent", None, number)  # before posting: the hub may hold it even if the answer is lost
         client.round_message(sign_member_message(own, key=signing).canonical_bytes())
-        return report("masked", "masked-sent", None, number)
+        return RoundReport(stored.period, stored.group_id, number, "masked", "masked-sent")
     if read.step != "reveal" or read.survivors is None:
         raise _Refused("unknown-step", f"the hub shows the round at step {read.step!r}")
     if stored.status not in ("masked", "revealed"):  # what the node sent, not what the hub says it holds

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +86,7 @@ def _past(hub: HubUnderTest, deadline: str) -> None:
     hub.clock.now = max(hub.clock.now, _due(hub, deadline) + timedelta(minutes=1))
 
 
-def _due(hub: HubUnderTest, deadline: str) -> Any:
-    from datetime import datetime
-
+def _due(hub: HubUnderTest, deadline: str) -> datetime:
     return datetime.fromisoformat(_round(hub)[deadline])
 
 
@@ -164,3 +162,20 @@ def test_a_member_the_hub_claims_dropped_refuses_and_names_the_rule(hub: HubUnde
     assert (victim.hotline_id, "self_mask") not in owned
     with contextlib.closing(sqlite3.connect(victim.home / "node.sqlite3")) as db:
         assert db.execute("SELECT detail FROM rounds").fetchone()[0].startswith("own-vector-missing")
+
+
+def test_a_round_below_the_threshold_fails_and_every_member_then_releases_locally(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    nodes, _ = _nodes(hub, tmp_path)
+    for node in nodes:
+        assert node.sync()[PERIOD]["action"] == "shares-sent"
+    for node in nodes[:2]:  # fewer than the threshold (3) send their masked vectors
+        assert node.sync()[PERIOD]["action"] == "masked-sent"
+        assert node.release_status() == "approved"  # held: the hub holds its masked vector
+    _past(hub, "masked_due")
+    assert _round(hub)["step"] == "failed"
+    for node in nodes:
+        report = node.sync()[PERIOD]
+        assert (report["status"], report["action"]) == ("missed", "missed"), report
+        assert node.release_status() == "delivered"  # nothing was published: the local release goes instead
