@@ -75,10 +75,9 @@ class RoundStore:
         return [_stored(row) for row in rows]
 
     def held_periods(self) -> set[str]:
-        """Months whose local release waits for their round (never queued meanwhile)."""
-        return {r.period for r in self.active()} | {
-            str(p) for (p,) in self._db.execute("SELECT period FROM rounds WHERE status = 'done'")
-        }
+        """Months whose local releases wait for their round (never queued meanwhile). Once the round is over, a
+        correction of the month goes out as a local release (the first revision, in the round's sum, never does)."""
+        return {r.period for r in self.active()}
 
     def record(self, stored: StoredRound, *, now: datetime) -> StoredRound:
         """Store a month's round vectors once; an existing row is returned unchanged."""
@@ -116,7 +115,8 @@ class RoundStore:
             )
             if status == "done":  # the round's sum holds the month: its local release is never sent
                 self._db.execute(
-                    "UPDATE releases SET status = 'superseded' WHERE period = ? AND status IN ('prepared', 'approved')",
+                    "UPDATE releases SET status = 'superseded' "
+                    "WHERE period = ? AND revision = 1 AND status IN ('prepared', 'approved')",
                     (period,),
                 )
 

@@ -2,7 +2,8 @@
 """The node's database: one SQLite file in the node home holding the ledger, the outbox and the receipts.
 
 It holds **noisy** releases only. True counts exist in memory during ``prepare`` and are never written here (no
-table has a column that could hold one).
+table has a column that could hold one). A node in a secure group also keeps its round vectors here: true counts
+plus its noise *share* (σ²/t, less noise than a release), which leave the node only masked; the file is 0600.
 
 ================  =====================================================================================
 table             rows
