@@ -25,8 +25,9 @@ The ``[secure_group]`` section of config.toml (absent: the node releases locally
 >>> config.group().threshold, amount_text(config.collusion_bound(BudgetConfig.default()))
 (16, '1.6')
 
-The round itself (roster, masks, survivors, unmasking) is wired by the coming sessions; this module holds what the
-node decides alone: whether it may take part, the shares' scales, their draw, and the ledger's words.
+This module holds what the node decides alone: whether it may take part, the shares' scales, their draw, and the
+ledger's words; :mod:`node.round_store` keeps a month's round vectors and :mod:`node.rounds` takes part in the round
+(roster, masks, survivors, unmasking) from ``sync``.
 """
 
 from __future__ import annotations
