@@ -5,19 +5,21 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from hub.db import write_session
 from hub.models import SecaggMessage
 from hub.services.secure_rounds import SecureRounds
-from protocol.messages import SecaggMemberEntry, SecaggStepEntry, b64decode, parse_log_entry
+from protocol.messages import SecaggMemberEntry, SecaggStepEntry, b64decode, b64encode, parse_log_entry
 from protocol.secagg.messages import RoundResult
 from protocol.secagg.signed import member_message, step_message
 from tests.support.hubs import HubUnderTest, start_hub
@@ -179,3 +181,32 @@ def test_a_round_below_the_threshold_fails_and_every_member_then_releases_locall
         report = node.sync()[PERIOD]
         assert (report["status"], report["action"]) == ("missed", "missed"), report
         assert node.release_status() == "delivered"  # nothing was published: the local release goes instead
+
+
+def test_a_roster_whose_keys_the_log_does_not_prove_is_refused_before_anything_is_sent(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    nodes, _ = _nodes(hub, tmp_path)
+    node = nodes[2]
+
+    def tampering(request: httpx.Request) -> httpx.Response:
+        """The hub as a liar: a key event's inclusion proof that leads nowhere."""
+        response = hub.client.request(
+            request.method, request.url.path, content=request.read(), headers=dict(request.headers)
+        )
+        body = response.content
+        if request.url.path == "/v1/rounds/state" and response.status_code == 200:
+            document = response.json()
+            proof = document["key_events"][0]["inclusion_proof"]
+            proof[0] = b64encode(bytes(32))
+            body = json.dumps(document).encode()
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+    node.http = lambda _settings: httpx.Client(transport=httpx.MockTransport(tampering), base_url="https://testserver")
+    code, out, err = node.run("sync")
+    assert code == 0, err
+    assert "REFUSED" in out, out
+    assert "key-event-not-in-log" in out + err, out + err
+    assert _round(hub)["shares"] == []  # nothing was sent to the round
+    assert node.release_status() == "delivered"  # the local release went instead
