@@ -224,7 +224,7 @@ class AuditClient:
     def stats(self, table: str, params: Mapping[str, str]) -> PublishedStats:
         """``GET /v1/stats/{table}`` with ``params`` (JSON)."""
         path = "/v1/stats/" + quote(table, safe="")
-        return parse_stats(self._json(path, params=params), what=f"{path}?{_query(params)}")
+        return parse_stats(self._get(path, params=params), what=f"{path}?{_query(params)}")
 
     def estimates(self, unit: str, params: Mapping[str, str]) -> EstimatesAnswer:
         """``GET /v1/estimates/{unit}`` with ``params`` (JSON), parsed with the shared contract
