@@ -8,14 +8,15 @@ Built from the services' results (``stats_answer``, ``from_result``); the servic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from hub.services.completeness import CompletenessResult, Status
 from hub.services.scope import Scope, ScopeLevel
-from hub.services.stats import CheckpointRef, StatsResult
+from hub.services.stats import CheckpointRef, StatsResult, StatsRow
 from protocol.api import StatsAnswer
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "PeriodSummaryPublic",
     "ScopePublic",
     "stats_answer",
+    "stats_answer_json",
 ]
 
 
@@ -58,12 +60,25 @@ class ScopePublic(_Body):
         return cls(level=scope.level, code=scope.code, countries=list(countries) if countries is not None else None)
 
 
-def stats_answer(result: StatsResult) -> StatsAnswer:
-    """The JSON answer of ``GET /v1/stats/{table}`` (:class:`protocol.api.StatsAnswer`, the auditor's contract too).
+#: The service's rows as JSON, written by pydantic-core straight from the row objects (no model, no dict per row).
+_ROWS: Final = TypeAdapter(list[StatsRow])
+_NO_ROWS: Final = b'"rows":[]}'
 
-    Validated in one pass by pydantic-core: the rows straight from the service's row objects (``from_attributes``),
-    with no per-row Python dict or model built here.
-    """
+
+def stats_answer_json(result: StatsResult) -> bytes:
+    """The bytes of :func:`stats_answer`, written without building a model per row: the answer without its rows
+    through :class:`protocol.api.StatsAnswer`, then the rows (its last field) serialised from the service's
+    :class:`~hub.services.stats.StatsRow` objects, whose fields are the model's, in its order."""
+    head = stats_answer(result, rows=()).model_dump_json().encode()
+    if not head.endswith(_NO_ROWS):  # pragma: no cover - rows is the model's last field
+        raise RuntimeError("StatsAnswer no longer ends with its rows")
+    return head[: -len(_NO_ROWS)] + b'"rows":' + _ROWS.dump_json(list(result.rows)) + b"}"
+
+
+def stats_answer(result: StatsResult, *, rows: Sequence[StatsRow] | None = None) -> StatsAnswer:
+    """The answer of ``GET /v1/stats/{table}`` (:class:`protocol.api.StatsAnswer`, the auditor's contract too),
+    validated in one pass by pydantic-core, the rows read from the service's row objects (``from_attributes``);
+    ``rows`` replaces the result's (:func:`stats_answer_json` writes them itself)."""
     return StatsAnswer.model_validate(
         {
             "table": result.table,
@@ -92,7 +107,7 @@ def stats_answer(result: StatsResult) -> StatsAnswer:
             },
             "generated_at": result.generated_at,
             "notes": list(result.notes),
-            "rows": list(result.rows),
+            "rows": list(result.rows if rows is None else rows),
         },
         from_attributes=True,
     )

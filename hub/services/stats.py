@@ -155,23 +155,26 @@ class CheckpointRef:
         return b64encode(self.root_hash)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StatsRow:
-    """One answer row. ``estimate`` and the interval are ``None`` for a month no hotline in scope reported."""
+    """One answer row. ``estimate`` and the interval are ``None`` for a month no hotline in scope reported.
+
+    The fields are those of :class:`protocol.api.StatsRow`, in its order: the answer's rows are serialised
+    straight from these objects (:func:`hub.schemas_stats.stats_answer_json`)."""
 
     keys: Mapping[str, str] = field(hash=False)
     estimate: int | None
     ci95_low: int | None
     ci95_high: int | None
+    display_estimate: int | None = None
     std: float | None
     interval_method: Literal["exact", "normal"] | None
     coverage: float | None
     hotlines_reporting: int
     hotlines_expected: int
     obs_status: ObsStatus
-    wide_interval: bool
     conf_status: Literal["F"] = "F"
-    display_estimate: int | None = None
+    wide_interval: bool
 
 
 @dataclass(frozen=True, slots=True)
