@@ -31,7 +31,7 @@ import httpx
 from pydantic import ValidationError
 
 from auditor.errors import HubResponseInvalid, HubUnreachable, QuestionRefused, UsageError
-from auditor.published import PublishedStats, parse_stats
+from auditor.published import PublishedStats, collector_paused, parse_stats
 from protocol.api import EstimatesAnswer
 from protocol.errors import ProtocolError
 from protocol.handover import HandoverProof
@@ -237,7 +237,8 @@ class AuditClient:
             raise QuestionRefused(f"the hub refused {what}: {_status_line(response, body)}")
         self._expect_ok(response, body, path)
         try:
-            return EstimatesAnswer.model_validate_json(body, strict=True)
+            with collector_paused():
+                return EstimatesAnswer.model_validate_json(body, strict=True)
         except ValueError as e:  # pydantic's ValidationError, invalid JSON included
             raise HubResponseInvalid(
                 f"the hub's answer to {what} is not an estimates answer: {_clean(str(e))}"

@@ -24,7 +24,7 @@ from protocol.api import StatsAnswer
 from protocol.errors import ProtocolError
 from protocol.messages import b64decode
 
-__all__ = ["PublishedCheckpoint", "PublishedRow", "PublishedStats", "parse_stats"]
+__all__ = ["PublishedCheckpoint", "PublishedRow", "PublishedStats", "collector_paused", "parse_stats"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ def parse_stats(body: bytes | str | Any, *, what: str) -> PublishedStats:
     try:
         if not isinstance(body, bytes | bytearray | str):
             body = json.dumps(body)
-        with _collector_paused():
+        with collector_paused():
             return _published(StatsAnswer.model_validate_json(body, strict=True))
     except ValidationError as e:
         raise HubResponseInvalid(f"the hub's answer to {what} cannot be read: {_problems(e)}") from None
@@ -85,9 +85,10 @@ def parse_stats(body: bytes | str | Any, *, what: str) -> PublishedStats:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """No cyclic garbage collection while an answer is read: its tens of thousands of new, acyclic row objects would
-    set off collections that walk every object the auditor holds, about half the time of a large answer."""
+    set off collections that walk every object the auditor holds, about half the time of a large answer. (The
+    auditor reads answers in one thread; the collector runs again right after.)"""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
