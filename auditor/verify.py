@@ -60,6 +60,7 @@ from auditor.published import PublishedCheckpoint, PublishedStats
 from auditor.releases import LoadedRelease, Releases, TableRegistry
 from auditor.report import VerifyReport
 from auditor.resume import resume_checks
+from auditor.rounds import RoundAudit, compare_published
 from auditor.state import StateStore
 from auditor.stats import PERIOD, Recomputation, month_chunks, month_range
 from auditor.verify_estimates import EstimatesStep
@@ -142,6 +143,7 @@ class Verification:
         monitor = self.prepare()
         if monitor is not None:
             assert self.identity is not None  # prepare() read it
+            self._rounds(monitor)
             self._statistics(monitor, self.identity)
             self.finish(monitor)
         return self.report
@@ -368,6 +370,23 @@ class Verification:
             return parse_taxonomy(stored) if stored is not None else None
         except ProtocolError:
             return None  # a damaged copy: fetch it again
+
+    # ------------------------------------------------------------------ rounds
+
+    def _rounds(self, monitor: LogMonitor) -> None:
+        """Every secure-aggregation round re-added from the verified log, and the hub's round answers compared."""
+        if monitor.broken:
+            return
+        audit = RoundAudit(self._taxonomy_or_problem)
+        audit.run(self._store.iter_entries(0, monitor.size), key_events=self._checker.history.events)
+        for key, logged in sorted(audit.results.items()):
+            audit.summary.published += 1
+            found = compare_published(key, self._client.round(*key), logged, size=monitor.size)
+            if found is not None:
+                audit.summary.findings += 1
+                audit.failures.append(found)
+        self.report.rounds = audit.summary
+        self.report.failures += audit.failures
 
     # ------------------------------------------------------------------ 4. statistics
 
