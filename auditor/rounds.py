@@ -35,6 +35,7 @@ spanning two runs is checked whole, and a resumed run concludes the same as one 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -332,7 +333,10 @@ class RoundAudit:
             result=result,
         )
         for failure in check_transcript(transcript):
-            self._fail(key, failure.rule, index=result_at[0] if result_at else None, detail=failure.detail)
+            member = _first_named(roster.member_ids, failure.detail)
+            self._fail(
+                key, failure.rule, index=result_at[0] if result_at else None, member=member, detail=failure.detail
+            )
 
     def _failed(
         self,
@@ -403,6 +407,12 @@ def round_failure(
         message = T_("{finding} ({detail})", finding=message, detail=detail)
     keys = {"group": group, "period": period, "round": str(number), "rule": rule}
     return Failure(Check.ROUNDS, message, index=index, hotline_id=member, keys=keys)
+
+
+def _first_named(members: Sequence[str], detail: str) -> str | None:
+    """The member a transcript failure's detail names first (the one at fault: ``hotline-02 revealed ...``)."""
+    found = [(m.start(), m.group()) for m in re.finditer(r"[a-z0-9][a-z0-9-]*[a-z0-9]", detail) if m.group() in members]
+    return min(found)[1] if found else None
 
 
 def _does_not_rebuild(

@@ -113,14 +113,18 @@ def test_a_round_spanning_two_runs_is_checked_once_it_is_over(hub: HubUnderTest,
 
     assert resumed.code == 0, resumed.out + resumed.err
     assert resumed.document["entry_checks"]["resumed"] > 0  # the first run's entries were not checked again
-    assert _rounds(resumed) == _rounds(fresh) == {
-        "checked": 1,
-        "re_added": 1,
-        "failed": 0,
-        "running": 0,
-        "findings": 0,
-        "published": 1,
-    }
+    assert (
+        _rounds(resumed)
+        == _rounds(fresh)
+        == {
+            "checked": 1,
+            "re_added": 1,
+            "failed": 0,
+            "running": 0,
+            "findings": 0,
+            "published": 1,
+        }
+    )
     assert conclusions(resumed) == conclusions(fresh)
 
 
