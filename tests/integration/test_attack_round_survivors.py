@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import audit
+from tests.unit.auditor.auditkit import HUB_URL, Wire, audit, run_cli
 from tests.unit.auditor.roundlog import BuiltRound, append_round, build_round, round_entries
 from tests.unit.hub.secure_round_members import GROUP, PERIOD, enroll_members
 
@@ -56,6 +56,24 @@ def test_attack_a_live_member_claimed_dropped_is_named_when_the_log_shows_its_ve
         f"round 0 of {GROUP} for {PERIOD}, member {VICTIM}: the survivor set omits a logged masked vector"
     )
     assert run.document["rounds"]["re_added"] == 0
+    # said in the auditor's language
+    argv = [
+        "--lang",
+        "uk",
+        "verify",
+        "--hub",
+        HUB_URL,
+        "--token",
+        hub.tokens["auditor"],
+        "--state",
+        str(tmp_path / "uk"),
+    ]
+    ukrainian = run_cli(argv, wire=Wire(hub), clock=hub.clock)
+    assert ukrainian.code == 1
+    assert (
+        f"раунд 0 групи {GROUP} за {PERIOD}, учасник {VICTIM}: множина тих, хто залишився, пропускає" in ukrainian.out
+    )
+    assert "раунди" in ukrainian.out
 
 
 def test_attack_a_vector_the_hub_never_logged_leaves_nothing_to_name(hub: HubUnderTest, tmp_path: Path) -> None:
