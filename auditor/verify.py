@@ -34,6 +34,9 @@ A run, in order:
    (:mod:`auditor.estimates`), every number exactly. The current submissions of a tree size are read once for
    both (:mod:`auditor.releases`).
 
+Between steps 3 and 4, every secure-aggregation round of the verified log is re-added from the log alone
+(:mod:`auditor.rounds`), and the hub's answer for each round with a result is compared with the logged result.
+
 Failures are collected, not raised: the report names all of them.
 """
 
