@@ -2,7 +2,7 @@
 """Every secure-aggregation round re-added from the log alone (issue 18).
 
 >>> audit = RoundAudit(taxonomies)                                                     # doctest: +SKIP
->>> audit.run(store.iter_entries(0, size), key_events=checker.history.events)          # doctest: +SKIP
+>>> audit.run(store.iter_entries_containing(ROUND_MARK, size), key_events=checker.history.events)  # doctest: +SKIP
 >>> audit.summary.document(), [f.keys["rule"] for f in audit.failures]                 # doctest: +SKIP
 ({'checked': 1, 're_added': 1, 'failed': 0, 'running': 0, 'findings': 0}, [])
 
@@ -26,7 +26,7 @@ and once the round is over (a ``secagg_result`` or a ``secagg_failed`` entry end
 Each problem is a :class:`~auditor.findings.Failure` of check ``rounds`` whose ``keys`` name the group, period,
 round and rule (and ``hotline_id`` the member, where one is at fault). A round still running is counted, not
 judged: a later run checks it once it is over. Nothing about rounds is kept in the state DIR: every run re-reads
-the round entries of the verified log (a cheap scan of the stored leaves) and re-adds every round, so a round
+the round entries of the verified log (a scan of the stored leaves inside SQLite) and re-adds every round, so a round
 spanning two runs is checked whole, and a resumed run concludes the same as one from scratch.
 
 :func:`compare_published` then compares what the hub answers for each round (``GET /v1/rounds/{group}/{period}/
@@ -75,12 +75,12 @@ from protocol.secagg.signed import (
 )
 from protocol.secagg.transcript import RoundTranscript, check_transcript
 
-__all__ = ["RULE_SENTENCES", "RoundAudit", "RoundKey", "RoundSummary", "compare_published"]
+__all__ = ["ROUND_MARK", "RULE_SENTENCES", "RoundAudit", "RoundKey", "RoundSummary", "compare_published"]
 
 #: ``(group, period, round)``
 RoundKey = tuple[str, str, int]
 #: A canonical log entry of a round holds this (RFC 8785 JSON has no spaces): the cheap filter of the scan.
-_MARK: Final = b'"kind":"secagg_'
+ROUND_MARK: Final = b'"kind":"secagg_'
 
 #: What each rule means, said to people (translated); the rule itself stays in ``keys["rule"]``.
 RULE_SENTENCES: Final[Mapping[str, str]] = {
@@ -177,7 +177,7 @@ class RoundAudit:
         event of the log, with its index)."""
         rounds: dict[RoundKey, _Round] = {}
         for index, data in leaves:
-            if _MARK not in data:
+            if ROUND_MARK not in data:
                 continue
             try:
                 entry = parse_log_entry(data)

@@ -63,7 +63,7 @@ from auditor.published import PublishedCheckpoint, PublishedStats
 from auditor.releases import LoadedRelease, Releases, TableRegistry
 from auditor.report import VerifyReport
 from auditor.resume import resume_checks
-from auditor.rounds import RoundAudit, compare_published
+from auditor.rounds import ROUND_MARK, RoundAudit, compare_published
 from auditor.state import StateStore
 from auditor.stats import PERIOD, Recomputation, month_chunks, month_range
 from auditor.verify_estimates import EstimatesStep
@@ -381,7 +381,8 @@ class Verification:
         if monitor.broken:
             return
         audit = RoundAudit(self._taxonomy_or_problem)
-        audit.run(self._store.iter_entries(0, monitor.size), key_events=self._checker.history.events)
+        leaves = self._store.iter_entries_containing(ROUND_MARK, monitor.size)
+        audit.run(leaves, key_events=self._checker.history.events)
         for key, logged in sorted(audit.results.items()):
             audit.summary.published += 1
             found = compare_published(key, self._client.round(*key), logged, size=monitor.size)
