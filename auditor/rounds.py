@@ -29,8 +29,9 @@ judged: a later run checks it once it is over. Nothing about rounds is kept in t
 the round entries of the verified log (a scan of the stored leaves inside SQLite) and re-adds every round, so a round
 spanning two runs is checked whole, and a resumed run concludes the same as one from scratch.
 
-:func:`compare_published` then compares what the hub answers for each round (``GET /v1/rounds/{group}/{period}/
-{round}``) with the log: the result it answers from must be the logged result entry.
+:func:`compare_published` then compares what the hub answers for each round that is over (``GET /v1/rounds/{group}/
+{period}/{round}``) with the log: the result it answers from must be the logged result entry, and a round the log
+ends as failed has none.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ class RoundSummary:
     running: int = 0
     #: Findings about rounds.
     findings: int = 0
-    #: Round answers of the hub compared with the log.
+    #: Round answers of the hub compared with the log (every round that is over).
     published: int = 0
 
     def document(self) -> dict[str, Any]:
@@ -171,6 +172,8 @@ class RoundAudit:
         self.summary = RoundSummary()
         #: The log's result entry of each round that has one: ``(index, leaf bytes)``.
         self.results: dict[RoundKey, tuple[int, bytes]] = {}
+        #: The rounds that are over (a result or a failure logged), in order.
+        self.over: list[RoundKey] = []
 
     def run(self, leaves: Iterable[tuple[int, bytes]], *, key_events: Sequence[tuple[int, KeyEventEntry]]) -> None:
         """Check every round in ``leaves`` (the verified log's entries, in order), against ``key_events`` (every key
@@ -210,6 +213,7 @@ class RoundAudit:
             self.summary.running += 1
             return
         self.summary.checked += 1
+        self.over.append(key)
         before = self.summary.findings
         for kind, entries in held.steps.items():
             for index, _ in entries[1:]:
@@ -443,7 +447,7 @@ def compare_published(
     steps = answer.get("steps")
     shown = steps.get("result") if isinstance(steps, dict) else None
     if not isinstance(shown, dict):
-        if logged is not None and answer.get("step") != "done":
+        if logged is not None:
             return round_failure(key, "published-differs", index=logged[0], detail=T_("the hub shows no result"))
         return None
     leaf_index, entry = shown.get("leaf_index"), shown.get("entry")

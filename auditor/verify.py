@@ -35,7 +35,7 @@ A run, in order:
    both (:mod:`auditor.releases`).
 
 Between steps 3 and 4, every secure-aggregation round of the verified log is re-added from the log alone
-(:mod:`auditor.rounds`), and the hub's answer for each round with a result is compared with the logged result.
+(:mod:`auditor.rounds`), and the hub's answer for each round that is over is compared with the logged result.
 
 Failures are collected, not raised: the report names all of them.
 """
@@ -383,9 +383,9 @@ class Verification:
         audit = RoundAudit(self._taxonomy_or_problem)
         leaves = self._store.iter_entries_containing(ROUND_MARK, monitor.size)
         audit.run(leaves, key_events=self._checker.history.events)
-        for key, logged in sorted(audit.results.items()):
+        for key in audit.over:
             audit.summary.published += 1
-            found = compare_published(key, self._client.round(*key), logged, size=monitor.size)
+            found = compare_published(key, self._client.round(*key), audit.results.get(key), size=monitor.size)
             if found is not None:
                 audit.summary.findings += 1
                 audit.failures.append(found)

@@ -157,3 +157,37 @@ def test_a_hub_answering_from_another_sum_than_the_logged_one_is_named(hub: HubU
     entry = parse_log_entry(b64decode(read_round(hub).document["steps"]["result"]["entry"]))
     assert isinstance(entry, SecaggStepEntry)
     assert step_message(entry) == logged
+
+
+def test_a_hub_hiding_the_logged_result_is_named(hub: HubUnderTest, tmp_path: Path) -> None:
+    members = _start(hub)
+    _shares(hub, members)
+    _finish(hub, members)
+
+    def no_result(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if not request.url.path.startswith("/v1/rounds/"):
+            return response
+        document = response.json()
+        del document["steps"]["result"]
+        return httpx.Response(200, headers={"content-type": "application/json"}, content=json.dumps(document))
+
+    run = audit(hub, tmp_path / "state", "--log-key", hub.log_key.vkey, wire=Wire(hub, rewrite=no_result))
+
+    assert run.code == 1, run.out + run.err
+    [found] = run.failures("rounds")
+    assert found["keys"]["rule"] == "published-differs"
+    assert found["message"].endswith("(the hub shows no result)")
+
+
+def test_a_round_failed_below_the_threshold_verifies_as_failed(hub: HubUnderTest, tmp_path: Path) -> None:
+    members = _start(hub)
+    roster = read_round(hub).roster
+    for m in roster.member_ids[:4]:  # 4 of 8 share, below the threshold 5
+        share(hub, members[m], roster)
+    hub.clock.advance(days=3, seconds=1)
+    assert read_round(hub).document["step"] == "failed"
+
+    run = audit(hub, tmp_path / "state", "--log-key", hub.log_key.vkey)
+
+    assert run.code == 0, run.out + run.err
+    assert _rounds(run) == {"checked": 1, "re_added": 0, "failed": 1, "running": 0, "findings": 0, "published": 1}
