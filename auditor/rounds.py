@@ -29,9 +29,7 @@ judged: a later run checks it once it is over. Nothing about rounds is kept in t
 the round entries of the verified log (a scan of the stored leaves inside SQLite) and re-adds every round, so a round
 spanning two runs is checked whole, and a resumed run concludes the same as one from scratch.
 
-:func:`compare_published` then compares what the hub answers for each round that is over (``GET /v1/rounds/{group}/
-{period}/{round}``) with the log: the result it answers from must be the logged result entry, and a round the log
-ends as failed has none.
+What the hub answers for each round is compared with the log by :mod:`auditor.round_answers`.
 """
 
 from __future__ import annotations
@@ -51,7 +49,6 @@ from protocol.messages import (
     SecaggFailedEntry,
     SecaggMemberEntry,
     SecaggStepEntry,
-    b64decode,
     parse_log_entry,
     parse_timestamp,
 )
@@ -76,7 +73,7 @@ from protocol.secagg.signed import (
 )
 from protocol.secagg.transcript import RoundTranscript, check_transcript
 
-__all__ = ["ROUND_MARK", "RULE_SENTENCES", "RoundAudit", "RoundKey", "RoundSummary", "compare_published"]
+__all__ = ["ROUND_MARK", "RULE_SENTENCES", "RoundAudit", "RoundKey", "RoundSummary", "round_failure"]
 
 #: ``(group, period, round)``
 RoundKey = tuple[str, str, int]
@@ -435,52 +432,3 @@ def _does_not_rebuild(
     except (ReconstructionFailed, ProtocolError, KeyError):
         return True
     return False
-
-
-def compare_published(
-    key: RoundKey, answer: Mapping[str, Any] | None, logged: tuple[int, bytes] | None, *, size: int
-) -> Failure | None:
-    """The hub's answer for round ``key`` (``None``: it publishes none) against the log's result entry
-    ``(index, leaf bytes)`` (``None``: the log holds no result); ``size`` is the verified tree size."""
-    if answer is None:
-        return None
-    steps = answer.get("steps")
-    shown = steps.get("result") if isinstance(steps, dict) else None
-    if not isinstance(shown, dict):
-        if logged is not None:
-            return round_failure(key, "published-differs", index=logged[0], detail=T_("the hub shows no result"))
-        return None
-    leaf_index, entry = shown.get("leaf_index"), shown.get("entry")
-    if not isinstance(leaf_index, int) or not isinstance(entry, str):
-        return round_failure(key, "published-differs", detail=T_("the hub's result is not a log leaf"))
-    if leaf_index >= size:
-        return None  # logged after the checkpoint this run verified: a later run compares it
-    try:
-        data = b64decode(entry, what="entry")
-    except ProtocolError as e:
-        return round_failure(key, "published-differs", index=leaf_index, detail=str(e))
-    if logged is None or (leaf_index, data) != logged:
-        return round_failure(key, "published-differs", index=leaf_index, detail=_sum_of(data, logged))
-    return None
-
-
-def _sum_of(data: bytes, logged: tuple[int, bytes] | None) -> str:
-    """How the hub's result differs from the logged one, in cells (or why it cannot be said)."""
-    if logged is None:
-        return T_("the log holds no result for this round")
-    try:
-        shown, held = _result_message(data), _result_message(logged[1])
-    except ProtocolError:
-        return T_("the hub's result is not a result entry")
-    differing = sum(1 for a, b in zip(shown.sum, held.sum, strict=False) if a != b)
-    return T_("{n} cells differ", n=differing)
-
-
-def _result_message(data: bytes) -> RoundResult:
-    entry = parse_log_entry(data)
-    if not isinstance(entry, SecaggStepEntry):
-        raise SecureAggregationError("not a step entry")
-    message = step_message(entry)
-    if not isinstance(message, RoundResult):
-        raise SecureAggregationError("not a result")
-    return message

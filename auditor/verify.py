@@ -35,7 +35,8 @@ A run, in order:
    both (:mod:`auditor.releases`).
 
 Between steps 3 and 4, every secure-aggregation round of the verified log is re-added from the log alone
-(:mod:`auditor.rounds`), and the hub's answer for each round that is over is compared with the logged result.
+(:mod:`auditor.rounds`), and the hub's answer for each round that is over is compared with the logged result
+(:mod:`auditor.round_answers`).
 
 Failures are collected, not raised: the report names all of them.
 """
@@ -63,7 +64,8 @@ from auditor.published import PublishedCheckpoint, PublishedStats
 from auditor.releases import LoadedRelease, Releases, TableRegistry
 from auditor.report import VerifyReport
 from auditor.resume import resume_checks
-from auditor.rounds import ROUND_MARK, RoundAudit, compare_published
+from auditor.round_answers import compare_published
+from auditor.rounds import ROUND_MARK, RoundAudit
 from auditor.state import StateStore
 from auditor.stats import PERIOD, Recomputation, month_chunks, month_range
 from auditor.verify_estimates import EstimatesStep
