@@ -286,6 +286,18 @@ class AuditClient:
             self._json("/v1/audit/access-log/checkpoints", params={"after": after}), "access log checkpoints"
         )
 
+    def round(self, group: str, period: str, number: int) -> dict[str, Any] | None:
+        """``GET /v1/rounds/{group}/{period}/{number}`` as JSON, or ``None`` if the hub publishes no such round."""
+        path = f"/v1/rounds/{group}/{period}/{number}"
+        response, body = self._request(path, params=None, authenticated=True)
+        if response.status_code == 404:
+            return None
+        self._expect_ok(response, body, path)
+        try:
+            return _object(json.loads(body), "round")
+        except ValueError:
+            raise HubResponseInvalid(T_("the hub's answer to {path} is not JSON", path=path)) from None
+
     # ------------------------------------------------------------------ plumbing
 
     def _json(self, path: str, *, params: Mapping[str, Any] | None = None, authenticated: bool = True) -> Any:
