@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from auditor.errors import HubResponseInvalid, HubUnreachable, QuestionRefused, UsageError
 from auditor.i18n import N_, T_
-from auditor.published import PublishedStats, parse_stats
+from auditor.published import PublishedStats, collector_paused, parse_stats
 from protocol.api import EstimatesAnswer
 from protocol.errors import ProtocolError
 from protocol.handover import HandoverProof
@@ -254,7 +254,7 @@ class AuditClient:
     def stats(self, table: str, params: Mapping[str, str]) -> PublishedStats:
         """``GET /v1/stats/{table}`` with ``params`` (JSON)."""
         path = "/v1/stats/" + quote(table, safe="")
-        return parse_stats(self._json(path, params=params), what=f"{path}?{_query(params)}")
+        return parse_stats(self._get(path, params=params), what=f"{path}?{_query(params)}")
 
     def estimates(self, unit: str, params: Mapping[str, str]) -> EstimatesAnswer:
         """``GET /v1/estimates/{unit}`` with ``params`` (JSON), parsed with the shared contract
@@ -269,7 +269,8 @@ class AuditClient:
             )
         self._expect_ok(response, body, path)
         try:
-            return EstimatesAnswer.model_validate_json(body, strict=True)
+            with collector_paused():
+                return EstimatesAnswer.model_validate_json(body, strict=True)
         except ValueError as e:  # pydantic's ValidationError, invalid JSON included
             raise HubResponseInvalid(
                 T_("the hub's answer to {what} is not an estimates answer: {detail}", what=what, detail=_clean(str(e)))
@@ -284,6 +285,18 @@ class AuditClient:
         return _object(
             self._json("/v1/audit/access-log/checkpoints", params={"after": after}), "access log checkpoints"
         )
+
+    def round(self, group: str, period: str, number: int) -> dict[str, Any] | None:
+        """``GET /v1/rounds/{group}/{period}/{number}`` as JSON, or ``None`` if the hub publishes no such round."""
+        path = f"/v1/rounds/{group}/{period}/{number}"
+        response, body = self._request(path, params=None, authenticated=True)
+        if response.status_code == 404:
+            return None
+        self._expect_ok(response, body, path)
+        try:
+            return _object(json.loads(body), "round")
+        except ValueError:
+            raise HubResponseInvalid(T_("the hub's answer to {path} is not JSON", path=path)) from None
 
     # ------------------------------------------------------------------ plumbing
 

@@ -66,23 +66,27 @@ def compare_answer(
                 recomputed=expected_periods_with_data,
             )
         )
+    asked = set(group_by)
     seen: set[tuple[str, ...]] = set()
     for row in published.rows:
-        if set(row.keys) != set(group_by):
-            fail(T_("a row is keyed by {keys}, not by {asked}", keys=sorted(row.keys), asked=list(group_by)), row.keys)
+        keys = row.keys
+        if len(keys) != len(asked) or not asked.issuperset(keys):
+            fail(T_("a row is keyed by {keys}, not by {asked}", keys=sorted(keys), asked=list(group_by)), keys)
             continue
-        key = tuple(row.keys[name] for name in group_by)
+        key = tuple([keys[name] for name in group_by])
         if key in seen:
-            fail(T_("the row appears twice"), row.keys)
+            fail(T_("the row appears twice"), keys)
             continue
         seen.add(key)
         mine = expected.get(key)
         if mine is None:
-            fail(T_("published, but the log implies no such row"), row.keys)
+            fail(T_("published, but the log implies no such row"), keys)
             continue
+        if _fields(row) == _fields(mine) and row.std == mine.std:
+            continue  # the common case, decided on one tuple; anything else is looked at field by field
         differences = _differences(row, mine)
         if differences:
-            fail(Joined(differences, "; "), row.keys)
+            fail(Joined(differences, "; "), keys)
     for key, mine in expected.items():
         if key not in seen:
             fail(T_("missing: the log implies estimate {estimate}", estimate=mine.estimate), mine.keys)
@@ -91,6 +95,20 @@ def compare_answer(
         failures = failures[:MAX_FAILURES_PER_ANSWER]
         fail(T_("... and {more} more differences in this answer", more=more))
     return Comparison(rows=len(published.rows), failures=tuple(failures))
+
+
+def _fields(row: PublishedRow | ExpectedRow) -> tuple[object, ...]:
+    """The fields compared exactly (:data:`_FIELDS`), in one tuple."""
+    return (
+        row.estimate,
+        row.ci95_low,
+        row.ci95_high,
+        row.hotlines_reporting,
+        row.hotlines_expected,
+        row.obs_status,
+        row.wide_interval,
+        row.interval_method,
+    )
 
 
 def _differences(row: PublishedRow, mine: ExpectedRow) -> list[str]:

@@ -250,8 +250,8 @@ class EntryChecker:
         if isinstance(entry, SubmissionWithdrawnEntry):
             self._withdrawal(index, entry)
             return
-        if not isinstance(entry, SubmissionEntry):  # a secure-aggregation round's entry (issue 18): read, not yet
-            return  # re-added here (protocol.secagg.transcript does it; the auditor's round check comes next)
+        if not isinstance(entry, SubmissionEntry):  # a secure-aggregation round's entry (issue 18): re-added
+            return  # round by round once the log is read (auditor.rounds), not entry by entry here
         self.submissions += 1
         accepted = self._submission(index, entry)
         if accepted is not None:

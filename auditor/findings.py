@@ -70,6 +70,10 @@ class Check(StrEnum):
     #: A downloaded completeness file (``check FILE``) equals the reporting grid re-derived from the log: every
     #: hotline and month, its status, expected flag, receive times, revisions and deadline.
     COMPLETENESS = "completeness"
+    #: A secure-aggregation round re-added from the log (:mod:`auditor.rounds`): members' signatures, the roster's
+    #: sealing keys and tables, the transcript's rules, a result only on a sound transcript, a failure the log bears
+    #: out, and the hub's round answer equal to the logged result.
+    ROUNDS = "rounds"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from auditor.findings import Failure
+from auditor.rounds import RoundSummary
 from protocol.messages import b64encode
 
 __all__ = ["EstimatesSummary", "StatsSummary", "VerifyReport"]
@@ -99,6 +100,8 @@ class VerifyReport:
     periods: list[str] = field(default_factory=list)
     stats: StatsSummary = field(default_factory=StatsSummary)
     estimates: EstimatesSummary = field(default_factory=EstimatesSummary)
+    #: Secure-aggregation rounds re-added from the log (:mod:`auditor.rounds`).
+    rounds: RoundSummary = field(default_factory=RoundSummary)
     failures: list[Failure] = field(default_factory=list)
     #: Declared privacy spends added up per hotline, calendar year and measure, beside the year cap that applies.
     budgets: list[dict[str, str]] = field(default_factory=list)
@@ -149,6 +152,7 @@ class VerifyReport:
             "periods": self.periods,
             "statistics": self.stats.document(),
             "estimates": self.estimates.document(),
+            "rounds": self.rounds.document(),
             "failures": [failure.document() for failure in self.failures],
             "budgets": list(self.budgets),
             "requests": dict(sorted(self.requests.items())),

@@ -316,6 +316,14 @@ class StateStore:
         for index, data in self._db.execute(query, (start, upper)):
             yield int(index), bytes(data)
 
+    def iter_entries_containing(self, mark: bytes, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """``(index, data)`` of the entries below ``stop`` whose data holds the bytes ``mark``, in order (filtered
+        inside SQLite, so a scan of a large log hands Python only the entries it asks for)."""
+        query = "SELECT idx, data FROM entries WHERE idx < ? AND instr(data, ?) > 0 ORDER BY idx"
+        upper = stop if stop is not None else 2**63 - 1
+        for index, data in self._db.execute(query, (upper, mark)):
+            yield int(index), bytes(data)
+
     def entry(self, index: int) -> bytes | None:
         found = self._db.execute("SELECT data FROM entries WHERE idx = ?", (index,)).fetchone()
         return None if found is None else bytes(found[0])

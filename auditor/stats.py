@@ -29,10 +29,9 @@ not grouped by period, one row per combination over the whole range, and no row 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
-from types import MappingProxyType
 from typing import Final
 
 from auditor.entries import AcceptedSubmission
@@ -145,6 +144,7 @@ class Recomputation:
         k = math.prod(len(kept.get(d.name, d.code_names)) for d in table.dimensions if d.name not in group_by)
         codes_of = {d.name: d.code_names for d in table.dimensions}
         combos = list(product(*(kept.get(d, codes_of[d]) for d in dims)))
+        order = _key_order(group_by)
         rows: dict[tuple[str, ...], ExpectedRow] = {}
         for covered in groups:
             reporters = {m: releases.in_scope(table.name, m, countries) for m in covered}
@@ -154,31 +154,41 @@ class Recomputation:
             if not with_data:
                 if PERIOD in group_by:
                     for combo in combos:
-                        keys = _keys(group_by, covered[0], combo)
-                        rows[_key(group_by, keys)] = ExpectedRow(
-                            keys, None, None, None, None, None, 0, len(expected), "O", False
+                        key = order(covered[0], combo)
+                        rows[key] = ExpectedRow(
+                            dict(zip(group_by, key, strict=True)),
+                            None,
+                            None,
+                            None,
+                            None,
+                            None,
+                            0,
+                            len(expected),
+                            "O",
+                            False,
                         )
                 continue
             terms: list[NoiseGroup] = [(r.mechanism, r.scale, k) for m in with_data for r in reporters[m]]
             interval = sum_interval(terms, CONFIDENCE)
             totals = self._grouped(table, dims, with_data, countries, kept)
             reporting = len(set().union(*reported.values()))
+            std, method, hotlines_expected = interval.std, interval.method, len(expected)
             for combo in combos:
                 estimate = totals[combo]
                 low, high = interval_bounds(estimate, interval)
                 wide = is_wide(estimate, interval)
-                keys = _keys(group_by, covered[0], combo)
-                rows[_key(group_by, keys)] = ExpectedRow(
-                    keys=keys,
-                    estimate=estimate,
-                    ci95_low=low,
-                    ci95_high=high,
-                    std=interval.std,
-                    interval_method=interval.method,
-                    hotlines_reporting=reporting,
-                    hotlines_expected=len(expected),
-                    obs_status="U" if wide or estimate < 0 else "A",
-                    wide_interval=wide,
+                key = order(covered[0], combo)
+                rows[key] = ExpectedRow(
+                    dict(zip(group_by, key, strict=True)),
+                    estimate,
+                    low,
+                    high,
+                    std,
+                    method,
+                    reporting,
+                    hotlines_expected,
+                    "U" if wide or estimate < 0 else "A",
+                    wide,
                 )
         return rows
 
@@ -208,10 +218,9 @@ class Recomputation:
         return group_cells(table, dims, cells)
 
 
-def _keys(group_by: Sequence[str], month: str, combo: tuple[str, ...]) -> Mapping[str, str]:
-    codes = iter(combo)
-    return MappingProxyType({name: month if name == PERIOD else next(codes) for name in group_by})
-
-
-def _key(group_by: Sequence[str], keys: Mapping[str, str]) -> tuple[str, ...]:
-    return tuple(keys[name] for name in group_by)
+def _key_order(group_by: Sequence[str]) -> Callable[[str, tuple[str, ...]], tuple[str, ...]]:
+    """A row's key (its codes in ``group_by`` order) from its month and its codes of the other keys, in one tuple."""
+    if PERIOD not in group_by:
+        return lambda _month, combo: combo
+    at = list(group_by).index(PERIOD)
+    return lambda month, combo: (*combo[:at], month, *combo[at:])

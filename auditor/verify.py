@@ -34,6 +34,10 @@ A run, in order:
    (:mod:`auditor.estimates`), every number exactly. The current submissions of a tree size are read once for
    both (:mod:`auditor.releases`).
 
+Between steps 3 and 4, every secure-aggregation round of the verified log is re-added from the log alone
+(:mod:`auditor.rounds`), and the hub's answer for each round that is over is compared with the logged result
+(:mod:`auditor.round_answers`).
+
 Failures are collected, not raised: the report names all of them.
 """
 
@@ -60,6 +64,8 @@ from auditor.published import PublishedCheckpoint, PublishedStats
 from auditor.releases import LoadedRelease, Releases, TableRegistry
 from auditor.report import VerifyReport
 from auditor.resume import resume_checks
+from auditor.round_answers import compare_published
+from auditor.rounds import ROUND_MARK, RoundAudit
 from auditor.state import StateStore
 from auditor.stats import PERIOD, Recomputation, month_chunks, month_range
 from auditor.verify_estimates import EstimatesStep
@@ -142,6 +148,7 @@ class Verification:
         monitor = self.prepare()
         if monitor is not None:
             assert self.identity is not None  # prepare() read it
+            self._rounds(monitor)
             self._statistics(monitor, self.identity)
             self.finish(monitor)
         return self.report
@@ -368,6 +375,24 @@ class Verification:
             return parse_taxonomy(stored) if stored is not None else None
         except ProtocolError:
             return None  # a damaged copy: fetch it again
+
+    # ------------------------------------------------------------------ rounds
+
+    def _rounds(self, monitor: LogMonitor) -> None:
+        """Every secure-aggregation round re-added from the verified log, and the hub's round answers compared."""
+        if monitor.broken:
+            return
+        audit = RoundAudit(self._taxonomy_or_problem)
+        leaves = self._store.iter_entries_containing(ROUND_MARK, monitor.size)
+        audit.run(leaves, key_events=self._checker.history.events)
+        for key in audit.over:
+            audit.summary.published += 1
+            found = compare_published(key, self._client.round(*key), audit.results.get(key), size=monitor.size)
+            if found is not None:
+                audit.summary.findings += 1
+                audit.failures.append(found)
+        self.report.rounds = audit.summary
+        self.report.failures += audit.failures
 
     # ------------------------------------------------------------------ 4. statistics
 

@@ -272,6 +272,17 @@ def _summary(report: VerifyReport) -> list[tuple[str, str]]:
         if estimates.skipped:
             text += "; " + _("stopped: %(why)s") % {"why": translated(estimates.skipped)}
         lines.append((N_("estimates"), text))
+    rounds = report.rounds
+    lines.append(
+        (
+            N_("rounds"),
+            _(
+                "%(checked)s checked, %(re_added)s results re-added exactly, %(failed)s failed, %(running)s running; "
+                "%(findings)s findings"
+            )
+            % rounds.document(),
+        )
+    )
     lines.append((N_("requests"), _("%(n)s to the hub") % {"n": sum(report.requests.values())}))
     lines.append((N_("state DIR"), _("updated") if report.state_saved else _("unchanged (the log did not verify)")))
     return lines

@@ -31,6 +31,7 @@ BENCHMARKS: Final = {
     "ingest": "bench.ingest",
     "node": "bench.node",
     "auditor": "bench.auditor",
+    "answers": "bench.answers",
     "ratelimit": "bench.ratelimit",
 }
 

@@ -331,7 +331,7 @@ class _Query:
 
 
 def _queries(taxonomies: Sequence[Taxonomy]) -> list[_Query]:
-    from hub.schemas_stats import CompletenessPublic, StatsPublic
+    from hub.schemas_stats import CompletenessPublic, stats_answer
     from hub.services.completeness import CompletenessService
     from hub.services.estimates import EstimatesQuery, EstimatesService
     from hub.services.scope import Scope
@@ -362,7 +362,7 @@ def _queries(taxonomies: Sequence[Taxonomy]) -> list[_Query]:
 
             with read_session(context.sessions) as session:
                 result = StatsService(session, v2).query(query, now=NOW)
-            return StatsPublic.from_result(result).model_dump_json().encode()
+            return stats_answer(result).model_dump_json().encode()
 
         return answer
 

@@ -1,21 +1,23 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Response bodies of ``GET /v1/stats/{table}`` and ``GET /v1/completeness`` (shown in the OpenAPI schema).
+"""Response bodies of ``GET /v1/stats/{table}`` (:class:`protocol.api.StatsAnswer`) and ``GET /v1/completeness``
+(shown in the OpenAPI schema).
 
-Built from the services' results with ``from_result``; the services define what every field means
+Built from the services' results (``stats_answer``, ``from_result``); the services define what every field means
 (:mod:`hub.services.stats`, :mod:`hub.services.completeness`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from hub.schemas import TaxonomyRefPublic
 from hub.services.completeness import CompletenessResult, Status
 from hub.services.scope import Scope, ScopeLevel
-from hub.services.stats import CheckpointRef, ObsStatus, StatsResult
+from hub.services.stats import CheckpointRef, StatsResult, StatsRow
+from protocol.api import StatsAnswer
 
 __all__ = [
     "CheckpointRefPublic",
@@ -23,8 +25,8 @@ __all__ = [
     "CompletenessRowPublic",
     "PeriodSummaryPublic",
     "ScopePublic",
-    "StatsPublic",
-    "StatsRowPublic",
+    "stats_answer",
+    "stats_answer_json",
 ]
 
 
@@ -58,89 +60,57 @@ class ScopePublic(_Body):
         return cls(level=scope.level, code=scope.code, countries=list(countries) if countries is not None else None)
 
 
-class StatsRowPublic(_Body):
-    keys: Annotated[dict[str, str], Field(description="Group keys: dimension name → code, and period → YYYY-MM")]
-    estimate: Annotated[
-        int | None, Field(description="Unbiased sum of noisy counts (may be negative); null if nobody reported")
-    ]
-    ci95_low: Annotated[int | None, Field(description="estimate − half-width of the 95% interval (not clipped)")]
-    ci95_high: Annotated[int | None, Field(description="estimate + half-width of the 95% interval")]
-    display_estimate: Annotated[
-        int | None, Field(description="max(0, estimate), for display only; present when clip=true")
-    ]
-    std: Annotated[float | None, Field(description="Standard deviation of the noise in the estimate")]
-    interval_method: Literal["exact", "normal"] | None
-    coverage: Annotated[float | None, Field(description="Probability that the interval holds the noise-free sum")]
-    hotlines_reporting: Annotated[int, Field(description="Hotlines in scope that reported the table")]
-    hotlines_expected: Annotated[int, Field(description="Hotlines in scope expected to report (enrolled)")]
-    obs_status: Annotated[
-        ObsStatus, Field(description="SDMX OBS_STATUS: A normal, U low reliability, O missing (nobody reported)")
-    ]
-    conf_status: Annotated[
-        Literal["F"], Field(description="SDMX CONF_STATUS: F free (differential privacy, no suppression)")
-    ]
-    wide_interval: Annotated[bool, Field(description="The interval is wider than the estimate: half-width > |est|")]
+#: The service's rows as JSON, written by pydantic-core straight from the row objects (no model, no dict per row).
+_ROWS: Final = TypeAdapter(list[StatsRow])
+_NO_ROWS: Final = b'"rows":[]}'
 
 
-class StatsPublic(_Body):
-    table: str
-    description: str
-    unit: Annotated[str, Field(description="Taxonomy counting unit: person, case or contact")]
-    unit_label: Annotated[str, Field(description="What the numbers count, e.g. potential victims reported to hotlines")]
-    taxonomy: TaxonomyRefPublic
-    group_by: list[str]
-    filters: dict[str, list[str]]
-    scope: ScopePublic
-    period_from: str
-    period_to: str
-    periods_with_data: Annotated[list[str], Field(description="Months in range that some hotline in scope reported")]
-    confidence: float
-    clip_negative: Annotated[Literal[False], Field(description="Estimates and intervals are never clipped at zero")]
-    clip: Annotated[bool, Field(description="Whether display_estimate was requested")]
-    checkpoint: CheckpointRefPublic
-    generated_at: datetime
-    notes: list[str]
-    rows: list[StatsRowPublic]
+def stats_answer_json(result: StatsResult) -> bytes:
+    """The bytes of :func:`stats_answer`, written without building a model per row: the answer without its rows
+    through :class:`protocol.api.StatsAnswer`, then the rows (its last field) serialised from the service's
+    :class:`~hub.services.stats.StatsRow` objects, whose fields are the model's, in its order."""
+    head = stats_answer(result, rows=()).model_dump_json().encode()
+    if not head.endswith(_NO_ROWS):  # pragma: no cover - rows is the model's last field
+        raise RuntimeError("StatsAnswer no longer ends with its rows")
+    return head[: -len(_NO_ROWS)] + b'"rows":' + _ROWS.dump_json(list(result.rows)) + b"}"
 
-    @classmethod
-    def from_result(cls, result: StatsResult) -> StatsPublic:
-        return cls(
-            table=result.table,
-            description=result.description,
-            unit=result.unit,
-            unit_label=result.unit_label,
-            taxonomy=TaxonomyRefPublic(id=result.taxonomy_id, hash=result.taxonomy_hash),
-            group_by=list(result.group_by),
-            filters={name: list(codes) for name, codes in result.filters.items()},
-            scope=ScopePublic.from_scope(result.scope, result.countries),
-            period_from=result.period_from,
-            period_to=result.period_to,
-            periods_with_data=list(result.periods_with_data),
-            confidence=result.confidence,
-            clip_negative=result.clip_negative,
-            clip=result.clip,
-            checkpoint=CheckpointRefPublic.from_ref(result.checkpoint),
-            generated_at=result.generated_at,
-            notes=list(result.notes),
-            rows=[
-                StatsRowPublic(
-                    keys=dict(row.keys),
-                    estimate=row.estimate,
-                    ci95_low=row.ci95_low,
-                    ci95_high=row.ci95_high,
-                    display_estimate=row.display_estimate,
-                    std=row.std,
-                    interval_method=row.interval_method,
-                    coverage=row.coverage,
-                    hotlines_reporting=row.hotlines_reporting,
-                    hotlines_expected=row.hotlines_expected,
-                    obs_status=row.obs_status,
-                    conf_status=row.conf_status,
-                    wide_interval=row.wide_interval,
-                )
-                for row in result.rows
-            ],
-        )
+
+def stats_answer(result: StatsResult, *, rows: Sequence[StatsRow] | None = None) -> StatsAnswer:
+    """The answer of ``GET /v1/stats/{table}`` (:class:`protocol.api.StatsAnswer`, the auditor's contract too),
+    validated in one pass by pydantic-core, the rows read from the service's row objects (``from_attributes``);
+    ``rows`` replaces the result's (:func:`stats_answer_json` writes them itself)."""
+    return StatsAnswer.model_validate(
+        {
+            "table": result.table,
+            "description": result.description,
+            "unit": result.unit,
+            "unit_label": result.unit_label,
+            "taxonomy": {"id": result.taxonomy_id, "hash": result.taxonomy_hash},
+            "group_by": list(result.group_by),
+            "filters": {name: list(codes) for name, codes in result.filters.items()},
+            "scope": {
+                "level": result.scope.level,
+                "code": result.scope.code,
+                "countries": list(result.countries) if result.countries is not None else None,
+            },
+            "period_from": result.period_from,
+            "period_to": result.period_to,
+            "periods_with_data": list(result.periods_with_data),
+            "confidence": result.confidence,
+            "clip_negative": result.clip_negative,
+            "clip": result.clip,
+            "checkpoint": {
+                "origin": result.checkpoint.origin,
+                "size": result.checkpoint.size,
+                "root_hash": result.checkpoint.root_hash_b64,
+                "note": result.checkpoint.note,
+            },
+            "generated_at": result.generated_at,
+            "notes": list(result.notes),
+            "rows": list(result.rows if rows is None else rows),
+        },
+        from_attributes=True,
+    )
 
 
 class CompletenessRowPublic(_Body):

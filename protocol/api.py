@@ -4,6 +4,10 @@
 The hub answers with these models; the auditor and other clients parse with them (``model_validate``), then
 recompute every number themselves — sharing the shape of an answer is not trusting its content.
 
+``GET /v1/stats/{table}`` (:class:`StatsAnswer`): sums of the hotlines' noisy counts of one table, with 95 %
+intervals from the public noise scales. Clients parse it in one pass (``StatsAnswer.model_validate_json(body,
+strict=True)``, pydantic-core), and the hub serialises it the same way.
+
 ``GET /v1/estimates/{unit}`` (:class:`EstimatesAnswer`): a coordinator's question, answered from every released
 table that can answer it, combined by least squares (:mod:`protocol.combination`), with 95 % intervals that are
 exact or provably conservative (:mod:`protocol.bounds`) and rankings that only rank what is distinguishable from
@@ -32,6 +36,8 @@ __all__ = [
     "QuestionEcho",
     "RankingSummary",
     "ScopeEcho",
+    "StatsAnswer",
+    "StatsRow",
     "TaxonomyEcho",
 ]
 
@@ -186,3 +192,51 @@ class EstimatesAnswer(_Model):
     combination: Annotated[list[CombinationBlock], Field(description="The least-squares weights, per months")]
     ranking: RankingSummary
     rows: list[EstimateRow]
+
+
+class StatsRow(_Model):
+    keys: Annotated[dict[str, str], Field(description="Group keys: dimension name → code, and period → YYYY-MM")]
+    estimate: Annotated[
+        int | None, Field(description="Unbiased sum of noisy counts (may be negative); null if nobody reported")
+    ]
+    ci95_low: Annotated[int | None, Field(description="estimate − half-width of the 95% interval (not clipped)")]
+    ci95_high: Annotated[int | None, Field(description="estimate + half-width of the 95% interval")]
+    display_estimate: Annotated[
+        int | None, Field(description="max(0, estimate), for display only; present when clip=true")
+    ]
+    std: Annotated[float | None, Field(description="Standard deviation of the noise in the estimate")]
+    interval_method: Literal["exact", "normal"] | None
+    coverage: Annotated[float | None, Field(description="Probability that the interval holds the noise-free sum")]
+    hotlines_reporting: Annotated[int, Field(description="Hotlines in scope that reported the table")]
+    hotlines_expected: Annotated[int, Field(description="Hotlines in scope expected to report (enrolled)")]
+    obs_status: Annotated[
+        Literal["A", "U", "O"],
+        Field(description="SDMX OBS_STATUS: A normal, U low reliability, O missing (nobody reported)"),
+    ]
+    conf_status: Annotated[
+        Literal["F"], Field(description="SDMX CONF_STATUS: F free (differential privacy, no suppression)")
+    ]
+    wide_interval: Annotated[bool, Field(description="The interval is wider than the estimate: half-width > |est|")]
+
+
+class StatsAnswer(_Model):
+    """``GET /v1/stats/{table}``."""
+
+    table: str
+    description: str
+    unit: Annotated[str, Field(description="Taxonomy counting unit: person, case or contact")]
+    unit_label: Annotated[str, Field(description="What the numbers count, e.g. potential victims reported to hotlines")]
+    taxonomy: TaxonomyEcho
+    group_by: list[str]
+    filters: dict[str, list[str]]
+    scope: ScopeEcho
+    period_from: str
+    period_to: str
+    periods_with_data: Annotated[list[str], Field(description="Months in range that some hotline in scope reported")]
+    confidence: float
+    clip_negative: Annotated[Literal[False], Field(description="Estimates and intervals are never clipped at zero")]
+    clip: Annotated[bool, Field(description="Whether display_estimate was requested")]
+    checkpoint: CheckpointRef
+    generated_at: datetime
+    notes: list[str]
+    rows: list[StatsRow]

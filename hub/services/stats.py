@@ -155,23 +155,26 @@ class CheckpointRef:
         return b64encode(self.root_hash)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StatsRow:
-    """One answer row. ``estimate`` and the interval are ``None`` for a month no hotline in scope reported."""
+    """One answer row. ``estimate`` and the interval are ``None`` for a month no hotline in scope reported.
+
+    The fields are those of :class:`protocol.api.StatsRow`, in its order: the answer's rows are serialised
+    straight from these objects (:func:`hub.schemas_stats.stats_answer_json`)."""
 
     keys: Mapping[str, str] = field(hash=False)
     estimate: int | None
     ci95_low: int | None
     ci95_high: int | None
+    display_estimate: int | None = None
     std: float | None
     interval_method: Literal["exact", "normal"] | None
     coverage: float | None
     hotlines_reporting: int
     hotlines_expected: int
     obs_status: ObsStatus
-    wide_interval: bool
     conf_status: Literal["F"] = "F"
-    display_estimate: int | None = None
+    wide_interval: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,14 +346,13 @@ class StatsService:
         statement = select(*columns, func.sum(RollupCell.value), func.count()).where(*conditions)
         if columns:
             statement = statement.group_by(*columns)
+        at = group_by.index(PERIOD) if PERIOD in group_by else None
         sums: dict[Group, tuple[int, int]] = {}
-        for found in self._session.execute(statement):
-            *values, total, count = found
+        for *values, total, count in self._session.execute(statement):
             if not count:
                 continue  # no group columns and no rows: SQL still answers one row of NULL, 0
-            keyed = dict(zip(group_by, values, strict=True))
-            month = _month(keyed.pop(PERIOD)) if PERIOD in keyed else None
-            sums[Group(month, tuple(str(v) for v in keyed.values()))] = (int(total), int(count))
+            month = None if at is None else _month(values.pop(at))
+            sums[Group(month, tuple([str(v) for v in values]))] = (int(total), int(count))
         return sums
 
 
@@ -457,6 +459,8 @@ class _RowBuilder:
     clip: bool
     _intervals: dict[tuple[int, ...], Interval] = field(default_factory=dict)
     _hotlines: dict[tuple[int, ...], tuple[int, int]] = field(default_factory=dict)
+    _code_positions: list[Mapping[str, int]] = field(default_factory=list)
+    _facts: dict[int | None, tuple[Interval, int, tuple[int, int]]] = field(default_factory=dict)
 
     def rows(self, sums: Mapping[Group, tuple[int, int]], combos: list[tuple[str, ...]]) -> tuple[StatsRow, ...]:
         by_period = PERIOD in self.group_by
@@ -471,15 +475,11 @@ class _RowBuilder:
         return tuple(rows[group] for group in sorted(rows, key=self._order))
 
     def _row(self, group: Group, estimate: int, count: int) -> StatsRow:
-        covered = tuple(self.periods) if group.month is None else (group.month,)
-        months = tuple(month for month in covered if month in self.noise)
-        cells = self.cells_per_group * sum(len(self.noise[month]) for month in months)
+        interval, cells, (reporting, expected) = self._month_facts(group.month)
         if count != cells:
             raise _inconsistent(self.table.name, f"{count} cells where {cells} belong")
-        interval = self._interval(months)
         low, high = interval_bounds(estimate, interval)
         wide = is_wide(estimate, interval)
-        reporting, expected = self._hotline_counts(covered)
         return StatsRow(
             keys=self._keys(group),
             estimate=estimate,
@@ -510,6 +510,17 @@ class _RowBuilder:
             wide_interval=False,
         )
 
+    def _month_facts(self, month: int | None) -> tuple[Interval, int, tuple[int, int]]:
+        """For the rows of ``month`` (``None``: the whole range): their interval, the cells each sums, and the
+        hotlines reporting and expected (cached: every row of a month shares them)."""
+        facts = self._facts.get(month)
+        if facts is None:
+            covered = tuple(self.periods) if month is None else (month,)
+            months = tuple(m for m in covered if m in self.noise)
+            cells = self.cells_per_group * sum(len(self.noise[m]) for m in months)
+            facts = self._facts[month] = (self._interval(months), cells, self._hotline_counts(covered))
+        return facts
+
     def _interval(self, months: tuple[int, ...]) -> Interval:
         """The interval of a sum of ``cells_per_group`` cells in each of ``months`` (cached: rows share months)."""
         if months not in self._intervals:
@@ -532,24 +543,34 @@ class _RowBuilder:
         return self._hotlines[months]
 
     def _keys(self, group: Group) -> Mapping[str, str]:
-        codes = iter(group.codes)
-        return MappingProxyType(
-            {
-                name: period_text(group.month) if name == PERIOD and group.month is not None else next(codes)
-                for name in self.group_by
-            }
-        )
+        """The row's keys, a plain dict (read once, by the answer's serialiser, which checks mappings slowly)."""
+        if group.month is None:
+            return dict(zip(self.group_by, group.codes, strict=True))
+        at = self._period_at
+        return dict(zip(self.group_by, (*group.codes[:at], period_text(group.month), *group.codes[at:]), strict=True))
 
     def _order(self, group: Group) -> tuple[int, ...]:
         """Months in order, codes in code-list order (not alphabetical), keys in ``group_by`` order."""
-        codes = iter(group.codes)
-        return tuple(
-            group.month or 0 if name == PERIOD else self.table.dimensions[self._position(name)].index_of(next(codes))
-            for name in self.group_by
-        )
+        order = [positions[code] for positions, code in zip(self._positions, group.codes, strict=True)]
+        if PERIOD in self.group_by:
+            order.insert(self._period_at, group.month or 0)
+        return tuple(order)
 
-    def _position(self, name: str) -> int:
-        return self.table.dimension_names.index(name)
+    @property
+    def _period_at(self) -> int:
+        return self.group_by.index(PERIOD)
+
+    @property
+    def _positions(self) -> list[Mapping[str, int]]:
+        """Per non-period group key: code -> its place in the code list (computed once per answer)."""
+        if not self._code_positions:
+            dimensions = {dimension.name: dimension for dimension in self.table.dimensions}
+            for name in self.group_by:
+                if name != PERIOD:
+                    self._code_positions.append(
+                        {code: dimensions[name].index_of(code) for code in dimensions[name].code_names}
+                    )
+        return self._code_positions
 
 
 def _notes(

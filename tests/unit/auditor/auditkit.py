@@ -261,6 +261,7 @@ CONCLUSIONS = (
     "periods",
     "statistics",
     "estimates",
+    "rounds",
 )
 
 

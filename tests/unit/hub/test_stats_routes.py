@@ -267,6 +267,6 @@ def test_completeness_over_http(served: tuple[HubUnderTest, Dataset]) -> None:
 def test_openapi_documents_the_response_models(served: tuple[HubUnderTest, Dataset]) -> None:
     hub, _ = served
     schema = hub.client.app.openapi()  # type: ignore[attr-defined]
-    assert {"StatsPublic", "StatsRowPublic", "CompletenessPublic"} <= set(schema["components"]["schemas"])
+    assert {"StatsAnswer", "StatsRow", "CompletenessPublic"} <= set(schema["components"]["schemas"])
     operation = schema["paths"]["/v1/stats/{table}"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"table", "group_by", "period_from", "format", "clip"}

@@ -1,0 +1,193 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``tipshare-audit verify`` re-adds a secure round from the log alone: a sound round of 8 with drop-outs, driven
+over the hub's HTTP API, verifies (in one run, or across two while it runs); the hub's round answer is compared with
+the logged result."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from protocol.messages import SecaggStepEntry, b64decode, format_timestamp, parse_log_entry
+from protocol.secagg.signed import step_entry, step_message
+from tests.support.hubs import HubUnderTest, start_hub
+from tests.unit.auditor.auditkit import Run, Wire, audit, conclusions
+from tests.unit.hub.secure_round_members import (
+    Member,
+    create_group,
+    enroll_members,
+    mask,
+    member_values,
+    open_round,
+    read_round,
+    reveal,
+    share,
+)
+
+DROP_BEFORE_SHARES = ("hotline-07",)
+DROP_BEFORE_MASKED = ("hotline-06",)
+DROP_BEFORE_UNMASK = ("hotline-05",)
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[HubUnderTest]:
+    yield from start_hub(tmp_path / "hub")
+
+
+def _rounds(run: Run) -> dict[str, int]:
+    value: dict[str, int] = run.document["rounds"]
+    return value
+
+
+def _start(hub: HubUnderTest) -> dict[str, Member]:
+    members = enroll_members(hub, 8)
+    create_group(hub, list(members), threshold=5)
+    open_round(hub)
+    return members
+
+
+def _shares(hub: HubUnderTest, members: dict[str, Member]) -> None:
+    roster = read_round(hub).roster
+    for m in roster.member_ids:
+        if m not in DROP_BEFORE_SHARES:
+            share(hub, members[m], roster)
+    hub.clock.advance(days=3, seconds=1)
+
+
+def _finish(hub: HubUnderTest, members: dict[str, Member]) -> list[int]:
+    """The masked and reveal steps; the true sum plus the survivors' noise."""
+    read = read_round(hub)
+    assert read.committed is not None
+    for m in read.committed.members:
+        if m not in DROP_BEFORE_MASKED:
+            mask(hub, members[m], read)
+    hub.clock.advance(days=3)
+    read = read_round(hub)
+    assert read.survivors is not None
+    for m in read.survivors.member_ids:
+        if m not in DROP_BEFORE_UNMASK:
+            reveal(hub, members[m], read)
+    hub.clock.advance(days=3)
+    done = read_round(hub)
+    assert done.document["step"] == "done"
+    length = done.roster.vector_length
+    expected = [0] * length
+    for m in read.survivors.member_ids:
+        counts, noise = member_values(m, length)
+        expected = [e + c + z for e, c, z in zip(expected, counts, noise, strict=True)]
+    return expected
+
+
+def test_a_sound_round_of_8_with_drop_outs_is_re_added_exactly(hub: HubUnderTest, tmp_path: Path) -> None:
+    members = _start(hub)
+    _shares(hub, members)
+    expected = _finish(hub, members)
+    assert list(read_round(hub).result.sum) == expected  # type: ignore[union-attr]
+
+    run = audit(hub, tmp_path / "state", "--log-key", hub.log_key.vkey)
+
+    assert run.code == 0, run.out + run.err
+    assert run.document["failures"] == []
+    assert _rounds(run) == {"checked": 1, "re_added": 1, "failed": 0, "running": 0, "findings": 0, "published": 1}
+    text = audit(hub, tmp_path / "state", as_json=False)
+    assert "1 checked, 1 results re-added exactly, 0 failed, 0 running; 0 findings" in text.out
+
+
+def test_a_round_spanning_two_runs_is_checked_once_it_is_over(hub: HubUnderTest, tmp_path: Path) -> None:
+    members = _start(hub)
+    _shares(hub, members)
+    state = tmp_path / "state"
+    first = audit(hub, state, "--log-key", hub.log_key.vkey)
+    assert first.code == 0, first.out + first.err
+    assert _rounds(first)["running"] == 1
+    assert _rounds(first)["checked"] == 0
+
+    _finish(hub, members)
+    resumed = audit(hub, state)
+    fresh = audit(hub, tmp_path / "fresh", "--log-key", hub.log_key.vkey)
+
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert resumed.document["entry_checks"]["resumed"] > 0  # the first run's entries were not checked again
+    assert (
+        _rounds(resumed)
+        == _rounds(fresh)
+        == {
+            "checked": 1,
+            "re_added": 1,
+            "failed": 0,
+            "running": 0,
+            "findings": 0,
+            "published": 1,
+        }
+    )
+    assert conclusions(resumed) == conclusions(fresh)
+
+
+def test_a_hub_answering_from_another_sum_than_the_logged_one_is_named(hub: HubUnderTest, tmp_path: Path) -> None:
+    members = _start(hub)
+    _shares(hub, members)
+    _finish(hub, members)
+    logged = read_round(hub).result
+    assert logged is not None
+    forged = step_entry(
+        logged.model_copy(update={"sum": (logged.sum[0] + 5, *logged.sum[1:])}),
+        effective_at=format_timestamp(hub.clock()),
+    )
+
+    def answer_from_another_sum(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if not request.url.path.startswith("/v1/rounds/"):
+            return response
+        document = response.json()
+        document["steps"]["result"]["entry"] = base64.b64encode(forged.canonical_bytes()).decode()
+        return httpx.Response(200, headers={"content-type": "application/json"}, content=json.dumps(document))
+
+    run = audit(hub, tmp_path / "state", "--log-key", hub.log_key.vkey, wire=Wire(hub, rewrite=answer_from_another_sum))
+
+    assert run.code == 1, run.out + run.err
+    [found] = run.failures("rounds")
+    assert found["keys"] == {"group": "region-eu-east", "period": "2026-10", "round": "0", "rule": "published-differs"}
+    assert "the hub answers from another result than the logged one (1 cells differ)" in found["message"]
+    # The log itself re-adds exactly: only the answer is wrong.
+    assert _rounds(run)["re_added"] == 1
+    entry = parse_log_entry(b64decode(read_round(hub).document["steps"]["result"]["entry"]))
+    assert isinstance(entry, SecaggStepEntry)
+    assert step_message(entry) == logged
+
+
+def test_a_hub_hiding_the_logged_result_is_named(hub: HubUnderTest, tmp_path: Path) -> None:
+    members = _start(hub)
+    _shares(hub, members)
+    _finish(hub, members)
+
+    def no_result(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if not request.url.path.startswith("/v1/rounds/"):
+            return response
+        document = response.json()
+        del document["steps"]["result"]
+        return httpx.Response(200, headers={"content-type": "application/json"}, content=json.dumps(document))
+
+    run = audit(hub, tmp_path / "state", "--log-key", hub.log_key.vkey, wire=Wire(hub, rewrite=no_result))
+
+    assert run.code == 1, run.out + run.err
+    [found] = run.failures("rounds")
+    assert found["keys"]["rule"] == "published-differs"
+    assert found["message"].endswith("(the hub shows no result)")
+
+
+def test_a_round_failed_below_the_threshold_verifies_as_failed(hub: HubUnderTest, tmp_path: Path) -> None:
+    members = _start(hub)
+    roster = read_round(hub).roster
+    for m in roster.member_ids[:4]:  # 4 of 8 share, below the threshold 5
+        share(hub, members[m], roster)
+    hub.clock.advance(days=3, seconds=1)
+    assert read_round(hub).document["step"] == "failed"
+
+    run = audit(hub, tmp_path / "state", "--log-key", hub.log_key.vkey)
+
+    assert run.code == 0, run.out + run.err
+    assert _rounds(run) == {"checked": 1, "re_added": 0, "failed": 1, "running": 0, "findings": 0, "published": 1}
