@@ -184,7 +184,12 @@ async def member_state(request: Request, context: ContextDep) -> RoundPublic:
     return await run_in_threadpool(_read_as_member, context, signed)
 
 
-@router.get("/v1/rounds/{group}/{period}", response_model=RoundPublic, summary="The latest round of a month")
+@router.get(
+    "/v1/rounds/{group}/{period}",
+    response_model=RoundPublic,
+    summary="The latest round of a month",
+    responses={404: {"description": "No such aggregation group, or no round of it for this month"}},
+)
 def latest_round(
     group: Annotated[str, Path(pattern=_GROUP)],
     period: Annotated[str, Path(pattern=_PERIOD)],
@@ -194,7 +199,12 @@ def latest_round(
     return _read(context, group, period, None)
 
 
-@router.get("/v1/rounds/{group}/{period}/{number}", response_model=RoundPublic, summary="One round of a month")
+@router.get(
+    "/v1/rounds/{group}/{period}/{number}",
+    response_model=RoundPublic,
+    summary="One round of a month",
+    responses={404: {"description": "No such aggregation group or round"}},
+)
 def one_round(
     group: Annotated[str, Path(pattern=_GROUP)],
     period: Annotated[str, Path(pattern=_PERIOD)],

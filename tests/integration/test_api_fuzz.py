@@ -240,8 +240,8 @@ def test_every_api_route_is_in_the_schema_or_hand_fuzzed(fuzzer: Fuzzer) -> None
 
 def test_every_secured_route_names_its_roles(fuzzer: Fuzzer) -> None:
     """Only the hub's identity and its key handovers, taxonomies (and the SDMX structures made of them), health,
-    submissions (signed envelopes) and the latest checkpoint with its consistency proofs (what nodes check their
-    receipts with) are public."""
+    submissions and a secure round's messages and reads (signed by members' logged keys) and the latest checkpoint
+    with its consistency proofs (what nodes check their receipts with) are public."""
     public = {op.label for op in fuzzer.operations() if fuzzer.roles(op) is None}
     assert public == {
         "GET /healthz",
@@ -255,6 +255,9 @@ def test_every_secured_route_names_its_roles(fuzzer: Fuzzer) -> None:
         "GET /v1/sdmx/{kind}",
         "GET /v1/sdmx/{kind}/{agency}/{resource}/{version}",
         "POST /v1/submissions",
+        # A secure round's members authenticate with signatures by their logged keys, as submissions do.
+        "POST /v1/rounds/messages",
+        "POST /v1/rounds/state",
     }
     for op in fuzzer.operations():
         assert fuzzer.roles(op) is None or fuzzer.roles(op) <= {"coordinator", "auditor", "admin", "metrics"}, op.label

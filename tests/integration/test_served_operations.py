@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +50,17 @@ def _log_lines(served: ServedHub) -> list[dict[str, object]]:
         if line.startswith("{"):
             lines.append(json.loads(line))
     return lines
+
+
+def _lines_of(served: ServedHub, request_id: str, *, within: float = 30.0) -> list[dict[str, object]]:
+    """The log lines of one request. A worker writes its access line once the answer has gone out, so the client
+    can read the answer first: wait for the line (a busy machine delays it; a missing line still fails)."""
+    deadline = time.monotonic() + within
+    while True:
+        lines = [entry for entry in _log_lines(served) if entry["request_id"] == request_id]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
 
 
 def _count(text: str, name: str, **labels: str) -> float:
@@ -94,7 +106,7 @@ def test_two_workers_report_one_set_of_counters_and_log_json(two_workers: tuple[
     assert refused.status_code == 401
     request_id = refused.headers["x-request-id"]
     assert refused.json()["request_id"] == request_id
-    (line,) = [entry for entry in _log_lines(served) if entry["request_id"] == request_id]
+    (line,) = _lines_of(served, request_id)
     assert line["logger"] == "tipshare.access"
     assert (line["method"], line["path"], line["status"], line["level"]) == ("GET", "/v1/admin/tokens", 401, "INFO")
     assert isinstance(line["duration_ms"], float)
