@@ -8,6 +8,7 @@ profile, and service links turned off (they would set TIPSHARE_HUB_PORT).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ def _pod_specs() -> dict[str, dict[str, Any]]:
         "witness-collect": objects[("CronJob", "tipshare-hub-witness-collect")]["spec"]["jobTemplate"]["spec"][
             "template"
         ],
+        "round-tick": objects[("CronJob", "tipshare-hub-round-tick")]["spec"]["jobTemplate"]["spec"]["template"],
     }
     return specs
 
@@ -69,6 +71,7 @@ def test_the_expected_objects() -> None:
         ("CronJob", "tipshare-hub-log-verify"),
         ("CronJob", "tipshare-hub-witness-collect"),
         ("CronJob", "tipshare-hub-access-log-checkpoint"),
+        ("CronJob", "tipshare-hub-round-tick"),
         ("Job", "tipshare-hub-migrate"),
     }
 
@@ -133,7 +136,7 @@ def test_keys_reach_the_hub_as_owner_only_files_in_memory(deployment: dict[str, 
     assert f"{data_dir}/keys" in script
 
 
-@pytest.mark.parametrize("name", ["deployment", "migrate", "log-verify", "witness-collect"])
+@pytest.mark.parametrize("name", ["deployment", "migrate", "log-verify", "witness-collect", "round-tick"])
 def test_pods_meet_the_restricted_profile_and_drop_service_links(name: str) -> None:
     template = _pod_specs()[name]
     spec = template["spec"]
@@ -167,6 +170,11 @@ def test_jobs_run_the_right_commands() -> None:
     assert (collect["spec"]["schedule"], collect["spec"]["concurrencyPolicy"]) == ("* * * * *", "Forbid")
     (container,) = collect["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["witness", "collect"]
+    tick = objects[("CronJob", "tipshare-hub-round-tick")]
+    assert re.fullmatch(r"[0-5]?[0-9] \* \* \* \*", tick["spec"]["schedule"]), "hourly"
+    assert tick["spec"]["concurrencyPolicy"] == "Forbid", "two ticks at once would race on a round's step"
+    (container,) = tick["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["round", "tick"]
 
 
 def test_service_ingress_and_budget_select_the_hub_pods(deployment: dict[str, Any]) -> None:

@@ -19,12 +19,14 @@ SERVICES = (
     "tipshare-hub.service",
     "tipshare-hub-witness-collect.service",
     "tipshare-hub-access-log-checkpoint.service",
+    "tipshare-hub-round-tick.service",
     "tipshare-node-submit.service",
     "tipshare-node-sync.service",
 )
 TIMERS = (
     "tipshare-hub-witness-collect.timer",
     "tipshare-hub-access-log-checkpoint.timer",
+    "tipshare-hub-round-tick.timer",
     "tipshare-node-submit.timer",
     "tipshare-node-sync.timer",
 )
@@ -118,6 +120,18 @@ def test_witness_cosignatures_are_collected_every_minute_as_the_hub_user() -> No
     assert timer["Timer"]["Unit"] == "tipshare-hub-witness-collect.service"
     assert timer["Timer"]["OnCalendar"] == "minutely"
     assert timer["Install"]["WantedBy"] == "timers.target"
+
+
+def test_secure_rounds_tick_every_hour_as_the_hub_user() -> None:
+    service = load_unit(SYSTEMD / "tipshare-hub-round-tick.service")["Service"]
+    assert service["Type"] == "oneshot"
+    assert service["ExecStart"] == "/opt/tipshare/bin/tipshare-hub round tick"
+    assert service["EnvironmentFile"] == "-/etc/tipshare/hub.env", "the same database and log key as the hub"
+    timer = load_unit(SYSTEMD / "tipshare-hub-round-tick.timer")
+    assert timer["Timer"]["Unit"] == "tipshare-hub-round-tick.service"
+    assert timer["Timer"]["OnCalendar"] == "hourly"
+    assert timer["Install"]["WantedBy"] == "timers.target"
+    assert "Install" not in load_unit(SYSTEMD / "tipshare-hub-round-tick.service").sections(), "started by the timer"
 
 
 def test_submit_is_monthly_before_the_deadline_and_sync_daily() -> None:
