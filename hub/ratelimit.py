@@ -121,7 +121,8 @@ def request_class(method: str, path: str) -> RateClass | None:
     """The class a request is limited in, or ``None`` for liveness, metrics and static files."""
     if path in ("/healthz", "/metrics") or path.startswith("/static/"):
         return None
-    if path == "/v1/submissions" and method == "POST":
+    if method == "POST" and path in ("/v1/submissions", "/v1/rounds/messages"):
+        # A round's signed message writes to the log like a submission, and is as large as one may be.
         return "submit"
     if path.startswith("/v1/admin"):
         return "admin"

@@ -86,6 +86,9 @@ def test_sources_are_addresses_and_ipv6_blocks(host: str | None, key: str) -> No
     ("method", "path", "kind"),
     [
         ("POST", "/v1/submissions", "submit"),
+        ("POST", "/v1/rounds/messages", "submit"),
+        ("POST", "/v1/rounds/state", "query"),
+        ("GET", "/v1/rounds/region-eu-east/2026-11", "query"),
         ("GET", "/v1/submissions/3", "audit"),
         ("GET", "/v1/log/entries", "audit"),
         ("GET", "/v1/audit/access-log", "audit"),
@@ -154,6 +157,19 @@ def test_the_allowance_comes_back_after_retry_after(limited: HubUnderTest) -> No
 def test_submissions_are_limited_per_source_even_when_garbage(limited: HubUnderTest) -> None:
     statuses = [limited.post_envelope(b"{}").status_code for _ in range(5)]
     assert statuses == [400, 400, 400, 400, 429]
+
+
+def test_round_messages_share_the_submission_allowance(limited: HubUnderTest) -> None:
+    """A round's message writes to the log like a submission: it draws on the same allowance, not the queries'."""
+
+    def post():  # type: ignore[no-untyped-def]
+        return limited.client.post("/v1/rounds/messages", content=b"{}")
+
+    assert [post().status_code for _ in range(2)] == [400, 400]
+    assert [limited.post_envelope(b"{}").status_code for _ in range(2)] == [400, 400]
+    assert_problem(post(), 429, "rate_limited", "try again in")
+    metrics = limited.client.get("/metrics", headers=limited.auth("admin")).text
+    assert 'tipshare_http_requests_limited_total{class="submit"} 1' in metrics
 
 
 def test_a_hotline_is_limited_once_its_signature_is_verified(limited: HubUnderTest) -> None:
