@@ -178,6 +178,12 @@ class HubState:
     #: Per hotline: months of the last twelve reported after their deadline, and months not reported past it.
     late_reports: Mapping[str, int] = field(default_factory=dict)
     missing_reports: Mapping[str, int] = field(default_factory=dict)
+    #: Secure rounds running, by the step they wait for (``shares``, ``masked``, ``reveal``), and rounds that failed.
+    rounds_open: Mapping[str, int] = field(default_factory=dict)
+    rounds_failed: int = 0
+    #: Seconds until the earliest deadline of the step a running round waits for (negative: passed and not moved on;
+    #: ``None``: no round runs).
+    round_deadline_in: float | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # registries key collectors by identity
@@ -220,3 +226,27 @@ class HubStateCollector:
             for hotline, count in sorted(counts.items()):
                 family.add_metric([hotline], count)
             yield family
+        yield from _round_gauges(state)
+
+
+#: The steps a running secure round waits for (:class:`hub.models.SecaggRound`), each always reported.
+ROUND_STEPS = ("shares", "masked", "reveal")
+
+
+def _round_gauges(state: HubState) -> Iterator[Metric]:
+    running = GaugeMetricFamily(
+        "tipshare_secagg_rounds_open", "Secure rounds running, by the step they wait for.", labels=["step"]
+    )
+    for step in ROUND_STEPS:
+        running.add_metric([step], state.rounds_open.get(step, 0))
+    yield running
+    yield GaugeMetricFamily(
+        "tipshare_secagg_rounds_failed", "Secure rounds that ended failed, ever.", value=state.rounds_failed
+    )
+    deadline = GaugeMetricFamily(
+        "tipshare_secagg_next_deadline_seconds",
+        "Seconds until the earliest deadline of a running secure round's step (negative: passed, not moved on).",
+    )
+    if state.round_deadline_in is not None:
+        deadline.add_metric([], state.round_deadline_in)
+    yield deadline

@@ -8,6 +8,7 @@ answers the scrape (:func:`hub_state`).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -17,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from hub.context import HubContext
 from hub.deps import ContextDep, ReadSessionDep, require
-from hub.metrics import CONTENT_TYPE, HubState, HubStateCollector
-from hub.models import Hotline, LogCheckpoint, Witness, WitnessCosignature
+from hub.metrics import CONTENT_TYPE, ROUND_STEPS, HubState, HubStateCollector
+from hub.models import Hotline, LogCheckpoint, SecaggRound, Witness, WitnessCosignature
 from hub.services.completeness import CompletenessService
 from hub.services.log import TransparencyLog
 from hub.services.tokens import Principal
@@ -54,6 +55,7 @@ def hub_state(context: HubContext, session: Session, *, now: datetime) -> HubSta
     late = Counter(row.hotline_id for row in grid.rows if row.status == "late")
     missing = Counter(row.hotline_id for row in grid.rows if row.status == "missing")
     hotline_ids = {row.hotline_id for row in grid.rows}
+    rounds = _round_state(session, now=now)
     return HubState(
         log_size=log_size,
         hotlines=hotlines,
@@ -61,4 +63,35 @@ def hub_state(context: HubContext, session: Session, *, now: datetime) -> HubSta
         witness_cosignature_age=witness_age,
         late_reports={hotline: late[hotline] for hotline in hotline_ids},
         missing_reports={hotline: missing[hotline] for hotline in hotline_ids},
+        rounds_open=rounds.open,
+        rounds_failed=rounds.failed,
+        round_deadline_in=rounds.deadline_in,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _RoundState:
+    open: dict[str, int]
+    failed: int
+    deadline_in: float | None
+
+
+def _round_state(session: Session, *, now: datetime) -> _RoundState:
+    """Running rounds by step, failed rounds, and the earliest deadline of a running round's step."""
+    by_step = select(SecaggRound.step, func.count()).group_by(SecaggRound.step)
+    counts: dict[str, int] = {str(step): int(count) for step, count in session.execute(by_step)}
+    deadline_of_step = {
+        "shares": SecaggRound.shares_due,
+        "masked": SecaggRound.masked_due,
+        "reveal": SecaggRound.reveal_due,
+    }
+    deadlines = [
+        due
+        for step, column in deadline_of_step.items()
+        if (due := session.scalar(select(func.min(column)).where(SecaggRound.step == step))) is not None
+    ]
+    return _RoundState(
+        open={step: counts.get(step, 0) for step in ROUND_STEPS},
+        failed=counts.get("failed", 0),
+        deadline_in=(min(deadlines) - now).total_seconds() if deadlines else None,
     )

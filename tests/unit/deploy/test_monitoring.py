@@ -167,6 +167,8 @@ def test_every_rule_has_a_name_an_expression_and_a_summary() -> None:
         "TipshareSubmissionsRejected",
         "TipshareCheckpointOld",
         "TipshareWitnessBehind",
+        "TipshareRoundFailed",
+        "TipshareRoundStuck",
     ):
         assert required in names, required
 
@@ -174,7 +176,13 @@ def test_every_rule_has_a_name_an_expression_and_a_summary() -> None:
 def test_queries_use_only_metrics_the_hub_exports(hub: HubUnderTest) -> None:
     exported = _exported(hub)
     # The families a scrape lists: the alerts' subjects are among them even before any traffic.
-    for needed in ("tipshare_reports_missing", "tipshare_ingest_seconds_bucket", "tipshare_checkpoint_age_seconds"):
+    for needed in (
+        "tipshare_reports_missing",
+        "tipshare_ingest_seconds_bucket",
+        "tipshare_checkpoint_age_seconds",
+        "tipshare_secagg_rounds_failed",
+        "tipshare_secagg_next_deadline_seconds",
+    ):
         assert needed in exported
     queries = {f"panel: {expr}": expr for expr in _panel_queries()}
     queries |= {f"rule {rule['alert']}: {rule['expr']}": rule["expr"] for rule in _rules()}

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """``/metrics``: what operators alert on, read from the database at scrape time (late and missing reports per
-hotline, checkpoint and witness cosignature ages) and counted as requests are served (ingest latency, rejections
-by reason); prometheus_client's exposition format."""
+hotline, checkpoint and witness cosignature ages, secure rounds) and counted as requests are served (ingest
+latency, rejections by reason); prometheus_client's exposition format."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from hub.db import write_session
-from hub.models import LogCheckpoint, Witness, WitnessCosignature
+from hub.models import LogCheckpoint, SecaggRound, Witness, WitnessCosignature
+from hub.services.secure_rounds import SecureRounds
 from tests.support.hubs import HubUnderTest
+from tests.unit.hub.secure_round_members import create_group, enroll_members, open_round
 
 
 def _samples(hub: HubUnderTest) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -81,3 +83,30 @@ def test_ingest_latency_and_rejections_by_reason(hub: HubUnderTest) -> None:
     assert len(rejected) == 1
     assert samples[("tipshare_submissions_accepted_total", ())] == 1
     assert not [name for name, _ in samples if name.endswith("_created")], "no *_created series"
+
+
+def test_secure_rounds_by_step_failures_and_the_next_deadline(hub: HubUnderTest) -> None:
+    steps = (("step", "masked"), ("step", "reveal"), ("step", "shares"))
+    samples = _samples(hub)
+    assert [samples[("tipshare_secagg_rounds_open", (s,))] for s in steps] == [0, 0, 0]
+    assert samples[("tipshare_secagg_rounds_failed", ())] == 0
+    assert not [key for key in samples if key[0] == "tipshare_secagg_next_deadline_seconds"], "no round runs"
+
+    members = enroll_members(hub, 3)
+    create_group(hub, list(members), threshold=2)
+    open_round(hub)
+    with write_session(hub.context.sessions) as session:
+        (row,) = session.scalars(select(SecaggRound))
+        shares_due = row.shares_due
+    samples = _samples(hub)
+    assert [samples[("tipshare_secagg_rounds_open", (s,))] for s in steps] == [0, 0, 1]
+    assert samples[("tipshare_secagg_next_deadline_seconds", ())] == (shares_due - hub.clock()).total_seconds()
+
+    hub.clock.advance(days=3, seconds=61)  # past the shares deadline, and no tick yet: the round is late
+    assert _samples(hub)[("tipshare_secagg_next_deadline_seconds", ())] < 0
+    with write_session(hub.context.sessions) as session:
+        SecureRounds(hub.context, session).advance_all(now=hub.clock())  # no member answered: below the threshold
+    samples = _samples(hub)
+    assert [samples[("tipshare_secagg_rounds_open", (s,))] for s in steps] == [0, 0, 0]
+    assert samples[("tipshare_secagg_rounds_failed", ())] == 1
+    assert not [key for key in samples if key[0] == "tipshare_secagg_next_deadline_seconds"]
