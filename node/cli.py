@@ -43,7 +43,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from node import adoption, cli_witness, i18n, round_store, rounds, views
+from node import adoption, cli_witness, i18n, round_store, round_views, rounds, views
 from node.budget import BudgetConfig, amount_text, check_caps
 from node.cli_keys import rekey, repin
 from node.client import HubClient, make_http_client, normalise_hub_url
@@ -966,6 +966,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
             _year_budgets(home, ledger, year=None, today=state.clock()),
             ledger.discards(),
         )
+        document["rounds"] = round_views.rounds_document(round_store.RoundStore(db).all())
         if outbox.receipts() or load_policy(home.layout.root) is not None:  # something to check at the hub
             with state.hub(home.config.hub.url) as client:
                 home = follow_handover(state, home, client)  # receipts are checked with the hub's current log key
@@ -973,7 +974,9 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         views.emit_json(document)
     else:
-        views.show_status(views.console(), document)
+        out = views.console()
+        views.show_status(out, document)
+        round_views.show_rounds(out, document["rounds"])
 
 
 @app.command()
@@ -990,12 +993,16 @@ def budget(
     config = home.config
     with _database(home) as db:
         summaries = _year_budgets(home, Ledger(db), year=year, today=state.clock())
+        stored_rounds = [r for r in round_store.RoundStore(db).all() if year is None or r.period.startswith(f"{year}-")]
     plan = calibrate(home.taxonomy, list(home.taxonomy.tables), config.budget)
     document = views.budget_document(config, summaries, plan)
+    document["rounds"] = round_views.rounds_document(stored_rounds)
     if as_json:
         views.emit_json(document)
     else:
-        views.show_budget(views.console(), document)
+        out = views.console()
+        views.show_budget(out, document)
+        round_views.show_rounds(out, document["rounds"])
 
 
 # ---------------------------------------------------------------------------- synth

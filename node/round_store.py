@@ -74,6 +74,11 @@ class RoundStore:
         )
         return [_stored(row) for row in rows]
 
+    def all(self) -> list[StoredRound]:
+        """Every month's round the node prepared, by period (``status`` and ``budget`` show them)."""
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM rounds ORDER BY period")  # noqa: S608
+        return [_stored(row) for row in rows]
+
     def held_periods(self) -> set[str]:
         """Months whose local releases wait for their round (never queued meanwhile). Once the round is over, a
         correction of the month goes out as a local release (the first revision, in the round's sum, never does)."""

@@ -40,6 +40,7 @@ from node.home import NodeHome
 from node.i18n import N_, Text, translate
 from node.keystore import ensure_private_dir, sealing_key, write_private_file
 from node.round_store import RoundStore, StoredRound
+from node.secure_group import ROUND_WAIT_DAYS, round_gives_up_at
 from protocol.checkpoint import open_checkpoint
 from protocol.crypto import AgreementKey, VerifyKey
 from protocol.errors import ProtocolError, UnmaskRefused
@@ -236,6 +237,9 @@ def _step(home: NodeHome, store: RoundStore, stored: StoredRound, client: HubCli
         return RoundReport(stored.period, stored.group_id, number, status, action, detail)
 
     if document is None:
+        if _gives_up(home, stored, now=now):
+            days = _wait_days(home)
+            return report("missed", "missed", f"the hub did not open the round within {days} days after the month")
         return report("waiting", "none", "the hub has not opened the round yet")
     read = _parse(document, home)
     if read.roster is None:
@@ -301,6 +305,21 @@ def _step(home: NodeHome, store: RoundStore, stored: StoredRound, client: HubCli
     )
     client.round_message(sign_member_message(reveal, key=signing).canonical_bytes())
     return report("revealed", "reveal-sent", None, number)
+
+
+def _wait_days(home: NodeHome) -> int:
+    config = home.config.secure_group
+    return ROUND_WAIT_DAYS if config is None else config.round_wait_days
+
+
+def _gives_up(home: NodeHome, stored: StoredRound, *, now: datetime) -> bool:
+    """Whether ``sync`` stops waiting for a round the hub has not opened: ``round_wait_days`` after the month ended,
+    and only if the node sent nothing of it. Its secrets file is written before its share submission is posted, so
+    a node that may have sent one keeps waiting (the hub may still hold it: the existing rules then apply)."""
+    if now < round_gives_up_at(stored.period, _wait_days(home)) or stored.status != "waiting":
+        return False
+    sent = home.layout.root / "rounds"
+    return not any(sent.glob(f"{stored.group_id}-{stored.period}-*.json"))
 
 
 def _values(stored: StoredRound, roster: RoundRoster, home: NodeHome) -> list[int]:

@@ -18,6 +18,7 @@ The ``[secure_group]`` section of config.toml (absent: the node releases locally
     members = 20              # hotlines on the group's roster
     threshold = 16            # or threshold_fraction = "0.8" (rounded up: 16 of 20)
     collusion_cap = "2"       # ρ per person-month against the hub and all other members
+    round_wait_days = 22      # optional: days after the month ends that sync waits for the hub to open the round
 
 >>> from node.budget import BudgetConfig
 >>> config = SecureGroupConfig.from_mapping(
@@ -36,6 +37,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final, NoReturn
@@ -46,18 +48,26 @@ from node.i18n import N_, Text
 from node.noise import NoisePlan, TableCalibration, add_noise, gaussian_loss
 from protocol.distributed_noise import SecureGroup, TableShare, plan_table_share, round_guarantee
 from protocol.errors import SecureGroupViolation
+from protocol.messages import period_start
 from protocol.taxonomy import Taxonomy
 
 __all__ = [
+    "ROUND_WAIT_DAYS",
     "RoundSpend",
     "SecureGroupConfig",
     "SharePlan",
     "add_noise_shares",
     "plan_shares",
+    "round_gives_up_at",
 ]
 
 _GROUP_ID: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
-_SETTINGS: Final = frozenset({"group_id", "members", "threshold", "threshold_fraction", "collusion_cap"})
+_SETTINGS: Final = frozenset(
+    {"group_id", "members", "threshold", "threshold_fraction", "collusion_cap", "round_wait_days"}
+)
+#: Days after a month ends that ``sync`` waits for the hub to open the month's round: the hub's default reporting
+#: deadline (15 days) and a week more. Past them, a node that has sent nothing of the round sends its local release.
+ROUND_WAIT_DAYS: Final = 22
 _HINT: Final = N_(
     "Set [secure_group] in config.toml as your hub operator gave it: group_id, members, threshold (or "
     "threshold_fraction) and collusion_cap; remove the section to release locally."
@@ -75,6 +85,8 @@ class SecureGroupConfig:
     threshold_fraction: Fraction | None
     #: The most ρ per person-month the hotline accepts against the hub colluding with all other members.
     collusion_cap: Fraction
+    #: Days after the month ends that ``sync`` waits for the hub to open the round (:meth:`gives_up_at`).
+    round_wait_days: int = ROUND_WAIT_DAYS
 
     def __post_init__(self) -> None:
         if not isinstance(self.group_id, str) or not _GROUP_ID.match(self.group_id):
@@ -83,7 +95,15 @@ class SecureGroupConfig:
             _invalid("threshold", "give exactly one of threshold and threshold_fraction")
         if not isinstance(self.collusion_cap, Fraction) or self.collusion_cap <= 0:
             _invalid("collusion_cap", "it must be an amount above 0")
+        if isinstance(self.round_wait_days, bool) or not isinstance(self.round_wait_days, int):
+            _invalid("round_wait_days", f"{self.round_wait_days!r} is not a whole number")
+        if not 1 <= self.round_wait_days <= 366:
+            _invalid("round_wait_days", f"{self.round_wait_days} is not between 1 and 366")
         self.group()
+
+    def gives_up_at(self, period: str) -> datetime:
+        """When ``sync`` stops waiting for the hub to open ``period``'s round (:func:`round_gives_up_at`)."""
+        return round_gives_up_at(period, self.round_wait_days)
 
     def group(self, members: int | None = None) -> SecureGroup:
         """The group with ``members`` on the roster (default: the configured number) and its threshold."""
@@ -153,6 +173,7 @@ class SecureGroupConfig:
             threshold=threshold,
             threshold_fraction=None if fraction is None else _amount(fraction, "threshold_fraction"),
             collusion_cap=_amount(data["collusion_cap"], "collusion_cap"),
+            round_wait_days=data.get("round_wait_days", ROUND_WAIT_DAYS),
         )
 
     def to_mapping(self) -> dict[str, Any]:
@@ -163,6 +184,8 @@ class SecureGroupConfig:
         if self.threshold_fraction is not None:
             result["threshold_fraction"] = amount_text(self.threshold_fraction)
         result["collusion_cap"] = amount_text(self.collusion_cap)
+        if self.round_wait_days != ROUND_WAIT_DAYS:
+            result["round_wait_days"] = self.round_wait_days
         return result
 
 
@@ -245,6 +268,16 @@ def plan_shares(
     _check_with_opendp(shares, group)
     spend = RoundSpend(config.group_id, group.members, group.threshold, against_hub, against_all)
     return SharePlan(group, shares, spend)
+
+
+def round_gives_up_at(period: str, wait_days: int = ROUND_WAIT_DAYS) -> datetime:
+    """``wait_days`` after ``period`` ends: when ``sync`` stops waiting for the hub to open the month's round.
+
+    >>> round_gives_up_at("2026-11").isoformat()
+    '2026-12-23T00:00:00+00:00'
+    """
+    month_end = (period_start(period) + timedelta(days=32)).replace(day=1)
+    return month_end + timedelta(days=wait_days)
 
 
 def add_noise_shares(plan: SharePlan, counts: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, ...]]:
