@@ -136,8 +136,9 @@ class RoundReport:
 # ------------------------------------------------------------------------------------------------- sync
 
 
-class _Refused(Exception):
-    """The round breaks a rule the node checks: it takes no (further) part. Internal to :func:`take_part`."""
+class _Refused(NodeError):
+    """The round breaks a rule the node checks: it takes no (further) part. Internal to :func:`take_part` (a
+    :class:`NodeError` like every node exception, though it never leaves the module)."""
 
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(f"{rule}: {message}")
