@@ -22,7 +22,7 @@ Built in :func:`hub.app.create_app` and by the CLI, never at import time.
 ``TIPSHARE_HUB_RATE_LIMITS``             ``on`` (default) or ``off`` (only behind a proxy that limits)
 ``TIPSHARE_HUB_RATE_LIMIT_STORE``        where the rate limits count: ``database`` (default; every worker and every
                                          hub on the database share one allowance) or ``memory`` (each worker its own)
-``TIPSHARE_HUB_RATE_SUBMISSIONS``        submissions a minute per source address (default 120)
+``TIPSHARE_HUB_RATE_SUBMISSIONS``        submissions and secure rounds' messages a minute per source address (120)
 ``TIPSHARE_HUB_RATE_HOTLINE``            submissions a minute per hotline, once verified (default 60)
 ``TIPSHARE_HUB_RATE_QUERIES``            statistics and dashboard requests a minute per token or session
                                          (default 600; a source address gets twice that)
