@@ -17,8 +17,9 @@ submission is posted, so a crash and a re-run send the same bytes again.
 
 While the round runs, the month's local release is held (never queued). The round's sum takes the member's vector:
 the local release is marked superseded and never sent (its spend stays recorded: it bounds the round's spend
-against the hub). The round is missed (a deadline passed, the round failed, the node was left out) or refused (the
-roster or the survivor set breaks a rule): the local release goes out the ordinary way instead. So a table of a
+against the hub). The round is missed (a deadline passed, the round failed, the node was left out, or the hub has
+not opened it ``round_wait_days`` after the month while the node has sent nothing of it) or refused (the roster or
+the survivor set breaks a rule): the local release goes out the ordinary way instead. So a table of a
 month reaches the hub once, in the round's sum or in a local release, never both.
 """
 
