@@ -33,7 +33,7 @@ __all__ = ["ACTIVE", "RoundStore", "StoredRound", "prepare_round"]
 ACTIVE: Final = ("waiting", "shares", "masked", "revealed")
 _COLUMNS: Final = (
     "period, group_id, taxonomy_hash, vectors, against_hub, against_all_others, members, threshold, status, "
-    "round_number, detail"
+    "round_number, detail, noise"
 )
 _log = logging.getLogger("node.rounds")
 
@@ -54,6 +54,9 @@ class StoredRound:
     status: str
     round_number: int | None
     detail: str | None
+    #: table -> σ of the node's noise share (declared with the masked vector); None for a round prepared before
+    #: the node kept it.
+    noise: dict[str, str] | None = None
 
 
 class RoundStore:
@@ -93,7 +96,7 @@ class RoundStore:
             stamp = format_timestamp(now)
             self._db.execute(
                 f"INSERT INTO rounds ({_COLUMNS}, created_at, updated_at) VALUES "  # noqa: S608
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     stored.period,
                     stored.group_id,
@@ -106,6 +109,7 @@ class RoundStore:
                     stored.status,
                     stored.round_number,
                     stored.detail,
+                    None if stored.noise is None else json.dumps(stored.noise, sort_keys=True),
                     stamp,
                     stamp,
                 ),
@@ -127,7 +131,7 @@ class RoundStore:
 
 
 def _stored(row: Sequence[object]) -> StoredRound:
-    period, group, taxonomy_hash, vectors, hub, others, members, threshold, status, number, detail = row
+    period, group, taxonomy_hash, vectors, hub, others, members, threshold, status, number, detail, noise = row
     raw = json.loads(bytes(vectors) if isinstance(vectors, bytes | bytearray | memoryview) else str(vectors))
     return StoredRound(
         period=str(period),
@@ -141,6 +145,7 @@ def _stored(row: Sequence[object]) -> StoredRound:
         status=str(status),
         round_number=None if number is None else int(str(number)),
         detail=None if detail is None else str(detail),
+        noise=None if noise is None else {str(k): str(v) for k, v in json.loads(str(noise)).items()},
     )
 
 
@@ -184,6 +189,7 @@ def prepare_round(
             status="waiting",
             round_number=None,
             detail=None,
+            noise={share.table: share.scale_text for share in plan.shares},
         ),
         now=now,
     )

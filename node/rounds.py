@@ -281,6 +281,7 @@ def _step(home: NodeHome, store: RoundStore, stored: StoredRound, client: HubCli
         submissions=read.shares,
         member=me,
         secrets=secrets[0],
+        noise=None if stored.noise is None else {t: stored.noise[t] for t in read.roster.tables},
     )
     if read.step == "masked":
         report("masked", "masked-sent", None, number)  # before posting: the hub may hold it even if the answer is lost

@@ -24,7 +24,8 @@ table             rows
 **Schema versions.** 1: the first four tables. 2 (``approve`` and ``discard``): a release may be ``approved``, and
 ``discards`` records what was discarded. A version 1 database is upgraded in place when it is opened (one
 transaction: the ``releases`` table is rebuilt with the wider status list, every row kept). 3 (secure rounds): the
-``rounds`` table, added to an older database when it is opened.
+``rounds`` table, added to an older database when it is opened. 4: the rounds' ``noise`` (each table's share σ,
+declared with the masked vector); a round prepared before it declares none.
 
 Durability: WAL journal with ``synchronous=FULL`` (a spend, once committed, survives a power cut), foreign keys
 on, and every change in one ``BEGIN IMMEDIATE`` transaction (:func:`transaction`), so concurrent ``tipshare-node``
@@ -45,7 +46,7 @@ from node.i18n import N_, Text
 
 __all__ = ["SCHEMA_VERSION", "open_database", "transaction"]
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 _SCHEMA: Final = """
 CREATE TABLE releases (
@@ -124,7 +125,8 @@ CREATE TABLE rounds (
     round_number        INTEGER,
     detail              TEXT,
     created_at          TEXT    NOT NULL,
-    updated_at          TEXT    NOT NULL
+    updated_at          TEXT    NOT NULL,
+    noise               TEXT
 );
 """
 #: Version 1 to 2: the releases table again, with ``approved`` among its statuses (SQLite cannot change a CHECK
@@ -137,8 +139,10 @@ _UPGRADE_1_TO_2: Final = (
     "ALTER TABLE releases_v2 RENAME TO releases",
     "CREATE TABLE discards" + _SCHEMA.split("CREATE TABLE discards")[1].split("CREATE TABLE rounds")[0],
 )
-#: Version 2 to 3: the rounds table.
+#: Version 2 to 3: the rounds table (as version 4 has it: the upgrade to 4 then finds its columns there).
 _UPGRADE_2_TO_3: Final = ("CREATE TABLE rounds" + _SCHEMA.split("CREATE TABLE rounds")[1],)
+#: Version 3 to 4: the noise share of each table, as the masked vector declares it.
+_ROUND_COLUMNS_4: Final = {"noise": "ALTER TABLE rounds ADD COLUMN noise TEXT"}
 
 
 def open_database(path: Path, *, create: bool = False) -> sqlite3.Connection:
@@ -209,6 +213,12 @@ def _upgrade(connection: sqlite3.Connection) -> None:
         if connection.execute("PRAGMA user_version").fetchone()[0] == 2:
             for statement in _UPGRADE_2_TO_3:
                 connection.execute(statement)
+            connection.execute("PRAGMA user_version=3")
+        if connection.execute("PRAGMA user_version").fetchone()[0] == 3:
+            present = {row[1] for row in connection.execute("PRAGMA table_info(rounds)")}
+            for column, statement in _ROUND_COLUMNS_4.items():
+                if column not in present:
+                    connection.execute(statement)
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 

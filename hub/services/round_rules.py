@@ -17,6 +17,7 @@ rule                      refused because
 ``shares-incomplete``     a share submission does not seal shares to exactly every other member, once each
 ``not-committed``         a masked vector from a member outside the committed set
 ``vector-length``         a masked vector of another length than the roster's
+``noise-declaration``     a masked vector's declared noise does not name the roster's tables once each, in order
 ``reveal-from-non-survivor``  a reveal from a member outside the survivor set
 ``wrong-share-kind``      a share of a survivor's agreement secret or of a drop-out's self-mask seed, or of a
                           member that never committed
@@ -113,6 +114,12 @@ def _check_masked(message: MaskedSubmission, logged: LoggedRound) -> None:
         )
     cells = logged.roster.vector_length
     _bytes(message.masked, 8 * cells, f"the masked vector (of {cells} cells)", rule="vector-length")
+    if message.noise is not None and [n.table for n in message.noise] != list(logged.roster.tables):
+        raise RoundRefused(
+            "the noise declared with a masked vector names each of the roster's tables once, in the roster's order "
+            f"({', '.join(logged.roster.tables)})",
+            rule="noise-declaration",
+        )
 
 
 def _check_reveal(message: UnmaskReveal, logged: LoggedRound) -> None:

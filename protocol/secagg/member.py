@@ -29,6 +29,7 @@ from protocol.secagg.messages import (
     RevealedShare,
     RoundRoster,
     SealedShare,
+    ShareNoise,
     ShareSubmission,
     Survivors,
     UnmaskReveal,
@@ -152,12 +153,19 @@ def make_masked_submission(
     submissions: Mapping[str, ShareSubmission],
     member: str,
     secrets: RoundSecrets,
+    noise: Mapping[str, str] | None = None,
 ) -> MaskedSubmission:
     """Step 2: ``encode(values) + self-mask + Σ ± pairwise masks`` (mod 2^64) over the committed members.
 
     ``values`` are the member's cells (true counts plus its noise share); ``submissions`` the logged share
-    submissions of the committed members, whose round agreement keys make the pairwise masks.
+    submissions of the committed members, whose round agreement keys make the pairwise masks; ``noise`` the σ of
+    the share added to each of the roster's tables (every one of them), declared in the message.
     """
+    if noise is not None and set(noise) != set(roster.tables):
+        raise SecureAggregationError(
+            "the noise declared must name every table of the roster and no other: "
+            f"missing {sorted(set(roster.tables) - set(noise))}, extra {sorted(set(noise) - set(roster.tables))}"
+        )
     check_committed(committed, roster=roster)
     if member not in committed.members:
         raise SecureAggregationError(f"{member} is not in the committed set: it sends a local release instead")
@@ -188,6 +196,7 @@ def make_masked_submission(
         member=member,
         committed=digest(committed),
         masked=b64encode(pack(vector)),
+        noise=None if noise is None else tuple(ShareNoise(table=t, scale=noise[t]) for t in roster.tables),
     )
 
 

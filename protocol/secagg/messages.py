@@ -20,9 +20,18 @@ from typing import Annotated, Final, Literal, Self
 
 from pydantic import Field, model_validator
 
-from protocol.canonical import MAX_SAFE_INTEGER
+from protocol.canonical import MAX_SAFE_INTEGER, canonical_bytes
 from protocol.errors import SecureAggregationError
-from protocol.messages import Base64Bytes, ContentHash, HotlineId, Message, Period, TableName, TaxonomyRef
+from protocol.messages import (
+    Base64Bytes,
+    ContentHash,
+    DecimalString,
+    HotlineId,
+    Message,
+    Period,
+    TableName,
+    TaxonomyRef,
+)
 from protocol.secagg.encoding import check_no_wrap
 
 __all__ = [
@@ -36,6 +45,7 @@ __all__ = [
     "RoundResult",
     "RoundRoster",
     "SealedShare",
+    "ShareNoise",
     "ShareSubmission",
     "SurvivorEntry",
     "Survivors",
@@ -144,13 +154,41 @@ class CommittedSet(_RoundMessage):
     members: Annotated[tuple[HotlineId, ...], Field(min_length=1, max_length=MAX_MEMBERS)]
 
 
+class ShareNoise(Message):
+    """The noise share a member added to every cell of one table: a discrete Gaussian of σ ``scale``."""
+
+    table: TableName
+    #: σ as the member's sampler took it (the shortest decimal that reads back as that double).
+    scale: DecimalString
+
+
 class MaskedSubmission(_RoundMessage):
-    """Step 2, by the second deadline: a committed member's masked vector (little-endian uint64s)."""
+    """Step 2, by the second deadline: a committed member's masked vector (little-endian uint64s) and the noise
+    share it added to each of the roster's tables (``noise``, one per table in the roster's order), so that anyone
+    knows the noise of the round's sum and every interval drawn from it.
+
+    ``noise`` was added after the first rounds: a message without it keeps its exact bytes, and a round one of
+    whose survivors sent none still publishes its sum, but no answer is drawn from it (its noise is unknown).
+    """
 
     type: Literal["secagg-masked"]
     member: HotlineId
     committed: ContentHash
     masked: Base64Bytes
+    noise: Annotated[tuple[ShareNoise, ...], Field(min_length=1, max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _one_share_per_table(self) -> Self:
+        if self.noise is not None:
+            names = [n.table for n in self.noise]
+            if len(set(names)) != len(names):
+                raise ValueError("a table's noise share appears twice")
+        return self
+
+    def canonical_bytes(self) -> bytes:
+        """As for every message, but an absent ``noise`` is left out: a masked vector logged before the field
+        existed keeps its exact bytes (and digest)."""
+        return canonical_bytes(self.model_dump(mode="json", exclude={"noise"} if self.noise is None else None))
 
 
 class SurvivorEntry(Message):

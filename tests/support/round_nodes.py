@@ -58,6 +58,13 @@ class RoundNode:
             vectors, status = db.execute("SELECT vectors, status FROM rounds WHERE period = ?", (PERIOD,)).fetchone()
         return json.loads(vectors), status
 
+    def round_noise(self) -> dict[str, str]:
+        """Each table's share σ as the node keeps it for :data:`PERIOD` (declared with its masked vector)."""
+        with contextlib.closing(sqlite3.connect(self.home / "node.sqlite3")) as db:
+            (noise,) = db.execute("SELECT noise FROM rounds WHERE period = ?", (PERIOD,)).fetchone()
+        found: dict[str, str] = json.loads(noise)
+        return found
+
     def release_status(self) -> str:
         with contextlib.closing(sqlite3.connect(self.home / "node.sqlite3")) as db:
             (status,) = db.execute(

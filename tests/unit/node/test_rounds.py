@@ -20,7 +20,7 @@ from hub.db import write_session
 from hub.models import SecaggMessage
 from hub.services.secure_rounds import SecureRounds
 from protocol.messages import SecaggMemberEntry, SecaggStepEntry, b64decode, b64encode, parse_log_entry
-from protocol.secagg.messages import RoundResult
+from protocol.secagg.messages import MaskedSubmission, RoundResult
 from protocol.secagg.signed import member_message, step_message
 from tests.support.hubs import HubUnderTest, start_hub
 from tests.support.round_nodes import GROUP, PERIOD, TABLE, RoundNode, set_up_node
@@ -127,6 +127,12 @@ def test_sync_takes_part_one_step_per_run_and_a_missed_node_sends_its_local_rele
     assert list(_result(hub).sum) == [
         e + sum(z) for e, z in zip(expected, zip(*noise.values(), strict=True), strict=True)
     ]
+    # Each masked vector declares the share σ the node drew, for each of the roster's tables.
+    for leaf in _round(hub)["masked"]:
+        masked = member_message(_member_entry(leaf))
+        assert isinstance(masked, MaskedSubmission) and masked.noise is not None
+        node = next(n for n in nodes if n.hotline_id == masked.member)
+        assert {n.table: n.scale for n in masked.noise} == {TABLE: node.round_noise()[TABLE]}
     # The secrets were kept 0600 in the node home.
     secrets = next((nodes[0].home / "rounds").iterdir())
     assert secrets.stat().st_mode & 0o777 == 0o600
