@@ -340,7 +340,8 @@ def test_a_version_3_ledger_gains_the_rounds_noise_column_keeping_its_rounds(tmp
     old = sqlite3.connect(path)
     old.execute("ALTER TABLE rounds DROP COLUMN noise")
     old.execute(
-        "INSERT INTO rounds VALUES ('2025-03', 'g-1', 'sha256:aa', x'7b7d', '0.1', '1', 5, 4, 'done', 0, NULL, 't', 't')"
+        "INSERT INTO rounds VALUES "
+        "('2025-03', 'g-1', 'sha256:aa', x'7b7d', '0.1', '1', 5, 4, 'done', 0, NULL, 't', 't')"
     )
     old.execute("PRAGMA user_version=3")
     old.commit()

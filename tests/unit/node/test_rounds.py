@@ -130,7 +130,8 @@ def test_sync_takes_part_one_step_per_run_and_a_missed_node_sends_its_local_rele
     # Each masked vector declares the share σ the node drew, for each of the roster's tables.
     for leaf in _round(hub)["masked"]:
         masked = member_message(_member_entry(leaf))
-        assert isinstance(masked, MaskedSubmission) and masked.noise is not None
+        assert isinstance(masked, MaskedSubmission)
+        assert masked.noise is not None
         node = next(n for n in nodes if n.hotline_id == masked.member)
         assert {n.table: n.scale for n in masked.noise} == {TABLE: node.round_noise()[TABLE]}
     # The secrets were kept 0600 in the node home.
