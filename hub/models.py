@@ -468,6 +468,28 @@ class SecaggRound(Base):
     failed_index: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class RoundReleaseNoise(Base):
+    """A successful round's sum as the statistics read it: for each survivor and table, the noise share it declared
+    (``MaskedSubmission.noise``). The sum itself is in the rollups, at ``region``, at ``country:<CC>`` when every
+    survivor is of that country (``scope_country``), and at the round's own scope ``secure:<group>``; never at a
+    hotline's (:mod:`hub.services.round_releases`)."""
+
+    __tablename__ = "round_release_noise"
+    __table_args__ = (Index(None, "table_name", "period"),)
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("secagg_rounds.id"), primary_key=True)
+    hotline_id: Mapped[HotlineIdColumn] = mapped_column(primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The survivor's own country, and the round's one country (NULL: its survivors are of several).
+    country: Mapped[str] = mapped_column(String(2))
+    scope_country: Mapped[str | None] = mapped_column(String(2))
+    group_id: Mapped[str] = mapped_column(String(64))
+    period: Mapped[PeriodColumn]
+    taxonomy_id: Mapped[str] = mapped_column(String(100))
+    mechanism: Mapped[str] = mapped_column(String(32))
+    scale: Mapped[str] = mapped_column(String(64))
+
+
 class SecaggMessage(Base):
     """A member's logged message of a round: which step, whose, its digest and its log leaf."""
 

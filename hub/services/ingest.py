@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from hub.context import HubContext
 from hub.errors import LogIntegrityError, PeriodOutOfRange, RevisionConflict
-from hub.models import Hotline, LogLeaf, Submission
+from hub.models import Hotline, LogLeaf, RoundReleaseNoise, SecaggRound, Submission
 from hub.services.log import TransparencyLog
 from hub.services.policies import PolicyService
 from hub.services.registry import Registry
@@ -126,6 +126,18 @@ class IngestService:
                 f"{withdrawn} with other content; a correction must carry a higher revision number"
             )
         current = self._current(payload.hotline_id, payload.period)
+        in_round = self._session.execute(
+            select(RoundReleaseNoise.group_id, SecaggRound.round_number)
+            .join(SecaggRound, SecaggRound.id == RoundReleaseNoise.round_id)
+            .where(RoundReleaseNoise.hotline_id == payload.hotline_id, RoundReleaseNoise.period == payload.period)
+            .limit(1)
+        ).first()
+        if in_round is not None:
+            raise RevisionConflict(
+                f"{payload.period} of {payload.hotline_id} is counted in the sum of secure round {in_round[1]} of "
+                f"group {in_round[0]}: a local release of it would count the month twice, so none is accepted "
+                "(a correction of a month in a round's sum cannot go in yet)"
+            )
         if highest is not None and highest > payload.revision:
             raise RevisionConflict(
                 f"revision {payload.revision} of {payload.period} is older than revision {highest}, "

@@ -33,16 +33,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, exists, select
 from sqlalchemy.orm import Session
 
 from hub.errors import HubError
-from hub.models import ReleaseNoise, RollupNoise, Submission
+from hub.models import ReleaseNoise, RollupNoise, RoundReleaseNoise, Submission
 from hub.services.marginals import Marginal, marginal_sums
-from hub.services.rollups import hotline_scope
+from hub.services.rollups import hotline_scope, round_scope
 from hub.services.scope import ResolvedScope, period_text
 from protocol.combination import MonthRelease, Plan, observation, observed_table
 from protocol.taxonomy import Table
@@ -64,6 +65,8 @@ class MonthData:
     hotlines: dict[str, str] = field(default_factory=dict)
     #: hotline -> table -> (mechanism, scale), read only for months that are not uniform (:meth:`uniform`)
     by_hotline: dict[str, dict[str, tuple[str, str]]] | None = None
+    #: survivor of a round whose sum is in scope -> that round's rollup scope (it has no rollups of its own)
+    rounds: dict[str, str] = field(default_factory=dict)
 
     @property
     def uniform(self) -> bool:
@@ -92,15 +95,21 @@ class MonthData:
         )
 
     def releasers(self, table: str) -> dict[str, list[str]]:
-        """taxonomy -> the hotlines that released ``table`` under it (one taxonomy for a uniform month)."""
+        """taxonomy -> the rollup scopes whose sum is what the hotlines that released ``table`` under it released:
+        each one's own (``hotline:<id>``), or for the survivors of a round, the round's (once). One taxonomy for a
+        uniform month."""
         if self.by_hotline is None:
             (taxonomy,) = set(self.hotlines.values())
-            return {taxonomy: list(self.hotlines)}
+            return {taxonomy: self._scopes(self.hotlines)}
         found: dict[str, list[str]] = {}
         for hotline_id, tables in sorted(self.by_hotline.items()):
             if table in tables:
                 found.setdefault(self.hotlines[hotline_id], []).append(hotline_id)
-        return found
+        return {taxonomy: self._scopes(hotlines) for taxonomy, hotlines in found.items()}
+
+    def _scopes(self, hotlines: Iterable[str]) -> list[str]:
+        scopes = (self.rounds.get(hotline_id) or hotline_scope(hotline_id) for hotline_id in hotlines)
+        return list(dict.fromkeys(scopes))
 
 
 class MonthReader:
@@ -145,6 +154,24 @@ class MonthReader:
             if found is None:
                 raise inconsistent(f"hotline {hotline_id} released {period}, for which there is no rollup noise")
             found.hotlines[hotline_id] = taxonomy_id
+        rounds = self._scope.round_filter()
+        if rounds is not None:  # survivors of a round whose sum is in scope: released through it
+            survivors = self._session.execute(
+                select(
+                    RoundReleaseNoise.period,
+                    RoundReleaseNoise.hotline_id,
+                    RoundReleaseNoise.taxonomy_id,
+                    RoundReleaseNoise.group_id,
+                )
+                .where(RoundReleaseNoise.table_name.in_(tables), RoundReleaseNoise.period.between(*between), rounds)
+                .distinct()
+            ).all()
+            for period, hotline_id, taxonomy_id, group_id in survivors:
+                found = months.get(month_number(period))
+                if found is None:
+                    raise inconsistent(f"round {group_id} holds {period}, for which there is no rollup noise")
+                found.hotlines[hotline_id] = taxonomy_id
+                found.rounds[hotline_id] = round_scope(group_id)
         for month, found in months.items():
             if not found.hotlines:
                 raise inconsistent(f"{period_text(month)} has rollup noise but no current release")
@@ -155,7 +182,7 @@ class MonthReader:
         """Each hotline's tables, mechanism and scale, for the months that are not uniform (one query)."""
         if not months:
             return
-        rows = self._session.execute(
+        rows: list[Any] = self._session.execute(  # type: ignore[assignment]
             select(
                 ReleaseNoise.period,
                 ReleaseNoise.hotline_id,
@@ -169,6 +196,21 @@ class MonthReader:
                 self._scope.release_filter(),
             )
         ).all()
+        rounds = self._scope.round_filter()
+        if rounds is not None:
+            rows += self._session.execute(
+                select(
+                    RoundReleaseNoise.period,
+                    RoundReleaseNoise.hotline_id,
+                    RoundReleaseNoise.table_name,
+                    RoundReleaseNoise.mechanism,
+                    RoundReleaseNoise.scale,
+                ).where(
+                    RoundReleaseNoise.period.in_([period_text(month) for month in months]),
+                    RoundReleaseNoise.table_name.in_(tables),
+                    rounds,
+                )
+            ).all()
         for found in months.values():
             found.by_hotline = {}
         for period, hotline_id, table, mechanism, scale in rows:
@@ -250,20 +292,20 @@ class ObservedSums:
             if others:
                 apart.setdefault(others, []).append(month)
         for others, months in apart.items():
-            for taxonomy, hotlines in others:
+            for taxonomy, scopes in others:
                 own, cells = marginal_sums(
                     self._connection,
                     table,
                     dimensions,
                     plan.question,
-                    scopes=[hotline_scope(hotline_id) for hotline_id in hotlines],
+                    scopes=list(scopes),
                     periods=[period_text(month) for month in months],
                     by_period=True,
                 )
-                if cells != table.cell_count * len(hotlines) * len(months):
+                if cells != table.cell_count * len(scopes) * len(months):
                     raise inconsistent(
-                        f"the hotline rollups of table {table.name!r} hold {cells} cells where "
-                        f"{table.cell_count * len(hotlines) * len(months)} belong"
+                        f"the hotline and round rollups of table {table.name!r} hold {cells} cells where "
+                        f"{table.cell_count * len(scopes) * len(months)} belong"
                     )
                 for month in months:
                     sums = own.get(period_text(month), {})

@@ -21,6 +21,11 @@ What the rebuild computes (the rules ingest follows):
   current releases, and one ``rollup_noise`` row with the number of hotlines and their noise terms
   (:func:`hub.services.rollups.encode_terms`); a (table, scope, period) that no current release covers has no
   rows at all;
+* a secure round's result counts as its survivors' release (:mod:`protocol.secagg.release`, from the log's
+  roster, survivor set, masked vectors with their declared noise, and result): its sum at ``region``, at
+  ``country:<CC>`` when every survivor is of that country, and at ``secure:<group>``, with one noise term per
+  survivor; its ``round_release_noise`` rows are the survivors' declared shares. A round some survivor declared no
+  noise for counts for nothing;
 * the ``submissions`` flagged current, and the current ``release_noise`` rows that completeness and
   ``hotlines_reporting`` read, are exactly those of the current releases; the ``submissions`` flagged withdrawn
   are exactly those the log withdraws, each by its entry.
@@ -35,26 +40,40 @@ with the releases held while a later one replaces them (kept so that a withdrawa
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from hub.errors import LogIntegrityError
-from hub.models import Hotline, LogLeaf, ReleaseNoise, RollupCell, RollupNoise, Submission
-from hub.services.rollups import REGION, country_scope, encode_terms, hotline_scope
+from hub.models import (
+    Hotline,
+    LogLeaf,
+    ReleaseNoise,
+    RollupCell,
+    RollupNoise,
+    RoundReleaseNoise,
+    SecaggRound,
+    Submission,
+)
+from hub.services.rollups import REGION, country_scope, encode_terms, hotline_scope, round_scope
 from protocol.crypto import payload_hash
 from protocol.errors import ProtocolError
 from protocol.messages import (
     KeyEventEntry,
+    SecaggMemberEntry,
+    SecaggStepEntry,
     SubmissionEntry,
     SubmissionPayload,
     SubmissionWithdrawnEntry,
     b64decode,
     parse_log_entry,
 )
+from protocol.secagg.messages import MaskedSubmission, RoundResult, RoundRoster, Survivors
+from protocol.secagg.release import NoNoiseDeclared, RoundRelease, round_release
+from protocol.secagg.signed import member_message, step_message
 from protocol.taxonomy import Taxonomy
 
 __all__ = [
@@ -63,6 +82,7 @@ __all__ = [
     "NoiseRow",
     "ReleaseRow",
     "RollupSnapshot",
+    "RoundShareRow",
     "SliceKey",
     "check_rollups",
     "compare",
@@ -115,6 +135,20 @@ class ReleaseRow(NamedTuple):
     scale: str
 
 
+class RoundShareRow(NamedTuple):
+    """One ``round_release_noise`` row: a survivor's declared share of a table in a round whose sum counts."""
+
+    group: str
+    period: str
+    round: int
+    hotline_id: str
+    table: str
+    country: str
+    scope_country: str | None
+    taxonomy_id: str
+    scale: str
+
+
 @dataclass(frozen=True, slots=True)
 class RollupSnapshot:
     """Rollup tables (and the current-release flags they depend on), as rows keyed like the tables."""
@@ -126,6 +160,8 @@ class RollupSnapshot:
     releases: frozenset[ReleaseRow]
     #: ``(payload hash, index of the withdrawal entry)`` of every withdrawn submission.
     withdrawn: frozenset[tuple[str, int]] = frozenset()
+    #: The survivors' shares of every round whose sum counts.
+    rounds: frozenset[RoundShareRow] = frozenset()
 
 
 _Codes = tuple[str | None, str | None, str | None]
@@ -137,6 +173,22 @@ class _Release:
     payload_hash: str
     country: str
     leaf_index: int
+
+
+_RoundKey = tuple[str, str, int]
+
+
+@dataclass(slots=True)
+class _Round:
+    """A round's messages as the log holds them, for the statistics: what its result needs."""
+
+    roster: RoundRoster | None = None
+    survivors: Survivors | None = None
+    masked: dict[str, MaskedSubmission] = field(default_factory=dict)
+    result: RoundResult | None = None
+    result_index: int = -1
+    #: Each survivor's country when the result was logged.
+    countries: dict[str, str] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------------------- rebuilding
@@ -165,6 +217,7 @@ def _rebuild(
     by_index: dict[int, tuple[str, str, str, int, str]] = {}
     withdrawn: dict[int, int] = {}
     hashes: dict[int, str] = {}
+    rounds: dict[_RoundKey, _Round] = {}
     for index, data in enumerate(entries):
         try:
             entry = parse_log_entry(data)
@@ -172,6 +225,9 @@ def _rebuild(
             raise LogIntegrityError(f"log entry {index} is not a valid log entry: {e}") from e
         if isinstance(entry, KeyEventEntry):
             logged[entry.hotline_id] = entry.country
+            continue
+        if isinstance(entry, SecaggStepEntry | SecaggMemberEntry):
+            _collect_round(index, entry, rounds, logged if countries is None else countries)
             continue
         if isinstance(entry, SubmissionWithdrawnEntry):
             _withdraw(index, entry, by_index, withdrawn, held)
@@ -207,9 +263,62 @@ def _rebuild(
         if payload.revision == max(seen):  # a lower revision logged after a higher one never counts
             held.setdefault(key, {})[payload.revision] = _Release(payload, digest, country, index)
     current = [releases[max(releases)] for releases in held.values() if releases]
-    snapshot = _snapshot(current, taxonomies)
+    counted = [found for found in (_round_release(r, taxonomies) for r in rounds.values()) if found is not None]
+    snapshot = _snapshot(current, taxonomies, counted)
     gone = frozenset((hashes[index], by) for index, by in withdrawn.items())
-    return RollupSnapshot(snapshot.cells, snapshot.noise, snapshot.current, snapshot.releases, gone), logged
+    return (
+        RollupSnapshot(snapshot.cells, snapshot.noise, snapshot.current, snapshot.releases, gone, snapshot.rounds),
+        logged,
+    )
+
+
+def _collect_round(
+    index: int,
+    entry: SecaggStepEntry | SecaggMemberEntry,
+    rounds: dict[_RoundKey, _Round],
+    countries: Mapping[str, str],
+) -> None:
+    """Keep what the statistics need of a round's entry: roster, survivors, masked vectors, result."""
+    try:
+        message = step_message(entry) if isinstance(entry, SecaggStepEntry) else member_message(entry)
+    except ProtocolError as e:
+        raise LogIntegrityError(f"log entry {index} holds no valid round message: {e}") from e
+    held = rounds.setdefault((message.group, message.period, message.round), _Round())
+    if isinstance(message, RoundRoster):
+        held.roster = message
+    elif isinstance(message, Survivors):
+        held.survivors = message
+    elif isinstance(message, MaskedSubmission):
+        held.masked[message.member] = message
+    elif isinstance(message, RoundResult):
+        held.result, held.result_index = message, index
+        if held.survivors is not None:
+            for member in held.survivors.member_ids:
+                if member not in countries:
+                    raise LogIntegrityError(f"log entry {index}: survivor {member} has no country (no key event)")
+                held.countries[member] = countries[member]
+
+
+def _round_release(held: _Round, taxonomies: Mapping[str, Taxonomy]) -> tuple[RoundRelease, dict[str, str]] | None:
+    """The release a logged result stands for (None: no result, or a survivor declared no noise)."""
+    if held.result is None:
+        return None
+    if held.roster is None or held.survivors is None:
+        raise LogIntegrityError(f"log entry {held.result_index}: a round's result without its roster or survivors")
+    taxonomy = taxonomies.get(held.roster.taxonomy.id)
+    if taxonomy is None or taxonomy.content_hash != held.roster.taxonomy.hash:
+        raise LogIntegrityError(
+            f"log entry {held.result_index}: the round follows taxonomy {held.roster.taxonomy.id}, which was not given"
+        )
+    try:
+        release = round_release(
+            roster=held.roster, survivors=held.survivors, masked=held.masked, result=held.result, taxonomy=taxonomy
+        )
+    except NoNoiseDeclared:
+        return None
+    except ProtocolError as e:
+        raise LogIntegrityError(f"log entry {held.result_index}: {e}") from e
+    return release, held.countries
 
 
 def _withdraw(
@@ -235,12 +344,45 @@ def _withdraw(
     held.get((entry.hotline_id, entry.period), {}).pop(entry.revision, None)
 
 
-def _snapshot(current: list[_Release], taxonomies: Mapping[str, Taxonomy]) -> RollupSnapshot:
+def _snapshot(
+    current: list[_Release],
+    taxonomies: Mapping[str, Taxonomy],
+    rounds: Sequence[tuple[RoundRelease, dict[str, str]]] = (),
+) -> RollupSnapshot:
     sums: dict[SliceKey, list[int]] = {}
     slice_codes: dict[SliceKey, tuple[_Codes, ...]] = {}
     reporters: dict[SliceKey, list[tuple[str, str, str]]] = {}
     releases: set[ReleaseRow] = set()
     cache: dict[tuple[str, str], tuple[_Codes, ...]] = {}
+    shares: set[RoundShareRow] = set()
+    for sums_of, countries in rounds:
+        country = sums_of.country(countries)
+        round_scopes = [REGION, round_scope(sums_of.group)] + ([] if country is None else [country_scope(country)])
+        for name, cells in sums_of.cells.items():
+            round_codes = _cell_codes(taxonomies[sums_of.taxonomy.id], name, cache, -1)
+            for at in round_scopes:
+                slice_key = (name, at, sums_of.period)
+                slice_codes.setdefault(slice_key, round_codes)
+                summed = sums.setdefault(slice_key, [0] * len(round_codes))
+                for i, value in enumerate(cells):
+                    summed[i] += value
+                reporters.setdefault(slice_key, []).extend(
+                    (member, "discrete_gaussian", noise[name]) for member, noise in sums_of.noise.items()
+                )
+            shares.update(
+                RoundShareRow(
+                    sums_of.group,
+                    sums_of.period,
+                    sums_of.round,
+                    member,
+                    name,
+                    countries[member],
+                    country,
+                    sums_of.taxonomy.id,
+                    noise[name],
+                )
+                for member, noise in sums_of.noise.items()
+            )
     for release in current:
         payload = release.payload
         taxonomy = taxonomies.get(payload.taxonomy.id)
@@ -294,6 +436,7 @@ def _snapshot(current: list[_Release], taxonomies: Mapping[str, Taxonomy]) -> Ro
             CurrentRelease(r.payload.hotline_id, r.payload.period, r.payload.revision, r.payload_hash) for r in current
         ),
         releases=frozenset(releases),
+        rounds=frozenset(shares),
     )
 
 
@@ -369,7 +512,25 @@ def load_rollups(session: Session) -> RollupSnapshot:
             select(Submission.payload_hash, Submission.withdrawn_index).where(Submission.withdrawn_index.is_not(None))
         )
     )
-    return RollupSnapshot(cells=cells, noise=noise, current=current, releases=releases, withdrawn=withdrawn)
+    rounds = frozenset(
+        RoundShareRow(*row)
+        for row in session.execute(
+            select(
+                RoundReleaseNoise.group_id,
+                RoundReleaseNoise.period,
+                SecaggRound.round_number,
+                RoundReleaseNoise.hotline_id,
+                RoundReleaseNoise.table_name,
+                RoundReleaseNoise.country,
+                RoundReleaseNoise.scope_country,
+                RoundReleaseNoise.taxonomy_id,
+                RoundReleaseNoise.scale,
+            ).join(SecaggRound, SecaggRound.id == RoundReleaseNoise.round_id)
+        )
+    )
+    return RollupSnapshot(
+        cells=cells, noise=noise, current=current, releases=releases, withdrawn=withdrawn, rounds=rounds
+    )
 
 
 # ----------------------------------------------------------------------------------------------- comparing
@@ -406,7 +567,18 @@ def compare(expected: RollupSnapshot, actual: RollupSnapshot) -> list[str]:
         differences.append(f"submissions: {digest} is withdrawn by log entry {by} but not flagged so")
     for digest, by in sorted(actual.withdrawn - expected.withdrawn):
         differences.append(f"submissions: {digest} is flagged withdrawn by entry {by}, which the log does not say")
+    for share in sorted(expected.rounds - actual.rounds, key=repr):
+        differences.append(f"round_release_noise: no row for {_share(share)}")
+    for share in sorted(actual.rounds - expected.rounds, key=repr):
+        differences.append(f"round_release_noise: a row for {_share(share)}, which the log's rounds do not hold")
     return differences
+
+
+def _share(row: RoundShareRow) -> str:
+    return (
+        f"table {row.table} of {row.period} from {row.hotline_id} in round {row.round} of group {row.group} "
+        f"(scale {row.scale})"
+    )
 
 
 def _cell_differences(key: SliceKey, want: Mapping[int, CellRow], found: Mapping[int, CellRow]) -> list[str]:

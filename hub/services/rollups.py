@@ -22,11 +22,12 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from hub.models import ReleaseNoise, RollupCell, RollupNoise, Submission
+from hub.models import ReleaseNoise, RollupCell, RollupNoise, RoundReleaseNoise, Submission
 from protocol.messages import SubmissionPayload
+from protocol.secagg.release import RoundRelease
 from protocol.taxonomy import Taxonomy
 
-__all__ = ["REGION", "Rollups", "cell_codes", "country_scope", "encode_terms", "hotline_scope"]
+__all__ = ["REGION", "Rollups", "cell_codes", "country_scope", "encode_terms", "hotline_scope", "round_scope"]
 
 REGION = "region"
 _INSERT = (
@@ -44,6 +45,11 @@ def country_scope(country: str) -> str:
 
 def hotline_scope(hotline_id: str) -> str:
     return f"hotline:{hotline_id}"
+
+
+def round_scope(group_id: str) -> str:
+    """The rollup scope of a secure group's round sums (one successful round per group and period)."""
+    return f"secure:{group_id}"
 
 
 CellCodes = tuple[str | None, str | None, str | None]
@@ -116,12 +122,53 @@ class Rollups:
             self._make_current(new, new_payload, hotline_id=hotline_id, country=country)
         self._session.flush()
         for table in sorted(set(new_tables) | set(old_tables)):
-            for scope, condition in (
-                (REGION, None),
-                (country_scope(country), ReleaseNoise.country == country),
-                (own, ReleaseNoise.hotline_id == hotline_id),
+            for scope, condition, rounds in (
+                (REGION, None, None),
+                (country_scope(country), ReleaseNoise.country == country, RoundReleaseNoise.scope_country == country),
+                (own, ReleaseNoise.hotline_id == hotline_id, False),
             ):
-                self._refresh_noise(table, scope, period, condition)
+                self._refresh_noise(table, scope, period, condition, rounds)
+
+    def add_round(self, release: RoundRelease, *, round_id: int, countries: dict[str, str]) -> str | None:
+        """Count a successful round's sum as its survivors' release: each survivor's noise share per table, and the
+        sum's cells at the region, at the country every survivor is of (if one), and at the round's own scope.
+        ``countries`` maps each survivor to its country; returns the round's country (None: several)."""
+        country = release.country(countries)
+        for member, shares in release.noise.items():
+            for table, scale in shares.items():
+                self._session.add(
+                    RoundReleaseNoise(
+                        round_id=round_id,
+                        hotline_id=member,
+                        table_name=table,
+                        country=countries[member],
+                        scope_country=country,
+                        group_id=release.group,
+                        period=release.period,
+                        taxonomy_id=release.taxonomy.id,
+                        mechanism="discrete_gaussian",
+                        scale=scale,
+                    )
+                )
+        self._session.flush()
+        own = round_scope(release.group)
+        shared = [REGION] if country is None else [REGION, country_scope(country)]
+        for table, cells in release.cells.items():
+            codes = cell_codes(self._taxonomy, table)
+            self._insert(table, own, release.period, codes, cells)
+            for scope in shared:
+                self._add(table, scope, release.period, codes, cells)
+            self._refresh_noise(table, REGION, release.period, None, None)
+            if country is not None:
+                self._refresh_noise(
+                    table,
+                    country_scope(country),
+                    release.period,
+                    ReleaseNoise.country == country,
+                    RoundReleaseNoise.scope_country == country,
+                )
+            self._refresh_noise(table, own, release.period, False, RoundReleaseNoise.group_id == release.group)
+        return country
 
     def _make_current(self, new: Submission, payload: SubmissionPayload, *, hotline_id: str, country: str) -> None:
         new.is_current = True
@@ -162,13 +209,24 @@ class Rollups:
         for start in range(0, len(rows), _BATCH):
             connection.exec_driver_sql(sql, rows[start : start + _BATCH])
 
-    def _refresh_noise(self, table: str, scope: str, period: str, condition: Any) -> None:
-        query = select(ReleaseNoise.mechanism, ReleaseNoise.scale, ReleaseNoise.hotline_id).where(
-            ReleaseNoise.table_name == table, ReleaseNoise.period == period, ReleaseNoise.is_current.is_(True)
-        )
-        if condition is not None:
-            query = query.where(condition)
-        rows = self._session.execute(query).all()
+    def _refresh_noise(self, table: str, scope: str, period: str, condition: Any, rounds: Any) -> None:
+        """The scope's noise terms again, from the current local releases matching ``condition`` (None: all; False:
+        none) and the round survivors' shares matching ``rounds`` (likewise)."""
+        rows: list[Any] = []
+        if condition is not False:
+            query = select(ReleaseNoise.mechanism, ReleaseNoise.scale, ReleaseNoise.hotline_id).where(
+                ReleaseNoise.table_name == table, ReleaseNoise.period == period, ReleaseNoise.is_current.is_(True)
+            )
+            if condition is not None:
+                query = query.where(condition)
+            rows += self._session.execute(query).all()
+        if rounds is not False:
+            shares = select(RoundReleaseNoise.mechanism, RoundReleaseNoise.scale, RoundReleaseNoise.hotline_id).where(
+                RoundReleaseNoise.table_name == table, RoundReleaseNoise.period == period
+            )
+            if rounds is not None:
+                shares = shares.where(rounds)
+            rows += self._session.execute(shares).all()
         self._session.execute(
             delete(RollupNoise).where(
                 RollupNoise.table_name == table, RollupNoise.scope == scope, RollupNoise.period == period

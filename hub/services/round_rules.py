@@ -18,6 +18,8 @@ rule                      refused because
 ``not-committed``         a masked vector from a member outside the committed set
 ``vector-length``         a masked vector of another length than the roster's
 ``noise-declaration``     a masked vector's declared noise does not name the roster's tables once each, in order
+``released-locally``      a masked vector from a member whose local release of the period the hub already holds
+                          (checked by :class:`~hub.services.secure_rounds.SecureRounds`, which reads the database)
 ``reveal-from-non-survivor``  a reveal from a member outside the survivor set
 ``wrong-share-kind``      a share of a survivor's agreement secret or of a drop-out's self-mask seed, or of a
                           member that never committed

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from hub.errors import Forbidden, InvalidQuery, NotFound
 from hub.i18n import gettext as _
-from hub.models import Hotline, HotlineKey, HotlinePolicyRecord, ReleaseNoise
+from hub.models import Hotline, HotlineKey, HotlinePolicyRecord, ReleaseNoise, RoundReleaseNoise
 from hub.services.rollups import REGION, country_scope, hotline_scope
 from protocol.messages import HotlinePolicyEntry
 
@@ -213,6 +213,15 @@ class ResolvedScope:
             return ReleaseNoise.hotline_id == self.hotline_id
         if self.countries is not None:
             return ReleaseNoise.country.in_(sorted(self.countries))
+        return true()
+
+    def round_filter(self) -> ColumnElement[bool] | None:
+        """The ``round_release_noise`` rows of round sums in this scope (None: none is). A round's sum belongs to
+        the region, and to a country only when every survivor is of it; never to a hotline."""
+        if self.hotline_id is not None:
+            return None
+        if self.countries is not None:
+            return RoundReleaseNoise.scope_country.in_(sorted(self.countries))
         return true()
 
     def hotline_filter(self) -> ColumnElement[bool]:

@@ -17,6 +17,7 @@ Every refusal names its rule (:class:`~hub.errors.RoundRefused` and its siblings
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,9 +38,10 @@ from hub.errors import (
     UnknownKey,
     UnknownRound,
 )
-from hub.models import LogLeaf, SecaggGroup, SecaggMessage, SecaggRound
+from hub.models import Hotline, LogLeaf, SecaggGroup, SecaggMessage, SecaggRound, Submission
 from hub.services.log import TransparencyLog
 from hub.services.registry import Registry
+from hub.services.rollups import Rollups
 from hub.services.round_rules import LoggedRound, check_member_message
 from protocol.errors import InvalidSignature, MalformedMessage, ReconstructionFailed, SecureAggregationError
 from protocol.messages import (
@@ -58,11 +60,13 @@ from protocol.secagg.layout import RoundLayout, taxonomy_ref
 from protocol.secagg.messages import (
     CommittedSet,
     MaskedSubmission,
+    RoundResult,
     RoundRoster,
     ShareSubmission,
     Survivors,
     digest,
 )
+from protocol.secagg.release import NoNoiseDeclared, round_release
 from protocol.secagg.signed import (
     MemberMessage,
     RosterKeyMismatch,
@@ -80,6 +84,8 @@ from protocol.secagg.signed import (
 )
 
 __all__ = ["READ_FRESHNESS", "Accepted", "RoundView", "SecureRounds"]
+
+_log = logging.getLogger("hub.rounds")
 
 #: How far a member's signed read request may be dated from the hub's clock.
 READ_FRESHNESS = timedelta(minutes=10)
@@ -376,6 +382,12 @@ class SecureRounds:
                 rule=rule,
             )
         check_member_message(message, self._logged(row))
+        if isinstance(message, MaskedSubmission) and self._released_locally(message.member, row.period):
+            raise RoundRefused(
+                f"{message.member} already has a local release of {row.period} at this hub: its vector would count "
+                "the month twice, so it takes no part in the round",
+                rule="released-locally",
+            )
         entry = member_entry(signed, message, received_at=format_timestamp(now))
         appended = self._log.append(entry.canonical_bytes(), kind=entry.kind, now=now)
         self._session.add(
@@ -472,6 +484,28 @@ class SecureRounds:
             return
         row.result_index = self._append_step(result, now)
         row.step = "done"
+        self._count_in_statistics(row, logged, survivors, result)
+
+    def _count_in_statistics(
+        self, row: SecaggRound, logged: LoggedRound, survivors: Survivors, result: RoundResult
+    ) -> None:
+        """Put the round's sum into the rollups as its survivors' release (:mod:`hub.services.round_releases`),
+        in the transaction that logs the result; a round some survivor declared no noise for is published but
+        answers nothing."""
+        roster = logged.roster
+        taxonomy = self._context.taxonomies.get(roster.taxonomy.id)
+        if taxonomy is None or taxonomy.content_hash != roster.taxonomy.hash:
+            raise HubError(f"round {row.id} names taxonomy {roster.taxonomy.id}, which this hub does not hold")
+        try:
+            release = round_release(
+                roster=roster, survivors=survivors, masked=logged.masked, result=result, taxonomy=taxonomy
+            )
+        except NoNoiseDeclared as e:
+            _log.info("round %s of %s for %s answers nothing: %s", row.round_number, row.group_id, row.period, e)
+            return
+        rows = self._session.execute(select(Hotline.id, Hotline.country).where(Hotline.id.in_(release.survivors)))
+        countries = {str(hotline_id): str(country) for hotline_id, country in rows}
+        Rollups(self._session, taxonomy).add_round(release, round_id=row.id, countries=countries)
 
     def _fail(self, row: SecaggRound, step: str, rule: str, reason: str, now: datetime) -> None:
         entry = SecaggFailedEntry(
@@ -497,6 +531,14 @@ class SecureRounds:
         return index
 
     # ------------------------------------------------------------------------------------------- helpers
+
+    def _released_locally(self, hotline_id: str, period: str) -> bool:
+        found = self._session.scalar(
+            select(Submission.id).where(
+                Submission.hotline_id == hotline_id, Submission.period == period, Submission.is_current.is_(True)
+            )
+        )
+        return found is not None
 
     def _latest(self, group_id: str, period: str) -> SecaggRound | None:
         return self._session.scalars(

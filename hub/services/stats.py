@@ -51,7 +51,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -59,7 +59,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from hub.errors import HubError, InvalidQuery, NotFound
 from hub.i18n import N_, dimension_term
 from hub.i18n import gettext as _
-from hub.models import LogCheckpoint, ReleaseNoise, RollupCell, RollupNoise
+from hub.models import LogCheckpoint, ReleaseNoise, RollupCell, RollupNoise, RoundReleaseNoise
 from hub.services.export_metadata import filters_text, group_by_text
 from hub.services.scope import (
     Expected,
@@ -311,7 +311,7 @@ class StatsService:
         return noise
 
     def _reported(self, table: str, scope: ResolvedScope, first: int, last: int) -> dict[int, frozenset[str]]:
-        found = self._session.execute(
+        found: list[Any] = self._session.execute(
             select(ReleaseNoise.period, ReleaseNoise.hotline_id)
             .where(
                 ReleaseNoise.table_name == table,
@@ -320,7 +320,18 @@ class StatsService:
                 scope.release_filter(),
             )
             .distinct()
-        ).all()
+        ).all()  # type: ignore[assignment]
+        rounds = scope.round_filter()
+        if rounds is not None:  # survivors of a round whose sum is in this scope reported through it
+            found += self._session.execute(
+                select(RoundReleaseNoise.period, RoundReleaseNoise.hotline_id)
+                .where(
+                    RoundReleaseNoise.table_name == table,
+                    RoundReleaseNoise.period.between(period_text(first), period_text(last)),
+                    rounds,
+                )
+                .distinct()
+            ).all()
         reported: dict[int, set[str]] = {}
         for period, hotline_id in found:
             reported.setdefault(_month(period), set()).add(hotline_id)
