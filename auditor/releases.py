@@ -31,13 +31,27 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
+from typing import Final
 
 from auditor.entries import AcceptedSubmission
 from auditor.i18n import T_
 from auditor.keys import HotlineWindows
+from protocol.secagg.release import RoundRelease
 from protocol.taxonomy import Table, Taxonomy, same_cells
 
-__all__ = ["LoadedRelease", "ReleaseLoader", "Releases", "Reporter", "TableRegistry", "group_cells"]
+__all__ = [
+    "ROUND_WIDE",
+    "CountedRound",
+    "LoadedRelease",
+    "ReleaseLoader",
+    "Releases",
+    "Reporter",
+    "TableRegistry",
+    "group_cells",
+]
+
+#: Where a round's sum is counted when its survivors are of several countries: the region only, no country.
+ROUND_WIDE: Final = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +60,18 @@ class LoadedRelease:
 
     taxonomy: Taxonomy
     cells: Mapping[str, Sequence[int]] = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CountedRound:
+    """A round whose result the log re-adds exactly and whose survivors declared their noise: its sum counts as
+    their release. ``countries``: each survivor's country when the result was logged."""
+
+    release: RoundRelease
+    taxonomy: Taxonomy
+    countries: Mapping[str, str] = field(hash=False)
+    #: Log index of the result entry (it counts for tree sizes above it).
+    index: int = 0
 
 
 #: Entry index -> that submission's :class:`LoadedRelease` (verified before; read back from the state DIR).
@@ -158,6 +184,7 @@ class Releases:
         hotlines: Sequence[HotlineWindows],
         registry: TableRegistry,
         load: ReleaseLoader,
+        rounds: Iterable[CountedRound] = (),
     ) -> None:
         self.hotlines = list(hotlines)
         self.registry = registry
@@ -200,10 +227,36 @@ class Releases:
                 found = self.observed.get(own)
                 self.observed[own] = list(values) if found is None else list(map(operator.add, found, values))
 
+        self._round_periods: set[str] = set()
+        for counted in rounds:
+            self._add_round(counted)
+
+    def _add_round(self, counted: CountedRound) -> None:
+        """A round's sum, as its survivors' release: counted at the region, and at a country only when every
+        survivor is of it (else under :data:`ROUND_WIDE`, which no country scope holds); never as a hotline's."""
+        release, taxonomy = counted.release, counted.taxonomy
+        where = release.country(counted.countries) or ROUND_WIDE
+        self._round_periods.add(release.period)
+        for member in release.survivors:
+            self.taxonomy_of[(member, release.period)] = (taxonomy.id, taxonomy.content_hash)
+        for name, values in release.cells.items():
+            if not self.registry.accepts(taxonomy, name) or len(values) != self.registry.tables[name].cell_count:
+                continue  # as for a submission: not a table the hub can sum with the others
+            for member, noise in release.noise.items():
+                reporter = Reporter(member, where, "discrete_gaussian", noise[name], taxonomy.id)
+                self.reporters.setdefault((name, release.period), []).append(reporter)
+                self._by_country.setdefault((name, release.period, where), []).append(reporter)
+            at = (name, release.period, where)
+            found = self.sums.get(at)
+            self.sums[at] = list(values) if found is None else list(map(operator.add, found, values))
+            own = (name, taxonomy.id, release.period, where)
+            found = self.observed.get(own)
+            self.observed[own] = list(values) if found is None else list(map(operator.add, found, values))
+
     @cached_property
     def periods(self) -> list[str]:
-        """Every period some current submission reports, in order."""
-        return sorted({s.period for s in self.current})
+        """Every period some current submission or counted round reports, in order."""
+        return sorted({s.period for s in self.current} | self._round_periods)
 
     @cached_property
     def countries(self) -> list[str]:
@@ -240,7 +293,7 @@ class Releases:
     def summed(self, table: str, months: Iterable[str], countries: frozenset[str] | None) -> list[int] | None:
         """The table's cells summed over ``months`` and the countries in scope; ``None`` if nobody released it."""
         total: list[int] | None = None
-        wanted = self.countries if countries is None else sorted(countries)
+        wanted = [*self.countries, ROUND_WIDE] if countries is None else sorted(countries)
         for month in months:
             for where in wanted:
                 values = self.sums.get((table, month, where))
@@ -254,7 +307,7 @@ class Releases:
         """The cells of ``table`` released under ``taxonomy``, summed over ``months`` and the countries in scope;
         ``None`` if no such hotline released it."""
         total: list[int] | None = None
-        wanted = self.countries if countries is None else sorted(countries)
+        wanted = [*self.countries, ROUND_WIDE] if countries is None else sorted(countries)
         for month in months:
             for where in wanted:
                 values = self.observed.get((table, taxonomy, month, where))

@@ -43,6 +43,7 @@ from auditor.entries import TaxonomySource
 from auditor.findings import Check, Failure
 from auditor.i18n import N_, T_
 from auditor.keys import KeyHistory
+from auditor.releases import CountedRound
 from protocol.errors import InvalidSignature, ProtocolError, ReconstructionFailed, SecureAggregationError
 from protocol.messages import (
     KeyEventEntry,
@@ -64,6 +65,7 @@ from protocol.secagg.messages import (
     digest,
 )
 from protocol.secagg.reconstruction import reconstruct_sum
+from protocol.secagg.release import NoNoiseDeclared, round_release
 from protocol.secagg.signed import (
     RosterKeyMismatch,
     check_roster_keys,
@@ -109,6 +111,7 @@ RULE_SENTENCES: Final[Mapping[str, str]] = {
     "both-secrets-revealed": N_("both secrets of one member were revealed"),
     "reconstruction-failed": N_("the sum cannot be rebuilt from the log"),
     "sum-mismatch": N_("the logged result differs from the sum re-added from the log"),
+    "noise-declaration": N_("a survivor's declared noise does not name the roster's tables"),
 }
 
 
@@ -167,6 +170,8 @@ class RoundAudit:
         self._taxonomies = taxonomies
         self.failures: list[Failure] = []
         self.summary = RoundSummary()
+        #: Rounds whose sums count as their survivors' releases (re-added exactly, noise declared), in log order.
+        self.counted: list[CountedRound] = []
         #: The log's result entry of each round that has one: ``(index, leaf bytes)``.
         self.results: dict[RoundKey, tuple[int, bytes]] = {}
         #: The rounds that are over (a result or a failure logged), in order.
@@ -229,6 +234,36 @@ class RoundAudit:
             self._result(held, steps, messages)
             if held.failed is None and self.summary.findings == before:
                 self.summary.re_added += 1
+                self._count(held, result_at[0], steps, messages, key_events)
+
+    def _count(
+        self,
+        held: _Round,
+        index: int,
+        steps: Mapping[str, Any],
+        messages: Sequence[tuple[int, Any]],
+        key_events: Sequence[tuple[int, KeyEventEntry]],
+    ) -> None:
+        """Keep a re-added round's sum as its survivors' release (:attr:`counted`), as the hub answers from it; a
+        round some survivor declared no noise for answers nothing."""
+        roster, survivors, result = steps["secagg_roster"], steps["secagg_survivors"], steps["secagg_result"]
+        taxonomy = self._taxonomies(roster.taxonomy.id, roster.taxonomy.hash)
+        if isinstance(taxonomy, str):  # pragma: no cover - the roster check names it
+            return
+        alive = set(survivors.member_ids)
+        masked = {m.member: m for _, m in messages if isinstance(m, MaskedSubmission) and m.member in alive}
+        try:
+            release = round_release(roster=roster, survivors=survivors, masked=masked, result=result, taxonomy=taxonomy)
+        except NoNoiseDeclared:
+            return
+        except SecureAggregationError as e:
+            self._fail(held.key, "noise-declaration", index=index, detail=str(e))
+            return
+        countries: dict[str, str] = {}
+        for at, event in key_events:
+            if at < index and event.hotline_id in alive:
+                countries[event.hotline_id] = event.country
+        self.counted.append(CountedRound(release, taxonomy, countries, index))
 
     def _step_messages(self, held: _Round) -> dict[str, Any]:
         steps: dict[str, Any] = {}

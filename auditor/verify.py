@@ -61,7 +61,7 @@ from auditor.keys import HotlineWindows, KeyHistory
 from auditor.monitor import LogMonitor
 from auditor.policies import budget_rows
 from auditor.published import PublishedCheckpoint, PublishedStats
-from auditor.releases import LoadedRelease, Releases, TableRegistry
+from auditor.releases import CountedRound, LoadedRelease, Releases, TableRegistry
 from auditor.report import VerifyReport
 from auditor.resume import resume_checks
 from auditor.round_answers import compare_published
@@ -137,6 +137,8 @@ class Verification:
         self._recomputations: dict[int, Recomputation] = {}
         self._releases_at: dict[int, Releases] = {}
         self._estimates_by_size: dict[int, EstimatesRecomputation] = {}
+        #: Rounds whose sums count as releases (:meth:`_rounds`), for the statistics recomputed after them.
+        self._counted_rounds: list[CountedRound] = []
         self._registry = TableRegistry()
         self._resyncs = 0
         self._token_countries: frozenset[str] | None = None
@@ -378,13 +380,25 @@ class Verification:
 
     # ------------------------------------------------------------------ rounds
 
-    def _rounds(self, monitor: LogMonitor) -> None:
-        """Every secure-aggregation round re-added from the verified log, and the hub's round answers compared."""
+    def read_rounds(self, monitor: LogMonitor) -> RoundAudit | None:
+        """Every secure-aggregation round re-added from the verified log (``None``: the log is broken); the rounds
+        whose sums count as releases are kept for the statistics recomputed after (:mod:`auditor.check_file` calls
+        this too, so that a downloaded answer is recomputed with them)."""
         if monitor.broken:
-            return
+            return None
         audit = RoundAudit(self._taxonomy_or_problem)
         leaves = self._store.iter_entries_containing(ROUND_MARK, monitor.size)
         audit.run(leaves, key_events=self._checker.history.events)
+        self._counted_rounds = audit.counted
+        for cache in (self._releases_at, self._recomputations, self._estimates_by_size):
+            cache.clear()  # any read before is read again, with the rounds
+        return audit
+
+    def _rounds(self, monitor: LogMonitor) -> None:
+        """Every round re-added from the verified log, and the hub's round answers compared."""
+        audit = self.read_rounds(monitor)
+        if audit is None:
+            return
         for key in audit.over:
             audit.summary.published += 1
             found = compare_published(key, self._client.round(*key), audit.results.get(key), size=monitor.size)
@@ -406,7 +420,7 @@ class Verification:
         taxonomy = self._taxonomy(identity.taxonomy_id, identity.taxonomy_hash)
         self._registry.add(taxonomy)  # the hub's taxonomy defines the names it has (the statistics' tables)
         base = self._recomputation(monitor.size, taxonomy)
-        if not base.current:
+        if not base.periods:  # no current submission, and no round whose sum counts
             summary.skipped = estimates.skipped = T_(
                 "the log holds no valid submission, so nothing can have been published"
             )
@@ -617,6 +631,7 @@ class Verification:
                 hotlines=[replace(h, reporting_from=declared.get(h.id)) for h in history.hotlines()],
                 registry=self._registry,
                 load=self._release,
+                rounds=[counted for counted in self._counted_rounds if counted.index < size],
             )
         return self._releases_at[size]
 
