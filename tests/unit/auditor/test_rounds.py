@@ -94,6 +94,10 @@ def test_a_sound_round_of_8_with_drop_outs_is_re_added_exactly(hub: HubUnderTest
     assert run.code == 0, run.out + run.err
     assert run.document["failures"] == []
     assert _rounds(run) == {"checked": 1, "re_added": 1, "failed": 0, "running": 0, "findings": 0, "published": 1}
+    # The hub answers from the round's sum (no hotline sent a local release), and the auditor recomputes the same
+    # answers from the log: the sum with the noise each survivor declared.
+    assert run.document["estimates"]["answers"] > 0
+    assert run.document["estimates"]["scopes"] == ["country MD", "region"]
     text = audit(hub, tmp_path / "state", as_json=False)
     assert "1 checked, 1 results re-added exactly, 0 failed, 0 running; 0 findings" in text.out
 
@@ -191,3 +195,36 @@ def test_a_round_failed_below_the_threshold_verifies_as_failed(hub: HubUnderTest
 
     assert run.code == 0, run.out + run.err
     assert _rounds(run) == {"checked": 1, "re_added": 0, "failed": 1, "running": 0, "findings": 0, "published": 1}
+
+
+def test_a_round_whose_survivors_declared_no_noise_is_re_added_but_answers_nothing(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    members = _start(hub)
+    _shares(hub, members)
+    read = read_round(hub)
+    assert read.committed is not None
+    for m in read.committed.members:
+        if m not in DROP_BEFORE_MASKED:
+            mask(hub, members[m], read, declare_noise=False)  # as a node from before the declaration
+    hub.clock.advance(days=3)
+    read = read_round(hub)
+    assert read.survivors is not None
+    for m in read.survivors.member_ids:
+        reveal(hub, members[m], read)
+    assert read_round(hub).document["step"] == "done"
+    period = read.roster.period
+    stats = hub.client.get(
+        "/v1/stats/cases_opened",
+        params={"period_from": period, "period_to": period, "group_by": "period"},
+        headers=hub.auth("coordinator"),
+    )
+    assert stats.status_code == 200
+    (row,) = stats.json()["rows"]
+    assert (row["estimate"], row["obs_status"]) == (None, "O")  # its noise is unknown: no answer
+
+    run = audit(hub, tmp_path / "state", "--log-key", hub.log_key.vkey)
+
+    assert run.code == 0, run.out + run.err
+    assert _rounds(run)["re_added"] == 1
+    assert run.document["estimates"]["answers"] == 0

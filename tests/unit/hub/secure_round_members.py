@@ -177,7 +177,9 @@ def share(hub: HubUnderTest, member: Member, roster: RoundRoster) -> ShareSubmis
     return submission
 
 
-def mask(hub: HubUnderTest, member: Member, read: RoundShown) -> MaskedSubmission:
+def mask(hub: HubUnderTest, member: Member, read: RoundShown, *, declare_noise: bool = True) -> MaskedSubmission:
+    """Post the member's masked vector, declaring a share σ of 1.5 for every table (as nodes do) unless told not
+    to (a message from before the declaration existed)."""
     assert read.committed is not None
     assert member.secrets is not None
     counts, noise = member_values(member.id, read.roster.vector_length)
@@ -188,6 +190,7 @@ def mask(hub: HubUnderTest, member: Member, read: RoundShown) -> MaskedSubmissio
         submissions=read.submissions,
         member=member.id,
         secrets=member.secrets,
+        noise=dict.fromkeys(read.roster.tables, "1.5") if declare_noise else None,
     )
     response = post(hub, member.masked, member.key)
     assert response.status_code == 201, response.text

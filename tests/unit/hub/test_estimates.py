@@ -340,7 +340,7 @@ def test_inconsistent_rollups_answer_nothing(tmp_path: Path) -> None:
             )
         with pytest.raises(HubError, match="rollups are inconsistent"):
             _answer(released, period_from="2026-09", period_to="2026-09")
-        with pytest.raises(HubError, match="hotline rollups of table 'persons_recruitment'"):
+        with pytest.raises(HubError, match="hotline and round rollups of table 'persons_recruitment'"):
             _answer(released, period_from="2026-06", period_to="2026-06")
         # The months that are whole still answer.
         assert _answer(released, period_from="2026-07", period_to="2026-07").rows

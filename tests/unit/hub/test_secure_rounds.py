@@ -26,10 +26,10 @@ from protocol.secagg import coordinator
 from protocol.secagg.encoding import DEFAULT_OFFSET, pack
 from protocol.secagg.layout import taxonomy_ref
 from protocol.secagg.member import decide_unmask, make_share_submission, reveal_shares
-from protocol.secagg.messages import MaskedSubmission, RoundResult, UnmaskReveal, digest
+from protocol.secagg.messages import MaskedSubmission, RoundResult, ShareNoise, UnmaskReveal, digest
 from protocol.secagg.signed import sign_member_message, step_message, verify_member_entry
 from protocol.secagg.transcript import RoundTranscript, check_transcript
-from tests.support.hubs import HubUnderTest
+from tests.support.hubs import EnrolledHotline, HubUnderTest
 from tests.unit.hub.secure_round_members import (
     GROUP,
     PERIOD,
@@ -345,6 +345,10 @@ def test_the_round_rules_refuse_by_name(hub: HubUnderTest) -> None:
     _problem(post(hub, outsider, members["hotline-04"].key), 422, "not-committed")
     short = outsider.model_copy(update={"member": "hotline-00", "masked": b64encode(pack([0] * (LENGTH - 1)))})
     _problem(post(hub, short, members["hotline-00"].key), 422, "vector-length")
+    misdeclared = outsider.model_copy(
+        update={"member": "hotline-00", "noise": (ShareNoise(table="persons_total", scale="1.5"),)}
+    )
+    _problem(post(hub, misdeclared, members["hotline-00"].key), 422, "noise-declaration")
     for m in ("hotline-00", "hotline-01", "hotline-02"):  # hotline-03 drops before masking
         mask(hub, members[m], read)
     hub.clock.advance(days=3)
@@ -394,3 +398,26 @@ def test_a_group_adds_tables_of_the_hubs_taxonomy_and_its_roster_says_which(hub:
     assert roster.taxonomy == taxonomy_ref(hub.context.taxonomy)
     assert roster.tables == TABLES
     assert roster.vector_length == LENGTH
+
+
+def test_a_member_whose_local_release_the_hub_holds_takes_no_part(hub: HubUnderTest) -> None:
+    members = _started(hub, n=3, threshold=2)
+    roster = read_round(hub).roster
+    for member in members.values():
+        share(hub, member, roster)
+    read = read_round(hub)
+    assert read.committed is not None
+    hasty = members["hotline-02"]
+    hub.hotlines[hasty.id] = EnrolledHotline(hasty.id, "MD", hasty.key)
+    hub.submit(hub.release(hasty.id, PERIOD))  # its local release went out: a vector too would count it twice
+    masked = MaskedSubmission(
+        type="secagg-masked",
+        version="tipshare/1",
+        group=GROUP,
+        period=PERIOD,
+        round=0,
+        member=hasty.id,
+        committed=digest(read.committed),
+        masked=b64encode(pack([0] * LENGTH)),
+    )
+    _problem(post(hub, masked, hasty.key), 422, "released-locally")

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from hub.db import write_session
 from hub.models import SecaggMessage
+from hub.services.rebuild import check_rollups
 from hub.services.secure_rounds import SecureRounds
 from protocol.messages import SecaggMemberEntry, SecaggStepEntry, b64decode, b64encode, parse_log_entry
 from protocol.secagg.messages import MaskedSubmission, RoundResult
@@ -217,3 +218,64 @@ def test_a_roster_whose_keys_the_log_does_not_prove_is_refused_before_anything_i
     assert "key-event-not-in-log" in out + err, out + err
     assert _round(hub)["shares"] == []  # nothing was sent to the round
     assert node.release_status() == "delivered"  # the local release went instead
+
+
+def _stats(hub: HubUnderTest, **scope: str) -> dict[str, Any]:
+    params = {"period_from": PERIOD, "period_to": PERIOD, **scope}
+    response = hub.client.get(f"/v1/stats/{TABLE}", params=params, headers=hub.auth("coordinator"))
+    assert response.status_code == 200, response.text
+    (row,) = response.json()["rows"]
+    found: dict[str, Any] = row
+    return found
+
+
+def test_the_statistics_answer_from_the_round_s_sum_beside_a_late_local_release(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    nodes, _ = _nodes(hub, tmp_path)
+    survivors, late = nodes[:4], nodes[4]
+    for node in nodes:
+        node.sync()
+    for node in survivors:
+        node.sync()
+    _past(hub, "masked_due")
+    for node in survivors:
+        assert node.sync()[PERIOD]["action"] == "reveal-sent"
+    assert late.sync()[PERIOD]["action"] == "missed"  # its local release goes out: a late release beside the sum
+    result = _result(hub)
+    region, late_only = _stats(hub), _stats(hub, hotline=late.hotline_id)
+    # The region is the round's sum plus the late local release; all five hotlines reported.
+    assert region["estimate"] == sum(result.sum) + late_only["estimate"]
+    assert region["hotlines_reporting"] == 5
+    # Every hotline is of one country: the round's sum is that country's too.
+    assert _stats(hub, country="MD")["estimate"] == region["estimate"]
+    # Its noise is the four survivors' declared shares (σ/√t each) plus the late hotline's full noise: narrower
+    # than five local releases would give, wider than the late release alone.
+    assert late_only["ci95_high"] - late_only["ci95_low"] < region["ci95_high"] - region["ci95_low"]
+    assert region["ci95_high"] - region["ci95_low"] < 5**0.5 * (late_only["ci95_high"] - late_only["ci95_low"])
+    # A survivor's own view holds nothing: the sum belongs to no hotline.
+    alone = hub.client.get(
+        f"/v1/stats/{TABLE}",
+        params={"period_from": PERIOD, "period_to": PERIOD, "hotline": survivors[0].hotline_id},
+        headers=hub.auth("coordinator"),
+    )
+    assert alone.json()["rows"] == []
+    # The least-squares answers use it too.
+    response = hub.client.get(
+        "/v1/estimates/case",
+        params={"period_from": PERIOD, "period_to": PERIOD},
+        headers=hub.auth("coordinator"),
+    )
+    assert response.status_code == 200, response.text
+    (row,) = response.json()["rows"]
+    assert row["hotlines_reporting"] == 5
+    # The rollups rebuilt from the log alone are the ones the hub holds.
+    with write_session(hub.context.sessions) as session:
+        assert check_rollups(session, hub.context.taxonomies) == []
+    # A survivor's local release of the month would count it twice: the hub refuses it.
+    with contextlib.closing(sqlite3.connect(survivors[0].home / "node.sqlite3")) as db:
+        db.execute("UPDATE releases SET status = 'approved' WHERE period = ?", (PERIOD,))
+        db.execute("UPDATE rounds SET status = 'missed' WHERE period = ?", (PERIOD,))
+        db.commit()
+    _code, out, err = survivors[0].run("submit")
+    assert "counted in the sum of secure round 0" in out + err, out + err

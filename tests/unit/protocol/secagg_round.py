@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from protocol.crypto import AgreementKey
@@ -53,8 +53,17 @@ def member_ids(n: int) -> list[str]:
 
 
 def make_roster(
-    n: int, *, threshold: int, length: int, offset: int = DEFAULT_OFFSET, label: str = "roster"
+    n: int,
+    *,
+    threshold: int,
+    length: int,
+    offset: int = DEFAULT_OFFSET,
+    label: str = "roster",
+    taxonomy: TaxonomyRef = TAXONOMY,
+    tables: tuple[str, ...] = ("persons_total",),
 ) -> tuple[RoundRoster, dict[str, AgreementKey]]:
+    """A roster of ``n`` members; the arithmetic tests use vectors of any length (``taxonomy`` and ``tables`` are
+    only checked against ``length`` by tests that read the sum as tables)."""
     ids = member_ids(n)
     rng = drbg(label)
     sealing = {m: AgreementKey(rng(32)) for m in ids}
@@ -63,8 +72,8 @@ def make_roster(
         period=PERIOD,
         round_number=ROUND,
         threshold=threshold,
-        taxonomy=TAXONOMY,
-        tables=("persons_total",),  # the arithmetic tests use vectors of any length: the layout is not checked
+        taxonomy=taxonomy,
+        tables=tables,
         vector_length=length,
         offset=offset,
         members=[(m, sealing[m].public_key.to_text()) for m in ids],
@@ -118,7 +127,8 @@ def share_step(rnd: Round, skip: Iterable[str] = ()) -> None:
     rnd.committed = coordinator.make_committed_set(rnd.roster, rnd.submissions)
 
 
-def masked_step(rnd: Round, skip: Iterable[str] = ()) -> None:
+def masked_step(rnd: Round, skip: Iterable[str] = (), declared: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """Each committed member but ``skip`` masks its values, declaring ``declared[member]`` (table -> σ) if given."""
     assert rnd.committed is not None
     for m in rnd.committed.members:
         if m in skip:
@@ -132,6 +142,7 @@ def masked_step(rnd: Round, skip: Iterable[str] = ()) -> None:
             submissions=rnd.submissions,
             member=m,
             secrets=rnd.secrets[m],
+            noise=None if declared is None else declared[m],
         )
     rnd.survivors = survivors_of(rnd, rnd.masked)
 

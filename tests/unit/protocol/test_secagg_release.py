@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A round's sum as the survivors' release (:mod:`protocol.secagg.release`): split by table, with each survivor's
+declared noise share; a round one survivor declared no noise for answers nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol.errors import SecureAggregationError
+from protocol.secagg.layout import taxonomy_ref
+from protocol.secagg.messages import MaskedSubmission
+from protocol.secagg.release import NoNoiseDeclared, pooled_terms, round_release
+from protocol.taxonomy import builtin_taxonomy
+from tests.unit.protocol.secagg_round import (
+    Round,
+    make_roster,
+    masked_step,
+    member_ids,
+    share_step,
+    unmask_step,
+)
+
+TAXONOMY = builtin_taxonomy(2)
+TABLES = ("persons_total", "cases_opened")
+
+
+def _round(noise: dict[str, dict[str, str]] | None) -> Round:
+    roster, sealing = make_roster(
+        6, threshold=4, length=1 + 42, taxonomy=taxonomy_ref(TAXONOMY), tables=TABLES, label="release"
+    )
+    rnd = Round(roster=roster, sealing=sealing)
+    share_step(rnd)
+    masked_step(rnd, skip=("hotline-05",), declared=noise)
+    unmask_step(rnd)
+    return rnd
+
+
+def _declared() -> dict[str, dict[str, str]]:
+    return {m: {"persons_total": "2.5", "cases_opened": "1.5" if m < "hotline-03" else "1.75"} for m in member_ids(6)}
+
+
+def test_the_sum_splits_into_the_roster_s_tables_with_every_survivor_s_noise() -> None:
+    rnd = _round(_declared())
+    assert rnd.survivors is not None
+    assert rnd.result is not None
+    release = round_release(
+        roster=rnd.roster, survivors=rnd.survivors, masked=rnd.masked, result=rnd.result, taxonomy=TAXONOMY
+    )
+    assert release.tables == TABLES
+    assert release.cells["persons_total"] == (rnd.result.sum[0],)
+    assert release.cells["cases_opened"] == tuple(rnd.result.sum[1:])
+    assert release.survivors == rnd.survivors.member_ids
+    assert "hotline-05" not in release.noise
+    assert release.terms("persons_total") == (("discrete_gaussian", "2.5", 5),)
+    assert release.terms("cases_opened") == (("discrete_gaussian", "1.5", 3), ("discrete_gaussian", "1.75", 2))
+    assert release.country(dict.fromkeys(release.survivors, "MD")) == "MD"
+    assert release.country({**dict.fromkeys(release.survivors, "MD"), "hotline-00": "UA"}) is None
+    assert release.country({}) is None
+
+
+def test_a_survivor_without_a_noise_declaration_makes_the_round_answer_nothing() -> None:
+    rnd = _round(None)
+    assert rnd.survivors is not None
+    assert rnd.result is not None
+    with pytest.raises(NoNoiseDeclared, match="declared no noise"):
+        round_release(
+            roster=rnd.roster, survivors=rnd.survivors, masked=rnd.masked, result=rnd.result, taxonomy=TAXONOMY
+        )
+
+
+def test_a_masked_vector_other_than_the_logged_one_is_refused() -> None:
+    rnd = _round(_declared())
+    assert rnd.survivors is not None
+    assert rnd.result is not None
+    first = rnd.survivors.member_ids[0]
+    swapped = rnd.masked[first].model_copy(update={"noise": rnd.masked[first].noise[:1]})  # type: ignore[index]
+    with pytest.raises(SecureAggregationError, match="not the one logged"):
+        round_release(
+            roster=rnd.roster,
+            survivors=rnd.survivors,
+            masked={**rnd.masked, first: swapped},
+            result=rnd.result,
+            taxonomy=TAXONOMY,
+        )
+
+
+def test_a_masked_vector_without_noise_keeps_the_bytes_it_had_before_the_field() -> None:
+    rnd = _round(None)
+    message = next(iter(rnd.masked.values()))
+    assert b'"noise"' not in message.canonical_bytes()
+    assert MaskedSubmission.from_canonical(message.canonical_bytes()) == message
+    declared = _round(_declared()).masked[message.member]
+    assert b'"noise":[{"scale":"2.5","table":"persons_total"}' in declared.canonical_bytes()
+    assert MaskedSubmission.from_canonical(declared.canonical_bytes()) == declared
+
+
+def test_noise_must_name_every_roster_table_once() -> None:
+    with pytest.raises(SecureAggregationError, match="every table of the roster"):
+        _round({m: {"persons_total": "2.5"} for m in member_ids(6)})
+
+
+def test_pooled_terms_count_members_by_scale() -> None:
+    assert pooled_terms({"a": {"t": "1"}, "b": {"u": "1"}}, "t") == (("discrete_gaussian", "1", 1),)
+    assert pooled_terms({}, "t") == ()
