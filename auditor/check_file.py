@@ -207,6 +207,7 @@ class FileCheck:
         verification = self._verification
         monitor = verification.prepare()
         if monitor is not None:
+            verification.read_rounds(monitor)  # a round's survivors reported its month
             note = answer.checkpoint_note
             size = self._size(monitor, answer.checkpoint_size, answer.checkpoint_root, note, result)
             if size is not None:
@@ -266,6 +267,7 @@ class FileCheck:
             deadline_days=deadline_days,
             made_after=made_after,
             made_before=made_before,
+            rounds=self._verification.round_reports_at(size),
         )
         expected = {(line.hotline_id, line.period): line for line in lines}
         columns = sdmx_columns() if answer.format == "sdmx-csv" else csv_columns()

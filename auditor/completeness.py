@@ -436,11 +436,13 @@ def grid(
     deadline_days: int,
     made_after: datetime | None,
     made_before: datetime,
+    rounds: Iterable[tuple[str, str, datetime]] = (),
 ) -> list[GridLine]:
     """The grid of ``hotlines`` (those in scope, every one the log enrolled) × months ``period_from..period_to``,
     from ``submissions`` (accepted and not withdrawn in the tree), ordered by country, hotline and month as the hub
     orders it. The file was made after ``made_after`` (the checkpoint's last logged time) and before
-    ``made_before`` (now)."""
+    ``made_before`` (now). ``rounds``: ``(hotline, period, received_at)`` of each survivor of a round whose sum
+    counts (:meth:`auditor.verify.Verification.round_reports_at`)."""
     months = range(_month_number(period_from), _month_number(period_to) + 1)
     grace = timedelta(days=deadline_days)
     in_scope = sorted(hotlines, key=lambda h: (h.country, h.id))
@@ -468,6 +470,11 @@ def grid(
                 got.revisions + 1,
             )
         )
+    # A survivor of a round whose sum counts reported the month with its masked vector, once.
+    for hotline_id, period, when in rounds:
+        if hotline_id in ids and _month_number(period) in months:
+            at = when.astimezone(UTC).replace(microsecond=0)
+            received[(hotline_id, _month_number(period))] = _Received(at, at, 1, 1)
     lines = []
     for hotline in in_scope:
         enrolled = min((start for start, _ in hotline.windows), default=None)

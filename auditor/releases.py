@@ -29,6 +29,7 @@ import math
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from types import MappingProxyType
 from typing import Final
@@ -72,6 +73,8 @@ class CountedRound:
     countries: Mapping[str, str] = field(hash=False)
     #: Log index of the result entry (it counts for tree sizes above it).
     index: int = 0
+    #: Each survivor's masked vector's ``received_at``: when it reported the month (the completeness grid).
+    received: Mapping[str, datetime] = field(default_factory=dict, hash=False)
 
 
 #: Entry index -> that submission's :class:`LoadedRelease` (verified before; read back from the state DIR).

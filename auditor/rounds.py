@@ -263,7 +263,12 @@ class RoundAudit:
         for at, event in key_events:
             if at < index and event.hotline_id in alive:
                 countries[event.hotline_id] = event.country
-        self.counted.append(CountedRound(release, taxonomy, countries, index))
+        received = {
+            member.entry.hotline_id: parse_timestamp(member.entry.received_at)
+            for member in held.members
+            if member.entry.kind == "secagg_masked" and member.entry.hotline_id in alive
+        }
+        self.counted.append(CountedRound(release, taxonomy, countries, index, received))
 
     def _step_messages(self, held: _Round) -> dict[str, Any]:
         steps: dict[str, Any] = {}

@@ -211,6 +211,16 @@ class Verification:
         counted = [s for s in logged if self._checker.counts(s, size)]
         return hotlines, counted, max(times, default=None)
 
+    def round_reports_at(self, size: int) -> list[tuple[str, str, datetime]]:
+        """``(hotline, period, received_at)`` of each survivor of a round whose sum counts at tree size ``size``
+        (after :meth:`read_rounds`): it reported the month with its masked vector."""
+        return [
+            (member, counted.release.period, when)
+            for counted in self._counted_rounds
+            if counted.index < size
+            for member, when in counted.received.items()
+        ]
+
     def answer_size(self, monitor: LogMonitor, ref: PublishedCheckpoint, fail: Callable[[str], None]) -> int | None:
         """The tree size to recompute an answer at, once its checkpoint is verified (else ``None``, after
         ``fail(reason)``)."""

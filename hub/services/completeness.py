@@ -26,6 +26,9 @@ deadline passed before it enrolled: for such a month the deadline counts from it
 hotline without ``reporting_from``: any month that ended before it enrolled, as before the field existed).
 ``corrected`` says the latest revision is above 1.
 
+A survivor of a secure round whose sum counts reported the month with its masked vector: it is received when the
+hub logged that vector (one revision; the hub accepts no local release of the month from it).
+
 A **withdrawn** release counts as never received: a month whose every release was withdrawn is ``missing`` (or
 ``not_due``) again until a new revision arrives, whose receive time then decides ``on_time`` or ``late``.
 Per month, a summary gives the DHIS2 reporting metrics: expected, reported, on time, and both rates.
@@ -42,7 +45,7 @@ from typing import Final, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.models import Submission
+from hub.models import LogLeaf, RoundReleaseNoise, SecaggMessage, Submission
 from hub.services.scope import (
     EnrolledHotline,
     Scope,
@@ -223,7 +226,7 @@ class CompletenessService:
             )
             .group_by(Submission.hotline_id, Submission.period)
         ).all()
-        return {
+        received = {
             (hotline_id, int(period[:4]) * 12 + int(period[5:7]) - 1): _Received(
                 first=_whole_seconds(earliest),
                 latest=_whole_seconds(latest),
@@ -232,6 +235,27 @@ class CompletenessService:
             )
             for hotline_id, period, earliest, latest, revision, count in found
         }
+        # A survivor of a round whose sum counts reported the month with its masked vector: received when the
+        # hub logged it, once (the hub accepts no local release of that month from it).
+        masked = self._session.execute(
+            select(RoundReleaseNoise.hotline_id, RoundReleaseNoise.period, func.min(LogLeaf.appended_at))
+            .join(
+                SecaggMessage,
+                (SecaggMessage.round_id == RoundReleaseNoise.round_id)
+                & (SecaggMessage.member == RoundReleaseNoise.hotline_id)
+                & (SecaggMessage.step == "masked"),
+            )
+            .join(LogLeaf, LogLeaf.index == SecaggMessage.leaf_index)
+            .where(
+                RoundReleaseNoise.hotline_id.in_(hotline_ids),
+                RoundReleaseNoise.period.between(period_text(first), period_text(last)),
+            )
+            .group_by(RoundReleaseNoise.hotline_id, RoundReleaseNoise.period)
+        ).all()
+        for hotline_id, period, at in masked:
+            when = _whole_seconds(at)
+            received[(hotline_id, int(period[:4]) * 12 + int(period[5:7]) - 1)] = _Received(when, when, 1, 1)
+        return received
 
     def _rows(
         self,

@@ -15,6 +15,7 @@ import pytest
 
 from protocol.messages import SecaggStepEntry, b64decode, format_timestamp, parse_log_entry
 from protocol.secagg.signed import step_entry, step_message
+from tests.support.export_files import check
 from tests.support.hubs import HubUnderTest, start_hub
 from tests.unit.auditor.auditkit import Run, Wire, audit, conclusions
 from tests.unit.hub.secure_round_members import (
@@ -100,6 +101,22 @@ def test_a_sound_round_of_8_with_drop_outs_is_re_added_exactly(hub: HubUnderTest
     assert run.document["estimates"]["scopes"] == ["country MD", "region"]
     text = audit(hub, tmp_path / "state", as_json=False)
     assert "1 checked, 1 results re-added exactly, 0 failed, 0 running; 0 findings" in text.out
+    # The survivors reported the month with their masked vectors: the completeness grid says so, from the log too.
+    period = read_round(hub).roster.period
+    response = hub.client.get(
+        "/v1/completeness", params={"period_from": period, "period_to": period}, headers=hub.auth("auditor")
+    )
+    content, name = response.content, "completeness.json"
+    statuses = {line["hotline_id"]: line["status"] for line in json.loads(content)["rows"]}
+    survivors = read_round(hub).survivors
+    assert survivors is not None
+    assert {statuses[m] for m in survivors.member_ids} <= {"on_time", "late"}
+    assert statuses[DROP_BEFORE_MASKED[0]] not in ("on_time", "late")  # it sent no vector, and released nothing
+    path = tmp_path / name
+    path.write_bytes(content)
+    checked = check(hub, tmp_path / "state", path)
+    assert checked.code == 0, checked.out + checked.err
+    assert checked.document["verdict"] == "VERIFIED", checked.document["failures"]
 
 
 def test_a_round_spanning_two_runs_is_checked_once_it_is_over(hub: HubUnderTest, tmp_path: Path) -> None:

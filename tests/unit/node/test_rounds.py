@@ -269,6 +269,13 @@ def test_the_statistics_answer_from_the_round_s_sum_beside_a_late_local_release(
     assert response.status_code == 200, response.text
     (row,) = response.json()["rows"]
     assert row["hotlines_reporting"] == 5
+    # Every survivor reported the month, with its masked vector; the late hotline with its local release.
+    grid = hub.client.get(
+        "/v1/completeness", params={"period_from": PERIOD, "period_to": PERIOD}, headers=hub.auth("coordinator")
+    )
+    assert grid.status_code == 200, grid.text
+    assert {row["hotline_id"]: row["revisions"] for row in grid.json()["rows"]} == {n.hotline_id: 1 for n in nodes}
+    assert {row["status"] for row in grid.json()["rows"]} <= {"on_time", "late"}
     # The rollups rebuilt from the log alone are the ones the hub holds.
     with write_session(hub.context.sessions) as session:
         assert check_rollups(session, hub.context.taxonomies) == []
