@@ -93,9 +93,20 @@ def test_a_sound_round_of_8_with_drop_outs_is_re_added_exactly(hub: HubUnderTest
 
     assert run.code == 0, run.out + run.err
     assert run.document["failures"] == []
-    assert _rounds(run) == {"checked": 1, "re_added": 1, "failed": 0, "running": 0, "findings": 0, "published": 1}
+    assert _rounds(run) == {
+        "checked": 1,
+        "re_added": 1,
+        "failed": 0,
+        "running": 0,
+        "findings": 0,
+        "published": 1,
+        "totals_checked": 0,
+        "totals_flagged": 0,
+        "totals_unchecked": 1,  # these members declare neither noise nor totals
+    }
     text = audit(hub, tmp_path / "state", as_json=False)
     assert "1 checked, 1 results re-added exactly, 0 failed, 0 running; 0 findings" in text.out
+    assert "table totals: 0 rounds checked against their members' totals, 0 flagged, 1 not checkable" in text.out
 
 
 def test_a_round_spanning_two_runs_is_checked_once_it_is_over(hub: HubUnderTest, tmp_path: Path) -> None:
@@ -123,6 +134,9 @@ def test_a_round_spanning_two_runs_is_checked_once_it_is_over(hub: HubUnderTest,
             "running": 0,
             "findings": 0,
             "published": 1,
+            "totals_checked": 0,
+            "totals_flagged": 0,
+            "totals_unchecked": 1,
         }
     )
     assert conclusions(resumed) == conclusions(fresh)
@@ -190,4 +204,14 @@ def test_a_round_failed_below_the_threshold_verifies_as_failed(hub: HubUnderTest
     run = audit(hub, tmp_path / "state", "--log-key", hub.log_key.vkey)
 
     assert run.code == 0, run.out + run.err
-    assert _rounds(run) == {"checked": 1, "re_added": 0, "failed": 1, "running": 0, "findings": 0, "published": 1}
+    assert _rounds(run) == {
+        "checked": 1,
+        "re_added": 0,
+        "failed": 1,
+        "running": 0,
+        "findings": 0,
+        "published": 1,
+        "totals_checked": 0,
+        "totals_flagged": 0,
+        "totals_unchecked": 0,  # no result: nothing to hold to totals
+    }
