@@ -280,6 +280,12 @@ def _summary(report: VerifyReport) -> list[tuple[str, str]]:
                 "%(checked)s checked, %(re_added)s results re-added exactly, %(failed)s failed, %(running)s running; "
                 "%(findings)s findings"
             )
+            % rounds.document()
+            + "; "
+            + _(
+                "table totals: %(totals_checked)s rounds checked against their members' totals, %(totals_flagged)s "
+                "flagged, %(totals_unchecked)s not checkable (a member declared none)"
+            )
             % rounds.document(),
         )
     )

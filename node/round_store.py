@@ -3,8 +3,10 @@
 ``sync`` took part (the ``rounds`` table of the node database, :mod:`node.store`; see :mod:`node.rounds`).
 
 The vectors are each table's true counts plus the node's noise *share* (σ²/t,
-:func:`node.secure_group.add_noise_shares`): they leave the node only masked. The row also records the round's
-spend with both guarantees (:class:`~node.secure_group.RoundSpend`).
+:func:`node.secure_group.add_noise_shares`): they leave the node only masked. Beside them, each table's one-cell
+total (the true cells' sum plus a discrete Gaussian of its own, :func:`node.secure_group.draw_totals`), released
+with the masked vector for the auditor's check; only the noisy total is kept. The row also records the round's
+spend with both guarantees, the totals' included (:class:`~node.secure_group.RoundSpend`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Final
 from node.budget import decimal_text
 from node.errors import NoiseError
 from node.home import NodeHome
-from node.secure_group import add_noise_shares, plan_shares
+from node.secure_group import add_noise_shares, draw_totals, plan_shares
 from node.store import transaction
 from protocol.messages import format_timestamp
 
@@ -33,7 +35,7 @@ __all__ = ["ACTIVE", "RoundStore", "StoredRound", "prepare_round"]
 ACTIVE: Final = ("waiting", "shares", "masked", "revealed")
 _COLUMNS: Final = (
     "period, group_id, taxonomy_hash, vectors, against_hub, against_all_others, members, threshold, status, "
-    "round_number, detail, noise"
+    "round_number, detail, noise, totals"
 )
 _log = logging.getLogger("node.rounds")
 
@@ -57,6 +59,9 @@ class StoredRound:
     #: table -> σ of the node's noise share (declared with the masked vector); None for a round prepared before
     #: the node kept it.
     noise: dict[str, str] | None = None
+    #: table -> (one-cell total, its σ), released with the masked vector; None for a round prepared before the
+    #: node drew them.
+    totals: dict[str, tuple[int, str]] | None = None
 
 
 class RoundStore:
@@ -96,7 +101,7 @@ class RoundStore:
             stamp = format_timestamp(now)
             self._db.execute(
                 f"INSERT INTO rounds ({_COLUMNS}, created_at, updated_at) VALUES "  # noqa: S608
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     stored.period,
                     stored.group_id,
@@ -110,6 +115,7 @@ class RoundStore:
                     stored.round_number,
                     stored.detail,
                     None if stored.noise is None else json.dumps(stored.noise, sort_keys=True),
+                    None if stored.totals is None else json.dumps(stored.totals, sort_keys=True),
                     stamp,
                     stamp,
                 ),
@@ -131,7 +137,7 @@ class RoundStore:
 
 
 def _stored(row: Sequence[object]) -> StoredRound:
-    period, group, taxonomy_hash, vectors, hub, others, members, threshold, status, number, detail, noise = row
+    period, group, taxonomy_hash, vectors, hub, others, members, threshold, status, number, detail, noise, totals = row
     raw = json.loads(bytes(vectors) if isinstance(vectors, bytes | bytearray | memoryview) else str(vectors))
     return StoredRound(
         period=str(period),
@@ -146,6 +152,7 @@ def _stored(row: Sequence[object]) -> StoredRound:
         round_number=None if number is None else int(str(number)),
         detail=None if detail is None else str(detail),
         noise=None if noise is None else {str(k): str(v) for k, v in json.loads(str(noise)).items()},
+        totals=None if totals is None else {str(k): (int(v[0]), str(v[1])) for k, v in json.loads(str(totals)).items()},
     )
 
 
@@ -161,9 +168,10 @@ def prepare_round(
     release_spend: Decimal,
     now: datetime,
 ) -> StoredRound | None:
-    """Draw the month's round vectors once (true counts plus the node's noise shares) and keep them, with the
-    round's spend; ``None`` for a node in no secure group. ``release_spend`` is the month's local release's spend,
-    recorded in the ledger: it must bound the round's spend against the hub (of the two, only one is ever sent)."""
+    """Draw the month's round vectors (true counts plus the node's noise shares) and one-cell totals once and keep
+    them, with the round's spend; ``None`` for a node in no secure group. ``release_spend`` is the month's local
+    release's spend, recorded in the ledger: it must bound the round's spend against the hub, the totals' included
+    (of the two, only one is ever sent)."""
     config = home.config.secure_group
     if config is None:
         return None
@@ -175,6 +183,7 @@ def prepare_round(
     if plan.spend.against_hub > release_spend:  # pragma: no cover - both spend the budget's release
         raise NoiseError(f"the round's spend {float(plan.spend.against_hub)!r} exceeds the release's")
     vectors = add_noise_shares(plan, counts)
+    totals = draw_totals(plan, counts)  # noisy; the true sums are never kept or logged
     _log.info("round vectors for %s: %s", period, plan.spend.describe())
     return store.record(
         StoredRound(
@@ -190,6 +199,7 @@ def prepare_round(
             round_number=None,
             detail=None,
             noise={share.table: share.scale_text for share in plan.shares},
+            totals=totals,
         ),
         now=now,
     )

@@ -4,16 +4,18 @@
 A node with ``[secure_group]`` in config.toml (:mod:`node.secure_group`) makes two things of a month in ``prepare``:
 
 * its **round vectors**: every table as true counts plus one noise *share* (σ²/t, drawn once,
-  :func:`node.secure_group.add_noise_shares`), kept in the node database (``rounds``, :mod:`node.store`) with the
-  round's spend and both guarantees (:class:`~node.secure_group.RoundSpend`);
+  :func:`node.secure_group.add_noise_shares`), and every table's one-cell total (the true cells' sum plus a
+  discrete Gaussian of its own, :func:`node.secure_group.draw_totals`), kept in the node database (``rounds``,
+  :mod:`node.store`) with the round's spend and both guarantees (:class:`~node.secure_group.RoundSpend`);
 * the **local release** as without a group (full noise, pending approval): the fallback if the round is missed.
 
 Once the officer approves the month, ``sync`` (and so the timer) takes part in the group's round with no further
 attention, one step per run (:func:`take_part`): it reads the round (a signed request), checks the roster (its own
 membership and sealing key, the group, the taxonomy and tables, and every member's sealing key against the logged
 key events, with inclusion proofs to a checkpoint signed by the pinned log key), then sends its share submission,
-its masked vector or its reveal. The round's secrets are written to the node home (0600) *before* the share
-submission is posted, so a crash and a re-run send the same bytes again.
+its masked vector (with each table's noise share σ and one-cell total) or its reveal. The round's secrets are
+written to the node home (0600) *before* the share submission is posted, so a crash and a re-run send the same
+bytes again.
 
 While the round runs, the month's local release is held (never queued). The round's sum takes the member's vector:
 the local release is marked superseded and never sent (its spend stays recorded: it bounds the round's spend
@@ -282,6 +284,7 @@ def _step(home: NodeHome, store: RoundStore, stored: StoredRound, client: HubCli
         member=me,
         secrets=secrets[0],
         noise=None if stored.noise is None else {t: stored.noise[t] for t in read.roster.tables},
+        totals=None if stored.totals is None else {t: stored.totals[t] for t in read.roster.tables},
     )
     if read.step == "masked":
         report("masked", "masked-sent", None, number)  # before posting: the hub may hold it even if the answer is lost

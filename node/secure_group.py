@@ -11,6 +11,11 @@ Two guarantees follow for a person registered here, and the node declares both:
   ``t × release``. ``collusion_cap`` is the most the hotline accepts there; the node refuses a group whose
   ``t × release`` is above it (an upper bound of the exact guarantee, which :func:`plan_shares` also checks).
 
+Both include the month's **one-cell totals**: beside its masked vector the node releases each table's total (its
+true cells' sum plus one discrete Gaussian of its own), which the auditor checks the round's table totals against.
+They spend :data:`~protocol.distributed_noise.TOTALS_SHARE` (2 %) of each table's budget against everyone; the
+shares spend the rest (:func:`plan_shares`).
+
 The ``[secure_group]`` section of config.toml (absent: the node releases locally, as before)::
 
     [secure_group]
@@ -46,7 +51,15 @@ from node.budget import BudgetConfig, amount_text, parse_amount
 from node.errors import ConfigError, NoiseError
 from node.i18n import N_, Text
 from node.noise import NoisePlan, TableCalibration, add_noise, gaussian_loss
-from protocol.distributed_noise import SecureGroup, TableShare, plan_table_share, round_guarantee
+from protocol.distributed_noise import (
+    SecureGroup,
+    TableShare,
+    TableTotalNoise,
+    plan_table_share,
+    plan_table_total,
+    round_guarantee,
+    split_table_budget,
+)
 from protocol.errors import SecureGroupViolation
 from protocol.messages import period_start
 from protocol.taxonomy import Taxonomy
@@ -57,6 +70,7 @@ __all__ = [
     "SecureGroupConfig",
     "SharePlan",
     "add_noise_shares",
+    "draw_totals",
     "plan_shares",
     "round_gives_up_at",
 ]
@@ -196,10 +210,13 @@ class RoundSpend:
     group_id: str
     members: int
     threshold: int
-    #: Against the hub (at least ``threshold`` members' shares in the sum): what counts against the caps.
+    #: Against the hub (at least ``threshold`` members' shares in the sum), the one-cell totals included: what
+    #: counts against the caps.
     against_hub: Fraction
-    #: Against the hub colluding with every other member (only this node's share left).
+    #: Against the hub colluding with every other member (only this node's share left), the totals included.
     against_all_others: Fraction
+    #: Of both, what the one-cell totals spend (local releases: the same against every coalition).
+    totals: Fraction = Fraction(0)
 
     def describe(self) -> Text:
         """The ledger's wording."""
@@ -218,11 +235,13 @@ class RoundSpend:
 
 @dataclass(frozen=True, slots=True)
 class SharePlan:
-    """The member's noise shares for one release in a round, with the guarantees they give."""
+    """The member's noise shares and one-cell totals for one release in a round, with the guarantees they give."""
 
     group: SecureGroup
     shares: tuple[TableShare, ...]
     spend: RoundSpend
+    #: Each table's one-cell total, in the order of :attr:`shares`.
+    totals: tuple[TableTotalNoise, ...] = ()
 
     def noise_plan(self) -> NoisePlan:
         """The shares as a :class:`~node.noise.NoisePlan` (the share's σ as each table's scale, its guarantee
@@ -241,6 +260,17 @@ class SharePlan:
             ),
         )
 
+    def totals_plan(self) -> NoisePlan:
+        """The one-cell totals as a :class:`~node.noise.NoisePlan` of one-cell tables (the total's σ as the scale,
+        the table's L1 bound as the L2 sensitivity, its ρ as the spend), for :func:`node.noise.add_noise`."""
+        return NoisePlan(
+            mechanism="discrete_gaussian",
+            tables=tuple(
+                TableCalibration(t.table, t.scale, t.l1_sensitivity, t.l1_sensitivity**2, _decimal_up(t.rho))
+                for t in self.totals
+            ),
+        )
+
 
 def plan_shares(
     taxonomy: Taxonomy,
@@ -250,24 +280,38 @@ def plan_shares(
     *,
     members: int | None = None,
 ) -> SharePlan:
-    """The member's shares for a release of ``tables`` in a round of ``members`` (default: the configured number):
-    each table's budget share spent against the hub (:func:`protocol.distributed_noise.plan_table_share`), the
-    collusion guarantee checked against the cap, and each share's σ checked against OpenDP's own privacy map."""
+    """The member's shares and one-cell totals for a release of ``tables`` in a round of ``members`` (default: the
+    configured number).
+
+    Each table's budget share is split (:func:`protocol.distributed_noise.split_table_budget`): the one-cell total
+    spends :data:`~protocol.distributed_noise.TOTALS_SHARE` of it (:func:`~protocol.distributed_noise.
+    plan_table_total`), the shares the rest against the hub (:func:`~protocol.distributed_noise.plan_table_share`).
+    Both guarantees add the totals' ρ; the collusion guarantee is checked against the cap, and each share's and
+    total's σ against OpenDP's own privacy map."""
     config.check(budget, members=members)
     group = config.group(members)
     names = list(dict.fromkeys(tables))
-    spends = budget.shares(names)
+    spends = {name: split_table_budget(spend) for name, spend in budget.shares(names).items()}
     try:
-        shares = tuple(plan_table_share(taxonomy.table(name), spends[name], group) for name in names)
+        shares = tuple(plan_table_share(taxonomy.table(name), spends[name][0], group) for name in names)
+        totals = tuple(plan_table_total(taxonomy.table(name), spends[name][1]) for name in names)
     except SecureGroupViolation as e:
         _invalid("threshold", str(e))
-    against_hub = round_guarantee(shares, group, colluders=0)
-    against_all = round_guarantee(shares, group, colluders=group.members - 1)
+    against_hub = round_guarantee(shares, group, colluders=0, totals=totals)
+    against_all = round_guarantee(shares, group, colluders=group.members - 1, totals=totals)
     if against_all > config.collusion_cap:  # pragma: no cover - t × release bounds it; kept as a second lock
         raise NoiseError(f"the shares' collusion guarantee {float(against_all):.6g} exceeds collusion_cap")
     _check_with_opendp(shares, group)
-    spend = RoundSpend(config.group_id, group.members, group.threshold, against_hub, against_all)
-    return SharePlan(group, shares, spend)
+    _check_totals_with_opendp(totals)
+    spend = RoundSpend(
+        config.group_id,
+        group.members,
+        group.threshold,
+        against_hub,
+        against_all,
+        sum((t.rho for t in totals), Fraction(0)),
+    )
+    return SharePlan(group, shares, spend, totals)
 
 
 def round_gives_up_at(period: str, wait_days: int = ROUND_WAIT_DAYS) -> datetime:
@@ -286,6 +330,14 @@ def add_noise_shares(plan: SharePlan, counts: Mapping[str, Sequence[int]]) -> di
     return add_noise(plan.noise_plan(), counts)
 
 
+def draw_totals(plan: SharePlan, counts: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, str]]:
+    """Each table's one-cell total, ``(value, σ)``: the sum of its true cells plus one fresh discrete Gaussian of
+    the total's σ (OpenDP, as :func:`add_noise_shares`). Once per (period, round), beside the shares; the true sum
+    is only read here, never kept or logged."""
+    drawn = add_noise(plan.totals_plan(), {t.table: [sum(counts[t.table])] for t in plan.totals})
+    return {t.table: (drawn[t.table][0], t.scale_text) for t in plan.totals}
+
+
 # ----------------------------------------------------------------------------------------------- helpers
 
 
@@ -300,6 +352,19 @@ def _check_with_opendp(shares: Iterable[TableShare], group: SecureGroup) -> None
             raise NoiseError(
                 f"table {share.table}: OpenDP's privacy map of one share ({loss!r}) disagrees with the protocol's"
                 f" ({float(alone)!r})"
+            )
+
+
+def _check_totals_with_opendp(totals: Iterable[TableTotalNoise]) -> None:
+    """OpenDP's map of each one-cell total (L2 sensitivity: the table's L1 bound) must agree with its ρ."""
+    for total in totals:
+        loss = gaussian_loss(total.scale, total.l1_sensitivity**2)
+        if not Fraction(loss) <= total.rho * (1 + Fraction(1, 10**9)) or not total.rho <= Fraction(loss) * (
+            1 + Fraction(1, 10**9)
+        ):
+            raise NoiseError(
+                f"table {total.table}: OpenDP's privacy map of the one-cell total ({loss!r}) disagrees with the"
+                f" protocol's ({float(total.rho)!r})"
             )
 
 

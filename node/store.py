@@ -25,7 +25,8 @@ table             rows
 ``discards`` records what was discarded. A version 1 database is upgraded in place when it is opened (one
 transaction: the ``releases`` table is rebuilt with the wider status list, every row kept). 3 (secure rounds): the
 ``rounds`` table, added to an older database when it is opened. 4: the rounds' ``noise`` (each table's share σ,
-declared with the masked vector); a round prepared before it declares none.
+declared with the masked vector) and ``totals`` (each table's one-cell local total and its σ, released with the
+masked vector); a round prepared before them declares neither.
 
 Durability: WAL journal with ``synchronous=FULL`` (a spend, once committed, survives a power cut), foreign keys
 on, and every change in one ``BEGIN IMMEDIATE`` transaction (:func:`transaction`), so concurrent ``tipshare-node``
@@ -126,7 +127,8 @@ CREATE TABLE rounds (
     detail              TEXT,
     created_at          TEXT    NOT NULL,
     updated_at          TEXT    NOT NULL,
-    noise               TEXT
+    noise               TEXT,
+    totals              TEXT
 );
 """
 #: Version 1 to 2: the releases table again, with ``approved`` among its statuses (SQLite cannot change a CHECK
@@ -141,8 +143,12 @@ _UPGRADE_1_TO_2: Final = (
 )
 #: Version 2 to 3: the rounds table (as version 4 has it: the upgrade to 4 then finds its columns there).
 _UPGRADE_2_TO_3: Final = ("CREATE TABLE rounds" + _SCHEMA.split("CREATE TABLE rounds")[1],)
-#: Version 3 to 4: the noise share of each table, as the masked vector declares it.
-_ROUND_COLUMNS_4: Final = {"noise": "ALTER TABLE rounds ADD COLUMN noise TEXT"}
+#: Version 3 to 4: the noise share of each table, as the masked vector declares it, and each table's one-cell
+#: total (noisy, public once sent), as the masked vector releases it.
+_ROUND_COLUMNS_4: Final = {
+    "noise": "ALTER TABLE rounds ADD COLUMN noise TEXT",
+    "totals": "ALTER TABLE rounds ADD COLUMN totals TEXT",
+}
 
 
 def open_database(path: Path, *, create: bool = False) -> sqlite3.Connection:

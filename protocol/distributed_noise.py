@@ -40,6 +40,18 @@ The guarantees a member declares for one release of a round (``c`` members collu
   the masking failed entirely (a coalition of ``t`` members can reconstruct any member's seeds), because the
   vector a member sends always carries its own share.
 
+**The one-cell totals** (issue 18, point 5). Beside its masked vector each member releases, for every table, the
+sum of its true cells plus one discrete Gaussian of its own (:class:`TableTotalNoise`), so that anyone can check
+the round's table totals against the survivors' totals (:mod:`protocol.secagg.totals`). It is a local release of
+one number: one person changes a table's total by at most the table's L1 bound, so its L2 sensitivity is ``Δ₁``
+and it spends ``ρ = Δ₁²/(2σ²)`` against everyone, whoever colludes. It takes :data:`TOTALS_SHARE` of the table's
+budget share and the noise shares the rest (:func:`split_table_budget`); zCDP composition adds the two in every
+guarantee (:func:`round_guarantee` with ``totals``):
+
+* against the hub: ``Σ_T (ρ_T^shares(m = t) + ρ_T^total) ≤ Σ_T ρ_T``, the release's budget, as before;
+* against the hub and all other members: ``Σ_T (Δ₂²/(2 v_T) + ρ_T^total)``, still at most ``t`` times the release
+  (the shares' part is about ``t · (1 − TOTALS_SHARE)`` times it, the totals' part ``TOTALS_SHARE`` times it).
+
 >>> from fractions import Fraction
 >>> from protocol.taxonomy import builtin_taxonomy
 >>> corridor = builtin_taxonomy(2).table("persons_corridor_2way")
@@ -53,6 +65,10 @@ True
 0.3967
 >>> share.noise(survivors=20)                                         # the round's sum, one cell
 ('discrete_gaussian', '1.1227362354287738', 20)
+>>> shares_part, totals_part = split_table_budget(Fraction("0.0248"))  # 98 % and 2 % of the table's budget
+>>> total = plan_table_total(corridor, totals_part)
+>>> round(total.scale, 2), total.rho <= totals_part, total.noise()[2]  # σ = Δ₁ / √(2 · 0.000496)
+(31.75, True, 1)
 """
 
 from __future__ import annotations
@@ -71,15 +87,24 @@ from protocol.taxonomy import Table
 
 __all__ = [
     "MIN_SHARE_VARIANCE",
+    "TOTALS_SHARE",
     "SecureGroup",
     "TableShare",
+    "TableTotalNoise",
     "kls_rho",
     "kls_tau",
     "plan_table_share",
+    "plan_table_total",
     "round_guarantee",
+    "split_table_budget",
     "sum_noise",
 ]
 
+#: The share of each table's budget its one-cell local total spends (the rest goes to the noise shares). Small
+#: on purpose: the totals' check catches gross shifts only at any affordable share (its tolerance falls as
+#: ``1/√share``), while every answer of every round pays ``√(1/(1 − share))`` in width: 1.0 % at 2 %, 5.4 % at 10 %
+#: (the figures: docs/secure-aggregation-privacy.md §8).
+TOTALS_SHARE: Final = Fraction(1, 50)
 #: Kairouz–Liu–Steinke require every share's σ ≥ 1/2.
 MIN_SHARE_VARIANCE: Final = Fraction(1, 4)
 #: π rounded down (38 digits): the exponent ``−2π²v·k/(k+1)`` is then rounded up, and so its exponential.
@@ -256,9 +281,62 @@ def plan_table_share(table: Table, spend: Fraction | Decimal, group: SecureGroup
     return share(high)
 
 
-def round_guarantee(shares: Iterable[TableShare], group: SecureGroup, *, colluders: int) -> Fraction:
-    """A release's ρ against the hub and ``colluders`` members: the tables' guarantees added (zCDP composition)."""
-    return sum((share.guarantee(group, colluders=colluders) for share in shares), Fraction(0))
+@dataclass(frozen=True, slots=True)
+class TableTotalNoise:
+    """One table's one-cell local total: the member adds ``N_Z(0, scale²)`` to the sum of its true cells."""
+
+    table: str
+    #: The total's σ, as OpenDP's sampler takes it (a double; its exact binary value is what is accounted).
+    scale: float
+    #: The table's L1 bound: the most one person changes its total by (the total's L2 sensitivity).
+    l1_sensitivity: int
+    #: The budget the total may spend (:data:`TOTALS_SHARE` of the table's).
+    spent: Fraction
+
+    @property
+    def scale_text(self) -> str:
+        """The scale as the shortest decimal that reads back as :attr:`scale` (as messages carry scales)."""
+        return repr(self.scale)
+
+    @property
+    def rho(self) -> Fraction:
+        """What the total spends, against everyone: ``Δ₁² / (2σ²)``, exactly, for the double σ."""
+        return Fraction(self.l1_sensitivity**2) / (2 * Fraction(self.scale) ** 2)
+
+    def noise(self) -> NoiseGroup:
+        """The total's noise, as a noise term of :mod:`protocol.accuracy`."""
+        return ("discrete_gaussian", self.scale_text, 1)
+
+
+def split_table_budget(spend: Fraction | Decimal) -> tuple[Fraction, Fraction]:
+    """A table's budget share split into the noise shares' part and the one-cell total's (:data:`TOTALS_SHARE`),
+    exactly: the two add up to ``spend``."""
+    whole = Fraction(spend)
+    totals = whole * TOTALS_SHARE
+    return whole - totals, totals
+
+
+def plan_table_total(table: Table, spend: Fraction | Decimal) -> TableTotalNoise:
+    """The one-cell total of ``table`` spending at most ``spend``: the smallest double σ with
+    ``Δ₁² / (2σ²) ≤ spend`` (``Δ₁`` the table's L1 bound)."""
+    target = Fraction(spend)
+    if target <= 0:
+        raise SecureGroupViolation(f"table {table.name}: a total's budget share must be above 0, got {spend}")
+    scale = _sqrt_up_float(Fraction(table.l1_bound**2) / (2 * target))
+    return TableTotalNoise(table.name, scale, table.l1_bound, target)
+
+
+def round_guarantee(
+    shares: Iterable[TableShare],
+    group: SecureGroup,
+    *,
+    colluders: int,
+    totals: Iterable[TableTotalNoise] = (),
+) -> Fraction:
+    """A release's ρ against the hub and ``colluders`` members: the tables' guarantees added, and the one-cell
+    totals' ρ (local releases, the same against every coalition) added in full (zCDP composition)."""
+    spent = sum((share.guarantee(group, colluders=colluders) for share in shares), Fraction(0))
+    return spent + sum((total.rho for total in totals), Fraction(0))
 
 
 def sum_noise(shares: Mapping[str, TableShare], counts: Mapping[str, int], *, survivors: int) -> LinearNoise:

@@ -4,9 +4,9 @@
 The signature and the key were checked before (:meth:`hub.services.secure_rounds.SecureRounds.accept`); these
 are the round's own rules, read from :mod:`protocol.secagg`: a message is of this round and names the digest of
 the step before; a share submission seals one pair of shares to every other member; a masked vector comes from a
-committed member and has the roster's length; a reveal comes from a survivor and reveals, for each committed
-member, the half the logged survivor set allows (self-mask seed of a survivor, agreement secret of a drop-out),
-never both.
+committed member and has the roster's length, and what it declares (noise shares, one-cell totals) names the
+roster's tables in order; a reveal comes from a survivor and reveals, for each committed member, the half the
+logged survivor set allows (self-mask seed of a survivor, agreement secret of a drop-out), never both.
 
 ========================  ==================================================================================
 rule                      refused because
@@ -18,6 +18,7 @@ rule                      refused because
 ``not-committed``         a masked vector from a member outside the committed set
 ``vector-length``         a masked vector of another length than the roster's
 ``noise-declaration``     a masked vector's declared noise does not name the roster's tables once each, in order
+``totals-declaration``    a masked vector's one-cell totals do not name the roster's tables once each, in order
 ``released-locally``      a masked vector from a member whose local release of the period the hub already holds
                           (checked by :class:`~hub.services.secure_rounds.SecureRounds`, which reads the database)
 ``reveal-from-non-survivor``  a reveal from a member outside the survivor set
@@ -121,6 +122,12 @@ def _check_masked(message: MaskedSubmission, logged: LoggedRound) -> None:
             "the noise declared with a masked vector names each of the roster's tables once, in the roster's order "
             f"({', '.join(logged.roster.tables)})",
             rule="noise-declaration",
+        )
+    if message.totals is not None and [t.table for t in message.totals] != list(logged.roster.tables):
+        raise RoundRefused(
+            "the one-cell totals released with a masked vector name each of the roster's tables once, in the "
+            f"roster's order ({', '.join(logged.roster.tables)})",
+            rule="totals-declaration",
         )
 
 

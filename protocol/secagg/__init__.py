@@ -8,7 +8,8 @@
 * :mod:`~protocol.secagg.coordinator` — the hub's messages between the steps (roster, committed set, survivors,
   result);
 * :mod:`~protocol.secagg.reconstruction` — the sum from the log, as the hub and any auditor compute it;
-* :mod:`~protocol.secagg.transcript` — the auditor's check of a whole round, each failure named.
+* :mod:`~protocol.secagg.transcript` — the auditor's check of a whole round, each failure named;
+* :mod:`~protocol.secagg.totals` — the round's table totals against the survivors' one-cell totals.
 
 The design, the keys and the proofs: docs/secure-aggregation.md.
 """

@@ -32,6 +32,7 @@ from protocol.secagg.messages import (
     ShareNoise,
     ShareSubmission,
     Survivors,
+    TableTotal,
     UnmaskReveal,
     digest,
 )
@@ -154,18 +155,22 @@ def make_masked_submission(
     member: str,
     secrets: RoundSecrets,
     noise: Mapping[str, str] | None = None,
+    totals: Mapping[str, tuple[int, str]] | None = None,
 ) -> MaskedSubmission:
     """Step 2: ``encode(values) + self-mask + Σ ± pairwise masks`` (mod 2^64) over the committed members.
 
     ``values`` are the member's cells (true counts plus its noise share); ``submissions`` the logged share
     submissions of the committed members, whose round agreement keys make the pairwise masks; ``noise`` the σ of
-    the share added to each of the roster's tables (every one of them), declared in the message.
+    the share added to each of the roster's tables (every one of them), declared in the message; ``totals`` each
+    of the roster's tables' one-cell local total ``(value, σ)``: the sum of the member's true cells of the table
+    plus one discrete Gaussian of σ, released in the message.
     """
-    if noise is not None and set(noise) != set(roster.tables):
-        raise SecureAggregationError(
-            "the noise declared must name every table of the roster and no other: "
-            f"missing {sorted(set(roster.tables) - set(noise))}, extra {sorted(set(noise) - set(roster.tables))}"
-        )
+    for what, declared in (("noise", noise), ("totals", totals)):
+        if declared is not None and set(declared) != set(roster.tables):
+            raise SecureAggregationError(
+                f"the {what} declared must name every table of the roster and no other: missing "
+                f"{sorted(set(roster.tables) - set(declared))}, extra {sorted(set(declared) - set(roster.tables))}"
+            )
     check_committed(committed, roster=roster)
     if member not in committed.members:
         raise SecureAggregationError(f"{member} is not in the committed set: it sends a local release instead")
@@ -197,6 +202,9 @@ def make_masked_submission(
         committed=digest(committed),
         masked=b64encode(pack(vector)),
         noise=None if noise is None else tuple(ShareNoise(table=t, scale=noise[t]) for t in roster.tables),
+        totals=None
+        if totals is None
+        else tuple(TableTotal(table=t, value=totals[t][0], scale=totals[t][1]) for t in roster.tables),
     )
 
 

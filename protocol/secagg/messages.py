@@ -49,6 +49,7 @@ __all__ = [
     "ShareSubmission",
     "SurvivorEntry",
     "Survivors",
+    "TableTotal",
     "UnmaskReveal",
     "digest",
 ]
@@ -162,13 +163,27 @@ class ShareNoise(Message):
     scale: DecimalString
 
 
-class MaskedSubmission(_RoundMessage):
-    """Step 2, by the second deadline: a committed member's masked vector (little-endian uint64s) and the noise
-    share it added to each of the roster's tables (``noise``, one per table in the roster's order), so that anyone
-    knows the noise of the round's sum and every interval drawn from it.
+class TableTotal(Message):
+    """A member's one-cell local total of one table: the sum of its true cells of ``table`` plus one discrete
+    Gaussian of σ ``scale`` that the member drew (a local release of one number, public once sent). The auditor
+    compares the round's table totals with the survivors' totals (:mod:`protocol.secagg.totals`)."""
 
-    ``noise`` was added after the first rounds: a message without it keeps its exact bytes, and a round one of
-    whose survivors sent none still publishes its sum, but no answer is drawn from it (its noise is unknown).
+    table: TableName
+    value: Annotated[int, Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)]
+    #: σ as the member's sampler took it (the shortest decimal that reads back as that double).
+    scale: DecimalString
+
+
+class MaskedSubmission(_RoundMessage):
+    """Step 2, by the second deadline: a committed member's masked vector (little-endian uint64s), the noise
+    share it added to each of the roster's tables (``noise``, one per table in the roster's order), so that anyone
+    knows the noise of the round's sum and every interval drawn from it, and its one-cell local total of each of
+    the roster's tables (``totals``, likewise), so that anyone can check the round's table totals against them
+    (the only plausibility check a masked vector allows: :mod:`protocol.secagg.totals`).
+
+    ``noise`` and ``totals`` were added after the first rounds: a message without them keeps its exact bytes. A
+    round one of whose survivors sent no ``noise`` still publishes its sum, but no answer is drawn from it (its
+    noise is unknown); one of whose survivors sent no ``noise`` or no ``totals`` is not checkable against totals.
     """
 
     type: Literal["secagg-masked"]
@@ -176,19 +191,25 @@ class MaskedSubmission(_RoundMessage):
     committed: ContentHash
     masked: Base64Bytes
     noise: Annotated[tuple[ShareNoise, ...], Field(min_length=1, max_length=64)] | None = None
+    totals: Annotated[tuple[TableTotal, ...], Field(min_length=1, max_length=64)] | None = None
 
     @model_validator(mode="after")
-    def _one_share_per_table(self) -> Self:
+    def _one_per_table(self) -> Self:
         if self.noise is not None:
             names = [n.table for n in self.noise]
             if len(set(names)) != len(names):
                 raise ValueError("a table's noise share appears twice")
+        if self.totals is not None:
+            names = [t.table for t in self.totals]
+            if len(set(names)) != len(names):
+                raise ValueError("a table's total appears twice")
         return self
 
     def canonical_bytes(self) -> bytes:
-        """As for every message, but an absent ``noise`` is left out: a masked vector logged before the field
-        existed keeps its exact bytes (and digest)."""
-        return canonical_bytes(self.model_dump(mode="json", exclude={"noise"} if self.noise is None else None))
+        """As for every message, but an absent ``noise`` or ``totals`` is left out: a masked vector logged before
+        the fields existed keeps its exact bytes (and digest)."""
+        absent = {name for name in ("noise", "totals") if getattr(self, name) is None}
+        return canonical_bytes(self.model_dump(mode="json", exclude=absent or None))
 
 
 class SurvivorEntry(Message):

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,21 @@ class RoundNode:
             (noise,) = db.execute("SELECT noise FROM rounds WHERE period = ?", (PERIOD,)).fetchone()
         found: dict[str, str] = json.loads(noise)
         return found
+
+    def round_totals(self) -> dict[str, tuple[int, str]]:
+        """Each table's one-cell total and its σ as the node keeps them for :data:`PERIOD` (released with its
+        masked vector)."""
+        with contextlib.closing(sqlite3.connect(self.home / "node.sqlite3")) as db:
+            (totals,) = db.execute("SELECT totals FROM rounds WHERE period = ?", (PERIOD,)).fetchone()
+        return {table: (int(value), str(scale)) for table, (value, scale) in json.loads(totals).items()}
+
+    def round_spend(self) -> tuple[Decimal, Decimal]:
+        """The round's stored spend for :data:`PERIOD`: against the hub, against the hub and all other members."""
+        with contextlib.closing(sqlite3.connect(self.home / "node.sqlite3")) as db:
+            hub, others = db.execute(
+                "SELECT against_hub, against_all_others FROM rounds WHERE period = ?", (PERIOD,)
+            ).fetchone()
+        return Decimal(hub), Decimal(others)
 
     def release_status(self) -> str:
         with contextlib.closing(sqlite3.connect(self.home / "node.sqlite3")) as db:

@@ -11,6 +11,7 @@ and member entry is appended straight to the hub's log, after the test changed w
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +42,10 @@ from protocol.secagg.messages import (
 from protocol.secagg.signed import MemberMessage, member_entry, sign_member_message, step_entry
 from tests.support.hubs import HubUnderTest
 from tests.unit.hub.secure_round_members import GROUP, PERIOD, TABLES, Member, drbg, member_values
+
+#: The σ each member declares for its noise share (its share is uniform on -60..60: σ 34.9) and for its one-cell
+#: total (whose noise is uniform on -100..100: σ 58.0), so that an honest round's totals agree within tolerance.
+SHARE_SCALE, TOTAL_SCALE = "35.0", "60.0"
 
 #: ``(step, member)``: ``("roster", None)``, ``("masked", "hotline-02")``...
 Label = tuple[str, str | None]
@@ -74,10 +79,14 @@ def build_round(
     drop_unmask: Sequence[str] = (),
     claim_dropped: Sequence[str] = (),
     sealing: Mapping[str, str] | None = None,
+    declare: bool = True,
+    inflate: Mapping[str, int] | None = None,
 ) -> BuiltRound:
     """A round of ``members``: some drop out before each step; the hub leaves ``claim_dropped`` (whose masked
     vectors it holds) out of the survivor set; ``sealing`` lists other sealing keys in the roster (whose members
-    then refuse to share)."""
+    then refuse to share). Each member declares its noise and its one-cell totals (``declare=False``: neither, as
+    before the fields existed); a member of ``inflate`` adds that much to its first cell beyond what its total
+    says."""
     layout = RoundLayout(hub.context.taxonomy, TABLES)
     roster = coordinator.make_roster(
         group=GROUP,
@@ -103,13 +112,18 @@ def build_round(
         if m in drop_masked:
             continue
         counts, noise = member_values(m, layout.length)
+        values = [c + z for c, z in zip(counts, noise, strict=True)]
+        values[0] += (inflate or {}).get(m, 0)
+        true = layout.split(counts)
         masked[m] = make_masked_submission(
-            [c + z for c, z in zip(counts, noise, strict=True)],
+            values,
             roster=roster,
             committed=committed,
             submissions=submissions,
             member=m,
             secrets=secrets[m],
+            noise=dict.fromkeys(TABLES, SHARE_SCALE) if declare else None,
+            totals={t: (sum(true[t]) + _total_noise(m, t), TOTAL_SCALE) for t in TABLES} if declare else None,
         )
     survivors = coordinator.make_survivors(committed, {m: v for m, v in masked.items() if m not in claim_dropped})
     reveals, refused = {}, {}
@@ -131,6 +145,11 @@ def build_round(
         reveals=list(reveals.values()),
     )
     return BuiltRound(members, roster, submissions, committed, masked, survivors, reveals, result, secrets, refused)
+
+
+def _total_noise(member: str, table: str) -> int:
+    """The noise of a member's one-cell total, -100..100, fixed by its id and the table."""
+    return int.from_bytes(hashlib.shake_256(f"total/{member}/{table}".encode()).digest(4)) % 201 - 100
 
 
 def reveal_for(

@@ -94,13 +94,24 @@ def test_a_sound_round_of_8_with_drop_outs_is_re_added_exactly(hub: HubUnderTest
 
     assert run.code == 0, run.out + run.err
     assert run.document["failures"] == []
-    assert _rounds(run) == {"checked": 1, "re_added": 1, "failed": 0, "running": 0, "findings": 0, "published": 1}
+    assert _rounds(run) == {
+        "checked": 1,
+        "re_added": 1,
+        "failed": 0,
+        "running": 0,
+        "findings": 0,
+        "published": 1,
+        "totals_checked": 0,
+        "totals_flagged": 0,
+        "totals_unchecked": 1,  # these members declare their noise but no totals
+    }
     # The hub answers from the round's sum (no hotline sent a local release), and the auditor recomputes the same
     # answers from the log: the sum with the noise each survivor declared.
     assert run.document["estimates"]["answers"] > 0
     assert run.document["estimates"]["scopes"] == ["country MD", "region"]
     text = audit(hub, tmp_path / "state", as_json=False)
     assert "1 checked, 1 results re-added exactly, 0 failed, 0 running; 0 findings" in text.out
+    assert "table totals: 0 rounds checked against their members' totals, 0 flagged, 1 not checkable" in text.out
     # The survivors reported the month with their masked vectors: the completeness grid says so, from the log too.
     period = read_round(hub).roster.period
     response = hub.client.get(
@@ -144,6 +155,9 @@ def test_a_round_spanning_two_runs_is_checked_once_it_is_over(hub: HubUnderTest,
             "running": 0,
             "findings": 0,
             "published": 1,
+            "totals_checked": 0,
+            "totals_flagged": 0,
+            "totals_unchecked": 1,
         }
     )
     assert conclusions(resumed) == conclusions(fresh)
@@ -211,7 +225,17 @@ def test_a_round_failed_below_the_threshold_verifies_as_failed(hub: HubUnderTest
     run = audit(hub, tmp_path / "state", "--log-key", hub.log_key.vkey)
 
     assert run.code == 0, run.out + run.err
-    assert _rounds(run) == {"checked": 1, "re_added": 0, "failed": 1, "running": 0, "findings": 0, "published": 1}
+    assert _rounds(run) == {
+        "checked": 1,
+        "re_added": 0,
+        "failed": 1,
+        "running": 0,
+        "findings": 0,
+        "published": 1,
+        "totals_checked": 0,
+        "totals_flagged": 0,
+        "totals_unchecked": 0,  # no result: nothing to hold to totals
+    }
 
 
 def test_a_round_whose_survivors_declared_no_noise_is_re_added_but_answers_nothing(

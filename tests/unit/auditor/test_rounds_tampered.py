@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Each tampering with a round's log is caught and named by ``tipshare-audit verify`` (group, period, round, member
 and rule): a bad signature, a roster sealing key no key event enrolled, a result other than the re-added sum, a
-member with both secrets revealed, a reveal against a second survivor set, and a failure the log does not bear out.
-The logs are built in the test (:mod:`tests.unit.auditor.roundlog`), as a dishonest hub could write them."""
+member with both secrets revealed, a reveal against a second survivor set, and a failure the log does not bear out;
+and a member whose vector adds more than its one-cell total says, named by the table. The logs are built in the test
+(:mod:`tests.unit.auditor.roundlog`), as a dishonest hub (or member) could write them."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from protocol.messages import SecaggFailedEntry, SecaggMemberEntry, format_times
 from protocol.secagg import coordinator
 from protocol.secagg.member import UnmaskDecision, decide_unmask
 from protocol.secagg.signed import step_entry
+from protocol.secagg.totals import difference_noise, tolerance
 from tests.support.hubs import HubUnderTest, start_hub
 from tests.unit.auditor.auditkit import Run, audit
 from tests.unit.auditor.roundlog import (
+    SHARE_SCALE,
+    TOTAL_SCALE,
     BuiltRound,
     append_round,
     build_round,
@@ -27,9 +31,11 @@ from tests.unit.auditor.roundlog import (
     round_entries,
     signed_entry,
 )
-from tests.unit.hub.secure_round_members import GROUP, PERIOD, drbg, enroll_members
+from tests.unit.hub.secure_round_members import GROUP, PERIOD, TABLES, drbg, enroll_members
 
 WHERE = {"group": GROUP, "period": PERIOD, "round": "0"}
+#: The cells of the one table the built rounds add (``cases_opened``).
+CELLS = 42
 
 
 @pytest.fixture
@@ -64,6 +70,35 @@ def test_a_built_round_verifies(hub: HubUnderTest, tmp_path: Path) -> None:
     assert run.code == 0, run.out + run.err
     assert run.document["rounds"]["re_added"] == 1
     assert run.document["rounds"]["published"] == 1  # asked for; this hub publishes no such round
+    # Its survivors declared their noise and totals: the table totals agree within tolerance.
+    assert (run.document["rounds"]["totals_checked"], run.document["rounds"]["totals_flagged"]) == (1, 0)
+
+
+def test_a_member_inflating_its_vector_beyond_its_total_is_named_by_the_table(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    survivors = 7  # of 8: hotline-07 never shares
+    allowed = tolerance(difference_noise([SHARE_SCALE] * survivors, [TOTAL_SCALE] * survivors, CELLS))
+    append_round(hub, round_entries(hub, _built(hub, inflate={"hotline-02": 3 * allowed})))
+
+    run = _audit(hub, tmp_path)
+    found = _found(run)
+
+    assert found == {"totals-mismatch": {None}}  # the vectors are masked: no one can say whose cells are off
+    [failure] = run.failures("rounds")
+    assert failure["keys"]["table"] == TABLES[0]
+    assert f"beyond ±{allowed}" in failure["message"]
+    assert TABLES[0] in failure["message"]
+    assert run.document["rounds"]["re_added"] == 1  # the sum re-adds exactly: it is what the members sent
+    assert (run.document["rounds"]["totals_checked"], run.document["rounds"]["totals_flagged"]) == (1, 1)
+
+
+def test_a_round_whose_members_declared_no_totals_is_not_checkable(hub: HubUnderTest, tmp_path: Path) -> None:
+    append_round(hub, round_entries(hub, _built(hub, declare=False, inflate={"hotline-02": 10**6})))
+    run = _audit(hub, tmp_path)
+    assert run.code == 0, run.out + run.err  # nothing to hold the vectors to
+    assert run.document["rounds"]["totals_unchecked"] == 1
+    assert run.document["rounds"]["totals_checked"] == 0
 
 
 def test_a_member_entry_with_a_bad_signature_is_named(hub: HubUnderTest, tmp_path: Path) -> None:

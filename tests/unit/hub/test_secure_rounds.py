@@ -26,7 +26,14 @@ from protocol.secagg import coordinator
 from protocol.secagg.encoding import DEFAULT_OFFSET, pack
 from protocol.secagg.layout import taxonomy_ref
 from protocol.secagg.member import decide_unmask, make_share_submission, reveal_shares
-from protocol.secagg.messages import MaskedSubmission, RoundResult, ShareNoise, UnmaskReveal, digest
+from protocol.secagg.messages import (
+    MaskedSubmission,
+    RoundResult,
+    ShareNoise,
+    TableTotal,
+    UnmaskReveal,
+    digest,
+)
 from protocol.secagg.signed import sign_member_message, step_message, verify_member_entry
 from protocol.secagg.transcript import RoundTranscript, check_transcript
 from tests.support.hubs import EnrolledHotline, HubUnderTest
@@ -345,10 +352,15 @@ def test_the_round_rules_refuse_by_name(hub: HubUnderTest) -> None:
     _problem(post(hub, outsider, members["hotline-04"].key), 422, "not-committed")
     short = outsider.model_copy(update={"member": "hotline-00", "masked": b64encode(pack([0] * (LENGTH - 1)))})
     _problem(post(hub, short, members["hotline-00"].key), 422, "vector-length")
-    misdeclared = outsider.model_copy(
-        update={"member": "hotline-00", "noise": (ShareNoise(table="persons_total", scale="1.5"),)}
-    )
-    _problem(post(hub, misdeclared, members["hotline-00"].key), 422, "noise-declaration")
+    sized = outsider.model_copy(update={"member": "hotline-00"})
+    elsewhere = TableTotal(table="persons_total", value=12, scale="60.19292654288461")  # not a table of the roster
+    wrong_table = sized.model_copy(update={"totals": (elsewhere,)})
+    _problem(post(hub, wrong_table, members["hotline-00"].key), 422, "totals-declaration")
+    own = TableTotal(table=TABLES[0], value=12, scale="137.4")
+    extra = sized.model_copy(update={"totals": (own, elsewhere)})
+    _problem(post(hub, extra, members["hotline-00"].key), 422, "totals-declaration")
+    wrong_noise = sized.model_copy(update={"noise": (ShareNoise(table="persons_total", scale="2.0"),)})
+    _problem(post(hub, wrong_noise, members["hotline-00"].key), 422, "noise-declaration")
     for m in ("hotline-00", "hotline-01", "hotline-02"):  # hotline-03 drops before masking
         mask(hub, members[m], read)
     hub.clock.advance(days=3)

@@ -327,17 +327,18 @@ def test_a_version_1_ledger_is_upgraded_in_place_keeping_every_release(tmp_path:
     connection.execute("UPDATE releases SET status = 'approved'")  # the new status is allowed
     assert connection.execute("SELECT count(*) FROM discards").fetchone() == (0,)
     assert connection.execute("SELECT count(*) FROM rounds").fetchone() == (0,)  # version 3: secure rounds
-    assert "noise" in {row[1] for row in connection.execute("PRAGMA table_info(rounds)")}  # version 4
+    assert {"noise", "totals"} <= {row[1] for row in connection.execute("PRAGMA table_info(rounds)")}  # version 4
     with pytest.raises(sqlite3.IntegrityError):
         connection.execute("DELETE FROM releases")  # the spends and the outbox still refer to it
     connection.close()
     assert open_database(path).execute("PRAGMA user_version").fetchone()[0] == 4  # opened again: nothing to do
 
 
-def test_a_version_3_ledger_gains_the_rounds_noise_column_keeping_its_rounds(tmp_path: Path) -> None:
+def test_a_version_3_ledger_gains_the_rounds_noise_and_totals_columns_keeping_its_rounds(tmp_path: Path) -> None:
     path = tmp_path / "node.sqlite3"
     open_database(path, create=True).close()
     old = sqlite3.connect(path)
+    old.execute("ALTER TABLE rounds DROP COLUMN totals")
     old.execute("ALTER TABLE rounds DROP COLUMN noise")
     old.execute(
         "INSERT INTO rounds VALUES "
@@ -348,7 +349,9 @@ def test_a_version_3_ledger_gains_the_rounds_noise_column_keeping_its_rounds(tmp
     old.close()
     connection = open_database(path)
     assert connection.execute("PRAGMA user_version").fetchone()[0] == 4
-    assert connection.execute("SELECT period, status, noise FROM rounds").fetchall() == [("2025-03", "done", None)]
+    assert connection.execute("SELECT period, status, noise, totals FROM rounds").fetchall() == [
+        ("2025-03", "done", None, None)
+    ]
 
 
 def test_spends_in_another_measure_are_not_mixed(tmp_path: Path) -> None:

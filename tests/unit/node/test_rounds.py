@@ -9,6 +9,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from hub.db import write_session
 from hub.models import SecaggMessage
 from hub.services.rebuild import check_rollups
 from hub.services.secure_rounds import SecureRounds
+from protocol.distributed_noise import TOTALS_SHARE, SecureGroup, TableShare
 from protocol.messages import SecaggMemberEntry, SecaggStepEntry, b64decode, b64encode, parse_log_entry
 from protocol.secagg.messages import MaskedSubmission, RoundResult
 from protocol.secagg.signed import member_message, step_message
@@ -135,9 +137,45 @@ def test_sync_takes_part_one_step_per_run_and_a_missed_node_sends_its_local_rele
         assert masked.noise is not None
         node = next(n for n in nodes if n.hotline_id == masked.member)
         assert {n.table: n.scale for n in masked.noise} == {TABLE: node.round_noise()[TABLE]}
+        # ... and releases the one-cell total it drew and kept at prepare.
+        assert masked.totals is not None
+        assert {t.table: (t.value, t.scale) for t in masked.totals} == {TABLE: node.round_totals()[TABLE]}
+    # The round's table total agrees with the survivors' totals (the check the auditor makes).
+    released = {n.hotline_id: n.round_totals()[TABLE][0] for n in nodes[:4]}
+    total_noise = sum(released[m] - sum(truth[m]) for m in released)
+    difference = sum(_result(hub).sum) - sum(released.values())
+    assert difference == sum(sum(z) for z in noise.values()) - total_noise  # noise alone: the true counts cancel
     # The secrets were kept 0600 in the node home.
     secrets = next((nodes[0].home / "rounds").iterdir())
     assert secrets.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_stored_spend_adds_the_one_cell_totals_to_the_shares(hub: HubUnderTest, tmp_path: Path) -> None:
+    nodes, _ = _nodes(hub, tmp_path)
+    node = nodes[0]
+    group = SecureGroup(members=N, threshold=THRESHOLD)
+    shares, totals = Fraction(0), Fraction(0)
+    tables = node.round_noise()
+    assert set(node.round_totals()) == set(tables)  # every table the node prepared has its total
+    for name, scale in tables.items():
+        table = hub.context.taxonomy.table(name)
+        share = TableShare(
+            name,
+            float(scale),
+            table.l1_bound,
+            table.l2_sensitivity_squared,
+            table.cell_count,
+            table.per_cell_bound,
+            Fraction(1),
+        )
+        shares += share.guarantee(group, colluders=0)
+        total_scale = Fraction(float(node.round_totals()[name][1]))
+        totals += Fraction(table.l1_bound**2) / (2 * total_scale**2)
+    against_hub, _ = node.round_spend()
+    assert Fraction(against_hub) >= shares + totals > Fraction(against_hub) - Fraction(1, 10**18)
+    assert totals <= Fraction("0.1") * TOTALS_SHARE  # 2 % of the default release
+    assert totals >= Fraction("0.1") * TOTALS_SHARE * Fraction(999_999, 1_000_000)
+    assert Fraction(against_hub) <= Fraction("0.1")  # the local release's spend bounds the round's, totals and all
 
 
 def test_a_member_the_hub_claims_dropped_refuses_and_names_the_rule(hub: HubUnderTest, tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ import node.secure_group as sg
 from node.budget import BudgetConfig
 from node.errors import ConfigError
 from node.home import read_config, render_config
-from node.noise import calibrate
-from node.secure_group import SecureGroupConfig, add_noise_shares, plan_shares
-from protocol.distributed_noise import SecureGroup
+from node.noise import calibrate, gaussian_loss
+from node.secure_group import SecureGroupConfig, add_noise_shares, draw_totals, plan_shares
+from protocol.distributed_noise import TOTALS_SHARE, SecureGroup
 from protocol.taxonomy import builtin_taxonomy
 from tests.unit.node.fakehub import FakeHub
 from tests.unit.node.nodekit import make_home
@@ -81,11 +81,21 @@ def test_shares_spend_the_release_against_the_hub_and_at_most_t_times_it_against
     plan = plan_shares(V2, V2.tables, BUDGET, _config())
     assert plan.spend.against_hub <= BUDGET.release
     assert plan.spend.against_hub >= BUDGET.release * Fraction(999_999, 1_000_000)
-    assert 16 * BUDGET.release * Fraction(99, 100) <= plan.spend.against_all_others <= 16 * BUDGET.release
+    # The one-cell totals spend 2 % of the release against everyone; the shares the other 98 % against the hub.
+    assert BUDGET.release * TOTALS_SHARE * Fraction(999_999, 1_000_000) <= plan.spend.totals
+    assert plan.spend.totals <= BUDGET.release * TOTALS_SHARE
+    shares_alone = 16 * BUDGET.release * (1 - TOTALS_SHARE)
+    assert shares_alone * Fraction(99, 100) + plan.spend.totals <= plan.spend.against_all_others
+    assert plan.spend.against_all_others <= 16 * BUDGET.release
     local = calibrate(V2, V2.tables, BUDGET)
+    widened = (1 - float(TOTALS_SHARE)) ** -0.5  # 98 % of each table's budget: σ 1.0102 times the local one
     for share in plan.shares:  # σ/√16, widened a little where τ asks for it
         ratio = share.scale / local.table(share.table).scale
-        assert 0.25 * (1 - 1e-12) <= ratio <= 0.2502
+        assert 0.25 * widened * (1 - 1e-12) <= ratio <= 0.2502 * widened
+    for total in plan.totals:  # each a local release of one number: ρ = Δ₁²/(2σ²), OpenDP's map agrees
+        table = V2.table(total.table)
+        assert total.rho <= Fraction(BUDGET.shares(V2.tables)[total.table]) * TOTALS_SHARE
+        assert gaussian_loss(total.scale, table.l1_bound**2) == pytest.approx(float(total.rho), rel=1e-9)
     noise_plan = plan.noise_plan()
     assert noise_plan.spent <= BUDGET.release
     assert noise_plan.privacy_block().mechanism == "discrete_gaussian"
@@ -98,8 +108,8 @@ def test_a_group_of_one_would_be_a_local_release() -> None:
     config = _config(members=1, threshold=1, collusion_cap="0.1")
     plan = plan_shares(V2, V2.tables, BUDGET, config)
     local = calibrate(V2, V2.tables, BUDGET)
-    for share in plan.shares:
-        assert share.scale == pytest.approx(local.table(share.table).scale, rel=1e-12)
+    for share in plan.shares:  # the local calibration at the 98 % the totals leave
+        assert share.scale == pytest.approx(local.table(share.table).scale / (1 - float(TOTALS_SHARE)) ** 0.5)
     assert plan.spend.against_hub == plan.spend.against_all_others
 
 
@@ -121,6 +131,18 @@ def test_drawn_shares_have_the_share_variance_not_the_local_one() -> None:
     # σ ≈ 1.12 (variance 1.26); a local release would have σ ≈ 4.49 (variance 20). 3844 cells: SE about 2.3 %.
     assert variance == pytest.approx(share.scale**2, rel=0.15)
     assert noisy != add_noise_shares(plan, counts)  # fresh noise on every draw: the ledger must store the first
+
+
+def test_drawn_totals_are_the_true_sum_plus_one_draw_of_the_totals_sigma() -> None:
+    plan = plan_shares(V2, ["persons_total", "cases_opened"], BUDGET, _config())
+    counts = {"persons_total": [40], "cases_opened": [3] * 42}
+    draws = [draw_totals(plan, counts) for _ in range(400)]
+    scales = {t.table: t.scale_text for t in plan.totals}
+    assert all({t: s for t, (_, s) in d.items()} == scales for d in draws)
+    errors = [d["cases_opened"][0] - 126 for d in draws]
+    sigma = next(t.scale for t in plan.totals if t.table == "cases_opened")  # ≈ 137: Δ₁ = 2, ρ = 2 % of 0.0053
+    assert abs(statistics.fmean(errors)) < 4 * sigma / 20  # mean 0: 4 standard errors
+    assert statistics.pstdev(errors) == pytest.approx(sigma, rel=0.2)
 
 
 def test_the_section_is_read_and_checked_when_the_home_is_opened(tmp_path: Path) -> None:

@@ -137,6 +137,29 @@ def test_round_guarantee_adds_the_tables() -> None:
     assert total <= Fraction("0.02")
 
 
+def test_the_one_cell_totals_take_their_share_and_count_in_full_against_every_coalition() -> None:
+    group = SecureGroup(members=20, threshold=16)
+    budget = Fraction("0.0069")
+    shares_part, totals_part = dn.split_table_budget(budget)
+    assert shares_part + totals_part == budget
+    assert totals_part == budget * dn.TOTALS_SHARE == budget / 50
+    contacts = V2.table("contacts")  # Δ₁ = 3: the total's L2 sensitivity (Δ₂ of the cells is also 3)
+    total = dn.plan_table_total(contacts, totals_part)
+    assert total.rho == Fraction(9) / (2 * Fraction(total.scale) ** 2) <= totals_part
+    below = math.nextafter(total.scale, 0.0)  # the smallest double that fits
+    assert Fraction(9) / (2 * Fraction(below) ** 2) > totals_part
+    assert total.noise() == ("discrete_gaussian", repr(total.scale), 1)
+    share = plan_table_share(contacts, shares_part, group)
+    for colluders in (0, 5, 19):
+        assert round_guarantee([share], group, colluders=colluders, totals=[total]) == (
+            share.guarantee(group, colluders=colluders) + total.rho
+        )
+    assert round_guarantee([share], group, colluders=0, totals=[total]) <= budget
+    assert round_guarantee([share], group, colluders=19, totals=[total]) <= group.threshold * budget
+    with pytest.raises(SecureGroupViolation, match="above 0"):
+        dn.plan_table_total(contacts, Fraction(0))
+
+
 def test_sum_noise_is_the_survivors_shares_exactly() -> None:
     group = SecureGroup(members=20, threshold=16)
     share = plan_table_share(CORRIDOR, Fraction("0.0248"), group)
