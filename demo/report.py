@@ -10,7 +10,9 @@ combined by least squares.
   and the true total, which only a demo knows (``truth.json`` of each hotline's synthetic export, tabulated as
   taxonomy v2 tables). The caption says how many were compared and ranked, how many intervals hold the truth, how
   the ranked top ten overlaps the true top ten, and how many ranked corridors are true zeros.
-* **The monthly regional total** (``group_by=period``) with its interval, beside the true number of people.
+* **The monthly regional total** (``group_by=period``) with its interval, beside the true number of people, and
+  how the month was released: all locally, or some hotlines summed in a secure round (their sum carries one noise
+  share each) beside the others' local releases; the caption gives the median half-width of each kind of month.
 
 The truth of a hotline-month that was never released (the hotline that misses a month) is left out, as the hub
 can only estimate what was released.
@@ -47,15 +49,15 @@ class QuestionFailed(Exception):
     """The hub did not answer a question (its status and problem detail are in the message)."""
 
 
-def _ask(hub_url: str, token: str, **params: str) -> dict[str, Any]:
+def _ask(hub_url: str, token: str, path: str = "/v1/estimates/person", **params: str) -> dict[str, Any]:
     response = httpx.get(
-        f"{hub_url}/v1/estimates/person",
+        f"{hub_url}{path}",
         params=params,
         headers={"Authorization": f"Bearer {token}"},
         timeout=120,
     )
     if response.status_code != 200:
-        raise QuestionFailed(f"GET /v1/estimates/person {params}: {response.status_code} {response.text[:400]}")
+        raise QuestionFailed(f"GET {path} {params}: {response.status_code} {response.text[:400]}")
     answer: dict[str, Any] = response.json()
     return answer
 
@@ -79,13 +81,25 @@ def _released_truth(truths: Truths, released: set[tuple[str, str]], table: str) 
 
 
 def regional_tables(
-    hub_url: str, token: str, periods: Sequence[str], truths: Truths, released: set[tuple[str, str]]
+    hub_url: str,
+    token: str,
+    periods: Sequence[str],
+    truths: Truths,
+    released: set[tuple[str, str]],
+    secure: Mapping[str, int] | None = None,
 ) -> list[Table]:
-    """The largest ranked corridors and the monthly totals, each beside the truth (see the module docstring)."""
+    """The largest ranked corridors and the monthly totals, each beside the truth (see the module docstring).
+    ``secure``: the months a secure round summed some hotlines in, and how many."""
     months = {"period_from": periods[0], "period_to": periods[-1]}
     return [
         _corridors(_ask(hub_url, token, group_by="citizenship,country_of_exploitation", **months), truths, released),
-        _totals(_ask(hub_url, token, group_by="period", **months), truths, released),
+        _totals(
+            _ask(hub_url, token, group_by="period", **months),
+            _ask(hub_url, token, f"/v1/stats/{_TOTAL}", group_by="period", **months),
+            truths,
+            released,
+            secure or {},
+        ),
     ]
 
 
@@ -137,34 +151,57 @@ def _corridors(answer: Mapping[str, Any], truths: Truths, released: set[tuple[st
     return view
 
 
-def _totals(answer: Mapping[str, Any], truths: Truths, released: set[tuple[str, str]]) -> Table:
+def _totals(
+    answer: Mapping[str, Any],
+    plain: Mapping[str, Any],
+    truths: Truths,
+    released: set[tuple[str, str]],
+    secure: Mapping[str, int],
+) -> Table:
     truth = {
         period: sum(v[0] for v in vectors) for period, vectors in _released_truth(truths, released, _TOTAL).items()
     }
     view = Table(title="Regional total by month")
-    for column in ("month", "estimate", "95% interval", "true", "hotlines", "interval"):
-        view.add_column(column, justify="left" if column == "month" else "right")
+    sums = {row["keys"]["period"]: row for row in plain["rows"]}
+    columns = ("month", "estimate", "95% interval", "true", "hotlines", "released", f"{_TOTAL} ±")
+    for column in columns:
+        view.add_column(column, justify="left" if column in ("month", "released") else "right")
     covered = 0
-    halfwidths = []
+    halfwidths: dict[bool, list[float]] = {False: [], True: []}
     for row in answer["rows"]:
         period = row["keys"]["period"]
+        how = f"round of {secure[period]} + local" if period in secure else "local"
         if row["estimate"] is None:
-            view.add_row(period, "–", "–", str(truth.get(period, 0)), "0/0", "")
+            view.add_row(period, "–", "–", str(truth.get(period, 0)), "0/0", how, "–")
             continue
         inside = row["ci95_low"] <= truth.get(period, 0) <= row["ci95_high"]
         covered += inside
-        halfwidths.append(row["halfwidth"])
+        halfwidths[period in secure].append(row["halfwidth"])
         view.add_row(
             period,
             _number(row["estimate"]),
             _interval(row),
             str(truth.get(period, 0)) if inside else f"[yellow]{truth.get(period, 0)}[/]",
             f"{row['hotlines_reporting']}/{row['hotlines_expected']}",
-            row["interval_method"] or "",
+            how,
+            _plain_width(sums.get(period)),
         )
-    middle = sorted(halfwidths)[len(halfwidths) // 2] if halfwidths else 0.0
+    medians = {kind: sorted(found)[len(found) // 2] for kind, found in halfwidths.items() if found}
+    widths = " · ".join(
+        f"median half-width ±{_number(medians[kind])} in {label} months"
+        for kind, label in ((False, "local"), (True, "secure-round"))
+        if kind in medians
+    )
     view.caption = (
         "potential victims reported to hotlines: GET /v1/estimates/person?group_by=period · "
-        f"{covered} of {len(halfwidths)} intervals hold the true total · median half-width ±{_number(middle)}"
+        f"{covered} of {sum(map(len, halfwidths.values()))} intervals hold the true total · {widths} · "
+        f"{_TOTAL} ±: the half-width of the plain sum of that one table (GET /v1/stats/{_TOTAL}), which only the "
+        "v2 hotlines release: there the round's members add one noise share each instead of a full draw"
     )
     return view
+
+
+def _plain_width(row: Mapping[str, Any] | None) -> str:
+    if row is None or row["estimate"] is None:
+        return "–"
+    return _number((row["ci95_high"] - row["ci95_low"]) / 2)

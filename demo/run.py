@@ -10,7 +10,12 @@
    made current again and the hub restarted, as an operator moving a running network to v2 would. So every month
    holds v1 and v2 releases.
 3. Every month, every hotline runs ``prepare``, ``approve`` and ``submit`` over real HTTP. One hotline misses a
-   month, one sends a correction, and all but the last month arrive after the reporting deadline (late).
+   month and sends a correction of another, and all but the last month arrive after the reporting deadline (late).
+   Half-way through, the other hotlines on v2 (four of six) form a **secure group** (``tipshare-hub group create``
+   with threshold 3; ``[secure_group]`` in each node's config.toml): from then on the operator opens each month's
+   round (``tipshare-hub round open``) and the members' ``sync`` takes part in it, so the region's sum of those four
+   carries one noise share each (σ²/t) where their local releases would each have carried full noise. The monthly
+   table shows the two kinds of month side by side.
 4. What a coordinator asks, from ``GET /v1/estimates/person`` over the twelve months: the largest corridors the
    hub ranks (citizenship → country of exploitation, only those distinguishable from zero) with their 95%
    intervals, and the monthly regional total with its interval, each beside the truth the synthetic generator
@@ -39,7 +44,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 from rich.console import Console
@@ -155,8 +160,8 @@ def _serving(hub_dir: Path, port: int, console: Console) -> Iterator[subprocess.
 
 
 def _legacy(hotlines: Sequence[DemoHotline]) -> DemoHotline | None:
-    """The hotline that stays on taxonomy v1: neither the one that corrects (the first) nor the one that misses a
-    month (the last), so each shows one thing; none with fewer than three hotlines."""
+    """The hotline that stays on taxonomy v1: not the one that misses a month and corrects another (the last), so
+    each shows one thing; none with fewer than three hotlines."""
     return hotlines[-2] if len(hotlines) >= 3 else None
 
 
@@ -170,6 +175,51 @@ def _init_node(home: Path, hotline: DemoHotline, hub_url: str) -> dict[str, Any]
         )
     )
     return identity
+
+
+#: The demo's aggregation group, and the share of the range it runs rounds for (the later half).
+GROUP: Final = "demo-region"
+
+
+def _group(hotlines: Sequence[DemoHotline], legacy: DemoHotline | None) -> list[DemoHotline]:
+    """The hotlines of the secure group: those on v2 that neither miss a month nor correct one (the last hotline does
+    both), when at least three are left (a round needs a threshold above half of them, and at least 2)."""
+    members = [h for h in hotlines[:-1] if h != legacy]
+    return members if len(members) >= 3 else []
+
+
+def _threshold(members: int) -> int:
+    """``t = ⌊0.8 n⌋``, at least one more than half (what the hub accepts)."""
+    return max(members // 2 + 1, 4 * members // 5)
+
+
+def _join_group(home: Path, members: int) -> None:
+    """Add ``[secure_group]`` to a node's config.toml, as its officer would."""
+    with (home / "config.toml").open("a", encoding="utf-8") as config:
+        config.write(
+            f'\n[secure_group]\ngroup_id = "{GROUP}"\nmembers = {members}\nthreshold = {_threshold(members)}\n'
+            'collusion_cap = "100"\n'
+        )
+
+
+def _round(hub_dir: Path, nodes_dir: Path, members: Sequence[DemoHotline], period: str) -> None:
+    """The operator opens the month's round; each member's ``sync`` (its timer) takes part until the round is done.
+    Every member answers each step, so the hub moves on without waiting for a deadline."""
+    _run(
+        _hub_main,
+        ["round", "open", GROUP, period, "--data-dir", str(hub_dir)],
+        what=f"tipshare-hub round open {GROUP} {period}",
+    )
+    for _step in range(5):
+        statuses = set()
+        for hotline in members:
+            report = json.loads(
+                _run(_node_main, ["--home", str(nodes_dir / hotline.id), "sync", "--json"], what="sync (round)")
+            )
+            statuses |= {r["status"] for r in report.get("rounds", []) if r["period"] == period}
+        if statuses == {"done"}:
+            return
+    raise DemoFailed(f"the round of {period} did not finish: the members' last statuses were {sorted(statuses)}")
 
 
 def _make_current(hub_dir: Path, taxonomy_id: str) -> None:
@@ -228,6 +278,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
                     hotline.name,
                     "--country",
                     hotline.country,
+                    "--sealing-key",
+                    identity["sealing_key"],
                     "--data-dir",
                     str(hub_dir),
                 ],
@@ -268,7 +320,35 @@ def run(args: argparse.Namespace, console: Console) -> int:
         )
 
         missing = (hotlines[-1].id, periods[len(periods) // 2]) if len(hotlines) > 1 else None
-        for period in periods:
+        group = _group(hotlines, legacy)
+        secure_from = len(periods) // 2 if group else len(periods)
+        secure: dict[str, int] = {}
+        for number, period in enumerate(periods):
+            if number == secure_from:
+                ids = ",".join(h.id for h in group)
+                _run(
+                    _hub_main,
+                    [
+                        "group",
+                        "create",
+                        GROUP,
+                        "--members",
+                        ids,
+                        "--threshold",
+                        str(_threshold(len(group))),
+                        "--data-dir",
+                        str(hub_dir),
+                    ],
+                    what=f"tipshare-hub group create {GROUP}",
+                )
+                for hotline in group:
+                    _join_group(nodes_dir / hotline.id, len(group))
+                console.print(
+                    f"  from {period} on, {', '.join(h.id for h in group)} release through secure rounds of group "
+                    f"{GROUP} (threshold "
+                    f"{_threshold(len(group))} of {len(group)})"
+                )
+            in_round = group if number >= secure_from else []
             for hotline in hotlines:
                 if (hotline.id, period) == missing:
                     continue
@@ -276,9 +356,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 inputs = [str(export / "cases.csv"), "--contacts", str(export / "contacts.csv")]
                 _run(_node_main, ["--home", str(home), "prepare", "--period", period, *inputs], what="prepare")
                 _run(_node_main, ["--home", str(home), "approve", "--period", period], what="approve")
-                _run(_node_main, ["--home", str(home), "submit", "--period", period], what="submit")
-            console.print(f"  {period}: releases prepared, noised once, signed, sealed and delivered")
-        corrected = hotlines[0]
+                if hotline not in in_round:  # a member's release waits for the round (sync sends it if it fails)
+                    _run(_node_main, ["--home", str(home), "submit", "--period", period], what="submit")
+            if in_round:
+                _round(hub_dir, nodes_dir, in_round, period)
+                secure[period] = len(in_round)
+                console.print(
+                    f"  {period}: {len(in_round)} hotlines' tables summed in a secure round, the others' releases "
+                    "noised, signed, sealed and delivered"
+                )
+            else:
+                console.print(f"  {period}: releases prepared, noised once, signed, sealed and delivered")
+        corrected = hotlines[-1]
         home, export = nodes_dir / corrected.id, exports_dir / corrected.id
         _run(
             _node_main,
@@ -304,7 +393,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
         released = {(hotline.id, period) for hotline in hotlines for period in periods} - {missing}
         try:
-            for table in regional_tables(hub_url, tokens["coordinator"], periods, truths, released):
+            for table in regional_tables(hub_url, tokens["coordinator"], periods, truths, released, secure):
                 console.print(table)
         except QuestionFailed as e:
             raise DemoFailed(str(e)) from e

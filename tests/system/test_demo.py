@@ -2,8 +2,9 @@
 """``make demo DEMO_ARGS=--once`` in the test suite, so the demo can never silently rot.
 
 It runs exactly what a newcomer runs (``python -m demo --once``, the Makefile's command): a real hub server process,
-six synthetic hotlines sending twelve months over real HTTP (one on taxonomy v1, five on v2), the regional answers
-of ``GET /v1/estimates`` beside the truth, and the auditor's verdict as the exit status.
+six synthetic hotlines sending twelve months over real HTTP (one on taxonomy v1, five on v2; four of them in a
+secure group for the last six months), the regional answers of ``GET /v1/estimates`` beside the truth, and the
+auditor's verdict as the exit status.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def test_the_demo_runs_end_to_end_and_the_auditor_verifies_it(tmp_path: Path) ->
     assert "Largest corridors" in output
     assert "ranked by the hub" in output
     assert "Regional total by month" in output
+    assert "release through secure rounds of group demo-region (threshold 3 of 4)" in output
+    assert "4 hotlines' tables summed in a secure round" in output
+    assert "in secure-round months" in output  # their intervals beside the local months'
+    assert "6 checked, 6 results re-added exactly, 0 failed, 0 running; 0" in " ".join(output.split())
     assert "demo failed" not in output
     assert "VERIFIED" in output
     assert "auditor exit status: 0" in output
