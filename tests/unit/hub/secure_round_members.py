@@ -83,14 +83,17 @@ class RoundShown:
     reveals: dict[str, UnmaskReveal] = field(default_factory=dict)
 
 
-def enroll_members(hub: HubUnderTest, n: int, *, sealing: bool = True, start: int = 0) -> dict[str, Member]:
+def enroll_members(
+    hub: HubUnderTest, n: int, *, sealing: bool = True, start: int = 0, countries: tuple[str, ...] = ("MD",)
+) -> dict[str, Member]:
+    """Enroll ``n`` members (``hotline-NN``), in ``countries`` by turns."""
     members = {}
     for i in range(start, start + n):
         member = Member(f"hotline-{i:02d}", SigningKey(drbg(f"key/{i}")(32)), AgreementKey(drbg(f"seal/{i}")(32)))
         body = {
             "id": member.id,
             "display_name": member.id,
-            "country": "MD",
+            "country": countries[i % len(countries)],
             "public_key": member.key.verify_key.to_text(),
         }
         if sealing:

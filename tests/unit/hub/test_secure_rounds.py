@@ -11,7 +11,9 @@ import pytest
 from hub.db import write_session
 from hub.errors import RoundConflict, RoundRefused
 from hub.limits import body_cap
+from hub.services.rebuild import check_rollups
 from hub.services.secure_rounds import SecureRounds
+from hub.services.tokens import TokenService
 from protocol.crypto import AgreementKey, SigningKey, VerifyKey
 from protocol.messages import (
     KeyEventEntry,
@@ -433,3 +435,45 @@ def test_a_member_whose_local_release_the_hub_holds_takes_no_part(hub: HubUnderT
         masked=b64encode(pack([0] * LENGTH)),
     )
     _problem(post(hub, masked, hasty.key), 422, "released-locally")
+
+
+def test_a_round_of_two_countries_answers_the_region_only(hub: HubUnderTest) -> None:
+    members = enroll_members(hub, 5, countries=("MD", "UA"))
+    create_group(hub, list(members), threshold=3, tables=TABLES)
+    open_round(hub)
+    roster = read_round(hub).roster
+    for member in members.values():
+        share(hub, member, roster)
+    read = read_round(hub)
+    for member in members.values():
+        mask(hub, member, read)
+    read = read_round(hub)
+    for member in members.values():
+        reveal(hub, member, read)
+    result = read_round(hub).result
+    assert result is not None
+
+    def total(token: dict[str, str], **scope: str) -> list[dict[str, Any]]:
+        params = {"period_from": PERIOD, "period_to": PERIOD, **scope}
+        response = hub.client.get(f"/v1/stats/{TABLES[0]}", params=params, headers=token)
+        assert response.status_code == 200, response.text
+        rows: list[dict[str, Any]] = response.json()["rows"]
+        return rows
+
+    (region,) = total(hub.auth("coordinator"))
+    assert (region["estimate"], region["hotlines_reporting"]) == (sum(result.sum), 5)
+    # The sum mixes two countries: neither country's view holds it, nor a token limited to one of them.
+    assert total(hub.auth("coordinator"), country="MD") == []
+    assert total(hub.auth("coordinator"), country="UA") == []
+    with write_session(hub.context.sessions) as session:
+        limited = TokenService(session).create(
+            role="coordinator", label="MD only", now=hub.clock(), countries=frozenset({"MD"})
+        )
+    assert total({"Authorization": f"Bearer {limited.token}"}) == []
+    estimates = hub.client.get(
+        "/v1/estimates/case", params={"period_from": PERIOD, "period_to": PERIOD}, headers=hub.auth("coordinator")
+    )
+    assert estimates.status_code == 200, estimates.text
+    assert estimates.json()["rows"][0]["hotlines_reporting"] == 5
+    with write_session(hub.context.sessions) as session:
+        assert check_rollups(session, hub.context.taxonomies) == []
