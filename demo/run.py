@@ -231,7 +231,7 @@ def _make_current(hub_dir: Path, taxonomy_id: str) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="tipshare-demo-"))
+    workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     hub_dir, nodes_dir, exports_dir = workdir / "hub", workdir / "nodes", workdir / "exports"
     periods = _last_months(args.months, datetime.now(UTC))
@@ -430,11 +430,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--months", type=int, default=12, choices=range(2, 37), metavar="M")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--port", type=int, default=0, help="port of the hub (default: a free one)")
-    parser.add_argument("--workdir", help="where to keep the hub, nodes and exports (default: a new temp dir)")
+    parser.add_argument(
+        "--workdir",
+        help="where to keep the hub, nodes and exports (default: a new temporary directory, removed when the demo "
+        "ends: it holds keys and tokens)",
+    )
     args = parser.parse_args(argv)
     console = Console()
-    try:
-        return run(args, console)
-    except DemoFailed as e:
-        console.print(f"[red]demo failed:[/] {e}")
-        return 1
+    with contextlib.ExitStack() as cleanup:
+        if args.workdir is None:
+            args.workdir = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="tipshare-demo-"))
+        try:
+            return run(args, console)
+        except DemoFailed as e:
+            console.print(f"[red]demo failed:[/] {e}")
+            return 1

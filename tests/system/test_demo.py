@@ -44,3 +44,19 @@ def test_the_demo_runs_end_to_end_and_the_auditor_verifies_it(tmp_path: Path) ->
     assert "demo failed" not in output
     assert "VERIFIED" in output
     assert "auditor exit status: 0" in output
+
+
+@pytest.mark.slow
+def test_the_demo_removes_its_temporary_directory_with_its_keys_and_tokens(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "demo", "--once", "--hotlines", "1", "--months", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "working directory: " + str(tmp_path) in "".join(result.stdout.split("\n"))
+    assert not list(tmp_path.glob("tipshare-demo-*")), "the demo left its keys and tokens behind"
