@@ -81,5 +81,8 @@ def test_attack_a_vector_the_hub_never_logged_leaves_nothing_to_name(hub: HubUnd
 
     run = audit(hub, tmp_path / "state", "--log-key", hub.log_key.vkey)
 
-    assert run.code == 0, run.out + run.err
+    # Nothing about the round to name: its transcript is sound. (The log was written past the hub, whose statistics
+    # therefore omit the round's sum; the auditor, which counts it as the hub should, names only that.)
+    assert {f["check"] for f in run.document["failures"]} <= {"statistics", "estimates"}, run.out + run.err
+    assert run.document["rounds"]["findings"] == 0
     assert run.document["rounds"]["re_added"] == 1
