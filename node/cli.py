@@ -770,9 +770,11 @@ def submit(
             if latest is None:
                 raise NoSuchRelease(Text(N_("nothing was prepared for %(period)s"), period=period))
             if latest.status == "delivered":
-                views.console().print(
+                _nothing_to_submit(
+                    "already-delivered",
                     _("%(period)s revision %(revision)s was already delivered.")
-                    % {"period": period, "revision": latest.revision}
+                    % {"period": period, "revision": latest.revision},
+                    as_json=as_json,
                 )
                 return
             if latest.status == "prepared":
@@ -795,10 +797,14 @@ def submit(
             to_queue = ledger.releases(status="approved") + ledger.releases(status="failed")
         if not to_queue and not outbox.items(status="queued"):
             if ledger.releases(status="prepared"):
-                views.console().print(_("Nothing to submit: no release is approved."))
+                _nothing_to_submit("none-approved", _("Nothing to submit: no release is approved."), as_json=as_json)
                 _waiting_notice(ledger)
             else:
-                views.console().print(_("Nothing to submit: prepare a month first (`tipshare-node prepare`)."))
+                _nothing_to_submit(
+                    "none-prepared",
+                    _("Nothing to submit: prepare a month first (`tipshare-node prepare`)."),
+                    as_json=as_json,
+                )
             return
         _queue(state, home, ledger, outbox, to_queue)
         try:
@@ -806,6 +812,15 @@ def submit(
         finally:
             if period is None:
                 _waiting_notice(ledger)
+
+
+def _nothing_to_submit(reason: str, message: str, *, as_json: bool) -> None:
+    """Say that ``submit`` sent nothing: the sentence, or with ``--json`` a document like a delivery's (no
+    outcomes) naming the reason (``already-delivered``, ``none-approved``, ``none-prepared``)."""
+    if as_json:
+        views.emit_json({"outcomes": [], "nothing_to_submit": reason, "detail": message})
+    else:
+        views.console().print(message)
 
 
 @app.command()

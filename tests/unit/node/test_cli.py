@@ -102,6 +102,13 @@ def test_a_month_from_init_to_receipt(officer: Officer, hub: FakeHub, home: Path
     assert code == 0, err
     assert out == "Nothing to submit: no release is approved.\n"
     assert "2025-01 revision 1 waits for approval and was not sent" in err
+    code, out, err = officer("submit", "--json")  # a machine reading stdout gets JSON here too
+    assert code == 0, err
+    assert json.loads(out) == {
+        "outcomes": [],
+        "nothing_to_submit": "none-approved",
+        "detail": "Nothing to submit: no release is approved.",
+    }
     assert not hub.accepted
     for period in periods:
         code, out, err = officer("approve", "--period", period)
@@ -260,6 +267,9 @@ def test_submit_while_offline_then_sync(
     code, out, _ = officer("submit")
     assert code == 0
     assert "Nothing to submit" in out
+    code, out, _ = officer("submit", "--period", "2025-03", "--json")
+    assert code == 0
+    assert json.loads(out)["nothing_to_submit"] == "already-delivered"
 
 
 def test_correction_asks_spends_and_respects_the_period_cap(
