@@ -182,20 +182,22 @@ class MonthReader:
         """Each hotline's tables, mechanism and scale, for the months that are not uniform (one query)."""
         if not months:
             return
-        rows: list[Any] = self._session.execute(  # type: ignore[assignment]
-            select(
-                ReleaseNoise.period,
-                ReleaseNoise.hotline_id,
-                ReleaseNoise.table_name,
-                ReleaseNoise.mechanism,
-                ReleaseNoise.scale,
-            ).where(
-                ReleaseNoise.period.in_([period_text(month) for month in months]),
-                ReleaseNoise.is_current.is_(True),
-                ReleaseNoise.table_name.in_(tables),
-                self._scope.release_filter(),
-            )
-        ).all()
+        rows: list[Any] = [
+            *self._session.execute(
+                select(
+                    ReleaseNoise.period,
+                    ReleaseNoise.hotline_id,
+                    ReleaseNoise.table_name,
+                    ReleaseNoise.mechanism,
+                    ReleaseNoise.scale,
+                ).where(
+                    ReleaseNoise.period.in_([period_text(month) for month in months]),
+                    ReleaseNoise.is_current.is_(True),
+                    ReleaseNoise.table_name.in_(tables),
+                    self._scope.release_filter(),
+                )
+            ).all()
+        ]
         rounds = self._scope.round_filter()
         if rounds is not None:
             rows += self._session.execute(

@@ -311,16 +311,18 @@ class StatsService:
         return noise
 
     def _reported(self, table: str, scope: ResolvedScope, first: int, last: int) -> dict[int, frozenset[str]]:
-        found: list[Any] = self._session.execute(
-            select(ReleaseNoise.period, ReleaseNoise.hotline_id)
-            .where(
-                ReleaseNoise.table_name == table,
-                ReleaseNoise.is_current.is_(True),
-                ReleaseNoise.period.between(period_text(first), period_text(last)),
-                scope.release_filter(),
-            )
-            .distinct()
-        ).all()  # type: ignore[assignment]
+        found: list[Any] = [
+            *self._session.execute(
+                select(ReleaseNoise.period, ReleaseNoise.hotline_id)
+                .where(
+                    ReleaseNoise.table_name == table,
+                    ReleaseNoise.is_current.is_(True),
+                    ReleaseNoise.period.between(period_text(first), period_text(last)),
+                    scope.release_filter(),
+                )
+                .distinct()
+            ).all()
+        ]
         rounds = scope.round_filter()
         if rounds is not None:  # survivors of a round whose sum is in this scope reported through it
             found += self._session.execute(
