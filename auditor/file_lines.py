@@ -3,7 +3,7 @@
 
 Each ``*_columns`` function maps a column of the file to how a recomputed row
 (:class:`~auditor.stats.ExpectedRow`, :class:`~protocol.api.EstimateRow`) is written in it, exactly as the hub
-writes it (``hub.services.stats.csv_cell``, ``hub.services.exports``): integers and floats as Python writes them,
+writes it (``hub.services.csv_files.csv_cell``, ``hub.services.exports``): integers and floats as Python writes them,
 ``true``/``false``, empty for nothing (SDMX-CSV: ``NaN`` for a missing number, ``#N/A`` for another missing
 value, ``_T`` for a dimension summed over all its codes), the standard deviation to three decimals.
 :func:`same` compares one cell; :func:`line_key` keys a recomputed row as the file's lines are keyed.
@@ -55,7 +55,7 @@ def same(name: str, theirs: str, ours: str) -> bool:
 
 
 def _cell(value: object) -> str:
-    """A value as the hub's CSV writes it (``hub.services.stats.csv_cell``; no recomputed value is text a
+    """A value as the hub's CSV writes it (``hub.services.csv_files.csv_cell``; no recomputed value is text a
     spreadsheet would run)."""
     if value is None:
         return ""

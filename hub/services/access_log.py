@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 
 from hub.errors import BadRequest
 from hub.models import AccessCheckpoint, AccessRecord
+from hub.services.csv_files import write_csv
 from hub.services.scope import as_utc
-from hub.services.stats import write_csv
 from hub.services.tokens import Principal
 from protocol.access_chain import GENESIS, chain_hash, sign_access_checkpoint
 from protocol.access_chain import AccessRecord as ChainRecord

@@ -46,6 +46,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.models import LogLeaf, RoundReleaseNoise, SecaggMessage, Submission
+from hub.services.csv_files import write_csv
 from hub.services.scope import (
     EnrolledHotline,
     Scope,
@@ -57,7 +58,7 @@ from hub.services.scope import (
     period_text,
     resolve_scope,
 )
-from hub.services.stats import CheckpointRef, latest_checkpoint, write_csv
+from hub.services.stats import CheckpointRef, latest_checkpoint
 from hub.settings import Settings
 from protocol.messages import format_timestamp
 

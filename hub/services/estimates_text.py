@@ -8,7 +8,7 @@ The CSV (:func:`estimates_to_csv`) has one line per row and repeats on every lin
 alone: the question (unit, filters, period range, scope; and ``question``, the request that asks it again, which
 ``tipshare-audit check`` recomputes), the checkpoint the answer reflects, and the interval's method, so that a
 line pasted into a spreadsheet or a report still says what it is. Cells go through
-:func:`hub.services.stats.csv_cell`, which neutralises text a spreadsheet would run as a formula.
+:func:`hub.services.csv_files.csv_cell`, which neutralises text a spreadsheet would run as a formula.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 
 from hub.i18n import dimension_term, dimensions_term, translate
 from hub.i18n import gettext as _
+from hub.services.csv_files import write_csv
 from hub.services.export_metadata import export_filename, filters_text, group_by_text
 from hub.services.scope import period_text
-from hub.services.stats import write_csv
 from hub.services.units import REGION_NOTE
 from protocol.api import EstimatesAnswer
 from protocol.combination import NotAnswerable, Plan, ResolvedQuestion, observed_table

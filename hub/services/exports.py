@@ -110,9 +110,10 @@ from typing import Final
 
 from hub.errors import InvalidQuery
 from hub.services.completeness import CompletenessResult
+from hub.services.csv_files import write_csv
 from hub.services.export_metadata import filters_text, group_by_text
 from hub.services.scope import parse_period
-from hub.services.stats import PERIOD, CheckpointRef, StatsResult, StatsRow, stats_question, write_csv
+from hub.services.stats import PERIOD, CheckpointRef, StatsResult, StatsRow, stats_question
 from protocol.api import EstimateRow, EstimatesAnswer
 from protocol.messages import format_timestamp
 from protocol.questions import estimates_question, question_text

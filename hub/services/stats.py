@@ -42,12 +42,10 @@ numbers, and nothing is withheld.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -60,6 +58,7 @@ from hub.errors import HubError, InvalidQuery, NotFound
 from hub.i18n import N_, dimension_term
 from hub.i18n import gettext as _
 from hub.models import LogCheckpoint, ReleaseNoise, RollupCell, RollupNoise, RoundReleaseNoise
+from hub.services.csv_files import write_csv
 from hub.services.export_metadata import filters_text, group_by_text
 from hub.services.scope import (
     Expected,
@@ -91,11 +90,9 @@ __all__ = [
     "StatsRow",
     "StatsService",
     "check_row_limit",
-    "csv_cell",
     "latest_checkpoint",
     "stats_question",
     "stats_to_csv",
-    "write_csv",
 ]
 
 #: Confidence of every published interval.
@@ -607,35 +604,6 @@ def _notes(
     if scope.scope.level == "region" and allowed_countries is not None:
         notes.append(_(REGION_NOTE) % {"countries": ", ".join(sorted(allowed_countries))})
     return tuple(notes)
-
-
-# ----------------------------------------------------------------------------------------------- CSV
-
-_FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: str | int | float | bool | None) -> str:
-    """One CSV cell. Text that a spreadsheet would run as a formula gets a leading apostrophe; numbers stay numbers.
-
-    >>> csv_cell("=HYPERLINK(1)"), csv_cell(-3), csv_cell(None), csv_cell(True)
-    ("'=HYPERLINK(1)", '-3', '', 'true')
-    """
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
-
-
-def write_csv(header: Sequence[str], rows: Iterable[Sequence[str | int | float | bool | None]]) -> str:
-    """RFC 4180 CSV (CRLF line ends) with every cell passed through :func:`csv_cell`."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([csv_cell(name) for name in header])
-    writer.writerows([csv_cell(value) for value in row] for row in rows)
-    return buffer.getvalue()
 
 
 def stats_question(result: StatsResult) -> Question:

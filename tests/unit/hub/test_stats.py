@@ -15,13 +15,13 @@ from sqlalchemy import delete
 from hub.db import read_session, write_session
 from hub.errors import Forbidden, HubError, InvalidQuery, NotFound
 from hub.models import RollupCell
+from hub.services.csv_files import csv_cell
 from hub.services.scope import Scope
 from hub.services.stats import (
     MAX_ROWS,
     StatsQuery,
     StatsResult,
     StatsService,
-    csv_cell,
     stats_question,
     stats_to_csv,
 )
