@@ -113,10 +113,9 @@ __all__ = [
     "NoiseGroup",
     "ScaleLike",
     "characteristic",
-    "gaussian_rho",
+    "exact_scale",
     "interval_bounds",
     "is_wide",
-    "laplace_epsilon",
     "merge_terms",
     "noise_tail",
     "noise_variance",
@@ -174,7 +173,7 @@ def parse_scale(value: ScaleLike) -> float:
     ...
     ValueError: noise scale must be positive, got '-1'
     """
-    exact = _exact_scale(value)
+    exact = exact_scale(value)
     try:
         scale = float(exact)
     except OverflowError:
@@ -184,8 +183,9 @@ def parse_scale(value: ScaleLike) -> float:
     return scale
 
 
-def _exact_scale(value: ScaleLike) -> Fraction:
-    """The scale as an exact rational, validated positive and finite."""
+def exact_scale(value: ScaleLike) -> Fraction:
+    """The scale as an exact rational, validated positive and finite (a decimal string is read exactly, a float as
+    its binary value)."""
     if isinstance(value, bool) or not isinstance(value, str | Decimal | Fraction | int | float):
         raise TypeError(f"noise scale must be a decimal string or a number, got {type(value).__name__}")
     if isinstance(value, str):
@@ -685,38 +685,3 @@ def is_wide(estimate: int, interval: Interval) -> bool:
     (True, True)
     """
     return interval.halfwidth > abs(estimate)
-
-
-# ---------------------------------------------------------------------------- declared privacy spend
-
-
-def gaussian_rho(sensitivity_l2_squared: int | Fraction, scale: ScaleLike) -> Fraction:
-    """zCDP ``ρ = Δ₂² / (2σ²)`` of one discrete Gaussian release, as an exact ``Fraction``.
-
-    For auditors checking a declared spend. The scale is taken at its exact value (a decimal
-    string is read exactly, a float as its binary value). OpenDP's own privacy map rounds upward
-    in floating point, so a spend it reports may exceed this by a few ulps.
-
-    >>> gaussian_rho(1, 1), gaussian_rho(9, "12.5")
-    (Fraction(1, 2), Fraction(18, 625))
-    """
-    return _sensitivity(sensitivity_l2_squared, "sensitivity_l2_squared") / (2 * _exact_scale(scale) ** 2)
-
-
-def laplace_epsilon(sensitivity_l1: int | Fraction, scale: ScaleLike) -> Fraction:
-    """Pure-DP ``ε = Δ₁ / t`` of one discrete Laplace release, as an exact ``Fraction``.
-
-    Same conventions as :func:`gaussian_rho`.
-
-    >>> laplace_epsilon(1, "2.0"), laplace_epsilon(3, 12)
-    (Fraction(1, 2), Fraction(1, 4))
-    """
-    return _sensitivity(sensitivity_l1, "sensitivity_l1") / _exact_scale(scale)
-
-
-def _sensitivity(value: int | Fraction, what: str) -> Fraction:
-    if isinstance(value, bool) or not isinstance(value, int | Fraction):
-        raise TypeError(f"{what} must be an int or a Fraction, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{what} must be non-negative, got {value}")
-    return Fraction(value)

@@ -23,9 +23,9 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Final
 
-from protocol.accuracy import gaussian_rho, laplace_epsilon
 from protocol.errors import MalformedMessage, TaxonomyViolation
 from protocol.messages import SubmissionPayload, period_start
+from protocol.privacy_loss import gaussian_rho, laplace_epsilon
 from protocol.taxonomy import Taxonomy
 
 __all__ = ["SPEND_TOLERANCE", "check_payload", "implied_spend"]

@@ -13,7 +13,8 @@ import pytest
 from node.budget import BudgetConfig
 from node.errors import ConfigError, NoiseError
 from node.noise import MAX_TRUE_COUNT, add_noise, calibrate, float_down, sqrt_up
-from protocol.accuracy import gaussian_rho, laplace_epsilon, noise_variance
+from protocol.accuracy import noise_variance
+from protocol.privacy_loss import gaussian_rho, laplace_epsilon
 from protocol.taxonomy import builtin_taxonomy
 from protocol.validation import SPEND_TOLERANCE
 

@@ -30,10 +30,8 @@ from protocol.accuracy import (
     Interval,
     Mechanism,
     NoiseGroup,
-    gaussian_rho,
     interval_bounds,
     is_wide,
-    laplace_epsilon,
     noise_tail,
     noise_variance,
     parse_scale,
@@ -41,6 +39,7 @@ from protocol.accuracy import (
     sum_interval,
     sum_tail,
 )
+from protocol.privacy_loss import gaussian_rho, laplace_epsilon
 
 dp.enable_features("contrib")
 

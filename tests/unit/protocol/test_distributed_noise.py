@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import protocol.distributed_noise as dn
-from protocol.accuracy import gaussian_rho, noise_variance
+from protocol.accuracy import noise_variance
 from protocol.distributed_noise import SecureGroup, kls_rho, kls_tau, plan_table_share, round_guarantee, sum_noise
 from protocol.errors import ProtocolError, SecureGroupViolation
+from protocol.privacy_loss import gaussian_rho
 from protocol.taxonomy import builtin_taxonomy
 
 V2 = builtin_taxonomy(2)
