@@ -125,7 +125,7 @@ class ServedEntry:
 
 
 class AuditClient:
-    """Typed calls to one hub with an auditor token. Raises only :class:`~auditor.errors.HubError` subclasses."""
+    """Typed calls to one hub with an auditor token. Raises only :class:`~auditor.errors.HubFetchError` subclasses."""
 
     def __init__(self, http: httpx.Client, hub_url: str, *, token: str) -> None:
         self._http = http

@@ -10,7 +10,7 @@ The tree::
     AuditError
     ├── UsageError            arguments, files or keys the auditor was given cannot be used        (exit 2)
     │   └── StateError        the state DIR: another hub's, another pinned key, corrupt, or in use  (exit 2)
-    ├── HubError              the hub did not let the auditor fetch what it needs                   (exit 2)
+    ├── HubFetchError         the hub did not let the auditor fetch what it needs                   (exit 2)
     │   ├── HubUnreachable    no connection, timeout, or 5xx / 408 / 429
     │   └── HubResponseInvalid  the hub answered outside the tipshare/1 contract (4xx, malformed body)
     │       └── QuestionRefused   the hub refused an estimates question as not answerable (400)
@@ -26,7 +26,7 @@ from auditor.i18n import N_, Joined, Text, gettext, translated
 __all__ = [
     "PROTOCOL_ERROR_SUMMARY",
     "AuditError",
-    "HubError",
+    "HubFetchError",
     "HubResponseInvalid",
     "HubUnreachable",
     "QuestionRefused",
@@ -99,20 +99,20 @@ class StateError(UsageError):
     summary = N_("The state DIR named above cannot be used for this run: nothing was verified.")
 
 
-class HubError(AuditError):
+class HubFetchError(AuditError):
     """The hub did not provide what verification needs; nothing was verified."""
 
     summary = N_("The hub did not provide what verification needs: nothing was verified.")
 
 
-class HubUnreachable(HubError):
+class HubUnreachable(HubFetchError):
     """No connection, a timeout, or a transient error status: try again later."""
 
     summary = N_("The hub could not be reached: nothing was verified.")
     default_hint = N_("Check the hub URL and your network, then run the same command again.")
 
 
-class HubResponseInvalid(HubError):
+class HubResponseInvalid(HubFetchError):
     """The hub answered something outside the ``tipshare/1`` contract."""
 
     summary = N_(

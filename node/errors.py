@@ -20,7 +20,7 @@ The tree::
     │   ├── ReleaseSent        the release reached the outbox (maybe the hub): it cannot be discarded
     │   └── PeriodNotOver      the month has not ended yet
     ├── NoiseError             OpenDP could not calibrate or draw the noise (nothing was stored)
-    ├── HubError               the hub did not do what the protocol says
+    ├── HubExchangeError       an exchange with the hub failed: it did not do what the protocol says
     │   ├── HubUnreachable     transient: no connection, timeout, 5xx, 408 or 429 (the release stays queued)
     │   ├── HubResponseInvalid the hub answered something that is not the tipshare/1 contract
     │   ├── SubmissionRejected permanent: the hub refused the submission (4xx), with the hub's explanation
@@ -41,7 +41,7 @@ __all__ = [
     "AlreadyInitialised",
     "BudgetExceeded",
     "ConfigError",
-    "HubError",
+    "HubExchangeError",
     "HubKeysNotHandedOver",
     "HubResponseInvalid",
     "HubUnreachable",
@@ -174,11 +174,11 @@ class NoiseError(NodeError):
     hint = N_("Nothing was stored and no budget was spent. Please report this to the tipshare developers.")
 
 
-class HubError(NodeError):
+class HubExchangeError(NodeError):
     """The hub did not answer as the tipshare/1 protocol says."""
 
 
-class HubUnreachable(HubError):
+class HubUnreachable(HubExchangeError):
     """A transient failure: worth retrying later. ``retry_after`` is the hub's requested pause, if it gave one."""
 
     hint = N_(
@@ -191,11 +191,11 @@ class HubUnreachable(HubError):
         self.retry_after = retry_after
 
 
-class HubResponseInvalid(HubError):
+class HubResponseInvalid(HubExchangeError):
     hint = N_("Check the hub URL; if it is right, tell your hub operator what is shown above.")
 
 
-class HubKeysNotHandedOver(HubError):
+class HubKeysNotHandedOver(HubExchangeError):
     """The hub presents keys that no handover signed by the pinned log key leads to: nothing is re-pinned."""
 
     hint = N_(
@@ -204,7 +204,7 @@ class HubKeysNotHandedOver(HubError):
     )
 
 
-class SubmissionRejected(HubError):
+class SubmissionRejected(HubExchangeError):
     """The hub refused the submission for good (a 4xx other than 408/429); ``code`` and ``detail`` are its words."""
 
     hint = N_("The release is kept and marked failed. Fix the cause above, then run `tipshare-node submit` again.")
@@ -224,7 +224,7 @@ class SubmissionConflict(SubmissionRejected):
     )
 
 
-class ReceiptInvalid(HubError):
+class ReceiptInvalid(HubExchangeError):
     hint = N_(
         "The release was NOT marked delivered and stays queued. Contact your hub operator and compare the hub's "
         "log key fingerprint (`tipshare-node status`) by phone; do not re-initialise the node."

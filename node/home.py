@@ -39,7 +39,7 @@ from typing import Any, Final
 
 from node.budget import BudgetConfig
 from node.client import HubIdentity
-from node.errors import ConfigError, HubError, KeyFileError, NotInitialised
+from node.errors import ConfigError, HubExchangeError, KeyFileError, NotInitialised
 from node.i18n import N_, Text
 from node.keystore import load_signing_key, write_private_file
 from node.secure_group import SecureGroupConfig
@@ -263,7 +263,7 @@ def read_config(path: Path) -> NodeConfig:
             taxonomy_id=_string(hub, "taxonomy_id", "hub"),
             taxonomy_hash=_string(hub, "taxonomy_hash", "hub"),
         )
-    except HubError as e:
+    except HubExchangeError as e:
         raise ConfigError(Text(N_("config.toml: the pinned hub identity is invalid: %(error)s"), error=str(e))) from e
     previous = hub.get("previous_log_vkeys", [])
     if not isinstance(previous, list) or not all(isinstance(v, str) and v for v in previous):

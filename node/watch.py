@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from node.client import HubClient
-from node.errors import ConfigError, HubError, HubResponseInvalid, HubUnreachable
+from node.errors import ConfigError, HubExchangeError, HubResponseInvalid, HubUnreachable
 from node.i18n import N_, Text
 from node.keystore import write_private_file
 from protocol.checkpoint import Checkpoint, open_checkpoint
@@ -53,7 +53,7 @@ __all__ = [
 WITNESSES_FILE: Final = "witnesses.json"
 
 
-class ReceiptAlarm(HubError):
+class ReceiptAlarm(HubExchangeError):
     """The hub's log no longer contains what a receipt proves it contained: signed proof of misbehaviour."""
 
     hint = (
@@ -62,7 +62,7 @@ class ReceiptAlarm(HubError):
     )
 
 
-class CheckpointNotWitnessed(HubError):
+class CheckpointNotWitnessed(HubExchangeError):
     """The hub's latest checkpoint lacks the witness cosignatures this node requires."""
 
     hint = (
@@ -268,7 +268,7 @@ def _check_one(client: HubClient, held: HeldReceipt, signed: Checkpoint, latest:
         proof = client.consistency_proof(signed.size, latest.size)
     except HubUnreachable:
         raise
-    except HubError as e:
+    except HubExchangeError as e:
         raise ReceiptAlarm(
             Text(
                 N_(
