@@ -47,6 +47,7 @@ from auditor.i18n import N_, T_
 from auditor.keys import HotlineWindows
 from protocol.errors import ProtocolError
 from protocol.messages import b64decode, format_timestamp, parse_timestamp
+from protocol.period import month_number, month_start, month_text
 
 __all__ = [
     "COMPLETENESS_DATAFLOW",
@@ -397,26 +398,9 @@ def _scope(text: str, name: str) -> tuple[str, str | None, tuple[str, ...] | Non
     raise UsageError(T_("{name} names the scope {text}, which is none the hub writes", name=name, text=repr(text[:60])))
 
 
-def _month_number(period: str) -> int:
-    if len(period) != 7 or period[4] != "-" or not (period[:4] + period[5:]).isdigit():
-        raise ValueError(f"{period[:20]!r} is not a month written YYYY-MM")
-    month = int(period[5:])
-    if not 1 <= month <= 12:
-        raise ValueError(f"{period!r} is not a month written YYYY-MM")
-    return int(period[:4]) * 12 + month - 1
-
-
-def _month_text(number: int) -> str:
-    return f"{number // 12:04d}-{number % 12 + 1:02d}"
-
-
-def _month_start(number: int) -> datetime:
-    return datetime(number // 12, number % 12 + 1, 1, tzinfo=UTC)
-
-
 def _month_end(period: str) -> datetime:
     """The first instant after the month ``period``."""
-    return _month_start(_month_number(period) + 1)
+    return month_start(month_number(period) + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,7 +427,7 @@ def grid(
     orders it. The file was made after ``made_after`` (the checkpoint's last logged time) and before
     ``made_before`` (now). ``rounds``: ``(hotline, period, received_at)`` of each survivor of a round whose sum
     counts (:meth:`auditor.verify.Verification.round_reports_at`)."""
-    months = range(_month_number(period_from), _month_number(period_to) + 1)
+    months = range(month_number(period_from), month_number(period_to) + 1)
     grace = timedelta(days=deadline_days)
     in_scope = sorted(hotlines, key=lambda h: (h.country, h.id))
     ids = {h.id for h in in_scope}
@@ -452,7 +436,7 @@ def grid(
         if submission.hotline_id not in ids:
             continue
         try:
-            month = _month_number(submission.period)
+            month = month_number(submission.period)
         except ValueError:
             continue
         if month not in months:
@@ -472,16 +456,16 @@ def grid(
         )
     # A survivor of a round whose sum counts reported the month with its masked vector, once.
     for hotline_id, period, when in rounds:
-        if hotline_id in ids and _month_number(period) in months:
+        if hotline_id in ids and month_number(period) in months:
             at = when.astimezone(UTC).replace(microsecond=0)
-            received[(hotline_id, _month_number(period))] = _Received(at, at, 1, 1)
+            received[(hotline_id, month_number(period))] = _Received(at, at, 1, 1)
     lines = []
     for hotline in in_scope:
         enrolled = min((start for start, _ in hotline.windows), default=None)
-        declared_from = None if hotline.reporting_from is None else _month_number(hotline.reporting_from)
+        declared_from = None if hotline.reporting_from is None else month_number(hotline.reporting_from)
         for month in months:
-            text = _month_text(month)
-            end = _month_start(month + 1)
+            text = month_text(month)
+            end = month_start(month + 1)
             deadline = end + grace
             declared = declared_from is not None and month >= declared_from
             if enrolled is not None and enrolled > (deadline if declared else end):

@@ -33,13 +33,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from auditor.findings import Check, Failure
 from auditor.i18n import T_
 from protocol.crypto import VerifyKey
 from protocol.errors import MalformedMessage
 from protocol.messages import KeyEventEntry, format_timestamp, parse_timestamp
+from protocol.period import Period
 
 __all__ = ["HotlineWindows", "KeyHistory", "KeyRecord"]
 
@@ -105,9 +106,8 @@ class HotlineWindows:
 
     def enrolled_during(self, period: str) -> bool:
         """True if one of its keys was valid at some instant of the month ``period`` (``YYYY-MM``)."""
-        year, month = int(period[:4]), int(period[5:7])
-        start = datetime(year, month, 1, tzinfo=UTC)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        month = Period.parse(period)
+        start, end = month.start, month.end
         return any(begin < end and (until is None or until > start) for begin, until in self.windows)
 
 

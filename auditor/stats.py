@@ -37,6 +37,7 @@ from typing import Final
 from auditor.entries import AcceptedSubmission
 from auditor.releases import Releases, group_cells
 from protocol.accuracy import NoiseGroup, interval_bounds, is_wide, sum_interval
+from protocol.period import months_between
 from protocol.taxonomy import Table, Taxonomy
 
 __all__ = ["CONFIDENCE", "PERIOD", "ExpectedRow", "Recomputation", "month_chunks", "month_range"]
@@ -69,9 +70,7 @@ def month_range(first: str, last: str) -> list[str]:
     >>> month_range("2025-11", "2026-02")
     ['2025-11', '2025-12', '2026-01', '2026-02']
     """
-    start = int(first[:4]) * 12 + int(first[5:7]) - 1
-    end = int(last[:4]) * 12 + int(last[5:7]) - 1
-    return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(start, end + 1)]
+    return months_between(first, last)
 
 
 def month_chunks(months: Sequence[str], step: int, *, with_data: Collection[str] | None = None) -> list[list[str]]:

@@ -8,6 +8,8 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from protocol.messages import COUNTRY_PATTERN, IDENTIFIER_PATTERN
+
 __all__ = [
     "HOTLINE_ID_PATTERN",
     "KEY_ID_PATTERN",
@@ -46,7 +48,7 @@ MAX_ID: Final = 2**31 - 1
 #: Log indexes and sizes are BIGINT columns (64 bits).
 MAX_INDEX: Final = 2**63 - 1
 #: Identifiers of the protocol (:data:`protocol.messages.HotlineId`, :data:`protocol.messages.KeyIdField`).
-HOTLINE_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
+HOTLINE_ID_PATTERN: Final = IDENTIFIER_PATTERN
 KEY_ID_PATTERN: Final = r"^[0-9a-f]{32}$"
 #: Text a person writes (names, labels, reasons): anything but NUL, which PostgreSQL text columns cannot hold.
 TEXT_PATTERN: Final = r"^[^\x00]*$"
@@ -136,7 +138,7 @@ class PolicyTermsBody(_Request):
 class HotlineCreate(_Request):
     id: Annotated[str, Field(pattern=HOTLINE_ID_PATTERN)]
     display_name: Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    country: Annotated[str, Field(pattern=COUNTRY_PATTERN)]
     public_key: Annotated[str, Field(min_length=1, max_length=100)]
     #: The hotline's policy; left out, the hub's defaults are logged.
     policy: PolicyTermsBody | None = None
@@ -221,7 +223,7 @@ class TokenCreate(_Request):
     role: Literal["coordinator", "auditor", "admin", "metrics"]
     label: Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
     expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
-    countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] | None = None
+    countries: list[Annotated[str, Field(pattern=COUNTRY_PATTERN)]] | None = None
 
 
 class TokenPublic(_Body):

@@ -72,7 +72,8 @@ from node.settings import NodeSettings, load_settings
 from node.store import open_database
 from node.watch import load_policy
 from protocol.errors import ProtocolError
-from protocol.messages import PROTOCOL_VERSION, SubmissionPayload, format_timestamp, period_start
+from protocol.messages import PROTOCOL_VERSION, SubmissionPayload, format_timestamp
+from protocol.period import PERIOD_PATTERN, Period
 from protocol.taxonomy import Taxonomy, builtin_taxonomies, builtin_taxonomy, latest_taxonomy
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ if TYPE_CHECKING:
 __all__ = ["HTTPClientFactory", "app", "main"]
 
 HTTPClientFactory = Callable[[NodeSettings], httpx.Client]
-_PERIOD = re.compile(r"\A[0-9]{4}-(0[1-9]|1[0-2])\Z")
+_PERIOD = re.compile(PERIOD_PATTERN)
 _log = logging.getLogger("node")
 
 app = typer.Typer(
@@ -169,7 +170,7 @@ TopOption = Annotated[int, typer.Option("--top", min=0, max=100, help="Cells sho
 
 
 def _check_period(period: str) -> str:
-    if not _PERIOD.match(period):
+    if not _PERIOD.fullmatch(period):
         raise typer.BadParameter(
             _("%(period)s is not a month in the form YYYY-MM") % {"period": repr(period)}, param_hint="--period"
         )
@@ -177,8 +178,7 @@ def _check_period(period: str) -> str:
 
 
 def _next_month(period: str) -> datetime:
-    year, month = int(period[:4]), int(period[5:7])
-    return period_start(f"{year + month // 12:04d}-{month % 12 + 1:02d}")
+    return Period.parse(period).end
 
 
 LangOption = Annotated[

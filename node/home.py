@@ -46,6 +46,7 @@ from node.secure_group import SecureGroupConfig
 from node.store import open_database
 from protocol.crypto import SigningKey, fingerprint
 from protocol.errors import ProtocolError
+from protocol.messages import IDENTIFIER_PATTERN
 from protocol.note import NoteVerifier
 from protocol.taxonomy import Taxonomy, builtin_taxonomies, parse_taxonomy
 
@@ -62,7 +63,7 @@ __all__ = [
 ]
 
 CONFIG_VERSION: Final = 1
-_HOTLINE_ID = re.compile(r"\A[a-z0-9][a-z0-9-]{1,62}[a-z0-9]\Z")
+_HOTLINE_ID = re.compile(IDENTIFIER_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ class NodeConfig:
     secure_group: SecureGroupConfig | None = None
 
     def __post_init__(self) -> None:
-        if not _HOTLINE_ID.match(self.hotline_id):
+        if not _HOTLINE_ID.fullmatch(self.hotline_id):
             raise ConfigError(
                 Text(N_("hotline id %(id)s is not valid"), id=repr(self.hotline_id)),
                 hint=Text(N_("Use the id your hub operator gave you: 3 to 64 lowercase letters, digits and hyphens.")),

@@ -61,7 +61,8 @@ from protocol.distributed_noise import (
     split_table_budget,
 )
 from protocol.errors import SecureGroupViolation
-from protocol.messages import period_start
+from protocol.messages import IDENTIFIER_PATTERN
+from protocol.period import Period
 from protocol.taxonomy import Taxonomy
 
 __all__ = [
@@ -75,7 +76,7 @@ __all__ = [
     "round_gives_up_at",
 ]
 
-_GROUP_ID: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
+_GROUP_ID: Final = re.compile(IDENTIFIER_PATTERN)
 _SETTINGS: Final = frozenset(
     {"group_id", "members", "threshold", "threshold_fraction", "collusion_cap", "round_wait_days"}
 )
@@ -103,7 +104,7 @@ class SecureGroupConfig:
     round_wait_days: int = ROUND_WAIT_DAYS
 
     def __post_init__(self) -> None:
-        if not isinstance(self.group_id, str) or not _GROUP_ID.match(self.group_id):
+        if not isinstance(self.group_id, str) or not _GROUP_ID.fullmatch(self.group_id):
             _invalid("group_id", f"{self.group_id!r} is not 3 to 64 lowercase letters, digits and hyphens")
         if (self.threshold is None) == (self.threshold_fraction is None):
             _invalid("threshold", "give exactly one of threshold and threshold_fraction")
@@ -320,7 +321,7 @@ def round_gives_up_at(period: str, wait_days: int = ROUND_WAIT_DAYS) -> datetime
     >>> round_gives_up_at("2026-11").isoformat()
     '2026-12-23T00:00:00+00:00'
     """
-    month_end = (period_start(period) + timedelta(days=32)).replace(day=1)
+    month_end = Period.parse(period).end
     return month_end + timedelta(days=wait_days)
 
 

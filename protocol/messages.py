@@ -26,6 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from protocol.canonical import canonical_bytes, parse_canonical, parse_json
 from protocol.errors import MalformedMessage, UnsupportedVersion
+from protocol.period import PERIOD_PATTERN
 
 __all__ = [
     "MAX_ABS_CELL",
@@ -42,7 +43,7 @@ __all__ = [
     "KeyEventEntry",
     "LogEntry",
     "Message",
-    "Period",
+    "PeriodField",
     "PrivacyBlock",
     "Receipt",
     "SecaggFailedEntry",
@@ -61,7 +62,6 @@ __all__ = [
     "format_timestamp",
     "parse_log_entry",
     "parse_timestamp",
-    "period_start",
 ]
 
 PROTOCOL_VERSION: Final = "tipshare/1"
@@ -108,11 +108,6 @@ def parse_timestamp(text: str) -> datetime:
         raise MalformedMessage(f"timestamp {text!r} is not a real date and time") from None
 
 
-def period_start(period: str) -> datetime:
-    """The first instant (UTC) of a ``YYYY-MM`` period."""
-    return datetime(int(period[:4]), int(period[5:7]), 1, tzinfo=UTC)
-
-
 def _check_timestamp(text: str) -> str:
     try:
         parse_timestamp(text)
@@ -146,11 +141,16 @@ def _check_decimal(text: str) -> str:
     return text
 
 
-HotlineId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
+#: A hotline id, or an aggregation group id: lowercase letters, digits and hyphens, 3 to 64 characters.
+IDENTIFIER_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
+#: An ISO 3166-1 alpha-2 country code.
+COUNTRY_PATTERN: Final = r"^[A-Z]{2}$"
+
+HotlineId = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 """A hotline's stable identifier: lowercase letters, digits and hyphens, 3 to 64 characters."""
 KeyIdField = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-Period = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$"), AfterValidator(_check_period)]
-"""A calendar month, ``YYYY-MM``."""
+PeriodField = Annotated[str, Field(pattern=PERIOD_PATTERN), AfterValidator(_check_period)]
+"""A calendar month, ``YYYY-MM`` (:mod:`protocol.period`)."""
 Timestamp = Annotated[str, AfterValidator(_check_timestamp)]
 Base64Bytes = Annotated[str, Field(max_length=16_000_000), AfterValidator(_check_b64)]
 DecimalString = Annotated[str, AfterValidator(_check_decimal)]
@@ -278,7 +278,7 @@ class SubmissionPayload(Message):
     taxonomy: TaxonomyRef
     hotline_id: HotlineId
     key_id: KeyIdField
-    period: Period
+    period: PeriodField
     revision: Annotated[int, Field(ge=1, le=MAX_REVISION)]
     created_at: Timestamp
     #: 16 random bytes, so that two releases with equal tables still have distinct signed bytes.
@@ -331,7 +331,7 @@ class SubmissionEntry(Message):
     kind: Literal["submission"]
     hotline_id: HotlineId
     key_id: KeyIdField
-    period: Period
+    period: PeriodField
     revision: Annotated[int, Field(ge=1, le=MAX_REVISION)]
     #: ``sha256:<hex>`` of the payload bytes.
     payload_hash: ContentHash
@@ -354,7 +354,7 @@ class KeyEventEntry(Message):
     public_key: Annotated[str, Field(pattern=r"^ed25519:[A-Za-z0-9+/]{43}=$")]
     #: Hotline name and ISO 3166-1 alpha-2 country, as enrolled (repeated on rotation for readability).
     display_name: Annotated[str, Field(min_length=1, max_length=200)]
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    country: Annotated[str, Field(pattern=COUNTRY_PATTERN)]
     #: For a rotation: the key it replaces (which stops being valid at ``effective_at``).
     previous_key_id: KeyIdField | None = None
     #: For a revocation: why, in words an auditor can read.
@@ -408,7 +408,7 @@ class SubmissionWithdrawnEntry(Message):
     leaf_index: Annotated[int, Field(ge=0, le=2**63 - 1)]
     hotline_id: HotlineId
     key_id: KeyIdField
-    period: Period
+    period: PeriodField
     revision: Annotated[int, Field(ge=1, le=MAX_REVISION)]
     payload_hash: ContentHash
     #: Why, in words an auditor can read.
@@ -479,13 +479,13 @@ class HotlinePolicyEntry(Message):
     #: The most persons (privacy units: records, for a ``record-month`` release) the hotline could see in a month.
     max_monthly_volume: Annotated[int, Field(ge=1, le=10_000_000)]
     #: The first period the hotline reports; an earlier one needs a logged backfill approval.
-    first_period: Period
+    first_period: PeriodField
     reason: Annotated[str, Field(max_length=500)] | None = None
     effective_at: Timestamp
     #: The first period the hotline is *expected* to report (added later; absent from older entries, and then not in
     #: their bytes): from it on, a month with nothing received is a gap in completeness. Absent: a hotline is
     #: expected for the months one of its keys was valid in.
-    reporting_from: Period | None = None
+    reporting_from: PeriodField | None = None
 
     @model_validator(mode="after")
     def _one_cap_per_measure(self) -> Self:
@@ -517,8 +517,8 @@ class BackfillApprovedEntry(Message):
     version: Literal["tipshare/1"]
     kind: Literal["backfill_approved"]
     hotline_id: HotlineId
-    first_period: Period
-    last_period: Period
+    first_period: PeriodField
+    last_period: PeriodField
     reason: Annotated[str, Field(min_length=1, max_length=500)]
     effective_at: Timestamp
 
@@ -529,7 +529,7 @@ class BackfillApprovedEntry(Message):
         return self
 
 
-GroupIdField = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
+GroupIdField = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 RoundNumber = Annotated[int, Field(ge=0, lt=2**32)]
 #: Kinds of the hub's steps of a secure-aggregation round, and the ``type`` of the message each carries.
 SECAGG_STEP_KINDS: Final = {
@@ -558,7 +558,7 @@ class SecaggStepEntry(Message):
     version: Literal["tipshare/1"]
     kind: Literal["secagg_roster", "secagg_committed", "secagg_survivors", "secagg_result"]
     group: GroupIdField
-    period: Period
+    period: PeriodField
     round: RoundNumber
     #: ``sha256:<hex>`` of the message bytes: the digest the next step names.
     message_hash: ContentHash
@@ -581,7 +581,7 @@ class SecaggMemberEntry(Message):
     hotline_id: HotlineId
     key_id: KeyIdField
     group: GroupIdField
-    period: Period
+    period: PeriodField
     round: RoundNumber
     message_hash: ContentHash
     message: Base64Bytes
@@ -597,7 +597,7 @@ class SecaggFailedEntry(Message):
     version: Literal["tipshare/1"]
     kind: Literal["secagg_failed"]
     group: GroupIdField
-    period: Period
+    period: PeriodField
     round: RoundNumber
     #: The step the round stopped at: ``committed``, ``survivors`` or ``result``.
     step: Literal["committed", "survivors", "result"]

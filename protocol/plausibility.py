@@ -56,6 +56,7 @@ from typing import Final
 
 from protocol.errors import ProtocolError
 from protocol.messages import HotlinePolicyEntry, SubmissionPayload
+from protocol.period import month_number, month_text
 from protocol.taxonomy import Table, Taxonomy
 from protocol.validation import implied_spend
 
@@ -157,8 +158,7 @@ def months_before(period: str, months: int) -> str:
     >>> months_before("2026-11", 24), months_before("2026-01", 1)
     ('2024-11', '2025-12')
     """
-    index = max(int(period[:4]) * 12 + int(period[5:7]) - 1 - months, 12)
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    return month_text(max(month_number(period) - months, 12))
 
 
 def noise_tail(mechanism: str, scale: str, cells: int) -> int:

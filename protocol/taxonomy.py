@@ -44,6 +44,7 @@ from typing import Any, Final, TypeAlias
 
 from protocol.canonical import canonical_bytes, parse_json
 from protocol.errors import MalformedMessage, TaxonomyViolation
+from protocol.messages import COUNTRY_PATTERN
 
 __all__ = [
     "CODE_KINDS",
@@ -100,7 +101,7 @@ _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}/[1-9][0-9]{0,5}")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _CODE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+-]{0,39}")
 _FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
-_ISO = re.compile(r"[A-Z]{2}")
+_ISO = re.compile(COUNTRY_PATTERN)
 _M49 = re.compile(r"[0-9]{3}")
 
 # rule -> (required keys besides "rule", optional keys)

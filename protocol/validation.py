@@ -24,7 +24,8 @@ from fractions import Fraction
 from typing import Final
 
 from protocol.errors import MalformedMessage, TaxonomyViolation
-from protocol.messages import SubmissionPayload, period_start
+from protocol.messages import SubmissionPayload
+from protocol.period import Period
 from protocol.privacy_loss import gaussian_rho, laplace_epsilon
 from protocol.taxonomy import Taxonomy
 
@@ -65,7 +66,7 @@ def check_payload(payload: SubmissionPayload, taxonomy: Taxonomy, *, now: dateti
             f"payload follows taxonomy {payload.taxonomy.id} ({payload.taxonomy.hash}); "
             f"this check uses {taxonomy.id} ({taxonomy.content_hash})"
         )
-    if period_start(payload.period) > now:
+    if Period.parse(payload.period).start > now:
         raise MalformedMessage(f"period {payload.period} has not begun yet")
 
     for release in payload.tables:

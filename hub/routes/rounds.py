@@ -28,7 +28,7 @@ from hub.db import write_session
 from hub.deps import ContextDep, require
 from hub.services.secure_rounds import Accepted, RoundView, SecureRounds
 from hub.services.tokens import Principal
-from protocol.messages import b64encode
+from protocol.messages import IDENTIFIER_PATTERN, b64encode
 from protocol.secagg.signed import SignedRoundMessage, SignedRoundRead
 
 __all__ = ["router"]
@@ -36,7 +36,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["rounds"])
 #: Auditors only: a coordinator's token may be scoped to countries, and a round's result is a region's sum.
 ReaderDep = Annotated[Principal, Depends(require("auditor"))]
-_GROUP = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
+_GROUP = IDENTIFIER_PATTERN
 _PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 

@@ -61,6 +61,7 @@ from hub.services.scope import (
 from hub.services.stats import CheckpointRef, latest_checkpoint
 from hub.settings import Settings
 from protocol.messages import format_timestamp
+from protocol.period import month_number
 
 __all__ = [
     "STATUSES",
@@ -228,7 +229,7 @@ class CompletenessService:
             .group_by(Submission.hotline_id, Submission.period)
         ).all()
         received = {
-            (hotline_id, int(period[:4]) * 12 + int(period[5:7]) - 1): _Received(
+            (hotline_id, month_number(period)): _Received(
                 first=_whole_seconds(earliest),
                 latest=_whole_seconds(latest),
                 latest_revision=int(revision),
@@ -255,7 +256,7 @@ class CompletenessService:
         ).all()
         for hotline_id, period, at in masked:
             when = _whole_seconds(at)
-            received[(hotline_id, int(period[:4]) * 12 + int(period[5:7]) - 1)] = _Received(when, when, 1, 1)
+            received[(hotline_id, month_number(period))] = _Received(when, when, 1, 1)
         return received
 
     def _rows(

@@ -57,7 +57,7 @@ from sqlalchemy.orm import Session
 from hub.errors import InvalidQuery, NotFound, QuestionNotAnswerable
 from hub.i18n import gettext as _
 from hub.services.estimates_text import answer_notes, describe_months, describe_question, refusal_text
-from hub.services.observations import MonthData, MonthReader, ObservedSums, inconsistent, month_number
+from hub.services.observations import MonthData, MonthReader, ObservedSums, inconsistent
 from hub.services.scope import (
     ResolvedScope,
     Scope,
@@ -82,6 +82,7 @@ from protocol.combination import (
     resolve,
 )
 from protocol.estimation import Block, RowGroup, build_rows, combination_blocks, plan_blocks
+from protocol.period import month_number
 from protocol.taxonomy import Taxonomy
 
 __all__ = ["EstimatesQuery", "EstimatesService"]

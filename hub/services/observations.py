@@ -46,9 +46,10 @@ from hub.services.marginals import Marginal, marginal_sums
 from hub.services.rollups import hotline_scope, round_scope
 from hub.services.scope import ResolvedScope, period_text
 from protocol.combination import MonthRelease, Plan, observation, observed_table
+from protocol.period import month_number
 from protocol.taxonomy import Table
 
-__all__ = ["MonthData", "MonthReader", "ObservedSums", "inconsistent", "month_number"]
+__all__ = ["MonthData", "MonthReader", "ObservedSums", "inconsistent"]
 
 
 @dataclass(slots=True)
@@ -316,10 +317,6 @@ class ObservedSums:
                     for codes, value in sums.items():
                         remaining[codes] = remaining.get(codes, 0) - value
         return result
-
-
-def month_number(period: str) -> int:
-    return int(period[:4]) * 12 + int(period[5:7]) - 1
 
 
 def inconsistent(detail: str) -> HubError:

@@ -41,6 +41,7 @@ from protocol.messages import (
     SubmissionPayload,
     format_timestamp,
 )
+from protocol.period import Period
 from protocol.plausibility import Implausible, Policy, Standing, amount_text, check_plausible
 from protocol.taxonomy import Taxonomy
 
@@ -335,12 +336,10 @@ def default_reporting_from(enrolled_at: datetime, deadline_days: int, *, first_p
     >>> default_reporting_from(datetime(2026, 12, 20, 9, tzinfo=UTC), 15)
     '2026-12'
     """
-    month = enrolled_at.year * 12 + enrolled_at.month - 1
-    month_start = enrolled_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    if enrolled_at <= month_start + timedelta(days=deadline_days):
+    month = Period.containing(enrolled_at)
+    if enrolled_at <= month.start + timedelta(days=deadline_days):
         month -= 1
-    year, index = divmod(month, 12)
-    chosen = f"{year:04d}-{index + 1:02d}"
+    chosen = month.text
     return max(chosen, first_period) if first_period is not None else chosen
 
 

@@ -48,7 +48,8 @@ from hub.errors import Forbidden, InvalidQuery, NotFound
 from hub.i18n import gettext as _
 from hub.models import Hotline, HotlineKey, HotlinePolicyRecord, ReleaseNoise, RoundReleaseNoise
 from hub.services.rollups import REGION, country_scope, hotline_scope
-from protocol.messages import HotlinePolicyEntry
+from protocol.messages import COUNTRY_PATTERN, IDENTIFIER_PATTERN, HotlinePolicyEntry
+from protocol.period import Period, month_number, month_text
 
 __all__ = [
     "DEFAULT_PERIODS",
@@ -77,8 +78,8 @@ DEFAULT_PERIODS: Final = 12
 ScopeLevel = Literal["region", "country", "hotline"]
 
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
-_COUNTRY = re.compile(r"[A-Z]{2}")
-_HOTLINE = re.compile(r"[a-z0-9][a-z0-9-]{1,62}[a-z0-9]")
+_COUNTRY = re.compile(COUNTRY_PATTERN)
+_HOTLINE = re.compile(IDENTIFIER_PATTERN)
 
 
 # ---------------------------------------------------------------------------------------------- periods
@@ -91,23 +92,21 @@ def parse_period(text: str, *, param: str) -> int:
             _("%(param)s must be a month written YYYY-MM, such as 2026-10; got %(text)r")
             % {"param": param, "text": text}
         )
-    return int(text[:4]) * 12 + int(text[5:7]) - 1
+    return month_number(text)
 
 
 def period_text(period: int) -> str:
-    year, month = divmod(period, 12)
-    return f"{year:04d}-{month + 1:02d}"
+    return month_text(period)
 
 
 def period_start(period: int) -> datetime:
-    """The first instant of the month (UTC)."""
-    year, month = divmod(period, 12)
-    return datetime(year, month + 1, 1, tzinfo=UTC)
+    """The first instant of the month number (UTC)."""
+    return Period(period).start
 
 
 def period_end(period: int) -> datetime:
     """The first instant after the month (UTC): the month is ``[period_start, period_end)``."""
-    return period_start(period + 1)
+    return Period(period).end
 
 
 def period_range(
@@ -117,8 +116,7 @@ def period_range(
 
     ``period_to`` defaults to the month before ``now``; ``period_from`` to 11 months before ``period_to``.
     """
-    now = as_utc(now)
-    last = parse_period(period_to, param="period_to") if period_to is not None else now.year * 12 + now.month - 2
+    last = parse_period(period_to, param="period_to") if period_to is not None else Period.containing(now).number - 1
     first = parse_period(period_from, param="period_from") if period_from is not None else last - DEFAULT_PERIODS + 1
     if first > last:
         raise InvalidQuery(
@@ -135,8 +133,7 @@ def period_range(
 
 def _month_of(moment: datetime) -> int:
     """The month number of an instant (UTC)."""
-    moment = as_utc(moment)
-    return moment.year * 12 + moment.month - 1
+    return Period.containing(as_utc(moment)).number
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -52,8 +52,8 @@ from protocol.messages import (
     format_timestamp,
     parse_log_entry,
     parse_timestamp,
-    period_start,
 )
+from protocol.period import Period
 from protocol.secagg import coordinator
 from protocol.secagg.encoding import DEFAULT_OFFSET
 from protocol.secagg.layout import RoundLayout, taxonomy_ref
@@ -119,8 +119,7 @@ class RoundView:
 
 
 def _month_after(period: str) -> datetime:
-    start = period_start(period)
-    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return Period.parse(period).end
 
 
 class SecureRounds:
@@ -261,8 +260,7 @@ class SecureRounds:
 
     def open_due(self, *, now: datetime) -> list[SecaggRound]:
         """What a timer calls: open the round of the month just ended for every group that has none yet."""
-        start = period_start(format_timestamp(now)[:7])
-        ended = (start - timedelta(days=1)).strftime("%Y-%m")
+        ended = (Period.containing(now) - 1).text
         return [
             self.open_round(group_id=g.id, period=ended, now=now)
             for g in self.groups()

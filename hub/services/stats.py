@@ -74,6 +74,7 @@ from hub.services.units import REGION_NOTE, unit_notes
 from protocol.accuracy import Interval, NoiseGroup, interval_bounds, is_wide, sum_interval
 from protocol.merkle import EMPTY_ROOT
 from protocol.messages import b64encode
+from protocol.period import month_number
 from protocol.questions import Question, question_text
 from protocol.taxonomy import Table, Taxonomy
 
@@ -429,7 +430,7 @@ def _key_lists(
 
 
 def _month(period: str) -> int:
-    return int(period[:4]) * 12 + int(period[5:7]) - 1
+    return month_number(period)
 
 
 def _decode_terms(table: str, text: str) -> list[tuple[str, str, int]]:

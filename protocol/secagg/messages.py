@@ -23,12 +23,13 @@ from pydantic import Field, model_validator
 from protocol.canonical import MAX_SAFE_INTEGER, canonical_bytes
 from protocol.errors import SecureAggregationError
 from protocol.messages import (
+    IDENTIFIER_PATTERN,
     Base64Bytes,
     ContentHash,
     DecimalString,
     HotlineId,
     Message,
-    Period,
+    PeriodField,
     TableName,
     TaxonomyRef,
 )
@@ -54,7 +55,7 @@ __all__ = [
     "digest",
 ]
 
-GroupId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
+GroupId = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 """An aggregation group (a region, or a country with enough hotlines): like a hotline id."""
 X25519Text = Annotated[str, Field(pattern=r"^x25519:[A-Za-z0-9+/]{43}=$")]
 #: Most members of one group (the no-wrap bound allows far more; this bounds the quadratic work).
@@ -74,7 +75,7 @@ class _RoundMessage(Message):
     type: str
     version: Literal["tipshare/1"]
     group: GroupId
-    period: Period
+    period: PeriodField
     round: Annotated[int, Field(ge=0, lt=2**32)]
 
 

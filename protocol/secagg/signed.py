@@ -26,6 +26,7 @@ from protocol.canonical import parse_canonical
 from protocol.crypto import SigningKey, VerifyKey
 from protocol.errors import MalformedMessage, SecureAggregationError
 from protocol.messages import (
+    IDENTIFIER_PATTERN,
     PROTOCOL_VERSION,
     SECAGG_MEMBER_KINDS,
     SECAGG_STEP_KINDS,
@@ -33,7 +34,7 @@ from protocol.messages import (
     HotlineId,
     KeyEventEntry,
     Message,
-    Period,
+    PeriodField,
     SecaggMemberEntry,
     SecaggStepEntry,
     Timestamp,
@@ -121,8 +122,8 @@ class RoundRead(Message):
     type: Literal["secagg-read"]
     version: Literal["tipshare/1"]
     hotline_id: HotlineId
-    group: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
-    period: Period
+    group: Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+    period: PeriodField
     round: Annotated[int, Field(ge=0, lt=2**32)] | None = None
     at: Timestamp
 

@@ -23,8 +23,8 @@ from protocol.messages import (
     format_timestamp,
     parse_log_entry,
     parse_timestamp,
-    period_start,
 )
+from protocol.period import Period
 
 
 def _mutated(payload: SubmissionPayload, path: list[str | int], value: Any) -> bytes:
@@ -116,7 +116,7 @@ def test_timestamps() -> None:
     assert parse_timestamp("2026-11-02T09:30:05Z") == datetime(2026, 11, 2, 9, 30, 5, tzinfo=UTC)
     with pytest.raises(ValueError, match="timezone-aware"):
         format_timestamp(datetime(2026, 1, 1))
-    assert period_start("2026-02") == datetime(2026, 2, 1, tzinfo=UTC)
+    assert Period.parse("2026-02").start == datetime(2026, 2, 1, tzinfo=UTC)
 
 
 def test_base64_is_strict() -> None:
