@@ -51,11 +51,12 @@ contracts: install
 # tests/conftest.py does by itself for every test that reaches a database of the run's backend (a hub, say).
 unit: unit-sqlite unit-postgresql
 
+# The whole suite: property tests at their thorough profile, and the slowest tests listed at the end of each pass.
 unit-sqlite: install browser proxy promtool
-	$(BIN)/pytest $(PYTEST_ARGS)
+	TIPSHARE_HYPOTHESIS=ci $(BIN)/pytest --durations=20 $(PYTEST_ARGS)
 
 unit-postgresql: install postgres browser proxy
-	$(BIN)/pytest --backend postgresql -m db $(PYTEST_ARGS)
+	TIPSHARE_HYPOTHESIS=ci $(BIN)/pytest --backend postgresql -m db --durations=20 $(PYTEST_ARGS)
 
 # PostgreSQL server binaries (Debian's postgresql package), installed where missing.
 postgres:

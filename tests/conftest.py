@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from protocol.crypto import EncryptionKey, SigningKey
 from protocol.messages import (
@@ -26,6 +27,12 @@ from tests.support.postgres import running_cluster
 # The node's and the auditor's messages follow the locale (LANGUAGE first); the suite asserts the English ones,
 # whatever the developer's terminal speaks. Tests of the translations set the language they test.
 os.environ["LANGUAGE"] = "en"
+
+# Property tests: quick while developing (`make check`), thorough where the whole suite runs (`make test`, CI, which
+# set TIPSHARE_HYPOTHESIS=ci). A test that states its own max_examples keeps it in both.
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile("ci", max_examples=100, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("TIPSHARE_HYPOTHESIS", "dev"))
 
 PayloadFactory = Callable[..., SubmissionPayload]
 
