@@ -15,7 +15,7 @@ import pytest
 
 from protocol.messages import SecaggStepEntry, b64decode, format_timestamp, parse_log_entry
 from protocol.secagg.signed import step_entry, step_message
-from tests.support.export_files import check
+from tests.support.export_files import check, download
 from tests.support.hubs import HubUnderTest, start_hub
 from tests.unit.auditor.auditkit import Run, Wire, audit, conclusions
 from tests.unit.hub.secure_round_members import (
@@ -128,6 +128,17 @@ def test_a_sound_round_of_8_with_drop_outs_is_re_added_exactly(hub: HubUnderTest
     checked = check(hub, tmp_path / "state", path)
     assert checked.code == 0, checked.out + checked.err
     assert checked.document["verdict"] == "VERIFIED", checked.document["failures"]
+    # A downloaded answer drawn from the round's sum is recomputed from the log alone, with the round counted.
+    for route, params in (
+        ("/v1/estimates/case", {"period_from": period, "period_to": period, "format": "csv"}),
+        ("/v1/stats/cases_opened", {"period_from": period, "period_to": period, "format": "csv"}),
+    ):
+        content, name = download(hub, route, params)
+        path = tmp_path / name
+        path.write_bytes(content)
+        checked = check(hub, tmp_path / "state", path)
+        assert checked.code == 0, checked.out + checked.err
+        assert checked.document["verdict"] == "VERIFIED", checked.document["failures"]
 
 
 def test_a_round_spanning_two_runs_is_checked_once_it_is_over(hub: HubUnderTest, tmp_path: Path) -> None:
