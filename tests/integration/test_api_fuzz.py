@@ -61,7 +61,7 @@ from tests.support.apifuzz import (
 )
 from tests.support.backends import BACKEND
 from tests.support.fuzzcases import GARBAGE_BEARER, CaseSource, client_request, operation_roles, request_text
-from tests.unit.hub.hubkit import route_paths
+from tests.support.hubkit import route_paths
 
 pytestmark = pytest.mark.slow
 

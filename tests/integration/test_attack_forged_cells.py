@@ -25,8 +25,8 @@ from hub.services.tokens import TokenService
 from protocol.crypto import SigningKey
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, b64decode
 from protocol.taxonomy import builtin_taxonomy
+from tests.support.auditkit import HUB_URL, Run, Wire, append_entry, audit, run_cli, utc, vector
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import HUB_URL, Run, Wire, append_entry, audit, run_cli, utc, vector
 
 pytestmark = pytest.mark.slow
 

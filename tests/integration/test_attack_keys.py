@@ -46,8 +46,8 @@ from protocol.messages import (
 )
 from protocol.note import NoteSigner
 from protocol.receipt import verify_receipt
+from tests.support.auditkit import append_entry, audit, populate
 from tests.support.hubs import ORIGIN, HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import append_entry, audit, populate
 
 _P = 2**255 - 19
 #: Each breaks one rule: the message must name it.

@@ -36,9 +36,9 @@ from hub.services.rebuild import expected_rollups, replace_rollups
 from node.cli import main as node_main
 from protocol.cosignature import WitnessPolicy
 from protocol.messages import Receipt
+from tests.support.auditkit import audit, run_cli
 from tests.support.hubs import HubUnderTest, start_hub
 from tests.support.witnesses import init_witness, served_witness
-from tests.unit.auditor.auditkit import audit, run_cli
 
 HOTLINE = "la-strada-md"
 PERIOD = "2026-08"

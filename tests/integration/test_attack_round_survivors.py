@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.auditkit import HUB_URL, Wire, audit, run_cli
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import HUB_URL, Wire, audit, run_cli
-from tests.unit.auditor.roundlog import BuiltRound, append_round, build_round, round_entries
-from tests.unit.hub.secure_round_members import GROUP, PERIOD, enroll_members
+from tests.support.round_members import GROUP, PERIOD, enroll_members
+from tests.support.roundlog import BuiltRound, append_round, build_round, round_entries
 
 VICTIM = "hotline-02"
 

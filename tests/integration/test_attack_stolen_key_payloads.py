@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from hub.db import read_session
 from hub.models import LogLeaf
 from protocol.messages import PrivacyBlock, SubmissionPayload, TableNoise, TableRelease
+from tests.support.auditkit import TABLES, admin, append_entry, audit, cells, populate, submission_entry, utc
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import TABLES, admin, append_entry, audit, cells, populate, submission_entry, utc
 
 HOTLINE = "ro-a"  # enrolled 2026-10-01 by populate(); it released 2026-10 (persons_recruitment only)
 PERIOD = "2026-09"

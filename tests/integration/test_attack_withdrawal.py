@@ -27,8 +27,8 @@ from protocol.crypto import SigningKey
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, format_timestamp, parse_log_entry
 from protocol.note import NoteSigner
 from protocol.withdrawal import sign_withdrawal
+from tests.support.auditkit import TABLES, Run, append_entry, audit, cells, rotate, utc
 from tests.support.hubs import ORIGIN, HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import TABLES, Run, append_entry, audit, cells, rotate, utc
 
 PERIOD = "2026-09"
 THEFT = "2026-10-08T00:00:00Z"

@@ -26,9 +26,9 @@ import httpx
 import pytest
 
 from protocol.taxonomy import Taxonomy, builtin_taxonomy
+from tests.support.auditkit import Run, Wire, audit, utc, vector
 from tests.support.hubs import HubUnderTest, start_hub
 from tests.support.releases import make_release
-from tests.unit.auditor.auditkit import Run, Wire, audit, utc, vector
 
 pytestmark = pytest.mark.slow
 

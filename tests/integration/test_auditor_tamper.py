@@ -2,7 +2,7 @@
 """A hub that lies: every tampering must be caught by ``tipshare-audit verify``, named, and exit 1 (or be refused).
 
 Each test edits the real hub's database (or its answers, as a hostile hub would) after the honest log of
-:func:`tests.unit.auditor.auditkit.populate` was written.
+:func:`tests.support.auditkit.populate` was written.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from protocol.crypto import SUBMISSION_CONTEXT, SigningKey, payload_hash
 from protocol.merkle import leaf_hash, root_hash
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, SubmissionEntry, b64encode, format_timestamp
 from protocol.note import NoteSigner
+from tests.support.auditkit import TABLES, Run, Wire, audit, cells, populate, utc
 from tests.support.hubs import ORIGIN, HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import TABLES, Run, Wire, audit, cells, populate, utc
 
 REGION_ONLY = "--region-only"
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """``tipshare-audit verify`` and ``receipt`` against a real hub app, on an honest log.
 
-The log (:func:`tests.unit.auditor.auditkit.populate`) has four hotlines in three countries, two months, both noise
+The log (:func:`tests.support.auditkit.populate`) has four hotlines in three countries, two months, both noise
 mechanisms, a correction, a rotation and a revocation; every published statistic must be recomputed exactly.
 """
 
@@ -17,8 +17,8 @@ from auditor.state import StateStore
 from hub.db import read_session
 from hub.models import LogCheckpoint
 from protocol.messages import b64encode
+from tests.support.auditkit import HUB_URL, TABLES, Wire, audit, cells, populate, rotate, run_cli, utc
 from tests.support.hubs import ORIGIN, HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import HUB_URL, TABLES, Wire, audit, cells, populate, rotate, run_cli, utc
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Final
 
 from protocol.taxonomy import builtin_taxonomy
+from tests.support.auditkit import HUB_URL, Run, Wire, run_cli, utc, vector
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import HUB_URL, Run, Wire, run_cli, utc, vector
 
 __all__ = ["QUESTION", "TABLES", "check", "download", "edit_column", "populated_hub", "rows"]
 

@@ -24,8 +24,8 @@ from protocol.access_chain import GENESIS, access_log_signer, chain_hash, sign_a
 from protocol.access_chain import AccessRecord as ChainRecord
 from protocol.crypto import SigningKey
 from protocol.messages import format_timestamp
+from tests.support.auditkit import HUB_URL, Run, Wire, run_cli
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import HUB_URL, Run, Wire, run_cli
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from protocol.crypto import SigningKey
 from protocol.merkle import inclusion_proof, leaf_hash, root_hash
 from protocol.note import NoteSigner
 from protocol.receipt import make_receipt
-from tests.unit.auditor.auditkit import run_cli
+from tests.support.auditkit import run_cli
 
 LOG = NoteSigner("hub.example.org/log", SigningKey.generate())
 ENTRY = (

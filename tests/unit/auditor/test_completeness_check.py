@@ -25,9 +25,9 @@ from auditor.completeness import grid
 from auditor.keys import HotlineWindows
 from hub.cli import main as hub_main
 from protocol.taxonomy import builtin_taxonomy
+from tests.support.auditkit import HUB_URL, Wire, run_cli, utc, vector
 from tests.support.export_files import check, download, edit_column, rows
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import HUB_URL, Wire, run_cli, utc, vector
 
 V1 = builtin_taxonomy(1)
 TABLES: Final = ("persons_corridor",)

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from auditor.stats import month_range
+from tests.support.auditkit import TABLES, Wire, admin, audit, cells, populate
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import TABLES, Wire, admin, audit, cells, populate
 
 BACKFILLED = "2019-03"
 REGION_ONLY = "--region-only"

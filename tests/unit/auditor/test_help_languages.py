@@ -17,7 +17,7 @@ from auditor.client import ClientSettings
 from auditor.errors import protocol_diagnostics
 from auditor.state import StateStore
 from protocol.errors import MalformedMessage
-from tests.unit.auditor.auditkit import run_cli
+from tests.support.auditkit import run_cli
 
 LOCALE = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 

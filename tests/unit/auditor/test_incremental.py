@@ -2,7 +2,7 @@
 """Incremental ``verify``: a run resumes the entry checks where the runs before it left them, and concludes
 exactly what a run from scratch concludes, whatever the hub did meanwhile.
 
-Each test audits the honest log of :func:`tests.unit.auditor.auditkit.populate` once, lets the hub (or a dishonest
+Each test audits the honest log of :func:`tests.support.auditkit.populate` once, lets the hub (or a dishonest
 operator) add to it, and audits again with the same state DIR. The second run must check only the new entries,
 and its conclusions (verdict, every failure, counts, statistics) must equal those of a run with a new state DIR.
 """
@@ -24,8 +24,7 @@ from protocol.checkpoint import Checkpoint, sign_checkpoint
 from protocol.crypto import SigningKey
 from protocol.merkle import leaf_hash, root_hash
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, SubmissionEntry, b64encode, parse_log_entry
-from tests.support.hubs import ORIGIN, HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import (
+from tests.support.auditkit import (
     TABLES,
     Run,
     append_entry,
@@ -36,6 +35,7 @@ from tests.unit.auditor.auditkit import (
     submission_entry,
     utc,
 )
+from tests.support.hubs import ORIGIN, HubUnderTest, start_hub
 
 REGION_ONLY = "--region-only"
 #: Entries in the populated log.

@@ -25,8 +25,8 @@ from hub.db import write_session
 from hub.models import AccessRecord, LogLeaf
 from protocol.cosignature import WitnessVerdict
 from protocol.plausibility import Implausible
+from tests.support.auditkit import HUB_URL, Run, Wire, populate, run_cli
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import HUB_URL, Run, Wire, populate, run_cli
 
 HUB_KEY = "example.org/log+4e933303+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"
 
@@ -132,7 +132,7 @@ def test_verify_report_in_ukrainian_and_english(monkeypatch: pytest.MonkeyPatch)
 
 @pytest.fixture(scope="module")
 def tampered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubUnderTest]:
-    """The honest log of :func:`~tests.unit.auditor.auditkit.populate` with log leaf 7 deleted from the hub's
+    """The honest log of :func:`~tests.support.auditkit.populate` with log leaf 7 deleted from the hub's
     database (as in ``tests/integration/test_auditor_tamper.py``): verify fails with an ``entries`` finding, and a
     ``key`` finding for the submission signed with the key the deleted rotation introduced."""
     for started in start_hub(tmp_path_factory.mktemp("hub")):

@@ -13,8 +13,7 @@ import pytest
 
 from auditor.state import FORMAT, STATE_FILE, StateStore
 from protocol.messages import PROTOCOL_VERSION, BudgetCap, HotlinePolicyEntry, format_timestamp
-from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import (
+from tests.support.auditkit import (
     TABLES,
     admin,
     append_entry,
@@ -24,6 +23,7 @@ from tests.unit.auditor.auditkit import (
     populate,
     submission_entry,
 )
+from tests.support.hubs import HubUnderTest, start_hub
 
 REGION_ONLY = "--region-only"
 

@@ -15,8 +15,8 @@ from auditor.keys import HotlineWindows
 from auditor.policies import PolicyBook
 from protocol.crypto import SigningKey
 from protocol.messages import PROTOCOL_VERSION, BudgetCap, HotlinePolicyEntry, KeyEventEntry
+from tests.support.auditkit import TABLES, admin, audit, cells, revoke, utc
 from tests.support.hubs import EnrolledHotline, HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import TABLES, admin, audit, cells, revoke, utc
 
 
 def _policy(hotline_id: str, reporting_from: str | None) -> HotlinePolicyEntry:

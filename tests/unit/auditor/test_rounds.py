@@ -15,10 +15,10 @@ import pytest
 
 from protocol.messages import SecaggStepEntry, b64decode, format_timestamp, parse_log_entry
 from protocol.secagg.signed import step_entry, step_message
+from tests.support.auditkit import Run, Wire, audit, conclusions
 from tests.support.export_files import check, download
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import Run, Wire, audit, conclusions
-from tests.unit.hub.secure_round_members import (
+from tests.support.round_members import (
     Member,
     create_group,
     enroll_members,

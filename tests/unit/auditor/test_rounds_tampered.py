@@ -3,7 +3,7 @@
 and rule): a bad signature, a roster sealing key no key event enrolled, a result other than the re-added sum, a
 member with both secrets revealed, a reveal against a second survivor set, and a failure the log does not bear out;
 and a member whose vector adds more than its one-cell total says, named by the table. The logs are built in the test
-(:mod:`tests.unit.auditor.roundlog`), as a dishonest hub (or member) could write them."""
+(:mod:`tests.support.roundlog`), as a dishonest hub (or member) could write them."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from protocol.secagg import coordinator
 from protocol.secagg.member import UnmaskDecision, decide_unmask
 from protocol.secagg.signed import step_entry
 from protocol.secagg.totals import difference_noise, tolerance
+from tests.support.auditkit import Run, audit
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.auditor.auditkit import Run, audit
-from tests.unit.auditor.roundlog import (
+from tests.support.round_members import GROUP, PERIOD, TABLES, drbg, enroll_members
+from tests.support.roundlog import (
     SHARE_SCALE,
     TOTAL_SCALE,
     BuiltRound,
@@ -31,7 +32,6 @@ from tests.unit.auditor.roundlog import (
     round_entries,
     signed_entry,
 )
-from tests.unit.hub.secure_round_members import GROUP, PERIOD, TABLES, drbg, enroll_members
 
 WHERE = {"group": GROUP, "period": PERIOD, "round": "0"}
 #: The cells of the one table the built rounds add (``cases_opened``).

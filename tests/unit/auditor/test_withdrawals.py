@@ -14,8 +14,8 @@ from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, format_timestamp
 from protocol.note import NoteSigner
 from protocol.taxonomy import builtin_taxonomy
 from protocol.withdrawal import sign_withdrawal
+from tests.support.auditkit import submission_entry, utc
 from tests.support.releases import make_release
-from tests.unit.auditor.auditkit import submission_entry, utc
 
 HOTLINE = "ua-a"
 PERIOD = "2026-09"

@@ -17,7 +17,7 @@ from protocol.cosignature import AddCheckpoint, CosignatureVerifier, WitnessPoli
 from protocol.crypto import SigningKey
 from protocol.merkle import consistency_proof, leaf_hash, root_hash
 from protocol.note import NoteSigner
-from tests.unit.auditor.auditkit import run_cli
+from tests.support.auditkit import run_cli
 
 ORIGIN = "hub.example.org/log"
 LOG = NoteSigner(ORIGIN, SigningKey(bytes(range(32))))

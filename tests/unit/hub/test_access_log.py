@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from hub.db import write_session
 from hub.services.tokens import TokenService
+from tests.support.hubkit import assert_problem
 from tests.support.hubs import HubUnderTest
-from tests.unit.hub.hubkit import assert_problem
 from tests.unit.hub.test_dashboard_auth import sign_in
 
 STATS = "/v1/stats/persons_recruitment"

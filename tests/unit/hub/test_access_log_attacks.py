@@ -23,8 +23,8 @@ from hub.models import AccessRecord
 from hub.services.access_log import MAX_QUERY_CHARS
 from protocol.access_chain import GENESIS, access_log_verifier, open_access_checkpoint
 from protocol.taxonomy import builtin_taxonomy
+from tests.support.hubkit import assert_problem
 from tests.support.hubs import HubUnderTest
-from tests.unit.hub.hubkit import assert_problem
 from tests.unit.hub.test_dashboard_auth import sign_in
 
 CORRIDOR = "/v1/stats/persons_corridor"

@@ -18,8 +18,8 @@ from protocol.crypto import SigningKey, VerifyKey
 from protocol.messages import KeyEventEntry, SubmissionEntry, b64decode, format_timestamp, parse_log_entry
 from protocol.note import NoteVerifier
 from protocol.taxonomy import builtin_taxonomy, parse_taxonomy
+from tests.support.hubkit import assert_problem, dump_database, route_paths
 from tests.support.hubs import ORIGIN, EnrolledHotline, HubUnderTest
-from tests.unit.hub.hubkit import assert_problem, dump_database, route_paths
 
 TABLES = ("contacts",)
 

@@ -18,8 +18,8 @@ from protocol.errors import InvalidCheckpoint, InvalidProof, InvalidSignature
 from protocol.merkle import leaf_hash, root_hash, verify_consistency, verify_inclusion
 from protocol.messages import SubmissionEntry, b64decode, parse_log_entry
 from protocol.note import NoteVerifier
+from tests.support.hubkit import assert_problem
 from tests.support.hubs import HubUnderTest
-from tests.unit.hub.hubkit import assert_problem
 
 TABLES = ("contacts", "cases_opened")
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from hub.auth_gate import token_operations
 from hub.limits import body_cap
+from tests.support.hubkit import assert_problem
 from tests.support.hubs import HubUnderTest
-from tests.unit.hub.hubkit import assert_problem
 
 MIB = 1024 * 1024
 CHUNK = 64 * 1024

@@ -20,8 +20,8 @@ from hub.services.tokens import TokenService
 from protocol.api import EstimatesAnswer
 from protocol.combination import Question
 from protocol.taxonomy import TAXONOMY_V1_ID, TAXONOMY_V2_ID
+from tests.support.hubkit import assert_problem
 from tests.unit.hub.estimates_data import V1, V2, Released, brute_force, release_everything
-from tests.unit.hub.hubkit import assert_problem
 
 PATH = "/v1/estimates/person"
 RANGE = {"period_from": "2026-07", "period_to": "2026-09"}

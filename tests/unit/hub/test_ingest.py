@@ -22,8 +22,8 @@ from protocol.errors import InvalidCheckpoint, InvalidProof, MalformedMessage
 from protocol.messages import Receipt, SubmissionPayload, b64decode, parse_log_entry
 from protocol.note import NoteVerifier
 from protocol.receipt import verify_receipt
+from tests.support.hubkit import assert_problem, dump_database, edited_payload_bytes, forge_envelope
 from tests.support.hubs import EnrolledHotline, HubUnderTest
-from tests.unit.hub.hubkit import assert_problem, dump_database, edited_payload_bytes, forge_envelope
 
 PERIOD = "2026-10"
 TABLES = ("contacts", "persons_recruitment")

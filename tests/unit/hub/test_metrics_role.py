@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from hub.cli import main
 from hub.models import AccessRecord
+from tests.support.hubkit import assert_problem, dump_database
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.hub.hubkit import assert_problem, dump_database
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

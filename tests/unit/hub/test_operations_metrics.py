@@ -14,7 +14,7 @@ from hub.db import write_session
 from hub.models import LogCheckpoint, SecaggRound, Witness, WitnessCosignature
 from hub.services.secure_rounds import SecureRounds
 from tests.support.hubs import HubUnderTest
-from tests.unit.hub.secure_round_members import create_group, enroll_members, open_round
+from tests.support.round_members import create_group, enroll_members, open_round
 
 
 def _samples(hub: HubUnderTest) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

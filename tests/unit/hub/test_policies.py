@@ -16,8 +16,8 @@ from hub.db import read_session
 from hub.models import LogLeaf, SubmissionSpend
 from protocol.crypto import SigningKey
 from protocol.messages import HotlinePolicyEntry, parse_log_entry
+from tests.support.hubkit import assert_problem
 from tests.support.hubs import Clock, HubUnderTest
-from tests.unit.hub.hubkit import assert_problem
 
 TABLES = ("contacts", "persons_recruitment")
 

@@ -12,8 +12,8 @@ from hub.db import read_session, write_session
 from hub.models import Submission
 from hub.ratelimit import Rate, RateLimiter, request_class, source_key
 from hub.services.tokens import TokenService
+from tests.support.hubkit import assert_problem, dump_database
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.hub.hubkit import assert_problem, dump_database
 
 
 class FakeTime:

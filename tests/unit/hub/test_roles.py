@@ -23,9 +23,9 @@ from hub.db import write_session
 from hub.services.tokens import TokenService
 from protocol.crypto import SigningKey
 from protocol.secagg.signed import sign_member_message
+from tests.support.hubkit import assert_problem, dump_database, route_paths
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.hub.hubkit import assert_problem, dump_database, route_paths
-from tests.unit.hub.secure_round_members import (
+from tests.support.round_members import (
     GROUP,
     PERIOD,
     create_group,

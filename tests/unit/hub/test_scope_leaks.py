@@ -39,9 +39,9 @@ from fastapi.testclient import TestClient
 from hub.db import write_session
 from hub.services.tokens import TokenService
 from protocol.taxonomy import builtin_taxonomy
+from tests.support.hubkit import route_paths
 from tests.support.hubs import HubUnderTest, start_hub
 from tests.support.releases import make_release
-from tests.unit.hub.hubkit import route_paths
 
 _CSRF: Final = re.compile(r'name="csrf" value="([^"]+)"')
 _CHECKPOINT_COLUMNS: Final = frozenset({"checkpoint_size", "checkpoint_root", "CHECKPOINT_SIZE", "CHECKPOINT_ROOT"})

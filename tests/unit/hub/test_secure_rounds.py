@@ -39,7 +39,7 @@ from protocol.secagg.messages import (
 from protocol.secagg.signed import sign_member_message, step_message, verify_member_entry
 from protocol.secagg.transcript import RoundTranscript, check_transcript
 from tests.support.hubs import EnrolledHotline, HubUnderTest
-from tests.unit.hub.secure_round_members import (
+from tests.support.round_members import (
     GROUP,
     PERIOD,
     TABLES,

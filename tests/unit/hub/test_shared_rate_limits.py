@@ -19,8 +19,8 @@ from hub.db import make_engine, read_session
 from hub.models import RateBucket
 from hub.rate_buckets import DatabaseRateLimiter, bucket_key
 from hub.ratelimit import Rate
+from tests.support.hubkit import assert_problem
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.unit.hub.hubkit import assert_problem
 
 
 class FakeTime:

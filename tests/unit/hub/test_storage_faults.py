@@ -47,9 +47,9 @@ from hub.settings import Settings
 from protocol.crypto import SigningKey
 from protocol.messages import Receipt, SubmissionPayload
 from protocol.receipt import verify_receipt
+from tests.support.hubkit import assert_problem, dump_database
 from tests.support.hubs import EnrolledHotline, HubUnderTest
 from tests.support.served import free_port
-from tests.unit.hub.hubkit import assert_problem, dump_database
 
 ROOT = Path(__file__).resolve().parents[3]
 HOTLINE = "la-strada-md"

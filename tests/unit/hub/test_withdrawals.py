@@ -17,8 +17,8 @@ from hub.services.log import TransparencyLog
 from hub.services.rebuild import check_rollups
 from protocol.messages import KeyEventEntry, SubmissionWithdrawnEntry, b64decode, parse_log_entry
 from protocol.withdrawal import sign_withdrawal, verify_withdrawal
+from tests.support.hubkit import assert_problem
 from tests.support.hubs import HubUnderTest
-from tests.unit.hub.hubkit import assert_problem
 
 TABLES = ("contacts",)
 PERIOD = "2026-09"

@@ -41,7 +41,7 @@ from protocol.secagg.messages import (
 )
 from protocol.secagg.signed import MemberMessage, member_entry, sign_member_message, step_entry
 from tests.support.hubs import HubUnderTest
-from tests.unit.hub.secure_round_members import GROUP, PERIOD, TABLES, Member, drbg, member_values
+from tests.support.round_members import GROUP, PERIOD, TABLES, Member, drbg, member_values
 
 #: The σ each member declares for its noise share (its share is uniform on -60..60: σ 34.9) and for its one-cell
 #: total (whose noise is uniform on -100..100: σ 58.0), so that an honest round's totals agree within tolerance.
