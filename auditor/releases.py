@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from types import MappingProxyType
-from typing import Final
+from typing import Final, TypeVar
 
 from auditor.entries import AcceptedSubmission
 from auditor.i18n import T_
@@ -50,6 +50,8 @@ __all__ = [
     "TableRegistry",
     "group_cells",
 ]
+
+Key = TypeVar("Key", bound=tuple[str, ...])
 
 #: Where a round's sum is counted when its survivors are of several countries: the region only, no country.
 ROUND_WIDE: Final = "*"
@@ -221,14 +223,7 @@ class Releases:
                 reporter = Reporter(
                     submission.hotline_id, where, submission.mechanism, submission.scales[name], loaded.taxonomy.id
                 )
-                self.reporters.setdefault((name, submission.period), []).append(reporter)
-                self._by_country.setdefault((name, submission.period, where), []).append(reporter)
-                at = (name, submission.period, where)
-                found = self.sums.get(at)
-                self.sums[at] = list(values) if found is None else list(map(operator.add, found, values))
-                own = (name, loaded.taxonomy.id, submission.period, where)
-                found = self.observed.get(own)
-                self.observed[own] = list(values) if found is None else list(map(operator.add, found, values))
+                self._add(name, submission.period, where, loaded.taxonomy.id, [reporter], values)
 
         self._round_periods: set[str] = set()
         for counted in rounds:
@@ -245,16 +240,27 @@ class Releases:
         for name, values in release.cells.items():
             if not self.registry.accepts(taxonomy, name) or len(values) != self.registry.tables[name].cell_count:
                 continue  # as for a submission: not a table the hub can sum with the others
-            for member, noise in release.noise.items():
-                reporter = Reporter(member, where, "discrete_gaussian", noise[name], taxonomy.id)
-                self.reporters.setdefault((name, release.period), []).append(reporter)
-                self._by_country.setdefault((name, release.period, where), []).append(reporter)
-            at = (name, release.period, where)
-            found = self.sums.get(at)
-            self.sums[at] = list(values) if found is None else list(map(operator.add, found, values))
-            own = (name, taxonomy.id, release.period, where)
-            found = self.observed.get(own)
-            self.observed[own] = list(values) if found is None else list(map(operator.add, found, values))
+            reporters = [
+                Reporter(member, where, "discrete_gaussian", noise[name], taxonomy.id)
+                for member, noise in release.noise.items()
+            ]
+            self._add(name, release.period, where, taxonomy.id, reporters, values)
+
+    def _add(
+        self,
+        name: str,
+        period: str,
+        where: str,
+        taxonomy_id: str,
+        reporters: Sequence[Reporter],
+        values: Sequence[int],
+    ) -> None:
+        """One release of table ``name`` (a submission's, or a round's by its survivors): who released it, and its
+        cells added to the sums of ``where`` and of its taxonomy there."""
+        self.reporters.setdefault((name, period), []).extend(reporters)
+        self._by_country.setdefault((name, period, where), []).extend(reporters)
+        _accumulate(self.sums, (name, period, where), values)
+        _accumulate(self.observed, (name, taxonomy_id, period, where), values)
 
     @cached_property
     def periods(self) -> list[str]:
@@ -317,6 +323,12 @@ class Releases:
                 if values is not None:
                     total = list(values) if total is None else list(map(operator.add, total, values))
         return total
+
+
+def _accumulate(into: dict[Key, list[int]], key: Key, values: Sequence[int]) -> None:
+    """Add ``values`` cell by cell to ``into[key]`` (starting it from them)."""
+    found = into.get(key)
+    into[key] = list(values) if found is None else list(map(operator.add, found, values))
 
 
 def group_cells(table: Table, dims: Sequence[str], cells: Sequence[int]) -> dict[tuple[str, ...], int]:

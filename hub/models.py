@@ -475,7 +475,8 @@ class RoundReleaseNoise(Base):
     hotline's (:mod:`hub.services.round_releases`)."""
 
     __tablename__ = "round_release_noise"
-    __table_args__ = (Index(None, "table_name", "period"),)
+    #: By table (the statistics' reads) and by hotline (ingest's check that a month is not in a round's sum).
+    __table_args__ = (Index(None, "table_name", "period"), Index(None, "hotline_id", "period"))
 
     round_id: Mapped[int] = mapped_column(ForeignKey("secagg_rounds.id"), primary_key=True)
     hotline_id: Mapped[HotlineIdColumn] = mapped_column(primary_key=True)

@@ -305,7 +305,7 @@ class StatsService:
         ).all()
         noise: dict[int, list[list[tuple[str, str, int]]]] = {}
         for period, terms in found:
-            noise.setdefault(_month(period), []).append(_decode_terms(table, terms))
+            noise.setdefault(month_number(period), []).append(_decode_terms(table, terms))
         return noise
 
     def _reported(self, table: str, scope: ResolvedScope, first: int, last: int) -> dict[int, frozenset[str]]:
@@ -334,7 +334,7 @@ class StatsService:
             ).all()
         reported: dict[int, set[str]] = {}
         for period, hotline_id in found:
-            reported.setdefault(_month(period), set()).add(hotline_id)
+            reported.setdefault(month_number(period), set()).add(hotline_id)
         return {month: frozenset(ids) for month, ids in reported.items()}
 
     def _sums(
@@ -362,7 +362,7 @@ class StatsService:
         for *values, total, count in self._session.execute(statement):
             if not count:
                 continue  # no group columns and no rows: SQL still answers one row of NULL, 0
-            month = None if at is None else _month(values.pop(at))
+            month = None if at is None else month_number(values.pop(at))
             sums[Group(month, tuple([str(v) for v in values]))] = (int(total), int(count))
         return sums
 
@@ -427,10 +427,6 @@ def _key_lists(
         for name in group_by
         if name != PERIOD
     ]
-
-
-def _month(period: str) -> int:
-    return month_number(period)
 
 
 def _decode_terms(table: str, text: str) -> list[tuple[str, str, int]]:

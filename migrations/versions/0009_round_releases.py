@@ -38,8 +38,12 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_round_release_noise_table_name_period"), "round_release_noise", ["table_name", "period"], unique=False
     )
+    op.create_index(
+        op.f("ix_round_release_noise_hotline_id_period"), "round_release_noise", ["hotline_id", "period"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_round_release_noise_hotline_id_period"), table_name="round_release_noise")
     op.drop_index(op.f("ix_round_release_noise_table_name_period"), table_name="round_release_noise")
     op.drop_table("round_release_noise")
