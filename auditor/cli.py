@@ -22,17 +22,16 @@ warnings and errors to stderr. ``-vv`` shows the traceback of an error instead o
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib.metadata import version as distribution_version
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from appkit.commands import CommandState, LangOption, add_version_command, run, state_of
 from auditor import i18n, views
 from auditor.answer_files import read_answer_file
 from auditor.check_file import FileCheck
@@ -62,20 +61,14 @@ app.add_typer(access_log_cli, name="access-log")
 
 
 @dataclass
-class _State:
+class _State(CommandState):
     """What ``main`` hands every command: injected dependencies and the root options."""
 
     http_client_factory: HTTPClientFactory = make_http_client
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    verbosity: int = 0
-    handlers: list[tuple[logging.Logger, logging.Handler]] = field(default_factory=list)
 
 
 def _state(ctx: typer.Context) -> _State:
-    state = ctx.find_root().obj
-    if not isinstance(state, _State):  # pragma: no cover - main always passes one
-        raise RuntimeError("tipshare-audit commands run through auditor.cli.main")
-    return state
+    return state_of(ctx, _State)
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of the verdict and tables.")]
@@ -93,17 +86,6 @@ TokenOption = Annotated[
 ]
 
 
-LangOption = Annotated[
-    str | None,
-    typer.Option(
-        "--lang",
-        help="Language of the messages for people: en, uk, ro or ru (default: LANGUAGE, LC_ALL, LC_MESSAGES, LANG). "
-        "--json output is never translated.",
-        show_default=False,
-    ),
-]
-
-
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -114,15 +96,9 @@ def _root(
 ) -> None:
     """tipshare auditor: verify a hub's transparency log, its submissions and its statistics, and receipts."""
     state = _state(ctx)
-    i18n.use(i18n.language_from(lang, os.environ))
-    state.verbosity = verbose
+    state.start(i18n.CATALOGUE, lang=lang, verbose=verbose)
     if verbose:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        logger = logging.getLogger("httpx")
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        state.handlers.append((logger, handler))
+        state.log_to_stderr(["httpx"], logging.INFO)
 
 
 @app.command()
@@ -384,10 +360,7 @@ def receipts(
         raise typer.Exit(1)
 
 
-@app.command()
-def version() -> None:
-    """Print the tipshare version and the protocol version this build speaks."""
-    typer.echo(f"tipshare {distribution_version('tipshare')} ({PROTOCOL_VERSION})")
+add_version_command(app, PROTOCOL_VERSION)
 
 
 def _read(path: Path) -> bytes:
@@ -414,30 +387,17 @@ def main(
         state.http_client_factory = http_client_factory
     if clock is not None:
         state.clock = clock
-    args = sys.argv[1:] if argv is None else argv
-    # --help is written before any command runs: choose the language from the raw arguments, and say the help of
-    # every command and option in it (click builds the command tree from typer's app once, here).
-    i18n.use(i18n.language_in(args, os.environ))
-    command = typer.main.get_command(app)
-    i18n.translate_help(command)
-    try:
-        command.main(args=args, prog_name="tipshare-audit", standalone_mode=True, obj=state)
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except AuditError as e:
-        if state.verbosity >= 2:
-            raise
-        typer.echo(e.diagnostics(), err=True)
-        return e.exit_code
-    except ProtocolError as e:
-        if state.verbosity >= 2:
-            raise
-        typer.echo(protocol_diagnostics(e), err=True)
-        return 1
-    finally:
-        for logger, handler in state.handlers:
-            logger.removeHandler(handler)
-    return 0
+    return run(
+        app,
+        argv,
+        program="tipshare-audit",
+        state=state,
+        catalogue=i18n.CATALOGUE,
+        reports=[
+            (AuditError, lambda e: (e.diagnostics(), e.exit_code)),
+            (ProtocolError, lambda e: (protocol_diagnostics(e), 1)),
+        ],
+    )
 
 
 if __name__ == "__main__":

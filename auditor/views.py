@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Final
 
 from rich.console import Console
 from rich.markup import escape
 
+from appkit.output import console, emit_json
 from auditor.check_file import FileCheckResult
 from auditor.i18n import N_, ngettext, translated
 from auditor.i18n import gettext as _
@@ -49,16 +49,6 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 def _safe(text: str) -> str:
     """Text that may come from the hub, made safe to print: no control characters, no rich markup."""
     return escape(_CONTROL.sub(" ", text))
-
-
-def console(*, stderr: bool = False) -> Console:
-    """A console; 120 columns when it is not a terminal, so piped output does not wrap."""
-    out = Console(highlight=False, stderr=stderr)
-    return out if out.is_terminal else Console(highlight=False, stderr=stderr, width=120)
-
-
-def emit_json(document: Any) -> None:
-    print(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 #: Verdict words a report prints (translated where printed): of a log, a file, a receipt.

@@ -7,7 +7,6 @@ information with rich. Only noisy values, public noise parameters and budget fig
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from appkit.output import console, emit_json
 from node.adoption import TaxonomyCheck
 from node.budget import Standing, amount_text
 from node.home import NodeConfig, NodeHome
@@ -56,16 +56,6 @@ __all__ = [
     "symbol",
     "taxonomy_document",
 ]
-
-
-def console() -> Console:
-    """A console on stdout; 120 columns when it is not a terminal, so piped output does not wrap."""
-    out = Console(highlight=False)
-    return out if out.is_terminal else Console(highlight=False, width=120)
-
-
-def emit_json(document: Any) -> None:
-    print(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def symbol(measure: str) -> str:
