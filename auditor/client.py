@@ -32,8 +32,8 @@ from pydantic import ValidationError
 
 from auditor.errors import HubResponseInvalid, HubUnreachable, QuestionRefused, UsageError
 from auditor.i18n import N_, T_
-from auditor.published import PublishedStats, collector_paused, parse_stats
-from protocol.api import EstimatesAnswer
+from auditor.published import PublishedStats, collector_paused, parse_stats, validation_problems
+from protocol.api import EstimatesAnswer, HubIdentity
 from protocol.errors import ProtocolError
 from protocol.handover import HandoverProof
 from protocol.hosts import is_this_machine
@@ -45,7 +45,6 @@ __all__ = [
     "AuditClient",
     "ClientSettings",
     "HTTPClientFactory",
-    "HubIdentity",
     "ServedEntry",
     "make_http_client",
     "normalise_hub_url",
@@ -105,17 +104,6 @@ def normalise_hub_url(url: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class HubIdentity:
-    """``GET /v1/hub``: unverified claims until the log key is compared with the pinned one."""
-
-    protocol_version: str
-    log_origin: str
-    log_vkey: str
-    taxonomy_id: str
-    taxonomy_hash: str
-
-
-@dataclass(frozen=True, slots=True)
 class ServedEntry:
     """One log entry as the hub served it: the leaf hash it claims, and the leaf data."""
 
@@ -140,15 +128,12 @@ class AuditClient:
 
     def identity(self) -> HubIdentity:
         """``GET /v1/hub`` (public)."""
-        data = _object(self._json("/v1/hub", authenticated=False), "/v1/hub")
-        taxonomy = _object(data.get("taxonomy"), "/v1/hub taxonomy")
-        identity = HubIdentity(
-            protocol_version=_str(data, "protocol_version", "/v1/hub"),
-            log_origin=_str(data, "log_origin", "/v1/hub"),
-            log_vkey=_str(data, "log_vkey", "/v1/hub"),
-            taxonomy_id=_str(taxonomy, "id", "/v1/hub taxonomy"),
-            taxonomy_hash=_str(taxonomy, "hash", "/v1/hub taxonomy"),
-        )
+        try:
+            identity = HubIdentity.model_validate_json(self._get("/v1/hub", authenticated=False))
+        except ValidationError as e:
+            raise HubResponseInvalid(
+                T_("the hub's answer to {what} cannot be read: {error}", what="/v1/hub", error=validation_problems(e))
+            ) from None
         if identity.protocol_version != PROTOCOL_VERSION:
             raise HubResponseInvalid(
                 T_(

@@ -25,7 +25,14 @@ from protocol.api import StatsAnswer
 from protocol.errors import ProtocolError
 from protocol.messages import b64decode
 
-__all__ = ["PublishedCheckpoint", "PublishedRow", "PublishedStats", "collector_paused", "parse_stats"]
+__all__ = [
+    "PublishedCheckpoint",
+    "PublishedRow",
+    "PublishedStats",
+    "collector_paused",
+    "parse_stats",
+    "validation_problems",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +88,7 @@ def parse_stats(body: bytes | str | Any, *, what: str) -> PublishedStats:
             return _published(StatsAnswer.model_validate_json(body, strict=True))
     except ValidationError as e:
         raise HubResponseInvalid(
-            T_("the hub's answer to {what} cannot be read: {error}", what=what, error=_problems(e))
+            T_("the hub's answer to {what} cannot be read: {error}", what=what, error=validation_problems(e))
         ) from None
     except (ValueError, ProtocolError) as e:  # a document json cannot write; a root hash that is not base64
         raise HubResponseInvalid(T_("the hub's answer to {what} cannot be read: {error}", what=what, error=e)) from None
@@ -139,7 +146,7 @@ def _published(answer: StatsAnswer) -> PublishedStats:
     )
 
 
-def _problems(error: ValidationError, most: int = 6) -> str:
+def validation_problems(error: ValidationError, most: int = 6) -> str:
     """The first problems pydantic found, on one line: ``rows.3.estimate: Input should be a valid integer``."""
     found = [
         f"{'.'.join(str(part) for part in problem['loc']) or 'answer'}: {problem['msg']}"

@@ -49,7 +49,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Final, Literal
 
-from auditor.client import AuditClient, HubIdentity
+from auditor.client import AuditClient
 from auditor.compare import compare_answer
 from auditor.entries import AcceptedSubmission, EntryChecker
 from auditor.errors import HubResponseInvalid, StateError, UsageError
@@ -70,6 +70,7 @@ from auditor.state import StateStore
 from auditor.stats import PERIOD, Recomputation, month_chunks, month_range
 from auditor.verify_estimates import EstimatesStep
 from auditor.witnessing import describe_verdict, policy_for, witness_problem
+from protocol.api import HubIdentity
 from protocol.crypto import fingerprint
 from protocol.errors import ProtocolError
 from protocol.merkle import EMPTY_ROOT

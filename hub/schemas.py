@@ -20,7 +20,6 @@ __all__ = [
     "ConsistencyProofPublic",
     "HotlineCreate",
     "HotlinePublic",
-    "HubIdentity",
     "InclusionProofPublic",
     "KeyEventPublic",
     "KeyPublic",
@@ -33,7 +32,6 @@ __all__ = [
     "ProblemPublic",
     "SubmissionPublic",
     "SubmissionWithdraw",
-    "TaxonomyRefPublic",
     "TokenCreate",
     "TokenCreated",
     "TokenPublic",
@@ -83,23 +81,6 @@ class ProblemPublic(BaseModel):
             description="The request's id (its X-Request-ID header): quote it to the operator, who finds it in the logs"
         ),
     ] = None
-
-
-class TaxonomyRefPublic(_Body):
-    id: str
-    hash: str
-
-
-class HubIdentity(_Body):
-    """Everything a node pins at ``init`` and an auditor needs to verify the log."""
-
-    protocol_version: str
-    log_origin: str
-    #: C2SP verifier key of the log: ``origin+keyid+base64(0x01||key)``.
-    log_vkey: str
-    #: X25519 key submissions are sealed to: ``x25519:<base64>``.
-    encryption_key: str
-    taxonomy: TaxonomyRefPublic
 
 
 #: A positive decimal as the protocol writes amounts (``protocol.messages.DecimalString``).

@@ -35,6 +35,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 import httpx
+from pydantic import ValidationError
 
 from node.errors import (
     ConfigError,
@@ -45,12 +46,11 @@ from node.errors import (
 )
 from node.i18n import N_, Text
 from node.settings import NodeSettings
-from protocol.crypto import SealingKey
+from protocol.api import HubIdentity, PublishedTaxonomy
 from protocol.errors import ProtocolError
 from protocol.handover import HandoverProof
 from protocol.hosts import is_this_machine
 from protocol.messages import PROTOCOL_VERSION, Receipt, b64decode
-from protocol.note import NoteVerifier
 from protocol.taxonomy import Taxonomy, parse_taxonomy
 
 __all__ = [
@@ -58,15 +58,17 @@ __all__ = [
     "HubClient",
     "HubIdentity",
     "SubmitResult",
+    "checked_identity",
     "make_http_client",
     "normalise_hub_url",
+    "pinned_identity",
 ]
 
 #: Largest response body the node reads (a taxonomy is about 60 kB, a receipt 2 kB).
 MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
 #: Longest pause a ``Retry-After`` header may impose.
 _MAX_RETRY_AFTER: Final = 86_400.0
-_HASH = re.compile(r"\Asha256:[0-9a-f]{64}\Z")
+_TAXONOMY_UNNAMED: Final = Text(N_("the hub named its taxonomy without a valid id and sha256 hash"))
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -115,74 +117,49 @@ def make_http_client(settings: NodeSettings) -> httpx.Client:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class HubIdentity:
-    """What ``GET /v1/hub`` says about the hub: the keys the node pins at ``init``, and the current taxonomy."""
-
-    protocol_version: str
-    log_origin: str
-    log_vkey: str
-    encryption_key: str
-    taxonomy_id: str
-    taxonomy_hash: str
-
-    def __post_init__(self) -> None:
-        if self.protocol_version != PROTOCOL_VERSION:
-            raise HubResponseInvalid(
-                Text(
-                    N_("the hub speaks protocol %(hub)s; this node speaks %(node)s"),
-                    hub=repr(self.protocol_version),
-                    node=repr(PROTOCOL_VERSION),
-                ),
-                hint=Text(N_("Install the tipshare-node version your hub operator recommends.")),
+def checked_identity(identity: HubIdentity) -> HubIdentity:
+    """``identity`` (``GET /v1/hub``, or as pinned in config.toml) once the node can work with it: the protocol it
+    speaks, keys that parse, a log key named after the log's origin. Raises :class:`HubResponseInvalid`."""
+    if identity.protocol_version != PROTOCOL_VERSION:
+        raise HubResponseInvalid(
+            Text(
+                N_("the hub speaks protocol %(hub)s; this node speaks %(node)s"),
+                hub=repr(identity.protocol_version),
+                node=repr(PROTOCOL_VERSION),
+            ),
+            hint=Text(N_("Install the tipshare-node version your hub operator recommends.")),
+        )
+    try:
+        verifier = identity.log_verifier
+        identity.sealing_key  # noqa: B018 - parsed to check it
+    except ProtocolError as e:
+        raise HubResponseInvalid(Text(N_("the hub published an invalid key: %(error)s"), error=str(e))) from e
+    if verifier.name != identity.log_origin:
+        raise HubResponseInvalid(
+            Text(
+                N_("the hub's log key is named %(name)s, not %(origin)s"),
+                name=repr(verifier.name),
+                origin=repr(identity.log_origin),
             )
-        try:
-            verifier = NoteVerifier.from_vkey(self.log_vkey)
-            SealingKey.from_text(self.encryption_key)
-        except ProtocolError as e:
-            raise HubResponseInvalid(Text(N_("the hub published an invalid key: %(error)s"), error=str(e))) from e
-        if verifier.name != self.log_origin:
-            raise HubResponseInvalid(
-                Text(
-                    N_("the hub's log key is named %(name)s, not %(origin)s"),
-                    name=repr(verifier.name),
-                    origin=repr(self.log_origin),
-                )
-            )
-        if not _HASH.match(self.taxonomy_hash) or not self.taxonomy_id:
-            raise HubResponseInvalid(Text(N_("the hub named its taxonomy without a valid id and sha256 hash")))
-
-    @property
-    def log_verifier(self) -> NoteVerifier:
-        return NoteVerifier.from_vkey(self.log_vkey)
-
-    @property
-    def sealing_key(self) -> SealingKey:
-        return SealingKey.from_text(self.encryption_key)
-
-    @classmethod
-    def from_json(cls, body: bytes) -> HubIdentity:
-        try:
-            data = json.loads(body)
-            taxonomy = data["taxonomy"]
-            return cls(
-                protocol_version=_text(data["protocol_version"]),
-                log_origin=_text(data["log_origin"]),
-                log_vkey=_text(data["log_vkey"]),
-                encryption_key=_text(data["encryption_key"]),
-                taxonomy_id=_text(taxonomy["id"]),
-                taxonomy_hash=_text(taxonomy["hash"]),
-            )
-        except (ValueError, KeyError, TypeError):
-            raise HubResponseInvalid(
-                Text(N_("the hub's identity (GET /v1/hub) is not the tipshare/1 JSON document"))
-            ) from None
+        )
+    return identity
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError("expected a string")
-    return value
+def pinned_identity(
+    *, protocol_version: str, log_origin: str, log_vkey: str, encryption_key: str, taxonomy_id: str, taxonomy_hash: str
+) -> HubIdentity:
+    """The hub's identity as config.toml pins it (flat), checked as :func:`checked_identity` does."""
+    try:
+        identity = HubIdentity(
+            protocol_version=protocol_version,
+            log_origin=log_origin,
+            log_vkey=log_vkey,
+            encryption_key=encryption_key,
+            taxonomy=PublishedTaxonomy(id=taxonomy_id, hash=taxonomy_hash),
+        )
+    except ValidationError:
+        raise HubResponseInvalid(_TAXONOMY_UNNAMED) from None
+    return checked_identity(identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +185,15 @@ class HubClient:
         """``GET /v1/hub``."""
         response, body = self._request("GET", "/v1/hub")
         self._expect_ok(response, body, "/v1/hub")
-        return HubIdentity.from_json(body)
+        try:
+            identity = HubIdentity.model_validate_json(body)
+        except ValidationError as e:
+            if all(problem["loc"][:1] == ("taxonomy",) for problem in e.errors()):
+                raise HubResponseInvalid(_TAXONOMY_UNNAMED) from None
+            raise HubResponseInvalid(
+                Text(N_("the hub's identity (GET /v1/hub) is not the tipshare/1 JSON document"))
+            ) from None
+        return checked_identity(identity)
 
     def handovers(self) -> list[HandoverProof]:
         """``GET /v1/hub/handovers``: the proofs of the hub's key handovers, unverified (see :mod:`node.repin`)."""

@@ -38,12 +38,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from node.budget import BudgetConfig
-from node.client import HubIdentity
+from node.client import HubIdentity, pinned_identity
 from node.errors import ConfigError, HubExchangeError, KeyFileError, NotInitialised
 from node.i18n import N_, Text
 from node.keystore import load_signing_key, write_private_file
 from node.secure_group import SecureGroupConfig
 from node.store import open_database
+from protocol.api import PublishedTaxonomy
 from protocol.crypto import SigningKey, fingerprint
 from protocol.errors import ProtocolError
 from protocol.messages import IDENTIFIER_PATTERN
@@ -256,7 +257,7 @@ def read_config(path: Path) -> NodeConfig:
         )
     node, hub = _section(data, "node"), _section(data, "hub")
     try:
-        identity = HubIdentity(
+        identity = pinned_identity(
             protocol_version=_string(hub, "protocol_version", "hub"),
             log_origin=_string(hub, "log_origin", "hub"),
             log_vkey=_string(hub, "log_vkey", "hub"),
@@ -378,7 +379,9 @@ class NodeHome:
         if not builtin:
             write_private_file(layout.taxonomy, taxonomy.canonical_bytes())
         pinned = self.config.hub
-        identity = dataclasses.replace(pinned.identity, taxonomy_id=taxonomy.id, taxonomy_hash=taxonomy.content_hash)
+        identity = pinned.identity.model_copy(
+            update={"taxonomy": PublishedTaxonomy(id=taxonomy.id, hash=taxonomy.content_hash)}
+        )
         config = dataclasses.replace(self.config, hub=dataclasses.replace(pinned, identity=identity), budget=budget)
         write_private_file(layout.config, render_config(config).encode("utf-8"))
         if builtin:

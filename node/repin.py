@@ -83,7 +83,7 @@ def follow_hub_keys(home: NodeHome, client: HubClient, *, now: str) -> Repinned 
                 trusted=trusted.vkey,
             )
         )
-    identity = dataclasses.replace(pinned.identity, log_vkey=seen.log_vkey, encryption_key=seen.encryption_key)
+    identity = pinned.identity.model_copy(update={"log_vkey": seen.log_vkey, "encryption_key": seen.encryption_key})
     previous = pinned.previous_log_vkeys
     if seen.log_vkey != pinned.identity.log_vkey:
         previous = (*previous, pinned.identity.log_vkey)  # receipts it signed must still verify

@@ -4,6 +4,9 @@
 The hub answers with these models; the auditor and other clients parse with them (``model_validate``), then
 recompute every number themselves — sharing the shape of an answer is not trusting its content.
 
+``GET /v1/hub`` (:class:`HubIdentity`): the keys a node pins at ``init`` and an auditor verifies the log with, and
+the taxonomy new nodes follow (``GET /v1/taxonomy`` lists every :class:`PublishedTaxonomy` the hub accepts).
+
 ``GET /v1/stats/{table}`` (:class:`StatsAnswer`): sums of the hotlines' noisy counts of one table, with 95 %
 intervals from the public noise scales. Clients parse it in one pass (``StatsAnswer.model_validate_json(body,
 strict=True)``, pydantic-core), and the hub serialises it the same way.
@@ -21,6 +24,9 @@ from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from protocol.crypto import SealingKey
+from protocol.note import NoteVerifier
+
 __all__ = [
     "CONFIDENCE",
     "FAMILY_WISE_ERROR_RATE",
@@ -33,6 +39,8 @@ __all__ = [
     "CombinationTerm",
     "EstimateRow",
     "EstimatesAnswer",
+    "HubIdentity",
+    "PublishedTaxonomy",
     "QuestionEcho",
     "RankingSummary",
     "ScopeEcho",
@@ -61,6 +69,44 @@ UNIT_LABELS: Final = {
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PublishedTaxonomy(_Model):
+    """A taxonomy the hub accepts: its id and the SHA-256 of its RFC 8785 bytes (``Taxonomy.content_hash``)."""
+
+    id: Annotated[str, Field(min_length=1, examples=["tipshare-taxonomy/2"])]
+    hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+
+
+class HubIdentity(_Model):
+    """``GET /v1/hub``: everything a node pins at ``init`` and an auditor needs to verify the log. Claims only, until
+    the reader compares the log key with the one it pinned (and checks them with :attr:`log_verifier` and
+    :attr:`sealing_key`, which raise :class:`~protocol.errors.ProtocolError` for a malformed key)."""
+
+    protocol_version: str
+    log_origin: str
+    #: C2SP verifier key of the log: ``origin+keyid+base64(0x01||key)``.
+    log_vkey: str
+    #: X25519 key submissions are sealed to: ``x25519:<base64>``.
+    encryption_key: str
+    #: The taxonomy new nodes follow.
+    taxonomy: PublishedTaxonomy
+
+    @property
+    def taxonomy_id(self) -> str:
+        return self.taxonomy.id
+
+    @property
+    def taxonomy_hash(self) -> str:
+        return self.taxonomy.hash
+
+    @property
+    def log_verifier(self) -> NoteVerifier:
+        return NoteVerifier.from_vkey(self.log_vkey)
+
+    @property
+    def sealing_key(self) -> SealingKey:
+        return SealingKey.from_text(self.encryption_key)
 
 
 class CheckpointRef(_Model):

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy import text
 
 from hub.deps import ContextDep, ReadSessionDep
-from hub.schemas import HubIdentity, TaxonomyRefPublic
+from protocol.api import HubIdentity, PublishedTaxonomy
 from protocol.messages import PROTOCOL_VERSION
 
 __all__ = ["router"]
@@ -23,13 +23,13 @@ def identity(context: ContextDep) -> HubIdentity:
         log_origin=context.origin,
         log_vkey=context.log_signer.verifier.vkey,
         encryption_key=context.keys.envelope.public_key.to_text(),
-        taxonomy=TaxonomyRefPublic(id=taxonomy.id, hash=taxonomy.content_hash),
+        taxonomy=PublishedTaxonomy(id=taxonomy.id, hash=taxonomy.content_hash),
     )
 
 
-@router.get("/v1/taxonomy", response_model=list[TaxonomyRefPublic], summary="Taxonomies this hub accepts")
-def taxonomies(context: ContextDep) -> list[TaxonomyRefPublic]:
-    return [TaxonomyRefPublic(id=t.id, hash=t.content_hash) for t in context.taxonomies.values()]
+@router.get("/v1/taxonomy", response_model=list[PublishedTaxonomy], summary="Taxonomies this hub accepts")
+def taxonomies(context: ContextDep) -> list[PublishedTaxonomy]:
+    return [PublishedTaxonomy(id=t.id, hash=t.content_hash) for t in context.taxonomies.values()]
 
 
 @router.get(

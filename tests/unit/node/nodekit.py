@@ -81,14 +81,7 @@ def make_home(root: Path, hub: FakeHub, *, config_budget: BudgetConfig | None = 
     layout = HomeLayout(root)
     key = create_signing_key(layout.key)
     document = hub.identity()
-    identity = HubIdentity(
-        protocol_version=document["protocol_version"],
-        log_origin=document["log_origin"],
-        log_vkey=document["log_vkey"],
-        encryption_key=document["encryption_key"],
-        taxonomy_id=document["taxonomy"]["id"],
-        taxonomy_hash=document["taxonomy"]["hash"],
-    )
+    identity = HubIdentity.model_validate(document)
     config = NodeConfig(
         hotline_id=HOTLINE,
         public_key=key.verify_key.to_text(),

@@ -11,7 +11,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from node.client import MAX_RESPONSE_BYTES, HubClient, HubIdentity, normalise_hub_url
+from node.client import MAX_RESPONSE_BYTES, HubClient, normalise_hub_url, pinned_identity
 from node.errors import (
     ConfigError,
     HubResponseInvalid,
@@ -179,11 +179,11 @@ def test_oversized_answers_are_cut_off() -> None:
 def test_identity_checks_the_log_key_name() -> None:
     other = NoteSigner("elsewhere/log", SigningKey.generate())
     with pytest.raises(HubResponseInvalid, match="named"):
-        HubIdentity(
-            "tipshare/1",
-            "hub.test/log",
-            other.verifier.vkey,
-            FakeHub().identity()["encryption_key"],
-            "tipshare-taxonomy/1",
-            "sha256:" + "0" * 64,
+        pinned_identity(
+            protocol_version="tipshare/1",
+            log_origin="hub.test/log",
+            log_vkey=other.verifier.vkey,
+            encryption_key=FakeHub().identity()["encryption_key"],
+            taxonomy_id="tipshare-taxonomy/1",
+            taxonomy_hash="sha256:" + "0" * 64,
         )
