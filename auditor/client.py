@@ -19,17 +19,15 @@ other 4xx, 3xx, a body that does not parse  :class:`~auditor.errors.HubResponseI
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as distribution_version
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import ValidationError
 
+from appkit.problems import Problem, clean_text, read_problem, user_agent
 from auditor.errors import HubResponseInvalid, HubUnreachable, QuestionRefused, UsageError
 from auditor.i18n import N_, T_
 from auditor.published import PublishedStats, collector_paused, parse_stats, validation_problems
@@ -52,7 +50,6 @@ __all__ = [
 
 #: Largest response body the auditor reads. A page of log entries holds whole payloads (about 100 kB each).
 MAX_RESPONSE_BYTES: Final = 256 * 1024 * 1024
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,19 +63,12 @@ class ClientSettings:
 HTTPClientFactory = Callable[[ClientSettings], httpx.Client]
 
 
-def _user_agent() -> str:
-    try:
-        return f"tipshare-audit/{distribution_version('tipshare')}"
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
-        return "tipshare-audit"
-
-
 def make_http_client(settings: ClientSettings) -> httpx.Client:
     """The production HTTP client: TLS verified, timeouts, no redirects (a token never follows one)."""
     return httpx.Client(
         timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 15.0)),
         follow_redirects=False,
-        headers={"User-Agent": _user_agent()},
+        headers={"User-Agent": user_agent("tipshare-audit")},
     )
 
 
@@ -248,9 +238,9 @@ class AuditClient:
         path = "/v1/estimates/" + quote(unit, safe="")
         what = f"{path}?{_query(params)}"
         response, body = self._request(path, params=params, authenticated=True)
-        if response.status_code == 400 and _problem_code(response, body) == "not_answerable":
+        if response.status_code == 400 and _problem(response, body).code == "not_answerable":
             raise QuestionRefused(
-                T_("the hub refused {what}: {status_line}", what=what, status_line=_status_line(response, body))
+                T_("the hub refused {what}: {status_line}", what=what, status_line=_problem(response, body).line)
             )
         self._expect_ok(response, body, path)
         try:
@@ -258,7 +248,11 @@ class AuditClient:
                 return EstimatesAnswer.model_validate_json(body, strict=True)
         except ValueError as e:  # pydantic's ValidationError, invalid JSON included
             raise HubResponseInvalid(
-                T_("the hub's answer to {what} is not an estimates answer: {detail}", what=what, detail=_clean(str(e)))
+                T_(
+                    "the hub's answer to {what} is not an estimates answer: {detail}",
+                    what=what,
+                    detail=clean_text(str(e)),
+                )
             ) from None
 
     def access_log(self, *, after: int, limit: int) -> dict[str, Any]:
@@ -337,7 +331,7 @@ class AuditClient:
         status = response.status_code
         if status == 200:
             return
-        line = _status_line(response, body)
+        line = _problem(response, body).line
         if status in (408, 429) or 500 <= status <= 599:
             raise HubUnreachable(T_("the hub is busy or failing: {line} for GET {path}", line=line, path=path))
         if status in (401, 403):
@@ -365,37 +359,5 @@ def _query(params: Mapping[str, str]) -> str:
     return "&".join(f"{name}={value}" for name, value in params.items())
 
 
-def _clean(text: str, limit: int = 300) -> str:
-    """Text from the hub made safe for a terminal: no control characters, bounded length."""
-    cleaned = _CONTROL.sub(" ", text).strip()
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
-
-
-def _problem_code(response: httpx.Response, body: bytes) -> str | None:
-    """The ``code`` of an RFC 9457 problem body, if there is one."""
-    if "json" not in response.headers.get("content-type", ""):
-        return None
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    code = data.get("code") if isinstance(data, dict) else None
-    return code if isinstance(code, str) else None
-
-
-def _status_line(response: httpx.Response, body: bytes) -> str:
-    """``HTTP 403 forbidden: detail`` from an RFC 9457 problem body when there is one."""
-    line = f"HTTP {response.status_code}"
-    if "json" not in response.headers.get("content-type", ""):
-        return line
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return line
-    if isinstance(data, dict):
-        code, detail = data.get("code"), data.get("detail") or data.get("title")
-        if isinstance(code, str):
-            line += f" {_clean(code, 80)}"
-        if isinstance(detail, str):
-            line += f": {_clean(detail)}"
-    return line
+def _problem(response: httpx.Response, body: bytes) -> Problem:
+    return read_problem(response.status_code, response.headers.get("content-type", ""), body)

@@ -25,18 +25,16 @@ Receipts are parsed here but verified by the caller, against the log key pinned 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as distribution_version
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import ValidationError
 
+from appkit.problems import Problem, clean_text, read_problem, user_agent
 from node.errors import (
     ConfigError,
     HubResponseInvalid,
@@ -69,7 +67,6 @@ MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
 #: Longest pause a ``Retry-After`` header may impose.
 _MAX_RETRY_AFTER: Final = 86_400.0
 _TAXONOMY_UNNAMED: Final = Text(N_("the hub named its taxonomy without a valid id and sha256 hash"))
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def normalise_hub_url(url: str) -> str:
@@ -101,19 +98,12 @@ def normalise_hub_url(url: str) -> str:
     return text
 
 
-def _user_agent() -> str:
-    try:
-        return f"tipshare-node/{distribution_version('tipshare')}"
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
-        return "tipshare-node"
-
-
 def make_http_client(settings: NodeSettings) -> httpx.Client:
     """The production HTTP client: TLS verified, timeouts from the settings, no redirects, proxies from env."""
     return httpx.Client(
         timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
         follow_redirects=False,
-        headers={"User-Agent": _user_agent()},
+        headers={"User-Agent": user_agent("tipshare-node")},
     )
 
 
@@ -248,21 +238,21 @@ class HubClient:
             return SubmitResult(receipt=receipt, created=status == 201)
         if status in (408, 429) or 500 <= status <= 599:
             raise HubUnreachable(
-                Text(N_("the hub is busy or failing (%(status)s)"), status=_status_line(response, body)),
+                Text(N_("the hub is busy or failing (%(status)s)"), status=_problem(response, body).line),
                 retry_after=_retry_after(response),
             )
         if 400 <= status <= 499:
-            code, detail = _problem(response, body)
+            problem = _problem(response, body)
             kind = SubmissionConflict if status == 409 else SubmissionRejected
             raise kind(
-                Text(N_("the hub refused the submission: %(status)s"), status=_status_line(response, body)),
+                Text(N_("the hub refused the submission: %(status)s"), status=problem.line),
                 status=status,
-                code=code,
-                detail=detail,
-                hint=_policy_hint(response, body) if code == "implausible_release" else None,
+                code=problem.code,
+                detail=problem.detail,
+                hint=_policy_hint(problem) if problem.code == "implausible_release" else None,
             )
         raise HubResponseInvalid(
-            Text(N_("unexpected answer from the hub to a submission: %(status)s"), status=_status_line(response, body))
+            Text(N_("unexpected answer from the hub to a submission: %(status)s"), status=_problem(response, body).line)
         )
 
     def checkpoint(self) -> str | None:
@@ -318,16 +308,12 @@ class HubClient:
             return status == 201
         if status in (408, 429) or 500 <= status <= 599:
             self._expect_ok(response, body, path)
-        code, detail = _problem(response, body)
-        try:
-            rule = json.loads(body).get("rule")
-        except (ValueError, AttributeError):
-            rule = None
+        problem = _problem(response, body)
         raise SubmissionRejected(
-            Text(N_("the hub refused the round message: %(status)s"), status=_status_line(response, body)),
+            Text(N_("the hub refused the round message: %(status)s"), status=problem.line),
             status=status,
-            code=_clean(rule, 80) if isinstance(rule, str) else code,
-            detail=detail,
+            code=problem.text("rule", 80) or problem.code,
+            detail=problem.detail,
         )
 
     # ------------------------------------------------------------------ plumbing
@@ -372,35 +358,13 @@ class HubClient:
             return
         if status in (408, 429) or 500 <= status <= 599:
             raise HubUnreachable(
-                Text(N_("the hub is busy or failing (%(status)s)"), status=_status_line(response, body)),
+                Text(N_("the hub is busy or failing (%(status)s)"), status=_problem(response, body).line),
                 retry_after=_retry_after(response),
             )
         raise HubResponseInvalid(
-            Text(N_("the hub answered %(status)s to GET %(path)s"), status=_status_line(response, body), path=path),
+            Text(N_("the hub answered %(status)s to GET %(path)s"), status=_problem(response, body).line, path=path),
             hint=Text(N_("Check the hub URL (%(url)s) with your hub operator."), url=self._base),
         )
-
-
-def _clean(text: str, limit: int = 300) -> str:
-    """Text from the hub made safe for a terminal: no control characters, bounded length."""
-    cleaned = _CONTROL.sub(" ", text).strip()
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
-
-
-def _problem(response: httpx.Response, body: bytes) -> tuple[str, str]:
-    """``(code, detail)`` of an RFC 9457 problem body, or empty strings."""
-    content_type = response.headers.get("content-type", "")
-    if "json" not in content_type:
-        return "", ""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return "", ""
-    if not isinstance(data, dict):
-        return "", ""
-    code = data.get("code")
-    detail = data.get("detail") or data.get("title")
-    return (_clean(code, 80) if isinstance(code, str) else ""), (_clean(detail) if isinstance(detail, str) else "")
 
 
 #: What a hotline can do about each plausibility rule the hub applies (``protocol.plausibility``).
@@ -424,26 +388,13 @@ _POLICY_HINTS: Final = {
 }
 
 
-def _policy_hint(response: httpx.Response, body: bytes) -> str | None:
+def _policy_hint(problem: Problem) -> str | None:
     """What to do about a refusal by one of the hub's plausibility rules (its problem names rule, limit, value)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
+    rule = problem.fields.get("rule")
+    if rule not in _POLICY_HINTS:
         return None
-    if not isinstance(data, dict) or data.get("rule") not in _POLICY_HINTS:
-        return None
-    limit, value = (_clean(str(data.get(name, "")), 60) for name in ("limit", "value"))
-    return _POLICY_HINTS[str(data["rule"])].format(limit=limit, value=value)
-
-
-def _status_line(response: httpx.Response, body: bytes) -> str:
-    code, detail = _problem(response, body)
-    line = f"HTTP {response.status_code}"
-    if code:
-        line += f" {code}"
-    if detail:
-        line += f": {detail}"
-    return line
+    limit, value = (clean_text(str(problem.fields.get(name, "")), 60) for name in ("limit", "value"))
+    return _POLICY_HINTS[str(rule)].format(limit=limit, value=value)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -461,3 +412,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return min(max(0.0, (moment - datetime.now(UTC)).total_seconds()), _MAX_RETRY_AFTER)
+
+
+def _problem(response: httpx.Response, body: bytes) -> Problem:
+    return read_problem(response.status_code, response.headers.get("content-type", ""), body)

@@ -12,6 +12,7 @@ import typer
 
 import appkit.commands
 import appkit.languages
+import appkit.problems
 from appkit.commands import CommandState, LangOption, add_version_command, run, state_of
 from appkit.languages import Catalogue
 
@@ -63,7 +64,7 @@ REPORTS = [(Refused, lambda e: (f"refused: {e}", 3))]
 
 
 def test_module_examples() -> None:
-    for module in (appkit.commands, appkit.languages):
+    for module in (appkit.commands, appkit.languages, appkit.problems):
         result = doctest.testmod(module)
         assert result.attempted > 0, module.__name__
         assert result.failed == 0, module.__name__
