@@ -17,8 +17,8 @@ from typing import Final
 
 from auditor.findings import Check, Failure
 from auditor.i18n import T_, Joined
-from auditor.published import PublishedRow, PublishedStats
-from auditor.stats import ExpectedRow
+from auditor.published import PublishedStats
+from protocol.api import StatsRow
 
 __all__ = ["MAX_FAILURES_PER_ANSWER", "Comparison", "compare_answer"]
 
@@ -43,7 +43,7 @@ class Comparison:
 
 def compare_answer(
     published: PublishedStats,
-    expected: Mapping[tuple[str, ...], ExpectedRow],
+    expected: Mapping[tuple[str, ...], StatsRow],
     *,
     expected_periods_with_data: list[str],
     scope: str,
@@ -97,7 +97,7 @@ def compare_answer(
     return Comparison(rows=len(published.rows), failures=tuple(failures))
 
 
-def _fields(row: PublishedRow | ExpectedRow) -> tuple[object, ...]:
+def _fields(row: StatsRow) -> tuple[object, ...]:
     """The fields compared exactly (:data:`_FIELDS`), in one tuple."""
     return (
         row.estimate,
@@ -111,7 +111,7 @@ def _fields(row: PublishedRow | ExpectedRow) -> tuple[object, ...]:
     )
 
 
-def _differences(row: PublishedRow, mine: ExpectedRow) -> list[str]:
+def _differences(row: StatsRow, mine: StatsRow) -> list[str]:
     found: list[str] = [
         T_(
             "{field} published {published}, recomputed {recomputed}",

@@ -21,13 +21,12 @@ from pydantic import ValidationError
 
 from auditor.errors import HubResponseInvalid
 from auditor.i18n import T_
-from protocol.api import StatsAnswer
+from protocol.api import StatsAnswer, StatsRow
 from protocol.errors import ProtocolError
 from protocol.messages import b64decode
 
 __all__ = [
     "PublishedCheckpoint",
-    "PublishedRow",
     "PublishedStats",
     "collector_paused",
     "parse_stats",
@@ -45,20 +44,6 @@ class PublishedCheckpoint:
 
 
 @dataclass(frozen=True, slots=True)
-class PublishedRow:
-    keys: Mapping[str, str] = field(hash=False)
-    estimate: int | None
-    ci95_low: int | None
-    ci95_high: int | None
-    std: float | None
-    interval_method: str | None
-    hotlines_reporting: int
-    hotlines_expected: int
-    obs_status: str
-    wide_interval: bool
-
-
-@dataclass(frozen=True, slots=True)
 class PublishedStats:
     table: str
     taxonomy_id: str
@@ -72,7 +57,8 @@ class PublishedStats:
     period_to: str
     periods_with_data: tuple[str, ...]
     checkpoint: PublishedCheckpoint
-    rows: tuple[PublishedRow, ...]
+    #: The rows as the shared contract reads them (:class:`protocol.api.StatsRow`).
+    rows: tuple[StatsRow, ...]
     #: Dimension -> the codes the answer kept (none: every code).
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
@@ -127,21 +113,7 @@ def _published(answer: StatsAnswer) -> PublishedStats:
             root_hash=b64decode(checkpoint.root_hash, what="checkpoint root hash"),
             note=checkpoint.note,
         ),
-        rows=tuple(
-            PublishedRow(
-                row.keys,
-                row.estimate,
-                row.ci95_low,
-                row.ci95_high,
-                row.std,
-                row.interval_method,
-                row.hotlines_reporting,
-                row.hotlines_expected,
-                row.obs_status,
-                row.wide_interval,
-            )
-            for row in answer.rows
-        ),
+        rows=tuple(answer.rows),
         filters=MappingProxyType({name: tuple(codes) for name, codes in answer.filters.items()}),
     )
 

@@ -30,38 +30,56 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from itertools import product
-from typing import Final
 
 from auditor.entries import AcceptedSubmission
 from auditor.releases import Releases, group_cells
-from protocol.accuracy import NoiseGroup, interval_bounds, is_wide, sum_interval
+from protocol.accuracy import Interval, NoiseGroup, interval_bounds, is_wide, sum_interval
+from protocol.api import CONFIDENCE, PERIOD, StatsRow, observation_status
 from protocol.period import months_between
 from protocol.taxonomy import Table, Taxonomy
 
-__all__ = ["CONFIDENCE", "PERIOD", "ExpectedRow", "Recomputation", "month_chunks", "month_range"]
-
-#: Confidence of every published interval.
-CONFIDENCE: Final = 0.95
-#: The group key for months.
-PERIOD: Final = "period"
+__all__ = ["CONFIDENCE", "PERIOD", "Recomputation", "expected_row", "month_chunks", "month_range"]
 
 
-@dataclass(frozen=True, slots=True)
-class ExpectedRow:
-    """One row as the log implies it."""
-
-    keys: Mapping[str, str] = field(hash=False)
-    estimate: int | None
-    ci95_low: int | None
-    ci95_high: int | None
-    std: float | None
-    interval_method: str | None
-    hotlines_reporting: int
-    hotlines_expected: int
-    obs_status: str
-    wide_interval: bool
+def expected_row(
+    keys: Mapping[str, str], estimate: int | None, interval: Interval | None, reporting: int, expected: int
+) -> StatsRow:
+    """One row as the log implies it, in the shape the hub publishes (:class:`protocol.api.StatsRow`): ``estimate``
+    and its ``interval`` (both None for a month nobody reported), the hotlines reporting and expected."""
+    if estimate is None or interval is None:
+        return StatsRow.model_construct(
+            keys=dict(keys),
+            estimate=None,
+            ci95_low=None,
+            ci95_high=None,
+            display_estimate=None,
+            std=None,
+            interval_method=None,
+            coverage=None,
+            hotlines_reporting=reporting,
+            hotlines_expected=expected,
+            obs_status=observation_status(None, False),
+            conf_status="F",
+            wide_interval=False,
+        )
+    low, high = interval_bounds(estimate, interval)
+    wide = is_wide(estimate, interval)
+    return StatsRow.model_construct(
+        keys=dict(keys),
+        estimate=estimate,
+        ci95_low=low,
+        ci95_high=high,
+        display_estimate=None,
+        std=interval.std,
+        interval_method=interval.method,
+        coverage=interval.coverage,
+        hotlines_reporting=reporting,
+        hotlines_expected=expected,
+        obs_status=observation_status(estimate, wide),
+        conf_status="F",
+        wide_interval=wide,
+    )
 
 
 def month_range(first: str, last: str) -> list[str]:
@@ -129,7 +147,7 @@ class Recomputation:
         period_to: str,
         countries: frozenset[str] | None = None,
         filters: Mapping[str, Sequence[str]] | None = None,
-    ) -> dict[tuple[str, ...], ExpectedRow]:
+    ) -> dict[tuple[str, ...], StatsRow]:
         """The rows of one answer, keyed by their codes in ``group_by`` order (``countries``: ``None`` = all;
         ``filters``: dimension -> the codes kept, as the hub's filters: rows only for those codes, sums only over
         them)."""
@@ -144,7 +162,7 @@ class Recomputation:
         codes_of = {d.name: d.code_names for d in table.dimensions}
         combos = list(product(*(kept.get(d, codes_of[d]) for d in dims)))
         order = _key_order(group_by)
-        rows: dict[tuple[str, ...], ExpectedRow] = {}
+        rows: dict[tuple[str, ...], StatsRow] = {}
         for covered in groups:
             reporters = {m: releases.in_scope(table.name, m, countries) for m in covered}
             reported = {m: {r.hotline_id for r in reporters[m]} for m in covered}
@@ -154,41 +172,17 @@ class Recomputation:
                 if PERIOD in group_by:
                     for combo in combos:
                         key = order(covered[0], combo)
-                        rows[key] = ExpectedRow(
-                            dict(zip(group_by, key, strict=True)),
-                            None,
-                            None,
-                            None,
-                            None,
-                            None,
-                            0,
-                            len(expected),
-                            "O",
-                            False,
-                        )
+                        rows[key] = expected_row(dict(zip(group_by, key, strict=True)), None, None, 0, len(expected))
                 continue
             terms: list[NoiseGroup] = [(r.mechanism, r.scale, k) for m in with_data for r in reporters[m]]
             interval = sum_interval(terms, CONFIDENCE)
             totals = self._grouped(table, dims, with_data, countries, kept)
             reporting = len(set().union(*reported.values()))
-            std, method, hotlines_expected = interval.std, interval.method, len(expected)
+            hotlines_expected = len(expected)
             for combo in combos:
-                estimate = totals[combo]
-                low, high = interval_bounds(estimate, interval)
-                wide = is_wide(estimate, interval)
                 key = order(covered[0], combo)
-                rows[key] = ExpectedRow(
-                    dict(zip(group_by, key, strict=True)),
-                    estimate,
-                    low,
-                    high,
-                    std,
-                    method,
-                    reporting,
-                    hotlines_expected,
-                    "U" if wide or estimate < 0 else "A",
-                    wide,
-                )
+                keys = dict(zip(group_by, key, strict=True))
+                rows[key] = expected_row(keys, totals[combo], interval, reporting, hotlines_expected)
         return rows
 
     def periods_with_data(self, table: str, months: Iterable[str], countries: frozenset[str] | None) -> list[str]:

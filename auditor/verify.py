@@ -70,7 +70,7 @@ from auditor.state import StateStore
 from auditor.stats import PERIOD, Recomputation, month_chunks, month_range
 from auditor.verify_estimates import EstimatesStep
 from auditor.witnessing import describe_verdict, policy_for, witness_problem
-from protocol.api import HubIdentity
+from protocol.api import MAX_MONTHS, MAX_ROWS, HubIdentity
 from protocol.crypto import fingerprint
 from protocol.errors import ProtocolError
 from protocol.merkle import EMPTY_ROOT
@@ -82,9 +82,6 @@ __all__ = ["MAX_RESYNCS", "Verification", "table_groupings"]
 
 #: How often one run follows the hub to a newer checkpoint that a statistics answer names.
 MAX_RESYNCS: Final = 3
-#: The hub's limits on one statistics answer: months, and rows.
-_MAX_MONTHS: Final = 120
-_MAX_ROWS: Final = 50_000
 
 
 def table_groupings(dimensions: Sequence[str], *, region: bool) -> list[tuple[str, ...]]:
@@ -486,7 +483,7 @@ class Verification:
         for name in group_by:
             if name != PERIOD:
                 codes *= len(taxonomy.dimension(name))
-        step = max(1, min(_MAX_MONTHS, _MAX_ROWS // codes))
+        step = max(1, min(MAX_MONTHS, MAX_ROWS // codes))
         with_data = self._recomputation(monitor.size, taxonomy).periods if len(group_by) > 1 else None
         for chunk in month_chunks(months, step, with_data=with_data):  # by a dimension: the months with data
             params = {"group_by": ",".join(group_by), "period_from": chunk[0], "period_to": chunk[-1]}

@@ -47,6 +47,7 @@ __all__ = [
     "StatsAnswer",
     "StatsRow",
     "TaxonomyEcho",
+    "observation_status",
 ]
 
 #: Confidence of every published interval.
@@ -286,3 +287,17 @@ class StatsAnswer(_Model):
     generated_at: datetime
     notes: list[str]
     rows: list[StatsRow]
+
+
+def observation_status(estimate: float | None, wide: bool) -> Literal["A", "U", "O"]:
+    """The SDMX ``OBS_STATUS`` of a published number: ``O`` missing (nobody reported: no estimate), ``U`` low
+    reliability (its interval is wider than the estimate, or the estimate is negative), ``A`` normal.
+
+    >>> observation_status(None, False), observation_status(12, False), observation_status(12, True)
+    ('O', 'A', 'U')
+    >>> observation_status(-1, False)
+    'U'
+    """
+    if estimate is None:
+        return "O"
+    return "U" if wide or estimate < 0 else "A"

@@ -44,6 +44,7 @@ from protocol.api import (
     CombinationTerm,
     EstimateRow,
     RankingSummary,
+    observation_status,
 )
 from protocol.bounds import CombinedInterval, LinearNoise
 from protocol.combination import (
@@ -154,7 +155,7 @@ def build_rows(
                 coverage=row_interval.coverage,
                 hotlines_reporting=group.hotlines_reporting,
                 hotlines_expected=group.hotlines_expected,
-                obs_status="U" if wide or value < 0 else "A",
+                obs_status=observation_status(value, wide),
                 conf_status="F",
                 wide_interval=wide,
                 p_zero=p,
@@ -285,7 +286,7 @@ def _gap(keys: dict[str, str], group: RowGroup) -> EstimateRow:
         coverage=None,
         hotlines_reporting=0,
         hotlines_expected=group.hotlines_expected,
-        obs_status="O",
+        obs_status=observation_status(None, False),
         conf_status="F",
         wide_interval=False,
         p_zero=None,

@@ -113,8 +113,8 @@ from hub.services.completeness import CompletenessResult
 from hub.services.csv_files import write_csv
 from hub.services.export_metadata import filters_text, group_by_text
 from hub.services.scope import parse_period
-from hub.services.stats import PERIOD, CheckpointRef, StatsResult, StatsRow, stats_question
-from protocol.api import EstimateRow, EstimatesAnswer
+from hub.services.stats import CheckpointRef, StatsResult, StatsRow, stats_question
+from protocol.api import PERIOD, EstimateRow, EstimatesAnswer
 from protocol.messages import format_timestamp
 from protocol.questions import estimates_question, question_text
 from protocol.sdmx_codes import sdmx_code

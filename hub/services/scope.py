@@ -48,6 +48,7 @@ from hub.errors import Forbidden, InvalidQuery, NotFound
 from hub.i18n import gettext as _
 from hub.models import Hotline, HotlineKey, HotlinePolicyRecord, ReleaseNoise, RoundReleaseNoise
 from hub.services.rollups import REGION, country_scope, hotline_scope
+from protocol.api import MAX_MONTHS
 from protocol.messages import COUNTRY_PATTERN, IDENTIFIER_PATTERN, HotlinePolicyEntry
 from protocol.period import Period, month_number, month_text
 
@@ -70,8 +71,8 @@ __all__ = [
     "resolve_scope",
 ]
 
-#: The longest period range one query may cover (months).
-MAX_PERIODS: Final = 120
+#: The longest period range one query may cover (months): the contract's limit.
+MAX_PERIODS: Final = MAX_MONTHS
 #: The range a query covers when it names none: this many full months before now.
 DEFAULT_PERIODS: Final = 12
 

@@ -72,6 +72,7 @@ from hub.services.scope import (
 )
 from hub.services.units import REGION_NOTE, unit_notes
 from protocol.accuracy import Interval, NoiseGroup, interval_bounds, is_wide, sum_interval
+from protocol.api import CONFIDENCE, MAX_ROWS, PERIOD, observation_status
 from protocol.merkle import EMPTY_ROOT
 from protocol.messages import b64encode
 from protocol.period import month_number
@@ -79,9 +80,6 @@ from protocol.questions import Question, question_text
 from protocol.taxonomy import Table, Taxonomy
 
 __all__ = [
-    "CONFIDENCE",
-    "MAX_ROWS",
-    "PERIOD",
     "UNIT_LABELS",
     "CheckpointRef",
     "Group",
@@ -96,12 +94,6 @@ __all__ = [
     "stats_to_csv",
 ]
 
-#: Confidence of every published interval.
-CONFIDENCE: Final = 0.95
-#: Most rows one answer may have (counted before querying, from the group keys and the period range).
-MAX_ROWS: Final = 50_000
-#: The group key for months.
-PERIOD: Final = "period"
 #: What a table's numbers count, by taxonomy unit. Never "prevalence": only what was reported to hotlines.
 UNIT_LABELS: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -497,7 +489,7 @@ class _RowBuilder:
             coverage=interval.coverage,
             hotlines_reporting=reporting,
             hotlines_expected=expected,
-            obs_status="U" if wide or estimate < 0 else "A",
+            obs_status=observation_status(estimate, wide),
             wide_interval=wide,
             display_estimate=max(0, estimate) if self.clip else None,
         )
@@ -513,7 +505,7 @@ class _RowBuilder:
             coverage=None,
             hotlines_reporting=0,
             hotlines_expected=self._hotline_counts(() if group.month is None else (group.month,))[1],
-            obs_status="O",
+            obs_status=observation_status(None, False),
             wide_interval=False,
         )
 

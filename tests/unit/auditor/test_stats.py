@@ -25,10 +25,11 @@ from auditor.compare import MAX_FAILURES_PER_ANSWER, compare_answer
 from auditor.entries import AcceptedSubmission
 from auditor.findings import Check
 from auditor.keys import HotlineWindows
-from auditor.published import PublishedCheckpoint, PublishedRow, PublishedStats
+from auditor.published import PublishedCheckpoint, PublishedStats
 from auditor.releases import LoadedRelease, Releases, TableRegistry
-from auditor.stats import ExpectedRow, Recomputation
+from auditor.stats import Recomputation
 from protocol.accuracy import is_wide, sum_interval
+from protocol.api import StatsRow
 from protocol.taxonomy import builtin_taxonomy
 
 TAXONOMY = builtin_taxonomy()
@@ -89,19 +90,22 @@ def recomputed() -> Recomputation:
 
 def _expected(
     keys: dict[str, str], estimate: int, terms: list[tuple[str, str, int]], reporting: int, expected: int
-) -> ExpectedRow:
+) -> StatsRow:
     interval = sum_interval(terms)
     wide = is_wide(estimate, interval)
-    return ExpectedRow(
-        keys=MappingProxyType(keys),
+    return StatsRow(
+        keys=keys,
         estimate=estimate,
         ci95_low=estimate - interval.halfwidth,
         ci95_high=estimate + interval.halfwidth,
+        display_estimate=None,
         std=interval.std,
         interval_method=interval.method,
+        coverage=interval.coverage,
         hotlines_reporting=reporting,
         hotlines_expected=expected,
         obs_status="U" if wide or estimate < 0 else "A",
+        conf_status="F",
         wide_interval=wide,
     )
 
@@ -155,7 +159,7 @@ def test_totals_countries_and_whole_range_rows(recomputed: Recomputation) -> Non
     assert recomputed.periods_with_data("contacts", ["2026-09", "2026-10", "2026-11"], frozenset({"MD"})) == ["2026-09"]
 
 
-def _published(rows: list[PublishedRow], *, periods: tuple[str, ...] = ("2026-09",)) -> PublishedStats:
+def _published(rows: list[StatsRow], *, periods: tuple[str, ...] = ("2026-09",)) -> PublishedStats:
     return PublishedStats(
         table="contacts",
         taxonomy_id=TAXONOMY.id,
@@ -172,20 +176,8 @@ def _published(rows: list[PublishedRow], *, periods: tuple[str, ...] = ("2026-09
     )
 
 
-def _as_published(row: ExpectedRow, **changes: object) -> PublishedRow:
-    fields = {
-        "keys": row.keys,
-        "estimate": row.estimate,
-        "ci95_low": row.ci95_low,
-        "ci95_high": row.ci95_high,
-        "std": row.std,
-        "interval_method": row.interval_method,
-        "hotlines_reporting": row.hotlines_reporting,
-        "hotlines_expected": row.hotlines_expected,
-        "obs_status": row.obs_status,
-        "wide_interval": row.wide_interval,
-    }
-    return PublishedRow(**(fields | changes))  # type: ignore[arg-type]
+def _as_published(row: StatsRow, **changes: object) -> StatsRow:
+    return row.model_copy(update=changes)
 
 
 def test_an_exact_answer_compares_clean_and_each_difference_is_named(recomputed: Recomputation) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from hub.db import read_session
 from hub.models import ApiToken
-from hub.services.stats import PERIOD
+from protocol.api import PERIOD
 from protocol.crypto import SigningKey, VerifyKey
 from protocol.messages import KeyEventEntry, SubmissionEntry, b64decode, format_timestamp, parse_log_entry
 from protocol.note import NoteVerifier
