@@ -31,8 +31,8 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect, sync_playwright
 
+from tests.support.dashboard_demo import demo_hub
 from tests.support.hubs import HubUnderTest
-from tests.unit.hub.test_dashboard_views import demo_hub
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"

@@ -33,7 +33,7 @@ from babel.messages.pofile import read_po
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from hub.dashboard import i18n
-from tests.unit.hub.test_dashboard_views import demo_hub
+from tests.support.dashboard_demo import demo_hub
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard" / "i18n"
@@ -181,7 +181,7 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def _page(browser: Browser, served: tuple[str, str], accept_language: str) -> Page:
+def get_page(browser: Browser, served: tuple[str, str], accept_language: str) -> Page:
     """A signed-in page of a browser whose language is ``accept_language``."""
     url, token = served
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=accept_language)
@@ -196,7 +196,7 @@ def _page(browser: Browser, served: tuple[str, str], accept_language: str) -> Pa
 
 @pytest.mark.parametrize("language", ["uk", "ro", "ru"])
 def test_every_view_in_every_language_is_translated(browser: Browser, served: tuple[str, str], language: str) -> None:
-    page = _page(browser, served, language)
+    page = get_page(browser, served, language)
     url, _ = served
     try:
         problems: list[str] = []
@@ -315,7 +315,7 @@ _TABLE_LINK = (
 
 def test_accept_language_the_switcher_and_the_fallback(browser: Browser, served: tuple[str, str]) -> None:
     url, _ = served
-    page = _page(browser, served, "de-DE")
+    page = get_page(browser, served, "de-DE")
     try:
         page.goto(f"{url}/corridors?{MONTHS}")
         expect(page.locator("html")).to_have_attribute("lang", "en")  # German: not spoken, English
@@ -329,7 +329,7 @@ def test_accept_language_the_switcher_and_the_fallback(browser: Browser, served:
         expect(page.locator("h1")).to_have_text("Completitudinea raportării")
     finally:
         page.context.close()
-    page = _page(browser, served, "ru-RU")
+    page = get_page(browser, served, "ru-RU")
     try:
         page.goto(f"{url}/demography?{MONTHS}")
         expect(page.locator("html")).to_have_attribute("lang", "ru")

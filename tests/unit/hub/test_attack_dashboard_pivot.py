@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from hub.db import write_session
 from hub.services.tokens import TokenService
+from tests.support.dashboard_demo import V2_MONTHS, demo_hub, get_json, signed_in
 from tests.support.hubs import HubUnderTest
-from tests.unit.hub.test_dashboard_views import V2_MONTHS, _browser, _get, demo_hub
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubUnderTest]:
 
 @pytest.fixture(scope="module")
 def browser(demo: HubUnderTest) -> TestClient:
-    return _browser(demo)
+    return signed_in(demo)
 
 
 @pytest.mark.parametrize(
@@ -58,11 +58,11 @@ def test_attack_a_country_limited_coordinator_sees_only_its_countries_totals(dem
             .create(role="coordinator", label="moldova", now=demo.clock(), countries=frozenset({"MD"}))
             .token
         )
-    client = _browser(demo, token)
+    client = signed_in(demo, token)
     params = {"unit": "person", "rows": "exploitation_group", "columns": "gender", **V2_MONTHS}
     html = client.get("/pivot", params=params).text
-    overall = _get(demo, "/v1/estimates/person", country="MD", **V2_MONTHS)["rows"][0]
-    region = _get(demo, "/v1/estimates/person", **V2_MONTHS)["rows"][0]
+    overall = get_json(demo, "/v1/estimates/person", country="MD", **V2_MONTHS)["rows"][0]
+    region = get_json(demo, "/v1/estimates/person", **V2_MONTHS)["rows"][0]
     assert f'data-kind="total" data-key="" data-estimate="{overall["estimate"]}"' in html
     assert f'data-estimate="{region["estimate"]}"' not in html
     assert client.get("/pivot", params={**params, "country": "UA"}).status_code == 403

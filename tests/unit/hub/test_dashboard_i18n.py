@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from hub.dashboard import i18n
 from hub.dashboard.labels import format_number, format_percent, number_symbols
+from tests.support.dashboard_demo import MONTHS, demo_hub
 from tests.support.hubs import HubUnderTest
-from tests.unit.hub.test_dashboard_views import MONTHS, demo_hub
 
 VIEWS = ("/trends", "/corridors", "/demography", "/completeness")
 RANGE = {"period_from": MONTHS[0], "period_to": MONTHS[-1]}

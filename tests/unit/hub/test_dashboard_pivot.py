@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.hubs import HubUnderTest
-from tests.unit.hub.test_dashboard_views import (
+from tests.support.dashboard_demo import (
     MONTHS_PARAMS,
     V2_MONTHS,
-    _browser,
-    _get,
-    _page,
-    _section,
     demo_hub,
+    get_json,
+    get_page,
+    html_section,
+    signed_in,
 )
+from tests.support.hubs import HubUnderTest
 
 _KIND_CELL = re.compile(
     r'data-kind="([a-z-]+)" data-key="([^"]*)" data-estimate="([^"]*)" data-low="([^"]*)" data-high="([^"]*)" '
@@ -38,14 +38,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubUnderTest]:
 
 @pytest.fixture(scope="module")
 def browser(demo: HubUnderTest) -> TestClient:
-    return _browser(demo)
+    return signed_in(demo)
 
 
 def _cells(html: str) -> list[Cell]:
     """(kind, key, estimate, low, high, obs_status) of every number of the custom table, in document order."""
     return [
         (kind, key, *(float(v) if v else None for v in (est, low, high)), status)  # type: ignore[misc]
-        for kind, key, est, low, high, status in _KIND_CELL.findall(_section(html, "pivot-table"))
+        for kind, key, est, low, high, status in _KIND_CELL.findall(html_section(html, "pivot-table"))
     ]
 
 
@@ -64,12 +64,12 @@ def _expected(kind: str, rows: list[dict[str, Any]], group_by: tuple[str, ...]) 
 
 
 def test_cells_and_totals_are_the_apis_answers(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(browser, "/pivot", unit="person", rows="exploitation_group", columns="gender", **V2_MONTHS)
+    html = get_page(browser, "/pivot", unit="person", rows="exploitation_group", columns="gender", **V2_MONTHS)
     cells = _cells(html)
-    api = _get(demo, "/v1/estimates/person", group_by="exploitation_group,gender", **V2_MONTHS)
-    by_row = _get(demo, "/v1/estimates/person", group_by="exploitation_group", **V2_MONTHS)
-    by_column = _get(demo, "/v1/estimates/person", group_by="gender", **V2_MONTHS)
-    overall = _get(demo, "/v1/estimates/person", **V2_MONTHS)
+    api = get_json(demo, "/v1/estimates/person", group_by="exploitation_group,gender", **V2_MONTHS)
+    by_row = get_json(demo, "/v1/estimates/person", group_by="exploitation_group", **V2_MONTHS)
+    by_column = get_json(demo, "/v1/estimates/person", group_by="gender", **V2_MONTHS)
+    overall = get_json(demo, "/v1/estimates/person", **V2_MONTHS)
     genders = [row["keys"]["gender"] for row in by_column["rows"]]
     groups = [row["keys"]["exploitation_group"] for row in by_row["rows"]]
     assert len(genders) == 4
@@ -93,7 +93,7 @@ def test_cells_and_totals_are_the_apis_answers(demo: HubUnderTest, browser: Test
 
 
 def test_the_csv_export_has_exactly_the_cells_shown(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(
+    html = get_page(
         browser, "/pivot", unit="person", rows="citizenship", columns="period", citizenship="UA,MD,RO", **V2_MONTHS
     )
     shown = {c[1]: c[2:] for c in _cells(html) if c[0] == "cell"}
@@ -118,26 +118,28 @@ def test_the_csv_export_has_exactly_the_cells_shown(demo: HubUnderTest, browser:
     totals = [link.replace("&amp;", "&") for link in re.findall(r'href="([^"]+)" download data-totals', html)]
     assert len(totals) == 3
     by_citizenship = list(csv.DictReader(io.StringIO(browser.get(totals[0]).text)))
-    api = _get(demo, "/v1/estimates/person", group_by="citizenship", citizenship="UA,MD,RO", **V2_MONTHS)
+    api = get_json(demo, "/v1/estimates/person", group_by="citizenship", citizenship="UA,MD,RO", **V2_MONTHS)
     assert [float(r["estimate"]) for r in by_citizenship] == [r["estimate"] for r in api["rows"]]
 
 
 def test_rows_only_and_the_total_only(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(browser, "/pivot", unit="contact", rows="channel", columns="", **MONTHS_PARAMS)
-    api = _get(demo, "/v1/estimates/contact", group_by="channel", **MONTHS_PARAMS)
-    overall = _get(demo, "/v1/estimates/contact", **MONTHS_PARAMS)
+    html = get_page(browser, "/pivot", unit="contact", rows="channel", columns="", **MONTHS_PARAMS)
+    api = get_json(demo, "/v1/estimates/contact", group_by="channel", **MONTHS_PARAMS)
+    overall = get_json(demo, "/v1/estimates/contact", **MONTHS_PARAMS)
     assert _cells(html) == [
         *(("cell", *c[1:]) for c in _expected("cell", api["rows"], ("channel",))),
         *_expected("total", overall["rows"], ()),
     ]
-    html = _page(browser, "/pivot", unit="person", rows="", columns="", **MONTHS_PARAMS)
+    html = get_page(browser, "/pivot", unit="person", rows="", columns="", **MONTHS_PARAMS)
     [(kind, key, *numbers)] = _cells(html)
     assert (kind, key) == ("cell", "")
-    assert tuple(numbers) == _expected("cell", _get(demo, "/v1/estimates/person", **MONTHS_PARAMS)["rows"], ())[0][2:]
+    assert (
+        tuple(numbers) == _expected("cell", get_json(demo, "/v1/estimates/person", **MONTHS_PARAMS)["rows"], ())[0][2:]
+    )
 
 
 def test_a_bookmarkable_default(browser: TestClient) -> None:
-    html = _page(browser, "/pivot")
+    html = get_page(browser, "/pivot")
     assert 'data-rows="exploitation_group" data-columns="period"' in html
     assert 'aria-current="page">Custom table<' in html
 
@@ -165,7 +167,7 @@ def test_strict_parameters(browser: TestClient, params: dict[str, Any], message:
 
 def test_a_question_the_releases_cannot_answer_shows_the_reason(browser: TestClient) -> None:
     """Forms of exploitation × gender is a v2 cut: over months with v1 releases the table is refused, with why."""
-    html = _page(browser, "/pivot", 400, rows="exploitation_group", columns="gender", **MONTHS_PARAMS)
+    html = get_page(browser, "/pivot", 400, rows="exploitation_group", columns="gender", **MONTHS_PARAMS)
     assert "This question cannot be answered" in html
     assert "It can be answered for 2026-08..2026-10" in html
     assert 'id="pivot-table"' not in html

@@ -1,37 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Demo data for the dashboard tests, sent through the hub's real ingest (sealed, signed, logged, rolled up).
-
-The hub publishes taxonomy v2 and accepts v1. Three hotlines report six months (2026-05..10), every table made from
-the same simulated people, so the tables agree with each other, plus integer Gaussian noise of scale 1.5 (declared
-as the discrete Gaussian). Nobody in the demo is in exploitation group ``unknown`` (its corridors are all true
-zeros), nor of a citizenship outside the region's few. The schedule gives the completeness grid every status, and
-one hotline follows taxonomy v1 before it adopts v2, so the first three months mix both:
-
-==============  =======  ===========================================================================
-hotline         country  reports
-==============  =======  ===========================================================================
-la-strada-ua    UA       v2, every month on time; 2026-07 corrected (revision 2)
-la-strada-md    MD       v2, 2026-05..09 on time; 2026-10 missing (its deadline, 11-15, has passed)
-ro-line         RO       v1 2026-05..07 (four tables), then v2; 2026-09 late; the others on time
-==============  =======  ===========================================================================
-
-The tests then look at the hub on 2026-11-21 (:data:`VIEW_NOW`), whose default range is 2025-11..2026-10.
-
-The tests here render every view and every export of the dashboard over the demo and compare each number with
-the API's answer to the same question (``GET /v1/estimates/{unit}``). (The browser test,
-``tests/integration/test_dashboard_browser.py``, builds the same demo with :func:`demo_hub`.)
-"""
+"""The dashboard's views and exports over the demo data (:mod:`tests.support.dashboard_demo`): every number is
+compared with the API's answer to the same question (``GET /v1/estimates/{unit}``)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import random
 import re
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,157 +18,23 @@ from hub.dashboard.numbers import ranking_text
 from hub.db import write_session
 from hub.services.tokens import TokenService
 from protocol.api import RankingSummary
-from protocol.taxonomy import TAXONOMY_V1_ID, TAXONOMY_V2_ID, Taxonomy, builtin_taxonomy
-from tests.support.hubs import HubUnderTest, start_hub
-from tests.support.releases import make_release
-
-HOTLINES = (
-    ("la-strada-ua", "UA", "La Strada Ukraine"),
-    ("la-strada-md", "MD", "La Strada Moldova"),
-    ("ro-line", "RO", "Linia verde Romania"),
+from protocol.taxonomy import TAXONOMY_V1_ID, TAXONOMY_V2_ID
+from tests.support.dashboard_demo import (
+    CORRECTED,
+    HOTLINES,
+    MONTHS,
+    MONTHS_PARAMS,
+    SCHEDULE,
+    V2,
+    V2_MONTHS,
+    demo_hub,
+    get_json,
+    get_page,
+    html_section,
+    signed_in,
+    simulated_people,
 )
-MONTHS = ("2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10")
-V1 = builtin_taxonomy(1)
-V2 = builtin_taxonomy(2)
-#: What a v1 release of the demo holds (v1 releases need not be complete); a v2 release holds every table.
-V1_TABLES = ("persons_corridor", "persons_demography", "persons_recruitment", "contacts")
-#: (hotline, month) released under taxonomy v1; every other release follows v2.
-ON_V1 = {("ro-line", month) for month in MONTHS[:3]}
-ENROLLED = datetime(2026, 4, 20, 10, tzinfo=UTC)
-VIEW_NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
-SCALE = "3"
-
-#: (hotline, month) -> day of the following month the report arrives (deadline: the 15th); absent: never sent
-SCHEDULE = {
-    **{("la-strada-ua", month): 5 for month in MONTHS},
-    **{("la-strada-md", month): 3 for month in MONTHS[:5]},
-    **{("ro-line", month): 8 for month in MONTHS if month != "2026-09"},
-    ("ro-line", "2026-09"): 24,
-}
-CORRECTED = ("la-strada-ua", "2026-07")
-
-# Where a hotline's people come from and are exploited: code -> weight.
-_CITIZENSHIP = {
-    "UA": {"UA": 80, "MD": 4, "BY": 6, "RU": 3, "ZZ": 7},
-    "MD": {"MD": 85, "UA": 8, "RO": 2, "ZZ": 5},
-    "RO": {"RO": 78, "MD": 12, "BG": 4, "UA": 3, "ZZ": 3},
-}
-_DESTINATION = {
-    "UA": {"PL": 30, "DE": 18, "UA": 15, "RU": 8, "IT": 6, "CZ": 8, "XN": 10, "ZZ": 5},
-    "MD": {"RU": 25, "IT": 18, "MD": 14, "TR": 12, "DE": 8, "AE": 8, "XN": 10, "ZZ": 5},
-    "RO": {"GB": 28, "DE": 18, "IT": 14, "RO": 12, "ES": 10, "FR": 6, "XN": 7, "ZZ": 5},
-}
-_GROUP = {"sexual": 40, "labour": 48, "other": 6, "multiple": 6}
-_TYPE = {
-    "sexual": {"SexualExploitation": 1},
-    "labour": {"ForcedLabour": 7, "ForcedBegging": 1, "Servitude": 1, "ChildLabour": 1},
-    "other": {"ForcedCriminalActivities": 2, "ForcedMarriage": 1},
-    "multiple": {"Multiple": 1},
-}
-_GENDER = {"sexual": {"F": 85, "M": 12, "X": 1, "U": 2}, "other": {"F": 45, "M": 52, "X": 1, "U": 2}}
-_AGES = ("0-8", "9-17", "18-20", "21-23", "24-26", "27-29", "30-38", "39-47", "48+", "unknown")
-_AGE_WEIGHTS = (1, 6, 10, 14, 14, 12, 20, 11, 7, 5)
-_AGE_GROUP = {"0-8": "child", "9-17": "child", "unknown": "unknown"}
-_CONTROL = {"meansThreats": 30, "meansFalsePromises": 30, "meansWithholdDocs": 20, "_any_info": 20}
-
-
-def _pick(rng: random.Random, weights: dict[str, int]) -> str:
-    return rng.choices(list(weights), weights=list(weights.values()))[0]
-
-
-def _person(rng: random.Random, country: str) -> dict[str, str]:
-    group = _pick(rng, _GROUP)
-    age = rng.choices(_AGES, weights=_AGE_WEIGHTS)[0]
-    citizenship = _pick(rng, _CITIZENSHIP[country])
-    destination = _pick(rng, _DESTINATION[country])
-    return {
-        "citizenship": citizenship,
-        "country_of_exploitation": destination,
-        "exploitation_group": group,
-        "exploitation_type": _pick(rng, _TYPE[group]),
-        "gender": _pick(rng, _GENDER["sexual" if group == "sexual" else "other"]),
-        "age_band": age,
-        "age_group": _AGE_GROUP.get(age, "adult"),
-        "control_flag": _pick(rng, _CONTROL),
-        "cross_border": "domestic" if citizenship == destination else "international",
-        "recruiter_relation": _pick(
-            rng, {"IntimatePartner": 8, "Friend": 30, "Family": 10, "Other": 40, "Unknown": 12}
-        ),
-        "recruitment_channel": _pick(rng, {"online": 45, "offline": 40, "unknown": 15}),
-    }
-
-
-def simulated_people(country: str, month: str, seed: int) -> list[dict[str, str]]:
-    """The 120-220 people a hotline of ``country`` registered in ``month`` (``seed``: the revision)."""
-    rng = random.Random(f"{country}/{month}/{seed}")
-    return [_person(rng, country) for _ in range(rng.randint(120, 220))]
-
-
-def release_cells(
-    taxonomy: Taxonomy, tables: Sequence[str], country: str, month: str, seed: int
-) -> dict[str, list[int]]:
-    """One hotline-month: the tables of the simulated people (a case each, and their contacts), each cell plus
-    noise. The people do not depend on the taxonomy: a v1 and a v2 release of one month count the same people."""
-    people = simulated_people(country, month, seed)
-    contacts = random.Random(f"{country}/{month}/{seed}/contacts")
-    noise = random.Random(f"{country}/{month}/{seed}/{taxonomy.id}")
-    cells: dict[str, list[int]] = {}
-    for name in tables:
-        table = taxonomy.table(name)
-        counts = [0] * table.cell_count
-        if table.unit == "contact":
-            for index in range(table.cell_count):
-                counts[index] = max(0, int(contacts.gauss(6, 5))) if index % 3 else 0
-        else:
-            for person in people:
-                counts[table.cell_index([person[d] for d in table.dimension_names])] += 1
-        cells[name] = [count + round(noise.gauss(0, float(SCALE))) for count in counts]
-    return cells
-
-
-def _received(month: str, day: int) -> datetime:
-    year, number = int(month[:4]), int(month[5:])
-    return datetime(year + number // 12, number % 12 + 1, day, 9, 30, tzinfo=UTC)
-
-
-def build_demo(hub: HubUnderTest) -> None:
-    """Enroll the demo hotlines and submit their reports, each at its scheduled time; leave the clock at
-    :data:`VIEW_NOW`."""
-    hub.clock.now = ENROLLED
-    for hotline_id, country, name in HOTLINES:
-        hub.enroll(hotline_id, country, name)
-        hub.log_loose_policy(hotline_id)  # the demo releases at σ = 3, below the default caps' noise floor
-    reports = [(_received(month, day), hotline_id, month, 1) for (hotline_id, month), day in SCHEDULE.items()]
-    hotline_id, month = CORRECTED
-    reports.append((_received(month, 25), hotline_id, month, 2))
-    countries = {hotline_id: country for hotline_id, country, _ in HOTLINES}
-    for received, hotline_id, month, revision in sorted(reports):
-        hub.clock.now = received
-        _submit(hub, hotline_id, countries[hotline_id], month, revision=revision, received=received)
-    hub.clock.now = VIEW_NOW
-
-
-def _submit(hub: HubUnderTest, hotline_id: str, country: str, month: str, *, revision: int, received: datetime) -> None:
-    taxonomy, tables = (V1, V1_TABLES) if (hotline_id, month) in ON_V1 else (V2, tuple(V2.tables))
-    payload = make_release(
-        taxonomy,
-        hub.hotlines[hotline_id].key,
-        hotline_id=hotline_id,
-        period=month,
-        revision=revision,
-        cells=release_cells(taxonomy, tables, country, month, seed=revision),
-        tables=tables,
-        scale=SCALE,
-        created_at=received.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    )
-    hub.submit(payload)
-
-
-def demo_hub(directory: Path) -> Iterator[HubUnderTest]:
-    """A hub holding the demo data (for module-scoped fixtures): it publishes taxonomy v2 and accepts v1."""
-    for hub in start_hub(directory, current_taxonomy=None):
-        build_demo(hub)
-        yield hub
+from tests.support.hubs import HubUnderTest
 
 
 @pytest.fixture(scope="module")
@@ -199,14 +42,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubUnderTest]:
     yield from demo_hub(tmp_path_factory.mktemp("demo") / "hub")
 
 
-def _get(hub: HubUnderTest, path: str, **params: str) -> Any:
-    response = hub.client.get(path, params=params, headers=hub.auth("coordinator"))
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def test_the_demo_grid_has_every_status(demo: HubUnderTest) -> None:
-    grid = _get(demo, "/v1/completeness")
+    grid = get_json(demo, "/v1/completeness")
     rows: Sequence[dict[str, Any]] = grid["rows"]
     statuses = {(row["hotline_id"], row["period"]): row["status"] for row in rows}
     assert statuses[("la-strada-ua", "2026-07")] == "on_time"
@@ -220,7 +57,7 @@ def test_the_demo_grid_has_every_status(demo: HubUnderTest) -> None:
 def test_the_demo_mixes_taxonomies_and_its_tables_agree(demo: HubUnderTest) -> None:
     """The range holds v1 and v2 releases; the least-squares total of the six months is close to the people
     simulated (whose noise-free number the demo knows)."""
-    answer = _get(demo, "/v1/estimates/person", **MONTHS_PARAMS)
+    answer = get_json(demo, "/v1/estimates/person", **MONTHS_PARAMS)
     assert [t["id"] for t in answer["taxonomies"]] == [TAXONOMY_V1_ID, TAXONOMY_V2_ID]
     [row] = answer["rows"]
     countries = {hotline_id: country for hotline_id, country, _ in HOTLINES}
@@ -238,9 +75,6 @@ def test_the_demo_mixes_taxonomies_and_its_tables_agree(demo: HubUnderTest) -> N
 
 # ---------------------------------------------------------------------------------------------- the views
 
-MONTHS_PARAMS = {"period_from": MONTHS[0], "period_to": MONTHS[-1]}
-V2_MONTHS = {"period_from": "2026-08", "period_to": MONTHS[-1]}
-_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _NUMBER = r"(-?[0-9]*(?:\.[0-9]+)?)"
 _CELL = re.compile(rf'data-estimate="{_NUMBER}" data-low="{_NUMBER}" data-high="{_NUMBER}"')
 _DISTINGUISHABLE = re.compile(r'data-distinguishable="(true|false)"')
@@ -248,36 +82,14 @@ _DISTINGUISHABLE = re.compile(r'data-distinguishable="(true|false)"')
 Triple = tuple[float | None, float | None, float | None]
 
 
-def _browser(hub: HubUnderTest, token: str | None = None) -> TestClient:
-    """A client signed in to the dashboard (as the coordinator unless another token is given)."""
-    client = TestClient(hub.client.app, follow_redirects=False)
-    form = client.get("/login")
-    csrf = _CSRF.search(form.text)
-    assert csrf is not None
-    response = client.post("/login", data={"token": token or hub.tokens["coordinator"], "csrf": csrf.group(1)})
-    assert response.status_code == 303, response.text
-    return client
-
-
 @pytest.fixture(scope="module")
 def browser(demo: HubUnderTest) -> TestClient:
-    return _browser(demo)
-
-
-def _page(client: TestClient, path: str, status: int = 200, **params: str) -> str:
-    response = client.get(path, params=params)
-    assert response.status_code == status, response.text[:2000]
-    return response.text
-
-
-def _section(html: str, table_id: str) -> str:
-    start = html.index(f'id="{table_id}"')
-    return html[start : html.index("</table>", start)]
+    return signed_in(demo)
 
 
 def _table(html: str, table_id: str) -> list[Triple]:
     """(estimate, low, high) of each estimate cell of the table with ``table_id``, in document order."""
-    return [tuple(float(v) if v else None for v in cell) for cell in _CELL.findall(_section(html, table_id))]  # type: ignore[misc]
+    return [tuple(float(v) if v else None for v in cell) for cell in _CELL.findall(html_section(html, table_id))]  # type: ignore[misc]
 
 
 def _island(html: str, island_id: str) -> Any:
@@ -302,12 +114,12 @@ def _flag(row: dict[str, Any]) -> str:
 
 
 def test_trends_show_the_apis_numbers_and_intervals(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(browser, "/trends", unit="person", split="exploitation_group", **MONTHS_PARAMS)
-    api = _get(demo, "/v1/estimates/person", group_by="period,exploitation_group", **MONTHS_PARAMS)
+    html = get_page(browser, "/trends", unit="person", split="exploitation_group", **MONTHS_PARAMS)
+    api = get_json(demo, "/v1/estimates/person", group_by="period,exploitation_group", **MONTHS_PARAMS)
     by_key = {(r["keys"]["period"], r["keys"]["exploitation_group"]): r for r in api["rows"]}
     codes = V2.dimension("exploitation_group").code_names
     assert _table(html, "trends-table") == _triples([by_key[month, code] for month in MONTHS for code in codes])
-    assert _DISTINGUISHABLE.findall(_section(html, "trends-table")) == [
+    assert _DISTINGUISHABLE.findall(html_section(html, "trends-table")) == [
         "true" if by_key[month, code]["distinguishable"] else "false" for month in MONTHS for code in codes
     ]
     island = _island(html, "trends-chart-data")
@@ -340,8 +152,8 @@ def test_trends_show_the_apis_numbers_and_intervals(demo: HubUnderTest, browser:
 
 def test_the_unit_picker_counts_cases_and_contacts(demo: HubUnderTest, browser: TestClient) -> None:
     for unit, split, code in (("contact", "channel", "phone"), ("case", "cross_border", "international")):
-        html = _page(browser, "/trends", unit=unit, split=split, **MONTHS_PARAMS)
-        api = _get(demo, f"/v1/estimates/{unit}", group_by=f"period,{split}", **MONTHS_PARAMS)
+        html = get_page(browser, "/trends", unit=unit, split=split, **MONTHS_PARAMS)
+        api = get_json(demo, f"/v1/estimates/{unit}", group_by=f"period,{split}", **MONTHS_PARAMS)
         assert _table(html, "trends-table") == _triples(api["rows"])
         assert f'<option value="{split}" selected>' in html
         assert f'<option value="{code}">' in html  # the filters are those of the unit's dimensions
@@ -350,7 +162,7 @@ def test_the_unit_picker_counts_cases_and_contacts(demo: HubUnderTest, browser: 
 
 
 def test_trends_default_to_persons_over_the_last_twelve_months_with_gaps(browser: TestClient) -> None:
-    html = _page(browser, "/trends")
+    html = get_page(browser, "/trends")
     island = _island(html, "trends-chart-data")
     assert island["x"][0] == "2025-11"
     assert island["x"][-1] == "2026-10"
@@ -360,27 +172,27 @@ def test_trends_default_to_persons_over_the_last_twelve_months_with_gaps(browser
 
 
 def test_an_old_link_with_a_table_is_read_as_its_unit(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(browser, "/trends", table="persons_recruitment", split="recruitment_channel", **MONTHS_PARAMS)
+    html = get_page(browser, "/trends", table="persons_recruitment", split="recruitment_channel", **MONTHS_PARAMS)
     assert "This link names the table persons_recruitment." in html
-    api = _get(demo, "/v1/estimates/person", group_by="period,recruitment_channel", **MONTHS_PARAMS)
+    api = get_json(demo, "/v1/estimates/person", group_by="period,recruitment_channel", **MONTHS_PARAMS)
     assert _table(html, "trends-table") == _triples(api["rows"])
     assert '<option value="person" selected>' in html
     links = re.findall(r'href="/trends/export\?([^"]+)"', html)
     assert links
     assert all("unit=person" in link and "table=" not in link for link in links)
-    contacts = _page(browser, "/trends", table="contacts", **MONTHS_PARAMS)
+    contacts = get_page(browser, "/trends", table="contacts", **MONTHS_PARAMS)
     assert '<option value="contact" selected>' in contacts
 
 
 def test_flags_follow_the_answer(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(browser, "/demography", **MONTHS_PARAMS)
-    api = _get(demo, "/v1/estimates/person", group_by="gender,age_band", **MONTHS_PARAMS)
+    html = get_page(browser, "/demography", **MONTHS_PARAMS)
+    api = get_json(demo, "/v1/estimates/person", group_by="gender,age_band", **MONTHS_PARAMS)
     flags = [_flag(row) for row in api["rows"]]
     for flag in ("negative", "wide interval", "not distinguishable from 0"):
         assert html.count(f">{flag}<") == flags.count(flag), flag
     assert flags.count(""), "the demo should have some numbers distinguishable from zero"
     assert flags.count("wide interval") + flags.count("negative"), "and some flagged ones"
-    muted = re.findall(r'<td class="num[^"]*indistinct[^"]*"', _section(html, "demography-table"))
+    muted = re.findall(r'<td class="num[^"]*indistinct[^"]*"', html_section(html, "demography-table"))
     assert len(muted) == sum(1 for row in api["rows"] if not row["distinguishable"])
 
 
@@ -388,29 +200,29 @@ def test_clipping_is_a_marked_display_choice(demo: HubUnderTest, browser: TestCl
     # Nobody in the demo is a citizen of Germany, France or Italy: these estimates are noise around 0.
     split = {"unit": "person", "split": "citizenship", "citizenship": "DE,FR,IT"}
     params = {**split, "clip": "on", **MONTHS_PARAMS}
-    html = _page(browser, "/trends", **params)
+    html = get_page(browser, "/trends", **params)
     assert "Display choice:" in html
-    api = _get(demo, "/v1/estimates/person", group_by="period,citizenship", citizenship="DE,FR,IT", **MONTHS_PARAMS)
+    api = get_json(demo, "/v1/estimates/person", group_by="period,citizenship", citizenship="DE,FR,IT", **MONTHS_PARAMS)
     assert any(r["estimate"] < 0 for r in api["rows"]), "the demo should have a negative estimate here"
     table = _table(html, "trends-table")
     assert sorted(table, key=str) == sorted(_triples(api["rows"]), key=str)  # the table is never clipped
     drawn = [v for s in _island(html, "trends-chart-data")["series"] for v in s["est"] + s["lo"]]
     assert min(v for v in drawn if v is not None) == 0  # the chart is
-    unclipped = _page(browser, "/trends", **{k: v for k, v in params.items() if k != "clip"})
+    unclipped = get_page(browser, "/trends", **{k: v for k, v in params.items() if k != "clip"})
     assert "Display choice:" not in unclipped
 
 
 def _corridors(demo: HubUnderTest, **params: str) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Any]]:
     """The corridors of the API's answer by key, and its ranking summary."""
-    api = _get(demo, "/v1/estimates/person", group_by="citizenship,country_of_exploitation", **params)
+    api = get_json(demo, "/v1/estimates/person", group_by="citizenship,country_of_exploitation", **params)
     rows = {(r["keys"]["citizenship"], r["keys"]["country_of_exploitation"]): r for r in api["rows"]}
     return rows, api["ranking"]
 
 
 def test_corridors_shade_and_rank_only_what_is_distinguishable(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(browser, "/corridors", exploitation_group="sexual", top="15", **MONTHS_PARAMS)
+    html = get_page(browser, "/corridors", exploitation_group="sexual", top="15", **MONTHS_PARAMS)
     by_key, ranking = _corridors(demo, exploitation_group="sexual", **MONTHS_PARAMS)
-    matrix = _section(html, "corridor-matrix")
+    matrix = html_section(html, "corridor-matrix")
     rows = re.findall(r'<tr data-code="([^"]+)">', matrix)
     columns = re.findall(r'<th scope="col" data-code="([^"]+)">', matrix)
     assert len(rows) == len(columns) == 15
@@ -427,7 +239,7 @@ def test_corridors_shade_and_rank_only_what_is_distinguishable(demo: HubUnderTes
     assert ranked, "the demo should have ranked corridors"
     assert _table(html, "largest-corridors") == _triples(ranked)
     assert re.findall(r'<tr data-rank="([0-9]+)">', html) == [str(r["rank"]) for r in ranked]
-    assert "not distinguishable from 0" not in _section(html, "largest-corridors")
+    assert "not distinguishable from 0" not in html_section(html, "largest-corridors")
     distinguishable = sum(1 for r in by_key.values() if r["distinguishable"])
     assert f"3,844 corridors compared; <strong>{distinguishable}</strong> distinguishable from zero" in html
     procedure, guarantee = ranking_text(RankingSummary.model_validate(ranking))
@@ -442,7 +254,7 @@ def test_corridors_shade_and_rank_only_what_is_distinguishable(demo: HubUnderTes
 
 def test_no_ranking_when_nothing_is_distinguishable(demo: HubUnderTest, browser: TestClient) -> None:
     # Nobody in the demo is in exploitation group "unknown": every corridor of it is a true zero.
-    html = _page(browser, "/corridors", exploitation_group="unknown", **MONTHS_PARAMS)
+    html = get_page(browser, "/corridors", exploitation_group="unknown", **MONTHS_PARAMS)
     by_key, _ = _corridors(demo, exploitation_group="unknown", **MONTHS_PARAMS)
     assert not any(r["distinguishable"] for r in by_key.values())
     assert 'id="no-ranking"' in html
@@ -454,7 +266,7 @@ def test_no_ranking_when_nothing_is_distinguishable(demo: HubUnderTest, browser:
 
 
 def test_corridor_shading_follows_the_legend(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(browser, "/corridors", top="0", **MONTHS_PARAMS)
+    html = get_page(browser, "/corridors", top="0", **MONTHS_PARAMS)
     legend = re.findall(r'data-level="([1-6])">.*?more than ([0-9.,]+), up to ([0-9.,]+)<', html)
     assert len(legend) == 6, "the legend lists the shades"
     bounds = {int(level): (float(low.replace(",", "")), float(high.replace(",", ""))) for level, low, high in legend}
@@ -472,8 +284,8 @@ def test_corridor_shading_follows_the_legend(demo: HubUnderTest, browser: TestCl
 
 
 def test_demography_by_age_band_for_every_form(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(browser, "/demography", **MONTHS_PARAMS)
-    api = _get(demo, "/v1/estimates/person", group_by="gender,age_band", **MONTHS_PARAMS)
+    html = get_page(browser, "/demography", **MONTHS_PARAMS)
+    api = get_json(demo, "/v1/estimates/person", group_by="gender,age_band", **MONTHS_PARAMS)
     by_key = {(r["keys"]["age_band"], r["keys"]["gender"]): r for r in api["rows"]}
     genders = V2.dimension("gender").code_names
     ages = V2.dimension("age_band").code_names
@@ -492,8 +304,8 @@ def test_demography_by_age_band_for_every_form(demo: HubUnderTest, browser: Test
 
 
 def test_demography_by_age_group_for_one_exploitation_group(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(browser, "/demography", exploitation_group="labour", **V2_MONTHS)
-    api = _get(demo, "/v1/estimates/person", group_by="gender,age_group", exploitation_group="labour", **V2_MONTHS)
+    html = get_page(browser, "/demography", exploitation_group="labour", **V2_MONTHS)
+    api = get_json(demo, "/v1/estimates/person", group_by="gender,age_group", exploitation_group="labour", **V2_MONTHS)
     by_key = {(r["keys"]["age_group"], r["keys"]["gender"]): r for r in api["rows"]}
     genders = V2.dimension("gender").code_names
     ages = V2.dimension("age_group").code_names
@@ -506,7 +318,7 @@ def test_demography_by_age_group_for_one_exploitation_group(demo: HubUnderTest, 
 
 def test_a_range_its_releases_cannot_answer_shows_the_reason(browser: TestClient) -> None:
     # v1 releases (ro-line, 2026-05..07) carry no gender × age group × exploitation group.
-    html = _page(browser, "/demography", 400, exploitation_group="labour", **MONTHS_PARAMS)
+    html = get_page(browser, "/demography", 400, exploitation_group="labour", **MONTHS_PARAMS)
     assert 'role="alert"' in html
     assert "2026-05..2026-07" in html
     assert TAXONOMY_V1_ID in html
@@ -514,15 +326,15 @@ def test_a_range_its_releases_cannot_answer_shows_the_reason(browser: TestClient
     assert '<form method="get"' in html
     assert 'id="demography-table"' not in html
     # An older link's exploitation type by age band: only v1 releases carry it, and every month holds v2 ones.
-    old = _page(browser, "/demography", 400, exploitation_type="ForcedLabour", **MONTHS_PARAMS)
+    old = get_page(browser, "/demography", 400, exploitation_type="ForcedLabour", **MONTHS_PARAMS)
     assert "This link asks for one exploitation type (Forced labour)" in old
     assert 'role="alert"' in old
     assert TAXONOMY_V2_ID in old
 
 
 def test_completeness_shows_every_status(demo: HubUnderTest, browser: TestClient) -> None:
-    html = _page(browser, "/completeness")
-    api = _get(demo, "/v1/completeness")
+    html = get_page(browser, "/completeness")
+    api = get_json(demo, "/v1/completeness")
     cells = re.findall(r'data-period="([0-9-]+)" data-status="([a-z_]+)" data-corrected="(true|false)"', html)
     assert cells == [(r["period"], r["status"], "true" if r["corrected"] else "false") for r in api["rows"]]
     assert {"on_time", "late", "missing", "not_enrolled"} <= {status for _, status, _ in cells}
@@ -559,14 +371,14 @@ def test_completeness_shows_every_status(demo: HubUnderTest, browser: TestClient
 def test_questions_the_services_refuse_show_the_form_and_the_reason(
     browser: TestClient, path: str, params: dict[str, str], reason: str
 ) -> None:
-    html = _page(browser, path, 400, **params)
+    html = get_page(browser, path, 400, **params)
     assert 'role="alert"' in html
     assert reason in html
     assert '<form method="get"' in html
 
 
 def test_filters_of_another_unit_are_ignored_with_a_notice(browser: TestClient) -> None:
-    html = _page(browser, "/trends", unit="contact", exploitation_group="sexual", channel="phone", split="gender")
+    html = get_page(browser, "/trends", unit="contact", exploitation_group="sexual", channel="phone", split="gender")
     assert "Filters that no contact table carries were ignored: exploitation_group." in html
     assert "No contact table has the dimension gender: one line for the total is drawn instead." in html
     assert '<option value="phone" selected>' in html
@@ -579,15 +391,15 @@ def test_a_country_limited_token_sees_its_countries_only(demo: HubUnderTest) -> 
             .create(role="coordinator", label="moldova", now=demo.clock(), countries=frozenset({"MD"}))
             .token
         )
-    client = _browser(demo, token)
-    html = _page(client, "/trends", **MONTHS_PARAMS)
-    md = _get(demo, "/v1/estimates/person", group_by="period", country="MD", **MONTHS_PARAMS)
+    client = signed_in(demo, token)
+    html = get_page(client, "/trends", **MONTHS_PARAMS)
+    md = get_json(demo, "/v1/estimates/person", group_by="period", country="MD", **MONTHS_PARAMS)
     assert _table(html, "trends-table") == _triples(md["rows"])
-    grid = _page(client, "/completeness")
+    grid = get_page(client, "/completeness")
     assert "la-strada-md" in grid
     assert "la-strada-ua" not in grid
     assert "ro-line" not in grid
-    refused = _page(client, "/corridors", 403, country="UA")
+    refused = get_page(client, "/corridors", 403, country="UA")
     assert "MD only" in refused
     sdmx = client.get("/trends/export", params={"format": "sdmx-csv", **MONTHS_PARAMS})
     assert {row["REF_AREA"] for row in csv.DictReader(io.StringIO(sdmx.text))} == {"MD"}
@@ -595,9 +407,9 @@ def test_a_country_limited_token_sees_its_countries_only(demo: HubUnderTest) -> 
 
 def test_no_page_speaks_of_prevalence(browser: TestClient) -> None:
     for path in ("/trends", "/corridors", "/demography", "/completeness"):
-        html = _page(browser, path)
+        html = get_page(browser, path)
         assert "prevalence" not in html.lower(), path
-    assert "potential victims reported to hotlines" in _page(browser, "/corridors")
+    assert "potential victims reported to hotlines" in get_page(browser, "/corridors")
 
 
 # ---------------------------------------------------------------------------------------------- exports
@@ -626,7 +438,7 @@ def test_each_views_exports_are_the_apis_answer(
 ) -> None:
     unit, api_params = api
     auth = demo.auth("coordinator")
-    links = _page(browser, f"/{view}", **params)
+    links = get_page(browser, f"/{view}", **params)
     for fmt in ("csv", "json", "sdmx-csv"):
         assert f'data-format="{fmt}"' in links
     exported = {
@@ -683,7 +495,7 @@ def test_exports_mark_what_is_not_distinguishable_from_zero(browser: TestClient)
 
 def test_an_export_that_sdmx_cannot_express_is_explained(browser: TestClient) -> None:
     params = {"exploitation_group": "sexual,labour", **MONTHS_PARAMS}
-    html = _page(browser, "/trends", **params)
+    html = get_page(browser, "/trends", **params)
     assert "SDMX-CSV: not available while exploitation_group sums several codes" in html
     assert 'data-format="sdmx-csv"' not in html
     refused = browser.get("/trends/export", params={"format": "sdmx-csv", **params})
