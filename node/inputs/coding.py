@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Code persons, cases and contacts: the taxonomy's input rules applied to checked, merged records.
 
-Every rule is the taxonomy's own: :meth:`~protocol.taxonomy.Dimension.code_for` (first, several, priority,
-country), :meth:`~protocol.taxonomy.Dimension.codes_for` (each) and
-:meth:`~protocol.taxonomy.Dimension.code_for_age` (age). The results are remembered per distinct combination of
+Every rule is the taxonomy's own, applied by :mod:`node.inputs.rules`: :func:`~node.inputs.rules.code_for`
+(first, several, priority, country), :func:`~node.inputs.rules.codes_for` (each) and
+:func:`~node.inputs.rules.code_for_age` (age). The results are remembered per distinct combination of
 recorded values, because exports repeat the same few values many thousand times.
 
 Two things the library leaves to the node, as the taxonomy's notes describe them:
@@ -32,6 +32,7 @@ from typing import Final
 from node.i18n import N_, Text
 from node.inputs.cells import UNKNOWN, Values
 from node.inputs.records import Contact, Person
+from node.inputs.rules import code_for_age, codes_for
 from protocol.errors import TaxonomyViolation
 from protocol.taxonomy import Dimension, Taxonomy
 
@@ -116,12 +117,12 @@ class Coder:
     def _compute(dimension: Dimension, record: Mapping[str, Values]) -> tuple[str, ...]:
         unknown = any(UNKNOWN in values for values in record.values())
         if not unknown:
-            return dimension.codes_for(record)
+            return codes_for(dimension, record)
         rule = dimension.input
         if not dimension.multi_valued:
             return (_required(rule.missing, dimension),)
         known = {name: tuple(v for v in values if v != UNKNOWN) for name, values in record.items()}
-        codes = set(dimension.codes_for(known))
+        codes = set(codes_for(dimension, known))
         if rule.any_code is not None:
             codes.add(rule.any_code)
         return tuple(sorted(codes, key=dimension.index_of))
@@ -130,7 +131,7 @@ class Coder:
         key = (dimension.name, age)
         code = self._ages.get(key)
         if code is None:
-            code = self._ages[key] = dimension.code_for_age(age)
+            code = self._ages[key] = code_for_age(dimension, age)
         return code
 
     def _cross_border(self, dimension: Dimension, values: Mapping[str, Values]) -> str:

@@ -14,7 +14,7 @@ Kinds of field:
     Read by one or more taxonomy dimensions: every field named in a dimension's input rule (``prs_Gender``,
     ``prs_Citizenship``, ``vic_TypeOfExploitation``, ``ext_ContactChannel``, ...). A value is valid when every
     dimension reading the field maps it, which is decided by the dimension's own rule
-    (:meth:`protocol.taxonomy.Dimension.code_for` / ``codes_for`` on a one-value record): this module never
+    (:func:`node.inputs.rules.code_for` / ``codes_for`` on a one-value record): this module never
     re-implements a rule. A cell may hold several values (HTCDS multiselect) separated by ``;`` or ``|``.
 ``choice``
     A closed HTCDS picklist that decides *whether* or *where* a record counts rather than a dimension:
@@ -48,6 +48,7 @@ from types import MappingProxyType
 from typing import Final
 
 from node.i18n import N_, Text
+from node.inputs.rules import codes_for
 from node.inputs.text import skeleton
 from protocol.errors import TaxonomyViolation
 from protocol.taxonomy import Dimension, Taxonomy
@@ -132,7 +133,7 @@ class InputField:
         record = {self.name: (value,)}
         try:
             for dimension in self.dimensions:
-                dimension.codes_for(record)
+                codes_for(dimension, record)
         except TaxonomyViolation:
             return False
         return True

@@ -49,6 +49,7 @@ from node.i18n import N_, Text
 from node.inputs.errors import InputProblem, MappingError, ProblemLog
 from node.inputs.fields import FieldCatalog, FieldKind, InputField
 from node.inputs.readers import DELIMITERS
+from node.inputs.rules import codes_for
 from node.inputs.text import normal
 
 __all__ = ["DEFAULT_SEPARATORS", "UNDECIDED", "ColumnMapping", "load_mapping", "parse_mapping"]
@@ -274,7 +275,7 @@ def _resolve(value: str, target: InputField) -> str | tuple[str]:
                 if not target.accepts(candidate):
                     continue
                 record = {target.name: (candidate,)}
-                signature = tuple(d.codes_for(record) for d in target.dimensions)
+                signature = tuple(codes_for(d, record) for d in target.dimensions)
                 if any(value in codes for codes in signature):
                     candidates.setdefault(signature, []).append(candidate)
     if len(candidates) == 1:

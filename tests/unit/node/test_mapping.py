@@ -13,6 +13,7 @@ from node.aggregate import prepare_tables
 from node.inputs.errors import InputError, MappingError
 from node.inputs.fields import FieldCatalog
 from node.inputs.mapping import DEFAULT_SEPARATORS, ColumnMapping, load_mapping, parse_mapping
+from node.inputs.rules import code_for, codes_for
 from protocol.taxonomy import builtin_taxonomy
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "node" / "inputs" / "example-mapping.toml"
@@ -63,10 +64,10 @@ def test_codes_stand_for_the_value_that_gives_them() -> None:
         """
     )
     gender = TAXONOMY.dimension("gender")
-    assert gender.code_for({"prs_Gender": mapping.values["prs_Gender"]["K"]}) == "F"
-    assert gender.code_for({"prs_Gender": mapping.values["prs_Gender"]["M"]}) == "M"
+    assert code_for(gender, {"prs_Gender": mapping.values["prs_Gender"]["K"]}) == "F"
+    assert code_for(gender, {"prs_Gender": mapping.values["prs_Gender"]["M"]}) == "M"
     control = TAXONOMY.dimension("control_flag")
-    assert control.codes_for({"vic_MethodsOfControl": mapping.values["vic_MethodsOfControl"]["groźby"]}) == (
+    assert codes_for(control, {"vic_MethodsOfControl": mapping.values["vic_MethodsOfControl"]["groźby"]}) == (
         "meansThreats",
         "_any_info",
     )

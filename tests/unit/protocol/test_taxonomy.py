@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol import taxonomy as taxonomy_module
 from protocol.canonical import canonical_bytes
 from protocol.errors import MalformedMessage, ProtocolError, TaxonomyViolation
 from protocol.taxonomy import (
@@ -31,58 +30,12 @@ from protocol.taxonomy import (
     parse_taxonomy,
     same_cells,
 )
+from protocol.taxonomy import document as taxonomy_document
+from tests.support.htcds import COUNTRY_DIMENSIONS, HTCDS_TYPE_OF_EXPLOITATION
 
 #: Taxonomy v1 is frozen once published: a change to taxonomy-v1.json changes this hash and needs a new version.
 V1_CONTENT_HASH = "sha256:3060713c9bdbc2d718f771194e894b044417eb6539c9e3d4f9c7f89ae2cefd79"
 
-#: ISO 3166-1 alpha-2, all 249 officially assigned codes.
-ISO_3166_ALPHA2 = (
-    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ", "BA", "BB", "BD",
-    "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS", "BT", "BV", "BW", "BY", "BZ", "CA",
-    "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN", "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE",
-    "DJ", "DK", "DM", "DO", "DZ", "EC", "EE", "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA",
-    "GB", "GD", "GE", "GF", "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK",
-    "HM", "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM", "JO", "JP",
-    "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC", "LI", "LK", "LR", "LS", "LT",
-    "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK", "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS",
-    "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA", "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ",
-    "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS",
-    "RU", "RW", "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS", "ST",
-    "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO", "TR", "TT", "TV", "TW",
-    "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI", "VN", "VU", "WF", "WS", "YE", "YT", "ZA",
-    "ZM", "ZW",
-)  # fmt: skip
-
-# HTCDS v2.0 value names (shared/notes/domain.md §1.2).
-HTCDS_TYPE_OF_EXPLOITATION = [
-    "ForcedLabour", "SexualExploitation", "ChildLabour", "ForcedMarriage", "Servitude",
-    "ForcedMilitaryByNonStateActors", "OrganRemoval", "ForcedBegging", "ForcedAdoption", "Surrogacy", "Other",
-]  # fmt: skip
-HTCDS_GENDER = {
-    "Feminine": "F", "Masculine": "M", "TransgenderFeminine": "X", "TransgenderMasculine": "X",
-    "NonConforming": "X", "NonSpecifiedUnknown": "U",
-}  # fmt: skip
-HTCDS_METHODS_OF_CONTROL = {
-    "PhysicalThreats": "meansThreats", "ThreatsLawEnforcement": "meansThreats",
-    "ThreatensChildrenFamily": "meansThreats", "DebtBondage": "meansDebtBondageEarnings",
-    "FalsePromises": "meansFalsePromises", "PhysicalAbuse": "meansAbusePsyPhySex",
-    "SexualAbuse": "meansAbusePsyPhySex", "TakesEarnings": "meansDebtBondageEarnings",
-    "RestrictsFinancialAccess": "meansDenyBasicNeeds", "RestrictsMedicalCare": "meansDenyBasicNeeds",
-    "WithholdsNecessities": "meansDenyBasicNeeds", "PsychologicalAbuse": "meansAbusePsyPhySex",
-    "PsychoactiveSubstance": "meansDrugsAlcohol", "ExcessiveWorkingHours": "meansExcessiveWorkHours",
-    "WithholdsDocuments": "meansWithholdDocs", "Other": None,
-}  # fmt: skip
-HTCDS_METHOD_OF_RECRUITMENT = [
-    "AtAPlaceOfBusiness", "AtAnEducationalInstitution", "AtWork", "ThroughOnlineSocialNetworks",
-    "ThroughAnOnlineAdvertisement", "ThroughATelevisionAdvert", "ThroughANewspaperAdvert",
-    "ThroughFamilyOrFamilyEvents", "ThroughFriendsOrSocialEvents", "Other",
-]  # fmt: skip
-HTCDS_WEBSITES_AND_APPS = [
-    "Facebook", "Instagram", "WhatsApp", "Telegram", "FacebookMessenger", "Viber", "SnapChat", "Line", "4Sale",
-    "WeChat", "QQ", "QZone", "TikTok", "Twitter", "Other",
-]  # fmt: skip
-
-COUNTRY_DIMENSIONS = ("citizenship", "country_of_exploitation")
 DIMENSIONS = (
     "age_band", "age_group", "channel", "citizenship", "contact_type", "control_flag", "country_of_exploitation",
     "cross_border", "exploitation_group", "exploitation_type", "gender", "recruiter_relation", "recruitment_channel",
@@ -328,160 +281,6 @@ def test_builtin_sensitivities(v1: Taxonomy) -> None:
     }  # fmt: skip
 
 
-# ---------------------------------------------------------------- input mappings
-
-
-def test_every_htcds_type_of_exploitation_maps(v1: Taxonomy) -> None:
-    exploitation_type, group = v1.dimension("exploitation_type"), v1.dimension("exploitation_group")
-    for value in HTCDS_TYPE_OF_EXPLOITATION:
-        assert exploitation_type.code_for({"vic_TypeOfExploitation": [value]}) == value
-        assert group.code_for({"vic_TypeOfExploitation": [value]}) in {"sexual", "labour", "other"}
-    assert group.code_for({"vic_TypeOfExploitation": "SexualExploitation"}) == "sexual"
-    assert group.code_for({"vic_TypeOfExploitation": ["ForcedBegging"]}) == "labour"
-
-
-@pytest.mark.parametrize(
-    ("recorded", "expected_type", "expected_group"),
-    [
-        ([], "NotSpecified", "unknown"),
-        (["  "], "NotSpecified", "unknown"),
-        (["ForcedLabour", "ForcedLabour"], "ForcedLabour", "labour"),
-        (["ForcedLabour", "ForcedBegging"], "Multiple", "labour"),
-        (["SexualExploitation", "ForcedLabour"], "Multiple", "multiple"),
-        (["ForcedCriminalActivities"], "ForcedCriminalActivities", "other"),
-        ([" Servitude "], "Servitude", "labour"),
-    ],
-)
-def test_exploitation_several_rule(v1: Taxonomy, recorded: list[str], expected_type: str, expected_group: str) -> None:
-    record = {"vic_TypeOfExploitation": recorded}
-    assert v1.dimension("exploitation_type").code_for(record) == expected_type
-    assert v1.dimension("exploitation_group").code_for(record) == expected_group
-
-
-def test_every_htcds_gender_maps(v1: Taxonomy) -> None:
-    gender = v1.dimension("gender")
-    for value, code in HTCDS_GENDER.items():
-        assert gender.code_for({"prs_Gender": [value]}) == code
-    assert gender.code_for({}) == "U"
-    assert gender.code_for({"prs_Gender": None}) == "U"
-    assert gender.code_for({"prs_Gender": ["Woman"]}) == "F"
-
-
-def test_every_htcds_method_of_control_maps(v1: Taxonomy) -> None:
-    control = v1.dimension("control_flag")
-    assert control.multi_valued
-    for value, flag in HTCDS_METHODS_OF_CONTROL.items():
-        expected = ("_any_info",) if flag is None else (flag, "_any_info")
-        assert control.codes_for({"vic_MethodsOfControl": [value]}) == expected
-    everything = control.codes_for({"vic_MethodsOfControl": list(HTCDS_METHODS_OF_CONTROL)})
-    assert everything == control.code_names
-    assert len(everything) == v1.table("persons_control").l1_bound
-    assert control.codes_for({}) == ()
-
-
-def test_recruitment_mappings(v1: Taxonomy) -> None:
-    channel, relation = v1.dimension("recruitment_channel"), v1.dimension("recruiter_relation")
-    for value in HTCDS_METHOD_OF_RECRUITMENT:
-        assert channel.code_for({"vic_MethodOfRecruitment": [value]}) in {"online", "offline", "unknown"}
-    for app in HTCDS_WEBSITES_AND_APPS:
-        assert channel.code_for({"vic_RecruitmentWebsitesAndApps": [app]}) == "online"
-    assert channel.code_for({"vic_MethodOfRecruitment": ["AtWork", "ThroughOnlineSocialNetworks"]}) == "online"
-    assert channel.code_for({"vic_MethodOfRecruitment": ["AtWork", "Other"]}) == "offline"
-    assert channel.code_for({"vic_MethodOfRecruitment": ["Other"]}) == "unknown"
-    assert channel.code_for({}) == "unknown"
-    expected = {"Familial": "Family", "Acquainted": "Friend", "Unaquainted": "Other"}
-    for value, code in expected.items():
-        assert relation.code_for({"vic_RelationshipToTrafficker": value}) == code
-    both = {"ext_RecruiterRelation": ["IntimatePartner"], "vic_RelationshipToTrafficker": ["Acquainted"]}
-    assert relation.code_for(both) == "IntimatePartner", "the CTDC-precise field comes first"
-    assert relation.code_for({}) == "Unknown"
-
-
-def test_contact_mappings(v1: Taxonomy) -> None:
-    contact_type = v1.dimension("contact_type")
-    assert contact_type.code_for({"ext_ContactType": ["Referral"]}) == "service_request"
-    assert contact_type.code_for({"ext_ContactType": ["safe_migration_consultation"]}) == "safe_migration_consultation"
-    assert v1.dimension("channel").code_for({"ext_ContactChannel": ["chat"]}) == "chat"
-    assert v1.dimension("channel").code_for({}) == "unknown"
-
-
-@pytest.mark.parametrize(
-    ("age", "band", "group"),
-    [(None, "unknown", "unknown"), (-1, "unknown", "unknown"), (0, "0-8", "child"), (8, "0-8", "child"),
-     (9, "9-17", "child"), (17, "9-17", "child"), (18, "18-20", "adult"), (29, "27-29", "adult"),
-     (47, "39-47", "adult"), (48, "48+", "adult"), (120, "48+", "adult")],
-)  # fmt: skip
-def test_age_rules(v1: Taxonomy, age: int | None, band: str, group: str) -> None:
-    assert v1.dimension("age_band").code_for_age(age) == band
-    assert v1.dimension("age_group").code_for_age(age) == group
-
-
-def test_age_bands_nest_in_age_groups(v1: Taxonomy) -> None:
-    for age in range(130):
-        band = v1.dimension("age_band").code_for_age(age)
-        group = v1.dimension("age_group").code_for_age(age)
-        assert group == ("child" if band in {"0-8", "9-17"} else "adult")
-
-
-@pytest.mark.parametrize("name", COUNTRY_DIMENSIONS)
-def test_every_iso_country_maps_to_a_listed_country_or_a_region(v1: Taxonomy, name: str) -> None:
-    assert len(ISO_3166_ALPHA2) == len(set(ISO_3166_ALPHA2)) == 249
-    dimension = v1.dimension(name)
-    field = dimension.input.fields[0].name
-    kinds = {code.code: code.kind for code in dimension.codes}
-    for iso in ISO_3166_ALPHA2:
-        if iso == "AQ":  # Antarctica: no UN M49 region and no population; a data error, said so
-            with pytest.raises(TaxonomyViolation, match=f"'AQ' of field {field} is not an ISO 3166-1 alpha-2 code"):
-                dimension.code_for({field: [iso]})
-            continue
-        code = dimension.code_for({field: [iso]})
-        assert kinds[code] in {"country", "region"}, iso
-        assert code == iso if kinds[code] == "country" else v1.country_regions[iso] == code
-        assert dimension.code_for({field: [iso.lower()]}) == code
-    listed = {code for code, kind in kinds.items() if kind == "country"}
-    assert listed - set(ISO_3166_ALPHA2) == {"XK"}
-    assert set(v1.country_regions) == set(ISO_3166_ALPHA2) - listed - {"AQ"}
-
-
-def test_country_special_values(v1: Taxonomy) -> None:
-    citizenship, exploitation = (v1.dimension(name) for name in COUNTRY_DIMENSIONS)
-    assert citizenship.code_for({"prs_Citizenship": ["XX"]}) == "XX"
-    assert citizenship.code_for({"prs_Citizenship": ["XXA"]}) == "XX"
-    assert citizenship.code_for({"prs_Citizenship": ["XXX"]}) == "ZZ"
-    assert citizenship.code_for({"prs_Citizenship": []}) == "ZZ"
-    assert citizenship.code_for({"prs_Citizenship": ["MD", "RO"]}) == "MD", "the first recorded citizenship counts"
-    assert citizenship.code_for({"prs_Citizenship": ["XK"]}) == "XK"
-    assert citizenship.code_for({"prs_Citizenship": ["el"]}) == "GR"
-    assert citizenship.code_for({"prs_Citizenship": ["VN"]}) == "035"
-    with pytest.raises(TaxonomyViolation, match="'UK' of field prs_Citizenship"):
-        citizenship.code_for({"prs_Citizenship": ["UK"]})  # the Ukrainian-language code: never guessed
-    assert exploitation.code_for({"hte_Country": ["XN"]}) == "XN"
-    assert exploitation.code_for({"vic_LocationOfExploitation": ["it"]}) == "IT"
-    assert exploitation.code_for({"hte_Country": ["DE"], "vic_LocationOfExploitation": ["IT"]}) == "DE"
-    assert exploitation.code_for({}) == "ZZ"
-    with pytest.raises(TaxonomyViolation, match="dimension 'country_of_exploitation'"):
-        exploitation.code_for({"hte_Country": ["XX"]})
-
-
-def test_unlisted_values_and_wrong_methods_are_errors(v1: Taxonomy) -> None:
-    with pytest.raises(TaxonomyViolation, match="value 'Femme' of field prs_Gender has no code in dimension 'gender'"):
-        v1.dimension("gender").code_for({"prs_Gender": ["Femme"]})
-    with pytest.raises(TaxonomyViolation, match=r"'SexualExploitaton'.*accepts: .*SexualExploitation"):
-        v1.dimension("exploitation_type").code_for({"vic_TypeOfExploitation": ["SexualExploitaton"]})
-    with pytest.raises(TaxonomyViolation, match="recorded values are strings"):
-        v1.dimension("gender").code_for({"prs_Gender": [3]})  # type: ignore[list-item]
-    with pytest.raises(TaxonomyViolation, match="rule 'each': code_for does not apply, use codes_for"):
-        v1.dimension("control_flag").code_for({})
-    with pytest.raises(TaxonomyViolation, match="rule 'age': code_for does not apply, use code_for_age"):
-        v1.dimension("age_band").code_for({})
-    with pytest.raises(TaxonomyViolation, match="rule 'derived'"):
-        v1.dimension("cross_border").codes_for({})
-    with pytest.raises(TaxonomyViolation, match="rule 'first': code_for_age does not apply"):
-        v1.dimension("gender").code_for_age(30)
-    assert v1.dimension("gender").codes_for({"prs_Gender": "Masculine"}) == ("M",)
-    assert v1.dimension("cross_border").input.derived_from == COUNTRY_DIMENSIONS
-
-
 # ---------------------------------------------------------------- invalid documents
 
 Mutation = Callable[[dict[str, Any]], Any]
@@ -621,7 +420,7 @@ def test_invalid_documents_are_rejected(mutate: Mutation, message: str) -> None:
 
 
 def test_too_many_cells(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(taxonomy_module, "MAX_CELLS_PER_TABLE", 10_000)
+    monkeypatch.setattr(taxonomy_document, "MAX_CELLS_PER_TABLE", 10_000)
     with pytest.raises(TaxonomyViolation, match="table 'persons_corridor' has 19220 cells; at most 10000"):
         load_taxonomy(v1_document())
 

@@ -1,102 +1,47 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The taxonomy: which tables a node releases each month, over which code lists, with which contribution bounds.
+"""Reading a taxonomy document: every rule a document must follow, checked before it becomes a :class:`Taxonomy`.
 
-A taxonomy is a JSON document (version 1 ships as ``protocol/data/taxonomy-v1.json``) naming *dimensions*
-(closed code lists, plus the rule that turns HTCDS record values into codes) and *tables* (up to three
-dimensions, a counting unit and a per-person contribution bound). Its identity is ``content_hash``, the SHA-256
-of its RFC 8785 canonical bytes, so a payload that names a taxonomy names exactly one set of code lists.
-
-A table is released densely: every cell of its domain, in row-major order over its dimensions' code lists (the
-last dimension varies fastest). Releasing only non-zero cells would leak which cells are non-zero.
-
->>> taxonomy = builtin_taxonomy()
->>> taxonomy.id
-'tipshare-taxonomy/1'
->>> corridor = taxonomy.table("persons_corridor")
->>> [dimension.name for dimension in corridor.dimensions]
-['citizenship', 'country_of_exploitation', 'exploitation_group']
->>> corridor.cell_codes(corridor.cell_index(["UA", "PL", "labour"]))
-('UA', 'PL', 'labour')
->>> taxonomy.dimension("citizenship").code_for({"prs_Citizenship": ["VN"]})
-'035'
->>> taxonomy.dimension("control_flag").codes_for({"vic_MethodsOfControl": ["DebtBondage", "TakesEarnings"]})
-('meansDebtBondageEarnings', '_any_info')
->>> taxonomy.table("persons_control").l2_sensitivity_squared
-9
-
-Every rule a document breaks raises :class:`~protocol.errors.TaxonomyViolation` naming the dimension, table or
-code at fault. Only the document is trusted to be a taxonomy after :func:`load_taxonomy` returns.
+A document is JSON; it is canonicalised (RFC 8785) first, so its identity (``content_hash``) does not depend on how
+it was written. Every rule it breaks raises :class:`~protocol.errors.TaxonomyViolation` naming the dimension, table
+or code at fault.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import json
-import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from importlib import resources
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 from protocol.canonical import canonical_bytes, parse_json
 from protocol.errors import MalformedMessage, TaxonomyViolation
 from protocol.messages import COUNTRY_PATTERN
+from protocol.taxonomy.model import (
+    CODE_KINDS,
+    INPUT_RULES,
+    MAX_CELLS_PER_TABLE,
+    MAX_CODES_PER_DIMENSION,
+    MAX_CONTRIBUTION_BOUND,
+    MAX_DIMENSIONS_PER_TABLE,
+    MAX_WEIGHT,
+    UNITS,
+    AgeRange,
+    Code,
+    Dimension,
+    FieldMap,
+    InputRule,
+    Table,
+    Taxonomy,
+    WorkloadQuestion,
+)
 
-__all__ = [
-    "CODE_KINDS",
-    "INPUT_RULES",
-    "MAX_CELLS_PER_TABLE",
-    "MAX_CODES_PER_DIMENSION",
-    "MAX_CONTRIBUTION_BOUND",
-    "MAX_DIMENSIONS_PER_TABLE",
-    "MAX_WEIGHT",
-    "TAXONOMY_V1_ID",
-    "TAXONOMY_V2_ID",
-    "UNITS",
-    "AgeRange",
-    "Code",
-    "Dimension",
-    "FieldMap",
-    "InputRule",
-    "Recorded",
-    "Table",
-    "Taxonomy",
-    "WorkloadQuestion",
-    "builtin_taxonomies",
-    "builtin_taxonomy",
-    "latest_taxonomy",
-    "load_taxonomy",
-    "parse_taxonomy",
-    "same_cells",
-]
+__all__ = ["load_taxonomy", "parse_taxonomy"]
 
-#: The ids of the taxonomies shipped with this package (a hub publishes and accepts both; new nodes follow v2).
-TAXONOMY_V1_ID: Final = "tipshare-taxonomy/1"
-TAXONOMY_V2_ID: Final = "tipshare-taxonomy/2"
-#: What a table counts.
-UNITS: Final = frozenset({"person", "case", "contact"})
-#: How a dimension's code is computed from a record (each is described in the document's ``input_rules``).
-INPUT_RULES: Final = frozenset({"first", "several", "priority", "each", "country", "age", "derived"})
-#: Kinds of codes in a country dimension.
-CODE_KINDS: Final = frozenset({"country", "region", "special"})
-MAX_DIMENSIONS_PER_TABLE: Final = 3
-MAX_CODES_PER_DIMENSION: Final = 1000
-MAX_CELLS_PER_TABLE: Final = 1_000_000
-MAX_CONTRIBUTION_BOUND: Final = 1000
 #: Mechanisms a taxonomy may record budget weights for (the values carried in payloads).
 _MECHANISMS: Final = ("discrete_gaussian", "discrete_laplace")
-MAX_WEIGHT: Final = 1000
-
-#: Values recorded for one record (person, case or contact): input field name -> value or values, in recorded order.
-Recorded: TypeAlias = Mapping[str, str | Sequence[str] | None]
-
-_DATA_FILES: Final[Mapping[int, tuple[str, str]]] = MappingProxyType(
-    {1: ("taxonomy-v1.json", TAXONOMY_V1_ID), 2: ("taxonomy-v2.json", TAXONOMY_V2_ID)}
-)
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}/[1-9][0-9]{0,5}")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _CODE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+-]{0,39}")
@@ -114,293 +59,6 @@ _RULE_KEYS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "age": (("ranges", "missing"), ("note",)),
     "derived": (("from", "note"), ()),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Code:
-    """One code of a dimension. ``kind`` is set in country dimensions only (country, region or special)."""
-
-    code: str
-    label: str
-    kind: str = ""
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class FieldMap:
-    """How the values recorded in one input field (HTCDS name, or ``ext_*`` extension) map to codes."""
-
-    name: str
-    values: Mapping[str, str] = field(hash=False)
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class AgeRange:
-    """Ages ``min_age``..``max_age`` (inclusive; ``None``: no upper limit) get ``code``."""
-
-    code: str
-    min_age: int
-    max_age: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class InputRule:
-    """How a node computes a dimension's code from a record; see the document's ``input_rules``."""
-
-    rule: str
-    fields: tuple[FieldMap, ...] = ()
-    missing: str | None = None
-    several: str | None = None
-    priority: tuple[str, ...] = ()
-    any_code: str | None = None
-    ranges: tuple[AgeRange, ...] = ()
-    derived_from: tuple[str, ...] = ()
-    aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
-    regions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Dimension:
-    """A closed, ordered code list and the rule that maps record values onto it."""
-
-    name: str
-    description: str
-    codes: tuple[Code, ...]
-    input: InputRule
-    code_names: tuple[str, ...] = field(init=False)
-    _positions: Mapping[str, int] = field(init=False, repr=False, compare=False, hash=False)
-
-    def __post_init__(self) -> None:
-        names = tuple(code.code for code in self.codes)
-        object.__setattr__(self, "code_names", names)
-        object.__setattr__(self, "_positions", MappingProxyType({c: i for i, c in enumerate(names)}))
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-    @property
-    def multi_valued(self) -> bool:
-        """True if one record can count under several codes (input rule ``each``)."""
-        return self.input.rule == "each"
-
-    def index_of(self, code: str) -> int:
-        """Position of ``code`` in this dimension's code list."""
-        try:
-            return self._positions[code]
-        except (KeyError, TypeError):
-            raise TaxonomyViolation(f"{code!r} is not a code of dimension {self.name!r}") from None
-
-    def code_for(self, recorded: Recorded) -> str:
-        """The code of one record, for a single-valued dimension with rule first/several/priority/country."""
-        rule = self.input
-        if rule.rule in ("first", "country"):
-            for field_map in rule.fields:
-                for raw in _values(recorded, field_map.name):
-                    return self._map_one(field_map, raw)
-            return _required(rule.missing)
-        if rule.rule in ("several", "priority"):
-            found = {self._map_one(fm, raw) for fm in rule.fields for raw in _values(recorded, fm.name)}
-            if not found:
-                return _required(rule.missing)
-            if rule.rule == "priority":
-                return min(found, key=rule.priority.index)
-            return found.pop() if len(found) == 1 else _required(rule.several)
-        raise TaxonomyViolation(self._wrong_method("code_for"))
-
-    def codes_for(self, recorded: Recorded) -> tuple[str, ...]:
-        """Every code a record counts under, in code-list order (one code unless the dimension is multi-valued)."""
-        rule = self.input
-        if rule.rule != "each":
-            return (self.code_for(recorded),)
-        found = {self._map_one(fm, raw) for fm in rule.fields for raw in _values(recorded, fm.name)}
-        if found and rule.any_code is not None:
-            found.add(rule.any_code)
-        return tuple(sorted(found, key=self.index_of))
-
-    def code_for_age(self, age: int | None) -> str:
-        """The code for an age in whole years (rule ``age``); ``None`` or a negative age gives the missing code."""
-        rule = self.input
-        if rule.rule != "age":
-            raise TaxonomyViolation(self._wrong_method("code_for_age"))
-        if age is not None and age >= 0:
-            for band in rule.ranges:
-                if band.min_age <= age and (band.max_age is None or age <= band.max_age):
-                    return band.code
-        return _required(rule.missing)
-
-    def _map_one(self, field_map: FieldMap, raw: str) -> str:
-        if self.input.rule == "country":
-            return self._map_country(field_map, raw)
-        code = field_map.values.get(raw)
-        if code is None:
-            raise TaxonomyViolation(
-                f"value {raw!r} of field {field_map.name} has no code in dimension {self.name!r}; "
-                f"the taxonomy accepts: {', '.join(sorted(field_map.values))}"
-            )
-        return code
-
-    def _map_country(self, field_map: FieldMap, raw: str) -> str:
-        value = raw.upper()
-        if value in field_map.values:
-            return field_map.values[value]
-        value = self.input.aliases.get(value, value)
-        position = self._positions.get(value)
-        if position is not None and self.codes[position].kind == "country":
-            return value
-        region = self.input.regions.get(value)
-        if region is None:
-            raise TaxonomyViolation(
-                f"value {raw!r} of field {field_map.name} is not an ISO 3166-1 alpha-2 code that dimension "
-                f"{self.name!r} maps; correct the record, or record it as unknown"
-            )
-        return region
-
-    def _wrong_method(self, method: str) -> str:
-        use = {"each": "codes_for", "age": "code_for_age"}.get(self.input.rule, "the rule in its note")
-        return f"dimension {self.name!r} has input rule {self.input.rule!r}: {method} does not apply, use {use}"
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A dense table: every cell of the product of its dimensions' code lists, in row-major order."""
-
-    name: str
-    description: str
-    unit: str
-    dimensions: tuple[Dimension, ...]
-    l1_bound: int
-    per_cell_bound: int
-    shape: tuple[int, ...] = field(init=False)
-    cell_count: int = field(init=False)
-    _strides: tuple[int, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        shape = tuple(len(dimension) for dimension in self.dimensions)
-        strides = tuple(math.prod(shape[i + 1 :]) for i in range(len(shape)))
-        object.__setattr__(self, "shape", shape)
-        object.__setattr__(self, "cell_count", math.prod(shape))
-        object.__setattr__(self, "_strides", strides)
-
-    @property
-    def dimension_names(self) -> tuple[str, ...]:
-        return tuple(dimension.name for dimension in self.dimensions)
-
-    @property
-    def multi_valued(self) -> bool:
-        """True if one person can count in several cells because a dimension is multi-valued."""
-        return any(dimension.multi_valued for dimension in self.dimensions)
-
-    @property
-    def l2_sensitivity_squared(self) -> int:
-        """Largest Σx² over contributions with Σx ≤ l1 and every x ≤ per_cell: (l1 // c)·c² + (l1 mod c)²."""
-        full, rest = divmod(self.l1_bound, self.per_cell_bound)
-        return full * self.per_cell_bound**2 + rest**2
-
-    def cell_index(self, codes: Sequence[str]) -> int:
-        """Position in the dense vector of the cell with one code per dimension (row-major)."""
-        if isinstance(codes, str) or len(codes) != len(self.dimensions):
-            raise TaxonomyViolation(
-                f"table {self.name!r} needs one code for each of its dimensions {list(self.dimension_names)}, "
-                f"got {codes!r}"
-            )
-        index = 0
-        for dimension, stride, code in zip(self.dimensions, self._strides, codes, strict=True):
-            try:
-                index += dimension.index_of(code) * stride
-            except TaxonomyViolation as e:
-                raise TaxonomyViolation(f"table {self.name!r}: {e}") from None
-        return index
-
-    def cell_codes(self, index: int) -> tuple[str, ...]:
-        """The codes of the cell at ``index`` in the dense vector; inverse of :meth:`cell_index`."""
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.cell_count:
-            raise TaxonomyViolation(
-                f"table {self.name!r} has cells 0..{self.cell_count - 1}; {index!r} is not one of them"
-            )
-        codes = []
-        for dimension, stride in zip(self.dimensions, self._strides, strict=True):
-            position, index = divmod(index, stride)
-            codes.append(dimension.code_names[position])
-        return tuple(codes)
-
-    def iter_cells(self) -> Iterator[tuple[str, ...]]:
-        """Every cell's codes, in dense (row-major) order."""
-        return itertools.product(*(dimension.code_names for dimension in self.dimensions))
-
-
-@dataclass(frozen=True, slots=True)
-class WorkloadQuestion:
-    """One question of the coordinators' workload the taxonomy's tables and budget weights were chosen for.
-
-    A *cell* of the question is one combination of codes of ``dimensions`` (no dimension: the total), summed over
-    ``months`` months. ``halfwidth`` is the 95 % half-width coordinators need for one such cell at the workload's
-    reference number of hotlines, and ``priority`` how much that need weighs against the others. Budget weights
-    minimise ``Σ priority · (expected half-width / halfwidth)²`` (:mod:`protocol.allocation`).
-    """
-
-    id: str
-    description: str
-    unit: str
-    dimensions: tuple[str, ...]
-    months: int
-    halfwidth: int
-    priority: int
-
-
-@dataclass(frozen=True, slots=True)
-class Taxonomy:
-    """A validated taxonomy document. Build it with :func:`load_taxonomy`, :func:`parse_taxonomy` or
-    :func:`builtin_taxonomy`, never directly."""
-
-    id: str
-    version: int
-    title: str
-    description: str
-    dimensions: Mapping[str, Dimension] = field(hash=False)
-    tables: Mapping[str, Table] = field(hash=False)
-    country_aliases: Mapping[str, str] = field(hash=False)
-    country_regions: Mapping[str, str] = field(hash=False)
-    content_hash: str
-    _canonical: bytes = field(repr=False)
-    #: The questions the tables and weights were chosen for (empty in taxonomy v1, which predates them).
-    workload: tuple[WorkloadQuestion, ...] = ()
-    #: Recorded budget weights: mechanism -> table -> whole-number weight (empty in taxonomy v1).
-    budget_weights: Mapping[str, Mapping[str, int]] = field(default_factory=lambda: MappingProxyType({}), hash=False)
-    #: The number of hotlines the workload's half-widths are stated for (0 without a workload).
-    workload_hotlines: int = 0
-
-    @property
-    def document(self) -> dict[str, Any]:
-        """The taxonomy document as a fresh JSON value (a copy: changing it changes nothing here)."""
-        value: dict[str, Any] = json.loads(self._canonical)
-        return value
-
-    @property
-    def total_cells(self) -> int:
-        """Cells in one monthly release: the sum over all tables."""
-        return sum(table.cell_count for table in self.tables.values())
-
-    def canonical_bytes(self) -> bytes:
-        """The RFC 8785 bytes of the document; ``content_hash`` is their SHA-256."""
-        return self._canonical
-
-    def table(self, name: str) -> Table:
-        try:
-            return self.tables[name]
-        except KeyError:
-            raise TaxonomyViolation(
-                f"taxonomy {self.id} has no table {name!r}; its tables are: {', '.join(self.tables)}"
-            ) from None
-
-    def dimension(self, name: str) -> Dimension:
-        try:
-            return self.dimensions[name]
-        except KeyError:
-            raise TaxonomyViolation(
-                f"taxonomy {self.id} has no dimension {name!r}; its dimensions are: {', '.join(self.dimensions)}"
-            ) from None
 
 
 def load_taxonomy(document: Mapping[str, Any]) -> Taxonomy:
@@ -487,71 +145,6 @@ def parse_taxonomy(data: bytes) -> Taxonomy:
 @functools.lru_cache(maxsize=8)
 def _parse_taxonomy(data: bytes) -> Taxonomy:
     return load_taxonomy(parse_json(data))
-
-
-@functools.cache
-def builtin_taxonomy(version: int = 1) -> Taxonomy:
-    """A taxonomy shipped in this package (``protocol/data/taxonomy-v<version>.json``), loaded once.
-
-    Version 1 is the original eight tables; version 2 (:data:`TAXONOMY_V2_ID`) adds the one-cell total, the
-    one-way margins and the two-way corridor that coordinators' questions need, with budget weights computed for
-    their workload. A hub publishes and accepts both.
-    """
-    if version not in _DATA_FILES:
-        raise TaxonomyViolation(f"this package ships taxonomy versions {sorted(_DATA_FILES)}, not {version!r}")
-    name, expected = _DATA_FILES[version]
-    data = resources.files("protocol").joinpath("data").joinpath(name).read_bytes()
-    taxonomy = parse_taxonomy(data)
-    if taxonomy.id != expected:
-        raise TaxonomyViolation(f"{name} has id {taxonomy.id!r}, expected {expected!r}")
-    return taxonomy
-
-
-def builtin_taxonomies() -> tuple[Taxonomy, ...]:
-    """Every taxonomy shipped in this package, oldest first."""
-    return tuple(builtin_taxonomy(version) for version in sorted(_DATA_FILES))
-
-
-def latest_taxonomy() -> Taxonomy:
-    """The newest taxonomy shipped in this package: what a new hub publishes and a new node follows."""
-    return builtin_taxonomy(max(_DATA_FILES))
-
-
-def same_cells(first: Table, second: Table) -> bool:
-    """True if two tables (of two taxonomies) have the same unit, bounds, dimensions and code lists, so that their
-    cells mean the same and can be summed together. Descriptions and input rules may differ.
-
-    >>> same_cells(builtin_taxonomy(1).table("contacts"), builtin_taxonomy(2).table("contacts"))
-    True
-    """
-    return (
-        first.unit == second.unit
-        and first.l1_bound == second.l1_bound
-        and first.per_cell_bound == second.per_cell_bound
-        and first.dimension_names == second.dimension_names
-        and all(a.code_names == b.code_names for a, b in zip(first.dimensions, second.dimensions, strict=True))
-    )
-
-
-# ---------------------------------------------------------------- record values
-
-
-def _values(recorded: Recorded, name: str) -> Iterator[str]:
-    value = recorded.get(name)
-    if value is None:
-        return
-    items: Sequence[object] = (value,) if isinstance(value, str) else value
-    for item in items:
-        if not isinstance(item, str):
-            raise TaxonomyViolation(f"field {name} holds {item!r}; recorded values are strings")
-        if stripped := item.strip():
-            yield stripped
-
-
-def _required(code: str | None) -> str:
-    if code is None:  # pragma: no cover - load_taxonomy requires it for every rule that reaches here
-        raise TaxonomyViolation("the taxonomy gives no code for this case")
-    return code
 
 
 # ---------------------------------------------------------------- document validation
