@@ -43,37 +43,24 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from node import adoption, cli_witness, i18n, round_store, round_views, rounds, views
-from node.budget import BudgetConfig, amount_text, check_caps
+from node import adoption, cli_witness, i18n, round_store, round_views, views, workflow
+from node.budget import amount_text
 from node.cli_keys import rekey, repin
-from node.client import HubClient, make_http_client, normalise_hub_url
-from node.errors import (
-    AlreadyInitialised,
-    HubUnreachable,
-    KeyFileError,
-    NodeError,
-    NoSuchRelease,
-    NotApproved,
-    PeriodNotOver,
-    SubmissionRejected,
-    protocol_diagnostics,
-)
-from node.home import HomeLayout, NodeConfig, NodeHome, PinnedHub, builtin_by_hash, read_config, render_config
+from node.client import HubClient, make_http_client
+from node.errors import NodeError, NoSuchRelease, protocol_diagnostics
+from node.home import HomeLayout, NodeConfig, NodeHome
 from node.i18n import N_, Text
 from node.i18n import gettext as _
-from node.keystore import create_signing_key, ensure_private_dir, load_signing_key, sealing_key, write_private_file
-from node.ledger import UNSENT, Ledger, StoredRelease
+from node.keystore import load_signing_key, sealing_key
+from node.ledger import UNSENT, Ledger
 from node.noise import calibrate
-from node.outbox import DeliveryReport, Outbox, RetryPolicy, deliver
-from node.regional import regional_accuracy, release_scales
-from node.release import DEFAULT_TOP, check_tables, noisy_payload, preview
-from node.repin import follow_hub_keys
+from node.outbox import Outbox
+from node.release import DEFAULT_TOP
+from node.repin import Repinned
 from node.settings import NodeSettings, load_settings
-from node.store import open_database
-from node.watch import load_policy
 from protocol.errors import ProtocolError
-from protocol.messages import PROTOCOL_VERSION, SubmissionPayload, format_timestamp
-from protocol.period import PERIOD_PATTERN, Period
+from protocol.messages import PROTOCOL_VERSION
+from protocol.period import PERIOD_PATTERN
 from protocol.taxonomy import Taxonomy, builtin_taxonomies, builtin_taxonomy, latest_taxonomy
 
 if TYPE_CHECKING:
@@ -83,7 +70,6 @@ __all__ = ["HTTPClientFactory", "app", "main"]
 
 HTTPClientFactory = Callable[[NodeSettings], httpx.Client]
 _PERIOD = re.compile(PERIOD_PATTERN)
-_log = logging.getLogger("node")
 
 app = typer.Typer(
     name="tipshare-node",
@@ -177,10 +163,6 @@ def _check_period(period: str) -> str:
     return period
 
 
-def _next_month(period: str) -> datetime:
-    return Period.parse(period).end
-
-
 LangOption = Annotated[
     str | None,
     typer.Option(
@@ -242,47 +224,11 @@ def init(
 ) -> None:
     """Set up this node: create its key, pin the hub's keys, and print the line to enroll."""
     state = _state(ctx)
-    settings = state.settings()
-    layout = HomeLayout(settings.home)
-    url = normalise_hub_url(hub)
-    if layout.config.exists():
-        config = read_config(layout.config)
-        if config.hotline_id != hotline_id or config.hub.url != url:
-            raise AlreadyInitialised(
-                Text(
-                    N_("%(home)s is already set up for hotline %(hotline)s at %(hub)s"),
-                    home=str(layout.root),
-                    hotline=config.hotline_id,
-                    hub=config.hub.url,
-                )
-            )
-        _show_identity(config, layout, as_json=as_json, existing=True)
-        return
-    with state.hub(url) as client:
-        identity = client.identity()
-        taxonomy = client.taxonomy(identity.taxonomy_id, expected_hash=identity.taxonomy_hash)
-    ensure_private_dir(layout.root)
-    # A key left by an init that stopped half-way is reused, never replaced.
-    key = load_signing_key(layout.key) if layout.key.exists() else create_signing_key(layout.key)
-    if builtin_by_hash(taxonomy.content_hash) is None:
-        write_private_file(layout.taxonomy, taxonomy.canonical_bytes())
-    now = format_timestamp(state.clock())
-    config = NodeConfig(
-        hotline_id=hotline_id,
-        public_key=key.verify_key.to_text(),
-        key_id=key.verify_key.key_id,
-        created_at=now,
-        hub=PinnedHub(url=url, identity=identity, pinned_at=now),
-        budget=BudgetConfig.default(mechanism.value, taxonomy=taxonomy),
+    layout = HomeLayout(state.settings().home)
+    setup = workflow.set_up_node(
+        layout, hotline_id=hotline_id, hub_url=hub, mechanism=mechanism.value, hub=state.hub, now=state.clock()
     )
-    open_database(layout.database, create=True).close()
-    try:
-        write_private_file(layout.config, render_config(config).encode("utf-8"), overwrite=False)
-    except FileExistsError:
-        raise AlreadyInitialised(
-            Text(N_("%(home)s was set up by another process at the same time"), home=str(layout.root))
-        ) from None
-    _show_identity(config, layout, as_json=as_json, existing=False)
+    _show_identity(setup.config, layout, as_json=as_json, existing=setup.existing)
 
 
 def _show_identity(config: NodeConfig, layout: HomeLayout, *, as_json: bool, existing: bool) -> None:
@@ -348,20 +294,6 @@ def _show_identity(config: NodeConfig, layout: HomeLayout, *, as_json: bool, exi
 # ---------------------------------------------------------------------------- prepare / correct
 
 
-@dataclass(frozen=True)
-class _Export:
-    """The export files and the officer's statements about them, as ``prepare`` and ``correct`` take them."""
-
-    cases: Path
-    contacts: Path | None
-    mapping: Path | None
-    allow_unknown: bool
-    allow_empty: bool
-    rows_are_persons: bool
-    allow_other_months: bool
-    encoding: str | None
-
-
 RowsArePersonsOption = Annotated[
     bool,
     typer.Option(
@@ -379,10 +311,9 @@ AllowOtherMonthsOption = Annotated[
 ]
 
 
-def _read_tables(home: NodeHome, export: _Export, period: str) -> TrueTables:
-    """Read and check the export (every check of :mod:`node.inputs`), then show the local summary on stderr."""
-    import node.aggregate  # the input half: imported only when an export is read (and replaceable in tests)
-
+def _read_tables(home: NodeHome, export: workflow.Export, period: str) -> TrueTables:
+    """Read and check the export (:func:`node.workflow.read_tables`) with a progress bar, then show the local
+    summary on stderr."""
     err = Console(stderr=True, highlight=False)
     with Progress(
         TextColumn("Reading the export"),
@@ -398,82 +329,21 @@ def _read_tables(home: NodeHome, export: _Export, period: str) -> TrueTables:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total or None)
 
-        _log.info("reading %s%s for %s", export.cases, f" and {export.contacts}" if export.contacts else "", period)
-        tables = node.aggregate.prepare_tables(
-            cases=export.cases,
-            contacts=export.contacts,
-            mapping=export.mapping,
-            period=period,
-            taxonomy=home.taxonomy,
-            allow_unknown=export.allow_unknown,
-            allow_empty=export.allow_empty,
-            rows_are_persons=export.rows_are_persons,
-            allow_other_months=export.allow_other_months,
-            encoding=export.encoding,
-            progress=advance,
-        )
+        tables = workflow.read_tables(home, export, period, progress=advance)
     if tables.summary is not None:
         views.show_summary(err, tables.summary)  # true counts: on the terminal only, never stored or sent
     return tables
 
 
-def _make_release(
-    state: _State,
-    home: NodeHome,
-    ledger: Ledger,
-    tables: TrueTables,
-    *,
-    key_id: str,
-    correction: bool,
-) -> tuple[StoredRelease, bool]:
-    """Calibrate, draw once and store (through the ledger, which checks the caps first)."""
-    counts, period = dict(tables.counts), tables.period
-    names = check_tables(home.taxonomy, counts)
-    plan = calibrate(home.taxonomy, names, home.config.budget)
-    _log.info(
-        "noise for %s: %s",
-        period,
-        ", ".join(
-            f"{t.table} {plan.mechanism} scale {t.scale_text} ({plan.measure} {t.noise().spent})" for t in plan.tables
-        ),
-    )
-    now = state.clock()
-
-    def build(revision: int) -> SubmissionPayload:
-        return noisy_payload(
-            counts=counts,
-            plan=plan,
-            taxonomy=home.taxonomy,
-            hotline_id=home.config.hotline_id,
-            key_id=key_id,
-            period=period,
-            revision=revision,
-            now=now,
-            unit=tables.unit,
-        )
-
-    try:
-        release, created = ledger.record(
-            period=period, budget=home.config.budget, spend=plan.spent, build=build, correction=correction, now=now
-        )
-    finally:
-        counts.clear()  # the true counts are not needed any more
-    _log.info("stored %s revision %d (%s)", release.period, release.revision, release.payload_hash)
-    return release, created
-
-
-def _show_release(
-    home: NodeHome, ledger: Ledger, release: StoredRelease, *, new: bool, top: int, as_json: bool
-) -> None:
-    payload = release.payload()
-    taxonomy = home.taxonomy_of(payload.taxonomy.id, payload.taxonomy.hash)  # an earlier release may follow another
-    previews = preview(payload, taxonomy, top=top)
-    regional = regional_accuracy(taxonomy, release_scales(payload.privacy))
-    standing = ledger.standing(home.config.budget, release.period)
+def _show_release(shown: workflow.ReleasePreview, *, as_json: bool) -> None:
     if as_json:
-        views.emit_json(views.preview_document(release, previews, regional, standing, new=new))
+        views.emit_json(
+            views.preview_document(shown.release, shown.previews, shown.regional, shown.standing, new=shown.new)
+        )
     else:
-        views.show_preview(views.console(), release, previews, regional, standing, new=new)
+        views.show_preview(
+            views.console(), shown.release, shown.previews, shown.regional, shown.standing, new=shown.new
+        )
 
 
 @app.command()
@@ -500,9 +370,8 @@ def prepare(
     state = _state(ctx)
     period = _check_period(period)
     home = state.open_home()
-    if _next_month(period) > state.clock():
-        raise PeriodNotOver(Text(N_("%(period)s is not over yet"), period=period))
-    export = _Export(
+    workflow.check_period_over(period, now=state.clock())
+    export = workflow.Export(
         cases, contacts, mapping, allow_unknown, allow_empty, rows_are_persons, allow_other_months, encoding
     )
     if check:
@@ -513,20 +382,8 @@ def prepare(
             views.show_check(views.console(), tables, export.cases, export.contacts)
         return
     with _database(home) as db:
-        ledger = Ledger(db)
-        existing = ledger.latest(period)
-        if existing is None:
-            check_caps(ledger.standing(home.config.budget, period), home.config.budget.release)
-            key_id = home.signing_key().verify_key.key_id  # a key problem shows before a long read
-            tables = _read_tables(home, export, period)
-            existing, new = _make_release(state, home, ledger, tables, key_id=key_id, correction=False)
-            # In a secure group: the round's vectors too (true counts plus a noise share); the release is the fallback.
-            round_store.prepare_round(
-                home, db, tables.counts, period=period, release_spend=existing.spent, now=state.clock()
-            )
-        else:
-            new = False
-        _show_release(home, ledger, existing, new=new, top=top, as_json=as_json)
+        prepared = workflow.prepare_release(home, db, export, period=period, clock=state.clock, read=_read_tables)
+        _show_release(workflow.preview_release(home, Ledger(db), prepared, top=top), as_json=as_json)
 
 
 @app.command()
@@ -550,68 +407,61 @@ def correct(
     state = _state(ctx)
     period = _check_period(period)
     home = state.open_home()
-    budget = home.config.budget
-    export = _Export(
+    export = workflow.Export(
         cases, contacts, mapping, allow_unknown, allow_empty, rows_are_persons, allow_other_months, encoding
     )
     with _database(home) as db:
         ledger = Ledger(db)
-        latest = ledger.latest(period)
-        if latest is None:
-            raise NoSuchRelease(
-                Text(N_("%(period)s has no release to correct"), period=period),
-                hint=Text(N_("Use `tipshare-node prepare` for it.")),
-            )
-        s = views.symbol(budget.measure)
-        err = Console(stderr=True, highlight=False)
-        standing = ledger.standing(budget, period)
-        if latest.status in UNSENT:
-            err.print(
-                _(
-                    "%(period)s revision %(revision)s was never sent (%(status)s): the correction replaces it as "
-                    "revision %(revision)s, with fresh noise, and spends nothing more: the %(symbol)s = %(spent)s it "
-                    "spent is given back. The new release waits for your approval."
-                )
-                % {
-                    "period": period,
-                    "revision": latest.revision,
-                    "status": latest.status,
-                    "symbol": s,
-                    "spent": amount_text(Fraction(latest.spent)),
-                },
-                soft_wrap=True,
-            )
-            question = _("Replace it with the corrected data?")
-        else:
-            check_caps(standing, budget.release)
-            err.print(
-                _(
-                    "A correction of %(period)s is released as revision %(revision)s, with fresh noise, and spends "
-                    "%(symbol)s = %(release)s MORE of the privacy budget. After it, %(period)s will have spent "
-                    "%(period_spent)s of %(period_cap)s and %(year)s %(year_spent)s of %(year_cap)s. Every revision "
-                    "sent stays at the hub; this cannot be undone."
-                )
-                % {
-                    "period": period,
-                    "revision": latest.revision + 1,
-                    "symbol": s,
-                    "release": amount_text(budget.release),
-                    "period_spent": amount_text(standing.period_spent + budget.release),
-                    "period_cap": amount_text(budget.period_cap),
-                    "year": standing.year,
-                    "year_spent": amount_text(standing.year_spent + budget.release),
-                    "year_cap": amount_text(budget.year_cap),
-                },
-                soft_wrap=True,
-            )
-            question = _("Spend the budget and prepare the correction?")
+        question = _correction_question(workflow.quote_correction(home, ledger, period))
         if not yes and not typer.confirm(question, default=False, err=True):
-            err.print(_("Nothing was spent."))
+            Console(stderr=True, highlight=False).print(_("Nothing was spent."))
             raise typer.Exit(1)
-        key_id = home.signing_key().verify_key.key_id
-        tables = _read_tables(home, export, period)
-        release, new = _make_release(state, home, ledger, tables, key_id=key_id, correction=True)
-        _show_release(home, ledger, release, new=new, top=top, as_json=as_json)
+        prepared = workflow.correct_release(home, ledger, export, period=period, clock=state.clock, read=_read_tables)
+        _show_release(workflow.preview_release(home, ledger, prepared, top=top), as_json=as_json)
+
+
+def _correction_question(quote: workflow.CorrectionQuote) -> str:
+    """Say on stderr what the correction will do and spend; the question to confirm it."""
+    latest, standing, budget = quote.latest, quote.standing, quote.budget
+    err = Console(stderr=True, highlight=False)
+    if quote.replaces:
+        err.print(
+            _(
+                "%(period)s revision %(revision)s was never sent (%(status)s): the correction replaces it as "
+                "revision %(revision)s, with fresh noise, and spends nothing more: the %(symbol)s = %(spent)s it "
+                "spent is given back. The new release waits for your approval."
+            )
+            % {
+                "period": latest.period,
+                "revision": latest.revision,
+                "status": latest.status,
+                "symbol": views.symbol(budget.measure),
+                "spent": amount_text(Fraction(latest.spent)),
+            },
+            soft_wrap=True,
+        )
+        return _("Replace it with the corrected data?")
+    err.print(
+        _(
+            "A correction of %(period)s is released as revision %(revision)s, with fresh noise, and spends "
+            "%(symbol)s = %(release)s MORE of the privacy budget. After it, %(period)s will have spent "
+            "%(period_spent)s of %(period_cap)s and %(year)s %(year_spent)s of %(year_cap)s. Every revision "
+            "sent stays at the hub; this cannot be undone."
+        )
+        % {
+            "period": latest.period,
+            "revision": quote.revision,
+            "symbol": views.symbol(budget.measure),
+            "release": amount_text(budget.release),
+            "period_spent": amount_text(standing.period_spent + budget.release),
+            "period_cap": amount_text(budget.period_cap),
+            "year": standing.year,
+            "year_spent": amount_text(standing.year_spent + budget.release),
+            "year_cap": amount_text(budget.year_cap),
+        },
+        soft_wrap=True,
+    )
+    return _("Spend the budget and prepare the correction?")
 
 
 @contextmanager
@@ -628,110 +478,29 @@ def _database(home: NodeHome) -> Iterator[sqlite3.Connection]:
 
 def _deliver(
     state: _State, home: NodeHome, outbox: Outbox, *, as_json: bool, extra: dict[str, object] | None = None
-) -> DeliveryReport:
-    settings = state.settings()
-    policy = RetryPolicy(
-        attempts_per_run=settings.retry_attempts,
-        base_delay=settings.retry_base_delay,
-        max_delay=settings.retry_max_delay,
-        max_wait=settings.retry_max_wait,
+) -> None:
+    """Deliver the outbox (:func:`node.workflow.deliver_outbox`), print what happened, and raise if a release was
+    refused or could not be delivered yet."""
+    delivery = workflow.deliver_outbox(
+        home,
+        outbox,
+        state.hub,
+        policy=workflow.retry_policy(state.settings()),
+        clock=state.clock,
+        sleep=state.sleep,
+        on_repin=_say_repinned,
     )
-    with state.hub(home.config.hub.url) as client:
-        home = follow_handover(state, home, client)
-        report = deliver(
-            outbox,
-            client,
-            log_key=home.config.hub.identity.log_verifier,
-            policy=policy,
-            clock=state.clock,
-            sleep=state.sleep,
-        )
-        # Asked only after delivery, and only when the hub answered: a notice never delays or costs a release.
-        notice = None if report.pending else _taxonomy_notice(home, client)
-    for outcome in report.outcomes:
-        if outcome.result in ("delivered", "already_delivered"):
-            receipt = outbox.receipt(outcome.period, outcome.revision)
-            if receipt is not None:
-                home.save_receipt(outcome.period, outcome.revision, receipt.canonical_bytes())
     if as_json:
-        views.emit_json({**views.outcomes_document(report), **(extra or {})})
+        views.emit_json({**views.outcomes_document(delivery.report), **(extra or {})})
     else:
-        views.show_outcomes(views.console(), report)
-    if notice:
-        Console(stderr=True, highlight=False).print(notice, soft_wrap=True)
-    if report.failed:
-        first = report.failed[0]
-        raise SubmissionRejected(
-            Text(
-                N_("the hub refused %(count)s release(s); the first, %(period)s revision %(revision)s: %(detail)s"),
-                count=len(report.failed),
-                period=first.period,
-                revision=first.revision,
-                detail=first.detail,
-            ),
-            status=0,
-            hint=first.hint,
-        )
-    if report.pending:
-        raise HubUnreachable(
-            Text(
-                N_("%(count)s release(s) could not be delivered yet: %(detail)s"),
-                count=len(report.pending),
-                detail=report.pending[0].detail,
-            )
-        )
-    return report
+        views.show_outcomes(views.console(), delivery.report)
+    if delivery.notice:
+        Console(stderr=True, highlight=False).print(delivery.notice, soft_wrap=True)
+    delivery.raise_for_undelivered()
 
 
-def follow_handover(state: _State, home: NodeHome, client: HubClient) -> NodeHome:
-    """Re-pin the hub's keys if a verified handover leads to the keys it presents (see :mod:`node.repin`); the
-    home as it is afterwards. An unreachable hub changes nothing (delivery will wait too)."""
-    try:
-        repinned = follow_hub_keys(home, client, now=format_timestamp(state.clock()))
-    except HubUnreachable:
-        return home
-    if repinned is None:
-        return home
+def _say_repinned(repinned: Repinned) -> None:
     Console(stderr=True, highlight=False).print(repinned.describe(), soft_wrap=True)
-    return repinned.home
-
-
-def _taxonomy_notice(home: NodeHome, client: HubClient) -> str | None:
-    """The one-line notice when the hub's current taxonomy is not the pinned one; never an error."""
-    try:
-        return adoption.hub_notice(home.taxonomy, client.identity())
-    except NodeError as e:
-        _log.info("could not ask the hub for its current taxonomy: %s", e)
-        return None
-
-
-def _queue(state: _State, home: NodeHome, ledger: Ledger, outbox: Outbox, releases: list[StoredRelease]) -> None:
-    """Sign, seal and queue ``releases`` (approved, or failed before and queued again)."""
-    held = round_store.RoundStore(ledger.connection).held_periods()  # a month in a secure round goes in its sum
-    releases = [r for r in releases if r.period not in held]
-    if not releases:
-        return
-    key = home.signing_key()
-    hub_key = home.config.hub.identity.sealing_key
-    for release in sorted(releases, key=lambda r: (r.period, r.revision)):
-        payload = release.payload()
-        if payload.hotline_id != home.config.hotline_id or payload.key_id != key.verify_key.key_id:
-            raise KeyFileError(
-                Text(
-                    N_(
-                        "%(period)s revision %(revision)s was prepared for hotline %(hotline)s with key %(key_id)s; "
-                        "this node is %(node)s with key %(node_key)s"
-                    ),
-                    period=release.period,
-                    revision=release.revision,
-                    hotline=payload.hotline_id,
-                    key_id=payload.key_id,
-                    node=home.config.hotline_id,
-                    node_key=key.verify_key.key_id,
-                )
-            )
-        outbox.enqueue(release, signing_key=key, hub_key=hub_key, now=state.clock())
-        _log.info("queued %s revision %d", release.period, release.revision)
 
 
 def _waiting_notice(ledger: Ledger) -> None:
@@ -765,48 +534,13 @@ def submit(
     home = state.open_home()
     with _database(home) as db:
         ledger, outbox = Ledger(db), Outbox(db)
-        if period is not None:
-            latest = ledger.latest(_check_period(period))
-            if latest is None:
-                raise NoSuchRelease(Text(N_("nothing was prepared for %(period)s"), period=period))
-            if latest.status == "delivered":
-                _nothing_to_submit(
-                    "already-delivered",
-                    _("%(period)s revision %(revision)s was already delivered.")
-                    % {"period": period, "revision": latest.revision},
-                    as_json=as_json,
-                )
-                return
-            if latest.status == "prepared":
-                raise NotApproved(
-                    Text(
-                        N_("%(period)s revision %(revision)s was prepared but not approved; nothing was sent"),
-                        period=period,
-                        revision=latest.revision,
-                    ),
-                    hint=Text(
-                        N_(
-                            "If it is right: `tipshare-node approve --period %(period)s`, then submit again. If it "
-                            "is wrong: `tipshare-node discard --period %(period)s`."
-                        ),
-                        period=period,
-                    ),
-                )
-            to_queue = [latest] if latest.status in ("approved", "failed") else []
-        else:
-            to_queue = ledger.releases(status="approved") + ledger.releases(status="failed")
-        if not to_queue and not outbox.items(status="queued"):
-            if ledger.releases(status="prepared"):
-                _nothing_to_submit("none-approved", _("Nothing to submit: no release is approved."), as_json=as_json)
+        choice = workflow.choose_releases(ledger, outbox, period=None if period is None else _check_period(period))
+        if choice.nothing is not None:
+            _nothing_to_submit(choice, as_json=as_json)
+            if choice.nothing == "none-approved":
                 _waiting_notice(ledger)
-            else:
-                _nothing_to_submit(
-                    "none-prepared",
-                    _("Nothing to submit: prepare a month first (`tipshare-node prepare`)."),
-                    as_json=as_json,
-                )
             return
-        _queue(state, home, ledger, outbox, to_queue)
+        workflow.queue_releases(home, ledger, outbox, choice.releases, clock=state.clock)
         try:
             _deliver(state, home, outbox, as_json=as_json)
         finally:
@@ -814,11 +548,20 @@ def submit(
                 _waiting_notice(ledger)
 
 
-def _nothing_to_submit(reason: str, message: str, *, as_json: bool) -> None:
+def _nothing_to_submit(choice: workflow.SubmitChoice, *, as_json: bool) -> None:
     """Say that ``submit`` sent nothing: the sentence, or with ``--json`` a document like a delivery's (no
     outcomes) naming the reason (``already-delivered``, ``none-approved``, ``none-prepared``)."""
+    if choice.nothing == "already-delivered" and choice.latest is not None:
+        message = _("%(period)s revision %(revision)s was already delivered.") % {
+            "period": choice.latest.period,
+            "revision": choice.latest.revision,
+        }
+    elif choice.nothing == "none-approved":
+        message = _("Nothing to submit: no release is approved.")
+    else:
+        message = _("Nothing to submit: prepare a month first (`tipshare-node prepare`).")
     if as_json:
-        views.emit_json({"outcomes": [], "nothing_to_submit": reason, "detail": message})
+        views.emit_json({"outcomes": [], "nothing_to_submit": choice.nothing, "detail": message})
     else:
         views.console().print(message)
 
@@ -830,27 +573,19 @@ def sync(ctx: typer.Context, as_json: JsonOption = False) -> None:
     home = state.open_home()
     with _database(home) as db:
         ledger, outbox = Ledger(db), Outbox(db)
-        taken = _take_part(state, home, db, as_json=as_json)
-        _queue(state, home, ledger, outbox, ledger.releases(status="approved"))
+        reports = workflow.take_part(home, db, state.hub, now=state.clock())
+        if reports is not None and not as_json:
+            out = views.console()
+            for report in reports:
+                out.print(report.describe(), soft_wrap=True)
+        taken: dict[str, object] | None = None if reports is None else {"rounds": [r.document() for r in reports]}
+        workflow.queue_releases(home, ledger, outbox, ledger.releases(status="approved"), clock=state.clock)
         try:
             _deliver(state, home, outbox, as_json=as_json, extra=taken)
         finally:
             _waiting_notice(ledger)
         home = state.open_home()  # delivery may have followed a handover of the hub's keys
         cli_witness.watch(home, db, state.hub, sleep=state.sleep)
-
-
-def _take_part(state: _State, home: NodeHome, db: sqlite3.Connection, *, as_json: bool) -> dict[str, object] | None:
-    """The open step of the node's secure rounds (:mod:`node.rounds`); their reports for ``--json``."""
-    if home.config.secure_group is None and not round_store.RoundStore(db).active():
-        return None
-    with state.hub(home.config.hub.url) as client:
-        reports = rounds.take_part(home, db, client, now=state.clock())
-    if not as_json:
-        out = views.console()
-        for report in reports:
-            out.print(report.describe(), soft_wrap=True)
-    return {"rounds": [r.document() for r in reports]}
 
 
 # ---------------------------------------------------------------------------- approve / discard
@@ -944,27 +679,6 @@ def taxonomy(
 # ---------------------------------------------------------------------------- status / budget
 
 
-def _year_budgets(home: NodeHome, ledger: Ledger, *, year: str | None, today: datetime) -> list[views.YearBudget]:
-    """The ledger per year and period: ``year`` only, or every year with spends (this year if there are none)."""
-    spends = ledger.spends(year=year)
-    years: dict[str, dict[str, list[Fraction]]] = {}
-    if year is not None:
-        years[year] = {}
-    elif not spends:
-        years[f"{today.year:04d}"] = {}
-    for spend in spends:
-        years.setdefault(spend.period[:4], {}).setdefault(spend.period, []).append(Fraction(spend.amount))
-    return [
-        views.YearBudget(
-            year=y,
-            spent=sum((sum(v, Fraction(0)) for v in periods.values()), Fraction(0)),
-            cap=home.config.budget.year_cap,
-            periods=tuple((p, len(v), sum(v, Fraction(0))) for p, v in sorted(periods.items())),
-        )
-        for y, periods in sorted(years.items())
-    ]
-
-
 @app.command()
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show releases, the outbox, receipts, and the budget spent per year."""
@@ -978,13 +692,12 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
             ledger.releases(),
             outbox.items(),
             outbox.receipts(),
-            _year_budgets(home, ledger, year=None, today=state.clock()),
+            workflow.year_budgets(ledger, home.config.budget, year=None, today=state.clock()),
             ledger.discards(),
         )
         document["rounds"] = round_views.rounds_document(round_store.RoundStore(db).all())
-        if outbox.receipts() or load_policy(home.layout.root) is not None:  # something to check at the hub
-            with state.hub(home.config.hub.url) as client:
-                home = follow_handover(state, home, client)  # receipts are checked with the hub's current log key
+        # Receipts are checked with the hub's current log key.
+        home = workflow.follow_handover_for_receipts(home, outbox, state.hub, now=state.clock(), on_repin=_say_repinned)
         document["receipt_watch"] = cli_witness.watch(home, db, state.hub).document()
     if as_json:
         views.emit_json(document)
@@ -1007,7 +720,7 @@ def budget(
         raise typer.BadParameter(f"{year!r} is not a year", param_hint="--year")
     config = home.config
     with _database(home) as db:
-        summaries = _year_budgets(home, Ledger(db), year=year, today=state.clock())
+        summaries = workflow.year_budgets(Ledger(db), config.budget, year=year, today=state.clock())
         stored_rounds = [r for r in round_store.RoundStore(db).all() if year is None or r.period.startswith(f"{year}-")]
     plan = calibrate(home.taxonomy, list(home.taxonomy.tables), config.budget)
     document = views.budget_document(config, summaries, plan)

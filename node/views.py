@@ -8,7 +8,6 @@ information with rich. Only noisy values, public noise parameters and budget fig
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from node.noise import NoisePlan
 from node.outbox import DeliveryReport, OutboxItem
 from node.regional import RegionalAccuracy
 from node.release import TablePreview
+from node.workflow.totals import YearBudget
 from protocol.accuracy import noise_variance, single_cell_halfwidth
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from node.inputs.summary import InputSummary
 
 __all__ = [
-    "YearBudget",
     "approval_document",
     "budget_document",
     "check_document",
@@ -856,14 +855,6 @@ def show_taxonomy(out: Console, document: dict[str, Any], *, asked_to_update: bo
 
 
 # ---------------------------------------------------------------------------- budget
-
-
-@dataclass(frozen=True, slots=True)
-class YearBudget:
-    year: str
-    spent: Fraction
-    cap: Fraction
-    periods: tuple[tuple[str, int, Fraction], ...]  # (period, revisions, spent)
 
 
 def budget_document(config: NodeConfig, years: Sequence[YearBudget], plan: NoisePlan) -> dict[str, Any]:

@@ -303,6 +303,7 @@ def test_correction_asks_spends_and_respects_the_period_cap(
     assert "Prepared 2025-03 revision 2" in out
     code, _, err = officer("correct", "--period", "2025-03", cases, "--yes")  # revision 2 is unsent: replaced
     assert code == 0, err
+    assert "2025-03 revision 2 was never sent (prepared): the correction replaces it as revision 2" in err  # said
     assert officer("approve", "--period", "2025-03")[0] == 0
     assert officer("submit")[0] == 0
     code, _, err = officer("correct", "--period", "2025-03", cases, "--yes")

@@ -10,14 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from node.aggregate import TrueTables
 from node.client import HubClient
 from node.errors import HubResponseInvalid, ReceiptInvalid
 from node.home import NodeHome
 from node.ledger import Ledger, StoredRelease
-from node.noise import calibrate
 from node.outbox import DeliveryReport, Outbox, RetryPolicy, deliver
-from node.release import noisy_payload
 from node.store import open_database
+from node.workflow import make_release
 from protocol.crypto import open_envelope
 from protocol.messages import Envelope
 from protocol.receipt import verify_receipt
@@ -33,28 +33,9 @@ class Sleeps(list[float]):
 
 
 def _prepare(home: NodeHome, period: str = "2025-03") -> StoredRelease:
-    counts = {name: planted_counts(home.taxonomy)[name] for name in SMALL}
-    plan = calibrate(home.taxonomy, SMALL, home.config.budget)
-    key_id = home.signing_key().verify_key.key_id
+    tables = TrueTables(period=period, counts={name: planted_counts(home.taxonomy)[name] for name in SMALL})
     with home.database() as db:
-        release, _ = Ledger(db).record(
-            period=period,
-            budget=home.config.budget,
-            spend=plan.spent,
-            build=lambda revision: noisy_payload(
-                counts=counts,
-                plan=plan,
-                taxonomy=home.taxonomy,
-                hotline_id=home.config.hotline_id,
-                key_id=key_id,
-                period=period,
-                revision=revision,
-                now=NOW,
-            ),
-            correction=False,
-            now=NOW,
-        )
-    return release
+        return make_release(home, Ledger(db), tables, now=NOW).release
 
 
 def _queue(home: NodeHome, release: StoredRelease, connection: sqlite3.Connection | None = None) -> Outbox:
