@@ -23,18 +23,15 @@ Results go to stdout (``--json`` for scripts), logs and errors to stderr. Errors
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sqlite3
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
-from importlib.metadata import version as distribution_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -43,6 +40,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from appkit.commands import CommandState, LangOption, add_version_command, run, state_of
 from node import adoption, cli_witness, i18n, round_store, round_views, views, workflow
 from node.budget import amount_text
 from node.cli_keys import rekey, repin
@@ -83,15 +81,12 @@ app.command("rekey")(rekey)
 
 
 @dataclass
-class _State:
+class _State(CommandState):
     """What ``main`` hands every command: injected dependencies and the root options."""
 
     http_client_factory: HTTPClientFactory = make_http_client
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     sleep: Callable[[float], None] = time.sleep
     home: Path | None = None
-    verbosity: int = 0
-    handlers: list[tuple[logging.Logger, logging.Handler]] = field(default_factory=list)
 
     def settings(self) -> NodeSettings:
         return load_settings(home=self.home)
@@ -106,10 +101,7 @@ class _State:
 
 
 def _state(ctx: typer.Context) -> _State:
-    state = ctx.find_root().obj
-    if not isinstance(state, _State):  # pragma: no cover - main always passes one
-        raise RuntimeError("tipshare-node commands run through node.cli.main")
-    return state
+    return state_of(ctx, _State)
 
 
 class MechanismChoice(StrEnum):
@@ -163,17 +155,6 @@ def _check_period(period: str) -> str:
     return period
 
 
-LangOption = Annotated[
-    str | None,
-    typer.Option(
-        "--lang",
-        help="Language of the messages for people: en, uk, ro or ru (default: LANGUAGE, LC_ALL, LC_MESSAGES, LANG). "
-        "--json output is never translated.",
-        show_default=False,
-    ),
-]
-
-
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -190,23 +171,13 @@ def _root(
 ) -> None:
     """tipshare node: prepare, preview and submit a hotline's monthly noisy release."""
     state = _state(ctx)
-    i18n.use(i18n.language_from(lang, os.environ))
+    state.start(i18n.CATALOGUE, lang=lang, verbose=verbose)
     state.home = home
-    state.verbosity = verbose
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    for name in ("node", "httpx") if verbose >= 2 else ("node",):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(level)
-        state.handlers.append((logger, handler))
+    state.log_to_stderr(("node", "httpx") if verbose >= 2 else ("node",), level)
 
 
-@app.command()
-def version() -> None:
-    """Print the tipshare version and the protocol version this build speaks."""
-    typer.echo(f"tipshare {distribution_version('tipshare')} ({PROTOCOL_VERSION})")
+add_version_command(app, PROTOCOL_VERSION)
 
 
 # ---------------------------------------------------------------------------- init
@@ -911,27 +882,14 @@ def main(
         state.clock = clock
     if sleep is not None:
         state.sleep = sleep
-    args = sys.argv[1:] if argv is None else argv
-    # --help is written before any command runs: choose the language from the raw arguments, and say the help of
-    # every command and option in it (click builds the command tree from typer's app once, here).
-    i18n.use(i18n.language_in(args, os.environ))
-    command = typer.main.get_command(app)
-    i18n.translate_help(command)
-    try:
-        command.main(args=args, prog_name="tipshare-node", standalone_mode=True, obj=state)
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except NodeError as e:
-        if state.verbosity >= 2:
-            raise
-        typer.echo(e.diagnostics(), err=True)
-        return 1
-    except ProtocolError as e:
-        if state.verbosity >= 2:
-            raise
-        typer.echo(protocol_diagnostics(e), err=True)
-        return 1
-    finally:
-        for logger, handler in state.handlers:
-            logger.removeHandler(handler)
-    return 0
+    return run(
+        app,
+        argv,
+        program="tipshare-node",
+        state=state,
+        catalogue=i18n.CATALOGUE,
+        reports=[
+            (NodeError, lambda e: (e.diagnostics(), 1)),
+            (ProtocolError, lambda e: (protocol_diagnostics(e), 1)),
+        ],
+    )
