@@ -12,11 +12,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +28,14 @@ from protocol.crypto import SUBMISSION_CONTEXT, SigningKey, payload_hash
 from protocol.messages import (
     PROTOCOL_VERSION,
     KeyEventEntry,
-    PrivacyBlock,
     SubmissionEntry,
     SubmissionPayload,
-    TableNoise,
-    TableRelease,
-    TaxonomyRef,
     b64encode,
     format_timestamp,
 )
 from protocol.taxonomy import Taxonomy
 from tests.support.hubs import HubUnderTest
+from tests.support.releases import make_release
 
 HUB_URL = "https://testserver"
 #: Small tables, so that runs stay fast; ``persons_control`` has a multi-valued dimension.
@@ -130,35 +125,16 @@ def laplace_release(
     revision: int = 1,
 ) -> SubmissionPayload:
     """A discrete-Laplace release of the tables in ``cells`` (ε = L1 / scale per table)."""
-    noise = [
-        TableNoise(
-            table=name,
-            scale=scale,
-            l1_sensitivity=taxonomy.table(name).l1_bound,
-            l2_sensitivity_squared=taxonomy.table(name).l2_sensitivity_squared,
-            spent=str(Decimal(taxonomy.table(name).l1_bound) / Decimal(scale)),
-        )
-        for name in sorted(cells)
-    ]
-    return SubmissionPayload(
-        type="submission",
-        version="tipshare/1",
-        taxonomy=TaxonomyRef(id=taxonomy.id, hash=taxonomy.content_hash),
+    return make_release(
+        taxonomy,
+        key,
         hotline_id=hotline_id,
-        key_id=key.verify_key.key_id,
         period=period,
         revision=revision,
-        created_at="2026-11-02T09:30:00Z",
-        nonce=b64encode(secrets.token_bytes(16)),
-        privacy=PrivacyBlock(
-            mode="local",
-            mechanism="discrete_laplace",
-            measure="epsilon",
-            unit="person-month",
-            spent=str(sum(Decimal(t.spent) for t in noise)),
-            tables=tuple(noise),
-        ),
-        tables=tuple(TableRelease(name=name, cells=tuple(cells[name])) for name in sorted(cells)),
+        cells=cells,
+        tables=sorted(cells),
+        scale=scale,
+        mechanism="discrete_laplace",
     )
 
 

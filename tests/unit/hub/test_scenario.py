@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import itertools
 import random
-import secrets
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +33,10 @@ import pytest
 from hub.db import read_session
 from hub.services.rebuild import check_rollups
 from protocol.accuracy import is_wide, sum_interval
-from protocol.messages import PrivacyBlock, SubmissionPayload, TableNoise, TableRelease, TaxonomyRef, b64encode
+from protocol.messages import SubmissionPayload
 from protocol.taxonomy import builtin_taxonomy
 from tests.support.hubs import HubUnderTest, start_hub
-from tests.support.releases import gaussian_spend
+from tests.support.releases import make_release
 
 TAXONOMY = builtin_taxonomy()
 CONTACTS, RECRUITMENT = "contacts", "persons_recruitment"
@@ -106,42 +104,17 @@ PLAN: tuple[tuple[datetime, str, str, int, tuple[str, ...], str | None], ...] = 
 
 def _release(hub: HubUnderTest, sent: Sent) -> SubmissionPayload:
     """A release as a node makes it, with the hotline's own mechanism and scale."""
-    key = hub.hotlines[sent.hotline].key
-    noise = []
-    for name in sorted(sent.cells):
-        table = TAXONOMY.table(name)
-        if sent.mechanism == GAUSS:
-            spent = gaussian_spend(table.l2_sensitivity_squared, sent.scale)
-        else:
-            spent = str(Decimal(table.l1_bound) / Decimal(sent.scale))
-        noise.append(
-            TableNoise(
-                table=name,
-                scale=sent.scale,
-                l1_sensitivity=table.l1_bound,
-                l2_sensitivity_squared=table.l2_sensitivity_squared,
-                spent=spent,
-            )
-        )
-    return SubmissionPayload(
-        type="submission",
-        version="tipshare/1",
-        taxonomy=TaxonomyRef(id=TAXONOMY.id, hash=TAXONOMY.content_hash),
+    return make_release(
+        TAXONOMY,
+        hub.hotlines[sent.hotline].key,
         hotline_id=sent.hotline,
-        key_id=key.verify_key.key_id,
         period=sent.period,
         revision=sent.revision,
+        cells=sent.cells,
+        tables=sorted(sent.cells),
+        scale=sent.scale,
         created_at="2026-08-01T00:00:00Z",
-        nonce=b64encode(secrets.token_bytes(16)),
-        privacy=PrivacyBlock(
-            mode="local",
-            mechanism=sent.mechanism,  # type: ignore[arg-type]
-            measure="rho" if sent.mechanism == GAUSS else "epsilon",
-            unit="person-month",
-            spent=str(sum(Decimal(t.spent) for t in noise)),
-            tables=tuple(noise),
-        ),
-        tables=tuple(TableRelease(name=name, cells=tuple(sent.cells[name])) for name in sorted(sent.cells)),
+        mechanism=sent.mechanism,  # type: ignore[arg-type]
     )
 
 

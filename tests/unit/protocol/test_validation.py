@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from protocol.errors import MalformedMessage, TaxonomyViolation
-from protocol.messages import PrivacyBlock, SubmissionPayload, TableNoise, TableRelease, TaxonomyRef
+from protocol.messages import SubmissionPayload, TaxonomyRef
 from protocol.taxonomy import Taxonomy, builtin_taxonomy
 from protocol.validation import check_payload, implied_spend
+from tests.support.releases import make_release
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TAXONOMY = builtin_taxonomy()
@@ -21,43 +22,15 @@ TAXONOMY = builtin_taxonomy()
 
 def _release(source: Taxonomy = TAXONOMY, names: Iterable[str] | None = None, **overrides: Any) -> SubmissionPayload:
     """A release of every table of ``source`` (or of ``names``) with sigma=10 Gaussian noise, exact declared spends."""
-    taxonomy = source
-    chosen = sorted(taxonomy.tables if names is None else names)
-    noise = []
-    for name in chosen:
-        table = taxonomy.table(name)
-        spent = Decimal(table.l2_sensitivity_squared) / Decimal(200)  # rho = L2^2 / (2 sigma^2), sigma = 10
-        noise.append(
-            TableNoise(
-                table=name,
-                scale="10",
-                l1_sensitivity=table.l1_bound,
-                l2_sensitivity_squared=table.l2_sensitivity_squared,
-                spent=str(spent),
-            )
-        )
     fields: dict[str, Any] = {
-        "type": "submission",
-        "version": "tipshare/1",
-        "taxonomy": TaxonomyRef(id=taxonomy.id, hash=taxonomy.content_hash),
         "hotline_id": "la-strada-md",
-        "key_id": "b" * 32,
         "period": "2026-10",
-        "revision": 1,
-        "created_at": "2026-11-02T09:30:00Z",
+        "key_id": "b" * 32,
         "nonce": "AAAAAAAAAAAAAAAAAAAAAA==",
-        "privacy": PrivacyBlock(
-            mode="local",
-            mechanism="discrete_gaussian",
-            measure="rho",
-            unit="person-month",
-            spent=str(sum(Decimal(t.spent) for t in noise)),
-            tables=tuple(noise),
-        ),
-        "tables": tuple(TableRelease(name=name, cells=(0,) * taxonomy.table(name).cell_count) for name in chosen),
+        **overrides,
     }
-    fields.update(overrides)
-    return SubmissionPayload(**fields)
+    tables = None if names is None else list(names)
+    return make_release(source, None, tables=tables, **fields)
 
 
 def _with_noise(payload: SubmissionPayload, name: str, **changes: Any) -> SubmissionPayload:
