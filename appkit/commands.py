@@ -68,27 +68,30 @@ class CommandState:
 
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     verbosity: int = 0
-    handlers: list[tuple[logging.Logger, logging.Handler]] = field(default_factory=list)
+    #: The loggers the root options configured: each with the handler added and the level to restore.
+    handlers: list[tuple[logging.Logger, logging.Handler, int]] = field(default_factory=list)
 
     def start(self, catalogue: Catalogue, *, lang: str | None, verbose: int) -> None:
         """What every root callback does first: speak ``--lang`` (else the environment) and keep ``-v``'s count."""
         catalogue.use(language_from(lang, os.environ))
         self.verbosity = verbose
 
-    def log_to_stderr(self, names: Iterable[str], level: int) -> None:
-        """Write the records of the loggers ``names`` at ``level`` and above to stderr, for this command only."""
+    def log_to_stderr(self, names: Iterable[str], level: int | Callable[[str], int]) -> None:
+        """Write the records of the loggers ``names`` at ``level`` (or ``level(name)``) and above to stderr, for this
+        command only."""
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         for name in names:
             logger = logging.getLogger(name)
+            self.handlers.append((logger, handler, logger.level))
             logger.addHandler(handler)
-            logger.setLevel(level)
-            self.handlers.append((logger, handler))
+            logger.setLevel(level(name) if callable(level) else level)
 
     def close(self) -> None:
-        """Remove the log handlers this command attached."""
-        for logger, handler in self.handlers:
+        """Remove the log handlers this command attached and give each logger its level back."""
+        for logger, handler, level in self.handlers:
             logger.removeHandler(handler)
+            logger.setLevel(level)
         self.handlers.clear()
 
 
@@ -119,14 +122,16 @@ def run(
     *,
     program: str,
     state: CommandState,
-    catalogue: Catalogue,
+    catalogue: Catalogue | None,
     reports: Sequence[tuple[type[BaseException], Report]],
 ) -> int:
-    """Run one command line of ``app`` (``argv``; None: the process's) and return the exit status."""
+    """Run one command line of ``app`` (``argv``; None: the process's) and return the exit status. Without a
+    ``catalogue`` the program speaks English only."""
     args = list(sys.argv[1:] if argv is None else argv)
-    catalogue.use(language_in(args, os.environ))
     command = typer.main.get_command(app)
-    translate_help(command, catalogue.gettext)
+    if catalogue is not None:
+        catalogue.use(language_in(args, os.environ))
+        translate_help(command, catalogue.gettext)
     try:
         command.main(args=args, prog_name=program, standalone_mode=True, obj=state)
     except SystemExit as e:

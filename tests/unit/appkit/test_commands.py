@@ -100,10 +100,12 @@ def test_success_usage_errors_and_help_keep_clicks_statuses(capsys: pytest.Captu
 def test_the_log_handlers_of_a_command_are_removed_when_it_ends() -> None:
     app, seen = _app()
     logger = logging.getLogger("appkit-test")
+    logger.setLevel(logging.ERROR)
     before = list(logger.handlers)
     assert run(app, ["-v", "fine"], program="t", state=CommandState(), catalogue=CATALOGUE, reports=REPORTS) == 0
     assert seen[0].verbosity == 1
     assert logger.handlers == before
+    assert logger.level == logging.ERROR, "the logger's own level comes back"
     assert seen[0].handlers == []
 
 
