@@ -36,7 +36,6 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
-from sqlalchemy.orm import Session
 
 from hub import cli_policy
 from hub import cli_views as views
@@ -554,10 +553,6 @@ def _id_and_key(hotline_id: str | None, key: str | None, line: str | None) -> tu
     return hotline_id, key.strip()
 
 
-def _registry(context: HubContext, session: Session) -> Registry:
-    return Registry(session, TransparencyLog(session, signer=context.log_signer))
-
-
 @hotline_app.command("add")
 def hotline_add(
     ctx: typer.Context,
@@ -588,7 +583,7 @@ def hotline_add(
         sealing_key=sealing_key,
     )
     with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
-        event = _registry(context, session).enroll(
+        event = Registry.open(context, session).enroll(
             hotline_id=body.id,
             display_name=body.display_name,
             country=body.country,
@@ -624,7 +619,7 @@ def hotline_rotate_key(
     the_id, the_key = _id_and_key(hotline_id, key, line)
     body = _validated(KeyRotate, _HOTLINE_HELP, public_key=the_key, sealing_key=sealing_key)
     with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
-        registry = _registry(context, session)
+        registry = Registry.open(context, session)
         hotline = registry.hotline(the_id)
         name, country = hotline.display_name, hotline.country
         summary = next(s for s in registry.hotlines() if s.id == the_id)
@@ -662,7 +657,7 @@ def hotline_revoke_key(
     since = parse_moment(compromised_since, option="--compromised-since") if compromised_since else None
     withdrawn: list[int] = []
     with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
-        registry = _registry(context, session)
+        registry = Registry.open(context, session)
         if since is None:
             event = registry.revoke(key_id=key_id.strip(), reason=body.reason, now=context.clock())
         else:
@@ -702,7 +697,7 @@ def hotline_list(
 ) -> None:
     """List enrolled hotlines with their current key and key history."""
     with _hub(_state(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
-        document = views.hotlines_document(_registry(context, session).hotlines())
+        document = views.hotlines_document(Registry.open(context, session).hotlines())
     if as_json:
         views.emit_json(document)
     else:

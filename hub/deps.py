@@ -25,12 +25,15 @@ from hub.context import HubContext
 from hub.db import read_session, write_session
 from hub.errors import Forbidden, Unauthorized
 from hub.services.log import TransparencyLog
+from hub.services.registry import Registry
 from hub.services.tokens import Principal, Role, TokenService
 
 __all__ = [
     "ContextDep",
     "LogDep",
+    "ReadRegistryDep",
     "ReadSessionDep",
+    "RegistryDep",
     "WriteSessionDep",
     "authenticate",
     "get_context",
@@ -66,6 +69,20 @@ def _log(context: ContextDep, session: ReadSessionDep) -> TransparencyLog:
 
 #: The transparency log, read in the request's snapshot.
 LogDep = Annotated[TransparencyLog, Depends(_log)]
+
+
+def _registry(context: ContextDep, session: WriteSessionDep) -> Registry:
+    return Registry.open(context, session)
+
+
+def _read_registry(context: ContextDep, session: ReadSessionDep) -> Registry:
+    return Registry.open(context, session)
+
+
+#: Hotlines and keys in the request's writer transaction (enrolments, rotations, revocations).
+RegistryDep = Annotated[Registry, Depends(_registry)]
+#: Hotlines and keys, read in the request's snapshot.
+ReadRegistryDep = Annotated[Registry, Depends(_read_registry)]
 
 
 def authenticate(context: HubContext, token: str) -> Principal:

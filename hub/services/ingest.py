@@ -120,7 +120,7 @@ class _Steps:
         self._context = context
         self._session = session
         self._log = TransparencyLog(session, signer=context.log_signer)
-        self._registry = Registry(session, self._log)
+        self._registry = Registry.open(context, session, log=self._log)
 
     def verify(self, body: bytes, *, now: datetime) -> VerifiedSubmission:
         """Steps 1-4: everything that needs no writer lock (parsing, crypto, taxonomy checks)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -22,6 +23,9 @@ from hub.services.policies import PolicyEvent, PolicyService, PolicyTerms, defau
 from protocol.crypto import AgreementPublicKey, VerifyKey
 from protocol.errors import InvalidPublicKey, MalformedMessage
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, format_timestamp
+
+if TYPE_CHECKING:
+    from hub.context import HubContext
 
 __all__ = ["HotlineSummary", "KeyEvent", "Registry"]
 
@@ -89,11 +93,16 @@ class _StoredKey:
 
 
 class Registry:
-    """Hotlines and keys, bound to a session and the log."""
+    """Hotlines and keys, bound to a session and the log; built by :meth:`open` (routes: ``hub.deps.RegistryDep``)."""
 
     def __init__(self, session: Session, log: TransparencyLog) -> None:
         self._session = session
         self._log = log
+
+    @classmethod
+    def open(cls, context: HubContext, session: Session, *, log: TransparencyLog | None = None) -> Registry:
+        """The registry in ``session``, logging with the hub's log key (into ``log``, if the caller holds one)."""
+        return cls(session, log if log is not None else TransparencyLog(session, signer=context.log_signer))
 
     def enroll(
         self,
