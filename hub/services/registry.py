@@ -239,6 +239,14 @@ class Registry:
     def hotline(self, hotline_id: str) -> Hotline:
         return self._hotline(hotline_id)
 
+    def summary(self, hotline_id: str) -> HotlineSummary:
+        """One enrolled hotline and its key history, as :meth:`hotlines` lists it (:class:`NotFound` if none)."""
+        hotline = self._hotline(hotline_id)
+        keys = self._session.scalars(
+            select(HotlineKey).where(HotlineKey.hotline_id == hotline_id).order_by(HotlineKey.valid_from)
+        ).all()
+        return HotlineSummary(hotline.id, hotline.display_name, hotline.country, hotline.enrolled_at, tuple(keys))
+
     def sealing_key(self, hotline_id: str) -> str | None:
         """The hotline's current share-sealing key (that of its current key's event), or ``None``."""
         current = self._current_key(hotline_id)

@@ -133,6 +133,11 @@ class TokenService:
     def list(self) -> list[ApiToken]:
         return list(self._session.scalars(select(ApiToken).order_by(ApiToken.id)))
 
+    def is_revoked(self, token_id: int) -> bool:
+        """Whether a token with this id exists and is revoked already (revoking it again changes nothing)."""
+        record = self._session.get(ApiToken, token_id)
+        return record is not None and record.revoked_at is not None
+
     def revoke(self, token_id: int, *, now: datetime) -> ApiToken:
         record = self._session.get(ApiToken, token_id)
         if record is None:
