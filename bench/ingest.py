@@ -6,15 +6,15 @@ What is measured
 * **Payload.** A real node release of the whole taxonomy (8 tables, 21,502 cells): synthetic truth noised by
   the node's plan and sampler under the default budget (:func:`bench.fixtures.node_release`), about 55 kB of
   canonical JSON and a 76 kB envelope. Each submission is a new (hotline, period) of 20 enrolled hotlines.
-* **Hub.** The hub served exactly as ``tipshare-hub serve`` serves it (:func:`hub.cli_serve.run`, via
+* **Hub.** The hub served exactly as ``tipshare-hub serve`` serves it (:func:`hub.cli.server.run`, via
   :mod:`bench.serve`) with 1 and 2 worker processes, on SQLite (WAL,
   ``synchronous=FULL``, the hub's settings) and on PostgreSQL (a throwaway cluster with production durability:
   fsync on, :mod:`bench.postgres`). The client keeps ``2 × workers`` requests in flight (closed loop).
 * **Baseline.** ``POST /bench/verify-only`` in the *same* server processes (:mod:`bench.ingest_app`): read the
   body, parse the envelope, check both signatures and open the sealed box, on the same envelopes. Ratio =
   limit ÷ ingest throughput.
-* **Where the time goes.** The route's work (:meth:`IngestService.verify` in a read session, then
-  :meth:`IngestService.accept` in a write session and its commit) run in process, its wall time split by timers
+* **Where the time goes.** The route's work (:meth:`IngestService.submit`: its verify in a read session, then
+  its accept in a write session and its commit) run in process, its wall time split by timers
   wrapped around the functions that mark each category (:class:`Attribution`; exclusive time, innermost wins):
   canonical JSON (parse + RFC 8785 re-encoding check, and encoding log entries), payload validation (pydantic +
   taxonomy checks), crypto (Ed25519, sealed box, checkpoint signature), rollups (the O(cells) writes), log append

@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from hub.cli_text import cell, markup_safe
+from hub.cli.text import cell, markup_safe
 from hub.context import HubContext
 from hub.keys import ENVELOPE_KEY_FILE, LOG_KEY_FILE
 from hub.models import ApiToken, HotlineKey, LogCheckpoint

@@ -34,9 +34,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.cli_logcheck import check_log
 from hub.db import make_engine, make_sessionmaker, read_session, write_session
 from hub.keys import load_keys
+from hub.services.logcheck import check_log
 from hub.services.rebuild import check_rollups
 from hub.services.registry import Registry
 from hub.services.tokens import TokenService
