@@ -86,7 +86,11 @@ class IngestService:
         self._hotline_limit = hotline_limit
 
     def submit(self, body: bytes) -> IngestResult:
-        """Verify (read transaction), count against the hotline's rate, accept (write transaction)."""
+        """Verify (read transaction), count against the hotline's rate, accept (write transaction).
+
+        The one way in, for the route, the tests and the benchmarks alike: :meth:`verify` and :meth:`accept` are
+        its stages, public so that the ingest benchmark can time them, not to be called one without the other.
+        """
         now = self._context.clock()
         verified = self.verify(body, now=now)
         self._take_hotline_allowance(verified.payload.hotline_id)
