@@ -256,6 +256,8 @@ def _stage_times(spent: dict[str, float]) -> Iterator[None]:
 @contextmanager
 def _attributed(attribution: Attribution) -> Iterator[None]:
     """Wrap the functions that mark each category where the ingest path looks them up; restore them afterwards."""
+    import sqlalchemy.orm
+
     import hub.services.ingest
     import hub.services.log
     import hub.services.rollups
@@ -273,6 +275,7 @@ def _attributed(attribution: Attribution) -> Iterator[None]:
         (hub.services.log.TransparencyLog, "append", "log append + receipt"),
         (hub.services.log.TransparencyLog, "inclusion_proof", "log append + receipt"),
         (hub.services.ingest, "make_receipt", "log append + receipt"),
+        (sqlalchemy.orm.Session, "commit", "commit"),  # the writer's commit, at the end of ingest's accept
     ]
     saved: list[tuple[Any, str, Any]] = []
     try:
