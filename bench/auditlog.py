@@ -13,7 +13,7 @@ rewrites rollups in its own transaction). :func:`build_hub` instead writes what 
 Payload and entry bytes are encoded with ``json.dumps(sort_keys=True, separators=(",", ":"),
 ensure_ascii=False)``, which is byte-identical to RFC 8785 for these documents (ASCII keys, integers, strings);
 the first ones are checked against :func:`protocol.canonical.canonical_bytes` and parsed back as the protocol
-messages. :func:`check_built_hub` runs the hub's own log self-check (:func:`hub.cli_logcheck.check_log`) and
+messages. :func:`check_built_hub` runs the hub's own log self-check (:func:`hub.services.logcheck.check_log`) and
 rollup rebuild (:func:`hub.services.rebuild.check_rollups`) over a built hub; the auditor benchmark runs it on a
 small instance first. Later submissions through the real ingest extend the built log (their appends prove
 consistency with the built checkpoint).
@@ -202,7 +202,7 @@ def _check_encoding(document: dict[str, Any], payload_bytes: bytes, entry: dict[
 
 def check_built_hub(built: BuiltLog, taxonomies: dict[str, Taxonomy]) -> list[str]:
     """Problems the hub's own log self-check and rollup rebuild find in a built hub (empty: none)."""
-    from hub.cli_logcheck import check_log
+    from hub.services.logcheck import check_log
     from hub.services.rebuild import check_rollups
 
     engine = make_engine(built.hub.settings.resolved_database_url)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Final
 
 from hub.db import write_session
-from hub.services.log import TransparencyLog
 from hub.services.policies import PolicyTerms
 from hub.services.registry import Registry
 from hub.services.tokens import TokenService
@@ -97,7 +96,7 @@ def new_hub(
     countries: dict[str, str] = {}
     try:
         with write_session(context.sessions) as session:
-            registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
+            registry = Registry.open(context, session)
             for hotline_id, country in hotlines:
                 key = keys[hotline_id] if keys is not None and hotline_id in keys else SigningKey.generate()
                 registry.enroll(

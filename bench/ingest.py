@@ -6,15 +6,15 @@ What is measured
 * **Payload.** A real node release of the whole taxonomy (8 tables, 21,502 cells): synthetic truth noised by
   the node's plan and sampler under the default budget (:func:`bench.fixtures.node_release`), about 55 kB of
   canonical JSON and a 76 kB envelope. Each submission is a new (hotline, period) of 20 enrolled hotlines.
-* **Hub.** The hub served exactly as ``tipshare-hub serve`` serves it (:func:`hub.cli_serve.run`, via
+* **Hub.** The hub served exactly as ``tipshare-hub serve`` serves it (:func:`hub.cli.server.run`, via
   :mod:`bench.serve`) with 1 and 2 worker processes, on SQLite (WAL,
   ``synchronous=FULL``, the hub's settings) and on PostgreSQL (a throwaway cluster with production durability:
   fsync on, :mod:`bench.postgres`). The client keeps ``2 × workers`` requests in flight (closed loop).
 * **Baseline.** ``POST /bench/verify-only`` in the *same* server processes (:mod:`bench.ingest_app`): read the
   body, parse the envelope, check both signatures and open the sealed box, on the same envelopes. Ratio =
   limit ÷ ingest throughput.
-* **Where the time goes.** The route's work (:meth:`IngestService.verify` in a read session, then
-  :meth:`IngestService.accept` in a write session and its commit) run in process, its wall time split by timers
+* **Where the time goes.** The route's work (:meth:`IngestService.submit`: its verify in a read session, then
+  its accept in a write session and its commit) run in process, its wall time split by timers
   wrapped around the functions that mark each category (:class:`Attribution`; exclusive time, innermost wins):
   canonical JSON (parse + RFC 8785 re-encoding check, and encoding log entries), payload validation (pydantic +
   taxonomy checks), crypto (Ed25519, sealed box, checkpoint signature), rollups (the O(cells) writes), log append
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
@@ -221,8 +221,43 @@ def _report(result: BenchResult, label: str, measured: dict[str, Any]) -> None:
 
 
 @contextmanager
+def _stage_times(spent: dict[str, float]) -> Iterator[None]:
+    """Time the stages of :meth:`hub.services.ingest.IngestService.submit` (its verify and accept, and the commit
+    inside accept) into ``spent``, by stage; restore them afterwards."""
+    from sqlalchemy.orm import Session
+
+    from hub.services.ingest import IngestService
+
+    def timed(function: Callable[..., Any], stage: str) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[stage] = spent.get(stage, 0.0) + time.perf_counter() - started
+
+        return wrapper
+
+    targets: list[tuple[Any, str, str]] = [
+        (IngestService, "verify", "verify"),
+        (IngestService, "accept", "accept"),
+        (Session, "commit", "commit"),  # only the writer's transaction commits (a read transaction rolls back)
+    ]
+    saved = [(owner, name, owner.__dict__[name]) for owner, name, _ in targets]
+    try:
+        for owner, name, stage in targets:
+            setattr(owner, name, timed(owner.__dict__[name], stage))
+        yield
+    finally:
+        for owner, name, original in reversed(saved):
+            setattr(owner, name, original)
+
+
+@contextmanager
 def _attributed(attribution: Attribution) -> Iterator[None]:
     """Wrap the functions that mark each category where the ingest path looks them up; restore them afterwards."""
+    import sqlalchemy.orm
+
     import hub.services.ingest
     import hub.services.log
     import hub.services.rollups
@@ -240,6 +275,7 @@ def _attributed(attribution: Attribution) -> Iterator[None]:
         (hub.services.log.TransparencyLog, "append", "log append + receipt"),
         (hub.services.log.TransparencyLog, "inclusion_proof", "log append + receipt"),
         (hub.services.ingest, "make_receipt", "log append + receipt"),
+        (sqlalchemy.orm.Session, "commit", "commit"),  # the writer's commit, at the end of ingest's accept
     ]
     saved: list[tuple[Any, str, Any]] = []
     try:
@@ -261,32 +297,24 @@ def _attributed(attribution: Attribution) -> Iterator[None]:
 def _profile(hub: BenchHub, sealed: Sequence[bytes]) -> dict[str, Any]:
     """The route's work in process, split into categories (``sealed[0]`` is a warm-up)."""
     from hub.context import HubContext
-    from hub.db import begin_write, read_session
     from hub.services.ingest import IngestService
 
     context = HubContext.open(hub.settings, clock=lambda: NOW)
     attribution = Attribution(CATEGORIES)
     stages: dict[str, list[float]] = {"verify": [], "accept": [], "commit": []}
     totals: list[dict[str, float]] = []
+    spent: dict[str, float] = {}
     try:
-        with _attributed(attribution):
+        with _attributed(attribution), _stage_times(spent):
             for number, body in enumerate(sealed):
                 attribution.reset()
-                started = time.perf_counter()
-                with read_session(context.sessions) as session:
-                    verified = IngestService(context, session).verify(body, now=NOW)
-                verified_at = time.perf_counter()
-                with context.sessions() as session:
-                    begin_write(session)
-                    IngestService(context, session).accept(verified, now=NOW)
-                    accepted_at = time.perf_counter()
-                    attribution.wrap(session.commit, "commit")()
-                finished = time.perf_counter()
+                spent.clear()
+                IngestService(context).submit(body)  # the route's sequence (no rate limit here)
                 if number == 0:
                     continue
-                stages["verify"].append(verified_at - started)
-                stages["accept"].append(accepted_at - verified_at)
-                stages["commit"].append(finished - accepted_at)
+                stages["verify"].append(spent["verify"])
+                stages["accept"].append(spent["accept"] - spent["commit"])
+                stages["commit"].append(spent["commit"])
                 totals.append(dict(attribution.seconds))
     finally:
         context.engine.dispose()

@@ -6,7 +6,7 @@ Ingest costs about 0.3 s per full-taxonomy release on SQLite (it writes 3 × 21,
 writes the same rows directly, for the scopes asked for:
 
 * ``submissions`` (the current revision of each (hotline, period) flagged ``is_current``) and ``release_noise``
-  (one row per released table, current or not), exactly as :meth:`hub.services.ingest.IngestService.accept` and
+  (one row per released table, current or not), exactly as :meth:`hub.services.ingest.IngestService.submit` and
   :meth:`hub.services.rollups.Rollups.replace` leave them;
 * ``rollup_cells`` (one row per cell of the table's dense domain, the sum over the scope's current releases) and
   ``rollup_noise`` (hotlines reporting, and :func:`hub.services.rollups.encode_terms` of their noise terms), for
@@ -298,7 +298,7 @@ def check_against_ingest(workdir: Path, taxonomies: Sequence[Taxonomy], bank: Se
     taxonomy than the release it corrects is not among them: ingest refuses it, 422, since
     :meth:`hub.services.rollups.Rollups.replace` looks the old release's tables up in the new one's taxonomy.)"""
     from hub.context import HubContext
-    from hub.db import make_engine, read_session, write_session
+    from hub.db import make_engine, read_session
     from hub.services.ingest import IngestService
     from hub.services.rebuild import compare, load_rollups
     from protocol.crypto import SigningKey, seal_envelope
@@ -328,8 +328,7 @@ def check_against_ingest(workdir: Path, taxonomies: Sequence[Taxonomy], bank: Se
                 period=f"2026-0{month + 1}", revision=revision,
             )  # fmt: skip
             body = seal_envelope(payload, signing_key=keys[hotline_id], hub_key=context.keys.envelope.public_key)
-            with write_session(context.sessions) as session:
-                IngestService(context, session).submit(body.canonical_bytes(), now=NOW)
+            IngestService(context).submit(body.canonical_bytes())  # the server's sequence, at the context's clock
             bank_of[payload.canonical_bytes().hex()] = index
         with read_session(context.sessions) as session:
             stored = session.query(Submission).order_by(Submission.id).all()

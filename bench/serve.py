@@ -4,7 +4,7 @@
 >>> with served(HUB_APP, data_dir, database_url=None, workers=2) as server:      # doctest: +SKIP
 ...     load = closed_loop(server.url + "/v1/submissions", bodies, connections=4)
 
-The server is exactly what ``tipshare-hub serve`` runs: :func:`hub.cli_serve.run` (uvicorn with the hub's options
+The server is exactly what ``tipshare-hub serve`` runs: :func:`hub.cli.server.run` (uvicorn with the hub's options
 and logging, ``--workers N`` processes each building the app from the ``TIPSHARE_HUB_*`` environment); only the
 app factory may be another one (``python -m bench.serve --factory ...``, used for the ingest benchmark's bare
 route), and the per-address rate limits are off (``TIPSHARE_HUB_RATE_LIMITS=off``: all load comes from one
@@ -34,7 +34,7 @@ from bench.common import ROOT
 __all__ = ["HUB_APP", "Load", "Server", "closed_loop", "served"]
 
 #: The hub's own app factory (what ``tipshare-hub serve`` runs).
-HUB_APP: Final = "hub.cli_serve:app_from_environment"
+HUB_APP: Final = "hub.cli.server:app_from_environment"
 _STARTED: Final = "Application startup complete."
 
 
@@ -188,7 +188,7 @@ def closed_loop(
 
 
 def _main(argv: Sequence[str]) -> int:
-    """``tipshare-hub serve`` (:func:`hub.cli_serve.run`) with another app factory."""
+    """``tipshare-hub serve`` (:func:`hub.cli.server.run`) with another app factory."""
     parser = argparse.ArgumentParser(prog="python -m bench.serve")
     parser.add_argument("--factory", default=HUB_APP)
     parser.add_argument("--port", type=int, required=True)
@@ -196,10 +196,10 @@ def _main(argv: Sequence[str]) -> int:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--database-url", default=None)
     options = parser.parse_args(argv)
-    import hub.cli_serve
+    import hub.cli.server
     from hub.settings import Settings
 
-    hub.cli_serve.APP_FACTORY = options.factory  # type: ignore[misc]
+    hub.cli.server.APP_FACTORY = options.factory  # type: ignore[misc]
     settings = Settings(
         data_dir=options.data_dir,
         database_url=options.database_url,
@@ -207,7 +207,7 @@ def _main(argv: Sequence[str]) -> int:
         port=options.port,
         workers=options.workers,
     )
-    hub.cli_serve.run(settings, log_level="info")
+    hub.cli.server.run(settings, log_level="info")
     return 0
 
 

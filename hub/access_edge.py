@@ -19,11 +19,12 @@ from starlette.concurrency import run_in_threadpool
 from hub.context import HubContext
 from hub.dashboard.auth import SESSION_COOKIE, cookie_name, cookies_of, principal_for_session
 from hub.db import read_session, write_session
+from hub.deps import authenticate
 from hub.errors import HubError
 from hub.problems import problem_response
 from hub.services.access_log import MAX_QUERY_CHARS, AccessLogService
 from hub.services.access_question import parse_question
-from hub.services.tokens import Principal, TokenService
+from hub.services.tokens import Principal
 from protocol.access_chain import access_log_signer
 
 __all__ = ["record_access", "refuse_long_query"]
@@ -53,16 +54,15 @@ def _identify(context: HubContext, request: Request) -> Principal | None:
     """The principal of the request's bearer token or dashboard session, ``None`` if neither is valid."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     cookie = request.cookies.get(cookie_name(request, SESSION_COOKIE))
-    now = context.clock()
-    with read_session(context.sessions) as session:
-        if scheme.lower() == "bearer" and token.strip():
-            try:
-                return TokenService(session).authenticate(token.strip(), now=now)
-            except HubError:
-                return None
-        if cookie:
-            found = principal_for_session(session, cookies_of(request), cookie, now=now)
-            return found[0] if found is not None else None
+    if scheme.lower() == "bearer" and token.strip():
+        try:
+            return authenticate(context, token.strip())
+        except HubError:
+            return None
+    if cookie:
+        with read_session(context.sessions) as session:
+            found = principal_for_session(session, cookies_of(request), cookie, now=context.clock())
+        return found[0] if found is not None else None
     return None
 
 

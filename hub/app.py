@@ -22,8 +22,9 @@ from hub.context import HubContext
 from hub.dashboard import install_dashboard
 from hub.dashboard.auth import SESSION_COOKIE
 from hub.docs import install_docs
+from hub.errors import RateLimited
 from hub.limits import BodyLimitMiddleware
-from hub.problems import install_problem_handlers, problem_response
+from hub.problems import error_response, install_problem_handlers
 from hub.rate_buckets import DatabaseRateLimiter
 from hub.ratelimit import Limiter, Rate, RateLimiter, policies, request_class, source_key
 from hub.request_id import RequestIdMiddleware
@@ -160,12 +161,10 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
         if wait is None:
             return None
         context.metrics.request_limited(kind)
-        return problem_response(
-            429,
-            "rate_limited",
-            "Too many requests",
-            f"too many {kind} requests from this address or credential; try again in {wait} s",
-            headers={"Retry-After": str(wait)},
+        return error_response(
+            RateLimited(
+                f"too many {kind} requests from this address or credential; try again in {wait} s", retry_after=wait
+            )
         )
 
     app.add_middleware(AccessLogMiddleware)  # inside the request id: each access line carries it

@@ -7,7 +7,7 @@ FastAPI reads and parses a route's body *before* it runs the route's dependencie
 only to be told ``401`` afterwards. :class:`TokenGateMiddleware` (pure ASGI) runs first: a request that carries a
 body (``Content-Length`` above zero, or any ``Transfer-Encoding``) to a route that needs a token (its operation
 in the OpenAPI document has a security requirement, which :func:`~hub.deps.require` declares) must present a
-token that :meth:`~hub.services.tokens.TokenService.authenticate` accepts, or it is answered ``401`` with its
+token that :func:`hub.deps.authenticate` accepts, or it is answered ``401`` with its
 body unread. The role is still checked by the route (``403``); the body is
 still capped by :mod:`hub.limits`. Requests without a body, and routes that need no token (submissions, which
 are signed, and the dashboard's sign-in form), pass straight through.
@@ -23,11 +23,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.context import HubContext
-from hub.db import read_session
+from hub.deps import authenticate
 from hub.errors import Unauthorized
 from hub.limits import has_body
-from hub.problems import problem_response
-from hub.services.tokens import TokenService
+from hub.problems import error_response
 
 __all__ = ["TokenGateMiddleware", "bearer_token", "token_operations"]
 
@@ -78,7 +77,7 @@ class TokenGateMiddleware:
             await self._refuse("this route needs an `Authorization: Bearer <token>` header", scope, receive, send)
             return
         try:
-            await run_in_threadpool(self._authenticate, token)
+            await run_in_threadpool(authenticate, self._context, token)
         except Unauthorized as e:
             await self._refuse(str(e), scope, receive, send)
             return
@@ -90,17 +89,6 @@ class TokenGateMiddleware:
         method, path = scope["method"], scope["path"]
         return any(method == m and pattern.fullmatch(path) for m, pattern in self._protected)
 
-    def _authenticate(self, token: str) -> Any:
-        with read_session(self._context.sessions) as session:
-            return TokenService(session).authenticate(token, now=self._context.clock())
-
     @staticmethod
     async def _refuse(detail: str, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            401,
-            "unauthorized",
-            "Authentication required",
-            detail,
-            headers={"WWW-Authenticate": 'Bearer realm="tipshare"'},
-        )
-        await response(scope, receive, send)
+        await error_response(Unauthorized(detail))(scope, receive, send)

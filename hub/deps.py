@@ -4,6 +4,8 @@
 * :data:`ReadSessionDep` — a consistent read snapshot, closed before the response is sent.
 * :data:`WriteSessionDep` — the request's single writer transaction: committed **before** the response is sent
   (so an acknowledged submission is durable), rolled back on any error; at most one per worker at a time.
+* :func:`authenticate` — the bearer-token check of the web layer (:func:`require`, the body gate of
+  :mod:`hub.auth_gate`, the access log of :mod:`hub.access_edge`), in a read transaction of its own.
 * :func:`require` — a bearer token with one of the given roles (the only place ``HTTPException``-like auth
   failures originate). The OpenAPI document shows it as the ``HubToken`` bearer scheme, each route's security
   requirement listing the roles it accepts (OpenAPI 3.1 allows role names there for non-OAuth schemes).
@@ -23,9 +25,20 @@ from hub.context import HubContext
 from hub.db import read_session, write_session
 from hub.errors import Forbidden, Unauthorized
 from hub.services.log import TransparencyLog
+from hub.services.registry import Registry
 from hub.services.tokens import Principal, Role, TokenService
 
-__all__ = ["ContextDep", "LogDep", "ReadSessionDep", "WriteSessionDep", "get_context", "require"]
+__all__ = [
+    "ContextDep",
+    "LogDep",
+    "ReadRegistryDep",
+    "ReadSessionDep",
+    "RegistryDep",
+    "WriteSessionDep",
+    "authenticate",
+    "get_context",
+    "require",
+]
 
 
 def get_context(request: Request) -> HubContext:
@@ -58,6 +71,27 @@ def _log(context: ContextDep, session: ReadSessionDep) -> TransparencyLog:
 LogDep = Annotated[TransparencyLog, Depends(_log)]
 
 
+def _registry(context: ContextDep, session: WriteSessionDep) -> Registry:
+    return Registry.open(context, session)
+
+
+def _read_registry(context: ContextDep, session: ReadSessionDep) -> Registry:
+    return Registry.open(context, session)
+
+
+#: Hotlines and keys in the request's writer transaction (enrolments, rotations, revocations).
+RegistryDep = Annotated[Registry, Depends(_registry)]
+#: Hotlines and keys, read in the request's snapshot.
+ReadRegistryDep = Annotated[Registry, Depends(_read_registry)]
+
+
+def authenticate(context: HubContext, token: str) -> Principal:
+    """The principal of a bearer token at the hub's clock, or :class:`Unauthorized`
+    (:meth:`~hub.services.tokens.TokenService.authenticate`, which never says which check failed)."""
+    with read_session(context.sessions) as session:
+        return TokenService(session).authenticate(token, now=context.clock())
+
+
 #: ``Authorization: Bearer <token>``, parsed by FastAPI (scheme case-insensitive, token stripped); ``None`` when
 #: the header is missing, empty or of another scheme, so that :func:`require` answers with a problem detail.
 _BEARER = HTTPBearer(
@@ -79,9 +113,7 @@ def require(*roles: Role) -> Callable[..., Principal]:
     ) -> Principal:
         if credentials is None:
             raise Unauthorized("this route needs an `Authorization: Bearer <token>` header")
-        token = credentials.credentials
-        with read_session(context.sessions) as session:
-            principal = TokenService(session).authenticate(token, now=context.clock())
+        principal = authenticate(context, credentials.credentials)
         request.state.principal = principal  # before the role check: a refused probe is recorded (access log)
         if principal.role not in roles:
             raise Forbidden(f"a {principal.role} token cannot use this route (it needs: {', '.join(roles)})")

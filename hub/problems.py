@@ -41,7 +41,14 @@ from protocol.errors import (
     UnsupportedVersion,
 )
 
-__all__ = ["PROBLEM_BASE", "PROBLEM_MEDIA_TYPE", "document_problems", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_BASE",
+    "PROBLEM_MEDIA_TYPE",
+    "document_problems",
+    "error_response",
+    "install_problem_handlers",
+    "problem_response",
+]
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 PROBLEM_BASE: Final = "https://tipshare.org/problems/"
@@ -90,20 +97,26 @@ def _phrase(status: int) -> str:
         return "HTTP error"
 
 
+def error_response(error: HubError) -> JSONResponse:
+    """The problem detail of a hub error: the exception handler's answer, and the one the middleware sends when it
+    refuses a request itself (a rate limit), so both say the same thing the same way."""
+    if error.status_code >= 500:
+        _log.error("%s", error.diagnostics())  # a StorageFault's diagnostics name paths: server log only
+    # RFC 9110 §15.5.2: a 401 response must name the authentication scheme (WWW-Authenticate).
+    headers: dict[str, str] = {}
+    if error.status_code == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="tipshare"'
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return problem_response(
+        error.status_code, error.code, error.title, str(error), headers=headers or None, **error.problem_fields()
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def hub_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, HubError)
-        if error.status_code >= 500:
-            _log.error("%s", error.diagnostics())  # a StorageFault's diagnostics name paths: server log only
-        # RFC 9110 §15.5.2: a 401 response must name the authentication scheme (WWW-Authenticate).
-        headers: dict[str, str] = {}
-        if error.status_code == 401:
-            headers["WWW-Authenticate"] = 'Bearer realm="tipshare"'
-        if error.retry_after is not None:
-            headers["Retry-After"] = str(error.retry_after)
-        return problem_response(
-            error.status_code, error.code, error.title, str(error), headers=headers or None, **error.problem_fields()
-        )
+        return error_response(error)
 
     async def protocol_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ProtocolError)

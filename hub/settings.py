@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     rate_admin: Annotated[int, Field(ge=1, le=1_000_000)] = 120
     max_periods_per_day: Annotated[int, Field(ge=1, le=100_000)] = 36
     max_revisions_per_day: Annotated[int, Field(ge=1, le=100_000)] = 72
-    # The edge: body caps, the API reference, idle connections (hub.limits, hub.docs, hub.cli_serve).
+    # The edge: body caps, the API reference, idle connections (hub.limits, hub.docs, hub.cli.server).
     max_request_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
     docs: bool = True
     keep_alive_seconds: Annotated[int, Field(ge=1, le=300)] = 5

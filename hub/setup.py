@@ -14,16 +14,16 @@ from sqlalchemy import Engine, make_url, select
 
 from hub.context import META_LOG_ORIGIN, HubContext, utc_now
 from hub.dashboard.secret import load_or_create_session_secret
-from hub.db import make_engine, make_sessionmaker, sqlite_file, write_session
+from hub.db import make_engine, make_sessionmaker, read_session, sqlite_file, write_session
 from hub.errors import BadRequest
 from hub.keys import create_keys
-from hub.migrate import upgrade
+from hub.migrate import current_revision, upgrade
 from hub.models import HubMeta
 from hub.services.taxonomies import TaxonomyRegistry
 from hub.settings import Settings
 from protocol.taxonomy import Taxonomy, builtin_taxonomies, latest_taxonomy
 
-__all__ = ["initialise_hub", "register_taxonomy"]
+__all__ = ["existing_origin", "initialise_hub", "register_taxonomy"]
 
 _ORIGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-/_:]{0,199}$")
 
@@ -36,6 +36,15 @@ def register_taxonomy(engine: Engine, taxonomy: Taxonomy, *, now: datetime, make
         registry.register(taxonomy, now=now)
         if make_current:
             registry.make_current(taxonomy.id)
+
+
+def existing_origin(engine: Engine) -> str | None:
+    """The log origin of the hub the database at ``engine`` belongs to; ``None`` for a database with no schema yet
+    or no identity (what ``init`` checks before it writes anything)."""
+    if current_revision(engine) is None:
+        return None
+    with read_session(make_sessionmaker(engine)) as session:
+        return session.scalar(select(HubMeta.value).where(HubMeta.key == META_LOG_ORIGIN))
 
 
 def initialise_hub(

@@ -26,9 +26,8 @@ from hub.dashboard.session import DashboardSession, SessionCookies
 from hub.deps import ContextDep, ReadSessionDep
 from hub.errors import Forbidden, Unauthorized
 from hub.models import ApiToken
-from hub.services.scope import as_utc
 from hub.services.sessions import EndedSessions
-from hub.services.tokens import Principal, Role
+from hub.services.tokens import Principal, Role, principal_of
 
 __all__ = [
     "DASHBOARD_ROLES",
@@ -125,8 +124,8 @@ def principal_for_session(
 ) -> tuple[Principal, DashboardSession] | None:
     """The principal of a session cookie whose token is still valid and allowed on the dashboard, else ``None``.
 
-    The same checks as :meth:`TokenService.authenticate` (unknown, revoked, expired), by the token's id, and the
-    session must not have been signed out.
+    The token's validity is :func:`~hub.services.tokens.principal_of`'s, the check bearer tokens get (unknown,
+    revoked, expired), by the token's id; and the session must not have been signed out.
     """
     token_id = cookies.session_token_id(value)
     if token_id is None:
@@ -135,16 +134,14 @@ def principal_for_session(
     if record is None:
         return None
     dashboard_session = cookies.verify_session(value, token_hash=record.token_hash, now=now)
+    principal = principal_of(record, now=now)
     if (
         dashboard_session is None
-        or record.revoked_at is not None
-        or (record.expires_at is not None and as_utc(record.expires_at) <= now)
-        or record.role not in DASHBOARD_ROLES
+        or principal is None
+        or principal.role not in DASHBOARD_ROLES
         or EndedSessions(session).has_ended(dashboard_session.nonce)
     ):
         return None
-    countries = frozenset(record.countries.split(",")) if record.countries else None
-    principal = Principal(token_id=record.id, role=record.role, label=record.label, countries=countries)
     return principal, dashboard_session
 
 

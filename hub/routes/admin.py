@@ -8,7 +8,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path
 
-from hub.deps import ContextDep, ReadSessionDep, WriteSessionDep, require
+from hub.deps import ContextDep, ReadRegistryDep, ReadSessionDep, RegistryDep, WriteSessionDep, require
 from hub.models import ApiToken
 from hub.routes.hotline_policies import terms_of
 from hub.schemas import (
@@ -26,8 +26,7 @@ from hub.schemas import (
     TokenCreated,
     TokenPublic,
 )
-from hub.services.log import TransparencyLog
-from hub.services.registry import HotlineSummary, KeyEvent, Registry
+from hub.services.registry import HotlineSummary, KeyEvent
 from hub.services.tokens import Principal, TokenService
 from hub.services.withdrawals import Withdrawals
 
@@ -80,8 +79,7 @@ _KEY_IN_USE: Final[_Responses] = {409: {"description": "The hotline or the key i
     summary="Enroll a hotline and its key",
     responses={**_BAD_KEY, **_KEY_IN_USE},
 )
-def enroll(body: HotlineCreate, _admin: AdminDep, context: ContextDep, session: WriteSessionDep) -> KeyEventPublic:
-    registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
+def enroll(body: HotlineCreate, _admin: AdminDep, context: ContextDep, registry: RegistryDep) -> KeyEventPublic:
     event = registry.enroll(
         hotline_id=body.id,
         display_name=body.display_name,
@@ -96,8 +94,7 @@ def enroll(body: HotlineCreate, _admin: AdminDep, context: ContextDep, session: 
 
 
 @router.get("/hotlines", response_model=list[HotlinePublic], summary="Enrolled hotlines and their key history")
-def hotlines(_admin: AdminDep, context: ContextDep, session: ReadSessionDep) -> list[HotlinePublic]:
-    registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
+def hotlines(_admin: AdminDep, registry: ReadRegistryDep) -> list[HotlinePublic]:
     return [_hotline(summary) for summary in registry.hotlines()]
 
 
@@ -113,9 +110,8 @@ def rotate(
     body: KeyRotate,
     _admin: AdminDep,
     context: ContextDep,
-    session: WriteSessionDep,
+    registry: RegistryDep,
 ) -> KeyEventPublic:
-    registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
     return _event(
         registry.rotate(
             hotline_id=hotline_id, public_key=body.public_key, now=context.clock(), sealing_key=body.sealing_key
@@ -140,6 +136,7 @@ def revoke(
     _admin: AdminDep,
     context: ContextDep,
     session: WriteSessionDep,
+    registry: RegistryDep,  # in the same writer transaction as ``session`` (FastAPI builds each dependency once)
 ) -> KeyRevokedPublic:
     if body.compromised_since is not None:
         revoked = Withdrawals(context, session).revoke_compromised(
@@ -147,7 +144,6 @@ def revoke(
         )
         withdrawn = [w.submission_id for w in revoked.withdrawn]
         return KeyRevokedPublic(**_event(revoked.event).model_dump(), withdrawn_submissions=withdrawn)
-    registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
     return KeyRevokedPublic(
         **_event(registry.revoke(key_id=key_id, reason=body.reason, now=context.clock())).model_dump()
     )

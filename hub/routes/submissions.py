@@ -11,13 +11,11 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from hub.context import HubContext
-from hub.db import read_session, write_session
 from hub.deps import ContextDep
-from hub.errors import BadRequest, HubError, PayloadTooLarge, RateLimited, UnsupportedMediaType
+from hub.errors import BadRequest, HubError, PayloadTooLarge, UnsupportedMediaType
 from hub.problems import protocol_problem
-from hub.ratelimit import Limiter, Rate
-from hub.services.ingest import IngestResult, IngestService
+from hub.ratelimit import Rate
+from hub.services.ingest import HotlineLimit, IngestService
 from hub.services.witnessing import collect_after_append
 from protocol.errors import ProtocolError
 from protocol.messages import Envelope, Receipt
@@ -69,20 +67,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _ingest(context: HubContext, body: bytes, limiter: Limiter, hotline_rate: Rate | None) -> IngestResult:
-    # Parsing, decryption, signatures and taxonomy checks run outside the writer lock, so workers do them in
-    # parallel; the writer transaction then re-checks the key and appends.
-    now = context.clock()
-    with read_session(context.sessions) as session:
-        verified = IngestService(context, session).verify(body, now=now)
-    # Per hotline, counted only once the signature proves who sent it: no one else can use up its allowance.
-    hotline_id = verified.payload.hotline_id
-    wait = limiter.take(("submit", "hotline", hotline_id), hotline_rate) if hotline_rate else None
-    if wait is not None:
-        context.metrics.request_limited("submit-hotline")
-        raise RateLimited(f"too many submissions from hotline {hotline_id}; try again in {wait} s", retry_after=wait)
-    with write_session(context.sessions) as session:
-        return IngestService(context, session).accept(verified, now=now)
+def _hotline_limit(request: Request) -> HotlineLimit | None:
+    rate: Rate | None = request.app.state.hotline_rate  # None when the hub runs without rate limits
+    return HotlineLimit(request.app.state.rate_limiter, rate) if rate is not None else None
 
 
 #: The body is read by hand (size limit, exact bytes), so the OpenAPI document is told what it is.
@@ -115,9 +102,7 @@ async def submit(request: Request, context: ContextDep) -> Response:
     try:
         _check_media_type(request.headers.get("content-type", ""))
         body = await _read_body(request, context.settings.max_body_bytes)
-        result = await run_in_threadpool(
-            _ingest, context, body, request.app.state.rate_limiter, request.app.state.hotline_rate
-        )
+        result = await run_in_threadpool(IngestService(context, hotline_limit=_hotline_limit(request)).submit, body)
     except HubError as e:
         context.metrics.submission_rejected(e.code, seconds=time.perf_counter() - started)
         raise

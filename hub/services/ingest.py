@@ -18,6 +18,15 @@ Order of checks (each failure raises, and the caller's transaction stores nothin
    bounds, next revision, first period or an approved backfill), each refusal naming its rule, limit and value.
 
 Then, atomically: the log entry is appended (and a checkpoint signed), the submission stored, the rollups updated.
+
+:meth:`IngestService.submit` is the one sequence, the same for the server, the tests and the benchmarks: steps
+1-4 in a read transaction (no writer lock: workers parse, decrypt and check signatures in parallel), then the
+per-hotline rate limit (counted only once the signature proves who sent it, so no one else can use up a
+hotline's allowance), then step 5 onwards in a write transaction, which checks the key again.
+
+>>> result = IngestService(context, hotline_limit=HotlineLimit(limiter, Rate(6))).submit(body)  # doctest: +SKIP
+>>> result.created, result.receipt.submission_id                                              # doctest: +SKIP
+(True, 1)
 """
 
 from __future__ import annotations
@@ -29,8 +38,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.context import HubContext
-from hub.errors import LogIntegrityError, PeriodOutOfRange, RevisionConflict
+from hub.db import read_session, write_session
+from hub.errors import LogIntegrityError, PeriodOutOfRange, RateLimited, RevisionConflict
 from hub.models import Hotline, LogLeaf, RoundReleaseNoise, SecaggRound, Submission
+from hub.ratelimit import Limiter, Rate
 from hub.services.log import TransparencyLog
 from hub.services.policies import PolicyService
 from hub.services.registry import Registry
@@ -49,7 +60,7 @@ from protocol.messages import (
 from protocol.receipt import make_receipt
 from protocol.validation import check_payload
 
-__all__ = ["IngestResult", "IngestService", "receipt_for"]
+__all__ = ["HotlineLimit", "IngestResult", "IngestService", "receipt_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,16 +70,61 @@ class IngestResult:
     created: bool
 
 
+@dataclass(frozen=True, slots=True)
+class HotlineLimit:
+    """The per-hotline submission rate, and the limiter whose buckets count it."""
+
+    limiter: Limiter
+    rate: Rate
+
+
 class IngestService:
+    """Ingest of one envelope's bytes: :meth:`submit` opens its own transactions (see the module's docstring)."""
+
+    def __init__(self, context: HubContext, *, hotline_limit: HotlineLimit | None = None) -> None:
+        self._context = context
+        self._hotline_limit = hotline_limit
+
+    def submit(self, body: bytes) -> IngestResult:
+        """Verify (read transaction), count against the hotline's rate, accept (write transaction).
+
+        The one way in, for the route, the tests and the benchmarks alike: :meth:`verify` and :meth:`accept` are
+        its stages, public so that the ingest benchmark can time them, not to be called one without the other.
+        """
+        now = self._context.clock()
+        verified = self.verify(body, now=now)
+        self._take_hotline_allowance(verified.payload.hotline_id)
+        return self.accept(verified, now=now)
+
+    def verify(self, body: bytes, *, now: datetime) -> VerifiedSubmission:
+        """Steps 1-4, in a read transaction of their own (no writer lock); a stage of :meth:`submit`."""
+        with read_session(self._context.sessions) as session:
+            return _Steps(self._context, session).verify(body, now=now)
+
+    def accept(self, verified: VerifiedSubmission, *, now: datetime) -> IngestResult:
+        """Step 5 and the append, in the writer's transaction (committed on return); a stage of :meth:`submit`."""
+        with write_session(self._context.sessions) as session:
+            return _Steps(self._context, session).accept(verified, now=now)
+
+    def _take_hotline_allowance(self, hotline_id: str) -> None:
+        if self._hotline_limit is None:
+            return
+        wait = self._hotline_limit.limiter.take(("submit", "hotline", hotline_id), self._hotline_limit.rate)
+        if wait is not None:
+            self._context.metrics.request_limited("submit-hotline")
+            raise RateLimited(
+                f"too many submissions from hotline {hotline_id}; try again in {wait} s", retry_after=wait
+            )
+
+
+class _Steps:
+    """The steps of ingest, in one transaction each: :meth:`verify` in a read one, :meth:`accept` in the writer's."""
+
     def __init__(self, context: HubContext, session: Session) -> None:
         self._context = context
         self._session = session
         self._log = TransparencyLog(session, signer=context.log_signer)
-        self._registry = Registry(session, self._log)
-
-    def submit(self, body: bytes, *, now: datetime) -> IngestResult:
-        """Verify and accept in this one session (the route splits the two, see :meth:`verify`)."""
-        return self.accept(self.verify(body, now=now), now=now)
+        self._registry = Registry.open(context, session, log=self._log)
 
     def verify(self, body: bytes, *, now: datetime) -> VerifiedSubmission:
         """Steps 1-4: everything that needs no writer lock (parsing, crypto, taxonomy checks)."""

@@ -80,6 +80,7 @@ __all__ = [
     "CellRow",
     "CurrentRelease",
     "NoiseRow",
+    "Rebuilt",
     "ReleaseRow",
     "RollupSnapshot",
     "RoundShareRow",
@@ -88,6 +89,7 @@ __all__ = [
     "compare",
     "expected_rollups",
     "load_rollups",
+    "rebuild_rollups",
     "replace_rollups",
 ]
 
@@ -681,3 +683,20 @@ def replace_rollups(session: Session, snapshot: RollupSnapshot) -> None:
     if noise:
         session.execute(insert(RollupNoise), noise)
     session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """What :func:`rebuild_rollups` did: the log entries it read and the cells it wrote."""
+
+    entries: int
+    cells: int
+
+
+def rebuild_rollups(session: Session, taxonomies: Mapping[str, Taxonomy]) -> Rebuilt:
+    """Rewrite the rollups from every entry of the log (``tipshare-hub rollups rebuild``), in the caller's write
+    transaction; the log itself is never changed."""
+    leaves = session.scalars(select(LogLeaf.data).order_by(LogLeaf.index)).all()
+    snapshot = expected_rollups(leaves, taxonomies)
+    replace_rollups(session, snapshot)
+    return Rebuilt(entries=len(leaves), cells=sum(len(rows) for rows in snapshot.cells.values()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -22,6 +23,9 @@ from hub.services.policies import PolicyEvent, PolicyService, PolicyTerms, defau
 from protocol.crypto import AgreementPublicKey, VerifyKey
 from protocol.errors import InvalidPublicKey, MalformedMessage
 from protocol.messages import PROTOCOL_VERSION, KeyEventEntry, format_timestamp
+
+if TYPE_CHECKING:
+    from hub.context import HubContext
 
 __all__ = ["HotlineSummary", "KeyEvent", "Registry"]
 
@@ -89,11 +93,16 @@ class _StoredKey:
 
 
 class Registry:
-    """Hotlines and keys, bound to a session and the log."""
+    """Hotlines and keys, bound to a session and the log; built by :meth:`open` (routes: ``hub.deps.RegistryDep``)."""
 
     def __init__(self, session: Session, log: TransparencyLog) -> None:
         self._session = session
         self._log = log
+
+    @classmethod
+    def open(cls, context: HubContext, session: Session, *, log: TransparencyLog | None = None) -> Registry:
+        """The registry in ``session``, logging with the hub's log key (into ``log``, if the caller holds one)."""
+        return cls(session, log if log is not None else TransparencyLog(session, signer=context.log_signer))
 
     def enroll(
         self,
@@ -229,6 +238,14 @@ class Registry:
 
     def hotline(self, hotline_id: str) -> Hotline:
         return self._hotline(hotline_id)
+
+    def summary(self, hotline_id: str) -> HotlineSummary:
+        """One enrolled hotline and its key history, as :meth:`hotlines` lists it (:class:`NotFound` if none)."""
+        hotline = self._hotline(hotline_id)
+        keys = self._session.scalars(
+            select(HotlineKey).where(HotlineKey.hotline_id == hotline_id).order_by(HotlineKey.valid_from)
+        ).all()
+        return HotlineSummary(hotline.id, hotline.display_name, hotline.country, hotline.enrolled_at, tuple(keys))
 
     def sealing_key(self, hotline_id: str) -> str | None:
         """The hotline's current share-sealing key (that of its current key's event), or ``None``."""

@@ -129,7 +129,7 @@ class SecureRounds:
         self._context = context
         self._session = session
         self._log = TransparencyLog(session, signer=context.log_signer)
-        self._registry = Registry(session, self._log)
+        self._registry = Registry.open(context, session, log=self._log)
 
     # ------------------------------------------------------------------------------------------- groups
 

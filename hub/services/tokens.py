@@ -4,6 +4,11 @@
 A token is ``tsh_`` + 32 random bytes (base64url). It is shown once, when created; the hub stores only its
 SHA-256, so a database leak reveals no usable token. Tokens can expire and be revoked; a coordinator token may be
 scoped to a set of countries. A ``metrics`` token opens ``GET /metrics`` only.
+
+Whether a stored token is valid is decided in one place, :func:`token_status` (unknown, revoked, expired), and a
+caller learns who it stands for through :func:`principal_of` only: the bearer check of the API
+(:meth:`TokenService.authenticate`, used by :func:`hub.deps.require`, the body gate and the access log), the
+dashboard's session check (by the token's id) and the CLI's listing cannot disagree.
 """
 
 from __future__ import annotations
@@ -22,12 +27,23 @@ from sqlalchemy.orm import Session
 from hub.errors import BadRequest, NotFound, Unauthorized
 from hub.models import ApiToken
 
-__all__ = ["ROLES", "CreatedToken", "Principal", "Role", "TokenService", "hash_token"]
+__all__ = [
+    "ROLES",
+    "CreatedToken",
+    "Principal",
+    "Role",
+    "TokenService",
+    "TokenStatus",
+    "hash_token",
+    "principal_of",
+    "token_status",
+]
 
 Role = Literal["coordinator", "auditor", "admin", "metrics"]
 #: ``metrics``: ``GET /metrics`` and nothing else (a Prometheus scraper holds one, not an admin token).
 ROLES: Final[tuple[Role, ...]] = ("coordinator", "auditor", "admin", "metrics")
 _PREFIX: Final = "tsh_"
+TokenStatus = Literal["active", "expired", "revoked"]
 
 
 def hash_token(token: str) -> str:
@@ -42,6 +58,23 @@ class Principal:
     role: Role
     label: str
     countries: frozenset[str] | None
+
+
+def token_status(record: ApiToken, *, now: datetime) -> TokenStatus:
+    """The one rule of a stored token's validity: revoked, expired (at ``expires_at`` itself), or active."""
+    if record.revoked_at is not None:
+        return "revoked"
+    if record.expires_at is not None and record.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def principal_of(record: ApiToken | None, *, now: datetime) -> Principal | None:
+    """Who a stored token stands for, if it exists and is valid now (:func:`token_status`); else ``None``."""
+    if record is None or token_status(record, now=now) != "active":
+        return None
+    countries = frozenset(record.countries.split(",")) if record.countries else None
+    return Principal(token_id=record.id, role=record.role, label=record.label, countries=countries)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +123,20 @@ class TokenService:
             raise Unauthorized("the bearer token is not valid")
         digest = hash_token(token)
         record = self._session.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
-        if (
-            record is None
-            or not hmac.compare_digest(record.token_hash, digest)
-            or record.revoked_at is not None
-            or (record.expires_at is not None and record.expires_at <= now)
-        ):
+        if record is not None and not hmac.compare_digest(record.token_hash, digest):
+            record = None
+        principal = principal_of(record, now=now)
+        if principal is None:
             raise Unauthorized("the bearer token is not valid (unknown, expired or revoked)")
-        countries = frozenset(record.countries.split(",")) if record.countries else None
-        return Principal(token_id=record.id, role=record.role, label=record.label, countries=countries)  # type: ignore[arg-type]
+        return principal
 
     def list(self) -> list[ApiToken]:
         return list(self._session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+    def is_revoked(self, token_id: int) -> bool:
+        """Whether a token with this id exists and is revoked already (revoking it again changes nothing)."""
+        record = self._session.get(ApiToken, token_id)
+        return record is not None and record.revoked_at is not None
 
     def revoke(self, token_id: int, *, now: datetime) -> ApiToken:
         record = self._session.get(ApiToken, token_id)

@@ -112,7 +112,9 @@ class Withdrawals:
         prefix = f"signed with key {key_id}, compromised since {format_timestamp(since)}: "
         why = prefix + (text if len(prefix) + len(text) <= MAX_REASON else text[: MAX_REASON - len(prefix) - 1] + "…")
         withdrawn = tuple(self._withdraw(submission, reason=why, now=now) for submission in signed)
-        event = Registry(self._session, self._log).revoke(key_id=key_id, reason=text, now=now, compromised_since=since)
+        event = Registry.open(self._context, self._session, log=self._log).revoke(
+            key_id=key_id, reason=text, now=now, compromised_since=since
+        )
         key.compromised_since = since
         self._session.flush()
         return Revoked(event=event, compromised_since=since, withdrawn=withdrawn)

@@ -34,10 +34,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.cli_logcheck import check_log
 from hub.db import make_engine, make_sessionmaker, read_session, write_session
 from hub.keys import load_keys
-from hub.services.log import TransparencyLog
+from hub.services.logcheck import check_log
 from hub.services.rebuild import check_rollups
 from hub.services.registry import Registry
 from hub.services.tokens import TokenService
@@ -119,7 +118,7 @@ def _prepare(data_dir: Path, database_url: str | None) -> PreparedHub:
     keys: dict[str, SigningKey] = {}
     try:
         with write_session(context.sessions) as session:
-            registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
+            registry = Registry.open(context, session)
             for number, country in enumerate(COUNTRIES):
                 hotline_id = f"hotline-{number:02d}-{country.lower()}"
                 keys[hotline_id] = SigningKey.generate()

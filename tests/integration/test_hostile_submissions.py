@@ -37,7 +37,6 @@ import pytest
 from sqlalchemy import Engine
 
 from hub.db import make_engine, write_session
-from hub.services.log import TransparencyLog
 from hub.services.registry import Registry
 from hub.services.tokens import TokenService
 from hub.settings import Settings
@@ -1069,8 +1068,7 @@ def wire(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wire]:
         context = initialise_hub(settings, origin=WIRE_ORIGIN)
         try:
             with write_session(context.sessions) as session:
-                log = TransparencyLog(session, signer=context.log_signer)
-                Registry(session, log).enroll(
+                Registry.open(context, session).enroll(
                     hotline_id=MAIN,
                     display_name="La Strada Ukraine",
                     country="UA",

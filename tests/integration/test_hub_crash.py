@@ -52,7 +52,6 @@ from sqlalchemy import select
 from hub.cli import main
 from hub.db import make_engine, make_sessionmaker, read_session, write_session
 from hub.models import LogCheckpoint, LogLeaf, Submission
-from hub.services.log import TransparencyLog
 from hub.services.policies import PolicyTerms
 from hub.services.registry import Registry
 from hub.services.tokens import TokenService
@@ -371,7 +370,7 @@ def _prepare(data_dir: Path, database_url: str | None) -> Prepared:
     keys = {hotline_id: SigningKey.generate() for hotline_id, _ in HOTLINES}
     try:
         with write_session(context.sessions) as session:
-            registry = Registry(session, TransparencyLog(session, signer=context.log_signer))
+            registry = Registry.open(context, session)
             for hotline_id, country in HOTLINES:
                 registry.enroll(
                     hotline_id=hotline_id,

@@ -3,7 +3,7 @@
 
 With more than one worker uvicorn binds the listening socket itself with protocol 0, and asyncio then leaves
 ``TCP_NODELAY`` off on accepted connections: every response waited ~40 ms for the client's delayed ACK. The hub
-serves with :class:`hub.cli_serve.NoDelayHTTPProtocol`, which sets it. Rather than time requests, the test looks at
+serves with :class:`hub.cli.server.NoDelayHTTPProtocol`, which sets it. Rather than time requests, the test looks at
 the socket option itself: it borrows (``pidfd_getfd``, Linux 5.6+) the very socket each worker accepted for the
 test's connections and reads ``TCP_NODELAY`` from it.
 """
@@ -24,7 +24,7 @@ from uvicorn.config import HTTP_PROTOCOLS
 from uvicorn.importer import import_from_string
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from hub import cli_serve
+from hub.cli import server as cli_serve
 from hub.settings import Settings
 from hub.setup import initialise_hub
 from tests.support.backends import fresh_database_url

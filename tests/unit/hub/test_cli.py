@@ -22,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, text, update
 
-import hub.cli_serve
+import hub.cli.server
 from hub.app import create_app
 from hub.cli import main
 from hub.context import HubContext
@@ -602,7 +602,7 @@ def _no_server(settings: Settings, **kwargs: object) -> None:  # pragma: no cove
 def test_serve_refuses_an_uninitialised_data_dir_before_starting_uvicorn(
     operator: Operator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub.cli_serve, "run", _no_server)
+    monkeypatch.setattr(hub.cli.server, "run", _no_server)
     code, out, err = operator("serve")
     assert (code, out) == (1, "")
     assert "NotInitialised" in err
@@ -617,7 +617,7 @@ def test_serve_refuses_an_uninitialised_data_dir_before_starting_uvicorn(
 def test_serve_refuses_a_schema_this_build_does_not_expect(
     initialised: Operator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub.cli_serve, "run", _no_server)
+    monkeypatch.setattr(hub.cli.server, "run", _no_server)
     with initialised.context() as context, context.engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
 
@@ -630,7 +630,7 @@ def test_serve_refuses_a_schema_this_build_does_not_expect(
 
 def test_serve_hands_the_options_to_uvicorn(initialised: Operator, monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[Settings] = []
-    monkeypatch.setattr(hub.cli_serve, "run", lambda settings, **kwargs: started.append(settings))
+    monkeypatch.setattr(hub.cli.server, "run", lambda settings, **kwargs: started.append(settings))
 
     code, out, err = initialised("serve", "--host", "0.0.0.0", "--port", "9999", "--workers", "3")  # noqa: S104
 
@@ -650,10 +650,10 @@ def test_serve_hands_the_options_to_uvicorn(initialised: Operator, monkeypatch: 
 
 def test_workers_build_the_app_from_the_environment(initialised: Operator, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(data_dir=initialised.data_dir)
-    for name, value in hub.cli_serve.worker_environment(settings).items():
+    for name, value in hub.cli.server.worker_environment(settings).items():
         monkeypatch.setenv(name, value)
 
-    app = hub.cli_serve.app_from_environment()
+    app = hub.cli.server.app_from_environment()
 
     with TestClient(app) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
@@ -717,8 +717,7 @@ def test_rollups_check_and_rebuild(initialised: Operator) -> None:
             builtin_taxonomy(1), key, hotline_id="la-strada-md", period="2026-10", tables=["contacts"], cells={}
         )
         envelope = seal_envelope(payload, signing_key=key, hub_key=context.keys.envelope.public_key)
-        with write_session(context.sessions) as session:
-            IngestService(context, session).submit(envelope.canonical_bytes(), now=initialised.clock())
+        IngestService(context).submit(envelope.canonical_bytes())  # the server's own sequence
     assert "match a rebuild" in initialised.ok("rollups", "check")
 
     with initialised.context() as context, write_session(context.sessions) as session:

@@ -46,8 +46,7 @@ def _submit(operator: Operator, key: SigningKey, revision: int, value: int) -> i
             taxonomy, key, hotline_id="ua-a", period=PERIOD, revision=revision, cells=cells, tables=("contacts",)
         )
         body = seal_envelope(payload, signing_key=key, hub_key=context.keys.envelope.public_key).canonical_bytes()
-        with write_session(context.sessions) as session:
-            return IngestService(context, session).submit(body, now=context.clock()).receipt.submission_id
+        return IngestService(context).submit(body).receipt.submission_id
 
 
 def _enroll(operator: Operator) -> SigningKey:

@@ -217,6 +217,20 @@ def test_the_session_ends_when_the_token_expires(hub: HubUnderTest) -> None:
     assert client.get("/demography").status_code == 303
 
 
+def test_a_token_ends_at_the_same_instant_for_the_api_and_the_dashboard(hub: HubUnderTest) -> None:
+    """One validity rule (:func:`hub.services.tokens.token_status`) decides for bearer requests and sessions."""
+    _, token = _token(hub, expires_in=timedelta(hours=1))
+    client = _client(hub)
+    sign_in(client, token)
+    bearer = {"Authorization": f"Bearer {token}"}
+    hub.clock.advance(seconds=3599)
+    assert client.get("/demography").status_code == 200
+    assert hub.client.get("/v1/audit/access-log", headers=bearer).status_code == 403  # known, valid: wrong role
+    hub.clock.advance(seconds=1)  # expires_at itself: no longer valid, on either path
+    assert client.get("/demography").status_code == 303
+    assert hub.client.get("/v1/audit/access-log", headers=bearer).status_code == 401
+
+
 def test_the_session_ends_after_its_lifetime(hub: HubUnderTest) -> None:
     client = _client(hub)
     sign_in(client, hub.tokens["coordinator"])

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from hub.cli_serve import uvicorn_options
+from hub.cli.server import uvicorn_options
 from hub.settings import Settings
 from tests.support.hubs import Clock, HubUnderTest, start_hub
 from tests.unit.hub.test_cli import ORIGIN, Operator

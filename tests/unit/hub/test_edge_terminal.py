@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hub.cli import main
-from hub.cli_text import cell, markup_safe, printable
+from hub.cli.text import cell, markup_safe, printable
 from tests.support.hubs import HubUnderTest
 
 HOSTILE = "Evil\x1b[2J\x1b]52;c;ZXZpbA==\x07 [red]x[/red] \u202eexe.gnp\r\n\x9b"

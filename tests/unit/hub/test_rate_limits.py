@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from hub.db import read_session, write_session
+from hub.errors import RateLimited
 from hub.models import Submission
 from hub.ratelimit import Rate, RateLimiter, request_class, source_key
+from hub.services.ingest import HotlineLimit, IngestService
 from hub.services.tokens import TokenService
 from tests.support.hubkit import assert_problem, dump_database
 from tests.support.hubs import HubUnderTest, start_hub
@@ -187,6 +189,36 @@ def test_a_hotline_is_limited_once_its_signature_is_verified(limited: HubUnderTe
     limited.submit(limited.release("md-one", "2026-01"))
     with read_session(limited.context.sessions) as session:
         assert session.query(Submission).count() == 3
+
+
+def test_the_ingest_service_itself_counts_a_hotline_s_allowance(limited: HubUnderTest) -> None:
+    """Tests and benchmarks call the sequence the route calls: the per-hotline limit is in it, not in the route."""
+    limited.enroll("ua-one", "UA")
+    service = IngestService(limited.context, hotline_limit=HotlineLimit(RateLimiter(clock=FakeTime()), Rate(1)))
+    assert service.submit(limited.envelope_bytes(limited.release("ua-one", "2026-01"))).created
+    with pytest.raises(RateLimited, match="too many submissions from hotline ua-one") as refused:
+        service.submit(limited.envelope_bytes(limited.release("ua-one", "2026-02")))
+    assert refused.value.retry_after == 60
+
+
+def test_every_429_is_the_same_problem_detail(limited: HubUnderTest) -> None:
+    """The middleware's 429 (address or token) and the ingest's (hotline) are rendered the same way."""
+    limited.client.app.state.rate_limiter = RateLimiter(clock=FakeTime())  # type: ignore[attr-defined]
+    token = limited.tokens["coordinator"]
+    for _ in range(3):
+        _stats(limited, token)
+    by_token = _stats(limited, token)
+    limited.enroll("ua-one", "UA")
+    for period in ("2026-01", "2026-02"):
+        limited.submit(limited.release("ua-one", period))
+    by_hotline = limited.post_envelope(limited.envelope_bytes(limited.release("ua-one", "2026-03")))
+    for refused in (by_token, by_hotline):
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["Retry-After"]) > 0
+    shape = {key: value for key, value in by_token.json().items() if key not in ("detail", "request_id")}
+    assert shape == {key: value for key, value in by_hotline.json().items() if key not in ("detail", "request_id")}
+    assert by_token.json().keys() == by_hotline.json().keys()
 
 
 def test_limits_can_be_switched_off_for_a_proxy_that_limits(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 
 import hub.cli
-import hub.cli_serve
+import hub.cli.server
 from hub.metrics import MULTIPROCESS_ENV
 from hub.settings import Settings
 from hub.setup import initialise_hub
@@ -27,7 +27,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> dict[str, Any]:
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
     monkeypatch.setenv("TIPSHARE_HUB_DATA_DIR", "restored by monkeypatch afterwards")
-    hub.cli_serve.run(settings)
+    hub.cli.server.run(settings)
     (options,) = calls
     return options
 
@@ -59,7 +59,7 @@ def test_several_workers_share_a_private_metrics_directory(monkeypatch: pytest.M
 def test_serve_takes_log_format_as_typed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     initialise_hub(Settings(data_dir=tmp_path), origin="hub.test.tipshare/serve").engine.dispose()
     started: list[Settings] = []
-    monkeypatch.setattr(hub.cli_serve, "run", lambda settings, **_: started.append(settings))
+    monkeypatch.setattr(hub.cli.server, "run", lambda settings, **_: started.append(settings))
     assert hub.cli.main(["serve", "--data-dir", str(tmp_path), "--log-format", "json"]) == 0
     assert hub.cli.main(["serve", "--data-dir", str(tmp_path)]) == 0
     assert [settings.log_format for settings in started] == ["json", "auto"]

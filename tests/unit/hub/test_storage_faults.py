@@ -35,13 +35,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 
-from hub import cli as hub_cli
-from hub import cli_serve
 from hub.app import create_app
+from hub.cli import common as cli_common
 from hub.cli import main
-from hub.cli_logcheck import check_log
+from hub.cli import server as cli_serve
 from hub.context import HubContext
 from hub.db import database_busy, make_engine, read_session
+from hub.services.logcheck import check_log
 from hub.services.rebuild import check_rollups
 from hub.settings import Settings
 from protocol.crypto import SigningKey
@@ -359,7 +359,7 @@ def test_db_upgrade_reports_a_storage_fault_in_one_paragraph(
             event.listen(engine, "connect", lambda c, _r: c.execute("PRAGMA max_page_count = 1"))
             return engine
 
-        monkeypatch.setattr(hub_cli, "make_engine", capped)
+        monkeypatch.setattr(cli_common, "make_engine", capped)
 
     code = main(["db", "upgrade", "--data-dir", str(database.parent), "--database-url", url])
 

@@ -205,8 +205,7 @@ def _submit_v1(operator: Operator) -> None:
     try:
         payload = make_release(V1, key, hotline_id="la-strada-md", period="2026-10", tables=["contacts"], cells={})
         envelope = seal_envelope(payload, signing_key=key, hub_key=context.keys.envelope.public_key)
-        with write_session(context.sessions) as session:
-            IngestService(context, session).submit(envelope.canonical_bytes(), now=operator.clock())
+        IngestService(context).submit(envelope.canonical_bytes())
     finally:
         context.engine.dispose()
 

@@ -10,7 +10,8 @@ persons it could see in a month (which bounds its cells) and the first period it
     tipshare-hub hotline policy la-strada-md --max-monthly-volume 900 --reason "new regional office"
     tipshare-hub hotline backfill la-strada-md --from 2024-01 --to 2025-12 --reason "archive digitised"
 
-Commands are registered on the ``hotline`` group by :func:`register` (called once from :mod:`hub.cli`).
+Commands are registered on the ``hotline`` group by :func:`register` (called once from :mod:`hub.cli.hotlines`, after
+``hotline add``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from hub import cli_views as views
+from hub.cli import views
+from hub.cli.common import open_hub, state_of
 from hub.db import write_session
 from hub.errors import BadRequest
 from hub.schemas import PolicyTermsBody
@@ -71,7 +73,7 @@ ReportingFromOption = Annotated[
 ]
 
 
-# The command group's own options, as hub.cli defines them (repeated here: hub.cli imports this module).
+# The command group's own options (their help is shorter than hub.cli.common's).
 DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", help="The hub's data directory.", file_okay=False, show_default=False),
@@ -173,7 +175,6 @@ def _show_view(document: dict[str, Any]) -> None:
 
 def register(hotline_app: typer.Typer) -> None:
     """Add ``policy`` and ``backfill`` to the ``hotline`` command group."""
-    from hub import cli as base  # the group's helpers; hub.cli calls this once it has defined them
 
     @hotline_app.command("policy")
     def hotline_policy(
@@ -191,7 +192,7 @@ def register(hotline_app: typer.Typer) -> None:
         """Show a hotline's policy, or log a new one (options left out keep their current value)."""
         terms = policy_terms(cap, max_monthly_volume, first_period, reason, reporting_from)
         with (
-            base._hub(base._state(ctx), data_dir, database_url) as context,
+            open_hub(state_of(ctx), data_dir, database_url) as context,
             write_session(context.sessions) as session,
         ):
             service = PolicyService(session, TransparencyLog(session, signer=context.log_signer))
@@ -222,7 +223,7 @@ def register(hotline_app: typer.Typer) -> None:
     ) -> None:
         """Approve a hotline's release of months before its first period (logged as backfill_approved)."""
         with (
-            base._hub(base._state(ctx), data_dir, database_url) as context,
+            open_hub(state_of(ctx), data_dir, database_url) as context,
             write_session(context.sessions) as session,
         ):
             service = PolicyService(session, TransparencyLog(session, signer=context.log_signer))

@@ -6,8 +6,8 @@ uvicorn starts several worker processes only from an import string, so every wor
 and database URL the command was given into that environment, so the workers open the hub the command checked.
 Run by hand (a process manager, say)::
 
-    TIPSHARE_HUB_DATA_DIR=/srv/tipshare-hub uvicorn --factory hub.cli_serve:app_from_environment --workers 4 \
-        --http hub.cli_serve:NoDelayHTTPProtocol
+    TIPSHARE_HUB_DATA_DIR=/srv/tipshare-hub uvicorn --factory hub.cli.server:app_from_environment --workers 4 \
+        --http hub.cli.server:NoDelayHTTPProtocol
 
 **TCP_NODELAY.** asyncio turns Nagle's algorithm off only on sockets created with ``proto=IPPROTO_TCP``. With one
 worker uvicorn lets asyncio create the listening socket, so accepted connections get ``TCP_NODELAY``; with more it
@@ -54,9 +54,9 @@ __all__ = [
 ]
 
 #: The import string uvicorn's workers load.
-APP_FACTORY: Final = "hub.cli_serve:app_from_environment"
+APP_FACTORY: Final = "hub.cli.server:app_from_environment"
 #: The HTTP protocol every worker serves connections with (an import string, as workers are separate processes).
-HTTP_PROTOCOL: Final = "hub.cli_serve:NoDelayHTTPProtocol"
+HTTP_PROTOCOL: Final = "hub.cli.server:NoDelayHTTPProtocol"
 
 
 class NoDelayHTTPProtocol(_AutoHTTPProtocol):

@@ -21,8 +21,9 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from hub import cli_views as views
-from hub.cli_text import printable
+from hub.cli import views
+from hub.cli.common import open_hub, state_of
+from hub.cli.text import printable
 from hub.db import read_session, write_session
 from hub.errors import LogIntegrityError
 from hub.services.witnessing import WitnessRegistry, collect
@@ -69,9 +70,7 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Register a witness: from now on `collect` sends it every new checkpoint."""
-    from hub.cli import _hub, _state
-
-    with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
         document = _witness_document(
             WitnessRegistry(session).add(name=name, vkey=vkey.strip(), url=url.strip(), now=context.clock())
         )
@@ -89,9 +88,7 @@ def remove(
     database_url: DatabaseURLOption = None,
 ) -> None:
     """Stop sending checkpoints to a witness (the cosignatures it gave stay served)."""
-    from hub.cli import _hub, _state
-
-    with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
         WitnessRegistry(session).remove(name)
     typer.echo(f"witness {name} removed")
 
@@ -104,9 +101,7 @@ def list_witnesses(
     as_json: JsonOption = False,
 ) -> None:
     """The registered witnesses: the size each cosigned last, and the last error."""
-    from hub.cli import _hub, _state
-
-    with _hub(_state(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+    with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
         documents = [_witness_document(w) for w in WitnessRegistry(session).all()]
     if as_json:
         views.emit_json(documents)
@@ -128,9 +123,7 @@ def collect_command(
     as_json: JsonOption = False,
 ) -> None:
     """Send the latest checkpoint to every witness and store their cosignatures (run it from a timer)."""
-    from hub.cli import _hub, _state
-
-    with _hub(_state(ctx), data_dir, database_url) as context, httpx.Client(follow_redirects=False) as http:
+    with open_hub(state_of(ctx), data_dir, database_url) as context, httpx.Client(follow_redirects=False) as http:
         outcomes = collect(context.sessions, signer=context.log_signer, http=http, clock=context.clock)
     if as_json:
         views.emit_json(

@@ -19,7 +19,8 @@ from typing import Annotated, Any
 
 import typer
 
-from hub import cli_views as views
+from hub.cli import views
+from hub.cli.common import open_hub, state_of
 from hub.db import write_session
 from hub.errors import BadRequest
 from hub.services.withdrawals import Withdrawals, Withdrawn
@@ -82,11 +83,9 @@ def submission_withdraw(
 ) -> None:
     """Withdraw a submission: it stays in the log but counts for nothing (logged as submission_withdrawn, signed
     with the hub's log key); the hotline's previous revision of that month counts again."""
-    from hub.cli import _hub, _state  # the shared runner; imported here because hub.cli registers this module
-
     if not 1 <= submission_id <= 2**31 - 1:
         raise BadRequest(f"ID: {submission_id} is not a submission id")
-    with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
         done = Withdrawals(context, session).withdraw(submission_id, reason=reason, now=context.clock())
     document = withdrawn_document(done, submission_id)
     if as_json:

@@ -19,7 +19,8 @@ from typing import Annotated, Any
 
 import typer
 
-from hub import cli_views as views
+from hub.cli import views
+from hub.cli.common import open_hub, state_of
 from hub.db import read_session, write_session
 from hub.models import SecaggGroup, SecaggRound
 from hub.services.secure_rounds import SecureRounds
@@ -100,9 +101,7 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a group of enrolled hotlines that have sealing keys; refuses t ≤ n/2."""
-    from hub.cli import _hub, _state
-
-    with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
         group = SecureRounds(context, session).create_group(
             group_id=group_id,
             members=members.split(","),
@@ -125,9 +124,7 @@ def list_groups(
     as_json: JsonOption = False,
 ) -> None:
     """The aggregation groups, their members and thresholds."""
-    from hub.cli import _hub, _state
-
-    with _hub(_state(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+    with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
         documents = [_group_document(g) for g in SecureRounds(context, session).groups()]
     if as_json:
         views.emit_json(documents)
@@ -148,9 +145,7 @@ def open_round(
     as_json: JsonOption = False,
 ) -> None:
     """Open the group's next round for a month that has ended: log its roster and set its deadlines."""
-    from hub.cli import _hub, _state
-
-    with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
         document = _round_document(
             SecureRounds(context, session).open_round(group_id=group_id, period=period, now=context.clock())
         )
@@ -166,9 +161,7 @@ def tick(
 ) -> None:
     """Open every group's round of the month just ended, and move on every round whose deadline passed (a timer
     runs it)."""
-    from hub.cli import _hub, _state
-
-    with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
         rounds = SecureRounds(context, session)
         now = context.clock()
         opened = [_round_document(r) for r in rounds.open_due(now=now)]
@@ -190,8 +183,6 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """The latest round of the group for the month: its step and deadlines."""
-    from hub.cli import _hub, _state
-
-    with _hub(_state(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+    with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
         document = _round_document(SecureRounds(context, session).find(group_id, period))
     _emit_round(document, as_json)

@@ -17,7 +17,8 @@ from typing import Annotated
 
 import typer
 
-from hub import cli_views as views
+from hub.cli import views
+from hub.cli.common import open_hub, state_of
 from hub.db import write_session
 from hub.services.access_log import AccessLogService
 from protocol.access_chain import access_log_signer
@@ -47,9 +48,7 @@ def checkpoint(
     as_json: JsonOption = False,
 ) -> None:
     """Sign a checkpoint of the access log's chain as it is now (nothing new is signed twice)."""
-    from hub.cli import _hub, _state
-
-    with _hub(_state(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
         signed = AccessLogService(session).checkpoint(
             access_log_signer(context.origin, context.keys.log), now=context.clock()
         )

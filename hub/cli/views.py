@@ -16,11 +16,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from hub.cli_text import cell, markup_safe
+from hub.cli.text import cell, markup_safe
 from hub.context import HubContext
 from hub.keys import ENVELOPE_KEY_FILE, LOG_KEY_FILE
 from hub.models import ApiToken, HotlineKey, LogCheckpoint
 from hub.services.registry import HotlineSummary, KeyEvent
+from hub.services.tokens import token_status
 from protocol.crypto import VerifyKey, fingerprint
 from protocol.messages import PROTOCOL_VERSION, HotlinePolicyEntry, format_timestamp
 from protocol.taxonomy import Taxonomy
@@ -42,7 +43,6 @@ __all__ = [
     "show_tokens",
     "taxonomies_document",
     "token_document",
-    "token_status",
 ]
 
 
@@ -324,14 +324,6 @@ def show_taxonomy_switch(out: Console, document: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------- tokens
 
 
-def token_status(record: ApiToken, now: datetime) -> str:
-    if record.revoked_at is not None:
-        return "revoked"
-    if record.expires_at is not None and record.expires_at <= now:
-        return "expired"
-    return "active"
-
-
 def token_document(record: ApiToken, now: datetime) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -341,7 +333,7 @@ def token_document(record: ApiToken, now: datetime) -> dict[str, Any]:
         "created_at": _stamp(record.created_at),
         "expires_at": _stamp(record.expires_at),
         "revoked_at": _stamp(record.revoked_at),
-        "status": token_status(record, now),
+        "status": token_status(record, now=now),
     }
 
 

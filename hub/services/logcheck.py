@@ -15,7 +15,7 @@ It rebuilds the Merkle tree from every stored leaf and holds it against what the
 It trusts the hub's key files, so it is a quick check for the operator, not an audit: auditors verify the same
 log independently, with the published vkey, over the HTTP API.
 
->>> from hub.cli_logcheck import check_log   # doctest: +SKIP
+>>> from hub.services.logcheck import check_log   # doctest: +SKIP
 >>> check_log(session, signer=context.log_signer).ok   # doctest: +SKIP
 True
 """

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from hub.cli.common import open_hub, state_of
 from hub.services.handover import rotate_hub_keys
 from protocol.crypto import SealingKey, fingerprint
 from protocol.note import NoteVerifier
@@ -44,9 +45,7 @@ def rotate(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
 ) -> None:
     """Rotate the hub's log key (--log) and/or envelope key (--envelope); logged as a hub_key_handover entry."""
-    from hub import cli  # hub.cli registers this module: import it when the command runs
-
-    with cli._hub(cli._state(ctx), data_dir, database_url) as context:
+    with open_hub(state_of(ctx), data_dir, database_url) as context:
         rotation = rotate_hub_keys(context, log=log, envelope=envelope, grace=timedelta(days=grace_days))
     entry = rotation.entry
     old_log, new_log = NoteVerifier.from_vkey(entry.previous_log_vkey), NoteVerifier.from_vkey(entry.log_vkey)
