@@ -20,7 +20,7 @@ One module per command group, each a thin layer that parses options, calls a ser
 (:mod:`hub.cli.views`); :mod:`hub.cli.common` holds what they share (the state ``main`` passes, the common options,
 :func:`~hub.cli.common.open_hub`)::
 
-    identity.py   version, init, identity        db.py          db upgrade / current / downgrade
+    identity.py   init, identity                 db.py          db upgrade / current / downgrade
     serve.py      serve (server.py: uvicorn)     hotlines.py    hotline add / rotate-key / revoke-key / list
     policy.py     hotline policy / backfill      tokens.py      token create / list / revoke
     taxonomies.py taxonomy list / current        log.py         log checkpoint / verify
@@ -32,19 +32,19 @@ One module per command group, each a thin layer that parses options, calls a ser
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 import typer
 
+from appkit.commands import add_version_command, run
 from hub.cli.access import access_log_app
 from hub.cli.common import AlreadyInitialised, InvalidSettings, SchemaOutOfDate, State, state_of
 from hub.cli.db import db_app
 from hub.cli.groups import group_app, round_app
 from hub.cli.hotlines import hotline_app
-from hub.cli.identity import identity, init, version
+from hub.cli.identity import identity, init
 from hub.cli.keys import keys_app
 from hub.cli.log import log_app
 from hub.cli.rollups import rollups_app
@@ -55,6 +55,7 @@ from hub.cli.tokens import token_app
 from hub.cli.witness import witness_app
 from hub.errors import HubError
 from protocol.errors import ProtocolError
+from protocol.messages import PROTOCOL_VERSION
 
 __all__ = ["AlreadyInitialised", "InvalidSettings", "SchemaOutOfDate", "app", "main"]
 
@@ -66,7 +67,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # In the order ``--help`` lists them: the commands, then the groups.
-for _command in (version, init, identity, serve):
+add_version_command(app, PROTOCOL_VERSION)
+for _command in (init, identity, serve):
     app.command()(_command)
 for _group, _name in (
     (db_app, "db"),
@@ -98,15 +100,11 @@ def _root(
     """tipshare hub: set up, run and operate the central service."""
     state = state_of(ctx)
     state.verbosity = verbose
-    if verbose == 0:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    for name in ("hub", "alembic", "sqlalchemy.engine") if verbose >= 2 else ("hub", "alembic"):
-        logger = logging.getLogger(name)
-        state.handlers.append((logger, handler, logger.level))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO if verbose == 1 or name == "sqlalchemy.engine" else logging.DEBUG)
+    if verbose:
+        names = ("hub", "alembic", "sqlalchemy.engine") if verbose >= 2 else ("hub", "alembic")
+        state.log_to_stderr(
+            names, lambda name: logging.INFO if verbose == 1 or name == "sqlalchemy.engine" else logging.DEBUG
+        )
 
 
 def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None = None) -> int:
@@ -120,27 +118,25 @@ def main(argv: list[str] | None = None, *, clock: Callable[[], datetime] | None 
     state = State()
     if clock is not None:
         state.clock = clock
-    try:
-        app(args=argv, prog_name="tipshare-hub", standalone_mode=True, obj=state)
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except (HubError, ProtocolError) as e:
-        if state.verbosity >= 2:
-            raise
-        typer.echo(e.diagnostics(), err=True)
-        return 1
-    except OSError as e:  # a data directory that is read-only, full or not a directory: the operator's to fix
-        if state.verbosity >= 2:
-            raise
-        where = f" {e.filename}" if e.filename else ""
-        typer.echo(
-            f"Cannot write or read{where}: {e.strerror or e}. Check that the hub's user may write its data "
-            "directory and that the file system is writable and has free space.",
-            err=True,
-        )
-        return 1
-    finally:
-        for logger, handler, level in state.handlers:
-            logger.removeHandler(handler)
-            logger.setLevel(level)
-    return 0
+    return run(
+        app,
+        argv,
+        program="tipshare-hub",
+        state=state,
+        catalogue=None,
+        reports=[
+            (HubError, lambda e: (e.diagnostics(), 1)),
+            (ProtocolError, lambda e: (e.diagnostics(), 1)),
+            (OSError, _storage_report),
+        ],
+    )
+
+
+def _storage_report(e: OSError) -> tuple[str, int]:
+    """A data directory that is read-only, full or not a directory: the operator's to fix."""
+    where = f" {e.filename}" if e.filename else ""
+    return (
+        f"Cannot write or read{where}: {e.strerror or e}. Check that the hub's user may write its data directory "
+        "and that the file system is writable and has free space.",
+        1,
+    )

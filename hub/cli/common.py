@@ -12,10 +12,9 @@ A command parses its options, opens the hub, calls one service, and prints (:mod
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -26,6 +25,8 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
+from appkit.commands import CommandState
+from appkit.commands import state_of as command_state
 from hub.context import HubContext, utc_now
 from hub.db import make_engine, sqlite_file, storage_fault
 from hub.errors import BadRequest, Conflict, DatabaseUnavailable, HubError, NotInitialised
@@ -74,20 +75,14 @@ class InvalidSettings(HubError):
 
 
 @dataclass
-class State:
-    """What ``main`` hands every command: the clock and the root options."""
+class State(CommandState):
+    """What ``main`` hands every command: the clock (the hub's own) and the root options."""
 
     clock: Callable[[], datetime] = utc_now
-    verbosity: int = 0
-    #: Loggers ``-v`` configured, with the handler added and the level to restore when the command ends.
-    handlers: list[tuple[logging.Logger, logging.Handler, int]] = field(default_factory=list)
 
 
 def state_of(ctx: typer.Context) -> State:
-    found = ctx.find_root().obj
-    if not isinstance(found, State):  # pragma: no cover - main always passes one
-        raise RuntimeError("tipshare-hub commands run through hub.cli.main")
-    return found
+    return command_state(ctx, State)
 
 
 DataDirOption = Annotated[

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from importlib.metadata import version as distribution_version
 from typing import Annotated
 
 import typer
@@ -25,16 +24,10 @@ from hub.cli.common import (
 from hub.keys import ENVELOPE_KEY_FILE, LOG_KEY_FILE
 from hub.settings import Settings
 from hub.setup import existing_origin, initialise_hub
-from protocol.messages import PROTOCOL_VERSION
 
-__all__ = ["identity", "init", "version"]
+__all__ = ["identity", "init"]
 
 _log = logging.getLogger("hub")
-
-
-def version() -> None:
-    """Print the tipshare version and the protocol version this build speaks."""
-    typer.echo(f"tipshare {distribution_version('tipshare')} ({PROTOCOL_VERSION})")
 
 
 def init(
