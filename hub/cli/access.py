@@ -12,13 +12,10 @@ verify``.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
 from hub.cli import views
-from hub.cli.common import open_hub, state_of
+from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, open_hub, state_of
 from hub.db import write_session
 from hub.services.access_log import AccessLogService
 from protocol.access_chain import access_log_signer
@@ -29,15 +26,6 @@ __all__ = ["access_log_app"]
 access_log_app = typer.Typer(
     help="The access log of coordinator requests: sign a checkpoint of its hash chain.", no_args_is_help=True
 )
-
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="The hub's data directory (default: TIPSHARE_HUB_DATA_DIR).", file_okay=False),
-]
-DatabaseURLOption = Annotated[
-    str | None, typer.Option("--database-url", help="SQLAlchemy URL (default: TIPSHARE_HUB_DATABASE_URL).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of text.")]
 
 
 @access_log_app.command("checkpoint")

@@ -14,13 +14,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from hub.cli import views
-from hub.cli.common import open_hub, state_of
+from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, open_hub, state_of
 from hub.db import read_session, write_session
 from hub.models import SecaggGroup, SecaggRound
 from hub.services.secure_rounds import SecureRounds
@@ -35,14 +34,6 @@ round_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="The hub's data directory (default: TIPSHARE_HUB_DATA_DIR).", file_okay=False),
-]
-DatabaseURLOption = Annotated[
-    str | None, typer.Option("--database-url", help="SQLAlchemy URL (default: TIPSHARE_HUB_DATABASE_URL).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of text.")]
 GroupArgument = Annotated[str, typer.Argument(help="The group's id, e.g. region-eu-east.", show_default=False)]
 PeriodArgument = Annotated[str, typer.Argument(help="The month, YYYY-MM.", show_default=False)]
 

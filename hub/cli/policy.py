@@ -16,14 +16,13 @@ Commands are registered on the ``hotline`` group by :func:`register` (called onc
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
 from hub.cli import views
-from hub.cli.common import open_hub, state_of
+from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, open_hub, state_of
 from hub.db import write_session
 from hub.errors import BadRequest
 from hub.schemas import PolicyTermsBody
@@ -74,12 +73,6 @@ ReportingFromOption = Annotated[
 
 
 # The command group's own options (their help is shorter than hub.cli.common's).
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="The hub's data directory.", file_okay=False, show_default=False),
-]
-DatabaseURLOption = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL.", show_default=False)]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of text.")]
 
 
 def policy_terms(

@@ -15,14 +15,13 @@ the checkpoint: that is a witness saying the log is not consistent with what it 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
 
 from hub.cli import views
-from hub.cli.common import open_hub, state_of
+from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, open_hub, state_of
 from hub.cli.text import printable
 from hub.db import read_session, write_session
 from hub.errors import LogIntegrityError
@@ -34,15 +33,6 @@ witness_app = typer.Typer(
     help="Witnesses that cosign the log's checkpoints: register them, collect their cosignatures.",
     no_args_is_help=True,
 )
-
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="The hub's data directory (default: TIPSHARE_HUB_DATA_DIR).", file_okay=False),
-]
-DatabaseURLOption = Annotated[
-    str | None, typer.Option("--database-url", help="SQLAlchemy URL (default: TIPSHARE_HUB_DATABASE_URL).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of text.")]
 
 
 def _witness_document(witness: Any) -> dict[str, Any]:
