@@ -164,7 +164,12 @@ def _measure(
     bare_rates: list[float] = []
     latencies: list[float] = []
     cpu: list[float] = []
-    with served(APP, hub.settings.data_dir, database_url=hub.settings.database_url, workers=workers) as server:
+    # The bare route is not the submission route, so the hub caps its body at the other routes' 64 KiB: give it the
+    # submission route's cap, so both measure the same envelopes.
+    bare_cap = {"TIPSHARE_HUB_MAX_REQUEST_BYTES": str(hub.settings.max_body_bytes)}
+    with served(
+        APP, hub.settings.data_dir, database_url=hub.settings.database_url, workers=workers, settings=bare_cap
+    ) as server:
         connections = 2 * workers
         closed_loop(f"{server.url}/v1/submissions", sealed[:2], connections=1)  # warm-up
         closed_loop(f"{server.url}{BARE_PATH}", sealed[:2] * 4, connections=connections)

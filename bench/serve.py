@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,9 +74,16 @@ def _free_port() -> int:
 
 @contextmanager
 def served(
-    factory: str, data_dir: Path, *, database_url: str | None, workers: int, timeout: float = 60.0
+    factory: str,
+    data_dir: Path,
+    *,
+    database_url: str | None,
+    workers: int,
+    timeout: float = 60.0,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
-    """Serve the initialised hub in ``data_dir`` with the app ``factory`` (an import string) until the block ends."""
+    """Serve the initialised hub in ``data_dir`` with the app ``factory`` (an import string) until the block ends;
+    ``settings`` adds ``TIPSHARE_HUB_*`` variables."""
     port = _free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TIPSHARE_HUB_")}
     environment["TIPSHARE_HUB_DATA_DIR"] = str(data_dir)
@@ -85,6 +92,7 @@ def served(
     environment["TIPSHARE_HUB_RATE_LIMITS"] = "off"
     if database_url is not None:
         environment["TIPSHARE_HUB_DATABASE_URL"] = database_url
+    environment.update(settings or {})
     command = [sys.executable, "-m", "bench.serve", "--factory", factory, "--port", str(port)]
     command += ["--workers", str(workers), "--data-dir", str(data_dir)]
     if database_url is not None:
