@@ -21,17 +21,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from appkit.problems import Problem, clean_text, read_problem, user_agent
 from auditor.errors import HubResponseInvalid, HubUnreachable, QuestionRefused, UsageError
 from auditor.i18n import N_, T_
 from auditor.published import PublishedStats, collector_paused, parse_stats, validation_problems
-from protocol.api import EstimatesAnswer, HubIdentity
+from protocol.api import ConsistencyProof, EstimatesAnswer, HubIdentity, LogEntries
 from protocol.errors import ProtocolError
 from protocol.handover import HandoverProof
 from protocol.hosts import is_this_machine
@@ -50,6 +50,8 @@ __all__ = [
 
 #: Largest response body the auditor reads. A page of log entries holds whole payloads (about 100 kB each).
 MAX_RESPONSE_BYTES: Final = 256 * 1024 * 1024
+#: A response model of the contract (:mod:`protocol.api`).
+Answer = TypeVar("Answer", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,15 +188,10 @@ class AuditClient:
 
     def entries(self, start: int, end: int) -> list[ServedEntry]:
         """``GET /v1/log/entries?start&end``: at most ``end - start`` entries, possibly fewer (the hub caps pages)."""
-        data = _object(self._json("/v1/log/entries", params={"start": start, "end": end}), "/v1/log/entries")
-        items = data.get("entries")
-        if not isinstance(items, list):
-            raise HubResponseInvalid(T_("the hub's /v1/log/entries answer has no list of entries"))
         served = []
-        for item in items:
-            entry = _object(item, "a log entry")
-            index = entry.get("index")
-            if not isinstance(index, int) or isinstance(index, bool) or not start <= index < end:
+        for entry in self._model(LogEntries, "/v1/log/entries", params={"start": start, "end": end}).entries:
+            index = entry.index
+            if not start <= index < end:
                 raise HubResponseInvalid(
                     T_(
                         "the hub served a log entry with index {index} for {start}..{last}",
@@ -204,8 +201,8 @@ class AuditClient:
                     )
                 )
             try:
-                claimed = b64decode(_str(entry, "leaf_hash", "a log entry"), what="leaf hash")
-                leaf = b64decode(_str(entry, "data", "a log entry"), what="leaf data")
+                claimed = b64decode(entry.leaf_hash, what="leaf hash")
+                leaf = b64decode(entry.data, what="leaf data")
             except ProtocolError as e:
                 raise HubResponseInvalid(T_("log entry {index}: {error}", index=index, error=e)) from e
             served.append(ServedEntry(index=index, claimed_leaf_hash=claimed, data=leaf))
@@ -213,12 +210,8 @@ class AuditClient:
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """``GET /v1/log/proof/consistency?first&second``."""
-        data = _object(
-            self._json("/v1/log/proof/consistency", params={"first": first, "second": second}), "consistency proof"
-        )
-        nodes = data.get("proof")
-        if not isinstance(nodes, list) or not all(isinstance(node, str) for node in nodes):
-            raise HubResponseInvalid(T_("the hub's consistency proof is not a list of base64 hashes"))
+        path = "/v1/log/proof/consistency"
+        nodes = self._model(ConsistencyProof, path, params={"first": first, "second": second}).proof
         try:
             return [b64decode(node, what="proof node") for node in nodes]
         except ProtocolError as e:
@@ -285,6 +278,15 @@ class AuditClient:
             return json.loads(body)
         except ValueError:
             raise HubResponseInvalid(T_("the hub's answer to {path} is not JSON", path=path)) from None
+
+    def _model(self, model: type[Answer], path: str, *, params: Mapping[str, Any] | None = None) -> Answer:
+        """The answer to ``GET path``, parsed with the contract's ``model`` (:mod:`protocol.api`)."""
+        try:
+            return model.model_validate_json(self._get(path, params=params), strict=True)
+        except ValidationError as e:
+            raise HubResponseInvalid(
+                T_("the hub's answer to {what} cannot be read: {error}", what=path, error=validation_problems(e))
+            ) from None
 
     def _get(self, path: str, *, params: Mapping[str, Any] | None = None, authenticated: bool = True) -> bytes:
         response, body = self._request(path, params=params, authenticated=authenticated)

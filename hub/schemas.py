@@ -17,17 +17,13 @@ __all__ = [
     "MAX_INDEX",
     "TEXT_PATTERN",
     "CapBody",
-    "ConsistencyProofPublic",
     "HotlineCreate",
     "HotlinePublic",
-    "InclusionProofPublic",
     "KeyEventPublic",
     "KeyPublic",
     "KeyRevoke",
     "KeyRevokedPublic",
     "KeyRotate",
-    "LogEntriesPublic",
-    "LogEntryPublic",
     "PolicyTermsBody",
     "ProblemPublic",
     "SubmissionPublic",
@@ -220,33 +216,6 @@ class TokenPublic(_Body):
 class TokenCreated(TokenPublic):
     #: The token itself. Shown once; the hub keeps only its hash.
     token: str
-
-
-class LogEntryPublic(_Body):
-    index: int
-    leaf_hash: str
-    #: The leaf data (canonical JSON of the log entry), base64.
-    data: str
-
-
-class LogEntriesPublic(_Body):
-    start: int
-    end: int
-    tree_size: int
-    entries: list[LogEntryPublic]
-
-
-class InclusionProofPublic(_Body):
-    index: int
-    tree_size: int
-    leaf_hash: str
-    proof: list[str]
-
-
-class ConsistencyProofPublic(_Body):
-    first: int
-    second: int
-    proof: list[str]
 
 
 class SubmissionPublic(_Body):

@@ -44,7 +44,7 @@ from node.errors import (
 )
 from node.i18n import N_, Text
 from node.settings import NodeSettings
-from protocol.api import HubIdentity, PublishedTaxonomy
+from protocol.api import ConsistencyProof, HubIdentity, PublishedTaxonomy
 from protocol.errors import ProtocolError
 from protocol.handover import HandoverProof
 from protocol.hosts import is_this_machine
@@ -272,9 +272,9 @@ class HubClient:
         response, body = self._request("GET", path)
         self._expect_ok(response, body, path)
         try:
-            proof = json.loads(body)["proof"]
+            proof = ConsistencyProof.model_validate_json(body, strict=True).proof
             return [b64decode(node, what="consistency proof node") for node in proof]
-        except (ValueError, KeyError, TypeError, ProtocolError):
+        except (ValidationError, ProtocolError):
             raise HubResponseInvalid(
                 Text(N_("the hub's answer to %(path)s is not a consistency proof"), path=path)
             ) from None

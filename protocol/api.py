@@ -37,9 +37,13 @@ __all__ = [
     "CheckpointRef",
     "CombinationBlock",
     "CombinationTerm",
+    "ConsistencyProof",
     "EstimateRow",
     "EstimatesAnswer",
     "HubIdentity",
+    "InclusionProof",
+    "LogEntries",
+    "LogEntry",
     "PublishedTaxonomy",
     "QuestionEcho",
     "RankingSummary",
@@ -108,6 +112,42 @@ class HubIdentity(_Model):
     @property
     def sealing_key(self) -> SealingKey:
         return SealingKey.from_text(self.encryption_key)
+
+
+class LogEntry(_Model):
+    """One entry of the transparency log as served: its leaf hash and its leaf data (the canonical JSON of the
+    entry), both base64. A reader recomputes the hash from the data; the served hash is a claim."""
+
+    index: Annotated[int, Field(ge=0)]
+    leaf_hash: str
+    data: str
+
+
+class LogEntries(_Model):
+    """``GET /v1/log/entries?start&end``: at most ``end − start`` entries from ``start`` (a hub may serve fewer)."""
+
+    start: Annotated[int, Field(ge=0)]
+    end: Annotated[int, Field(ge=0)]
+    tree_size: Annotated[int, Field(ge=0)]
+    entries: list[LogEntry]
+
+
+class InclusionProof(_Model):
+    """``GET /v1/log/proof/inclusion``: the RFC 6962 audit path of one leaf in a tree of ``tree_size``, base64."""
+
+    index: Annotated[int, Field(ge=0)]
+    tree_size: Annotated[int, Field(ge=0)]
+    leaf_hash: str
+    proof: list[str]
+
+
+class ConsistencyProof(_Model):
+    """``GET /v1/log/proof/consistency`` (and ``/v1/checkpoint/consistency``): the RFC 6962 consistency proof
+    between two tree sizes, base64 hashes to check against signed checkpoints."""
+
+    first: Annotated[int, Field(ge=0)]
+    second: Annotated[int, Field(ge=0)]
+    proof: list[str]
 
 
 class CheckpointRef(_Model):

@@ -16,16 +16,9 @@ from hub.errors import BadRequest, NotFound
 from hub.models import Submission
 from hub.routes import checkpoint as public
 from hub.routes.checkpoint import NonNegative
-from hub.schemas import (
-    MAX_ID,
-    ConsistencyProofPublic,
-    InclusionProofPublic,
-    LogEntriesPublic,
-    LogEntryPublic,
-    SubmissionPublic,
-    WithdrawnPublic,
-)
+from hub.schemas import MAX_ID, SubmissionPublic, WithdrawnPublic
 from hub.services.tokens import Principal
+from protocol.api import ConsistencyProof, InclusionProof, LogEntries, LogEntry
 from protocol.messages import b64encode
 
 __all__ = ["router"]
@@ -45,25 +38,25 @@ def checkpoint(_auditor: AuditorDep, log: LogDep, session: ReadSessionDep) -> Re
 
 @router.get(
     "/v1/log/entries",
-    response_model=LogEntriesPublic,
+    response_model=LogEntries,
     summary="Log entries start <= index < end (capped)",
     responses={400: {"description": "start is beyond the end of the log"}},
 )
 def entries(
     _auditor: AuditorDep, context: ContextDep, log: LogDep, start: NonNegative = 0, end: NonNegative | None = None
-) -> LogEntriesPublic:
+) -> LogEntries:
     size = log.size()
     limit = context.settings.entries_page_max
     stop = min(size, start + limit if end is None else min(end, start + limit))
     if start > size:
         raise BadRequest(f"start {start} is beyond the end of the log (size {size})")
     leaves = log.entries(start, stop) if start < stop else []
-    return LogEntriesPublic(
+    return LogEntries(
         start=start,
         end=start + len(leaves),
         tree_size=size,
         entries=[
-            LogEntryPublic(index=leaf.index, leaf_hash=b64encode(leaf.leaf_hash), data=b64encode(leaf.data))
+            LogEntry(index=leaf.index, leaf_hash=b64encode(leaf.leaf_hash), data=b64encode(leaf.data))
             for leaf in leaves
         ],
     )
@@ -71,25 +64,25 @@ def entries(
 
 @router.get(
     "/v1/log/proof/inclusion",
-    response_model=InclusionProofPublic,
+    response_model=InclusionProof,
     summary="Inclusion proof of one leaf",
     responses={400: {"description": "tree_size is larger than the log, or index is not below it"}},
 )
-def inclusion(_auditor: AuditorDep, log: LogDep, index: NonNegative, tree_size: NonNegative) -> InclusionProofPublic:
+def inclusion(_auditor: AuditorDep, log: LogDep, index: NonNegative, tree_size: NonNegative) -> InclusionProof:
     proof = log.inclusion_proof(index, tree_size)
     leaf = log.entries(index, index + 1)[0]
-    return InclusionProofPublic(
+    return InclusionProof(
         index=index, tree_size=tree_size, leaf_hash=b64encode(leaf.leaf_hash), proof=[b64encode(p) for p in proof]
     )
 
 
 @router.get(
     "/v1/log/proof/consistency",
-    response_model=ConsistencyProofPublic,
+    response_model=ConsistencyProof,
     summary="Consistency proof between two sizes",
     responses={400: {"description": "second is larger than the log, or first is larger than second"}},
 )
-def consistency(_auditor: AuditorDep, log: LogDep, first: NonNegative, second: NonNegative) -> ConsistencyProofPublic:
+def consistency(_auditor: AuditorDep, log: LogDep, first: NonNegative, second: NonNegative) -> ConsistencyProof:
     return public.consistency(log, first, second)
 
 

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Query, Response
 
 from hub.deps import LogDep, ReadSessionDep
 from hub.errors import NotFound
-from hub.schemas import MAX_INDEX, ConsistencyProofPublic
+from hub.schemas import MAX_INDEX
 from hub.services.witnessing import cosigned_note
+from protocol.api import ConsistencyProof
 from protocol.messages import b64encode
 
 __all__ = ["router"]
@@ -38,10 +39,10 @@ def latest_checkpoint(log: LogDep, session: ReadSessionDep) -> Response:
 
 @router.get(
     "/v1/checkpoint/consistency",
-    response_model=ConsistencyProofPublic,
+    response_model=ConsistencyProof,
     summary="Consistency proof between two tree sizes (check it against signed checkpoints only)",
     responses={400: {"description": "second is larger than the log, or first is larger than second"}},
 )
-def consistency(log: LogDep, first: NonNegative, second: NonNegative) -> ConsistencyProofPublic:
+def consistency(log: LogDep, first: NonNegative, second: NonNegative) -> ConsistencyProof:
     proof = log.consistency_proof(first, second)
-    return ConsistencyProofPublic(first=first, second=second, proof=[b64encode(p) for p in proof])
+    return ConsistencyProof(first=first, second=second, proof=[b64encode(p) for p in proof])

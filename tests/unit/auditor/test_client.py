@@ -59,8 +59,13 @@ def test_urls_are_absolute_tokens_go_only_to_protected_routes_and_requests_are_c
             "refused the token: HTTP 401 unauthorized: no token",
         ),
         (httpx.Response(302, headers={"Location": "https://evil.example"}), HubResponseInvalid, "answered HTTP 302"),
-        (httpx.Response(200, text="{not json"), HubResponseInvalid, "is not JSON"),
-        (httpx.Response(200, json=[1, 2]), HubResponseInvalid, "not a JSON object"),
+        (httpx.Response(200, text="{not json"), HubResponseInvalid, "cannot be read: answer: Invalid JSON"),
+        (httpx.Response(200, json=[1, 2]), HubResponseInvalid, "cannot be read: answer: Input should be an object"),
+        (
+            httpx.Response(200, json={"first": 1, "second": 2, "proof": [3]}),
+            HubResponseInvalid,
+            "cannot be read: proof.0: Input should be a valid string",
+        ),
     ],
 )
 def test_answers_outside_the_contract_are_classified(
@@ -103,7 +108,7 @@ def test_identity_taxonomy_and_entries_are_checked_as_they_are_parsed() -> None:
 
     def page(_request: httpx.Request) -> httpx.Response:
         entry = {"index": 12, "leaf_hash": b64encode(bytes(32)), "data": b64encode(b"x")}
-        return httpx.Response(200, json={"start": 0, "end": 1, "entries": [entry]})
+        return httpx.Response(200, json={"start": 0, "end": 1, "tree_size": 13, "entries": [entry]})
 
     with pytest.raises(HubResponseInvalid, match=r"with index 12 for 0\.\.9"):
         _client(page).entries(0, 10)

@@ -66,7 +66,9 @@ class FakeLog:
                 }
                 for i in indices
             ]
-            return httpx.Response(200, json={"start": start, "end": start + len(entries), "entries": entries})
+            return httpx.Response(
+                200, json={"start": start, "end": start + len(entries), "tree_size": size, "entries": entries}
+            )
         if request.url.path == "/v1/log/proof/consistency" and self.refuse_proofs:
             return httpx.Response(400, json={"code": "bad_request", "detail": "no such tree size"})
         if request.url.path == "/v1/log/proof/consistency":
