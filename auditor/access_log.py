@@ -30,6 +30,7 @@ from protocol.access_chain import (
     open_access_checkpoint,
     verify_chain,
 )
+from protocol.api import AccessLogRecord
 from protocol.checkpoint import Checkpoint
 from protocol.errors import ProtocolError
 from protocol.note import NoteVerifier
@@ -118,14 +119,11 @@ def _records(client: AuditClient, page_size: int) -> list[ChainedRecord]:
     after = 0
     while True:
         page = client.access_log(after=after, limit=page_size)
-        items = page.get("records")
-        if not isinstance(items, list):
-            raise HubResponseInvalid(T_("access log: the hub's answer has no list of records"))
-        found.extend(_record(item) for item in items)
-        following = page.get("next_after")
-        if following is None or not items:
+        found.extend(_record(item) for item in page.records)
+        following = page.next_after
+        if following is None or not page.records:
             return found
-        if not isinstance(following, int) or following <= after:
+        if following <= after:
             raise HubResponseInvalid(
                 T_(
                     "access log: next_after {following} does not move forward from {after}",
@@ -136,37 +134,30 @@ def _records(client: AuditClient, page_size: int) -> list[ChainedRecord]:
         after = following
 
 
-def _record(item: Any) -> ChainedRecord:
+def _record(item: AccessLogRecord) -> ChainedRecord:
     try:
-        countries = item["countries"]
         return ChainedRecord(
-            seq=_int(item["seq"]),
-            prev_hash=bytes.fromhex(item["prev_hash"]),
-            hash=bytes.fromhex(item["hash"]),
+            seq=item.seq,
+            prev_hash=bytes.fromhex(item.prev_hash),
+            hash=bytes.fromhex(item.hash),
             record=AccessRecord(
-                at=str(item["at"]),
-                token_id=_int(item["token_id"]),
-                role=str(item["role"]),
-                label=str(item["label"]),
-                countries=tuple(str(c) for c in countries) if countries is not None else None,
-                method=str(item["method"]),
-                path=str(item["path"]),
-                query=str(item["query"]),
-                question=item["question"],
-                status=_int(item["status"]),
-                request_id=item["request_id"],
+                at=item.at,
+                token_id=item.token_id,
+                role=item.role,
+                label=item.label,
+                countries=tuple(item.countries) if item.countries is not None else None,
+                method=item.method,
+                path=item.path,
+                query=item.query,
+                question=item.question,
+                status=item.status,
+                request_id=item.request_id,
             ),
         )
-    except (KeyError, TypeError, ValueError) as e:
+    except ValueError as e:
         raise HubResponseInvalid(
             T_("access log: a record is malformed ({kind}: {error})", kind=type(e).__name__, error=e)
         ) from None
-
-
-def _int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{value!r} is not an integer")
-    return value
 
 
 def _checkpoint_notes(client: AuditClient) -> list[str]:
@@ -174,17 +165,11 @@ def _checkpoint_notes(client: AuditClient) -> list[str]:
     after = -1
     while True:
         page = client.access_log_checkpoints(after=after)
-        items = page.get("checkpoints")
-        if not isinstance(items, list):
-            raise HubResponseInvalid(T_("access log checkpoints: the hub's answer has no list of checkpoints"))
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("note"), str):
-                raise HubResponseInvalid(T_("access log checkpoints: a checkpoint has no note"))
-            notes.append(item["note"])
-        following = page.get("next_after")
-        if following is None or not items:
+        notes.extend(item.note for item in page.checkpoints)
+        following = page.next_after
+        if following is None or not page.checkpoints:
             return notes
-        if not isinstance(following, int) or following <= after:
+        if following <= after:
             raise HubResponseInvalid(
                 T_("access log checkpoints: next_after {following} does not move forward", following=repr(following))
             )

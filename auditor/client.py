@@ -31,7 +31,14 @@ from appkit.problems import Problem, clean_text, read_problem, user_agent
 from auditor.errors import HubResponseInvalid, HubUnreachable, QuestionRefused, UsageError
 from auditor.i18n import N_, T_
 from auditor.published import PublishedStats, collector_paused, parse_stats, validation_problems
-from protocol.api import ConsistencyProof, EstimatesAnswer, HubIdentity, LogEntries
+from protocol.api import (
+    AccessLogCheckpoints,
+    AccessLogPage,
+    ConsistencyProof,
+    EstimatesAnswer,
+    HubIdentity,
+    LogEntries,
+)
 from protocol.errors import ProtocolError
 from protocol.handover import HandoverProof
 from protocol.hosts import is_this_machine
@@ -248,15 +255,13 @@ class AuditClient:
                 )
             ) from None
 
-    def access_log(self, *, after: int, limit: int) -> dict[str, Any]:
-        """One page of ``GET /v1/audit/access-log`` (records with ``seq > after``), as JSON."""
-        return _object(self._json("/v1/audit/access-log", params={"after": after, "limit": limit}), "access log")
+    def access_log(self, *, after: int, limit: int) -> AccessLogPage:
+        """One page of ``GET /v1/audit/access-log`` (records with ``seq > after``)."""
+        return self._model(AccessLogPage, "/v1/audit/access-log", params={"after": after, "limit": limit})
 
-    def access_log_checkpoints(self, *, after: int) -> dict[str, Any]:
-        """One page of ``GET /v1/audit/access-log/checkpoints`` (checkpoints with ``size > after``), as JSON."""
-        return _object(
-            self._json("/v1/audit/access-log/checkpoints", params={"after": after}), "access log checkpoints"
-        )
+    def access_log_checkpoints(self, *, after: int) -> AccessLogCheckpoints:
+        """One page of ``GET /v1/audit/access-log/checkpoints`` (checkpoints with ``size > after``)."""
+        return self._model(AccessLogCheckpoints, "/v1/audit/access-log/checkpoints", params={"after": after})
 
     def round(self, group: str, period: str, number: int) -> dict[str, Any] | None:
         """``GET /v1/rounds/{group}/{period}/{number}`` as JSON, or ``None`` if the hub publishes no such round."""

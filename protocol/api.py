@@ -20,7 +20,7 @@ zero (:mod:`protocol.estimation`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +34,10 @@ __all__ = [
     "MAX_ROWS",
     "PERIOD",
     "UNIT_LABELS",
+    "AccessLogCheckpoint",
+    "AccessLogCheckpoints",
+    "AccessLogPage",
+    "AccessLogRecord",
     "CheckpointRef",
     "CombinationBlock",
     "CombinationTerm",
@@ -112,6 +116,53 @@ class HubIdentity(_Model):
     @property
     def sealing_key(self) -> SealingKey:
         return SealingKey.from_text(self.encryption_key)
+
+
+class AccessLogRecord(_Model):
+    """One request the hub recorded before answering it, chained to the one before (:mod:`protocol.access_chain`)."""
+
+    seq: int
+    id: int
+    at: str
+    token_id: int
+    role: str
+    label: str
+    countries: list[str] | None
+    method: str
+    path: str
+    query: str
+    #: The parsed question: scope, table/unit/view, group_by, filters, periods, format (null before the chain).
+    question: dict[str, Any] | None
+    status: int
+    request_id: str | None
+    prev_hash: str
+    hash: str
+
+
+class AccessLogPage(_Model):
+    """``GET /v1/audit/access-log``: one page of records in chain order."""
+
+    records: list[AccessLogRecord]
+    #: Pass as ``after`` for the next page; null when this page is the last.
+    next_after: int | None
+
+
+class AccessLogCheckpoint(_Model):
+    """A signed checkpoint of the access log's chain."""
+
+    size: int
+    #: Hex hash of record ``size`` (zeros for size 0).
+    head: str
+    #: The signed note: origin ``<log origin>/access-log``, size, base64 head; signed with the hub's log key.
+    note: str
+    signed_at: str
+
+
+class AccessLogCheckpoints(_Model):
+    """``GET /v1/audit/access-log/checkpoints``: one page of signed checkpoints."""
+
+    checkpoints: list[AccessLogCheckpoint]
+    next_after: int | None
 
 
 class LogEntry(_Model):

@@ -10,10 +10,9 @@ Each record carries its parsed ``question``, its ``request_id`` and the chain's 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict
 
 from hub.deps import ReadSessionDep, require
 from hub.errors import BadRequest
@@ -26,6 +25,7 @@ from hub.services.access_log import (
     access_log_to_csv,
 )
 from hub.services.tokens import Principal
+from protocol.api import AccessLogCheckpoint, AccessLogCheckpoints, AccessLogPage, AccessLogRecord
 from protocol.errors import ProtocolError
 from protocol.messages import format_timestamp, parse_timestamp
 
@@ -36,55 +36,8 @@ AuditorDep = Annotated[Principal, Depends(require("auditor"))]
 _CSV: Final = "text/csv; charset=utf-8"
 
 
-class AccessRecordPublic(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    seq: int
-    id: int
-    at: str
-    token_id: int
-    role: str
-    label: str
-    countries: list[str] | None
-    method: str
-    path: str
-    query: str
-    #: The parsed question: scope, table/unit/view, group_by, filters, periods, format (null before the chain).
-    question: dict[str, Any] | None
-    status: int
-    request_id: str | None
-    prev_hash: str
-    hash: str
-
-
-class AccessLogPublic(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    records: list[AccessRecordPublic]
-    #: Pass as ``after`` for the next page; null when this page is the last.
-    next_after: int | None
-
-
-class AccessCheckpointPublic(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    size: int
-    #: Hex hash of record ``size`` (zeros for size 0).
-    head: str
-    #: The signed note: origin ``<log origin>/access-log``, size, base64 head; signed with the hub's log key.
-    note: str
-    signed_at: str
-
-
-class AccessCheckpointsPublic(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    checkpoints: list[AccessCheckpointPublic]
-    next_after: int | None
-
-
-def _public(entry: AccessEntry) -> AccessRecordPublic:
-    return AccessRecordPublic(
+def _public(entry: AccessEntry) -> AccessLogRecord:
+    return AccessLogRecord(
         seq=entry.seq,
         id=entry.id,
         at=format_timestamp(entry.at),
@@ -114,7 +67,7 @@ def _since(value: str | None) -> datetime | None:
 
 @router.get(
     "/v1/audit/access-log",
-    response_model=AccessLogPublic,
+    response_model=AccessLogPage,
     summary="Coordinator requests and refused probes: who asked what, when (JSON or CSV), hash-chained",
     responses={200: {"content": {"text/csv": {}}}, 400: {"description": "since is not a UTC time"}},
 )
@@ -126,7 +79,7 @@ def access_log(
     token_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="only this token's requests")] = None,
     since: Annotated[str | None, Query(description="only requests at or after this UTC time")] = None,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
-) -> AccessLogPublic | Response:
+) -> AccessLogPage | Response:
     entries = AccessLogService(session).page(after=after, limit=limit, token_id=token_id, since=_since(since))
     if output == "csv":
         return Response(
@@ -135,12 +88,12 @@ def access_log(
             headers={"Content-Disposition": 'attachment; filename="tipshare-access-log.csv"'},
         )
     next_after = entries[-1].seq if len(entries) == limit else None
-    return AccessLogPublic(records=[_public(entry) for entry in entries], next_after=next_after)
+    return AccessLogPage(records=[_public(entry) for entry in entries], next_after=next_after)
 
 
 @router.get(
     "/v1/audit/access-log/checkpoints",
-    response_model=AccessCheckpointsPublic,
+    response_model=AccessLogCheckpoints,
     summary="The access log's signed checkpoints (size and head hash of its chain), in size order",
 )
 def access_log_checkpoints(
@@ -148,13 +101,13 @@ def access_log_checkpoints(
     session: ReadSessionDep,
     after: Annotated[int, Query(ge=-1, le=MAX_INDEX, description="return checkpoints with a larger size")] = -1,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
-) -> AccessCheckpointsPublic:
+) -> AccessLogCheckpoints:
     found = AccessLogService(session).checkpoints(after=after, limit=limit)
     next_after = found[-1].size if len(found) == limit else None
-    return AccessCheckpointsPublic(checkpoints=[_checkpoint(entry) for entry in found], next_after=next_after)
+    return AccessLogCheckpoints(checkpoints=[_checkpoint(entry) for entry in found], next_after=next_after)
 
 
-def _checkpoint(entry: AccessCheckpointEntry) -> AccessCheckpointPublic:
-    return AccessCheckpointPublic(
+def _checkpoint(entry: AccessCheckpointEntry) -> AccessLogCheckpoint:
+    return AccessLogCheckpoint(
         size=entry.size, head=entry.head, note=entry.note, signed_at=format_timestamp(entry.signed_at)
     )
