@@ -38,6 +38,7 @@ from protocol.api import (
     EstimatesAnswer,
     HubIdentity,
     LogEntries,
+    RoundState,
 )
 from protocol.errors import ProtocolError
 from protocol.handover import HandoverProof
@@ -263,17 +264,19 @@ class AuditClient:
         """One page of ``GET /v1/audit/access-log/checkpoints`` (checkpoints with ``size > after``)."""
         return self._model(AccessLogCheckpoints, "/v1/audit/access-log/checkpoints", params={"after": after})
 
-    def round(self, group: str, period: str, number: int) -> dict[str, Any] | None:
-        """``GET /v1/rounds/{group}/{period}/{number}`` as JSON, or ``None`` if the hub publishes no such round."""
+    def round(self, group: str, period: str, number: int) -> RoundState | None:
+        """``GET /v1/rounds/{group}/{period}/{number}``, or ``None`` if the hub publishes no such round."""
         path = f"/v1/rounds/{group}/{period}/{number}"
         response, body = self._request(path, params=None, authenticated=True)
         if response.status_code == 404:
             return None
         self._expect_ok(response, body, path)
         try:
-            return _object(json.loads(body), "round")
-        except ValueError:
-            raise HubResponseInvalid(T_("the hub's answer to {path} is not JSON", path=path)) from None
+            return RoundState.model_validate_json(body, strict=True)
+        except ValidationError as e:
+            raise HubResponseInvalid(
+                T_("the hub's answer to {what} cannot be read: {error}", what=path, error=validation_problems(e))
+            ) from None
 
     # ------------------------------------------------------------------ plumbing
 

@@ -12,12 +12,10 @@ for a later run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from auditor.findings import Failure
 from auditor.i18n import T_
 from auditor.rounds import RoundKey, round_failure
+from protocol.api import RoundState
 from protocol.errors import ProtocolError, SecureAggregationError
 from protocol.messages import SecaggStepEntry, b64decode, parse_log_entry
 from protocol.secagg.messages import RoundResult
@@ -27,21 +25,18 @@ __all__ = ["compare_published"]
 
 
 def compare_published(
-    key: RoundKey, answer: Mapping[str, Any] | None, logged: tuple[int, bytes] | None, *, size: int
+    key: RoundKey, answer: RoundState | None, logged: tuple[int, bytes] | None, *, size: int
 ) -> Failure | None:
     """The hub's answer for round ``key`` (``None``: it publishes none) against the log's result entry
     ``(index, leaf bytes)`` (``None``: the log holds no result); ``size`` is the verified tree size."""
     if answer is None:
         return None
-    steps = answer.get("steps")
-    shown = steps.get("result") if isinstance(steps, dict) else None
-    if not isinstance(shown, dict):
+    shown = answer.steps.get("result")
+    if shown is None:
         if logged is not None:
             return round_failure(key, "published-differs", index=logged[0], detail=T_("the hub shows no result"))
         return None
-    leaf_index, entry = shown.get("leaf_index"), shown.get("entry")
-    if not isinstance(leaf_index, int) or not isinstance(entry, str):
-        return round_failure(key, "published-differs", detail=T_("the hub's result is not a log leaf"))
+    leaf_index, entry = shown.leaf_index, shown.entry
     if leaf_index >= size:
         return None  # logged after the checkpoint this run verified: a later run compares it
     try:

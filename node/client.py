@@ -28,7 +28,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Final
+from typing import Final
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -44,7 +44,7 @@ from node.errors import (
 )
 from node.i18n import N_, Text
 from node.settings import NodeSettings
-from protocol.api import ConsistencyProof, HubIdentity, PublishedTaxonomy
+from protocol.api import ConsistencyProof, HubIdentity, PublishedTaxonomy, RoundState
 from protocol.errors import ProtocolError
 from protocol.handover import HandoverProof
 from protocol.hosts import is_this_machine
@@ -279,7 +279,7 @@ class HubClient:
                 Text(N_("the hub's answer to %(path)s is not a consistency proof"), path=path)
             ) from None
 
-    def round_state(self, signed_read: bytes) -> dict[str, Any] | None:
+    def round_state(self, signed_read: bytes) -> RoundState | None:
         """``POST /v1/rounds/state`` with a member's signed read: the round as the hub shows it, unverified
         (``None``: the hub has no such round yet). Checked by :mod:`node.rounds`."""
         path = "/v1/rounds/state"
@@ -288,12 +288,9 @@ class HubClient:
             return None
         self._expect_ok(response, body, path)
         try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise HubResponseInvalid(Text(N_("the hub's answer to %(path)s is not a round"), path=path))
-        return data
+            return RoundState.model_validate_json(body, strict=True)
+        except ValidationError:
+            raise HubResponseInvalid(Text(N_("the hub's answer to %(path)s is not a round"), path=path)) from None
 
     def round_message(self, signed_message: bytes) -> bool:
         """``POST /v1/rounds/messages`` with a member's signed message; ``True`` if newly logged, ``False`` if the

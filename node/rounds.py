@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +43,7 @@ from node.i18n import N_, Text, translate
 from node.keystore import ensure_private_dir, sealing_key, write_private_file
 from node.round_store import RoundStore, StoredRound
 from node.secure_group import ROUND_WAIT_DAYS, round_gives_up_at
+from protocol.api import RoundState
 from protocol.checkpoint import open_checkpoint
 from protocol.crypto import AgreementKey, VerifyKey
 from protocol.errors import ProtocolError, UnmaskRefused
@@ -333,18 +333,19 @@ def _values(stored: StoredRound, roster: RoundRoster, home: NodeHome) -> list[in
     return layout_of_roster(roster, taxonomy).vector({t: stored.vectors[t] for t in roster.tables})
 
 
-def _parse(document: Mapping[str, Any], home: NodeHome) -> _Read:
+def _parse(document: RoundState, home: NodeHome) -> _Read:
     try:
         steps: dict[str, Any] = {}
-        for name, leaf in document["steps"].items():
-            entry = parse_log_entry(b64decode(leaf["entry"]))
+        for name, leaf in document.steps.items():
+            entry = parse_log_entry(b64decode(leaf.entry))
             if isinstance(entry, SecaggStepEntry):
                 steps[name] = step_message(entry)
         entries: list[SecaggMemberEntry] = []
         messages: dict[str, dict[str, Any]] = {"shares": {}, "masked": {}, "reveals": {}}
-        for name, into in messages.items():
-            for leaf in document[name]:
-                entry = parse_log_entry(b64decode(leaf["entry"]))
+        for name, leaves in (("shares", document.shares), ("masked", document.masked), ("reveals", document.reveals)):
+            into = messages[name]
+            for leaf in leaves:
+                entry = parse_log_entry(b64decode(leaf.entry))
                 if not isinstance(entry, SecaggMemberEntry):
                     raise _Refused("not-a-member-entry", f"a leaf of {name} is not a member's message")
                 entries.append(entry)
@@ -352,8 +353,8 @@ def _parse(document: Mapping[str, Any], home: NodeHome) -> _Read:
                 into[message.member] = message
         events = _key_events(document, home)
         return _Read(
-            number=int(document["round"]),
-            step=str(document["step"]),
+            number=document.round,
+            step=document.step,
             roster=_typed(steps.get("roster"), RoundRoster),
             committed=_typed(steps.get("committed"), CommittedSet),
             survivors=_typed(steps.get("survivors"), Survivors),
@@ -364,7 +365,7 @@ def _parse(document: Mapping[str, Any], home: NodeHome) -> _Read:
             key_events=events,
             member_entries=entries,
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (TypeError, ValueError, AttributeError) as e:
         raise _Refused("malformed-state", f"the hub's round state is not well formed ({type(e).__name__})") from None
 
 
@@ -376,21 +377,21 @@ def _typed(value: Any, kind: type[_T]) -> _T | None:
     return value
 
 
-def _key_events(document: Mapping[str, Any], home: NodeHome) -> list[KeyEventEntry]:
+def _key_events(document: RoundState, home: NodeHome) -> list[KeyEventEntry]:
     """The key events the hub sent, each proven included in a checkpoint signed by the pinned log key."""
-    note = document.get("checkpoint")
-    if not isinstance(note, str):
+    note = document.checkpoint
+    if note is None:
         raise _Refused("no-checkpoint", "the hub sent no signed checkpoint to check the members' keys against")
     try:
         checkpoint = open_checkpoint(note, home.config.hub.identity.log_verifier)
     except ProtocolError as e:
         raise _Refused("bad-checkpoint", f"the checkpoint is not signed by the pinned log key: {e}") from e
     events = []
-    for item in document.get("key_events", []):
-        data = b64decode(item["entry"])
-        proof = [b64decode(node) for node in item["inclusion_proof"]]
+    for item in document.key_events:
+        data = b64decode(item.entry)
+        proof = [b64decode(node) for node in item.inclusion_proof]
         try:
-            verify_inclusion(int(item["leaf_index"]), checkpoint.size, leaf_hash(data), proof, checkpoint.root_hash)
+            verify_inclusion(item.leaf_index, checkpoint.size, leaf_hash(data), proof, checkpoint.root_hash)
         except ProtocolError as e:
             raise _Refused("key-event-not-in-log", f"a key event is not in the log: {e}") from e
         event = parse_log_entry(data)

@@ -51,6 +51,10 @@ __all__ = [
     "PublishedTaxonomy",
     "QuestionEcho",
     "RankingSummary",
+    "RoundKeyEvent",
+    "RoundLeaf",
+    "RoundMessageAccepted",
+    "RoundState",
     "ScopeEcho",
     "StatsAnswer",
     "StatsRow",
@@ -199,6 +203,53 @@ class ConsistencyProof(_Model):
     first: Annotated[int, Field(ge=0)]
     second: Annotated[int, Field(ge=0)]
     proof: list[str]
+
+
+class RoundLeaf(_Model):
+    """One log leaf of a secure round."""
+
+    leaf_index: int
+    #: The log entry's canonical bytes, base64 (parse with ``protocol.messages.parse_log_entry``).
+    entry: str
+
+
+class RoundKeyEvent(_Model):
+    """A roster member's key event, with its inclusion proof in the tree of :attr:`RoundState.checkpoint`."""
+
+    leaf_index: int
+    entry: str
+    #: The leaf's inclusion proof (base64 hashes) in the tree of :attr:`RoundState.checkpoint`.
+    inclusion_proof: list[str]
+
+
+class RoundState(_Model):
+    """``POST /v1/rounds/state`` (a member) and ``GET /v1/rounds/{group}/{period}[/{round}]`` (an auditor): a
+    secure round's step, deadlines and every log leaf of it so far. Claims until checked against the log."""
+
+    group: str
+    period: str
+    round: int
+    #: ``shares``, ``masked``, ``reveal`` (the step members answer now), ``done`` or ``failed``.
+    step: str
+    shares_due: datetime
+    masked_due: datetime
+    reveal_due: datetime
+    #: The hub's steps logged so far: ``roster``, ``committed``, ``survivors``, ``result`` or ``failed``.
+    steps: dict[str, RoundLeaf]
+    shares: list[RoundLeaf]
+    masked: list[RoundLeaf]
+    reveals: list[RoundLeaf]
+    #: The roster members' key events logged before the roster, each with its inclusion proof, and the hub's
+    #: latest signed checkpoint (a note) the proofs lead to: members check the roster's sealing keys against them.
+    key_events: list[RoundKeyEvent] = []
+    checkpoint: str | None = None
+
+
+class RoundMessageAccepted(_Model):
+    """``POST /v1/rounds/messages``: where the member's message was logged."""
+
+    leaf_index: int
+    message_hash: str
 
 
 class CheckpointRef(_Model):

@@ -16,11 +16,9 @@ Reading a round first moves it on if a deadline has passed.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from hub.context import HubContext
@@ -28,6 +26,7 @@ from hub.db import write_session
 from hub.deps import ContextDep, require
 from hub.services.secure_rounds import Accepted, RoundView, SecureRounds
 from hub.services.tokens import Principal
+from protocol.api import RoundKeyEvent, RoundLeaf, RoundMessageAccepted, RoundState
 from protocol.messages import IDENTIFIER_PATTERN, b64encode
 from protocol.secagg.signed import SignedRoundMessage, SignedRoundRead
 
@@ -40,59 +39,13 @@ _GROUP = IDENTIFIER_PATTERN
 _PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
-class LeafPublic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    leaf_index: int
-    #: The log entry's canonical bytes, base64 (parse with ``protocol.messages.parse_log_entry``).
-    entry: str
+def _leaf(index: int, data: bytes) -> RoundLeaf:
+    return RoundLeaf(leaf_index=index, entry=b64encode(data))
 
 
-class RoundPublic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    group: str
-    period: str
-    round: int
-    #: ``shares``, ``masked``, ``reveal`` (the step members answer now), ``done`` or ``failed``.
-    step: str
-    shares_due: datetime
-    masked_due: datetime
-    reveal_due: datetime
-    #: The hub's steps logged so far: ``roster``, ``committed``, ``survivors``, ``result`` or ``failed``.
-    steps: dict[str, LeafPublic]
-    shares: list[LeafPublic]
-    masked: list[LeafPublic]
-    reveals: list[LeafPublic]
-    #: The roster members' key events logged before the roster, each with its inclusion proof, and the hub's
-    #: latest signed checkpoint (a note) the proofs lead to: members check the roster's sealing keys against them.
-    key_events: list[KeyEventPublic] = []
-    checkpoint: str | None = None
-
-
-class KeyEventPublic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    leaf_index: int
-    entry: str
-    #: The leaf's inclusion proof (base64 hashes) in the tree of :attr:`RoundPublic.checkpoint`.
-    inclusion_proof: list[str]
-
-
-class MessageAccepted(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    leaf_index: int
-    message_hash: str
-
-
-def _leaf(index: int, data: bytes) -> LeafPublic:
-    return LeafPublic(leaf_index=index, entry=b64encode(data))
-
-
-def _public(view: RoundView) -> RoundPublic:
+def _public(view: RoundView) -> RoundState:
     row = view.round
-    return RoundPublic(
+    return RoundState(
         group=row.group_id,
         period=row.period,
         round=row.round_number,
@@ -105,7 +58,7 @@ def _public(view: RoundView) -> RoundPublic:
         masked=[_leaf(*leaf) for leaf in view.messages["masked"]],
         reveals=[_leaf(*leaf) for leaf in view.messages["reveal"]],
         key_events=[
-            KeyEventPublic(leaf_index=index, entry=b64encode(data), inclusion_proof=[b64encode(n) for n in proof])
+            RoundKeyEvent(leaf_index=index, entry=b64encode(data), inclusion_proof=[b64encode(n) for n in proof])
             for index, data, proof in view.key_events
         ],
         checkpoint=view.checkpoint,
@@ -117,7 +70,7 @@ def _accept(context: HubContext, signed: SignedRoundMessage) -> Accepted:
         return SecureRounds(context, session).accept(signed, now=context.clock())
 
 
-def _read(context: HubContext, group: str, period: str, number: int | None) -> RoundPublic:
+def _read(context: HubContext, group: str, period: str, number: int | None) -> RoundState:
     with write_session(context.sessions) as session:  # a deadline that passed moves the round on first
         rounds = SecureRounds(context, session)
         row = rounds.find(group, period, number)
@@ -125,7 +78,7 @@ def _read(context: HubContext, group: str, period: str, number: int | None) -> R
         return _public(rounds.view(row))
 
 
-def _read_as_member(context: HubContext, signed: SignedRoundRead) -> RoundPublic:
+def _read_as_member(context: HubContext, signed: SignedRoundRead) -> RoundState:
     with write_session(context.sessions) as session:
         rounds = SecureRounds(context, session)
         now = context.clock()
@@ -153,7 +106,7 @@ _REFUSALS: Final[dict[int | str, dict[str, Any]]] = {
 @router.post(
     "/v1/rounds/messages",
     status_code=201,
-    response_model=MessageAccepted,
+    response_model=RoundMessageAccepted,
     summary="Send a member's signed message of a secure round",
     openapi_extra=_SIGNED,
     responses={200: {"description": "The identical message was logged before"}, **_REFUSALS},
@@ -162,13 +115,13 @@ async def post_message(request: Request, context: ContextDep) -> Response:
     """The body is a ``SignedRoundMessage`` made with ``protocol.secagg.signed.sign_member_message``."""
     signed = SignedRoundMessage.from_json(await request.body())
     accepted = await run_in_threadpool(_accept, context, signed)
-    body = MessageAccepted(leaf_index=accepted.leaf_index, message_hash=accepted.message_hash)
+    body = RoundMessageAccepted(leaf_index=accepted.leaf_index, message_hash=accepted.message_hash)
     return Response(body.model_dump_json(), status_code=201 if accepted.created else 200, media_type="application/json")
 
 
 @router.post(
     "/v1/rounds/state",
-    response_model=RoundPublic,
+    response_model=RoundState,
     summary="A member reads its round (signed request)",
     openapi_extra={
         "requestBody": {
@@ -178,7 +131,7 @@ async def post_message(request: Request, context: ContextDep) -> Response:
     },
     responses={k: v for k, v in _REFUSALS.items() if k in (400, 403, 404, 422)},
 )
-async def member_state(request: Request, context: ContextDep) -> RoundPublic:
+async def member_state(request: Request, context: ContextDep) -> RoundState:
     """The body is a ``SignedRoundRead`` made with ``protocol.secagg.signed.sign_round_read``."""
     signed = SignedRoundRead.from_json(await request.body())
     return await run_in_threadpool(_read_as_member, context, signed)
@@ -186,7 +139,7 @@ async def member_state(request: Request, context: ContextDep) -> RoundPublic:
 
 @router.get(
     "/v1/rounds/{group}/{period}",
-    response_model=RoundPublic,
+    response_model=RoundState,
     summary="The latest round of a month",
     responses={404: {"description": "No such aggregation group, or no round of it for this month"}},
 )
@@ -195,13 +148,13 @@ def latest_round(
     period: Annotated[str, Path(pattern=_PERIOD)],
     _reader: ReaderDep,
     context: ContextDep,
-) -> RoundPublic:
+) -> RoundState:
     return _read(context, group, period, None)
 
 
 @router.get(
     "/v1/rounds/{group}/{period}/{number}",
-    response_model=RoundPublic,
+    response_model=RoundState,
     summary="One round of a month",
     responses={404: {"description": "No such aggregation group or round"}},
 )
@@ -211,5 +164,5 @@ def one_round(
     number: Annotated[int, Path(ge=0, lt=2**32)],
     _reader: ReaderDep,
     context: ContextDep,
-) -> RoundPublic:
+) -> RoundState:
     return _read(context, group, period, number)
