@@ -105,12 +105,15 @@ from functools import lru_cache
 from statistics import NormalDist
 from typing import Literal, TypeAlias
 
+from protocol.rounded_noise import RoundedSum
+
 __all__ = [
     "EXACT_SUM_LIMIT",
     "SUM_TAIL_LIMIT",
     "Interval",
     "Mechanism",
     "NoiseGroup",
+    "Scale",
     "ScaleLike",
     "characteristic",
     "exact_scale",
@@ -128,17 +131,24 @@ __all__ = [
 
 
 class Mechanism(StrEnum):
-    """The noise distributions a hotline may use; the values are the strings carried in payloads."""
+    """The noise distributions of published counts; the values are the strings carried in payloads and rollups.
+
+    A hotline's release uses one of the first two. ``rounded_gaussian_sum`` is the noise of a cell of a scaled
+    secure round (:mod:`protocol.rounded_noise`): its "scale" is the whole distribution, ``"<γ>:<σ>x<m>,…"``."""
 
     DISCRETE_GAUSSIAN = "discrete_gaussian"
     DISCRETE_LAPLACE = "discrete_laplace"
+    ROUNDED_GAUSSIAN_SUM = "rounded_gaussian_sum"
 
 
 ScaleLike: TypeAlias = str | Decimal | Fraction | int | float
 """A noise scale as it may arrive: a decimal string from a signed payload, or a number."""
 
-NoiseGroup: TypeAlias = tuple[Mechanism | str, ScaleLike, int]
+NoiseGroup: TypeAlias = tuple[Mechanism | str, ScaleLike | RoundedSum, int]
 """``(mechanism, scale, count)``: ``count`` independent noise terms that share one scale."""
+
+Scale: TypeAlias = float | RoundedSum
+"""A parsed scale: a float, or a scaled round's whole noise distribution (a :class:`RoundedSum`)."""
 
 EXACT_SUM_LIMIT = 8192
 """Largest tail radius ``R`` (see the module docstring) for which :func:`sum_interval` is exact."""
@@ -213,6 +223,28 @@ def _mechanism(value: Mechanism | str) -> Mechanism:
         raise ValueError(f"unknown noise mechanism {value!r} (known: {known})") from None
 
 
+def _scale(mech: Mechanism, value: ScaleLike | RoundedSum) -> Scale:
+    """The scale of a term of ``mech``, parsed: a float, or a scaled round's distribution."""
+    if mech is Mechanism.ROUNDED_GAUSSIAN_SUM:
+        if isinstance(value, RoundedSum):
+            return value
+        if not isinstance(value, str):
+            raise TypeError(f"a scaled round's noise is written as text, got {type(value).__name__}")
+        return RoundedSum.parse(value)
+    if isinstance(value, RoundedSum):
+        raise TypeError(f"a {mech.value} term has a numeric scale, not a scaled round's distribution")
+    return parse_scale(value)
+
+
+@lru_cache(maxsize=256)
+def _rounded(noise: RoundedSum) -> tuple[Callable[[int], float], tuple[float, ...], float]:
+    """``P(|Z| > ·)`` of the fine sum, the one-sided point masses of ``R = round(Z/γ)``, and ``Var R``."""
+    fine = tuple((Mechanism.DISCRETE_GAUSSIAN, sigma, count) for sigma, count in noise.shares)
+    z_tail = tail_function(fine)
+    masses = noise.masses(z_tail)
+    return z_tail, masses, RoundedSum.variance(masses)
+
+
 def _alpha(confidence: float) -> float:
     """``1 - confidence``, after checking that the confidence is a probability in (0, 1)."""
     if isinstance(confidence, bool) or not isinstance(confidence, int | float):
@@ -240,7 +272,7 @@ def _nonnegative_int(value: int, what: str) -> int:
 # ---------------------------------------------------------------------------- single noise term
 
 
-def noise_variance(mechanism: Mechanism | str, scale: ScaleLike) -> float:
+def noise_variance(mechanism: Mechanism | str, scale: ScaleLike | RoundedSum) -> float:
     """Exact variance of one noise term (of the discrete distribution, not its continuous analogue).
 
     * discrete Laplace, ``a = e^(-1/t)``: ``2a/(1-a)²``, slightly below the continuous ``2t²``
@@ -255,10 +287,7 @@ def noise_variance(mechanism: Mechanism | str, scale: ScaleLike) -> float:
     0.215
     """
     mech = _mechanism(mechanism)
-    s = parse_scale(scale)
-    if mech is Mechanism.DISCRETE_LAPLACE:
-        return _laplace_variance(s)
-    return _gaussian_variance(s)
+    return _variance(mech, _scale(mech, scale))
 
 
 def _laplace_variance(t: float) -> float:
@@ -335,7 +364,7 @@ def _gaussian_tail_sum(sigma: float, start: int) -> float:
     return sigma * _SQRT_PI_2 * math.erfc(u / math.sqrt(2.0)) + density * (0.5 + corrections)
 
 
-def noise_tail(mechanism: Mechanism | str, scale: ScaleLike, k: int) -> float:
+def noise_tail(mechanism: Mechanism | str, scale: ScaleLike | RoundedSum, k: int) -> float:
     """Exact ``P(|Z| > k)`` for one noise term and an integer ``k ≥ 0``.
 
     Closed form ``2a^(k+1)/(1+a)`` for discrete Laplace; for the discrete Gaussian
@@ -346,11 +375,12 @@ def noise_tail(mechanism: Mechanism | str, scale: ScaleLike, k: int) -> float:
     0.601058
     """
     mech = _mechanism(mechanism)
-    s = parse_scale(scale)
-    return _tail(mech, s, _nonnegative_int(k, "k"))
+    return _tail(mech, _scale(mech, scale), _nonnegative_int(k, "k"))
 
 
-def _tail(mech: Mechanism, s: float, k: int) -> float:
+def _tail(mech: Mechanism, s: Scale, k: int) -> float:
+    if isinstance(s, RoundedSum):
+        return min(1.0, max(0.0, s.tail(_rounded(s)[0], k)))
     if mech is Mechanism.DISCRETE_LAPLACE:
         p = 2.0 * math.exp(-(k + 1) / s) / (1.0 + math.exp(-1.0 / s))
     else:
@@ -386,7 +416,7 @@ def _smallest_halfwidth(tail: Callable[[int], float], alpha: float, guess: int) 
     return hi
 
 
-def single_cell_halfwidth(mechanism: Mechanism | str, scale: ScaleLike, confidence: float = 0.95) -> int:
+def single_cell_halfwidth(mechanism: Mechanism | str, scale: ScaleLike | RoundedSum, confidence: float = 0.95) -> int:
     """The smallest integer ``h ≥ 0`` with ``P(|Z| ≤ h) ≥ confidence`` for one noise term, exactly.
 
     Computed as ``P(|Z| > h) ≤ 1 - confidence`` with :func:`noise_tail`, so the two functions
@@ -399,12 +429,13 @@ def single_cell_halfwidth(mechanism: Mechanism | str, scale: ScaleLike, confiden
     (2, 3)
     """
     mech = _mechanism(mechanism)
-    s = parse_scale(scale)
-    return _single_halfwidth(mech, s, _alpha(confidence))
+    return _single_halfwidth(mech, _scale(mech, scale), _alpha(confidence))
 
 
-def _single_halfwidth(mech: Mechanism, s: float, alpha: float) -> int:
-    if mech is Mechanism.DISCRETE_LAPLACE:
+def _single_halfwidth(mech: Mechanism, s: Scale, alpha: float) -> int:
+    if isinstance(s, RoundedSum):
+        guess = math.ceil(NormalDist().inv_cdf(1.0 - alpha / 2.0) * math.sqrt(_rounded(s)[2]) - 0.5)
+    elif mech is Mechanism.DISCRETE_LAPLACE:
         # 2a^(h+1)/(1+a) ≤ alpha  ⇔  h + 1 ≥ t·ln(2/(alpha(1+a))); then confirm in floats.
         a = math.exp(-1.0 / s)
         guess = math.ceil(s * math.log(2.0 / (alpha * (1.0 + a)))) - 1
@@ -483,13 +514,15 @@ def sum_interval(
     return Interval(variance, std, h, "normal", confidence, coverage, n)
 
 
-def _variance(mech: Mechanism, s: float) -> float:
+def _variance(mech: Mechanism, s: Scale) -> float:
+    if isinstance(s, RoundedSum):
+        return _rounded(s)[2]
     return _laplace_variance(s) if mech is Mechanism.DISCRETE_LAPLACE else _gaussian_variance(s)
 
 
-def _merge(terms: Iterable[NoiseGroup]) -> tuple[tuple[Mechanism, float, int], ...]:
+def _merge(terms: Iterable[NoiseGroup]) -> tuple[tuple[Mechanism, Scale, int], ...]:
     """Validate the groups and merge equal ones, in a canonical order (a cache key)."""
-    counts: dict[tuple[Mechanism, float], int] = {}
+    counts: dict[tuple[Mechanism, Scale], int] = {}
     for group in terms:
         try:
             mechanism, scale, count = group  # a tuple, or a list decoded from JSON
@@ -497,16 +530,27 @@ def _merge(terms: Iterable[NoiseGroup]) -> tuple[tuple[Mechanism, float, int], .
             raise TypeError(f"each noise group must be (mechanism, scale, count), got {group!r}") from None
         if _nonnegative_int(count, "count") == 0:
             continue
-        key = (_mechanism(mechanism), parse_scale(scale))
+        mech = _mechanism(mechanism)
+        key = (mech, _scale(mech, scale))
         counts[key] = counts.get(key, 0) + count
-    return tuple((mech, s, c) for (mech, s), c in sorted(counts.items()))
+    return tuple((mech, s, c) for (mech, s), c in sorted(counts.items(), key=_order))
 
 
-def _tail_radius(groups: tuple[tuple[Mechanism, float, int], ...], delta: float) -> float:
+def _order(item: tuple[tuple[Mechanism, Scale], int]) -> tuple[str, float, str]:
+    """A total order on merged groups (a cache key): by mechanism, then scale (a scaled round's by its text)."""
+    (mech, s), _ = item
+    return (mech.value, 0.0, s.text) if isinstance(s, RoundedSum) else (mech.value, s, "")
+
+
+def _tail_radius(groups: tuple[tuple[Mechanism, Scale, int], ...], delta: float) -> float:
     """An ``R`` with ``P(|S| > R) ≤ delta``, from per-group Chernoff bounds and a union bound."""
     log_term = math.log(2.0 * len(groups) / delta)  # each group gets delta / len(groups)
     radius = 0.0
     for mech, s, count in groups:
+        if isinstance(s, RoundedSum):
+            # log E e^{λR} ≤ |λ|a + λ²v/2 (a = (γ−1)/2γ, v = Σmσ²/γ²): P(|sum| ≥ count·a + y) ≤ 2e^{−y²/(2·count·v)}.
+            radius += count * s.half / s.gamma + math.sqrt(count * s.coarse_variance_bound * 2.0 * log_term)
+            continue
         if mech is Mechanism.DISCRETE_GAUSSIAN:
             # The discrete Gaussian is σ²-subgaussian (Canonne, Kamath, Steinke 2020), so
             # P(|sum of c terms| ≥ r) ≤ 2 exp(-r² / (2cσ²)).
@@ -524,8 +568,10 @@ def _tail_radius(groups: tuple[tuple[Mechanism, float, int], ...], delta: float)
     return radius
 
 
-def _characteristic(mech: Mechanism, s: float) -> Callable[[float], float]:
+def _characteristic(mech: Mechanism, s: Scale) -> Callable[[float], float]:
     """``θ ↦ E cos(θZ)`` for one noise term, for ``0 ≤ θ ≤ π``."""
+    if isinstance(s, RoundedSum):
+        return RoundedSum.characteristic(_rounded(s)[1])
     if mech is Mechanism.DISCRETE_LAPLACE:
         one_minus_a = -math.expm1(-1.0 / s)
         sq = one_minus_a * one_minus_a
@@ -544,7 +590,7 @@ def _characteristic(mech: Mechanism, s: float) -> Callable[[float], float]:
 
 
 def _sum_coverage(
-    groups: tuple[tuple[Mechanism, float, int], ...], delta: float, limit: float
+    groups: tuple[tuple[Mechanism, Scale, int], ...], delta: float, limit: float
 ) -> Callable[[int], float] | None:
     """``h ↦ P(|S| ≤ h)`` for the sum, by Fourier inversion; ``None`` if ``R`` exceeds ``limit``.
 
@@ -579,7 +625,7 @@ def _sum_coverage(
 
 
 @lru_cache(maxsize=256)
-def _exact_sum(groups: tuple[tuple[Mechanism, float, int], ...], alpha: float) -> tuple[int, float] | None:
+def _exact_sum(groups: tuple[tuple[Mechanism, Scale, int], ...], alpha: float) -> tuple[int, float] | None:
     """Exact ``(halfwidth, coverage)`` of a sum of two or more terms, or ``None`` if too costly."""
     coverage = _sum_coverage(groups, min(_ALIAS_TAIL, alpha * 1e-6), EXACT_SUM_LIMIT)
     if coverage is None:
@@ -615,7 +661,7 @@ def sum_tail(terms: Iterable[NoiseGroup], k: int) -> float:
     return 1.0 - coverage(k)
 
 
-def merge_terms(terms: Iterable[NoiseGroup]) -> tuple[tuple[Mechanism, float, int], ...]:
+def merge_terms(terms: Iterable[NoiseGroup]) -> tuple[tuple[Mechanism, Scale, int], ...]:
     """Validated noise groups with equal (mechanism, scale) merged, in a canonical order (zero counts dropped).
 
     >>> merge_terms([("discrete_gaussian", "2", 3), ("discrete_gaussian", 2.0, 1)])
@@ -624,14 +670,15 @@ def merge_terms(terms: Iterable[NoiseGroup]) -> tuple[tuple[Mechanism, float, in
     return _merge(terms)
 
 
-def characteristic(mechanism: Mechanism | str, scale: ScaleLike) -> Callable[[float], float]:
+def characteristic(mechanism: Mechanism | str, scale: ScaleLike | RoundedSum) -> Callable[[float], float]:
     """``θ ↦ E cos(θZ)`` of one noise term, for ``0 ≤ θ ≤ π`` (the characteristic function: real, since ``Z`` is
     symmetric, and 2π-periodic, since ``Z`` is an integer).
 
     >>> round(characteristic("discrete_laplace", 1)(0.0), 12), round(characteristic("discrete_gaussian", 3)(0.5), 6)
     (1.0, 0.324652)
     """
-    return _characteristic(_mechanism(mechanism), parse_scale(scale))
+    mech = _mechanism(mechanism)
+    return _characteristic(mech, _scale(mech, scale))
 
 
 def tail_function(terms: Iterable[NoiseGroup]) -> Callable[[int], float]:

@@ -69,12 +69,14 @@ from typing import Literal
 from protocol.accuracy import (
     Mechanism,
     NoiseGroup,
+    Scale,
     characteristic,
     merge_terms,
     noise_variance,
     sum_interval,
     tail_function,
 )
+from protocol.rounded_noise import RoundedSum
 
 __all__ = ["CombinedInterval", "LinearNoise", "coupling_gap"]
 
@@ -101,7 +103,7 @@ _THETA_POINTS = 240
 #: Grid of the prepared upper-tail bound of a split sum.
 _TAIL_GRID = 400
 
-Terms = tuple[tuple[Mechanism, float, int], ...]
+Terms = tuple[tuple[Mechanism, Scale, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -588,6 +590,9 @@ def _log_mgf(groups: Sequence[tuple[Fraction, Terms]], theta: float) -> float:
     for coefficient, terms in groups:
         u = abs(float(coefficient)) * theta
         for mech, scale, count in terms:
+            if isinstance(scale, RoundedSum):
+                total += count * scale.log_mgf_bound(u)
+                continue
             if mech is Mechanism.DISCRETE_GAUSSIAN:
                 total += count * u * u * scale * scale / 2.0
                 continue
@@ -636,7 +641,7 @@ def _theta_limit(groups: Sequence[tuple[Fraction, Terms]]) -> float:
     limit = math.inf
     for coefficient, terms in groups:
         for mech, scale, _ in terms:
-            if mech is Mechanism.DISCRETE_LAPLACE:
+            if mech is Mechanism.DISCRETE_LAPLACE and not isinstance(scale, RoundedSum):
                 limit = min(limit, 1.0 / (abs(float(coefficient)) * scale))
     return limit
 
