@@ -83,6 +83,8 @@ from typing import Final
 from protocol.accuracy import NoiseGroup
 from protocol.bounds import LinearNoise
 from protocol.errors import SecureGroupViolation
+from protocol.rounded_noise import MAX_SCALING, RoundedSum
+from protocol.rounded_noise import MECHANISM as ROUNDED_MECHANISM
 from protocol.taxonomy import Table
 
 __all__ = [
@@ -172,7 +174,14 @@ def kls_tau(share_variance: Fraction, summands: int) -> Fraction:
 
 
 def kls_rho(
-    *, share_variance: Fraction, summands: int, l1: int, l2_squared: int, cells: int, per_cell: int | None = None
+    *,
+    share_variance: Fraction,
+    summands: int,
+    l1: int,
+    l2_squared: int,
+    cells: int,
+    per_cell: int | None = None,
+    scaling: int = 1,
 ) -> Fraction:
     """An upper bound on the zCDP ``ρ`` of the sum of ``summands`` discrete Gaussian shares of ``share_variance``
     added to every one of ``cells`` cells, for a change of L1 norm ``l1`` and squared L2 norm ``l2_squared``
@@ -183,13 +192,18 @@ def kls_rho(
     product distributions), and the bound applied to each changed cell alone (``d = 1``) gives
     ``Σ_i ½ (|Δ_i|/√(m v) + τ)²``, maximised over the changes one person can make (``Σ|Δ_i| ≤ l1``,
     ``|Δ_i| ≤ per_cell``). It replaces the table's ``√d`` by about the number of changed cells.
+
+    With ``scaling`` γ (a scaled round: members send ``γ · counts`` and shares of ``share_variance`` on that finer
+    lattice) a person's change is ``γΔ``: the norms are ``γ l1`` and ``γ² l2_squared``, and ``τ`` is that of the
+    fine shares, which is what makes small shares affordable (docs/secure-aggregation-privacy.md §7).
     """
+    _check_scaling(scaling)
     tau = kls_tau(share_variance, summands)
     total_variance = summands * share_variance
-    main = Fraction(l2_squared) / total_variance
+    main = Fraction(scaling * scaling * l2_squared) / total_variance
     if tau == 0:
         return main / 2
-    inverse_root = _sqrt_up(1 / total_variance)
+    inverse_root = scaling * _sqrt_up(1 / total_variance)
     first = main + 2 * tau * l1 * inverse_root + tau * tau * cells
     second = (_sqrt_up(main) + tau * _sqrt_up(Fraction(cells))) ** 2
     whole = min(first, second) / 2
@@ -200,7 +214,8 @@ def kls_rho(
 
 @dataclass(frozen=True, slots=True)
 class TableShare:
-    """One table's noise share: every member adds ``N_Z(0, scale²)`` to each of its cells."""
+    """One table's noise share: every member adds ``N_Z(0, scale²)`` to each of its cells (in a scaled round, to
+    ``scaling`` times each count: the scale is then on that finer lattice)."""
 
     table: str
     #: The share's σ, as OpenDP's sampler takes it (a double; its exact binary value is what is accounted).
@@ -212,6 +227,8 @@ class TableShare:
     per_cell: int
     #: The table's budget share: the ρ the round's sum must not exceed against the hub.
     spent: Fraction
+    #: The round's scaling factor γ (1: the shares are added to the counts themselves).
+    scaling: int = 1
 
     @property
     def scale_text(self) -> str:
@@ -231,17 +248,21 @@ class TableShare:
             l2_squared=self.l2_sensitivity_squared,
             cells=self.cells,
             per_cell=self.per_cell,
+            scaling=self.scaling,
         )
 
     def noise(self, *, survivors: int) -> NoiseGroup:
-        """One cell of the round's sum: ``survivors`` independent shares, as a noise term of
-        :mod:`protocol.accuracy` (exact: the interval code sums exactly these discrete Gaussians)."""
+        """One cell of the round's published sum as a noise term of :mod:`protocol.accuracy`: ``survivors``
+        independent shares (exact: the interval code sums exactly these discrete Gaussians), or, in a scaled round,
+        the one term ``round(Σ shares / γ)`` (:mod:`protocol.rounded_noise`)."""
         if survivors < 1:
             raise SecureGroupViolation(f"a round's sum has at least one survivor, got {survivors}")
-        return ("discrete_gaussian", self.scale_text, survivors)
+        if self.scaling == 1:
+            return ("discrete_gaussian", self.scale_text, survivors)
+        return (ROUNDED_MECHANISM, RoundedSum(self.scaling, ((self.scale, survivors),)).text, 1)
 
 
-def plan_table_share(table: Table, spend: Fraction | Decimal, group: SecureGroup) -> TableShare:
+def plan_table_share(table: Table, spend: Fraction | Decimal, group: SecureGroup, *, scaling: int = 1) -> TableShare:
     """The share of ``table`` for a round of ``group`` whose sum must spend at most ``spend`` (the table's budget
     share, ρ) against the hub: the smallest double ``s`` with ``kls_rho(s², m = t) ≤ spend``.
 
@@ -249,17 +270,21 @@ def plan_table_share(table: Table, spend: Fraction | Decimal, group: SecureGroup
     widens by a relative ``2⁻⁴⁰``, doubling, until the τ terms fit, then bisects to the smallest double that fits
     (the bound decreases as the share grows). A share below σ = 1/2, outside the bound's conditions, starts from
     σ = 1/2 instead (a large threshold on a table with little noise: more noise than the target needs, never
-    less privacy).
+    less privacy). With ``scaling`` γ the share is planned on the finer lattice (:func:`kls_rho`): it starts from
+    ``γ σ / √t`` and, its τ being negligible, hardly widens.
     """
+    _check_scaling(scaling)
     target = Fraction(spend)
     if target <= 0:
         raise SecureGroupViolation(f"table {table.name}: a budget share must be above 0, got {spend}")
     l2_squared = table.l2_sensitivity_squared
     # Below σ = 1/2 the bound does not apply: such a share is raised to 1/2 (more noise, never less privacy).
-    variance = max(Fraction(l2_squared) / (2 * target * group.threshold), MIN_SHARE_VARIANCE)
+    variance = max(Fraction(scaling * scaling * l2_squared) / (2 * target * group.threshold), MIN_SHARE_VARIANCE)
 
     def share(scale: float) -> TableShare:
-        return TableShare(table.name, scale, table.l1_bound, l2_squared, table.cell_count, table.per_cell_bound, target)
+        return TableShare(
+            table.name, scale, table.l1_bound, l2_squared, table.cell_count, table.per_cell_bound, target, scaling
+        )
 
     def fits(scale: float) -> bool:
         return share(scale).guarantee(group, colluders=0) <= target
@@ -341,12 +366,10 @@ def round_guarantee(
 
 def sum_noise(shares: Mapping[str, TableShare], counts: Mapping[str, int], *, survivors: int) -> LinearNoise:
     """The noise of a plain sum of ``counts[table]`` cells of each table of a round's sum with ``survivors``
-    members: ``survivors · counts[table]`` independent shares per table (its interval is exact)."""
-    return LinearNoise(
-        (Fraction(1), (*shares[name].noise(survivors=survivors)[:2], survivors * count))
-        for name, count in counts.items()
-        if count
-    )
+    members: ``survivors · counts[table]`` independent shares per table, or, in a scaled round, ``counts[table]``
+    rounded terms (its interval is exact either way)."""
+    terms = {name: shares[name].noise(survivors=survivors) for name, count in counts.items() if count}
+    return LinearNoise((Fraction(1), (*terms[name][:2], terms[name][2] * counts[name])) for name in terms)
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -361,6 +384,13 @@ def _per_cell_rho(inverse_root: Fraction, tau: Fraction, l1: int, per_cell: int)
             *((x * inverse_root + tau) ** 2 / 2 + best[total - x] for x in range(1, min(per_cell, total) + 1)),
         )
     return best[l1]
+
+
+def _check_scaling(scaling: int) -> None:
+    if isinstance(scaling, bool) or not isinstance(scaling, int) or not 1 <= scaling <= MAX_SCALING or scaling % 2 == 0:
+        raise SecureGroupViolation(
+            f"a round's scaling factor must be an odd whole number from 1 to {MAX_SCALING}, got {scaling!r}"
+        )
 
 
 def _check_share(share_variance: Fraction, summands: int) -> None:

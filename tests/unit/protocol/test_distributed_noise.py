@@ -273,3 +273,50 @@ def test_more_members_at_the_same_threshold_cost_accuracy_not_privacy() -> None:
     ]
     assert variances == sorted(variances)
     assert variances[-1] / variances[0] == pytest.approx(19 / 8)
+
+
+# ---------------------------------------------------------------------------------------------- scaled rounds
+
+
+def test_scaling_changes_nothing_when_the_sum_is_one_share() -> None:
+    """With one share τ = 0: the bound is the local Δ₂²/(2v) on either lattice (the change and σ both scale by γ)."""
+    variance = Fraction(9, 4)
+    plain = kls_rho(share_variance=variance, summands=1, l1=9, l2_squared=9, cells=45)
+    assert kls_rho(share_variance=225 * variance, summands=1, l1=9, l2_squared=9, cells=45, scaling=15) == plain
+
+
+def test_a_scaled_round_needs_no_widening_where_a_plain_one_does() -> None:
+    """N = 100, t = 80: the corridor's share would be σ = 0.50; unscaled the bound widens it by half, scaled at
+    γ = 15 (a fine σ of 7.5) by nothing that matters, and the guarantee holds."""
+    corridor = builtin_taxonomy(2).table("persons_corridor_2way")
+    group = SecureGroup(members=100, threshold=80)
+    spend = Fraction("0.0248")
+    ideal = math.sqrt(corridor.l2_sensitivity_squared / (2 * float(spend) * group.threshold))
+    plain = plan_table_share(corridor, spend, group)
+    scaled = plan_table_share(corridor, spend, group, scaling=15)
+    assert plain.scale > 1.4 * ideal
+    assert scaled.scaling == 15
+    assert 15 * ideal <= scaled.scale <= 15 * ideal * 1.000001
+    assert scaled.guarantee(group, colluders=0) <= spend
+    # against the hub and every other member: only its own share, Δ₂²/(2(σ/γ)²) ≈ t · spend, as unscaled
+    assert float(scaled.guarantee(group, colluders=99)) == pytest.approx(80 * float(spend), rel=1e-5)
+
+
+def test_a_scaled_share_publishes_one_rounded_term_per_cell() -> None:
+    corridor = builtin_taxonomy(2).table("persons_corridor_2way")
+    group = SecureGroup(members=100, threshold=80)
+    scaled = plan_table_share(corridor, Fraction("0.0248"), group, scaling=15)
+    mechanism, scale, count = scaled.noise(survivors=100)
+    assert (mechanism, count) == ("rounded_gaussian_sum", 1)
+    assert scale == f"15:{scaled.scale!r}x100"
+    target = corridor.l2_sensitivity_squared / (2 * 0.0248)  # the central σ² the budget share buys
+    # all 100 survive: 100/80 of the target variance, plus the rounding's (γ² − 1)/(12 γ²)
+    assert noise_variance(mechanism, scale) == pytest.approx(target * 100 / 80 + 224 / 2700, rel=1e-4)
+    six_months = sum_noise({corridor.name: scaled}, {corridor.name: 6}, survivors=100)
+    assert six_months.variance == pytest.approx(6 * noise_variance(mechanism, scale))
+
+
+@pytest.mark.parametrize("scaling", [0, 2, 14, 257, True])
+def test_a_scaling_factor_must_be_odd_and_in_range(scaling: int) -> None:
+    with pytest.raises(SecureGroupViolation, match="odd whole number"):
+        kls_rho(share_variance=Fraction(1), summands=2, l1=1, l2_squared=1, cells=1, scaling=scaling)
