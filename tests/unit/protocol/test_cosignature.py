@@ -156,6 +156,14 @@ def test_a_witness_name_with_a_space_a_plus_or_a_control_character_is_refused(na
         _witness(name)
 
 
+def test_a_witness_name_that_is_not_utf8_is_refused_as_malformed() -> None:
+    with pytest.raises(MalformedMessage, match="witness name must be valid UTF-8"):
+        _witness("witness\ud800.example.org")
+    vkey = _witness().verifier.vkey
+    with pytest.raises(MalformedMessage, match="witness name must be valid UTF-8"):
+        CosignatureVerifier.from_vkey("\udcff" + vkey)  # a name read with surrogateescape
+
+
 @pytest.mark.parametrize("timestamp", [-1, 2**63])
 def test_a_cosignature_timestamp_outside_the_u63_range_is_refused(timestamp: int) -> None:
     with pytest.raises(MalformedMessage, match=r"0 \.\. 2\^63-1"):
