@@ -607,7 +607,7 @@ def _chernoff_curve(groups: tuple[tuple[Fraction, Terms], ...]) -> Callable[[flo
     """``x ↦ min_k exp(log E[e^{θ_k S}] − θ_k x)`` over a fixed grid of ``θ_k``: a Chernoff bound (every ``θ`` gives
     one), with the moment generating function evaluated once per grid point instead of once per ``x``."""
     limit = _theta_limit(groups)
-    std = math.sqrt(max(math.fsum(float(c) ** 2 * _variance(t) for c, t in groups), 1e-300))
+    std = math.sqrt(max(_mgf_variance(groups), 1e-300))
     top = min(limit * (1.0 - 1e-9), 60.0 / std)
     thetas = [top * (i / _THETA_POINTS) ** 2 for i in range(1, _THETA_POINTS + 1)]
     curve = [(theta, value) for theta in thetas if math.isfinite(value := _log_mgf(groups, theta))]
@@ -631,6 +631,17 @@ def _chernoff_curve(groups: tuple[tuple[Fraction, Terms], ...]) -> Callable[[flo
     return bound
 
 
+def _mgf_variance(groups: Sequence[tuple[Fraction, Terms]]) -> float:
+    """The variance that :func:`_log_mgf` behaves like near 0: ``σ²`` of a discrete Gaussian term (its bound is
+    ``σ²``-subgaussian, and ``σ²`` far exceeds the true variance below σ ≈ 1/2), the variance of a discrete Laplace
+    one. The Chernoff searches scale their range of ``θ`` by it, so the minimum stays inside the range."""
+    return math.fsum(
+        float(c) ** 2 * count * (scale * scale if mech is Mechanism.DISCRETE_GAUSSIAN else noise_variance(mech, scale))
+        for c, terms in groups
+        for mech, scale, count in terms
+    )
+
+
 def _theta_limit(groups: Sequence[tuple[Fraction, Terms]]) -> float:
     """Where the moment generating function of ``S`` stops existing (discrete Laplace terms), or infinity."""
     limit = math.inf
@@ -646,7 +657,7 @@ def _chernoff_tail(groups: Sequence[tuple[Fraction, Terms]], x: float) -> float:
     if x <= 0.0:
         return 1.0
     limit = _theta_limit(groups)
-    std = math.sqrt(max(math.fsum(float(c) ** 2 * _variance(t) for c, t in groups), 1e-300))
+    std = math.sqrt(max(_mgf_variance(groups), 1e-300))
     high = min(limit * (1.0 - 1e-9), 50.0 * x / (std * std) + 1.0)
 
     def exponent(theta: float) -> float:
