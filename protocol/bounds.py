@@ -433,8 +433,8 @@ class _Split:
     def smallest_radius(self, alpha: float) -> float:
         """The smallest ``x`` (to 10⁻⁶ relative) with ``P(|λW + Y| > x) ≤ alpha``."""
         low, high = 0.0, max(1.0, abs(self.coefficient) * self.radius + 10.0 * self.std)
-        while self.outside(high) > alpha:
-            low, high = high, 2.0 * high
+        while self.outside(high) > alpha:  # pragma: no cover - high covers W's masses and Y to 10σ: outside(high) is
+            low, high = high, 2.0 * high  # below 10⁻¹², and alpha (the level less the gap) exceeds _MASS_ERROR
         while high - low > 1e-6 * high:
             mid = (low + high) / 2.0
             if self.outside(mid) > alpha:
@@ -551,7 +551,7 @@ def coupling_gap(terms: Terms) -> float:
         i1 += _trapezoid([d * d for d in derivatives], step)
     i0 /= math.pi  # (1/2π)∫_{-π}^{π} of an even function
     i1 /= math.pi
-    if i0 <= 0.0:
+    if i0 <= 0.0:  # pragma: no cover - float D = φ_W − φ_R never vanishes on the whole grid; a guard for i1 / i0
         return 1e-12
     c = max(1.0, math.sqrt(i1 / i0)) if i1 > 0.0 else 1.0
     pc = math.pi * c
@@ -591,7 +591,7 @@ def _log_mgf(groups: Sequence[tuple[Fraction, Terms]], theta: float) -> float:
             if mech is Mechanism.DISCRETE_GAUSSIAN:
                 total += count * u * u * scale * scale / 2.0
                 continue
-            if u >= 1.0 / scale:
+            if u >= 1.0 / scale:  # pragma: no cover - both callers keep θ below (1 − 10⁻⁹) · _theta_limit
                 return math.inf
             a = math.exp(-1.0 / scale)
             # E e^{uZ} = (1 − a)² / (1 + a² − 2a·cosh u)
@@ -654,7 +654,7 @@ def _theta_limit(groups: Sequence[tuple[Fraction, Terms]]) -> float:
 
 def _chernoff_tail(groups: Sequence[tuple[Fraction, Terms]], x: float) -> float:
     """``inf_θ E[e^{θS}] e^{−θx}``: an upper bound on ``P(S ≥ x)``."""
-    if x <= 0.0:
+    if x <= 0.0:  # pragma: no cover - every caller passes a half-width, which is positive
         return 1.0
     limit = _theta_limit(groups)
     std = math.sqrt(max(_mgf_variance(groups), 1e-300))

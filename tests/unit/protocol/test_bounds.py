@@ -245,3 +245,22 @@ def test_a_sum_with_variance_below_a_twelfth_cannot_be_coupled(mechanism: str, s
     terms = ((Mechanism(mechanism), scale, 1),)
     assert noise_variance(mechanism, scale) < 1 / 12
     assert coupling_gap(terms) == 1.0
+
+
+def test_widely_spread_laplace_noise_keeps_finite_bounds_that_scale_with_it() -> None:
+    """Near the end of the moment generating function's range, ``1 + a² − 2a·cosh u`` cancels to nothing (or below)
+    in floats for a large scale: such points are skipped, never a math error; the interval scales with the noise."""
+    intervals = []
+    for scale in (10_000.0, 100_000.0):
+        noise = LinearNoise(
+            [(Fraction(1, 2), ("discrete_laplace", scale, 1)), (Fraction(1, 3), ("discrete_laplace", scale, 1))]
+        )
+        interval = noise.interval()
+        assert interval.coverage >= 0.95
+        assert 0.0 < noise.upper_tail(interval.halfwidth) <= 0.5 * (1 - 0.95) + 1e-5
+        assert 0.0 < noise.upper_tail(30 * scale) < 1e-20
+        intervals.append(interval)
+    small, large = intervals
+    assert large.halfwidth == pytest.approx(10 * small.halfwidth, rel=1e-4)
+    # wider than the normal interval (Laplace tails are heavier), narrower than Chebyshev's, which holds for any noise
+    assert small.std * 1.96 < small.halfwidth < small.std / math.sqrt(0.05)
