@@ -435,8 +435,8 @@ class _Split:
     def smallest_radius(self, alpha: float) -> float:
         """The smallest ``x`` (to 10⁻⁶ relative) with ``P(|λW + Y| > x) ≤ alpha``."""
         low, high = 0.0, max(1.0, abs(self.coefficient) * self.radius + 10.0 * self.std)
-        while self.outside(high) > alpha:
-            low, high = high, 2.0 * high
+        while self.outside(high) > alpha:  # pragma: no cover - high covers W's masses and Y to 10σ: outside(high) is
+            low, high = high, 2.0 * high  # below 10⁻¹², and alpha (the level less the gap) exceeds _MASS_ERROR
         while high - low > 1e-6 * high:
             mid = (low + high) / 2.0
             if self.outside(mid) > alpha:
@@ -553,7 +553,7 @@ def coupling_gap(terms: Terms) -> float:
         i1 += _trapezoid([d * d for d in derivatives], step)
     i0 /= math.pi  # (1/2π)∫_{-π}^{π} of an even function
     i1 /= math.pi
-    if i0 <= 0.0:
+    if i0 <= 0.0:  # pragma: no cover - float D = φ_W − φ_R never vanishes on the whole grid; a guard for i1 / i0
         return 1e-12
     c = max(1.0, math.sqrt(i1 / i0)) if i1 > 0.0 else 1.0
     pc = math.pi * c
@@ -596,7 +596,7 @@ def _log_mgf(groups: Sequence[tuple[Fraction, Terms]], theta: float) -> float:
             if mech is Mechanism.DISCRETE_GAUSSIAN:
                 total += count * u * u * scale * scale / 2.0
                 continue
-            if u >= 1.0 / scale:
+            if u >= 1.0 / scale:  # pragma: no cover - both callers keep θ below (1 − 10⁻⁹) · _theta_limit
                 return math.inf
             a = math.exp(-1.0 / scale)
             # E e^{uZ} = (1 − a)² / (1 + a² − 2a·cosh u)
@@ -612,7 +612,7 @@ def _chernoff_curve(groups: tuple[tuple[Fraction, Terms], ...]) -> Callable[[flo
     """``x ↦ min_k exp(log E[e^{θ_k S}] − θ_k x)`` over a fixed grid of ``θ_k``: a Chernoff bound (every ``θ`` gives
     one), with the moment generating function evaluated once per grid point instead of once per ``x``."""
     limit = _theta_limit(groups)
-    std = math.sqrt(max(math.fsum(float(c) ** 2 * _variance(t) for c, t in groups), 1e-300))
+    std = math.sqrt(max(_mgf_variance(groups), 1e-300))
     top = min(limit * (1.0 - 1e-9), 60.0 / std)
     thetas = [top * (i / _THETA_POINTS) ** 2 for i in range(1, _THETA_POINTS + 1)]
     curve = [(theta, value) for theta in thetas if math.isfinite(value := _log_mgf(groups, theta))]
@@ -636,6 +636,25 @@ def _chernoff_curve(groups: tuple[tuple[Fraction, Terms], ...]) -> Callable[[flo
     return bound
 
 
+def _mgf_variance(groups: Sequence[tuple[Fraction, Terms]]) -> float:
+    """The variance that :func:`_log_mgf` behaves like near 0: ``σ²`` of a discrete Gaussian term (its bound is
+    ``σ²``-subgaussian, and ``σ²`` far exceeds the true variance below σ ≈ 1/2), the variance of a discrete Laplace
+    one. The Chernoff searches scale their range of ``θ`` by it, so the minimum stays inside the range."""
+    return math.fsum(
+        float(c) ** 2 * count * _subgaussian_variance(mech, scale)
+        for c, terms in groups
+        for mech, scale, count in terms
+    )
+
+
+def _subgaussian_variance(mech: Mechanism, scale: Scale) -> float:
+    """The variance the moment generating function bound of one term grows with: ``σ²`` for a discrete Gaussian,
+    ``Σmσ²/γ²`` for a scaled round's cell (:meth:`RoundedSum.log_mgf_bound`), the variance of a discrete Laplace."""
+    if isinstance(scale, RoundedSum):
+        return scale.coarse_variance_bound
+    return scale * scale if mech is Mechanism.DISCRETE_GAUSSIAN else noise_variance(mech, scale)
+
+
 def _theta_limit(groups: Sequence[tuple[Fraction, Terms]]) -> float:
     """Where the moment generating function of ``S`` stops existing (discrete Laplace terms), or infinity."""
     limit = math.inf
@@ -648,10 +667,10 @@ def _theta_limit(groups: Sequence[tuple[Fraction, Terms]]) -> float:
 
 def _chernoff_tail(groups: Sequence[tuple[Fraction, Terms]], x: float) -> float:
     """``inf_θ E[e^{θS}] e^{−θx}``: an upper bound on ``P(S ≥ x)``."""
-    if x <= 0.0:
+    if x <= 0.0:  # pragma: no cover - every caller passes a half-width, which is positive
         return 1.0
     limit = _theta_limit(groups)
-    std = math.sqrt(max(math.fsum(float(c) ** 2 * _variance(t) for c, t in groups), 1e-300))
+    std = math.sqrt(max(_mgf_variance(groups), 1e-300))
     high = min(limit * (1.0 - 1e-9), 50.0 * x / (std * std) + 1.0)
 
     def exponent(theta: float) -> float:

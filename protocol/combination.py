@@ -400,7 +400,7 @@ def candidate_tables(q: ResolvedQuestion, tables: Iterable[Table]) -> list[Table
 
 
 def _answering_table(q: ResolvedQuestion, candidates: Sequence[Table]) -> Table:
-    if not candidates:
+    if not candidates:  # pragma: no cover - resolve() found a table carrying them, plan_month() a released one
         raise NotAnswerable(
             N_("no released %(unit)s table carries %(dimensions)s together"),
             unit=q.unit,
@@ -549,7 +549,7 @@ def _blue(weights: Sequence[tuple[str, Fraction]], classes: Sequence[frozenset[s
     if any(
         sum((gamma[name] for (name, _), row in zip(inverse, member, strict=True) if row[g]), start=Fraction(0)) != 1
         for g in range(size)
-    ):
+    ):  # pragma: no cover - exact: any solution μ of (BᵀW⁻¹B)μ = 1 gives Bᵀγ = 1; a guard should _solve change
         return None
     return gamma
 

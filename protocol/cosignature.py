@@ -83,6 +83,10 @@ _SIZE: Final = re.compile(r"0|[1-9][0-9]{0,19}")
 def _check_name(name: str) -> None:
     if not name or "+" in name or any(c.isspace() or c < "\x20" for c in name):
         raise MalformedMessage(f"invalid witness name {name!r}: non-empty, no spaces, no '+'")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedMessage("a witness name must be valid UTF-8") from None
 
 
 def cosignature_key_id(name: str, key: VerifyKey) -> bytes:

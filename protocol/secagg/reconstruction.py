@@ -41,6 +41,10 @@ def collect_shares(roster: RoundRoster, reveals: Sequence[UnmaskReveal]) -> dict
     """The revealed shares by (owner, kind); a share's x is its revealer's roster index."""
     shares: dict[tuple[str, str], list[Share]] = defaultdict(list)
     for reveal in reveals:
+        if reveal.member not in roster.member_ids:
+            raise ReconstructionFailed(
+                "share-inconsistent", f"{reveal.member} revealed shares but is not in the roster"
+            )
         x = roster.index(reveal.member)
         for revealed in reveal.shares:
             try:

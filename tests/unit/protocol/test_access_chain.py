@@ -22,6 +22,7 @@ from protocol.access_chain import (
     verify_chain,
 )
 from protocol.canonical import canonical_bytes
+from protocol.checkpoint import Checkpoint
 from protocol.crypto import SigningKey
 from protocol.errors import InvalidCheckpoint, ProtocolError
 from protocol.note import NoteSigner
@@ -130,3 +131,32 @@ def test_a_checkpoint_needs_the_hub_key_and_the_access_log_name() -> None:
     # The transparency log's own name does not verify it: one key, two logs, never confused.
     with pytest.raises(InvalidCheckpoint):
         open_access_checkpoint(note, [NoteSigner(ORIGIN, KEY).verifier])
+
+
+@pytest.mark.parametrize("length", [0, 31, 33])
+def test_a_previous_hash_that_is_not_32_bytes_is_refused(length: int) -> None:
+    with pytest.raises(ValueError, match=f"a chain hash is 32 bytes, got {length}"):
+        chain_hash(bytes(length), _record(1))
+
+
+def test_a_record_served_again_after_later_ones_is_named() -> None:
+    chain = _chain(4)
+    replayed = [*chain[:3], chain[1], chain[3]]
+    findings = verify_chain(replayed)
+    assert [(f.kind, f.seq) for f in findings] == [("out_of_order", 2), ("out_of_order", 4)]
+    assert findings[0].message == "record 2 is served after record 3"
+
+
+def test_the_checkpoint_of_the_empty_log_holds_whatever_is_served() -> None:
+    empty = Checkpoint(f"{ORIGIN}/access-log", 0, GENESIS)
+    assert check_checkpoint(empty, {}) is None
+    assert check_checkpoint(empty, {1: bytes(32)}) is None
+    one = check_checkpoint(Checkpoint(f"{ORIGIN}/access-log", 1, GENESIS), {})
+    assert one is not None
+    assert one.kind == "checkpoint_beyond_log"
+
+
+def test_a_checkpoint_cannot_be_opened_without_a_key() -> None:
+    note = sign_access_checkpoint(access_log_signer(ORIGIN, KEY), 1, bytes(32))
+    with pytest.raises(ValueError, match="no key to verify the access log checkpoint with"):
+        open_access_checkpoint(note, [])

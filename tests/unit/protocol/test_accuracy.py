@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from pathlib import Path
+from statistics import NormalDist
 
 import opendp.prelude as dp
 import pytest
@@ -38,6 +39,7 @@ from protocol.accuracy import (
     single_cell_halfwidth,
     sum_interval,
     sum_tail,
+    tail_function,
 )
 from protocol.privacy_loss import gaussian_rho, laplace_epsilon
 
@@ -567,3 +569,36 @@ def _imports(path: Path) -> set[str]:
             names = [node.module]
         imported |= {name if name.startswith("protocol.") else name.split(".")[0] for name in names}
     return imported
+
+
+@pytest.mark.parametrize("value", [Fraction(10**400), 10**400, Fraction(10**400 + 1, 3)])
+def test_a_scale_beyond_the_largest_float_is_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="noise scale is too large"):
+        parse_scale(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("confidence", "name"), [("0.95", "str"), (True, "bool"), (None, "NoneType")])
+def test_a_confidence_is_a_float(confidence: object, name: str) -> None:
+    with pytest.raises(TypeError, match=f"confidence must be a float, got {name}"):
+        single_cell_halfwidth(LAP, 1, confidence)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=f"confidence must be a float, got {name}"):
+        sum_interval([(LAP, 1, 2)], confidence)  # type: ignore[arg-type]
+
+
+def test_the_tail_of_no_noise_is_zero() -> None:
+    for terms in ([], [(LAP, 1, 0)]):
+        tail = tail_function(terms)
+        assert [tail(k) for k in (0, 1, 100)] == [0.0, 0.0, 0.0]
+
+
+def test_beyond_the_exact_limit_the_tail_is_the_normal_one_with_continuity_correction() -> None:
+    terms = [(GAU, 10**6, 2), (LAP, 10**6, 1)]
+    with pytest.raises(ValueError, match="too spread out for an exact tail"):
+        sum_tail(terms, 0)
+    std = math.sqrt(2 * noise_variance(GAU, 10**6) + noise_variance(LAP, 10**6))
+    tail = tail_function(terms)
+    for k in (0, 10**6, 3 * 10**6):
+        assert tail(k) == pytest.approx(2.0 * NormalDist().cdf(-(k + 0.5) / std), rel=1e-12)
+    assert tail(math.ceil(Z95 * std)) == pytest.approx(0.05, abs=1e-6)
+    with pytest.raises(ValueError, match="k"):
+        tail(-1)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from protocol.allocation import TOTAL_WEIGHT, allocate, expected_halfwidths, optimal_shares
+from protocol import allocation
+from protocol.allocation import TOTAL_WEIGHT, allocate, expected_halfwidths, optimal_shares, table_variances
 from protocol.combination import cell_variance
 from protocol.errors import TaxonomyViolation
 from protocol.taxonomy import builtin_taxonomy
@@ -77,3 +78,40 @@ def test_expected_halfwidths_use_the_least_squares_variance() -> None:
 def test_a_taxonomy_without_a_workload_has_nothing_to_allocate() -> None:
     with pytest.raises(TaxonomyViolation, match="records no workload"):
         optimal_shares(builtin_taxonomy(1), "discrete_gaussian")
+
+
+def test_an_unknown_mechanism_has_no_allocation() -> None:
+    taxonomy = builtin_taxonomy(2)
+    with pytest.raises(TaxonomyViolation, match="no budget allocation for mechanism 'uniform'"):
+        optimal_shares(taxonomy, "uniform")
+    with pytest.raises(TaxonomyViolation, match="no budget allocation for mechanism 'uniform'"):
+        table_variances(taxonomy, {"contacts": 1.0}, "uniform", 1.0)
+
+
+def test_table_variances_known_answers() -> None:
+    taxonomy = builtin_taxonomy(2)
+    contacts = taxonomy.table("contacts")  # L1 = 3, L2² = 9
+    assert table_variances(taxonomy, {"contacts": 0.5}, "discrete_gaussian", 0.2) == {"contacts": 9 / (2 * 0.1)}
+    assert table_variances(taxonomy, {"contacts": 0.5}, "discrete_laplace", 2.0) == {"contacts": 2.0 * 3.0**2}
+    assert (contacts.l1_bound, contacts.l2_sensitivity_squared) == (3, 9)
+
+
+def test_shares_are_normalised_even_when_the_iterations_run_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    taxonomy = builtin_taxonomy(2)
+    converged = optimal_shares(taxonomy, "discrete_gaussian")
+    monkeypatch.setattr(allocation, "_ITERATIONS", 2)
+    monkeypatch.setattr(allocation, "_TOLERANCE", 0.0)
+    capped = optimal_shares(taxonomy, "discrete_gaussian")
+    assert set(capped) == set(taxonomy.tables)
+    assert math.isclose(math.fsum(capped.values()), 1.0)
+    assert all(share > 0 for share in capped.values())
+    assert max(abs(capped[n] - converged[n]) for n in capped) > 1e-3  # two steps are not the optimum
+
+
+def test_weights_raised_to_one_are_paid_for_by_the_largest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Largest remainder, when tables that round to 0 are raised to a weight of 1: the largest weight gives way."""
+    shares = {"a": 0.9985, "b": 0.0005, "c": 0.0005, "d": 0.0005}
+    monkeypatch.setattr(allocation, "optimal_shares", lambda _taxonomy, _mechanism: shares)
+    weights = allocate(builtin_taxonomy(2), "discrete_gaussian")
+    assert weights == {"a": 997, "b": 1, "c": 1, "d": 1}
+    assert sum(weights.values()) == TOTAL_WEIGHT

@@ -101,6 +101,27 @@ CASES = {
         (Fraction(1, 10), ("discrete_laplace", 2.0, 1)),
     ],
     "mixed": [(Fraction(1, 2), ("discrete_gaussian", 3.0, 2)), (Fraction(1, 2), ("discrete_laplace", 2.0, 2))],
+    # a group whose variance is below 1/12 cannot be coupled to a rounded normal (it once sent the Chernoff search
+    # into an endless loop: its θ range was scaled by the true variance, its moment bound by σ²)
+    "tiny noise beside real noise": [
+        (Fraction(1, 2), ("discrete_gaussian", 5.0, 1)),
+        (Fraction(1, 3), ("discrete_gaussian", 0.1, 1)),
+    ],
+    "tiny noise alone": [
+        (Fraction(1, 2), ("discrete_gaussian", 0.3, 2)),
+        (Fraction(1, 3), ("discrete_laplace", 0.3, 1)),
+    ],
+    # three poorly coupled groups: their total-variation budgets add up past 1
+    "coupling budget spent": [
+        (Fraction(1, 2), ("discrete_laplace", 0.7, 1)),
+        (Fraction(1, 3), ("discrete_laplace", 0.7, 1)),
+        (Fraction(1, 5), ("discrete_laplace", 0.7, 1)),
+    ],
+    # the dominant group is too spread out to enumerate exactly
+    "dominant group too spread": [
+        (Fraction(1, 2), ("discrete_laplace", 200.0, 1)),
+        (Fraction(1, 3), ("discrete_laplace", 2.0, 1)),
+    ],
 }
 
 
@@ -190,3 +211,56 @@ def test_p_values_have_no_floor_far_in_the_tail() -> None:
     for x in (6.0, 8.0, 10.0):
         assert exact_upper_tail(parts, x) <= noise.upper_tail(x)
     assert noise.upper_tail(10.0) < 1e-9
+
+
+def test_noises_compare_by_their_groups() -> None:
+    one = LinearNoise([(Fraction(1, 2), ("discrete_gaussian", 2.0, 3)), (Fraction(1, 3), ("discrete_laplace", 1.0, 1))])
+    same = LinearNoise(
+        [
+            (Fraction(1, 3), ("discrete_laplace", "1", 1)),
+            (Fraction(0), ("discrete_gaussian", 9.0, 4)),
+            (Fraction(2, 4), ("discrete_gaussian", 2.0, 1)),
+            (Fraction(1, 2), ("discrete_gaussian", 2.0, 2)),
+        ]
+    )
+    other = LinearNoise([(Fraction(1, 2), ("discrete_gaussian", 2.0, 4))])
+    assert one == same
+    assert hash(one) == hash(same)
+    assert one != other
+    assert one != one.groups
+    assert len({one, same, other}) == 2
+    assert repr(one) == f"LinearNoise(2 coefficients, variance {one.variance:.6g})"
+    assert repr(LinearNoise([])) == "LinearNoise(0 coefficients, variance 0)"
+
+
+@pytest.mark.parametrize("confidence", [0.0, 1.0, -0.5, 1.5])
+def test_a_confidence_outside_0_1_is_refused(confidence: float) -> None:
+    noise = LinearNoise([(Fraction(1, 2), ("discrete_gaussian", 2.0, 3))])
+    with pytest.raises(ValueError, match="confidence must be strictly between 0 and 1"):
+        noise.interval(confidence)
+
+
+@pytest.mark.parametrize(("mechanism", "scale"), [("discrete_gaussian", 0.3), ("discrete_laplace", 0.3)])
+def test_a_sum_with_variance_below_a_twelfth_cannot_be_coupled(mechanism: str, scale: float) -> None:
+    terms = ((Mechanism(mechanism), scale, 1),)
+    assert noise_variance(mechanism, scale) < 1 / 12
+    assert coupling_gap(terms) == 1.0
+
+
+def test_widely_spread_laplace_noise_keeps_finite_bounds_that_scale_with_it() -> None:
+    """Near the end of the moment generating function's range, ``1 + a² − 2a·cosh u`` cancels to nothing (or below)
+    in floats for a large scale: such points are skipped, never a math error; the interval scales with the noise."""
+    intervals = []
+    for scale in (10_000.0, 100_000.0):
+        noise = LinearNoise(
+            [(Fraction(1, 2), ("discrete_laplace", scale, 1)), (Fraction(1, 3), ("discrete_laplace", scale, 1))]
+        )
+        interval = noise.interval()
+        assert interval.coverage >= 0.95
+        assert 0.0 < noise.upper_tail(interval.halfwidth) <= 0.5 * (1 - 0.95) + 1e-5
+        assert 0.0 < noise.upper_tail(30 * scale) < 1e-20
+        intervals.append(interval)
+    small, large = intervals
+    assert large.halfwidth == pytest.approx(10 * small.halfwidth, rel=1e-4)
+    # wider than the normal interval (Laplace tails are heavier), narrower than Chebyshev's, which holds for any noise
+    assert small.std * 1.96 < small.halfwidth < small.std / math.sqrt(0.05)

@@ -480,3 +480,57 @@ def test_a_new_taxonomys_own_tables_count_in_a_mixed_month() -> None:
         MonthRelease.of(pooled_terms, [frozenset(v1.tables), frozenset(v2.tables)]),
     )
     assert split.noise().variance < 0.5 * pooled.noise().variance
+
+
+GAUSS_TERMS = (("discrete_gaussian", "3.0", 2),)
+
+
+def test_a_release_gives_the_terms_of_the_tables_it_holds() -> None:
+    release = MonthRelease.of({"ab": GAUSS_TERMS}, [frozenset({"ab"})])
+    assert release.terms("ab") == GAUSS_TERMS
+    assert release.terms("bc") is None
+
+
+def test_a_month_without_a_table_of_the_unit_is_refused() -> None:
+    release = MonthRelease.of({"elsewhere": GAUSS_TERMS}, [frozenset({"elsewhere"})])
+    with pytest.raises(NotAnswerable, match="no person table was released"):
+        plan_month(Question("person", ("a",)), small_taxonomy().tables, release)
+
+
+def test_a_table_with_infinite_noise_leaves_a_cell_it_alone_carries_with_infinite_variance() -> None:
+    tables = small_taxonomy().tables
+    assert cell_variance(tables, {"abc": math.inf}, "person", ("a",)) == math.inf
+    assert cell_variance(tables, {"abc": math.inf, "a": 2.0}, "person", ("a",)) == 2.0
+
+
+def test_hotlines_without_the_smallest_multi_valued_table_are_named() -> None:
+    taxonomy = small_taxonomy({**LATTICE, "abm": ("a", "b", "m")}, multi=True)
+    terms = dict.fromkeys(taxonomy.tables, GAUSS_TERMS)
+    everything = frozenset(terms)
+    assert plan_month(Question("person", ("m",)), taxonomy.tables, MonthRelease.of(terms, [everything])).marginals
+    release = MonthRelease.of(terms, [everything, everything - {"am"}])
+    with pytest.raises(NotAnswerable, match=r"some hotlines did not release am, the one table that carries m \("):
+        plan_month(Question("person", ("m",)), taxonomy.tables, release)
+
+
+def test_grouping_by_a_dimension_of_one_code_changes_nothing() -> None:
+    document = small_taxonomy().document
+    one_code = document["dimensions"]["a"]
+    one_code["codes"] = one_code["codes"][:1]
+    one_code["input"]["fields"][0]["values"] = {"v0": "a0"}
+    one_code["input"]["missing"] = "a0"
+    tables = load_taxonomy(document).tables
+    terms = dict.fromkeys(tables, GAUSS_TERMS)
+    release = MonthRelease.of(terms, [frozenset(terms)])
+    grouped = plan_month(Question("person", ("a", "b")), tables, release)
+    plain = plan_month(Question("person", ("b",)), tables, release)
+    assert grouped.noise().variance == pytest.approx(plain.noise().variance, rel=1e-12)
+    assert grouped.noise().terms == plain.noise().terms
+
+
+def test_row_keys_need_a_table_that_carries_each_grouped_dimension() -> None:
+    tables = small_taxonomy().tables
+    question = resolve(Question("person", ("a", "b")), tables)
+    assert question.row_keys(tables) == [(a, b) for a in CODES["a"] for b in CODES["b"]]
+    with pytest.raises(NotAnswerable, match="no table carries dimension 'a'"):
+        question.row_keys({"bc": tables["bc"]})

@@ -10,6 +10,7 @@ import pytest
 
 from protocol.checkpoint import Checkpoint, sign_checkpoint
 from protocol.cosignature import (
+    MAX_PROOF_LINES,
     AddCheckpoint,
     CosignatureVerifier,
     Cosigner,
@@ -19,12 +20,13 @@ from protocol.cosignature import (
     WitnessRefused,
     add_signature_lines,
     cosigned_message,
+    signature_lines,
     witness_checkpoint,
 )
 from protocol.crypto import SigningKey
 from protocol.errors import InvalidCheckpoint, MalformedMessage
 from protocol.merkle import EMPTY_ROOT, consistency_proof, leaf_hash, root_hash
-from protocol.note import NoteSigner, NoteVerifier, open_note
+from protocol.note import MAX_SIGNATURES, NoteSigner, NoteVerifier, open_note
 
 ORIGIN = "hub.example.org/log"
 LOG = NoteSigner(ORIGIN, SigningKey(bytes(range(32))))
@@ -146,3 +148,147 @@ def test_the_log_key_alone_still_opens_a_checkpoint_with_many_cosignatures() -> 
     body = note.split("\n\n")[0] + "\n"
     lines = [_witness(f"w{i}.example/w", i).cosign(body, timestamp=i) for i in range(5)]
     assert open_note(add_signature_lines(note, lines), [NoteVerifier.from_vkey(LOG.verifier.vkey)]).text == body
+
+
+@pytest.mark.parametrize("name", ["", "a+b", "a b", "tab\there", "bell\x07"])
+def test_a_witness_name_with_a_space_a_plus_or_a_control_character_is_refused(name: str) -> None:
+    with pytest.raises(MalformedMessage, match="invalid witness name"):
+        _witness(name)
+
+
+def test_a_witness_name_that_is_not_utf8_is_refused_as_malformed() -> None:
+    with pytest.raises(MalformedMessage, match="witness name must be valid UTF-8"):
+        _witness("witness\ud800.example.org")
+    vkey = _witness().verifier.vkey
+    with pytest.raises(MalformedMessage, match="witness name must be valid UTF-8"):
+        CosignatureVerifier.from_vkey("\udcff" + vkey)  # a name read with surrogateescape
+
+
+@pytest.mark.parametrize("timestamp", [-1, 2**63])
+def test_a_cosignature_timestamp_outside_the_u63_range_is_refused(timestamp: int) -> None:
+    with pytest.raises(MalformedMessage, match=r"0 \.\. 2\^63-1"):
+        cosigned_message("body\n", timestamp)
+    assert cosigned_message("b\n", 2**63 - 1) == f"cosignature/v1\ntime {2**63 - 1}\nb\n".encode()
+
+
+def test_malformed_vkeys_are_refused_with_the_reason() -> None:
+    good = _witness().verifier.vkey
+    name, key_id, encoded = good.split("+")
+    raw = base64.b64decode(encoded)
+    other_type = base64.b64encode(bytes([1]) + raw[1:]).decode()
+    cases = {
+        f"{name}+{key_id}": "has the form",
+        f"{name}+{key_id.upper()}+{encoded}": "has the form",
+        f"{name}+{key_id}+{encoded[:-1]}*": "not canonical base64",
+        f"{name}+{key_id}+{base64.b64encode(raw[:-1]).decode()}": "not canonical base64",
+        f"{name}+{key_id}+{other_type}": "key type 0x01",
+        f"{name}+00000000+{encoded}": "key ID does not match",
+        f"other.example.org+{key_id}+{encoded}": "key ID does not match",
+    }
+    for vkey, reason in cases.items():
+        with pytest.raises(MalformedMessage, match=reason):
+            CosignatureVerifier.from_vkey(vkey)
+    assert CosignatureVerifier.from_vkey(f"  {good}\n") == _witness().verifier
+
+
+def test_verifiers_compare_by_name_and_key_and_show_their_vkey() -> None:
+    one, same, other_key, other_name = (
+        CosignatureVerifier.from_vkey(_witness().verifier.vkey),
+        _witness().verifier,
+        _witness(seed=8).verifier,
+        _witness("witness.example.org/w2").verifier,
+    )
+    assert one == same
+    assert hash(one) == hash(same)
+    assert one != other_key
+    assert one != other_name
+    assert one != one.vkey  # another type: not equal, no error
+    assert len({one, same, other_key, other_name}) == 3
+    assert repr(one) == f"CosignatureVerifier.from_vkey({one.vkey!r})"
+    assert eval(repr(one), {"CosignatureVerifier": CosignatureVerifier}) == one  # noqa: S307 - our own repr
+
+
+def test_a_cosigners_repr_shows_its_public_key_and_hides_its_secret() -> None:
+    witness = _witness()
+    assert repr(witness) == f"Cosigner(<secret>, {witness.verifier.vkey!r})"
+    assert bytes([7] * 32).hex() not in repr(witness)
+
+
+def test_a_policy_gives_back_its_vkeys() -> None:
+    vkeys = (_witness().verifier.vkey, _witness("witness.example.org/w2", seed=8).verifier.vkey)
+    assert WitnessPolicy.from_vkeys(vkeys, quorum=1).vkeys == vkeys
+
+
+def test_a_note_without_a_blank_line_a_final_newline_or_with_too_many_signatures_is_refused() -> None:
+    note = _note(3)
+    for broken in (note.replace("\n\n", "\n"), note[:-1]):
+        with pytest.raises(InvalidCheckpoint, match="blank line before its signatures and a final newline"):
+            signature_lines(broken)
+    line = signature_lines(note)[0]
+    assert signature_lines(note + line * (MAX_SIGNATURES - 1)) == [line] * MAX_SIGNATURES
+    with pytest.raises(InvalidCheckpoint, match=f"at most {MAX_SIGNATURES} signatures"):
+        signature_lines(note + line * MAX_SIGNATURES)
+
+
+@pytest.mark.parametrize(
+    "line", ["witness.example.org/w1 AAAA\n", "— w1 AAAA", "— w1 AAAA\n— w2 AAAA\n", "— w1 AA\nAA\n"]
+)
+def test_only_whole_em_dash_lines_are_added_to_a_note(line: str) -> None:
+    with pytest.raises(InvalidCheckpoint, match="starts with an em dash and a space and is one line"):
+        add_signature_lines(_note(3), [line])
+
+
+def test_a_line_already_on_the_note_is_not_added_twice() -> None:
+    note = _note(3)
+    cosigned = add_signature_lines(note, [_witness().cosign(note[: note.rfind("\n\n") + 1], timestamp=5)])
+    assert add_signature_lines(cosigned, signature_lines(cosigned)) == cosigned
+
+
+def test_malformed_signature_lines_make_the_note_invalid() -> None:
+    note = _note(3)
+    body = note[: note.rfind("\n\n") + 1]
+    witness = _witness()
+    policy = WitnessPolicy((witness.verifier,), quorum=1)
+    cases = {
+        "-- w1 AAAA\n": "starts with an em dash and a space",
+        "— w1 not-base64!\n": "not canonical base64",
+        "— w1 AAAAAA==\n": "not canonical base64",  # 4 bytes: a key ID and no signature
+    }
+    for line, reason in cases.items():
+        with pytest.raises(InvalidCheckpoint, match=reason):
+            policy.check(note + line)
+    # a known witness's line that is not key ID + u64 time + 64 signature bytes
+    short = base64.b64encode(witness.verifier.key_id + bytes(8 + 63)).decode()
+    with pytest.raises(InvalidCheckpoint, match=r"'witness\.example\.org/w1' is not a timestamped Ed25519 signature"):
+        policy.check(f"{note}— {witness.name} {short}\n")
+    # the same bytes under an unknown key ID are another key's line: ignored
+    other = base64.b64encode(bytes(4 + 8 + 63)).decode()
+    assert policy.check(f"{note}— {witness.name} {other}\n").signed == ()
+    assert policy.check(note + witness.cosign(body, timestamp=1)).signed == (witness.name,)
+
+
+def test_an_add_checkpoint_request_that_is_not_utf8_or_carries_too_many_proof_lines_is_refused() -> None:
+    with pytest.raises(MalformedMessage, match="is UTF-8 text"):
+        AddCheckpoint.parse(b"old 0\n\n\xff")
+    proof = tuple(bytes([i]) * 32 for i in range(MAX_PROOF_LINES))
+    assert AddCheckpoint.parse(AddCheckpoint(1, proof, _note(1)).to_bytes()).proof == proof
+    with pytest.raises(MalformedMessage, match=f"at most {MAX_PROOF_LINES} proof lines"):
+        AddCheckpoint.parse(AddCheckpoint(1, (*proof, bytes(32)), _note(1)).to_bytes())
+
+
+def test_the_witness_refuses_a_note_that_is_not_a_signed_note() -> None:
+    request = AddCheckpoint(0, (), _note(3).replace("\n\n", "\n"))
+    with pytest.raises(WitnessRefused, match="is not a signed note") as refused:
+        witness_checkpoint(request, logs=[LOG.verifier], latest={})
+    assert refused.value.refusal is Refusal.BAD_REQUEST
+    assert refused.value.refusal.status == 400
+
+
+def test_the_witness_refuses_an_empty_checkpoint_with_another_root() -> None:
+    note = sign_checkpoint(Checkpoint(ORIGIN, 0, bytes(32)), LOG)
+    with pytest.raises(WitnessRefused, match="size 0 must have the empty tree's root") as refused:
+        witness_checkpoint(AddCheckpoint(0, (), note), logs=[LOG.verifier], latest={})
+    assert refused.value.refusal is Refusal.INCONSISTENT
+    assert refused.value.refusal.status == 422
+    empty = sign_checkpoint(Checkpoint(ORIGIN, 0, EMPTY_ROOT), LOG)
+    assert witness_checkpoint(AddCheckpoint(0, (), empty), logs=[LOG.verifier], latest={})[0].size == 0

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from protocol.crypto import (
     ENVELOPE_CONTEXT,
     SUBMISSION_CONTEXT,
+    AgreementKey,
+    AgreementPublicKey,
     EncryptionKey,
     SealingKey,
     SigningKey,
@@ -288,3 +290,83 @@ def test_no_pynacl_exception_escapes_on_hostile_keys() -> None:
     with pytest.raises(InvalidSignature):
         VerifyKey(bytes(nacl.signing.SigningKey.generate().verify_key)).verify(b"m", b"short")
     assert isinstance(nacl.public.PrivateKey.generate(), nacl.public.PrivateKey)
+
+
+# ------------------------------------------------------------------------------------------------ key values
+
+
+@pytest.mark.parametrize(
+    ("make", "length_error"),
+    [
+        (VerifyKey, "an Ed25519 public key is 32 bytes, got 31"),
+        (SigningKey, "an Ed25519 seed is 32 bytes, got 31"),
+        (SealingKey, "an X25519 public key is 32 bytes, got 31"),
+        (EncryptionKey, "an X25519 private key is 32 bytes, got 31"),
+        (AgreementPublicKey, "an X25519 public key is 32 bytes, got 31"),
+        (AgreementKey, "an X25519 private key is 32 bytes, got 31"),
+    ],
+)
+def test_a_key_of_the_wrong_length_is_refused_naming_the_length(make: type, length_error: str) -> None:
+    with pytest.raises(MalformedMessage, match=length_error):
+        make(bytes(range(31)))
+    with pytest.raises(MalformedMessage, match="got 33"):
+        make(bytes(range(33)))
+
+
+def _public_keys() -> list[tuple[type, bytes, bytes]]:
+    one, two = SigningKey(bytes(32)), SigningKey(bytes([1]) * 32)
+    three, four = EncryptionKey(bytes([2]) * 32), EncryptionKey(bytes([3]) * 32)
+    return [
+        (VerifyKey, bytes(one.verify_key), bytes(two.verify_key)),
+        (SealingKey, bytes(three.public_key), bytes(four.public_key)),
+        (AgreementPublicKey, bytes(three.public_key), bytes(four.public_key)),
+    ]
+
+
+@pytest.mark.parametrize(("make", "raw", "other"), _public_keys())
+def test_public_keys_compare_by_value_hash_alike_and_show_their_text_form(make: type, raw: bytes, other: bytes) -> None:
+    key, same, different = make(raw), make(bytes(raw)), make(other)
+    assert key == same
+    assert hash(key) == hash(same)
+    assert key != different
+    assert key != raw  # bytes are not a key: no equality across types
+    assert len({key, same, different}) == 2
+    assert repr(key) == f"{make.__name__}({key.to_text()!r})"
+    assert make.from_text(key.to_text()) == key
+
+
+def test_an_x25519_key_without_its_prefix_is_refused() -> None:
+    text = EncryptionKey(bytes([2]) * 32).public_key.to_text()
+    assert SealingKey.from_text(text).to_text() == text
+    with pytest.raises(MalformedMessage, match="starts with 'x25519:'"):
+        SealingKey.from_text(text.removeprefix("x25519:"))
+    with pytest.raises(MalformedMessage, match="starts with 'x25519:'"):
+        SealingKey.from_text("ed25519:" + text.removeprefix("x25519:"))
+
+
+@pytest.mark.parametrize("inner_size", [0, 1, 64])
+def test_a_sealed_box_too_short_to_hold_a_payload_and_its_signature_is_refused(
+    hotline_key: SigningKey, hub_key: EncryptionKey, inner_size: int
+) -> None:
+    """A hotline (or whoever holds its key) seals fewer than 65 bytes under a correctly signed header."""
+    sealed = b64encode(seal(bytes(inner_size), hub_key.public_key))
+    unsigned = Envelope(
+        type="envelope",
+        version="tipshare/1",
+        hotline_id="la-strada-ua",
+        key_id=hotline_key.verify_key.key_id,
+        sealed=sealed,
+        signature=b64encode(bytes(64)),
+    )
+    signed = unsigned.model_copy(
+        update={"signature": b64encode(hotline_key.sign_message(ENVELOPE_CONTEXT, unsigned.header_bytes()))}
+    )
+    with pytest.raises(DecryptionFailed):
+        open_envelope(signed, hub_key=hub_key, hotline_key=lambda _h, _k: hotline_key.verify_key)
+
+
+def test_offline_verification_refuses_a_payload_naming_another_key(make_payload, hotline_key: SigningKey) -> None:  # type: ignore[no-untyped-def]
+    payload_bytes = make_payload(key_id=SigningKey.generate().verify_key.key_id).canonical_bytes()
+    signature = hotline_key.sign_message(SUBMISSION_CONTEXT, payload_bytes)
+    with pytest.raises(MalformedMessage, match="names another key than the one that signed it"):
+        verify_submission_signature(payload_bytes, signature, hotline_key.verify_key)

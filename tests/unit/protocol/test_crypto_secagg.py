@@ -317,3 +317,15 @@ def test_share_seal_round_trip_and_binding() -> None:
         seal_share(
             b"", sender_key=alice, recipient_key=bob.public_key, sender="a", recipient="b", nonce=bytes(12), **ROUND
         )
+
+
+@pytest.mark.parametrize(("key", "nonce"), [(bytes(31), bytes(12)), (bytes(33), bytes(12)), (bytes(32), bytes(8))])
+def test_the_keystream_refuses_a_key_or_nonce_of_the_wrong_length(key: bytes, nonce: bytes) -> None:
+    with pytest.raises(MalformedMessage, match="32-byte key and a 12-byte nonce"):
+        chacha20_keystream(key, nonce, 16)
+
+
+@pytest.mark.parametrize(("secret", "public"), [(bytes(31), bytes([9]) + bytes(31)), (bytes(32), bytes([9]) * 33)])
+def test_x25519_refuses_a_scalar_or_point_of_the_wrong_length(secret: bytes, public: bytes) -> None:
+    with pytest.raises(MalformedMessage, match="32-byte scalar and a 32-byte u-coordinate"):
+        x25519(secret, public)

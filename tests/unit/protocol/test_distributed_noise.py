@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 
 import protocol.distributed_noise as dn
 from protocol.accuracy import noise_variance
-from protocol.distributed_noise import SecureGroup, kls_rho, kls_tau, plan_table_share, round_guarantee, sum_noise
+from protocol.distributed_noise import (
+    SecureGroup,
+    kls_rho,
+    kls_tau,
+    plan_table_share,
+    round_guarantee,
+    sum_noise,
+)
 from protocol.errors import ProtocolError, SecureGroupViolation
 from protocol.privacy_loss import gaussian_rho
 from protocol.taxonomy import builtin_taxonomy
@@ -273,6 +280,48 @@ def test_more_members_at_the_same_threshold_cost_accuracy_not_privacy() -> None:
     ]
     assert variances == sorted(variances)
     assert variances[-1] / variances[0] == pytest.approx(19 / 8)
+
+
+@pytest.mark.parametrize(("members", "threshold"), [(True, 1), (3.0, 2), ("3", 2), (3, 2.0), (3, None)])
+def test_a_group_is_counted_in_whole_numbers(members: object, threshold: object) -> None:
+    with pytest.raises(SecureGroupViolation, match="must be a whole number, got"):
+        SecureGroup(members=members, threshold=threshold)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("spend", [Fraction(0), Fraction(-1, 10), Decimal("0"), Decimal("-0.5")])
+def test_a_table_share_needs_a_positive_budget(spend: Fraction | Decimal) -> None:
+    with pytest.raises(SecureGroupViolation, match=f"table {CORRIDOR.name}: a budget share must be above 0"):
+        plan_table_share(CORRIDOR, spend, SecureGroup(members=5, threshold=3))
+
+
+@pytest.mark.parametrize("summands", [0, -1, True, 2.0])
+def test_a_sum_of_noise_shares_has_at_least_one_whole_share(summands: object) -> None:
+    with pytest.raises(SecureGroupViolation, match="a sum of noise shares has at least one share, got"):
+        kls_tau(Fraction(1), summands)  # type: ignore[arg-type]
+
+
+def _is_smallest_root(root: float, value: Fraction) -> bool:
+    return Fraction(root) ** 2 >= value and Fraction(math.nextafter(root, 0.0)) ** 2 < value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Fraction(2),
+        Fraction(1, 4),
+        Fraction(10**20 + 1, 3),
+        # float(value) is a subnormal rounded up by far more than an ulp of the root: math.sqrt overshoots
+        Fraction(2, 3 * 10**310),
+    ],
+)
+def test_the_rounded_up_root_is_the_smallest_double_whose_square_is_not_below(value: Fraction) -> None:
+    root = dn._sqrt_up_float(value)
+    assert _is_smallest_root(root, value)
+
+
+@given(st.fractions(min_value=Fraction(1, 10**12), max_value=10**12))
+def test_the_rounded_up_root_of_any_fraction(value: Fraction) -> None:
+    assert _is_smallest_root(dn._sqrt_up_float(value), value)
 
 
 # ---------------------------------------------------------------------------------------------- scaled rounds

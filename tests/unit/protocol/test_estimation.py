@@ -205,3 +205,14 @@ def test_a_block_of_several_months_carries_the_noise_of_each_month() -> None:
     six, _ = build_rows(q, keys, [RowGroup(None, (Block(months, plan, sums),), 5, 5)], by_period=False)
     assert six[0].std == pytest.approx(math.sqrt(6) * (one[0].std or 0.0), rel=1e-12)
     assert six[0].std == pytest.approx(math.sqrt(6 * plan.noise().variance), rel=1e-12)
+
+
+def test_a_whole_range_nobody_reported_in_has_no_rows() -> None:
+    """Month by month, a month nobody reported gets its rows marked missing; over the whole range, no rows at all."""
+    q = resolve(Question("person", ("exploitation_group",)), TABLES)
+    keys = q.row_keys(TABLES)
+    rows, ranking = build_rows(q, keys, [RowGroup(None, (), 0, 5)], by_period=False)
+    assert rows == []
+    assert ranking.compared == 0
+    monthly, _ = build_rows(q, keys, [RowGroup("2026-02", (), 0, 5)], by_period=True)
+    assert [r.obs_status for r in monthly] == ["O"] * len(keys)

@@ -17,7 +17,7 @@ from protocol.handover import (
     verify_handover_proof,
 )
 from protocol.merkle import inclusion_proof, leaf_hash, root_hash
-from protocol.messages import HubKeyHandoverEntry, b64encode, parse_log_entry
+from protocol.messages import HubKeyHandoverEntry, KeyEventEntry, b64encode, parse_log_entry
 from protocol.note import NoteSigner
 
 ORIGIN = "hub.example.org/log"
@@ -121,3 +121,51 @@ def test_a_bridge_checkpoint_must_be_signed_by_both_keys_and_include_the_entry()
     with pytest.raises(HandoverRefused, match="has size 3, not 1"):
         verify_handover_proof(elsewhere, trusted=old.verifier)
     assert verify_handover_proof(proof, trusted=old.verifier) == (entry, new.verifier)
+
+
+@pytest.mark.parametrize(
+    "update",
+    [{"log_vkey": "hub.example.org/log+00000000+AAAA"}, {"encryption_key": "x25519:" + b64encode(bytes(32))}],
+)
+def test_a_handover_naming_an_invalid_new_key_is_refused(update: dict[str, str]) -> None:
+    old, new = _signer(), _signer()
+    broken = _handover(old, new).model_copy(update=update)
+    with pytest.raises(HandoverRefused, match="names an invalid new key"):
+        verify_handover(broken, trusted=old.verifier)
+
+
+def test_a_handover_to_a_key_of_another_log_is_refused_even_when_signed() -> None:
+    """``sign_handover`` will not make one; an entry made by hand names the other log's key."""
+    old, elsewhere = _signer(), NoteSigner("elsewhere.example.org/log", SigningKey.generate())
+    entry = _handover(old, _signer()).model_copy(update={"log_vkey": elsewhere.verifier.vkey})
+    with pytest.raises(HandoverRefused, match=r"a key of another log \('elsewhere\.example\.org/log', not 'hub"):
+        verify_handover(entry, trusted=old.verifier)
+
+
+def test_a_proof_whose_leaf_is_another_kind_of_entry_is_refused() -> None:
+    old = _signer()
+    enrolment = KeyEventEntry(
+        type="log_entry",
+        version="tipshare/1",
+        kind="key_enrolled",
+        hotline_id="la-strada-ua",
+        key_id="a" * 32,
+        public_key="ed25519:" + b64encode(bytes(32)),
+        display_name="La Strada Ukraine",
+        country="UA",
+        effective_at="2026-01-01T00:00:00Z",
+    )
+    proof = Log().proof(enrolment, old)  # type: ignore[arg-type]
+    with pytest.raises(HandoverRefused, match="log entry 2 is a key_enrolled entry, not a hub key handover"):
+        verify_handover_proof(proof, trusted=old.verifier)
+
+
+def test_a_proof_whose_inclusion_path_does_not_lead_to_the_root_is_refused() -> None:
+    old, new = _signer(), _signer()
+    proof = Log().proof(_handover(old, new), old, new)
+    tampered = proof.model_copy(update={"inclusion_proof": (b64encode(bytes(32)), *proof.inclusion_proof[1:])})
+    with pytest.raises(HandoverRefused, match="the handover is not in the log at entry 2"):
+        verify_handover_proof(tampered, trusted=old.verifier)
+    short = proof.model_copy(update={"inclusion_proof": proof.inclusion_proof[1:]})
+    with pytest.raises(HandoverRefused, match="the handover is not in the log at entry 2"):
+        verify_handover_proof(short, trusted=old.verifier)

@@ -59,6 +59,7 @@ def test_messages_are_frozen(make_payload) -> None:  # type: ignore[no-untyped-d
         (["revision"], 0, "revision: Input should be greater than or equal to 1"),
         (["period"], "2026-13", "period: String should match pattern"),
         (["period"], "2026-1", "period: String should match pattern"),
+        (["period"], "0000-12", "period 0000-12 is in year 0, which does not exist"),
         (["created_at"], "2026-11-02 09:30:00", "not of the form YYYY-MM-DDTHH:MM:SSZ"),
         (["created_at"], "2026-02-30T09:30:00Z", "not a real date"),
         (["nonce"], b64encode(b"short"), "nonce"),
@@ -74,6 +75,7 @@ def test_messages_are_frozen(make_payload) -> None:  # type: ignore[no-untyped-d
         (["privacy", "tables", 0, "scale"], "-1.5", "not a plain non-negative decimal"),
         (["privacy", "tables", 0, "scale"], "1e-3", "not a plain non-negative decimal"),
         (["privacy", "tables", 0, "table"], "other_table", "exactly the released tables"),
+        (["privacy", "tables", 1, "table"], "contacts", "a table appears twice in the privacy block"),
         (["privacy", "mode"], "two_aggregator", "mode: Input should be 'local'"),
         (["taxonomy", "hash"], "md5:abc", "taxonomy.hash: String should match pattern"),
     ],
@@ -183,3 +185,26 @@ def test_submission_entry_parses(make_payload) -> None:  # type: ignore[no-untyp
     assert parse_log_entry(entry.canonical_bytes()) == entry
     with pytest.raises(MalformedMessage, match="a log entry is a JSON object"):
         parse_log_entry(b"[]")
+
+
+def _backfill(first: str, last: str) -> bytes:
+    return canonical_bytes(
+        {
+            "type": "log_entry",
+            "version": "tipshare/1",
+            "kind": "backfill_approved",
+            "hotline_id": "ua-a",
+            "first_period": first,
+            "last_period": last,
+            "reason": "archive",
+            "effective_at": "2026-11-21T12:00:00Z",
+        }
+    )
+
+
+def test_a_backfill_approval_runs_forward_in_time() -> None:
+    assert parse_log_entry(_backfill("2025-12", "2025-12")).kind == "backfill_approved"  # one month
+    with pytest.raises(MalformedMessage, match="first_period 2025-12 is after last_period 2025-11"):
+        parse_log_entry(_backfill("2025-12", "2025-11"))
+    with pytest.raises(MalformedMessage, match="period 0000-01 is in year 0"):
+        parse_log_entry(_backfill("0000-01", "2025-11"))

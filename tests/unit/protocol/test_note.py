@@ -278,3 +278,19 @@ def test_arbitrary_input_only_ever_raises_invalid_checkpoint(data: bytes) -> Non
         open_note(data, [ALICE.verifier])
     with pytest.raises(InvalidCheckpoint):
         open_note(GOOD.encode("utf-8")[:-1] + data, [ALICE.verifier])
+
+
+def test_a_key_name_that_is_not_utf8_is_refused() -> None:
+    with pytest.raises(MalformedMessage, match="must be valid UTF-8"):
+        NoteSigner("log\ud800.example", SigningKey(bytes(32)))
+
+
+def test_verifiers_compare_by_name_and_key_and_show_their_vkey() -> None:
+    one, same = NoteVerifier.from_vkey(ALICE.verifier.vkey), ALICE.verifier
+    assert one == same
+    assert hash(one) == hash(same)
+    assert one != BOB.verifier
+    assert one != NoteSigner("alice.example/other", SigningKey(bytes([1]) * 32)).verifier  # same key, other name
+    assert one != one.vkey
+    assert len({one, same, BOB.verifier}) == 2
+    assert repr(one) == f"NoteVerifier.from_vkey({one.vkey!r})"

@@ -27,6 +27,7 @@ from protocol.plausibility import (
     Implausible,
     Policy,
     Standing,
+    amount_text,
     cell_limits,
     check_plausible,
     months_before,
@@ -222,3 +223,37 @@ def test_a_policy_entry_that_makes_no_sense_does_not_parse(changes: dict[str, ob
     data = json.dumps(_policy_entry(**changes), separators=(",", ":"), sort_keys=True).encode()
     with pytest.raises(MalformedMessage, match=mentions):
         parse_log_entry(data)
+
+
+def test_an_unknown_mechanism_has_no_noise_tail() -> None:
+    with pytest.raises(ValueError, match="unknown noise mechanism 'uniform'"):
+        noise_tail("uniform", "1", 1)
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "cap", "floor"),
+    [
+        ("discrete_laplace", Fraction(1, 2), "6"),  # ε = l1 / s: s = 3 / 0.5
+        ("discrete_laplace", Fraction(1, 7), "21"),
+        ("discrete_laplace", Fraction(3, 10), "10"),
+        ("discrete_gaussian", Fraction(1, 2), "3"),  # ρ = l2² / (2 s²): s = √(9 / 1)
+        ("discrete_gaussian", Fraction(1, 8), "6"),
+    ],
+)
+def test_the_noise_floor_is_the_scale_whose_spend_is_the_cap(mechanism: str, cap: Fraction, floor: str) -> None:
+    assert noise_floor(mechanism, l1=3, l2_squared=9, cap=cap) == floor
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Fraction(1, 5), "0.2"),
+        (Fraction(2), "2"),
+        (Fraction(5, 4), "1.25"),
+        (Fraction(1, 3), "0.333333"),
+        (Fraction(2, 3), "0.666667"),
+        (Fraction(1, 7000), "0.000142857"),
+    ],
+)
+def test_amounts_are_exact_decimals_when_they_have_one_else_six_digits(value: Fraction, text: str) -> None:
+    assert amount_text(value) == text

@@ -137,3 +137,8 @@ def test_an_x25519_key_with_the_top_bit_set_is_non_canonical() -> None:
         SealingKey(bytes(raw))
     for _ in range(20):
         SealingKey(bytes(EncryptionKey.generate().public_key))  # generated keys are always fine
+
+
+@pytest.mark.parametrize("length", [0, 31, 33, 64])
+def test_the_rule_namer_names_a_wrong_length(length: int) -> None:
+    assert broken_rule(bytes(length)) == f"is {length} bytes long, not 32"

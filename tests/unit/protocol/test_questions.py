@@ -8,8 +8,9 @@ import doctest
 import pytest
 
 import protocol.questions
+from protocol.api import EstimatesAnswer, QuestionEcho, ScopeEcho
 from protocol.errors import MalformedMessage
-from protocol.questions import Question, parse_question_text, question_text
+from protocol.questions import Question, estimates_question, parse_question_text, question_text
 
 
 @pytest.mark.parametrize(
@@ -79,3 +80,50 @@ def test_a_malformed_question_is_refused(text: str, problem: str) -> None:
 def test_docstring_examples_run() -> None:
     result = doctest.testmod(protocol.questions)
     assert (result.failed, result.attempted > 0) == (0, True)
+
+
+def test_an_estimates_answer_echoes_the_question_that_asks_it_again() -> None:
+    echo = QuestionEcho(
+        unit="case",
+        group_by=["period", "exploitation_group"],
+        filters={"exploitation_group": ["labour", "sexual"]},
+        period_from="2026-01",
+        period_to="2026-03",
+        scope=ScopeEcho(level="country", code="MD", countries=None),
+    )
+    question = estimates_question(EstimatesAnswer.model_construct(question=echo))
+    assert question == Question(
+        "estimates",
+        "case",
+        ("period", "exploitation_group"),
+        {"exploitation_group": ("labour", "sexual")},
+        "2026-01",
+        "2026-03",
+        "country",
+        "MD",
+    )
+    assert question_text(question) == (
+        "/v1/estimates/case?group_by=period,exploitation_group&period_from=2026-01&period_to=2026-03&country=MD"
+        "&exploitation_group=labour,sexual"
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("period_from=2026-01&period_to", "a parameter without a value: 'period_to'"),
+        ("period_from=2026-01&period_to=2026-02&&x=1", "a parameter without a value: ''"),
+        ("period_from=2026-01&period_to=2026-0%2", r"broken percent escape in the question: '%2'"),
+        ("period_from=2026-01&period_to=2026-02&c%zz=1", r"broken percent escape in the question: '%zz'"),
+        ("period_from=2026-01&period_to=2026-02&country=%FF", "not UTF-8 once unescaped"),
+        ("period_from=2026-01&period_to=2026-02&country=%C3", "not UTF-8 once unescaped"),
+    ],
+)
+def test_a_malformed_query_is_refused_naming_the_flaw(query: str, reason: str) -> None:
+    with pytest.raises(MalformedMessage, match=reason):
+        parse_question_text(f"/v1/stats/persons_total?{query}")
+
+
+def test_escaped_utf8_reads_back() -> None:
+    text = "/v1/stats/contacts?period_from=2026-01&period_to=2026-01&channel=caf%C3%A9,a%2Cb"
+    assert parse_question_text(text).filters == {"channel": ("café", "a", "b")}

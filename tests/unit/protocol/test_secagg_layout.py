@@ -85,3 +85,15 @@ def test_a_roster_is_read_only_with_the_taxonomy_it_names_and_its_true_length() 
 def test_a_roster_names_each_table_once() -> None:
     with pytest.raises(ValueError, match="a table appears twice"):
         _roster(("persons_total", "persons_total"), 2)
+
+
+def test_a_table_outside_the_round_has_no_span_and_a_vector_of_another_length_does_not_split() -> None:
+    layout = RoundLayout(V2, TABLES)
+    with pytest.raises(
+        SecureAggregationError,
+        match="the round adds persons_exploitation_group, persons_total, persons_citizenship, not 'contacts'",
+    ):
+        layout.span("contacts")
+    for length in (67, 69, 0):
+        with pytest.raises(SecureAggregationError, match=f"the round's vector has 68 cells, got {length}"):
+            layout.split([0] * length)

@@ -3,23 +3,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.crypto import AgreementKey
+from protocol.crypto import SHARE_NONCE_SIZE, AgreementKey, seal_share
 from protocol.errors import SecureAggregationError, UnmaskRefused
-from protocol.secagg.member import decide_unmask, make_masked_submission, make_share_submission
+from protocol.messages import b64encode
+from protocol.secagg.member import decide_unmask, make_masked_submission, make_share_submission, reveal_shares
 from protocol.secagg.messages import (
     CommittedSet,
     MaskedSubmission,
     RoundResult,
     RoundRoster,
+    SealedShare,
     ShareSubmission,
     Survivors,
     UnmaskReveal,
 )
 from protocol.secagg.transcript import check_transcript
+from protocol.shamir import SHARE_SIZE
 from tests.unit.protocol.secagg_round import (
     Round,
     drbg,
@@ -175,3 +180,88 @@ def test_unmask_refuses_a_survivor_set_with_a_stranger() -> None:
             own=rnd.masked["hotline-00"],
         )
     assert caught.value.rule == "not-in-roster"
+
+
+@pytest.mark.parametrize(
+    "members", [("hotline-00", "hotline-01", "hotline-99"), ("hotline-00", "hotline-00", "hotline-01")]
+)
+def test_masking_refuses_a_committed_set_with_a_stranger_or_a_member_twice(members: tuple[str, ...]) -> None:
+    rnd = _shared_round()
+    assert rnd.committed is not None
+    committed = rnd.committed.model_copy(update={"members": members})
+    with pytest.raises(SecureAggregationError, match="names a member twice or one outside the roster"):
+        make_masked_submission(
+            [0, 0],
+            roster=rnd.roster,
+            committed=committed,
+            submissions=rnd.submissions,
+            member="hotline-00",
+            secrets=rnd.secrets["hotline-00"],
+        )
+
+
+def _sealed_to(rnd: Round, owner: str, recipient: str, plaintext: bytes) -> str:
+    return b64encode(
+        seal_share(
+            plaintext,
+            sender_key=rnd.sealing[owner],
+            recipient_key=rnd.sealing[recipient].public_key,
+            group=rnd.roster.group,
+            period=rnd.roster.period,
+            round_number=rnd.roster.round,
+            sender=owner,
+            recipient=recipient,
+            nonce=bytes(SHARE_NONCE_SIZE),
+        )
+    )
+
+
+def _garbage(rnd: Round, shares: tuple[SealedShare, ...]) -> tuple[SealedShare, ...]:
+    return tuple(
+        s.model_copy(update={"sealed": b64encode(bytes(100))}) if s.recipient == "hotline-00" else s for s in shares
+    )
+
+
+def _absent(rnd: Round, shares: tuple[SealedShare, ...]) -> tuple[SealedShare, ...]:
+    return tuple(s for s in shares if s.recipient != "hotline-00")
+
+
+def _twice(rnd: Round, shares: tuple[SealedShare, ...]) -> tuple[SealedShare, ...]:
+    return (*shares, next(s for s in shares if s.recipient == "hotline-00"))
+
+
+def _half_a_pair(rnd: Round, shares: tuple[SealedShare, ...]) -> tuple[SealedShare, ...]:
+    """Sealed correctly by its sender, but one share where the pair of two belongs."""
+    sealed = _sealed_to(rnd, "hotline-01", "hotline-00", bytes(SHARE_SIZE))
+    return tuple(s.model_copy(update={"sealed": sealed}) if s.recipient == "hotline-00" else s for s in shares)
+
+
+@pytest.mark.parametrize("tamper", [_garbage, _absent, _twice, _half_a_pair])
+def test_a_share_that_does_not_open_is_left_out_of_the_reveal(
+    tamper: Callable[[Round, tuple[SealedShare, ...]], tuple[SealedShare, ...]],
+) -> None:
+    rnd = _shared_round()
+    masked_step(rnd)
+    assert rnd.committed is not None
+    assert rnd.survivors is not None
+    member, owner = "hotline-00", "hotline-01"
+    decision = decide_unmask(
+        roster=rnd.roster, committed=rnd.committed, survivors=rnd.survivors, member=member, own=rnd.masked[member]
+    )
+
+    def revealed(submissions: dict[str, ShareSubmission]) -> set[str]:
+        reveal = reveal_shares(
+            decision,
+            roster=rnd.roster,
+            survivors=rnd.survivors,  # type: ignore[arg-type]
+            submissions=submissions,
+            member=member,
+            sealing_key=rnd.sealing[member],
+            secrets=rnd.secrets[member],
+        )
+        return {share.owner for share in reveal.shares}
+
+    honest = revealed(rnd.submissions)
+    assert honest == set(rnd.committed.members)
+    broken = rnd.submissions[owner].model_copy(update={"shares": tamper(rnd, rnd.submissions[owner].shares)})
+    assert revealed(rnd.submissions | {owner: broken}) == honest - {owner}

@@ -102,3 +102,27 @@ def test_noise_must_name_every_roster_table_once() -> None:
 def test_pooled_terms_count_members_by_scale() -> None:
     assert pooled_terms({"a": {"t": "1"}, "b": {"u": "1"}}, "t") == (("discrete_gaussian", "1", 1),)
     assert pooled_terms({}, "t") == ()
+
+
+def test_a_result_of_another_survivor_set_is_refused() -> None:
+    rnd = _round(_declared())
+    assert rnd.survivors is not None
+    assert rnd.result is not None
+    other = rnd.result.model_copy(update={"survivors": "sha256:" + "3" * 64})
+    with pytest.raises(SecureAggregationError, match="the result names another survivor set than the one given"):
+        round_release(roster=rnd.roster, survivors=rnd.survivors, masked=rnd.masked, result=other, taxonomy=TAXONOMY)
+
+
+def test_noise_declared_for_other_tables_than_the_rosters_is_refused() -> None:
+    """The caller passes a roster that is not the round's: the survivors' noise names the round's tables."""
+    rnd = _round(_declared())
+    assert rnd.survivors is not None
+    assert rnd.result is not None
+    other, _ = make_roster(
+        6, threshold=4, length=1, taxonomy=taxonomy_ref(TAXONOMY), tables=("persons_total",), label="release"
+    )
+    with pytest.raises(
+        SecureAggregationError,
+        match=r"survivor hotline-00 declared noise for \['cases_opened', 'persons_total'\], not the roster's tables",
+    ):
+        round_release(roster=other, survivors=rnd.survivors, masked=rnd.masked, result=rnd.result, taxonomy=TAXONOMY)

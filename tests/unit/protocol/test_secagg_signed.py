@@ -20,8 +20,12 @@ from protocol.secagg.signed import (
     RosterKeyMismatch,
     RoundRead,
     check_roster_keys,
+    member_context,
     member_entry,
     member_message,
+    parse_member_message,
+    parse_step_message,
+    sealing_keys,
     sign_member_message,
     sign_round_read,
     step_entry,
@@ -215,3 +219,42 @@ def test_a_signed_round_read_verifies_only_with_its_signer_key() -> None:
     message_signature = b64encode(key.sign_message("tipshare/1 secagg-shares", b64decode(signed.request)))
     with pytest.raises(InvalidSignature):
         verify_round_read(signed.model_copy(update={"signature": message_signature}), key.verify_key)
+
+
+def test_a_revocation_of_a_key_already_rotated_away_keeps_the_current_sealing_key() -> None:
+    old, new = SigningKey(bytes([0]) * 32), SigningKey(bytes([7]) * 32)
+    first, second = (AgreementKey(bytes([n]) * 32).public_key.to_text() for n in (1, 2))
+    enrolled = _event("hotline-a", old, sealing_key=first)
+    rotated = _event("hotline-a", new, kind="key_rotated", previous_key_id=old.verify_key.key_id, sealing_key=second)
+    assert sealing_keys([enrolled]) == {"hotline-a": first}
+    assert sealing_keys([enrolled, rotated]) == {"hotline-a": second}
+    late = _event("hotline-a", old, kind="key_revoked", reason="stolen")
+    assert sealing_keys([enrolled, rotated, late]) == {"hotline-a": second}
+    current = _event("hotline-a", new, kind="key_revoked", reason="stolen")
+    assert sealing_keys([enrolled, rotated, current]) == {"hotline-a": None}
+
+
+def test_only_a_members_message_types_have_a_member_signing_context() -> None:
+    assert member_context("secagg-shares") == "tipshare/1 secagg-shares"
+    assert member_context("secagg-reveal") == "tipshare/1 secagg-reveal"
+    with pytest.raises(MalformedMessage, match="'secagg-roster' is not a member's message of a round"):
+        member_context("secagg-roster")
+
+
+@pytest.mark.parametrize("data", [b"[1]", b'"secagg-shares"', b'{"type":1}', b'{"group":"g"}'])
+def test_a_round_message_is_an_object_with_a_type(data: bytes) -> None:
+    for parse in (parse_member_message, parse_step_message):
+        with pytest.raises(MalformedMessage, match="a round message is a JSON object with a type"):
+            parse(data)
+
+
+def test_a_member_message_is_not_a_hub_step_and_the_other_way_round() -> None:
+    rnd = _round()
+    shares = next(iter(rnd.submissions.values())).canonical_bytes()
+    roster = rnd.roster.canonical_bytes()
+    assert parse_member_message(shares) == next(iter(rnd.submissions.values()))
+    assert parse_step_message(roster) == rnd.roster
+    with pytest.raises(MalformedMessage, match="'secagg-roster' is not a member's message of a round"):
+        parse_member_message(roster)
+    with pytest.raises(MalformedMessage, match="'secagg-shares' is not a hub step of a round"):
+        parse_step_message(shares)

@@ -295,3 +295,19 @@ def test_the_noise_of_d_is_every_share_over_every_cell_and_every_total() -> None
     assert noise.groups[0][0] == Fraction(1)
     with pytest.raises(SecureAggregationError):
         difference_noise(["2.0"], ["30.0"], 0)
+
+
+def test_a_result_of_another_survivor_set_cannot_be_checked() -> None:
+    rnd = _round()
+    assert rnd.survivors is not None
+    assert rnd.result is not None
+    other = rnd.result.model_copy(update={"survivors": "sha256:" + "3" * 64})
+    with pytest.raises(SecureAggregationError, match="the result names another survivor set than the one given"):
+        check_round_totals(roster=rnd.roster, survivors=rnd.survivors, masked=rnd.masked, result=other, taxonomy=V2)
+
+
+def test_a_table_noise_share_appears_once() -> None:
+    share = ShareNoise(table="persons_total", scale="2.5")
+    assert MaskedSubmission(**_FIELDS, noise=(share,)).noise == (share,)
+    with pytest.raises(ValueError, match="a table's noise share appears twice"):
+        MaskedSubmission(**_FIELDS, noise=(share, share))

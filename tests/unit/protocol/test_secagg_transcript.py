@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from protocol.crypto import AgreementKey
 from protocol.messages import b64decode, b64encode
 from protocol.secagg.encoding import pack, unpack
 from protocol.secagg.messages import RevealedShare, UnmaskReveal, digest
@@ -140,3 +141,93 @@ def test_an_altered_share_is_named_by_its_reconstruction_rule(honest: Round) -> 
 def test_a_vector_that_breaks_the_sum_is_named_masks_do_not_cancel(honest: Round) -> None:
     failures = check_transcript(_garbage_vector(honest.transcript()))
     assert [f.detail.split(":")[0] for f in failures if f.rule == "reconstruction-failed"] == ["masks-do-not-cancel"]
+
+
+def _vector_of_another_committed_set(t: RoundTranscript) -> RoundTranscript:
+    first = t.masked[0].model_copy(update={"committed": "sha256:" + "2" * 64})
+    return dataclasses.replace(t, masked=(first, *t.masked[1:]))
+
+
+def _committed_without_share_submission(t: RoundTranscript) -> RoundTranscript:
+    dropped = t.committed.members[0]
+    return dataclasses.replace(t, share_submissions=tuple(s for s in t.share_submissions if s.member != dropped))
+
+
+def _survivor_twice(t: RoundTranscript) -> RoundTranscript:
+    return dataclasses.replace(
+        t, survivors=t.survivors.model_copy(update={"members": (*t.survivors.members, t.survivors.members[0])})
+    )
+
+
+def _vector_of_a_non_survivor(t: RoundTranscript) -> RoundTranscript:
+    """A vector logged for a member that shared its secrets but sent no masked vector in time."""
+    ghost = t.masked[0].model_copy(update={"member": "hotline-08"})
+    return dataclasses.replace(t, masked=(*t.masked, ghost))
+
+
+def _reveal_from_outside_the_roster(t: RoundTranscript) -> RoundTranscript:
+    stranger = UnmaskReveal.model_validate(t.reveals[0].model_dump() | {"member": "hotline-99"})
+    return dataclasses.replace(t, reveals=(*t.reveals, stranger))
+
+
+def _malformed_revealed_share(t: RoundTranscript) -> RoundTranscript:
+    reveal = t.reveals[0]
+    short = reveal.shares[0].model_copy(update={"share": b64encode(bytes(SHARE_SIZE - 1))})
+    return dataclasses.replace(
+        t, reveals=(reveal.model_copy(update={"shares": (short, *reveal.shares[1:])}), *t.reveals[1:])
+    )
+
+
+def _short_masked_vector(t: RoundTranscript) -> RoundTranscript:
+    first = t.masked[0].model_copy(update={"masked": b64encode(pack([1, 2]))})
+    return dataclasses.replace(t, masked=(first, *t.masked[1:]))
+
+
+def _changed_submission(t: RoundTranscript, member: str, **update: str) -> RoundTranscript:
+    submissions = tuple(s.model_copy(update=update) if s.member == member else s for s in t.share_submissions)
+    return dataclasses.replace(t, share_submissions=submissions)
+
+
+def _other_self_mask_commitment(t: RoundTranscript) -> RoundTranscript:
+    return _changed_submission(t, t.survivors.member_ids[0], self_mask_commitment=b64encode(bytes(32)))
+
+
+def _other_agreement_key_of_a_dropped_member(t: RoundTranscript) -> RoundTranscript:
+    other = AgreementKey(bytes([7]) * 32).public_key.to_text()
+    return _changed_submission(t, "hotline-08", agreement_key=other)
+
+
+def _small_order_agreement_key_of_a_dropped_member(t: RoundTranscript) -> RoundTranscript:
+    return _changed_submission(t, "hotline-08", agreement_key="x25519:" + b64encode(bytes(32)))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "rule", "detail"),
+    [
+        (
+            _vector_of_another_committed_set,
+            "chain-broken",
+            "a masked vector or the survivor set names another committed",
+        ),
+        (_committed_without_share_submission, "not-subset", "the committed set names a member outside the roster"),
+        (_committed_without_share_submission, "reconstruction-failed", "missing-vector: the committed set names"),
+        (_survivor_twice, "not-subset", "the survivor set names a member twice"),
+        (_vector_of_a_non_survivor, "masked-vector-mismatch", "a masked vector of hotline-08 is logged, but it is not"),
+        (_reveal_from_outside_the_roster, "reveal-from-non-survivor", "hotline-99 revealed shares but is not a surv"),
+        (_reveal_from_outside_the_roster, "reconstruction-failed", "share-inconsistent: hotline-99 revealed shares "),
+        (_malformed_revealed_share, "reconstruction-failed", "share-inconsistent: hotline-00 revealed a malformed"),
+        (_short_masked_vector, "reconstruction-failed", "missing-vector: hotline-00's masked vector: "),
+        (_other_self_mask_commitment, "reconstruction-failed", "commitment-mismatch: hotline-00's rebuilt self-mask"),
+        (_other_agreement_key_of_a_dropped_member, "reconstruction-failed", "agreement-key-mismatch: hotline-08's"),
+        (
+            _small_order_agreement_key_of_a_dropped_member,
+            "reconstruction-failed",
+            "the log does not hold what the sum needs: the X25519 public key",
+        ),
+    ],
+)
+def test_each_broken_link_is_named_with_its_detail(
+    honest: Round, tamper: Callable[[RoundTranscript], RoundTranscript], rule: str, detail: str
+) -> None:
+    failures = check_transcript(tamper(honest.transcript()))
+    assert any(f.rule == rule and f.detail.startswith(detail) for f in failures), failures

@@ -30,6 +30,7 @@ from protocol.taxonomy import (
     parse_taxonomy,
     same_cells,
 )
+from protocol.taxonomy import builtin as taxonomy_builtin
 from protocol.taxonomy import document as taxonomy_document
 from tests.support.htcds import COUNTRY_DIMENSIONS, HTCDS_TYPE_OF_EXPLOITATION
 
@@ -328,6 +329,14 @@ def _empty_region(doc: dict[str, Any]) -> None:
     doc["countries"]["regions"] = {k: v for k, v in doc["countries"]["regions"].items() if v != "009"}
 
 
+def _no_country(doc: dict[str, Any]) -> None:
+    """No countries block, and the country dimensions list regions only."""
+    del doc["countries"]
+    for dimension in doc["dimensions"].values():
+        if dimension["input"]["rule"] == "country":
+            dimension["codes"] = [code for code in dimension["codes"] if code.get("kind") != "country"]
+
+
 INVALID: list[tuple[str, Mutation, str]] = [
     ("wrong type", _set("type", "payload"), "type 'payload'; expected \"taxonomy\""),
     ("version zero", _set("version", 0), "taxonomy version must be an integer from 1"),
@@ -408,6 +417,29 @@ INVALID: list[tuple[str, Mutation, str]] = [
     ("multi-valued l1", _set("tables.persons_control.contribution.l1", 10), "exceeds per_cell 1 times the 9 codes"),
     ("two multi-valued", _second_multi_valued_dimension, "more than one multi-valued dimension"),
     ("unknown table key", _set("tables.contacts.owner", "me"), r"table 'contacts' has unknown key\(s\): owner"),
+    (
+        "age range unknown",
+        _set("dimensions.age_group.input.ranges.0.code", "teen"),
+        r"ranges\[0\] code 'teen' is not a",
+    ),
+    (
+        "age range twice",
+        _set("dimensions.age_group.input.ranges.1.code", "child"),
+        "code 'child' is not a code of the dimension, or is used twice",
+    ),
+    (
+        "alias is a region key",
+        _set("countries.aliases.AD", "FR"),
+        r"aliases \['AD'\] are also keys of countries regions",
+    ),
+    ("no country at all", _no_country, "'citizenship' uses the country rule, but no country is listed or mapped"),
+    ("note not a string", _set("tables.contacts.note", 5), "table 'contacts' note must be a non-empty string, not 5"),
+    ("object expected", _set("tables.contacts.contribution", 3), "table 'contacts' contribution must be a JSON object"),
+    (
+        "array expected",
+        _set("tables.contacts.dimensions", "channel"),
+        "table 'contacts' dimensions must be a JSON array",
+    ),
 ]
 
 
@@ -417,6 +449,42 @@ def test_invalid_documents_are_rejected(mutate: Mutation, message: str) -> None:
     mutate(doc)
     with pytest.raises(TaxonomyViolation, match=message):
         load_taxonomy(doc)
+
+
+def test_a_table_note_and_the_countries_description_are_optional() -> None:
+    doc = v1_document()
+    doc["tables"]["contacts"]["note"] = "channels as the hotlines name them"
+    del doc["countries"]["description"]
+    taxonomy = load_taxonomy(doc)
+    assert taxonomy.document["tables"]["contacts"]["note"] == "channels as the hotlines name them"
+    assert taxonomy.country_aliases == builtin_taxonomy().country_aliases
+
+
+def test_a_workload_question_naming_a_dimension_twice_is_refused() -> None:
+    doc = builtin_taxonomy(2).document
+    question = doc["workload"]["questions"][1]
+    question["dimensions"] = [*question["dimensions"], question["dimensions"][0]]
+    with pytest.raises(TaxonomyViolation, match=r"workload questions\[1\] names a dimension twice"):
+        load_taxonomy(doc)
+
+
+def test_a_shipped_file_with_another_id_than_its_version_expects_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(taxonomy_builtin, "_DATA_FILES", {1: ("taxonomy-v2.json", TAXONOMY_V1_ID)})
+    builtin_taxonomy.cache_clear()
+    try:
+        with pytest.raises(
+            TaxonomyViolation, match=r"taxonomy-v2\.json has id 'tipshare-taxonomy/2', expected 'tipshare"
+        ):
+            builtin_taxonomy(1)
+    finally:
+        builtin_taxonomy.cache_clear()
+
+
+def test_a_dimension_looks_up_its_codes() -> None:
+    gender = builtin_taxonomy().dimensions["gender"]
+    first = gender.codes[0]
+    assert gender.code(first.code) is first
+    assert gender.code("no-such-code") is None
 
 
 def test_too_many_cells(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 
 import pytest
 
+from protocol.canonical import canonical_bytes
 from protocol.errors import MalformedMessage, TaxonomyViolation
 from protocol.messages import SubmissionPayload, TaxonomyRef
-from protocol.taxonomy import Taxonomy, builtin_taxonomy
+from protocol.taxonomy import Taxonomy, builtin_taxonomy, parse_taxonomy
 from protocol.validation import check_payload, implied_spend
 from tests.support.releases import make_release
 
@@ -111,3 +114,23 @@ def test_implied_spend_of_both_mechanisms() -> None:
     assert implied_spend("discrete_laplace", scale="4", l1=2, l2_squared=2) == Decimal("0.5")
     with pytest.raises(MalformedMessage, match="unknown noise mechanism"):
         implied_spend("uniform", scale="1", l1=1, l2_squared=1)
+
+
+def _two_contact_tables() -> Taxonomy:
+    """Version 2 with a second contact table (the contact volume by channel alone), the weights of contacts split."""
+    document = json.loads(resources.files("protocol").joinpath("data/taxonomy-v2.json").read_bytes())
+    document["tables"]["contacts_channel"] = dict(document["tables"]["contacts"], dimensions=["channel"])
+    for weights in document["budget"]["weights"].values():
+        weights["contacts_channel"] = weights["contacts"] // 2
+        weights["contacts"] -= weights["contacts_channel"]
+    return parse_taxonomy(canonical_bytes(document))
+
+
+def test_a_release_carries_every_contact_table_or_none() -> None:
+    taxonomy = _two_contact_tables()
+    check_payload(_release(taxonomy), taxonomy, now=NOW)
+    check_payload(_release(taxonomy, [n for n in taxonomy.tables if not n.startswith("contacts")]), taxonomy, now=NOW)
+    with pytest.raises(TaxonomyViolation, match=r"carries every contact table or none; missing: contacts_channel$"):
+        check_payload(_release(taxonomy, [n for n in taxonomy.tables if n != "contacts_channel"]), taxonomy, now=NOW)
+    with pytest.raises(TaxonomyViolation, match=r"carries every contact table or none; missing: contacts$"):
+        check_payload(_release(taxonomy, [n for n in taxonomy.tables if n != "contacts"]), taxonomy, now=NOW)
