@@ -42,6 +42,7 @@ from auditor.completeness import (
 )
 from auditor.errors import UsageError
 from auditor.i18n import N_, T_
+from protocol.csv_cells import unescape_cell
 from protocol.errors import ProtocolError
 from protocol.messages import b64decode
 from protocol.questions import Question, parse_question_text
@@ -149,7 +150,7 @@ def _json_file(document: Any, name: str) -> AnswerFile | CompletenessFile:
 
 
 def _csv_file(text: str, name: str) -> AnswerFile:
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = [[unescape_cell(cell) for cell in row] for row in csv.reader(io.StringIO(text))]
     if not rows or not rows[0]:
         raise UsageError(T_("{name} is empty: not an answer of the hub", name=name))
     header = tuple(rows[0])

@@ -45,6 +45,7 @@ from auditor.entries import AcceptedSubmission
 from auditor.errors import UsageError
 from auditor.i18n import N_, T_
 from auditor.keys import HotlineWindows
+from protocol.csv_cells import unescape_cell
 from protocol.errors import ProtocolError
 from protocol.messages import b64decode, format_timestamp, parse_timestamp
 from protocol.period import month_number, month_start, month_text
@@ -70,8 +71,6 @@ COMPLETENESS_DATAFLOW: Final = "TIPSHARE:REPORTING_COMPLETENESS(1.0.0)"
 STATUSES: Final = ("on_time", "late", "not_due", "missing", "not_enrolled")
 #: What a hub writes for a missing value in SDMX-CSV.
 _NA: Final = "#N/A"
-#: Text a spreadsheet would run as a formula: the hub writes it after an apostrophe.
-_FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +169,7 @@ def is_completeness_file(header: Sequence[str], first_line: Sequence[str]) -> bo
 
 def read_completeness_file(text: str, *, name: str) -> CompletenessFile:
     """Read a completeness CSV or SDMX-CSV file (``name`` for messages); :class:`UsageError` if it is not one."""
-    rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    rows = [[unescape_cell(cell) for cell in row] for row in csv.reader(io.StringIO(text)) if row]
     if not rows:
         raise UsageError(T_("{name} is empty: not an answer of the hub", name=name))
     header = tuple(rows[0])
@@ -503,14 +502,15 @@ def grid(
 
 
 def _cell(value: str | int | bool | None) -> str:
-    """A value as the hub's CSV writes it."""
+    """A value as the text of the hub's CSV cell means it (read back with
+    :func:`~protocol.csv_cells.unescape_cell`)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
+    return value
 
 
 def _time(moment: datetime | None, missing: str = "") -> str:

@@ -2,7 +2,8 @@
 """The hub's CSV: RFC 4180 with CRLF line ends, and every cell made safe to open in a spreadsheet.
 
 Every CSV the hub serves (statistics, estimates, completeness, exports, the access log) is written by
-:func:`write_csv`. Text a spreadsheet would run as a formula gets a leading apostrophe (:func:`csv_cell`); numbers
+:func:`write_csv`. Text a spreadsheet would run as a formula gets a leading apostrophe (:func:`csv_cell`, by
+:mod:`protocol.csv_cells`, whose :func:`~protocol.csv_cells.unescape_cell` the auditor reads it back with); numbers
 and booleans are written as the auditor reads them back (:mod:`auditor.file_lines`).
 """
 
@@ -11,11 +12,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from typing import Final
+
+from protocol.csv_cells import escape_cell
 
 __all__ = ["csv_cell", "write_csv"]
-
-_FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: str | int | float | bool | None) -> str:
@@ -30,7 +30,7 @@ def csv_cell(value: str | int | float | bool | None) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
+    return escape_cell(value)
 
 
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[str | int | float | bool | None]]) -> str:

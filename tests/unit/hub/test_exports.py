@@ -40,6 +40,7 @@ from hub.services.scope import Scope
 from hub.services.stats import StatsQuery, StatsResult, StatsService
 from hub.services.tokens import TokenService
 from protocol.api import EstimatesAnswer
+from protocol.csv_cells import unescape_cell
 from protocol.merkle import EMPTY_ROOT
 from protocol.messages import b64encode
 from protocol.sdmx_codes import sdmx_code
@@ -142,7 +143,7 @@ def check_stats(text: str, result: StatsResult) -> Message:
         )
         assert row["UNIT_MEASURE"] == UNIT_MEASURES[result.unit]
         assert row["STRUCTURE_ID"] == sdmx_dataflow(result.table, TAXONOMY.id)
-        assert (row["CHECKPOINT_SIZE"], row["CHECKPOINT_ROOT"]) == (
+        assert (row["CHECKPOINT_SIZE"], unescape_cell(row["CHECKPOINT_ROOT"])) == (
             str(result.checkpoint.size),
             result.checkpoint.root_hash_b64,
         )
@@ -501,7 +502,7 @@ def check_estimates(text: str, answer: EstimatesAnswer, dimensions: Sequence[str
             source.hotlines_expected,
         )
         assert row["UNIT_MEASURE"] == UNIT_MEASURES[answer.question.unit]
-        assert (row["CHECKPOINT_SIZE"], row["CHECKPOINT_ROOT"]) == (
+        assert (row["CHECKPOINT_SIZE"], unescape_cell(row["CHECKPOINT_ROOT"])) == (
             str(answer.checkpoint.size),
             answer.checkpoint.root_hash,
         )
