@@ -7,12 +7,20 @@
 #   make i18n     extract messages, update the uk/ro/ru catalogues, compile them; fails naming any untranslated one
 #   make lint | typecheck | contracts | unit   one check at a time
 #   make clean    remove the virtual environment and caches
+#
+# The tests run in parallel (pytest-xdist): one worker process per CPU, each its own test session with its own
+# temporary directories, free ports and, on PostgreSQL, its own throwaway cluster. PYTEST_WORKERS=0 runs them
+# serially in one process (as does PYTEST_ARGS="-n 0"); PYTEST_WORKERS=4 sets the number of workers.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.tipshare-installed
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= auto
+# worksteal: a worker that runs out of tests takes half of another's queue, so one long test (the demo, ~3 min)
+# does not leave the other CPU idle at the end of a pass.
+XDIST  := -n $(PYTEST_WORKERS) --dist worksteal
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all install i18n test check lint typecheck contracts unit unit-sqlite unit-postgresql postgres browser proxy promtool demo bench clean
@@ -52,11 +60,12 @@ contracts: install
 unit: unit-sqlite unit-postgresql
 
 # The whole suite: property tests at their thorough profile, and the slowest tests listed at the end of each pass.
+# Both passes run in parallel (XDIST above); on PostgreSQL each worker starts a cluster of its own.
 unit-sqlite: install browser proxy promtool
-	TIPSHARE_HYPOTHESIS=ci $(BIN)/pytest --durations=20 $(PYTEST_ARGS)
+	TIPSHARE_HYPOTHESIS=ci $(BIN)/pytest $(XDIST) --durations=20 $(PYTEST_ARGS)
 
 unit-postgresql: install postgres browser proxy
-	TIPSHARE_HYPOTHESIS=ci $(BIN)/pytest --backend postgresql -m db --durations=20 $(PYTEST_ARGS)
+	TIPSHARE_HYPOTHESIS=ci $(BIN)/pytest $(XDIST) --backend postgresql -m db --durations=20 $(PYTEST_ARGS)
 
 # PostgreSQL server binaries (Debian's postgresql package), installed where missing.
 postgres:
@@ -92,8 +101,9 @@ test: lint typecheck contracts unit
 
 # Day-to-day: everything that needs no database, server or browser (the protocol, the node, the architecture),
 # except the tests marked slow (a 100,000-row export, noise sampled until its variance shows), which make test runs.
+# Parallel too (XDIST above).
 check: lint typecheck contracts
-	$(BIN)/pytest -q -m "not slow" tests/unit/protocol tests/unit/node tests/unit/test_architecture.py $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(XDIST) -m "not slow" tests/unit/protocol tests/unit/node tests/unit/test_architecture.py $(PYTEST_ARGS)
 
 # The whole system on this machine: a hub on SQLite in a temporary directory, six synthetic hotlines sending twelve
 # months, the auditor's verdict; then the hub keeps serving until Ctrl-C. `make demo DEMO_ARGS=--once` exits with

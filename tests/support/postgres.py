@@ -6,6 +6,9 @@ lives in a temporary directory, listens on 127.0.0.1 on a free port and a privat
 local connections, and is stopped and deleted at the end of the session. Servers refuse to run as root, so when the
 suite runs as root the cluster runs as the ``postgres`` system user.
 
+Under pytest-xdist (``make test`` runs the tests in parallel) each worker is a session of its own and starts its
+own cluster in its own directory on its own port, so workers share no database, template or connection.
+
 If the server cannot be started the run fails and says why: PostgreSQL tests are never skipped silently.
 """
 
@@ -44,6 +47,10 @@ def find_binaries() -> Path:
         "PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb): "
         "install Debian's postgresql package (make test does this: `make postgres`)"
     )
+
+
+#: Starts tried, each on a newly picked free port, when the port was taken between its pick and the server's bind.
+_START_ATTEMPTS = 3
 
 
 def _free_port() -> int:
@@ -115,16 +122,22 @@ def running_cluster() -> Iterator[PostgresCluster]:
         )  # fmt: skip
         if init.returncode != 0:
             raise PostgresUnavailable(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
-        options = (
-            f"-p {cluster.port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        start = cluster.run(
-            str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-o", options, "-l", str(root / "server.log"), "-w", "start"
-        )
-        if start.returncode != 0:
-            log = (root / "server.log").read_text(errors="replace") if (root / "server.log").exists() else ""
-            raise PostgresUnavailable(f"pg_ctl start failed: {start.stderr.strip()}\n{log[-2000:]}")
+        for attempt in range(_START_ATTEMPTS):
+            options = (
+                f"-p {cluster.port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            )
+            log_path = root / f"server-{attempt}.log"
+            start = cluster.run(
+                str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-o", options, "-l", str(log_path), "-w", "start"
+            )
+            if start.returncode == 0:
+                break
+            log = log_path.read_text(errors="replace") if log_path.exists() else ""
+            if "Address already in use" not in log or attempt + 1 == _START_ATTEMPTS:
+                raise PostgresUnavailable(f"pg_ctl start failed: {start.stderr.strip()}\n{log[-2000:]}")
+            # Another process (a parallel test worker's cluster or server, say) took the port since it was free.
+            cluster.port = _free_port()
         deadline = time.monotonic() + 30
         while True:
             with socket.socket() as probe:

@@ -122,12 +122,14 @@ def test_the_public_consistency_proof_links_checkpoints(hub: HubUnderTest) -> No
 
 def test_registering_a_witness_checks_its_key_name_and_url(hub: HubUnderTest, tmp_path: Path) -> None:
     w1 = FakeWitness(tmp_path / "w1", hub, "w1.test/w")
+    # Read over HTTP before the write transaction: inside it, the request would wait out SQLite's busy timeout.
+    log_vkey = hub.log_key.vkey
     with write_session(hub.context.sessions) as session:
         registry = WitnessRegistry(session)
         with pytest.raises(BadRequest, match="not 'other'"):
             registry.add(name="other", vkey=w1.vkey, url="https://w.test", now=hub.clock())
         with pytest.raises(BadRequest, match="not a witness cosignature key"):
-            registry.add(name="w1.test/w", vkey=hub.log_key.vkey, url="https://w.test", now=hub.clock())
+            registry.add(name="w1.test/w", vkey=log_vkey, url="https://w.test", now=hub.clock())
         with pytest.raises(BadRequest, match="not an http"):
             registry.add(name="w1.test/w", vkey=w1.vkey, url="ftp://w.test", now=hub.clock())
         registry.add(name="w1.test/w", vkey=w1.vkey, url="https://w.test/", now=hub.clock())
