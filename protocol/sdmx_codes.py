@@ -52,9 +52,7 @@ def sdmx_code(code: str) -> str:
         return f"Y{code}"
     if _NUMERIC.fullmatch(code):
         return f"M49_{code}"
-    if matched := _RESERVED.fullmatch(code):
-        return matched.group(1).upper()
-    text = _UNSAFE.sub("_", code)
+    text = matched.group(1).upper() if (matched := _RESERVED.fullmatch(code)) else _UNSAFE.sub("_", code)
     return text if text[:1].isalpha() else f"X_{text}"
 
 

@@ -27,6 +27,7 @@ from protocol.sdmx_codes import SDMX_ID, SdmxCodes, sdmx_code
         ("1-", "X_1-"),
         ("é", "X__"),
         ("", "X_"),
+        ("_0", "X_0"),  # a reserved-looking code whose rest starts with a digit still starts with a letter
     ],
 )
 def test_each_rule_gives_its_known_answer(code: str, sdmx: str) -> None:
