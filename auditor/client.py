@@ -128,12 +128,7 @@ class AuditClient:
 
     def identity(self) -> HubIdentity:
         """``GET /v1/hub`` (public)."""
-        try:
-            identity = HubIdentity.model_validate_json(self._get("/v1/hub", authenticated=False))
-        except ValidationError as e:
-            raise HubResponseInvalid(
-                T_("the hub's answer to {what} cannot be read: {error}", what="/v1/hub", error=validation_problems(e))
-            ) from None
+        identity = self._model(HubIdentity, "/v1/hub", authenticated=False)
         if identity.protocol_version != PROTOCOL_VERSION:
             raise HubResponseInvalid(
                 T_(
@@ -271,12 +266,7 @@ class AuditClient:
         if response.status_code == 404:
             return None
         self._expect_ok(response, body, path)
-        try:
-            return RoundState.model_validate_json(body, strict=True)
-        except ValidationError as e:
-            raise HubResponseInvalid(
-                T_("the hub's answer to {what} cannot be read: {error}", what=path, error=validation_problems(e))
-            ) from None
+        return _parsed(RoundState, body, path)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -287,14 +277,16 @@ class AuditClient:
         except ValueError:
             raise HubResponseInvalid(T_("the hub's answer to {path} is not JSON", path=path)) from None
 
-    def _model(self, model: type[Answer], path: str, *, params: Mapping[str, Any] | None = None) -> Answer:
+    def _model(
+        self,
+        model: type[Answer],
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        authenticated: bool = True,
+    ) -> Answer:
         """The answer to ``GET path``, parsed with the contract's ``model`` (:mod:`protocol.api`)."""
-        try:
-            return model.model_validate_json(self._get(path, params=params), strict=True)
-        except ValidationError as e:
-            raise HubResponseInvalid(
-                T_("the hub's answer to {what} cannot be read: {error}", what=path, error=validation_problems(e))
-            ) from None
+        return _parsed(model, self._get(path, params=params, authenticated=authenticated), path)
 
     def _get(self, path: str, *, params: Mapping[str, Any] | None = None, authenticated: bool = True) -> bytes:
         response, body = self._request(path, params=params, authenticated=authenticated)
@@ -352,17 +344,14 @@ class AuditClient:
         raise HubResponseInvalid(T_("the hub answered {line} to GET {path}", line=line, path=path))
 
 
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise HubResponseInvalid(T_("{what}: the hub's answer is not a JSON object", what=what))
-    return value
-
-
-def _str(data: Mapping[str, Any], name: str, what: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str):
-        raise HubResponseInvalid(T_("{what}: field {name} is missing or not a string", what=what, name=repr(name)))
-    return value
+def _parsed(model: type[Answer], body: bytes, path: str) -> Answer:
+    """``body`` read strictly with the contract's ``model``; :class:`HubResponseInvalid` names the first problems."""
+    try:
+        return model.model_validate_json(body, strict=True)
+    except ValidationError as e:
+        raise HubResponseInvalid(
+            T_("the hub's answer to {what} cannot be read: {error}", what=path, error=validation_problems(e))
+        ) from None
 
 
 def _query(params: Mapping[str, str]) -> str:

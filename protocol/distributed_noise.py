@@ -83,7 +83,7 @@ from typing import Final
 from protocol.accuracy import NoiseGroup
 from protocol.bounds import LinearNoise
 from protocol.errors import SecureGroupViolation
-from protocol.rounded_noise import MAX_SCALING, RoundedSum
+from protocol.rounded_noise import MAX_SCALING, RoundedSum, is_scaling_factor
 from protocol.rounded_noise import MECHANISM as ROUNDED_MECHANISM
 from protocol.taxonomy import Table
 
@@ -387,7 +387,7 @@ def _per_cell_rho(inverse_root: Fraction, tau: Fraction, l1: int, per_cell: int)
 
 
 def _check_scaling(scaling: int) -> None:
-    if isinstance(scaling, bool) or not isinstance(scaling, int) or not 1 <= scaling <= MAX_SCALING or scaling % 2 == 0:
+    if not is_scaling_factor(scaling):
         raise SecureGroupViolation(
             f"a round's scaling factor must be an odd whole number from 1 to {MAX_SCALING}, got {scaling!r}"
         )

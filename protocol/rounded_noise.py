@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-__all__ = ["MAX_SCALING", "MECHANISM", "RoundedSum"]
+__all__ = ["MAX_SCALING", "MECHANISM", "RoundedSum", "is_scaling_factor"]
 
 #: The mechanism name noise terms of this kind carry.
 MECHANISM: Final = "rounded_gaussian_sum"
@@ -58,7 +58,7 @@ class RoundedSum:
     def __post_init__(self) -> None:
         if isinstance(self.gamma, bool) or not isinstance(self.gamma, int):
             raise TypeError(f"a scaled round's factor must be an int, got {type(self.gamma).__name__}")
-        if not _is_factor(self.gamma):
+        if not is_scaling_factor(self.gamma):
             raise _bad_factor(self.gamma)
         if not self.shares:
             raise ValueError("a scaled round's noise needs at least one share")
@@ -155,8 +155,9 @@ class RoundedSum:
         return abs(u) * self.half / self.gamma + u * u * self.coarse_variance_bound / 2.0
 
 
-def _is_factor(gamma: int) -> bool:
-    return 1 <= gamma <= MAX_SCALING and gamma % 2 == 1
+def is_scaling_factor(gamma: object) -> bool:
+    """Whether ``gamma`` is a round's scaling factor: an odd whole number from 1 to :data:`MAX_SCALING`."""
+    return isinstance(gamma, int) and not isinstance(gamma, bool) and 1 <= gamma <= MAX_SCALING and gamma % 2 == 1
 
 
 def _bad_factor(value: object) -> ValueError:
