@@ -213,7 +213,9 @@ class EstimatesRecomputation:
             for name in candidates:
                 for reporter in self._releases.in_scope(name, month, countries):
                     seen = observation(name, reporter.taxonomy)  # each table observed per taxonomy
-                    found.terms.setdefault(seen, Counter())[(reporter.mechanism, reporter.scale)] += 1
+                    terms = found.terms.setdefault(seen, Counter())
+                    if reporter.term is not None:  # None: counted in its round's one term
+                        terms[reporter.term] += 1
                     found.classes.setdefault(reporter.hotline_id, set()).add(seen)
         return found
 

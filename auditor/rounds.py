@@ -423,8 +423,8 @@ class RoundAudit:
             detail = T_(
                 "table {table}: its cells minus the survivors' totals are {difference}, beyond ±{tolerance}",
                 table=finding.table,
-                difference=finding.difference,
-                tolerance=finding.tolerance,
+                difference=finding.difference_text,
+                tolerance=finding.tolerance_text,
             )
             self._fail(
                 held.key,

@@ -174,7 +174,7 @@ class Recomputation:
                         key = order(covered[0], combo)
                         rows[key] = expected_row(dict(zip(group_by, key, strict=True)), None, None, 0, len(expected))
                 continue
-            terms: list[NoiseGroup] = [(r.mechanism, r.scale, k) for m in with_data for r in reporters[m]]
+            terms: list[NoiseGroup] = [(*r.term, k) for m in with_data for r in reporters[m] if r.term is not None]
             interval = sum_interval(terms, CONFIDENCE)
             totals = self._grouped(table, dims, with_data, countries, kept)
             reporting = len(set().union(*reported.values()))

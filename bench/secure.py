@@ -6,10 +6,11 @@ local noise and the central optimum with the same tables and weights (noise only
   (:func:`node.noise.calibrate`), combined by the hub's least squares;
 * **central**: the same tables noised once for the whole region: N = 1 of the local design (what one trusted
   aggregator would publish with the same weights);
-* **secure**: a secure round of N members with threshold ``t = ⌈0.8 N⌉``: every member adds its share
-  (:func:`node.secure_group.plan_shares`, :mod:`protocol.distributed_noise`), and **all N survive** — the worst
-  case for accuracy, ``N/t`` times the shares the guarantee needs. The sum's noise per cell is N independent
-  discrete Gaussians of the share's σ, exactly as :mod:`protocol.bounds` sums them.
+* **secure**: a *scaled* secure round (γ = :data:`SCALING`) of N members with threshold ``t = ⌈0.8 N⌉``: every
+  member sends ``γ · counts`` plus its share on that finer lattice (:func:`node.secure_group.plan_shares`,
+  :mod:`protocol.distributed_noise`), and **all N survive** — the worst case for accuracy, ``N/t`` times the
+  shares the guarantee needs. The published cell's noise is ``round(Σ shares / γ)``, one term per cell
+  (:mod:`protocol.rounded_noise`), exactly as :mod:`protocol.bounds` sums it.
 
 Each half-width is :meth:`protocol.bounds.LinearNoise.interval` of the least-squares plan's noise over the
 question's months (:func:`protocol.combination.plan_month`), as ``/v1/estimates`` publishes it. The ratio is
@@ -30,19 +31,34 @@ from typing import Final
 
 from node.budget import BudgetConfig, amount_text
 from node.noise import NoisePlan, calibrate
-from node.secure_group import SecureGroupConfig, plan_shares
+from node.secure_group import SecureGroupConfig, SharePlan, plan_shares
+from protocol.accuracy import NoiseGroup
 from protocol.bounds import LinearNoise
 from protocol.combination import MonthRelease, Question, observation, plan_month
+from protocol.rounded_noise import RoundedSum
 from protocol.taxonomy import Taxonomy, builtin_taxonomy
 
-__all__ = ["ISSUE_TARGETS", "QUESTIONS", "RATIO_TARGET", "SECURE_HOTLINES", "SecureRow", "secure_column"]
+__all__ = [
+    "ISSUE_TARGETS",
+    "QUESTIONS",
+    "RATIO_TARGET",
+    "SCALING",
+    "SECURE_HOTLINES",
+    "SecureRow",
+    "secure_column",
+]
 
 SECURE_HOTLINES: Final = (6, 20, 100)
 THRESHOLD_FRACTION: Final = Fraction(4, 5)
+#: The rounds' scaling factor (docs/secure-aggregation-privacy.md §7): large enough that the shares need no
+#: widening for the bound at any N here.
+SCALING: Final = 15
 RATIO_TARGET: Final = 1.3
 CONFIDENCE: Final = 0.95
 #: (question id, months) of the workload the column answers: the "answers" issue's four questions.
 QUESTIONS: Final = (("total", 1), ("citizenship", 1), ("corridor", 1), ("corridor_half_year", 6))
+#: A noise term as releases carry it: ``(mechanism, scale text, count)``.
+_Term = tuple[str, str, int]
 #: The secure-aggregation issue's targets (95 % half-width) at any N.
 ISSUE_TARGETS: Final = {("corridor", 1): 7.0, ("corridor_half_year", 6): 18.0, ("total", 1): 18.0}
 
@@ -80,6 +96,10 @@ def secure_column(hotline_counts: Sequence[int] = SECURE_HOTLINES) -> list[Secur
     for hotlines in hotline_counts:
         shares = _share_plan(hotlines)
         threshold = _group(hotlines).group().threshold
+
+        def secure(count: int, shares: SharePlan = shares) -> dict[str, _Term]:
+            return {s.table: _term(s.noise(survivors=count)) for s in shares.shares}
+
         for qid, months in QUESTIONS:
             dimensions = next(q.dimensions for q in taxonomy.workload if q.id == qid)
             unit = next(q.unit for q in taxonomy.workload if q.id == qid)
@@ -90,10 +110,10 @@ def secure_column(hotline_counts: Sequence[int] = SECURE_HOTLINES) -> list[Secur
                     months=months,
                     hotlines=hotlines,
                     threshold=threshold,
-                    local=_halfwidth(taxonomy, question, local, hotlines, months),
-                    central=_halfwidth(taxonomy, question, local, 1, months),
-                    secure=_halfwidth(taxonomy, question, shares, hotlines, months),
-                    secure_at_threshold=_halfwidth(taxonomy, question, shares, threshold, months),
+                    local=_halfwidth(taxonomy, question, _local_terms(local, hotlines), months),
+                    central=_halfwidth(taxonomy, question, _local_terms(local, 1), months),
+                    secure=_halfwidth(taxonomy, question, secure(hotlines), months),
+                    secure_at_threshold=_halfwidth(taxonomy, question, secure(threshold), months),
                 )
             )
     return rows
@@ -111,6 +131,7 @@ def _group(hotlines: int) -> SecureGroupConfig:
         threshold=None,
         threshold_fraction=THRESHOLD_FRACTION,
         collusion_cap=Fraction(amount_text(threshold * budget.release)),
+        scaling=SCALING,
     )
 
 
@@ -121,15 +142,25 @@ def _local_plan() -> NoisePlan:
 
 
 @cache
-def _share_plan(hotlines: int) -> NoisePlan:
+def _share_plan(hotlines: int) -> SharePlan:
     taxonomy = builtin_taxonomy(2)
     budget = BudgetConfig.default("discrete_gaussian", taxonomy=taxonomy)
-    return plan_shares(taxonomy, list(taxonomy.tables), budget, _group(hotlines)).noise_plan()
+    return plan_shares(taxonomy, list(taxonomy.tables), budget, _group(hotlines))
 
 
-def _halfwidth(taxonomy: Taxonomy, question: Question, plan: NoisePlan, count: int, months: int) -> float:
-    """The 95 % half-width of one row when ``count`` noise draws of each table's scale reach each cell's sum."""
-    terms = {observation(c.table, taxonomy.id): [(plan.mechanism, c.scale_text, count)] for c in plan.tables}
+def _term(group: NoiseGroup) -> _Term:
+    mechanism, scale, count = group
+    return str(mechanism), scale.text if isinstance(scale, RoundedSum) else str(scale), count
+
+
+def _local_terms(plan: NoisePlan, count: int) -> dict[str, _Term]:
+    """``count`` hotlines' local noise in each table's cell: ``count`` draws of the table's scale."""
+    return {c.table: (plan.mechanism, c.scale_text, count) for c in plan.tables}
+
+
+def _halfwidth(taxonomy: Taxonomy, question: Question, cell_noise: dict[str, _Term], months: int) -> float:
+    """The 95 % half-width of one row when each table's cell carries ``cell_noise[table]`` in each month."""
+    terms = {observation(table, taxonomy.id): [term] for table, term in cell_noise.items()}
     month = plan_month(question, taxonomy.tables, MonthRelease.of(terms, [frozenset(terms)]))
     noise = LinearNoise((coefficient, (m, s, n * months)) for coefficient, (m, s, n) in month.noise_parts)
     return noise.interval(CONFIDENCE).halfwidth

@@ -71,7 +71,7 @@ from typing import Any, Final
 from bench.accuracy import optimum_halfwidth
 from bench.common import BenchResult, Metric, RunContext, stopwatch, wilson_interval
 from bench.sampler import discrete_gaussian, exact_masses, reduction_bound, seeded, variance_of
-from bench.secure import RATIO_TARGET, SECURE_HOTLINES, SecureRow, secure_column
+from bench.secure import RATIO_TARGET, SCALING, SECURE_HOTLINES, SecureRow, secure_column
 from node.aggregate import prepare_tables
 from node.budget import BudgetConfig
 from node.noise import NoisePlan, add_noise, calibrate
@@ -775,7 +775,8 @@ def _report_halfwidths(result: BenchResult, configurations: Sequence[dict[str, A
 
 
 def _report_secure(result: BenchResult, rows: Sequence[SecureRow]) -> None:
-    """The ``secure`` column (:mod:`bench.secure`): all N members surviving, against central with v2's tables."""
+    """The ``secure`` column (:mod:`bench.secure`, scaled rounds): all N members surviving, against central with v2's
+    tables."""
     for row in rows:
         target = f" (issue ±{row.target:g})" if row.target is not None else ""
         result.add(
@@ -789,7 +790,7 @@ def _report_secure(result: BenchResult, rows: Sequence[SecureRow]) -> None:
                 target=f"<= {RATIO_TARGET}x central",
                 met=row.ratio <= RATIO_TARGET,
                 note=(
-                    f"t = {row.threshold}; ±{row.secure_at_threshold:.1f} with t survivors; local "
+                    f"t = {row.threshold}, scaled by {SCALING}; ±{row.secure_at_threshold:.1f} with t survivors; local "
                     f"±{row.local:.1f} ({row.local / row.central:.2f}x){target}"
                 ),
             )

@@ -12,10 +12,10 @@
 3. Every month, every hotline runs ``prepare``, ``approve`` and ``submit`` over real HTTP. One hotline misses a
    month and sends a correction of another, and all but the last month arrive after the reporting deadline (late).
    Half-way through, the other hotlines on v2 (four of six) form a **secure group** (``tipshare-hub group create``
-   with threshold 3; ``[secure_group]`` in each node's config.toml): from then on the operator opens each month's
-   round (``tipshare-hub round open``) and the members' ``sync`` takes part in it, so the region's sum of those four
-   carries one noise share each (σ²/t) where their local releases would each have carried full noise. The monthly
-   table shows the two kinds of month side by side.
+   with threshold 3, scaled by 15; ``[secure_group]`` in each node's config.toml): from then on the operator opens
+   each month's round (``tipshare-hub round open``) and the members' ``sync`` takes part in it, so the region's sum
+   of those four carries one noise share each (σ²/t) where their local releases would each have carried full noise.
+   The monthly table shows the two kinds of month side by side.
 4. What a coordinator asks, from ``GET /v1/estimates/person`` over the twelve months: the largest corridors the
    hub ranks (citizenship → country of exploitation, only those distinguishable from zero) with their 95%
    intervals, and the monthly regional total with its interval, each beside the truth the synthetic generator
@@ -179,6 +179,8 @@ def _init_node(home: Path, hotline: DemoHotline, hub_url: str) -> dict[str, Any]
 
 #: The demo's aggregation group, and the share of the range it runs rounds for (the later half).
 GROUP: Final = "demo-region"
+#: Its rounds' scaling factor (docs/secure-aggregation-privacy.md §7), as the hub's group and every member name it.
+SCALING: Final = 15
 
 
 def _group(hotlines: Sequence[DemoHotline], legacy: DemoHotline | None) -> list[DemoHotline]:
@@ -198,7 +200,7 @@ def _join_group(home: Path, members: int) -> None:
     with (home / "config.toml").open("a", encoding="utf-8") as config:
         config.write(
             f'\n[secure_group]\ngroup_id = "{GROUP}"\nmembers = {members}\nthreshold = {_threshold(members)}\n'
-            'collusion_cap = "100"\n'
+            f'collusion_cap = "100"\nscaling = {SCALING}\n'
         )
 
 
@@ -336,6 +338,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
                         ids,
                         "--threshold",
                         str(_threshold(len(group))),
+                        "--scaling",
+                        str(SCALING),
                         "--data-dir",
                         str(hub_dir),
                     ],
@@ -346,7 +350,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 console.print(
                     f"  from {period} on, {', '.join(h.id for h in group)} release through secure rounds of group "
                     f"{GROUP} (threshold "
-                    f"{_threshold(len(group))} of {len(group)})"
+                    f"{_threshold(len(group))} of {len(group)}, scaled by {SCALING})"
                 )
             in_round = group if number >= secure_from else []
             for hotline in hotlines:

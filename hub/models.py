@@ -434,6 +434,8 @@ class SecaggGroup(Base):
     #: publishes when the round opens.
     tables: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[Timestamp]
+    #: The rounds' scaling factor γ (odd; 1: unscaled), named in every roster (docs/secure-aggregation-privacy.md).
+    scaling: Mapped[int] = mapped_column(Integer, server_default="1", default=1)
 
     @property
     def member_ids(self) -> tuple[str, ...]:
@@ -469,10 +471,11 @@ class SecaggRound(Base):
 
 
 class RoundReleaseNoise(Base):
-    """A successful round's sum as the statistics read it: for each survivor and table, the noise share it declared
-    (``MaskedSubmission.noise``). The sum itself is in the rollups, at ``region``, at ``country:<CC>`` when every
-    survivor is of that country (``scope_country``), and at the round's own scope ``secure:<group>``; never at a
-    hotline's (:mod:`hub.services.round_releases`)."""
+    """A successful round's sum as the statistics read it: for each survivor and table, its part of the noise
+    (the share it declared with ``MaskedSubmission.noise``; in a scaled round the round's one term, or none). The
+    sum itself is in the rollups, at ``region``, at ``country:<CC>`` when every survivor is of that country
+    (``scope_country``), and at the round's own scope ``secure:<group>``; never at a hotline's
+    (:meth:`hub.services.rollups.Rollups.add_round`)."""
 
     __tablename__ = "round_release_noise"
     #: By table (the statistics' reads) and by hotline (ingest's check that a month is not in a round's sum).
@@ -487,8 +490,10 @@ class RoundReleaseNoise(Base):
     group_id: Mapped[str] = mapped_column(String(64))
     period: Mapped[PeriodColumn]
     taxonomy_id: Mapped[str] = mapped_column(String(100))
-    mechanism: Mapped[str] = mapped_column(String(32))
-    scale: Mapped[str] = mapped_column(String(64))
+    #: The survivor's part of one cell's noise (:meth:`protocol.secagg.release.RoundRelease.member_terms`): its
+    #: share; in a scaled round the round's one term for its first survivor and NULL (none) for the others.
+    mechanism: Mapped[str | None] = mapped_column(String(32))
+    scale: Mapped[str | None] = mapped_column(Text)
 
 
 class SecaggMessage(Base):

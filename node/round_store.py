@@ -35,7 +35,7 @@ __all__ = ["ACTIVE", "RoundStore", "StoredRound", "prepare_round"]
 ACTIVE: Final = ("waiting", "shares", "masked", "revealed")
 _COLUMNS: Final = (
     "period, group_id, taxonomy_hash, vectors, against_hub, against_all_others, members, threshold, status, "
-    "round_number, detail, noise, totals"
+    "round_number, detail, noise, totals, scaling"
 )
 _log = logging.getLogger("node.rounds")
 
@@ -62,6 +62,8 @@ class StoredRound:
     #: table -> (one-cell total, its σ), released with the masked vector; None for a round prepared before the
     #: node drew them.
     totals: dict[str, tuple[int, str]] | None = None
+    #: The scaling factor γ the vectors were drawn for (``γ · counts`` plus shares on that lattice; 1: unscaled).
+    scaling: int = 1
 
 
 class RoundStore:
@@ -101,7 +103,7 @@ class RoundStore:
             stamp = format_timestamp(now)
             self._db.execute(
                 f"INSERT INTO rounds ({_COLUMNS}, created_at, updated_at) VALUES "  # noqa: S608
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     stored.period,
                     stored.group_id,
@@ -116,6 +118,7 @@ class RoundStore:
                     stored.detail,
                     None if stored.noise is None else json.dumps(stored.noise, sort_keys=True),
                     None if stored.totals is None else json.dumps(stored.totals, sort_keys=True),
+                    None if stored.scaling == 1 else stored.scaling,
                     stamp,
                     stamp,
                 ),
@@ -137,7 +140,10 @@ class RoundStore:
 
 
 def _stored(row: Sequence[object]) -> StoredRound:
-    period, group, taxonomy_hash, vectors, hub, others, members, threshold, status, number, detail, noise, totals = row
+    (period, group, taxonomy_hash, vectors, hub, others, members, threshold, status, number, detail, noise, totals) = (
+        row[:13]
+    )
+    scaling = row[13]
     raw = json.loads(bytes(vectors) if isinstance(vectors, bytes | bytearray | memoryview) else str(vectors))
     return StoredRound(
         period=str(period),
@@ -153,6 +159,7 @@ def _stored(row: Sequence[object]) -> StoredRound:
         detail=None if detail is None else str(detail),
         noise=None if noise is None else {str(k): str(v) for k, v in json.loads(str(noise)).items()},
         totals=None if totals is None else {str(k): (int(v[0]), str(v[1])) for k, v in json.loads(str(totals)).items()},
+        scaling=1 if scaling is None else int(str(scaling)),
     )
 
 
@@ -200,6 +207,7 @@ def prepare_round(
             detail=None,
             noise={share.table: share.scale_text for share in plan.shares},
             totals=totals,
+            scaling=plan.scaling,
         ),
         now=now,
     )

@@ -402,8 +402,9 @@ def _key_events(document: RoundState, home: NodeHome) -> list[KeyEventEntry]:
 
 
 def _check_roster(home: NodeHome, stored: StoredRound, read: _Read) -> None:
-    """The roster names this node with its sealing key, its group and month, the taxonomy the round vectors were
-    drawn for, tables the node holds, and sealing keys the log enrolled; every member message verifies."""
+    """The roster names this node with its sealing key, its group and month, the scaling factor and at least the
+    threshold the round vectors were drawn for, their taxonomy, tables the node holds, and sealing keys the log
+    enrolled; every member message verifies."""
     roster = read.roster
     assert roster is not None
     me = home.config.hotline_id
@@ -414,6 +415,18 @@ def _check_roster(home: NodeHome, stored: StoredRound, read: _Read) -> None:
     own = roster.members[roster.index(me) - 1].sealing_key
     if own != sealing_key(home.signing_key()).public_key.to_text():
         raise _Refused("own-sealing-key", "the roster lists another sealing key for this node than its own")
+    if roster.factor != stored.scaling:
+        raise _Refused(
+            "scaling",
+            f"the roster scales the round by {roster.factor}, but this node drew its shares for {stored.scaling}: "
+            "set the group's scaling in [secure_group] as the hub operator gave it",
+        )
+    if roster.threshold < stored.threshold:
+        raise _Refused(
+            "threshold",
+            f"the roster's threshold {roster.threshold} is below the {stored.threshold} this node's shares are drawn "
+            "for: a sum of fewer shares would protect this hotline's people less than its ledger records",
+        )
     if roster.taxonomy.hash != stored.taxonomy_hash:
         raise _Refused("taxonomy", f"the roster's taxonomy {roster.taxonomy.id} is not the one of this month's tables")
     missing = [t for t in roster.tables if t not in stored.vectors]

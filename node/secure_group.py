@@ -23,7 +23,13 @@ The ``[secure_group]`` section of config.toml (absent: the node releases locally
     members = 20              # hotlines on the group's roster
     threshold = 16            # or threshold_fraction = "0.8" (rounded up: 16 of 20)
     collusion_cap = "2"       # ρ per person-month against the hub and all other members
+    scaling = 15              # optional: the rounds' scaling factor, as the hub's group names it (default 1)
     round_wait_days = 22      # optional: days after the month ends that sync waits for the hub to open the round
+
+With ``scaling`` γ (odd, 1 to 255) the node sends ``γ · counts`` plus its share on that finer lattice and the round
+publishes its sum divided by γ, rounded: the shares need no widening for the sum's bound, whatever the group's size
+(docs/secure-aggregation-privacy.md §7). The node draws its shares for the γ and threshold of its section, when it
+prepares the month; it refuses a roster naming another γ or a lower threshold (its local release goes out instead).
 
 >>> from node.budget import BudgetConfig
 >>> config = SecureGroupConfig.from_mapping(
@@ -63,6 +69,7 @@ from protocol.distributed_noise import (
 from protocol.errors import SecureGroupViolation
 from protocol.messages import IDENTIFIER_PATTERN
 from protocol.period import Period
+from protocol.rounded_noise import MAX_SCALING, is_scaling_factor
 from protocol.taxonomy import Taxonomy
 
 __all__ = [
@@ -78,7 +85,7 @@ __all__ = [
 
 _GROUP_ID: Final = re.compile(IDENTIFIER_PATTERN)
 _SETTINGS: Final = frozenset(
-    {"group_id", "members", "threshold", "threshold_fraction", "collusion_cap", "round_wait_days"}
+    {"group_id", "members", "threshold", "threshold_fraction", "collusion_cap", "round_wait_days", "scaling"}
 )
 #: Days after a month ends that ``sync`` waits for the hub to open the month's round: the hub's default reporting
 #: deadline (15 days) and a week more. Past them, a node that has sent nothing of the round sends its local release.
@@ -102,6 +109,8 @@ class SecureGroupConfig:
     collusion_cap: Fraction
     #: Days after the month ends that ``sync`` waits for the hub to open the round (:meth:`gives_up_at`).
     round_wait_days: int = ROUND_WAIT_DAYS
+    #: The rounds' scaling factor γ (odd; 1: unscaled), as the hub's group names it in every roster.
+    scaling: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.group_id, str) or not _GROUP_ID.fullmatch(self.group_id):
@@ -114,6 +123,8 @@ class SecureGroupConfig:
             _invalid("round_wait_days", f"{self.round_wait_days!r} is not a whole number")
         if not 1 <= self.round_wait_days <= 366:
             _invalid("round_wait_days", f"{self.round_wait_days} is not between 1 and 366")
+        if isinstance(self.scaling, bool) or not isinstance(self.scaling, int) or not is_scaling_factor(self.scaling):
+            _invalid("scaling", f"{self.scaling!r} is not an odd whole number from 1 to {MAX_SCALING}")
         self.group()
 
     def gives_up_at(self, period: str) -> datetime:
@@ -189,6 +200,7 @@ class SecureGroupConfig:
             threshold_fraction=None if fraction is None else _amount(fraction, "threshold_fraction"),
             collusion_cap=_amount(data["collusion_cap"], "collusion_cap"),
             round_wait_days=data.get("round_wait_days", ROUND_WAIT_DAYS),
+            scaling=data.get("scaling", 1),
         )
 
     def to_mapping(self) -> dict[str, Any]:
@@ -201,6 +213,8 @@ class SecureGroupConfig:
         result["collusion_cap"] = amount_text(self.collusion_cap)
         if self.round_wait_days != ROUND_WAIT_DAYS:
             result["round_wait_days"] = self.round_wait_days
+        if self.scaling != 1:
+            result["scaling"] = self.scaling
         return result
 
 
@@ -243,6 +257,11 @@ class SharePlan:
     spend: RoundSpend
     #: Each table's one-cell total, in the order of :attr:`shares`.
     totals: tuple[TableTotalNoise, ...] = ()
+
+    @property
+    def scaling(self) -> int:
+        """The round's scaling factor γ the shares are drawn for (1: unscaled)."""
+        return self.shares[0].scaling if self.shares else 1
 
     def noise_plan(self) -> NoisePlan:
         """The shares as a :class:`~node.noise.NoisePlan` (the share's σ as each table's scale, its guarantee
@@ -294,7 +313,9 @@ def plan_shares(
     names = list(dict.fromkeys(tables))
     spends = {name: split_table_budget(spend) for name, spend in budget.shares(names).items()}
     try:
-        shares = tuple(plan_table_share(taxonomy.table(name), spends[name][0], group) for name in names)
+        shares = tuple(
+            plan_table_share(taxonomy.table(name), spends[name][0], group, scaling=config.scaling) for name in names
+        )
         totals = tuple(plan_table_total(taxonomy.table(name), spends[name][1]) for name in names)
     except SecureGroupViolation as e:
         _invalid("threshold", str(e))
@@ -326,9 +347,17 @@ def round_gives_up_at(period: str, wait_days: int = ROUND_WAIT_DAYS) -> datetime
 
 
 def add_noise_shares(plan: SharePlan, counts: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, ...]]:
-    """The member's vectors before masking: every cell's true count plus one fresh share (OpenDP's discrete
-    Gaussian of the share's σ). Once per (period, round), through the ledger, as :func:`node.noise.add_noise`."""
-    return add_noise(plan.noise_plan(), counts)
+    """The member's vectors before masking: every cell's true count (times the round's scaling factor γ) plus one
+    fresh share (OpenDP's discrete Gaussian of the share's σ, on the γ-times finer lattice). Once per (period,
+    round), through the ledger, as :func:`node.noise.add_noise`."""
+    noisy = add_noise(plan.noise_plan(), counts)  # count + share, each cell
+    if plan.scaling == 1:
+        return noisy
+    extra = plan.scaling - 1  # γ·count + share = (count + share) + (γ − 1)·count
+    return {
+        table: tuple(value + extra * count for value, count in zip(values, counts[table], strict=True))
+        for table, values in noisy.items()
+    }
 
 
 def draw_totals(plan: SharePlan, counts: Mapping[str, Sequence[int]]) -> dict[str, tuple[int, str]]:
@@ -346,7 +375,7 @@ def _check_with_opendp(shares: Iterable[TableShare], group: SecureGroup) -> None
     """OpenDP's map of one share alone must agree with the protocol's guarantee against all other members."""
     for share in shares:
         alone = share.guarantee(group, colluders=group.members - 1)
-        loss = gaussian_loss(share.scale, share.l2_sensitivity_squared)
+        loss = gaussian_loss(share.scale, share.scaling**2 * share.l2_sensitivity_squared)
         if not Fraction(loss) <= alone * (1 + Fraction(1, 10**9)) or not alone <= Fraction(loss) * (
             1 + Fraction(1, 10**9)
         ):

@@ -47,7 +47,7 @@ from node.i18n import N_, Text
 
 __all__ = ["SCHEMA_VERSION", "open_database", "transaction"]
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 
 _SCHEMA: Final = """
 CREATE TABLE releases (
@@ -128,7 +128,8 @@ CREATE TABLE rounds (
     created_at          TEXT    NOT NULL,
     updated_at          TEXT    NOT NULL,
     noise               TEXT,
-    totals              TEXT
+    totals              TEXT,
+    scaling             INTEGER
 );
 """
 #: Version 1 to 2: the releases table again, with ``approved`` among its statuses (SQLite cannot change a CHECK
@@ -149,6 +150,8 @@ _ROUND_COLUMNS_4: Final = {
     "noise": "ALTER TABLE rounds ADD COLUMN noise TEXT",
     "totals": "ALTER TABLE rounds ADD COLUMN totals TEXT",
 }
+#: Version 4 to 5: the scaling factor the round vectors were drawn for (NULL: 1, unscaled).
+_ROUND_COLUMNS_5: Final = {"scaling": "ALTER TABLE rounds ADD COLUMN scaling INTEGER"}
 
 
 def open_database(path: Path, *, create: bool = False) -> sqlite3.Connection:
@@ -220,9 +223,9 @@ def _upgrade(connection: sqlite3.Connection) -> None:
             for statement in _UPGRADE_2_TO_3:
                 connection.execute(statement)
             connection.execute("PRAGMA user_version=3")
-        if connection.execute("PRAGMA user_version").fetchone()[0] == 3:
+        if connection.execute("PRAGMA user_version").fetchone()[0] in (3, 4):
             present = {row[1] for row in connection.execute("PRAGMA table_info(rounds)")}
-            for column, statement in _ROUND_COLUMNS_4.items():
+            for column, statement in (_ROUND_COLUMNS_4 | _ROUND_COLUMNS_5).items():
                 if column not in present:
                     connection.execute(statement)
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

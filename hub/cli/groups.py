@@ -44,6 +44,7 @@ def _group_document(group: SecaggGroup) -> dict[str, Any]:
         "members": list(group.member_ids),
         "threshold": group.threshold,
         "tables": list(group.table_names) if group.table_names is not None else "all",
+        "scaling": group.scaling,
         "created_at": group.created_at.isoformat(),
     }
 
@@ -87,6 +88,14 @@ def create(
             help="Tables a round adds, comma-separated in vector order (default: every table of the hub's taxonomy).",
         ),
     ] = None,
+    scaling: Annotated[
+        int,
+        typer.Option(
+            "--scaling",
+            help="The rounds' scaling factor γ, odd, 1 to 255 (1: unscaled). 15 keeps the regional noise near the "
+            "central optimum at any group size; every member sets the same `scaling` in its [secure_group].",
+        ),
+    ] = 1,
     data_dir: DataDirOption = None,
     database_url: DatabaseURLOption = None,
     as_json: JsonOption = False,
@@ -99,12 +108,18 @@ def create(
             threshold=threshold,
             tables=None if tables is None else [name.strip() for name in tables.split(",") if name.strip()],
             now=context.clock(),
+            scaling=scaling,
         )
         document = _group_document(group)
     if as_json:
         views.emit_json(document)
-    else:
-        typer.echo(f"group {group_id}: {len(document['members'])} members, threshold {threshold}")
+        return
+    count = len(document["members"])
+    typer.echo(f"group {group_id}: {count} members, threshold {threshold}, scaling {scaling}")
+    typer.echo("Each member hotline sets in its config.toml (with a collusion_cap of its own choosing):")
+    typer.echo(f'  [secure_group]\n  group_id = "{group_id}"\n  members = {count}\n  threshold = {threshold}')
+    if scaling != 1:
+        typer.echo(f"  scaling = {scaling}")
 
 
 @group_app.command("list")
@@ -123,7 +138,8 @@ def list_groups(
     if not documents:
         typer.echo("No aggregation group (`tipshare-hub group create NAME --members ... --threshold T`).")
     for d in documents:
-        typer.echo(f"{d['id']}  t={d['threshold']} of {len(d['members'])}: {', '.join(d['members'])}")
+        scaled = f", scaling {d['scaling']}" if d["scaling"] != 1 else ""
+        typer.echo(f"{d['id']}  t={d['threshold']} of {len(d['members'])}{scaled}: {', '.join(d['members'])}")
 
 
 @round_app.command("open")

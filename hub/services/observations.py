@@ -64,8 +64,9 @@ class MonthData:
     scopes: dict[str, int] = field(default_factory=dict)
     #: hotline -> the taxonomy its current submission follows
     hotlines: dict[str, str] = field(default_factory=dict)
-    #: hotline -> table -> (mechanism, scale), read only for months that are not uniform (:meth:`uniform`)
-    by_hotline: dict[str, dict[str, tuple[str, str]]] | None = None
+    #: hotline -> table -> (mechanism, scale), read only for months that are not uniform (:meth:`uniform`); None
+    #: for a survivor of a scaled round other than its first (its share is in the round's one term)
+    by_hotline: dict[str, dict[str, tuple[str, str] | None]] | None = None
     #: survivor of a round whose sum is in scope -> that round's rollup scope (it has no rollups of its own)
     rounds: dict[str, str] = field(default_factory=dict)
 
@@ -90,7 +91,9 @@ class MonthData:
             names = {observation(table, taxonomy) for table in tables}
             classes.add(frozenset(names))
             for table, noise in tables.items():
-                observed.setdefault(observation(table, taxonomy), Counter())[noise] += 1
+                pooled = observed.setdefault(observation(table, taxonomy), Counter())
+                if noise is not None:
+                    pooled[noise] += 1
         return MonthRelease.of(
             {name: [(m, s, n) for (m, s), n in sorted(pooled.items())] for name, pooled in observed.items()}, classes
         )
@@ -221,7 +224,8 @@ class MonthReader:
             if hotline_id not in found.hotlines:
                 raise inconsistent(f"hotline {hotline_id} has noise rows for {period} but no current release")
             assert found.by_hotline is not None
-            found.by_hotline.setdefault(hotline_id, {})[table] = (str(mechanism), str(scale))
+            term = None if mechanism is None else (str(mechanism), str(scale))
+            found.by_hotline.setdefault(hotline_id, {})[table] = term
 
 
 class ObservedSums:

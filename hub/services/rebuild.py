@@ -24,8 +24,8 @@ What the rebuild computes (the rules ingest follows):
 * a secure round's result counts as its survivors' release (:mod:`protocol.secagg.release`, from the log's
   roster, survivor set, masked vectors with their declared noise, and result): its sum at ``region``, at
   ``country:<CC>`` when every survivor is of that country, and at ``secure:<group>``, with one noise term per
-  survivor; its ``round_release_noise`` rows are the survivors' declared shares. A round some survivor declared no
-  noise for counts for nothing;
+  survivor (a scaled round: one term for the round, on its first survivor's row); its ``round_release_noise`` rows
+  are the survivors' parts of that noise. A round some survivor declared no noise for counts for nothing;
 * the ``submissions`` flagged current, and the current ``release_noise`` rows that completeness and
   ``hotlines_reporting`` read, are exactly those of the current releases; the ``submissions`` flagged withdrawn
   are exactly those the log withdraws, each by its entry.
@@ -138,7 +138,7 @@ class ReleaseRow(NamedTuple):
 
 
 class RoundShareRow(NamedTuple):
-    """One ``round_release_noise`` row: a survivor's declared share of a table in a round whose sum counts."""
+    """One ``round_release_noise`` row: a survivor's part of the noise of a table in a round whose sum counts."""
 
     group: str
     period: str
@@ -148,7 +148,9 @@ class RoundShareRow(NamedTuple):
     country: str
     scope_country: str | None
     taxonomy_id: str
-    scale: str
+    #: Its part of the noise (:meth:`~protocol.secagg.release.RoundRelease.member_terms`; None: none of its own).
+    mechanism: str | None
+    scale: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +355,7 @@ def _snapshot(
 ) -> RollupSnapshot:
     sums: dict[SliceKey, list[int]] = {}
     slice_codes: dict[SliceKey, tuple[_Codes, ...]] = {}
-    reporters: dict[SliceKey, list[tuple[str, str, str]]] = {}
+    reporters: dict[SliceKey, list[tuple[str, str | None, str | None]]] = {}
     releases: set[ReleaseRow] = set()
     cache: dict[tuple[str, str], tuple[_Codes, ...]] = {}
     shares: set[RoundShareRow] = set()
@@ -361,6 +363,7 @@ def _snapshot(
         country = sums_of.country(countries)
         round_scopes = [REGION, round_scope(sums_of.group)] + ([] if country is None else [country_scope(country)])
         for name, cells in sums_of.cells.items():
+            parts = sums_of.member_terms(name)  # a scaled round: one term, on its first survivor
             round_codes = _cell_codes(taxonomies[sums_of.taxonomy.id], name, cache, -1)
             for at in round_scopes:
                 slice_key = (name, at, sums_of.period)
@@ -369,7 +372,7 @@ def _snapshot(
                 for i, value in enumerate(cells):
                     summed[i] += value
                 reporters.setdefault(slice_key, []).extend(
-                    (member, "discrete_gaussian", noise[name]) for member, noise in sums_of.noise.items()
+                    (member, *(term or (None, None))) for member, term in parts.items()
                 )
             shares.update(
                 RoundShareRow(
@@ -381,9 +384,9 @@ def _snapshot(
                     countries[member],
                     country,
                     sums_of.taxonomy.id,
-                    noise[name],
+                    *(term or (None, None)),
                 )
-                for member, noise in sums_of.noise.items()
+                for member, term in parts.items()
             )
     for release in current:
         payload = release.payload
@@ -431,7 +434,10 @@ def _snapshot(
             for key, total in sums.items()
         },
         noise={
-            key: NoiseRow(hotlines=len({h for h, _, _ in found}), terms=encode_terms((m, s) for _, m, s in found))
+            key: NoiseRow(
+                hotlines=len({h for h, _, _ in found}),
+                terms=encode_terms((m, s) for _, m, s in found if m is not None and s is not None),
+            )
             for key, found in reporters.items()
         },
         current=frozenset(
@@ -515,7 +521,7 @@ def load_rollups(session: Session) -> RollupSnapshot:
         )
     )
     rounds = frozenset(
-        RoundShareRow(*row)
+        RoundShareRow._make(row)
         for row in session.execute(
             select(
                 RoundReleaseNoise.group_id,
@@ -526,6 +532,7 @@ def load_rollups(session: Session) -> RollupSnapshot:
                 RoundReleaseNoise.country,
                 RoundReleaseNoise.scope_country,
                 RoundReleaseNoise.taxonomy_id,
+                RoundReleaseNoise.mechanism,
                 RoundReleaseNoise.scale,
             ).join(SecaggRound, SecaggRound.id == RoundReleaseNoise.round_id)
         )
@@ -579,7 +586,7 @@ def compare(expected: RollupSnapshot, actual: RollupSnapshot) -> list[str]:
 def _share(row: RoundShareRow) -> str:
     return (
         f"table {row.table} of {row.period} from {row.hotline_id} in round {row.round} of group {row.group} "
-        f"(scale {row.scale})"
+        f"({'no noise term of its own' if row.scale is None else f'{row.mechanism} {row.scale}'})"
     )
 
 

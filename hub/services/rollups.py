@@ -134,8 +134,9 @@ class Rollups:
         sum's cells at the region, at the country every survivor is of (if one), and at the round's own scope.
         ``countries`` maps each survivor to its country; returns the round's country (None: several)."""
         country = release.country(countries)
-        for member, shares in release.noise.items():
-            for table, scale in shares.items():
+        for table in release.tables:
+            for member, term in release.member_terms(table).items():
+                mechanism, scale = term or (None, None)
                 self._session.add(
                     RoundReleaseNoise(
                         round_id=round_id,
@@ -146,7 +147,7 @@ class Rollups:
                         group_id=release.group,
                         period=release.period,
                         taxonomy_id=release.taxonomy.id,
-                        mechanism="discrete_gaussian",
+                        mechanism=mechanism,
                         scale=scale,
                     )
                 )
@@ -246,7 +247,8 @@ class Rollups:
                 scope=scope,
                 period=period,
                 hotlines=len({row.hotline_id for row in rows}),
-                terms=encode_terms((row.mechanism, row.scale) for row in rows),
+                # a scaled round's survivors other than its first add no term of their own (their share is in it)
+                terms=encode_terms((row.mechanism, row.scale) for row in rows if row.mechanism is not None),
             )
         )
 

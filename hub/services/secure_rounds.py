@@ -54,6 +54,7 @@ from protocol.messages import (
     parse_timestamp,
 )
 from protocol.period import Period
+from protocol.rounded_noise import MAX_SCALING, is_scaling_factor
 from protocol.secagg import coordinator
 from protocol.secagg.encoding import DEFAULT_OFFSET
 from protocol.secagg.layout import RoundLayout, taxonomy_ref
@@ -141,10 +142,18 @@ class SecureRounds:
         threshold: int,
         now: datetime,
         tables: Sequence[str] | None = None,
+        scaling: int = 1,
     ) -> SecaggGroup:
         """A group of enrolled hotlines with sealing keys; ``threshold`` above half the members; its rounds add
-        ``tables`` of the hub's taxonomy (``None``: every table of the taxonomy the hub publishes at each round)."""
+        ``tables`` of the hub's taxonomy (``None``: every table of the taxonomy the hub publishes at each round),
+        scaled by ``scaling`` (an odd γ; 1: unscaled; docs/secure-aggregation-privacy.md §7). Every member's node
+        must be configured with the same threshold and scaling: a node refuses a roster that differs from what it
+        drew its shares for."""
         ids = [m.strip() for m in members if m.strip()]
+        if not is_scaling_factor(scaling):
+            raise RoundRefused(
+                f"the scaling factor must be an odd whole number from 1 to {MAX_SCALING}, got {scaling}", rule="scaling"
+            )
         if self._session.get(SecaggGroup, group_id) is not None:
             raise RoundConflict(f"group {group_id} already exists", rule="group-exists")
         if len(ids) < 2 or len(set(ids)) != len(ids):
@@ -173,6 +182,7 @@ class SecureRounds:
             threshold=threshold,
             tables=None if tables is None else ",".join(tables),
             created_at=now,
+            scaling=scaling,
         )
         self._session.add(group)
         self._session.flush()
@@ -224,6 +234,7 @@ class SecureRounds:
                 vector_length=layout.length,
                 offset=DEFAULT_OFFSET,
                 members=members,
+                scaling=group.scaling,
             )
         except ValueError as e:  # pydantic: a member without a sealing key, say
             raise RoundRefused(f"the roster cannot be made: {e}", rule="roster") from None
@@ -487,9 +498,9 @@ class SecureRounds:
     def _count_in_statistics(
         self, row: SecaggRound, logged: LoggedRound, survivors: Survivors, result: RoundResult
     ) -> None:
-        """Put the round's sum into the rollups as its survivors' release (:mod:`hub.services.round_releases`),
-        in the transaction that logs the result; a round some survivor declared no noise for is published but
-        answers nothing."""
+        """Put the round's sum into the rollups as its survivors' release (:meth:`Rollups.add_round`), in the
+        transaction that logs the result; a round some survivor declared no noise for is published but answers
+        nothing."""
         roster = logged.roster
         taxonomy = self._context.taxonomies.get(roster.taxonomy.id)
         if taxonomy is None or taxonomy.content_hash != roster.taxonomy.hash:

@@ -41,9 +41,11 @@ def make_roster(
     vector_length: int,
     offset: int,
     members: Sequence[tuple[str, str]],
+    scaling: int = 1,
 ) -> RoundRoster:
     """Step 0: the roster, members as ``(id, sealing key text)`` in the order that gives their Shamir x; the
-    vector holds ``tables`` of ``taxonomy`` (``vector_length`` cells: :class:`protocol.secagg.layout.RoundLayout`)."""
+    vector holds ``tables`` of ``taxonomy`` (``vector_length`` cells: :class:`protocol.secagg.layout.RoundLayout`),
+    scaled by ``scaling`` (1: unscaled, and the roster names no factor)."""
     return RoundRoster(
         type="secagg-roster",
         version="tipshare/1",
@@ -57,6 +59,7 @@ def make_roster(
         modulus_bits=64,
         offset=offset,
         members=tuple(RosterMember(id=m, sealing_key=key) for m, key in members),
+        scaling=None if scaling == 1 else scaling,
     )
 
 

@@ -33,6 +33,7 @@ from protocol.messages import (
     TableName,
     TaxonomyRef,
 )
+from protocol.rounded_noise import MAX_SCALING, is_scaling_factor
 from protocol.secagg.encoding import check_no_wrap
 
 __all__ = [
@@ -89,7 +90,14 @@ class RosterMember(Message):
 class RoundRoster(_RoundMessage):
     """Logged by the hub after the period ends: the members (their order gives their Shamir x = 1, 2, ...), the
     threshold, and the vector's meaning (the ``tables`` of ``taxonomy``, their cells one after another:
-    :mod:`protocol.secagg.layout`), shape and encoding."""
+    :mod:`protocol.secagg.layout`), shape and encoding.
+
+    ``scaling`` (an odd γ from 3 to :data:`~protocol.rounded_noise.MAX_SCALING`) makes the round a *scaled* one:
+    every member sends ``γ · counts`` plus its noise share on that finer lattice, and the round's cells are its sum
+    divided by γ and rounded (:mod:`protocol.secagg.release`; docs/secure-aggregation-privacy.md §7). Absent, the
+    round is unscaled (γ = 1) and the roster's bytes are those of a roster from before the field existed, so every
+    logged round stays verifiable; ``1`` itself is never written (one encoding per roster).
+    """
 
     type: Literal["secagg-roster"]
     taxonomy: TaxonomyRef
@@ -99,9 +107,12 @@ class RoundRoster(_RoundMessage):
     modulus_bits: Literal[64]
     offset: Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER)]
     members: Annotated[tuple[RosterMember, ...], Field(min_length=2, max_length=MAX_MEMBERS)]
+    scaling: Annotated[int, Field(ge=3, le=MAX_SCALING)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if self.scaling is not None and not is_scaling_factor(self.scaling):
+            raise ValueError(f"a round's scaling factor must be odd, got {self.scaling}")
         ids = [m.id for m in self.members]
         if len(set(ids)) != len(ids):
             raise ValueError("a member appears twice in the roster")
@@ -120,6 +131,16 @@ class RoundRoster(_RoundMessage):
         except SecureAggregationError as e:  # pragma: no cover - 2 × MAX_MEMBERS × MAX_SAFE_INTEGER < 2^64: the bounds
             raise ValueError(str(e)) from None  # of members and offset rule a wrap out (test_secagg_encoding checks)
         return self
+
+    def canonical_bytes(self) -> bytes:
+        """As for every message, but an absent ``scaling`` is left out: a roster logged before the field existed
+        keeps its exact bytes (and digest)."""
+        return canonical_bytes(self.model_dump(mode="json", exclude={"scaling"} if self.scaling is None else None))
+
+    @property
+    def factor(self) -> int:
+        """The round's scaling factor γ: 1 for an unscaled round."""
+        return 1 if self.scaling is None else self.scaling
 
     @property
     def member_ids(self) -> tuple[str, ...]:

@@ -31,11 +31,20 @@ is **not checkable**: the noise of ``D`` is unknown (:attr:`TotalsCheck.not_chec
 
 >>> noise = {"a": {"t": "2.0"}, "b": {"t": "2.0"}}
 >>> honest = check_totals({"t": [7, 3, 12]}, noise, {"a": {"t": (10, "30.0")}, "b": {"t": (14, "30.0")}})
->>> [(c.table, c.difference, c.tolerance, c.flagged) for c in honest.tables]
-[('t', -2, 209, False)]
+>>> [(c.table, str(c.difference), str(c.tolerance), c.flagged) for c in honest.tables]
+[('t', '-2', '209', False)]
 >>> inflated = check_totals({"t": [507, 3, 12]}, noise, {"a": {"t": (10, "30.0")}, "b": {"t": (14, "30.0")}})
->>> [(c.table, c.difference, c.flagged) for c in inflated.findings]
-[('t', 498, True)]
+>>> [(c.table, str(c.difference), c.flagged) for c in inflated.findings]
+[('t', '498', True)]
+
+In a scaled round (γ above 1) ``cells`` are the round's sums on the finer lattice, before they are divided and
+rounded: ``D = Σ cells / γ − Σ totals`` exactly, and the shares enter its noise weighted by ``1/γ``.
+
+>>> fine = {"a": {"t": "30.0"}, "b": {"t": "30.0"}}
+>>> scaled = check_totals({"t": [105, 45, 180]}, fine, {"a": {"t": (10, "30.0")}, "b": {"t": (14, "30.0")}},
+...                       scaling=15)
+>>> [(c.table, str(c.difference), c.flagged) for c in scaled.tables]
+[('t', '-2', False)]
 """
 
 from __future__ import annotations
@@ -74,13 +83,24 @@ class TableTotalsCheck:
     """One table: ``D`` (the round's cells minus the survivors' totals) and the tolerance it is held to."""
 
     table: str
-    difference: int
-    #: ``D`` is flagged when ``|D|`` is above this (a whole number: ``D`` is one).
-    tolerance: int
+    #: ``D``: a whole number, or in a scaled round a multiple of ``1/γ``.
+    difference: Fraction
+    #: ``D`` is flagged when ``|D|`` is above this (on ``D``'s own lattice: whole, or a multiple of ``1/γ``).
+    tolerance: Fraction
 
     @property
     def flagged(self) -> bool:
         return abs(self.difference) > self.tolerance
+
+    @property
+    def difference_text(self) -> str:
+        """``D`` for a person to read: whole, or to two decimals (``-2``, ``1318.47``)."""
+        return _count_text(self.difference)
+
+    @property
+    def tolerance_text(self) -> str:
+        """The tolerance for a person to read, as :attr:`difference_text`."""
+        return _count_text(self.tolerance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,21 +121,25 @@ class TotalsCheck:
         return tuple(check for check in self.tables if check.flagged)
 
 
-def difference_noise(share_scales: Sequence[str], total_scales: Sequence[str], cells: int) -> LinearNoise:
+def difference_noise(
+    share_scales: Sequence[str], total_scales: Sequence[str], cells: int, *, scaling: int = 1
+) -> LinearNoise:
     """The noise of ``D`` for one table of ``cells`` cells: each survivor's share over every cell
-    (``share_scales``) and each survivor's total (``total_scales``), one term each (see the module docstring)."""
+    (``share_scales``, weighted by ``1/scaling``) and each survivor's total (``total_scales``), one term each (see
+    the module docstring)."""
     if cells < 1:
         raise SecureAggregationError(f"a table has at least one cell, got {cells}")
     return LinearNoise(
-        [(Fraction(1), (_MECHANISM, scale, cells)) for scale in share_scales]
+        [(Fraction(1, scaling), (_MECHANISM, scale, cells)) for scale in share_scales]
         + [(Fraction(1), (_MECHANISM, scale, 1)) for scale in total_scales]
     )
 
 
-def tolerance(noise: LinearNoise, false_alarm: float = FALSE_ALARM) -> int:
+def tolerance(noise: LinearNoise, false_alarm: float = FALSE_ALARM, *, scaling: int = 1) -> Fraction:
     """The largest ``|D|`` not flagged: ``P(|D| > tolerance) ≤ false_alarm`` when ``D`` is that noise alone
-    (the interval's half-width, exact on the lattice and conservative otherwise, rounded down: ``D`` is whole)."""
-    return math.floor(noise.interval(1.0 - false_alarm).halfwidth)
+    (the interval's half-width, exact on the lattice and conservative otherwise, rounded down to ``D``'s lattice:
+    whole numbers, or multiples of ``1/scaling``)."""
+    return Fraction(math.floor(noise.interval(1.0 - false_alarm).halfwidth * scaling), scaling)
 
 
 def check_totals(
@@ -124,10 +148,12 @@ def check_totals(
     totals: Mapping[str, Mapping[str, tuple[int, str]]],
     *,
     false_alarm: float = FALSE_ALARM,
+    scaling: int = 1,
 ) -> TotalsCheck:
-    """Check each table of ``cells`` (table -> the round's sum of its cells) against the survivors' ``totals``
-    (survivor -> table -> (total, σ)), with the share σ each survivor declared (``noise``: survivor -> table -> σ).
-    Every survivor of ``noise`` must have totals and both must name every table, else the round is not checkable."""
+    """Check each table of ``cells`` (table -> the round's sum of its cells, on the fine lattice of a round scaled
+    by ``scaling``) against the survivors' ``totals`` (survivor -> table -> (total, σ)), with the share σ each
+    survivor declared (``noise``: survivor -> table -> σ). Every survivor of ``noise`` must have totals and both
+    must name every table, else the round is not checkable."""
     missing = sorted(set(noise) ^ set(totals))
     if missing:
         return TotalsCheck(not_checkable=f"survivor(s) {', '.join(missing)} declared noise or totals, not both")
@@ -139,12 +165,19 @@ def check_totals(
                 )
     checks = []
     for table, values in cells.items():
-        difference = sum(values) - sum(totals[member][table][0] for member in totals)
+        difference = Fraction(sum(values), scaling) - sum(totals[member][table][0] for member in totals)
         spread = difference_noise(
-            [noise[member][table] for member in noise], [totals[member][table][1] for member in totals], len(values)
+            [noise[member][table] for member in noise],
+            [totals[member][table][1] for member in totals],
+            len(values),
+            scaling=scaling,
         )
-        checks.append(TableTotalsCheck(table, difference, tolerance(spread, false_alarm)))
+        checks.append(TableTotalsCheck(table, difference, tolerance(spread, false_alarm, scaling=scaling)))
     return TotalsCheck(tuple(checks))
+
+
+def _count_text(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):.2f}"
 
 
 def check_round_totals(
@@ -173,4 +206,4 @@ def check_round_totals(
         noise[entry.member] = {share.table: share.scale for share in message.noise}
         totals[entry.member] = {total.table: (total.value, total.scale) for total in message.totals}
     cells = layout_of_roster(roster, taxonomy).split(result.sum)
-    return check_totals(cells, noise, totals, false_alarm=false_alarm)
+    return check_totals(cells, noise, totals, false_alarm=false_alarm, scaling=roster.factor)

@@ -108,10 +108,12 @@ def enroll_members(
 TABLES = ("cases_opened",)
 
 
-def create_group(hub: HubUnderTest, members: list[str], *, threshold: int, tables: tuple[str, ...] = TABLES) -> None:
+def create_group(
+    hub: HubUnderTest, members: list[str], *, threshold: int, tables: tuple[str, ...] = TABLES, scaling: int = 1
+) -> None:
     with write_session(hub.context.sessions) as session:
         SecureRounds(hub.context, session).create_group(
-            group_id=GROUP, members=members, threshold=threshold, tables=tables, now=hub.clock()
+            group_id=GROUP, members=members, threshold=threshold, tables=tables, now=hub.clock(), scaling=scaling
         )
 
 
@@ -181,13 +183,14 @@ def share(hub: HubUnderTest, member: Member, roster: RoundRoster) -> ShareSubmis
 
 
 def mask(hub: HubUnderTest, member: Member, read: RoundShown, *, declare_noise: bool = True) -> MaskedSubmission:
-    """Post the member's masked vector, declaring a share σ of 1.5 for every table (as nodes do) unless told not
-    to (a message from before the declaration existed)."""
+    """Post the member's masked vector (its counts times the roster's scaling factor, plus its noise), declaring a
+    share σ of 1.5 for every table (as nodes do) unless told not to (a message from before the declaration
+    existed)."""
     assert read.committed is not None
     assert member.secrets is not None
     counts, noise = member_values(member.id, read.roster.vector_length)
     member.masked = make_masked_submission(
-        [c + z for c, z in zip(counts, noise, strict=True)],
+        [read.roster.factor * c + z for c, z in zip(counts, noise, strict=True)],
         roster=read.roster,
         committed=read.committed,
         submissions=read.submissions,

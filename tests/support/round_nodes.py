@@ -98,9 +98,10 @@ def set_up_node(
     seed: int,
     members: int,
     threshold: int,
+    scaling: int = 1,
 ) -> list[int]:
-    """Init, enrol (``enroll`` posts the admin body), join the group, prepare and approve :data:`PERIOD`; returns
-    the true counts of :data:`TABLE` (the synthetic export's truth)."""
+    """Init, enrol (``enroll`` posts the admin body), join the group (scaled by ``scaling``), prepare and approve
+    :data:`PERIOD`; returns the true counts of :data:`TABLE` (the synthetic export's truth)."""
     identity = json.loads(node.ok("init", "--hotline-id", node.hotline_id, "--hub", hub_url, "--json"))
     enroll(
         {
@@ -114,7 +115,7 @@ def set_up_node(
     with (node.home / "config.toml").open("a", encoding="utf-8") as config:
         config.write(
             f'\n[secure_group]\ngroup_id = "{GROUP}"\nmembers = {members}\nthreshold = {threshold}\n'
-            'collusion_cap = "100"\n'
+            'collusion_cap = "100"\n' + (f"scaling = {scaling}\n" if scaling != 1 else "")
         )
     node.ok("synth", "--out", str(export_dir), "--seed", str(seed), "--months", "1", "--start", PERIOD, "--clean")
     node.ok(

@@ -12,8 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from hub.db import read_session
+from hub.models import RollupCell, RollupNoise
 from protocol.messages import SecaggStepEntry, b64decode, format_timestamp, parse_log_entry
+from protocol.secagg.release import rounded_cell
 from protocol.secagg.signed import step_entry, step_message
 from tests.support.auditkit import Run, Wire, audit, conclusions
 from tests.support.export_files import check, download
@@ -76,11 +80,11 @@ def _finish(hub: HubUnderTest, members: dict[str, Member]) -> list[int]:
     hub.clock.advance(days=3)
     done = read_round(hub)
     assert done.document["step"] == "done"
-    length = done.roster.vector_length
+    length, factor = done.roster.vector_length, done.roster.factor
     expected = [0] * length
     for m in read.survivors.member_ids:
         counts, noise = member_values(m, length)
-        expected = [e + c + z for e, c, z in zip(expected, counts, noise, strict=True)]
+        expected = [e + factor * c + z for e, c, z in zip(expected, counts, noise, strict=True)]
     return expected
 
 
@@ -280,3 +284,48 @@ def test_a_round_whose_survivors_declared_no_noise_is_re_added_but_answers_nothi
     assert run.code == 0, run.out + run.err
     assert _rounds(run)["re_added"] == 1
     assert run.document["estimates"]["answers"] == 0
+
+
+def test_a_scaled_round_publishes_its_sum_divided_and_rounded_and_every_answer_is_recomputed(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    members = enroll_members(hub, 8)
+    create_group(hub, list(members), threshold=5, scaling=15)
+    open_round(hub)
+    assert read_round(hub).roster.scaling == 15  # the roster names the factor every member scales by
+    _shares(hub, members)
+    fine = _finish(hub, members)
+    assert list(read_round(hub).result.sum) == fine  # type: ignore[union-attr]
+    survivors = read_round(hub).survivors
+    assert survivors is not None
+    # Each published cell is the true sum plus round(Σ shares / 15): exactly the fine sum divided and rounded.
+    length = len(fine)
+    truth = [sum(col) for col in zip(*(member_values(m, length)[0] for m in survivors.member_ids), strict=True)]
+    shares = [sum(col) for col in zip(*(member_values(m, length)[1] for m in survivors.member_ids), strict=True)]
+    published = [rounded_cell(s, 15) for s in fine]
+    assert published == [t + rounded_cell(z, 15) for t, z in zip(truth, shares, strict=True)]
+    with read_session(hub.context.sessions) as session:
+        cells = session.execute(select(RollupCell.cell, RollupCell.value).where(RollupCell.scope == "region")).all()
+        terms = session.scalars(select(RollupNoise.terms).where(RollupNoise.scope == "region")).one()
+    assert [value for _, value in sorted(cells)] == published
+    # One noise term for the round's cell, naming every survivor's fine share: not one per survivor.
+    assert json.loads(terms) == [["rounded_gaussian_sum", f"15:1.5x{len(survivors.member_ids)}", 1]]
+
+    run = audit(hub, tmp_path / "state", "--log-key", hub.log_key.vkey)
+
+    assert run.code == 0, run.out + run.err
+    assert run.document["failures"] == []
+    assert _rounds(run)["re_added"] == 1
+    assert run.document["estimates"]["answers"] > 0
+    period = read_round(hub).roster.period
+    for route, params in (
+        ("/v1/estimates/case", {"period_from": period, "period_to": period, "format": "csv"}),
+        ("/v1/stats/cases_opened", {"period_from": period, "period_to": period, "format": "csv"}),
+        ("/v1/stats/cases_opened", {"period_from": period, "period_to": period, "format": "csv", "group_by": "period"}),
+    ):
+        content, name = download(hub, route, params)
+        path = tmp_path / name
+        path.write_bytes(content)
+        checked = check(hub, tmp_path / "state", path)
+        assert checked.code == 0, checked.out + checked.err
+        assert checked.document["verdict"] == "VERIFIED", checked.document["failures"]

@@ -81,7 +81,7 @@ def test_a_member_inflating_its_vector_beyond_its_total_is_named_by_the_table(
     hub: HubUnderTest, tmp_path: Path
 ) -> None:
     survivors = 7  # of 8: hotline-07 never shares
-    allowed = tolerance(difference_noise([SHARE_SCALE] * survivors, [TOTAL_SCALE] * survivors, CELLS))
+    allowed = int(tolerance(difference_noise([SHARE_SCALE] * survivors, [TOTAL_SCALE] * survivors, CELLS)))
     append_round(hub, round_entries(hub, _built(hub, inflate={"hotline-02": 3 * allowed})))
 
     run = _audit(hub, tmp_path)

@@ -75,13 +75,29 @@ def test_groups_and_a_round_from_the_command_line(operator: Operator) -> None:
         "group", "create", "eu-east", "--members", members, "--threshold", "2", "--tables", "persons_total"
     )
     assert group["members"] == members.split(",")
-    assert [g["id"] for g in operator.json("group", "list")] == ["eu-east"]
+    assert group["scaling"] == 1
+    code, _, err = operator.run("group", "create", "eu-x", "--members", members, "--threshold", "2", "--scaling", "14")
+    assert code == 1
+    assert "odd whole number from 1 to 255" in err
+    code, out, err = operator.run(
+        "group", "create", "eu-scaled", "--members", members, "--threshold", "2", "--scaling", "15"
+    )
+    assert code == 0, err
+    # The operator is told what each member hotline writes in its config.toml.
+    assert 'group_id = "eu-scaled"' in out
+    assert "members = 3" in out
+    assert "threshold = 2" in out
+    assert "scaling = 15" in out
+    listed = {g["id"]: g["scaling"] for g in operator.json("group", "list")}
+    assert listed == {"eu-east": 1, "eu-scaled": 15}
+    scaled = operator.json("round", "open", "eu-scaled", "2026-10")
+    assert scaled["step"] == "shares"
     opened = operator.json("round", "open", "eu-east", "2026-10")
     assert (opened["round"], opened["step"]) == (0, "shares")
     assert operator.json("round", "tick") == {"opened": [], "advanced": []}
     operator.clock.advance(days=3, seconds=1)
     ticked = operator.json("round", "tick")
-    assert [r["step"] for r in ticked["advanced"]] == ["failed"]  # nobody shared: below the threshold
+    assert [r["step"] for r in ticked["advanced"]] == ["failed", "failed"]  # nobody shared: below the threshold
     assert operator.json("round", "show", "eu-east", "2026-10")["failed_index"] is not None
     code, _, err = operator.run("log", "verify")  # the round's entries are entries like any other
     assert code == 0, err

@@ -21,6 +21,7 @@ from node.errors import BudgetExceeded, ConfigError, NoiseError, NoSuchRelease, 
 from node.ledger import Ledger
 from node.noise import calibrate
 from node.release import noisy_payload
+from node.round_store import RoundStore
 from node.store import SCHEMA_VERSION, open_database
 from protocol.crypto import SigningKey
 from protocol.messages import SubmissionPayload
@@ -317,7 +318,7 @@ def test_a_version_1_ledger_is_upgraded_in_place_keeping_every_release(tmp_path:
     old.commit()
     old.close()
     connection = open_database(path)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     assert connection.execute("SELECT period, revision, status FROM releases").fetchall() == [
         ("2025-03", 1, "delivered")
     ]
@@ -327,17 +328,20 @@ def test_a_version_1_ledger_is_upgraded_in_place_keeping_every_release(tmp_path:
     connection.execute("UPDATE releases SET status = 'approved'")  # the new status is allowed
     assert connection.execute("SELECT count(*) FROM discards").fetchone() == (0,)
     assert connection.execute("SELECT count(*) FROM rounds").fetchone() == (0,)  # version 3: secure rounds
-    assert {"noise", "totals"} <= {row[1] for row in connection.execute("PRAGMA table_info(rounds)")}  # version 4
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(rounds)")}
+    assert {"noise", "totals"} <= columns  # version 4
+    assert "scaling" in columns  # version 5
     with pytest.raises(sqlite3.IntegrityError):
         connection.execute("DELETE FROM releases")  # the spends and the outbox still refer to it
     connection.close()
-    assert open_database(path).execute("PRAGMA user_version").fetchone()[0] == 4  # opened again: nothing to do
+    assert open_database(path).execute("PRAGMA user_version").fetchone()[0] == 5  # opened again: nothing to do
 
 
 def test_a_version_3_ledger_gains_the_rounds_noise_and_totals_columns_keeping_its_rounds(tmp_path: Path) -> None:
     path = tmp_path / "node.sqlite3"
     open_database(path, create=True).close()
     old = sqlite3.connect(path)
+    old.execute("ALTER TABLE rounds DROP COLUMN scaling")
     old.execute("ALTER TABLE rounds DROP COLUMN totals")
     old.execute("ALTER TABLE rounds DROP COLUMN noise")
     old.execute(
@@ -348,10 +352,28 @@ def test_a_version_3_ledger_gains_the_rounds_noise_and_totals_columns_keeping_it
     old.commit()
     old.close()
     connection = open_database(path)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == 4
-    assert connection.execute("SELECT period, status, noise, totals FROM rounds").fetchall() == [
-        ("2025-03", "done", None, None)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert connection.execute("SELECT period, status, noise, totals, scaling FROM rounds").fetchall() == [
+        ("2025-03", "done", None, None, None)
     ]
+
+
+def test_a_version_4_ledger_gains_the_rounds_scaling_column_and_its_rounds_read_as_unscaled(tmp_path: Path) -> None:
+    path = tmp_path / "node.sqlite3"
+    open_database(path, create=True).close()
+    old = sqlite3.connect(path)
+    old.execute("ALTER TABLE rounds DROP COLUMN scaling")
+    old.execute(
+        "INSERT INTO rounds VALUES "
+        "('2025-03', 'g-1', 'sha256:aa', x'7b7d', '0.1', '1', 5, 4, 'done', 0, NULL, 't', 't', NULL, NULL)"
+    )
+    old.execute("PRAGMA user_version=4")
+    old.commit()
+    old.close()
+    connection = open_database(path)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 5
+    (stored,) = RoundStore(connection).all()
+    assert (stored.period, stored.status, stored.scaling) == ("2025-03", "done", 1)
 
 
 def test_spends_in_another_measure_are_not_mixed(tmp_path: Path) -> None:

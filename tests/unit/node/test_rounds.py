@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from hub.db import write_session
-from hub.models import SecaggMessage
+from hub.models import RollupCell, SecaggMessage
 from hub.services.rebuild import check_rollups
 from hub.services.secure_rounds import SecureRounds
 from protocol.distributed_noise import TOTALS_SHARE, SecureGroup, TableShare
@@ -36,7 +37,17 @@ def hub(tmp_path: Path) -> Iterator[HubUnderTest]:
     yield from start_hub(tmp_path / "hub")
 
 
-def _nodes(hub: HubUnderTest, tmp_path: Path) -> tuple[list[RoundNode], dict[str, list[int]]]:
+def _nodes(
+    hub: HubUnderTest,
+    tmp_path: Path,
+    *,
+    scaling: int = 1,
+    group_scaling: int | None = None,
+    group_threshold: int = THRESHOLD,
+) -> tuple[list[RoundNode], dict[str, list[int]]]:
+    """Five nodes configured for a group of threshold 3 scaled by ``scaling``, and the hub's group (by default the
+    same; ``group_scaling`` and ``group_threshold`` make the hub's differ)."""
+
     def http(_settings: Any) -> TestClient:
         return TestClient(hub.client.app, base_url="https://testserver")
 
@@ -55,12 +66,18 @@ def _nodes(hub: HubUnderTest, tmp_path: Path) -> tuple[list[RoundNode], dict[str
             seed=100 + i,
             members=N,
             threshold=THRESHOLD,
+            scaling=scaling,
         )
         nodes.append(node)
     with write_session(hub.context.sessions) as session:
         rounds = SecureRounds(hub.context, session)
         rounds.create_group(
-            group_id=GROUP, members=[n.hotline_id for n in nodes], threshold=THRESHOLD, tables=(TABLE,), now=hub.clock()
+            group_id=GROUP,
+            members=[n.hotline_id for n in nodes],
+            threshold=group_threshold,
+            tables=(TABLE,),
+            now=hub.clock(),
+            scaling=scaling if group_scaling is None else group_scaling,
         )
         rounds.open_round(group_id=GROUP, period=PERIOD, now=hub.clock())
     return nodes, truth
@@ -324,3 +341,73 @@ def test_the_statistics_answer_from_the_round_s_sum_beside_a_late_local_release(
         db.commit()
     _code, out, err = survivors[0].run("submit")
     assert "counted in the sum of secure round 0" in out + err, out + err
+
+
+def test_a_scaled_round_sends_scaled_counts_and_publishes_the_sum_divided_and_rounded(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    nodes, truth = _nodes(hub, tmp_path, scaling=15)
+    survivors, late = nodes[:4], nodes[4]
+    # Each node drew 15 × its counts plus a share on the finer lattice: the share's σ is about 15 times an
+    # unscaled one, and what it adds to a cell is small beside 15 × the count.
+    for node in nodes:
+        vectors, _status = node.round_row()
+        noise = [v - 15 * t for v, t in zip(vectors[TABLE], truth[node.hotline_id], strict=True)]
+        assert any(noise), "a share was drawn"
+        assert all(abs(z) < 20 * float(node.round_noise()[TABLE]) for z in noise)
+    for node in nodes:
+        assert node.sync()[PERIOD]["action"] == "shares-sent"
+    for node in survivors:
+        assert node.sync()[PERIOD]["action"] == "masked-sent"
+    _past(hub, "masked_due")
+    for node in survivors:
+        assert node.sync()[PERIOD]["action"] == "reveal-sent"
+    assert late.sync()[PERIOD]["action"] == "missed"
+    stored = {n.hotline_id: n.round_row()[0][TABLE] for n in survivors}
+    fine = list(_result(hub).sum)
+    assert fine == [sum(cells) for cells in zip(*stored.values(), strict=True)]
+    # The round's published cells: the true sum plus round(Σ shares / 15), which is the fine sum rounded.
+    with write_session(hub.context.sessions) as session:
+        rollup = dict(
+            session.execute(
+                select(RollupCell.cell, RollupCell.value).where(
+                    RollupCell.scope == f"secure:{GROUP}", RollupCell.table_name == TABLE
+                )
+            ).all()
+        )
+        assert check_rollups(session, hub.context.taxonomies) == []  # rebuilt from the log alone: the same
+    assert [rollup[i] for i in range(len(fine))] == [(s + 7) // 15 for s in fine]
+    true_sum = [sum(col) for col in zip(*(truth[n.hotline_id] for n in survivors), strict=True)]
+    spread = sum(float(n.round_noise()[TABLE]) ** 2 for n in survivors) ** 0.5 / 15  # σ of Σ shares / 15
+    published = [rollup[i] for i in range(len(fine))]
+    assert all(abs(p - t) <= 6 * spread + 1 for p, t in zip(published, true_sum, strict=True))
+    assert published != true_sum  # ... and noise it carries
+    # The statistics answer from it: the region is the round's cells plus the late local release.
+    region, late_only = _stats(hub), _stats(hub, hotline=late.hotline_id)
+    assert region["estimate"] == sum(rollup.values()) + late_only["estimate"]
+    assert region["ci95_high"] - region["ci95_low"] < 5**0.5 * (late_only["ci95_high"] - late_only["ci95_low"])
+
+
+def test_a_node_refuses_a_roster_of_another_scaling_or_a_lower_threshold_and_releases_locally(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    nodes, _ = _nodes(hub, tmp_path / "scaling", scaling=1, group_scaling=15)
+    code, out, err = nodes[0].run("sync")
+    assert code == 0, err
+    assert "REFUSED" in out, out + err
+    assert "scaling" in out + err, out + err
+    assert _round(hub)["shares"] == []  # nothing was sent to the round
+    assert nodes[0].release_status() == "delivered"
+
+
+def test_a_roster_below_the_threshold_the_shares_were_drawn_for_is_refused(hub: HubUnderTest, tmp_path: Path) -> None:
+    # The nodes drew shares for at least 4 shares in the sum; a roster of threshold 3 would publish a sum of 3.
+    nodes, _ = _nodes(hub, tmp_path, group_threshold=THRESHOLD)
+    with contextlib.closing(sqlite3.connect(nodes[0].home / "node.sqlite3")) as db:
+        db.execute("UPDATE rounds SET threshold = 4 WHERE period = ?", (PERIOD,))
+        db.commit()
+    code, out, err = nodes[0].run("sync")
+    assert code == 0, err
+    assert "REFUSED" in out, out + err
+    assert "threshold" in out + err, out + err
+    assert nodes[0].release_status() == "delivered"

@@ -65,6 +65,9 @@ def test_a_collusion_guarantee_above_the_cap_is_refused_naming_the_numbers() -> 
         ({"collusion_cap": 2}, "collusion_cap is invalid: 2 is not an amount in quotes"),
         ({"collusion_cap": None}, "collusion_cap is invalid: it is missing"),
         ({"rounds": 3}, "unknown secure_group setting"),
+        ({"scaling": 14}, "scaling is invalid: 14 is not an odd whole number from 1 to 255"),
+        ({"scaling": 257}, "scaling is invalid"),
+        ({"scaling": "15"}, "scaling is invalid"),
     ],
 )
 def test_impossible_settings_are_refused(changes: dict[str, Any], match: str) -> None:
@@ -154,3 +157,31 @@ def test_the_section_is_read_and_checked_when_the_home_is_opened(tmp_path: Path)
     home.layout.config.write_text(render_config(too_low), encoding="utf-8")
     with pytest.raises(ConfigError, match="above collusion_cap = 1"):
         read_config(home.layout.config)
+
+
+def test_a_scaled_group_draws_scaled_counts_plus_shares_on_the_finer_lattice() -> None:
+    config = _config(scaling=15)
+    assert SecureGroupConfig.from_mapping(config.to_mapping()) == config
+    assert config.to_mapping()["scaling"] == 15
+    plan = plan_shares(V2, V2.tables, BUDGET, config)
+    unscaled = plan_shares(V2, V2.tables, BUDGET, _config())
+    assert plan.scaling == 15
+    # The same guarantee against the hub; each share about 15 times the unscaled one's σ (never narrower than
+    # 15 × σ/√t, and with no widening for the bound's τ: the corridor's unscaled share needs some).
+    assert plan.spend.against_hub <= BUDGET.release
+    assert plan.spend.against_hub >= BUDGET.release * Fraction(999_999, 1_000_000)
+    for share, plain in zip(plan.shares, unscaled.shares, strict=True):
+        assert share.scaling == 15
+        assert 0.9 * 15 * plain.scale <= share.scale <= 15 * plain.scale * (1 + 1e-9)
+    counts = {name: [3] * V2.table(name).cell_count for name in ("persons_total", "cases_opened")}
+    small = plan_shares(V2, list(counts), BUDGET, config)
+    noisy = add_noise_shares(small, counts)
+    for name, values in noisy.items():
+        share = next(s for s in small.shares if s.table == name)
+        noise = [v - 15 * 3 for v in values]
+        assert all(abs(z) < 10 * share.scale for z in noise)  # 15 × the count, plus a share of the fine σ
+    # OpenDP's map of one share alone (sensitivity 15 × Δ₂ on the finer lattice) agrees with the protocol's.
+    share = plan.shares[0]
+    alone = share.guarantee(plan.group, colluders=plan.group.members - 1)
+    table = V2.table(share.table)
+    assert gaussian_loss(share.scale, 225 * table.l2_sensitivity_squared) == pytest.approx(float(alone), rel=1e-9)

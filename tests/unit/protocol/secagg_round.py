@@ -61,6 +61,7 @@ def make_roster(
     label: str = "roster",
     taxonomy: TaxonomyRef = TAXONOMY,
     tables: tuple[str, ...] = ("persons_total",),
+    scaling: int = 1,
 ) -> tuple[RoundRoster, dict[str, AgreementKey]]:
     """A roster of ``n`` members; the arithmetic tests use vectors of any length (``taxonomy`` and ``tables`` are
     only checked against ``length`` by tests that read the sum as tables)."""
@@ -77,6 +78,7 @@ def make_roster(
         vector_length=length,
         offset=offset,
         members=[(m, sealing[m].public_key.to_text()) for m in ids],
+        scaling=scaling,
     )
     return roster, sealing
 
@@ -128,13 +130,14 @@ def share_step(rnd: Round, skip: Iterable[str] = ()) -> None:
 
 
 def masked_step(rnd: Round, skip: Iterable[str] = (), declared: Mapping[str, Mapping[str, str]] | None = None) -> None:
-    """Each committed member but ``skip`` masks its values, declaring ``declared[member]`` (table -> σ) if given."""
+    """Each committed member but ``skip`` masks its values (its counts times the roster's scaling factor, plus its
+    noise), declaring ``declared[member]`` (table -> σ) if given."""
     assert rnd.committed is not None
     for m in rnd.committed.members:
         if m in skip:
             continue
         counts, noise = member_values(m, rnd.roster.vector_length)
-        rnd.values[m] = [c + z for c, z in zip(counts, noise, strict=True)]
+        rnd.values[m] = [rnd.roster.factor * c + z for c, z in zip(counts, noise, strict=True)]
         rnd.masked[m] = make_masked_submission(
             rnd.values[m],
             roster=rnd.roster,

@@ -4,18 +4,24 @@ declared noise share; a round one survivor declared no noise for answers nothing
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from protocol.errors import SecureAggregationError
 from protocol.secagg.layout import taxonomy_ref
-from protocol.secagg.messages import MaskedSubmission
-from protocol.secagg.release import NoNoiseDeclared, pooled_terms, round_release
+from protocol.secagg.messages import MaskedSubmission, RoundRoster
+from protocol.secagg.release import NoNoiseDeclared, pooled_terms, round_release, rounded_cell
 from protocol.taxonomy import builtin_taxonomy
 from tests.unit.protocol.secagg_round import (
     Round,
     make_roster,
     masked_step,
     member_ids,
+    member_values,
     share_step,
     unmask_step,
 )
@@ -24,9 +30,9 @@ TAXONOMY = builtin_taxonomy(2)
 TABLES = ("persons_total", "cases_opened")
 
 
-def _round(noise: dict[str, dict[str, str]] | None) -> Round:
+def _round(noise: dict[str, dict[str, str]] | None, *, scaling: int = 1) -> Round:
     roster, sealing = make_roster(
-        6, threshold=4, length=1 + 42, taxonomy=taxonomy_ref(TAXONOMY), tables=TABLES, label="release"
+        6, threshold=4, length=1 + 42, taxonomy=taxonomy_ref(TAXONOMY), tables=TABLES, label="release", scaling=scaling
     )
     rnd = Round(roster=roster, sealing=sealing)
     share_step(rnd)
@@ -126,3 +132,54 @@ def test_noise_declared_for_other_tables_than_the_rosters_is_refused() -> None:
         match=r"survivor hotline-00 declared noise for \['cases_opened', 'persons_total'\], not the roster's tables",
     ):
         round_release(roster=other, survivors=rnd.survivors, masked=rnd.masked, result=rnd.result, taxonomy=TAXONOMY)
+
+
+def test_a_scaled_round_publishes_the_true_sum_plus_its_rounded_noise_with_one_term_per_cell() -> None:
+    rnd = _round(_declared(), scaling=15)
+    assert rnd.survivors is not None
+    assert rnd.result is not None
+    release = round_release(
+        roster=rnd.roster, survivors=rnd.survivors, masked=rnd.masked, result=rnd.result, taxonomy=TAXONOMY
+    )
+    assert release.scaling == 15
+    ids = rnd.survivors.member_ids
+    truth = [sum(col) for col in zip(*(member_values(m, 43)[0] for m in ids), strict=True)]
+    shares = [sum(col) for col in zip(*(member_values(m, 43)[1] for m in ids), strict=True)]
+    published = release.cells["persons_total"] + release.cells["cases_opened"]
+    assert list(published) == [t + rounded_cell(z, 15) for t, z in zip(truth, shares, strict=True)]
+    # One term for the round's cell, naming every survivor's fine share; carried by the first survivor alone.
+    assert release.terms("persons_total") == (("rounded_gaussian_sum", "15:2.5x5", 1),)
+    assert release.terms("cases_opened") == (("rounded_gaussian_sum", "15:1.5x3,1.75x2", 1),)
+    parts = release.member_terms("cases_opened")
+    assert list(parts) == list(ids)
+    assert parts[ids[0]] == ("rounded_gaussian_sum", "15:1.5x3,1.75x2")
+    assert all(parts[m] is None for m in ids[1:])
+    plain = _round(_declared())
+    assert plain.survivors is not None
+    assert plain.result is not None
+    unscaled = round_release(
+        roster=plain.roster, survivors=plain.survivors, masked=plain.masked, result=plain.result, taxonomy=TAXONOMY
+    )
+    assert unscaled.member_terms("persons_total") == dict.fromkeys(ids, ("discrete_gaussian", "2.5"))
+
+
+@given(st.integers(-(10**9), 10**9), st.sampled_from([3, 5, 15, 255]))
+def test_a_scaled_cell_is_the_nearest_whole_number_and_shifts_with_the_count(total: int, scaling: int) -> None:
+    cell = rounded_cell(total, scaling)
+    assert abs(Fraction(total, scaling) - cell) < Fraction(1, 2)  # the nearest; never a tie, γ being odd
+    assert rounded_cell(total + 7 * scaling, scaling) == cell + 7  # a count's γ moves the cell by exactly one
+    assert rounded_cell(-total, scaling) == -cell  # symmetric
+
+
+def test_a_roster_names_its_scaling_factor_only_when_it_scales() -> None:
+    plain, _ = make_roster(4, threshold=3, length=1)
+    assert plain.scaling is None
+    assert plain.factor == 1
+    assert b'"scaling"' not in plain.canonical_bytes()  # the bytes of every roster logged before the field
+    scaled, _ = make_roster(4, threshold=3, length=1, scaling=15)
+    assert (scaled.scaling, scaled.factor) == (15, 15)
+    assert b'"scaling":15' in scaled.canonical_bytes()
+    assert RoundRoster.from_canonical(scaled.canonical_bytes()) == scaled
+    for bad in (1, 2, 14, 257):
+        with pytest.raises(ValidationError):
+            scaled.model_validate({**scaled.model_dump(), "scaling": bad})

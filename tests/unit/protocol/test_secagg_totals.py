@@ -147,7 +147,7 @@ def test_missing_noise_or_totals_make_the_round_not_checkable() -> None:
 TABLES = ("persons_total", "persons_exploitation_group")
 
 
-def _round(*, declare: dict[str, tuple[bool, bool]] | None = None, inflate: int = 0) -> Round:
+def _round(*, declare: dict[str, tuple[bool, bool]] | None = None, inflate: int = 0, scaling: int = 1) -> Round:
     """A round of 5 over two v2 tables (1 + 5 cells); each member declares noise and totals (unless ``declare``
     says otherwise); ``hotline-01`` adds ``inflate`` to its first cell beyond what its total says."""
     layout = RoundLayout(V2, TABLES)
@@ -163,15 +163,19 @@ def _round(*, declare: dict[str, tuple[bool, bool]] | None = None, inflate: int 
         vector_length=layout.length,
         offset=DEFAULT_OFFSET,
         members=[(m, sealing[m].public_key.to_text()) for m in member_ids(5)],
+        scaling=scaling,
     )
     rnd = Round(roster=roster, sealing=sealing)
+    fine = str(2.5 * scaling)  # a scaled round's shares are on the γ-times finer lattice
     share_step(rnd)
     assert rnd.committed is not None
     for m in rnd.committed.members:
         true = {"persons_total": [12], "persons_exploitation_group": [4, 3, 2, 2, 1]}
-        cells = {t: [c + z for c, z in zip(v, _draws(2.5, len(v)), strict=True)] for t, v in true.items()}
+        cells = {
+            t: [scaling * c + z for c, z in zip(v, _draws(float(fine), len(v)), strict=True)] for t, v in true.items()
+        }
         if m == "hotline-01":
-            cells["persons_total"][0] += inflate
+            cells["persons_total"][0] += scaling * inflate
         with_noise, with_totals = (declare or {}).get(m, (True, True))
         rnd.masked[m] = make_masked_submission(
             layout.vector(cells),
@@ -180,7 +184,7 @@ def _round(*, declare: dict[str, tuple[bool, bool]] | None = None, inflate: int 
             submissions=rnd.submissions,
             member=m,
             secrets=rnd.secrets[m],
-            noise=dict.fromkeys(TABLES, "2.5") if with_noise else None,
+            noise=dict.fromkeys(TABLES, fine) if with_noise else None,
             totals={t: (sum(v) + _draws(60.0, 1)[0], "60.0") for t, v in true.items()} if with_totals else None,
         )
     rnd.survivors = coordinator.make_survivors(rnd.committed, rnd.masked)
@@ -202,8 +206,23 @@ def test_a_round_from_its_messages_is_checked_table_by_table() -> None:
     assert honest.findings == ()
     tolerance_total = honest.tables[0].tolerance  # √5 · √(2.5² + 60²) · 4.9 ≈ 660
     assert 600 < tolerance_total < 700
-    [finding] = _check_round(_round(inflate=3 * tolerance_total)).findings
+    [finding] = _check_round(_round(inflate=3 * int(tolerance_total))).findings
     assert finding.table == "persons_total"
+
+
+def test_a_scaled_round_is_checked_on_its_sum_divided_by_the_factor() -> None:
+    honest = _check_round(_round(scaling=15))
+    assert honest.findings == ()
+    # The shares of σ 37.5 on the fine lattice are σ 2.5 on the counts: the tolerance is the unscaled round's.
+    tolerance_total = honest.tables[0].tolerance
+    assert 600 < tolerance_total < 700
+    assert tolerance_total.denominator in (1, 3, 5, 15)  # D lies on the lattice of 1/15
+    text = honest.tables[0].tolerance_text  # as the auditor words a finding: whole, or to two decimals
+    assert text == (str(int(tolerance_total)) if tolerance_total.denominator == 1 else f"{float(tolerance_total):.2f}")
+    [finding] = _check_round(_round(inflate=3 * int(tolerance_total), scaling=15)).findings
+    assert finding.table == "persons_total"
+    assert abs(finding.difference) > 2 * int(tolerance_total)
+    assert finding.difference_text.lstrip("-").replace(".", "").isdigit()
 
 
 def test_a_round_whose_survivor_declared_no_totals_or_no_noise_is_not_checkable() -> None:
