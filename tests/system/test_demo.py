@@ -38,7 +38,7 @@ def test_the_demo_runs_end_to_end_and_the_auditor_verifies_it(tmp_path: Path) ->
     assert "ranked by the hub" in output
     assert "Regional total by month" in output
     flowing = " ".join(output.split())  # rich wraps long lines
-    assert "release through secure rounds of group demo-region (threshold 3 of 4)" in flowing
+    assert "release through secure rounds of group demo-region (threshold 3 of 4, scaled by 15)" in flowing
     assert "4 hotlines' tables summed in a secure round" in flowing
     assert "in secure-round months" in flowing  # their intervals beside the local months'
     assert "6 checked, 6 results re-added exactly, 0 failed, 0 running; 0" in flowing

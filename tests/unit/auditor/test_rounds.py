@@ -127,22 +127,22 @@ def test_a_sound_round_of_8_with_drop_outs_is_re_added_exactly(hub: HubUnderTest
     assert survivors is not None
     assert {statuses[m] for m in survivors.member_ids} <= {"on_time", "late"}
     assert statuses[DROP_BEFORE_MASKED[0]] not in ("on_time", "late")  # it sent no vector, and released nothing
-    path = tmp_path / name
-    path.write_bytes(content)
-    checked = check(hub, tmp_path / "state", path)
-    assert checked.code == 0, checked.out + checked.err
-    assert checked.document["verdict"] == "VERIFIED", checked.document["failures"]
+    _verified(hub, tmp_path, content, name)
     # A downloaded answer drawn from the round's sum is recomputed from the log alone, with the round counted.
     for route, params in (
         ("/v1/estimates/case", {"period_from": period, "period_to": period, "format": "csv"}),
         ("/v1/stats/cases_opened", {"period_from": period, "period_to": period, "format": "csv"}),
     ):
-        content, name = download(hub, route, params)
-        path = tmp_path / name
-        path.write_bytes(content)
-        checked = check(hub, tmp_path / "state", path)
-        assert checked.code == 0, checked.out + checked.err
-        assert checked.document["verdict"] == "VERIFIED", checked.document["failures"]
+        _verified(hub, tmp_path, *download(hub, route, params))
+
+
+def _verified(hub: HubUnderTest, tmp_path: Path, content: bytes, name: str) -> None:
+    """``tipshare-audit check`` of a downloaded answer says VERIFIED."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    checked = check(hub, tmp_path / "state", path)
+    assert checked.code == 0, checked.out + checked.err
+    assert checked.document["verdict"] == "VERIFIED", checked.document["failures"]
 
 
 def test_a_round_spanning_two_runs_is_checked_once_it_is_over(hub: HubUnderTest, tmp_path: Path) -> None:
@@ -323,9 +323,4 @@ def test_a_scaled_round_publishes_its_sum_divided_and_rounded_and_every_answer_i
         ("/v1/stats/cases_opened", {"period_from": period, "period_to": period, "format": "csv"}),
         ("/v1/stats/cases_opened", {"period_from": period, "period_to": period, "format": "csv", "group_by": "period"}),
     ):
-        content, name = download(hub, route, params)
-        path = tmp_path / name
-        path.write_bytes(content)
-        checked = check(hub, tmp_path / "state", path)
-        assert checked.code == 0, checked.out + checked.err
-        assert checked.document["verdict"] == "VERIFIED", checked.document["failures"]
+        _verified(hub, tmp_path, *download(hub, route, params))
