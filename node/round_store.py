@@ -140,10 +140,8 @@ class RoundStore:
 
 
 def _stored(row: Sequence[object]) -> StoredRound:
-    (period, group, taxonomy_hash, vectors, hub, others, members, threshold, status, number, detail, noise, totals) = (
-        row[:13]
-    )
-    scaling = row[13]
+    period, group, taxonomy_hash, vectors, hub, others, members = row[:7]
+    threshold, status, number, detail, noise, totals, scaling = row[7:]
     raw = json.loads(bytes(vectors) if isinstance(vectors, bytes | bytearray | memoryview) else str(vectors))
     return StoredRound(
         period=str(period),
