@@ -22,7 +22,7 @@ from protocol.messages import (
 )
 from tests.support.backends import BACKEND
 from tests.support.markers import uses_database
-from tests.support.postgres import running_cluster
+from tools.postgres_cluster import running_cluster
 
 # The node's and the auditor's messages follow the locale (LANGUAGE first); the suite asserts the English ones,
 # whatever the developer's terminal speaks. Tests of the translations set the language they test.
