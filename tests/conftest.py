@@ -54,10 +54,17 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every database test ``db`` (what ``make unit-postgresql`` reruns), so no test has to remember to."""
+    """Mark every database test ``db`` (what ``make unit-postgresql`` reruns), so no test has to remember to; and
+    put the tests marked ``slow_start`` first.
+
+    Under ``--dist worksteal`` each worker starts on its share of the collection from the front, and a worker that
+    runs out takes tests from the back of another's queue: a test of minutes (the demo) started first runs while the
+    other workers share out the rest, instead of alone at the end of the pass. The order is otherwise kept.
+    """
     for item in items:
         if uses_database(item):
             item.add_marker(pytest.mark.db)
+    items.sort(key=lambda item: item.get_closest_marker("slow_start") is None)
 
 
 @pytest.fixture(scope="session", autouse=True)
