@@ -44,7 +44,8 @@ from sqlalchemy import select
 from bench.auditlog import BuiltLog, build_hub, check_built_hub
 from bench.common import Attribution, BenchResult, Metric, RunContext, median
 from bench.fixtures import NodeRelease, node_release, payload_for, seal_payload_bytes
-from bench.serve import HUB_APP, Server, closed_loop, served
+from bench.serve import HUB_APP, closed_loop, served
+from tools.served_hub import ServedHub
 
 __all__ = ["NAME", "TITLE", "run"]
 
@@ -142,7 +143,7 @@ def _attributed(attribution: Attribution) -> Iterator[None]:
             setattr(owner, name, original)
 
 
-def _verify(server: Server, built: BuiltLog, state: Path) -> dict[str, Any]:
+def _verify(server: ServedHub, built: BuiltLog, state: Path) -> dict[str, Any]:
     from auditor.cli import main
 
     attribution = Attribution(PHASES)
@@ -150,7 +151,7 @@ def _verify(server: Server, built: BuiltLog, state: Path) -> dict[str, Any]:
     argv += ["--log-key", built.log_vkey, "--json"]
     out, err = io.StringIO(), io.StringIO()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    server_before = server.worker_cpu_seconds()
+    server_before = server.cpu_seconds()
     with _attributed(attribution), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         attribution.reset()
         started = time.perf_counter()
@@ -165,7 +166,7 @@ def _verify(server: Server, built: BuiltLog, state: Path) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "auditor_cpu_s": (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime),
-        "hub_cpu_s": server.worker_cpu_seconds() - server_before,
+        "hub_cpu_s": server.cpu_seconds() - server_before,
         "phases_s": dict(attribution.seconds),
         "verdict": report.get("verdict"),
         "entries": report.get("entries"),
@@ -175,7 +176,7 @@ def _verify(server: Server, built: BuiltLog, state: Path) -> dict[str, Any]:
     }
 
 
-def _add_submissions(server: Server, built: BuiltLog, release: NodeRelease, count: int, taxonomy: Any) -> None:
+def _add_submissions(server: ServedHub, built: BuiltLog, release: NodeRelease, count: int, taxonomy: Any) -> None:
     """``count`` new submissions (a new month) through the real ``POST /v1/submissions``."""
     from hub.keys import load_keys
 

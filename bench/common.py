@@ -260,7 +260,7 @@ def _os_release() -> str:
 
 
 def _postgres_version() -> str | None:
-    from bench.postgres import PostgresUnavailable, find_binaries
+    from tools.postgres_cluster import PostgresUnavailable, find_binaries
 
     try:
         binary = find_binaries() / "postgres"

@@ -9,7 +9,7 @@ What is measured
 * **Hub.** The hub served exactly as ``tipshare-hub serve`` serves it (:func:`hub.cli.server.run`, via
   :mod:`bench.serve`) with 1 and 2 worker processes, on SQLite (WAL,
   ``synchronous=FULL``, the hub's settings) and on PostgreSQL (a throwaway cluster with production durability:
-  fsync on, :mod:`bench.postgres`). The client keeps ``2 × workers`` requests in flight (closed loop).
+  fsync on, :mod:`tools.postgres_cluster`). The client keeps ``2 × workers`` requests in flight (closed loop).
 * **Baseline.** ``POST /bench/verify-only`` in the *same* server processes (:mod:`bench.ingest_app`): read the
   body, parse the envelope, check both signatures and open the sealed box, on the same envelopes. Ratio =
   limit ÷ ingest throughput.
@@ -118,9 +118,9 @@ def run(ctx: RunContext) -> BenchResult:
         "configurations": {},
         "profiles": {},
     }
-    from bench.postgres import durable_cluster
+    from tools.postgres_cluster import running_cluster
 
-    with durable_cluster() as cluster:
+    with running_cluster(durable=True) as cluster:
         for backend in ("sqlite", "postgresql"):
             for workers in (1, 2):
                 label = f"{backend} {workers}w"
@@ -175,9 +175,9 @@ def _measure(
         closed_loop(f"{server.url}{BARE_PATH}", sealed[:2] * 4, connections=connections)
         for attempt in range(runs):
             start = 2 + attempt * per_run
-            before = server.worker_cpu_seconds()
+            before = server.cpu_seconds()
             load = closed_loop(f"{server.url}/v1/submissions", sealed[start : start + per_run], connections=connections)
-            cpu.append((server.worker_cpu_seconds() - before) / load.completed)
+            cpu.append((server.cpu_seconds() - before) / load.completed)
             if load.statuses.get(201, 0) != load.completed:
                 raise RuntimeError(f"{label}: submissions not all accepted: {load.statuses}")
             rates.append(load.rate)

@@ -26,13 +26,13 @@ from typing import Final
 from fastapi.testclient import TestClient
 
 from bench.common import BenchResult, Metric, RunContext, median
-from bench.postgres import PostgresUnavailable, durable_cluster
 from hub.app import create_app
 from hub.context import HubContext
 from hub.rate_buckets import DatabaseRateLimiter
 from hub.ratelimit import Limiter, Rate, RateLimiter
 from hub.settings import Settings
 from hub.setup import initialise_hub
+from tools.postgres_cluster import PostgresUnavailable, running_cluster
 
 __all__ = ["NAME", "TITLE", "run"]
 
@@ -113,7 +113,7 @@ def run(ctx: RunContext) -> BenchResult:
     ctx.log("SQLite")
     _measure_backend(result, ctx, "SQLite", None)
     try:
-        with durable_cluster() as cluster:
+        with running_cluster(durable=True) as cluster:
             ctx.log("PostgreSQL")
             _measure_backend(result, ctx, "PostgreSQL", cluster.url(cluster.create_database()))
     except PostgresUnavailable as e:

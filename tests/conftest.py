@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings
@@ -22,7 +22,10 @@ from protocol.messages import (
 )
 from tests.support.backends import BACKEND
 from tests.support.markers import uses_database
-from tests.support.postgres import running_cluster
+from tools.postgres_cluster import running_cluster
+
+if TYPE_CHECKING:
+    from tests.support.hubs import HubUnderTest
 
 # The node's and the auditor's messages follow the locale (LANGUAGE first); the suite asserts the English ones,
 # whatever the developer's terminal speaks. Tests of the translations set the language they test.
@@ -51,10 +54,17 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every database test ``db`` (what ``make unit-postgresql`` reruns), so no test has to remember to."""
+    """Mark every database test ``db`` (what ``make unit-postgresql`` reruns), so no test has to remember to; and
+    put the tests marked ``slow_start`` first.
+
+    Under ``--dist worksteal`` each worker starts on its share of the collection from the front, and a worker that
+    runs out takes tests from the back of another's queue: a test of minutes (the demo) started first runs while the
+    other workers share out the rest, instead of alone at the end of the pass. The order is otherwise kept.
+    """
     for item in items:
         if uses_database(item):
             item.add_marker(pytest.mark.db)
+    items.sort(key=lambda item: item.get_closest_marker("slow_start") is None)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -73,6 +83,20 @@ def database_backend(request: pytest.FixtureRequest) -> Iterator[str]:
             yield name
         finally:
             BACKEND.reset()
+
+
+@pytest.fixture(scope="session")
+def dashboard_demo(tmp_path_factory: pytest.TempPathFactory, database_backend: str) -> Iterator[HubUnderTest]:
+    """The dashboard's demo hub (:mod:`tests.support.dashboard_demo`), built once per session (per xdist worker) on
+    the run's backend and shared by the dashboard's test modules, which only read it: a token or a dashboard session
+    they add changes no answer. A test that changes what the hub answers builds a hub of its own.
+
+    Its rate limits are off: every module's requests come from one address with one coordinator token, and the
+    per-address and per-token limits would count them all together (the limits have tests of their own).
+    """
+    from tests.support.dashboard_demo import demo_hub  # here: only the sessions that use it import the hub's app
+
+    yield from demo_hub(tmp_path_factory.mktemp("dashboard-demo") / "hub", rate_limits=False)
 
 
 @pytest.fixture

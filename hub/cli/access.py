@@ -15,8 +15,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli import views
-from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, open_hub, state_of
-from hub.db import write_session
+from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, hub_session
 from hub.services.access_log import AccessLogService
 from protocol.access_chain import access_log_signer
 from protocol.messages import format_timestamp
@@ -36,7 +35,7 @@ def checkpoint(
     as_json: JsonOption = False,
 ) -> None:
     """Sign a checkpoint of the access log's chain as it is now (nothing new is signed twice)."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (context, session):
         signed = AccessLogService(session).checkpoint(
             access_log_signer(context.origin, context.keys.log), now=context.clock()
         )

@@ -2,12 +2,15 @@
 """What every command of ``tipshare-hub`` shares: the state ``main`` hands them, the options every command takes,
 the errors of the command line, and the way to the hub the options point at (:func:`open_hub`).
 
-A command parses its options, opens the hub, calls one service, and prints (:mod:`hub.cli.views`)::
+A command parses its options, opens the hub and a transaction (:func:`hub_session`), calls one service, and
+prints (:func:`emit`, with :mod:`hub.cli.views`)::
 
     @token_app.command("list")
-    def token_list(ctx: typer.Context, data_dir: DataDirOption = None, database_url: DatabaseURLOption = None):
-        with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
-            ...
+    def token_list(ctx: typer.Context, data_dir: DataDirOption = None, database_url: DatabaseURLOption = None,
+                   as_json: JsonOption = False):
+        with hub_session(ctx, data_dir, database_url) as (context, session):
+            document = [views.token_document(record, context.clock()) for record in TokenService(session).list()]
+        emit(document, as_json, views.show_tokens)
 """
 
 from __future__ import annotations
@@ -21,14 +24,17 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
+from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 from appkit.commands import CommandState
 from appkit.commands import state_of as command_state
+from hub.cli import views
 from hub.context import HubContext, utc_now
-from hub.db import make_engine, sqlite_file, storage_fault
+from hub.db import make_engine, read_session, sqlite_file, storage_fault, write_session
 from hub.errors import BadRequest, Conflict, DatabaseUnavailable, HubError, NotInitialised
 from hub.settings import Settings
 
@@ -42,6 +48,8 @@ __all__ = [
     "State",
     "YesOption",
     "database",
+    "emit",
+    "hub_session",
     "open_hub",
     "settings_for",
     "shown_url",
@@ -51,6 +59,7 @@ __all__ = [
 ]
 
 _Model = TypeVar("_Model", bound=BaseModel)
+_Document = TypeVar("_Document")
 
 
 class AlreadyInitialised(Conflict):
@@ -179,6 +188,25 @@ def open_hub(state: State, data_dir: Path | None, database_url: str | None) -> I
     settings = settings_for(data_dir, database_url)
     with database(settings, must_exist=True) as engine:
         yield HubContext.open(settings, clock=state.clock, engine=engine)
+
+
+@contextmanager
+def hub_session(
+    ctx: typer.Context, data_dir: Path | None, database_url: str | None, *, write: bool = False
+) -> Iterator[tuple[HubContext, Session]]:
+    """The hub the options point at (:func:`open_hub`) and one transaction on its database: a writer's, committed
+    when the block ends, with ``write``; else a read-only snapshot."""
+    transaction = write_session if write else read_session
+    with open_hub(state_of(ctx), data_dir, database_url) as context, transaction(context.sessions) as session:
+        yield context, session
+
+
+def emit(document: _Document, as_json: bool, show: Callable[[Console, _Document], None]) -> None:
+    """Print a command's result: the JSON document with ``--json``, else as ``show`` puts it for a person."""
+    if as_json:
+        views.emit_json(document)
+    else:
+        show(views.console(), document)
 
 
 def validated(model: type[_Model], help_by_field: dict[str, str], **values: object) -> _Model:

@@ -4,14 +4,14 @@ policies (:mod:`hub.cli.policy`)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 import typer
 
 from hub.cli import policy, views
-from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, open_hub, state_of, validated
+from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, emit, hub_session, validated
 from hub.cli.submissions import parse_moment
-from hub.db import read_session, write_session
 from hub.schemas import HotlineCreate, KeyRevoke, KeyRotate
 from hub.services.policies import PolicyTerms
 from hub.services.registry import Registry
@@ -101,7 +101,7 @@ def hotline_add(
         public_key=the_key,
         sealing_key=sealing_key,
     )
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (context, session):
         event = Registry.open(context, session).enroll(
             hotline_id=body.id,
             display_name=body.display_name,
@@ -114,10 +114,7 @@ def hotline_add(
             sealing_key=body.sealing_key,
         )
     document = views.key_event_document("enrolled", event, public_key=body.public_key, previous_key_id=None)
-    if as_json:
-        views.emit_json(document)
-    else:
-        views.show_key_event(views.console(), document, display_name=body.display_name, country=body.country)
+    emit(document, as_json, partial(views.show_key_event, display_name=body.display_name, country=body.country))
 
 
 policy.register(hotline_app)
@@ -137,7 +134,7 @@ def hotline_rotate_key(
     """Give a hotline a new key; its current key stops being valid now (logged as key_rotated)."""
     the_id, the_key = _id_and_key(hotline_id, key, line)
     body = validated(KeyRotate, _HOTLINE_HELP, public_key=the_key, sealing_key=sealing_key)
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (context, session):
         registry = Registry.open(context, session)
         before = registry.summary(the_id)
         name, country = before.display_name, before.country
@@ -146,10 +143,7 @@ def hotline_rotate_key(
             hotline_id=the_id, public_key=body.public_key, now=context.clock(), sealing_key=body.sealing_key
         )
     document = views.key_event_document("rotated", event, public_key=body.public_key, previous_key_id=previous)
-    if as_json:
-        views.emit_json(document)
-    else:
-        views.show_key_event(views.console(), document, display_name=name, country=country)
+    emit(document, as_json, partial(views.show_key_event, display_name=name, country=country))
 
 
 @hotline_app.command("revoke-key")
@@ -174,7 +168,7 @@ def hotline_revoke_key(
     body = validated(KeyRevoke, _HOTLINE_HELP, reason=reason.strip())
     since = parse_moment(compromised_since, option="--compromised-since") if compromised_since else None
     withdrawn: list[int] = []
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (context, session):
         registry = Registry.open(context, session)
         if since is None:
             event = registry.revoke(key_id=key_id.strip(), reason=body.reason, now=context.clock())
@@ -214,9 +208,6 @@ def hotline_list(
     as_json: JsonOption = False,
 ) -> None:
     """List enrolled hotlines with their current key and key history."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url) as (context, session):
         document = views.hotlines_document(Registry.open(context, session).hotlines())
-    if as_json:
-        views.emit_json(document)
-    else:
-        views.show_hotlines(views.console(), document)
+    emit(document, as_json, views.show_hotlines)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -15,6 +16,7 @@ from hub.cli.common import (
     DataDirOption,
     JsonOption,
     database,
+    emit,
     open_hub,
     settings_for,
     shown_url,
@@ -52,10 +54,7 @@ def init(
         context = initialise_hub(settings, origin=origin, clock=state_of(ctx).clock, engine=engine)
         document = views.identity_document(context)
     _log.info("hub %s initialised in %s", origin, settings.data_dir)
-    if as_json:
-        views.emit_json(document)
-    else:
-        views.show_identity(views.console(), document, created=True)
+    emit(document, as_json, partial(views.show_identity, created=True))
 
 
 def _refuse_if_initialised(settings: Settings) -> None:
@@ -88,7 +87,4 @@ def identity(
     """Show the hub's identity and key fingerprints (to read to a hotline over the phone)."""
     with open_hub(state_of(ctx), data_dir, database_url) as context:
         document = views.identity_document(context)
-    if as_json:
-        views.emit_json(document)
-    else:
-        views.show_identity(views.console(), document, created=False)
+    emit(document, as_json, partial(views.show_identity, created=False))

@@ -7,8 +7,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli import views
-from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, open_hub, state_of
-from hub.db import read_session
+from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, hub_session
 from hub.errors import LogIntegrityError, NotFound
 from hub.services.log import TransparencyLog
 from hub.services.logcheck import check_log
@@ -28,7 +27,7 @@ def log_checkpoint(
     as_json: JsonOption = False,
 ) -> None:
     """Print the latest signed checkpoint (a C2SP signed note), exactly as the hub hands it out."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url) as (context, session):
         latest = TransparencyLog(session, signer=context.log_signer).latest_checkpoint()
         if latest is None:
             raise NotFound("the log is empty: the hub signs its first checkpoint when it logs its first entry")
@@ -47,7 +46,7 @@ def log_verify(
     as_json: JsonOption = False,
 ) -> None:
     """Rebuild the log's Merkle tree from every entry and check it against every checkpoint the hub signed."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url) as (context, session):
         result = check_log(session, signer=context.log_signer)
     if as_json:
         views.emit_json(

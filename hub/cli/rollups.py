@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from hub.cli import views
-from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, open_hub, state_of
-from hub.db import read_session, write_session
+from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, hub_session
 from hub.errors import LogIntegrityError
 from hub.services.rebuild import check_rollups, rebuild_rollups
 
@@ -28,7 +27,7 @@ def rollups_check(
     as_json: JsonOption = False,
 ) -> None:
     """Recompute every statistic from the log's signed payloads and compare with the stored rollups."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url) as (context, session):
         problems = check_rollups(session, context.taxonomies)
     if as_json:
         views.emit_json({"ok": not problems, "problems": problems})
@@ -52,6 +51,6 @@ def rollups_rebuild(
     """Rewrite the rollup tables from the log (the log itself is never changed)."""
     if not yes:
         typer.confirm("Rewrite every rollup row from the transparency log?", abort=True)
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (context, session):
         rebuilt = rebuild_rollups(session, context.taxonomies)
     typer.echo(f"Rollups rebuilt from {rebuilt.entries} log entries: {rebuilt.cells} cells.")

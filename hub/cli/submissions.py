@@ -20,8 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from hub.cli import views
-from hub.cli.common import open_hub, state_of
-from hub.db import write_session
+from hub.cli.common import hub_session
 from hub.errors import BadRequest
 from hub.services.withdrawals import Withdrawals, Withdrawn
 from protocol.messages import format_timestamp
@@ -85,7 +84,7 @@ def submission_withdraw(
     with the hub's log key); the hotline's previous revision of that month counts again."""
     if not 1 <= submission_id <= 2**31 - 1:
         raise BadRequest(f"ID: {submission_id} is not a submission id")
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (context, session):
         done = Withdrawals(context, session).withdraw(submission_id, reason=reason, now=context.clock())
     document = withdrawn_document(done, submission_id)
     if as_json:

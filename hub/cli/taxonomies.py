@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from hub.cli import views
-from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, open_hub, state_of
-from hub.db import read_session, write_session
+from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, emit, hub_session
 from hub.services.taxonomies import TaxonomyRegistry
 
 __all__ = ["taxonomy_app"]
@@ -27,13 +26,10 @@ def taxonomy_list(
     as_json: JsonOption = False,
 ) -> None:
     """List the taxonomies the hub accepts, which one is current, and how many current submissions follow each."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url) as (_, session):
         registry = TaxonomyRegistry(session)
         document = views.taxonomies_document(registry.registered(), registry.current_id(), registry.usage())
-    if as_json:
-        views.emit_json(document)
-    else:
-        views.show_taxonomies(views.console(), document)
+    emit(document, as_json, views.show_taxonomies)
 
 
 @taxonomy_app.command("current")
@@ -47,10 +43,7 @@ def taxonomy_current(
     as_json: JsonOption = False,
 ) -> None:
     """Make a registered taxonomy the current one: the one GET /v1/hub names and newly set-up nodes follow."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (_, session):
         switch = TaxonomyRegistry(session).make_current(taxonomy_id.strip())
     document = {"previous": switch.previous, "current": switch.current, "changed": switch.previous != switch.current}
-    if as_json:
-        views.emit_json(document)
-    else:
-        views.show_taxonomy_switch(views.console(), document)
+    emit(document, as_json, views.show_taxonomy_switch)

@@ -10,9 +10,8 @@ from typing import Annotated
 import typer
 
 from hub.cli import views
-from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, open_hub, state_of
+from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, emit, hub_session
 from hub.cli.text import printable
-from hub.db import read_session, write_session
 from hub.services.tokens import TokenService
 
 __all__ = ["RoleChoice", "token_app"]
@@ -57,7 +56,7 @@ def token_create(
 ) -> None:
     """Issue a bearer token. It is printed once and cannot be shown again."""
     scope = _countries(countries, role)
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (context, session):
         now = context.clock()
         created = TokenService(session).create(
             role=role.value,
@@ -82,13 +81,10 @@ def token_list(
     as_json: JsonOption = False,
 ) -> None:
     """List issued tokens (never the tokens themselves: the hub does not have them)."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url) as (context, session):
         now = context.clock()
         document = [views.token_document(record, now) for record in TokenService(session).list()]
-    if as_json:
-        views.emit_json(document)
-    else:
-        views.show_tokens(views.console(), document)
+    emit(document, as_json, views.show_tokens)
 
 
 @token_app.command("revoke")
@@ -100,7 +96,7 @@ def token_revoke(
     as_json: JsonOption = False,
 ) -> None:
     """Revoke a token now; requests with it are refused from then on."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (context, session):
         now = context.clock()
         tokens = TokenService(session)
         already = tokens.is_revoked(token_id)

@@ -21,9 +21,8 @@ import httpx
 import typer
 
 from hub.cli import views
-from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, open_hub, state_of
+from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, hub_session, open_hub, state_of
 from hub.cli.text import printable
-from hub.db import read_session, write_session
 from hub.errors import LogIntegrityError
 from hub.services.witnessing import WitnessRegistry, collect
 
@@ -60,7 +59,7 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Register a witness: from now on `collect` sends it every new checkpoint."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (context, session):
         document = _witness_document(
             WitnessRegistry(session).add(name=name, vkey=vkey.strip(), url=url.strip(), now=context.clock())
         )
@@ -78,7 +77,7 @@ def remove(
     database_url: DatabaseURLOption = None,
 ) -> None:
     """Stop sending checkpoints to a witness (the cosignatures it gave stay served)."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (_, session):
         WitnessRegistry(session).remove(name)
     typer.echo(f"witness {name} removed")
 
@@ -91,7 +90,7 @@ def list_witnesses(
     as_json: JsonOption = False,
 ) -> None:
     """The registered witnesses: the size each cosigned last, and the last error."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url) as (_, session):
         documents = [_witness_document(w) for w in WitnessRegistry(session).all()]
     if as_json:
         views.emit_json(documents)

@@ -51,7 +51,7 @@ from protocol.receipt import verify_receipt
 from protocol.taxonomy import TAXONOMY_V1_ID, Taxonomy
 from tests.support.backends import BACKEND, fresh_database_url
 from tests.support.releases import make_release
-from tests.support.served import ServedHub, served_hub
+from tools.served_hub import ServedHub, served_hub
 
 pytestmark = pytest.mark.slow
 

@@ -17,9 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +25,9 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect, sync_playwright
 
-from tests.support.dashboard_demo import demo_hub
-from tests.support.hubs import HubUnderTest
+from tests.support.hubs import HubUnderTest, served_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
@@ -76,25 +71,10 @@ class Watched:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    for hub in demo_hub(tmp_path_factory.mktemp("browser") / "hub"):
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-        config = uvicorn.Config(hub.client.app, log_level="warning", lifespan="off", ws="none", access_log=False)
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        try:
-            yield Served(hub, f"http://127.0.0.1:{port}")
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            listener.close()
+def served(dashboard_demo: HubUnderTest) -> Iterator[Served]:
+    """The session's demo hub (``tests/conftest.py``), served on 127.0.0.1; the tests only read it."""
+    with served_in_thread(dashboard_demo) as url:
+        yield Served(dashboard_demo, url)
 
 
 @pytest.fixture(scope="module")

@@ -21,19 +21,15 @@ Screenshots of every view in every language go to ``test-artifacts/dashboard/i18
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from babel.messages.pofile import read_po
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from hub.dashboard import i18n
-from tests.support.dashboard_demo import demo_hub
+from tests.support.hubs import HubUnderTest, served_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard" / "i18n"
@@ -150,25 +146,11 @@ def test_the_check_names_a_missing_translation() -> None:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(base URL, coordinator token) of a hub holding the demo data, served by uvicorn on 127.0.0.1."""
-    for hub in demo_hub(tmp_path_factory.mktemp("languages") / "hub"):
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(hub.client.app, log_level="warning", lifespan="off", ws="none", access_log=False)
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{listener.getsockname()[1]}", hub.tokens["coordinator"]
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            listener.close()
+def served(dashboard_demo: HubUnderTest) -> Iterator[tuple[str, str]]:
+    """(base URL, coordinator token) of the session's demo hub (``tests/conftest.py``), served on 127.0.0.1; the
+    tests only read it."""
+    with served_in_thread(dashboard_demo) as url:
+        yield url, dashboard_demo.tokens["coordinator"]
 
 
 @pytest.fixture(scope="module")

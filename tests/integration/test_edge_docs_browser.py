@@ -3,18 +3,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import ConsoleMessage, Request, expect, sync_playwright
 
 from tests.integration.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.hubs import start_hub
+from tests.support.hubs import served_in_thread, start_hub
 
 pytestmark = pytest.mark.slow
 
@@ -22,23 +18,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def docs_url(tmp_path: Path) -> Iterator[str]:
     for hub in start_hub(tmp_path / "hub"):
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-        config = uvicorn.Config(hub.client.app, log_level="warning", lifespan="off", ws="none", access_log=False)
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            listener.close()
+        with served_in_thread(hub) as url:
+            yield url
 
 
 def test_attack_docs_run_only_the_hubs_own_script(docs_url: str) -> None:

@@ -24,7 +24,7 @@ import pytest
 from hub.settings import Settings
 from hub.setup import initialise_hub
 from tests.support.backends import fresh_database_url
-from tests.support.served import ServedHub, free_port, served_hub
+from tools.served_hub import ServedHub, free_port, served_hub
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ from hub.settings import Settings
 from hub.setup import initialise_hub
 from tests.support.backends import fresh_database_url
 from tests.support.rawhttp import chunked, exchange, request_head
-from tests.support.served import ServedHub, served_hub
+from tools.served_hub import ServedHub, served_hub
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ import pytest
 from auditor.cli import main
 from tests.support.export_files import QUESTION, check, download, edit_column, populated_hub, rows
 from tests.support.hubs import HubUnderTest
-from tests.support.served import served_hub
+from tools.served_hub import served_hub
 
 pytestmark = pytest.mark.slow
 

@@ -90,8 +90,8 @@ from tests.support.hubkit import assert_problem
 from tests.support.hubs import Clock, HubUnderTest, start_hub
 from tests.support.rawhttp import chunked, exchange, request_head
 from tests.support.releases import make_release
-from tests.support.served import served_hub
 from tests.support.snapshots import HubState, assert_unchanged, snapshot_hub
+from tools.served_hub import served_hub
 
 DEPTH_BOMB: Final = 10_000
 

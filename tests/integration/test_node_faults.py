@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Delivery faults between a node and a real hub: whatever breaks, the outbox ends with one accepted submission.
 
-The hub runs for real (``tipshare-hub serve``, :mod:`tests.support.served`, on the run's backend), and the node
+The hub runs for real (``tipshare-hub serve``, :mod:`tools.served_hub`, on the run's backend), and the node
 reaches it only through a fault-injecting proxy on loopback (:mod:`tests.support.faulty_proxy`), the hub URL it
 pinned at ``init``. Each case is a hotline of its own (its own node home, enrolled at the one hub), so that a
 failure leaves nothing queued for the next.
@@ -50,7 +50,7 @@ from protocol.note import NoteVerifier
 from protocol.receipt import verify_receipt
 from tests.support.backends import BACKEND, fresh_database_url
 from tests.support.faulty_proxy import Fault, FaultyProxy
-from tests.support.served import ROOT, ServedHub, served_hub
+from tools.served_hub import ROOT, ServedHub, served_hub
 
 pytestmark = pytest.mark.slow
 

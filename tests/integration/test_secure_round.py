@@ -33,7 +33,7 @@ from protocol.secagg.signed import member_message, step_message
 from protocol.taxonomy import TAXONOMY_V1_ID
 from tests.support.backends import fresh_database_url
 from tests.support.round_nodes import GROUP, PERIOD, TABLE, RoundNode, set_up_node
-from tests.support.served import ServedHub, served_hub
+from tools.served_hub import ServedHub, served_hub
 
 N, THRESHOLD = 20, 14
 DROP_BEFORE_MASKED = {"hotline-03", "hotline-08", "hotline-11", "hotline-17"}

@@ -20,7 +20,7 @@ from hub.services.tokens import TokenService
 from hub.settings import Settings
 from hub.setup import initialise_hub
 from tests.support.backends import fresh_database_url
-from tests.support.served import ServedHub, served_hub
+from tools.served_hub import ServedHub, served_hub
 
 pytestmark = pytest.mark.slow
 

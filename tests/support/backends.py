@@ -3,7 +3,7 @@
 
 ``make test`` runs the whole suite on SQLite, then every database test (marker ``db``, set by ``tests/conftest.py``
 on each test that reaches :func:`fresh_database_url` or :func:`fresh_hub_database`) again on PostgreSQL, on a
-throwaway cluster that the session starts itself (:mod:`tests.support.postgres`).
+throwaway cluster that the session starts itself (:mod:`tools.postgres_cluster`).
 
 Migrate once, then copy: a hub's database is a copy of one database migrated per session (a template database on
 PostgreSQL, a file copy on SQLite), so each hub skips the migrations. Only the empty schema is shared; the hub's
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.postgres import PostgresCluster
+from tools.postgres_cluster import PostgresCluster
 
 __all__ = ["BACKEND", "Backend", "fresh_database_url", "fresh_hub_database"]
 

@@ -28,7 +28,7 @@ from typing import Final
 from sqlalchemy import Engine, text
 
 from hub.db import WRITER_LOCK_ID, make_engine
-from tests.support.served import processes
+from tools.served_hub import processes
 
 __all__ = ["WriterProbe", "group_members", "kill_process_group"]
 

@@ -17,8 +17,9 @@ ro-line         RO       v1 2026-05..07 (four tables), then v2; 2026-09 late; th
 
 The tests then look at the hub on 2026-11-21 (:data:`VIEW_NOW`), whose default range is 2025-11..2026-10.
 
-The dashboard tests (``tests/unit/hub/test_dashboard_*.py``, the browser tests in ``tests/integration/``) build it
-with :func:`demo_hub` and read it with :func:`get_json`, :func:`signed_in` and :func:`page`.
+The dashboard tests (``tests/unit/hub/test_dashboard_*.py``, the browser tests in ``tests/integration/``) share one
+hub built by :func:`demo_hub` (the session fixture ``dashboard_demo``) and read it with :func:`get_json`,
+:func:`signed_in` and :func:`get_page`.
 """
 
 from __future__ import annotations
@@ -178,9 +179,11 @@ def _submit(hub: HubUnderTest, hotline_id: str, country: str, month: str, *, rev
     hub.submit(payload)
 
 
-def demo_hub(directory: Path) -> Iterator[HubUnderTest]:
-    """A hub holding the demo data (for module-scoped fixtures): it publishes taxonomy v2 and accepts v1."""
-    for hub in start_hub(directory, current_taxonomy=None):
+def demo_hub(directory: Path, **settings: Any) -> Iterator[HubUnderTest]:
+    """A hub holding the demo data (for fixtures; ``settings`` as :func:`~tests.support.hubs.start_hub` takes them):
+    it publishes taxonomy v2 and accepts v1. The suite builds it once a session: ``dashboard_demo`` in
+    ``tests/conftest.py``."""
+    for hub in start_hub(directory, current_taxonomy=None, **settings):
         build_demo(hub)
         yield hub
 

@@ -1,14 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
-"""A real hub on a temporary SQLite file, with a clock the test controls, driven through its HTTP API."""
+"""A real hub on a temporary SQLite file, with a clock the test controls, driven through its HTTP API (or served
+by uvicorn in a thread for a browser: :func:`served_in_thread`)."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi.testclient import TestClient
 
 from hub.app import create_app
@@ -164,3 +170,25 @@ def _start_hub(
     with TestClient(app) as client:
         yield HubUnderTest(context=context, client=client, clock=clock, tokens=tokens)
     context.engine.dispose()
+
+
+@contextmanager
+def served_in_thread(hub: HubUnderTest) -> Iterator[str]:
+    """The hub's app served by uvicorn in a thread of this process, on a free port of 127.0.0.1 (for a browser):
+    yields its base URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(hub.client.app, log_level="warning", lifespan="off", ws="none", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()

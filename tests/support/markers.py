@@ -13,6 +13,7 @@ names a function uses to the suite's own functions, classes and modules (never i
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import types
 from collections.abc import Iterator
@@ -79,6 +80,9 @@ def _callees(function: types.FunctionType, owner: type | None) -> Iterator[Any]:
     """The suite's functions (and the methods of its classes) that ``function`` names."""
     names = set(_names(function.__code__))
     namespaces: list[Any] = [function.__globals__]
+    # A suite module the function imports where it runs (``from tests.support.x import y`` in its body, so that
+    # only the tests that use it pay for its imports): a dotted name is only ever a module's.
+    namespaces += [vars(importlib.import_module(name)) for name in names if name.startswith("tests.")]
     if owner is not None:
         namespaces.append(vars(owner))
     for name in names:

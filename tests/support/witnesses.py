@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from auditor.cli import main as audit_main
-from tests.support.served import ROOT, ServerFailed, free_port
+from tools.served_hub import ROOT, ServerFailed, free_port
 
 __all__ = ["InitialisedWitness", "ServedWitness", "init_witness", "served_witness"]
 

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.slow_start  # minutes: started first, not left to run alone at the end of the pass
 def test_the_demo_runs_end_to_end_and_the_auditor_verifies_it(tmp_path: Path) -> None:
     result = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "demo", "--once", "--workdir", str(tmp_path / "demo")],

@@ -6,20 +6,20 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from hub.db import write_session
 from hub.services.tokens import TokenService
-from tests.support.dashboard_demo import V2_MONTHS, demo_hub, get_json, signed_in
+from tests.support.dashboard_demo import V2_MONTHS, get_json, signed_in
 from tests.support.hubs import HubUnderTest
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubUnderTest]:
-    yield from demo_hub(tmp_path_factory.mktemp("pivot-attacks") / "hub")
+def demo(dashboard_demo: HubUnderTest) -> HubUnderTest:
+    """The session's demo hub (``tests/conftest.py``), which this module only reads."""
+    return dashboard_demo
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ the numbers follow the page, while the API and the files stay English."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from hub.dashboard import i18n
 from hub.dashboard.labels import format_number, format_percent, number_symbols
-from tests.support.dashboard_demo import MONTHS, demo_hub
+from tests.support.dashboard_demo import MONTHS
 from tests.support.hubs import HubUnderTest
 
 VIEWS = ("/trends", "/corridors", "/demography", "/completeness")
@@ -22,8 +21,9 @@ RANGE = {"period_from": MONTHS[0], "period_to": MONTHS[-1]}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubUnderTest]:
-    yield from demo_hub(tmp_path_factory.mktemp("i18n") / "hub")
+def demo(dashboard_demo: HubUnderTest) -> HubUnderTest:
+    """The session's demo hub (``tests/conftest.py``), which this module only reads."""
+    return dashboard_demo
 
 
 def _signed_in(hub: HubUnderTest, **headers: str) -> TestClient:

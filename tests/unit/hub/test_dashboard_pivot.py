@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from fastapi.testclient import TestClient
 from tests.support.dashboard_demo import (
     MONTHS_PARAMS,
     V2_MONTHS,
-    demo_hub,
     get_json,
     get_page,
     html_section,
@@ -32,8 +30,9 @@ Cell = tuple[str, str, float | None, float | None, float | None, str]
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubUnderTest]:
-    yield from demo_hub(tmp_path_factory.mktemp("pivot") / "hub")
+def demo(dashboard_demo: HubUnderTest) -> HubUnderTest:
+    """The session's demo hub (``tests/conftest.py``), which this module only reads."""
+    return dashboard_demo
 
 
 @pytest.fixture(scope="module")

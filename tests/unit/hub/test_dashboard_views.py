@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -27,7 +27,6 @@ from tests.support.dashboard_demo import (
     SCHEDULE,
     V2,
     V2_MONTHS,
-    demo_hub,
     get_json,
     get_page,
     html_section,
@@ -38,8 +37,9 @@ from tests.support.hubs import HubUnderTest
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubUnderTest]:
-    yield from demo_hub(tmp_path_factory.mktemp("demo") / "hub")
+def demo(dashboard_demo: HubUnderTest) -> HubUnderTest:
+    """The session's demo hub (``tests/conftest.py``), which this module only reads."""
+    return dashboard_demo
 
 
 def test_the_demo_grid_has_every_status(demo: HubUnderTest) -> None:

@@ -49,7 +49,7 @@ from protocol.messages import Receipt, SubmissionPayload
 from protocol.receipt import verify_receipt
 from tests.support.hubkit import assert_problem, dump_database
 from tests.support.hubs import EnrolledHotline, HubUnderTest
-from tests.support.served import free_port
+from tools.served_hub import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 HOTLINE = "la-strada-md"
