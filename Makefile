@@ -57,13 +57,15 @@ contracts: install
 # The whole suite on SQLite, then every database test again on a real PostgreSQL server that the test session
 # starts itself (a throwaway cluster on 127.0.0.1, deleted afterwards). Database tests are those marked `db`, which
 # tests/conftest.py does by itself for every test that reaches a database of the run's backend (a hub, say).
-# protocol/ is held at 100 % branch coverage by its own unit tests: `coverage` runs them (once, in one process,
-# measured, with the architecture's checks and the protocol's runnable docs) and fails below the floor of
-# pyproject.toml's [tool.coverage]; the SQLite pass runs everything else.
+# protocol/ is held at 100 % branch coverage by its own unit tests: `coverage` runs them (once, in parallel, each
+# worker measured and the data combined, with the architecture's checks and the protocol's runnable docs) and fails
+# below the floor of pyproject.toml's [tool.coverage]; the SQLite pass runs everything else.
 unit: coverage unit-sqlite unit-postgresql
 
 coverage: install
-	TIPSHARE_HYPOTHESIS=ci $(BIN)/coverage run -m pytest -q -p no:xdist tests/unit/protocol tests/unit/test_architecture.py
+	rm -f .coverage .coverage.*
+	TIPSHARE_HYPOTHESIS=ci $(BIN)/coverage run -m pytest -q $(XDIST) tests/unit/protocol tests/unit/test_architecture.py
+	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
 
 # The whole suite: property tests at their thorough profile, and the slowest tests listed at the end of each pass.
@@ -125,4 +127,4 @@ bench: install postgres
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache .coverage .coverage.*

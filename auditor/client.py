@@ -22,12 +22,13 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from appkit.problems import Problem, clean_text, read_problem, user_agent
+from appkit.urls import MALFORMED, PLAINTEXT, hub_url
 from auditor.errors import HubResponseInvalid, HubUnreachable, QuestionRefused, UsageError
 from auditor.i18n import N_, T_
 from auditor.published import PublishedStats, collector_paused, parse_stats, validation_problems
@@ -42,7 +43,6 @@ from protocol.api import (
 )
 from protocol.errors import ProtocolError
 from protocol.handover import HandoverProof
-from protocol.hosts import is_this_machine
 from protocol.messages import PROTOCOL_VERSION, b64decode
 from protocol.taxonomy import Taxonomy, parse_taxonomy
 
@@ -85,17 +85,13 @@ def make_http_client(settings: ClientSettings) -> httpx.Client:
 def normalise_hub_url(url: str) -> str:
     """The hub URL without a trailing slash; ``https://`` (or ``http://`` for a hub on this machine: the token
     must not cross a network in clear)."""
-    text = url.strip().rstrip("/")
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+    text, problem = hub_url(url)
+    if problem == MALFORMED:
         raise UsageError(
             T_("{url} is not a hub URL", url=repr(url)),
             hint=N_("Give the hub's address, such as https://hub.example.org"),
         )
-    if parts.scheme == "http" and not is_this_machine(parts.hostname):
+    if problem == PLAINTEXT:
         raise UsageError(
             T_("{url} is not encrypted: plain http:// would send your token in clear", url=repr(url)),
             hint=N_("Use the hub's https:// address (http:// only for a hub on this machine)"),

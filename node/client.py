@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
 
 from appkit.problems import Problem, clean_text, read_problem, user_agent
+from appkit.urls import MALFORMED, PLAINTEXT, hub_url
 from node.errors import (
     ConfigError,
     HubResponseInvalid,
@@ -47,7 +48,6 @@ from node.settings import NodeSettings
 from protocol.api import ConsistencyProof, HubIdentity, PublishedTaxonomy, RoundState
 from protocol.errors import ProtocolError
 from protocol.handover import HandoverProof
-from protocol.hosts import is_this_machine
 from protocol.messages import PROTOCOL_VERSION, Receipt, b64decode
 from protocol.taxonomy import Taxonomy, parse_taxonomy
 
@@ -78,17 +78,13 @@ def normalise_hub_url(url: str) -> str:
     Traceback (most recent call last):
     node.errors.ConfigError: 'http://hub.example.org' is not encrypted: ...
     """
-    text = url.strip().rstrip("/")
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+    text, problem = hub_url(url)
+    if problem == MALFORMED:
         raise ConfigError(
             Text(N_("%(url)s is not a hub URL"), url=repr(url)),
             hint=Text(N_("Give the address your hub operator sent you, such as https://hub.example.org")),
         )
-    if parts.scheme == "http" and not is_this_machine(parts.hostname):
+    if problem == PLAINTEXT:
         raise ConfigError(
             Text(
                 N_("%(url)s is not encrypted: plain http:// is only allowed for a hub on this machine"), url=repr(url)

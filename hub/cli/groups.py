@@ -17,10 +17,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
-from hub.cli import views
-from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, open_hub, state_of
-from hub.db import read_session, write_session
+from hub.cli.common import DatabaseURLOption, DataDirOption, JsonOption, emit, hub_session
 from hub.models import SecaggGroup, SecaggRound
 from hub.services.secure_rounds import SecureRounds
 
@@ -65,14 +64,38 @@ def _round_document(row: SecaggRound) -> dict[str, Any]:
 
 
 def _emit_round(document: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        views.emit_json(document)
-        return
-    typer.echo(
+    emit(document, as_json, lambda _console, d: typer.echo(_round_line(d)))
+
+
+def _round_line(document: dict[str, Any]) -> str:
+    return (
         f"{document['group']} {document['period']} round {document['round']}: {document['step']} "
         f"(shares by {document['shares_due']}, masked by {document['masked_due']}, "
         f"reveals by {document['reveal_due']})"
     )
+
+
+def _show_ticked(_console: Console, document: dict[str, Any]) -> None:
+    for row in document["opened"] + document["advanced"]:
+        typer.echo(_round_line(row))
+
+
+def _show_created(_console: Console, document: dict[str, Any]) -> None:
+    """The group, and the ``[secure_group]`` section the operator gives each member hotline."""
+    count, threshold, scaling = len(document["members"]), document["threshold"], document["scaling"]
+    typer.echo(f"group {document['id']}: {count} members, threshold {threshold}, scaling {scaling}")
+    typer.echo("Each member hotline sets in its config.toml (with a collusion_cap of its own choosing):")
+    typer.echo(f'  [secure_group]\n  group_id = "{document["id"]}"\n  members = {count}\n  threshold = {threshold}')
+    if scaling != 1:
+        typer.echo(f"  scaling = {scaling}")
+
+
+def _show_groups(_console: Console, documents: list[dict[str, Any]]) -> None:
+    if not documents:
+        typer.echo("No aggregation group (`tipshare-hub group create NAME --members ... --threshold T`).")
+    for d in documents:
+        scaled = f", scaling {d['scaling']}" if d["scaling"] != 1 else ""
+        typer.echo(f"{d['id']}  t={d['threshold']} of {len(d['members'])}{scaled}: {', '.join(d['members'])}")
 
 
 @group_app.command("create")
@@ -101,7 +124,7 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a group of enrolled hotlines that have sealing keys; refuses t ≤ n/2."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (context, session):
         group = SecureRounds(context, session).create_group(
             group_id=group_id,
             members=members.split(","),
@@ -111,15 +134,7 @@ def create(
             scaling=scaling,
         )
         document = _group_document(group)
-    if as_json:
-        views.emit_json(document)
-        return
-    count = len(document["members"])
-    typer.echo(f"group {group_id}: {count} members, threshold {threshold}, scaling {scaling}")
-    typer.echo("Each member hotline sets in its config.toml (with a collusion_cap of its own choosing):")
-    typer.echo(f'  [secure_group]\n  group_id = "{group_id}"\n  members = {count}\n  threshold = {threshold}')
-    if scaling != 1:
-        typer.echo(f"  scaling = {scaling}")
+    emit(document, as_json, _show_created)
 
 
 @group_app.command("list")
@@ -130,16 +145,9 @@ def list_groups(
     as_json: JsonOption = False,
 ) -> None:
     """The aggregation groups, their members and thresholds."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url) as (context, session):
         documents = [_group_document(g) for g in SecureRounds(context, session).groups()]
-    if as_json:
-        views.emit_json(documents)
-        return
-    if not documents:
-        typer.echo("No aggregation group (`tipshare-hub group create NAME --members ... --threshold T`).")
-    for d in documents:
-        scaled = f", scaling {d['scaling']}" if d["scaling"] != 1 else ""
-        typer.echo(f"{d['id']}  t={d['threshold']} of {len(d['members'])}{scaled}: {', '.join(d['members'])}")
+    emit(documents, as_json, _show_groups)
 
 
 @round_app.command("open")
@@ -152,7 +160,7 @@ def open_round(
     as_json: JsonOption = False,
 ) -> None:
     """Open the group's next round for a month that has ended: log its roster and set its deadlines."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (context, session):
         document = _round_document(
             SecureRounds(context, session).open_round(group_id=group_id, period=period, now=context.clock())
         )
@@ -168,16 +176,12 @@ def tick(
 ) -> None:
     """Open every group's round of the month just ended, and move on every round whose deadline passed (a timer
     runs it)."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, write_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url, write=True) as (context, session):
         rounds = SecureRounds(context, session)
         now = context.clock()
         opened = [_round_document(r) for r in rounds.open_due(now=now)]
         advanced = [_round_document(r) for r in rounds.advance_all(now=now)]
-    if as_json:
-        views.emit_json({"opened": opened, "advanced": advanced})
-        return
-    for document in opened + advanced:
-        _emit_round(document, as_json=False)
+    emit({"opened": opened, "advanced": advanced}, as_json, _show_ticked)
 
 
 @round_app.command("show")
@@ -190,6 +194,6 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """The latest round of the group for the month: its step and deadlines."""
-    with open_hub(state_of(ctx), data_dir, database_url) as context, read_session(context.sessions) as session:
+    with hub_session(ctx, data_dir, database_url) as (context, session):
         document = _round_document(SecureRounds(context, session).find(group_id, period))
     _emit_round(document, as_json)
