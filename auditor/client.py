@@ -28,6 +28,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from appkit.problems import Problem, clean_text, read_problem, user_agent
+from appkit.transfer import TransferFailure, exchange, is_busy
 from appkit.urls import MALFORMED, PLAINTEXT, hub_url
 from auditor.errors import HubResponseInvalid, HubUnreachable, QuestionRefused, UsageError
 from auditor.i18n import N_, T_
@@ -293,44 +294,39 @@ class AuditClient:
         self, path: str, *, params: Mapping[str, Any] | None, authenticated: bool
     ) -> tuple[httpx.Response, bytes]:
         self.requests[path] = self.requests.get(path, 0) + 1
-        url = self._base + path
-        headers = self._auth if authenticated else None
-        try:
-            with self._http.stream("GET", url, params=dict(params or {}), headers=headers) as response:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_RESPONSE_BYTES:
-                        raise HubResponseInvalid(
-                            T_(
-                                "the hub's answer to {path} is larger than {limit} bytes",
-                                path=path,
-                                limit=MAX_RESPONSE_BYTES,
-                            )
-                        )
-        except httpx.TimeoutException as e:
+        answer = exchange(
+            self._http,
+            "GET",
+            self._base + path,
+            limit=MAX_RESPONSE_BYTES,
+            params=dict(params or {}),
+            headers=self._auth if authenticated else None,
+        )
+        if not isinstance(answer, TransferFailure):
+            return answer
+        if answer.kind == "too-large":
+            raise HubResponseInvalid(
+                T_("the hub's answer to {path} is larger than {limit} bytes", path=path, limit=MAX_RESPONSE_BYTES)
+            )
+        if answer.kind == "timeout":
             raise HubUnreachable(
                 T_(
                     "the hub at {base} did not answer {path} in time ({kind})",
                     base=self._base,
                     path=path,
-                    kind=type(e).__name__,
+                    kind=answer.detail,
                 )
-            ) from e
-        except httpx.UnsupportedProtocol as e:
-            raise UsageError(T_("the hub URL {base} cannot be used: {error}", base=self._base, error=e)) from e
-        except httpx.TransportError as e:
-            raise HubUnreachable(
-                T_("cannot reach the hub at {base}: {error}", base=self._base, error=str(e) or type(e).__name__)
-            ) from e
-        return response, bytes(body)
+            )
+        if answer.kind == "bad-url":
+            raise UsageError(T_("the hub URL {base} cannot be used: {error}", base=self._base, error=answer.detail))
+        raise HubUnreachable(T_("cannot reach the hub at {base}: {error}", base=self._base, error=answer.detail))
 
     def _expect_ok(self, response: httpx.Response, body: bytes, path: str) -> None:
         status = response.status_code
         if status == 200:
             return
         line = _problem(response, body).line
-        if status in (408, 429) or 500 <= status <= 599:
+        if is_busy(status):
             raise HubUnreachable(T_("the hub is busy or failing: {line} for GET {path}", line=line, path=path))
         if status in (401, 403):
             raise HubResponseInvalid(

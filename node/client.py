@@ -35,6 +35,7 @@ import httpx
 from pydantic import ValidationError
 
 from appkit.problems import Problem, clean_text, read_problem, user_agent
+from appkit.transfer import TransferFailure, exchange, is_busy
 from appkit.urls import MALFORMED, PLAINTEXT, hub_url
 from node.errors import (
     ConfigError,
@@ -232,7 +233,7 @@ class HubClient:
                     Text(N_("the hub accepted the submission but its receipt is malformed: %(error)s"), error=str(e))
                 ) from e
             return SubmitResult(receipt=receipt, created=status == 201)
-        if status in (408, 429) or 500 <= status <= 599:
+        if is_busy(status):
             raise HubUnreachable(
                 Text(N_("the hub is busy or failing (%(status)s)"), status=_problem(response, body).line),
                 retry_after=_retry_after(response),
@@ -299,7 +300,7 @@ class HubClient:
         status = response.status_code
         if status in (200, 201):
             return status == 201
-        if status in (408, 429) or 500 <= status <= 599:
+        if is_busy(status):
             self._expect_ok(response, body, path)
         problem = _problem(response, body)
         raise SubmissionRejected(
@@ -314,42 +315,36 @@ class HubClient:
     def _request(
         self, method: str, path: str, *, content: bytes | None = None, headers: dict[str, str] | None = None
     ) -> tuple[httpx.Response, bytes]:
-        url = self._base + path
-        try:
-            with self._http.stream(method, url, content=content, headers=headers) as response:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_RESPONSE_BYTES:
-                        raise HubResponseInvalid(
-                            Text(
-                                N_("the hub's answer to %(path)s is larger than %(limit)s bytes"),
-                                path=path,
-                                limit=MAX_RESPONSE_BYTES,
-                            )
-                        )
-        except httpx.TimeoutException as e:
-            raise HubUnreachable(
+        answer = exchange(
+            self._http, method, self._base + path, limit=MAX_RESPONSE_BYTES, content=content, headers=headers
+        )
+        if not isinstance(answer, TransferFailure):
+            return answer
+        if answer.kind == "too-large":
+            raise HubResponseInvalid(
                 Text(
-                    N_("the hub at %(url)s did not answer in time (%(error)s)"), url=self._base, error=type(e).__name__
+                    N_("the hub's answer to %(path)s is larger than %(limit)s bytes"),
+                    path=path,
+                    limit=MAX_RESPONSE_BYTES,
                 )
-            ) from e
-        except httpx.UnsupportedProtocol as e:
-            raise ConfigError(
-                Text(N_("the hub URL %(url)s cannot be used: %(error)s"), url=self._base, error=str(e))
-            ) from e
-        except httpx.TransportError as e:
-            reason = str(e) or type(e).__name__
+            )
+        if answer.kind == "timeout":
             raise HubUnreachable(
-                Text(N_("cannot reach the hub at %(url)s: %(reason)s"), url=self._base, reason=reason)
-            ) from e
-        return response, bytes(body)
+                Text(N_("the hub at %(url)s did not answer in time (%(error)s)"), url=self._base, error=answer.detail)
+            )
+        if answer.kind == "bad-url":
+            raise ConfigError(
+                Text(N_("the hub URL %(url)s cannot be used: %(error)s"), url=self._base, error=answer.detail)
+            )
+        raise HubUnreachable(
+            Text(N_("cannot reach the hub at %(url)s: %(reason)s"), url=self._base, reason=answer.detail)
+        )
 
     def _expect_ok(self, response: httpx.Response, body: bytes, path: str) -> None:
         status = response.status_code
         if status == 200:
             return
-        if status in (408, 429) or 500 <= status <= 599:
+        if is_busy(status):
             raise HubUnreachable(
                 Text(N_("the hub is busy or failing (%(status)s)"), status=_problem(response, body).line),
                 retry_after=_retry_after(response),
