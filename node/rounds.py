@@ -403,8 +403,8 @@ def _key_events(document: RoundState, home: NodeHome) -> list[KeyEventEntry]:
 
 def _check_roster(home: NodeHome, stored: StoredRound, read: _Read) -> None:
     """The roster names this node with its sealing key, its group and month, the scaling factor and at least the
-    threshold the round vectors were drawn for, their taxonomy, tables the node holds, and sealing keys the log
-    enrolled; every member message verifies."""
+    threshold the round vectors were drawn for, at most the members the hotline agreed to, their taxonomy, tables
+    the node holds, and sealing keys the log enrolled; every member message verifies."""
     roster = read.roster
     assert roster is not None
     me = home.config.hotline_id
@@ -426,6 +426,12 @@ def _check_roster(home: NodeHome, stored: StoredRound, read: _Read) -> None:
             "threshold",
             f"the roster's threshold {roster.threshold} is below the {stored.threshold} this node's shares are drawn "
             "for: a sum of fewer shares would protect this hotline's people less than its ledger records",
+        )
+    if len(roster.members) > stored.members:
+        raise _Refused(
+            "members",
+            f"the roster lists {len(roster.members)} members, more than the {stored.members} of this node's "
+            "[secure_group]: members the hotline did not agree to could be the hub's own, adding no noise",
         )
     if roster.taxonomy.hash != stored.taxonomy_hash:
         raise _Refused("taxonomy", f"the roster's taxonomy {roster.taxonomy.id} is not the one of this month's tables")

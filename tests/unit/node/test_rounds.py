@@ -400,14 +400,25 @@ def test_a_node_refuses_a_roster_of_another_scaling_or_a_lower_threshold_and_rel
     assert nodes[0].release_status() == "delivered"
 
 
-def test_a_roster_below_the_threshold_the_shares_were_drawn_for_is_refused(hub: HubUnderTest, tmp_path: Path) -> None:
-    # The nodes drew shares for at least 4 shares in the sum; a roster of threshold 3 would publish a sum of 3.
-    nodes, _ = _nodes(hub, tmp_path, group_threshold=THRESHOLD)
+@pytest.mark.parametrize(
+    ("column", "agreed", "rule"),
+    [
+        # The node drew its shares for at least 4 in the sum; a roster of threshold 3 would publish a sum of 3.
+        ("threshold", 4, "threshold"),
+        # The hotline agreed to a group of 4; a fifth member could be the hub's own, adding no noise.
+        ("members", 4, "members"),
+    ],
+)
+def test_a_roster_beyond_what_the_shares_were_drawn_for_is_refused(
+    hub: HubUnderTest, tmp_path: Path, column: str, agreed: int, rule: str
+) -> None:
+    nodes, _ = _nodes(hub, tmp_path)
     with contextlib.closing(sqlite3.connect(nodes[0].home / "node.sqlite3")) as db:
-        db.execute("UPDATE rounds SET threshold = 4 WHERE period = ?", (PERIOD,))
+        db.execute(f"UPDATE rounds SET {column} = ? WHERE period = ?", (agreed, PERIOD))  # noqa: S608
         db.commit()
     code, out, err = nodes[0].run("sync")
     assert code == 0, err
     assert "REFUSED" in out, out + err
-    assert "threshold" in out + err, out + err
+    assert f"{rule}:" in out + err, out + err
+    assert _round(hub)["shares"] == []  # nothing was sent to the round
     assert nodes[0].release_status() == "delivered"
