@@ -89,21 +89,11 @@ class Reporter:
 
     hotline_id: str
     country: str
-    #: The noise it added, as ``(mechanism, scale)``; both ``None`` for a survivor of a scaled round other than
-    #: the first, whose share is in the round's one term (:meth:`~protocol.secagg.release.RoundRelease.member_terms`).
-    mechanism: str | None
-    scale: str | None
+    #: The noise it added, as ``(mechanism, scale)``; ``None`` for a survivor of a scaled round other than the
+    #: first, whose share is in the round's one term (:meth:`~protocol.secagg.release.RoundRelease.member_terms`).
+    term: tuple[str, str] | None
     #: The taxonomy its release follows (the estimates observe each table per taxonomy).
     taxonomy: str = ""
-
-    @property
-    def term(self) -> tuple[str, str] | None:
-        """``(mechanism, scale)``, or ``None`` when its noise is counted in another reporter's term."""
-        return None if self.mechanism is None or self.scale is None else (self.mechanism, self.scale)
-
-
-def _parts(term: tuple[str, str] | None) -> tuple[str | None, str | None]:
-    return (None, None) if term is None else term
 
 
 class TableRegistry:
@@ -231,9 +221,8 @@ class Releases:
                 table = registry.tables[name]
                 if len(values) != table.cell_count or name not in submission.scales:
                     continue  # not a table the hub can sum with the others either
-                reporter = Reporter(
-                    submission.hotline_id, where, submission.mechanism, submission.scales[name], loaded.taxonomy.id
-                )
+                term = (submission.mechanism, submission.scales[name])
+                reporter = Reporter(submission.hotline_id, where, term, loaded.taxonomy.id)
                 self._add(name, submission.period, where, loaded.taxonomy.id, [reporter], values)
 
         self._round_periods: set[str] = set()
@@ -252,8 +241,7 @@ class Releases:
             if not self.registry.accepts(taxonomy, name) or len(values) != self.registry.tables[name].cell_count:
                 continue  # as for a submission: not a table the hub can sum with the others
             reporters = [
-                Reporter(member, where, *_parts(term), taxonomy.id)
-                for member, term in release.member_terms(name).items()
+                Reporter(member, where, term, taxonomy.id) for member, term in release.member_terms(name).items()
             ]
             self._add(name, release.period, where, taxonomy.id, reporters, values)
 

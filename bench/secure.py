@@ -32,10 +32,8 @@ from typing import Final
 from node.budget import BudgetConfig, amount_text
 from node.noise import NoisePlan, calibrate
 from node.secure_group import SecureGroupConfig, SharePlan, plan_shares
-from protocol.accuracy import NoiseGroup
 from protocol.bounds import LinearNoise
 from protocol.combination import MonthRelease, Question, observation, plan_month
-from protocol.rounded_noise import RoundedSum
 from protocol.taxonomy import Taxonomy, builtin_taxonomy
 
 __all__ = [
@@ -98,7 +96,7 @@ def secure_column(hotline_counts: Sequence[int] = SECURE_HOTLINES) -> list[Secur
         threshold = _group(hotlines).group().threshold
 
         def secure(count: int, shares: SharePlan = shares) -> dict[str, _Term]:
-            return {s.table: _term(s.noise(survivors=count)) for s in shares.shares}
+            return {s.table: s.noise(survivors=count) for s in shares.shares}
 
         for qid, months in QUESTIONS:
             dimensions = next(q.dimensions for q in taxonomy.workload if q.id == qid)
@@ -146,11 +144,6 @@ def _share_plan(hotlines: int) -> SharePlan:
     taxonomy = builtin_taxonomy(2)
     budget = BudgetConfig.default("discrete_gaussian", taxonomy=taxonomy)
     return plan_shares(taxonomy, list(taxonomy.tables), budget, _group(hotlines))
-
-
-def _term(group: NoiseGroup) -> _Term:
-    mechanism, scale, count = group
-    return str(mechanism), scale.text if isinstance(scale, RoundedSum) else str(scale), count
 
 
 def _local_terms(plan: NoisePlan, count: int) -> dict[str, _Term]:

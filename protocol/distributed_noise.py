@@ -251,7 +251,7 @@ class TableShare:
             scaling=self.scaling,
         )
 
-    def noise(self, *, survivors: int) -> NoiseGroup:
+    def noise(self, *, survivors: int) -> tuple[str, str, int]:
         """One cell of the round's published sum as a noise term of :mod:`protocol.accuracy`: ``survivors``
         independent shares (exact: the interval code sums exactly these discrete Gaussians), or, in a scaled round,
         the one term ``round(Σ shares / γ)`` (:mod:`protocol.rounded_noise`)."""
